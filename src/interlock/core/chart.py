@@ -1,0 +1,251 @@
+"""The compiled, immutable model of a machine (SCXML 3): states, transitions and precomputed structure.
+
+:func:`build_chart` validates a :class:`~interlock.core.spec.ChartSpec`, reports every problem at once,
+and precomputes what the step algorithm needs (document order, ancestors, descriptor indexes).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from interlock.core.content import Actions
+from interlock.core.datamodel import Expr
+from interlock.core.events import normalize_descriptor
+from interlock.core.spec import ChartSpec, DataSpec, InvokeSpec, StateSpec, TransitionSpec
+from interlock.errors import DefinitionError, Problem
+
+NodeKind = Literal["atomic", "compound", "parallel", "final", "history"]
+
+
+class Transition:
+    """A compiled transition. ``order`` is its position in document order across the chart."""
+
+    __slots__ = ("actions", "cond", "events", "order", "path", "source", "targets", "type")
+
+    def __init__(self, source: StateNode, spec: TransitionSpec, order: int) -> None:
+        self.source = source
+        self.events: tuple[str, ...] = tuple(normalize_descriptor(e) for e in spec.events)
+        self.cond: Expr | None = spec.cond
+        self.targets: tuple[StateNode, ...] = ()
+        self.type = spec.type
+        self.actions: Actions = spec.actions
+        self.order = order
+        self.path = spec.path
+
+    def __repr__(self) -> str:
+        event = " ".join(self.events) or "(eventless)"
+        targets = " ".join(t.id for t in self.targets) or "(targetless)"
+        return f"<Transition {self.source.id} --{event}--> {targets}>"
+
+
+class StateNode:
+    """A compiled state. Treat as immutable once :func:`build_chart` returns."""
+
+    __slots__ = (
+        "ancestors", "children", "data", "depth", "description", "donedata", "history", "histories",
+        "id", "initial", "invokes", "kind", "meta", "onentry", "onexit", "order", "parent", "path",
+        "tags", "transitions",
+    )
+
+    def __init__(self, spec: StateSpec, kind: NodeKind, parent: StateNode | None, order: int) -> None:
+        self.id = spec.id
+        self.kind: NodeKind = kind
+        self.parent = parent
+        self.order = order
+        self.depth: int = 0 if parent is None else parent.depth + 1
+        # proper ancestors, nearest first
+        self.ancestors: tuple[StateNode, ...] = () if parent is None else (parent, *parent.ancestors)
+        self.children: tuple[StateNode, ...] = ()
+        self.histories: tuple[StateNode, ...] = ()
+        self.initial: Transition | None = None
+        self.transitions: tuple[Transition, ...] = ()
+        self.onentry: tuple[Actions, ...] = tuple(spec.onentry)
+        self.onexit: tuple[Actions, ...] = tuple(spec.onexit)
+        self.invokes: tuple[InvokeSpec, ...] = tuple(spec.invokes)
+        self.history = spec.history
+        self.donedata: Expr | None = spec.donedata
+        self.data: tuple[DataSpec, ...] = tuple(spec.data)
+        self.tags = spec.tags
+        self.description = spec.description
+        self.meta = spec.meta
+        self.path = spec.path
+
+    def is_descendant_of(self, other: StateNode) -> bool:
+        return other in self.ancestors
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.id}>"
+
+
+class Chart:
+    """An immutable, validated machine. Build one with :func:`build_chart` (front ends do it for you)."""
+
+    def __init__(self, spec: ChartSpec, root: StateNode, states: dict[str, StateNode],
+                 transitions: tuple[Transition, ...], warnings: tuple[Problem, ...]) -> None:
+        self.name = spec.name or root.id
+        self.version = spec.version
+        self.binding = spec.binding
+        self.script: Actions = spec.script
+        self.datamodel = spec.datamodel
+        self.deep_copy_context = spec.deep_copy_context
+        self.source = spec.source
+        self.root = root
+        self.states = states
+        self.transitions = transitions
+        self.warnings = warnings
+        self.has_late_data = spec.binding == "late" and any(s.data for s in states.values())
+        # Memo tables filled lazily by the step algorithm. They only cache pure functions of the chart,
+        # so they never change what a step computes.
+        self.memo: dict[Any, Any] = {}
+
+    @property
+    def key(self) -> str:
+        """``name@version``, how runtimes refer to this chart."""
+        return f"{self.name}@{self.version}"
+
+    def state(self, state_id: str) -> StateNode:
+        return self.states[state_id]
+
+    def walk(self) -> Iterator[StateNode]:
+        """Every state in document order, root first."""
+        return iter(self.states.values())
+
+    def __repr__(self) -> str:
+        return f"<Chart {self.key} states={len(self.states)}>"
+
+
+def build_chart(spec: ChartSpec) -> Chart:
+    """Validate ``spec`` and compile it. Raises :class:`DefinitionError` listing every problem."""
+    return _Builder(spec).build()
+
+
+class _Builder:
+    def __init__(self, spec: ChartSpec) -> None:
+        self.spec = spec
+        self.problems: list[Problem] = []
+        self.states: dict[str, StateNode] = {}
+        self.specs: dict[str, StateSpec] = {}
+        self.transitions: list[Transition] = []
+
+    def error(self, path: str, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(path, message, hint))
+
+    def build(self) -> Chart:
+        root_spec = self.spec.root
+        if root_spec.kind not in ("state", "parallel"):
+            self.error(root_spec.path, f"the root must be a state or parallel, not {root_spec.kind}")
+        root = self._add(root_spec, None)
+        self._link_transitions()
+        self._check_initials()
+        errors = [p for p in self.problems if p.severity == "error"]
+        if errors:
+            raise DefinitionError(errors, self.spec.source)
+        warnings = tuple(self._unreachable(root))
+        return Chart(self.spec, root, self.states, tuple(self.transitions), warnings)
+
+    def _add(self, spec: StateSpec, parent: StateNode | None) -> StateNode:
+        kind: NodeKind
+        if spec.kind == "state":
+            kind = "compound" if any(c.kind != "history" for c in spec.children) else "atomic"
+        else:
+            kind = spec.kind
+        if not spec.id:
+            self.error(spec.path, "state has no id", "give every state a unique id")
+        elif spec.id in self.states:
+            self.error(spec.path, f"duplicate state id {spec.id!r}",
+                       f"it is already used at {self.specs[spec.id].path or 'the root'}; rename one")
+        node = StateNode(spec, kind, parent, len(self.states))
+        if spec.id and spec.id not in self.states:
+            self.states[spec.id] = node
+            self.specs[spec.id] = spec
+        elif not spec.id or self.states.get(spec.id) is not node:
+            # keep going so every problem is reported, under a unique internal key
+            self.states[f"\0dup{len(self.states)}"] = node
+            self.specs[f"\0dup{len(self.specs)}"] = spec
+        if kind in ("final", "history") and [c for c in spec.children]:
+            self.error(spec.path, f"a {kind} state cannot have child states", "move the children elsewhere")
+        if kind == "history" and spec.history not in ("shallow", "deep"):
+            self.error(spec.path, f"history type must be 'shallow' or 'deep', not {spec.history!r}")
+        node.children = tuple(self._add(c, node) for c in spec.children if c.kind != "history")
+        node.histories = tuple(self._add(c, node) for c in spec.children if c.kind == "history")
+        return node
+
+    def _link_transitions(self) -> None:
+        for key, node in list(self.states.items()):
+            spec = self.specs[key]
+            transitions = []
+            for tspec in spec.transitions:
+                t = Transition(node, tspec, len(self.transitions))
+                t.targets = self._resolve(tspec.targets, tspec.path or spec.path)
+                self.transitions.append(t)
+                transitions.append(t)
+            if node.kind == "history":
+                # the history default transition is the spec's single eventless transition
+                node.transitions = ()
+                if len(spec.transitions) > 1 or any(t.events or t.cond for t in spec.transitions):
+                    self.error(spec.path, "a history state may have one default transition, without event or cond")
+                node.initial = transitions[0] if transitions else None
+                for t in transitions:
+                    for target in t.targets:
+                        if node.parent and not target.is_descendant_of(node.parent):
+                            self.error(spec.path, f"history default target {target.id!r} is not inside {node.parent.id!r}")
+            else:
+                node.transitions = tuple(transitions)
+                if spec.kind == "final" and transitions:
+                    self.error(spec.path, "a final state cannot have transitions", "remove them")
+
+    def _resolve(self, ids: list[str], path: str) -> tuple[StateNode, ...]:
+        out = []
+        for target in ids:
+            node = self.states.get(target)
+            if node is None:
+                self.error(path, f"unknown target state {target!r}",
+                           _suggest(target, [k for k in self.states if not k.startswith("\0")]))
+            else:
+                out.append(node)
+        return tuple(out)
+
+    def _check_initials(self) -> None:
+        for key, node in list(self.states.items()):
+            spec = self.specs[key]
+            if node.kind == "compound":
+                if spec.initial:
+                    targets = self._resolve(spec.initial, spec.path)
+                    for t in targets:
+                        if not t.is_descendant_of(node):
+                            self.error(spec.path, f"initial state {t.id!r} is not a descendant of {node.id!r}")
+                else:
+                    targets = (node.children[0],)
+                tspec = TransitionSpec(actions=spec.initial_actions, path=spec.path)
+                node.initial = Transition(node, tspec, -1)
+                node.initial.targets = targets
+            elif spec.initial and node.kind != "history":
+                self.error(spec.path, f"a {node.kind} state cannot have an initial state",
+                           "only states with child states take 'initial'")
+
+    def _unreachable(self, root: StateNode) -> Iterator[Problem]:
+        reached: set[StateNode] = set()
+        work = [root, *(t for tr in self.transitions for t in tr.targets)]
+        while work:
+            node = work.pop()
+            if node in reached:
+                continue
+            reached.add(node)
+            work.extend(node.ancestors)
+            if node.kind == "parallel":
+                work.extend(node.children)
+            if node.initial is not None:
+                work.extend(node.initial.targets)
+        for node in self.states.values():
+            if node not in reached and node.kind != "history":
+                yield Problem(node.path or node.id, f"state {node.id!r} can never be entered",
+                              "add a transition that targets it, or remove it", severity="warning")
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3)
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return "known states: " + ", ".join(repr(k) for k in known[:10])

@@ -1,0 +1,105 @@
+"""What expressions see while a step runs, and the compiled forms front ends give them.
+
+Front ends compile every expression, location and script into an :class:`Expr` or :class:`Location`
+once, at load time. The engine only calls them with a :class:`Scope`; it never parses or evaluates source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from interlock.core.events import Event
+
+
+class Scope:
+    """The datamodel view for one step: context, ``_event``, ``In()``, session variables and time.
+
+    ``context`` is copied before its first change in a step, so the snapshot a step started from is never
+    mutated (copy on write).
+    """
+
+    __slots__ = ("_config", "_copied", "context", "event", "ioprocessors", "name", "now", "sessionid")
+
+    def __init__(
+        self,
+        context: dict[str, Any],
+        configuration: set[str],
+        *,
+        sessionid: str,
+        name: str,
+        now: float,
+        ioprocessors: dict[str, Any],
+        copied: bool = False,
+    ) -> None:
+        self.context = context
+        self._config = configuration
+        self._copied = copied
+        self.event: Event | None = None
+        self.sessionid = sessionid
+        self.name = name
+        self.now = now
+        self.ioprocessors = ioprocessors
+
+    def In(self, state_id: str) -> bool:  # noqa: N802 - the SCXML predicate's name
+        """SCXML ``In(stateID)``: is the state active?"""
+        return state_id in self._config
+
+    def writable(self) -> dict[str, Any]:
+        """The context, copied first if this step has not written to it yet."""
+        if not self._copied:
+            self.context = dict(self.context)
+            self._copied = True
+        return self.context
+
+
+@dataclass(frozen=True, slots=True)
+class Expr:
+    """A compiled expression: ``fn(scope)`` gives its value. ``source`` is kept for messages and diagrams."""
+
+    source: str
+    fn: Callable[[Scope], Any]
+
+    def __call__(self, scope: Scope) -> Any:
+        return self.fn(scope)
+
+    def __repr__(self) -> str:
+        return f"Expr({self.source!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A compiled assignment target: ``fn(scope, value)`` stores ``value`` there or raises."""
+
+    source: str
+    fn: Callable[[Scope, Any], None]
+
+    def __call__(self, scope: Scope, value: Any) -> None:
+        self.fn(scope, value)
+
+    def __repr__(self) -> str:
+        return f"Location({self.source!r})"
+
+
+def key_location(path: str) -> Location:
+    """A location that is a dotted key path into the context (``order.total``), as documents use."""
+    keys = path.split(".")
+
+    def assign(scope: Scope, value: Any) -> None:
+        ctx = scope.writable()
+        if len(keys) == 1:
+            ctx[keys[0]] = value
+            return
+        head = ctx.get(keys[0])
+        if not isinstance(head, dict):
+            raise KeyError(f"cannot assign {path!r}: {keys[0]!r} is not an object")
+        node = ctx[keys[0]] = dict(head)
+        for key in keys[1:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                raise KeyError(f"cannot assign {path!r}: {key!r} is not an object")
+            node[key] = node = dict(child)
+        node[keys[-1]] = value
+
+    return Location(path, assign)

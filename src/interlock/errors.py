@@ -1,0 +1,67 @@
+"""Errors raised by Interlock.
+
+Every error derives from one root, so ``except InterlockError`` catches them all::
+
+    InterlockError
+    ├── DefinitionError        a machine document or builder call is invalid (lists every problem)
+    ├── NotFoundError          an unknown machine, instance or version
+    ├── ConflictError          a name is already taken, or an instance is not in a state to accept a call
+    ├── EventRejectedError     an event was refused (not accepted by the current state, malformed, too large)
+    └── StorageError           the database failed or holds data this version cannot read
+
+Each error carries a message that says what went wrong, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class InterlockError(Exception):
+    """The root of every error Interlock raises."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem found while loading a machine definition.
+
+    ``path`` locates it in the document (``states.green.on.TIMER[0].target``), ``hint`` says how to fix it.
+    """
+
+    path: str
+    message: str
+    hint: str = ""
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class DefinitionError(InterlockError):
+    """A machine definition is invalid; ``problems`` lists every error found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem], source: str = "") -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        where = f" in {source}" if source else ""
+        lines = [f"{len(self.problems)} problem(s){where}:"]
+        lines.extend(f"  - {p}" for p in self.problems)
+        super().__init__("\n".join(lines))
+
+
+class NotFoundError(InterlockError):
+    """An unknown machine, instance or version was named."""
+
+
+class ConflictError(InterlockError):
+    """A name is already taken, or the target is not in a state that allows the call."""
+
+
+class EventRejectedError(InterlockError):
+    """An event was refused: malformed, too large, or not accepted by the instance's current state."""
+
+
+class StorageError(InterlockError):
+    """The store failed, or holds data this version of Interlock cannot read."""
