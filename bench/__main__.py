@@ -1,0 +1,111 @@
+"""``python -m bench``: time every machine in every implementation, print the table and the targets.
+
+Options: ``--machines flat,hierarchy``, ``--impls interlock,sismic``, ``--repeats N``,
+``--batch-seconds S``, ``--json PATH`` (write the results), ``--profile PATH`` (write a cProfile report
+of Interlock's step per machine instead of timing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from importlib import metadata
+
+from bench.core_impls import MODULES, OURS, load
+from bench.core_machines import MACHINES
+from bench.core_profile import profile_report
+from bench.core_report import Results, table, target_lines
+from bench.core_timing import measure
+
+DISTRIBUTIONS = {"interlock": "interlock", "transitions": "transitions",
+                 "python-statemachine": "python-statemachine", "sismic": "sismic"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    machines = _choose(args.machines, list(MACHINES), "machine")
+    impls = _choose(args.impls, list(MODULES), "implementation")
+    if args.profile:
+        with open(args.profile, "w", encoding="utf-8") as out:
+            out.write(profile_report(machines) + "\n")
+        print(f"wrote {args.profile}")
+        return 0
+    print(_environment(impls))
+    began = time.perf_counter()
+    results = _run(machines, impls, repeats=args.repeats, batch_seconds=args.batch_seconds)
+    print()
+    print("\n".join(table(results, machines, impls)))
+    print()
+    lines, all_met = target_lines(results)
+    print("Targets (Interlock events/s over the peer's, best batch):")
+    print("\n".join(lines))
+    print(f"\nall measured targets met: {'yes' if all_met else 'NO'}"
+          f"  ({time.perf_counter() - began:.0f}s)")
+    if args.json:
+        _write_json(args.json, results)
+    return 0
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--machines", default="", help="comma-separated subset of " + ",".join(MACHINES))
+    parser.add_argument("--impls", default="", help="comma-separated subset of " + ",".join(MODULES))
+    parser.add_argument("--repeats", type=int, default=7, help="timed batches per cell (default 7)")
+    parser.add_argument("--batch-seconds", type=float, default=0.2, help="length of a batch (default 0.2)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--profile", metavar="PATH", help="write a cProfile report of our step and exit")
+    return parser.parse_args(argv)
+
+
+def _choose(raw: str, known: list[str], what: str) -> list[str]:
+    if not raw:
+        return known
+    chosen = [x.strip() for x in raw.split(",") if x.strip()]
+    unknown = [x for x in chosen if x not in known]
+    if unknown:
+        raise SystemExit(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}")
+    return chosen
+
+
+def _run(machines: list[str], impls: list[str], *, repeats: int, batch_seconds: float) -> Results:
+    results: Results = {}
+    loaded = [load(name) for name in impls]
+    for impl in loaded:
+        if impl.build is None:
+            print(f"skipped: {impl.problem}", file=sys.stderr)
+    for machine in machines:
+        for impl in loaded:
+            if impl.build is None:
+                continue
+            rate = measure(impl.build(machine), MACHINES[machine], repeats=repeats,
+                           batch_seconds=batch_seconds)
+            results[(machine, impl.name)] = rate
+            print(f"  {machine:<10} {impl.name:<20} {rate.best:>12,.0f} events/s", flush=True)
+    return results
+
+
+def _environment(impls: list[str]) -> str:
+    versions = []
+    for impl in impls:
+        try:
+            versions.append(f"{impl} {metadata.version(DISTRIBUTIONS[impl])}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{impl} (not installed)")
+    return (f"Python {platform.python_version()} ({platform.python_implementation()}) on "
+            f"{platform.machine()} {platform.system()}; {', '.join(versions)}\n"
+            f"{OURS}: step() in a loop; peers: their own event call; events/s of whole macrosteps")
+
+
+def _write_json(path: str, results: Results) -> None:
+    data = [{"machine": m, "implementation": i, "best": r.best, "median": r.median, "events": r.events}
+            for (m, i), r in results.items()]
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(data, out, indent=2)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
