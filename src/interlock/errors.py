@@ -7,6 +7,7 @@ Every error derives from one root, so ``except InterlockError`` catches them all
     ├── NotFoundError          an unknown machine, instance or version
     ├── ConflictError          a name is already taken, or an instance is not in a state to accept a call
     ├── EventRejectedError     an event was refused (not accepted by the current state, malformed, too large)
+    ├── StepLimitError         a macrostep did not settle (a loop of eventless transitions or raised events)
     └── StorageError           the database failed or holds data this version cannot read
 
 Each error carries a message that says what went wrong, where, and how to fix it.
@@ -61,6 +62,10 @@ class ConflictError(InterlockError):
 
 class EventRejectedError(InterlockError):
     """An event was refused: malformed, too large, or not accepted by the instance's current state."""
+
+
+class StepLimitError(InterlockError):
+    """A macrostep took more microsteps than allowed: the chart loops without waiting for an event."""
 
 
 class StorageError(InterlockError):

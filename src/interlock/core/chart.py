@@ -44,9 +44,27 @@ class StateNode:
     """A compiled state. Treat as immutable once :func:`build_chart` returns."""
 
     __slots__ = (
-        "ancestors", "children", "data", "depth", "description", "donedata", "history", "histories",
-        "id", "initial", "invokes", "kind", "meta", "onentry", "onexit", "order", "parent", "path",
-        "tags", "transitions",
+        "active_content",
+        "ancestors",
+        "children",
+        "data",
+        "depth",
+        "description",
+        "donedata",
+        "histories",
+        "history",
+        "id",
+        "initial",
+        "invokes",
+        "kind",
+        "meta",
+        "onentry",
+        "onexit",
+        "order",
+        "parent",
+        "path",
+        "tags",
+        "transitions",
     )
 
     def __init__(self, spec: StateSpec, kind: NodeKind, parent: StateNode | None, order: int) -> None:
@@ -71,6 +89,9 @@ class StateNode:
         self.description = spec.description
         self.meta = spec.meta
         self.path = spec.path
+        # does entering or leaving this state run anything beyond updating the configuration?
+        self.active_content = bool(self.onentry or self.onexit or self.invokes or self.data
+                                   or kind == "final" or spec.initial_actions)
 
     def is_descendant_of(self, other: StateNode) -> bool:
         return other in self.ancestors
@@ -95,10 +116,14 @@ class Chart:
         self.states = states
         self.transitions = transitions
         self.warnings = warnings
+        self.has_eventless = any(not t.events for t in transitions)
         self.has_late_data = spec.binding == "late" and any(s.data for s in states.values())
         # Memo tables filled lazily by the step algorithm. They only cache pure functions of the chart,
         # so they never change what a step computes.
         self.memo: dict[Any, Any] = {}
+        self.configs: dict[tuple[str, ...], frozenset[StateNode]] = {}
+        self.config_ids: dict[frozenset[StateNode], tuple[str, ...]] = {}
+        self.static_steps: dict[tuple[tuple[str, ...], str], tuple[tuple[str, ...], tuple[Transition, ...]]] = {}
 
     @property
     def key(self) -> str:

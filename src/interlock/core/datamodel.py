@@ -6,7 +6,7 @@ once, at load time. The engine only calls them with a :class:`Scope`; it never p
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,34 +17,31 @@ class Scope:
     """The datamodel view for one step: context, ``_event``, ``In()``, session variables and time.
 
     ``context`` is copied before its first change in a step, so the snapshot a step started from is never
-    mutated (copy on write).
+    mutated (copy on write). ``live`` is the set of active state nodes, kept current by the step.
     """
 
-    __slots__ = ("_config", "_copied", "context", "event", "ioprocessors", "name", "now", "sessionid")
+    __slots__ = ("_copied", "_live", "_states", "context", "event", "name", "now", "sessionid")
 
-    def __init__(
-        self,
-        context: dict[str, Any],
-        configuration: set[str],
-        *,
-        sessionid: str,
-        name: str,
-        now: float,
-        ioprocessors: dict[str, Any],
-        copied: bool = False,
-    ) -> None:
+    def __init__(self, context: dict[str, Any], live: Container[Any], states: Mapping[str, Any],
+                 sessionid: str, name: str, now: float, copied: bool = False) -> None:
         self.context = context
-        self._config = configuration
+        self._live = live
+        self._states = states
         self._copied = copied
         self.event: Event | None = None
         self.sessionid = sessionid
         self.name = name
         self.now = now
-        self.ioprocessors = ioprocessors
 
-    def In(self, state_id: str) -> bool:  # noqa: N802 - the SCXML predicate's name
+    def In(self, state_id: str) -> bool:  # the SCXML predicate keeps its spec name
         """SCXML ``In(stateID)``: is the state active?"""
-        return state_id in self._config
+        return self._states.get(state_id) in self._live
+
+    @property
+    def ioprocessors(self) -> dict[str, Any]:
+        """SCXML ``_ioprocessors``: how other sessions can reach this one."""
+        location = {"location": f"#_scxml_{self.sessionid}"}
+        return {"scxml": location, "http://www.w3.org/TR/scxml/#SCXMLEventProcessor": dict(location)}
 
     def writable(self) -> dict[str, Any]:
         """The context, copied first if this step has not written to it yet."""

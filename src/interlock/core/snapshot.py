@@ -17,7 +17,7 @@ class Snapshot(NamedTuple):
     - ``configuration``: active state ids in document order (the root included).
     - ``context``: the datamodel, a JSON object.
     - ``history``: history state id -> the state ids it recorded.
-    - ``invocations``: active invoke id -> the state that invoked it.
+    - ``invocations``: active invoke id -> (the state that invoked it, the invoke's index in that state).
     - ``pending``: ids of delayed sends that were emitted and neither delivered nor cancelled.
     - ``bound``: states whose late-bound data has been initialized.
     - ``seq``: counter from which the engine derives ids (no randomness).
@@ -27,7 +27,7 @@ class Snapshot(NamedTuple):
     configuration: tuple[str, ...]
     context: dict[str, Any]
     history: dict[str, tuple[str, ...]]
-    invocations: dict[str, str]
+    invocations: dict[str, tuple[str, int]]
     pending: tuple[str, ...]
     bound: tuple[str, ...]
     seq: int
@@ -46,7 +46,7 @@ class Snapshot(NamedTuple):
             "configuration": list(self.configuration),
             "context": self.context,
             "history": {k: list(v) for k, v in self.history.items()},
-            "invocations": dict(self.invocations),
+            "invocations": {k: list(v) for k, v in self.invocations.items()},
             "pending": list(self.pending),
             "bound": list(self.bound),
             "seq": self.seq,
@@ -66,7 +66,7 @@ class Snapshot(NamedTuple):
             configuration=tuple(data["configuration"]),
             context=dict(data["context"]),
             history={k: tuple(v) for k, v in data["history"].items()},
-            invocations=dict(data["invocations"]),
+            invocations={k: (v[0], int(v[1])) for k, v in data["invocations"].items()},
             pending=tuple(data["pending"]),
             bound=tuple(data["bound"]),
             seq=int(data["seq"]),

@@ -1,0 +1,167 @@
+"""Which states a microstep exits and enters (SCXML Appendix D, "Algorithm for SCXML Interpretation").
+
+These are pure functions of the chart, the configuration, the transitions and the recorded history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from interlock.core.chart import StateNode, Transition
+
+
+def find_lcca(states: Iterable[StateNode]) -> StateNode | None:
+    """findLCCA: the innermost compound (or root) proper ancestor of the first state containing the rest."""
+    first, *rest = states
+    for anc in first.ancestors:
+        if anc.kind != "compound" and anc.parent is not None:
+            continue
+        if all(s.is_descendant_of(anc) for s in rest):
+            return anc
+    return None
+
+
+def effective_targets(t: Transition, history: Mapping[str, tuple[str, ...]],
+                      states: Mapping[str, StateNode]) -> list[StateNode]:
+    """getEffectiveTargetStates: targets with history states replaced by what they stand for."""
+    out: list[StateNode] = []
+    for s in t.targets:
+        if s.kind == "history":
+            if s.id in history:
+                recorded = [states[i] for i in history[s.id]]
+            else:
+                assert s.initial is not None  # validated: a history state without a record needs a default
+                recorded = effective_targets(s.initial, history, states)
+            out.extend(r for r in recorded if r not in out)
+        elif s not in out:
+            out.append(s)
+    return out
+
+
+def transition_domain(t: Transition, history: Mapping[str, tuple[str, ...]],
+                      states: Mapping[str, StateNode]) -> StateNode | None:
+    """getTransitionDomain: the state whose descendants the transition may exit and enter."""
+    targets = effective_targets(t, history, states)
+    if not targets:
+        return None
+    if (t.type == "internal" and t.source.kind == "compound"
+            and all(s.is_descendant_of(t.source) for s in targets)):
+        return t.source
+    return find_lcca([t.source, *targets])
+
+
+def compute_exit_set(transitions: Iterable[Transition], configuration: Iterable[StateNode],
+                     history: Mapping[str, tuple[str, ...]],
+                     states: Mapping[str, StateNode]) -> set[StateNode]:
+    """computeExitSet: active states that are descendants of some transition's domain."""
+    out: set[StateNode] = set()
+    config = tuple(configuration)
+    for t in transitions:
+        if not t.targets:
+            continue
+        domain = transition_domain(t, history, states)
+        for s in config:
+            if domain is None or s.is_descendant_of(domain):
+                out.add(s)
+    return out
+
+
+class EntrySet:
+    """computeEntrySet's three results: states to enter, those entered by default, history content."""
+
+    __slots__ = ("default_entry", "default_history_content", "states", "used_history")
+
+    def __init__(self) -> None:
+        self.states: set[StateNode] = set()
+        self.default_entry: set[StateNode] = set()
+        self.default_history_content: dict[str, Transition] = {}
+        self.used_history = False
+
+
+def compute_entry_set(transitions: Iterable[Transition], history: Mapping[str, tuple[str, ...]],
+                      states: Mapping[str, StateNode]) -> EntrySet:
+    """computeEntrySet: every state the transitions enter, with ancestors and default descendants."""
+    entry = EntrySet()
+    for t in transitions:
+        for s in t.targets:
+            add_descendants(s, entry, history, states)
+        ancestor = transition_domain(t, history, states)
+        for s in effective_targets(t, history, states):
+            _add_ancestors(s, ancestor, entry, history, states)
+    return entry
+
+
+def add_descendants(state: StateNode, entry: EntrySet, history: Mapping[str, tuple[str, ...]],
+                     states: Mapping[str, StateNode]) -> None:
+    """addDescendantStatesToEnter."""
+    if state.kind == "history":
+        entry.used_history = True
+        parent = state.parent
+        assert parent is not None
+        if state.id in history:
+            recorded = [states[i] for i in history[state.id]]
+            for s in recorded:
+                add_descendants(s, entry, history, states)
+            for s in recorded:
+                _add_ancestors(s, parent, entry, history, states)
+        else:
+            default = state.initial
+            assert default is not None
+            entry.default_history_content[parent.id] = default
+            for s in default.targets:
+                add_descendants(s, entry, history, states)
+            for s in default.targets:
+                _add_ancestors(s, parent, entry, history, states)
+        return
+    entry.states.add(state)
+    if state.kind == "compound":
+        entry.default_entry.add(state)
+        assert state.initial is not None
+        for s in state.initial.targets:
+            add_descendants(s, entry, history, states)
+        for s in state.initial.targets:
+            _add_ancestors(s, state, entry, history, states)
+    elif state.kind == "parallel":
+        for child in state.children:
+            if not any(s.is_descendant_of(child) for s in entry.states):
+                add_descendants(child, entry, history, states)
+
+
+def _add_ancestors(state: StateNode, ancestor: StateNode | None, entry: EntrySet,
+                   history: Mapping[str, tuple[str, ...]], states: Mapping[str, StateNode]) -> None:
+    """addAncestorStatesToEnter: ancestors of ``state`` up to (excluding) ``ancestor``."""
+    for anc in state.ancestors:
+        if anc is ancestor:
+            return
+        entry.states.add(anc)
+        if anc.kind == "parallel":
+            for child in anc.children:
+                if not any(s.is_descendant_of(child) for s in entry.states):
+                    add_descendants(child, entry, history, states)
+
+
+def record_history(exiting: Iterable[StateNode], configuration: Iterable[StateNode]) -> dict[str, tuple[str, ...]]:
+    """The history values recorded when ``exiting`` states are left (exitStates, first loop)."""
+    config = sorted(configuration, key=_order)
+    out: dict[str, tuple[str, ...]] = {}
+    for s in exiting:
+        for h in s.histories:
+            if h.history == "deep":
+                kept = [c for c in config if c.kind in ("atomic", "final") and c.is_descendant_of(s)]
+            else:
+                kept = [c for c in config if c.parent is s]
+            out[h.id] = tuple(c.id for c in kept)
+    return out
+
+
+def in_final_state(state: StateNode, configuration: set[StateNode]) -> bool:
+    """isInFinalState: a compound whose active child is final, or a parallel whose children all are."""
+    if state.kind == "compound":
+        return any(c.kind == "final" and c in configuration for c in state.children)
+    if state.kind == "parallel":
+        return all(in_final_state(c, configuration) for c in state.children)
+    return False
+
+
+def _order(state: StateNode) -> int:
+    return state.order

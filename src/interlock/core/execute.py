@@ -1,0 +1,225 @@
+"""Executable content (SCXML 4 and 6.2): interpret actions against a step's working state.
+
+Each block runs until an action fails; the failure becomes ``error.execution`` on the internal queue and
+the rest of the block is skipped (SCXML 4.9). Anything that reaches the world becomes an effect.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from interlock.core.content import (
+    Actions,
+    Assign,
+    Cancel,
+    Custom,
+    Foreach,
+    If,
+    Log,
+    Param,
+    Raise,
+    Script,
+    Send,
+    Update,
+)
+from interlock.core.datamodel import Expr, Scope
+from interlock.core.effects import LogEffect, SendEffect
+from interlock.core.events import Event
+
+if TYPE_CHECKING:
+    from interlock.core.step import Run
+
+SCXML_PROCESSOR = "http://www.w3.org/TR/scxml/#SCXMLEventProcessor"
+BASICHTTP_PROCESSOR = "http://www.w3.org/TR/scxml/#BasicHTTPEventProcessor"
+_SEND_TYPES = {None: None, "scxml": SCXML_PROCESSOR, SCXML_PROCESSOR: SCXML_PROCESSOR,
+               "basichttp": BASICHTTP_PROCESSOR, BASICHTTP_PROCESSOR: BASICHTTP_PROCESSOR}
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_DURATION = re.compile(r"^\s*(\d*\.?\d+)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0, "d": 86_400_000.0, None: 1.0}
+
+
+class SendError(Exception):
+    """A send that cannot be delivered; becomes error.communication rather than error.execution."""
+
+
+class SendFailed(Exception):
+    """A send whose evaluation or validation failed; carries its id for the error event (SCXML 5.10.1)."""
+
+    def __init__(self, cause: Exception, sendid: str) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.sendid = sendid
+
+
+def run_block(run: Run, actions: Actions) -> None:
+    """Execute one block; an exception stops it and raises error.execution."""
+    scope = run.scope()
+    try:
+        for action in actions:
+            execute(run, scope, action)
+    except SendFailed as exc:
+        run.raise_error("error.execution", exc.cause, exc.sendid)
+    except Exception as exc:
+        run.raise_error("error.execution", exc)
+
+
+def execute(run: Run, scope: Scope, action: object) -> None:
+    """Execute a single action; raises on failure."""
+    handler = _HANDLERS.get(type(action))
+    if handler is None:
+        raise TypeError(f"unknown action {action!r}")
+    handler(run, scope, action)
+
+
+def _raise(run: Run, scope: Scope, action: Raise) -> None:
+    run.internal.append(Event(action.event, None, "internal"))
+
+
+def _assign(run: Run, scope: Scope, action: Assign) -> None:
+    action.location(scope, action.expr.fn(scope))
+
+
+def _update(run: Run, scope: Scope, action: Update) -> None:
+    _merge(scope, action.expr.fn(scope))
+
+
+def _cancel(run: Run, scope: Scope, action: Cancel) -> None:
+    expr = action.sendidexpr
+    run.cancel(str(expr(scope)) if expr is not None else str(action.sendid))
+
+
+def _log(run: Run, scope: Scope, action: Log) -> None:
+    run.effects.append(LogEffect(action.label, action.expr(scope) if action.expr is not None else None))
+
+
+def _if(run: Run, scope: Scope, action: If) -> None:
+    for cond, body in action.branches:
+        if cond is None or run.check(cond):
+            for inner in body:
+                execute(run, scope, inner)
+            return
+
+
+def _script(run: Run, scope: Scope, action: Script) -> None:
+    action.code(scope)
+
+
+def _custom(run: Run, scope: Scope, action: Custom) -> None:
+    _merge(scope, action.fn(scope.context, scope.event, **action.params))
+
+
+def _merge(scope: Scope, update: Any) -> None:
+    if update is None:
+        return
+    if type(update) is not dict and not isinstance(update, Mapping):
+        raise TypeError(f"an assign function must return a mapping of context updates, got {type(update).__name__}")
+    if update:
+        scope.writable().update(update)
+
+
+def _foreach(run: Run, scope: Scope, action: Foreach) -> None:
+    array = action.array(scope)
+    if isinstance(array, Mapping):
+        items = list(array.values())
+    elif isinstance(array, (list, tuple, set, frozenset, range)):
+        items = list(array)
+    else:
+        raise TypeError(f"foreach array {action.array.source!r} is not a collection: {array!r}")
+    for index, item in enumerate(items):
+        action.item(scope, item)
+        if action.index is not None:
+            action.index(scope, index)
+        for inner in action.actions:
+            execute(run, scope, inner)
+
+
+def evaluate_data(scope: Scope, namelist: tuple[tuple[str, Expr], ...], params: tuple[Param, ...],
+                  content: Any) -> Any:
+    """The data of a send, invoke or donedata: its content, or a mapping of namelist and params."""
+    if content is not None:
+        return content(scope) if isinstance(content, Expr) else content
+    if not namelist and not params:
+        return None
+    data: dict[str, Any] = {}
+    for name, expr in namelist:
+        data[name] = expr(scope)
+    for p in params:
+        source = p.expr if p.expr is not None else p.location
+        data[p.name] = source(scope) if source is not None else None
+    return data
+
+
+def parse_delay(value: Any) -> int:
+    """A delay in milliseconds from a number (ms) or a CSS2 duration string ("2s", "150ms", ".5s", "1m")."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid delay {value!r}")
+    if isinstance(value, (int, float)):
+        ms = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"invalid delay {value!r}: use a number of milliseconds or a duration like '2s'")
+        ms = float(match.group(1)) * _UNIT_MS[match.group(2)]
+    if ms < 0:
+        raise ValueError(f"invalid delay {value!r}: it must not be negative")
+    return round(ms)
+
+
+def send(run: Run, scope: Scope, action: Send) -> None:
+    """<send> (SCXML 6.2): evaluate, validate, then queue internally or emit a SendEffect."""
+    sendid = action.id
+    try:
+        name = action.event if action.eventexpr is None else str(action.eventexpr(scope))
+        target = action.target if action.targetexpr is None else str(action.targetexpr(scope))
+        kind = action.type if action.typeexpr is None else str(action.typeexpr(scope))
+    except Exception as exc:
+        raise SendFailed(exc, sendid or "") from exc
+    if sendid is None:
+        sendid = run.next_id("send")
+        if action.idlocation is not None:
+            action.idlocation(scope, sendid)
+    try:
+        _send(run, scope, action, name, target, kind, sendid)
+    except SendFailed:
+        raise
+    except Exception as exc:
+        raise SendFailed(exc, sendid) from exc
+
+
+def _send(run: Run, scope: Scope, action: Send, name: str | None, target: str | None,
+          kind: str | None, sendid: str) -> None:
+    delay = action.delay_ms
+    if action.delayexpr is not None:
+        delay = parse_delay(action.delayexpr(scope))
+    data = evaluate_data(scope, action.namelist, action.params, action.content)
+    if kind not in _SEND_TYPES:
+        raise ValueError(f"unsupported send type {kind!r}")
+    if name is None:
+        raise ValueError("send has neither an event name nor event data")
+    explicit_id = action.id is not None or action.idlocation is not None
+    if target == "#_internal" and not delay:
+        run.internal.append(Event(name, data, "internal", sendid if explicit_id else None))
+        return
+    if target is not None and not (target.startswith("#_") or _SCHEME.match(target)):
+        raise ValueError(f"invalid send target {target!r}: use #_parent, #_<invokeid>, "
+                         "#_scxml_<sessionid> or an address with a scheme such as instance:order/42")
+    origin = f"#_scxml_{run.sessionid}"
+    delayed = bool(delay)
+    event = Event(name, data, "external", sendid if explicit_id or delayed else None,
+                  origin, _SEND_TYPES[kind])
+    if (target is not None and target.startswith("#_") and target not in ("#_parent", origin)
+            and run.reachable is not None and not run.reachable(target)):
+        run.raise_error("error.communication", SendError(f"target {target!r} is not reachable"), sendid)
+        return
+    run.effects.append(SendEffect(sendid, event, target, _SEND_TYPES[kind], delay or 0))
+    if delayed:
+        run.add_pending(sendid)
+
+
+
+_HANDLERS: dict[type, Callable[[Run, Scope, Any], None]] = {
+    Raise: _raise, Assign: _assign, Update: _update, Send: send, Cancel: _cancel, Log: _log, If: _if,
+    Foreach: _foreach, Script: _script, Custom: _custom,
+}

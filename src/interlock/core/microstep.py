@@ -1,0 +1,78 @@
+"""Plans for a microstep: the ordered exit and entry lists for a set of transitions.
+
+A plan is a pure function of (configuration, transitions, history). When no history state is involved it
+does not depend on history at all, and is memoized on the chart: a hot path costs one dict lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from interlock.core.chart import Chart, StateNode, Transition
+from interlock.core.entry_exit import (
+    EntrySet,
+    add_descendants,
+    compute_entry_set,
+    compute_exit_set,
+    record_history,
+)
+from interlock.core.select import has_eventless
+
+Config = frozenset[StateNode]
+
+
+class Plan:
+    """What one microstep exits and enters, in the order it must happen."""
+
+    __slots__ = (
+        "default_entry",
+        "enters_final",
+        "entry",
+        "eventless",
+        "exit",
+        "history_content",
+        "new_config",
+        "records_history",
+    )
+
+    def __init__(self, config: Config, exit_set: set[StateNode], entry: EntrySet) -> None:
+        self.exit: tuple[StateNode, ...] = tuple(sorted(exit_set, key=lambda s: -s.order))
+        self.entry: tuple[StateNode, ...] = tuple(sorted(entry.states, key=lambda s: s.order))
+        self.default_entry = frozenset(entry.default_entry)
+        self.history_content: dict[str, Transition] = entry.default_history_content
+        self.records_history = any(s.histories for s in self.exit)
+        self.enters_final = any(s.kind == "final" for s in self.entry)
+        self.new_config: Config = (config - exit_set) | entry.states
+        self.eventless = False  # set by the planner: may eventless transitions fire next?
+
+    def record(self, config: Config) -> dict[str, tuple[str, ...]]:
+        """History values to store before exiting (SCXML exitStates)."""
+        return record_history(self.exit, config)
+
+
+def plan_microstep(chart: Chart, config: Config, enabled: tuple[Transition, ...],
+                   history: Mapping[str, tuple[str, ...]]) -> Plan:
+    key = ("plan", config, enabled)
+    memo = chart.memo
+    plan = memo.get(key)
+    if plan is None:
+        exit_set = compute_exit_set(enabled, config, history, chart.states)
+        entry = compute_entry_set(enabled, history, chart.states)
+        plan = Plan(config, exit_set, entry)
+        plan.eventless = has_eventless(chart, plan.new_config)
+        uses_history = entry.used_history or any(s.kind == "history" for t in enabled for s in t.targets)
+        if not uses_history:
+            memo[key] = plan
+    return plan
+
+
+def plan_initial(chart: Chart) -> Plan:
+    """Entering the root and its default descendants, as the spec's initial transition does."""
+    key = ("plan-initial",)
+    plan = chart.memo.get(key)
+    if plan is None:
+        entry = EntrySet()
+        add_descendants(chart.root, entry, {}, chart.states)
+        plan = chart.memo[key] = Plan(frozenset(), set(), entry)
+        plan.eventless = has_eventless(chart, plan.new_config)
+    return plan

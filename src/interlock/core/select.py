@@ -1,0 +1,121 @@
+"""Which transitions an event enables (SCXML Appendix D: selectTransitions, removeConflictingTransitions).
+
+Candidate lists depend only on the configuration and the event name, so they are memoized on the chart;
+guards are evaluated on every call by the caller-supplied ``check``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from interlock.core.chart import Chart, StateNode, Transition
+from interlock.core.datamodel import Expr
+from interlock.core.entry_exit import compute_exit_set
+from interlock.core.events import descriptor_matches
+
+Config = frozenset[StateNode]
+# per atomic state, in document order: the transitions that match, nearest state first
+Candidates = tuple[tuple[Transition, ...], ...]
+
+_MEMO_LIMIT = 50_000
+
+
+def candidates(chart: Chart, config: Config, name: str | None) -> tuple[Candidates, bool]:
+    """The matching transitions per atomic state, and whether any of them has a guard.
+
+    ``name`` None selects eventless transitions.
+    """
+    key = (config, name)
+    memo = chart.memo
+    found = memo.get(key)
+    if found is None:
+        if len(memo) > _MEMO_LIMIT:
+            memo.clear()
+        found = memo[key] = _candidates(config, name)
+    return found
+
+
+def _candidates(config: Config, name: str | None) -> tuple[Candidates, bool]:
+    atomic = sorted((s for s in config if s.kind in ("atomic", "final")), key=lambda s: s.order)
+    out: list[tuple[Transition, ...]] = []
+    guarded = False
+    for state in atomic:
+        matches = []
+        for s in (state, *state.ancestors):
+            for t in s.transitions:
+                if _matches(t, name):
+                    matches.append(t)
+                    if t.cond is not None:
+                        guarded = True
+        if matches:
+            out.append(tuple(matches))
+    return tuple(out), guarded
+
+
+def has_eventless(chart: Chart, config: Config) -> bool:
+    """Could any eventless transition be enabled in this configuration?"""
+    return bool(candidates(chart, config, None)[0])
+
+
+def _matches(t: Transition, name: str | None) -> bool:
+    if name is None:
+        return not t.events
+    return any(descriptor_matches(d, name) for d in t.events)
+
+
+def select(chart: Chart, config: Config, name: str | None,
+           check: Callable[[Expr], bool], history: Mapping[str, tuple[str, ...]]) -> tuple[Transition, ...]:
+    """selectTransitions / selectEventlessTransitions followed by removeConflictingTransitions."""
+    per_state, guarded = candidates(chart, config, name)
+    if not per_state:
+        return ()
+    if not guarded:
+        key = ("enabled", config, name)
+        found = chart.memo.get(key)
+        if found is None:
+            first = _dedupe(c[0] for c in per_state)
+            found = remove_conflicts(first, config, history, chart.states)
+            if not any(s.kind == "history" for t in first for s in t.targets):
+                chart.memo[key] = found  # exit sets through history targets depend on recorded history
+        return found
+    enabled = []
+    for options in per_state:
+        for t in options:
+            if t.cond is None or check(t.cond):
+                enabled.append(t)
+                break
+    return remove_conflicts(_dedupe(enabled), config, history, chart.states)
+
+
+def _dedupe(transitions: object) -> tuple[Transition, ...]:
+    out: list[Transition] = []
+    for t in transitions:  # type: ignore[attr-defined]
+        if t not in out:
+            out.append(t)
+    return tuple(out)
+
+
+def remove_conflicts(enabled: tuple[Transition, ...], config: Config,
+                     history: Mapping[str, tuple[str, ...]],
+                     states: Mapping[str, StateNode]) -> tuple[Transition, ...]:
+    """removeConflictingTransitions: of two transitions whose exit sets intersect, keep the one from the
+    descendant state, or the earlier one in document order."""
+    if len(enabled) < 2:
+        return enabled
+    kept: list[Transition] = []
+    for t1 in enabled:
+        preempted = False
+        to_remove = []
+        exit1 = compute_exit_set([t1], config, history, states)
+        for t2 in kept:
+            if exit1 & compute_exit_set([t2], config, history, states):
+                if t1.source.is_descendant_of(t2.source):
+                    to_remove.append(t2)
+                else:
+                    preempted = True
+                    break
+        if not preempted:
+            for t in to_remove:
+                kept.remove(t)
+            kept.append(t1)
+    return tuple(kept)

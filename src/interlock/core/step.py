@@ -1,0 +1,370 @@
+"""The pure step: ``(chart, snapshot, event, now) -> (snapshot, effects)`` (SCXML Appendix D).
+
+:func:`start` enters the initial configuration; :func:`step` processes one external event as a whole
+macrostep. Both return a :class:`StepResult` and never mutate their inputs.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from interlock.core.chart import Chart, StateNode, Transition
+from interlock.core.datamodel import Expr, Scope
+from interlock.core.effects import (
+    CancelEffect,
+    CancelInvokeEffect,
+    DoneEffect,
+    Effect,
+    ForwardEffect,
+)
+from interlock.core.entry_exit import in_final_state
+from interlock.core.events import Event, as_event
+from interlock.core.execute import run_block
+from interlock.core.invoke import start_invokes
+from interlock.core.microstep import Plan, plan_initial, plan_microstep
+from interlock.core.select import select
+from interlock.core.snapshot import Snapshot
+from interlock.errors import StepLimitError
+
+MAX_MICROSTEPS = 10_000
+# tuple.__new__ skips NamedTuple's argument handling; used on the hot path only
+_new_tuple = tuple.__new__
+
+
+class StepResult(NamedTuple):
+    """What a step produced: the new snapshot, its effects in order, and the transitions it took."""
+
+    snapshot: Snapshot
+    effects: tuple[Effect, ...]
+    transitions: tuple[Transition, ...]
+
+
+def start(chart: Chart, *, sessionid: str = "", data: dict[str, Any] | None = None,
+          now: float = 0.0, reachable: Callable[[str], bool] | None = None) -> StepResult:
+    """Initialize the datamodel, run the global script and enter the initial configuration."""
+    empty = Snapshot((), {}, {}, {}, (), (), 0, "active", None, sessionid, chart.key)
+    run = Run(chart, empty, now, reachable)
+    run.scope().writable()
+    run.bind_data(chart.root, data)
+    if chart.binding == "early":
+        for state in chart.walk():
+            if state is not chart.root and state.data:
+                run.bind_data(state, None)
+    run_block(run, chart.script)
+    run.apply(plan_initial(chart), ())
+    run.macrostep()
+    return run.finish()
+
+
+def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], *, now: float = 0.0,
+         reachable: Callable[[str], bool] | None = None) -> StepResult:
+    """Process one external event as a complete macrostep."""
+    ev = event if type(event) is Event else as_event(event)
+    if snapshot.status != "active":
+        return _new_tuple(StepResult, (snapshot, (), ()))
+    if ev.sendid is None and not snapshot.invocations:
+        known = chart.static_steps.get((snapshot.configuration, ev.name))
+        if known is not None:
+            # This (configuration, event name) was seen before and evaluated no expression, ran no
+            # action and produced no effect: its outcome is a pure function of the two. Reuse it.
+            ids, taken = known
+            if ids is not snapshot.configuration:
+                snapshot = _new_tuple(Snapshot, (ids, *snapshot[1:]))
+            return _new_tuple(StepResult, (snapshot, (), taken))
+    elif ev.invokeid is not None and ev.invokeid not in snapshot.invocations:
+        return _new_tuple(StepResult, (snapshot, (), ()))  # from a cancelled invocation (SCXML 6.4)
+    run = Run(chart, snapshot, now, reachable)
+    run.event = ev
+    if ev.sendid is not None and ev.sendid in snapshot.pending:
+        run.pending = [p for p in snapshot.pending if p != ev.sendid]
+    if snapshot.invocations:
+        run.finalize_and_forward(ev)
+    enabled = select(chart, run.config, ev.name, run.check, run.history)
+    if enabled:
+        run.apply(plan_microstep(chart, run.config, enabled, run.history), enabled)
+    run.macrostep()
+    result = run.finish()
+    if run.is_static():
+        chart.static_steps[(snapshot.configuration, ev.name)] = (result.snapshot.configuration,
+                                                                  result.transitions)
+    return result
+
+
+class Run:
+    """The working state of one start/step call. Private to it; discarded when it returns."""
+
+    __slots__ = (
+        "_scope", "bound", "chart", "config", "effects", "event", "eventless", "history", "internal", "invocations",
+        "live", "microsteps", "now", "output", "pending", "reachable", "running", "seq", "snapshot",
+        "to_invoke", "transitions",
+    )
+
+    def __init__(self, chart: Chart, snapshot: Snapshot, now: float,
+                 reachable: Callable[[str], bool] | None) -> None:
+        self.chart = chart
+        self.snapshot = snapshot
+        self.now = now
+        self.reachable = reachable
+        config = chart.configs.get(snapshot.configuration)
+        if config is None:
+            config = chart.configs[snapshot.configuration] = frozenset(
+                chart.states[i] for i in snapshot.configuration)
+        self.config: frozenset[StateNode] = config
+        self.live: set[StateNode] | None = None
+        self._scope: Scope | None = None
+        self.history = snapshot.history
+        self.invocations = snapshot.invocations
+        self.pending: list[str] | tuple[str, ...] = snapshot.pending
+        self.bound = snapshot.bound
+        self.seq = snapshot.seq
+        self.internal: deque[Event] = deque()
+        self.effects: list[Effect] = []
+        self.transitions: tuple[Transition, ...] = ()
+        self.to_invoke: list[StateNode] = []
+        self.event: Event | None = None
+        self.running = True
+        self.output: Any = None
+        self.microsteps = 0
+        # a step may start in a configuration with eventless transitions only after start()
+        self.eventless = chart.has_eventless
+
+    @property
+    def sessionid(self) -> str:
+        return self.snapshot.sessionid
+
+    def is_static(self) -> bool:
+        """True when the step's outcome depended only on the configuration and the event name."""
+        snap = self.snapshot
+        return (self._scope is None and not self.effects and self.running and self.microsteps <= 1
+                and self.history is snap.history and self.seq == snap.seq and not snap.invocations
+                and self.pending is snap.pending)
+
+    # -- datamodel ----------------------------------------------------------------------------------
+
+    def scope(self) -> Scope:
+        """The step's datamodel view, created on first use (most unguarded steps never need it)."""
+        scope = self._scope
+        if scope is None:
+            chart = self.chart
+            context = self.snapshot.context
+            copied = chart.deep_copy_context
+            if copied:
+                context = copy.deepcopy(context)
+            self.live = set(self.config)
+            scope = self._scope = Scope(context, self.live, chart.states, self.snapshot.sessionid,
+                                        chart.name, self.now, copied)
+        scope.event = self.event
+        return scope
+
+    def check(self, cond: Expr) -> bool:
+        """Evaluate a guard; an error counts as false and raises error.execution (SCXML 5.9)."""
+        try:
+            return bool(cond.fn(self.scope()))
+        except Exception as exc:  # a guard may fail in any way; the spec turns it into an event
+            self.raise_error("error.execution", exc)
+            return False
+
+    def raise_error(self, name: str, exc: BaseException, sendid: str | None = None) -> None:
+        data = {"message": str(exc), "error": type(exc).__name__}
+        self.internal.append(Event(name, data, "platform", sendid))
+
+    def next_id(self, prefix: str) -> str:
+        self.seq += 1
+        return f"{prefix}.{self.seq}"
+
+    def cancel(self, sendid: str) -> None:
+        if sendid in self.pending:
+            self.pending = [p for p in self.pending if p != sendid]
+            self.effects.append(CancelEffect(sendid))
+
+    def add_pending(self, sendid: str) -> None:
+        self.pending = [*self.pending, sendid]
+
+    def bind_data(self, state: StateNode, overrides: dict[str, Any] | None) -> None:
+        """Create the state's data items (SCXML 5.3); a failing expression leaves the item None."""
+        if not state.data and not overrides:
+            return
+        scope = self.scope()
+        ctx = scope.writable()
+        for item in state.data:
+            if overrides and item.id in overrides:
+                ctx[item.id] = overrides[item.id]
+                continue
+            try:
+                ctx[item.id] = item.expr(scope) if item.expr is not None else copy.deepcopy(item.value)
+            except Exception as exc:  # data expressions may fail in any way (SCXML 5.3)
+                ctx[item.id] = None
+                self.raise_error("error.execution", exc)
+        if overrides and state is self.chart.root:
+            for key, value in overrides.items():
+                ctx.setdefault(key, value)
+        if self.chart.binding == "late":
+            self.bound = (*self.bound, state.id)
+
+    # -- the algorithm ------------------------------------------------------------------------------
+
+    def macrostep(self) -> None:
+        """Take eventless transitions and internal events until stable, then start invocations."""
+        count = 0
+        chart = self.chart
+        while self.running:
+            if self.eventless:
+                enabled = select(chart, self.config, None, self.check, self.history)
+            else:
+                enabled = ()
+            if not enabled:
+                if not self.internal:
+                    if not self.to_invoke:
+                        break
+                    start_invokes(self)
+                    continue
+                self.event = ev = self.internal.popleft()
+                enabled = select(chart, self.config, ev.name, self.check, self.history)
+                if not enabled:
+                    continue
+            count += 1
+            if count > MAX_MICROSTEPS:
+                raise StepLimitError(
+                    f"chart {chart.key!r} took more than {MAX_MICROSTEPS} microsteps without settling; "
+                    "look for eventless transitions or raised events that loop forever")
+            self.apply(plan_microstep(chart, self.config, enabled, self.history), enabled)
+        if not self.running:
+            self.exit_interpreter()
+
+    def apply(self, plan: Plan, enabled: tuple[Transition, ...]) -> None:
+        """microstep: exit states, run transition content, enter states."""
+        self.microsteps += 1
+        if plan.records_history:
+            self.history = {**self.history, **plan.record(self.config)}
+        for state in plan.exit:
+            if state.active_content:
+                self._exit_state(state)
+            if self.live is not None:
+                self.live.discard(state)
+        self.transitions += enabled
+        for t in enabled:
+            if t.actions:
+                run_block(self, t.actions)
+        current = set(self.config.difference(plan.exit)) if plan.enters_final else None
+        for state in plan.entry:
+            if self.live is not None:
+                self.live.add(state)
+            if current is not None:
+                current.add(state)
+            if state.active_content:
+                self._enter_state(state, state in plan.default_entry, plan, current)
+        self.config = plan.new_config
+        self.eventless = plan.eventless
+
+    def _exit_state(self, state: StateNode) -> None:
+        for block in state.onexit:
+            run_block(self, block)
+        if state.invokes:
+            self._cancel_invokes(state)
+        if state in self.to_invoke:
+            self.to_invoke.remove(state)
+
+    def _cancel_invokes(self, state: StateNode) -> None:
+        ids = [i for i, (sid, _) in self.invocations.items() if sid == state.id]
+        if ids:
+            self.invocations = {k: v for k, v in self.invocations.items() if k not in ids}
+            self.effects.extend(CancelInvokeEffect(i) for i in ids)
+
+    def _enter_state(self, state: StateNode, default_entry: bool, plan: Plan,
+                     current: set[StateNode] | None) -> None:
+        if state.invokes:
+            self.to_invoke.append(state)
+        if self.chart.has_late_data and state.data and state.id not in self.bound:
+            self.bind_data(state, None)
+        for block in state.onentry:
+            run_block(self, block)
+        if default_entry and state.initial is not None and state.initial.actions:
+            run_block(self, state.initial.actions)
+        if plan.history_content:
+            content = plan.history_content.get(state.id)
+            if content is not None:
+                run_block(self, content.actions)
+        if state.kind == "final":
+            assert current is not None
+            self._final_entered(state, current)
+
+    def _final_entered(self, state: StateNode, current: set[StateNode]) -> None:
+        parent = state.parent
+        assert parent is not None
+        if parent is self.chart.root:
+            self.running = False
+            return
+        self.internal.append(Event(f"done.state.{parent.id}", self._donedata(state), "platform"))
+        grandparent = parent.parent
+        if (grandparent is not None and grandparent.kind == "parallel"
+                and all(in_final_state(c, current) for c in grandparent.children)):
+            self.internal.append(Event(f"done.state.{grandparent.id}", None, "platform"))
+
+    def _donedata(self, state: StateNode) -> Any:
+        if state.donedata is None:
+            return None
+        try:
+            return state.donedata(self.scope())
+        except Exception as exc:  # donedata expressions may fail in any way
+            self.raise_error("error.execution", exc)
+            return None
+
+    def exit_interpreter(self) -> None:
+        """A top-level final state was reached: run exit handlers, cancel invocations, report done.
+
+        Unlike the spec's exitInterpreter, the configuration is kept in the snapshot, so one can see which
+        final state the session ended in.
+        """
+        final = next((s for s in self.config if s.kind == "final" and s.parent is self.chart.root), None)
+        for state in sorted(self.config, key=_exit_order):
+            for block in state.onexit:
+                run_block(self, block)
+            if state.invokes:
+                self._cancel_invokes(state)
+        self.output = self._donedata(final) if final is not None else None
+        self.effects.append(DoneEffect(self.output))
+
+    def finalize_and_forward(self, ev: Event) -> None:
+        """Apply <finalize> for events from a child, and autoforward external events (SCXML 6.4)."""
+        for invokeid, (state_id, index) in list(self.invocations.items()):
+            spec = self.chart.states[state_id].invokes[index]
+            if invokeid == ev.invokeid and spec.finalize:
+                run_block(self, spec.finalize)
+            if spec.autoforward:
+                self.effects.append(ForwardEffect(invokeid, ev))
+        if ev.invokeid is not None and ev.name.startswith("done.invoke."):
+            self.invocations = {k: v for k, v in self.invocations.items() if k != ev.invokeid}
+
+    def finish(self) -> StepResult:
+        chart = self.chart
+        snap = self.snapshot
+        config = self.config
+        ids = chart.config_ids.get(config)
+        if ids is None:
+            ids = chart.config_ids[config] = tuple(s.id for s in sorted(config, key=_order))
+        pending = self.pending if type(self.pending) is tuple else tuple(self.pending)
+        new = _new_tuple(Snapshot, (
+            ids,
+            self._scope.context if self._scope is not None else snap.context,
+            self.history,
+            self.invocations,
+            pending,
+            self.bound,
+            self.seq,
+            "active" if self.running else "done",
+            self.output,
+            snap.sessionid,
+            snap.chart,
+        ))
+        return _new_tuple(StepResult, (new, tuple(self.effects), self.transitions))
+
+
+def _exit_order(state: StateNode) -> int:
+    return -state.order
+
+
+def _order(state: StateNode) -> int:
+    return state.order
