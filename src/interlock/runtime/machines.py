@@ -1,0 +1,75 @@
+"""Finding the chart an ``<invoke>`` starts: a registered chart, an SCXML file, or inline SCXML text.
+
+Documents are compiled once and cached by their text and folder, so a chart invoked again and again
+(a child started in a loop) costs one parse.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from interlock.core.chart import Chart
+from interlock.errors import NotFoundError
+from interlock.frontends.scxml import load_scxml
+
+SCXML_TYPES = frozenset({
+    "scxml",
+    "http://www.w3.org/TR/scxml/",
+    "http://www.w3.org/TR/scxml",
+    "http://www.w3.org/TR/scxml/#SCXMLEventProcessor",
+})
+
+
+def is_scxml_type(kind: str | None) -> bool:
+    """True for the invoke types that name an SCXML machine (SCXML 6.4.1)."""
+    return kind is None or kind in SCXML_TYPES
+
+
+class MachineLoader:
+    """Resolves ``src``/``content`` of a machine invoke to a compiled chart and its base folder."""
+
+    def __init__(self, *, strict: bool = True) -> None:
+        self.strict = strict
+        self.registered: dict[str, Chart] = {}
+        self._cache: dict[tuple[str, str], Chart] = {}
+
+    def register(self, name: str, chart: Chart) -> None:
+        """Let ``<invoke src="name">`` start ``chart``."""
+        self.registered[name] = chart
+
+    def load(self, src: str | None, content: Any, base_dir: Path) -> tuple[Chart, Path]:
+        """The chart to invoke; raises :class:`NotFoundError` or a DefinitionError with the reason."""
+        if content is not None:
+            return self._from_content(content, base_dir), base_dir
+        if not src:
+            raise NotFoundError("the invoke has neither src nor content; give one of them")
+        if src in self.registered:
+            return self.registered[src], base_dir
+        name = src[len("file:"):] if src.startswith("file:") else src
+        path = Path(name) if Path(name).is_absolute() else base_dir / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise NotFoundError(f"cannot read the invoked document {src!r} ({path}): {error.strerror}; "
+                                "src is relative to the invoking document's folder") from None
+        return self._compile(text, path.parent, path), path.parent
+
+    def _from_content(self, content: Any, base_dir: Path) -> Chart:
+        if isinstance(content, Chart):
+            return content
+        if isinstance(content, ET.Element):
+            content = ET.tostring(content, encoding="unicode")
+        if not isinstance(content, str):
+            raise TypeError(f"invoke content must be SCXML text or a chart, not {type(content).__name__}")
+        return self._compile(content, base_dir, None)
+
+    def _compile(self, text: str, base_dir: Path, path: Path | None) -> Chart:
+        key = (str(path or base_dir), text)
+        chart = self._cache.get(key)
+        if chart is None:
+            # a file is loaded by path so its problems and snapshots name it
+            source = path if path is not None else text
+            chart = self._cache[key] = load_scxml(source, base_dir=base_dir, strict=self.strict)
+        return chart

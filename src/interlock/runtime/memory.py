@@ -1,0 +1,392 @@
+"""An in-memory runner: sessions, their external queues, timers and invoked children, all in one process.
+
+It drives the pure engine (:func:`~interlock.core.step.start`, :func:`~interlock.core.step.step`) and
+carries out the effects each step returns. Used by tests, ``interlock simulate`` and the SCXML
+conformance suite.
+
+>>> runner = MemoryRunner()                        # a virtual clock: delays take no real time
+>>> session = runner.start(chart)                   # doctest: +SKIP
+>>> runner.send(session.id, "PAY")                  # doctest: +SKIP
+>>> runner.run_until_idle()                         # doctest: +SKIP
+True
+
+Events are processed strictly one at a time: a global first-in first-out order over every session's
+external queue. Routing of ``<send>`` targets, invocations and the events they produce are described in
+docs/semantics.md ("The in-memory runner").
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from interlock.core.chart import Chart
+from interlock.core.effects import (
+    CancelEffect,
+    CancelInvokeEffect,
+    DoneEffect,
+    Effect,
+    ForwardEffect,
+    InvokeEffect,
+    LogEffect,
+    SendEffect,
+)
+from interlock.core.events import Event, as_event
+from interlock.core.execute import SCXML_PROCESSOR
+from interlock.core.snapshot import Snapshot
+from interlock.core.step import StepResult, start, step
+from interlock.errors import ConflictError, NotFoundError
+from interlock.runtime.clock import Clock, VirtualClock
+from interlock.runtime.machines import MachineLoader, is_scxml_type
+from interlock.runtime.services import Service, call_service
+
+__all__ = ["LogRecord", "MemoryRunner", "Session"]
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One ``<log>`` from a session, at the runner's clock time."""
+
+    sessionid: str
+    label: str | None
+    value: Any
+    time: float
+
+
+class Session:
+    """One running machine: its chart, latest snapshot, external queue and invoked children."""
+
+    def __init__(self, sessionid: str, chart: Chart, base_dir: Path, *, parent: str | None = None,
+                 invokeid: str | None = None) -> None:
+        self.id = sessionid
+        self.chart = chart
+        self.base_dir = base_dir
+        self.parent = parent
+        self.invokeid = invokeid
+        self.snapshot: Snapshot | None = None
+        self.queue: deque[Event] = deque()
+        self.children: dict[str, str] = {}  # invokeid -> child session id
+        self.stopped = False
+
+    @property
+    def configuration(self) -> tuple[str, ...]:
+        return self.snapshot.configuration if self.snapshot else ()
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return self.snapshot.context if self.snapshot else {}
+
+    @property
+    def done(self) -> bool:
+        """Finished: it reached a top-level final state, or it was stopped (cancelled invoke)."""
+        return self.stopped or (self.snapshot is not None and self.snapshot.done)
+
+    @property
+    def output(self) -> Any:
+        return self.snapshot.output if self.snapshot else None
+
+    def __repr__(self) -> str:
+        state = "done" if self.done else "active"
+        return f"<Session {self.id} {state} {list(self.configuration)}>"
+
+
+class _Timer:
+    __slots__ = ("alive", "due", "effect", "seq", "sessionid")
+
+    def __init__(self, due: float, seq: int, sessionid: str, effect: SendEffect) -> None:
+        self.due, self.seq, self.sessionid, self.effect = due, seq, sessionid, effect
+        self.alive = True
+
+    def __lt__(self, other: _Timer) -> bool:
+        return (self.due, self.seq) < (other.due, other.seq)
+
+
+class MemoryRunner:
+    """Runs sessions in memory; see the module docstring.
+
+    ``strict=False`` loads invoked SCXML documents so that Python syntax errors surface as
+    ``error.execution`` at run time instead of failing the load (what the W3C suite expects).
+    """
+
+    def __init__(self, *, clock: Clock | None = None, services: dict[str, Service] | None = None,
+                 on_log: Callable[[LogRecord], None] | None = None,
+                 on_step: Callable[[Session, Event | None, StepResult], None] | None = None,
+                 strict: bool = True) -> None:
+        self.clock: Clock = clock if clock is not None else VirtualClock()
+        self.sessions: dict[str, Session] = {}
+        self.services: dict[str, Service] = dict(services or {})
+        self.machines = MachineLoader(strict=strict)
+        self.logs: list[LogRecord] = []
+        self.on_log = on_log
+        self.on_step = on_step
+        self._ready: deque[str] = deque()  # one entry per queued event: the global processing order
+        self._timers: list[_Timer] = []
+        self._timer_index: dict[tuple[str, str], list[_Timer]] = {}
+        self._seq = itertools.count(1)
+
+    # -- public API ----------------------------------------------------------------------------------
+
+    def register_service(self, name: str, service: Service) -> None:
+        """Let ``<invoke type="name">`` call ``service(data)``; sync or async (see docs/semantics.md)."""
+        self.services[name] = service
+
+    def register_chart(self, name: str, chart: Chart) -> None:
+        """Let ``<invoke src="name">`` start ``chart`` as a child machine."""
+        self.machines.register(name, chart)
+
+    def start(self, chart: Chart, *, data: dict[str, Any] | None = None, sessionid: str | None = None,
+              base_dir: str | Path | None = None) -> Session:
+        """Start a top-level session; its first macrostep runs now, queued events wait for ``run_*``."""
+        sid = sessionid or f"session-{next(self._seq)}"
+        if sid in self.sessions:
+            raise ConflictError(f"session id {sid!r} is already in use; pick another or omit it")
+        session = Session(sid, chart, Path(base_dir) if base_dir else _folder_of(chart))
+        self.sessions[sid] = session
+        self._start(session, data)
+        return session
+
+    def session(self, sessionid: str) -> Session:
+        try:
+            return self.sessions[sessionid]
+        except KeyError:
+            raise NotFoundError(f"no session {sessionid!r}; known: {sorted(self.sessions)[:10]}") from None
+
+    def send(self, sessionid: str, event: Event | str | dict[str, Any]) -> None:
+        """Put an external event on a session's queue; ``run_until_idle`` processes it."""
+        session = self.session(sessionid)
+        if session.done:
+            raise ConflictError(f"session {sessionid!r} is done and accepts no more events")
+        self._deliver(session.id, as_event(event))
+
+    def run_until_idle(self, timeout: float | None = None, *, wall_timeout: float | None = None) -> bool:
+        """Process events and fire timers until nothing is left to do.
+
+        ``timeout`` bounds clock time (a virtual clock stops there); ``wall_timeout`` bounds real time,
+        against machines that never settle. Returns False if a bound stopped work that remained.
+        """
+        limit = None if timeout is None else self.clock.now() + timeout
+        deadline = None if wall_timeout is None else time.monotonic() + wall_timeout
+        while True:
+            while self._ready:
+                if deadline is not None and time.monotonic() > deadline:
+                    return False
+                self._process_next()
+            due = self._next_due()
+            if due is None:
+                return True
+            if limit is not None and due > limit:
+                self.clock.sleep_until(limit)
+                return False
+            if deadline is not None and not self.clock.virtual:
+                if due - self.clock.now() > deadline - time.monotonic():
+                    return False
+            elif deadline is not None and time.monotonic() > deadline:
+                return False
+            self.clock.sleep_until(due)
+            self._fire_due()
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of clock time pass, handling every event and timer due meanwhile."""
+        until = self.clock.now() + seconds
+        self.run_until_idle(timeout=seconds)
+        self.clock.sleep_until(until)
+
+    def stop(self, sessionid: str) -> None:
+        """Stop a session and its children at once; pending timers are dropped."""
+        self._stop(self.session(sessionid).id)
+
+    # -- processing ----------------------------------------------------------------------------------
+
+    def _start(self, session: Session, data: dict[str, Any] | None) -> None:
+        result = start(session.chart, sessionid=session.id, data=data, now=self.clock.now(),
+                       reachable=self._reachable(session))
+        self._apply(session, None, result)
+
+    def _process_next(self) -> None:
+        session = self.sessions.get(self._ready.popleft())
+        if session is None or not session.queue:
+            return
+        event = session.queue.popleft()
+        if session.done or session.snapshot is None:
+            return
+        result = step(session.chart, session.snapshot, event, now=self.clock.now(),
+                      reachable=self._reachable(session))
+        self._apply(session, event, result)
+
+    def _apply(self, session: Session, event: Event | None, result: StepResult) -> None:
+        session.snapshot = result.snapshot
+        if self.on_step is not None:
+            self.on_step(session, event, result)
+        self._execute(session, result.effects)
+
+    def _deliver(self, sessionid: str, event: Event) -> None:
+        session = self.sessions[sessionid]
+        session.queue.append(event)
+        self._ready.append(sessionid)
+
+    def _reachable(self, session: Session) -> Callable[[str], bool]:
+        def reachable(target: str) -> bool:
+            return self._resolve(session, target) is not None
+
+        return reachable
+
+    def _resolve(self, session: Session, target: str) -> Session | None:
+        """The live session a ``#_...`` target names, seen from ``session``."""
+        if target == "#_parent":
+            sid = session.parent
+        elif target.startswith("#_scxml_"):
+            sid = target[len("#_scxml_"):]
+        elif target.startswith("#_"):
+            sid = session.children.get(target[2:])
+        else:
+            return None
+        found = self.sessions.get(sid) if sid is not None else None
+        return found if found is not None and not found.done else None
+
+    # -- effects -------------------------------------------------------------------------------------
+
+    def _execute(self, session: Session, effects: Iterable[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case SendEffect():
+                    if effect.delay_ms > 0:
+                        self._schedule(session, effect)
+                    else:
+                        self._route(session, effect)
+                case CancelEffect(sendid=sendid):
+                    for timer in self._timer_index.pop((session.id, sendid), ()):
+                        timer.alive = False
+                case InvokeEffect():
+                    self._invoke(session, effect)
+                case CancelInvokeEffect(invokeid=invokeid):
+                    child = session.children.pop(invokeid, None)
+                    if child is not None:
+                        self._stop(child)
+                case ForwardEffect(invokeid=invokeid, event=event):
+                    target = self._resolve(session, f"#_{invokeid}")
+                    if target is not None:
+                        self._deliver(target.id, event)
+                case LogEffect(label=label, value=value):
+                    record = LogRecord(session.id, label, value, self.clock.now())
+                    self.logs.append(record)
+                    if self.on_log is not None:
+                        self.on_log(record)
+                case DoneEffect(output=output):
+                    self._finished(session, output)
+
+    def _route(self, sender: Session, effect: SendEffect) -> None:
+        """Deliver a send now (SCXML 6.2.4); what cannot be delivered becomes error.communication."""
+        event, target = effect.event, effect.target
+        if effect.type not in (None, SCXML_PROCESSOR):
+            self._comm_error(sender, effect, f"the in-memory runner has no event processor {effect.type!r}")
+            return
+        if target is None:
+            self._deliver(sender.id, event)
+            return
+        receiver = self._resolve(sender, target)
+        if receiver is None:
+            self._comm_error(sender, effect, f"no live session answers to {target!r}")
+            return
+        if target == "#_parent":
+            event = event._replace(invokeid=sender.invokeid)
+        self._deliver(receiver.id, event)
+
+    def _comm_error(self, sender: Session, effect: SendEffect, message: str) -> None:
+        if not sender.done:
+            data = {"message": message, "target": effect.target, "event": effect.event.name}
+            self._deliver(sender.id, Event("error.communication", data, "platform", effect.sendid))
+
+    def _schedule(self, session: Session, effect: SendEffect) -> None:
+        timer = _Timer(self.clock.now() + effect.delay_ms / 1000, next(self._seq), session.id, effect)
+        heapq.heappush(self._timers, timer)
+        self._timer_index.setdefault((session.id, effect.sendid), []).append(timer)
+
+    def _next_due(self) -> float | None:
+        while self._timers and not self._timers[0].alive:
+            heapq.heappop(self._timers)
+        return self._timers[0].due if self._timers else None
+
+    def _fire_due(self) -> None:
+        now = self.clock.now()
+        while self._timers and self._timers[0].due <= now:
+            timer = heapq.heappop(self._timers)
+            if not timer.alive:
+                continue
+            key = (timer.sessionid, timer.effect.sendid)
+            remaining = [t for t in self._timer_index.get(key, ()) if t is not timer]
+            if remaining:
+                self._timer_index[key] = remaining
+            else:
+                self._timer_index.pop(key, None)
+            sender = self.sessions.get(timer.sessionid)
+            if sender is not None and not sender.done:
+                self._route(sender, timer.effect)
+
+    # -- invocations ---------------------------------------------------------------------------------
+
+    def _invoke(self, parent: Session, effect: InvokeEffect) -> None:
+        """Start a child machine or call a service (SCXML 6.4); failures come back as events."""
+        service = self.services.get(effect.type) or (
+            self.services.get(effect.src) if effect.src and not is_scxml_type(effect.type) else None)
+        if service is not None:
+            self._deliver(parent.id, call_service(service, effect))
+            return
+        if not is_scxml_type(effect.type):
+            self._invoke_failed(parent, effect, f"unknown invoke type {effect.type!r}; register a "
+                                "service under that name or use type 'scxml'")
+            return
+        try:
+            chart, base_dir = self.machines.load(effect.src, effect.content, parent.base_dir)
+        except Exception as exc:
+            self._invoke_failed(parent, effect, f"cannot load the invoked machine: {exc}")
+            return
+        child = Session(f"{parent.id}.{effect.invokeid}", chart, base_dir, parent=parent.id,
+                        invokeid=effect.invokeid)
+        self.sessions[child.id] = child
+        parent.children[effect.invokeid] = child.id
+        declared = {item.id for item in chart.root.data}
+        # SCXML 6.4.4: params and namelist values only initialize data the child declares (test 245)
+        self._start(child, {k: v for k, v in effect.data.items() if k in declared})
+
+    def _invoke_failed(self, parent: Session, effect: InvokeEffect, message: str) -> None:
+        data = {"message": message, "invokeid": effect.invokeid}
+        self._deliver(parent.id, Event("error.execution", data, "platform"))
+
+    def _finished(self, session: Session, output: Any) -> None:
+        """A session reached a top-level final state: drop its timers and children, tell its parent."""
+        self._drop(session)
+        parent = self.sessions.get(session.parent) if session.parent else None
+        if parent is not None and session.invokeid is not None:
+            parent.children.pop(session.invokeid, None)
+            del self.sessions[session.id]
+            if not parent.done:
+                done = Event(f"done.invoke.{session.invokeid}", output, "external", None,
+                             f"#_scxml_{session.id}", SCXML_PROCESSOR, session.invokeid)
+                self._deliver(parent.id, done)
+
+    def _stop(self, sessionid: str) -> None:
+        session = self.sessions.pop(sessionid, None)
+        if session is None:
+            return
+        session.stopped = True
+        self._drop(session)
+
+    def _drop(self, session: Session) -> None:
+        session.queue.clear()
+        for key in [k for k in self._timer_index if k[0] == session.id]:
+            for timer in self._timer_index.pop(key):
+                timer.alive = False
+        for child in list(session.children.values()):
+            self._stop(child)
+        session.children.clear()
+
+
+def _folder_of(chart: Chart) -> Path:
+    source = Path(chart.source) if chart.source and not chart.source.startswith("<") else None
+    return source.parent if source is not None and source.is_file() else Path.cwd()
