@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 SCXML_PROCESSOR = "http://www.w3.org/TR/scxml/#SCXMLEventProcessor"
 BASICHTTP_PROCESSOR = "http://www.w3.org/TR/scxml/#BasicHTTPEventProcessor"
-_SEND_TYPES = {None: None, "scxml": SCXML_PROCESSOR, SCXML_PROCESSOR: SCXML_PROCESSOR,
+_SEND_TYPES = {None: SCXML_PROCESSOR, "scxml": SCXML_PROCESSOR, SCXML_PROCESSOR: SCXML_PROCESSOR,
                "basichttp": BASICHTTP_PROCESSOR, BASICHTTP_PROCESSOR: BASICHTTP_PROCESSOR}
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _DURATION = re.compile(r"^\s*(\d*\.?\d+)\s*(ms|s|m|h|d)?\s*$")

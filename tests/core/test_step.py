@@ -1,0 +1,216 @@
+"""The step algorithm through its public functions: start() and step()."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from interlock.core.content import Cancel, Log, Raise, Send
+from interlock.core.effects import CancelEffect, DoneEffect, LogEffect, SendEffect
+from interlock.core.events import Event
+from interlock.core.snapshot import Snapshot
+from interlock.core.spec import StateSpec
+from interlock.core.step import start, step
+from interlock.errors import StepLimitError
+
+from .charts import always, assign, chart, expr, on, state, update
+
+SCXML = "http://www.w3.org/TR/scxml/#SCXMLEventProcessor"
+
+
+def drive(c, *events, data=None):
+    result = start(c, data=data)
+    for ev in events:
+        result = step(c, result.snapshot, ev)
+    return result
+
+
+def leaf(snapshot: Snapshot) -> set[str]:
+    return set(snapshot.configuration)
+
+
+def test_flat_cycle_moves_and_reports_transitions() -> None:
+    c = chart(state("m", state("a", transitions=[on("NEXT", "b")]), state("b", transitions=[on("NEXT", "a")])))
+    r = drive(c, "NEXT")
+    assert r.snapshot.configuration == ("m", "b")
+    assert [(t.source.id, [x.id for x in t.targets]) for t in r.transitions] == [("a", ["b"])]
+
+
+def test_unknown_event_is_ignored_and_snapshot_is_unchanged() -> None:
+    c = chart(state("m", state("a", transitions=[on("GO", "b")]), state("b")))
+    first = start(c).snapshot
+    r = step(c, first, "NOPE")
+    assert r.transitions == () and r.effects == ()
+    assert r.snapshot == first
+
+
+def test_descriptor_prefix_and_wildcard_matching() -> None:
+    c = chart(state("m", state("a", transitions=[on("order", "b")]), state("b", transitions=[on("*", "a")])))
+    assert drive(c, "order.placed.now").snapshot.configuration == ("m", "b")
+    assert drive(c, "orders").snapshot.configuration == ("m", "a")
+    assert drive(c, "order", "anything").snapshot.configuration == ("m", "a")
+
+
+def test_guards_pick_the_first_enabled_transition_in_document_order() -> None:
+    c = chart(state("m",
+                    state("a", transitions=[on("GO", "b", cond=lambda s: s.context["n"] > 5),
+                                            on("GO", "c", cond=lambda s: s.context["n"] > 0)]),
+                    state("b"), state("c")), n=3)
+    assert drive(c, "GO").snapshot.configuration == ("m", "c")
+    assert drive(c, "GO", data={"n": 9}).snapshot.configuration == ("m", "b")
+
+
+def test_assign_is_copy_on_write_and_never_mutates_the_input_snapshot() -> None:
+    c = chart(state("m", state("a", transitions=[on("INC", "a", actions=(update(lambda s: {"n": s.context["n"] + 1}),))])), n=0)
+    s0 = start(c).snapshot
+    frozen = copy.deepcopy(s0)
+    s1 = step(c, s0, "INC").snapshot
+    s2 = step(c, s1, "INC").snapshot
+    assert (s0.context, s1.context, s2.context) == ({"n": 0}, {"n": 1}, {"n": 2})
+    assert s0 == frozen
+
+
+def test_nested_key_assignment_copies_along_the_path() -> None:
+    c = chart(state("m", state("a", transitions=[on("SET", "a", actions=(assign("order.total", lambda s: 7),))])),
+              order={"total": 1, "items": []})
+    s0 = start(c).snapshot
+    s1 = step(c, s0, "SET").snapshot
+    assert s1.context["order"] == {"total": 7, "items": []}
+    assert s0.context["order"]["total"] == 1
+
+
+def test_entry_exit_and_transition_actions_run_in_spec_order() -> None:
+    def log(label):
+        return Log(label, None)
+
+    c = chart(state("m",
+                    state("p", state("a", onexit=[(log("exit a"),)], transitions=[on("GO", "q", actions=(log("t"),))]),
+                          onexit=[(log("exit p"),)]),
+                    state("q", state("b", onentry=[(log("enter b"),)]), onentry=[(log("enter q"),)])))
+    r = drive(c, "GO")
+    assert [e.label for e in r.effects if isinstance(e, LogEffect)] == ["exit a", "exit p", "t", "enter q", "enter b"]
+
+
+def test_internal_transition_does_not_exit_its_source() -> None:
+    def log(label):
+        return Log(label, None)
+
+    c = chart(state("m", state("p", state("a"), state("b"), onexit=[(log("exit p"),)], onentry=[(log("enter p"),)],
+                               transitions=[on("GO", "b", internal=True)])))
+    r = drive(c, "GO")
+    assert r.snapshot.configuration == ("m", "p", "b")
+    assert [e for e in r.effects if isinstance(e, LogEffect)] == []
+
+
+def test_parallel_regions_all_move_and_done_state_fires_when_all_are_final() -> None:
+    c = chart(state("m",
+                    state("par",
+                          state("r1", state("a1", transitions=[on("GO", "f1")]), state("f1", kind="final")),
+                          state("r2", state("a2", transitions=[on("GO", "f2")]), state("f2", kind="final")),
+                          kind="parallel", transitions=[on("done.state.par", "end")]),
+                    state("end", kind="final")))
+    s = start(c).snapshot
+    assert leaf(s) >= {"par", "r1", "r2", "a1", "a2"}
+    r = step(c, s, "GO")
+    assert r.snapshot.status == "done"
+    assert r.snapshot.configuration == ("m", "end")
+    assert isinstance(r.effects[-1], DoneEffect)
+
+
+def test_shallow_and_deep_history_restore_what_was_active() -> None:
+    def build(kind):
+        return chart(state("m",
+                           state("p",
+                                 StateSpec("h", kind="history", history=kind),
+                                 state("x", state("x1", transitions=[on("N", "x2")]), state("x2")),
+                                 transitions=[on("OUT", "out")]),
+                           state("out", transitions=[on("BACK", "h")])))
+
+    deep = drive(build("deep"), "N", "OUT", "BACK").snapshot
+    shallow = drive(build("shallow"), "N", "OUT", "BACK").snapshot
+    assert deep.configuration == ("m", "p", "x", "x2")
+    assert shallow.configuration == ("m", "p", "x", "x1")
+    assert deep.history == {"h": ("x2",)}
+
+
+def test_eventless_transitions_and_raised_events_settle_in_one_macrostep() -> None:
+    c = chart(state("m",
+                    state("a", transitions=[on("GO", "b", actions=(Raise("inner"),))]),
+                    state("b", transitions=[on("inner", "c")]),
+                    state("c", transitions=[always("d", cond=lambda s: s.context["ok"])]),
+                    state("d")), ok=True)
+    r = drive(c, "GO")
+    assert r.snapshot.configuration == ("m", "d")
+    assert [t.source.id for t in r.transitions] == ["a", "b", "c"]
+
+
+def test_failing_expression_raises_error_execution_and_skips_rest_of_block() -> None:
+    c = chart(state("m",
+                    state("a", transitions=[on("GO", "b", actions=(update(lambda s: 1 / 0), Raise("never")))]),
+                    state("b", transitions=[on("error.execution", "failed"), on("never", "wrong")]),
+                    state("failed"), state("wrong")))
+    assert drive(c, "GO").snapshot.configuration == ("m", "failed")
+
+
+def test_delayed_send_is_an_effect_tracked_as_pending_and_cancelled_on_request() -> None:
+    c = chart(state("m",
+                    state("a", onentry=[(Send(event="tick", id="t1", delay_ms=1500),)],
+                          transitions=[on("STOP", "b", actions=(Cancel(sendid="t1"),)), on("tick", "c")]),
+                    state("b"), state("c")))
+    s0 = start(c)
+    assert s0.effects == (SendEffect("t1", Event("tick", None, "external", "t1", "#_scxml_", SCXML), None, SCXML, 1500),)
+    assert s0.snapshot.pending == ("t1",)
+    stopped = step(c, s0.snapshot, "STOP")
+    assert stopped.effects == (CancelEffect("t1"),) and stopped.snapshot.pending == ()
+    fired = step(c, s0.snapshot, Event("tick", sendid="t1"))
+    assert fired.snapshot.configuration == ("m", "c") and fired.snapshot.pending == ()
+
+
+def test_send_to_an_invalid_target_is_error_execution() -> None:
+    c = chart(state("m", state("a", onentry=[(Send(event="x", target="nowhere"),)],
+                               transitions=[on("error.execution", "bad")]), state("bad")))
+    assert start(c).snapshot.configuration == ("m", "bad")
+
+
+def test_an_endless_eventless_loop_is_reported_not_hung() -> None:
+    c = chart(state("m", state("a", transitions=[always("b")]), state("b", transitions=[always("a")])))
+    with pytest.raises(StepLimitError, match="without settling"):
+        start(c)
+
+
+def test_snapshot_round_trips_through_json() -> None:
+    c = chart(state("m", state("p", StateSpec("h", kind="history", history="deep"), state("a", transitions=[on("N", "b")]), state("b"),
+                               transitions=[on("OUT", "o")]), state("o")), n={"x": [1, 2]})
+    s = drive(c, "N", "OUT").snapshot
+    text = json.dumps(s.to_json())
+    assert Snapshot.from_json(json.loads(text)) == s
+
+
+def test_steps_are_deterministic_and_memoization_changes_nothing() -> None:
+    def build():
+        return chart(state("m",
+                           state("a", transitions=[on("GO", "b"), on("INC", "a", actions=(update(lambda s: {"n": s.context["n"] + 1}),))]),
+                           state("b", transitions=[on("GO", "a", cond=lambda s: s.context["n"] % 2 == 0), on("GO", "b", internal=True)])), n=0)
+
+    events = ["GO", "INC", "GO", "GO", "INC", "GO", "GO", "NOPE"] * 5
+    warm, cold = build(), build()
+    s_warm = start(warm).snapshot
+    for ev in events:  # warm the memo tables
+        s_warm = step(warm, s_warm, ev).snapshot
+    a, b = start(warm).snapshot, start(cold).snapshot
+    for ev in events:
+        ra, rb = step(warm, a, ev), step(build(), b, ev)
+        assert ra.snapshot == rb.snapshot
+        assert [t.order for t in ra.transitions] == [t.order for t in rb.transitions]
+        a, b = ra.snapshot, rb.snapshot
+
+
+def test_done_session_ignores_further_events_and_reports_output() -> None:
+    c = chart(state("m", state("a", transitions=[on("GO", "end")]),
+                    state("end", kind="final", donedata=expr(lambda s: {"total": s.context["n"]}))), n=5)
+    r = drive(c, "GO")
+    assert r.snapshot.status == "done" and r.snapshot.output == {"total": 5}
+    assert r.effects[-1] == DoneEffect({"total": 5})
+    assert step(c, r.snapshot, "GO").snapshot is r.snapshot
