@@ -1,0 +1,1 @@
+"""The ``interlock`` command: validate, simulate and draw machines, and run the demo."""

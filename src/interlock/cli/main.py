@@ -1,0 +1,56 @@
+"""The ``interlock`` command line (console script ``interlock = interlock.cli.main:app``)."""
+
+from __future__ import annotations
+
+import importlib.util
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
+import typer
+
+from interlock.cli.demo import demo
+from interlock.cli.diagram import diagram
+from interlock.cli.simulate import simulate
+from interlock.cli.validate import validate
+
+app = typer.Typer(
+    name="interlock",
+    help="Interlock: statecharts as a backend. Validate, simulate and draw machines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(validate)
+app.command()(simulate)
+app.command()(diagram)
+app.command()(demo)
+
+
+def _mount_conformance() -> None:
+    # The conformance runner is its own module (another part of the project); mount it when present
+    # so the rest of the CLI never depends on it being installed.
+    if importlib.util.find_spec("interlock.cli.conformance") is None:
+        return
+    from interlock.cli.conformance import app as conformance_app
+
+    app.add_typer(conformance_app, name="conformance", help="Run conformance suites (W3C SCXML).")
+
+
+_mount_conformance()
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            typer.echo(f"interlock {version('interlock')}")
+        except PackageNotFoundError:
+            typer.echo("interlock (not installed as a package)")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    _version_flag: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Interlock: statecharts as a backend. Validate, simulate and draw machines."""

@@ -1,0 +1,118 @@
+"""``interlock simulate`` on real files: scripted runs with timers, interactive input, bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from typer.testing import Result
+
+Invoke = Callable[..., Result]
+
+SCRIPT = """\
+- {event: ADD, data: {sku: A, price: 10}}
+- CHECKOUT
+- PACKED
+- {wait: 31s}
+- PAY            # too late: the order was cancelled at t=30s
+"""
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines()]
+
+
+def test_a_script_with_a_timer_prints_each_step(cli: Invoke, order_file: Path, tmp_path: Path) -> None:
+    script = tmp_path / "late.yaml"
+    script.write_text(SCRIPT, encoding="utf-8")
+    result = cli("simulate", str(order_file), "--events", str(script))
+    assert result.exit_code == 0, result.output
+    lines = _lines(result.stdout)
+    assert lines[:4] == ["t=0s start", "  state  cart", "  data   + items: []", "  data   + total: 0"]
+    assert "t=0s ADD {\"sku\": \"A\", \"price\": 10}" in lines
+    assert "  data   ~ items: [] -> [\"A\"]" in lines
+    assert "  data   ~ total: 0 -> 10" in lines
+    assert "  cart --CHECKOUT [total > 0]--> checkout" in lines
+    assert "  state  checkout > payment > waiting | checkout > shipping > packing" in lines
+    assert "  effect send PAYMENT_TIMEOUT to itself in 30s (id pay_timer)" in lines
+    # the wait fires the timer at its due time, not at the end of the wait
+    wait = lines.index("wait 31s: t=0s -> t=31s, 1 step(s)")
+    assert lines[wait + 1] == "t=30s PAYMENT_TIMEOUT (timer)"
+    assert lines[wait + 2] == "  checkout --PAYMENT_TIMEOUT--> cancelled"
+    assert "  effect log timeout: 10" in lines
+    assert lines[-1] == "end t=31s, done, in cancelled"
+    assert not any(line.startswith("t=31s PAY") for line in lines)  # a done machine ignores events
+
+
+def test_cancelling_the_timer_keeps_the_order_alive(cli: Invoke, order_file: Path, tmp_path: Path) -> None:
+    script = tmp_path / "paid.json"
+    script.write_text('[{"event": "ADD", "data": {"sku": "A", "price": 5}}, "CHECKOUT", '
+                      '{"wait": "10s"}, "PAY", {"wait": "1m"}, "PACKED"]', encoding="utf-8")
+    result = cli("simulate", str(order_file), "-e", str(script))
+    assert result.exit_code == 0, result.output
+    lines = _lines(result.stdout)
+    assert "  effect cancel delayed send pay_timer" in lines
+    assert "PAYMENT_TIMEOUT (timer)" not in result.stdout
+    assert "  checkout --done.state.checkout--> complete" in lines
+    assert lines[-1] == "end t=1m10s, done, in complete"
+
+
+def test_an_ignored_event_says_so(cli: Invoke, order_file: Path, tmp_path: Path) -> None:
+    script = tmp_path / "s.yaml"
+    script.write_text("- CHECKOUT\n", encoding="utf-8")  # guarded: the cart is empty
+    result = cli("simulate", str(order_file), "-e", str(script))
+    assert "  ignored: no enabled transition" in _lines(result.stdout)
+
+
+def test_initial_data_from_the_command_line(cli: Invoke, order_file: Path, tmp_path: Path) -> None:
+    script = tmp_path / "s.yaml"
+    script.write_text("- CHECKOUT\n", encoding="utf-8")
+    result = cli("simulate", str(order_file), "-e", str(script), "--data", '{"total": 3}')
+    assert result.exit_code == 0, result.output
+    assert "  data   + total: 3" in _lines(result.stdout)
+    assert "  cart --CHECKOUT [total > 0]--> checkout" in _lines(result.stdout)
+
+
+def test_interactive_input(cli: Invoke, order_file: Path) -> None:
+    typed = "\n".join([
+        'ADD {"sku": "B", "price": 3}',
+        "ADD {oops",
+        "CHECKOUT",
+        "state",
+        "wait 45s",
+        "quit",
+        "PAY",  # after quit: never read
+    ])
+    result = cli("simulate", str(order_file), "--interactive", input=typed)
+    assert result.exit_code == 0, result.output
+    lines = _lines(result.stdout)
+    assert any(line.startswith("error: the data after ADD is not valid JSON") for line in lines)
+    assert "timer  PAYMENT_TIMEOUT at t=30s (id pay_timer)" in lines
+    assert "t=30s PAYMENT_TIMEOUT (timer)" in lines
+    assert "t=45s PAY" not in result.stdout
+    assert lines[-1] == "end t=45s, done, in cancelled"
+
+
+def test_a_malformed_script_lists_each_bad_step(cli: Invoke, order_file: Path, tmp_path: Path) -> None:
+    script = tmp_path / "bad.yaml"
+    script.write_text("- {evnt: PAY}\n- {wait: soon}\n- 42\n- {event: X, wait: 1s}\n", encoding="utf-8")
+    result = cli("simulate", str(order_file), "-e", str(script))
+    assert result.exit_code == 1
+    err = result.stderr
+    assert "4 problem(s)" in err
+    assert "steps[0]" in err and "unknown key(s) evnt" in err
+    assert "steps[1].wait" in err and "'soon' is not a duration" in err
+    assert "steps[2]" in err and "expected a step, got 42" in err
+    assert "steps[3]" in err and "cannot also send an event" in err
+    assert result.stdout == ""
+
+
+def test_unreadable_inputs_are_clear_errors(cli: Invoke, order_file: Path, tmp_path: Path) -> None:
+    missing = cli("simulate", str(order_file), "-e", str(tmp_path / "none.yaml"))
+    assert missing.exit_code == 1 and "cannot read events file" in missing.stderr
+    not_yaml = tmp_path / "x.yaml"
+    not_yaml.write_text("- [unclosed\n", encoding="utf-8")
+    broken = cli("simulate", str(order_file), "-e", str(not_yaml))
+    assert broken.exit_code == 1 and "not valid YAML" in broken.stderr
+    bad_data = cli("simulate", str(order_file), "--data", "[1]")
+    assert bad_data.exit_code == 2 and "--data must be a JSON object" in bad_data.stderr
