@@ -1,0 +1,1 @@
+"""Conformance suites: third-party test material run against Interlock (SCXML: W3C IRP tests)."""
