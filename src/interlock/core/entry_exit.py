@@ -144,7 +144,7 @@ def record_history(exiting: Iterable[StateNode], configuration: Iterable[StateNo
     """The history values recorded when ``exiting`` states are left (exitStates, first loop)."""
     config = sorted(configuration, key=_order)
     out: dict[str, tuple[str, ...]] = {}
-    for s in exiting:
+    for s in sorted(exiting, key=_order):
         for h in s.histories:
             if h.history == "deep":
                 kept = [c for c in config if c.kind in ("atomic", "final") and c.is_descendant_of(s)]

@@ -32,22 +32,19 @@ class Plan:
         "exit",
         "history_content",
         "new_config",
-        "records_history",
+        "recorded",
     )
 
-    def __init__(self, config: Config, exit_set: set[StateNode], entry: EntrySet) -> None:
+    def __init__(self, config: Config, exit_set: set[StateNode], entry: EntrySet,
+                 recorded: dict[str, tuple[str, ...]]) -> None:
         self.exit: tuple[StateNode, ...] = tuple(sorted(exit_set, key=lambda s: -s.order))
+        self.recorded = recorded  # history values stored on exit (SCXML exitStates), before entry
         self.entry: tuple[StateNode, ...] = tuple(sorted(entry.states, key=lambda s: s.order))
         self.default_entry = frozenset(entry.default_entry)
         self.history_content: dict[str, Transition] = entry.default_history_content
-        self.records_history = any(s.histories for s in self.exit)
         self.enters_final = any(s.kind == "final" for s in self.entry)
         self.new_config: Config = (config - exit_set) | entry.states
         self.eventless = False  # set by the planner: may eventless transitions fire next?
-
-    def record(self, config: Config) -> dict[str, tuple[str, ...]]:
-        """History values to store before exiting (SCXML exitStates)."""
-        return record_history(self.exit, config)
 
 
 def plan_microstep(chart: Chart, config: Config, enabled: tuple[Transition, ...],
@@ -57,8 +54,10 @@ def plan_microstep(chart: Chart, config: Config, enabled: tuple[Transition, ...]
     plan = memo.get(key)
     if plan is None:
         exit_set = compute_exit_set(enabled, config, history, chart.states)
-        entry = compute_entry_set(enabled, history, chart.states)
-        plan = Plan(config, exit_set, entry)
+        recorded = record_history(exit_set, config)
+        # the spec records history in exitStates, before enterStates computes what to enter
+        entry = compute_entry_set(enabled, {**history, **recorded} if recorded else history, chart.states)
+        plan = Plan(config, exit_set, entry, recorded)
         plan.eventless = has_eventless(chart, plan.new_config)
         uses_history = entry.used_history or any(s.kind == "history" for t in enabled for s in t.targets)
         if not uses_history:
@@ -73,6 +72,6 @@ def plan_initial(chart: Chart) -> Plan:
     if plan is None:
         entry = EntrySet()
         add_descendants(chart.root, entry, {}, chart.states)
-        plan = chart.memo[key] = Plan(frozenset(), set(), entry)
+        plan = chart.memo[key] = Plan(frozenset(), set(), entry, {})
         plan.eventless = has_eventless(chart, plan.new_config)
     return plan

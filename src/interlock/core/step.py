@@ -237,8 +237,8 @@ class Run:
     def apply(self, plan: Plan, enabled: tuple[Transition, ...]) -> None:
         """microstep: exit states, run transition content, enter states."""
         self.microsteps += 1
-        if plan.records_history:
-            self.history = {**self.history, **plan.record(self.config)}
+        if plan.recorded:
+            self.history = {**self.history, **plan.recorded}
         for state in plan.exit:
             if state.active_content:
                 self._exit_state(state)
