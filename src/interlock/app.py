@@ -1,0 +1,297 @@
+"""The embedded API: machines as durable instances in a local SQLite file, moved only by events.
+
+    app = Interlock("sqlite:///orders.db")
+    app.register(order_machine)
+    app.create("order", "order-42", input={"total": 10})
+    result = app.send("order", "order-42", {"type": "ACCEPT"}, idempotency_key="req-1")
+    result.instance.state          # ('accepted',)
+
+``AsyncInterlock`` (``app.aio``) offers the same calls as coroutines. docs/runtime.md is the contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from interlock.core.chart import Chart
+from interlock.core.events import Event
+from interlock.errors import EventRejectedError, NotFoundError
+from interlock.runtime import apply, commands
+from interlock.runtime.durable import DurableRuntime
+from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult, entry_of, instance_of
+from interlock.runtime.retry import RetryPolicy
+from interlock.runtime.unit import Unit
+from interlock.runtime.virtual_clock import Clock
+
+MAX_EVENT_BYTES = 256 * 1024
+RESERVED_PREFIXES = ("done.", "error.")
+MAX_ID_LENGTH = 256
+Command = Callable[[Unit], Any]
+
+
+class Interlock:
+    """Durable instances of registered machines in one store.
+
+    - ``clock``: a :class:`~interlock.runtime.virtual_clock.VirtualClock` in tests; wall time otherwise.
+    - ``worker``: run timers and tasks on a background thread (default: yes, unless the clock is
+      virtual; then call :meth:`run_until_idle` to do due work deterministically).
+    - ``synchronous``: SQLite's durability setting, ``FULL`` by default (see docs/runtime.md).
+    - ``max_event_bytes``: larger events are rejected.
+    """
+
+    def __init__(self, url: str = "sqlite:///interlock.db", *, clock: Clock | None = None,
+                 worker: bool | None = None, synchronous: str = "FULL",
+                 max_event_bytes: int = MAX_EVENT_BYTES, concurrency: int = 8, poll: float = 1.0,
+                 seed: int | None = None) -> None:
+        self.runtime = DurableRuntime(url, clock=clock, synchronous=synchronous, concurrency=concurrency,
+                                      poll=poll, seed=seed)
+        self.max_event_bytes = max_event_bytes
+        self._background = worker if worker is not None else not self.runtime.clock.virtual
+        self._started = False
+
+    # -- definitions --------------------------------------------------------------------------------
+
+    def register(self, chart: Chart) -> Chart:
+        """Make a machine (a compiled chart) runnable; new instances use its newest registered version."""
+        return self.runtime.register(chart)
+
+    def service(self, name: str, fn: Callable[..., Any] | None = None, *,
+                retry: RetryPolicy | None = None) -> Any:
+        """Register a task service ``fn(task) -> JSON result`` (sync or async); usable as a decorator."""
+        policy = retry or RetryPolicy()
+
+        def add(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.runtime.registry.add_service(name, func, policy)
+            return func
+
+        return add(fn) if fn is not None else add
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    def create(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
+               version: str | None = None, timeout: float | None = None) -> Instance:
+        """Start an instance named by the caller; :class:`ConflictError` if the name is taken."""
+        return self._write(self._create(machine, instance_id, input, version), timeout)
+
+    def send(self, machine: str, instance_id: str, event: Event | str | dict[str, Any], *,
+             idempotency_key: str | None = None, reject_unhandled: bool = False,
+             timeout: float | None = None) -> SendResult:
+        """Apply an event and return once the instance has settled (see :class:`SendResult`)."""
+        return self._write(self._send(machine, instance_id, event, idempotency_key, reject_unhandled),
+                           timeout)
+
+    def pause(self, machine: str, instance_id: str) -> Instance:
+        """Stop applying events; they (and fired timers, task results) queue until :meth:`resume`."""
+        return self._write(self._simple(commands.pause, machine, instance_id), None)
+
+    def resume(self, machine: str, instance_id: str) -> Instance:
+        """Apply what queued while paused, in arrival order, then carry on."""
+        return self._write(self._simple(commands.resume, machine, instance_id), None)
+
+    def cancel(self, machine: str, instance_id: str) -> Instance:
+        """Stop an instance for good, with its timers, tasks and child instances."""
+        return self._write(self._simple(commands.cancel, machine, instance_id), None)
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    def get(self, machine: str, instance_id: str) -> Instance:
+        with self.runtime.read() as tx:
+            row = tx.get_instance(machine, instance_id)
+        if row is None:
+            raise self._missing(machine, instance_id)
+        return instance_of(row, self.runtime.leaves(row))
+
+    def history(self, machine: str, instance_id: str, *, after: int = -1,
+                limit: int = 100) -> Page[HistoryEntry]:
+        """Steps after step number ``after``, oldest first (step 0 is the start)."""
+        _check_limit(limit)
+        with self.runtime.read() as tx:
+            if tx.get_instance(machine, instance_id) is None:
+                raise self._missing(machine, instance_id)
+            rows = tx.history_page(machine, instance_id, after=after, limit=limit)
+        items = tuple(entry_of(r) for r in rows)
+        return Page(items, items[-1].step if len(items) == limit else None)
+
+    def list(self, machine: str, *, state: str | None = None, tag: str | None = None,
+             status: str | None = None, after: str = "", limit: int = 100) -> Page[Instance]:
+        """Instances of a machine, by id; filter by an active ``state``, a ``tag`` or a ``status``."""
+        _check_limit(limit)
+        if state is not None and tag is not None:
+            raise ValueError("list() filters by state or by tag, not both")
+        with self.runtime.read() as tx:
+            rows = tx.list_instances(machine, state=state, tag=tag, status=status, after=after, limit=limit)
+        items = tuple(instance_of(r, self.runtime.leaves(r)) for r in rows)
+        return Page(items, items[-1].id if len(rows) == limit else None)
+
+    # -- running ------------------------------------------------------------------------------------
+
+    def run_until_idle(self) -> int:
+        """Do every due piece of work now, in this thread: timers, queued events, tasks (tests)."""
+        return self.runtime.run_until_idle()
+
+    def start(self) -> None:
+        """Start the background worker (done on the first write unless ``worker=False``)."""
+        self._started = True
+        self.runtime.worker.start()
+
+    def close(self) -> None:
+        self.runtime.close()
+
+    def __enter__(self) -> Interlock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def aio(self) -> AsyncInterlock:
+        return AsyncInterlock(self)
+
+    # -- commands, shared by the sync and async flavours -------------------------------------------
+
+    def _write(self, fn: Command, timeout: float | None) -> Any:
+        if self._background and not self._started:
+            self.start()
+        return self.runtime.writer.call(fn, timeout)
+
+    def _view(self, unit: Unit, machine: str, instance_id: str) -> Instance:
+        row = commands.existing(unit, machine, instance_id)
+        return instance_of(row, self.runtime.leaves(row))
+
+    def _create(self, machine: str, instance_id: str, input: dict[str, Any] | None,
+                version: str | None) -> Command:
+        _check_id(instance_id)
+        self.runtime.registry.chart(machine, version)  # unknown machine: fail before queueing
+        if input is not None and not isinstance(input, dict):
+            raise TypeError(f"input must be a dict (the initial context values), not {type(input).__name__}")
+        if input is not None:
+            self._check_json(input, "input")
+
+        def run(unit: Unit) -> Instance:
+            apply.create(unit, machine, instance_id, input=input, version=version)
+            apply.settle(unit)
+            return self._view(unit, machine, instance_id)
+
+        return run
+
+    def _send(self, machine: str, instance_id: str, event: Any, key: str | None,
+              reject: bool) -> Command:
+        ev = self._event(event)
+        if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_ID_LENGTH):
+            raise ValueError(f"idempotency_key must be a non-empty string of at most {MAX_ID_LENGTH} "
+                             f"characters, not {key!r}")
+
+        def run(unit: Unit) -> SendResult:
+            outcome, step, duplicate = apply.send(unit, machine, instance_id, ev, idempotency_key=key,
+                                                  reject_unhandled=reject)
+            return SendResult(outcome, step, duplicate, self._view(unit, machine, instance_id))  # type: ignore[arg-type]
+
+        return run
+
+    def _simple(self, fn: Callable[[Unit, str, str], Any], machine: str, instance_id: str) -> Command:
+        def run(unit: Unit) -> Instance:
+            fn(unit, machine, instance_id)
+            return self._view(unit, machine, instance_id)
+
+        return run
+
+    def _event(self, value: Any) -> Event:
+        """Validate a caller's event; only its name and data are taken (origin fields are the runtime's)."""
+        if isinstance(value, str):
+            name, data = value, None
+        elif isinstance(value, Event):
+            name, data = value.name, value.data
+        elif isinstance(value, dict):
+            if "name" in value:
+                name, data = value["name"], value.get("data")
+            elif "type" in value:
+                name = value["type"]
+                data = {k: v for k, v in value.items() if k != "type"} or None
+            else:
+                raise EventRejectedError(f"an event needs a 'type' (or 'name'), got keys {sorted(value)}")
+        else:
+            raise EventRejectedError(f"an event is a name, a dict with 'type', or an Event, not "
+                                     f"{type(value).__name__}")
+        if not isinstance(name, str) or not name.strip() or name != name.strip() or " " in name:
+            raise EventRejectedError(f"event name must be a non-empty string without spaces, not {name!r}")
+        if name.startswith(RESERVED_PREFIXES):
+            raise EventRejectedError(f"event names starting with {' or '.join(RESERVED_PREFIXES)} are "
+                                     f"reserved for the runtime ({name!r}); choose another name")
+        self._check_json(data, f"event {name!r} data", limit=True)
+        return Event(name, data)
+
+    def _check_json(self, value: Any, what: str, *, limit: bool = False) -> None:
+        try:
+            size = len(json.dumps(value).encode())
+        except (TypeError, ValueError) as exc:
+            raise EventRejectedError(f"{what} is not JSON ({exc}); send only dicts, lists, strings, "
+                                     "numbers, booleans and None") from exc
+        if limit and size > self.max_event_bytes:
+            raise EventRejectedError(f"{what} is {size} bytes, more than the limit of {self.max_event_bytes}; "
+                                     "store large payloads elsewhere and send a reference")
+
+    def _missing(self, machine: str, instance_id: str) -> NotFoundError:
+        if not self.runtime.registry.has_chart(machine):
+            return NotFoundError(f"no instance {instance_id!r} of machine {machine!r}, and no machine "
+                                 f"{machine!r} is registered in this process")
+        return NotFoundError(f"no instance {instance_id!r} of machine {machine!r}")
+
+
+class AsyncInterlock:
+    """The asyncio flavour of :class:`Interlock`: the same calls, awaited; same store, same writer."""
+
+    def __init__(self, app: Interlock) -> None:
+        self.app = app
+
+    async def _write(self, fn: Command, timeout: float | None) -> Any:
+        app = self.app
+        if app._background and not app._started:
+            app.start()
+        future = asyncio.wrap_future(app.runtime.writer.submit(fn))
+        return await asyncio.wait_for(future, timeout) if timeout is not None else await future
+
+    async def create(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
+                     version: str | None = None, timeout: float | None = None) -> Instance:
+        return await self._write(self.app._create(machine, instance_id, input, version), timeout)
+
+    async def send(self, machine: str, instance_id: str, event: Event | str | dict[str, Any], *,
+                   idempotency_key: str | None = None, reject_unhandled: bool = False,
+                   timeout: float | None = None) -> SendResult:
+        cmd = self.app._send(machine, instance_id, event, idempotency_key, reject_unhandled)
+        return await self._write(cmd, timeout)
+
+    async def pause(self, machine: str, instance_id: str) -> Instance:
+        return await self._write(self.app._simple(commands.pause, machine, instance_id), None)
+
+    async def resume(self, machine: str, instance_id: str) -> Instance:
+        return await self._write(self.app._simple(commands.resume, machine, instance_id), None)
+
+    async def cancel(self, machine: str, instance_id: str) -> Instance:
+        return await self._write(self.app._simple(commands.cancel, machine, instance_id), None)
+
+    async def get(self, machine: str, instance_id: str) -> Instance:
+        return await asyncio.to_thread(self.app.get, machine, instance_id)
+
+    async def history(self, machine: str, instance_id: str, *, after: int = -1,
+                      limit: int = 100) -> Page[HistoryEntry]:
+        return await asyncio.to_thread(self.app.history, machine, instance_id, after=after, limit=limit)
+
+    async def list(self, machine: str, *, state: str | None = None, tag: str | None = None,
+                   status: str | None = None, after: str = "", limit: int = 100) -> Page[Instance]:
+        return await asyncio.to_thread(self.app.list, machine, state=state, tag=tag, status=status,
+                                       after=after, limit=limit)
+
+
+def _check_id(instance_id: str) -> None:
+    if (not isinstance(instance_id, str) or not instance_id or len(instance_id) > MAX_ID_LENGTH
+            or any(ord(c) < 32 for c in instance_id)):
+        raise ValueError(f"an instance id must be a non-empty string of at most {MAX_ID_LENGTH} printable "
+                         f"characters, not {instance_id!r}")
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= 10_000:
+        raise ValueError(f"limit must be between 1 and 10000, not {limit}")

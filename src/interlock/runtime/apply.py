@@ -1,0 +1,228 @@
+"""Applying events to instances, one step of the core each, inside a write transaction.
+
+A step's new snapshot, its history record and everything its effects put in the database (inbox events,
+timers, tasks, child instances) are written in the same transaction, so a transition is never lost,
+applied twice or half-applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from interlock.core.events import Event
+from interlock.core.step import start, step
+from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
+from interlock.runtime.addresses import session_id
+from interlock.runtime.dispatch import dispatch, reachable_from
+from interlock.runtime.unit import Unit
+from interlock.storage.store import HistoryRow, InstanceRow
+
+log = logging.getLogger("interlock.runtime")
+Parent = tuple[str, str, str]  # machine, id, invokeid
+
+
+def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = None,
+           version: str | None = None, parent: Parent | None = None) -> InstanceRow:
+    """Start a new instance: run the chart's initial macrostep and record it as step 0."""
+    chart = unit.registry.chart(machine, version)
+    if unit.row(machine, id) is not None:
+        raise ConflictError(f"instance {id!r} of machine {machine!r} already exists; choose another id, "
+                            "or send the existing instance events")
+    result = start(chart, sessionid=session_id(machine, id), data=input, now=unit.now,
+                   reachable=lambda target: False)
+    snap = result.snapshot
+    row = InstanceRow(machine, id, chart.version, "active", False, 0, 0, snap.to_json(),
+                      *(parent or (None, None, None)), created_at=unit.now, updated_at=unit.now)
+    try:
+        unit.tx.insert_instance(row)
+    except (TypeError, ValueError) as exc:
+        raise _not_json(machine, id, 0, exc) from exc
+    unit.rows[(machine, id)] = row
+    unit.remember(row, snap)
+    effects = dispatch(unit, row, 0, result.effects)
+    _finish(unit, row, snap, snap, "started", None, None, None, effects)
+    return row
+
+
+def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: str | None = None,
+         reject_unhandled: bool = False) -> tuple[str, int | None, bool]:
+    """An event from a caller: ``(outcome, step, duplicate)`` once the instance has settled."""
+    row = unit.row(machine, id)
+    if row is None:
+        raise NotFoundError(f"no instance {id!r} of machine {machine!r}; create it first")
+    if idempotency_key is not None:
+        seen = unit.tx.history_by_key(machine, id, idempotency_key)
+        if seen is not None:
+            return seen.outcome, seen.step, True
+        if unit.tx.inbox_by_key(machine, id, idempotency_key) is not None:
+            return "queued", None, True
+    if row.paused or row.queued:
+        # behind other events (or paused): keep arrival order by going through the inbox
+        seq = unit.tx.enqueue(machine, id, event.to_json(), idempotency_key=idempotency_key, cause=None,
+                              sendid=None, now=unit.now)
+        row.queued += 1
+        unit.tx.bump_queued(machine, id, 1)
+        unit.mark((machine, id))
+        settle(unit)
+        outcome, number = unit.outcomes.get(seq, ("queued", None))
+        return outcome, number, False
+    outcome, number = apply_event(unit, row, event, idempotency_key=idempotency_key,
+                                  reject_unhandled=reject_unhandled)
+    settle(unit)
+    return outcome, number, False
+
+
+def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: str | None = None,
+                cause: str | None = None, reject_unhandled: bool = False) -> tuple[str, int]:
+    """One step of the core for one event, with everything it produced. Returns ``(outcome, step)``."""
+    if row.status != "active":
+        if reject_unhandled:
+            raise EventRejectedError(f"instance {row.machine}/{row.id} is {row.status}; it accepts no events")
+        snap = unit.snapshot(row)
+        return _finish(unit, row, snap, snap, "ignored", event, idempotency_key, cause, [])
+    chart = unit.registry.chart(row.machine, row.version)
+    snap = unit.snapshot(row)
+    result = step(chart, snap, event, now=unit.now, reachable=reachable_from(unit, row))
+    if reject_unhandled and not result.transitions:
+        raise EventRejectedError(
+            f"event {event.name!r} is not accepted by {row.machine}/{row.id} in state "
+            f"{list(snap.configuration[1:])}; nothing was changed")
+    outcome = "applied" if result.transitions else "ignored"
+    effects = dispatch(unit, row, row.step + 1, result.effects)
+    return _finish(unit, row, snap, result.snapshot, outcome, event, idempotency_key, cause, effects)
+
+
+def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, event: Event | None,
+            key: str | None, cause: str | None, effects: list[dict[str, Any]]) -> tuple[str, int]:
+    number = row.step + 1 if outcome != "started" else 0
+    if new is not old or outcome == "started":
+        row.snapshot = new.to_json()
+        if new.status == "done" and row.status == "active":
+            row.status = "done"
+            unit.tx.cancel_timers(row.machine, row.id, None)
+    row.step = number
+    try:
+        unit.save(row)
+    except (TypeError, ValueError) as exc:
+        raise _not_json(row.machine, row.id, number, exc) from exc
+    unit.remember(row, new)
+    if outcome == "started" or new.configuration != old.configuration:
+        _index(unit, row, new.configuration)
+    unit.tx.append_history(HistoryRow(
+        row.machine, row.id, number, unit.now, outcome, None if event is None else event.to_json(), key,
+        cause, list(old.configuration) if outcome != "started" else [], list(new.configuration),
+        context_change(old.context, new.context) if outcome != "started" else {"set": new.context},
+        effects))
+    return outcome, number
+
+
+def _index(unit: Unit, row: InstanceRow, configuration: tuple[str, ...]) -> None:
+    try:
+        chart = unit.registry.chart(row.machine, row.version)
+        tags = [t for s in configuration for t in chart.states[s].tags]
+    except (NotFoundError, KeyError):
+        tags = []
+    unit.tx.set_index(row.machine, row.id, configuration, tags)
+
+
+def context_change(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The top-level difference of two contexts: ``{"set": {...}, "unset": [...]}`` (empty if equal)."""
+    if old is new:
+        return {}
+    changed = {k: v for k, v in new.items() if k not in old or old[k] != v}
+    removed = [k for k in old if k not in new]
+    out: dict[str, Any] = {}
+    if changed:
+        out["set"] = changed
+    if removed:
+        out["unset"] = removed
+    return out
+
+
+def settle(unit: Unit) -> None:
+    """Apply queued events of the instances this unit touched, in inbox order, within its budget."""
+    tx = unit.tx
+    while unit.budget > 0:
+        key = unit.next_pending()
+        if key is None:
+            return
+        row = unit.row(*key)
+        while row is not None and row.queued > 0 and not row.paused and unit.budget > 0:
+            queued = tx.next_event(*key)
+            if queued is None:  # the counter drifted (should not happen): trust the inbox
+                row.queued = 0
+                unit.save(row)
+                break
+            if row.status == "active":
+                unit.registry.chart(row.machine, row.version)  # NotFoundError before touching anything
+            unit.budget -= 1
+            tx.remove_event(queued.seq)
+            row.queued -= 1
+            event = Event.from_json(queued.event)
+            try:
+                with tx.savepoint():
+                    result = apply_event(unit, row, event, idempotency_key=queued.idempotency_key,
+                                         cause=queued.cause)
+            except Exception as exc:  # a poison event must not block the instance forever
+                unit.forget()
+                row = unit.row(*key)
+                assert row is not None
+                result = _fail(unit, row, event, queued.idempotency_key, queued.cause, exc)
+            unit.outcomes[queued.seq] = result
+            row = unit.row(*key)
+
+
+def _fail(unit: Unit, row: InstanceRow, event: Event, key: str | None, cause: str | None,
+          exc: Exception) -> tuple[str, int]:
+    """Record an event whose step raised (a context that is not JSON, a runaway chart): it is consumed."""
+    log.error("step of %s/%s failed on %r: %s", row.machine, row.id, event.name, exc)
+    number = row.step + 1
+    row.step = number
+    unit.save(row)
+    config = list(row.snapshot["configuration"])
+    unit.tx.append_history(HistoryRow(row.machine, row.id, number, unit.now, "failed", event.to_json(), key,
+                                      cause, config, config, {}, [], f"{type(exc).__name__}: {exc}"))
+    return "failed", number
+
+
+def _not_json(machine: str, id: str, number: int, exc: Exception) -> StorageError:
+    return StorageError(
+        f"step {number} of {machine}/{id} left a context that is not JSON ({exc}); keep only dicts, lists, "
+        "strings, numbers, booleans and None in the context, so it can be stored")
+
+
+def cancel(unit: Unit, row: InstanceRow, reason: str) -> None:
+    """Stop an instance and everything it started: inbox, timers, tasks and child instances."""
+    if row.status != "active":
+        return
+    tx = unit.tx
+    tx.clear_inbox(row.machine, row.id)
+    row.queued = 0
+    tx.cancel_timers(row.machine, row.id, None)
+    tx.cancel_tasks(row.machine, row.id, None)
+    for child in tx.children(row.machine, row.id):
+        cached = unit.row(child.machine, child.id)
+        if cached is not None:
+            cancel(unit, cached, f"its parent {row.machine}/{row.id} was cancelled")
+    row.status = "cancelled"
+    row.step += 1
+    unit.save(row)
+    config = list(row.snapshot["configuration"])
+    tx.append_history(HistoryRow(row.machine, row.id, row.step, unit.now, "cancelled", None, None, None,
+                                 config, config, {}, [], reason))
+
+
+def fire_timers(unit: Unit, limit: int) -> int:
+    """Deliver the timers due now; each is deleted in the transaction that delivers its event."""
+    from interlock.runtime.dispatch import send_now
+
+    due = unit.tx.due_timers(unit.now, limit)
+    for timer in due:
+        unit.tx.remove_timer(timer.key)
+        owner = unit.row(timer.machine, timer.id)
+        if owner is not None:
+            send_now(unit, owner, Event.from_json(timer.event), timer.target, cause=timer.key,
+                     sendid=timer.sendid)
+    settle(unit)
+    return len(due)

@@ -1,0 +1,110 @@
+"""Write commands: each runs as ``fn(unit)`` in the writer's transaction (see writer.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from typing import Any
+
+from interlock.core.events import Event
+from interlock.errors import ConflictError, NotFoundError
+from interlock.runtime import apply
+from interlock.runtime.dispatch import DONE_INVOKE, INVOKE_ERROR, deliver
+from interlock.runtime.retry import RetryPolicy
+from interlock.runtime.tasks import Attempt
+from interlock.runtime.unit import Unit
+from interlock.storage.store import InstanceRow, TaskRow
+
+
+def existing(unit: Unit, machine: str, id: str) -> InstanceRow:
+    row = unit.row(machine, id)
+    if row is None:
+        raise NotFoundError(f"no instance {id!r} of machine {machine!r}")
+    return row
+
+
+def pause(unit: Unit, machine: str, id: str) -> InstanceRow:
+    row = existing(unit, machine, id)
+    if not row.paused:
+        row.paused = True
+        unit.save(row)
+    return row
+
+
+def resume(unit: Unit, machine: str, id: str) -> InstanceRow:
+    row = existing(unit, machine, id)
+    if row.paused:
+        row.paused = False
+        unit.save(row)
+        unit.mark((machine, id))
+        apply.settle(unit)
+    return existing(unit, machine, id)
+
+
+def cancel(unit: Unit, machine: str, id: str) -> InstanceRow:
+    row = existing(unit, machine, id)
+    if row.status != "active":
+        raise ConflictError(f"instance {machine}/{id} is already {row.status}; only active instances "
+                            "can be cancelled")
+    apply.cancel(unit, row, "cancelled by a caller")
+    return row
+
+
+def drain_ready(unit: Unit, limit: int, skip: frozenset[tuple[str, str]] = frozenset()) -> int:
+    """Apply waiting events of instances that are ready (inbox not empty, not paused)."""
+    before = unit.budget
+    for key in unit.tx.ready_instances(limit + len(skip)):
+        if key in skip:
+            continue
+        unit.mark(key)
+    # an instance of a version this process lacks raises NotFoundError: its events wait for a process
+    # that has the version
+    with contextlib.suppress(NotFoundError):
+        apply.settle(unit)
+    return before - unit.budget
+
+
+def claim(unit: Unit, *, owner: str, services: list[str], limit: int,
+          rng: random.Random) -> list[TaskRow]:
+    """Lease tasks to run; a task whose last attempt's lease ran out fails here instead of running again."""
+    claimed = unit.tx.claim_tasks(unit.now, owner=owner, services=services, limit=limit)
+    runnable = []
+    for task in claimed:
+        policy = RetryPolicy.from_json(task.policy)
+        if task.attempt > policy.attempts:
+            lost = Attempt(False, error=f"the worker running attempt {task.attempt - 1} stopped "
+                                        "(its lease expired)")
+            _final(unit, task, lost, task.attempt - 1)
+        else:
+            runnable.append(task)
+    apply.settle(unit)
+    return runnable
+
+
+def complete(unit: Unit, task: TaskRow, owner: str, result: Attempt, rng: random.Random) -> str:
+    """Record an attempt's result: deliver it, or schedule the retry. Stale results are dropped."""
+    if unit.tx.owned_task(task.key, owner, task.attempt) is None:
+        return "stale"  # cancelled, or taken over after our lease expired
+    policy = RetryPolicy.from_json(task.policy)
+    if not result.ok and task.attempt < policy.attempts:
+        unit.tx.retry_task(task.key, unit.now + policy.delay(task.attempt, rng), result.error)
+        unit.woke(unit.now)
+        return "retry"
+    _final(unit, task, result, task.attempt)
+    apply.settle(unit)
+    return "done" if result.ok else "failed"
+
+
+def _final(unit: Unit, task: TaskRow, result: Attempt, attempts: int) -> None:
+    unit.tx.remove_task(task.key)
+    if result.ok:
+        event = Event(DONE_INVOKE.format(invokeid=task.invokeid), result.value, invokeid=task.invokeid)
+    else:
+        data: dict[str, Any] = {"message": result.error, "service": task.service, "attempts": attempts}
+        event = Event(INVOKE_ERROR.format(invokeid=task.invokeid), data, invokeid=task.invokeid)
+    deliver(unit, task.machine, task.id, event, cause=task.key)
+
+
+def heartbeat(unit: Unit, task: TaskRow, owner: str) -> bool:
+    policy = RetryPolicy.from_json(task.policy)
+    return unit.tx.extend_lease(task.key, owner, task.attempt, unit.now + policy.lease_seconds())

@@ -1,0 +1,213 @@
+"""Turning a step's effects into rows of the same transaction (the transactional outbox).
+
+Effects the runtime can carry out itself are done here, atomically with the step: events for this or
+another instance go to its inbox, delayed sends become timers, invoked machines become child instances.
+Invoked services become tasks that workers run after the commit, at least once, under the effect's key
+``<machine>/<id>#<step>.<index>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from interlock.core.effects import (
+    CancelEffect,
+    CancelInvokeEffect,
+    DoneEffect,
+    Effect,
+    ForwardEffect,
+    InvokeEffect,
+    LogEffect,
+    SendEffect,
+)
+from interlock.core.events import Event
+from interlock.runtime.addresses import parse_address, session_id, split_session
+from interlock.runtime.unit import Unit
+from interlock.storage.store import InstanceRow, TaskRow, TimerRow
+
+log = logging.getLogger("interlock.chart")
+
+SCXML_TYPES = frozenset({"scxml", "http://www.w3.org/TR/scxml/", "http://www.w3.org/TR/scxml",
+                         "http://www.w3.org/TR/scxml/#SCXMLEventProcessor"})
+# The event a task's final failure (or a child's failed start) raises in the invoking instance.
+INVOKE_ERROR = "error.invoke.{invokeid}"
+DONE_INVOKE = "done.invoke.{invokeid}"
+
+
+def effect_key(row: InstanceRow, number: int, index: int) -> str:
+    """The stable idempotency key of an effect: instance, step, index."""
+    return f"{row.machine}/{row.id}#{number}.{index}"
+
+
+def dispatch(unit: Unit, row: InstanceRow, number: int, effects: Sequence[Effect]) -> list[dict[str, Any]]:
+    """Carry out (or schedule) each effect of step ``number``; returns them as JSON for the history."""
+    out = []
+    for index, effect in enumerate(effects):
+        key = effect_key(row, number, index)
+        match effect:
+            case SendEffect():
+                _send(unit, row, effect, key)
+            case CancelEffect(sendid=sendid):
+                unit.tx.cancel_timers(row.machine, row.id, sendid)
+                removed = unit.tx.remove_events_by_sendid(row.machine, row.id, sendid)
+                if removed:  # fired but not applied yet (the instance was busy or paused)
+                    row.queued -= removed
+                    unit.tx.bump_queued(row.machine, row.id, -removed)
+            case InvokeEffect():
+                _invoke(unit, row, effect, key)
+            case CancelInvokeEffect(invokeid=invokeid):
+                _cancel_invoke(unit, row, invokeid)
+            case ForwardEffect(invokeid=invokeid, event=event):
+                child = unit.tx.find_child(row.machine, row.id, invokeid)
+                if child is not None:
+                    deliver(unit, child.machine, child.id, event, cause=key)
+            case LogEffect(label=label, value=value):
+                log.info("%s/%s %s: %r", row.machine, row.id, label or "log", value)
+            case DoneEffect(output=output):
+                _done(unit, row, output, key)
+        out.append(_json(effect))
+    return out
+
+
+def _json(effect: Effect) -> dict[str, Any]:
+    data = effect.to_json()
+    if isinstance(effect, InvokeEffect) and not isinstance(effect.content, str | None):
+        data["content"] = repr(effect.content)
+    return data
+
+
+def deliver(unit: Unit, machine: str, id: str, event: Event, *, cause: str | None,
+            sendid: str | None = None) -> bool:
+    """Put an event in an instance's inbox (applied when this unit settles). False: no such instance."""
+    row = unit.row(machine, id)
+    if row is None:
+        return False
+    unit.tx.enqueue(machine, id, event.to_json(), idempotency_key=None, cause=cause, sendid=sendid,
+                    now=unit.now)
+    row.queued += 1
+    unit.tx.bump_queued(machine, id, 1)
+    unit.mark((machine, id))
+    return True
+
+
+def _send(unit: Unit, row: InstanceRow, effect: SendEffect, key: str) -> None:
+    if effect.delay_ms > 0:
+        due = unit.now + effect.delay_ms / 1000
+        unit.tx.add_timer(TimerRow(key, row.machine, row.id, effect.sendid, effect.target,
+                                   effect.event.to_json(), due))
+        unit.woke(due)
+        return
+    send_now(unit, row, effect.event, effect.target, cause=key)
+
+
+def send_now(unit: Unit, row: InstanceRow, event: Event, target: str | None, *, cause: str,
+             sendid: str | None = None) -> None:
+    """Deliver an event a step of ``row`` sent; an unknown target raises error.communication in ``row``."""
+    resolved = resolve(unit, row, target)
+    if resolved is not None:
+        machine, id, invokeid = resolved
+        if invokeid is not None:
+            event = event._replace(invokeid=invokeid)
+        if deliver(unit, machine, id, event, cause=cause, sendid=sendid if target is None else None):
+            return
+    error = Event("error.communication", {"message": f"send target {target!r} is not reachable",
+                                          "target": target, "event": event.name}, "platform",
+                  event.sendid)
+    deliver(unit, row.machine, row.id, error, cause=cause)
+
+
+def resolve(unit: Unit, row: InstanceRow, target: str | None) -> tuple[str, str, str | None] | None:
+    """``(machine, id, invokeid to stamp on the event)`` a target names from ``row``, or None."""
+    if target is None or target == f"#_scxml_{session_id(row.machine, row.id)}":
+        return row.machine, row.id, None
+    if target == "#_parent":
+        if row.parent_machine is None or row.parent_id is None:
+            return None
+        return row.parent_machine, row.parent_id, row.parent_invokeid
+    if target.startswith("#_scxml_"):
+        found = split_session(target[len("#_scxml_"):])
+        return (*found, None) if found else None
+    if target.startswith("#_"):
+        child = unit.tx.find_child(row.machine, row.id, target[2:])
+        return (child.machine, child.id, None) if child is not None else None
+    found = parse_address(target)
+    return (*found, None) if found else None
+
+
+def reachable_from(unit: Unit, row: InstanceRow) -> Callable[[str], bool]:
+    """The engine's ``reachable`` callback: does a ``#_...`` target name an existing instance?"""
+
+    def reachable(target: str) -> bool:
+        found = resolve(unit, row, target)
+        return found is not None and unit.row(found[0], found[1]) is not None
+
+    return reachable
+
+
+def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> None:
+    registry = unit.registry
+    kind, name = classify(effect, set(registry.services), registry.has_chart)
+    if kind == "service":
+        policy = registry.services[name].policy
+        unit.tx.add_task(TaskRow(key, row.machine, row.id, effect.invokeid, name, effect.data or {},
+                                 policy.to_json()), unit.now)
+        unit.woke(unit.now)
+        return
+    if kind == "machine":
+        from interlock.runtime.apply import create
+
+        machine, _, version = name.partition("@")
+        create(unit, machine, child_id(row, effect.invokeid), input=effect.data or None,
+               version=version or None, parent=(row.machine, row.id, effect.invokeid))
+        return
+    message = (f"invoke {effect.invokeid!r} names {name!r}, which is neither a registered machine nor a "
+               "registered service; register it (app.register(chart) or app.service(name, fn))")
+    deliver(unit, row.machine, row.id, Event("error.execution", {"message": message}, "platform"),
+            cause=key)
+
+
+def classify(effect: InvokeEffect, services: set[str],
+             is_machine: Callable[[str], bool]) -> tuple[str, str]:
+    """``("service"|"machine"|"unknown", name)`` for an invoke. ``service:``/``machine:`` prefixes decide;
+    otherwise an SCXML type with a registered machine as src is a child, then services, then machines."""
+    src = effect.src or ""
+    if src.startswith("service:"):
+        return ("service" if src[8:] in services else "unknown"), src[8:]
+    if src.startswith("machine:"):
+        src = src[8:]
+        return ("machine" if is_machine(src.partition("@")[0]) else "unknown"), src
+    scxml = effect.type in SCXML_TYPES
+    if scxml and src and is_machine(src.partition("@")[0]):
+        return "machine", src
+    for name in (src, effect.type):
+        if name and name in services:
+            return "service", name
+    if src and is_machine(src.partition("@")[0]):
+        return "machine", src
+    return "unknown", src or effect.type
+
+
+def child_id(row: InstanceRow, invokeid: str) -> str:
+    """Children are named after their parent and invoke id, so a replayed invoke finds the same child."""
+    return f"{row.machine}/{row.id}/{invokeid}"
+
+
+def _cancel_invoke(unit: Unit, row: InstanceRow, invokeid: str) -> None:
+    unit.tx.cancel_tasks(row.machine, row.id, invokeid)
+    child = unit.tx.find_child(row.machine, row.id, invokeid)
+    if child is not None:
+        from interlock.runtime.apply import cancel
+
+        cached = unit.row(child.machine, child.id)
+        if cached is not None:
+            cancel(unit, cached, f"the state that invoked it in {row.machine}/{row.id} was exited")
+
+
+def _done(unit: Unit, row: InstanceRow, output: Any, key: str) -> None:
+    if row.parent_machine is None or row.parent_id is None or row.parent_invokeid is None:
+        return
+    event = Event(DONE_INVOKE.format(invokeid=row.parent_invokeid), output, "external",
+                  invokeid=row.parent_invokeid, origin=f"#_scxml_{session_id(row.machine, row.id)}")
+    deliver(unit, row.parent_machine, row.parent_id, event, cause=key)

@@ -1,0 +1,64 @@
+"""The durable runtime: a store, the machines and services of this process, its writer and its worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interlock.core.chart import Chart
+from interlock.runtime.registry import Registry
+from interlock.runtime.virtual_clock import Clock, SystemClock
+from interlock.runtime.worker import Worker
+from interlock.runtime.writer import Writer
+from interlock.storage import open_store
+from interlock.storage.store import InstanceRow, Store
+
+
+class DurableRuntime:
+    """Wires the parts together; :class:`interlock.Interlock` is the API over it."""
+
+    def __init__(self, url: str, *, clock: Clock | None = None, synchronous: str = "FULL",
+                 concurrency: int = 8, poll: float = 1.0, max_batch: int = 512,
+                 seed: int | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.store: Store = open_store(url, synchronous=synchronous)
+        self.registry = Registry()
+        self.worker = Worker(self, concurrency=concurrency, poll=poll, seed=seed)
+        self.writer = Writer(self.store, self.registry, self.clock, max_batch=max_batch,
+                             on_commit=self.worker.wake)
+
+    def register(self, chart: Chart) -> Chart:
+        self.registry.add_chart(chart)
+        now = self.clock.now()
+        self.writer.call(lambda unit: unit.tx.register_machine(chart.name, chart.version, now))
+        return chart
+
+    def leaves(self, row: InstanceRow) -> tuple[str, ...]:
+        """The active atomic states of a row (all of its configuration if the chart is not known here)."""
+        config = tuple(row.snapshot["configuration"])
+        try:
+            chart = self.registry.chart(row.machine, row.version)
+        except Exception:
+            return config
+        return tuple(s for s in config if chart.states[s].kind in ("atomic", "final"))
+
+    def next_wakeup(self) -> float | None:
+        with self.store.read() as tx:
+            return tx.next_wakeup()
+
+    def run_until_idle(self, *, max_rounds: int = 10_000) -> int:
+        """Do all work that is due now, inline, until nothing is left; returns how much was done."""
+        total = 0
+        for _ in range(max_rounds):
+            done = self.worker.run_once(inline=True)
+            if not done:
+                return total
+            total += done
+        raise RuntimeError(f"still busy after {max_rounds} rounds; is a chart looping through timers?")
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.writer.close()
+        self.store.close()
+
+    def read(self) -> Any:
+        return self.store.read()

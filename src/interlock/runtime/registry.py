@@ -1,0 +1,68 @@
+"""What one process knows how to run: machines (compiled charts, by name and version) and services."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from interlock.core.chart import Chart
+from interlock.errors import ConflictError, NotFoundError
+from interlock.runtime.retry import RetryPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A Python callable a chart can invoke as a task: ``fn(task) -> result`` (sync or async)."""
+
+    name: str
+    fn: Callable[..., Any]
+    policy: RetryPolicy
+    is_async: bool
+
+
+class Registry:
+    """Machines by ``(name, version)`` (the newest registration is the default version) and services."""
+
+    def __init__(self) -> None:
+        self._charts: dict[tuple[str, str], Chart] = {}
+        self._latest: dict[str, Chart] = {}
+        self.services: dict[str, Service] = {}
+
+    def add_chart(self, chart: Chart) -> Chart:
+        if not isinstance(chart, Chart):
+            raise TypeError(f"register() takes a compiled Chart, not {type(chart).__name__}; build one "
+                            "with a front end (for example interlock.frontends.scxml.load_scxml)")
+        known = self._charts.get((chart.name, chart.version))
+        if known is not None and known is not chart:
+            raise ConflictError(
+                f"machine {chart.name!r} version {chart.version!r} is already registered with another "
+                "chart; give the changed chart a new version so existing instances keep theirs")
+        self._charts[(chart.name, chart.version)] = chart
+        self._latest[chart.name] = chart
+        return chart
+
+    def chart(self, name: str, version: str | None = None) -> Chart:
+        """The chart of ``name`` at ``version`` (default: the newest registered)."""
+        chart = self._latest.get(name) if version is None else self._charts.get((name, version))
+        if chart is not None:
+            return chart
+        if name not in self._latest:
+            known = ", ".join(sorted(self._latest)) or "none"
+            raise NotFoundError(f"unknown machine {name!r} (registered: {known}); call register() first")
+        versions = ", ".join(v for (n, v) in self._charts if n == name)
+        raise NotFoundError(f"machine {name!r} has no version {version!r} registered in this process "
+                            f"(registered: {versions}); register that version to run its instances")
+
+    def has_chart(self, name: str) -> bool:
+        return name in self._latest
+
+    def add_service(self, name: str, fn: Callable[..., Any], policy: RetryPolicy) -> Service:
+        if not name or not isinstance(name, str):
+            raise ValueError(f"a service needs a non-empty name, not {name!r}")
+        if not callable(fn):
+            raise TypeError(f"service {name!r} must be callable, not {type(fn).__name__}")
+        service = Service(name, fn, policy, inspect.iscoroutinefunction(fn))
+        self.services[name] = service
+        return service

@@ -1,0 +1,98 @@
+"""Running one attempt of a task: the service call, its timeout, its heartbeat, and what comes of it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from interlock.runtime.registry import Service
+from interlock.runtime.retry import RetryPolicy
+from interlock.storage.store import TaskRow
+
+
+class TaskLostError(Exception):
+    """The task's lease was lost (it was cancelled, or another worker took it over after a timeout)."""
+
+
+@dataclass
+class Task:
+    """What a service receives: its input and where it stands.
+
+    ``key`` is stable across attempts (``<machine>/<id>#<step>.<index>``): pass it to external systems
+    as an idempotency key, since an attempt may run more than once.
+    """
+
+    key: str
+    machine: str
+    instance: str
+    invokeid: str
+    input: Any
+    attempt: int
+    _beat: Callable[[], bool] = field(repr=False, default=lambda: True)
+
+    def heartbeat(self) -> None:
+        """Tell the runtime this attempt is alive (extends its lease); raises if the lease was lost."""
+        if not self._beat():
+            raise TaskLostError(f"task {self.key} lost its lease (cancelled or taken over); stop working")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The result of one attempt: ``ok`` with a JSON ``value``, or an ``error`` message."""
+
+    ok: bool
+    value: Any = None
+    error: str = ""
+
+
+def run_attempt(service: Service, row: TaskRow, beat: Callable[[], bool]) -> Attempt:
+    """Call the service once, within the policy's timeout; never raises."""
+    task = Task(row.key, row.machine, row.id, row.invokeid, row.input, row.attempt, beat)
+    policy = RetryPolicy.from_json(row.policy)
+    try:
+        if service.is_async:
+            value = asyncio.run(_async_call(service, task, policy.timeout))
+        elif policy.timeout is None:
+            value = service.fn(task)
+        else:
+            value = _call_with_timeout(service.fn, task, policy.timeout)
+    except TimeoutError:
+        return Attempt(False, error=f"attempt {row.attempt} timed out after {policy.timeout}s")
+    except Exception as exc:
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return Attempt(False, error=detail)
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        return Attempt(False, error=f"service {service.name!r} returned a value that is not JSON: {exc}")
+    return Attempt(True, value)
+
+
+async def _async_call(service: Service, task: Task, timeout: float | None) -> Any:
+    return await asyncio.wait_for(service.fn(task), timeout)
+
+
+def _call_with_timeout(fn: Callable[[Task], Any], task: Task, timeout: float) -> Any:
+    """Run a sync service on its own thread and stop waiting after ``timeout`` (the thread is abandoned:
+    Python cannot kill it, so services should check ``heartbeat()`` to notice)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(task)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"interlock-task-{task.key}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -1,0 +1,129 @@
+"""The per-process worker: fires due timers, applies waiting events, runs tasks under leases.
+
+Polling alone is always correct (another process may have added work); a commit in this process that
+creates a timer or task wakes the loop early so it need not wait for the next poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from interlock.runtime import commands
+from interlock.runtime.tasks import run_attempt
+from interlock.storage.store import TaskRow
+
+if TYPE_CHECKING:
+    from interlock.runtime.durable import DurableRuntime
+
+log = logging.getLogger("interlock.worker")
+
+
+class Worker:
+    """Does the runtime's background work, inline (:meth:`run_once`) or on a thread (:meth:`start`)."""
+
+    def __init__(self, runtime: DurableRuntime, *, concurrency: int = 8, poll: float = 1.0,
+                 batch: int = 500, seed: int | None = None) -> None:
+        self.runtime = runtime
+        self.owner = f"worker-{uuid.uuid4().hex[:12]}"
+        self.concurrency = concurrency
+        self.poll = poll
+        self.batch = batch
+        self.rng = random.Random(seed)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._running = 0
+        self._lock = threading.Lock()
+
+    # -- one round ----------------------------------------------------------------------------------
+
+    def run_once(self, *, inline: bool) -> int:
+        """Fire due timers, apply waiting events, claim and run tasks. Returns how much was done."""
+        call = self.runtime.writer.call
+        done = call(lambda unit: commands.apply.fire_timers(unit, self.batch))
+        done += call(lambda unit: commands.drain_ready(unit, self.batch))
+        services = sorted(self.runtime.registry.services)
+        if not services:
+            return done
+        with self._lock:
+            free = self.concurrency - self._running if not inline else self.concurrency
+        if free <= 0:
+            return done
+        tasks = call(lambda unit: commands.claim(unit, owner=self.owner, services=services, limit=free,
+                                                 rng=self.rng))
+        for task in tasks:
+            if inline:
+                self._run_task(task)
+            else:
+                with self._lock:
+                    self._running += 1
+                assert self._pool is not None
+                self._pool.submit(self._run_pooled, task)
+        return done + len(tasks)
+
+    def _run_pooled(self, task: TaskRow) -> None:
+        try:
+            self._run_task(task)
+        except Exception:  # the writer is closed, or the store failed: the lease will expire
+            log.exception("task %s could not complete", task.key)
+        finally:
+            with self._lock:
+                self._running -= 1
+            self._wake.set()
+
+    def _run_task(self, task: TaskRow) -> None:
+        service = self.runtime.registry.services[task.service]
+        writer = self.runtime.writer
+
+        def beat() -> bool:
+            return bool(writer.call(lambda unit: commands.heartbeat(unit, task, self.owner)))
+
+        result = run_attempt(service, task, beat)
+        writer.call(lambda unit: commands.complete(unit, task, self.owner, result, self.rng))
+
+    # -- background thread --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="interlock-task")
+        self._thread = threading.Thread(target=self._loop, name="interlock-worker", daemon=True)
+        self._thread.start()
+
+    def wake(self, when: float | None) -> None:
+        """A commit created work due at ``when``: re-plan the sleep."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _loop(self) -> None:
+        clock = self.runtime.clock
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                busy = self.run_once(inline=False)
+            except Exception:
+                log.exception("worker round failed; retrying after the poll interval")
+                busy = 0
+            if busy:
+                continue
+            wait = self.poll
+            nxt = self.runtime.next_wakeup()
+            if nxt is not None:
+                wait = max(0.0, min(wait, nxt - clock.now()))
+            if wait > 0:
+                self._wake.wait(wait)

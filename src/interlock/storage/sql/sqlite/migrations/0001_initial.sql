@@ -1,0 +1,115 @@
+-- Version 1: instances, their state index, append-only history, inbox, timers and tasks.
+
+CREATE TABLE interlock_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Every (machine, version) a process has registered; informational, instances pin their version.
+CREATE TABLE machines (
+    name          TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    registered_at REAL NOT NULL,
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+
+-- One row per instance: its current snapshot and the counters that keep it consistent.
+CREATE TABLE instances (
+    machine         TEXT    NOT NULL,
+    id              TEXT    NOT NULL,
+    version         TEXT    NOT NULL,
+    status          TEXT    NOT NULL,            -- active | done | cancelled | failed
+    paused          INTEGER NOT NULL DEFAULT 0,
+    step            INTEGER NOT NULL,            -- number of the newest history record
+    queued          INTEGER NOT NULL DEFAULT 0,  -- events waiting in the inbox
+    snapshot        TEXT    NOT NULL,            -- Snapshot.to_json()
+    parent_machine  TEXT,
+    parent_id       TEXT,
+    parent_invokeid TEXT,
+    created_at      REAL    NOT NULL,
+    updated_at      REAL    NOT NULL,
+    PRIMARY KEY (machine, id)
+) WITHOUT ROWID;
+CREATE INDEX instances_ready ON instances (machine, id) WHERE queued > 0 AND paused = 0;
+CREATE INDEX instances_by_status ON instances (machine, status, id);
+CREATE INDEX instances_by_parent ON instances (parent_machine, parent_id, parent_invokeid)
+    WHERE parent_machine IS NOT NULL;
+
+-- Active states and tags of each instance, so list queries never scan snapshots.
+CREATE TABLE instance_index (
+    machine TEXT NOT NULL,
+    kind    TEXT NOT NULL,   -- state | tag
+    value   TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    PRIMARY KEY (machine, kind, value, id)
+) WITHOUT ROWID;
+CREATE INDEX instance_index_by_instance ON instance_index (machine, id);
+
+-- Append-only: one record per step of an instance (step 0 is its start).
+CREATE TABLE history (
+    machine         TEXT    NOT NULL,
+    id              TEXT    NOT NULL,
+    step            INTEGER NOT NULL,
+    at              REAL    NOT NULL,
+    outcome         TEXT    NOT NULL,   -- started | applied | ignored | failed | cancelled
+    event           TEXT,               -- Event.to_json(), NULL for start/cancel
+    idempotency_key TEXT,
+    cause           TEXT,               -- the effect key that produced the event, if any
+    source          TEXT    NOT NULL,   -- configuration before (JSON list)
+    target          TEXT    NOT NULL,   -- configuration after (JSON list)
+    context_change  TEXT    NOT NULL,   -- {"set": {...}, "unset": [...]} at the top level
+    effects         TEXT    NOT NULL,   -- [effect.to_json(), ...]
+    error           TEXT,               -- why the step failed (outcome failed)
+    PRIMARY KEY (machine, id, step)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX history_by_idempotency_key ON history (machine, id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+-- Events accepted but not applied yet (paused instance, backlog, or delivered by another step).
+CREATE TABLE inbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    machine         TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    event           TEXT NOT NULL,
+    idempotency_key TEXT,
+    cause           TEXT,
+    sendid          TEXT,
+    enqueued_at     REAL NOT NULL
+);
+CREATE INDEX inbox_by_instance ON inbox (machine, id, seq);
+CREATE UNIQUE INDEX inbox_by_idempotency_key ON inbox (machine, id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+
+-- Delayed sends. A row exists until it fires (deleted in the transaction that delivers it) or is cancelled.
+CREATE TABLE timers (
+    key            TEXT PRIMARY KEY,   -- machine/id#step.index of the effect
+    machine        TEXT NOT NULL,      -- the sender (owner of the sendid)
+    id             TEXT NOT NULL,
+    sendid         TEXT NOT NULL,
+    target         TEXT,               -- the send target as the chart wrote it; NULL is the sender
+    event          TEXT NOT NULL,
+    due_at         REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX timers_by_due ON timers (due_at);
+CREATE INDEX timers_by_sendid ON timers (machine, id, sendid);
+
+-- Invoked services. Claimed with a lease; a row is deleted when its result is delivered or it is cancelled.
+CREATE TABLE tasks (
+    key          TEXT PRIMARY KEY,     -- machine/id#step.index of the invoke effect
+    machine      TEXT    NOT NULL,
+    id           TEXT    NOT NULL,
+    invokeid     TEXT    NOT NULL,
+    service      TEXT    NOT NULL,
+    input        TEXT    NOT NULL,
+    policy       TEXT    NOT NULL,     -- RetryPolicy as JSON, fixed when the task is created
+    attempt      INTEGER NOT NULL DEFAULT 0,
+    status       TEXT    NOT NULL,     -- pending | running
+    available_at REAL    NOT NULL,
+    lease_owner  TEXT,
+    lease_until  REAL,
+    last_error   TEXT,
+    created_at   REAL    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX tasks_pending ON tasks (available_at) WHERE status = 'pending';
+CREATE INDEX tasks_running ON tasks (lease_until) WHERE status = 'running';
+CREATE INDEX tasks_by_invoke ON tasks (machine, id, invokeid);

@@ -1,0 +1,220 @@
+-- Named queries of the SQLite store. Each block starts with "-- name: <name>" and a description line.
+-- Parameters are named (:machine). No triggers, no stored procedures: rules live in Python.
+
+-- name: get_meta
+-- One value from the meta table.
+SELECT value FROM interlock_meta WHERE key = :key;
+
+-- name: set_meta
+-- Insert or replace one value of the meta table.
+INSERT INTO interlock_meta (key, value) VALUES (:key, :value)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- name: register_machine
+-- Remember that a machine version was registered (first time only).
+INSERT INTO machines (name, version, registered_at) VALUES (:name, :version, :now)
+ON CONFLICT (name, version) DO NOTHING;
+
+-- name: get_instance
+-- One instance with its snapshot.
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at
+FROM instances WHERE machine = :machine AND id = :id;
+
+-- name: insert_instance
+-- A new instance; fails on the primary key when the name is taken.
+INSERT INTO instances (machine, id, version, status, paused, step, queued, snapshot,
+                       parent_machine, parent_id, parent_invokeid, created_at, updated_at)
+VALUES (:machine, :id, :version, :status, :paused, :step, :queued, :snapshot,
+        :parent_machine, :parent_id, :parent_invokeid, :created_at, :updated_at);
+
+-- name: update_instance
+-- Store the new state of an instance after a step (or pause, resume, cancel).
+UPDATE instances
+SET status = :status, paused = :paused, step = :step, queued = :queued, snapshot = :snapshot,
+    updated_at = :updated_at
+WHERE machine = :machine AND id = :id;
+
+-- name: find_child
+-- The child instance a parent invoked under an invoke id.
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at
+FROM instances
+WHERE parent_machine = :machine AND parent_id = :id AND parent_invokeid = :invokeid;
+
+-- name: children
+-- Every child instance of a parent.
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at
+FROM instances WHERE parent_machine = :machine AND parent_id = :id;
+
+-- name: ready_instances
+-- Instances with events waiting that are not paused, oldest names first.
+SELECT machine, id FROM instances WHERE queued > 0 AND paused = 0 LIMIT :limit;
+
+-- name: clear_index
+-- Drop the state/tag index rows of one instance.
+DELETE FROM instance_index WHERE machine = :machine AND id = :id;
+
+-- name: add_index
+-- One state or tag of an instance.
+INSERT INTO instance_index (machine, kind, value, id) VALUES (:machine, :kind, :value, :id);
+
+-- name: list_by_index
+-- Instances of a machine in a state (or with a tag), by id, after a cursor.
+SELECT i.machine, i.id, i.version, i.status, i.paused, i.step, i.queued, i.snapshot,
+       i.parent_machine, i.parent_id, i.parent_invokeid, i.created_at, i.updated_at
+FROM instance_index x JOIN instances i ON i.machine = x.machine AND i.id = x.id
+WHERE x.machine = :machine AND x.kind = :kind AND x.value = :value AND x.id > :after
+ORDER BY x.id LIMIT :limit;
+
+-- name: list_by_status
+-- Instances of a machine with a status, by id, after a cursor.
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at
+FROM instances WHERE machine = :machine AND status = :status AND id > :after
+ORDER BY id LIMIT :limit;
+
+-- name: list_all
+-- Instances of a machine, by id, after a cursor.
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at
+FROM instances WHERE machine = :machine AND id > :after ORDER BY id LIMIT :limit;
+
+-- name: append_history
+-- One step record. The primary key makes a second record for the same step fail loudly.
+INSERT INTO history (machine, id, step, at, outcome, event, idempotency_key, cause, source, target,
+                     context_change, effects, error)
+VALUES (:machine, :id, :step, :at, :outcome, :event, :idempotency_key, :cause, :source, :target,
+        :context_change, :effects, :error);
+
+-- name: history_page
+-- Step records of one instance after a step number, oldest first.
+SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source, target,
+       context_change, effects, error
+FROM history WHERE machine = :machine AND id = :id AND step > :after ORDER BY step LIMIT :limit;
+
+-- name: history_by_key
+-- The step that applied an event with this idempotency key.
+SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source, target,
+       context_change, effects, error
+FROM history WHERE machine = :machine AND id = :id AND idempotency_key = :key;
+
+-- name: enqueue
+-- Put an event in an instance's inbox.
+INSERT INTO inbox (machine, id, event, idempotency_key, cause, sendid, enqueued_at)
+VALUES (:machine, :id, :event, :idempotency_key, :cause, :sendid, :now);
+
+-- name: bump_queued
+-- Count inbox events on the instance row (the ready index reads it).
+UPDATE instances SET queued = queued + :delta WHERE machine = :machine AND id = :id;
+
+-- name: inbox_by_key
+-- A queued event with this idempotency key.
+SELECT seq, machine, id, event, idempotency_key, cause, sendid, enqueued_at
+FROM inbox WHERE machine = :machine AND id = :id AND idempotency_key = :key;
+
+-- name: next_event
+-- The oldest queued event of an instance.
+SELECT seq, machine, id, event, idempotency_key, cause, sendid, enqueued_at
+FROM inbox WHERE machine = :machine AND id = :id ORDER BY seq LIMIT 1;
+
+-- name: remove_event
+-- Take an event out of the inbox (it was applied or dropped in the same transaction).
+DELETE FROM inbox WHERE seq = :seq;
+
+-- name: remove_events_by_sendid
+-- Drop queued events that came from a delayed send that is now cancelled.
+DELETE FROM inbox WHERE machine = :machine AND id = :id AND sendid = :sendid;
+
+-- name: clear_inbox
+-- Drop every queued event of an instance (it was cancelled).
+DELETE FROM inbox WHERE machine = :machine AND id = :id;
+
+-- name: add_timer
+-- A delayed send, due at due_at.
+INSERT INTO timers (key, machine, id, sendid, target, event, due_at)
+VALUES (:key, :machine, :id, :sendid, :target, :event, :due_at);
+
+-- name: cancel_timers
+-- Cancel pending delayed sends of an instance by send id.
+DELETE FROM timers WHERE machine = :machine AND id = :id AND sendid = :sendid;
+
+-- name: cancel_all_timers
+-- Cancel every pending delayed send of an instance.
+DELETE FROM timers WHERE machine = :machine AND id = :id;
+
+-- name: due_timers
+-- Timers due at or before now, earliest first.
+SELECT key, machine, id, sendid, target, event, due_at
+FROM timers WHERE due_at <= :now ORDER BY due_at LIMIT :limit;
+
+-- name: remove_timer
+-- A timer fired: its event is delivered in the same transaction.
+DELETE FROM timers WHERE key = :key;
+
+-- name: add_task
+-- An invoked service, available now.
+INSERT INTO tasks (key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+                   created_at)
+VALUES (:key, :machine, :id, :invokeid, :service, :input, :policy, 0, 'pending', :now, :now);
+
+-- name: cancel_tasks
+-- Cancel the tasks of one invoke of an instance.
+DELETE FROM tasks WHERE machine = :machine AND id = :id AND invokeid = :invokeid;
+
+-- name: cancel_all_tasks
+-- Cancel every task of an instance.
+DELETE FROM tasks WHERE machine = :machine AND id = :id;
+
+-- name: claimable_tasks
+-- Tasks of the given services (a JSON list) ready to run: pending and available, or running with an
+-- expired lease (the worker died).
+SELECT key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+       lease_owner, lease_until, last_error
+FROM tasks WHERE status = 'pending' AND available_at <= :now
+  AND service IN (SELECT value FROM json_each(:services))
+UNION ALL
+SELECT key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+       lease_owner, lease_until, last_error
+FROM tasks WHERE status = 'running' AND lease_until <= :now
+  AND service IN (SELECT value FROM json_each(:services))
+LIMIT :limit;
+
+-- name: lease_task
+-- Claim a task for one attempt.
+UPDATE tasks SET status = 'running', attempt = attempt + 1, lease_owner = :owner, lease_until = :until
+WHERE key = :key;
+
+-- name: extend_lease
+-- A heartbeat: keep the lease while the attempt makes progress.
+UPDATE tasks SET lease_until = :until
+WHERE key = :key AND lease_owner = :owner AND attempt = :attempt AND status = 'running';
+
+-- name: owned_task
+-- The task if this owner still holds the lease for this attempt.
+SELECT key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+       lease_owner, lease_until, last_error
+FROM tasks WHERE key = :key AND lease_owner = :owner AND attempt = :attempt AND status = 'running';
+
+-- name: retry_task
+-- An attempt failed: make the task available again later.
+UPDATE tasks SET status = 'pending', available_at = :available_at, lease_owner = NULL,
+                 lease_until = NULL, last_error = :error
+WHERE key = :key;
+
+-- name: remove_task
+-- The task's outcome was delivered.
+DELETE FROM tasks WHERE key = :key;
+
+-- name: next_timer
+-- When the earliest timer is due.
+SELECT MIN(due_at) FROM timers;
+
+-- name: next_task
+-- When the earliest task becomes claimable.
+SELECT MIN(t) FROM (
+    SELECT MIN(available_at) AS t FROM tasks WHERE status = 'pending'
+    UNION ALL
+    SELECT MIN(lease_until) AS t FROM tasks WHERE status = 'running'
+);

@@ -1,0 +1,362 @@
+"""The SQLite store: WAL, one writer at a time, any number of readers and processes.
+
+Durability: ``synchronous=FULL`` by default, so a committed step survives power loss, not just a crash of
+the process. ``synchronous="NORMAL"`` is faster and still survives a process crash (WAL), but a power
+loss may roll back the last commits; it is an explicit choice, never the default.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from interlock.errors import ConflictError, StorageError
+from interlock.storage.queries import load_queries, migrations, split_statements
+from interlock.storage.store import HistoryRow, InstanceRow, QueuedEvent, TaskRow, TimerRow
+
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+_Q = load_queries("sqlite")
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.loads
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///orders.db`` -> ``orders.db``; ``sqlite:////abs/path.db`` -> ``/abs/path.db``."""
+    if not url.startswith("sqlite:///"):
+        raise StorageError(f"not a SQLite URL: {url!r} (expected sqlite:///relative.db or sqlite:////abs.db)")
+    path = url.removeprefix("sqlite:///")
+    if not path or path == ":memory:":
+        raise StorageError(
+            f"{url!r}: an in-memory database cannot be shared between connections; use a file path"
+        )
+    return path
+
+
+class SQLiteStore:
+    """A :class:`~interlock.storage.store.Store` over one SQLite file."""
+
+    def __init__(self, url: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 30_000) -> None:
+        if synchronous.upper() not in SYNCHRONOUS:
+            raise StorageError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
+        self.url = url
+        self.path = sqlite_path(url)
+        self.synchronous = synchronous.upper()
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    # -- connections ---------------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[SQLiteTx]:
+        """One write transaction (``BEGIN IMMEDIATE``: the write lock is taken up front, so no upgrade
+        deadlocks between processes)."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StorageError(f"could not start a write transaction on {self.path}: {exc}") from exc
+        try:
+            yield SQLiteTx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise StorageError(f"commit failed on {self.path}: {exc}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[SQLiteTx]:
+        """A consistent read view (a deferred transaction: WAL readers never block the writer)."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield SQLiteTx(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        with self.read() as tx:
+            return tx.meta_int("schema_version")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- schema --------------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        """Bring the schema to the newest version, one migration per transaction."""
+        known = migrations("sqlite")
+        latest = known[-1][0] if known else 0
+        for version, script in known:
+            with self.write() as tx:
+                current = tx.meta_int("schema_version")
+                if current > latest:
+                    raise StorageError(
+                        f"{self.path} has schema version {current}, newer than this Interlock knows "
+                        f"({latest}); upgrade Interlock"
+                    )
+                if current >= version:
+                    continue
+                for statement in split_statements(script):
+                    tx.conn.execute(statement)
+                tx.conn.execute(_Q["set_meta"], {"key": "schema_version", "value": str(version)})
+
+
+class SQLiteTx:
+    """A transaction on one connection; see :class:`~interlock.storage.store.WriteTx`."""
+
+    __slots__ = ("_savepoints", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._savepoints = 0
+
+    def _one(self, name: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self.conn.execute(_Q[name], params).fetchone()
+        return row
+
+    def _all(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return self.conn.execute(_Q[name], params).fetchall()
+
+    def _run(self, name: str, params: dict[str, Any]) -> int:
+        return self.conn.execute(_Q[name], params).rowcount
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested unit: an exception inside rolls back only this block, then propagates."""
+        self._savepoints += 1
+        name = f"sp{self._savepoints}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            raise
+        finally:
+            self._savepoints -= 1
+        self.conn.execute(f"RELEASE {name}")
+
+    def meta_int(self, key: str) -> int:
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'interlock_meta'").fetchone()
+        if not exists:
+            return 0
+        row = self._one("get_meta", {"key": key})
+        return int(row[0]) if row else 0
+
+    def register_machine(self, name: str, version: str, now: float) -> None:
+        self._run("register_machine", {"name": name, "version": version, "now": now})
+
+    # -- instances -----------------------------------------------------------------------------------
+
+    def get_instance(self, machine: str, id: str) -> InstanceRow | None:
+        row = self._one("get_instance", {"machine": machine, "id": id})
+        return _instance(row) if row else None
+
+    def insert_instance(self, row: InstanceRow) -> None:
+        try:
+            self._run("insert_instance", _instance_params(row))
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(
+                f"instance {row.id!r} of machine {row.machine!r} already exists; choose another id, or "
+                "send it events"
+            ) from exc
+
+    def update_instance(self, row: InstanceRow) -> None:
+        self._run("update_instance", _instance_params(row))
+
+    def find_child(self, machine: str, id: str, invokeid: str) -> InstanceRow | None:
+        row = self._one("find_child", {"machine": machine, "id": id, "invokeid": invokeid})
+        return _instance(row) if row else None
+
+    def children(self, machine: str, id: str) -> list[InstanceRow]:
+        return [_instance(r) for r in self._all("children", {"machine": machine, "id": id})]
+
+    def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str]) -> None:
+        self._run("clear_index", {"machine": machine, "id": id})
+        rows = [{"machine": machine, "kind": "state", "value": s, "id": id} for s in states]
+        rows += [{"machine": machine, "kind": "tag", "value": t, "id": id} for t in dict.fromkeys(tags)]
+        self.conn.executemany(_Q["add_index"], rows)
+
+    def ready_instances(self, limit: int) -> list[tuple[str, str]]:
+        return [(m, i) for m, i in self._all("ready_instances", {"limit": limit})]
+
+    def list_instances(self, machine: str, *, state: str | None = None, tag: str | None = None,
+                       status: str | None = None, after: str = "", limit: int = 100) -> list[InstanceRow]:
+        params: dict[str, Any] = {"machine": machine, "after": after, "limit": limit}
+        if state is not None or tag is not None:
+            kind, value = ("state", state) if state is not None else ("tag", tag)
+            rows = self._all("list_by_index", {**params, "kind": kind, "value": value})
+            found = [_instance(r) for r in rows]
+            return [r for r in found if status is None or r.status == status]
+        if status is not None:
+            return [_instance(r) for r in self._all("list_by_status", {**params, "status": status})]
+        return [_instance(r) for r in self._all("list_all", params)]
+
+    # -- history -------------------------------------------------------------------------------------
+
+    def append_history(self, row: HistoryRow) -> None:
+        self._run("append_history", {
+            "machine": row.machine, "id": row.id, "step": row.step, "at": row.at, "outcome": row.outcome,
+            "event": None if row.event is None else _dumps(row.event),
+            "idempotency_key": row.idempotency_key, "cause": row.cause,
+            "source": _dumps(row.source), "target": _dumps(row.target),
+            "context_change": _dumps(row.context_change), "effects": _dumps(row.effects),
+            "error": row.error,
+        })
+
+    def history_page(self, machine: str, id: str, *, after: int, limit: int) -> list[HistoryRow]:
+        rows = self._all("history_page", {"machine": machine, "id": id, "after": after, "limit": limit})
+        return [_history(r) for r in rows]
+
+    def history_by_key(self, machine: str, id: str, key: str) -> HistoryRow | None:
+        row = self._one("history_by_key", {"machine": machine, "id": id, "key": key})
+        return _history(row) if row else None
+
+    # -- inbox ---------------------------------------------------------------------------------------
+
+    def enqueue(self, machine: str, id: str, event: dict[str, Any], *, idempotency_key: str | None,
+                cause: str | None, sendid: str | None, now: float) -> int:
+        cur = self.conn.execute(_Q["enqueue"], {
+            "machine": machine, "id": id, "event": _dumps(event), "idempotency_key": idempotency_key,
+            "cause": cause, "sendid": sendid, "now": now})
+        return int(cur.lastrowid or 0)
+
+    def bump_queued(self, machine: str, id: str, delta: int) -> None:
+        self._run("bump_queued", {"machine": machine, "id": id, "delta": delta})
+
+    def inbox_by_key(self, machine: str, id: str, key: str) -> QueuedEvent | None:
+        row = self._one("inbox_by_key", {"machine": machine, "id": id, "key": key})
+        return _queued(row) if row else None
+
+    def next_event(self, machine: str, id: str) -> QueuedEvent | None:
+        row = self._one("next_event", {"machine": machine, "id": id})
+        return _queued(row) if row else None
+
+    def remove_event(self, seq: int) -> None:
+        self._run("remove_event", {"seq": seq})
+
+    def remove_events_by_sendid(self, machine: str, id: str, sendid: str) -> int:
+        return self._run("remove_events_by_sendid", {"machine": machine, "id": id, "sendid": sendid})
+
+    def clear_inbox(self, machine: str, id: str) -> int:
+        return self._run("clear_inbox", {"machine": machine, "id": id})
+
+    # -- timers --------------------------------------------------------------------------------------
+
+    def add_timer(self, row: TimerRow) -> None:
+        self._run("add_timer", {"key": row.key, "machine": row.machine, "id": row.id,
+                                "sendid": row.sendid, "target": row.target,
+                                "event": _dumps(row.event), "due_at": row.due_at})
+
+    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> int:
+        if sendid is None:
+            return self._run("cancel_all_timers", {"machine": machine, "id": id})
+        return self._run("cancel_timers", {"machine": machine, "id": id, "sendid": sendid})
+
+    def due_timers(self, now: float, limit: int) -> list[TimerRow]:
+        return [TimerRow(k, m, i, s, t, _loads(e), d)
+                for k, m, i, s, t, e, d in self._all("due_timers", {"now": now, "limit": limit})]
+
+    def remove_timer(self, key: str) -> None:
+        self._run("remove_timer", {"key": key})
+
+    def next_wakeup(self) -> float | None:
+        """The earliest time a timer is due or a task becomes claimable."""
+        times = [self._one(q, {}) for q in ("next_timer", "next_task")]
+        found = [t[0] for t in times if t and t[0] is not None]
+        return min(found) if found else None
+
+    # -- tasks ---------------------------------------------------------------------------------------
+
+    def add_task(self, row: TaskRow, now: float) -> None:
+        self._run("add_task", {"key": row.key, "machine": row.machine, "id": row.id,
+                               "invokeid": row.invokeid, "service": row.service,
+                               "input": _dumps(row.input), "policy": _dumps(row.policy), "now": now})
+
+    def cancel_tasks(self, machine: str, id: str, invokeid: str | None) -> int:
+        if invokeid is None:
+            return self._run("cancel_all_tasks", {"machine": machine, "id": id})
+        return self._run("cancel_tasks", {"machine": machine, "id": id, "invokeid": invokeid})
+
+    def claim_tasks(self, now: float, *, owner: str, services: Sequence[str], limit: int) -> list[TaskRow]:
+        rows = self._all("claimable_tasks", {"now": now, "services": _dumps(list(services)), "limit": limit})
+        claimed = []
+        for row in rows:
+            task = _task(row)
+            until = now + float(task.policy.get("lease", 60.0))
+            self._run("lease_task", {"key": task.key, "owner": owner, "until": until})
+            claimed.append(TaskRow(task.key, task.machine, task.id, task.invokeid, task.service,
+                                   task.input, task.policy, task.attempt + 1, "running",
+                                   task.available_at, owner, until, task.last_error))
+        return claimed
+
+    def owned_task(self, key: str, owner: str, attempt: int) -> TaskRow | None:
+        row = self._one("owned_task", {"key": key, "owner": owner, "attempt": attempt})
+        return _task(row) if row else None
+
+    def extend_lease(self, key: str, owner: str, attempt: int, until: float) -> bool:
+        return self._run("extend_lease", {"key": key, "owner": owner, "attempt": attempt, "until": until}) == 1
+
+    def retry_task(self, key: str, available_at: float, error: str) -> None:
+        self._run("retry_task", {"key": key, "available_at": available_at, "error": error})
+
+    def remove_task(self, key: str) -> None:
+        self._run("remove_task", {"key": key})
+
+
+def _instance_params(row: InstanceRow) -> dict[str, Any]:
+    return {
+        "machine": row.machine, "id": row.id, "version": row.version, "status": row.status,
+        "paused": int(row.paused), "step": row.step, "queued": row.queued,
+        "snapshot": _dumps(row.snapshot), "parent_machine": row.parent_machine,
+        "parent_id": row.parent_id, "parent_invokeid": row.parent_invokeid,
+        "created_at": row.created_at, "updated_at": row.updated_at,
+    }
+
+
+def _instance(r: tuple[Any, ...]) -> InstanceRow:
+    return InstanceRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], _loads(r[7]), r[8], r[9], r[10],
+                       r[11], r[12])
+
+
+def _history(r: tuple[Any, ...]) -> HistoryRow:
+    return HistoryRow(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else _loads(r[5]), r[6], r[7],
+                      _loads(r[8]), _loads(r[9]), _loads(r[10]), _loads(r[11]), r[12])
+
+
+def _queued(r: tuple[Any, ...]) -> QueuedEvent:
+    return QueuedEvent(r[0], r[1], r[2], _loads(r[3]), r[4], r[5], r[6], r[7])
+
+
+def _task(r: tuple[Any, ...]) -> TaskRow:
+    return TaskRow(r[0], r[1], r[2], r[3], r[4], _loads(r[5]), _loads(r[6]), r[7], r[8], r[9], r[10],
+                   r[11], r[12])

@@ -1,0 +1,164 @@
+"""The one narrow interface every store implements (SQLite now, PostgreSQL next).
+
+A store knows rows, not statecharts: the runtime decides what a step means and the store keeps it.
+Rules that make a second implementation behave the same:
+
+- ``write()`` is one transaction. SQLite takes the database write lock (``BEGIN IMMEDIATE``); PostgreSQL
+  locks the instance rows it reads (``SELECT ... FOR UPDATE``). Whatever a block writes commits together.
+- Nothing assumes this is the only process: tasks are claimed with a lease that expires, and a claim
+  only ever takes rows that are free or whose lease ran out (PostgreSQL: ``FOR UPDATE SKIP LOCKED``).
+- History is append-only; reading a page costs the page, not the history.
+- Values are plain Python data (JSON-ready); the store encodes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(slots=True)
+class InstanceRow:
+    """An instance as stored. ``snapshot`` is ``Snapshot.to_json()`` data."""
+
+    machine: str
+    id: str
+    version: str
+    status: str  # active | done | cancelled | failed
+    paused: bool
+    step: int
+    queued: int
+    snapshot: dict[str, Any]
+    parent_machine: str | None = None
+    parent_id: str | None = None
+    parent_invokeid: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One step of an instance: what came in, what changed, what it asked the world to do."""
+
+    machine: str
+    id: str
+    step: int
+    at: float
+    outcome: str  # started | applied | ignored | failed | cancelled
+    event: dict[str, Any] | None
+    idempotency_key: str | None
+    cause: str | None
+    source: list[str]
+    target: list[str]
+    context_change: dict[str, Any]
+    effects: list[dict[str, Any]]
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEvent:
+    """An event in an instance's inbox, waiting to be applied in ``seq`` order."""
+
+    seq: int
+    machine: str
+    id: str
+    event: dict[str, Any]
+    idempotency_key: str | None
+    cause: str | None
+    sendid: str | None
+    enqueued_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRow:
+    """A delayed send owned by (machine, id); ``target`` as the chart wrote it (None: the sender)."""
+
+    key: str
+    machine: str
+    id: str
+    sendid: str
+    target: str | None
+    event: dict[str, Any]
+    due_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """An invoked service. ``attempt`` counts claims; ``policy`` is the retry policy as JSON."""
+
+    key: str
+    machine: str
+    id: str
+    invokeid: str
+    service: str
+    input: Any
+    policy: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 0
+    status: str = "pending"
+    available_at: float = 0.0
+    lease_owner: str | None = None
+    lease_until: float | None = None
+    last_error: str | None = None
+
+
+class ReadTx(Protocol):
+    """A consistent read view."""
+
+    def get_instance(self, machine: str, id: str) -> InstanceRow | None: ...
+    def history_page(self, machine: str, id: str, *, after: int, limit: int) -> list[HistoryRow]: ...
+    def history_by_key(self, machine: str, id: str, key: str) -> HistoryRow | None: ...
+    def list_instances(self, machine: str, *, state: str | None = None, tag: str | None = None,
+                       status: str | None = None, after: str = "", limit: int = 100) -> list[InstanceRow]: ...
+    def next_wakeup(self) -> float | None: ...
+
+
+class WriteTx(ReadTx, Protocol):
+    """One write transaction. Every method's change commits or rolls back with the block."""
+
+    def savepoint(self) -> AbstractContextManager[None]: ...
+    def register_machine(self, name: str, version: str, now: float) -> None: ...
+    # instances
+    def insert_instance(self, row: InstanceRow) -> None: ...  # ConflictError if the id is taken
+    def update_instance(self, row: InstanceRow) -> None: ...
+    def find_child(self, machine: str, id: str, invokeid: str) -> InstanceRow | None: ...
+    def children(self, machine: str, id: str) -> list[InstanceRow]: ...
+    def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str]) -> None: ...
+    def ready_instances(self, limit: int) -> list[tuple[str, str]]: ...
+    # history
+    def append_history(self, row: HistoryRow) -> None: ...
+    # inbox (the caller keeps ``InstanceRow.queued`` in step with it)
+    def enqueue(self, machine: str, id: str, event: dict[str, Any], *, idempotency_key: str | None,
+                cause: str | None, sendid: str | None, now: float) -> int: ...
+    def bump_queued(self, machine: str, id: str, delta: int) -> None: ...
+    def inbox_by_key(self, machine: str, id: str, key: str) -> QueuedEvent | None: ...
+    def next_event(self, machine: str, id: str) -> QueuedEvent | None: ...
+    def remove_event(self, seq: int) -> None: ...
+    def remove_events_by_sendid(self, machine: str, id: str, sendid: str) -> int: ...
+    def clear_inbox(self, machine: str, id: str) -> int: ...
+    # timers
+    def add_timer(self, row: TimerRow) -> None: ...
+    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> int: ...  # None: all
+    def due_timers(self, now: float, limit: int) -> list[TimerRow]: ...
+    def remove_timer(self, key: str) -> None: ...
+    # tasks
+    def add_task(self, row: TaskRow, now: float) -> None: ...
+    def cancel_tasks(self, machine: str, id: str, invokeid: str | None) -> int: ...  # None: all
+    def claim_tasks(self, now: float, *, owner: str, services: Sequence[str], limit: int) -> list[TaskRow]: ...
+    def owned_task(self, key: str, owner: str, attempt: int) -> TaskRow | None: ...
+    def extend_lease(self, key: str, owner: str, attempt: int, until: float) -> bool: ...
+    def retry_task(self, key: str, available_at: float, error: str) -> None: ...
+    def remove_task(self, key: str) -> None: ...
+
+
+class Store(Protocol):
+    """A database holding instances. Safe to share between threads; open one per process."""
+
+    url: str
+
+    def write(self) -> AbstractContextManager[WriteTx]: ...
+    def read(self) -> AbstractContextManager[ReadTx]: ...
+    def schema_version(self) -> int: ...
+    def close(self) -> None: ...
+
