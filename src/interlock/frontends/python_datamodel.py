@@ -80,7 +80,8 @@ class EventView:
 def namespace(scope: Scope) -> dict[str, Any]:
     """The globals an expression runs with: the datamodel variables, then the system variables."""
     ns: dict[str, Any] = dict(scope.context)
-    ns["_event"] = EventView(scope.event) if scope.event is not None else None
+    if scope.event is not None:  # unbound until the first event (SCXML 5.10): using it is an error
+        ns["_event"] = EventView(scope.event)
     ns["_sessionid"] = scope.sessionid
     ns["_name"] = scope.name
     ns["_ioprocessors"] = wrap(scope.ioprocessors)
@@ -150,7 +151,7 @@ def compile_script(source: str, *, strict: bool = True) -> Expr:
 
     def run(scope: Scope) -> None:
         ns = namespace(scope)
-        system = {name: ns[name] for name in SYSTEM_VARIABLES}
+        system = {name: ns.get(name, _MISSING) for name in SYSTEM_VARIABLES}
         exec(code, ns)  # the Python datamodel is trusted code
         for name, value in system.items():
             if ns.get(name, _MISSING) is not value:

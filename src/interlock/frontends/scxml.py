@@ -90,7 +90,8 @@ class _DocumentParser(ContentCompiler):
         if local_name(root) != "scxml":
             self.problem(root.tag, f"the root element must be <scxml>, not <{root.tag}>")
         datamodel = root.get("datamodel", "python")
-        if datamodel != "python":
+        # the null datamodel's only expression is In(), which the Python datamodel evaluates the same way
+        if datamodel not in ("python", "null"):
             self.problem("scxml@datamodel", f"datamodel {datamodel!r} is not supported",
                          'Interlock runs SCXML with datamodel="python"')
         binding = root.get("binding", "early")
@@ -204,8 +205,16 @@ class _DocumentParser(ContentCompiler):
             return self.content_value(elem, path)
         if elem.get("expr") is not None or len(elem) or (elem.text or "").strip():
             self.problem(path, "use only one of src, expr or inline content")
-        text = self.read_file(src, f"{path}@src")
-        return None if text is None else constant(src, parse_literal(text))
+        text = self.read_file(src, f"{path}@src", report=self.strict)
+        if text is None and not self.strict:
+            # SCXML 5.3: a value that cannot be fetched is error.execution when the data is bound
+            missing = self.file_path(src)
+
+            def unreadable(_scope: object) -> object:
+                raise FileNotFoundError(f"cannot read {src!r} ({missing})")
+
+            return Expr(src, unreadable)
+        return None if text is None else constant(src, parse_literal(text, xml=True))
 
     def _donedata(self, elem: ET.Element, path: str) -> Expr | None:
         contents = self.children(elem, path, "content")

@@ -50,11 +50,19 @@ def local_name(elem: ET.Element) -> str | None:
     return tag
 
 
-def parse_literal(text: str) -> Any:
-    """Inline content: JSON or a Python literal if it is one, else the text with whitespace normalized."""
+def parse_literal(text: str, *, xml: bool = False) -> Any:
+    """Inline content: JSON or a Python literal if it is one, else the text with whitespace normalized.
+
+    With ``xml`` (file content), a well-formed XML document becomes an ElementTree element.
+    """
     stripped = text.strip()
     if not stripped:
         return None
+    if xml and stripped.startswith("<"):
+        try:
+            return ET.fromstring(stripped)
+        except ET.ParseError:
+            pass
     try:
         return json.loads(stripped)
     except ValueError:
@@ -115,16 +123,19 @@ class ContentCompiler:
         if len(present) > 1:
             self.problem(path, f"attributes {' and '.join(present)} cannot be used together", "keep one")
 
-    def read_file(self, src: str, path: str) -> str | None:
+    def read_file(self, src: str, path: str, *, report: bool = True) -> str | None:
         """Read a ``file:`` (or plain) reference relative to the document's folder."""
-        name = src[len("file:"):] if src.startswith("file:") else src
-        file = Path(name) if Path(name).is_absolute() else self.base_dir / name
         try:
-            return file.read_text(encoding="utf-8")
+            return self.file_path(src).read_text(encoding="utf-8")
         except OSError as error:
-            self.problem(path, f"cannot read {src!r}: {error.strerror or error}",
-                         f"the path is relative to {self.base_dir}")
+            if report:
+                self.problem(path, f"cannot read {src!r}: {error.strerror or error}",
+                             f"the path is relative to {self.base_dir}")
             return None
+
+    def file_path(self, src: str) -> Path:
+        name = src[len("file:"):] if src.startswith("file:") else src
+        return Path(name) if Path(name).is_absolute() else self.base_dir / name
 
     # -- value content -------------------------------------------------------------------------------
 
