@@ -1,0 +1,201 @@
+"""The embedded API over a real SQLite file: create, send, idempotency, errors, pause, queries."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from interlock.app import Interlock
+from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
+from interlock.runtime.virtual_clock import VirtualClock
+from tests.runtime.durable_support import open_app, order_chart, tagged_chart
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    with open_app(tmp_path / "app.db", VirtualClock(100.0), order_chart()) as app:
+        app.create("order", "o1", input={"n": 5})
+        yield app
+
+
+def test_create_starts_the_instance_and_records_step_zero(app: Interlock) -> None:
+    inst = app.get("order", "o1")
+    assert (inst.status, inst.state, inst.step, inst.context["n"]) == ("active", ("placed",), 0, 5)
+    [start] = app.history("order", "o1").items
+    assert (start.step, start.outcome, start.target) == (0, "started", ("order", "placed"))
+    assert start.context_change == {"set": {"n": 5, "seen": []}}
+
+
+def test_a_taken_name_is_a_conflict(app: Interlock) -> None:
+    with pytest.raises(ConflictError, match="already exists"):
+        app.create("order", "o1")
+
+
+def test_unknown_machine_and_instance_are_not_found(app: Interlock) -> None:
+    with pytest.raises(NotFoundError, match="unknown machine 'nope'"):
+        app.create("nope", "x")
+    with pytest.raises(NotFoundError, match="no instance 'ghost'"):
+        app.send("order", "ghost", "ACCEPT")
+    with pytest.raises(NotFoundError, match="no instance 'ghost'"):
+        app.get("order", "ghost")
+
+
+def test_send_applies_one_step_and_records_it(app: Interlock) -> None:
+    result = app.send("order", "o1", {"type": "ACCEPT"})
+    assert (result.outcome, result.step, result.duplicate) == ("applied", 1, False)
+    assert result.instance.state == ("accepted",)
+    entry = app.history("order", "o1", after=0).items[0]
+    assert entry.event == {"name": "ACCEPT"}
+    assert (entry.source, entry.target) == (("order", "placed"), ("order", "accepted"))
+    assert entry.context_change == {"set": {"n": 6}}
+    assert [e["kind"] for e in entry.effects] == ["send"]  # the delayed EXPIRE
+
+
+def test_idempotency_key_returns_the_recorded_result_and_changes_nothing(app: Interlock) -> None:
+    first = app.send("order", "o1", "ACCEPT", idempotency_key="req-1")
+    again = app.send("order", "o1", "ACCEPT", idempotency_key="req-1")
+    assert (again.outcome, again.step, again.duplicate) == ("applied", first.step, True)
+    assert app.get("order", "o1").context["n"] == 6
+    assert len(app.history("order", "o1").items) == 2
+
+
+def test_an_unaccepted_event_is_recorded_as_ignored(app: Interlock) -> None:
+    result = app.send("order", "o1", "SHIP")
+    assert (result.outcome, result.step, result.instance.state) == ("ignored", 1, ("placed",))
+    assert app.history("order", "o1", after=0).items[0].outcome == "ignored"
+
+
+def test_reject_unhandled_refuses_the_event_and_records_nothing(app: Interlock) -> None:
+    with pytest.raises(EventRejectedError, match="'SHIP' is not accepted"):
+        app.send("order", "o1", "SHIP", reject_unhandled=True)
+    assert app.get("order", "o1").step == 0
+
+
+@pytest.mark.parametrize(("event", "message"), [
+    ({"data": 1}, "needs a 'type'"),
+    (42, "not int"),
+    ("", "non-empty"),
+    ("two words", "without spaces"),
+    ("done.invoke.x", "reserved"),
+    ({"type": "X", "blob": {1, 2}}, "not JSON"),
+    ({"type": "X", "blob": "x" * 2000}, "more than the limit"),
+])
+def test_malformed_and_oversized_events_are_rejected(tmp_path: Path, event: object, message: str) -> None:
+    with open_app(tmp_path / "a.db", VirtualClock(), order_chart(), max_event_bytes=1000) as app:
+        app.create("order", "o1")
+        with pytest.raises(EventRejectedError, match=message):
+            app.send("order", "o1", event)  # type: ignore[arg-type]
+
+
+def test_a_context_that_is_not_json_fails_the_send_and_changes_nothing(app: Interlock) -> None:
+    with pytest.raises(StorageError, match="not JSON"):
+        app.send("order", "o1", "BREAK")
+    assert app.get("order", "o1").step == 0
+
+
+def test_an_internal_send_is_applied_before_send_returns(app: Interlock) -> None:
+    result = app.send("order", "o1", "CHAIN")
+    assert result.instance.context["seen"] == ["chained"]
+    assert [h.outcome for h in app.history("order", "o1").items] == ["started", "applied", "applied"]
+
+
+def test_paused_instance_queues_events_and_resume_applies_them_in_order(app: Interlock) -> None:
+    app.pause("order", "o1")
+    for i in range(3):
+        queued = app.send("order", "o1", {"type": "NOTE", "i": i}, idempotency_key=f"k{i}")
+        assert (queued.outcome, queued.step) == ("queued", None)
+    assert app.send("order", "o1", {"type": "NOTE", "i": 0}, idempotency_key="k0").duplicate
+    assert app.get("order", "o1").queued == 3
+    inst = app.resume("order", "o1")
+    assert (inst.context["seen"], inst.queued, inst.paused) == ([0, 1, 2], 0, False)
+    assert app.send("order", "o1", {"type": "NOTE", "i": 9}, idempotency_key="k1").duplicate
+
+
+def test_history_is_paginated(app: Interlock) -> None:
+    for i in range(7):
+        app.send("order", "o1", {"type": "NOTE", "i": i})
+    page = app.history("order", "o1", limit=3)
+    steps = [e.step for e in page]
+    while page.next is not None:
+        page = app.history("order", "o1", after=page.next, limit=3)
+        steps += [e.step for e in page]
+    assert steps == list(range(8))
+
+
+def test_list_by_state_tag_and_status_uses_pages(tmp_path: Path) -> None:
+    with open_app(tmp_path / "l.db", VirtualClock(), tagged_chart()) as app:
+        for i in range(5):
+            app.create("order", f"o{i}")
+        for i in (1, 3):
+            app.send("order", f"o{i}", "ACCEPT")
+        app.send("order", "o3", "SHIP")
+        assert [i.id for i in app.list("order", state="placed")] == ["o0", "o2", "o4"]
+        assert [i.id for i in app.list("order", tag="open")] == ["o0", "o1", "o2", "o4"]
+        assert [i.id for i in app.list("order", tag="billable")] == ["o1"]
+        assert [i.id for i in app.list("order", status="done")] == ["o3"]
+        first = app.list("order", limit=2)
+        assert ([i.id for i in first], first.next) == (["o0", "o1"], "o1")
+        assert [i.id for i in app.list("order", after=first.next, limit=2)] == ["o2", "o3"]
+
+
+def test_reaching_a_final_state_marks_the_instance_done(app: Interlock) -> None:
+    app.send("order", "o1", "ACCEPT")
+    inst = app.send("order", "o1", "SHIP").instance
+    assert (inst.status, inst.output) == ("done", {"n": 6})
+    assert app.send("order", "o1", "ACCEPT").outcome == "ignored"
+
+
+def test_state_survives_closing_and_reopening(tmp_path: Path) -> None:
+    with open_app(tmp_path / "p.db", VirtualClock(), order_chart()) as app:
+        app.create("order", "o1")
+        app.send("order", "o1", "ACCEPT", idempotency_key="once")
+    with open_app(tmp_path / "p.db", VirtualClock(), order_chart()) as app:
+        assert app.get("order", "o1").state == ("accepted",)
+        assert app.send("order", "o1", "ACCEPT", idempotency_key="once").duplicate
+
+
+def test_instances_keep_their_version(tmp_path: Path) -> None:
+    with open_app(tmp_path / "v.db", VirtualClock(), order_chart("1")) as app:
+        app.create("order", "old")
+        app.register(order_chart("2"))
+        app.create("order", "new")
+        assert (app.get("order", "old").version, app.get("order", "new").version) == ("1", "2")
+    with open_app(tmp_path / "v.db", VirtualClock(), order_chart("2")) as app:
+        with pytest.raises(NotFoundError, match="no version '1'"):
+            app.send("order", "old", "ACCEPT")
+        assert app.send("order", "new", "ACCEPT").applied
+
+
+def test_cancel_stops_the_instance(app: Interlock) -> None:
+    app.cancel("order", "o1")
+    assert app.get("order", "o1").status == "cancelled"
+    assert app.send("order", "o1", "ACCEPT").outcome == "ignored"
+    with pytest.raises(ConflictError, match="already cancelled"):
+        app.cancel("order", "o1")
+
+
+def test_the_asyncio_flavour(tmp_path: Path) -> None:
+    async def main(app: Interlock) -> tuple[str, ...]:
+        aio = app.aio
+        await aio.create("order", "a1")
+        results = await asyncio.gather(*(aio.send("order", "a1", {"type": "NOTE", "i": i}) for i in range(20)))
+        assert sorted(r.step for r in results) == list(range(1, 21))
+        await aio.send("order", "a1", "ACCEPT")
+        assert (await aio.history("order", "a1", limit=5)).next == 4
+        assert [i.id for i in await aio.list("order", state="accepted")] == ["a1"]
+        return (await aio.get("order", "a1")).state
+
+    with open_app(tmp_path / "aio.db", VirtualClock(), order_chart()) as app:
+        assert asyncio.run(main(app)) == ("accepted",)
+
+
+def test_bad_ids_and_urls_get_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="unsupported store URL"):
+        Interlock("postgres://x")
+    with open_app(tmp_path / "b.db", VirtualClock(), order_chart()) as app:
+        with pytest.raises(ValueError, match="instance id"):
+            app.create("order", "")
+        with pytest.raises(TypeError, match="input must be a dict"):
+            app.create("order", "x", input=[1])  # type: ignore[arg-type]
