@@ -1,0 +1,97 @@
+"""Durable timers: fire when due, once, after restarts; cancelled timers never fire; paused queue them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from interlock.runtime.virtual_clock import VirtualClock
+from tests.runtime.durable_support import open_app, order_chart
+
+
+def outcomes(app, name: str = "EXPIRE") -> list[int]:
+    return [e.step for e in app.history("order", "o1").items if e.event and e.event["name"] == name]
+
+
+def test_a_timer_fires_when_due_and_only_once(tmp_path: Path) -> None:
+    clock = VirtualClock(1000.0)
+    with open_app(tmp_path / "t.db", clock, order_chart()) as app:
+        app.create("order", "o1")
+        app.send("order", "o1", "ACCEPT")
+        clock.advance(4.9)
+        assert app.run_until_idle() == 0
+        assert app.get("order", "o1").state == ("accepted",)
+        clock.advance(0.2)
+        app.run_until_idle()
+        assert app.get("order", "o1").state == ("expired",)
+        clock.advance(100)
+        assert app.run_until_idle() == 0
+        assert len(outcomes(app)) == 1
+        [fired] = [e for e in app.history("order", "o1").items if e.event and e.event["name"] == "EXPIRE"]
+        assert fired.event["sendid"] == "expiry" and fired.cause == "order/o1#1.0"
+
+
+def test_a_cancelled_timer_never_fires(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    with open_app(tmp_path / "t.db", clock, order_chart()) as app:
+        app.create("order", "o1")
+        app.send("order", "o1", "ACCEPT")
+        app.send("order", "o1", "KEEP")
+        clock.advance(60)
+        app.run_until_idle()
+        assert app.get("order", "o1").state == ("accepted",)
+        assert outcomes(app) == []
+
+
+def test_a_timer_fires_after_a_restart_late_but_not_lost(tmp_path: Path) -> None:
+    clock = VirtualClock(50.0)
+    with open_app(tmp_path / "t.db", clock, order_chart()) as app:
+        app.create("order", "o1")
+        app.send("order", "o1", "ACCEPT")
+    clock.advance(3600)  # the process was down for an hour
+    with open_app(tmp_path / "t.db", clock, order_chart()) as app:
+        app.run_until_idle()
+        assert app.get("order", "o1").state == ("expired",)
+        assert len(outcomes(app)) == 1
+
+
+def test_a_paused_instance_queues_its_timer_until_resumed(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    with open_app(tmp_path / "t.db", clock, order_chart()) as app:
+        app.create("order", "o1")
+        app.send("order", "o1", "ACCEPT")
+        app.pause("order", "o1")
+        clock.advance(10)
+        app.run_until_idle()
+        inst = app.get("order", "o1")
+        assert (inst.state, inst.queued) == (("accepted",), 1)
+        assert app.resume("order", "o1").state == ("expired",)
+
+
+def test_cancelling_removes_a_fired_timer_event_still_in_the_queue(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    with open_app(tmp_path / "t.db", clock, order_chart()) as app:
+        app.create("order", "o1")
+        app.send("order", "o1", "ACCEPT")
+        app.pause("order", "o1")
+        app.send("order", "o1", "KEEP")  # queued before the timer fires
+        clock.advance(10)
+        app.run_until_idle()
+        assert app.get("order", "o1").queued == 2
+        inst = app.resume("order", "o1")  # KEEP cancels "expiry", whose event is queued behind it
+        assert (inst.state, inst.queued) == (("accepted",), 0)
+        assert outcomes(app) == []
+
+
+def test_the_background_worker_fires_timers_on_the_wall_clock(tmp_path: Path) -> None:
+    from interlock.app import Interlock
+
+    with Interlock(f"sqlite:///{tmp_path / 'w.db'}", poll=0.05) as app:
+        app.register(order_chart())
+        app.create("order", "o1")
+        app.send("order", "o1", "ACCEPT")
+        app.runtime.writer.call(lambda unit: unit.tx.conn.execute("UPDATE timers SET due_at = 0"))
+        deadline = time.monotonic() + 10  # a bound for a stuck worker, not a timing assertion
+        while app.get("order", "o1").state != ("expired",) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert app.get("order", "o1").state == ("expired",)

@@ -1,0 +1,114 @@
+"""The SQLite store: schema and migrations, named queries, durability settings, leases."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from interlock.errors import ConflictError, StorageError
+from interlock.storage import open_store
+from interlock.storage.queries import load_queries, migrations, parse_queries, split_statements
+from interlock.storage.sqlite import SQLiteStore
+from interlock.storage.store import InstanceRow, TaskRow
+
+
+def _schema(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    rows = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+                        "AND name != 'sqlite_sequence' ORDER BY name").fetchall()
+    return [(t, n, " ".join(s.split())) for t, n, s in rows]
+
+
+def test_the_migrations_reproduce_schema_sql(tmp_path: Path) -> None:
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'm.db'}")
+    store.close()
+    migrated = sqlite3.connect(tmp_path / "m.db")
+    fresh = sqlite3.connect(tmp_path / "fresh.db")
+    schema = Path(__file__).parents[2] / "src/interlock/storage/sql/sqlite/schema.sql"
+    fresh.executescript(schema.read_text())
+    assert _schema(migrated) == _schema(fresh)
+    assert store.schema_version() == migrations("sqlite")[-1][0]
+
+
+def test_reopening_does_not_migrate_again_and_newer_schemas_are_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    SQLiteStore(url).close()
+    SQLiteStore(url).close()
+    conn = sqlite3.connect(tmp_path / "v.db")
+    conn.execute("UPDATE interlock_meta SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    with pytest.raises(StorageError, match="schema version 99, newer"):
+        SQLiteStore(url)
+
+
+def test_wal_and_the_synchronous_setting(tmp_path: Path) -> None:
+    store = SQLiteStore(f"sqlite:///{tmp_path / 's.db'}")
+    with store.read() as tx:
+        assert tx.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert tx.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with pytest.raises(StorageError, match="synchronous must be one of"):
+        SQLiteStore(f"sqlite:///{tmp_path / 's.db'}", synchronous="SOMETIMES")
+
+
+def test_urls_are_checked() -> None:
+    with pytest.raises(StorageError, match="in-memory"):
+        open_store("sqlite:///:memory:")
+    with pytest.raises(StorageError, match="unsupported store URL"):
+        open_store("mysql://db")
+
+
+def test_every_query_is_named_and_parses(tmp_path: Path) -> None:
+    queries = load_queries("sqlite")
+    assert {"get_instance", "append_history", "claimable_tasks"} <= set(queries)
+    conn = sqlite3.connect(tmp_path / "q.db")
+    for _, script in migrations("sqlite"):
+        for statement in split_statements(script):
+            conn.execute(statement)
+    for name, sql in queries.items():
+        conn.execute(f"EXPLAIN {sql}", {k: None for k in _params(sql)})  # raises on a syntax error
+        assert sql.endswith(";"), name
+    with pytest.raises(StorageError, match="defined twice"):
+        parse_queries("-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;\n")
+
+
+def _params(sql: str) -> set[str]:
+    import re
+
+    return set(re.findall(r":([a-z_]+)", sql))
+
+
+def _row(id: str) -> InstanceRow:
+    return InstanceRow("m", id, "1", "active", False, 0, 0, {"configuration": ["m"], "context": {}},
+                       created_at=1.0, updated_at=1.0)
+
+
+def test_instances_are_unique_and_savepoints_roll_back_alone(tmp_path: Path) -> None:
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'i.db'}")
+    with store.write() as tx:
+        tx.insert_instance(_row("a"))
+        with pytest.raises(ConflictError):
+            tx.insert_instance(_row("a"))
+        with pytest.raises(RuntimeError), tx.savepoint():
+            tx.insert_instance(_row("b"))
+            raise RuntimeError("undo b")
+    with store.read() as tx:
+        assert tx.get_instance("m", "a") is not None
+        assert tx.get_instance("m", "b") is None
+
+
+def test_a_claim_takes_free_or_expired_tasks_only(tmp_path: Path) -> None:
+    store = SQLiteStore(f"sqlite:///{tmp_path / 't.db'}")
+    with store.write() as tx:
+        tx.insert_instance(_row("a"))
+        tx.add_task(TaskRow("k1", "m", "a", "inv", "svc", {}, {"lease": 10}), now=0.0)
+        tx.add_task(TaskRow("k2", "m", "a", "inv", "other", {}, {"lease": 10}), now=0.0)
+    with store.write() as tx:
+        [task] = tx.claim_tasks(1.0, owner="w1", services=["svc"], limit=10)
+        assert (task.key, task.attempt, task.lease_until) == ("k1", 1, 11.0)
+        assert tx.claim_tasks(5.0, owner="w2", services=["svc"], limit=10) == []
+        [again] = tx.claim_tasks(11.0, owner="w2", services=["svc"], limit=10)
+        assert (again.attempt, again.lease_owner) == (2, "w2")
+        assert tx.owned_task("k1", "w1", 1) is None  # w1's late result is stale
+        assert not tx.extend_lease("k1", "w1", 1, 99.0)
+        assert tx.extend_lease("k1", "w2", 2, 99.0)
