@@ -1,0 +1,242 @@
+"""Machine documents (YAML/JSON, XState-style config) -> :class:`~interlock.core.chart.Chart`.
+
+A document is a mapping in XState's shape::
+
+    id: light
+    initial: green
+    context: {cycles: 0}
+    states:
+      green:  {on: {TIMER: yellow}}
+      yellow: {after: {2s: red}}
+      red:    {on: {TIMER: {target: green, actions: {assign: {cycles: "cycles + 1"}}}}}
+
+:func:`load_document` checks all of it and raises one :class:`~interlock.errors.DefinitionError` listing
+every problem with its path in the document and a hint. Warnings (unreachable states) are on
+``chart.warnings``. The Python API (:mod:`interlock.frontends.python`) uses the same code path.
+
+Conventions (see docs/definitions.md): ``after`` schedules a send with id and event
+``xstate.after.<state id>.#<n>`` on entry and cancels it on exit; an invoke without ``id`` gets
+``<state id>:invocation[<n>]``; ``onDone`` of an invoke listens for ``done.invoke.<id>``, ``onError`` for
+``error.invoke.<id>``; ``onDone`` of a state for ``done.state.<state id>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from interlock.core.chart import Chart, build_chart
+from interlock.core.content import Actions, Cancel, Param, Send
+from interlock.core.spec import ChartSpec, DataSpec, InvokeSpec, StateSpec, TransitionSpec
+from interlock.errors import DefinitionError, Problem
+from interlock.frontends.document_actions import ActionCompiler
+from interlock.frontends.document_transitions import Transitions, invoke_id
+from interlock.frontends.document_tree import Node, Tree
+from interlock.frontends.document_values import (
+    Implementations,
+    Values,
+    callable_name,
+    join,
+    record,
+    suggest,
+)
+
+__all__ = ["Implementations", "load_document"]
+
+STATE_KEYS = frozenset({
+    "id", "type", "initial", "states", "on", "always", "after", "entry", "exit", "onEntry", "onExit",
+    "invoke", "tags", "meta", "description", "output", "data", "history", "target", "onDone",
+})
+# keys XState configs carry that mean nothing here; accepted so an exported config loads as it is
+IGNORED_ROOT_KEYS = frozenset({
+    "predictableActionArguments", "preserveActionOrder", "schema", "tsTypes", "types", "$schema", "strict",
+})
+ROOT_KEYS = STATE_KEYS | IGNORED_ROOT_KEYS | {"context", "version", "name", "delays"}
+INVOKE_KEYS = frozenset({"id", "src", "input", "data", "onDone", "onError", "autoForward", "type"})
+
+
+def load_document(doc: Mapping[str, Any], *, guards: Mapping[str, Callable[..., Any]] | None = None,
+                  actions: Mapping[str, Callable[..., Any]] | None = None,
+                  services: Mapping[str, Any] | None = None, delays: Mapping[str, Any] | None = None,
+                  defer_services: bool = False, source: str = "") -> Chart:
+    """Check and compile a machine document; raises :class:`DefinitionError` listing every problem."""
+    if not isinstance(doc, Mapping):
+        raise DefinitionError([Problem("", f"a machine document must be a mapping, not {type(doc).__name__}",
+                                       "start it with keys like id:, initial: and states:")], source)
+    impls = Implementations(guards or {}, actions or {}, services or {}, delays or {}, defer_services)
+    return _Loader(impls, source).load(doc)
+
+
+class _Loader:
+    def __init__(self, impls: Implementations, source: str) -> None:
+        self.impls = impls
+        self.source = source
+        self.problems: list[Problem] = []
+        self.services: dict[str, Any] = dict(impls.services)  # plus inline callables found in invokes
+        self.tree = Tree(self.problems, STATE_KEYS, ROOT_KEYS)
+
+    def error(self, path: str, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(path, message, hint))
+
+    def load(self, doc: Mapping[str, Any]) -> Chart:
+        named_delays = doc.get("delays") or {}
+        if not isinstance(named_delays, Mapping):
+            self.error("delays", "'delays' must be a mapping of name: milliseconds, duration or expression")
+            named_delays = {}
+        self.values = Values(self.impls, self.problems, named_delays)
+        self.actions = ActionCompiler(self.values)
+        self.transitions = Transitions(self.tree, self.values, self.actions)
+        root = self.tree.build(doc)
+        spec = self._state(root)
+        spec.data = self._context(doc.get("context"))
+        if "output" in doc:
+            self.error("output", "a machine's output is the 'output' of its final state",
+                       "move output: to the top-level final state")
+        if self.problems:
+            raise DefinitionError(self.problems, self.source)
+        chart = build_chart(ChartSpec(root=spec, name=str(doc.get("name") or root.id),
+                                      version=str(doc.get("version", "1")), source=self.source))
+        # The Chart has no field for services yet; runtimes read this attribute to register them.
+        chart.services = {k: v for k, v in self.services.items() if callable(v)}  # type: ignore[attr-defined]
+        return chart
+
+    def _context(self, context: Any) -> list[DataSpec]:
+        if context is None:
+            return []
+        if not isinstance(context, Mapping):
+            self.error("context", f"context must be a mapping of name: initial value, not {type(context).__name__}")
+            return []
+        return [DataSpec(id=str(k), value=v, path=join("context", k)) for k, v in context.items()]
+
+    def _state(self, node: Node) -> StateSpec:
+        config, path = node.config, node.path
+        if node.parent is not None and "context" in config:
+            self.error(join(path, "context"), "context belongs to the machine", "move it to the top level")
+        spec = StateSpec(id=node.id, kind=node.kind, path=path)  # type: ignore[arg-type]
+        spec.children = [self._state(child) for child in node.children.values()]
+        self._initial(node, spec)
+        spec.transitions = self.transitions.of_state(node)
+        entry = self.actions.block(config.get("entry", config.get("onEntry")), join(path, "entry"))
+        exit_ = self.actions.block(config.get("exit", config.get("onExit")), join(path, "exit"))
+        timers, cancels = self._after_actions(node)
+        spec.onentry = [block for block in (entry, timers) if block]
+        spec.onexit = [block for block in (cancels, exit_) if block]
+        spec.invokes = self._invokes(node)
+        spec.tags = self._tags(config.get("tags"), join(path, "tags"))
+        spec.description = str(config["description"]) if config.get("description") is not None else None
+        spec.meta = dict(config.get("meta") or {})
+        if node.kind == "history":
+            self._history(node, spec)
+        elif "history" in config or "target" in config:
+            self.error(path, "'history' and 'target' belong to history states", "add type: history")
+        if "output" in config or "data" in config:
+            self._output(node, spec)
+        return spec
+
+    def _initial(self, node: Node, spec: StateSpec) -> None:
+        initial = node.config.get("initial")
+        where = join(node.path, "initial")
+        if node.kind == "state" and node.children:
+            if initial is None:
+                first = next(iter(node.children))
+                self.error(node.path or "(root)", "a state with child states needs 'initial'",
+                           f"add initial: {first}")
+                return
+            target = self.tree.resolve_initial(node, initial, where)
+            spec.initial = [target] if target else None
+        elif initial is not None:
+            self.error(where, f"only a compound state takes 'initial' (this one is {node.kind})",
+                       "remove initial:" if node.kind != "state" else "add child states: or remove initial:")
+
+    def _after_actions(self, node: Node) -> tuple[Actions, Actions]:
+        timers, cancels = [], []
+        for sendid, delay_ms, delayexpr in self.transitions.timers(node):
+            timers.append(Send(event=sendid, id=sendid, delay_ms=delay_ms, delayexpr=delayexpr))
+            cancels.append(Cancel(sendid=sendid))
+        return tuple(timers), tuple(cancels)
+
+    def _invokes(self, node: Node) -> list[InvokeSpec]:
+        value = node.config.get("invoke")
+        if value is None:
+            return []
+        items = value if isinstance(value, list) else [value]
+        out = []
+        for i, item in enumerate(items):
+            path = join(join(node.path, "invoke"), i) if isinstance(value, list) else join(node.path, "invoke")
+            if not isinstance(item, Mapping):
+                self.error(path, "an invoke must be a mapping with 'src'")
+                continue
+            out.append(self._invoke(node, item, path, i))
+        return out
+
+    def _invoke(self, node: Node, config: Mapping[str, Any], path: str, index: int) -> InvokeSpec:
+        for key in config:
+            if key not in INVOKE_KEYS:
+                self.error(join(path, key), f"unknown key {key!r} in an invoke", suggest(str(key), sorted(INVOKE_KEYS), "keys"))
+        invokeid = invoke_id(node, config, index)
+        spec = InvokeSpec(id=invokeid, src=self._src(config.get("src"), invokeid, join(path, "src")),
+                          autoforward=bool(config.get("autoForward", False)), path=path)
+        if config.get("type") is not None:
+            spec.type = str(config["type"])
+        payload = config.get("input", config.get("data"))
+        if payload is not None:
+            pairs = self.values.mapping(payload, join(path, "input"), "input")
+            spec.params = tuple(Param(name, expr) for name, expr in pairs)
+        return spec
+
+    def _src(self, src: Any, invokeid: str, path: str) -> str | None:
+        if isinstance(src, Mapping):  # XState v4: {type: name, ...}
+            src = src.get("type")
+        if callable(src):
+            name = callable_name(src)
+            name = invokeid if name == "(inline)" else name
+            self.services[name] = src
+            return f"service:{name}"
+        if not isinstance(src, str) or not src:
+            self.error(path, "an invoke needs 'src': the name of a service or machine")
+            return None
+        name = src.removeprefix("service:")
+        if src.startswith("machine:") or self.impls.defer_services or name in self.impls.services:
+            return src
+        self.error(path, f"unknown service {name!r}", suggest(name, list(self.impls.services), "services") +
+                   " (pass it in services=, or load with defer_services=True if a runtime provides it)")
+        return src
+
+    def _history(self, node: Node, spec: StateSpec) -> None:
+        depth = node.config.get("history", "shallow")
+        if depth is True:
+            depth = "shallow"
+        if depth not in ("shallow", "deep"):
+            self.error(join(node.path, "history"), f"history must be 'shallow' or 'deep', not {depth!r}")
+            return
+        spec.history = depth
+        if node.config.get("target") is not None:
+            where = join(node.path, "target")
+            targets = [self.tree.resolve(node, t, where) for t in _as_list(node.config["target"])]
+            spec.transitions = [TransitionSpec(targets=[t for t in targets if t], path=where)]
+
+    def _output(self, node: Node, spec: StateSpec) -> None:
+        key = "output" if "output" in node.config else "data"
+        where = join(node.path, key)
+        if node.kind != "final":
+            self.error(where, f"only final states have '{key}'", "add type: final, or remove it")
+            return
+        value = node.config[key]
+        if isinstance(value, Mapping):
+            pairs = self.values.mapping(value, where, "output")
+            spec.donedata = record(pairs)
+        else:
+            spec.donedata = self.values.value(value, where)
+
+    def _tags(self, value: Any, path: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        items = _as_list(value)
+        if not all(isinstance(t, str) for t in items):
+            self.error(path, "tags must be strings")
+            return ()
+        return tuple(items)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]

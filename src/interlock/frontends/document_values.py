@@ -1,0 +1,184 @@
+"""Values in a machine document: expressions, literals, Python callables, guards and delays.
+
+One rule for every place a document holds a value (assignments, event payloads, invoke input, output):
+a string is an expression in the safe language, anything else is a literal, and a Python callable (from
+the Python API) is called as ``fn(context, event)``. Write a literal string as an expression: ``"'hi'"``.
+XState's own action objects (``xstate.assign``, ``xstate.send``...) are the exception: their values are
+literals, because that is what they mean in an XState export.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from interlock.core.datamodel import Expr, Scope
+from interlock.core.execute import parse_delay
+from interlock.errors import Problem
+from interlock.frontends.expressions import ExpressionError, compile_expression, constant
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Implementations:
+    """What a document refers to by name: guards, actions and delays in Python, and invokable services.
+
+    ``defer_services`` says invoke sources are resolved later (by a runtime's registry), so an unknown
+    ``src`` is not a problem at load time.
+    """
+
+    guards: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    actions: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    services: Mapping[str, Any] = field(default_factory=dict)
+    delays: Mapping[str, Any] = field(default_factory=dict)
+    defer_services: bool = False
+
+
+def join(path: str, key: object) -> str:
+    """``states.a`` + ``on`` -> ``states.a.on``; an int key becomes an index: ``on.GO[1]``."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def suggest(name: str, known: list[str], what: str) -> str:
+    close = difflib.get_close_matches(name, known, n=3)
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    if known:
+        return f"known {what}: " + ", ".join(repr(k) for k in sorted(known)[:12])
+    return f"no {what} are defined"
+
+
+def call_with_context(fn: Callable[..., Any], name: str) -> Expr:
+    """An :class:`Expr` calling a trusted Python callable as ``fn(context, event)``, with no other overhead."""
+    def call(scope: Scope) -> Any:
+        return fn(scope.context, scope.event)
+
+    return Expr(name, call)
+
+
+def callable_name(fn: Callable[..., Any]) -> str:
+    name = getattr(fn, "__name__", "") or type(fn).__name__
+    return "(inline)" if name == "<lambda>" else name
+
+
+class Values:
+    """Compiles document values, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, impls: Implementations, problems: list[Problem],
+                 named_delays: Mapping[str, Any] | None = None) -> None:
+        self.impls = impls
+        self.problems = problems
+        self.delays = {**(named_delays or {}), **impls.delays}
+
+    def error(self, path: str, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(path, message, hint))
+
+    def expression(self, source: str, path: str) -> Expr | None:
+        try:
+            return compile_expression(source)
+        except ExpressionError as exc:
+            self.error(path, f"bad expression {source!r}: {exc.message}", exc.hint)
+            return None
+
+    def value(self, value: Any, path: str, *, literal: bool = False) -> Expr | None:
+        """An expression string, a Python callable, or a literal (every value if ``literal``)."""
+        if callable(value):
+            return call_with_context(value, callable_name(value))
+        if isinstance(value, str) and not literal:
+            return self.expression(value, path)
+        return constant(value)
+
+    def mapping(self, value: Any, path: str, what: str, *, literal: bool = False) -> list[tuple[str, Expr]]:
+        """``{name: value}`` with every value compiled; a problem if it is not a mapping."""
+        if not isinstance(value, Mapping):
+            self.error(path, f"{what} must be a mapping of name: value, not {type(value).__name__}")
+            return []
+        out = []
+        for key, item in value.items():
+            expr = self.value(item, join(path, key), literal=literal)
+            if expr is not None:
+                out.append((str(key), expr))
+        return out
+
+    # --- guards ---
+
+    def guard(self, value: Any, path: str) -> Expr | None:
+        """A named guard, an expression, a callable, or ``{type, params}`` / ``{and|or: [...]}`` / ``{not: g}``."""
+        if callable(value):
+            return call_with_context(value, callable_name(value))
+        if isinstance(value, str):
+            if value in self.impls.guards:
+                return call_with_context(self.impls.guards[value], value)
+            if IDENTIFIER.match(value):
+                self.error(path, f"unknown guard {value!r}",
+                           suggest(value, list(self.impls.guards), "guards") +
+                           f" (to test a context value, write 'context.{value}')")
+                return None
+            return self.expression(value, path)
+        if isinstance(value, Mapping):
+            return self._guard_object(value, path)
+        self.error(path, f"a guard must be a name, an expression or an object, not {type(value).__name__}")
+        return None
+
+    def _guard_object(self, value: Mapping[str, Any], path: str) -> Expr | None:
+        for combinator in ("and", "or"):
+            if combinator in value:
+                parts = value[combinator]
+                if not isinstance(parts, list) or not parts:
+                    self.error(join(path, combinator), f"'{combinator}' takes a non-empty list of guards")
+                    return None
+                guards = [self.guard(g, join(join(path, combinator), i)) for i, g in enumerate(parts)]
+                if any(g is None for g in guards):
+                    return None
+                return _combine(combinator, [g for g in guards if g is not None])
+        if "not" in value:
+            inner = self.guard(value["not"], join(path, "not"))
+            return Expr(f"not {inner.source}", lambda scope: not inner(scope)) if inner else None
+        name = value.get("type")
+        if not isinstance(name, str):
+            self.error(path, "a guard object needs 'type' (a guard name), or 'and', 'or' or 'not'")
+            return None
+        fn = self.impls.guards.get(name)
+        if fn is None:
+            self.error(join(path, "type"), f"unknown guard {name!r}", suggest(name, list(self.impls.guards), "guards"))
+            return None
+        params = dict(value.get("params") or {})
+        return Expr(name, lambda scope: fn(scope.context, scope.event, **params))
+
+    # --- delays ---
+
+    def delay(self, value: Any, path: str) -> tuple[int | None, Expr | None]:
+        """``(delay_ms, None)`` for a fixed delay, ``(None, expr)`` for a computed one."""
+        if isinstance(value, str) and value in self.delays:
+            return self.delay(self.delays[value], path)
+        if callable(value):
+            return None, call_with_context(value, callable_name(value))
+        try:
+            return parse_delay(value), None
+        except ValueError:
+            pass
+        if isinstance(value, str) and not IDENTIFIER.match(value):
+            return None, self.expression(value, path)
+        self.error(path, f"invalid delay {value!r}",
+                   "use milliseconds (1000), a duration ('2s', '150ms', '1m'), or a named delay: " +
+                   suggest(str(value), list(self.delays), "delays"))
+        return None, None
+
+
+def _combine(kind: str, guards: list[Expr]) -> Expr:
+    source = f" {kind} ".join(f"({g.source})" for g in guards)
+    if kind == "and":
+        return Expr(source, lambda scope: all(g(scope) for g in guards))
+    return Expr(source, lambda scope: any(g(scope) for g in guards))
+
+
+def record(pairs: list[tuple[str, Expr]]) -> Expr:
+    """An :class:`Expr` building ``{name: value}`` from compiled values, all read from the same context."""
+    source = "{" + ", ".join(f"{k}: {e.source}" for k, e in pairs) + "}"
+    return Expr(source, lambda scope: {k: e(scope) for k, e in pairs})
