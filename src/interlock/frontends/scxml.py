@@ -138,7 +138,7 @@ class _DocumentParser(ContentCompiler):
             name = local_name(child)
             cpath = f"{path}/{name}" + (f"[@id='{child.get('id')}']" if child.get("id") else f"[{index}]")
             if name in _STATE_TAGS:
-                spec.children.append(self._state(child, cast(str, name), cpath))
+                spec.children.append(self._state(child, name, cpath))
             elif name == "transition":
                 spec.transitions.append(self._transition(child, cpath))
             elif name == "onentry":

@@ -39,9 +39,10 @@ from interlock.frontends.python_datamodel import (
 
 SCXML_NS = "http://www.w3.org/2005/07/scxml"
 
+
 def local_name(elem: ET.Element) -> str | None:
     """The tag without the SCXML namespace; None for elements of other namespaces (ignored)."""
-    tag = elem.tag
+    tag: object = elem.tag
     if not isinstance(tag, str):  # comments and processing instructions
         return None
     if tag.startswith("{"):
@@ -104,7 +105,8 @@ class ContentCompiler:
         try:
             return compile_expr(source, strict=self.strict)
         except SyntaxError as error:
-            self.problem(path, syntax_message(error), "write a Python expression")
+            self.problem(path, f"{syntax_message(error)} in {source.strip()!r}",
+                         "write a Python expression (load with strict=False to defer it to run time)")
             return Expr(source, _never(source))
 
     def location(self, source: str, path: str, *, declare: bool = False) -> Location:
