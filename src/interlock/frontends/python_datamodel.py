@@ -221,7 +221,7 @@ def _location_node(text: str, declare: bool) -> ast.Name | ast.Attribute | ast.S
     try:
         node = ast.parse(text, mode="eval").body
     except SyntaxError as error:
-        raise SyntaxError(f"not a location: {error.msg}") from None
+        raise SyntaxError(f"{text!r} is not a location: {error.msg}") from None
     allowed: tuple[type, ...] = (ast.Name,) if declare else (ast.Name, ast.Attribute, ast.Subscript)
     if not isinstance(node, allowed):
         what = "a variable name" if declare else "a variable, attribute or item"
