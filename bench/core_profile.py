@@ -5,10 +5,12 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
+from pathlib import Path
 
 from bench.core_machines import MACHINES, events_for
 
 PROFILED_EVENTS = 20_000
+REPO = str(Path(__file__).resolve().parents[1]) + "/"
 
 
 def profile_machine(name: str, *, top: int = 18) -> str:
@@ -33,7 +35,7 @@ def _trim(text: str) -> str:
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if "function calls" in line), 0)
     kept = "\n".join(line.rstrip() for line in lines[start:] if line.strip())
-    for marker in ("/src/interlock/", "/site-packages/"):
+    for marker in ("/src/interlock/", "/site-packages/", REPO):
         kept = _shorten(kept, marker)
     return kept
 
@@ -44,7 +46,7 @@ def _shorten(text: str, marker: str) -> str:
         at = line.find(marker)
         if at >= 0:
             begin = line.rfind(" ", 0, at) + 1
-            line = line[:begin] + line[at + len(marker):]
+            line = line[:begin] + line[at + len(marker):]  # keep the path below the package or repo root
         out.append(line)
     return "\n".join(out)
 
