@@ -4,7 +4,7 @@ Each ``testNNN.scxml`` runs on its own runner with a virtual clock (delays cost 
 budget. It passes when the top-level machine ends in its ``<final id="pass">``. Files whose name contains
 ``sub`` and ``*.txt`` files are helpers loaded by the tests, not tests.
 
->>> results = run_suite([Path("conformance/scxml")], out=None)   # doctest: +SKIP
+>>> results = run_suite([Path("conformance/scxml")], quiet=True)   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -102,9 +102,16 @@ def run_case(path: Path, *, budget: float = DEFAULT_BUDGET) -> CaseResult:
     return outcome("fail", f"ended in {config}")
 
 
-def run_suite(paths: Iterable[Path], *, budget: float = DEFAULT_BUDGET,
-              out: TextIO | None = sys.stdout) -> list[CaseResult]:
-    """Run every test under ``paths``, printing one JSON line per test and a summary line."""
+def run_suite(paths: Iterable[Path], *, budget: float = DEFAULT_BUDGET, out: TextIO | None = None,
+              quiet: bool = False) -> list[CaseResult]:
+    """Run every test under ``paths``, printing one JSON line per test and a summary line.
+
+    ``out`` defaults to the current ``sys.stdout``; ``quiet`` prints nothing.
+    """
+    if quiet:
+        out = None
+    elif out is None:
+        out = sys.stdout
     results = []
     for path in discover(paths):
         result = run_case(path, budget=budget)
