@@ -214,3 +214,18 @@ def test_done_session_ignores_further_events_and_reports_output() -> None:
     assert r.snapshot.status == "done" and r.snapshot.output == {"total": 5}
     assert r.effects[-1] == DoneEffect({"total": 5})
     assert step(c, r.snapshot, "GO").snapshot is r.snapshot
+
+
+def test_stop_runs_exit_handlers_and_cancels_invocations_without_done() -> None:
+    from interlock.core.effects import CancelInvokeEffect, InvokeEffect
+    from interlock.core.spec import InvokeSpec
+    from interlock.core.step import stop
+
+    c = chart(state("m", state("a", onexit=[(Log("bye", None),)], invokes=[InvokeSpec(type="service", src="work")])))
+    started = start(c)
+    assert [type(e) for e in started.effects] == [InvokeEffect]
+    invokeid = started.effects[0].invokeid
+    r = stop(c, started.snapshot)
+    assert r.snapshot.status == "stopped"
+    assert r.effects == (LogEffect("bye", None), CancelInvokeEffect(invokeid))
+    assert step(c, r.snapshot, "anything").snapshot is r.snapshot

@@ -8,7 +8,7 @@ from interlock.errors import StorageError
 
 SNAPSHOT_FORMAT = 1
 
-Status = Literal["active", "done"]
+Status = Literal["active", "done", "stopped"]
 
 
 class Snapshot(NamedTuple):
@@ -21,7 +21,8 @@ class Snapshot(NamedTuple):
     - ``pending``: ids of delayed sends that were emitted and neither delivered nor cancelled.
     - ``bound``: states whose late-bound data has been initialized.
     - ``seq``: counter from which the engine derives ids (no randomness).
-    - ``status``/``output``: ``done`` with the donedata once a top-level final state is reached.
+    - ``status``/``output``: ``done`` with the donedata once a top-level final state is reached;
+      ``stopped`` once cancelled from outside (:func:`interlock.core.step.stop`).
     """
 
     configuration: tuple[str, ...]

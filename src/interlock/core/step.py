@@ -93,6 +93,21 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     return result
 
 
+def stop(chart: Chart, snapshot: Snapshot, *, now: float = 0.0,
+         reachable: Callable[[str], bool] | None = None) -> StepResult:
+    """Cancel a session from outside (its invoking state was exited, or an operator stopped it).
+
+    Runs every active state's exit handlers in exit order and cancels its invocations (SCXML 6.4), but
+    reports no done event: the new snapshot's status is ``stopped``.
+    """
+    if snapshot.status != "active":
+        return _new_tuple(StepResult, (snapshot, (), ()))
+    run = Run(chart, snapshot, now, reachable)
+    run.exit_all()
+    result = run.finish()
+    return result._replace(snapshot=result.snapshot._replace(status="stopped"))
+
+
 class Run:
     """The working state of one start/step call. Private to it; discarded when it returns."""
 
@@ -319,13 +334,19 @@ class Run:
         final state the session ended in.
         """
         final = next((s for s in self.config if s.kind == "final" and s.parent is self.chart.root), None)
+        self.exit_all()
+        self.output = self._donedata(final) if final is not None else None
+        self.effects.append(DoneEffect(self.output))
+
+    def exit_all(self) -> None:
+        """Leave every active state (exit handlers, then its invocations), then drop pending sends."""
         for state in sorted(self.config, key=_exit_order):
             for block in state.onexit:
                 run_block(self, block)
             if state.invokes:
                 self._cancel_invokes(state)
-        self.output = self._donedata(final) if final is not None else None
-        self.effects.append(DoneEffect(self.output))
+        for sendid in tuple(self.pending):
+            self.cancel(sendid)
 
     def finalize_and_forward(self, ev: Event) -> None:
         """Apply <finalize> for events from a child, and autoforward external events (SCXML 6.4)."""
