@@ -52,7 +52,7 @@ def test_dot_draws_parallel_regions_as_nested_dashed_clusters(cli: Invoke, order
     for region in ("payment", "shipping"):
         inner = _block(checkout, f'subgraph "cluster_{region}" {{')
         assert 'style="dashed"' in inner
-    assert '"paid" [style="rounded,bold", peripheries=2];' in checkout
+    assert '"paid" [peripheries="2"];' in checkout
     assert '"ship_hist" [shape=circle, label="H*"' in checkout
     # an edge into the parallel state stops at its cluster border
     assert '"cart" -> "checkout" [label="CHECKOUT [total > 0]", lhead="cluster_checkout"];' in text

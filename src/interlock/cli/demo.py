@@ -44,6 +44,7 @@ def demo(
         fail(f"the demo machine {machine} does not exist",
              hint="run from the repository root, or pass --examples DIR")
     out = make_console()
+    machine = _relative(machine)
     chart = chart_or_exit(machine)
     out.print(Rule("[bold]Interlock demo[/]"))
     out.print(f"machine {escape(str(machine))}: {escape(summary(chart))}")
@@ -54,6 +55,14 @@ def demo(
     out.print("Try it yourself:")
     out.print(f"  interlock diagram {escape(str(machine))} --format mermaid")
     out.print(f"  interlock simulate {escape(str(machine))} --interactive")
+
+
+def _relative(path: Path) -> Path:
+    """Shorter paths in the output (and in the commands it suggests) when run from the repository."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def _scenario(out: Console, machine: Path, sessionid: str, title: str, script_path: Path) -> None:

@@ -5,7 +5,7 @@ dashed cluster, so concurrency is visible. Edges to a compound state end at its 
 
 from __future__ import annotations
 
-from interlock.cli.labels import history_label, top_level_is_root, transition_label
+from interlock.cli.labels import history_label, short_name, top_level_is_root, transition_label
 from interlock.core.chart import Chart, StateNode, Transition
 
 _CONTAINERS = ("compound", "parallel")
@@ -38,15 +38,17 @@ def _state(node: StateNode, indent: str) -> list[str]:
     if node.kind == "history":
         return [f"{indent}{_q(node.id)} [shape=circle, label={_q(history_label(node))}, "
                 f"tooltip={_q(node.id)}, width=0.3, fixedsize=true];"]
-    if node.kind == "final":
-        return [f"{indent}{_q(node.id)} [style=\"rounded,bold\", peripheries=2];"]
-    if node.kind == "atomic":
-        return [f"{indent}{_q(node.id)};"]
+    label = short_name(node)  # nested document states have dotted path ids: show the last part
+    if node.kind in ("atomic", "final"):
+        attrs = {"label": label} if label != node.id else {}
+        if node.kind == "final":
+            attrs["peripheries"] = "2"
+        return [f"{indent}{_q(node.id)}{_attrs(attrs)};"]
     in_parallel = node.parent is not None and node.parent.kind == "parallel"
     if node.kind == "parallel":
-        label, style = f"{node.id}  (parallel)", "rounded,bold"
+        label, style = f"{label}  (parallel)", "rounded,bold"
     else:
-        label, style = node.id, "dashed" if in_parallel else "rounded"
+        style = "dashed" if in_parallel else "rounded"
     inner = indent + "  "
     lines = [
         f"{indent}subgraph {_q(_cluster(node))} {{",

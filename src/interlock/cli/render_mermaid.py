@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import re
 
-from interlock.cli.labels import common_ancestor, history_label, top_level_is_root, transition_label
+from interlock.cli.labels import (
+    common_ancestor,
+    display_id,
+    history_label,
+    short_name,
+    top_level_is_root,
+    transition_label,
+)
 from interlock.core.chart import Chart, StateNode, Transition
 
 _RESERVED = {"state", "note", "end", "direction", "classDef", "class", "style", "as", "left", "right",
@@ -19,9 +26,8 @@ class _Writer:
         self.names: dict[str, str] = {}
         taken: set[str] = set()
         for node in chart.walk():
-            name = node.id
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or name in _RESERVED or name in taken:
-                name = f"s{node.order}"
+            candidates = (node.id, short_name(node), display_id(chart, node).replace(".", "_"))
+            name = next((c for c in candidates if _usable(c) and c not in taken), f"s{node.order}")
             taken.add(name)
             self.names[node.id] = name
         # transitions are written inside the block that contains both ends (Mermaid cannot link into
@@ -54,12 +60,14 @@ class _Writer:
         if node.kind == "history":
             return [f'{indent}state "{history_label(node)}" as {name}']
         if node.kind in ("atomic", "final"):
-            decl = name if name == node.id else f'state "{_text(node.id)}" as {name}'
+            label = short_name(node)
+            decl = name if name == label else f'state "{_text(label)}" as {name}'
             lines = [f"{indent}{decl}"]
             if node.kind == "final":
                 lines.append(f"{indent}{name} --> [*]")
             return lines
-        head = f"state {name}" if name == node.id else f'state "{_text(node.id)}" as {name}'
+        label = short_name(node)
+        head = f"state {name}" if name == label else f'state "{_text(label)}" as {name}'
         return [f"{indent}{head} {{", *self._body(node, indent + "    "), f"{indent}}}"]
 
     def _body(self, node: StateNode, indent: str) -> list[str]:
@@ -99,6 +107,10 @@ class _Writer:
 def render_mermaid(chart: Chart) -> str:
     """The chart as Mermaid text; states whose ids Mermaid cannot parse get aliases (``s3``)."""
     return _Writer(chart).render()
+
+
+def _usable(name: str) -> bool:
+    return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) is not None and name not in _RESERVED
 
 
 def _text(text: str) -> str:

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from interlock.errors import Problem
+from interlock.errors import DefinitionError, Problem
+from interlock.frontends.loader import parse_document
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +78,12 @@ def parse_duration(value: object) -> float:
 def load_script(path: Path) -> Script:
     """Read a script file; raises :class:`ScriptError` (bad content) or ``OSError`` (cannot read)."""
     text = path.read_text(encoding="utf-8")
+    # the machine loader's parser: YAML 1.2 booleans, so events named `on` or `yes` stay strings
+    kind = "json" if path.suffix.lower() == ".json" else "yaml"
     try:
-        document = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ScriptError(str(path), [Problem("", f"not valid {_kind(path)}: {exc}")]) from exc
+        document = parse_document(text, kind, str(path))
+    except DefinitionError as exc:
+        raise ScriptError(str(path), list(exc.problems)) from None
     return parse_script(document, str(path))
 
 
@@ -144,8 +145,6 @@ def _parse_step(item: Any, where: str, problems: list[Problem]) -> ScriptStep | 
     return SendStep(name.strip(), item.get("data"))
 
 
-def _kind(path: Path) -> str:
-    return "JSON" if path.suffix.lower() == ".json" else "YAML"
 
 
 COMMANDS = ("quit", "exit", "state", "help")

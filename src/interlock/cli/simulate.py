@@ -68,7 +68,10 @@ def play(out: Console, sim: Simulator, item: ScriptStep) -> None:
 
 def _run(out: Console, sim: Simulator, item: ScriptStep) -> list[StepRecord]:
     if isinstance(item, SendStep):
-        return [] if sim.done else sim.send(item.name, item.data)
+        if sim.done:
+            out.print(f"[dim]t={format_seconds(sim.now)} {escape(item.name)}: not sent, the session is done[/]")
+            return []
+        return sim.send(item.name, item.data)
     start = sim.now
     records = sim.advance(item.seconds)
     out.print(f"[dim]wait {format_seconds(item.seconds)}: t={format_seconds(start)} -> "
@@ -103,8 +106,6 @@ def _interact(out: Console, sim: Simulator) -> None:
         elif item == "state":
             _state(out, sim)
         elif item is not None and not isinstance(item, str):
-            if sim.done and isinstance(item, SendStep):
-                out.print("[yellow]the machine is done; it ignores further events[/]")
             play(out, sim, item)
 
 

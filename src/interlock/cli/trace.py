@@ -10,8 +10,15 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from interlock.cli.labels import transition_label
-from interlock.core.chart import Chart, Transition
+from interlock.cli.labels import (
+    after_label,
+    display_id,
+    format_seconds,
+    short_name,
+    timer_state,
+    transition_label,
+)
+from interlock.core.chart import Chart, StateNode, Transition
 from interlock.core.effects import Effect
 from interlock.core.events import Event
 from interlock.core.snapshot import Snapshot
@@ -43,7 +50,7 @@ def print_step(out: Console, record: StepRecord, *, main: str) -> None:
     if record.event is not None and not record.transitions:
         out.print("  [yellow]ignored[/]: no enabled transition")
     for t in record.transitions:
-        out.print(f"  {escape(describe_transition(t))}")
+        out.print(f"  {escape(describe_transition(chart, t))}")
     out.print(f"  [bold]state[/]  {escape(describe_configuration(chart, record.after))}")
     before = record.before.context if record.before is not None else {}
     for line in context_diff(before, record.after.context):
@@ -51,25 +58,30 @@ def print_step(out: Console, record: StepRecord, *, main: str) -> None:
     for effect in record.effects:
         if effect.kind == "done":  # shown below as the session's output
             continue
-        out.print(f"  [bold]effect[/] {escape(describe_effect(effect))}")
+        out.print(f"  [bold]effect[/] {escape(describe_effect(effect, chart))}")
     if record.after.done and (record.before is None or not record.before.done):
-        out.print(f"  [bold green]done[/]   output {escape(compact(record.after.output))}")
+        output = record.after.output
+        out.print("  [bold green]done[/]" + ("" if output is None else f"   output {escape(compact(output))}"))
 
 
 def _heading(record: StepRecord) -> str:
     if record.event is None:
         return "[bold]start[/]"
     data = "" if record.event.data is None else " " + escape(compact(record.event.data))
+    timer_of = timer_state(record.chart, record.event.name)
+    if timer_of is not None:
+        return (f"[bold cyan]{escape(transition_name(timer_of, record.event.name))}[/] "
+                f"[magenta](timer of {escape(display_id(record.chart, timer_of))})[/]")
     via = {"timer": " [magenta](timer)[/]", "self": " [dim](sent to itself)[/]",
            "child": " [dim](from a child)[/]", "platform": " [dim](platform)[/]"}
     return f"[bold cyan]{escape(record.event.name)}[/]{data}{via.get(record.origin, '')}"
 
 
-def describe_transition(t: Transition) -> str:
+def describe_transition(chart: Chart, t: Transition) -> str:
     """``cart --PAY [total > 0]--> paying``; eventless and targetless transitions say so."""
     label = transition_label(t) or "(eventless)"
-    targets = ", ".join(n.id for n in t.targets) or f"{t.source.id} (targetless)"
-    return f"{t.source.id} --{label}--> {targets}"
+    targets = ", ".join(display_id(chart, n) for n in t.targets) or "(targetless)"
+    return f"{display_id(chart, t.source)} --{label}--> {targets}"
 
 
 def describe_configuration(chart: Chart, snapshot: Snapshot) -> str:
@@ -79,7 +91,8 @@ def describe_configuration(chart: Chart, snapshot: Snapshot) -> str:
               if s in chart.states and not any(c.id in active for c in chart.state(s).children)]
     paths = []
     for leaf in leaves:
-        chain = [a.id for a in reversed(leaf.ancestors) if a is not chart.root] + [leaf.id]
+        chain = [short_name(a) for a in reversed(leaf.ancestors) if a is not chart.root]
+        chain.append(short_name(leaf))
         paths.append(" > ".join(chain))
     return " | ".join(paths) or "(none)"
 
@@ -103,13 +116,19 @@ def _diff(before: dict[str, Any], after: dict[str, Any], prefix: str) -> Iterato
             yield f"~ {path}: {compact(old)} -> {compact(new)}"
 
 
-def describe_effect(effect: Effect) -> str:
+def describe_effect(effect: Effect, chart: Chart) -> str:
     """One line per effect kind; delayed sends show their delay and id so cancels can be matched."""
     match effect.kind:
+        case "send" if (timer_of := timer_state(chart, effect.event.name)) is not None:
+            return (f"start timer of {display_id(chart, timer_of)}: fires in "
+                    f"{format_seconds(effect.delay_ms / 1000)}")
+        case "cancel" if (timer_of := timer_state(chart, effect.sendid)) is not None:
+            return f"cancel timer of {display_id(chart, timer_of)}"
         case "send":
             target = effect.target or "itself"
             delay = f" in {format_seconds(effect.delay_ms / 1000)}" if effect.delay_ms else ""
-            return f"send {_event_text(effect.event)} to {target}{delay} (id {effect.sendid})"
+            sendid = "" if effect.sendid == effect.event.name else f" (id {effect.sendid})"
+            return f"send {_event_text(effect.event)} to {target}{delay}{sendid}"
         case "cancel":
             return f"cancel delayed send {effect.sendid}"
         case "invoke":
@@ -126,6 +145,10 @@ def describe_effect(effect: Effect) -> str:
     return repr(effect)
 
 
+def transition_name(state: StateNode, event: str) -> str:
+    return after_label(state, event) or event
+
+
 def _event_text(event: Event) -> str:
     return event.name if event.data is None else f"{event.name} {compact(event.data)}"
 
@@ -137,13 +160,3 @@ def compact(value: Any, limit: int = 120) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def format_seconds(seconds: float) -> str:
-    """``0s``, ``1.5s``, ``250ms``, ``2m30s``: short and exact for a virtual clock."""
-    if seconds and seconds < 1:
-        return f"{round(seconds * 1000, 3):g}ms"
-    if seconds < 60:
-        return f"{round(seconds, 3):g}s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}m{round(rest, 3):g}s" if rest else f"{int(minutes)}m"
