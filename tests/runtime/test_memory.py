@@ -129,6 +129,20 @@ def test_leaving_the_invoking_state_cancels_the_child_and_its_timers() -> None:
     assert runner.clock.now() == 0.0  # the child's 5 s timer was dropped, not waited for
 
 
+def test_a_cancelled_child_runs_its_exit_handlers_but_reports_no_done() -> None:
+    chart = load_scxml("""<scxml initial="s"><state id="s">
+      <invoke id="kid"><content><scxml initial="w"><state id="w">
+        <onexit><log label="child" expr="'leaving'"/></onexit></state></scxml></content></invoke>
+      <transition event="leave" target="t"/></state>
+      <state id="t"><transition event="done.invoke.kid" target="wrong"/></state><final id="wrong"/></scxml>""")
+    runner = MemoryRunner()
+    parent = runner.start(chart)
+    runner.send(parent.id, "leave")
+    assert runner.run_until_idle()
+    assert [(r.label, r.value) for r in runner.logs] == [("child", "leaving")]
+    assert parent.configuration[-1] == "t"
+
+
 def test_autoforward_sends_the_parents_events_to_the_child() -> None:
     chart = load_scxml("""<scxml initial="s"><state id="s">
       <invoke id="kid" autoforward="true"><content><scxml initial="w"><state id="w">

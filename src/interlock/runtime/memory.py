@@ -40,7 +40,7 @@ from interlock.core.effects import (
 from interlock.core.events import Event, as_event
 from interlock.core.execute import SCXML_PROCESSOR
 from interlock.core.snapshot import Snapshot
-from interlock.core.step import StepResult, start, step
+from interlock.core.step import StepResult, start, step, stop
 from interlock.errors import ConflictError, NotFoundError
 from interlock.runtime.clock import Clock, VirtualClock
 from interlock.runtime.machines import MachineLoader, is_scxml_type
@@ -371,9 +371,15 @@ class MemoryRunner:
                 self._deliver(parent.id, done)
 
     def _stop(self, sessionid: str) -> None:
-        session = self.sessions.pop(sessionid, None)
+        session = self.sessions.get(sessionid)
         if session is None:
             return
+        if session.snapshot is not None and session.snapshot.status == "active":
+            # a cancelled session still runs its exit handlers (SCXML 6.4); it reports no done event
+            result = stop(session.chart, session.snapshot, now=self.clock.now(),
+                          reachable=self._reachable(session))
+            self._apply(session, None, result)
+        self.sessions.pop(sessionid, None)
         session.stopped = True
         self._drop(session)
 
