@@ -199,7 +199,7 @@ class _Loader:
         if src.startswith("machine:") or self.impls.defer_services or name in self.impls.services:
             return src
         self.error(path, f"unknown service {name!r}", suggest(name, list(self.impls.services), "services") +
-                   " (pass it in services=, or load with defer_services=True if a runtime provides it)")
+                   "; pass it in services=, or load with defer_services=True if a runtime provides it")
         return src
 
     def _history(self, node: Node, spec: StateSpec) -> None:

@@ -107,7 +107,7 @@ class ActionCompiler:
         fn = self.impls.actions.get(name)
         if fn is None:
             self.values.error(path, f"unknown action {name!r}", suggest(name, list(self.impls.actions), "actions")
-                              + " (implement it in Python and pass it in actions=)")
+                              + "; implement it in Python and pass it in actions=")
             return None
         if value is not None:
             for key in sorted(set(value) - {"type", "params"}):

@@ -47,7 +47,8 @@ class Transitions:
                     into.extend(self.parse(node, value, join(join(path, "on"), event), events))
         named.extend(self._after(node))
         if "onDone" in config:
-            named.extend(self.parse(node, config["onDone"], join(path, "onDone"), [f"done.state.{node.id}"]))
+            done = self.parse(node, config["onDone"], join(path, "onDone"), [f"done.state.{node.id}"])
+            named.extend(_exactly(done))
         named.extend(self._invoke_outcomes(node))
         if "always" in config:
             named.extend(self.parse(node, config["always"], join(path, "always"), []))
@@ -118,7 +119,23 @@ class Transitions:
                 out.extend(self.parse(node, item["onDone"], join(path, "onDone"), [f"done.invoke.{invokeid}"]))
             if "onError" in item:
                 out.extend(self.parse(node, item["onError"], join(path, "onError"), [f"error.invoke.{invokeid}"]))
-        return out
+        return _exactly(out)
+
+
+def _exactly(transitions: list[TransitionSpec]) -> list[TransitionSpec]:
+    """Match only the exact event name, not its descendants by token prefix.
+
+    Ids contain dots, so ``done.state.m.p`` (a parallel state's onDone) would otherwise also match
+    ``done.state.m.p.region``, raised when one region finishes.
+    """
+    for spec in transitions:
+        name, cond = spec.events[0], spec.cond
+        if cond is None:
+            spec.cond = Expr(f"event.name == {name!r}", lambda scope, name=name: scope.event.name == name)
+        else:
+            spec.cond = Expr(f"event.name == {name!r} and ({cond.source})",
+                             lambda scope, name=name, cond=cond: scope.event.name == name and cond(scope))
+    return transitions
 
 
 def invoke_id(node: Node, config: Mapping[str, Any], index: int) -> str:

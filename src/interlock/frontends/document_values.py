@@ -118,7 +118,7 @@ class Values:
             if IDENTIFIER.match(value):
                 self.error(path, f"unknown guard {value!r}",
                            suggest(value, list(self.impls.guards), "guards") +
-                           f" (to test a context value, write 'context.{value}')")
+                           f"; pass it in guards=, or to test a context value write 'context.{value}'")
                 return None
             return self.expression(value, path)
         if isinstance(value, Mapping):
@@ -166,8 +166,8 @@ class Values:
         if isinstance(value, str) and not IDENTIFIER.match(value):
             return None, self.expression(value, path)
         self.error(path, f"invalid delay {value!r}",
-                   "use milliseconds (1000), a duration ('2s', '150ms', '1m'), or a named delay: " +
-                   suggest(str(value), list(self.delays), "delays"))
+                   "use milliseconds (1000), a duration ('2s', '150ms', '1m'), or a named delay (" +
+                   suggest(str(value), list(self.delays), "delays") + ")")
         return None, None
 
 

@@ -118,7 +118,8 @@ def _parse(source: str) -> ast.Expression:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         where = f" at column {exc.offset}" if exc.offset else ""
-        raise ExpressionError(f"invalid syntax{where}: {exc.msg}", "expressions use Python syntax") from None
+        detail = "" if exc.msg == "invalid syntax" else f": {exc.msg}"
+        raise ExpressionError(f"invalid syntax{where}{detail}", "expressions use Python syntax") from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ExpressionError(f"cannot parse the expression: {exc}") from None
     count = sum(1 for _ in ast.walk(tree))
@@ -335,6 +336,7 @@ class _Compiler:
             return lambda scope, budget: ops.call_method(
                 budget, target(scope, budget), name, tuple(a(scope, budget) for a in args),
                 {k: v(scope, budget) for k, v in kwargs.items()})
+        self.compile(func, depth)  # its own error first (a lambda, say), if it has one
         self.fail(node, "only named functions and methods can be called")
 
     def _In(self, node: ast.Call, args: list[Node]) -> Node:

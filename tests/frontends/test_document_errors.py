@@ -1,0 +1,152 @@
+"""Loading reports every problem of a document at once, each with its path and a hint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from interlock.errors import DefinitionError, Problem
+from interlock.frontends.loader import load_machine
+
+
+def problems(text: str, **kwargs: object) -> dict[str, Problem]:
+    with pytest.raises(DefinitionError) as caught:
+        load_machine(text, **kwargs)  # type: ignore[arg-type]
+    return {p.path: p for p in caught.value.problems}
+
+
+BROKEN = """
+id: shop
+initial: browsing
+intial: oops
+context: {cart: []}
+states:
+  browsing:
+    on:
+      ADD:
+        target: browsng
+        actions: [addToCart, {assign: {cart: "cart +"}}]
+      CHECKOUT: {target: paying, guard: canPay, taget: x}
+  paying:
+    invoke: {src: payments, onDone: done}
+    entry: {type: notify, params: {to: ops}}
+    after:
+      soon: browsing
+  done: {type: finale}
+  tree:
+    states:
+      leaf: {}
+  twin: {id: shop.done}
+"""
+
+
+def test_every_problem_is_reported_with_its_path_and_a_hint() -> None:
+    found = problems(BROKEN)
+    expected = {
+        "intial": ("unknown key 'intial'", "did you mean 'initial'"),
+        "states.browsing.on.ADD.target": ("unknown target 'browsng'", "did you mean 'browsing'"),
+        "states.browsing.on.ADD.actions[0]": ("unknown action 'addToCart'", "actions="),
+        "states.browsing.on.ADD.actions[1].assign.cart": ("bad expression 'cart +'", ""),
+        "states.browsing.on.CHECKOUT.guard": ("unknown guard 'canPay'", "context.canPay"),
+        "states.browsing.on.CHECKOUT.taget": ("unknown key 'taget'", "did you mean 'target'"),
+        "states.paying.invoke.src": ("unknown service 'payments'", "defer_services=True"),
+        "states.paying.entry": ("unknown action 'notify'", ""),
+        "states.paying.after.soon": ("invalid delay 'soon'", "named delay"),
+        "states.done.type": ("unknown state type 'finale'", "did you mean 'final'"),
+        "states.tree": ("needs 'initial'", "add initial: leaf"),
+        "states.twin": ("duplicate state id 'shop.done'", "already used at states.done"),
+    }
+    for path, (message, hint) in expected.items():
+        assert path in found, f"no problem reported at {path}; got {sorted(found)}"
+        assert message in found[path].message
+        assert hint in found[path].hint
+    assert set(found) == set(expected)
+
+
+def test_the_error_message_lists_the_problems_and_the_source(tmp_path: Path) -> None:
+    path = tmp_path / "shop.yaml"
+    path.write_text(BROKEN)
+    with pytest.raises(DefinitionError) as caught:
+        load_machine(path)
+    text = str(caught.value)
+    assert text.startswith(f"12 problem(s) in {path}:")
+    assert "states.browsing.on.ADD.target: unknown target 'browsng' (hint: did you mean 'browsing'" in text
+
+
+def test_implementations_and_deferred_services_remove_those_problems() -> None:
+    with pytest.raises(DefinitionError) as caught:
+        load_machine(BROKEN, defer_services=True, actions={"addToCart": print, "notify": print},
+                     guards={"canPay": lambda c, e: True}, delays={"soon": 100})
+    paths = {p.path for p in caught.value.problems}
+    assert not paths & {"states.paying.invoke.src", "states.browsing.on.ADD.actions[0]",
+                        "states.browsing.on.CHECKOUT.guard", "states.paying.entry", "states.paying.after.soon"}
+
+
+def test_ambiguous_state_keys_need_an_explicit_id() -> None:
+    found = problems("""
+initial: a
+states:
+  a: {initial: x, states: {x: {on: {GO: "#y"}}}}
+  b: {initial: y, states: {y: {}}}
+  c: {initial: y, states: {y: {}}}
+""")
+    problem = found["states.a.states.x.on.GO"]
+    assert problem.message == "unknown target '#y'"
+    assert problem.hint == "several states are called 'y': use one of '#machine.b.y', '#machine.c.y'"
+
+
+@pytest.mark.parametrize(("text", "path", "message"), [
+    ("initial: a\nstates: {a: {on: {GO: {target: [1]}}}}", "states.a.on.GO.target", "a target must be a state name"),
+    ("initial: a\nstates: {a.b: {}}", "states.a.b", "invalid state key"),
+    ("initial: a\nstates: {a: {id: 'x y'}}", "states.a.id", "invalid state id"),
+    ("initial: a\nstates: {a: {type: atomic, states: {b: {}}}}", "states.a.type", "an atomic state cannot have"),
+    ("initial: a\nstates: {a: {initial: b}}", "states.a.initial", "only a compound state takes 'initial'"),
+    ("initial: a\nstates: {a: {context: {x: 1}}}", "states.a.context", "context belongs to the machine"),
+    ("initial: a\nstates: {a: {output: 1}}", "states.a.output", "only final states have 'output'"),
+    ("initial: a\nstates: {a: {type: history, history: wide}}", "states.a.history", "history must be"),
+    ("initial: a\nstates: {a: {entry: {assign: {x: 1}, bogus: 2}}}", "states.a.entry.bogus", "unknown key 'bogus'"),
+    ("initial: a\nstates: {a: {entry: {send: {to: b}}}}", "states.a.entry.event", "an event must be a name"),
+    ("initial: a\nstates: {a: {entry: [{cancel: 3}]}}", "states.a.entry[0]", "cancel needs the id"),
+    ("initial: a\nstates: {a: {on: {GO: {guard: {and: []}}}}}", "states.a.on.GO.guard.and", "non-empty list"),
+    ("initial: a\nstates: {a: {invoke: {src: s, input: 3}}}", "states.a.invoke.input", "input must be a mapping"),
+    ("initial: a\nstates: {a: {on: [GO]}}", "states.a.on", "'on' must be a mapping"),
+    ("initial: a\nstates: {a: 3}", "states.a", "a state must be a mapping"),
+    ("initial: a\noutput: {x: 1}\nstates: {a: {}}", "output", "output: to the top-level final state"),
+])
+def test_specific_problems(text: str, path: str, message: str) -> None:
+    found = problems(text, defer_services=True)
+    assert path in found, sorted(found)
+    assert message in str(found[path])
+
+
+def test_unreachable_states_are_warnings_on_the_chart() -> None:
+    chart = load_machine("initial: a\nstates: {a: {}, island: {}}")
+    assert [(w.path, w.severity) for w in chart.warnings] == [("states.island", "warning")]
+
+
+def test_syntax_errors_point_at_the_line() -> None:
+    found = problems("id: x\nstates:\n  a: {on: [}\n")
+    ((where, problem),) = found.items()
+    assert where.startswith("line 3")
+    assert "invalid YAML" in problem.message
+    found = problems('{"id": "x",\n "states": }', format="json")
+    assert list(found) == ["line 2, column 12"]
+
+
+def test_a_document_that_is_not_a_mapping() -> None:
+    assert "must be a mapping" in problems("- a\n- b\n")[""].message
+
+
+def test_yaml_alias_bombs_are_refused() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+              f"*a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 9)]
+    found = problems("\n".join(lines) + "\nid: bomb\n")
+    assert "expands to more than" in found[""].message
+
+
+def test_a_missing_file_is_a_clear_problem(tmp_path: Path) -> None:
+    found = problems(str(tmp_path / "nope.yaml"))
+    ((where, problem),) = found.items()
+    assert where.endswith("nope.yaml") and "cannot read the machine" in problem.message
