@@ -5,7 +5,7 @@
   s1 -> s2 -> s3 -> s4 -> s1. s1->s2 and s3->s4 are guarded by ``count < LIMIT`` and increment ``count``
   (an assign). s2 has a STEP transition guarded by ``count >= LIMIT`` that never passes, so selection falls
   through to its parent r1, whose STEP goes to r2 (entering r2's initial s3) and crosses levels; r2's
-  STEP goes back to r1 (entering s1). Per cycle of 4 events: 4 guards true, 1 guard false, 2 assigns.
+  STEP goes back to r1 (entering s1). Per cycle of 4 events: 2 guards true, 1 guard false, 2 assigns.
 - ``parallel``: a parallel state P with three regions x, y, z; each toggles between its two states on its
   own event (EX, EY, EZ).
 

@@ -1,8 +1,10 @@
-"""Timing: events per second through one implementation's event path, measured with perf_counter.
+"""Timing: events per second through each implementation's event path, measured with perf_counter.
 
-Each measurement warms up, sizes a batch to take about ``batch_seconds``, then times ``repeats``
-batches. The reported rate is the best batch (the least disturbed by other processes on a shared
-machine); the median is kept too, to show the spread.
+For one machine, every implementation is warmed up and given a batch size that takes about
+``batch_seconds``; then the batches are timed round-robin (interlock, peer, peer, ..., repeated), so a
+burst of load from other processes hits all implementations alike instead of skewing one ratio. The
+reported rate is the best batch (the least disturbed); the median is kept to show the spread.
+Garbage collection stays on, as in real use.
 """
 
 from __future__ import annotations
@@ -25,14 +27,21 @@ class Rate:
     events: int  # events per batch
 
 
-def measure(instance: Instance, machine: Machine, *, repeats: int, batch_seconds: float) -> Rate:
-    """Events/s for ``instance`` driven with whole cycles of ``machine``'s events."""
+def measure(instances: dict[str, Instance], machine: Machine, *, repeats: int,
+            batch_seconds: float) -> dict[str, Rate]:
+    """Events/s for each named instance, driven with whole cycles of ``machine``'s events."""
     events = events_for(machine, EVENTS_PER_CALL)
-    run = instance.runner(events)
-    calls = _calibrate(run, batch_seconds)
-    times = [_time_batch(run, calls) for _ in range(repeats)]
-    n = calls * len(events)
-    return Rate(best=n / min(times), median=n / statistics.median(times), events=n)
+    runs = {name: instance.runner(events) for name, instance in instances.items()}
+    calls = {name: _calibrate(run, batch_seconds) for name, run in runs.items()}
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            times[name].append(_time_batch(run, calls[name]))
+    return {name: _rate(calls[name] * len(events), times[name]) for name in runs}
+
+
+def _rate(events: int, times: list[float]) -> Rate:
+    return Rate(best=events / min(times), median=events / statistics.median(times), events=events)
 
 
 def _calibrate(run: Callable[[], None], batch_seconds: float) -> int:
