@@ -76,6 +76,8 @@ def test_demo_plays_both_scenarios(cli: Invoke) -> None:
     out = [line.rstrip() for line in result.stdout.splitlines()]
     assert "  effect start timer of checkout.payment.waiting: fires in 30m" in out
     assert "  effect cancel timer of checkout.payment.waiting" in out
+    # onDone, labelled without the machine id and the guard that only restates the event name
+    assert "  checkout --done.state.checkout--> complete" in out
     assert "order-1 ends at t=2h10m: done in complete" in out
     assert "t=30m after 30m (timer of checkout.payment.waiting)" in out
     assert "order-2 ends at t=45m: done in expired" in out

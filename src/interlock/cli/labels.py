@@ -12,8 +12,9 @@ _DOCUMENT_KEY = re.compile(r"(?:^|\.)states\.([^.\[\]]+)$")
 
 def transition_label(t: Transition) -> str:
     """``PAY CANCEL [total > 0]``: the events, then the guard in brackets; empty when neither exists."""
-    parts = [after_label(t.source, e) or e for e in t.events]
-    if t.cond is not None:
+    root = t.source.ancestors[-1] if t.source.ancestors else t.source
+    parts = [after_label(t.source, e) or _without_root(root, e) for e in t.events]
+    if t.cond is not None and not _restates_event(t):
         parts.append(f"[{t.cond.source}]")
     if t.type == "internal" and t.targets and all(x.is_descendant_of(t.source) for x in t.targets):
         parts.append("(internal)")  # only here does "internal" change what happens: no exit, no re-entry
@@ -39,6 +40,21 @@ def display_id(chart: Chart, node: StateNode) -> str:
     """A state's id without the machine's own prefix: ``payment.waiting`` for ``order.payment.waiting``."""
     prefix = chart.root.id + "."
     return node.id[len(prefix):] if node.id.startswith(prefix) and node is not chart.root else node.id
+
+
+def _without_root(root: StateNode, event: str) -> str:
+    """``done.state.checkout`` for ``done.state.order.checkout``: the machine's id is implied."""
+    for prefix in ("done.state.", "done.invoke."):
+        if event.startswith(prefix + root.id + "."):
+            return prefix + event[len(prefix + root.id) + 1:]
+    return event
+
+
+def _restates_event(t: Transition) -> bool:
+    """A guard a front end adds only to match one event name exactly, which the label already shows."""
+    if t.cond is None or len(t.events) != 1:
+        return False
+    return t.cond.source in (f"event.name == '{t.events[0]}'", f'event.name == "{t.events[0]}"')
 
 
 def after_label(state: StateNode, event: str) -> str | None:
