@@ -125,7 +125,7 @@ def test_services_and_delays_from_python() -> None:
         services={"charge": charge}, delays={"grace": lambda context, event: context["wait"] * 1000, "fixed": "1m"})
     first = start(chart)
     invokes = [(e.invokeid, e.src, e.data) for e in first.effects if isinstance(e, InvokeEffect)]
-    assert invokes == [("pay", "charge", {"amount": 12}), ("audit", "service:audit", {})]
+    assert invokes == [("pay", "charge", {"amount": 12}), ("audit", "audit", {})]
     assert [e.delay_ms for e in first.effects if isinstance(e, SendEffect)] == [3000, 60000]
     assert set(chart.services) == {"charge", "audit"}  # type: ignore[attr-defined]
     assert chart.services["charge"] is charge  # type: ignore[attr-defined]

@@ -16,8 +16,10 @@ every problem with its path in the document and a hint. Warnings (unreachable st
 
 Conventions (see docs/definitions.md): ``after`` schedules a send with id and event
 ``xstate.after.<state id>.#<n>`` on entry and cancels it on exit; an invoke without ``id`` gets
-``<state id>:invocation[<n>]``; ``onDone`` of an invoke listens for ``done.invoke.<id>``, ``onError`` for
-``error.invoke.<id>``; ``onDone`` of a state for ``done.state.<state id>``.
+``<state id>:invocation[<n>]``; its ``src`` names a service (InvokeSpec type ``service``) unless written
+``machine:NAME`` (type ``scxml``, a registered machine); ``onDone`` of an invoke listens for
+``done.invoke.<id>``, ``onError`` for ``error.invoke.<id>``; ``onDone`` of a state for
+``done.state.<state id>``. These three match the exact event name, not its dotted descendants.
 """
 
 from __future__ import annotations
@@ -174,10 +176,11 @@ class _Loader:
             if key not in INVOKE_KEYS:
                 self.error(join(path, key), f"unknown key {key!r} in an invoke", suggest(str(key), sorted(INVOKE_KEYS), "keys"))
         invokeid = invoke_id(node, config, index)
-        spec = InvokeSpec(id=invokeid, src=self._src(config.get("src"), invokeid, join(path, "src")),
-                          autoforward=bool(config.get("autoForward", False)), path=path)
-        if config.get("type") is not None:
-            spec.type = str(config["type"])
+        src = self._src(config.get("src"), invokeid, join(path, "src"))
+        # "machine:NAME" starts a registered machine as a child; any other src names a service
+        kind = "scxml" if src is not None and src.startswith("machine:") else "service"
+        spec = InvokeSpec(type=str(config.get("type") or kind), src=src.removeprefix("machine:") if src else None,
+                          id=invokeid, autoforward=bool(config.get("autoForward", False)), path=path)
         payload = config.get("input", config.get("data"))
         if payload is not None:
             pairs = self.values.mapping(payload, join(path, "input"), "input")
@@ -191,14 +194,13 @@ class _Loader:
             name = callable_name(src)
             name = invokeid if name == "(inline)" else name
             self.services[name] = src
-            return f"service:{name}"
+            return name
         if not isinstance(src, str) or not src:
-            self.error(path, "an invoke needs 'src': the name of a service or machine")
+            self.error(path, "an invoke needs 'src': the name of a service, or machine:NAME for a machine")
             return None
-        name = src.removeprefix("service:")
-        if src.startswith("machine:") or self.impls.defer_services or name in self.impls.services:
+        if src.startswith("machine:") or self.impls.defer_services or src in self.services:
             return src
-        self.error(path, f"unknown service {name!r}", suggest(name, list(self.impls.services), "services") +
+        self.error(path, f"unknown service {src!r}", suggest(src, list(self.services), "services") +
                    "; pass it in services=, or load with defer_services=True if a runtime provides it")
         return src
 

@@ -9,7 +9,7 @@ compiled here, at load time, into closures over a whitelist::
 
 What an expression can see: the context (``context.x`` or bare ``x``), ``event`` (``event.name``,
 ``event.data.amount``; ``event.amount`` is short for ``event.data.amount``), ``In('state')`` and the
-functions in :data:`~interlock.frontends.expressions_ops.FUNCTIONS`. There are no imports, no lambdas,
+functions in :data:`~interlock.frontends.expressions_FUNCTIONS`. There are no imports, no lambdas,
 no attribute access beyond mapping keys, event fields and a short list of string/list/dict methods,
 and no name or attribute starting with ``_``. Every operation whose cost grows with its input is charged
 to a per-evaluation budget (see :mod:`~interlock.frontends.expressions_ops`).
@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import ast
 import operator
-import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 from interlock.core.datamodel import Expr, Scope
 from interlock.frontends import expressions_ops as ops
+from interlock.frontends.expressions_builtins import FUNCTIONS, call_method
 from interlock.frontends.expressions_comp import compile_comprehension
+from interlock.frontends.expressions_literals import LiteralCompiler
 from interlock.frontends.expressions_ops import Budget, EvaluationError
 
 __all__ = ["EvaluationError", "ExpressionError", "compile_expression", "constant"]
@@ -45,7 +46,6 @@ _SCALARS = (int, float, str, bool, type(None))
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 _RUNTIME_ERRORS = (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError,
                    AttributeError, RecursionError)
-_FORMAT_SPEC = re.compile(r"^(.?[<>^=])?[+\- ]?z?#?0?\d{0,3}[,_]?(\.\d{1,3})?[bcdeEfFgGnosxX%]?$")
 _FORBIDDEN = {
     "Lambda": ("lambda functions are not allowed", "name a guard or action implemented in Python instead"),
     "NamedExpr": ("assignment expressions (:=) are not allowed", "use an assign action"),
@@ -160,7 +160,7 @@ _SPECIAL_NAMES: dict[str, Node] = {
 }
 
 
-class _Compiler:
+class _Compiler(LiteralCompiler):
     """Turns a checked AST into nested closures ``fn(scope, budget)``."""
 
     def __init__(self) -> None:
@@ -202,7 +202,7 @@ class _Compiler:
             return lambda scope, budget: budget.locals[name]
         if name in _SPECIAL_NAMES:
             return _SPECIAL_NAMES[name]
-        if name in ops.FUNCTIONS or name == "In":
+        if name in FUNCTIONS or name == "In":
             self.fail(node, f"{name} is a function; call it, as in {name}(...)")
         if name.startswith("_"):
             self.fail(node, f"names starting with '_' are not available ({name!r})",
@@ -320,10 +320,10 @@ class _Compiler:
         if isinstance(func, ast.Name) and func.id == "In":
             return self._In(node, args)
         if isinstance(func, ast.Name) and func.id not in self.bound:
-            fn = ops.FUNCTIONS.get(func.id)
+            fn = FUNCTIONS.get(func.id)
             if fn is None:
                 self.fail(node, f"unknown function {func.id!r}",
-                          "available: In, " + ", ".join(sorted(ops.FUNCTIONS)))
+                          "available: In, " + ", ".join(sorted(FUNCTIONS)))
             if len(args) == 1 and not kwargs:
                 (arg,) = args
                 return lambda scope, budget: fn(scope, budget, arg(scope, budget))
@@ -333,7 +333,7 @@ class _Compiler:
             if func.attr.startswith("_"):
                 self.fail(func, f"attributes starting with '_' cannot be read ({func.attr!r})")
             target, name = self.compile(func.value, depth), func.attr
-            return lambda scope, budget: ops.call_method(
+            return lambda scope, budget: call_method(
                 budget, target(scope, budget), name, tuple(a(scope, budget) for a in args),
                 {k: v(scope, budget) for k, v in kwargs.items()})
         self.compile(func, depth)  # its own error first (a lambda, say), if it has one
@@ -349,100 +349,12 @@ class _Compiler:
         (compiled,) = args
         return lambda scope, budget: scope.In(str(compiled(scope, budget)).removeprefix("#"))
 
-    # --- literals ---
-
-    def _sequence(self, elts: list[ast.expr], depth: int) -> Callable[[Scope, Budget], list[Any]]:
-        parts = [(isinstance(e, ast.Starred), self.compile(e.value if isinstance(e, ast.Starred) else e, depth))
-                 for e in elts]
-
-        def build(scope: Scope, budget: Budget) -> list[Any]:
-            out: list[Any] = []
-            for starred, part in parts:
-                if starred:
-                    out.extend(ops.materialize(budget, part(scope, budget)))
-                else:
-                    out.append(part(scope, budget))
-            ops.check_length(len(out), "list")
-            budget.charge(len(out))
-            return out
-
-        return build
-
-    def _List(self, node: ast.List, depth: int) -> Node:
-        return self._sequence(node.elts, depth)
-
-    def _Tuple(self, node: ast.Tuple, depth: int) -> Node:
-        build = self._sequence(node.elts, depth)
-        return lambda scope, budget: tuple(build(scope, budget))
-
-    def _Set(self, node: ast.Set, depth: int) -> Node:
-        build = self._sequence(node.elts, depth)
-        return lambda scope, budget: {ops.hashable(v) for v in build(scope, budget)}
-
-    def _Dict(self, node: ast.Dict, depth: int) -> Node:
-        pairs = [(self.compile(k, depth) if k is not None else None, self.compile(v, depth))
-                 for k, v in zip(node.keys, node.values, strict=True)]
-
-        def build(scope: Scope, budget: Budget) -> dict[Any, Any]:
-            out: dict[Any, Any] = {}
-            for key, value in pairs:
-                if key is None:  # {**other}
-                    other = value(scope, budget)
-                    if type(other) is not dict:
-                        raise EvaluationError(f"** needs a mapping, not a {type(other).__name__}")
-                    budget.charge(len(other))
-                    out.update(other)
-                else:
-                    out[ops.hashable(key(scope, budget))] = value(scope, budget)
-            ops.check_length(len(out), "mapping")
-            return out
-
-        return build
-
     def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
                        depth: int) -> Node:
         self.amplifies = True
         return compile_comprehension(self, node, depth)
 
     _ListComp = _SetComp = _GeneratorExp = _DictComp = _comprehension
-
-    # --- f-strings ---
-
-    def _JoinedStr(self, node: ast.JoinedStr, depth: int) -> Node:
-        parts = [self.compile(v, depth) for v in node.values]
-
-        def join(scope: Scope, budget: Budget) -> str:
-            pieces = [p(scope, budget) for p in parts]
-            ops.check_length(sum(map(len, pieces)), "text")
-            return "".join(pieces)
-
-        return join
-
-    def _FormattedValue(self, node: ast.FormattedValue, depth: int) -> Node:
-        value = self.compile(node.value, depth)
-        spec = self._format_spec(node)
-        as_repr = node.conversion in (ord("r"), ord("a"))
-
-        def render(scope: Scope, budget: Budget) -> str:
-            item = value(scope, budget)
-            if spec:
-                if type(item) not in _SCALARS:
-                    raise EvaluationError(f"a format spec needs a number or string, not a {type(item).__name__}")
-                return format(item, spec)
-            return ops.to_repr(budget, item) if as_repr else ops.to_str(budget, item)
-
-        return render
-
-    def _format_spec(self, node: ast.FormattedValue) -> str:
-        if node.format_spec is None:
-            return ""
-        values = getattr(node.format_spec, "values", [])
-        if not all(isinstance(v, ast.Constant) for v in values):
-            self.fail(node, "format specs must be written out, not computed")
-        spec = "".join(str(v.value) for v in values if isinstance(v, ast.Constant))
-        if not _FORMAT_SPEC.match(spec):
-            self.fail(node, f"the format spec {spec!r} is not allowed", "widths and precisions up to 999")
-        return spec
 
 
 def _describe(kind: str) -> str:
