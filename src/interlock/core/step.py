@@ -74,8 +74,6 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             if ids is not snapshot.configuration:
                 snapshot = _new_tuple(Snapshot, (ids, *snapshot[1:]))
             return _new_tuple(StepResult, (snapshot, (), taken))
-    elif ev.invokeid is not None and ev.invokeid not in snapshot.invocations:
-        return _new_tuple(StepResult, (snapshot, (), ()))  # from a cancelled invocation (SCXML 6.4)
     run = Run(chart, snapshot, now, reachable)
     run.event = ev
     if ev.sendid is not None and ev.sendid in snapshot.pending:

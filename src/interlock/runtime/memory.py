@@ -283,6 +283,8 @@ class MemoryRunner:
     def _route(self, sender: Session, effect: SendEffect) -> None:
         """Deliver a send now (SCXML 6.2.4); what cannot be delivered becomes error.communication."""
         event, target = effect.event, effect.target
+        if sender.stopped:
+            return
         if effect.type not in (None, SCXML_PROCESSOR):
             self._comm_error(sender, effect, f"the in-memory runner has no event processor {effect.type!r}")
             return
@@ -374,13 +376,13 @@ class MemoryRunner:
         session = self.sessions.get(sessionid)
         if session is None:
             return
+        session.stopped = True  # from here on, what it sends is discarded (SCXML 6.4)
         if session.snapshot is not None and session.snapshot.status == "active":
             # a cancelled session still runs its exit handlers (SCXML 6.4); it reports no done event
             result = stop(session.chart, session.snapshot, now=self.clock.now(),
                           reachable=self._reachable(session))
             self._apply(session, None, result)
         self.sessions.pop(sessionid, None)
-        session.stopped = True
         self._drop(session)
 
     def _drop(self, session: Session) -> None:
