@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import runpy
 from pathlib import Path
 
@@ -41,3 +42,15 @@ def test_the_order_workflow_payment_deadline() -> None:
 def test_the_python_traffic_light_ignores_timer_in_rush_hour() -> None:
     context = runpy.run_path(str(EXAMPLES / "traffic_light.py"))["main"]()
     assert context == {"cycles": 1, "cars_waiting": 12}
+
+
+def test_the_examples_in_docs_definitions_md_load() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "definitions.md").read_text()
+    blocks = dict.fromkeys(("python", "yaml", "xml"), "")
+    for lang, code in re.findall(r"```(\w+)\n(.*?)```", text, re.S):
+        blocks[lang] = blocks[lang] or code  # the first block of each language is the full example
+    namespace: dict[str, object] = {}
+    exec(blocks["python"], namespace)  # it asserts on its own result
+    chart = load_machine(blocks["yaml"], defer_services=True, actions={"notify_warehouse": print})
+    assert chart.key == "order@3" and chart.warnings == ()
+    assert load_machine(blocks["xml"]).name == "light"

@@ -156,15 +156,14 @@ class Tree:
     def _by_id(self, ref: str) -> Node | None:
         if ref in self.ids:
             return self.ids[ref]
-        head, *rest = ref.split(".")
-        for cut in range(len(ref.split(".")) - 1, 0, -1):  # "#id.child": the longest id prefix, then keys
-            parts = ref.split(".")
+        parts = ref.split(".")
+        for cut in range(len(parts) - 1, 0, -1):  # "#id.child": the longest id prefix, then keys
             prefix = ".".join(parts[:cut])
             if prefix in self.ids:
                 return self.ids[prefix].descend(parts[cut:])
-        same_key = self.by_key.get(head, [])
-        if len(same_key) == 1 and not self._declared(head):
-            return same_key[0].descend(rest)
+        same_key = self.by_key.get(parts[0], [])
+        if len(same_key) == 1 and not self._declared(parts[0]):
+            return same_key[0].descend(parts[1:])
         return None
 
     def _declared(self, key: str) -> bool:
