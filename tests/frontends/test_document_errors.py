@@ -113,6 +113,8 @@ states:
     ("initial: a\nstates: {a: {on: [GO]}}", "states.a.on", "'on' must be a mapping"),
     ("initial: a\nstates: {a: 3}", "states.a", "a state must be a mapping"),
     ("initial: a\noutput: {x: 1}\nstates: {a: {}}", "output", "output: to the top-level final state"),
+    ("initial: a\nstates: {a: {on: {GO: {guard: \"In('machine.b')\"}}}}", "states.a.on.GO.guard",
+     "In('machine.b') names no state (at column 1) (hint: did you mean 'machine.a'"),
 ])
 def test_specific_problems(text: str, path: str, message: str) -> None:
     found = problems(text, defer_services=True)

@@ -89,6 +89,7 @@ class _Loader:
         self.actions = ActionCompiler(self.values)
         self.transitions = Transitions(self.tree, self.values, self.actions)
         root = self.tree.build(doc)
+        self.values.states = self.tree.ids
         spec = self._state(root)
         spec.data = self._context(doc.get("context"))
         if "output" in doc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,13 +75,14 @@ class Values:
         self.impls = impls
         self.problems = problems
         self.delays = {**(named_delays or {}), **impls.delays}
+        self.states: Collection[str] | None = None  # the state ids, once known: In() is checked against them
 
     def error(self, path: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem(path, message, hint))
 
     def expression(self, source: str, path: str) -> Expr | None:
         try:
-            return compile_expression(source)
+            return compile_expression(source, states=self.states)
         except ExpressionError as exc:
             self.error(path, f"bad expression {source!r}: {exc.message}", exc.hint)
             return None

@@ -24,8 +24,9 @@ Compiling the checked AST into closures also makes a guard like ``context.n < 3`
 from __future__ import annotations
 
 import ast
+import difflib
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, NoReturn
 
 from interlock.core.datamodel import Expr, Scope
@@ -65,10 +66,13 @@ class ExpressionError(ValueError):
         self.hint = hint
 
 
-def compile_expression(source: str) -> Expr:
-    """Parse and check ``source`` and compile it into an :class:`Expr`; raises :class:`ExpressionError`."""
+def compile_expression(source: str, *, states: Collection[str] | None = None) -> Expr:
+    """Parse and check ``source`` and compile it into an :class:`Expr`; raises :class:`ExpressionError`.
+
+    With ``states`` (the chart's state ids), ``In('x')`` naming no state is refused too.
+    """
     tree = _parse(source)
-    compiler = _Compiler()
+    compiler = _Compiler(states)
     root = compiler.compile(tree.body, 0)
     return Expr(source, _evaluator(source, root, compiler.amplifies))
 
@@ -163,9 +167,10 @@ _SPECIAL_NAMES: dict[str, Node] = {
 class _Compiler(LiteralCompiler):
     """Turns a checked AST into nested closures ``fn(scope, budget)``."""
 
-    def __init__(self) -> None:
+    def __init__(self, states: Collection[str] | None = None) -> None:
         self.bound: list[str] = []  # names bound by enclosing comprehensions, innermost last
         self.amplifies = False
+        self.states = states
 
     def fail(self, node: ast.AST, message: str, hint: str = "") -> NoReturn:
         col = getattr(node, "col_offset", None)
@@ -345,6 +350,11 @@ class _Compiler(LiteralCompiler):
         arg = node.args[0]
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
             state = arg.value.removeprefix("#")
+            if self.states is not None and state not in self.states:
+                close = difflib.get_close_matches(state, list(self.states), n=3)
+                self.fail(node, f"In({arg.value!r}) names no state",
+                          "did you mean " + " or ".join(repr(c) for c in close) + "?" if close
+                          else "In() takes a state id, such as 'machine.state.child'")
             return lambda scope, budget: scope.In(state)
         (compiled,) = args
         return lambda scope, budget: scope.In(str(compiled(scope, budget)).removeprefix("#"))
