@@ -152,3 +152,10 @@ def test_a_missing_file_is_a_clear_problem(tmp_path: Path) -> None:
     found = problems(str(tmp_path / "nope.yaml"))
     ((where, problem),) = found.items()
     assert where.endswith("nope.yaml") and "cannot read the machine" in problem.message
+
+
+def test_a_file_that_is_not_utf8_is_a_clear_problem(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("id: caf\xe9\n".encode("latin-1"))
+    ((where, problem),) = problems(str(path)).items()
+    assert (where, problem.message) == (str(path), "the file is not UTF-8 text (byte 7)")

@@ -93,6 +93,9 @@ def _read(source: str | os.PathLike[str], format: str | None) -> tuple[str, str,
         except OSError as exc:
             raise DefinitionError([Problem(str(path), f"cannot read the machine: {exc.strerror}",
                                            "pass the path of an existing file, or the document's text")]) from None
+        except UnicodeDecodeError as exc:
+            raise DefinitionError([Problem(str(path), f"the file is not UTF-8 text (byte {exc.start})",
+                                           "save the machine as UTF-8")]) from None
         return text, str(path), format or SUFFIXES.get(path.suffix.lower()) or _sniff(text)
     text = str(source)
     kind = format or _sniff(text)
