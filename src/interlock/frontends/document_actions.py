@@ -20,7 +20,7 @@ a bare name is an invoked child (``#_<name>``); ``#_...`` and ``scheme:...`` add
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from interlock.core.content import (
@@ -101,7 +101,8 @@ class ActionCompiler:
         for key in sorted(unknown):
             self.values.error(join(path, key), f"unknown key {key!r} in a {kind} action",
                               suggest(key, sorted(_KEYS[kind] - {"type"}), "keys"))
-        return getattr(self, f"_{kind}")(value, path, literal)
+        handler: Callable[[Mapping[str, Any], str, bool], Action | Actions | None] = getattr(self, f"_{kind}")
+        return handler(value, path, literal)
 
     def _named(self, name: str, params: Any, path: str, value: Mapping[str, Any] | None = None) -> Action | None:
         fn = self.impls.actions.get(name)
@@ -185,10 +186,10 @@ class ActionCompiler:
         return If(tuple(branches)) if cond is not None else None
 
 
-def _target(to: Any) -> str | None:
-    if to is None:
+def _target(value: Any) -> str | None:
+    if value is None:
         return None
-    to = str(to)
+    to = str(value)
     if to == "parent":
         return "#_parent"
     if to.startswith("#_") or _SCHEME.match(to):

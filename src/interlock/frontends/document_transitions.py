@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from interlock.core.datamodel import Expr
+from interlock.core.datamodel import Expr, Scope
 from interlock.core.spec import TransitionSpec
 from interlock.frontends.document_actions import ActionCompiler
 from interlock.frontends.document_tree import Node, Tree
@@ -129,13 +129,22 @@ def _exactly(transitions: list[TransitionSpec]) -> list[TransitionSpec]:
     ``done.state.m.p.region``, raised when one region finishes.
     """
     for spec in transitions:
-        name, cond = spec.events[0], spec.cond
-        if cond is None:
-            spec.cond = Expr(f"event.name == {name!r}", lambda scope, name=name: scope.event.name == name)
-        else:
-            spec.cond = Expr(f"event.name == {name!r} and ({cond.source})",
-                             lambda scope, name=name, cond=cond: scope.event.name == name and cond(scope))
+        spec.cond = _named_exactly(spec.events[0], spec.cond)
     return transitions
+
+
+def _named_exactly(name: str, cond: Expr | None) -> Expr:
+    if cond is None:
+        def exact(scope: Scope) -> bool:
+            return scope.event is not None and scope.event.name == name
+
+        return Expr(f"event.name == {name!r}", exact)
+    guard = cond
+
+    def exact_and(scope: Scope) -> Any:
+        return scope.event is not None and scope.event.name == name and guard(scope)
+
+    return Expr(f"event.name == {name!r} and ({cond.source})", exact_and)
 
 
 def invoke_id(node: Node, config: Mapping[str, Any], index: int) -> str:

@@ -59,7 +59,8 @@ class Tree:
         self.problems.append(Problem(path, message, hint))
 
     def build(self, doc: Mapping[str, Any]) -> Node:
-        machine_id = doc.get("id") if isinstance(doc.get("id"), str) and doc.get("id") else "machine"
+        declared = doc.get("id")
+        machine_id = declared if isinstance(declared, str) and declared else "machine"
         root = Node(machine_id, doc, None, "")
         self._visit(root, [])
         return root

@@ -60,7 +60,7 @@ def _tree_size(value: Any, memo: dict[int, int], limit: int) -> int:
     if kind is str:
         return 1 + (len(value) >> 3)
     if kind is int:
-        return 1 + (value.bit_length() >> 6)
+        return 1 + (int(value).bit_length() >> 6)
     if kind not in CONTAINERS:
         return 1
     known = memo.get(id(value))
