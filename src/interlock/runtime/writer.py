@@ -89,22 +89,15 @@ class Writer:
                 return
 
     def _run(self, batch: list[tuple[Command, Future[Any]]]) -> None:
-        results: list[tuple[Future[Any], Any, BaseException | None]] = []
-        new_work: float | None = None
+        # Fast path: no savepoints. If a command fails, the transaction rolls back and the batch runs
+        # again with a savepoint per command, so the failure stays the failing command's own.
         try:
-            with self.store.write() as tx:
-                now = self.clock.now()
-                for fn, future in batch:
-                    unit = Unit(tx, self.registry, now)
-                    try:
-                        with tx.savepoint():
-                            value = fn(unit)
-                    except Exception as exc:
-                        results.append((future, None, exc))
-                        continue
-                    results.append((future, value, None))
-                    if unit.new_work is not None:
-                        new_work = unit.new_work if new_work is None else min(new_work, unit.new_work)
+            try:
+                results, new_work = self._attempt(batch, isolate=False)
+            except _Rollback as lone:
+                results, new_work = [(batch[0][1], None, lone.__cause__)], None
+            except _CommandFailed:
+                results, new_work = self._attempt(batch, isolate=True)
         except BaseException as exc:  # the commit itself failed: nobody's command happened
             for _, future in batch:
                 future.set_exception(exc)
@@ -116,3 +109,37 @@ class Writer:
                 future.set_result(value)
         if self.on_commit is not None:
             self.on_commit(new_work)
+
+    def _attempt(self, batch: list[tuple[Command, Future[Any]]], *, isolate: bool) -> tuple[
+            list[tuple[Future[Any], Any, BaseException | None]], float | None]:
+        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+        new_work: float | None = None
+        with self.store.write() as tx:
+            now = self.clock.now()
+            for fn, future in batch:
+                unit = Unit(tx, self.registry, now)
+                try:
+                    if isolate:
+                        with tx.savepoint():
+                            value = fn(unit)
+                    else:
+                        value = fn(unit)
+                except Exception as exc:
+                    if not isolate:
+                        if len(batch) == 1:
+                            raise _Rollback from exc
+                        raise _CommandFailed from exc
+                    results.append((future, None, exc))
+                    continue
+                results.append((future, value, None))
+                if unit.new_work is not None:
+                    new_work = unit.new_work if new_work is None else min(new_work, unit.new_work)
+        return results, new_work
+
+
+class _CommandFailed(Exception):
+    """A command failed in the fast path: run the batch again, isolated."""
+
+
+class _Rollback(Exception):
+    """A lone command failed: roll back; its error is its answer."""
