@@ -32,7 +32,7 @@ def book_courier(data: dict[str, Any]) -> dict[str, Any]:
 def main() -> dict[str, Any]:
     chart = load_machine(Path(__file__).with_name("order_workflow.yaml"),
                          services={"charge_card": charge_card, "book_courier": book_courier})
-    runner = MemoryRunner(services=chart.services)  # type: ignore[attr-defined]
+    runner = MemoryRunner()  # the chart brings its services
     session = runner.start(chart)
     runner.send(session.id, {"type": "CONFIRM", "total": 120})
     runner.run_until_idle()  # the virtual clock jumps to each due timer: the courier retry after 1m

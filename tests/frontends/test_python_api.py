@@ -127,8 +127,8 @@ def test_services_and_delays_from_python() -> None:
     invokes = [(e.invokeid, e.src, e.data) for e in first.effects if isinstance(e, InvokeEffect)]
     assert invokes == [("pay", "charge", {"amount": 12}), ("audit", "audit", {})]
     assert [e.delay_ms for e in first.effects if isinstance(e, SendEffect)] == [3000, 60000]
-    assert set(chart.services) == {"charge", "audit"}  # type: ignore[attr-defined]
-    assert chart.services["charge"] is charge  # type: ignore[attr-defined]
+    assert set(chart.services) == {"charge", "audit"}
+    assert chart.services["charge"] is charge
 
 
 def test_problems_are_reported_with_paths_into_the_config() -> None:

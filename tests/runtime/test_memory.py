@@ -143,6 +143,22 @@ def test_a_cancelled_child_runs_its_exit_handlers_but_reports_no_done() -> None:
     assert parent.configuration[-1] == "t"
 
 
+def test_a_timer_that_fired_but_is_still_queued_is_cancelled_too() -> None:
+    chart = load_scxml("""<scxml initial="armed">
+      <state id="armed">
+        <onentry><send event="leave" delay="2s"/><send event="ring" delay="2s" id="alarm"/></onentry>
+        <onexit><cancel sendid="alarm"/></onexit>
+        <transition event="leave" target="disarmed"/>
+      </state>
+      <state id="disarmed"><transition event="ring" target="rang"/></state>
+      <state id="rang"/></scxml>""")
+    runner = MemoryRunner()
+    session = runner.start(chart)
+    assert runner.run_until_idle()
+    assert runner.clock.now() == 2.0
+    assert session.configuration[-1] == "disarmed"
+
+
 def test_autoforward_sends_the_parents_events_to_the_child() -> None:
     chart = load_scxml("""<scxml initial="s"><state id="s">
       <invoke id="kid" autoforward="true"><content><scxml initial="w"><state id="w">

@@ -112,6 +112,7 @@ class Chart:
         self.datamodel = spec.datamodel
         self.deep_copy_context = spec.deep_copy_context
         self.source = spec.source
+        self.services = dict(spec.services)  # name -> Python callable; runtimes run them as tasks
         self.root = root
         self.states = states
         self.transitions = transitions

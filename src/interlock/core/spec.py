@@ -7,6 +7,7 @@ it into an immutable :class:`~interlock.core.chart.Chart`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -90,3 +91,5 @@ class ChartSpec:
     datamodel: str = "python"
     deep_copy_context: bool = False
     source: str = ""
+    # Python implementations of the services the chart invokes by name (trusted code, run by runtimes)
+    services: dict[str, Callable[..., Any]] = field(default_factory=dict)

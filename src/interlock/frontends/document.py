@@ -97,11 +97,10 @@ class _Loader:
                        "move output: to the top-level final state")
         if self.problems:
             raise DefinitionError(self.problems, self.source)
-        chart = build_chart(ChartSpec(root=spec, name=str(doc.get("name") or root.id),
-                                      version=str(doc.get("version", "1")), source=self.source))
-        # The Chart has no field for services yet; runtimes read this attribute to register them.
-        chart.services = {k: v for k, v in self.services.items() if callable(v)}  # type: ignore[attr-defined]
-        return chart
+        services = {k: v for k, v in self.services.items() if callable(v)}
+        return build_chart(ChartSpec(root=spec, name=str(doc.get("name") or root.id),
+                                     version=str(doc.get("version", "1")), source=self.source,
+                                     services=services))
 
     def _context(self, context: Any) -> list[DataSpec]:
         if context is None:

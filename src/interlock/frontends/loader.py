@@ -57,7 +57,7 @@ def load_machine(source: str | os.PathLike[str], *, guards: Mapping[str, Callabl
         from interlock.frontends.scxml import load_scxml
 
         chart = load_scxml(Path(source) if _is_path(source) else text, base_dir=base_dir)
-        chart.services = {k: v for k, v in (services or {}).items() if callable(v)}  # type: ignore[attr-defined]
+        chart.services.update({k: v for k, v in (services or {}).items() if callable(v)})
         return chart
     doc = parse_document(text, kind, label)
     return load_document(doc, guards=guards, actions=actions, services=services, delays=delays,

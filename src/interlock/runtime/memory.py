@@ -262,6 +262,7 @@ class MemoryRunner:
                 case CancelEffect(sendid=sendid):
                     for timer in self._timer_index.pop((session.id, sendid), ()):
                         timer.alive = False
+                    self._unqueue_fired(session, sendid)
                 case InvokeEffect():
                     self._invoke(session, effect)
                 case CancelInvokeEffect(invokeid=invokeid):
@@ -332,10 +333,20 @@ class MemoryRunner:
 
     # -- invocations ---------------------------------------------------------------------------------
 
+    def _unqueue_fired(self, session: Session, sendid: str) -> None:
+        """A timer that fired but whose event is still queued is cancelled too: it never fires."""
+        own = f"#_scxml_{session.id}"
+        if any(e.sendid == sendid and e.origin == own for e in session.queue):
+            session.queue = deque(e for e in session.queue if not (e.sendid == sendid and e.origin == own))
+
+    def _service(self, parent: Session, name: str) -> Service | None:
+        """A service registered on the runner, or else one the invoking chart brought with it."""
+        return self.services.get(name) or parent.chart.services.get(name)
+
     def _invoke(self, parent: Session, effect: InvokeEffect) -> None:
         """Start a child machine or call a service (SCXML 6.4); failures come back as events."""
-        service = self.services.get(effect.type) or (
-            self.services.get(effect.src) if effect.src and not is_scxml_type(effect.type) else None)
+        service = self._service(parent, effect.type) or (
+            self._service(parent, effect.src) if effect.src and not is_scxml_type(effect.type) else None)
         if service is not None:
             self._deliver(parent.id, call_service(service, effect))
             return
