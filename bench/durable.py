@@ -57,7 +57,7 @@ def bench_workflow(folder: Path, size: dict) -> list[str]:
         began = time.perf_counter()
         await asyncio.gather(*(aio.create("workflow", f"w{i}") for i in range(count)))
         while len(app.list("workflow", status="done", limit=10_000)) < count:
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
         return time.perf_counter() - began
 
     elapsed = asyncio.run(run())

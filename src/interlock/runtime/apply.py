@@ -154,8 +154,8 @@ def settle(unit: Unit) -> None:
                 row.queued = 0
                 unit.save(row)
                 break
-            if row.status == "active":
-                unit.registry.chart(row.machine, row.version)  # NotFoundError before touching anything
+            if row.status == "active" and not unit.registry.has_version(row.machine, row.version):
+                break  # this process lacks the version: the events wait for a process that has it
             unit.budget -= 1
             tx.remove_event(queued.seq)
             row.queued -= 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import random
 from typing import Any
 
@@ -57,10 +56,7 @@ def drain_ready(unit: Unit, limit: int, skip: frozenset[tuple[str, str]] = froze
         if key in skip:
             continue
         unit.mark(key)
-    # an instance of a version this process lacks raises NotFoundError: its events wait for a process
-    # that has the version
-    with contextlib.suppress(NotFoundError):
-        apply.settle(unit)
+    apply.settle(unit)  # skips instances of versions this process lacks
     return before - unit.budget
 
 
@@ -108,3 +104,19 @@ def _final(unit: Unit, task: TaskRow, result: Attempt, attempts: int) -> None:
 def heartbeat(unit: Unit, task: TaskRow, owner: str) -> bool:
     policy = RetryPolicy.from_json(task.policy)
     return unit.tx.extend_lease(task.key, owner, task.attempt, unit.now + policy.lease_seconds())
+
+
+def round_of_work(unit: Unit, *, owner: str, services: list[str], limit: int, timers: int,
+                  rng: random.Random) -> tuple[int, list[TaskRow]]:
+    """One worker round in one transaction: fire due timers, apply waiting events, claim tasks."""
+    done = apply.fire_timers(unit, timers)
+    done += drain_ready(unit, timers)
+    tasks = claim(unit, owner=owner, services=services, limit=limit, rng=rng) if services and limit else []
+    return done, tasks
+
+
+def complete_and_claim(unit: Unit, task: TaskRow, owner: str, result: Attempt, rng: random.Random, *,
+                       services: list[str]) -> tuple[str, list[TaskRow]]:
+    """:func:`complete`, then claim one available task for the same worker thread."""
+    verdict = complete(unit, task, owner, result, rng)
+    return verdict, claim(unit, owner=owner, services=services, limit=1, rng=rng)

@@ -55,6 +55,9 @@ class Registry:
         raise NotFoundError(f"machine {name!r} has no version {version!r} registered in this process "
                             f"(registered: {versions}); register that version to run its instances")
 
+    def has_version(self, name: str, version: str) -> bool:
+        return (name, version) in self._charts
+
     def has_chart(self, name: str) -> bool:
         return name in self._latest
 

@@ -6,6 +6,7 @@ creates a timer or task wakes the loop early so it need not wait for the next po
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -27,7 +28,7 @@ class Worker:
     """Does the runtime's background work, inline (:meth:`run_once`) or on a thread (:meth:`start`)."""
 
     def __init__(self, runtime: DurableRuntime, *, concurrency: int = 8, poll: float = 1.0,
-                 batch: int = 500, seed: int | None = None) -> None:
+                 batch: int = 200, seed: int | None = None) -> None:
         self.runtime = runtime
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
         self.concurrency = concurrency
@@ -45,18 +46,11 @@ class Worker:
 
     def run_once(self, *, inline: bool) -> int:
         """Fire due timers, apply waiting events, claim and run tasks. Returns how much was done."""
-        call = self.runtime.writer.call
-        done = call(lambda unit: commands.apply.fire_timers(unit, self.batch))
-        done += call(lambda unit: commands.drain_ready(unit, self.batch))
         services = sorted(self.runtime.registry.services)
-        if not services:
-            return done
         with self._lock:
             free = self.concurrency - self._running if not inline else self.concurrency
-        if free <= 0:
-            return done
-        tasks = call(lambda unit: commands.claim(unit, owner=self.owner, services=services, limit=free,
-                                                 rng=self.rng))
+        done, tasks = self.runtime.writer.call(lambda unit: commands.round_of_work(
+            unit, owner=self.owner, services=services, limit=max(0, free), timers=self.batch, rng=self.rng))
         for task in tasks:
             if inline:
                 self._run_task(task)
@@ -77,15 +71,23 @@ class Worker:
                 self._running -= 1
             self._wake.set()
 
-    def _run_task(self, task: TaskRow) -> None:
-        service = self.runtime.registry.services[task.service]
+    def _run_task(self, task: TaskRow | None) -> None:
+        """Run an attempt and record it; the same transaction claims the next available task (often the
+        next step of the same workflow), which this thread runs at once instead of waiting a round."""
         writer = self.runtime.writer
+        services = sorted(self.runtime.registry.services)
+        while task is not None:
+            current = task
+            service = self.runtime.registry.services[current.service]
 
-        def beat() -> bool:
-            return bool(writer.call(lambda unit: commands.heartbeat(unit, task, self.owner)))
+            def beat(current: TaskRow = current) -> bool:
+                return bool(writer.call(lambda unit: commands.heartbeat(unit, current, self.owner)))
 
-        result = run_attempt(service, task, beat)
-        writer.call(lambda unit: commands.complete(unit, task, self.owner, result, self.rng))
+            result = run_attempt(service, current, beat)
+            _, follow = writer.call(functools.partial(
+                commands.complete_and_claim, task=current, owner=self.owner, result=result, rng=self.rng,
+                services=services))
+            task = follow[0] if follow else None
 
     # -- background thread --------------------------------------------------------------------------
 
