@@ -20,11 +20,11 @@ from interlock.core.chart import Chart
 from interlock.core.events import Event
 from interlock.errors import EventRejectedError, NotFoundError
 from interlock.runtime import apply, commands
+from interlock.runtime.clock import Clock
 from interlock.runtime.durable import DurableRuntime
 from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult, entry_of, instance_of
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.unit import Unit
-from interlock.runtime.virtual_clock import Clock
 
 MAX_EVENT_BYTES = 256 * 1024
 RESERVED_PREFIXES = ("done.", "error.")
@@ -35,7 +35,7 @@ Command = Callable[[Unit], Any]
 class Interlock:
     """Durable instances of registered machines in one store.
 
-    - ``clock``: a :class:`~interlock.runtime.virtual_clock.VirtualClock` in tests; wall time otherwise.
+    - ``clock``: a :class:`~interlock.runtime.clock.VirtualClock` in tests; wall time otherwise.
     - ``worker``: run timers and tasks on a background thread (default: yes, unless the clock is
       virtual; then call :meth:`run_until_idle` to do due work deterministically).
     - ``synchronous``: SQLite's durability setting, ``FULL`` by default (see docs/runtime.md).

@@ -9,7 +9,7 @@ from pathlib import Path
 from interlock.app import Interlock
 from interlock.core.chart import Chart, build_chart
 from interlock.frontends.scxml import parse_scxml
-from interlock.runtime.virtual_clock import VirtualClock
+from interlock.runtime.clock import VirtualClock
 
 NS = 'xmlns="http://www.w3.org/2005/07/scxml" datamodel="python"'
 

@@ -9,7 +9,7 @@ import pytest
 
 from interlock.app import Interlock
 from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
-from interlock.runtime.virtual_clock import VirtualClock
+from interlock.runtime.clock import VirtualClock
 from tests.runtime.durable_support import open_app, order_chart, tagged_chart
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from interlock.runtime.virtual_clock import VirtualClock
+from interlock.runtime.clock import VirtualClock
 from tests.runtime.durable_support import (
     child_chart,
     open_app,

@@ -11,9 +11,9 @@ import pytest
 
 from interlock.app import Interlock
 from interlock.runtime import commands
+from interlock.runtime.clock import VirtualClock
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.tasks import Task
-from interlock.runtime.virtual_clock import VirtualClock
 from tests.runtime.durable_support import open_app, payment_chart
 
 NO_JITTER = RetryPolicy(attempts=3, backoff=2.0, jitter=0.0)

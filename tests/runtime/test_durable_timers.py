@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from interlock.runtime.virtual_clock import VirtualClock
+from interlock.runtime.clock import VirtualClock
 from tests.runtime.durable_support import open_app, order_chart
 
 

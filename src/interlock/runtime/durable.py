@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from interlock.core.chart import Chart
+from interlock.runtime.clock import Clock, SystemClock
 from interlock.runtime.registry import Registry
-from interlock.runtime.virtual_clock import Clock, SystemClock
 from interlock.runtime.worker import Worker
 from interlock.runtime.writer import Writer
 from interlock.storage import open_store

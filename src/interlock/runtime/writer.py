@@ -15,9 +15,9 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from interlock.errors import StorageError
+from interlock.runtime.clock import Clock
 from interlock.runtime.registry import Registry
 from interlock.runtime.unit import Unit
-from interlock.runtime.virtual_clock import Clock
 from interlock.storage.store import Store
 
 T = TypeVar("T")
