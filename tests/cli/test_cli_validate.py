@@ -51,3 +51,18 @@ def test_warnings_are_shown_but_do_not_fail(cli: Invoke, tmp_path: Path) -> None
 def test_no_file_is_a_usage_error(cli: Invoke) -> None:
     result = cli("validate")
     assert result.exit_code == 2
+
+
+def test_services_named_by_a_document_are_left_to_the_runtime(cli: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "ship.yaml"
+    path.write_text("""
+id: ship
+initial: booking
+states:
+  booking:
+    invoke: {src: book_courier, onDone: booked}
+  booked: {type: final}
+""")
+    result = cli("validate", str(path))
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.stdout

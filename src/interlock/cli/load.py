@@ -25,7 +25,8 @@ def load_chart(path: Path) -> Chart:
     from interlock.frontends.loader import load_machine
 
     try:
-        return load_machine(path)
+        # services are Python code a runtime provides; a file can only name them
+        return load_machine(path, defer_services=True)
     except DefinitionError as exc:
         raise LoadFailure(path, f"{path} is not a valid machine", exc) from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
@@ -41,10 +40,9 @@ _mount_conformance()
 
 def _version(value: bool) -> None:
     if value:
-        try:
-            typer.echo(f"interlock {version('interlock')}")
-        except PackageNotFoundError:
-            typer.echo("interlock (not installed as a package)")
+        from interlock import __version__
+
+        typer.echo(f"interlock {__version__}")
         raise typer.Exit()
 
 

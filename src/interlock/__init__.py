@@ -1,0 +1,77 @@
+"""Interlock: a statechart backend.
+
+Business logic is a statechart; Interlock makes every instance of it durable, consistent and live.
+
+- Define a machine: :func:`machine` (Python), :func:`load_machine` (YAML/JSON/SCXML files),
+  :func:`load_document` (a mapping), :func:`load_scxml`.
+- Run it purely: :func:`start` and :func:`step` (``(snapshot, event) -> (snapshot, effects)``).
+- Run it in memory with effects carried out: :class:`MemoryRunner`.
+- Run it durably on SQLite: :class:`Interlock` (and :class:`AsyncInterlock` via ``Interlock.aio``).
+"""
+
+from __future__ import annotations
+
+from interlock.app import AsyncInterlock, Interlock
+from interlock.core.chart import Chart
+from interlock.core.events import Event
+from interlock.core.snapshot import Snapshot
+from interlock.core.step import StepResult, start, step, stop
+from interlock.errors import (
+    ConflictError,
+    DefinitionError,
+    EventRejectedError,
+    InterlockError,
+    NotFoundError,
+    Problem,
+    StepLimitError,
+    StorageError,
+)
+from interlock.frontends.document import load_document
+from interlock.frontends.loader import load_machine
+from interlock.frontends.python import machine
+from interlock.frontends.scxml import load_scxml
+from interlock.runtime.clock import Clock, SystemClock, VirtualClock
+from interlock.runtime.memory import LogRecord, MemoryRunner, Session
+from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult
+from interlock.runtime.retry import RetryPolicy
+from interlock.runtime.tasks import Task, TaskLostError
+
+__version__ = "0.1.0"  # the one place the version is written; pyproject.toml reads it from here
+
+__all__ = [
+    "AsyncInterlock",
+    "Chart",
+    "Clock",
+    "ConflictError",
+    "DefinitionError",
+    "Event",
+    "EventRejectedError",
+    "HistoryEntry",
+    "Instance",
+    "Interlock",
+    "InterlockError",
+    "LogRecord",
+    "MemoryRunner",
+    "NotFoundError",
+    "Page",
+    "Problem",
+    "RetryPolicy",
+    "SendResult",
+    "Session",
+    "Snapshot",
+    "StepLimitError",
+    "StepResult",
+    "StorageError",
+    "SystemClock",
+    "Task",
+    "TaskLostError",
+    "VirtualClock",
+    "__version__",
+    "load_document",
+    "load_machine",
+    "load_scxml",
+    "machine",
+    "start",
+    "step",
+    "stop",
+]
