@@ -6,7 +6,7 @@ guards are evaluated on every call by the caller-supplied ``check``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from interlock.core.chart import Chart, StateNode, Transition
 from interlock.core.datamodel import Expr
@@ -84,12 +84,22 @@ def select(chart: Chart, config: Config, name: str | None,
             if t.cond is None or check(t.cond):
                 enabled.append(t)
                 break
-    return remove_conflicts(_dedupe(enabled), config, history, chart.states)
+    if len(enabled) < 2:
+        return tuple(enabled)
+    chosen = _dedupe(enabled)
+    conflict_key = ("conflicts", config, chosen)
+    resolved = chart.memo.get(conflict_key)
+    if resolved is None:
+        resolved = remove_conflicts(chosen, config, history, chart.states)
+        if not any(s.kind == "history" for t in chosen for s in t.targets):
+            chart.memo[conflict_key] = resolved
+    return resolved
 
 
-def _dedupe(transitions: object) -> tuple[Transition, ...]:
+def _dedupe(transitions: Iterable[Transition]) -> tuple[Transition, ...]:
+    """Keep the first occurrence of each transition (an ancestor's transition can match twice)."""
     out: list[Transition] = []
-    for t in transitions:  # type: ignore[attr-defined]
+    for t in transitions:
         if t not in out:
             out.append(t)
     return tuple(out)
