@@ -229,3 +229,21 @@ def test_stop_runs_exit_handlers_and_cancels_invocations_without_done() -> None:
     assert r.snapshot.status == "stopped"
     assert r.effects == (LogEffect("bye", None), CancelInvokeEffect(invokeid))
     assert step(c, r.snapshot, "anything").snapshot is r.snapshot
+
+
+def test_in_sees_states_leave_and_join_the_configuration_one_by_one() -> None:
+    seen: list[tuple[str, bool]] = []
+
+    def probe(label: str, state_id: str):
+        def record(scope):
+            seen.append((label, scope.In(state_id)))
+            return None
+        return update(record)
+
+    c = chart(state("m",
+                    state("s0", state("s01", state("s01p")),
+                          onexit=[(probe("exit s0: In(s01p)", "s01p"),)],
+                          transitions=[on("GO", "s1")]),
+                    state("s1", state("s11"), onentry=[(probe("enter s1: In(s11)", "s11"), probe("enter s1: In(s1)", "s1"))])))
+    drive(c, "GO")
+    assert seen == [("exit s0: In(s01p)", False), ("enter s1: In(s11)", False), ("enter s1: In(s1)", True)]

@@ -33,6 +33,7 @@ class Plan:
         "history_content",
         "new_config",
         "recorded",
+        "runs_content",
     )
 
     def __init__(self, config: Config, exit_set: set[StateNode], entry: EntrySet,
@@ -43,6 +44,7 @@ class Plan:
         self.default_entry = frozenset(entry.default_entry)
         self.history_content: dict[str, Transition] = entry.default_history_content
         self.enters_final = any(s.kind == "final" for s in self.entry)
+        self.runs_content = any(s.active_content for s in (*self.exit, *self.entry))
         self.new_config: Config = (config - exit_set) | entry.states
         self.eventless = False  # set by the planner: may eventless transitions fire next?
 

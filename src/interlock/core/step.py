@@ -250,6 +250,9 @@ class Run:
     def apply(self, plan: Plan, enabled: tuple[Transition, ...]) -> None:
         """microstep: exit states, run transition content, enter states."""
         self.microsteps += 1
+        if self.live is None and (plan.runs_content or any(t.actions for t in enabled)):
+            # content may call In(): the live set must exist before the first state changes
+            self.scope()
         if plan.recorded:
             self.history = {**self.history, **plan.recorded}
         for state in plan.exit:
