@@ -8,20 +8,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from interlock.frontends.loader import load_machine
-from interlock.runtime.memory import MemoryRunner
+from interlock import MemoryRunner, Task, load_machine
 
 calls = {"courier": 0}
 
 
-def charge_card(data: dict[str, Any]) -> dict[str, Any]:
+def charge_card(task: Task) -> dict[str, Any]:
     """A payment service: takes the invoke's input, returns the receipt (done.invoke.payment)."""
-    if data["amount"] > 1000:
+    amount = task.input["amount"]
+    if amount > 1000:
         raise ValueError("amount over the card limit")  # -> error.invoke.payment
-    return {"receipt": f"r-{data['amount']}"}
+    return {"receipt": f"r-{amount}"}
 
 
-def book_courier(data: dict[str, Any]) -> dict[str, Any]:
+def book_courier(task: Task) -> dict[str, Any]:
     """Fails on the first attempt, to show the retry after a minute."""
     calls["courier"] += 1
     if calls["courier"] == 1:

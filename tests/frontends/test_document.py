@@ -189,7 +189,7 @@ states:
       onError: {target: failed, actions: {assign: {error: event.data.message}}}
   paid: {type: final}
   failed: {}
-""", services={"payments.charge": lambda data: {"receipt": "r-1"}})
+""", services={"payments.charge": lambda task: {"receipt": "r-1"}})
     first = start(chart)
     (invoke,) = [e for e in first.effects if isinstance(e, InvokeEffect)]
     assert (invoke.invokeid, invoke.src, invoke.data) == ("charge", "payments.charge", {"amount": 42, "currency": "EUR"})

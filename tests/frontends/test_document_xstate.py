@@ -59,7 +59,7 @@ V5_EXPORT = {
 
 
 def test_an_xstate_v4_export_loads_and_runs() -> None:
-    chart = load_machine(V4_EXPORT, services={"fetchData": lambda data: {"rows": 1}},
+    chart = load_machine(V4_EXPORT, services={"fetchData": lambda task: {"rows": 1}},
                          actions={"setData": lambda context, event: {"data": event.data}},
                          guards={"canRetry": lambda context, event: context["retries"] < 1})
     result = step(chart, start(chart).snapshot, "FETCH")

@@ -11,6 +11,7 @@ from interlock.core.events import Event
 from interlock.core.step import start, step
 from interlock.errors import DefinitionError
 from interlock.frontends.python import machine
+from interlock.runtime.tasks import Task
 
 COUNTER = {
     "id": "counter",
@@ -114,12 +115,12 @@ def test_guard_combinators_and_parameterized_guards() -> None:
 
 
 def test_services_and_delays_from_python() -> None:
-    def charge(data: dict[str, Any]) -> dict[str, Any]:
-        return {"receipt": data["amount"]}
+    def charge(task: Task) -> dict[str, Any]:
+        return {"receipt": task.input["amount"]}
 
     chart = machine({"initial": "paying", "context": {"amount": 12, "wait": 3}, "states": {
         "paying": {"invoke": [{"id": "pay", "src": "charge", "input": {"amount": "amount"}},
-                              {"id": "audit", "src": lambda data: None}],
+                              {"id": "audit", "src": lambda task: None}],
                    "after": {"grace": "late", "fixed": "late"}},
         "late": {}}},
         services={"charge": charge}, delays={"grace": lambda context, event: context["wait"] * 1000, "fixed": "1m"})

@@ -11,6 +11,7 @@ from interlock.errors import ConflictError, NotFoundError
 from interlock.frontends.scxml import load_scxml
 from interlock.runtime.clock import SystemClock, VirtualClock
 from interlock.runtime.memory import MemoryRunner
+from interlock.runtime.tasks import Task
 
 TIMER = """<scxml initial="idle">
   <state id="idle">
@@ -187,13 +188,13 @@ def _call(service: Any) -> tuple[str, Any]:
 
 
 def test_python_services_sync_async_and_failing() -> None:
-    async def slow_double(data: dict[str, Any]) -> int:
-        return data["x"] * 2
+    async def slow_double(task: Task) -> int:
+        return task.input["x"] * 2
 
-    def broken(data: dict[str, Any]) -> int:
+    def broken(task: Task) -> int:
         raise ValueError("no calc today")
 
-    assert _call(lambda data: data["x"] + 1) == ("ok", 21)
+    assert _call(lambda task: task.input["x"] + 1) == ("ok", 21)
     assert _call(slow_double) == ("ok", 40)
     assert _call(broken) == ("bad", {"message": "no calc today", "error": "ValueError"})
 

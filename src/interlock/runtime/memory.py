@@ -348,7 +348,7 @@ class MemoryRunner:
         service = self._service(parent, effect.type) or (
             self._service(parent, effect.src) if effect.src and not is_scxml_type(effect.type) else None)
         if service is not None:
-            self._deliver(parent.id, call_service(service, effect))
+            self._deliver(parent.id, call_service(service, effect, machine=parent.chart.name, instance=parent.id))
             return
         if not is_scxml_type(effect.type):
             self._invoke_failed(parent, effect, f"unknown invoke type {effect.type!r}; register a "

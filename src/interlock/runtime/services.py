@@ -1,7 +1,8 @@
 """Named Python services a chart can invoke (``<invoke type="name">``), and the events they answer with.
 
-A service is a callable taking the invoke's data (its params and namelist, a dict). Its return value
-comes back as ``done.invoke.<invokeid>`` with that value as data; an exception comes back as
+A service is a callable taking a :class:`~interlock.runtime.tasks.Task`, the same one the durable
+runtime passes, so one implementation serves both runtimes; ``task.input`` holds the invoke's data (its
+params and namelist, a dict). Its return value comes back as ``done.invoke.<invokeid>`` with that value as data; an exception comes back as
 ``error.invoke.<invokeid>`` with ``{"message", "error"}``. Both carry ``invokeid``, so ``<finalize>``
 runs for them. A coroutine function is run to completion on a private event loop.
 """
@@ -15,17 +16,19 @@ from typing import Any, TypeAlias
 
 from interlock.core.effects import InvokeEffect
 from interlock.core.events import Event
+from interlock.runtime.tasks import Task
 
-Service: TypeAlias = Callable[[dict[str, Any]], Any]
+Service: TypeAlias = Callable[[Task], Any]
 
 SERVICE_ORIGINTYPE = "interlock:service"
 
 
-def call_service(service: Service, effect: InvokeEffect) -> Event:
+def call_service(service: Service, effect: InvokeEffect, *, machine: str, instance: str) -> Event:
     """Call ``service`` with the invoke's data and turn the outcome into the event for the invoker."""
     invokeid = effect.invokeid
+    task = Task(f"{machine}/{instance}#{invokeid}", machine, instance, invokeid, dict(effect.data), 1)
     try:
-        result = service(dict(effect.data))
+        result = service(task)
         if inspect.isawaitable(result):
             result = _run(result)
     except Exception as exc:
