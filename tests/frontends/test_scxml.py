@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from interlock.core.content import Assign, Foreach, If, Log, Raise, Script, Send
+from interlock.core.step import start, step
 from interlock.errors import DefinitionError
 from interlock.frontends.scxml import load_scxml, parse_scxml
 
@@ -111,6 +112,18 @@ def test_strict_loading_rejects_python_syntax_errors_lenient_loading_defers_them
     chart = load_scxml(text, strict=False)
     with pytest.raises(SyntaxError):
         chart.state("a").transitions[0].cond(None)  # type: ignore[misc, arg-type]
+
+
+def test_lenient_loading_turns_unknown_targets_into_an_error_when_taken() -> None:
+    text = """<scxml initial="a"><state id="a">
+        <transition event="go" target="nowhere"/>
+        <transition event="error.execution" target="b"/></state><state id="b"/></scxml>"""
+    with pytest.raises(DefinitionError, match="unknown target state 'nowhere'"):
+        load_scxml(text)
+    chart = load_scxml(text, strict=False)
+    snapshot = start(chart).snapshot
+    assert snapshot.configuration[-1] == "a"  # the bad transition is never checked until taken
+    assert step(chart, snapshot, "go").snapshot.configuration[-1] == "b"
 
 
 def test_executable_content_shapes() -> None:

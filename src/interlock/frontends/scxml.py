@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Literal, cast
 
 from interlock.core.chart import Chart, build_chart
-from interlock.core.datamodel import Expr
+from interlock.core.content import Script
+from interlock.core.datamodel import Expr, Scope
 from interlock.core.spec import ChartSpec, DataSpec, InvokeSpec, StateSpec, TransitionSpec
 from interlock.errors import DefinitionError, Problem
 from interlock.frontends.scxml_content import (
@@ -48,9 +49,37 @@ def load_scxml(source: str | os.PathLike[str], *, base_dir: str | os.PathLike[st
 
     ``base_dir`` is where ``file:`` references resolve (default: the document's folder, else the working
     directory). With ``strict=False`` a Python syntax error in an expression is not a load error but
-    raises ``error.execution`` when evaluated, as the W3C conformance tests expect.
+    raises ``error.execution`` when evaluated, as the W3C conformance tests expect; likewise a transition
+    to a state the document does not declare raises ``error.execution`` when it is taken.
     """
-    return build_chart(parse_scxml(source, base_dir=base_dir, strict=strict))
+    spec = parse_scxml(source, base_dir=base_dir, strict=strict)
+    if not strict:
+        _defer_unknown_targets(spec)
+    return build_chart(spec)
+
+
+def _defer_unknown_targets(spec: ChartSpec) -> None:
+    """Turn transitions to undeclared states into targetless ones that fail when taken (lenient mode)."""
+    states: list[StateSpec] = []
+    work = [spec.root]
+    while work:
+        node = work.pop()
+        states.append(node)
+        work.extend(node.children)
+    known = {s.id for s in states}
+    for state in states:
+        for t in state.transitions:
+            missing = [target for target in t.targets if target not in known]
+            if missing and state.kind != "history":
+                t.actions = (Script(_failing(f"transition target(s) {missing} are not declared")), *t.actions)
+                t.targets = []
+
+
+def _failing(message: str) -> Expr:
+    def fail(scope: Scope) -> None:
+        raise LookupError(message)
+
+    return Expr(f"<{message}>", fail)
 
 
 def parse_scxml(source: str | os.PathLike[str], *, base_dir: str | os.PathLike[str] | None = None,
