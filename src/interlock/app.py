@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ from interlock.runtime.durable import DurableRuntime
 from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult, entry_of, instance_of
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.unit import Unit
+from interlock.storage.codec import dumps
 
 MAX_EVENT_BYTES = 256 * 1024
 RESERVED_PREFIXES = ("done.", "error.")
@@ -159,7 +159,7 @@ class Interlock:
 
     def _view(self, unit: Unit, machine: str, instance_id: str) -> Instance:
         row = commands.existing(unit, machine, instance_id)
-        return instance_of(row, self.runtime.leaves(row))
+        return instance_of(row, self.runtime.leaves(row), detach=True)
 
     def _create(self, machine: str, instance_id: str, input: dict[str, Any] | None,
                 version: str | None) -> Command:
@@ -225,7 +225,7 @@ class Interlock:
 
     def _check_json(self, value: Any, what: str, *, limit: bool = False) -> None:
         try:
-            size = len(json.dumps(value).encode())
+            size = len(dumps(value).encode())
         except (TypeError, ValueError) as exc:
             raise EventRejectedError(f"{what} is not JSON ({exc}); send only dicts, lists, strings, "
                                      "numbers, booleans and None") from exc
@@ -250,7 +250,7 @@ class AsyncInterlock:
         app = self.app
         if app._background and not app._started:
             app.start()
-        future = asyncio.wrap_future(app.runtime.writer.submit(fn))
+        future = app.runtime.writer.submit_async(fn)
         return await asyncio.wait_for(future, timeout) if timeout is not None else await future
 
     async def create(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,

@@ -15,7 +15,8 @@ from interlock.core.step import start, step
 from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
 from interlock.runtime.addresses import session_id
 from interlock.runtime.dispatch import dispatch, reachable_from
-from interlock.runtime.unit import Unit
+from interlock.runtime.unit import Isolate, Unit
+from interlock.storage.codec import dumps
 from interlock.storage.store import HistoryRow, InstanceRow
 
 log = logging.getLogger("interlock.runtime")
@@ -38,8 +39,7 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
         unit.tx.insert_instance(row)
     except (TypeError, ValueError) as exc:
         raise _not_json(machine, id, 0, exc) from exc
-    unit.rows[(machine, id)] = row
-    unit.remember(row, snap)
+    unit.add(row, snap)
     effects = dispatch(unit, row, 0, result.effects)
     _finish(unit, row, snap, snap, "started", None, None, None, effects)
     return row
@@ -62,7 +62,7 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
         seq = unit.tx.enqueue(machine, id, event.to_json(), idempotency_key=idempotency_key, cause=None,
                               sendid=None, now=unit.now)
         row.queued += 1
-        unit.tx.bump_queued(machine, id, 1)
+        unit.touch(row)
         unit.mark((machine, id))
         settle(unit)
         outcome, number = unit.outcomes.get(seq, ("queued", None))
@@ -95,20 +95,25 @@ def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: 
 
 def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, event: Event | None,
             key: str | None, cause: str | None, effects: list[dict[str, Any]]) -> tuple[str, int]:
-    number = row.step + 1 if outcome != "started" else 0
-    if new is not old or outcome == "started":
-        row.snapshot = new.to_json()
-        if new.status == "done" and row.status == "active":
-            row.status = "done"
-            unit.tx.cancel_timers(row.machine, row.id, None)
+    started = outcome == "started"
+    number = 0 if started else row.step + 1
+    if new is not old:
+        data = new.to_json()
+        try:  # encoded here, so a context that is not JSON fails this step and nothing else
+            text = dumps(data)
+        except (TypeError, ValueError) as exc:
+            raise _not_json(row.machine, row.id, number, exc) from exc
+        row.snapshot, row.snapshot_json = data, text
+    if new.status == "done" and row.status == "active":
+        row.status = "done"
+        unit.tx.cancel_timers(row.machine, row.id, None)
     row.step = number
-    try:
-        unit.save(row)
-    except (TypeError, ValueError) as exc:
-        raise _not_json(row.machine, row.id, number, exc) from exc
+    unit.save(row)
     unit.remember(row, new)
-    if outcome == "started" or new.configuration != old.configuration:
-        _index(unit, row, new.configuration)
+    if started:
+        _index(unit, row, None, new.configuration)
+    elif new.configuration != old.configuration:
+        _index(unit, row, old.configuration, new.configuration)
     unit.tx.append_history(HistoryRow(
         row.machine, row.id, number, unit.now, outcome, None if event is None else event.to_json(), key,
         cause, list(old.configuration) if outcome != "started" else [], list(new.configuration),
@@ -117,13 +122,16 @@ def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, even
     return outcome, number
 
 
-def _index(unit: Unit, row: InstanceRow, configuration: tuple[str, ...]) -> None:
+def _index(unit: Unit, row: InstanceRow, before: tuple[str, ...] | None,
+           configuration: tuple[str, ...]) -> None:
+    """Move the state/tag index from ``before`` (None: a new instance, nothing stored) to now."""
     try:
         chart = unit.registry.chart(row.machine, row.version)
         tags = [t for s in configuration for t in chart.states[s].tags]
+        old = ((), ()) if before is None else (before, [t for s in before for t in chart.states[s].tags])
     except (NotFoundError, KeyError):
-        tags = []
-    unit.tx.set_index(row.machine, row.id, configuration, tags)
+        tags, old = [], None  # not knowable here: rewrite the instance's index entries whole
+    unit.tx.set_index(row.machine, row.id, configuration, tags, before=old)
 
 
 def context_change(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -149,26 +157,33 @@ def settle(unit: Unit) -> None:
             return
         row = unit.row(*key)
         while row is not None and row.queued > 0 and not row.paused and unit.budget > 0:
-            queued = tx.next_event(*key)
-            if queued is None:  # the counter drifted (should not happen): trust the inbox
-                row.queued = 0
-                unit.save(row)
-                break
             if row.status == "active" and not unit.registry.has_version(row.machine, row.version):
                 break  # this process lacks the version: the events wait for a process that has it
+            queued = tx.take_event(*key, row.queued)
+            if queued is None:  # the counter drifted (should not happen): trust the inbox
+                row.queued = 0
+                unit.touch(row)
+                break
             unit.budget -= 1
-            tx.remove_event(queued.seq)
             row.queued -= 1
+            unit.touch(row)
             event = Event.from_json(queued.event)
-            try:
-                with tx.savepoint():
+            if not unit.isolate:  # the fast path: a failure sends the whole batch back, isolated
+                try:
                     result = apply_event(unit, row, event, idempotency_key=queued.idempotency_key,
                                          cause=queued.cause)
-            except Exception as exc:  # a poison event must not block the instance forever
-                unit.forget()
-                row = unit.row(*key)
-                assert row is not None
-                result = _fail(unit, row, event, queued.idempotency_key, queued.cause, exc)
+                except Exception as exc:
+                    raise Isolate(f"step of {key[0]}/{key[1]} failed") from exc
+            else:
+                try:
+                    with tx.savepoint():
+                        result = apply_event(unit, row, event, idempotency_key=queued.idempotency_key,
+                                             cause=queued.cause)
+                except Exception as exc:  # a poison event must not block the instance forever
+                    unit.forget()
+                    row = unit.row(*key)
+                    assert row is not None
+                    result = _fail(unit, row, event, queued.idempotency_key, queued.cause, exc)
             unit.outcomes[queued.seq] = result
             row = unit.row(*key)
 
@@ -218,8 +233,8 @@ def fire_timers(unit: Unit, limit: int) -> int:
     from interlock.runtime.dispatch import send_now
 
     due = unit.tx.due_timers(unit.now, limit)
+    unit.tx.remove_timers([timer.key for timer in due])
     for timer in due:
-        unit.tx.remove_timer(timer.key)
         owner = unit.row(timer.machine, timer.id)
         if owner is not None:
             send_now(unit, owner, Event.from_json(timer.event), timer.target, cause=timer.key,

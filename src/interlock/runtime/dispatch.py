@@ -54,7 +54,7 @@ def dispatch(unit: Unit, row: InstanceRow, number: int, effects: Sequence[Effect
                 removed = unit.tx.remove_events_by_sendid(row.machine, row.id, sendid)
                 if removed:  # fired but not applied yet (the instance was busy or paused)
                     row.queued -= removed
-                    unit.tx.bump_queued(row.machine, row.id, -removed)
+                    unit.touch(row)
             case InvokeEffect():
                 _invoke(unit, row, effect, key)
             case CancelInvokeEffect(invokeid=invokeid):
@@ -87,7 +87,7 @@ def deliver(unit: Unit, machine: str, id: str, event: Event, *, cause: str | Non
     unit.tx.enqueue(machine, id, event.to_json(), idempotency_key=None, cause=cause, sendid=sendid,
                     now=unit.now)
     row.queued += 1
-    unit.tx.bump_queued(machine, id, 1)
+    unit.touch(row)
     unit.mark((machine, id))
     return True
 

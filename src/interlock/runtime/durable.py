@@ -25,6 +25,7 @@ class DurableRuntime:
         self.worker = Worker(self, concurrency=concurrency, poll=poll, seed=seed)
         self.writer = Writer(self.store, self.registry, self.clock, max_batch=max_batch,
                              on_commit=self.worker.wake)
+        self._leaves: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
 
     def register(self, chart: Chart) -> Chart:
         self.registry.add_chart(chart)
@@ -35,11 +36,18 @@ class DurableRuntime:
     def leaves(self, row: InstanceRow) -> tuple[str, ...]:
         """The active atomic states of a row (all of its configuration if the chart is not known here)."""
         config = tuple(row.snapshot["configuration"])
+        key = (row.machine, row.version, config)
+        found = self._leaves.get(key)  # a chart has few configurations; this is asked on every answer
+        if found is not None:
+            return found
         try:
             chart = self.registry.chart(row.machine, row.version)
         except Exception:
             return config
-        return tuple(s for s in config if chart.states[s].kind in ("atomic", "final"))
+        found = tuple(s for s in config if chart.states[s].kind in ("atomic", "final"))
+        if len(self._leaves) < 100_000:
+            self._leaves[key] = found
+        return found
 
     def next_wakeup(self) -> float | None:
         with self.store.read() as tx:

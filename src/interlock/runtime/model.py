@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from interlock.storage.codec import dumps, loads
 from interlock.storage.store import HistoryRow, InstanceRow
 
 T = TypeVar("T")
@@ -104,12 +105,31 @@ class Page(Generic[T]):
         return len(self.items)
 
 
-def instance_of(row: InstanceRow, leaves: tuple[str, ...]) -> Instance:
+def instance_of(row: InstanceRow, leaves: tuple[str, ...], *, detach: bool = False) -> Instance:
+    """``detach``: the row is the writer's cached one, so the caller gets its own copy of the context
+    and output (changing them must not change the instance)."""
     snap = row.snapshot
     parent = f"{row.parent_machine}/{row.parent_id}" if row.parent_machine else None
+    context, output = snap["context"], snap.get("output")
+    if detach:
+        context, output = _copy(context), _copy(output)
     return Instance(row.machine, row.id, row.version, row.status, row.paused, row.step, row.queued,
-                    tuple(snap["configuration"]), leaves, snap["context"], snap.get("output"), parent,
+                    tuple(snap["configuration"]), leaves, context, output, parent,
                     row.created_at, row.updated_at)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data (cheap for the common flat context of scalars)."""
+    if isinstance(value, dict):
+        if all(isinstance(v, _SCALARS) for v in value.values()):
+            return dict(value)
+        return loads(dumps(value))
+    if isinstance(value, list):
+        return loads(dumps(value))
+    return value
 
 
 def entry_of(row: HistoryRow) -> HistoryEntry:

@@ -1,7 +1,10 @@
-"""A unit of work inside one write transaction: the rows it has read and the instances left to settle.
+"""A unit of work inside one write transaction: the rows it reads and the instances left to settle.
 
-Every change is written through to the transaction at once, so when a nested savepoint rolls back,
-forgetting the cached rows is enough to be consistent again.
+Rows and parsed snapshots come from the writer's :class:`RowCache`, which outlives transactions: the
+writer is the only thing in this process that changes instances, so after a commit its rows are what
+the database holds. The writer empties the cache whenever that may not be true: after any rollback
+(rows are changed in place while a command runs), and when another connection has committed since its
+last transaction (``data_version``; another process shares the file).
 """
 
 from __future__ import annotations
@@ -13,17 +16,49 @@ from interlock.storage.store import InstanceRow, WriteTx
 Key = tuple[str, str]
 
 
+class Isolate(Exception):
+    """A queued event's step failed while the batch ran without savepoints: run it again with them, so
+    the failure is recorded against that event alone (see writer.py)."""
+
+
+class RowCache:
+    """Instance rows and their parsed snapshots, as of the last commit (and this transaction's changes)."""
+
+    __slots__ = ("limit", "rows", "snaps")
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self.rows: dict[Key, InstanceRow] = {}
+        self.snaps: dict[Key, tuple[int, Snapshot]] = {}
+
+    def clear(self) -> None:
+        self.rows.clear()
+        self.snaps.clear()
+
+    def trim(self) -> None:
+        """Keep the cache bounded: drop the oldest half when it is full (between transactions only)."""
+        if len(self.rows) > self.limit:
+            for key in list(self.rows)[: len(self.rows) // 2]:
+                del self.rows[key]
+                self.snaps.pop(key, None)
+
+
 class Unit:
-    """Shared state of one command: the transaction, the time it runs at, caches and work left."""
+    """Shared state of one command: the transaction, the time it runs at, caches and work left.
 
-    __slots__ = ("budget", "new_work", "now", "outcomes", "pending", "registry", "rows", "snaps", "tx")
+    ``isolate``: run each queued event in its own savepoint and record a failing one as ``failed``
+    (otherwise a failure raises :class:`Isolate` and the writer runs the batch again isolated).
+    """
 
-    def __init__(self, tx: WriteTx, registry: Registry, now: float, *, budget: int = 1000) -> None:
+    __slots__ = ("budget", "cache", "isolate", "new_work", "now", "outcomes", "pending", "registry", "tx")
+
+    def __init__(self, tx: WriteTx, registry: Registry, now: float, *, budget: int = 1000,
+                 cache: RowCache | None = None, isolate: bool = True) -> None:
         self.tx = tx
         self.registry = registry
         self.now = now
-        self.rows: dict[Key, InstanceRow] = {}
-        self.snaps: dict[Key, tuple[int, Snapshot]] = {}
+        self.cache = cache if cache is not None else RowCache()
+        self.isolate = isolate
         self.pending: dict[Key, None] = {}  # instances whose inbox got events here (an ordered set)
         self.outcomes: dict[int, tuple[str, int]] = {}  # inbox seq -> (outcome, step), for callers
         self.budget = budget  # events this unit may apply; the worker settles the rest
@@ -31,33 +66,41 @@ class Unit:
 
     def row(self, machine: str, id: str) -> InstanceRow | None:
         key = (machine, id)
-        row = self.rows.get(key)
+        row = self.cache.rows.get(key)
         if row is None:
             row = self.tx.get_instance(machine, id)
             if row is not None:
-                self.rows[key] = row
+                self.cache.rows[key] = row
         return row
+
+    def add(self, row: InstanceRow, snap: Snapshot) -> None:
+        """A row this unit inserted."""
+        self.cache.rows[(row.machine, row.id)] = row
+        self.remember(row, snap)
 
     def snapshot(self, row: InstanceRow) -> Snapshot:
         key = (row.machine, row.id)
-        cached = self.snaps.get(key)
+        cached = self.cache.snaps.get(key)
         if cached is not None and cached[0] == row.step:
             return cached[1]
         snap = Snapshot.from_json(row.snapshot)
-        self.snaps[key] = (row.step, snap)
+        self.cache.snaps[key] = (row.step, snap)
         return snap
 
     def remember(self, row: InstanceRow, snap: Snapshot) -> None:
-        self.snaps[(row.machine, row.id)] = (row.step, snap)
+        self.cache.snaps[(row.machine, row.id)] = (row.step, snap)
 
     def save(self, row: InstanceRow) -> None:
         row.updated_at = self.now
         self.tx.update_instance(row)
 
+    def touch(self, row: InstanceRow) -> None:
+        """Write a row whose counters changed (not a step: ``updated_at`` stays)."""
+        self.tx.update_instance(row)
+
     def forget(self) -> None:
         """Drop cached rows after a rollback; the next read comes from the transaction."""
-        self.rows.clear()
-        self.snaps.clear()
+        self.cache.clear()
 
     def woke(self, when: float) -> None:
         if self.new_work is None or when < self.new_work:

@@ -1,13 +1,22 @@
 """The one writer of a process: commands queue up and commit together (group commit).
 
 SQLite has one writer at a time, so threads of a process do not fight for the lock: they hand their
-command to this thread, which runs whatever is waiting in one transaction, each command in its own
-savepoint (a failing command rolls back alone), commits once, then answers every caller. Under load this
-turns many fsyncs into one without weakening anything: no caller hears back before its commit.
+command to this thread, which runs whatever is waiting in one transaction, commits once, then answers
+every caller. Under load this turns many fsyncs into one without weakening anything: no caller hears
+back before its commit.
+
+Commands first run without savepoints (the fast path). If one fails, the transaction rolls back and
+the batch runs again with a savepoint per command and per queued event, so a failure stays the failing
+command's (or event's) own. A lone command that fails is simply answered with its error.
+
+The writer keeps instance rows and parsed snapshots between transactions (:class:`RowCache`), so a
+step of a hot instance reads nothing; see unit.py for when the cache is dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -17,11 +26,13 @@ from typing import Any, TypeVar
 from interlock.errors import StorageError
 from interlock.runtime.clock import Clock
 from interlock.runtime.registry import Registry
-from interlock.runtime.unit import Unit
+from interlock.runtime.unit import Isolate, RowCache, Unit
 from interlock.storage.store import Store
 
 T = TypeVar("T")
 Command = Callable[[Unit], Any]
+Sink = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+Answer = tuple[Sink, Any, BaseException | None]
 _STOP = object()
 
 
@@ -35,6 +46,8 @@ class Writer:
         self.clock = clock
         self.max_batch = max_batch
         self.on_commit = on_commit
+        self.cache = RowCache()
+        self._data_version: int | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -42,11 +55,16 @@ class Writer:
 
     def submit(self, fn: Command) -> Future[Any]:
         """Queue a command; the future resolves after the transaction that ran it has committed."""
-        if self._closed:
-            raise StorageError("this Interlock app is closed; open a new one")
-        self._ensure_thread()
         future: Future[Any] = Future()
-        self._queue.put((fn, future))
+        self._put(fn, future)
+        return future
+
+    def submit_async(self, fn: Command) -> asyncio.Future[Any]:
+        """:meth:`submit` for the running event loop: the answers of one commit reach a loop in one
+        callback (one wake-up of the loop per batch, not one per command)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._put(fn, (loop, future))
         return future
 
     def call(self, fn: Command, timeout: float | None = None) -> Any:
@@ -61,12 +79,18 @@ class Writer:
             self._queue.put(_STOP)
             thread.join()
 
-    def _ensure_thread(self) -> None:
+    def _put(self, fn: Command, sink: Sink) -> None:
+        if self._closed:
+            raise StorageError("this Interlock app is closed; open a new one")
         if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._loop, name="interlock-writer", daemon=True)
-                    self._thread.start()
+            self._start()
+        self._queue.put((fn, sink))
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="interlock-writer", daemon=True)
+                self._thread.start()
 
     def _loop(self) -> None:
         while True:
@@ -88,58 +112,84 @@ class Writer:
             if stop:
                 return
 
-    def _run(self, batch: list[tuple[Command, Future[Any]]]) -> None:
-        # Fast path: no savepoints. If a command fails, the transaction rolls back and the batch runs
-        # again with a savepoint per command, so the failure stays the failing command's own.
+    def _run(self, batch: list[tuple[Command, Sink]]) -> None:
         try:
             try:
-                results, new_work = self._attempt(batch, isolate=False)
-            except _Rollback as lone:
-                results, new_work = [(batch[0][1], None, lone.__cause__)], None
-            except _CommandFailed:
-                results, new_work = self._attempt(batch, isolate=True)
+                answers, new_work = self._attempt(batch, isolate=False)
+            except _Failed as failed:
+                self.cache.clear()  # rows were changed in place by the rolled-back attempt
+                cause = failed.__cause__
+                if len(batch) == 1 and not isinstance(cause, Isolate):
+                    answers, new_work = [(batch[0][1], None, cause)], None
+                else:
+                    answers, new_work = self._attempt(batch, isolate=True)
         except BaseException as exc:  # the commit itself failed: nobody's command happened
-            for _, future in batch:
-                future.set_exception(exc)
+            self.cache.clear()
+            _answer([(sink, None, exc) for _, sink in batch])
             return
-        for future, value, error in results:
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
+        _answer(answers)
         if self.on_commit is not None:
             self.on_commit(new_work)
 
-    def _attempt(self, batch: list[tuple[Command, Future[Any]]], *, isolate: bool) -> tuple[
-            list[tuple[Future[Any], Any, BaseException | None]], float | None]:
-        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+    def _attempt(self, batch: list[tuple[Command, Sink]], *, isolate: bool) -> tuple[list[Answer],
+                                                                                     float | None]:
+        answers: list[Answer] = []
         new_work: float | None = None
+        cache = self.cache
         with self.store.write() as tx:
+            if tx.data_version != self._data_version:  # another connection wrote: rows may be stale
+                cache.clear()
+                self._data_version = tx.data_version
+            cache.trim()
             now = self.clock.now()
-            for fn, future in batch:
-                unit = Unit(tx, self.registry, now)
-                try:
-                    if isolate:
+            for fn, sink in batch:
+                unit = Unit(tx, self.registry, now, cache=cache, isolate=isolate)
+                if isolate:
+                    try:
                         with tx.savepoint():
                             value = fn(unit)
-                    else:
+                    except Exception as exc:
+                        cache.clear()
+                        answers.append((sink, None, exc))
+                        continue
+                else:
+                    try:
                         value = fn(unit)
-                except Exception as exc:
-                    if not isolate:
-                        if len(batch) == 1:
-                            raise _Rollback from exc
-                        raise _CommandFailed from exc
-                    results.append((future, None, exc))
-                    continue
-                results.append((future, value, None))
+                    except Exception as exc:
+                        raise _Failed from exc
+                answers.append((sink, value, None))
                 if unit.new_work is not None:
                     new_work = unit.new_work if new_work is None else min(new_work, unit.new_work)
-        return results, new_work
+        return answers, new_work
 
 
-class _CommandFailed(Exception):
-    """A command failed in the fast path: run the batch again, isolated."""
+def _answer(answers: list[Answer]) -> None:
+    """Resolve every caller's future; asyncio callers get one callback per event loop."""
+    loops: dict[asyncio.AbstractEventLoop, list[Answer]] = {}
+    for answer in answers:
+        sink, value, error = answer
+        if isinstance(sink, Future):
+            if error is not None:
+                sink.set_exception(error)
+            else:
+                sink.set_result(value)
+        else:
+            loops.setdefault(sink[0], []).append(answer)
+    for loop, items in loops.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_resolve, items)
 
 
-class _Rollback(Exception):
-    """A lone command failed: roll back; its error is its answer."""
+def _resolve(items: list[Answer]) -> None:
+    for sink, value, error in items:
+        future = sink[1]  # type: ignore[index]
+        if future.done():  # cancelled (a timeout) while the command ran
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
+class _Failed(Exception):
+    """A command failed in the fast path: roll back, then answer it alone or run the batch isolated."""

@@ -7,7 +7,6 @@ loss may roll back the last commits; it is an explicit choice, never the default
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -16,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from interlock.errors import ConflictError, StorageError
+from interlock.storage.codec import dumps as _dumps
+from interlock.storage.codec import loads as _loads
 from interlock.storage.queries import load_queries, migrations, split_statements
+from interlock.storage.sqlite_pending import Pending, index_of, instance_params
 from interlock.storage.store import HistoryRow, InstanceRow, QueuedEvent, TaskRow, TimerRow
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _Q = load_queries("sqlite")
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_loads = json.loads
 
 
 def sqlite_path(url: str) -> str:
@@ -77,7 +77,9 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StorageError(f"could not start a write transaction on {self.path}: {exc}") from exc
         try:
-            yield SQLiteTx(conn)
+            tx = SQLiteTx(conn, conn.execute("PRAGMA data_version").fetchone()[0])
+            yield tx
+            tx.flush()
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -132,17 +134,26 @@ class SQLiteStore:
 class SQLiteTx:
     """A transaction on one connection; see :class:`~interlock.storage.store.WriteTx`."""
 
-    __slots__ = ("_savepoints", "conn")
+    __slots__ = ("_pending", "_savepoints", "conn", "data_version")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, data_version: int = 0) -> None:
         self.conn = conn
+        self.data_version = data_version  # changes when another connection committed in between
         self._savepoints = 0
+        self._pending = Pending()
+
+    def flush(self) -> None:
+        """Write what waits in the write-behind buffer (see sqlite_pending.py)."""
+        if self._pending:
+            self._pending.flush(self.conn, _Q)
 
     def _one(self, name: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        self.flush()  # a query sees every change of its transaction
         row: tuple[Any, ...] | None = self.conn.execute(_Q[name], params).fetchone()
         return row
 
     def _all(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        self.flush()
         return self.conn.execute(_Q[name], params).fetchall()
 
     def _run(self, name: str, params: dict[str, Any]) -> int:
@@ -151,12 +162,14 @@ class SQLiteTx:
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested unit: an exception inside rolls back only this block, then propagates."""
+        self.flush()  # what waits belongs to the enclosing transaction, not to this savepoint
         self._savepoints += 1
         name = f"sp{self._savepoints}"
         self.conn.execute(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
+            self._pending.clear()  # everything in it was decided inside the savepoint
             self.conn.execute(f"ROLLBACK TO {name}")
             self.conn.execute(f"RELEASE {name}")
             raise
@@ -178,12 +191,17 @@ class SQLiteTx:
     # -- instances -----------------------------------------------------------------------------------
 
     def get_instance(self, machine: str, id: str) -> InstanceRow | None:
-        row = self._one("get_instance", {"machine": machine, "id": id})
+        waiting = self._pending.instances.get((machine, id))
+        if waiting is not None:
+            return waiting
+        row = self.conn.execute(_Q["get_instance"], {"machine": machine, "id": id}).fetchone()
         return _instance(row) if row else None
 
     def insert_instance(self, row: InstanceRow) -> None:
+        params = instance_params(row)
+        row.snapshot_json = params["snapshot"]
         try:
-            self._run("insert_instance", _instance_params(row))
+            self._run("insert_instance", params)
         except sqlite3.IntegrityError as exc:
             raise ConflictError(
                 f"instance {row.id!r} of machine {row.machine!r} already exists; choose another id, or "
@@ -191,7 +209,9 @@ class SQLiteTx:
             ) from exc
 
     def update_instance(self, row: InstanceRow) -> None:
-        self._run("update_instance", _instance_params(row))
+        """Written at the next flush, with the row's values then (set ``snapshot_json`` with a new
+        snapshot: the caller encodes it, so a snapshot that is not JSON fails where it was made)."""
+        self._pending.instances[(row.machine, row.id)] = row
 
     def find_child(self, machine: str, id: str, invokeid: str) -> InstanceRow | None:
         row = self._one("find_child", {"machine": machine, "id": id, "invokeid": invokeid})
@@ -200,11 +220,11 @@ class SQLiteTx:
     def children(self, machine: str, id: str) -> list[InstanceRow]:
         return [_instance(r) for r in self._all("children", {"machine": machine, "id": id})]
 
-    def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str]) -> None:
-        self._run("clear_index", {"machine": machine, "id": id})
-        rows = [{"machine": machine, "kind": "state", "value": s, "id": id} for s in states]
-        rows += [{"machine": machine, "kind": "tag", "value": t, "id": id} for t in dict.fromkeys(tags)]
-        self.conn.executemany(_Q["add_index"], rows)
+    def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str], *,
+                  before: tuple[Sequence[str], Sequence[str]] | None = None) -> None:
+        """The instance's states and tags are now these; ``before``: what is stored (None: unknown)."""
+        self._pending.set_index((machine, id), None if before is None else index_of(*before),
+                                index_of(states, tags))
 
     def ready_instances(self, limit: int) -> list[tuple[str, str]]:
         return [(m, i) for m, i in self._all("ready_instances", {"limit": limit})]
@@ -224,51 +244,62 @@ class SQLiteTx:
     # -- history -------------------------------------------------------------------------------------
 
     def append_history(self, row: HistoryRow) -> None:
-        self._run("append_history", {
-            "machine": row.machine, "id": row.id, "step": row.step, "at": row.at, "outcome": row.outcome,
-            "event": None if row.event is None else _dumps(row.event),
-            "idempotency_key": row.idempotency_key, "cause": row.cause,
-            "source": _dumps(row.source), "target": _dumps(row.target),
-            "context_change": _dumps(row.context_change), "effects": _dumps(row.effects),
-            "error": row.error,
-        })
+        self._pending.history_row(row)
 
     def history_page(self, machine: str, id: str, *, after: int, limit: int) -> list[HistoryRow]:
         rows = self._all("history_page", {"machine": machine, "id": id, "after": after, "limit": limit})
         return [_history(r) for r in rows]
 
     def history_by_key(self, machine: str, id: str, key: str) -> HistoryRow | None:
-        row = self._one("history_by_key", {"machine": machine, "id": id, "key": key})
+        waiting = self._pending.history_keys.get((machine, id, key))
+        if waiting is not None:
+            return waiting
+        row = self.conn.execute(_Q["history_by_key"], {"machine": machine, "id": id, "key": key}).fetchone()
         return _history(row) if row else None
 
     # -- inbox ---------------------------------------------------------------------------------------
 
     def enqueue(self, machine: str, id: str, event: dict[str, Any], *, idempotency_key: str | None,
                 cause: str | None, sendid: str | None, now: float) -> int:
-        cur = self.conn.execute(_Q["enqueue"], {
-            "machine": machine, "id": id, "event": _dumps(event), "idempotency_key": idempotency_key,
-            "cause": cause, "sendid": sendid, "now": now})
-        return int(cur.lastrowid or 0)
-
-    def bump_queued(self, machine: str, id: str, delta: int) -> None:
-        self._run("bump_queued", {"machine": machine, "id": id, "delta": delta})
+        return self._pending.enqueue(self.conn, QueuedEvent(0, machine, id, event, idempotency_key, cause,
+                                                            sendid, now))
 
     def inbox_by_key(self, machine: str, id: str, key: str) -> QueuedEvent | None:
-        row = self._one("inbox_by_key", {"machine": machine, "id": id, "key": key})
+        for event, _ in self._pending.inbox.get((machine, id), ()):
+            if event.idempotency_key == key:
+                return event
+        row = self.conn.execute(_Q["inbox_by_key"], {"machine": machine, "id": id, "key": key}).fetchone()
         return _queued(row) if row else None
 
-    def next_event(self, machine: str, id: str) -> QueuedEvent | None:
-        row = self._one("next_event", {"machine": machine, "id": id})
-        return _queued(row) if row else None
-
-    def remove_event(self, seq: int) -> None:
-        self._run("remove_event", {"seq": seq})
+    def take_event(self, machine: str, id: str, queued: int) -> QueuedEvent | None:
+        """Remove and return the oldest event of an inbox that holds ``queued`` events. Events queued by
+        this transaction are newer than any stored one, so the table is read only when it holds some."""
+        waiting = self._pending.inbox.get((machine, id))
+        if queued > (len(waiting) if waiting else 0):
+            row = self.conn.execute(_Q["next_event"], {"machine": machine, "id": id}).fetchone()
+            if row is not None:
+                self.conn.execute(_Q["remove_event"], {"seq": row[0]})
+                return _queued(row)
+        if waiting:
+            event = waiting.popleft()[0]
+            if not waiting:
+                del self._pending.inbox[(machine, id)]
+            return event
+        return None
 
     def remove_events_by_sendid(self, machine: str, id: str, sendid: str) -> int:
-        return self._run("remove_events_by_sendid", {"machine": machine, "id": id, "sendid": sendid})
+        removed = 0
+        waiting = self._pending.inbox.get((machine, id))
+        if waiting:
+            kept = [e for e in waiting if e[0].sendid != sendid]
+            removed = len(waiting) - len(kept)
+            waiting.clear()
+            waiting.extend(kept)
+        return removed + self._run("remove_events_by_sendid", {"machine": machine, "id": id, "sendid": sendid})
 
     def clear_inbox(self, machine: str, id: str) -> int:
-        return self._run("clear_inbox", {"machine": machine, "id": id})
+        waiting = self._pending.inbox.pop((machine, id), None)
+        return len(waiting or ()) + self._run("clear_inbox", {"machine": machine, "id": id})
 
     # -- timers --------------------------------------------------------------------------------------
 
@@ -286,8 +317,8 @@ class SQLiteTx:
         return [TimerRow(k, m, i, s, t, _loads(e), d)
                 for k, m, i, s, t, e, d in self._all("due_timers", {"now": now, "limit": limit})]
 
-    def remove_timer(self, key: str) -> None:
-        self._run("remove_timer", {"key": key})
+    def remove_timers(self, keys: Sequence[str]) -> None:
+        self.conn.executemany(_Q["remove_timer"], [{"key": k} for k in keys])
 
     def next_wakeup(self) -> float | None:
         """The earliest time a timer is due or a task becomes claimable."""
@@ -333,19 +364,9 @@ class SQLiteTx:
         self._run("remove_task", {"key": key})
 
 
-def _instance_params(row: InstanceRow) -> dict[str, Any]:
-    return {
-        "machine": row.machine, "id": row.id, "version": row.version, "status": row.status,
-        "paused": int(row.paused), "step": row.step, "queued": row.queued,
-        "snapshot": _dumps(row.snapshot), "parent_machine": row.parent_machine,
-        "parent_id": row.parent_id, "parent_invokeid": row.parent_invokeid,
-        "created_at": row.created_at, "updated_at": row.updated_at,
-    }
-
-
 def _instance(r: tuple[Any, ...]) -> InstanceRow:
     return InstanceRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], _loads(r[7]), r[8], r[9], r[10],
-                       r[11], r[12])
+                       r[11], r[12], r[7])
 
 
 def _history(r: tuple[Any, ...]) -> HistoryRow:

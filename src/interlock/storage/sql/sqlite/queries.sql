@@ -56,6 +56,10 @@ SELECT machine, id FROM instances WHERE queued > 0 AND paused = 0 LIMIT :limit;
 -- Drop the state/tag index rows of one instance.
 DELETE FROM instance_index WHERE machine = :machine AND id = :id;
 
+-- name: remove_index
+-- One state or tag an instance no longer has.
+DELETE FROM instance_index WHERE machine = :machine AND kind = :kind AND value = :value AND id = :id;
+
 -- name: add_index
 -- One state or tag of an instance.
 INSERT INTO instance_index (machine, kind, value, id) VALUES (:machine, :kind, :value, :id);
@@ -100,14 +104,10 @@ SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source, ta
        context_change, effects, error
 FROM history WHERE machine = :machine AND id = :id AND idempotency_key = :key;
 
--- name: enqueue
--- Put an event in an instance's inbox.
-INSERT INTO inbox (machine, id, event, idempotency_key, cause, sendid, enqueued_at)
-VALUES (:machine, :id, :event, :idempotency_key, :cause, :sendid, :now);
-
--- name: bump_queued
--- Count inbox events on the instance row (the ready index reads it).
-UPDATE instances SET queued = queued + :delta WHERE machine = :machine AND id = :id;
+-- name: enqueue_seq
+-- Put an event in an instance's inbox under the sequence number the writer allocated for it.
+INSERT INTO inbox (seq, machine, id, event, idempotency_key, cause, sendid, enqueued_at)
+VALUES (:seq, :machine, :id, :event, :idempotency_key, :cause, :sendid, :now);
 
 -- name: inbox_by_key
 -- A queued event with this idempotency key.

@@ -1,0 +1,146 @@
+"""Write-behind for the hot rows of a SQLite write transaction.
+
+A step changes an instance row, appends a history record, maybe moves the state index and passes
+events through inboxes. Issued one statement at a time that is a dozen SQL round trips per event; here
+they wait in memory and go out as a few ``executemany`` calls when the transaction commits, or earlier
+when a query needs to see them (every read of the transaction flushes first, except the ones that look
+into this buffer themselves). Nothing is lost by waiting: the buffer belongs to one transaction, is
+flushed before its ``COMMIT`` and before every savepoint, and is dropped with a rollback.
+
+Inbox events that are applied in the transaction that queued them never reach the table at all. Their
+sequence numbers are allocated here from ``sqlite_sequence`` (the writer holds the database lock, so no
+one else allocates), so an event keeps its number whether or not it is ever written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from interlock.storage.codec import dumps
+from interlock.storage.store import HistoryRow, InstanceRow, QueuedEvent
+
+Key = tuple[str, str]
+Index = tuple[tuple[str, ...], tuple[str, ...]]  # states, tags
+
+
+class Pending:
+    """What a write transaction has decided but not yet written."""
+
+    __slots__ = ("history", "history_keys", "inbox", "index", "instances", "next_seq")
+
+    def __init__(self) -> None:
+        self.instances: dict[Key, InstanceRow] = {}
+        self.history: list[dict[str, Any]] = []
+        self.history_keys: dict[tuple[str, str, str], HistoryRow] = {}
+        self.index: dict[Key, tuple[Index | None, Index]] = {}  # (as stored, or None: unknown; wanted)
+        self.inbox: dict[Key, deque[tuple[QueuedEvent, str]]] = {}  # with the event encoded
+        self.next_seq: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.instances or self.history or self.index or self.inbox)
+
+    def clear(self) -> None:
+        self.instances.clear()
+        self.history.clear()
+        self.history_keys.clear()
+        self.index.clear()
+        self.inbox.clear()
+
+    # -- rows ---------------------------------------------------------------------------------------
+
+    def history_row(self, row: HistoryRow) -> None:
+        """Encode now (a value that is not JSON fails in the step that produced it), write later."""
+        self.history.append({
+            "machine": row.machine, "id": row.id, "step": row.step, "at": row.at, "outcome": row.outcome,
+            "event": None if row.event is None else dumps(row.event),
+            "idempotency_key": row.idempotency_key, "cause": row.cause,
+            "source": dumps(row.source), "target": dumps(row.target),
+            "context_change": dumps(row.context_change), "effects": dumps(row.effects),
+            "error": row.error,
+        })
+        if row.idempotency_key is not None:
+            self.history_keys[(row.machine, row.id, row.idempotency_key)] = row
+
+    def set_index(self, key: Key, before: Index | None, after: Index) -> None:
+        known = self.index.get(key)
+        self.index[key] = (known[0] if known is not None else before, after)
+
+    def enqueue(self, conn: sqlite3.Connection, event: QueuedEvent) -> int:
+        text = dumps(event.event)  # now, so data that is not JSON fails the step that sent it
+        seq = self._seq(conn)
+        self.inbox.setdefault((event.machine, event.id), deque()).append((event._replace(seq=seq), text))
+        return seq
+
+    def _seq(self, conn: sqlite3.Connection) -> int:
+        if self.next_seq is None:
+            found = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'inbox'").fetchone()
+            self.next_seq = (found[0] if found else 0) + 1
+        seq = self.next_seq
+        self.next_seq = seq + 1
+        return seq
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def flush(self, conn: sqlite3.Connection, queries: dict[str, str]) -> None:
+        if self.instances:
+            conn.executemany(queries["update_instance"], [instance_params(r) for r in self.instances.values()])
+            self.instances.clear()
+        if self.history:
+            conn.executemany(queries["append_history"], self.history)
+            self.history.clear()
+            self.history_keys.clear()
+        if self.index:
+            _flush_index(conn, queries, self.index)
+            self.index.clear()
+        if self.inbox:
+            events = sorted((e for q in self.inbox.values() for e in q), key=lambda e: e[0].seq)
+            conn.executemany(queries["enqueue_seq"], [_inbox_params(*e) for e in events])
+            self.inbox.clear()
+
+
+def _flush_index(conn: sqlite3.Connection, queries: dict[str, str],
+                 index: dict[Key, tuple[Index | None, Index]]) -> None:
+    gone: list[dict[str, Any]] = []
+    new: list[dict[str, Any]] = []
+    for (machine, id), (before, after) in index.items():
+        wanted = _entries(after)
+        if before is None:
+            conn.execute(queries["clear_index"], {"machine": machine, "id": id})
+            had: set[tuple[str, str]] = set()
+        else:
+            had = _entries(before)
+        gone += [{"machine": machine, "id": id, "kind": k, "value": v} for k, v in had - wanted]
+        new += [{"machine": machine, "id": id, "kind": k, "value": v} for k, v in wanted - had]
+    if gone:
+        conn.executemany(queries["remove_index"], gone)
+    if new:
+        conn.executemany(queries["add_index"], new)
+
+
+def _entries(index: Index) -> set[tuple[str, str]]:
+    states, tags = index
+    return {("state", s) for s in states} | {("tag", t) for t in tags}
+
+
+def index_of(states: Sequence[str], tags: Sequence[str]) -> Index:
+    return tuple(states), tuple(dict.fromkeys(tags))
+
+
+def instance_params(row: InstanceRow) -> dict[str, Any]:
+    snapshot = row.snapshot_json if row.snapshot_json is not None else dumps(row.snapshot)
+    return {
+        "machine": row.machine, "id": row.id, "version": row.version, "status": row.status,
+        "paused": int(row.paused), "step": row.step, "queued": row.queued,
+        "snapshot": snapshot, "parent_machine": row.parent_machine,
+        "parent_id": row.parent_id, "parent_invokeid": row.parent_invokeid,
+        "created_at": row.created_at, "updated_at": row.updated_at,
+    }
+
+
+def _inbox_params(e: QueuedEvent, text: str) -> dict[str, Any]:
+    return {"seq": e.seq, "machine": e.machine, "id": e.id, "event": text,
+            "idempotency_key": e.idempotency_key, "cause": e.cause, "sendid": e.sendid,
+            "now": e.enqueued_at}

@@ -1,0 +1,100 @@
+"""The writer's shortcuts keep the contract: rows cached between transactions, events that pass
+through an inbox within one transaction, batches without savepoints (see runtime/writer.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from interlock.app import Interlock
+from interlock.runtime.clock import VirtualClock
+from tests.runtime.durable_support import open_app, order_chart
+
+
+def _inbox_rows(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
+
+
+def test_two_apps_on_one_file_see_each_others_steps(tmp_path: Path) -> None:
+    """Each app's writer caches rows; a commit by the other connection must invalidate them."""
+    clock = VirtualClock(100.0)
+    with open_app(tmp_path / "a.db", clock, order_chart()) as one, \
+            open_app(tmp_path / "a.db", clock, order_chart()) as two:
+        one.create("order", "o1")
+        for i in range(6):
+            app = one if i % 2 == 0 else two
+            result = app.send("order", "o1", {"type": "NOTE", "i": i})
+            assert (result.outcome, result.step) == ("applied", i + 1)
+        assert one.get("order", "o1").context["seen"] == list(range(6))
+        steps = [e.step for e in two.history("order", "o1").items]
+        assert steps == list(range(7))
+
+
+def test_changing_a_returned_instance_does_not_change_the_stored_one(tmp_path: Path) -> None:
+    with open_app(tmp_path / "c.db", VirtualClock(100.0), order_chart()) as app:
+        inst = app.create("order", "o1")
+        inst.context["seen"].append("mine")
+        inst.context["n"] = 99
+        after = app.send("order", "o1", {"type": "NOTE", "i": 1}).instance
+        assert after.context == {"n": 0, "seen": [1]}
+
+
+def test_a_poison_event_in_the_inbox_fails_alone(tmp_path: Path) -> None:
+    with open_app(tmp_path / "p.db", VirtualClock(100.0), order_chart()) as app:
+        app.create("order", "o1")
+        app.pause("order", "o1")
+        assert app.send("order", "o1", "BREAK").outcome == "queued"
+        assert app.send("order", "o1", "ACCEPT").outcome == "queued"
+        inst = app.resume("order", "o1")
+        assert (inst.state, inst.queued, inst.context["n"]) == (("accepted",), 0, 1)
+        outcomes = [(e.outcome, e.event["name"]) for e in app.history("order", "o1").items[1:]]
+        assert outcomes == [("failed", "BREAK"), ("applied", "ACCEPT")]
+        assert "not JSON" in (app.history("order", "o1").items[1].error or "")
+
+
+def test_a_failing_command_in_a_batch_leaves_the_others_applied(tmp_path: Path) -> None:
+    async def run(app: Interlock) -> list[object]:
+        aio = app.aio
+        sends = [aio.send("order", f"o{i}", "BREAK" if i == 3 else "ACCEPT") for i in range(8)]
+        return await asyncio.gather(*sends, return_exceptions=True)
+
+    with open_app(tmp_path / "b.db", VirtualClock(100.0), order_chart()) as app:
+        for i in range(8):
+            app.create("order", f"o{i}")
+        results = asyncio.run(run(app))
+        assert "not JSON" in str(results[3])
+        assert [getattr(r, "outcome", None) for i, r in enumerate(results) if i != 3] == ["applied"] * 7
+        assert app.get("order", "o3").step == 0  # the failed send changed nothing
+        assert all(app.get("order", f"o{i}").state == ("accepted",) for i in range(8) if i != 3)
+
+
+def test_events_applied_in_their_own_transaction_never_touch_the_inbox_table(tmp_path: Path) -> None:
+    with open_app(tmp_path / "i.db", VirtualClock(100.0), order_chart()) as app:
+        app.create("order", "o1")
+        result = app.send("order", "o1", "CHAIN")  # CHAIN sends NOTE to itself: via the inbox
+        assert result.instance.context["seen"] == ["chained"]
+        assert _inbox_rows(tmp_path / "i.db") == 0
+        app.pause("order", "o1")
+        app.send("order", "o1", "CHAIN")  # queued while paused: stored
+        assert _inbox_rows(tmp_path / "i.db") == 1
+    with open_app(tmp_path / "i.db", VirtualClock(100.0), order_chart()) as app:
+        inst = app.resume("order", "o1")
+        assert (inst.context["seen"], inst.queued) == (["chained", "chained"], 0)
+        assert _inbox_rows(tmp_path / "i.db") == 0
+
+
+def test_the_state_index_follows_every_step(tmp_path: Path) -> None:
+    clock = VirtualClock(100.0)
+    with open_app(tmp_path / "x.db", clock, order_chart()) as app:
+        for i in range(4):
+            app.create("order", f"o{i}")
+        for i in range(3):
+            app.send("order", f"o{i}", "ACCEPT")
+        app.send("order", "o0", "SHIP")
+        clock.advance(6)
+        app.run_until_idle()  # o1 and o2 expire
+        by_state = {s: [i.id for i in app.list("order", state=s)] for s in
+                    ("placed", "accepted", "expired", "shipped")}
+        assert by_state == {"placed": ["o3"], "accepted": [], "expired": ["o1", "o2"], "shipped": ["o0"]}
