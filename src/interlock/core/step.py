@@ -30,6 +30,7 @@ from interlock.core.snapshot import Snapshot
 from interlock.errors import StepLimitError
 
 MAX_MICROSTEPS = 10_000
+MAX_STATIC_STEPS = 50_000
 # tuple.__new__ skips NamedTuple's argument handling; used on the hot path only
 _new_tuple = tuple.__new__
 
@@ -86,8 +87,10 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     run.macrostep()
     result = run.finish()
     if run.is_static():
-        chart.static_steps[(snapshot.configuration, ev.name)] = (result.snapshot.configuration,
-                                                                  result.transitions)
+        static = chart.static_steps
+        if len(static) >= MAX_STATIC_STEPS:
+            static.clear()  # event names come from clients: keep the memo bounded
+        static[(snapshot.configuration, ev.name)] = (result.snapshot.configuration, result.transitions)
     return result
 
 
