@@ -68,10 +68,12 @@ class Pending:
         known = self.index.get(key)
         self.index[key] = (known[0] if known is not None else before, after)
 
-    def enqueue(self, conn: sqlite3.Connection, event: QueuedEvent) -> int:
-        text = dumps(event.event)  # now, so data that is not JSON fails the step that sent it
+    def enqueue(self, conn: sqlite3.Connection, machine: str, id: str, event: dict[str, Any],
+                idempotency_key: str | None, cause: str | None, sendid: str | None, now: float) -> int:
+        text = dumps(event)  # now, so data that is not JSON fails the step that sent it
         seq = self._seq(conn)
-        self.inbox.setdefault((event.machine, event.id), deque()).append((event._replace(seq=seq), text))
+        queued = QueuedEvent(seq, machine, id, event, idempotency_key, cause, sendid, now)
+        self.inbox.setdefault((machine, id), deque()).append((queued, text))
         return seq
 
     def _seq(self, conn: sqlite3.Connection) -> int:
