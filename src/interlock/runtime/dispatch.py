@@ -150,9 +150,9 @@ def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> Non
     registry = unit.registry
     kind, name = classify(effect, set(registry.services), registry.has_chart)
     if kind == "service":
-        policy = registry.services[name].policy
+        service = registry.services[name]
         unit.tx.add_task(TaskRow(key, row.machine, row.id, effect.invokeid, name, effect.data or {},
-                                 policy.to_json()), unit.now)
+                                 service.policy_json), unit.now)
         unit.woke(unit.now)
         return
     if kind == "machine":

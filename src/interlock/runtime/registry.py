@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from interlock.core.chart import Chart
@@ -20,6 +20,7 @@ class Service:
     fn: Callable[..., Any]
     policy: RetryPolicy
     is_async: bool
+    policy_json: dict[str, Any] = field(default_factory=dict)  # ``policy.to_json()``, stored with tasks
 
 
 class Registry:
@@ -66,6 +67,6 @@ class Registry:
             raise ValueError(f"a service needs a non-empty name, not {name!r}")
         if not callable(fn):
             raise TypeError(f"service {name!r} must be callable, not {type(fn).__name__}")
-        service = Service(name, fn, policy, inspect.iscoroutinefunction(fn))
+        service = Service(name, fn, policy, inspect.iscoroutinefunction(fn), policy.to_json())
         self.services[name] = service
         return service

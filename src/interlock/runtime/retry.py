@@ -67,4 +67,14 @@ class RetryPolicy:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RetryPolicy:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        # Every task carries its policy; a process sees only a few distinct ones, so parse each once.
+        key = tuple(data.items())
+        found = _PARSED.get(key)
+        if found is None:
+            found = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+            if len(_PARSED) < 1024:
+                _PARSED[key] = found
+        return found
+
+
+_PARSED: dict[tuple[tuple[str, Any], ...], RetryPolicy] = {}

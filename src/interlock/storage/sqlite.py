@@ -24,6 +24,8 @@ from interlock.storage.store import HistoryRow, InstanceRow, QueuedEvent, TaskRo
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _Q = load_queries("sqlite")
 WRITER_CACHE_KIB = 64 * 1024
+# Queries of tables the write-behind buffer never holds (timers, tasks): they need not flush it.
+_UNBUFFERED = frozenset({"due_timers", "claimable_tasks", "owned_task", "next_timer", "next_task", "get_meta"})
 
 
 def sqlite_path(url: str) -> str:
@@ -154,12 +156,14 @@ class SQLiteTx:
             self._pending.flush(self.conn, _Q)
 
     def _one(self, name: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        self.flush()  # a query sees every change of its transaction
+        if name not in _UNBUFFERED:
+            self.flush()  # a query sees every change of its transaction
         row: tuple[Any, ...] | None = self.conn.execute(_Q[name], params).fetchone()
         return row
 
     def _all(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        self.flush()
+        if name not in _UNBUFFERED:
+            self.flush()
         return self.conn.execute(_Q[name], params).fetchall()
 
     def _run(self, name: str, params: dict[str, Any]) -> int:
