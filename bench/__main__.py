@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
           f"  ({time.perf_counter() - began:.0f}s)")
     if args.json:
         _write_json(args.json, results)
+    print("\nThe durable runtime (SQLite, group commit, timers, tasks) has its own benchmarks: "
+          "python -m bench.durable (--quick for a smoke run)")
     return 0
 
 

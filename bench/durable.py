@@ -33,7 +33,7 @@ from interlock.runtime.retry import RetryPolicy
 TASK_THREADS = 32  # Interlock runs this many tasks at once; DBOS gets as many concurrent workflows
 DBOS_THREADS = (1, 8, TASK_THREADS)
 FULL = {"workflows": 2000, "dbos_workflows": 300, "seconds": 10.0, "instances": 1000, "senders": 200,
-        "lengths": (10, 1_000, 100_000), "probe": 2000, "timers": 100_000, "window": 20.0}
+        "lengths": (10, 1_000, 100_000), "probe": 2000, "timers": 100_000, "window": 60.0}
 QUICK = {"workflows": 200, "dbos_workflows": 50, "seconds": 2.0, "instances": 200, "senders": 50,
          "lengths": (10, 1_000, 5_000), "probe": 500, "timers": 5_000, "window": 3.0}
 
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--dir", default=None)
     parser.add_argument("--timer-window", type=float, default=None,
-                        help="seconds over which the timers fall due (default 20; 3 with --quick)")
+                        help="seconds over which the timers fall due (default 60; 3 with --quick)")
     args = parser.parse_args(argv)
     size = dict(QUICK if args.quick else FULL)
     if args.timer_window is not None:
