@@ -66,3 +66,82 @@ def test_a_send_cascade_past_the_budget_is_finished_by_the_worker(tmp_path: Path
         app.run_until_idle()
         receiver = app.get("receiver", "r1")
         assert (receiver.queued, receiver.context["got"]) == (0, list(range(1500)))
+
+
+INLINE_PARENT = """<scxml name="inline_parent" initial="waiting" datamodel="python">
+  <state id="waiting">
+    <invoke id="kid">
+      <param name="n" expr="20"/>
+      <content>
+        <scxml initial="w" datamodel="python">
+          <datamodel><data id="n" expr="0"/></datamodel>
+          <state id="w">
+            <transition event="GO" target="end"><send target="#_parent" event="answer" namelist="n"/></transition>
+          </state>
+          <final id="end"><donedata><param name="doubled" expr="n * 2"/></donedata></final>
+        </scxml>
+      </content>
+    </invoke>
+    <transition event="answer"><assign location="got" expr="_event.data['n']"/></transition>
+    <transition event="done.invoke.kid" target="finished"><assign location="out" expr="_event.data"/></transition>
+  </state>
+  <final id="finished"/>
+  <datamodel><data id="got" expr="None"/><data id="out" expr="None"/></datamodel>
+</scxml>"""
+
+
+def test_an_inline_scxml_child_runs_as_a_child_instance_and_survives_a_restart(tmp_path: Path) -> None:
+    from interlock.frontends.scxml import load_scxml
+
+    db = tmp_path / "inline.db"
+    with open_app(db, VirtualClock(), load_scxml(INLINE_PARENT)) as app:
+        app.create("inline_parent", "p1")
+        children = app.list("inline_parent", status="active")
+        assert [i.id for i in children.items] == ["p1"]
+    # a new process registers the same parent and finds the same child machine again
+    with open_app(db, VirtualClock(), load_scxml(INLINE_PARENT)) as app:
+        child = next(name for name in _machines(db) if name.startswith("inline_parent#inline-"))
+        assert app.get(child, "inline_parent/p1/kid").context["n"] == 20
+        app.send(child, "inline_parent/p1/kid", "GO")
+        parent = app.get("inline_parent", "p1")
+        assert parent.status == "done"
+        assert parent.context["out"] == {"doubled": 40}
+        assert parent.context["got"] == 20
+
+
+def _machines(db: Path) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return [row[0] for row in conn.execute("SELECT DISTINCT machine FROM instances")]
+
+
+REINVOKE = """<scxml name="looper" initial="busy" datamodel="python">
+  <datamodel><data id="answers" expr="[]"/></datamodel>
+  <state id="busy">
+    <invoke id="kid">
+      <content>
+        <scxml initial="w" datamodel="python">
+          <state id="w"><transition event="PING" target="end"/></state>
+          <final id="end"/>
+        </scxml>
+      </content>
+    </invoke>
+    <transition event="AGAIN" target="busy"/>
+    <transition event="done.invoke.kid" target="busy"><assign location="answers" expr="answers + ['done']"/></transition>
+  </state>
+</scxml>"""
+
+
+def test_entering_an_invoking_state_again_starts_a_fresh_child(tmp_path: Path) -> None:
+    from interlock.frontends.scxml import load_scxml
+
+    db = tmp_path / "again.db"
+    with open_app(db, VirtualClock(), load_scxml(REINVOKE)) as app:
+        app.create("looper", "l1")
+        assert app.send("looper", "l1", "AGAIN").outcome == "applied"
+        child = next(name for name in _machines(db) if name.startswith("looper#inline-"))
+        kids = {i.id: i.status for i in app.list(child).items}
+        assert kids == {"looper/l1/kid": "cancelled", "looper/l1/kid~1.1": "active"}
+        app.send(child, "looper/l1/kid~1.1", "PING")
+        assert app.get("looper", "l1").context["answers"] == ["done"]

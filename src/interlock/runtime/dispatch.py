@@ -24,13 +24,12 @@ from interlock.core.effects import (
 )
 from interlock.core.events import Event
 from interlock.runtime.addresses import parse_address, session_id, split_session
+from interlock.runtime.machines import SCXML_TYPES, inline_name
 from interlock.runtime.unit import Unit
 from interlock.storage.store import InstanceRow, TaskRow, TimerRow
 
 log = logging.getLogger("interlock.chart")
 
-SCXML_TYPES = frozenset({"scxml", "http://www.w3.org/TR/scxml/", "http://www.w3.org/TR/scxml",
-                         "http://www.w3.org/TR/scxml/#SCXMLEventProcessor"})
 # The event a task's final failure (or a child's failed start) raises in the invoking instance.
 INVOKE_ERROR = "error.invoke.{invokeid}"
 DONE_INVOKE = "done.invoke.{invokeid}"
@@ -148,7 +147,12 @@ def reachable_from(unit: Unit, row: InstanceRow) -> Callable[[str], bool]:
 
 def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> None:
     registry = unit.registry
-    kind, name = classify(effect, set(registry.services), registry.has_chart)
+    if isinstance(effect.content, str) and effect.type in SCXML_TYPES:
+        kind, name = "machine", inline_name(row.machine, effect.content)
+        if not registry.has_chart(name):
+            kind = "unknown"
+    else:
+        kind, name = classify(effect, set(registry.services), registry.has_chart)
     if kind == "service":
         service = registry.services[name]
         unit.tx.add_task(TaskRow(key, row.machine, row.id, effect.invokeid, name, effect.data or {},
@@ -159,7 +163,7 @@ def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> Non
         from interlock.runtime.apply import create
 
         machine, _, version = name.partition("@")
-        create(unit, machine, child_id(row, effect.invokeid), input=effect.data or None,
+        create(unit, machine, child_id(unit, row, machine, effect.invokeid, key), input=effect.data or None,
                version=version or None, parent=(row.machine, row.id, effect.invokeid))
         return
     message = (f"invoke {effect.invokeid!r} names {name!r}, which is neither a registered machine nor a "
@@ -189,9 +193,13 @@ def classify(effect: InvokeEffect, services: set[str],
     return "unknown", src or effect.type
 
 
-def child_id(row: InstanceRow, invokeid: str) -> str:
-    """Children are named after their parent and invoke id, so a replayed invoke finds the same child."""
-    return f"{row.machine}/{row.id}/{invokeid}"
+def child_id(unit: Unit, row: InstanceRow, machine: str, invokeid: str, key: str) -> str:
+    """Children are named after their parent and invoke id (``order/42/payment``). A state entered again
+    invokes again under the same id; that child gets the invoking effect's step and index as a suffix."""
+    base = f"{row.machine}/{row.id}/{invokeid}"
+    if unit.row(machine, base) is None:
+        return base
+    return f"{base}~{key.rpartition('#')[2]}"
 
 
 def _cancel_invoke(unit: Unit, row: InstanceRow, invokeid: str) -> None:

@@ -6,7 +6,9 @@ from typing import Any
 
 from interlock.core.chart import Chart
 from interlock.runtime.clock import Clock, SystemClock
+from interlock.runtime.machines import inline_children
 from interlock.runtime.registry import Registry
+from interlock.runtime.unit import Unit
 from interlock.runtime.worker import Worker
 from interlock.runtime.writer import Writer
 from interlock.storage import open_store
@@ -29,8 +31,17 @@ class DurableRuntime:
 
     def register(self, chart: Chart) -> Chart:
         self.registry.add_chart(chart)
+        names = [chart.name]
+        for name, child in inline_children(chart.name, chart):
+            self.registry.add_alias(name, chart.version, child)
+            names.append(name)
         now = self.clock.now()
-        self.writer.call(lambda unit: unit.tx.register_machine(chart.name, chart.version, now))
+
+        def record(unit: Unit) -> None:
+            for name in names:
+                unit.tx.register_machine(name, chart.version, now)
+
+        self.writer.call(record)
         return chart
 
     def leaves(self, row: InstanceRow) -> tuple[str, ...]:

@@ -6,7 +6,9 @@ Documents are compiled once and cached by their text and folder, so a chart invo
 
 from __future__ import annotations
 
+import hashlib
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +75,25 @@ class MachineLoader:
             source = path if path is not None else text
             chart = self._cache[key] = load_scxml(source, base_dir=base_dir, strict=self.strict)
         return chart
+
+
+def inline_name(machine: str, content: str) -> str:
+    """The machine name an inline ``<invoke><content>`` child runs under: its parent's name and a digest.
+
+    Derived from the text alone, so every process that registers the parent finds the same child again.
+    """
+    return f"{machine}#inline-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+
+
+def inline_children(machine: str, chart: Chart, *, strict: bool = True) -> Iterator[tuple[str, Chart]]:
+    """Every inline SCXML child a chart can invoke (and theirs), as ``(machine name, chart)``."""
+    source = Path(chart.source) if chart.source and not chart.source.startswith("<") else None
+    base_dir = source.parent if source is not None and source.exists() else Path.cwd()
+    loader = MachineLoader(strict=strict)
+    for state in chart.walk():
+        for spec in state.invokes:
+            if isinstance(spec.content, str) and is_scxml_type(spec.type) and spec.typeexpr is None:
+                name = inline_name(machine, spec.content)
+                child = loader.load(None, spec.content, base_dir)[0]
+                yield name, child
+                yield from inline_children(name, child, strict=strict)

@@ -44,6 +44,11 @@ class Registry:
         self._latest[chart.name] = chart
         return chart
 
+    def add_alias(self, name: str, version: str, chart: Chart) -> None:
+        """Run ``chart`` as machine ``name`` (an inline child, named after its parent)."""
+        self._charts[(name, version)] = chart
+        self._latest[name] = chart
+
     def chart(self, name: str, version: str | None = None) -> Chart:
         """The chart of ``name`` at ``version`` (default: the newest registered)."""
         chart = self._latest.get(name) if version is None else self._charts.get((name, version))

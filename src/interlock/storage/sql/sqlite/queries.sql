@@ -36,11 +36,13 @@ SET status = :status, paused = :paused, step = :step, queued = :queued, snapshot
 WHERE machine = :machine AND id = :id;
 
 -- name: find_child
--- The child instance a parent invoked under an invoke id.
+-- The child instance a parent invoked under an invoke id: the active one, else the newest.
 SELECT machine, id, version, status, paused, step, queued, snapshot,
        parent_machine, parent_id, parent_invokeid, created_at, updated_at
 FROM instances
-WHERE parent_machine = :machine AND parent_id = :id AND parent_invokeid = :invokeid;
+WHERE parent_machine = :machine AND parent_id = :id AND parent_invokeid = :invokeid
+ORDER BY status = 'active' DESC, created_at DESC
+LIMIT 1;
 
 -- name: children
 -- Every child instance of a parent.
