@@ -247,3 +247,12 @@ def test_in_sees_states_leave_and_join_the_configuration_one_by_one() -> None:
                     state("s1", state("s11"), onentry=[(probe("enter s1: In(s11)", "s11"), probe("enter s1: In(s1)", "s1"))])))
     drive(c, "GO")
     assert seen == [("exit s0: In(s01p)", False), ("enter s1: In(s11)", False), ("enter s1: In(s1)", True)]
+
+
+def test_history_without_default_enters_the_parents_initial_state_the_first_time() -> None:
+    c = chart(state("m",
+                    state("out", transitions=[on("IN", "h")]),
+                    state("p", StateSpec("h", kind="history"), state("x1", transitions=[on("N", "x2")]), state("x2"),
+                          transitions=[on("OUT", "out")])))
+    assert drive(c, "IN").snapshot.configuration == ("m", "p", "x1")
+    assert drive(c, "IN", "N", "OUT", "IN").snapshot.configuration == ("m", "p", "x2")

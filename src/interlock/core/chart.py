@@ -247,6 +247,12 @@ class _Builder:
                 tspec = TransitionSpec(actions=spec.initial_actions, path=spec.path)
                 node.initial = Transition(node, tspec, -1)
                 node.initial.targets = targets
+            elif node.kind == "history" and node.initial is None and node.parent is not None:
+                # no default transition: the parent's default entry (XState's reading; SCXML leaves it open)
+                parent = node.parent
+                node.initial = Transition(node, TransitionSpec(path=spec.path), -1)
+                node.initial.targets = (parent.initial.targets if parent.initial is not None
+                                        else parent.children)
             elif spec.initial and node.kind != "history":
                 self.error(spec.path, f"a {node.kind} state cannot have an initial state",
                            "only states with child states take 'initial'")

@@ -34,6 +34,7 @@ class Plan:
         "new_config",
         "recorded",
         "runs_content",
+        "uses_history",
     )
 
     def __init__(self, config: Config, exit_set: set[StateNode], entry: EntrySet,
@@ -45,6 +46,7 @@ class Plan:
         self.history_content: dict[str, Transition] = entry.default_history_content
         self.enters_final = any(s.kind == "final" for s in self.entry)
         self.runs_content = any(s.active_content for s in (*self.exit, *self.entry))
+        self.uses_history = entry.used_history  # what it enters depends on recorded history
         self.new_config: Config = (config - exit_set) | entry.states
         self.eventless = False  # set by the planner: may eventless transitions fire next?
 
@@ -61,8 +63,9 @@ def plan_microstep(chart: Chart, config: Config, enabled: tuple[Transition, ...]
         entry = compute_entry_set(enabled, {**history, **recorded} if recorded else history, chart.states)
         plan = Plan(config, exit_set, entry, recorded)
         plan.eventless = has_eventless(chart, plan.new_config)
-        uses_history = entry.used_history or any(s.kind == "history" for t in enabled for s in t.targets)
-        if not uses_history:
+        if any(s.kind == "history" for t in enabled for s in t.targets):
+            plan.uses_history = True
+        if not plan.uses_history:
             memo[key] = plan
     return plan
 

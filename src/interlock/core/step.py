@@ -113,9 +113,28 @@ class Run:
     """The working state of one start/step call. Private to it; discarded when it returns."""
 
     __slots__ = (
-        "_scope", "bound", "chart", "config", "effects", "event", "eventless", "history", "internal", "invocations",
-        "live", "microsteps", "now", "output", "pending", "reachable", "running", "seq", "snapshot",
-        "to_invoke", "transitions",
+        "_scope",
+        "bound",
+        "chart",
+        "config",
+        "effects",
+        "event",
+        "eventless",
+        "historic",
+        "history",
+        "internal",
+        "invocations",
+        "live",
+        "microsteps",
+        "now",
+        "output",
+        "pending",
+        "reachable",
+        "running",
+        "seq",
+        "snapshot",
+        "to_invoke",
+        "transitions",
     )
 
     def __init__(self, chart: Chart, snapshot: Snapshot, now: float,
@@ -144,6 +163,7 @@ class Run:
         self.running = True
         self.output: Any = None
         self.microsteps = 0
+        self.historic = False  # did a plan depend on recorded history? then the step is not static
         # a step may start in a configuration with eventless transitions only after start()
         self.eventless = chart.has_eventless
 
@@ -155,6 +175,7 @@ class Run:
         """True when the step's outcome depended only on the configuration and the event name."""
         snap = self.snapshot
         return (self._scope is None and not self.effects and self.running and self.microsteps <= 1
+                and not self.historic
                 and self.history is snap.history and self.seq == snap.seq and not snap.invocations
                 and self.pending is snap.pending)
 
@@ -253,6 +274,8 @@ class Run:
     def apply(self, plan: Plan, enabled: tuple[Transition, ...]) -> None:
         """microstep: exit states, run transition content, enter states."""
         self.microsteps += 1
+        if plan.uses_history:
+            self.historic = True
         if self.live is None and (plan.runs_content or any(t.actions for t in enabled)):
             # content may call In(): the live set must exist before the first state changes
             self.scope()
