@@ -15,14 +15,20 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/interlock demo
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench examples
+
+typecheck: $(STAMP)
 	$(BIN)/mypy
+
+test: lint typecheck
 	$(BIN)/pytest
 
+# the statechart engine against its peers (~30 s), then the durable runtime against DBOS (~3 min)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.durable
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
