@@ -21,7 +21,8 @@ def test_public_names_are_pinned() -> None:
 
 def test_every_error_derives_from_the_root() -> None:
     errors = [interlock.DefinitionError, interlock.NotFoundError, interlock.ConflictError,
-              interlock.EventRejectedError, interlock.StepLimitError, interlock.StorageError]
+              interlock.EventRejectedError, interlock.StepLimitError, interlock.StorageError,
+              interlock.TaskLostError]
     assert all(issubclass(e, interlock.InterlockError) for e in errors)
 
 

@@ -6,6 +6,7 @@ Every error derives from one root, so ``except InterlockError`` catches them all
     ├── DefinitionError        a machine document or builder call is invalid (lists every problem)
     ├── NotFoundError          an unknown machine, instance or version
     ├── ConflictError          a name is already taken, or an instance is not in a state to accept a call
+    │   └── TaskLostError      a task's lease was lost: it was cancelled or another worker took it over
     ├── EventRejectedError     an event was refused (not accepted by the current state, malformed, too large)
     ├── StepLimitError         a macrostep did not settle (a loop of eventless transitions or raised events)
     └── StorageError           the database failed or holds data this version cannot read

@@ -10,12 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from interlock.errors import ConflictError
 from interlock.runtime.registry import Service
 from interlock.runtime.retry import RetryPolicy
 from interlock.storage.store import TaskRow
 
 
-class TaskLostError(Exception):
+class TaskLostError(ConflictError):
     """The task's lease was lost (it was cancelled, or another worker took it over after a timeout)."""
 
 
