@@ -97,6 +97,31 @@ def test_instances_are_unique_and_savepoints_roll_back_alone(tmp_path: Path) -> 
         assert tx.get_instance("m", "b") is None
 
 
+def test_updates_write_every_changed_column_across_transactions(tmp_path: Path) -> None:
+    """A row kept between transactions (as the writer's cache does) is written narrowly while only its
+    step changes, and whole when status, paused or queued change (each one on its own)."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'u.db'}")
+    row = _row("a")
+    with store.write() as tx:
+        tx.insert_instance(row)
+    changes: list[dict[str, object]] = [{}, {"paused": True}, {}, {"queued": 2}, {"paused": False},
+                                        {"queued": 0}, {"status": "done"}, {}]
+    for number, change in enumerate(changes, start=1):
+        with store.write() as tx:
+            for name, value in change.items():
+                setattr(row, name, value)
+            row.step, row.updated_at = number, float(number)
+            row.snapshot = {"configuration": ["m", f"s{number}"], "context": {}}
+            row.snapshot_json = None
+            tx.update_instance(row)
+        with store.read() as tx:
+            stored = tx.get_instance("m", "a")
+        assert stored is not None
+        assert (stored.status, stored.paused, stored.queued, stored.step, stored.updated_at) == (
+            row.status, row.paused, row.queued, number, float(number)), change
+        assert stored.snapshot["configuration"] == ["m", f"s{number}"]
+
+
 def test_a_claim_takes_free_or_expired_tasks_only(tmp_path: Path) -> None:
     store = SQLiteStore(f"sqlite:///{tmp_path / 't.db'}")
     with store.write() as tx:

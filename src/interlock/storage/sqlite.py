@@ -217,6 +217,7 @@ class SQLiteTx:
                 f"instance {row.id!r} of machine {row.machine!r} already exists; choose another id, or "
                 "send it events"
             ) from exc
+        row.stored = (row.status, row.paused, row.queued)
 
     def update_instance(self, row: InstanceRow) -> None:
         """Written at the next flush, with the row's values then (set ``snapshot_json`` with a new
@@ -375,7 +376,7 @@ class SQLiteTx:
 
 def _instance(r: tuple[Any, ...]) -> InstanceRow:
     return InstanceRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], _loads(r[7]), r[8], r[9], r[10],
-                       r[11], r[12], r[7])
+                       r[11], r[12], r[7], (r[3], bool(r[4]), r[6]))
 
 
 def _history(r: tuple[Any, ...]) -> HistoryRow:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from interlock.storage.codec import dumps
@@ -88,7 +88,7 @@ class Pending:
 
     def flush(self, conn: sqlite3.Connection, queries: dict[str, str]) -> None:
         if self.instances:
-            conn.executemany(queries["update_instance"], [instance_params(r) for r in self.instances.values()])
+            _flush_instances(conn, queries, self.instances.values())
             self.instances.clear()
         if self.history:
             conn.executemany(queries["append_history"], self.history)
@@ -103,23 +103,59 @@ class Pending:
             self.inbox.clear()
 
 
+def _flush_instances(conn: sqlite3.Connection, queries: dict[str, str], rows: Iterable[InstanceRow]) -> None:
+    """Rows whose status, paused and queued are as stored get the narrow UPDATE (step, snapshot, time):
+    SQLite maintains an index on every UPDATE that sets one of its columns, even to the same value."""
+    narrow: list[dict[str, Any]] = []
+    full: list[dict[str, Any]] = []
+    for row in rows:
+        counters = (row.status, row.paused, row.queued)
+        if counters == row.stored:
+            snapshot = row.snapshot_json if row.snapshot_json is not None else dumps(row.snapshot)
+            narrow.append({"machine": row.machine, "id": row.id, "step": row.step, "snapshot": snapshot,
+                           "updated_at": row.updated_at})
+        else:
+            full.append(instance_params(row))
+        row.stored = counters  # a rollback drops the cached rows (see runtime/unit.py)
+    if narrow:
+        conn.executemany(queries["update_instance_step"], narrow)
+    if full:
+        conn.executemany(queries["update_instance"], full)
+
+
 def _flush_index(conn: sqlite3.Connection, queries: dict[str, str],
                  index: dict[Key, tuple[Index | None, Index]]) -> None:
     gone: list[dict[str, Any]] = []
     new: list[dict[str, Any]] = []
     for (machine, id), (before, after) in index.items():
-        wanted = _entries(after)
         if before is None:
             conn.execute(queries["clear_index"], {"machine": machine, "id": id})
-            had: set[tuple[str, str]] = set()
+            removed, added = (), _moves(((), ()), after)[1]
         else:
-            had = _entries(before)
-        gone += [{"machine": machine, "id": id, "kind": k, "value": v} for k, v in had - wanted]
-        new += [{"machine": machine, "id": id, "kind": k, "value": v} for k, v in wanted - had]
+            removed, added = _moves(before, after)
+        gone += [{"machine": machine, "id": id, "kind": k, "value": v} for k, v in removed]
+        new += [{"machine": machine, "id": id, "kind": k, "value": v} for k, v in added]
     if gone:
         conn.executemany(queries["remove_index"], gone)
     if new:
         conn.executemany(queries["add_index"], new)
+
+
+Entries = tuple[tuple[str, str], ...]
+_MOVES: dict[tuple[Index, Index], tuple[Entries, Entries]] = {}
+
+
+def _moves(before: Index, after: Index) -> tuple[Entries, Entries]:
+    """The index entries to remove and to add to go from ``before`` to ``after``. A chart has few
+    configurations, so the answers are memoized (bounded: the memo restarts when it grows large)."""
+    found = _MOVES.get((before, after))
+    if found is None:
+        had, wanted = _entries(before), _entries(after)
+        found = (tuple(sorted(had - wanted)), tuple(sorted(wanted - had)))
+        if len(_MOVES) >= 4096:
+            _MOVES.clear()
+        _MOVES[(before, after)] = found
+    return found
 
 
 def _entries(index: Index) -> set[tuple[str, str]]:

@@ -40,6 +40,9 @@ class InstanceRow:
     created_at: float = 0.0
     updated_at: float = 0.0
     snapshot_json: str | None = field(default=None, repr=False, compare=False)  # ``snapshot`` encoded
+    # (status, paused, queued) as the database holds them, when the store knows (None: unknown); lets a
+    # store write only what a step changed (a step rarely changes these, and they are indexed)
+    stored: tuple[str, bool, int] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,11 @@ SET status = :status, paused = :paused, step = :step, queued = :queued, snapshot
     updated_at = :updated_at
 WHERE machine = :machine AND id = :id;
 
+-- name: update_instance_step
+-- The common step: status, paused and queued are as stored, so their indexes are left alone.
+UPDATE instances SET step = :step, snapshot = :snapshot, updated_at = :updated_at
+WHERE machine = :machine AND id = :id;
+
 -- name: find_child
 -- The child instance a parent invoked under an invoke id: the active one, else the newest.
 SELECT machine, id, version, status, paused, step, queued, snapshot,
