@@ -126,11 +126,10 @@ def _index(unit: Unit, row: InstanceRow, before: tuple[str, ...] | None,
            configuration: tuple[str, ...]) -> None:
     """Move the state/tag index from ``before`` (None: a new instance, nothing stored) to now."""
     try:
-        chart = unit.registry.chart(row.machine, row.version)
-        tags = [t for s in configuration for t in chart.states[s].tags]
-        old = ((), ()) if before is None else (before, [t for s in before for t in chart.states[s].tags])
+        tags = unit.registry.tags(row.machine, row.version, configuration)
+        old = ((), ()) if before is None else (before, unit.registry.tags(row.machine, row.version, before))
     except (NotFoundError, KeyError):
-        tags, old = [], None  # not knowable here: rewrite the instance's index entries whole
+        tags, old = (), None  # not knowable here: rewrite the instance's index entries whole
     unit.tx.set_index(row.machine, row.id, configuration, tags, before=old)
 
 

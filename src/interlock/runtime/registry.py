@@ -30,6 +30,7 @@ class Registry:
         self._charts: dict[tuple[str, str], Chart] = {}
         self._latest: dict[str, Chart] = {}
         self.services: dict[str, Service] = {}
+        self._tags: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
 
     def add_chart(self, chart: Chart) -> Chart:
         if not isinstance(chart, Chart):
@@ -42,12 +43,27 @@ class Registry:
                 "chart; give the changed chart a new version so existing instances keep theirs")
         self._charts[(chart.name, chart.version)] = chart
         self._latest[chart.name] = chart
+        self._tags.clear()
         return chart
 
     def add_alias(self, name: str, version: str, chart: Chart) -> None:
         """Run ``chart`` as machine ``name`` (an inline child, named after its parent)."""
         self._charts[(name, version)] = chart
         self._latest[name] = chart
+        self._tags.clear()
+
+    def tags(self, name: str, version: str, configuration: tuple[str, ...]) -> tuple[str, ...]:
+        """The tags of the states of a configuration (each once), memoized: a chart has few
+        configurations and every step that moves the state index asks. ``KeyError``: an unknown state."""
+        key = (name, version, configuration)
+        found = self._tags.get(key)
+        if found is None:
+            states = self.chart(name, version).states
+            found = tuple(dict.fromkeys(t for s in configuration for t in states[s].tags))
+            if len(self._tags) >= 10_000:
+                self._tags.clear()
+            self._tags[key] = found
+        return found
 
     def chart(self, name: str, version: str | None = None) -> Chart:
         """The chart of ``name`` at ``version`` (default: the newest registered)."""

@@ -57,8 +57,10 @@ class Pending:
             "machine": row.machine, "id": row.id, "step": row.step, "at": row.at, "outcome": row.outcome,
             "event": None if row.event is None else dumps(row.event),
             "idempotency_key": row.idempotency_key, "cause": row.cause,
-            "source": dumps(row.source), "target": dumps(row.target),
-            "context_change": dumps(row.context_change), "effects": dumps(row.effects),
+            "source": _states_json(row.source), "target": _states_json(row.target),
+            # most steps change no context and have no effects
+            "context_change": dumps(row.context_change) if row.context_change else "{}",
+            "effects": dumps(row.effects) if row.effects else "[]",
             "error": row.error,
         })
         if row.idempotency_key is not None:
@@ -163,8 +165,23 @@ def _entries(index: Index) -> set[tuple[str, str]]:
     return {("state", s) for s in states} | {("tag", t) for t in tags}
 
 
+_STATES_JSON: dict[tuple[str, ...], str] = {}
+
+
+def _states_json(states: Sequence[str]) -> str:
+    """A configuration as JSON, memoized (a chart has few configurations; bounded by restarting)."""
+    key = tuple(states)
+    found = _STATES_JSON.get(key)
+    if found is None:
+        found = dumps(list(key))
+        if len(_STATES_JSON) >= 10_000:
+            _STATES_JSON.clear()
+        _STATES_JSON[key] = found
+    return found
+
+
 def index_of(states: Sequence[str], tags: Sequence[str]) -> Index:
-    return tuple(states), tuple(dict.fromkeys(tags))
+    return tuple(states), (tuple(dict.fromkeys(tags)) if tags else ())
 
 
 def instance_params(row: InstanceRow) -> dict[str, Any]:
