@@ -42,6 +42,28 @@ def test_reopening_does_not_migrate_again_and_newer_schemas_are_refused(tmp_path
         SQLiteStore(url)
 
 
+def test_version_1_history_is_kept_by_the_move_to_arrival_order(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    for statement in split_statements(migrations("sqlite")[0][1]):
+        conn.execute(statement)
+    conn.execute("INSERT INTO interlock_meta VALUES ('schema_version', '1')")
+    for step, key in ((1, None), (0, None), (2, "k")):
+        conn.execute("INSERT INTO history VALUES ('m', 'a', ?, ?, 'applied', NULL, ?, NULL, '[]', '[]', "
+                     "'{}', '[]', NULL)", (step, float(step), key))
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(f"sqlite:///{path}")
+    assert store.schema_version() == 2
+    with store.read() as tx:
+        assert [r.step for r in tx.history_page("m", "a", after=-1, limit=10)] == [0, 1, 2]
+        found = tx.history_by_key("m", "a", "k")
+        assert found is not None and found.step == 2
+    with pytest.raises(sqlite3.IntegrityError), store.write() as tx:  # a step is still recorded once
+        tx.conn.execute("INSERT INTO history (machine, id, step, at, outcome, source, target, "
+                        "context_change, effects) VALUES ('m', 'a', 1, 9, 'applied', '[]', '[]', '{}', '[]')")
+
+
 def test_wal_and_the_synchronous_setting(tmp_path: Path) -> None:
     store = SQLiteStore(f"sqlite:///{tmp_path / 's.db'}")
     with store.read() as tx:

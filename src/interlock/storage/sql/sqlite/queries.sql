@@ -93,7 +93,7 @@ SELECT machine, id, version, status, paused, step, queued, snapshot,
 FROM instances WHERE machine = :machine AND id > :after ORDER BY id LIMIT :limit;
 
 -- name: append_history
--- One step record. The primary key makes a second record for the same step fail loudly.
+-- One step record. The unique index history_by_step makes a second record for the same step fail loudly.
 INSERT INTO history (machine, id, step, at, outcome, event, idempotency_key, cause, source, target,
                      context_change, effects, error)
 VALUES (:machine, :id, :step, :at, :outcome, :event, :idempotency_key, :cause, :source, :target,

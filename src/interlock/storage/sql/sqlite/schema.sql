@@ -1,4 +1,4 @@
--- The current schema (version 1). The migrations must reproduce it exactly; a test checks.
+-- The current schema (version 2). The migrations must reproduce it exactly; a test checks.
 
 CREATE TABLE interlock_meta (
     key   TEXT PRIMARY KEY,
@@ -45,8 +45,10 @@ CREATE TABLE instance_index (
 ) WITHOUT ROWID;
 CREATE INDEX instance_index_by_instance ON instance_index (machine, id);
 
--- Append-only: one record per step of an instance (step 0 is its start).
+-- Append-only: one record per step of an instance (step 0 is its start). Rows are stored in the order
+-- they are recorded (appending touches the end of the table) and found through history_by_step.
 CREATE TABLE history (
+    seq             INTEGER PRIMARY KEY,   -- recording order (rowid)
     machine         TEXT    NOT NULL,
     id              TEXT    NOT NULL,
     step            INTEGER NOT NULL,
@@ -59,9 +61,9 @@ CREATE TABLE history (
     target          TEXT    NOT NULL,   -- configuration after (JSON list)
     context_change  TEXT    NOT NULL,   -- {"set": {...}, "unset": [...]} at the top level
     effects         TEXT    NOT NULL,   -- [effect.to_json(), ...]
-    error           TEXT,               -- why the step failed (outcome failed)
-    PRIMARY KEY (machine, id, step)
-) WITHOUT ROWID;
+    error           TEXT                -- why the step failed (outcome failed)
+);
+CREATE UNIQUE INDEX history_by_step ON history (machine, id, step);
 CREATE UNIQUE INDEX history_by_idempotency_key ON history (machine, id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 
