@@ -21,7 +21,17 @@ from interlock.errors import EventRejectedError, NotFoundError
 from interlock.runtime import apply, commands
 from interlock.runtime.clock import Clock
 from interlock.runtime.durable import DurableRuntime
-from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult, entry_of, instance_of
+from interlock.runtime.model import (
+    Captured,
+    HistoryEntry,
+    Instance,
+    Page,
+    SendResult,
+    capture,
+    entry_of,
+    instance_from,
+    instance_of,
+)
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.unit import Unit
 from interlock.storage.codec import dumps
@@ -74,26 +84,26 @@ class Interlock:
     def create(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
                version: str | None = None, timeout: float | None = None) -> Instance:
         """Start an instance named by the caller; :class:`ConflictError` if the name is taken."""
-        return self._write(self._create(machine, instance_id, input, version), timeout)
+        return self._instance(self._write(self._create(machine, instance_id, input, version), timeout))
 
     def send(self, machine: str, instance_id: str, event: Event | str | dict[str, Any], *,
              idempotency_key: str | None = None, reject_unhandled: bool = False,
              timeout: float | None = None) -> SendResult:
         """Apply an event and return once the instance has settled (see :class:`SendResult`)."""
-        return self._write(self._send(machine, instance_id, event, idempotency_key, reject_unhandled),
-                           timeout)
+        return self._result(self._write(self._send(machine, instance_id, event, idempotency_key,
+                                                   reject_unhandled), timeout))
 
     def pause(self, machine: str, instance_id: str) -> Instance:
         """Stop applying events; they (and fired timers, task results) queue until :meth:`resume`."""
-        return self._write(self._simple(commands.pause, machine, instance_id), None)
+        return self._instance(self._write(self._simple(commands.pause, machine, instance_id), None))
 
     def resume(self, machine: str, instance_id: str) -> Instance:
         """Apply what queued while paused, in arrival order, then carry on."""
-        return self._write(self._simple(commands.resume, machine, instance_id), None)
+        return self._instance(self._write(self._simple(commands.resume, machine, instance_id), None))
 
     def cancel(self, machine: str, instance_id: str) -> Instance:
         """Stop an instance for good, with its timers, tasks and child instances."""
-        return self._write(self._simple(commands.cancel, machine, instance_id), None)
+        return self._instance(self._write(self._simple(commands.cancel, machine, instance_id), None))
 
     # -- reads --------------------------------------------------------------------------------------
 
@@ -157,9 +167,18 @@ class Interlock:
             self.start()
         return self.runtime.writer.call(fn, timeout)
 
-    def _view(self, unit: Unit, machine: str, instance_id: str) -> Instance:
-        row = commands.existing(unit, machine, instance_id)
-        return instance_of(row, self.runtime.leaves(row), detach=True)
+    def _view(self, unit: Unit, machine: str, instance_id: str) -> Captured:
+        """What the caller gets back, captured in the writer; turned into an :class:`Instance` by the
+        caller's own thread (:meth:`_instance`), which keeps that work off the one writer thread."""
+        return capture(commands.existing(unit, machine, instance_id))
+
+    def _instance(self, captured: Captured) -> Instance:
+        return instance_from(captured, self.runtime.leaves_of(captured[0], captured[2],
+                                                              captured[7]["configuration"]))
+
+    def _result(self, answer: tuple[str, int | None, bool, Captured]) -> SendResult:
+        outcome, step, duplicate, captured = answer
+        return SendResult(outcome, step, duplicate, self._instance(captured))  # type: ignore[arg-type]
 
     def _create(self, machine: str, instance_id: str, input: dict[str, Any] | None,
                 version: str | None) -> Command:
@@ -170,7 +189,7 @@ class Interlock:
         if input is not None:
             self._check_json(input, "input")
 
-        def run(unit: Unit) -> Instance:
+        def run(unit: Unit) -> Captured:
             apply.create(unit, machine, instance_id, input=input, version=version)
             apply.settle(unit)
             return self._view(unit, machine, instance_id)
@@ -184,15 +203,15 @@ class Interlock:
             raise ValueError(f"idempotency_key must be a non-empty string of at most {MAX_ID_LENGTH} "
                              f"characters, not {key!r}")
 
-        def run(unit: Unit) -> SendResult:
+        def run(unit: Unit) -> tuple[str, int | None, bool, Captured]:
             outcome, step, duplicate = apply.send(unit, machine, instance_id, ev, idempotency_key=key,
                                                   reject_unhandled=reject)
-            return SendResult(outcome, step, duplicate, self._view(unit, machine, instance_id))  # type: ignore[arg-type]
+            return outcome, step, duplicate, self._view(unit, machine, instance_id)
 
         return run
 
     def _simple(self, fn: Callable[[Unit, str, str], Any], machine: str, instance_id: str) -> Command:
-        def run(unit: Unit) -> Instance:
+        def run(unit: Unit) -> Captured:
             fn(unit, machine, instance_id)
             return self._view(unit, machine, instance_id)
 
@@ -255,22 +274,26 @@ class AsyncInterlock:
 
     async def create(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
                      version: str | None = None, timeout: float | None = None) -> Instance:
-        return await self._write(self.app._create(machine, instance_id, input, version), timeout)
+        return self.app._instance(await self._write(self.app._create(machine, instance_id, input, version),
+                                                    timeout))
 
     async def send(self, machine: str, instance_id: str, event: Event | str | dict[str, Any], *,
                    idempotency_key: str | None = None, reject_unhandled: bool = False,
                    timeout: float | None = None) -> SendResult:
         cmd = self.app._send(machine, instance_id, event, idempotency_key, reject_unhandled)
-        return await self._write(cmd, timeout)
+        return self.app._result(await self._write(cmd, timeout))
 
     async def pause(self, machine: str, instance_id: str) -> Instance:
-        return await self._write(self.app._simple(commands.pause, machine, instance_id), None)
+        return self.app._instance(await self._write(self.app._simple(commands.pause, machine, instance_id),
+                                                    None))
 
     async def resume(self, machine: str, instance_id: str) -> Instance:
-        return await self._write(self.app._simple(commands.resume, machine, instance_id), None)
+        return self.app._instance(await self._write(self.app._simple(commands.resume, machine, instance_id),
+                                                    None))
 
     async def cancel(self, machine: str, instance_id: str) -> Instance:
-        return await self._write(self.app._simple(commands.cancel, machine, instance_id), None)
+        return self.app._instance(await self._write(self.app._simple(commands.cancel, machine, instance_id),
+                                                    None))
 
     async def get(self, machine: str, instance_id: str) -> Instance:
         return await asyncio.to_thread(self.app.get, machine, instance_id)

@@ -101,6 +101,19 @@ def test_an_internal_send_is_applied_before_send_returns(app: Interlock) -> None
     assert [h.outcome for h in app.history("order", "o1").items] == ["started", "applied", "applied"]
 
 
+def test_a_returned_instance_is_the_callers_own_copy(app: Interlock) -> None:
+    """The instance comes back after the commit, built on the caller's side from the writer's values:
+    changing it, or later steps of the instance, must not change what the caller (or the store) holds."""
+    first = app.send("order", "o1", {"type": "NOTE", "i": 1}).instance
+    first.context["seen"].append("mine")
+    first.context["n"] = -1
+    second = app.send("order", "o1", {"type": "NOTE", "i": 2}).instance
+    assert (second.context["n"], second.context["seen"]) == (5, [1, 2])
+    assert (first.step, first.context["seen"]) == (1, [1, "mine"])
+    assert app.get("order", "o1").context == {"n": 5, "seen": [1, 2]}
+    assert app.history("order", "o1", after=1).items[0].context_change == {"set": {"seen": [1, 2]}}
+
+
 def test_paused_instance_queues_events_and_resume_applies_them_in_order(app: Interlock) -> None:
     app.pause("order", "o1")
     for i in range(3):

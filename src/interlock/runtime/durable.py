@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from interlock.core.chart import Chart
@@ -46,13 +47,16 @@ class DurableRuntime:
 
     def leaves(self, row: InstanceRow) -> tuple[str, ...]:
         """The active atomic states of a row (all of its configuration if the chart is not known here)."""
-        config = tuple(row.snapshot["configuration"])
-        key = (row.machine, row.version, config)
+        return self.leaves_of(row.machine, row.version, row.snapshot["configuration"])
+
+    def leaves_of(self, machine: str, version: str, configuration: Sequence[str]) -> tuple[str, ...]:
+        config = tuple(configuration)
+        key = (machine, version, config)
         found = self._leaves.get(key)  # a chart has few configurations; this is asked on every answer
         if found is not None:
             return found
         try:
-            chart = self.registry.chart(row.machine, row.version)
+            chart = self.registry.chart(machine, version)
         except Exception:
             return config
         found = tuple(s for s in config if chart.states[s].kind in ("atomic", "final"))

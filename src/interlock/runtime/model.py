@@ -105,17 +105,33 @@ class Page(Generic[T]):
         return len(self.items)
 
 
-def instance_of(row: InstanceRow, leaves: tuple[str, ...], *, detach: bool = False) -> Instance:
-    """``detach``: the row is the writer's cached one, so the caller gets its own copy of the context
-    and output (changing them must not change the instance)."""
+def instance_of(row: InstanceRow, leaves: tuple[str, ...]) -> Instance:
+    """An instance from a row read for this caller alone (a read transaction's own row)."""
     snap = row.snapshot
     parent = f"{row.parent_machine}/{row.parent_id}" if row.parent_machine else None
-    context, output = snap["context"], snap.get("output")
-    if detach:
-        context, output = _copy(context), _copy(output)
     return Instance(row.machine, row.id, row.version, row.status, row.paused, row.step, row.queued,
-                    tuple(snap["configuration"]), leaves, context, output, parent,
+                    tuple(snap["configuration"]), leaves, snap["context"], snap.get("output"), parent,
                     row.created_at, row.updated_at)
+
+
+# A row's values at one moment, taken by the writer (cheap: a tuple, no copies) and turned into an
+# :class:`Instance` by the caller's thread after the commit. The snapshot dict is never changed in place
+# (a step replaces it, and the core copies a context before writing to it), so reading it later is safe.
+Captured = tuple[str, str, str, str, bool, int, int, dict[str, Any], str | None, str | None, float, float]
+
+
+def capture(row: InstanceRow) -> Captured:
+    return (row.machine, row.id, row.version, row.status, row.paused, row.step, row.queued, row.snapshot,
+            row.parent_machine, row.parent_id, row.created_at, row.updated_at)
+
+
+def instance_from(captured: Captured, leaves: tuple[str, ...]) -> Instance:
+    """The caller's own copy (its context and output are copies: changing them changes no instance)."""
+    machine, id, version, status, paused, step, queued, snap, parent_machine, parent_id, created, updated = (
+        captured)
+    parent = f"{parent_machine}/{parent_id}" if parent_machine else None
+    return Instance(machine, id, version, status, paused, step, queued, tuple(snap["configuration"]), leaves,
+                    _copy(snap["context"]), _copy(snap.get("output")), parent, created, updated)
 
 
 _SCALARS = (str, int, float, bool, type(None))
