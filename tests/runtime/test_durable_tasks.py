@@ -191,3 +191,23 @@ def test_retry_policy_validation_and_backoff() -> None:
     jittered = RetryPolicy(backoff=10, jitter=0.5)
     delays = {jittered.delay(1, random.Random(seed)) for seed in range(20)}
     assert len(delays) > 1 and all(5 <= d <= 15 for d in delays)
+
+
+def test_services_a_chart_was_built_with_run_as_tasks(tmp_path: Path) -> None:
+    from interlock import Interlock, machine
+
+    chart = machine({
+        "id": "shop", "initial": "paying", "context": {"receipt": None},
+        "states": {
+            "paying": {"invoke": {"id": "pay", "src": "charge", "input": {"amount": "12"},
+                                  "onDone": {"target": "paid",
+                                             "actions": {"assign": {"receipt": "event.data.receipt"}}}}},
+            "paid": {"type": "final"},
+        },
+    }, services={"charge": lambda task: {"receipt": f"r-{task.input['amount']}"}})
+    with Interlock(f"sqlite:///{tmp_path / 'shop.db'}", clock=VirtualClock()) as app:
+        app.register(chart)
+        app.create("shop", "s1")
+        app.run_until_idle()
+        shop = app.get("shop", "s1")
+        assert (shop.status, shop.context["receipt"]) == ("done", "r-12")

@@ -9,6 +9,7 @@ from interlock.core.chart import Chart
 from interlock.runtime.clock import Clock, SystemClock
 from interlock.runtime.machines import inline_children
 from interlock.runtime.registry import Registry
+from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.unit import Unit
 from interlock.runtime.worker import Worker
 from interlock.runtime.writer import Writer
@@ -32,6 +33,9 @@ class DurableRuntime:
 
     def register(self, chart: Chart) -> Chart:
         self.registry.add_chart(chart)
+        for service, fn in chart.services.items():  # implementations the chart was built with
+            if service not in self.registry.services:
+                self.registry.add_service(service, fn, RetryPolicy())
         names = [chart.name]
         for name, child in inline_children(chart.name, chart):
             self.registry.add_alias(name, chart.version, child)
