@@ -88,7 +88,9 @@ def test_every_query_is_named_and_parses(tmp_path: Path) -> None:
         for statement in split_statements(script):
             conn.execute(statement)
     for name, sql in queries.items():
-        conn.execute(f"EXPLAIN {sql}", {k: None for k in _params(sql)})  # raises on a syntax error
+        # raises on a syntax error; hot queries take positional parameters
+        params = (None,) * sql.count("?") if "?" in sql else {k: None for k in _params(sql)}
+        conn.execute(f"EXPLAIN {sql}", params)
         assert sql.endswith(";"), name
     with pytest.raises(StorageError, match="defined twice"):
         parse_queries("-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;\n")
@@ -159,3 +161,31 @@ def test_a_claim_takes_free_or_expired_tasks_only(tmp_path: Path) -> None:
         assert tx.owned_task("k1", "w1", 1) is None  # w1's late result is stale
         assert not tx.extend_lease("k1", "w1", 1, 99.0)
         assert tx.extend_lease("k1", "w2", 2, 99.0)
+
+
+def _index_rows(path: Path) -> set[tuple[str, str, str]]:
+    with sqlite3.connect(path) as conn:
+        return {(k, v, i) for k, v, i in conn.execute("SELECT kind, value, id FROM instance_index")}
+
+
+def test_index_moves_swap_add_and_drop_states_and_tags(tmp_path: Path) -> None:
+    """A step's index change is written as a diff (deletes and inserts of single entries); what is
+    stored must be exactly the new states and tags, whether or not the old ones were known."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'x.db'}")
+    steps: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
+        (("a",), ("t1",)),
+        (("b",), ("t1",)),  # one state for another
+        (("p", "c1", "c2"), ()),  # one state for three, a tag gone
+        (("p", "c3"), ("t2", "t3")),  # two states for one, tags back
+        (("d",), ("t3",)),
+    ]
+    before: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    for states, tags in steps:
+        with store.write() as tx:
+            tx.set_index("m", "one", states, tags, before=before)
+            tx.set_index("m", "two", states, tags, before=None)  # unknown before: rewritten whole
+        want = {("state", s, i) for s in states for i in ("one", "two")}
+        want |= {("tag", t, i) for t in tags for i in ("one", "two")}
+        assert _index_rows(tmp_path / "x.db") == want
+        before = (states, tags)
+    store.close()
