@@ -45,9 +45,14 @@ class InstanceRow:
     stored: tuple[str, bool, int] | None = field(default=None, repr=False, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HistoryRow:
-    """One step of an instance: what came in, what changed, what it asked the world to do."""
+    """One step of an instance: what came in, what changed, what it asked the world to do.
+
+    Read-only by convention, not frozen: one is built per step on the writer's thread, and a frozen
+    dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost 3.6 us here against 0.55 us.
+    Callers get :class:`~interlock.runtime.model.HistoryEntry`, which is frozen.
+    """
 
     machine: str
     id: str
