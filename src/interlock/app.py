@@ -61,6 +61,7 @@ class Interlock:
         self.max_event_bytes = max_event_bytes
         self._background = worker if worker is not None else not self.runtime.clock.virtual
         self._started = False
+        self._named_events: dict[str, Event] = {}
 
     # -- definitions --------------------------------------------------------------------------------
 
@@ -220,6 +221,10 @@ class Interlock:
     def _event(self, value: Any) -> Event:
         """Validate a caller's event; only its name and data are taken (origin fields are the runtime's)."""
         if isinstance(value, str):
+            # An event given by name alone is the same immutable value every time: validated once.
+            known = self._named_events.get(value)
+            if known is not None:
+                return known
             name, data = value, None
         elif isinstance(value, Event):
             name, data = value.name, value.data
@@ -240,7 +245,12 @@ class Interlock:
             raise EventRejectedError(f"event names starting with {' or '.join(RESERVED_PREFIXES)} are "
                                      f"reserved for the runtime ({name!r}); choose another name")
         self._check_json(data, f"event {name!r} data", limit=True)
-        return Event(name, data)
+        event = Event(name, data)
+        if isinstance(value, str):
+            if len(self._named_events) >= 1024:  # names come from clients: keep the memo bounded
+                self._named_events.clear()
+            self._named_events[value] = event
+        return event
 
     def _check_json(self, value: Any, what: str, *, limit: bool = False) -> None:
         try:
