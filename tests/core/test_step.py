@@ -164,7 +164,9 @@ def test_delayed_send_is_an_effect_tracked_as_pending_and_cancelled_on_request()
     assert s0.snapshot.pending == ("t1",)
     stopped = step(c, s0.snapshot, "STOP")
     assert stopped.effects == (CancelEffect("t1"),) and stopped.snapshot.pending == ()
-    fired = step(c, s0.snapshot, Event("tick", sendid="t1"))
+    foreign = step(c, s0.snapshot, Event("other", sendid="t1", origin="#_scxml_someone-else"))
+    assert foreign.snapshot.pending == ("t1",)  # only this session's own timer settles its id
+    fired = step(c, s0.snapshot, Event("tick", sendid="t1", origin="#_scxml_"))
     assert fired.snapshot.configuration == ("m", "c") and fired.snapshot.pending == ()
 
 
@@ -256,3 +258,52 @@ def test_history_without_default_enters_the_parents_initial_state_the_first_time
                           transitions=[on("OUT", "out")])))
     assert drive(c, "IN").snapshot.configuration == ("m", "p", "x1")
     assert drive(c, "IN", "N", "OUT", "IN").snapshot.configuration == ("m", "p", "x2")
+
+
+def test_an_eventless_guard_that_always_fails_is_reported_not_hung() -> None:
+    c = chart(state("m", state("a", transitions=[always("b", cond=lambda s: s.context["totl"] > 5)]), state("b")),
+              total=1)
+    with pytest.raises(StepLimitError, match="fails every time"):
+        start(c)
+
+
+def test_cancel_of_a_send_to_another_target_still_reaches_the_runtime() -> None:
+    c = chart(state("m", state("a", onentry=[(Send(event="ping", target="#_parent", id="p", delay_ms=1000),)],
+                               transitions=[on("STOP", "b", actions=(Cancel(sendid="p"),))]), state("b")))
+    s0 = start(c)
+    assert s0.snapshot.pending == ()  # it never comes back here, so it is not tracked
+    assert step(c, s0.snapshot, "STOP").effects == (CancelEffect("p"),)
+
+
+def test_history_default_content_runs_even_when_the_parent_has_no_content_of_its_own() -> None:
+    from interlock.core.spec import TransitionSpec
+
+    history = StateSpec("h", kind="history", transitions=[TransitionSpec(targets=["p1"], actions=(
+        update(lambda s: {"x": s.context["x"] + 1}),))])
+    c = chart(state("m", state("a", transitions=[on("GO", "h")]), state("p", history, state("p1"))), x=0)
+    assert drive(c, "GO").snapshot.context == {"x": 1}
+
+
+def test_history_that_is_its_parents_initial_state_starts_at_the_first_child() -> None:
+    c = chart(state("m", state("p", StateSpec("h", kind="history"), state("p1"), state("p2"), initial=["h"])))
+    assert start(c).snapshot.configuration == ("m", "p", "p1")
+
+
+def test_targets_that_cannot_be_active_together_are_refused() -> None:
+    from interlock.errors import DefinitionError
+
+    with pytest.raises(DefinitionError, match="cannot be active together"):
+        chart(state("m", state("a", transitions=[on("GO", "b", "c")]), state("b"), state("c")))
+    ok = chart(state("m", state("a", transitions=[on("GO", "x1", "y1")]),
+                     state("p", state("x", state("x1")), state("y", state("y1")), kind="parallel")))
+    assert set(drive(ok, "GO").snapshot.configuration) == {"m", "p", "x", "x1", "y", "y1"}
+
+
+def test_a_parallel_region_that_is_itself_parallel_completes_its_parent() -> None:
+    inner = state("inner", state("i1", state("i1a", transitions=[on("GO", "i1f")]), state("i1f", kind="final")),
+                  state("i2", state("i2f", kind="final")), kind="parallel")
+    outer = state("outer", inner, state("r2", state("r2f", kind="final")), kind="parallel",
+                  transitions=[on("done.state.outer", "end")])
+    c = chart(state("m", outer, state("end", kind="final")))
+    r = drive(c, "GO")
+    assert r.snapshot.configuration == ("m", "end") and r.snapshot.status == "done"

@@ -165,6 +165,11 @@ class _Builder:
         root = self._add(root_spec, None)
         self._link_transitions()
         self._check_initials()
+        self._check_target_sets()
+        for node in self.states.values():
+            # default history content runs when the parent is entered: the parent has content to run
+            if any(h.initial is not None and h.initial.actions for h in node.histories):
+                node.active_content = True
         errors = [p for p in self.problems if p.severity == "error"]
         if errors:
             raise DefinitionError(errors, self.spec.source)
@@ -251,11 +256,25 @@ class _Builder:
                 # no default transition: the parent's default entry (XState's reading; SCXML leaves it open)
                 parent = node.parent
                 node.initial = Transition(node, TransitionSpec(path=spec.path), -1)
-                node.initial.targets = (parent.initial.targets if parent.initial is not None
-                                        else parent.children)
+                targets = tuple(t for t in (parent.initial.targets if parent.initial is not None else ())
+                                if t.kind != "history")
+                if not targets:  # the parent starts at this history: fall back to its first child
+                    targets = parent.children if parent.kind == "parallel" else parent.children[:1]
+                node.initial.targets = targets
             elif spec.initial and node.kind != "history":
                 self.error(spec.path, f"a {node.kind} state cannot have an initial state",
                            "only states with child states take 'initial'")
+
+    def _check_target_sets(self) -> None:
+        """Several targets of one transition must lie in different regions of a parallel state (SCXML 3.13)."""
+        for node in list(self.states.values()):
+            for t in (*node.transitions, *((node.initial,) if node.initial is not None else ())):
+                for i, a in enumerate(t.targets):
+                    for b in t.targets[i + 1:]:
+                        if not _compatible(a, b):
+                            self.error(t.path or node.path,
+                                       f"targets {a.id!r} and {b.id!r} cannot be active together",
+                                       "several targets must be in different regions of a parallel state")
 
     def _unreachable(self, root: StateNode) -> Iterator[Problem]:
         reached: set[StateNode] = set()
@@ -274,6 +293,14 @@ class _Builder:
             if node not in reached and node.kind != "history":
                 yield Problem(node.path or node.id, f"state {node.id!r} can never be entered",
                               "add a transition that targets it, or remove it", severity="warning")
+
+
+def _compatible(a: StateNode, b: StateNode) -> bool:
+    """Can ``a`` and ``b`` be active at once? Only if their nearest common ancestor is a parallel state."""
+    if a is b or a in b.ancestors or b in a.ancestors:
+        return a is b
+    common = next(anc for anc in a.ancestors if anc in b.ancestors)
+    return common.kind == "parallel"
 
 
 def _suggest(name: str, known: list[str]) -> str:

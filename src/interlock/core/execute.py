@@ -214,8 +214,8 @@ def _send(run: Run, scope: Scope, action: Send, name: str | None, target: str | 
         run.raise_error("error.communication", SendError(f"target {target!r} is not reachable"), sendid)
         return
     run.effects.append(SendEffect(sendid, event, target, _SEND_TYPES[kind], delay or 0))
-    if delayed:
-        run.add_pending(sendid)
+    if delayed and (target is None or target == origin):
+        run.add_pending(sendid)  # it comes back to this session, which then forgets it
 
 
 

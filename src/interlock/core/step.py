@@ -29,7 +29,7 @@ from interlock.core.select import select
 from interlock.core.snapshot import Snapshot
 from interlock.errors import StepLimitError
 
-MAX_MICROSTEPS = 10_000
+MAX_MACROSTEP_WORK = 100_000
 MAX_STATIC_STEPS = 50_000
 # tuple.__new__ skips NamedTuple's argument handling; used on the hot path only
 _new_tuple = tuple.__new__
@@ -77,7 +77,8 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             return _new_tuple(StepResult, (snapshot, (), taken))
     run = Run(chart, snapshot, now, reachable)
     run.event = ev
-    if ev.sendid is not None and ev.sendid in snapshot.pending:
+    if (ev.sendid is not None and ev.sendid in snapshot.pending
+            and ev.origin == f"#_scxml_{snapshot.sessionid}"):  # only our own timer settles our pending id
         run.pending = [p for p in snapshot.pending if p != ev.sendid]
     if snapshot.invocations:
         run.finalize_and_forward(ev)
@@ -157,7 +158,7 @@ class Run:
         self.seq = snapshot.seq
         self.internal: deque[Event] = deque()
         self.effects: list[Effect] = []
-        self.transitions: tuple[Transition, ...] = ()
+        self.transitions: list[Transition] = []
         self.to_invoke: list[StateNode] = []
         self.event: Event | None = None
         self.running = True
@@ -213,9 +214,10 @@ class Run:
         return f"{prefix}.{self.seq}"
 
     def cancel(self, sendid: str) -> None:
+        """<cancel>: always reaches the runtime (a delayed send to another target is not tracked here)."""
         if sendid in self.pending:
             self.pending = [p for p in self.pending if p != sendid]
-            self.effects.append(CancelEffect(sendid))
+        self.effects.append(CancelEffect(sendid))
 
     def add_pending(self, sendid: str) -> None:
         self.pending = [*self.pending, sendid]
@@ -245,9 +247,15 @@ class Run:
 
     def macrostep(self) -> None:
         """Take eventless transitions and internal events until stable, then start invocations."""
-        count = 0
+        work = 0
         chart = self.chart
         while self.running:
+            work += 1  # every microstep and every internal event counts: an erroring guard loops too
+            if work > MAX_MACROSTEP_WORK:
+                raise StepLimitError(
+                    f"chart {chart.key!r} took more than {MAX_MACROSTEP_WORK} microsteps and internal events "
+                    "without settling; look for eventless transitions or raised events that loop forever, "
+                    "or an eventless guard that fails every time it is evaluated (error.execution)")
             if self.eventless:
                 enabled = select(chart, self.config, None, self.check, self.history)
             else:
@@ -262,11 +270,6 @@ class Run:
                 enabled = select(chart, self.config, ev.name, self.check, self.history)
                 if not enabled:
                     continue
-            count += 1
-            if count > MAX_MICROSTEPS:
-                raise StepLimitError(
-                    f"chart {chart.key!r} took more than {MAX_MICROSTEPS} microsteps without settling; "
-                    "look for eventless transitions or raised events that loop forever")
             self.apply(plan_microstep(chart, self.config, enabled, self.history), enabled)
         if not self.running:
             self.exit_interpreter()
@@ -286,7 +289,7 @@ class Run:
                 self._exit_state(state)
             if self.live is not None:
                 self.live.discard(state)
-        self.transitions += enabled
+        self.transitions.extend(enabled)
         for t in enabled:
             if t.actions:
                 run_block(self, t.actions)
@@ -340,10 +343,13 @@ class Run:
             self.running = False
             return
         self.internal.append(Event(f"done.state.{parent.id}", self._donedata(state), "platform"))
-        grandparent = parent.parent
-        if (grandparent is not None and grandparent.kind == "parallel"
-                and all(in_final_state(c, current) for c in grandparent.children)):
-            self.internal.append(Event(f"done.state.{grandparent.id}", None, "platform"))
+        # A parallel state is done when all its regions are (SCXML 3.4). Appendix D only looks at the
+        # grandparent; a region that is itself a parallel state completes its parent too, so go on up.
+        ancestor = parent.parent
+        while (ancestor is not None and ancestor.kind == "parallel"
+               and all(in_final_state(c, current) for c in ancestor.children)):
+            self.internal.append(Event(f"done.state.{ancestor.id}", None, "platform"))
+            ancestor = ancestor.parent
 
     def _donedata(self, state: StateNode) -> Any:
         if state.donedata is None:
@@ -360,18 +366,22 @@ class Run:
         Unlike the spec's exitInterpreter, the configuration is kept in the snapshot, so one can see which
         final state the session ended in.
         """
-        final = next((s for s in self.config if s.kind == "final" and s.parent is self.chart.root), None)
-        self.exit_all()
-        self.output = self._donedata(final) if final is not None else None
+        self.exit_all(done=True)
         self.effects.append(DoneEffect(self.output))
 
-    def exit_all(self) -> None:
-        """Leave every active state (exit handlers, then its invocations), then drop pending sends."""
+    def exit_all(self, done: bool = False) -> None:
+        """Leave every active state (exit handlers, then its invocations), then drop pending sends.
+
+        With ``done``, the top-level final state's donedata becomes the output as that state is left,
+        after its own exit handlers and before its ancestors' (Appendix D, exitInterpreter).
+        """
         for state in sorted(self.config, key=_exit_order):
             for block in state.onexit:
                 run_block(self, block)
             if state.invokes:
                 self._cancel_invokes(state)
+            if done and state.kind == "final" and state.parent is self.chart.root:
+                self.output = self._donedata(state)
         for sendid in tuple(self.pending):
             self.cancel(sendid)
 
@@ -407,7 +417,7 @@ class Run:
             snap.sessionid,
             snap.chart,
         ))
-        return _new_tuple(StepResult, (new, tuple(self.effects), self.transitions))
+        return _new_tuple(StepResult, (new, tuple(self.effects), tuple(self.transitions)))
 
 
 def _exit_order(state: StateNode) -> int:
