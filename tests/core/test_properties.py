@@ -88,6 +88,7 @@ def test_configurations_stay_legal_and_memoized_steps_match_fresh_ones(spec: Cha
         cold = step(build_chart(spec), snap, ev)  # a fresh chart has empty memo tables
         assert warm.snapshot == cold.snapshot
         assert [t.order for t in warm.transitions] == [t.order for t in cold.transitions]
+        assert warm.effects == cold.effects
         snap = warm.snapshot
         assert_legal(chart, snap)
         assert Snapshot.from_json(snap.to_json()) == snap

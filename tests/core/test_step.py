@@ -307,3 +307,18 @@ def test_a_parallel_region_that_is_itself_parallel_completes_its_parent() -> Non
     c = chart(state("m", outer, state("end", kind="final")))
     r = drive(c, "GO")
     assert r.snapshot.configuration == ("m", "end") and r.snapshot.status == "done"
+
+
+def test_two_timers_with_one_id_settle_one_at_a_time() -> None:
+    twice = (Send(event="tick", id="x", delay_ms=1000), Send(event="tick", id="x", delay_ms=2000))
+    c = chart(state("m", state("a", onentry=[twice], transitions=[on("tick", "a", internal=True)])))
+    s0 = start(c).snapshot
+    assert s0.pending == ("x", "x")
+    s1 = step(c, s0, Event("tick", sendid="x", origin="#_scxml_")).snapshot
+    assert s1.pending == ("x",)
+
+
+def test_a_delayed_send_to_the_internal_queue_is_an_error() -> None:
+    c = chart(state("m", state("a", onentry=[(Send(event="x", target="#_internal", delay_ms=10),)],
+                               transitions=[on("error.execution", "bad")]), state("bad")))
+    assert start(c).snapshot.configuration == ("m", "bad")

@@ -262,7 +262,8 @@ class _Builder:
                     targets = parent.children if parent.kind == "parallel" else parent.children[:1]
                 node.initial.targets = targets
             elif spec.initial and node.kind != "history":
-                self.error(spec.path, f"a {node.kind} state cannot have an initial state",
+                article = "an" if node.kind[0] in "aeiou" else "a"
+                self.error(spec.path, f"{article} {node.kind} state cannot have an initial state",
                            "only states with child states take 'initial'")
 
     def _check_target_sets(self) -> None:

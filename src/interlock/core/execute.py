@@ -199,7 +199,10 @@ def _send(run: Run, scope: Scope, action: Send, name: str | None, target: str | 
     if name is None:
         raise ValueError("send has neither an event name nor event data")
     explicit_id = action.id is not None or action.idlocation is not None
-    if target == "#_internal" and not delay:
+    if target == "#_internal":
+        if delay:
+            raise ValueError("a send to #_internal cannot be delayed: the internal queue is only for the "
+                             "current macrostep; send to the session itself (no target) instead")
         run.internal.append(Event(name, data, "internal", sendid if explicit_id else None))
         return
     if target is not None and not (target.startswith("#_") or _SCHEME.match(target)):

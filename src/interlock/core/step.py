@@ -79,7 +79,9 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     run.event = ev
     if (ev.sendid is not None and ev.sendid in snapshot.pending
             and ev.origin == f"#_scxml_{snapshot.sessionid}"):  # only our own timer settles our pending id
-        run.pending = [p for p in snapshot.pending if p != ev.sendid]
+        pending = list(snapshot.pending)
+        pending.remove(ev.sendid)  # one timer came back; another with the same id may still be due
+        run.pending = pending
     if snapshot.invocations:
         run.finalize_and_forward(ev)
     enabled = select(chart, run.config, ev.name, run.check, run.history)
@@ -393,7 +395,8 @@ class Run:
                 run_block(self, spec.finalize)
             if spec.autoforward:
                 self.effects.append(ForwardEffect(invokeid, ev))
-        if ev.invokeid is not None and ev.name.startswith("done.invoke."):
+        if ev.invokeid is not None and ev.name.startswith(("done.invoke.", "error.invoke.")):
+            # the invocation is over: it finished, or its service failed for good
             self.invocations = {k: v for k, v in self.invocations.items() if k != ev.invokeid}
 
     def finish(self) -> StepResult:
