@@ -311,7 +311,7 @@ def test_a_parallel_region_that_is_itself_parallel_completes_its_parent() -> Non
 
 def test_two_timers_with_one_id_settle_one_at_a_time() -> None:
     twice = (Send(event="tick", id="x", delay_ms=1000), Send(event="tick", id="x", delay_ms=2000))
-    c = chart(state("m", state("a", onentry=[twice], transitions=[on("tick", "a", internal=True)])))
+    c = chart(state("m", state("a", onentry=[twice], transitions=[on("tick")])))
     s0 = start(c).snapshot
     assert s0.pending == ("x", "x")
     s1 = step(c, s0, Event("tick", sendid="x", origin="#_scxml_")).snapshot
