@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from interlock.core.chart import Chart, build_chart
+from interlock.core.content import Log, Raise, Update
+from interlock.core.datamodel import Expr
 from interlock.core.snapshot import Snapshot
-from interlock.core.spec import ChartSpec, StateSpec, TransitionSpec
+from interlock.core.spec import ChartSpec, DataSpec, StateSpec, TransitionSpec
 from interlock.core.step import start, step
 from interlock.errors import StepLimitError
 
 EVENTS = ["a", "b", "c"]
+EVEN = Expr("n % 2 == 0", lambda scope: scope.context["n"] % 2 == 0)
+INC = Update(Expr("n += 1", lambda scope: {"n": scope.context["n"] + 1}))
+ACTIONS = st.sampled_from([(), (INC,), (Raise("z"),), (Log("x", None),)])  # nothing takes "z": no loops
 
 
 @st.composite
@@ -47,14 +53,22 @@ def specs(draw: st.DrawFn) -> ChartSpec:
         if spec.kind == "history":
             parent = next(p for p in specs.values() if spec in p.children)
             first = next(c for c in parent.children if c.kind != "history")
-            spec.transitions = [TransitionSpec(targets=[first.id])]
+            spec.transitions = [TransitionSpec(targets=[first.id], actions=draw(ACTIONS))]
         elif spec.kind != "final":
             histories = [i for i in ids if i.startswith("h")]
+            if draw(st.booleans()):
+                spec.onentry = [draw(ACTIONS)]
             for _ in range(draw(st.integers(0, 3))):
                 # history targets are weighted up: restoring recorded history is where bugs hide
                 target = draw(st.sampled_from(ids + histories * 3))
-                spec.transitions.append(TransitionSpec(events=[draw(st.sampled_from(EVENTS))], targets=[target],
-                                                       type=draw(st.sampled_from(["external", "internal"]))))
+                eventless = draw(st.integers(0, 4)) == 0
+                spec.transitions.append(TransitionSpec(
+                    events=[] if eventless else [draw(st.sampled_from(EVENTS))], targets=[target],
+                    # an eventless transition is guarded and counts, so it cannot fire twice in a row
+                    cond=EVEN if eventless or draw(st.booleans()) else None,
+                    actions=(INC,) if eventless else draw(ACTIONS),
+                    type=draw(st.sampled_from(["external", "internal"]))))
+    root.data = [DataSpec("n", value=0)]
     return ChartSpec(root)
 
 
@@ -84,7 +98,12 @@ def test_configurations_stay_legal_and_memoized_steps_match_fresh_ones(spec: Cha
         return
     assert_legal(chart, snap)
     for ev in events * 2:  # the second round runs on warm memo tables
-        warm = step(chart, snap, ev)
+        try:
+            warm = step(chart, snap, ev)
+        except StepLimitError:
+            with pytest.raises(StepLimitError):
+                step(build_chart(spec), snap, ev)
+            return
         cold = step(build_chart(spec), snap, ev)  # a fresh chart has empty memo tables
         assert warm.snapshot == cold.snapshot
         assert [t.order for t in warm.transitions] == [t.order for t in cold.transitions]
