@@ -96,6 +96,19 @@ def test_a_context_that_is_not_json_fails_the_send_and_changes_nothing(app: Inte
     assert app.get("order", "o1").step == 0
 
 
+def test_a_step_that_would_store_a_huge_snapshot_fails_and_changes_nothing(tmp_path: Path) -> None:
+    from interlock import machine
+
+    grower = machine({"id": "grower", "initial": "on", "context": {"blob": ""}, "states": {"on": {"on": {
+        "GROW": {"actions": lambda context, event: {"blob": context["blob"] + "x" * 3_000_000}}}}}})
+    with open_app(tmp_path / "g.db", VirtualClock(), grower) as app:
+        app.create("grower", "g1")
+        assert app.send("grower", "g1", "GROW").outcome == "applied"
+        with pytest.raises(StorageError, match="more than the limit"):
+            app.send("grower", "g1", "GROW")
+        assert len(app.get("grower", "g1").context["blob"]) == 3_000_000
+
+
 def test_an_internal_send_is_applied_before_send_returns(app: Interlock) -> None:
     result = app.send("order", "o1", "CHAIN")
     assert result.instance.context["seen"] == ["chained"]

@@ -20,6 +20,9 @@ from interlock.storage.codec import dumps
 from interlock.storage.store import HistoryRow, InstanceRow
 
 log = logging.getLogger("interlock.runtime")
+# A snapshot is read and written on every step: one that grows without bound (a document doubling a list
+# in a loop) would slow every step of its instance and bloat the database. The step that crosses it fails.
+MAX_SNAPSHOT_CHARS = 4 * 1024 * 1024
 Parent = tuple[str, str, str]  # machine, id, invokeid
 
 
@@ -103,6 +106,11 @@ def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, even
             text = dumps(data)
         except (TypeError, ValueError) as exc:
             raise _not_json(row.machine, row.id, number, exc) from exc
+        if len(text) > MAX_SNAPSHOT_CHARS:
+            raise StorageError(
+                f"step {number} of {row.machine}/{row.id} would store a snapshot of {len(text):,} characters, "
+                f"more than the limit of {MAX_SNAPSHOT_CHARS:,}; nothing was changed. Keep large data "
+                "outside the instance (store a reference in the context)")
         row.snapshot, row.snapshot_json = data, text
     if new.status == "done" and row.status == "active":
         row.status = "done"
