@@ -51,7 +51,7 @@ def charge_tree(budget: Budget, value: Any) -> None:
     ``[L] * 1000`` is measured in time proportional to ``1000 + len(L)`` but charged ``1000 * len(L)``.
     """
     kind = type(value)
-    if kind in CONTAINERS or kind is str:
+    if kind in CONTAINERS or kind is str or kind is Event:
         budget.charge(_tree_size(value, {}, budget.left + 1))
 
 
@@ -61,6 +61,9 @@ def _tree_size(value: Any, memo: dict[int, int], limit: int) -> int:
         return 1 + (len(value) >> 3)
     if kind is int:
         return 1 + (int(value).bit_length() >> 6)
+    if kind is Event:
+        # an event is text like a tuple: str(event) writes out its data, which may be shared structure
+        return 1 + sum(_tree_size(field, memo, limit) for field in value)
     if kind not in CONTAINERS:
         return 1
     known = memo.get(id(value))
@@ -81,7 +84,7 @@ def check_length(n: int, what: str = "value") -> None:
 
 
 def check_int(value: Any) -> Any:
-    if type(value) is int and value.bit_length() > MAX_INT_BITS:
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
         raise EvaluationError(f"the number would have {value.bit_length():,} bits; the limit is {MAX_INT_BITS:,}")
     return value
 
@@ -148,7 +151,8 @@ def op_add(budget: Budget, a: Any, b: Any) -> Any:
 
 
 def op_mul(budget: Budget, a: Any, b: Any) -> Any:
-    if type(a) is int and type(b) is int:
+    # isinstance, not type(): a bool is an int (True << n is 1 << n), and must meet the same size checks
+    if isinstance(a, int) and isinstance(b, int):
         if a.bit_length() + b.bit_length() > MAX_INT_BITS:
             raise EvaluationError(f"the product would exceed {MAX_INT_BITS:,} bits")
         return a * b
@@ -162,9 +166,9 @@ def op_mul(budget: Budget, a: Any, b: Any) -> Any:
 
 
 def op_pow(budget: Budget, a: Any, b: Any) -> Any:
-    if type(a) is int and type(b) is int and abs(a) > 1 and (abs(a).bit_length() - 1) * b > MAX_INT_BITS:
+    if isinstance(a, int) and isinstance(b, int) and abs(a) > 1 and (abs(a).bit_length() - 1) * b > MAX_INT_BITS:
         raise EvaluationError(f"{a} ** {b} would exceed {MAX_INT_BITS:,} bits")
-    return a**b
+    return check_int(a**b)
 
 
 def op_mod(budget: Budget, a: Any, b: Any) -> Any:
@@ -174,9 +178,9 @@ def op_mod(budget: Budget, a: Any, b: Any) -> Any:
 
 
 def op_lshift(budget: Budget, a: Any, b: Any) -> Any:
-    if type(b) is int and type(a) is int and a.bit_length() + b > MAX_INT_BITS:
+    if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b > MAX_INT_BITS:
         raise EvaluationError(f"the shift would exceed {MAX_INT_BITS:,} bits")
-    return a << b
+    return check_int(a << b)
 
 
 def op_bitor(budget: Budget, a: Any, b: Any) -> Any:
@@ -203,7 +207,12 @@ def op_contains(budget: Budget, item: Any, container: Any) -> bool:
         if type(item) not in _SCALARS:
             raise EvaluationError("only strings and numbers can be looked up in a mapping or set")
         return item in container
-    if kind in (list, tuple, range):
+    if kind is range:
+        # CPython answers 'int in range' in constant time but scans the whole range for anything else
+        if not isinstance(item, int):
+            raise EvaluationError(f"'in range(...)' needs an integer on the left, not {type(item).__name__}")
+        return item in container
+    if kind is list or kind is tuple:
         deep(budget, item, container)
         return item in container
     raise EvaluationError(f"cannot test membership in a {type(container).__name__}")
