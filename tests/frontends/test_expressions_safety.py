@@ -6,6 +6,7 @@ files, or run long enough to stall a worker.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -13,12 +14,14 @@ import pytest
 
 from interlock.core.datamodel import Scope
 from interlock.core.events import Event
+from interlock.core.step import start, step
 from interlock.frontends.expressions import (
     MAX_SOURCE_LENGTH,
     EvaluationError,
     ExpressionError,
     compile_expression,
 )
+from interlock.frontends.loader import load_machine
 
 
 def evaluate(source: str) -> Any:
@@ -88,3 +91,80 @@ def test_an_expression_gets_a_fresh_budget_each_time() -> None:
     expr = compile_expression("len([x for x in big for y in items])")
     scope = Scope({"items": [1, 2, 3], "big": list(range(1000))}, set(), {}, "", "", 0.0)
     assert [expr(scope) for _ in range(50)] == [3000] * 50
+
+
+# --- review findings 4, 5, 6: range membership, bool operands, shared structure -------------------------
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("0.5 in range(10**8)", r"'in range\(...\)' needs an integer on the left, not float"),
+    ("'x' in range(10**8)", r"'in range\(...\)' needs an integer on the left, not str"),
+    ("[1] not in range(10**8)", r"'in range\(...\)' needs an integer on the left, not list"),
+    ("True << 10**9", "the shift would exceed 8,192 bits"),
+    ("(1 == 1) << 4 * 10**9", "the shift would exceed 8,192 bits"),
+    ("True * 2 ** 9000", "bits"),
+    ("(2 + True) ** 10**6", "would exceed 8,192 bits"),
+    ("str(event)", "too much work"),
+    ("f'{event}'", "too much work"),
+    ("event == event", "too much work"),
+])
+def test_cheap_looking_operations_on_big_values_are_refused(source: str, message: str) -> None:
+    scope = Scope({}, set(), {}, "", "", 0.0)
+    shared: list[Any] = [1]
+    for _ in range(24):  # 24 distinct lists, 16 million elements written out
+        shared = [shared, shared]
+    scope.event = Event("E", shared)
+    with pytest.raises(EvaluationError, match=message):
+        compile_expression(source)(scope)
+
+
+def test_int_membership_in_a_huge_range_still_works() -> None:
+    assert evaluate("5 in range(10**100)") is True
+    assert evaluate("True in range(2)") is True
+
+
+def _stored_errors(actions: str) -> tuple[dict[str, Any], list[str]]:
+    """Run a document whose GO event runs ``actions``; its context and the error.execution messages."""
+    doc = f"""
+id: m
+initial: a
+context: {{x: [1], n: 0, errors: []}}
+states:
+  a:
+    on:
+      GO: {{actions: {actions}}}
+      error.execution: {{actions: {{assign: {{errors: "errors + [event.data.message]"}}}}}}
+"""
+    chart = load_machine(doc, format="yaml")
+    result = start(chart)
+    for _ in range(30):
+        result = step(chart, result.snapshot, "GO")
+    context = dict(result.snapshot.context)
+    return context, context.pop("errors")
+
+
+def test_a_stored_value_that_doubles_each_time_is_refused_before_it_is_too_big_to_store() -> None:
+    context, errors = _stored_errors('{assign: {x: "[x, x]", n: "n + 1"}}')
+    assert context["n"] == 18  # 2**19 leaves and their lists, written out, are over the limit
+    assert len(errors) == 12
+    assert "over 1,000,000 elements written out" in errors[0]
+    json.dumps(context)  # what was stored can still be serialized
+
+
+@pytest.mark.parametrize("actions", [
+    '[{assign: {n: "1"}}, {assign: {me: "context"}}]',
+    '{assign: {me: "context", n: "1"}}',
+    '{assign: {me: "[1, {\'a\': context}]"}}',
+    '{assign: "{\'me\': context}"}',
+])
+def test_the_context_cannot_be_stored_inside_itself(actions: str) -> None:
+    context, errors = _stored_errors(actions)
+    assert "me" not in context
+    assert errors and "contains the context itself" in errors[0]
+    json.dumps(context)
+
+
+def test_merging_the_context_into_itself_and_sharing_parts_stay_allowed() -> None:
+    context, errors = _stored_errors('[{assign: "context"}, {assign: {y: "[x, x]", x: "[2]"}}]')
+    assert errors == []
+    assert context["y"] == [[2], [2]] and context["x"] == [2]

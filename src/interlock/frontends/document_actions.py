@@ -37,6 +37,7 @@ from interlock.core.content import (
     Update,
 )
 from interlock.core.datamodel import key_location
+from interlock.frontends.document_stored import storing
 from interlock.frontends.document_values import Values, callable_name, join, record, suggest
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -124,13 +125,13 @@ class ActionCompiler:
         body, where = value.get(key), join(path, key)
         if callable(body) or isinstance(body, str):
             expr = self.values.value(body, where)  # a function or expression giving a mapping to merge
-            return Update(expr) if expr is not None else None
+            return Update(storing(expr, merged=True)) if expr is not None else None
         pairs = tuple(self.values.mapping(body, where, "an assignment", literal=literal))
         if len(pairs) == 1 or any("." in name for name, _ in pairs):
             # dotted keys write into nested objects, one after the other
-            return tuple(Assign(key_location(name), expr) for name, expr in pairs)
+            return tuple(Assign(key_location(name), storing(expr)) for name, expr in pairs)
         # every value is computed from the context as it was before this action, as in XState
-        return Update(record(list(pairs))) if pairs else None
+        return Update(storing(record(list(pairs)), merged=True)) if pairs else None
 
     def _raise(self, value: Mapping[str, Any], path: str, literal: bool) -> Action | None:
         event = value.get("raise", value.get("event"))

@@ -1,0 +1,83 @@
+"""What one assignment may store in the context: no cycle, and a bounded size written out.
+
+Expressions may return values that share structure: ``[x, x]`` costs two units to build, but written out
+as JSON (as every durable snapshot is) it holds ``x`` twice, so an ``always`` loop doubling it wedges the
+store within one step. ``context`` itself is a value too, so ``{me: "context"}`` would put a cycle in the
+context, which cannot be serialized at all. So before an ``assign`` stores a value it is measured as a tree
+(in time proportional to its distinct parts, so refusing ``[x, x]`` is cheap) and refused, as
+``error.execution``, when it contains the context, is larger than :data:`MAX_STORED_SIZE` elements written
+out, or is nested deeper than :data:`MAX_STORED_DEPTH` levels. Sharing itself is harmless: context values
+are never changed in place (a dotted assignment copies the path it writes), so nothing else can create a
+cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interlock.core.datamodel import Expr, Scope
+from interlock.frontends.expressions_ops import EvaluationError
+
+MAX_STORED_SIZE = 1_000_000  # elements in one stored value, counted as a tree (some MB of JSON)
+MAX_STORED_DEPTH = 200  # nesting of one stored value; JSON encoders and decoders recurse on it
+
+_ATOMS = frozenset({int, float, str, bool, type(None)})
+_NESTED = frozenset({dict, list, tuple})
+
+
+def check_stored(value: Any, context: Any) -> None:
+    """Raise :class:`EvaluationError` if ``value`` contains ``context``, a cycle, or is too large or deep."""
+    if type(value) in _ATOMS:
+        return
+    size = _measure(value, {}, {id(context)})
+    if size > MAX_STORED_SIZE:
+        raise EvaluationError(f"the value to store would have over {MAX_STORED_SIZE:,} elements written out "
+                              "(a part that appears several times counts each time); store less")
+
+
+def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
+    """The size of ``value`` written out as a tree; stops counting once over the limit."""
+    if type(value) not in _NESTED:
+        return 1  # a scalar, or an object a trusted Python callable returned (sets hold only scalars)
+    key = id(value)
+    known = memo.get(key)
+    if known is not None:
+        return known
+    if key in path:
+        raise EvaluationError("the value to store contains the context itself (or contains itself); "
+                              "assign the parts you need instead, as in {saved_total: 'total'}")
+    if len(path) > MAX_STORED_DEPTH:
+        raise EvaluationError(f"the value to store is nested more than {MAX_STORED_DEPTH} levels deep")
+    path.add(key)
+    total = 1
+    for item in (value.values() if type(value) is dict else value):
+        total += 1 if type(item) in _ATOMS else _measure(item, memo, path)
+        if total > MAX_STORED_SIZE:
+            break
+    path.discard(key)
+    memo[key] = total
+    return total
+
+
+def storing(expr: Expr, *, merged: bool = False) -> Expr:
+    """``expr`` whose result is checked by :func:`check_stored` before an assignment keeps it.
+
+    With ``merged`` the result is a mapping merged into the context: its values are what is stored (so
+    ``assign: "context"``, merging the context into itself, stays allowed), and their total is bounded.
+    """
+    fn = expr.fn
+
+    def evaluate(scope: Scope) -> Any:
+        value = fn(scope)
+        if type(value) in _ATOMS:
+            return value
+        try:
+            if merged and type(value) is dict:
+                check_stored(list(value.values()), scope.context)
+            else:
+                check_stored(value, scope.context)
+        except EvaluationError as exc:
+            raise EvaluationError(f"{expr.source!r}: {exc}") from None
+        return value
+
+    return Expr(expr.source, evaluate)
