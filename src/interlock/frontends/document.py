@@ -32,7 +32,7 @@ from interlock.core.content import Actions, Cancel, Param, Send
 from interlock.core.spec import ChartSpec, DataSpec, InvokeSpec, StateSpec, TransitionSpec
 from interlock.errors import DefinitionError, Problem
 from interlock.frontends.document_actions import ActionCompiler
-from interlock.frontends.document_transitions import Transitions, invoke_id
+from interlock.frontends.document_transitions import Transitions, invoke_id, settle_self_targets
 from interlock.frontends.document_tree import Node, Tree
 from interlock.frontends.document_values import (
     Implementations,
@@ -118,6 +118,7 @@ class _Loader:
         spec.children = [self._state(child) for child in node.children.values()]
         self._initial(node, spec)
         spec.transitions = self.transitions.of_state(node)
+        settle_self_targets(spec)
         entry = self.actions.block(config.get("entry", config.get("onEntry")), join(path, "entry"))
         exit_ = self.actions.block(config.get("exit", config.get("onExit")), join(path, "exit"))
         timers, cancels = self._after_actions(node)

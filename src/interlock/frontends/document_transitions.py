@@ -6,7 +6,8 @@ transition that does nothing but stops the event here (XState's forbidden transi
 
 Order follows the document, except that wildcard (``*``) transitions of a state come after its named
 ones, as in XState. ``reenter: false`` (the default, as in XState v5) is an SCXML internal transition:
-targeting a descendant does not exit and re-enter the source.
+targeting a descendant does not exit and re-enter the source. Targeting the source itself does not either
+(see :func:`settle_self_targets`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from interlock.core.datamodel import Expr, Scope
-from interlock.core.spec import TransitionSpec
+from interlock.core.spec import StateSpec, TransitionSpec
 from interlock.frontends.document_actions import ActionCompiler
 from interlock.frontends.document_tree import Node, Tree
 from interlock.frontends.document_values import Values, join, suggest
@@ -68,7 +69,8 @@ class Transitions:
             return [TransitionSpec(events=list(events), path=path)]
         if isinstance(value, str):
             target = self.tree.resolve(node, value, path)
-            return [TransitionSpec(events=list(events), targets=[target] if target else [], path=path)]
+            return [TransitionSpec(events=list(events), targets=[target] if target else [], path=path,
+                                   type="internal")]  # XState v5: a plain target does not re-enter
         if not isinstance(value, Mapping):
             self.values.error(path, f"a transition must be a target or an object, not {type(value).__name__}")
             return []
@@ -158,3 +160,22 @@ def _kind(value: Mapping[str, Any]) -> Any:
     if "internal" in value:
         return "internal" if value["internal"] else "external"
     return "internal"
+
+
+def settle_self_targets(spec: StateSpec) -> None:
+    """Give a non-reentering transition that targets its own state XState v5's meaning.
+
+    XState v5 takes the source as the domain of such a transition: the source is neither exited nor
+    entered, its active descendants are exited, and its default descendants are entered. SCXML's
+    internal transitions only cover targets strictly inside a compound source, so this is compiled
+    here: on an atomic state the transition becomes targetless; on a compound state it targets the
+    state's ``initial`` child (an internal transition to a descendant, which does the same). A parallel
+    state keeps the SCXML meaning (it is exited and re-entered): see docs/definitions.md.
+    """
+    for transition in spec.transitions:
+        if transition.type != "internal" or transition.targets != [spec.id]:
+            continue
+        if not spec.children:
+            transition.targets = []
+        elif spec.kind == "state" and spec.initial:
+            transition.targets = list(spec.initial)
