@@ -37,7 +37,9 @@ from interlock.runtime.unit import Unit
 from interlock.storage.codec import dumps
 
 MAX_EVENT_BYTES = 256 * 1024
-RESERVED_PREFIXES = ("done.", "error.")
+# done./error. are raised by the engine; xstate.after.<state>.#<n> are the timers a document's `after`
+# schedules (frontends/document_transitions.py): a client sending one would fire the timeout early
+RESERVED_PREFIXES = ("done.", "error.", "xstate.after.")
 MAX_ID_LENGTH = 256
 Command = Callable[[Unit], Any]
 
@@ -242,8 +244,9 @@ class Interlock:
         if not isinstance(name, str) or not name.strip() or name != name.strip() or " " in name:
             raise EventRejectedError(f"event name must be a non-empty string without spaces, not {name!r}")
         if name.startswith(RESERVED_PREFIXES):
-            raise EventRejectedError(f"event names starting with {' or '.join(RESERVED_PREFIXES)} are "
-                                     f"reserved for the runtime ({name!r}); choose another name")
+            raise EventRejectedError(f"event names starting with {', '.join(RESERVED_PREFIXES)} are "
+                                     f"reserved for the runtime ({name!r}: completion, error and 'after' "
+                                     "timer events are raised by the engine); choose another name")
         self._check_json(data, f"event {name!r} data", limit=True)
         event = Event(name, data)
         if isinstance(value, str):

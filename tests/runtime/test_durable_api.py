@@ -9,6 +9,7 @@ import pytest
 
 from interlock.app import Interlock
 from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
+from interlock.frontends.loader import load_machine
 from interlock.runtime.clock import VirtualClock
 from tests.runtime.durable_support import open_app, order_chart, tagged_chart
 
@@ -79,6 +80,9 @@ def test_reject_unhandled_refuses_the_event_and_records_nothing(app: Interlock) 
     ("", "non-empty"),
     ("two words", "without spaces"),
     ("done.invoke.x", "reserved"),
+    ("error.execution", "reserved"),
+    ("xstate.after.order.placed.#0", "'xstate.after.order.placed.#0': completion, error and 'after' timer"),
+    ({"type": "xstate.after.order.#1"}, "reserved for the runtime"),
     ({"type": "X", "blob": {1, 2}}, "not JSON"),
     ({"type": "X", "blob": "x" * 2000}, "more than the limit"),
 ])
@@ -88,6 +92,19 @@ def test_malformed_and_oversized_events_are_rejected(tmp_path: Path, event: obje
         for _ in range(2):  # events by name are validated once and memoized: a bad one never is
             with pytest.raises(EventRejectedError, match=message):
                 app.send("order", "o1", event)  # type: ignore[arg-type]
+
+
+def test_a_client_cannot_fire_an_after_timer_early(tmp_path: Path) -> None:
+    light = load_machine(Path(__file__).parents[2] / "examples" / "traffic_light.yaml")
+    clock = VirtualClock(0.0)
+    with open_app(tmp_path / "t.db", clock, light) as app:
+        app.create("light", "l1")
+        with pytest.raises(EventRejectedError, match="reserved for the runtime"):
+            app.send("light", "l1", "xstate.after.light.green.#0")
+        assert app.get("light", "l1").state == ("light.green",)
+        clock.advance(30.0)
+        app.run_until_idle()
+        assert app.get("light", "l1").state == ("light.amber",)  # the real timer still fires
 
 
 def test_a_context_that_is_not_json_fails_the_send_and_changes_nothing(app: Interlock) -> None:
