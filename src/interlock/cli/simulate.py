@@ -22,6 +22,7 @@ from interlock.cli.trace import (
     format_seconds,
     print_step,
 )
+from interlock.errors import InterlockError
 
 HELP = """\
 Type one command per line:
@@ -56,9 +57,20 @@ def simulate(
             _interact(out, sim)
     except SimulationError as exc:
         fail(str(exc))
+    except typer.Exit:
+        raise
+    except InterlockError as exc:  # StepLimitError and the like: the machine, not the tool, is at fault
+        fail(f"the machine cannot go on: {type(exc).__name__}: {_one_line(exc)}")
+    except Exception as exc:  # anything else is our bug: one line, not a traceback
+        fail(f"internal error: {type(exc).__name__}: {_one_line(exc)}",
+             hint="this is probably a bug in interlock; please report it with the machine file and the events")
     if not events and not interactive:
         out.print("[dim]no events given: pass --events FILE or --interactive[/]")
     _summary(out, sim)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or "(no message)"
 
 
 def play(out: Console, sim: Simulator, item: ScriptStep) -> None:
