@@ -115,6 +115,17 @@ states:
     ("initial: a\noutput: {x: 1}\nstates: {a: {}}", "output", "output: to the top-level final state"),
     ("initial: a\nstates: {a: {on: {GO: {guard: \"In('machine.b')\"}}}}", "states.a.on.GO.guard",
      "In('machine.b') names no state (at column 1) (hint: did you mean 'machine.a'"),
+    ("initial: a\nstates: {a: {meta: [1, 2]}}", "states.a.meta", "meta must be a mapping, not list"),
+    ("initial: a\nstates: {a: {meta: 5}}", "states.a.meta", "meta must be a mapping, not int"),
+    ("initial: a\nstates: {a: {description: [1]}}", "states.a.description", "description must be a string, not list"),
+    ("initial: a\nstates: {a: {tags: {x: 1}}}", "states.a.tags", "tags must be strings"),
+    ("initial: a\nstates: {a: {tags: [1]}}", "states.a.tags", "tags must be strings"),
+    ("initial: a\nstates: {a: {on: {GO: {target: a, meta: [1]}}}}", "states.a.on.GO.meta", "meta must be a mapping"),
+    ("initial: a\nstates: {a: {on: {GO: {description: 3}}}}", "states.a.on.GO.description", "must be a string"),
+    ("id: 5\ninitial: a\nstates: {a: {}}", "id", "the machine id must be a non-empty string, not 5"),
+    ("initial: a\ncontext: {t: 2001-12-14}\nstates: {a: {}}", "context.t", "a date is not a JSON value"),
+    ("initial: a\ncontext: {x: [{when: 2001-12-14 21:59:43}]}\nstates: {a: {}}", "context.x[0].when",
+     "a datetime is not a JSON value, so a snapshot could not be stored (hint: quote it"),
 ])
 def test_specific_problems(text: str, path: str, message: str) -> None:
     found = problems(text, defer_services=True)
@@ -159,3 +170,10 @@ def test_a_file_that_is_not_utf8_is_a_clear_problem(tmp_path: Path) -> None:
     path.write_bytes("id: caf\xe9\n".encode("latin-1"))
     ((where, problem),) = problems(str(path)).items()
     assert (where, problem.message) == (str(path), "the file is not UTF-8 text (byte 7)")
+
+
+def test_meta_tags_and_description_of_the_right_type_load() -> None:
+    chart = load_machine("initial: a\nstates: {a: {meta: {x: 1}, tags: [t], description: hi, "
+                         "on: {GO: {target: a, meta: {y: 2}, description: self}}}}")
+    state = chart.states["machine.a"]
+    assert (state.meta, state.tags, state.description) == ({"x": 1}, ("t",), "hi")

@@ -24,6 +24,7 @@ Conventions (see docs/definitions.md): ``after`` schedules a send with id and ev
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -88,6 +89,8 @@ class _Loader:
         self.values = Values(self.impls, self.problems, named_delays)
         self.actions = ActionCompiler(self.values)
         self.transitions = Transitions(self.tree, self.values, self.actions)
+        if "id" in doc and not (isinstance(doc["id"], str) and doc["id"]):
+            self.error("id", f"the machine id must be a non-empty string, not {doc['id']!r}", "write id: my_machine")
         root = self.tree.build(doc)
         self.values.states = self.tree.ids
         spec = self._state(root)
@@ -108,7 +111,21 @@ class _Loader:
         if not isinstance(context, Mapping):
             self.error("context", f"context must be a mapping of name: initial value, not {type(context).__name__}")
             return []
+        for key, value in context.items():
+            self._json_like(value, join("context", key))
         return [DataSpec(id=str(k), value=v, path=join("context", k)) for k, v in context.items()]
+
+    def _json_like(self, value: Any, path: str) -> None:
+        """Report YAML values that are not JSON (dates, timestamps, binary): snapshots could not be stored."""
+        if isinstance(value, (datetime.date, bytes, bytearray)):
+            self.error(path, f"a {type(value).__name__} is not a JSON value, so a snapshot could not be stored",
+                       "quote it to keep it as text, as in t: '2001-12-14'")
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                self._json_like(item, join(path, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self._json_like(item, join(path, i))
 
     def _state(self, node: Node) -> StateSpec:
         config, path = node.config, node.path
@@ -126,8 +143,8 @@ class _Loader:
         spec.onexit = [block for block in (cancels, exit_) if block]
         spec.invokes = self._invokes(node)
         spec.tags = self._tags(config.get("tags"), join(path, "tags"))
-        spec.description = str(config["description"]) if config.get("description") is not None else None
-        spec.meta = dict(config.get("meta") or {})
+        spec.description = self._description(config.get("description"), join(path, "description"))
+        spec.meta = self._meta(config.get("meta"), join(path, "meta"))
         if node.kind == "history":
             self._history(node, spec)
         elif "history" in config or "target" in config:
@@ -230,6 +247,20 @@ class _Loader:
             spec.donedata = record(pairs)
         else:
             spec.donedata = self.values.value(value, where)
+
+    def _description(self, value: Any, path: str) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        self.error(path, f"description must be a string, not {type(value).__name__}", "write description: 'text'")
+        return None
+
+    def _meta(self, value: Any, path: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.error(path, f"meta must be a mapping, not {type(value).__name__}", "write meta: {key: value}")
+            return {}
+        return dict(value)
 
     def _tags(self, value: Any, path: str) -> tuple[str, ...]:
         if value is None:

@@ -78,6 +78,10 @@ class Transitions:
             if key not in TRANSITION_KEYS:
                 self.values.error(join(path, key), f"unknown key {key!r} in a transition",
                                   suggest(str(key), sorted(TRANSITION_KEYS), "keys"))
+        if not isinstance(value.get("description") or "", str):
+            self.values.error(join(path, "description"), "description must be a string")
+        if not isinstance(value.get("meta") or {}, Mapping):
+            self.values.error(join(path, "meta"), "meta must be a mapping", "write meta: {key: value}")
         spec = TransitionSpec(events=list(events), path=path, type=_kind(value))
         target = value.get("target")
         if target is not None:
