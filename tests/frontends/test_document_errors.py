@@ -177,3 +177,8 @@ def test_meta_tags_and_description_of_the_right_type_load() -> None:
                          "on: {GO: {target: a, meta: {y: 2}, description: self}}}}")
     state = chart.states["machine.a"]
     assert (state.meta, state.tags, state.description) == ({"x": 1}, ("t",), "hi")
+
+
+def test_an_event_name_that_yaml_read_as_null_is_a_problem_not_an_eventless_transition() -> None:
+    with pytest.raises(DefinitionError, match="event name None is not a string"):
+        load_machine("id: m\ninitial: a\nstates:\n  a:\n    on:\n      null: b\n  b: {}\n", format="yaml")

@@ -43,6 +43,12 @@ class Transitions:
                 self.values.error(join(path, "on"), "'on' must be a mapping of event: transition")
             else:
                 for event, value in on.items():
+                    if event is None or isinstance(event, bool):
+                        self.values.error(join(join(path, "on"), str(event)),
+                                          f"event name {event!r} is not a string",
+                                          "quote it in YAML ('null', 'true'); for an eventless "
+                                          "transition use 'always'")
+                        continue
                     events = str(event).split() if event else []  # "" is eventless, as in XState v4
                     into = wildcard if events == ["*"] else named
                     into.extend(self.parse(node, value, join(join(path, "on"), event), events))
