@@ -188,14 +188,11 @@ class _Builder:
             self.error(spec.path, f"duplicate state id {spec.id!r}",
                        f"it is already used at {self.specs[spec.id].path or 'the root'}; rename one")
         node = StateNode(spec, kind, parent, len(self.states))
-        if spec.id and spec.id not in self.states:
-            self.states[spec.id] = node
-            self.specs[spec.id] = spec
-        elif not spec.id or self.states.get(spec.id) is not node:
-            # keep going so every problem is reported, under a unique internal key
-            self.states[f"\0dup{len(self.states)}"] = node
-            self.specs[f"\0dup{len(self.specs)}"] = spec
-        if kind in ("final", "history") and [c for c in spec.children]:
+        # a nameless or duplicate state is kept under an internal key, so every other problem is reported too
+        key = spec.id if spec.id and spec.id not in self.states else f"\0dup{len(self.states)}"
+        self.states[key] = node
+        self.specs[key] = spec
+        if kind in ("final", "history") and spec.children:
             self.error(spec.path, f"a {kind} state cannot have child states", "move the children elsewhere")
         if kind == "history" and spec.history not in ("shallow", "deep"):
             self.error(spec.path, f"history type must be 'shallow' or 'deep', not {spec.history!r}")

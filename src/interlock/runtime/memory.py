@@ -44,7 +44,7 @@ from interlock.core.step import StepResult, start, step, stop
 from interlock.errors import ConflictError, NotFoundError
 from interlock.runtime.clock import Clock, VirtualClock
 from interlock.runtime.machines import MachineLoader, is_scxml_type
-from interlock.runtime.services import Service, call_service
+from interlock.runtime.services import ServiceFn, call_service
 
 __all__ = ["LogRecord", "MemoryRunner", "Session"]
 
@@ -114,13 +114,13 @@ class MemoryRunner:
     ``error.execution`` at run time instead of failing the load (what the W3C suite expects).
     """
 
-    def __init__(self, *, clock: Clock | None = None, services: dict[str, Service] | None = None,
+    def __init__(self, *, clock: Clock | None = None, services: dict[str, ServiceFn] | None = None,
                  on_log: Callable[[LogRecord], None] | None = None,
                  on_step: Callable[[Session, Event | None, StepResult], None] | None = None,
                  strict: bool = True) -> None:
         self.clock: Clock = clock if clock is not None else VirtualClock()
         self.sessions: dict[str, Session] = {}
-        self.services: dict[str, Service] = dict(services or {})
+        self.services: dict[str, ServiceFn] = dict(services or {})
         self.machines = MachineLoader(strict=strict)
         self.logs: list[LogRecord] = []
         self.on_log = on_log
@@ -132,7 +132,7 @@ class MemoryRunner:
 
     # -- public API ----------------------------------------------------------------------------------
 
-    def register_service(self, name: str, service: Service) -> None:
+    def register_service(self, name: str, service: ServiceFn) -> None:
         """Let ``<invoke type="name">`` call ``service(data)``; sync or async (see docs/semantics.md)."""
         self.services[name] = service
 
@@ -339,7 +339,7 @@ class MemoryRunner:
         if any(e.sendid == sendid and e.origin == own for e in session.queue):
             session.queue = deque(e for e in session.queue if not (e.sendid == sendid and e.origin == own))
 
-    def _service(self, parent: Session, name: str) -> Service | None:
+    def _service(self, parent: Session, name: str) -> ServiceFn | None:
         """A service registered on the runner, or else one the invoking chart brought with it."""
         return self.services.get(name) or parent.chart.services.get(name)
 

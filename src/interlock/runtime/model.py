@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from interlock.runtime.addresses import address
 from interlock.storage.codec import dumps, loads
 from interlock.storage.store import HistoryRow, InstanceRow
 
@@ -38,7 +39,7 @@ class Instance:
     @property
     def address(self) -> str:
         """``instance:<machine>/<id>``: how charts address this instance in a ``<send target>``."""
-        return f"instance:{self.machine}/{self.id}"
+        return address(self.machine, self.id)
 
     def __repr__(self) -> str:
         return (f"<Instance {self.machine}/{self.id} v{self.version} {self.status} state={list(self.state)} "

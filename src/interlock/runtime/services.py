@@ -18,12 +18,12 @@ from interlock.core.effects import InvokeEffect
 from interlock.core.events import Event
 from interlock.runtime.tasks import Task
 
-Service: TypeAlias = Callable[[Task], Any]
+ServiceFn: TypeAlias = Callable[[Task], Any]
 
 SERVICE_ORIGINTYPE = "interlock:service"
 
 
-def call_service(service: Service, effect: InvokeEffect, *, machine: str, instance: str) -> Event:
+def call_service(service: ServiceFn, effect: InvokeEffect, *, machine: str, instance: str) -> Event:
     """Call ``service`` with the invoke's data and turn the outcome into the event for the invoker."""
     invokeid = effect.invokeid
     task = Task(f"{machine}/{instance}#{invokeid}", machine, instance, invokeid, dict(effect.data), 1)
