@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from interlock.errors import ConflictError, StorageError
 from interlock.storage import open_store
 from interlock.storage.queries import load_queries, migrations, parse_queries, split_statements
 from interlock.storage.sqlite import SQLiteStore
-from interlock.storage.store import InstanceRow, TaskRow
+from interlock.storage.store import HistoryRow, InstanceRow, TaskRow
 
 
 def _schema(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
@@ -42,7 +43,7 @@ def test_reopening_does_not_migrate_again_and_newer_schemas_are_refused(tmp_path
         SQLiteStore(url)
 
 
-def test_version_1_history_is_kept_by_the_move_to_arrival_order(tmp_path: Path) -> None:
+def test_version_1_history_is_kept_by_the_migrations(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path)
     for statement in split_statements(migrations("sqlite")[0][1]):
@@ -54,14 +55,51 @@ def test_version_1_history_is_kept_by_the_move_to_arrival_order(tmp_path: Path) 
     conn.commit()
     conn.close()
     store = SQLiteStore(f"sqlite:///{path}")
-    assert store.schema_version() == 2
+    assert store.schema_version() == migrations("sqlite")[-1][0]
     with store.read() as tx:
         assert [r.step for r in tx.history_page("m", "a", after=-1, limit=10)] == [0, 1, 2]
         found = tx.history_by_key("m", "a", "k")
         assert found is not None and found.step == 2
-    with pytest.raises(sqlite3.IntegrityError), store.write() as tx:  # a step is still recorded once
-        tx.conn.execute("INSERT INTO history (machine, id, step, at, outcome, source, target, "
-                        "context_change, effects) VALUES ('m', 'a', 1, 9, 'applied', '[]', '[]', '{}', '[]')")
+        assert tx.conn.execute("SELECT COUNT(*) FROM history_steps").fetchone()[0] == 3  # all indexed
+
+
+def _record(tx: Any, machine: str, id: str, step: int, outcome: str = "applied") -> None:
+    tx.append_history(HistoryRow(machine, id, step, float(step), outcome, {"name": "E"}, None, None, [], [],
+                                 {}, []))
+
+
+def test_history_pages_span_the_indexed_records_and_the_tail(tmp_path: Path) -> None:
+    """History is indexed by instance in bulk (every 10 records or more here): pages must read across the mark."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'h.db'}", history_tail=10)
+    for round in range(7):  # 2 instances, 3 steps each per transaction: the mark moves every 2 rounds
+        with store.write() as tx:
+            for step in range(round * 3, round * 3 + 3):
+                _record(tx, "m", "a", step)
+                _record(tx, "m", "b", step)
+        with store.read() as tx:
+            indexed = tx.conn.execute("SELECT COUNT(*) FROM history_steps").fetchone()[0]
+            expected = list(range(round * 3 + 3))
+            for after in range(-1, round * 3 + 3):
+                for limit in (1, 2, 4, 100):
+                    page = tx.history_page("m", "b", after=after, limit=limit)
+                    assert [r.step for r in page] == expected[after + 1:after + 1 + limit], (after, limit)
+                    assert all(r.id == "b" for r in page)
+        assert indexed == (round + 1) // 2 * 12  # every second round crosses the mark
+
+
+def test_a_step_recorded_twice_is_reported_when_history_is_indexed(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'd.db'}", history_tail=3)
+    with store.write() as tx:
+        _record(tx, "m", "a", 0, "started")
+        _record(tx, "m", "a", 1)
+        _record(tx, "m", "a", 1, "ignored")  # what the writer never does
+    assert "hold 1 step(s) recorded twice" in caplog.text
+    with store.read() as tx:
+        assert [(r.step, r.outcome) for r in tx.history_page("m", "a", after=-1, limit=10)] == [
+            (0, "started"), (1, "applied")]
+    with store.write() as tx:  # the store goes on
+        _record(tx, "m", "a", 2)
 
 
 def test_wal_and_the_synchronous_setting(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from interlock.errors import ConflictError, StorageError
 from interlock.storage.codec import dumps as _dumps
 from interlock.storage.codec import loads as _loads
 from interlock.storage.queries import load_queries, migrations, split_statements
+from interlock.storage.sqlite_history import HISTORY_TAIL, index_history_if_due
 from interlock.storage.sqlite_pending import Pending, index_of, instance_params
 from interlock.storage.store import HistoryRow, InstanceRow, QueuedEvent, TaskRow, TimerRow
 
@@ -43,13 +44,15 @@ def sqlite_path(url: str) -> str:
 class SQLiteStore:
     """A :class:`~interlock.storage.store.Store` over one SQLite file."""
 
-    def __init__(self, url: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 30_000) -> None:
+    def __init__(self, url: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 30_000,
+                 history_tail: int = HISTORY_TAIL) -> None:
         if synchronous.upper() not in SYNCHRONOUS:
             raise StorageError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
         self.url = url
         self.path = sqlite_path(url)
         self.synchronous = synchronous.upper()
         self._busy_timeout_ms = busy_timeout_ms
+        self.history_tail = history_tail  # see sqlite_history.py
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -88,6 +91,8 @@ class SQLiteStore:
             tx = SQLiteTx(conn, conn.execute("PRAGMA data_version").fetchone()[0])
             yield tx
             tx.flush()
+            if tx.appended_history:
+                index_history_if_due(conn, _Q, self.history_tail)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -149,6 +154,10 @@ class SQLiteTx:
         self.data_version = data_version  # changes when another connection committed in between
         self._savepoints = 0
         self._pending = Pending()
+
+    @property
+    def appended_history(self) -> bool:
+        return self._pending.appended
 
     def flush(self) -> None:
         """Write what waits in the write-behind buffer (see sqlite_pending.py)."""

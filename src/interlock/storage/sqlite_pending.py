@@ -29,7 +29,7 @@ Index = tuple[tuple[str, ...], tuple[str, ...]]  # states, tags
 class Pending:
     """What a write transaction has decided but not yet written."""
 
-    __slots__ = ("history", "history_keys", "inbox", "index", "instances", "next_seq")
+    __slots__ = ("appended", "history", "history_keys", "inbox", "index", "instances", "next_seq")
 
     def __init__(self) -> None:
         self.instances: dict[Key, InstanceRow] = {}
@@ -38,6 +38,7 @@ class Pending:
         self.index: dict[Key, tuple[Index | None, Index]] = {}  # (as stored, or None: unknown; wanted)
         self.inbox: dict[Key, deque[tuple[QueuedEvent, str]]] = {}  # with the event encoded
         self.next_seq: int | None = None
+        self.appended = False  # history was written (the transaction may have to index it)
 
     def __bool__(self) -> bool:
         return bool(self.instances or self.history or self.index or self.inbox)
@@ -93,6 +94,7 @@ class Pending:
             self.instances.clear()
         if self.history:
             conn.executemany(queries["append_history"], self.history)
+            self.appended = True
             self.history.clear()
             self.history_keys.clear()
         if self.index:

@@ -94,17 +94,50 @@ SELECT machine, id, version, status, paused, step, queued, snapshot,
 FROM instances WHERE machine = :machine AND id > :after ORDER BY id LIMIT :limit;
 
 -- name: append_history
--- One step record. The unique index history_by_step makes a second record for the same step fail loudly.
+-- One step record (the writer numbers steps; indexing in bulk reports a step recorded twice).
 -- Positional, in the order of the columns (a hot statement: binding a tuple beats a dict).
 INSERT INTO history (machine, id, step, at, outcome, event, idempotency_key, cause, source, target,
                      context_change, effects, error)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: history_page
--- Step records of one instance after a step number, oldest first.
-SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source, target,
-       context_change, effects, error
-FROM history WHERE machine = :machine AND id = :id AND step > :after ORDER BY step LIMIT :limit;
+-- Step records of one instance after a step number, oldest first: the indexed ones (history_steps),
+-- then those recorded since the index was last filled, from a scan of the short tail of the table.
+SELECT * FROM (
+    SELECT h.machine, h.id, h.step, h.at, h.outcome, h.event, h.idempotency_key, h.cause, h.source,
+           h.target, h.context_change, h.effects, h.error
+    FROM history_steps s JOIN history h ON h.seq = s.seq
+    WHERE s.machine = :machine AND s.id = :id AND s.step > :after ORDER BY s.step LIMIT :limit)
+UNION ALL
+SELECT * FROM (
+    SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source, target,
+           context_change, effects, error
+    FROM history
+    WHERE seq > (SELECT CAST(value AS INTEGER) FROM interlock_meta WHERE key = 'history_indexed')
+      AND machine = :machine AND id = :id AND step > :after ORDER BY step LIMIT :limit)
+ORDER BY step LIMIT :limit;
+
+-- name: last_history_seq
+-- The newest history record's seq (0 when there is none).
+SELECT COALESCE(MAX(seq), 0) FROM history;
+
+-- name: index_history
+-- Index the records after one seq up to another by instance, sorted so one instance's entries are
+-- written together. Fails on a step recorded twice.
+INSERT INTO history_steps (machine, id, step, seq)
+SELECT machine, id, step, seq FROM history WHERE seq > :after AND seq <= :upto ORDER BY machine, id, step;
+
+-- name: index_history_keep_first
+-- index_history that skips a step recorded twice (the first record of the step stays indexed).
+INSERT OR IGNORE INTO history_steps (machine, id, step, seq)
+SELECT machine, id, step, seq FROM history WHERE seq > :after AND seq <= :upto ORDER BY machine, id, step;
+
+-- name: history_repeats
+-- How many records of a seq range repeat a step that is already indexed (after index_history_keep_first).
+SELECT COUNT(*) FROM history h
+WHERE h.seq > :after AND h.seq <= :upto
+  AND (SELECT s.seq FROM history_steps s WHERE s.machine = h.machine AND s.id = h.id AND s.step = h.step)
+      <> h.seq;
 
 -- name: history_by_key
 -- The step that applied an event with this idempotency key.

@@ -1,4 +1,4 @@
--- The current schema (version 2). The migrations must reproduce it exactly; a test checks.
+-- The current schema (version 3). The migrations must reproduce it exactly; a test checks.
 
 CREATE TABLE interlock_meta (
     key   TEXT PRIMARY KEY,
@@ -46,7 +46,7 @@ CREATE TABLE instance_index (
 CREATE INDEX instance_index_by_instance ON instance_index (machine, id);
 
 -- Append-only: one record per step of an instance (step 0 is its start). Rows are stored in the order
--- they are recorded (appending touches the end of the table) and found through history_by_step.
+-- they are recorded (appending touches the end of the table) and found through history_steps.
 CREATE TABLE history (
     seq             INTEGER PRIMARY KEY,   -- recording order (rowid)
     machine         TEXT    NOT NULL,
@@ -63,9 +63,18 @@ CREATE TABLE history (
     effects         TEXT    NOT NULL,   -- [effect.to_json(), ...]
     error           TEXT                -- why the step failed (outcome failed)
 );
-CREATE UNIQUE INDEX history_by_step ON history (machine, id, step);
 CREATE UNIQUE INDEX history_by_idempotency_key ON history (machine, id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
+
+-- The per-instance index of history, filled in bulk (sorted, a few thousand records at a time) by the
+-- store; records after interlock_meta.history_indexed are not in it yet (see storage/sqlite_history.py).
+CREATE TABLE history_steps (
+    machine TEXT    NOT NULL,
+    id      TEXT    NOT NULL,
+    step    INTEGER NOT NULL,
+    seq     INTEGER NOT NULL,   -- history.seq of the record
+    PRIMARY KEY (machine, id, step)
+) WITHOUT ROWID;
 
 -- Events accepted but not applied yet (paused instance, backlog, or delivered by another step).
 CREATE TABLE inbox (
