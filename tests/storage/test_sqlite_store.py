@@ -208,7 +208,7 @@ def _index_rows(path: Path) -> set[tuple[str, str, str]]:
 
 def test_index_moves_swap_add_and_drop_states_and_tags(tmp_path: Path) -> None:
     """A step's index change is written as a diff (deletes and inserts of single entries); what is
-    stored must be exactly the new states and tags, whether or not the old ones were known."""
+    stored must be exactly the new states and tags, also when several moves meet in one transaction."""
     store = SQLiteStore(f"sqlite:///{tmp_path / 'x.db'}")
     steps: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
         (("a",), ("t1",)),
@@ -217,13 +217,17 @@ def test_index_moves_swap_add_and_drop_states_and_tags(tmp_path: Path) -> None:
         (("p", "c3"), ("t2", "t3")),  # two states for one, tags back
         (("d",), ("t3",)),
     ]
-    before: tuple[tuple[str, ...], tuple[str, ...]] | None = None
-    for states, tags in steps:
+    before: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    two = before
+    for n, (states, tags) in enumerate(steps):
         with store.write() as tx:
             tx.set_index("m", "one", states, tags, before=before)
-            tx.set_index("m", "two", states, tags, before=None)  # unknown before: rewritten whole
-        want = {("state", s, i) for s in states for i in ("one", "two")}
-        want |= {("tag", t, i) for t in tags for i in ("one", "two")}
+            if n % 2:  # "two" moves twice in one transaction: through a state of its own, then here
+                tx.set_index("m", "two", ("z",), ("tz",), before=two)
+                tx.set_index("m", "two", states, tags, before=(("z",), ("tz",)))
+                two = (states, tags)
+        want = {("state", s, "one") for s in states} | {("tag", t, "one") for t in tags}
+        want |= {("state", s, "two") for s in two[0]} | {("tag", t, "two") for t in two[1]}
         assert _index_rows(tmp_path / "x.db") == want
         before = (states, tags)
     store.close()

@@ -132,12 +132,10 @@ def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, even
 
 def _index(unit: Unit, row: InstanceRow, before: tuple[str, ...] | None,
            configuration: tuple[str, ...]) -> None:
-    """Move the state/tag index from ``before`` (None: a new instance, nothing stored) to now."""
-    try:
-        tags = unit.registry.tags(row.machine, row.version, configuration)
-        old = ((), ()) if before is None else (before, unit.registry.tags(row.machine, row.version, before))
-    except (NotFoundError, KeyError):
-        tags, old = (), None  # not knowable here: rewrite the instance's index entries whole
+    """Move the state/tag index from ``before`` (None: a new instance, nothing stored) to now. The chart
+    of the row ran this step, so the tags of both configurations are known."""
+    tags = unit.registry.tags(row.machine, row.version, configuration)
+    old = ((), ()) if before is None else (before, unit.registry.tags(row.machine, row.version, before))
     unit.tx.set_index(row.machine, row.id, configuration, tags, before=old)
 
 

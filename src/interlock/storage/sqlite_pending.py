@@ -35,7 +35,7 @@ class Pending:
         self.instances: dict[Key, InstanceRow] = {}
         self.history: list[tuple[Any, ...]] = []
         self.history_keys: dict[tuple[str, str, str], HistoryRow] = {}
-        self.index: dict[Key, tuple[Index | None, Index]] = {}  # (as stored, or None: unknown; wanted)
+        self.index: dict[Key, tuple[Index, Index]] = {}  # (as stored, wanted)
         self.inbox: dict[Key, deque[tuple[QueuedEvent, str]]] = {}  # with the event encoded
         self.next_seq: int | None = None
         self.appended = False  # history was written (the transaction may have to index it)
@@ -66,7 +66,7 @@ class Pending:
         if row.idempotency_key is not None:
             self.history_keys[(row.machine, row.id, row.idempotency_key)] = row
 
-    def set_index(self, key: Key, before: Index | None, after: Index) -> None:
+    def set_index(self, key: Key, before: Index, after: Index) -> None:
         known = self.index.get(key)
         self.index[key] = (known[0] if known is not None else before, after)
 
@@ -126,17 +126,13 @@ def _flush_instances(conn: sqlite3.Connection, queries: dict[str, str], rows: It
 
 
 def _flush_index(conn: sqlite3.Connection, queries: dict[str, str],
-                 index: dict[Key, tuple[Index | None, Index]]) -> None:
+                 index: dict[Key, tuple[Index, Index]]) -> None:
     """A move is a DELETE and an INSERT, positional parameters. (One UPDATE of ``value`` instead
     measured slower here: it changes a key column of a WITHOUT ROWID table.)"""
     gone: list[tuple[str, ...]] = []
     new: list[tuple[str, ...]] = []
     for (machine, id), (before, after) in index.items():
-        if before is None:
-            conn.execute(queries["clear_index"], {"machine": machine, "id": id})
-            removed, added = (), _moves(((), ()), after)[1]
-        else:
-            removed, added = _moves(before, after)
+        removed, added = _moves(before, after)
         gone += [(machine, k, v, id) for k, v in removed]
         new += [(machine, k, v, id) for k, v in added]
     if gone:

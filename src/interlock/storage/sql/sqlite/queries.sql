@@ -60,10 +60,6 @@ FROM instances WHERE parent_machine = :machine AND parent_id = :id;
 -- Instances with events waiting that are not paused, oldest names first.
 SELECT machine, id FROM instances WHERE queued > 0 AND paused = 0 LIMIT :limit;
 
--- name: clear_index
--- Drop the state/tag index rows of one instance.
-DELETE FROM instance_index WHERE machine = :machine AND id = :id;
-
 -- name: remove_index
 -- One state or tag an instance no longer has. Positional (machine, kind, value, id).
 DELETE FROM instance_index WHERE machine = ? AND kind = ? AND value = ? AND id = ?;

@@ -43,7 +43,6 @@ CREATE TABLE instance_index (
     id      TEXT NOT NULL,
     PRIMARY KEY (machine, kind, value, id)
 ) WITHOUT ROWID;
-CREATE INDEX instance_index_by_instance ON instance_index (machine, id);
 
 -- Append-only: one record per step of an instance (step 0 is its start). Rows are stored in the order
 -- they are recorded (appending touches the end of the table) and found through history_steps.

@@ -1,4 +1,6 @@
--- Version 3: history is indexed by instance in bulk, not on every insert.
+-- Version 3: fewer b-trees change on every step.
+--
+-- History is indexed by instance in bulk, not on every insert.
 -- The unique index (machine, id, step) took an entry in the middle of a b-tree for every step: under
 -- load, every instance a commit touched dirtied a 4 KB index page of its own, which was most of what the
 -- commit wrote. Now records are appended to the history table alone; the store copies their
@@ -20,3 +22,7 @@ SELECT machine, id, step, seq FROM history ORDER BY machine, id, step;
 DROP INDEX history_by_step;
 
 INSERT INTO interlock_meta (key, value) SELECT 'history_indexed', COALESCE(MAX(seq), 0) FROM history;
+
+-- The state index loses its second b-tree (by instance): a step knows which entries it moves (the
+-- states and tags before and after), so entries are only ever removed by their primary key.
+DROP INDEX instance_index_by_instance;
