@@ -34,13 +34,14 @@ from interlock.runtime.model import (
 )
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.unit import Unit
-from interlock.storage.codec import dumps
+from interlock.storage.codec import check_json, dumps, loads
 
 MAX_EVENT_BYTES = 256 * 1024
 # done./error. are raised by the engine; xstate.after.<state>.#<n> are the timers a document's `after`
 # schedules (frontends/document_transitions.py): a client sending one would fire the timeout early
 RESERVED_PREFIXES = ("done.", "error.", "xstate.after.")
 MAX_ID_LENGTH = 256
+MAX_EVENT_NAME = 256  # characters
 Command = Callable[[Unit], Any]
 
 
@@ -190,7 +191,7 @@ class Interlock:
         if input is not None and not isinstance(input, dict):
             raise TypeError(f"input must be a dict (the initial context values), not {type(input).__name__}")
         if input is not None:
-            self._check_json(input, "input")
+            input = self._check_json(input, "input")
 
         def run(unit: Unit) -> Captured:
             apply.create(unit, machine, instance_id, input=input, version=version)
@@ -231,6 +232,9 @@ class Interlock:
         elif isinstance(value, Event):
             name, data = value.name, value.data
         elif isinstance(value, dict):
+            if "name" in value and "type" in value:
+                raise EventRejectedError(f"an event has a 'type' or a 'name', not both (got {value['type']!r} "
+                                         f"and {value['name']!r})")
             if "name" in value:
                 name, data = value["name"], value.get("data")
             elif "type" in value:
@@ -241,29 +245,35 @@ class Interlock:
         else:
             raise EventRejectedError(f"an event is a name, a dict with 'type', or an Event, not "
                                      f"{type(value).__name__}")
-        if not isinstance(name, str) or not name.strip() or name != name.strip() or " " in name:
-            raise EventRejectedError(f"event name must be a non-empty string without spaces, not {name!r}")
+        if not isinstance(name, str) or not name or len(name) > MAX_EVENT_NAME or any(c.isspace() for c in name):
+            shown = name if not isinstance(name, str) or len(name) <= 80 else f"{name[:80]}... ({len(name)} chars)"
+            raise EventRejectedError(f"event name must be a non-empty string of at most {MAX_EVENT_NAME} "
+                                     f"characters without whitespace, not {shown!r}")
         if name.startswith(RESERVED_PREFIXES):
             raise EventRejectedError(f"event names starting with {', '.join(RESERVED_PREFIXES)} are "
                                      f"reserved for the runtime ({name!r}: completion, error and 'after' "
                                      "timer events are raised by the engine); choose another name")
-        self._check_json(data, f"event {name!r} data", limit=True)
-        event = Event(name, data)
+        event = Event(name, self._check_json(data, f"event {name!r} data", limit=True))
         if isinstance(value, str):
             if len(self._named_events) >= 1024:  # names come from clients: keep the memo bounded
                 self._named_events.clear()
             self._named_events[value] = event
         return event
 
-    def _check_json(self, value: Any, what: str, *, limit: bool = False) -> None:
+    def _check_json(self, value: Any, what: str, *, limit: bool = False) -> Any:
+        """``value`` as the store will give it back (tuples become lists, keys strings); refuses what is
+        not JSON, NaN, infinities, integers beyond 64 bits and, with ``limit``, oversized values."""
         try:
-            size = len(dumps(value).encode())
+            exact = check_json(value)
+            text = dumps(value)
         except (TypeError, ValueError) as exc:
             raise EventRejectedError(f"{what} is not JSON ({exc}); send only dicts, lists, strings, "
                                      "numbers, booleans and None") from exc
-        if limit and size > self.max_event_bytes:
+        size = len(text.encode()) if limit else 0
+        if size > self.max_event_bytes:
             raise EventRejectedError(f"{what} is {size} bytes, more than the limit of {self.max_event_bytes}; "
                                      "store large payloads elsewhere and send a reference")
+        return value if exact else loads(text)
 
     def _missing(self, machine: str, instance_id: str) -> NotFoundError:
         if not self.runtime.registry.has_chart(machine):

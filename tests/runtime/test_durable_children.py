@@ -109,6 +109,20 @@ def test_an_inline_scxml_child_runs_as_a_child_instance_and_survives_a_restart(t
         assert parent.context["got"] == 20
 
 
+def test_an_inline_child_of_a_versioned_parent_runs(tmp_path: Path) -> None:
+    """The child chart keeps its own version (1); its parent is version 2: both must resolve."""
+    from interlock.core.chart import build_chart
+    from interlock.frontends.scxml import parse_scxml
+
+    spec = parse_scxml(INLINE_PARENT)
+    spec.version = "2"
+    with open_app(tmp_path / "v.db", VirtualClock(), build_chart(spec)) as app:
+        app.create("inline_parent", "p1")
+        child = next(name for name in _machines(tmp_path / "v.db") if "#inline-" in name)
+        app.send(child, "inline_parent/p1/kid", "GO")
+        assert app.get("inline_parent", "p1").context["out"] == {"doubled": 40}
+
+
 def _machines(db: Path) -> list[str]:
     import sqlite3
 

@@ -11,12 +11,13 @@ import logging
 from typing import Any
 
 from interlock.core.events import Event
+from interlock.core.snapshot import Snapshot
 from interlock.core.step import start, step
 from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
 from interlock.runtime.addresses import session_id
 from interlock.runtime.dispatch import dispatch, reachable_from
 from interlock.runtime.unit import Isolate, Unit
-from interlock.storage.codec import dumps
+from interlock.storage.codec import check_json, dumps, loads
 from interlock.storage.store import HistoryRow, InstanceRow
 
 log = logging.getLogger("interlock.runtime")
@@ -100,18 +101,9 @@ def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, even
             key: str | None, cause: str | None, effects: list[dict[str, Any]]) -> tuple[str, int]:
     started = outcome == "started"
     number = 0 if started else row.step + 1
-    if new is not old:
-        data = new.to_json()
-        try:  # encoded here, so a context that is not JSON fails this step and nothing else
-            text = dumps(data)
-        except (TypeError, ValueError) as exc:
-            raise _not_json(row.machine, row.id, number, exc) from exc
-        if len(text) > MAX_SNAPSHOT_CHARS:
-            raise StorageError(
-                f"step {number} of {row.machine}/{row.id} would store a snapshot of {len(text):,} characters, "
-                f"more than the limit of {MAX_SNAPSHOT_CHARS:,}; nothing was changed. Keep large data "
-                "outside the instance (store a reference in the context)")
-        row.snapshot, row.snapshot_json = data, text
+    change = {"set": new.context} if started else context_change(old.context, new.context)
+    if new is not old or started:
+        new = _store_snapshot(row, new, number, change, effects)
     if new.status == "done" and row.status == "active":
         row.status = "done"
         unit.tx.cancel_timers(row.machine, row.id, None)
@@ -124,10 +116,33 @@ def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, even
         _index(unit, row, old.configuration, new.configuration)
     unit.tx.append_history(HistoryRow(
         row.machine, row.id, number, unit.now, outcome, None if event is None else event.to_json(), key,
-        cause, list(old.configuration) if outcome != "started" else [], list(new.configuration),
-        context_change(old.context, new.context) if outcome != "started" else {"set": new.context},
-        effects))
+        cause, list(old.configuration) if not started else [], list(new.configuration), change, effects))
     return outcome, number
+
+
+def _store_snapshot(row: InstanceRow, new: Snapshot, number: int, change: dict[str, Any],
+                    effects: list[dict[str, Any]]) -> Snapshot:
+    """Encode the step's snapshot onto the row (checked here, so a step whose values cannot be stored
+    fails alone) and return the snapshot as the store will give it back."""
+    try:
+        exact = check_json(change)
+        exact = (new.output is None or check_json(new.output)) and exact
+        if effects:
+            check_json(effects)
+        data = new.to_json()
+        text = dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise _not_json(row.machine, row.id, number, exc) from exc
+    if len(text) > MAX_SNAPSHOT_CHARS:
+        raise StorageError(
+            f"step {number} of {row.machine}/{row.id} would store a snapshot of {len(text):,} characters, "
+            f"more than the limit of {MAX_SNAPSHOT_CHARS:,}; nothing was changed. Keep large data "
+            "outside the instance (store a reference in the context)")
+    if not exact:  # tuples or non-string keys: keep what a restart would read, not what the step made
+        data = loads(text)
+        new = Snapshot.from_json(data)
+    row.snapshot, row.snapshot_json = data, text
+    return new
 
 
 def _index(unit: Unit, row: InstanceRow, before: tuple[str, ...] | None,
@@ -208,8 +223,9 @@ def _fail(unit: Unit, row: InstanceRow, event: Event, key: str | None, cause: st
 
 def _not_json(machine: str, id: str, number: int, exc: Exception) -> StorageError:
     return StorageError(
-        f"step {number} of {machine}/{id} left a context that is not JSON ({exc}); keep only dicts, lists, "
-        "strings, numbers, booleans and None in the context, so it can be stored")
+        f"step {number} of {machine}/{id} produced a value that cannot be stored ({exc}); nothing was "
+        "changed. Keep only dicts, lists, strings, finite numbers, booleans and None in the context, "
+        "output and sent events")
 
 
 def cancel(unit: Unit, row: InstanceRow, reason: str) -> None:

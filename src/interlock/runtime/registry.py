@@ -47,8 +47,10 @@ class Registry:
         return chart
 
     def add_alias(self, name: str, version: str, chart: Chart) -> None:
-        """Run ``chart`` as machine ``name`` (an inline child, named after its parent)."""
+        """Run ``chart`` as machine ``name`` (an inline child, named after its parent), under the
+        parent's ``version`` and its own (its instances are pinned to its own)."""
         self._charts[(name, version)] = chart
+        self._charts[(name, chart.version)] = chart
         self._latest[name] = chart
         self._tags.clear()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import traceback
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from typing import Any
 from interlock.errors import ConflictError
 from interlock.runtime.registry import Service
 from interlock.runtime.retry import RetryPolicy
+from interlock.storage.codec import canonical
 from interlock.storage.store import TaskRow
 
 
@@ -68,7 +68,7 @@ def run_attempt(service: Service, row: TaskRow, beat: Callable[[], bool]) -> Att
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return Attempt(False, error=detail)
     try:
-        json.dumps(value)
+        value = canonical(value)  # what the chart sees is what the store keeps
     except (TypeError, ValueError) as exc:
         return Attempt(False, error=f"service {service.name!r} returned a value that is not JSON: {exc}")
     return Attempt(True, value)

@@ -1,21 +1,22 @@
 """JSON as the stores write it: compact UTF-8 text, encoded with orjson (about 8x faster than the
 standard library on snapshots, which the writer encodes once per step).
 
-Values are checked the way the standard library checks them, with two differences that JSON itself
-forces: NaN and the infinities (which JSON has no numbers for) are stored as ``null``, and integers
-beyond 64 bits fall back to the standard library. Non-string keys are turned into strings, as ``json``
-does. Anything else that is not JSON raises ``TypeError``.
+Only values that come back exactly as they went in are stored. Integers beyond 64 bits raise
+``ValueError`` (send them as strings). NaN and the infinities, which JSON has no numbers for, are
+refused by :func:`canonical` and :func:`check_json`, which every value from outside (event data, inputs,
+task results) and every value a step produces (context changes, output, effects) passes through;
+orjson alone would write them as ``null`` and silently change the data. Non-string keys are turned
+into strings, as ``json`` does; anything else that is not JSON raises ``TypeError``.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from typing import Any
 
 import orjson
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-_std = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _orjson_dumps = orjson.dumps
 loads = orjson.loads
 
@@ -25,11 +26,51 @@ def _refuse(value: Any) -> Any:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text; ``TypeError`` (or ``ValueError``) for values that are not JSON."""
+    """Compact JSON text; ``TypeError`` or ``ValueError`` for values that are not JSON."""
     try:
         return _orjson_dumps(value, default=_refuse, option=_OPTIONS).decode()
     except orjson.JSONEncodeError as exc:
-        if "64-bit" in str(exc):  # a big integer: the standard library writes it exactly
-            return _std(value)
+        if "64-bit" in str(exc):
+            raise ValueError("an integer does not fit in 64 bits; store it as a string") from exc
         cause = exc.__cause__
         raise TypeError(str(cause or exc)) from exc
+
+
+def check_json(value: Any) -> bool:
+    """Raise ``ValueError`` for NaN or an infinity anywhere in ``value``. Returns whether ``value`` is
+    already what reading it back gives (only dicts with string keys, lists, strings, finite floats,
+    ints, booleans and None); tuples, other keys or types are for :func:`dumps` to convert or refuse."""
+    exact = True
+    stack = [value]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is float:
+            if not math.isfinite(item):
+                raise ValueError(f"{item!r} is not a JSON number (JSON has no NaN or infinity); use None "
+                                 "or a string")
+        elif kind is dict:
+            if exact and not all(type(k) is str for k in item):
+                exact = False
+            extend(item.values())
+        elif kind is list:
+            extend(item)
+        else:
+            exact = False
+            if isinstance(item, (tuple, list)):
+                extend(item)
+            elif isinstance(item, dict):
+                extend(item.values())
+            elif isinstance(item, float):
+                push(float(item))
+    return exact
+
+
+def canonical(value: Any) -> Any:
+    """``value`` as it will be read back from the store (``TypeError``/``ValueError`` if it is not JSON)."""
+    exact = check_json(value)
+    text = dumps(value)  # refuses what is not JSON at all, also when check_json found nothing to convert
+    return value if exact else loads(text)

@@ -1,0 +1,115 @@
+"""Values cross into the store exactly: what a chart sees is what a restart reads back.
+
+JSON has no NaN, infinities or integers beyond 64 bits, and turns tuples into lists and keys into
+strings. Values from outside (event data, inputs, task results) are converted or refused at the
+boundary; values a step produces are checked before its commit, so a step that makes one fails alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from interlock import machine
+from interlock.errors import EventRejectedError, StorageError
+from interlock.runtime.clock import VirtualClock
+from interlock.runtime.retry import RetryPolicy
+from interlock.runtime.tasks import Task
+from tests.runtime.durable_support import open_app, order_chart, payment_chart
+
+
+def test_event_data_and_input_are_kept_as_the_store_gives_them_back(tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    with open_app(db, VirtualClock(), order_chart()) as app:
+        app.create("order", "o1", input={"n": 1, "tags": ("a", "b")})
+        assert app.get("order", "o1").context["tags"] == ["a", "b"]
+        app.send("order", "o1", {"type": "NOTE", "i": (1, {2: "two"})})
+        warm = app.get("order", "o1").context
+        assert warm["seen"] == [[1, {"2": "two"}]]
+    with open_app(db, VirtualClock(), order_chart()) as app:  # a new process reads the same
+        assert app.get("order", "o1").context == warm
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 2**64])
+def test_input_that_json_cannot_hold_exactly_is_refused(tmp_path: Path, bad: object) -> None:
+    with open_app(tmp_path / "i.db", VirtualClock(), order_chart()) as app:
+        with pytest.raises(EventRejectedError, match="input is not JSON"):
+            app.create("order", "o1", input={"n": [bad]})
+        assert app.list("order").items == ()
+
+
+def _maker(value_of: object) -> object:
+    return machine({"id": "maker", "initial": "on", "context": {"v": 0}, "states": {"on": {"on": {
+        "MAKE": {"actions": lambda context, event: {"v": value_of}},
+        "OK": {"actions": lambda context, event: {"v": 1}},
+        "MORE": {"actions": lambda context, event: {"v": context["v"] + [3]}}}}}})
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (float("nan"), "nan is not a JSON number"),
+    ({"deep": [float("-inf")]}, "-inf is not a JSON number"),
+    (2**70, "does not fit in 64 bits"),
+])
+def test_a_step_that_makes_a_value_json_cannot_hold_fails_and_changes_nothing(
+        tmp_path: Path, value: object, message: str) -> None:
+    db = tmp_path / "m.db"
+    with open_app(db, VirtualClock(), _maker(value)) as app:  # type: ignore[arg-type]
+        app.create("maker", "m1")
+        with pytest.raises(StorageError, match=f"step 1 of maker/m1 produced a value that cannot be stored.*"
+                                               f"{message}"):
+            app.send("maker", "m1", "MAKE")
+        assert app.send("maker", "m1", "OK").instance.context == {"v": 1}  # the instance goes on
+        assert [h.outcome for h in app.history("maker", "m1").items] == ["started", "applied"]
+    with open_app(db, VirtualClock(), _maker(value)) as app:  # type: ignore[arg-type]
+        assert app.get("maker", "m1").context == {"v": 1}
+
+
+def test_a_tuple_a_step_makes_is_cached_as_the_list_a_restart_reads(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    with open_app(db, VirtualClock(), _maker((1, 2))) as app:  # type: ignore[arg-type]
+        app.create("maker", "m1")
+        app.send("maker", "m1", "MAKE")
+        assert app.get("maker", "m1").context == {"v": [1, 2]}
+        # the next step starts from what is stored, not from the tuple the action returned
+        # (a tuple + a list would raise in the action)
+        assert app.send("maker", "m1", "MORE").instance.context == {"v": [1, 2, 3]}
+
+
+@pytest.mark.parametrize(("result", "message"), [
+    ({"x": float("nan")}, "nan is not a JSON number"),
+    ({"x": 2**64}, "does not fit in 64 bits"),
+    ({"x": {1, 2}}, "set is not JSON serializable"),
+])
+def test_a_task_result_json_cannot_hold_is_a_failed_attempt(tmp_path: Path, result: object,
+                                                            message: str) -> None:
+    with open_app(tmp_path / "r.db", VirtualClock(), payment_chart()) as app:
+        app.service("charge", lambda task: result, retry=RetryPolicy(attempts=1))
+        app.create("payment", "p1")
+        app.run_until_idle()
+        inst = app.get("payment", "p1")
+        assert inst.state == ("failed",)
+        assert "returned a value that is not JSON" in inst.context["error"]["message"]
+        assert message in inst.context["error"]["message"]
+
+
+def test_a_task_result_is_what_the_chart_sees_and_the_store_keeps(tmp_path: Path) -> None:
+    def charge(task: Task) -> object:
+        return {"ids": (1, 2), 3: "three"}
+
+    db = tmp_path / "k.db"
+    with open_app(db, VirtualClock(), payment_chart()) as app:
+        app.service("charge", charge)
+        app.create("payment", "p1")
+        app.run_until_idle()
+        warm = app.get("payment", "p1").context["result"]
+        assert warm == {"ids": [1, 2], "3": "three"}
+    with open_app(db, VirtualClock(), payment_chart()) as app:
+        assert app.get("payment", "p1").context["result"] == warm
+
+
+def test_an_input_too_large_for_a_snapshot_is_refused_at_create(tmp_path: Path) -> None:
+    with open_app(tmp_path / "big.db", VirtualClock(), order_chart()) as app:
+        with pytest.raises(StorageError, match="step 0 of order/o1 would store a snapshot of"):
+            app.create("order", "o1", input={"blob": "x" * (5 * 1024 * 1024)})
+        assert app.list("order").items == ()
