@@ -6,12 +6,15 @@ maintained on every insert puts each step's entry in the middle of a b-tree: und
 commit touches dirties a 4 KB page of that index, most of what the commit writes (measured: 136 of 222
 pages per commit in the events benchmark). So the store fills ``history_steps`` itself, once the records
 not indexed yet number ``tail`` or more, sorted, in the transaction that crossed the mark: one instance's
-new entries then share a page, and a commit that indexes writes a few pages per thousand records.
+new entries then share a page. That transaction writes about one index page per instance with new
+records (measured: ~1,000-1,800 pages, 15-25 ms, for 4,096 records over 1,000 instances), once per
+``tail`` records instead of once per record.
 
 ``interlock_meta.history_indexed`` is the newest indexed seq. Readers take the records after it from a
-scan of that tail (at most about ``tail`` rows; see the ``history_page`` query), so every committed record
-is found at once. Steps are numbered by the writer under the database's write lock; a step recorded twice
-(a bug, or a database edited by hand) is reported here, loudly, and the first record stays the indexed one.
+scan of that tail (up to about ``tail`` rows per page read; see the ``history_page`` query), so every
+committed record is found at once. Steps are numbered by the writer under the database's write lock; a
+step recorded twice (a bug, or a database edited by hand) shows twice until it is indexed, is then
+reported here, loudly, and the first record (by seq) stays the one history pages show.
 """
 
 from __future__ import annotations
