@@ -250,3 +250,22 @@ def test_bad_ids_and_urls_get_clear_errors(tmp_path: Path) -> None:
             app.create("order", "")
         with pytest.raises(TypeError, match="input must be a dict"):
             app.create("order", "x", input=[1])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["a/b", "a#b", " padded"])
+def test_a_machine_name_that_cannot_be_addressed_is_refused(tmp_path: Path, name: str) -> None:
+    from interlock import machine
+
+    chart = machine({"id": name, "initial": "s", "states": {"s": {}}})
+    with open_app(tmp_path / "n.db", VirtualClock(), order_chart()) as app:
+        with pytest.raises(ValueError, match="cannot be registered"):
+            app.register(chart)
+
+
+def test_a_closed_app_refuses_reads_and_writes(tmp_path: Path) -> None:
+    with open_app(tmp_path / "c.db", VirtualClock(), order_chart()) as app:
+        app.create("order", "o1")
+    for call in (lambda: app.get("order", "o1"), lambda: app.list("order"),
+                 lambda: app.history("order", "o1"), lambda: app.send("order", "o1", "ACCEPT")):
+        with pytest.raises(StorageError, match="closed"):
+            call()

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from interlock.core.chart import Chart
+from interlock.errors import StorageError
 from interlock.runtime.clock import Clock, SystemClock
 from interlock.runtime.machines import inline_children
 from interlock.runtime.registry import Registry
@@ -30,6 +31,7 @@ class DurableRuntime:
         self.writer = Writer(self.store, self.registry, self.clock, max_batch=max_batch,
                              on_commit=self.worker.wake)
         self._leaves: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
+        self._closed = False
 
     def register(self, chart: Chart) -> Chart:
         self.registry.add_chart(chart)
@@ -83,9 +85,12 @@ class DurableRuntime:
         raise RuntimeError(f"still busy after {max_rounds} rounds; is a chart looping through timers?")
 
     def close(self) -> None:
+        self._closed = True
         self.worker.stop()
         self.writer.close()
         self.store.close()
 
     def read(self) -> Any:
+        if self._closed:
+            raise StorageError("this Interlock app is closed; open a new one")
         return self.store.read()

@@ -36,6 +36,11 @@ class Registry:
         if not isinstance(chart, Chart):
             raise TypeError(f"register() takes a compiled Chart, not {type(chart).__name__}; build one "
                             "with a front end (for example interlock.frontends.scxml.load_scxml)")
+        if not chart.name or "/" in chart.name or "#" in chart.name or chart.name != chart.name.strip():
+            raise ValueError(
+                f"machine name {chart.name!r} cannot be registered: instances are addressed as "
+                "'instance:<machine>/<id>' and inline children as '<machine>#inline-...', so a name must be "
+                "non-empty, without '/', '#' or surrounding spaces")
         known = self._charts.get((chart.name, chart.version))
         if known is not None and known is not chart:
             raise ConflictError(
