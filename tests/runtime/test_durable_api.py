@@ -257,9 +257,9 @@ def test_a_machine_name_that_cannot_be_addressed_is_refused(tmp_path: Path, name
     from interlock import machine
 
     chart = machine({"id": name, "initial": "s", "states": {"s": {}}})
-    with open_app(tmp_path / "n.db", VirtualClock(), order_chart()) as app:
-        with pytest.raises(ValueError, match="cannot be registered"):
-            app.register(chart)
+    with open_app(tmp_path / "n.db", VirtualClock(), order_chart()) as app, \
+            pytest.raises(ValueError, match="cannot be registered"):
+        app.register(chart)
 
 
 def test_a_closed_app_refuses_reads_and_writes(tmp_path: Path) -> None:
