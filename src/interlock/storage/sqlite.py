@@ -259,9 +259,10 @@ class SQLiteTx:
         params: dict[str, Any] = {"machine": machine, "after": after, "limit": limit}
         if state is not None or tag is not None:
             kind, value = ("state", state) if state is not None else ("tag", tag)
-            rows = self._all("list_by_index", {**params, "kind": kind, "value": value})
-            found = [_instance(r) for r in rows]
-            return [r for r in found if status is None or r.status == status]
+            params.update(kind=kind, value=value)
+            if status is None:
+                return [_instance(r) for r in self._all("list_by_index", params)]
+            return [_instance(r) for r in self._all("list_by_index_and_status", {**params, "status": status})]
         if status is not None:
             return [_instance(r) for r in self._all("list_by_status", {**params, "status": status})]
         return [_instance(r) for r in self._all("list_all", params)]

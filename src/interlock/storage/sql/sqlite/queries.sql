@@ -76,6 +76,16 @@ FROM instance_index x JOIN instances i ON i.machine = x.machine AND i.id = x.id
 WHERE x.machine = :machine AND x.kind = :kind AND x.value = :value AND x.id > :after
 ORDER BY x.id LIMIT :limit;
 
+-- name: list_by_index_and_status
+-- Instances of a machine in a state (or with a tag) and with a status, by id, after a cursor. The status
+-- is a condition of the query, so a page holds up to :limit matches (never fewer while more follow).
+SELECT i.machine, i.id, i.version, i.status, i.paused, i.step, i.queued, i.snapshot,
+       i.parent_machine, i.parent_id, i.parent_invokeid, i.created_at, i.updated_at
+FROM instance_index x JOIN instances i ON i.machine = x.machine AND i.id = x.id
+WHERE x.machine = :machine AND x.kind = :kind AND x.value = :value AND x.id > :after
+  AND i.status = :status
+ORDER BY x.id LIMIT :limit;
+
 -- name: list_by_status
 -- Instances of a machine with a status, by id, after a cursor.
 SELECT machine, id, version, status, paused, step, queued, snapshot,
