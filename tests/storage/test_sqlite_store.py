@@ -12,7 +12,7 @@ from interlock.errors import ConflictError, StorageError
 from interlock.storage import open_store
 from interlock.storage.queries import load_queries, migrations, parse_queries, split_statements
 from interlock.storage.sqlite import SQLiteStore
-from interlock.storage.store import HistoryRow, InstanceRow, TaskRow
+from interlock.storage.store import HistoryRow, InstanceRow, TaskRow, TimerRow
 
 
 def _schema(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
@@ -231,3 +231,74 @@ def test_index_moves_swap_add_and_drop_states_and_tags(tmp_path: Path) -> None:
         assert _index_rows(tmp_path / "x.db") == want
         before = (states, tags)
     store.close()
+
+
+def _timer(key: str, due_at: float, id: str = "a") -> TimerRow:
+    return TimerRow(key, "m", id, key, None, {"name": "T", "data": {"key": key}}, due_at)
+
+
+def test_timers_due_at_the_same_time_come_in_the_order_they_were_added(tmp_path: Path) -> None:
+    """Not in the order of their keys' text: the store does not read the keys."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 't.db'}")
+    with store.write() as tx:
+        for key in ("z", "m/a#1.2", "m/a#1.10", "b"):
+            tx.add_timer(_timer(key, 5.0))
+        tx.add_timer(_timer("early", 4.0))
+    with store.write() as tx:
+        tx.add_timer(_timer("a", 5.0))  # a later transaction: after those stored
+        with pytest.raises(sqlite3.IntegrityError):
+            tx.add_timer(_timer("b", 6.0))  # keys stay unique
+    with store.write() as tx:
+        assert [t.key for t in tx.due_timers(4.5, 10)] == ["early"]
+        first = tx.due_timers(5.0, 3)
+        assert [t.key for t in first] == ["early", "z", "m/a#1.2"]
+        assert first[1] == _timer("z", 5.0)
+        tx.remove_timers([t.key for t in first])
+        tx.add_timer(_timer("c", 5.0))
+        assert [t.key for t in tx.due_timers(5.0, 10)] == ["m/a#1.10", "b", "a", "c"]
+        assert tx.next_wakeup() == 5.0
+        assert tx.cancel_timers("m", "a", "b") == 1
+        assert [t.key for t in tx.due_timers(9.0, 10)] == ["m/a#1.10", "a", "c"]
+
+
+def test_version_2_timers_are_numbered_by_due_time_then_owner_step_and_index(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path)
+    for _, script in migrations("sqlite")[:2]:
+        for statement in split_statements(script):
+            conn.execute(statement)
+    conn.execute("INSERT INTO interlock_meta VALUES ('schema_version', '2')")
+    keys = ["m/a#1.10", "m/a#1.2", "m/a#10.0", "m/a#2.1", "m/a#2.0", "m/b#1.0", "x#inline-1f/a#1.3",
+            "x#inline-1f/a#1.11", "not a key"]
+    for key in keys:
+        conn.execute("INSERT INTO timers VALUES (?, 'm', 'a', ?, NULL, '{\"name\": \"T\"}', 5.0)", (key, key))
+    conn.execute("INSERT INTO timers VALUES ('m/a#0.0', 'm', 'a', 's', 't', '{\"name\": \"T\"}', 6.0)")
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(f"sqlite:///{path}")
+    assert store.schema_version() == migrations("sqlite")[-1][0]
+    with store.write() as tx:
+        tx.add_timer(_timer("m/a#11.0", 5.0))
+        assert [t.key for t in tx.due_timers(6.0, 20)] == [
+            "m/a#1.2", "m/a#1.10", "m/a#2.0", "m/a#2.1", "m/a#10.0", "m/b#1.0", "not a key",
+            "x#inline-1f/a#1.3", "x#inline-1f/a#1.11", "m/a#11.0", "m/a#0.0"]
+        [late] = tx.due_timers(6.0, 20)[-1:]
+        assert (late.sendid, late.target, late.event) == ("s", "t", {"name": "T"})
+        assert tx.cancel_timers("m", "a", None) == 11
+
+
+def _plan(conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> str:
+    return " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+
+
+def test_the_timer_and_list_queries_are_served_by_indexes(tmp_path: Path) -> None:
+    """No scan of a table and no sort: the order the queries ask for is the order of an index."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'p.db'}")
+    queries = load_queries("sqlite")
+    listing = {"machine": "m", "kind": "state", "value": "s", "after": "", "status": "active", "limit": 5}
+    with store.read() as tx:
+        for name, params in (("due_timers", {"now": 1.0, "limit": 5}), ("next_timer", {}),
+                             ("remove_timer", {"key": "k"}), ("list_by_index_and_status", listing),
+                             ("list_by_index", listing), ("list_by_status", listing)):
+            plan = _plan(tx.conn, queries[name], params)
+            assert "SCAN" not in plan and "TEMP B-TREE" not in plan, (name, plan)

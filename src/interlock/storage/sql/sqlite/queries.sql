@@ -192,9 +192,10 @@ DELETE FROM timers WHERE machine = :machine AND id = :id AND sendid = :sendid;
 DELETE FROM timers WHERE machine = :machine AND id = :id;
 
 -- name: due_timers
--- Timers due at or before now, earliest first.
+-- Timers due at or before now, earliest first; those due at the same time in the order they were
+-- scheduled (seq). The order of timers_by_due, whose entries end with the seq.
 SELECT key, machine, id, sendid, target, event, due_at
-FROM timers WHERE due_at <= :now ORDER BY due_at LIMIT :limit;
+FROM timers WHERE due_at <= :now ORDER BY due_at, seq LIMIT :limit;
 
 -- name: remove_timer
 -- A timer fired: its event is delivered in the same transaction.

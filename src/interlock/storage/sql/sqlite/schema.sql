@@ -91,16 +91,20 @@ CREATE UNIQUE INDEX inbox_by_idempotency_key ON inbox (machine, id, idempotency_
     WHERE idempotency_key IS NOT NULL;
 
 -- Delayed sends. A row exists until it fires (deleted in the transaction that delivers it) or is cancelled.
+-- Timers due at the same time fire in the order they were scheduled: seq is the rowid, and a new row
+-- gets a rowid above every stored one; effects are added in order within a step, steps commit in order.
 CREATE TABLE timers (
-    key            TEXT PRIMARY KEY,   -- machine/id#step.index of the effect
-    machine        TEXT NOT NULL,      -- the sender (owner of the sendid)
+    seq            INTEGER PRIMARY KEY,   -- scheduling order (rowid)
+    key            TEXT NOT NULL,         -- machine/id#step.index of the effect
+    machine        TEXT NOT NULL,         -- the sender (owner of the sendid)
     id             TEXT NOT NULL,
     sendid         TEXT NOT NULL,
-    target         TEXT,               -- the send target as the chart wrote it; NULL is the sender
+    target         TEXT,                  -- the send target as the chart wrote it; NULL is the sender
     event          TEXT NOT NULL,
     due_at         REAL NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX timers_by_due ON timers (due_at);
+);
+CREATE UNIQUE INDEX timers_by_key ON timers (key);
+CREATE INDEX timers_by_due ON timers (due_at);   -- its entries end with the rowid: (due_at, seq) order
 CREATE INDEX timers_by_sendid ON timers (machine, id, sendid);
 
 -- Invoked services. Claimed with a lease; a row is deleted when its result is delivered or it is cancelled.

@@ -26,3 +26,35 @@ INSERT INTO interlock_meta (key, value) SELECT 'history_indexed', COALESCE(MAX(s
 -- The state index loses its second b-tree (by instance): a step knows which entries it moves (the
 -- states and tags before and after), so entries are only ever removed by their primary key.
 DROP INDEX instance_index_by_instance;
+
+-- Timers due at the same time fire in the order they were scheduled. They were ordered by due time
+-- alone, ties by key as text ('m/a#1.10' before 'm/a#1.2'); the table becomes a rowid table, and a new
+-- row's rowid (seq) is above every stored one. Stored timers are numbered by due time, then by owner,
+-- step and effect index as their key (owner#step.index; the owner may hold '#') tells.
+ALTER TABLE timers RENAME TO timers_v2;
+
+CREATE TABLE timers (
+    seq            INTEGER PRIMARY KEY,   -- scheduling order (rowid)
+    key            TEXT NOT NULL,         -- machine/id#step.index of the effect
+    machine        TEXT NOT NULL,         -- the sender (owner of the sendid)
+    id             TEXT NOT NULL,
+    sendid         TEXT NOT NULL,
+    target         TEXT,                  -- the send target as the chart wrote it; NULL is the sender
+    event          TEXT NOT NULL,
+    due_at         REAL NOT NULL
+);
+
+INSERT INTO timers (key, machine, id, sendid, target, event, due_at)
+SELECT key, machine, id, sendid, target, event, due_at
+FROM (SELECT *, substr(key, length(owner) + 1) AS number
+      FROM (SELECT *, rtrim(key, '0123456789.') AS owner FROM timers_v2))
+ORDER BY due_at, owner,
+         CAST(substr(number, 1, instr(number, '.') - 1) AS INTEGER),
+         CAST(substr(number, instr(number, '.') + 1) AS INTEGER),
+         key;
+
+DROP TABLE timers_v2;
+
+CREATE UNIQUE INDEX timers_by_key ON timers (key);
+CREATE INDEX timers_by_due ON timers (due_at);   -- its entries end with the rowid: (due_at, seq) order
+CREATE INDEX timers_by_sendid ON timers (machine, id, sendid);
