@@ -131,12 +131,14 @@ SELECT COALESCE(MAX(seq), 0) FROM history;
 -- Index the records after one seq up to another by instance, sorted so one instance's entries are
 -- written together. Fails on a step recorded twice.
 INSERT INTO history_steps (machine, id, step, seq)
-SELECT machine, id, step, seq FROM history WHERE seq > :after AND seq <= :upto ORDER BY machine, id, step;
+SELECT machine, id, step, seq FROM history WHERE seq > :after AND seq <= :upto
+ORDER BY machine, id, step, seq;
 
 -- name: index_history_keep_first
--- index_history that skips a step recorded twice (the first record of the step stays indexed).
+-- index_history that skips a step recorded twice (the first record of the step, by seq, stays indexed).
 INSERT OR IGNORE INTO history_steps (machine, id, step, seq)
-SELECT machine, id, step, seq FROM history WHERE seq > :after AND seq <= :upto ORDER BY machine, id, step;
+SELECT machine, id, step, seq FROM history WHERE seq > :after AND seq <= :upto
+ORDER BY machine, id, step, seq;
 
 -- name: history_repeats
 -- How many records of a seq range repeat a step that is already indexed (after index_history_keep_first).
