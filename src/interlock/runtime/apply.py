@@ -61,8 +61,9 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
             return seen.outcome, seen.step, True
         if unit.tx.inbox_by_key(machine, id, idempotency_key) is not None:
             return "queued", None, True
-    if row.paused or row.queued:
-        # behind other events (or paused): keep arrival order by going through the inbox
+    if row.status == "active" and (row.paused or row.queued):
+        # behind other events (or paused): keep arrival order by going through the inbox. An instance
+        # that has ended accepts nothing: the event is recorded as ignored at once, paused or not.
         seq = unit.tx.enqueue(machine, id, event.to_json(), idempotency_key=idempotency_key, cause=None,
                               sendid=None, now=unit.now)
         row.queued += 1
@@ -235,6 +236,8 @@ def cancel(unit: Unit, row: InstanceRow, reason: str) -> None:
     tx = unit.tx
     tx.clear_inbox(row.machine, row.id)
     row.queued = 0
+    row.paused = False  # nothing is left to resume: later events are recorded as ignored at once
+    unit.touch(row)
     tx.cancel_timers(row.machine, row.id, None)
     tx.cancel_tasks(row.machine, row.id, None)
     for child in tx.children(row.machine, row.id):

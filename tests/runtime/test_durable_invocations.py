@@ -1,0 +1,37 @@
+"""Invocations over their whole life: stale results, failed starts, cancelled children, leases; and
+pause/resume/cancel at their edges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from interlock.runtime.clock import VirtualClock
+from tests.runtime.durable_support import open_app, order_chart
+
+# -- 3. cancel() of a paused instance ----------------------------------------------------------------
+
+def test_a_paused_instance_that_is_cancelled_ignores_later_events(tmp_path: Path) -> None:
+    with open_app(tmp_path / "o.db", VirtualClock(), order_chart()) as app:
+        app.create("order", "c")
+        app.pause("order", "c")
+        app.send("order", "c", "ACCEPT", idempotency_key="early")  # queued, then dropped by cancel
+        inst = app.cancel("order", "c")
+        assert (inst.status, inst.paused, inst.queued) == ("cancelled", False, 0)
+        result = app.send("order", "c", {"type": "NOTE", "i": 1}, idempotency_key="k")
+        assert (result.outcome, result.step, result.duplicate) == ("ignored", 2, False)
+        again = app.send("order", "c", {"type": "NOTE", "i": 1}, idempotency_key="k")
+        assert (again.outcome, again.step, again.duplicate) == ("ignored", 2, True)
+        late = app.send("order", "c", "ACCEPT", idempotency_key="early")
+        assert (late.outcome, late.duplicate) == ("ignored", False)
+        assert [e.outcome for e in app.history("order", "c").items] == ["started", "cancelled", "ignored",
+                                                                         "ignored"]
+        assert app.get("order", "c").queued == 0
+
+
+def test_an_ended_instance_that_is_paused_again_still_ignores_events(tmp_path: Path) -> None:
+    with open_app(tmp_path / "o.db", VirtualClock(), order_chart()) as app:
+        app.create("order", "c")
+        app.cancel("order", "c")
+        app.pause("order", "c")
+        assert app.send("order", "c", "ACCEPT").outcome == "ignored"
+        assert app.get("order", "c").queued == 0
