@@ -35,3 +35,20 @@ def test_an_ended_instance_that_is_paused_again_still_ignores_events(tmp_path: P
         app.pause("order", "c")
         assert app.send("order", "c", "ACCEPT").outcome == "ignored"
         assert app.get("order", "c").queued == 0
+
+
+# -- 5. resume() applies up to the per-command budget; the worker the rest ----------------------------
+
+def test_resume_applies_up_to_the_budget_and_the_worker_the_rest_in_order(tmp_path: Path) -> None:
+    with open_app(tmp_path / "o.db", VirtualClock(), order_chart(), synchronous="OFF") as app:
+        app.create("order", "o")
+        app.pause("order", "o")
+        for i in range(1200):
+            app.send("order", "o", {"type": "NOTE", "i": i})
+        inst = app.resume("order", "o")
+        assert (inst.paused, inst.queued, len(inst.context["seen"])) == (False, 200, 1000)
+        app.send("order", "o", {"type": "NOTE", "i": "late"})  # arrives behind the rest
+        app.run_until_idle()
+        inst = app.get("order", "o")
+        assert inst.queued == 0
+        assert inst.context["seen"] == [*range(1200), "late"]
