@@ -3,10 +3,22 @@ pause/resume/cancel at their edges."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
+from interlock.runtime import commands
 from interlock.runtime.clock import VirtualClock
-from tests.runtime.durable_support import open_app, order_chart
+from interlock.runtime.retry import RetryPolicy
+from tests.runtime.durable_support import open_app, order_chart, scxml
+
+# A state that invokes a service and can be entered again (RETRY): each entry is a new invocation "pay".
+RETRYING = scxml("""
+<datamodel><data id="result" expr="None"/></datamodel>
+<state id="paying">
+  <invoke id="pay" src="service:charge"/>
+  <transition event="RETRY" target="paying"/>
+  <transition event="done.invoke.pay" target="paid"><assign location="result" expr="_event.data"/></transition>
+</state><state id="paid"/>""", name="pay", initial="paying")
 
 # -- 3. cancel() of a paused instance ----------------------------------------------------------------
 
@@ -52,3 +64,25 @@ def test_resume_applies_up_to_the_budget_and_the_worker_the_rest_in_order(tmp_pa
         inst = app.get("order", "o")
         assert inst.queued == 0
         assert inst.context["seen"] == [*range(1200), "late"]
+
+
+# -- 6. a heartbeat lease has a margin ---------------------------------------------------------------
+
+def test_a_heartbeat_lease_lasts_twice_the_interval(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    with open_app(tmp_path / "t.db", clock, RETRYING) as app:
+        app.service("charge", lambda task: task.attempt, retry=RetryPolicy(heartbeat=5, jitter=0))
+        app.create("pay", "p1")
+        [task] = app.runtime.writer.call(lambda unit: commands.claim(
+            unit, owner="slow", services=["charge"], limit=1, rng=random.Random(0)))
+        assert task.lease_until == clock.now() + 10
+        clock.advance(7)  # a beat 2 s late: the task is still this worker's
+        assert app.run_until_idle() == 0
+        assert app.runtime.writer.call(lambda unit: commands.heartbeat(unit, task, "slow"))
+        clock.advance(9.5)  # 9.5 s after that beat: still held
+        assert app.run_until_idle() == 0
+        clock.advance(0.5)  # two intervals without a beat: another worker takes it over
+        app.run_until_idle()
+        inst = app.get("pay", "p1")
+        assert (inst.state, inst.context["result"]) == (("paid",), 2)
+        assert not app.runtime.writer.call(lambda unit: commands.heartbeat(unit, task, "slow"))

@@ -8,7 +8,7 @@ from typing import Any
 from interlock.core.events import Event
 from interlock.errors import ConflictError, NotFoundError
 from interlock.runtime import apply
-from interlock.runtime.dispatch import DONE_INVOKE, INVOKE_ERROR, deliver
+from interlock.runtime.dispatch import DONE_INVOKE, INVOKE_ERROR, deliver, task_lease
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.tasks import Attempt
 from interlock.runtime.unit import Unit
@@ -102,8 +102,10 @@ def _final(unit: Unit, task: TaskRow, result: Attempt, attempts: int) -> None:
 
 
 def heartbeat(unit: Unit, task: TaskRow, owner: str) -> bool:
-    policy = RetryPolicy.from_json(task.policy)
-    return unit.tx.extend_lease(task.key, owner, task.attempt, unit.now + policy.lease_seconds())
+    """Extend the lease by what a claim grants (twice the heartbeat interval; see dispatch.task_policy)."""
+    return unit.tx.extend_lease(task.key, owner, task.attempt, unit.now + task_lease(task))
+
+
 
 
 def round_of_work(unit: Unit, *, owner: str, services: list[str], limit: int, timers: int,
