@@ -3,9 +3,14 @@ pause/resume/cancel at their edges."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
 
+import pytest
+
+from interlock.app import Interlock
+from interlock.errors import NotFoundError
 from interlock.runtime import commands
 from interlock.runtime.clock import VirtualClock
 from interlock.runtime.retry import RetryPolicy
@@ -19,6 +24,91 @@ RETRYING = scxml("""
   <transition event="RETRY" target="paying"/>
   <transition event="done.invoke.pay" target="paid"><assign location="result" expr="_event.data"/></transition>
 </state><state id="paid"/>""", name="pay", initial="paying")
+
+def names(app: Interlock, machine: str, id: str) -> list[str | None]:
+    return [e.event["name"] if e.event else None for e in app.history(machine, id).items]
+
+
+# -- 2. a child that cannot start raises error.execution in its parent ----------------------------
+
+BAD_CHILD = scxml('<datamodel><data id="x" expr="{1, 2}"/></datamodel><state id="w"/>',
+                  name="badchild", initial="w")
+# the child's first send reaches the parent's inbox, then its second (data that is not JSON) fails
+HALF_CHILD = scxml("""
+<state id="w"><onentry>
+  <send event="HELLO" target="#_parent"/>
+  <send event="BAD" target="#_parent"><param name="d" expr="{1, 2}"/></send>
+</onentry></state>""", name="halfchild", initial="w")
+STARTER = scxml("""
+<datamodel><data id="error" expr="None"/><data id="hello" expr="False"/></datamodel>
+<state id="idle">
+  <transition event="GO" target="running"/>
+  <transition event="HALF" target="half"/>
+</state>
+<state id="running">
+  <onentry><send event="NOTE"/></onentry>
+  <invoke id="job" src="machine:badchild"/>
+  <transition event="error.execution" target="failed"><assign location="error" expr="_event.data"/></transition>
+</state>
+<state id="half">
+  <invoke id="job" src="machine:halfchild"/>
+  <transition event="HELLO"><assign location="hello" expr="True"/></transition>
+  <transition event="error.execution" target="failed"><assign location="error" expr="_event.data"/></transition>
+</state>
+<state id="failed"><transition event="NOTE"/></state>""", name="starter", initial="idle")
+
+
+def test_a_child_that_cannot_be_stored_raises_error_execution_in_the_parent(tmp_path: Path) -> None:
+    with open_app(tmp_path / "c.db", VirtualClock(), BAD_CHILD, HALF_CHILD, STARTER) as app:
+        app.create("starter", "s")
+        result = app.send("starter", "s", "GO")  # the parent's step succeeds
+        assert (result.outcome, result.step) == ("applied", 1)
+        inst = app.get("starter", "s")
+        assert inst.state == ("failed",)
+        assert inst.context["error"]["invokeid"] == "job"
+        assert "failed to start" in inst.context["error"]["message"]
+        assert "not JSON" in inst.context["error"]["message"]
+        with pytest.raises(NotFoundError):
+            app.get("badchild", "starter/s/job")  # nothing of the child stays
+        # the parent's own effects of that step were kept: its NOTE arrived as well
+        assert names(app, "starter", "s") == [None, "GO", "NOTE", "error.execution"]
+
+
+def test_a_failed_child_start_through_the_queue(tmp_path: Path) -> None:
+    with open_app(tmp_path / "c.db", VirtualClock(), BAD_CHILD, HALF_CHILD, STARTER) as app:
+        app.create("starter", "s")
+        app.pause("starter", "s")
+        assert app.send("starter", "s", "GO").outcome == "queued"
+        inst = app.resume("starter", "s")
+        assert (inst.state, inst.queued) == (("failed",), 0)
+        assert [e.outcome for e in app.history("starter", "s").items] == ["started", "applied", "ignored",
+                                                                           "applied"]
+
+
+def test_a_child_that_fails_halfway_through_its_start_leaves_nothing_behind(tmp_path: Path) -> None:
+    with open_app(tmp_path / "c.db", VirtualClock(), BAD_CHILD, HALF_CHILD, STARTER) as app:
+        app.create("starter", "s")
+        inst = app.send("starter", "s", "HALF").instance
+        # the child's HELLO was rolled back with it; the parent's inbox count is right
+        assert (inst.state, inst.context["hello"], inst.queued) == (("failed",), False, 0)
+        assert names(app, "starter", "s") == [None, "HALF", "error.execution"]
+        assert app.list("halfchild").items == ()
+        assert app.send("starter", "s", "NOTE").outcome == "applied"  # the instance carries on
+        app.run_until_idle()
+        assert app.get("starter", "s").queued == 0
+
+
+def test_a_failed_child_start_in_a_batch_of_commands_fails_no_one(tmp_path: Path) -> None:
+    async def main(app: Interlock) -> list[str]:
+        sends = [app.aio.send("starter", f"s{i}", "GO" if i % 2 else "HALF") for i in range(20)]
+        return [r.instance.state[0] for r in await asyncio.gather(*sends)]
+
+    with open_app(tmp_path / "c.db", VirtualClock(), BAD_CHILD, HALF_CHILD, STARTER) as app:
+        for i in range(20):
+            app.create("starter", f"s{i}")
+        assert asyncio.run(main(app)) == ["failed"] * 20
+        assert all(app.get("starter", f"s{i}").queued == 0 for i in range(20))
+
 
 # -- 3. cancel() of a paused instance ----------------------------------------------------------------
 

@@ -27,12 +27,13 @@ from interlock.runtime.addresses import parse_address, session_id, split_session
 from interlock.runtime.machines import SCXML_TYPES, inline_name
 from interlock.runtime.registry import Service
 from interlock.runtime.retry import RetryPolicy
-from interlock.runtime.unit import Unit
+from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.store import InstanceRow, TaskRow, TimerRow
 
 log = logging.getLogger("interlock.chart")
 
-# The event a task's final failure (or a child's failed start) raises in the invoking instance.
+# The event a task's final failure raises in the invoking instance. A child that cannot start raises
+# error.execution instead (SCXML 6.4), as an unknown invoke target does.
 INVOKE_ERROR = "error.invoke.{invokeid}"
 DONE_INVOKE = "done.invoke.{invokeid}"
 
@@ -178,16 +179,40 @@ def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> Non
         unit.woke(unit.now)
         return
     if kind == "machine":
-        from interlock.runtime.apply import create
-
-        machine, _, version = name.partition("@")
-        create(unit, machine, child_id(unit, row, machine, effect.invokeid, key), input=effect.data or None,
-               version=version or None, parent=(row.machine, row.id, effect.invokeid))
+        _start_child(unit, row, effect, name, key)
         return
     message = (f"invoke {effect.invokeid!r} names {name!r}, which is neither a registered machine nor a "
                "registered service; register it (app.register(chart) or app.service(name, fn))")
     deliver(unit, row.machine, row.id, Event("error.execution", {"message": message}, "platform"),
             cause=key)
+
+
+def _start_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, name: str, key: str) -> None:
+    """Start a child instance in a savepoint. If its start fails (its context cannot be stored, its chart
+    loops, its version is not registered here), nothing of it stays and the parent gets error.execution
+    (SCXML 6.4): the parent's own step goes on. On the writer's fast path (no savepoints) the failure
+    sends the batch back to run isolated, where the savepoint exists."""
+    from interlock.runtime.apply import create
+
+    machine, _, version = name.partition("@")
+    id = child_id(unit, row, machine, effect.invokeid, key)
+    if not unit.isolate:
+        try:
+            create(unit, machine, id, input=effect.data or None, version=version or None,
+                   parent=(row.machine, row.id, effect.invokeid))
+        except Exception as exc:
+            raise Isolate(f"child {machine}/{id} of {row.machine}/{row.id} failed to start") from exc
+        return
+    try:
+        with unit.attempt():
+            create(unit, machine, id, input=effect.data or None, version=version or None,
+                   parent=(row.machine, row.id, effect.invokeid))
+    except Exception as exc:
+        log.warning("invoke %r of %s/%s: child %s/%s failed to start: %s", effect.invokeid, row.machine,
+                    row.id, machine, id, exc)
+        message = f"invoke {effect.invokeid!r}: child {machine}/{id} failed to start: {type(exc).__name__}: {exc}"
+        error = Event("error.execution", {"message": message, "invokeid": effect.invokeid}, "platform")
+        deliver(unit, row.machine, row.id, error, cause=key)
 
 
 def classify(effect: InvokeEffect, services: set[str],

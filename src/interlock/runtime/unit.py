@@ -9,6 +9,10 @@ last transaction (``data_version``; another process shares the file).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+
 from interlock.core.snapshot import Snapshot
 from interlock.runtime.registry import Registry
 from interlock.storage.store import InstanceRow, WriteTx
@@ -19,6 +23,9 @@ Key = tuple[str, str]
 class Isolate(Exception):
     """A queued event's step failed while the batch ran without savepoints: run it again with them, so
     the failure is recorded against that event alone (see writer.py)."""
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(InstanceRow))
 
 
 class RowCache:
@@ -50,7 +57,8 @@ class Unit:
     (otherwise a failure raises :class:`Isolate` and the writer runs the batch again isolated).
     """
 
-    __slots__ = ("budget", "cache", "isolate", "new_work", "now", "outcomes", "pending", "registry", "tx")
+    __slots__ = ("budget", "cache", "isolate", "journal", "new_work", "now", "outcomes", "pending", "registry",
+                 "tx")
 
     def __init__(self, tx: WriteTx, registry: Registry, now: float, *, budget: int = 1000,
                  cache: RowCache | None = None, isolate: bool = True) -> None:
@@ -63,6 +71,7 @@ class Unit:
         self.outcomes: dict[int, tuple[str, int]] = {}  # inbox seq -> (outcome, step), for callers
         self.budget = budget  # events this unit may apply; the worker settles the rest
         self.new_work: float | None = None  # earliest timer/task this unit created (wakes the worker)
+        self.journal: set[Key] | None = None  # rows written inside :meth:`attempt` (None: outside one)
 
     def row(self, machine: str, id: str) -> InstanceRow | None:
         key = (machine, id)
@@ -77,6 +86,8 @@ class Unit:
         """A row this unit inserted."""
         self.cache.rows[(row.machine, row.id)] = row
         self.remember(row, snap)
+        if self.journal is not None:
+            self.journal.add((row.machine, row.id))
 
     def snapshot(self, row: InstanceRow) -> Snapshot:
         key = (row.machine, row.id)
@@ -93,10 +104,49 @@ class Unit:
     def save(self, row: InstanceRow) -> None:
         row.updated_at = self.now
         self.tx.update_instance(row)
+        if self.journal is not None:
+            self.journal.add((row.machine, row.id))
 
     def touch(self, row: InstanceRow) -> None:
         """Write a row whose counters changed (not a step: ``updated_at`` stays)."""
         self.tx.update_instance(row)
+        if self.journal is not None:
+            self.journal.add((row.machine, row.id))
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """Run a block in a savepoint. If it raises, the transaction and this unit's cached rows are as
+        they were before it (the rows are restored in place: a caller may hold them), then it propagates.
+
+        Every change of a row goes through :meth:`save`, :meth:`touch` or :meth:`add`, which note the
+        row here; the savepoint writes everything waiting before it starts, so after its rollback the
+        transaction holds each noted row as it was."""
+        outer = self.journal
+        inner: set[Key] = set()
+        self.journal = inner
+        try:
+            with self.tx.savepoint():
+                yield
+        except BaseException:
+            self._restore(inner)
+            raise
+        finally:
+            self.journal = outer
+            if outer is not None:
+                outer |= inner
+
+    def _restore(self, keys: set[Key]) -> None:
+        for key in keys:
+            self.cache.snaps.pop(key, None)
+            cached = self.cache.rows.get(key)
+            if cached is None:
+                continue
+            stored = self.tx.get_instance(*key)
+            if stored is None:  # inserted inside the block
+                del self.cache.rows[key]
+                continue
+            for name in _ROW_FIELDS:
+                setattr(cached, name, getattr(stored, name))
 
     def forget(self) -> None:
         """Drop cached rows after a rollback; the next read comes from the transaction."""
