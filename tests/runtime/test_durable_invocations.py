@@ -14,7 +14,8 @@ from interlock.errors import NotFoundError
 from interlock.runtime import commands
 from interlock.runtime.clock import VirtualClock
 from interlock.runtime.retry import RetryPolicy
-from tests.runtime.durable_support import open_app, order_chart, scxml
+from interlock.runtime.tasks import Task
+from tests.runtime.durable_support import child_chart, open_app, order_chart, parent_chart, scxml
 
 # A state that invokes a service and can be entered again (RETRY): each entry is a new invocation "pay".
 RETRYING = scxml("""
@@ -25,8 +26,107 @@ RETRYING = scxml("""
   <transition event="done.invoke.pay" target="paid"><assign location="result" expr="_event.data"/></transition>
 </state><state id="paid"/>""", name="pay", initial="paying")
 
+KID = scxml("""
+<state id="w">
+  <transition event="PING"><send event="PONG" target="#_parent"/></transition>
+  <transition event="LATER"><send event="PONG" target="#_parent" delay="1s"/></transition>
+  <transition event="SHOUT"><send event="PONG" target="instance:par/x"/></transition>
+  <transition event="FINISH" target="end"/>
+</state>
+<final id="end"><donedata><param name="who" expr="_sessionid"/></donedata></final>""", name="kid", initial="w")
+
+# RESTART leaves and enters W again (a new child); CYCLE finishes the child and restarts in one step.
+PAR = scxml("""
+<datamodel><data id="pongs" expr="0"/><data id="who" expr="None"/></datamodel>
+<state id="W">
+  <invoke id="job" src="machine:kid"/>
+  <transition event="RESTART" target="W"/>
+  <transition event="CYCLE"><send event="FINISH" target="#_job"/><send event="RESTART"/></transition>
+  <transition event="PONG"><assign location="pongs" expr="pongs + 1"/></transition>
+  <transition event="done.invoke.job" target="finished"><assign location="who" expr="_event.data['who']"/></transition>
+</state>
+<state id="finished"/>""", name="par", initial="W")
+
+
 def names(app: Interlock, machine: str, id: str) -> list[str | None]:
     return [e.event["name"] if e.event else None for e in app.history(machine, id).items]
+
+
+def kids(app: Interlock) -> dict[str, str]:
+    return {i.id: i.status for i in app.list("kid").items}
+
+
+# -- 1. an invocation's events never reach the next invocation under the same id ----------------------
+
+def test_a_queued_task_result_of_a_cancelled_invocation_is_dropped(tmp_path: Path) -> None:
+    runs: list[str] = []
+
+    def charge(task: Task) -> str:
+        runs.append(task.key)
+        return task.key
+
+    with open_app(tmp_path / "t.db", VirtualClock(), RETRYING) as app:
+        app.service("charge", charge, retry=RetryPolicy(jitter=0))
+        app.create("pay", "p1")
+        app.pause("pay", "p1")
+        app.send("pay", "p1", "RETRY")  # queued: it will exit "paying" and enter it again
+        app.run_until_idle()  # the first task runs; its result queues behind RETRY
+        assert runs == ["pay/p1#0.0"] and app.get("pay", "p1").queued == 2
+        inst = app.resume("pay", "p1")
+        assert (inst.state, inst.context["result"], inst.queued) == (("paying",), None, 0)
+        assert names(app, "pay", "p1") == [None, "RETRY"]  # the stale result was never applied
+        app.run_until_idle()  # the second invocation's task
+        inst = app.get("pay", "p1")
+        assert runs == ["pay/p1#0.0", "pay/p1#1.1"]
+        assert (inst.state, inst.context["result"]) == (("paid",), "pay/p1#1.1")
+        assert app.history("pay", "p1").items[-1].cause == "pay/p1#1.1"
+
+
+def test_queued_events_of_a_cancelled_child_are_dropped(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    with open_app(tmp_path / "c.db", clock, KID, PAR) as app:
+        app.create("par", "x")
+        app.pause("par", "x")
+        app.send("par", "x", "RESTART")
+        app.send("kid", "par/x/job", "PING")  # PONG to #_parent: queued in the paused parent
+        app.send("kid", "par/x/job", "SHOUT")  # the same, addressed as instance:par/x
+        app.send("kid", "par/x/job", "LATER")  # the same, by a timer
+        clock.advance(1)
+        app.run_until_idle()
+        app.send("kid", "par/x/job", "FINISH")  # the child ends; done.invoke.job queued too
+        assert app.get("par", "x").queued == 5
+        inst = app.resume("par", "x")
+        assert (inst.state, inst.context["pongs"], inst.queued) == (("W",), 0, 0)
+        assert names(app, "par", "x") == [None, "RESTART"]
+        assert kids(app) == {"par/x/job": "done", "par/x/job~1.1": "active"}
+        # the new child is the one the parent hears from
+        inst = app.send("kid", "par/x/job~1.1", "FINISH").instance
+        assert (app.get("par", "x").state, app.get("par", "x").context["who"]) == (("finished",),
+                                                                                   "kid/par/x/job~1.1")
+        assert inst.status == "done"
+
+
+def test_events_of_a_cancelled_child_queued_in_the_same_transaction_are_dropped(tmp_path: Path) -> None:
+    with open_app(tmp_path / "c.db", VirtualClock(), KID, PAR) as app:
+        app.create("par", "x")
+        # one transaction: the child finishes (its done event waits behind RESTART in the parent's
+        # inbox, never written to the table), then RESTART cancels the invocation and starts a new one
+        result = app.send("par", "x", "CYCLE")
+        assert result.instance.state == ("W",)
+        assert (result.instance.context["who"], result.instance.queued) == (None, 0)
+        assert names(app, "par", "x") == [None, "CYCLE", "RESTART"]
+        assert kids(app) == {"par/x/job": "done", "par/x/job~2.1": "active"}
+
+
+def test_results_of_the_current_invocation_still_arrive_after_other_queued_events(tmp_path: Path) -> None:
+    with open_app(tmp_path / "c.db", VirtualClock(), KID, PAR) as app:
+        app.create("par", "x")
+        app.pause("par", "x")
+        app.send("kid", "par/x/job", "PING")
+        app.send("kid", "par/x/job", "FINISH")
+        inst = app.resume("par", "x")  # nothing cancelled the invocation: both are applied
+        assert (inst.state, inst.context["pongs"]) == (("finished",), 1)
+        assert names(app, "par", "x") == [None, "PONG", "done.invoke.job"]
 
 
 # -- 2. a child that cannot start raises error.execution in its parent ----------------------------
@@ -137,6 +237,52 @@ def test_an_ended_instance_that_is_paused_again_still_ignores_events(tmp_path: P
         app.pause("order", "c")
         assert app.send("order", "c", "ACCEPT").outcome == "ignored"
         assert app.get("order", "c").queued == 0
+
+
+# -- 4. a child cancelled by a caller tells its parent ----------------------------------------------
+
+WATCHER = scxml("""
+<datamodel><data id="error" expr="None"/></datamodel>
+<state id="waiting">
+  <invoke id="job" src="machine:child"><param name="amount" expr="1"/></invoke>
+  <transition event="error.invoke.job" target="orphaned"><assign location="error" expr="_event.data"/></transition>
+  <transition event="STOP" target="stopped"/>
+</state>
+<state id="orphaned"/><state id="stopped"/>""", name="watcher", initial="waiting")
+
+
+def test_a_child_cancelled_by_a_caller_raises_error_invoke_in_its_parent(tmp_path: Path) -> None:
+    with open_app(tmp_path / "c.db", VirtualClock(), child_chart(), WATCHER) as app:
+        app.create("watcher", "w")
+        app.cancel("child", "watcher/w/job")
+        inst = app.get("watcher", "w")  # applied before cancel() returned
+        assert inst.state == ("orphaned",)
+        assert inst.context["error"]["id"] == "watcher/w/job"
+        assert "cancelled" in inst.context["error"]["message"]
+        [entry] = [e for e in app.history("watcher", "w").items if e.event and e.event["name"] ==
+                   "error.invoke.job"]
+        assert entry.event is not None and entry.event["invokeid"] == "job"
+        assert entry.cause == "child/watcher/w/job#1"
+
+
+def test_a_paused_parent_gets_the_child_cancellation_when_resumed(tmp_path: Path) -> None:
+    with open_app(tmp_path / "c.db", VirtualClock(), child_chart(), WATCHER) as app:
+        app.create("watcher", "w")
+        app.pause("watcher", "w")
+        app.cancel("child", "watcher/w/job")
+        assert app.get("watcher", "w").queued == 1
+        assert app.resume("watcher", "w").state == ("orphaned",)
+
+
+def test_a_child_cancelled_with_its_invoking_state_does_not_report(tmp_path: Path) -> None:
+    with open_app(tmp_path / "c.db", VirtualClock(), child_chart(), parent_chart(), WATCHER) as app:
+        app.create("watcher", "w")
+        app.send("watcher", "w", "STOP")
+        assert app.get("child", "watcher/w/job").status == "cancelled"
+        assert names(app, "watcher", "w")[-1] == "STOP"
+        app.create("parent", "p")  # a parent with no handler: the error is recorded as ignored
+        app.cancel("child", "parent/p/job")
+        assert app.history("parent", "p").items[-1].outcome == "ignored"
 
 
 # -- 5. resume() applies up to the per-command budget; the worker the rest ----------------------------

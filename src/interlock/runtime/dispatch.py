@@ -4,6 +4,11 @@ Effects the runtime can carry out itself are done here, atomically with the step
 another instance go to its inbox, delayed sends become timers, invoked machines become child instances.
 Invoked services become tasks that workers run after the commit, at least once, under the effect's key
 ``<machine>/<id>#<step>.<index>``.
+
+Events an invocation sends its invoker (a task's result, a child's events to its parent and its done
+event) are tagged in the inbox with :func:`invocation_tag`; when the invocation is cancelled (its state
+is exited) the ones still queued are dropped, so a state entered again never sees its old invocation's
+events (SCXML 6.4: once an invocation is cancelled, no event of it is processed).
 """
 
 from __future__ import annotations
@@ -32,10 +37,17 @@ from interlock.storage.store import InstanceRow, TaskRow, TimerRow
 
 log = logging.getLogger("interlock.chart")
 
-# The event a task's final failure raises in the invoking instance. A child that cannot start raises
-# error.execution instead (SCXML 6.4), as an unknown invoke target does.
+# The event a task's final failure (or a child cancelled by a caller) raises in the invoking instance. A
+# child that cannot start raises error.execution instead (SCXML 6.4), as an unknown invoke target does.
 INVOKE_ERROR = "error.invoke.{invokeid}"
 DONE_INVOKE = "done.invoke.{invokeid}"
+
+
+def invocation_tag(invokeid: str) -> str:
+    """How the inbox marks events from invocation ``invokeid`` to its invoker: in the ``sendid`` column,
+    where ``<cancel>`` finds a delayed send's events. A chart's send ids never hold a space."""
+    return f"#invoke {invokeid}"
+
 
 def task_policy(service: Service) -> dict[str, Any]:
     """The policy stored with a task; its ``lease`` is what a claim and each heartbeat grant. With a
@@ -51,7 +63,6 @@ def task_lease(task: TaskRow) -> float:
     """Seconds one claim or heartbeat of ``task`` lasts (as stored with it; see :func:`task_policy`)."""
     lease = task.policy.get("lease")
     return float(lease) if lease is not None else RetryPolicy.from_json(task.policy).lease_seconds()
-
 
 
 def effect_key(row: InstanceRow, number: int, index: int) -> str:
@@ -98,7 +109,8 @@ def _json(effect: Effect) -> dict[str, Any]:
 
 def deliver(unit: Unit, machine: str, id: str, event: Event, *, cause: str | None,
             sendid: str | None = None) -> bool:
-    """Put an event in an instance's inbox (applied when this unit settles). False: no such instance."""
+    """Put an event in an instance's inbox (applied when this unit settles). False: no such instance.
+    ``sendid`` tags it in the inbox: a delayed send's id, or an :func:`invocation_tag`."""
     row = unit.row(machine, id)
     if row is None:
         return False
@@ -126,9 +138,12 @@ def send_now(unit: Unit, row: InstanceRow, event: Event, target: str | None, *, 
     resolved = resolve(unit, row, target)
     if resolved is not None:
         machine, id, invokeid = resolved
+        tag = sendid if target is None else None
         if invokeid is not None:
             event = event._replace(invokeid=invokeid)
-        if deliver(unit, machine, id, event, cause=cause, sendid=sendid if target is None else None):
+        if row.parent_invokeid is not None and machine == row.parent_machine and id == row.parent_id:
+            tag = invocation_tag(row.parent_invokeid)  # dropped there if the invocation is cancelled first
+        if deliver(unit, machine, id, event, cause=cause, sendid=tag):
             return
     error = Event("error.communication", {"message": f"send target {target!r} is not reachable",
                                           "target": target, "event": event.name}, "platform",
@@ -246,6 +261,15 @@ def child_id(unit: Unit, row: InstanceRow, machine: str, invokeid: str, key: str
 
 
 def _cancel_invoke(unit: Unit, row: InstanceRow, invokeid: str) -> None:
+    """The invoking state was exited: stop the task or child, and drop what it already sent us (a task's
+    result, a finished child's done event, a child's events to its parent) that is still queued, in the
+    table or in this transaction. A state entered again starts a new invocation under the same id, and
+    the old one's events must not reach it."""
+    if row.queued:
+        removed = unit.tx.remove_events_by_sendid(row.machine, row.id, invocation_tag(invokeid))
+        if removed:
+            row.queued -= removed
+            unit.touch(row)
     unit.tx.cancel_tasks(row.machine, row.id, invokeid)
     child = unit.tx.find_child(row.machine, row.id, invokeid)
     if child is not None:
@@ -261,4 +285,5 @@ def _done(unit: Unit, row: InstanceRow, output: Any, key: str) -> None:
         return
     event = Event(DONE_INVOKE.format(invokeid=row.parent_invokeid), output, "external",
                   invokeid=row.parent_invokeid, origin=f"#_scxml_{session_id(row.machine, row.id)}")
-    deliver(unit, row.parent_machine, row.parent_id, event, cause=key)
+    deliver(unit, row.parent_machine, row.parent_id, event, cause=key,
+            sendid=invocation_tag(row.parent_invokeid))
