@@ -118,7 +118,7 @@ def _final(unit: Unit, task: TaskRow, result: Attempt, attempts: int) -> None:
 
 
 def heartbeat(unit: Unit, task: TaskRow, owner: str) -> bool:
-    """Extend the lease by what a claim grants (twice the heartbeat interval; see dispatch.task_policy)."""
+    """Extend the lease by what a claim grants (twice the heartbeat interval; see RetryPolicy.lease_seconds)."""
     return unit.tx.extend_lease(task.key, owner, task.attempt, unit.now + task_lease(task))
 
 

@@ -30,7 +30,6 @@ from interlock.core.effects import (
 from interlock.core.events import Event
 from interlock.runtime.addresses import parse_address, session_id, split_session
 from interlock.runtime.machines import SCXML_TYPES, inline_name
-from interlock.runtime.registry import Service
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.store import InstanceRow, TaskRow, TimerRow
@@ -49,18 +48,8 @@ def invocation_tag(invokeid: str) -> str:
     return f"#invoke {invokeid}"
 
 
-def task_policy(service: Service) -> dict[str, Any]:
-    """The policy stored with a task; its ``lease`` is what a claim and each heartbeat grant. With a
-    ``heartbeat`` interval the lease is twice that interval, so an attempt that beats on schedule keeps
-    its task even when a beat is late (a busy writer, a slow service) by up to one whole interval."""
-    heartbeat = service.policy.heartbeat
-    if heartbeat is None:
-        return service.policy_json
-    return {**service.policy_json, "lease": 2 * heartbeat}
-
-
 def task_lease(task: TaskRow) -> float:
-    """Seconds one claim or heartbeat of ``task`` lasts (as stored with it; see :func:`task_policy`)."""
+    """Seconds one claim or heartbeat of ``task`` lasts, as stored with it (``RetryPolicy.lease_seconds``)."""
     lease = task.policy.get("lease")
     return float(lease) if lease is not None else RetryPolicy.from_json(task.policy).lease_seconds()
 
@@ -190,7 +179,7 @@ def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> Non
     if kind == "service":
         service = registry.services[name]
         unit.tx.add_task(TaskRow(key, row.machine, row.id, effect.invokeid, name, effect.data or {},
-                                 task_policy(service)), unit.now)
+                                 service.policy_json), unit.now)
         unit.woke(unit.now)
         return
     if kind == "machine":

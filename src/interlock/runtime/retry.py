@@ -15,9 +15,10 @@ class RetryPolicy:
     - ``backoff``: seconds before the second try; each later wait is ``multiplier`` times longer, at most
       ``max_backoff``; ``jitter`` spreads each wait by up to that fraction (0.1 = +-10%).
     - ``timeout``: seconds one attempt may run (None: no limit); past it the attempt counts as failed.
-    - ``heartbeat``: if set, a running attempt must call ``task.heartbeat()`` at least this often, or its
-      lease lapses and another worker takes the task over. Without it the lease lasts ``timeout`` (or
-      ``lease``) plus a margin.
+    - ``heartbeat``: if set, a running attempt should call ``task.heartbeat()`` this often. A claim and
+      each heartbeat grant a lease of twice the interval, so a beat may be late by up to one interval;
+      after that the lease lapses and another worker takes the task over. Without it the lease lasts
+      ``timeout`` plus a margin, or ``lease`` seconds.
 
     The policy is stored with the task when it is created, so every process retries it the same way.
     """
@@ -57,7 +58,7 @@ class RetryPolicy:
     def lease_seconds(self) -> float:
         """How long a claim lasts before another worker may take the task over."""
         if self.heartbeat is not None:
-            return self.heartbeat
+            return 2 * self.heartbeat  # a beat on schedule, or late by up to one interval, keeps it
         if self.timeout is not None:
             return self.timeout + max(1.0, self.timeout * 0.5)
         return self.lease
