@@ -161,7 +161,20 @@ def test_paused_instance_queues_events_and_resume_applies_them_in_order(app: Int
     assert app.get("order", "o1").queued == 3
     inst = app.resume("order", "o1")
     assert (inst.context["seen"], inst.queued, inst.paused) == ([0, 1, 2], 0, False)
-    assert app.send("order", "o1", {"type": "NOTE", "i": 9}, idempotency_key="k1").duplicate
+    assert app.send("order", "o1", {"type": "NOTE", "i": 1}, idempotency_key="k1").duplicate
+
+
+def test_an_idempotency_key_reused_for_another_event_is_a_conflict(app: Interlock) -> None:
+    app.send("order", "o1", {"type": "NOTE", "i": 1}, idempotency_key="k")
+    for other in ({"type": "NOTE", "i": 2}, "ACCEPT", {"type": "NOTE"}):
+        with pytest.raises(ConflictError, match="'k' of order/o1 was already used for event 'NOTE'"):
+            app.send("order", "o1", other, idempotency_key="k")
+    assert app.send("order", "o1", {"type": "NOTE", "i": 1}, idempotency_key="k").duplicate
+    app.pause("order", "o1")
+    app.send("order", "o1", "ACCEPT", idempotency_key="q")
+    with pytest.raises(ConflictError, match="already used for event 'ACCEPT'"):
+        app.send("order", "o1", {"type": "NOTE", "i": 3}, idempotency_key="q")
+    assert app.get("order", "o1").context["seen"] == [1]
 
 
 def test_history_is_paginated(app: Interlock) -> None:

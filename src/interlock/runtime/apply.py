@@ -58,8 +58,11 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
     if idempotency_key is not None:
         seen = unit.tx.history_by_key(machine, id, idempotency_key)
         if seen is not None:
+            _same_request(machine, id, idempotency_key, seen.event, event)
             return seen.outcome, seen.step, True
-        if unit.tx.inbox_by_key(machine, id, idempotency_key) is not None:
+        waiting = unit.tx.inbox_by_key(machine, id, idempotency_key)
+        if waiting is not None:
+            _same_request(machine, id, idempotency_key, waiting.event, event)
             return "queued", None, True
     if row.status == "active" and (row.paused or row.queued):
         # behind other events (or paused): keep arrival order by going through the inbox. An instance
@@ -76,6 +79,16 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
                                   reject_unhandled=reject_unhandled)
     settle(unit)
     return outcome, number, False
+
+
+def _same_request(machine: str, id: str, key: str, recorded: dict[str, Any] | None, event: Event) -> None:
+    """A key names one request: reusing it for another event is a client's bug, not a duplicate."""
+    if recorded is None or (recorded.get("name") == event.name and recorded.get("data") == event.data):
+        return
+    raise ConflictError(
+        f"idempotency key {key!r} of {machine}/{id} was already used for event {recorded.get('name')!r} "
+        f"with other data than this {event.name!r}; nothing was changed. A retry must send the same event; "
+        "use a new key for a new request")
 
 
 def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: str | None = None,
