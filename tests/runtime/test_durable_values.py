@@ -113,3 +113,28 @@ def test_an_input_too_large_for_a_snapshot_is_refused_at_create(tmp_path: Path) 
         with pytest.raises(StorageError, match="step 0 of order/o1 would store a snapshot of"):
             app.create("order", "o1", input={"blob": "x" * (5 * 1024 * 1024)})
         assert app.list("order").items == ()
+
+
+KEEPER = """
+<datamodel><data id="result" expr="None"/><data id="why" expr="None"/></datamodel>
+<state id="paying">
+  <invoke id="pay" src="service:charge"/>
+  <transition event="done.invoke.pay" target="paid"><assign location="result" expr="_event.data"/></transition>
+  <transition event="error.execution" target="stuck"><assign location="why" expr="_event.data"/></transition>
+</state>
+<state id="paid"/><state id="stuck"/>
+"""
+
+
+def test_a_task_result_whose_step_fails_tells_the_chart_with_error_execution(tmp_path: Path) -> None:
+    from tests.runtime.durable_support import scxml
+
+    with open_app(tmp_path / "s.db", VirtualClock(), scxml(KEEPER, name="keeper", initial="paying")) as app:
+        app.service("charge", lambda task: "x" * (5 * 1024 * 1024))  # too large for the snapshot
+        app.create("keeper", "k1")
+        app.run_until_idle()
+        inst = app.get("keeper", "k1")
+        assert inst.state == ("stuck",)
+        assert inst.context["why"]["event"] == "done.invoke.pay"
+        assert [(e.outcome, e.event["name"]) for e in app.history("keeper", "k1").items[1:]] == [
+            ("failed", "done.invoke.pay"), ("applied", "error.execution")]

@@ -15,7 +15,7 @@ from interlock.core.snapshot import Snapshot
 from interlock.core.step import start, step
 from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
 from interlock.runtime.addresses import session_id
-from interlock.runtime.dispatch import dispatch, reachable_from
+from interlock.runtime.dispatch import deliver, dispatch, reachable_from
 from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.codec import check_json, dumps, loads
 from interlock.storage.store import HistoryRow, InstanceRow
@@ -224,14 +224,22 @@ def settle(unit: Unit) -> None:
 
 def _fail(unit: Unit, row: InstanceRow, event: Event, key: str | None, cause: str | None,
           exc: Exception) -> tuple[str, int]:
-    """Record an event whose step raised (a context that is not JSON, a runaway chart): it is consumed."""
+    """Record an event whose step raised (a value that cannot be stored, a runaway chart): it is consumed,
+    and the instance gets ``error.execution`` after the events already queued, so a chart waiting for it
+    (a task's result, a child's done event) can react. A failing ``error.*`` event raises nothing more."""
     log.error("step of %s/%s failed on %r: %s", row.machine, row.id, event.name, exc)
     number = row.step + 1
     row.step = number
     unit.save(row)
     config = list(row.snapshot["configuration"])
+    error = f"{type(exc).__name__}: {exc}"
     unit.tx.append_history(HistoryRow(row.machine, row.id, number, unit.now, "failed", event.to_json(), key,
-                                      cause, config, config, {}, [], f"{type(exc).__name__}: {exc}"))
+                                      cause, config, config, {}, [], error))
+    if row.status == "active" and not event.name.startswith("error."):
+        notice = Event("error.execution", {"message": f"the step of event {event.name!r} failed and was "
+                                           f"not applied: {error}", "event": event.name, "step": number},
+                       "platform")
+        deliver(unit, row.machine, row.id, notice, cause=f"{row.machine}/{row.id}#{number}")
     return "failed", number
 
 
