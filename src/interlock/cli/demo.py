@@ -13,11 +13,12 @@ from rich.markup import escape
 from rich.rule import Rule
 
 from interlock.cli.console import fail, make_console
+from interlock.cli.labels import format_seconds
 from interlock.cli.load import chart_or_exit
 from interlock.cli.script import load_script
 from interlock.cli.simulate import play
 from interlock.cli.simulator import SimulationError, Simulator
-from interlock.cli.trace import describe_configuration, format_seconds, print_step
+from interlock.cli.trace import describe_configuration, print_step
 from interlock.cli.validate import summary
 
 MACHINE = "demo_order.yaml"

@@ -12,16 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from interlock.cli.console import fail, make_console, problem_lines
+from interlock.cli.labels import format_seconds
 from interlock.cli.load import chart_or_exit
 from interlock.cli.script import Script, ScriptError, ScriptStep, SendStep, load_script, parse_line
 from interlock.cli.simulator import SimulationError, Simulator
-from interlock.cli.trace import (
-    StepRecord,
-    compact,
-    describe_configuration,
-    format_seconds,
-    print_step,
-)
+from interlock.cli.trace import StepRecord, compact, describe_configuration, print_step
 from interlock.errors import InterlockError
 
 HELP = """\

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from rich.console import Console
 from rich.markup import escape
@@ -142,7 +142,8 @@ def describe_effect(effect: Effect, chart: Chart) -> str:
             return f"log {label}{compact(effect.value)}"
         case "done":
             return f"done {compact(effect.output)}"
-    return repr(effect)
+        case _:
+            assert_never(effect.kind)
 
 
 def transition_name(state: StateNode, event: str) -> str:

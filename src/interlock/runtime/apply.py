@@ -37,8 +37,9 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
     result = start(chart, sessionid=session_id(machine, id), data=input, now=unit.now,
                    reachable=lambda target: False)
     snap = result.snapshot
-    row = InstanceRow(machine, id, chart.version, "active", False, 0, 0, snap.to_json(),
-                      *(parent or (None, None, None)), created_at=unit.now, updated_at=unit.now)
+    parent_machine, parent_id, parent_invokeid = parent or (None, None, None)
+    row = InstanceRow(machine, id, chart.version, "active", False, 0, 0, snap.to_json(), parent_machine,
+                      parent_id, parent_invokeid, created_at=unit.now, updated_at=unit.now)
     try:
         unit.tx.insert_instance(row)
     except (TypeError, ValueError) as exc:

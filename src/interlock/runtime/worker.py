@@ -49,6 +49,8 @@ class Worker:
         services = sorted(self.runtime.registry.services)
         with self._lock:
             free = self.concurrency - self._running if not inline else self.concurrency
+        done: int
+        tasks: list[TaskRow]
         done, tasks = self.runtime.writer.call(lambda unit: commands.round_of_work(
             unit, owner=self.owner, services=services, limit=max(0, free), timers=self.batch, rng=self.rng))
         for task in tasks:
