@@ -8,13 +8,7 @@ from typing import Any
 from interlock.core.events import Event
 from interlock.errors import ConflictError, NotFoundError
 from interlock.runtime import apply
-from interlock.runtime.dispatch import (
-    DONE_INVOKE,
-    INVOKE_ERROR,
-    deliver,
-    invocation_tag,
-    task_lease,
-)
+from interlock.runtime.dispatch import DONE_INVOKE, INVOKE_ERROR, deliver, report_cancelled
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.tasks import Attempt
 from interlock.runtime.unit import Unit
@@ -54,14 +48,8 @@ def cancel(unit: Unit, machine: str, id: str) -> InstanceRow:
         raise ConflictError(f"instance {machine}/{id} is already {row.status}; only active instances "
                             "can be cancelled")
     apply.cancel(unit, row, "cancelled by a caller")
-    invokeid = row.parent_invokeid
-    if row.parent_machine is not None and row.parent_id is not None and invokeid is not None:
-        data = {"message": f"the invoked instance {machine}/{id} was cancelled by a caller",
-                "machine": machine, "id": id}
-        event = Event(INVOKE_ERROR.format(invokeid=invokeid), data, invokeid=invokeid)
-        deliver(unit, row.parent_machine, row.parent_id, event, cause=f"{machine}/{id}#{row.step}",
-                sendid=invocation_tag(invokeid))
-        apply.settle(unit)
+    report_cancelled(unit, row)
+    apply.settle(unit)
     return row
 
 
@@ -114,12 +102,12 @@ def _final(unit: Unit, task: TaskRow, result: Attempt, attempts: int) -> None:
     else:
         data: dict[str, Any] = {"message": result.error, "service": task.service, "attempts": attempts}
         event = Event(INVOKE_ERROR.format(invokeid=task.invokeid), data, invokeid=task.invokeid)
-    deliver(unit, task.machine, task.id, event, cause=task.key, sendid=invocation_tag(task.invokeid))
+    deliver(unit, task.machine, task.id, event, cause=task.key)
 
 
 def heartbeat(unit: Unit, task: TaskRow, owner: str) -> bool:
     """Extend the lease by what a claim grants (twice the heartbeat interval; see RetryPolicy.lease_seconds)."""
-    return unit.tx.extend_lease(task.key, owner, task.attempt, unit.now + task_lease(task))
+    return unit.tx.extend_lease(task.key, owner, task.attempt, unit.now + RetryPolicy.lease_of(task.policy))
 
 
 def round_of_work(unit: Unit, *, owner: str, services: list[str], limit: int, timers: int,

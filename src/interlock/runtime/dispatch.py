@@ -6,9 +6,9 @@ Invoked services become tasks that workers run after the commit, at least once, 
 ``<machine>/<id>#<step>.<index>``.
 
 Events an invocation sends its invoker (a task's result, a child's events to its parent and its done
-event) are tagged in the inbox with :func:`invocation_tag`; when the invocation is cancelled (its state
-is exited) the ones still queued are dropped, so a state entered again never sees its old invocation's
-events (SCXML 6.4: once an invocation is cancelled, no event of it is processed).
+event) carry the invoke id (``Event.invokeid``); when the invocation is cancelled (its state is exited)
+the ones still queued are dropped, so a state entered again never sees its old invocation's events
+(SCXML 6.4: once an invocation is cancelled, no event of it is processed).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from interlock.core.effects import (
 from interlock.core.events import Event
 from interlock.runtime.addresses import parse_address, session_id, split_session
 from interlock.runtime.machines import SCXML_TYPES, inline_name
-from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.store import InstanceRow, TaskRow, TimerRow
 
@@ -40,18 +39,6 @@ log = logging.getLogger("interlock.chart")
 # child that cannot start raises error.execution instead (SCXML 6.4), as an unknown invoke target does.
 INVOKE_ERROR = "error.invoke.{invokeid}"
 DONE_INVOKE = "done.invoke.{invokeid}"
-
-
-def invocation_tag(invokeid: str) -> str:
-    """How the inbox marks events from invocation ``invokeid`` to its invoker: in the ``sendid`` column,
-    where ``<cancel>`` finds a delayed send's events. A chart's send ids never hold a space."""
-    return f"#invoke {invokeid}"
-
-
-def task_lease(task: TaskRow) -> float:
-    """Seconds one claim or heartbeat of ``task`` lasts, as stored with it (``RetryPolicy.lease_seconds``)."""
-    lease = task.policy.get("lease")
-    return float(lease) if lease is not None else RetryPolicy.from_json(task.policy).lease_seconds()
 
 
 def effect_key(row: InstanceRow, number: int, index: int) -> str:
@@ -99,7 +86,7 @@ def _json(effect: Effect) -> dict[str, Any]:
 def deliver(unit: Unit, machine: str, id: str, event: Event, *, cause: str | None,
             sendid: str | None = None) -> bool:
     """Put an event in an instance's inbox (applied when this unit settles). False: no such instance.
-    ``sendid`` tags it in the inbox: a delayed send's id, or an :func:`invocation_tag`."""
+    ``sendid``: the delayed send it came from, so a ``<cancel>`` finds it there too."""
     row = unit.row(machine, id)
     if row is None:
         return False
@@ -127,12 +114,11 @@ def send_now(unit: Unit, row: InstanceRow, event: Event, target: str | None, *, 
     resolved = resolve(unit, row, target)
     if resolved is not None:
         machine, id, invokeid = resolved
-        tag = sendid if target is None else None
+        if invokeid is None and machine == row.parent_machine and id == row.parent_id:
+            invokeid = row.parent_invokeid  # to its parent by address: still its invocation's event
         if invokeid is not None:
             event = event._replace(invokeid=invokeid)
-        if row.parent_invokeid is not None and machine == row.parent_machine and id == row.parent_id:
-            tag = invocation_tag(row.parent_invokeid)  # dropped there if the invocation is cancelled first
-        if deliver(unit, machine, id, event, cause=cause, sendid=tag):
+        if deliver(unit, machine, id, event, cause=cause, sendid=sendid if target is None else None):
             return
     error = Event("error.communication", {"message": f"send target {target!r} is not reachable",
                                           "target": target, "event": event.name}, "platform",
@@ -255,7 +241,7 @@ def _cancel_invoke(unit: Unit, row: InstanceRow, invokeid: str) -> None:
     table or in this transaction. A state entered again starts a new invocation under the same id, and
     the old one's events must not reach it."""
     if row.queued:
-        removed = unit.tx.remove_events_by_sendid(row.machine, row.id, invocation_tag(invokeid))
+        removed = unit.tx.remove_invocation_events(row.machine, row.id, invokeid)
         if removed:
             row.queued -= removed
             unit.touch(row)
@@ -274,5 +260,15 @@ def _done(unit: Unit, row: InstanceRow, output: Any, key: str) -> None:
         return
     event = Event(DONE_INVOKE.format(invokeid=row.parent_invokeid), output, "external",
                   invokeid=row.parent_invokeid, origin=f"#_scxml_{session_id(row.machine, row.id)}")
-    deliver(unit, row.parent_machine, row.parent_id, event, cause=key,
-            sendid=invocation_tag(row.parent_invokeid))
+    deliver(unit, row.parent_machine, row.parent_id, event, cause=key)
+
+
+def report_cancelled(unit: Unit, row: InstanceRow) -> None:
+    """A caller cancelled child instance ``row``: its parent's invocation failed (``error.invoke``)."""
+    if row.parent_machine is None or row.parent_id is None or row.parent_invokeid is None:
+        return
+    invokeid = row.parent_invokeid
+    data = {"message": f"the invoked instance {row.machine}/{row.id} was cancelled by a caller",
+            "machine": row.machine, "id": row.id}
+    event = Event(INVOKE_ERROR.format(invokeid=invokeid), data, invokeid=invokeid)
+    deliver(unit, row.parent_machine, row.parent_id, event, cause=f"{row.machine}/{row.id}#{row.step}")

@@ -64,7 +64,14 @@ class RetryPolicy:
         return self.lease
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "lease": self.lease_seconds()}
+        """The policy as stored with a task, with ``lease_seconds``: what a claim or heartbeat grants."""
+        return {**asdict(self), "lease_seconds": self.lease_seconds()}
+
+    @staticmethod
+    def lease_of(stored: dict[str, Any]) -> float:
+        """Seconds a claim or heartbeat grants under a policy as stored (:meth:`to_json`)."""
+        seconds = stored.get("lease_seconds")
+        return float(seconds) if seconds is not None else RetryPolicy.from_json(stored).lease_seconds()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RetryPolicy:

@@ -322,6 +322,17 @@ class SQLiteTx:
             waiting.extend(kept)
         return removed + self._run("remove_events_by_sendid", {"machine": machine, "id": id, "sendid": sendid})
 
+    def remove_invocation_events(self, machine: str, id: str, invokeid: str) -> int:
+        removed = 0
+        waiting = self._pending.inbox.get((machine, id))
+        if waiting:
+            kept = [e for e in waiting if e[0].event.get("invokeid") != invokeid]
+            removed = len(waiting) - len(kept)
+            waiting.clear()
+            waiting.extend(kept)
+        return removed + self._run("remove_invocation_events", {"machine": machine, "id": id,
+                                                                "invokeid": invokeid})
+
     def clear_inbox(self, machine: str, id: str) -> int:
         waiting = self._pending.inbox.pop((machine, id), None)
         return len(waiting or ()) + self._run("clear_inbox", {"machine": machine, "id": id})
@@ -368,7 +379,8 @@ class SQLiteTx:
         claimed = []
         for row in rows:
             task = _task(row)
-            until = now + float(task.policy.get("lease", 60.0))
+            # RetryPolicy.to_json stores what a claim grants as lease_seconds ("lease" before schema 3)
+            until = now + float(task.policy.get("lease_seconds", task.policy.get("lease", 60.0)))
             self._run("lease_task", {"key": task.key, "owner": owner, "until": until})
             claimed.append(TaskRow(task.key, task.machine, task.id, task.invokeid, task.service,
                                    task.input, task.policy, task.attempt + 1, "running",

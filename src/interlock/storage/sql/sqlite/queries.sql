@@ -176,6 +176,10 @@ DELETE FROM inbox WHERE seq = :seq;
 -- Drop queued events that came from a delayed send that is now cancelled.
 DELETE FROM inbox WHERE machine = :machine AND id = :id AND sendid = :sendid;
 
+-- name: remove_invocation_events
+-- Drop queued events an invocation sent its invoker (they carry its invoke id), now that it is cancelled.
+DELETE FROM inbox WHERE machine = :machine AND id = :id AND json_extract(event, '$.invokeid') = :invokeid;
+
 -- name: clear_inbox
 -- Drop every queued event of an instance (it was cancelled).
 DELETE FROM inbox WHERE machine = :machine AND id = :id;
