@@ -34,7 +34,7 @@ from interlock.runtime.model import (
 )
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.unit import Unit
-from interlock.storage.codec import check_json, dumps, loads
+from interlock.storage.codec import encode_exact
 
 MAX_EVENT_BYTES = 256 * 1024
 # done./error. are raised by the engine; xstate.after.<state>.#<n> are the timers a document's `after`
@@ -246,9 +246,10 @@ class Interlock:
             raise EventRejectedError(f"an event is a name, a dict with 'type', or an Event, not "
                                      f"{type(value).__name__}")
         if not isinstance(name, str) or not name or len(name) > MAX_EVENT_NAME or any(c.isspace() for c in name):
-            shown = name if not isinstance(name, str) or len(name) <= 80 else f"{name[:80]}... ({len(name)} chars)"
+            shown = repr(name) if not isinstance(name, str) or len(name) <= 80 else (
+                f"{name[:80]!r}... ({len(name)} characters)")
             raise EventRejectedError(f"event name must be a non-empty string of at most {MAX_EVENT_NAME} "
-                                     f"characters without whitespace, not {shown!r}")
+                                     f"characters without whitespace, not {shown}")
         if name.startswith(RESERVED_PREFIXES):
             raise EventRejectedError(f"event names starting with {', '.join(RESERVED_PREFIXES)} are "
                                      f"reserved for the runtime ({name!r}: completion, error and 'after' "
@@ -264,8 +265,7 @@ class Interlock:
         """``value`` as the store will give it back (tuples become lists, keys strings); refuses what is
         not JSON, NaN, infinities, integers beyond 64 bits and, with ``limit``, oversized values."""
         try:
-            exact = check_json(value)
-            text = dumps(value)
+            value, text = encode_exact(value)
         except (TypeError, ValueError) as exc:
             raise EventRejectedError(f"{what} is not JSON ({exc}); send only dicts, lists, strings, "
                                      "numbers, booleans and None") from exc
@@ -273,7 +273,7 @@ class Interlock:
         if size > self.max_event_bytes:
             raise EventRejectedError(f"{what} is {size} bytes, more than the limit of {self.max_event_bytes}; "
                                      "store large payloads elsewhere and send a reference")
-        return value if exact else loads(text)
+        return value
 
     def _missing(self, machine: str, instance_id: str) -> NotFoundError:
         if not self.runtime.registry.has_chart(machine):

@@ -138,3 +138,47 @@ def test_a_task_result_whose_step_fails_tells_the_chart_with_error_execution(tmp
         assert inst.context["why"]["event"] == "done.invoke.pay"
         assert [(e.outcome, e.event["name"]) for e in app.history("keeper", "k1").items[1:]] == [
             ("failed", "done.invoke.pay"), ("applied", "error.execution")]
+
+
+SENDER = """
+<datamodel><data id="got" expr="None"/><data id="is_list" expr="None"/></datamodel>
+<state id="s">
+  <transition event="GO"><send event="GOT"><param name="v" expr="(1, 2)"/></send></transition>
+  <transition event="GOT">
+    <assign location="got" expr="_event.data['v']"/>
+    <assign location="is_list" expr="isinstance(_event.data['v'], list)"/>
+  </transition>
+  <transition event="LOG"><log label="odd" expr="float('nan')"/><log label="obj" expr="object()"/></transition>
+  <transition event="BAD"><send event="GOT"><param name="v" expr="{1, 2}"/></send></transition>
+</state>
+"""
+
+
+def test_an_event_applied_in_the_transaction_that_sent_it_is_the_one_a_restart_reads(tmp_path: Path) -> None:
+    from tests.runtime.durable_support import scxml
+
+    with open_app(tmp_path / "e.db", VirtualClock(), scxml(SENDER, name="sender", initial="s")) as app:
+        app.create("sender", "x")
+        context = app.send("sender", "x", "GO").instance.context
+        assert (context["got"], context["is_list"]) == ([1, 2], True)
+
+
+def test_a_log_value_that_cannot_be_stored_is_kept_as_its_repr(tmp_path: Path) -> None:
+    from tests.runtime.durable_support import scxml
+
+    with open_app(tmp_path / "l.db", VirtualClock(), scxml(SENDER, name="sender", initial="s")) as app:
+        app.create("sender", "x")
+        assert app.send("sender", "x", "LOG").outcome == "applied"
+        [entry] = app.history("sender", "x", after=0).items
+        assert [(e["label"], e["value"]) for e in entry.effects] == [("odd", "nan"), ("obj", entry.effects[1]["value"])]
+        assert entry.effects[1]["value"].startswith("<object object at")
+
+
+def test_a_sent_event_that_cannot_be_stored_fails_the_step_with_its_name(tmp_path: Path) -> None:
+    from tests.runtime.durable_support import scxml
+
+    with open_app(tmp_path / "b.db", VirtualClock(), scxml(SENDER, name="sender", initial="s")) as app:
+        app.create("sender", "x")
+        with pytest.raises(StorageError, match="step 1 of sender/x produced a value that cannot be stored"):
+            app.send("sender", "x", "BAD")
+        assert app.get("sender", "x").step == 0

@@ -17,7 +17,7 @@ from interlock.errors import ConflictError, EventRejectedError, NotFoundError, S
 from interlock.runtime.addresses import session_id
 from interlock.runtime.dispatch import deliver, dispatch, reachable_from
 from interlock.runtime.unit import Isolate, Unit
-from interlock.storage.codec import check_json, dumps, loads
+from interlock.storage.codec import check_exact, dumps, encode_exact, loads
 from interlock.storage.store import HistoryRow, InstanceRow
 
 log = logging.getLogger("interlock.runtime")
@@ -45,7 +45,7 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
     except (TypeError, ValueError) as exc:
         raise _not_json(machine, id, 0, exc) from exc
     unit.add(row, snap)
-    effects = dispatch(unit, row, 0, result.effects)
+    effects = _dispatch(unit, row, 0, result.effects)
     _finish(unit, row, snap, snap, "started", None, None, None, effects)
     return row
 
@@ -86,10 +86,12 @@ def _same_request(machine: str, id: str, key: str, recorded: dict[str, Any] | No
     """A key names one request: reusing it for another event is a client's bug, not a duplicate."""
     if recorded is None or (recorded.get("name") == event.name and recorded.get("data") == event.data):
         return
+    before = recorded.get("name")
+    differs = f"with other data than this {event.name!r}" if before == event.name else (
+        f"not for this {event.name!r}")
     raise ConflictError(
-        f"idempotency key {key!r} of {machine}/{id} was already used for event {recorded.get('name')!r} "
-        f"with other data than this {event.name!r}; nothing was changed. A retry must send the same event; "
-        "use a new key for a new request")
+        f"idempotency key {key!r} of {machine}/{id} was already used for event {before!r}, {differs}; "
+        "nothing was changed. A retry must send the same event; use a new key for a new request")
 
 
 def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: str | None = None,
@@ -108,8 +110,16 @@ def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: 
             f"event {event.name!r} is not accepted by {row.machine}/{row.id} in state "
             f"{list(snap.configuration[1:])}; nothing was changed")
     outcome = "applied" if result.transitions else "ignored"
-    effects = dispatch(unit, row, row.step + 1, result.effects)
+    effects = _dispatch(unit, row, row.step + 1, result.effects)
     return _finish(unit, row, snap, result.snapshot, outcome, event, idempotency_key, cause, effects)
+
+
+def _dispatch(unit: Unit, row: InstanceRow, number: int, effects: Any) -> list[dict[str, Any]]:
+    """:func:`dispatch`, with a sent event that cannot be stored reported as this step's failure."""
+    try:
+        return dispatch(unit, row, number, effects)
+    except (TypeError, ValueError) as exc:
+        raise _not_json(row.machine, row.id, number, exc) from exc
 
 
 def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, event: Event | None,
@@ -140,10 +150,10 @@ def _store_snapshot(row: InstanceRow, new: Snapshot, number: int, change: dict[s
     """Encode the step's snapshot onto the row (checked here, so a step whose values cannot be stored
     fails alone) and return the snapshot as the store will give it back."""
     try:
-        exact = check_json(change)
-        exact = (new.output is None or check_json(new.output)) and exact
+        exact = check_exact(change)
+        exact = (new.output is None or check_exact(new.output)) and exact
         if effects:
-            check_json(effects)
+            encode_exact(effects)  # refused here, with the step named, not when the history is written
         data = new.to_json()
         text = dumps(data)
     except (TypeError, ValueError) as exc:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interlock.core.chart import Chart
-from interlock.errors import ConflictError, NotFoundError
+from interlock.errors import ConflictError, DefinitionError, NotFoundError, Problem
 from interlock.runtime.retry import RetryPolicy
 
 
@@ -37,10 +37,11 @@ class Registry:
             raise TypeError(f"register() takes a compiled Chart, not {type(chart).__name__}; build one "
                             "with a front end (for example interlock.frontends.scxml.load_scxml)")
         if not chart.name or "/" in chart.name or "#" in chart.name or chart.name != chart.name.strip():
-            raise ValueError(
-                f"machine name {chart.name!r} cannot be registered: instances are addressed as "
-                "'instance:<machine>/<id>' and inline children as '<machine>#inline-...', so a name must be "
-                "non-empty, without '/', '#' or surrounding spaces")
+            raise DefinitionError([Problem(
+                "name", f"machine name {chart.name!r} cannot be registered",
+                "instances are addressed as 'instance:<machine>/<id>' and inline children as "
+                "'<machine>#inline-...': give the machine a non-empty name without '/', '#' or surrounding "
+                "spaces")])
         known = self._charts.get((chart.name, chart.version))
         if known is not None and known is not chart:
             raise ConflictError(

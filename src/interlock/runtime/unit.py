@@ -21,8 +21,9 @@ Key = tuple[str, str]
 
 
 class Isolate(Exception):
-    """A queued event's step failed while the batch ran without savepoints: run it again with them, so
-    the failure is recorded against that event alone (see writer.py)."""
+    """Something that must fail alone failed while the batch ran without savepoints (a queued event's
+    step, a child instance's start): run the batch again with them, so the failure stays that event's
+    or that invocation's (see writer.py)."""
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(InstanceRow))

@@ -3,7 +3,7 @@ standard library on snapshots, which the writer encodes once per step).
 
 Only values that come back exactly as they went in are stored. Integers beyond 64 bits raise
 ``ValueError`` (send them as strings). NaN and the infinities, which JSON has no numbers for, are
-refused by :func:`canonical` and :func:`check_json`, which every value from outside (event data, inputs,
+refused by :func:`encode_exact` and :func:`check_exact`, which every value from outside (event data, inputs,
 task results) and every value a step produces (context changes, output, effects) passes through;
 orjson alone would write them as ``null`` and silently change the data. Non-string keys are turned
 into strings, as ``json`` does; anything else that is not JSON raises ``TypeError``.
@@ -36,10 +36,10 @@ def dumps(value: Any) -> str:
         raise TypeError(str(cause or exc)) from exc
 
 
-def check_json(value: Any) -> bool:
-    """Raise ``ValueError`` for NaN or an infinity anywhere in ``value``. Returns whether ``value`` is
-    already what reading it back gives (only dicts with string keys, lists, strings, finite floats,
-    ints, booleans and None); tuples, other keys or types are for :func:`dumps` to convert or refuse."""
+def check_exact(value: Any) -> bool:
+    """Whether ``value`` reads back unchanged once stored (only dicts with string keys, lists, strings,
+    finite floats, ints, booleans and None); ``ValueError`` for NaN or an infinity anywhere in it.
+    Tuples, other keys and other types are for :func:`dumps` to convert or refuse."""
     exact = True
     stack = [value]
     pop, push, extend = stack.pop, stack.append, stack.extend
@@ -69,8 +69,14 @@ def check_json(value: Any) -> bool:
     return exact
 
 
+def encode_exact(value: Any) -> tuple[Any, str]:
+    """``(value as the store will give it back, its JSON text)``; ``TypeError``/``ValueError`` if it
+    cannot be stored exactly (not JSON, NaN, infinities, integers beyond 64 bits)."""
+    exact = check_exact(value)
+    text = dumps(value)  # refuses what is not JSON at all
+    return (value if exact else loads(text)), text
+
+
 def canonical(value: Any) -> Any:
-    """``value`` as it will be read back from the store (``TypeError``/``ValueError`` if it is not JSON)."""
-    exact = check_json(value)
-    text = dumps(value)  # refuses what is not JSON at all, also when check_json found nothing to convert
-    return value if exact else loads(text)
+    """``value`` as it will be read back from the store (see :func:`encode_exact`)."""
+    return encode_exact(value)[0]

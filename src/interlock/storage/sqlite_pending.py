@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from interlock.storage.codec import dumps
+from interlock.storage.codec import dumps, encode_exact
 from interlock.storage.store import HistoryRow, InstanceRow, QueuedEvent
 
 Key = tuple[str, str]
@@ -72,7 +72,8 @@ class Pending:
 
     def enqueue(self, conn: sqlite3.Connection, machine: str, id: str, event: dict[str, Any],
                 idempotency_key: str | None, cause: str | None, sendid: str | None, now: float) -> int:
-        text = dumps(event)  # now, so data that is not JSON fails the step that sent it
+        event, text = encode_exact(event)  # now: what cannot be stored fails the step that sent it, and
+        # an event applied in this transaction is the one a restart would read from the table
         seq = self._seq(conn)
         queued = QueuedEvent(seq, machine, id, event, idempotency_key, cause, sendid, now)
         self.inbox.setdefault((machine, id), deque()).append((queued, text))
