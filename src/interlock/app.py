@@ -40,6 +40,7 @@ MAX_EVENT_BYTES = 256 * 1024
 # done./error. are raised by the engine; xstate.after.<state>.#<n> are the timers a document's `after`
 # schedules (frontends/document_transitions.py): a client sending one would fire the timeout early
 RESERVED_PREFIXES = ("done.", "error.", "xstate.after.")
+RESERVED_NAMES = frozenset(("done", "error"))  # a transition on "error" takes every error.* event
 MAX_ID_LENGTH = 256
 MAX_EVENT_NAME = 256  # characters
 Command = Callable[[Unit], Any]
@@ -250,10 +251,11 @@ class Interlock:
                 f"{name[:80]!r}... ({len(name)} characters)")
             raise EventRejectedError(f"event name must be a non-empty string of at most {MAX_EVENT_NAME} "
                                      f"characters without whitespace, not {shown}")
-        if name.startswith(RESERVED_PREFIXES):
-            raise EventRejectedError(f"event names starting with {', '.join(RESERVED_PREFIXES)} are "
-                                     f"reserved for the runtime ({name!r}: completion, error and 'after' "
-                                     "timer events are raised by the engine); choose another name")
+        if name.startswith(RESERVED_PREFIXES) or name in RESERVED_NAMES:
+            raise EventRejectedError(f"event names starting with {', '.join(RESERVED_PREFIXES)} (and "
+                                     "'done' and 'error' themselves) are reserved for the runtime "
+                                     f"({name!r}: completion, error and 'after' timer events are raised "
+                                     "by the engine); choose another name")
         event = Event(name, self._check_json(data, f"event {name!r} data", limit=True))
         if isinstance(value, str):
             if len(self._named_events) >= 1024:  # names come from clients: keep the memo bounded

@@ -94,6 +94,8 @@ def test_reject_unhandled_refuses_the_event_and_records_nothing(app: Interlock) 
     ({"type": "X", "n": 2**64}, "does not fit in 64 bits"),
     ("done.invoke.x", "reserved"),
     ("error.execution", "reserved"),
+    ("error", "'done' and 'error' themselves"),
+    ("done", "reserved for the runtime"),
     ("xstate.after.order.placed.#0", "'xstate.after.order.placed.#0': completion, error and 'after' timer"),
     ({"type": "xstate.after.order.#1"}, "reserved for the runtime"),
     ({"type": "X", "blob": {1, 2}}, "not JSON"),
@@ -289,3 +291,33 @@ def test_a_closed_app_refuses_reads_and_writes(tmp_path: Path) -> None:
                  lambda: app.history("order", "o1"), lambda: app.send("order", "o1", "ACCEPT")):
         with pytest.raises(StorageError, match="closed"):
             call()
+
+
+def test_idempotent_data_is_compared_as_stored(app: Interlock) -> None:
+    app.send("order", "o1", {"type": "NOTE", "i": 1}, idempotency_key="k")
+    for other in (True, 1.0):  # equal to 1 in Python, not in JSON
+        with pytest.raises(ConflictError, match="with other data"):
+            app.send("order", "o1", {"type": "NOTE", "i": other}, idempotency_key="k")
+    assert app.send("order", "o1", {"type": "NOTE", "i": 1}, idempotency_key="k").duplicate
+
+
+def test_a_chart_that_calls_the_app_from_a_step_gets_a_clear_error_not_a_deadlock(tmp_path: Path) -> None:
+    from interlock import machine
+
+    calls: list[str] = []
+
+    def reenter(context: dict[str, object], event: object) -> dict[str, object]:
+        for call in (lambda: holder[0].send("loop", "l1", "PING"), lambda: holder[0].get("loop", "l1")):
+            try:
+                call()
+            except StorageError as exc:
+                calls.append(str(exc))
+        return {}
+
+    chart = machine({"id": "loop", "initial": "s", "states": {"s": {"on": {"GO": {"actions": reenter}}}}})
+    with open_app(tmp_path / "r.db", VirtualClock(), chart) as app:
+        holder = [app]
+        app.create("loop", "l1")
+        assert app.send("loop", "l1", "GO").outcome == "applied"
+        assert len(calls) == 2 and all("made from inside a step" in c for c in calls)
+        assert app.get("loop", "l1").step == 1  # the app goes on

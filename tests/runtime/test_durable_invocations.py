@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from interlock.app import Interlock
-from interlock.errors import NotFoundError
+from interlock.errors import ConflictError, NotFoundError
 from interlock.runtime import commands
 from interlock.runtime.clock import VirtualClock
 from interlock.runtime.retry import RetryPolicy
@@ -230,11 +230,12 @@ def test_a_paused_instance_that_is_cancelled_ignores_later_events(tmp_path: Path
         assert app.get("order", "c").queued == 0
 
 
-def test_an_ended_instance_that_is_paused_again_still_ignores_events(tmp_path: Path) -> None:
+def test_an_ended_instance_cannot_be_paused_and_ignores_events(tmp_path: Path) -> None:
     with open_app(tmp_path / "o.db", VirtualClock(), order_chart()) as app:
         app.create("order", "c")
         app.cancel("order", "c")
-        app.pause("order", "c")
+        with pytest.raises(ConflictError, match="order/c is cancelled; only active instances can be paused"):
+            app.pause("order", "c")
         assert app.send("order", "c", "ACCEPT").outcome == "ignored"
         assert app.get("order", "c").queued == 0
 
@@ -322,3 +323,30 @@ def test_a_heartbeat_lease_lasts_twice_the_interval(tmp_path: Path) -> None:
         inst = app.get("pay", "p1")
         assert (inst.state, inst.context["result"]) == (("paid",), 2)
         assert not app.runtime.writer.call(lambda unit: commands.heartbeat(unit, task, "slow"))
+
+
+# A child whose start loops (v == 1) fails; with v == 2 it starts. The parent counts its entries into W.
+LOOPY = scxml("""<datamodel><data id="v" expr="0"/></datamodel>
+<state id="a"><transition cond="v == 1" target="b"/></state>
+<state id="b"><transition cond="v == 1" target="a"/></state>""", name="loopy", initial="a")
+REENTERING = scxml("""<datamodel><data id="n" expr="0"/></datamodel>
+<state id="idle"><transition event="ENTER" target="W"/></state>
+<state id="W">
+  <onentry><assign location="n" expr="n + 1"/></onentry>
+  <invoke id="job" src="machine:loopy"><param name="v" expr="n"/></invoke>
+  <transition event="RESTART" target="W"/>
+  <transition event="error.execution" target="broken"/>
+</state>
+<state id="broken"/>""", name="reenter", initial="idle")
+
+
+def test_a_failed_start_of_a_cancelled_invocation_does_not_reach_the_next_one(tmp_path: Path) -> None:
+    with open_app(tmp_path / "s.db", VirtualClock(), LOOPY, REENTERING) as app:
+        app.create("reenter", "x")
+        app.pause("reenter", "x")
+        app.send("reenter", "x", "ENTER")  # invocation 1 fails to start: its error.execution queues
+        app.send("reenter", "x", "RESTART")  # leaves W (cancelling invocation 1) and starts invocation 2
+        inst = app.resume("reenter", "x")
+        assert (inst.state, inst.context["n"]) == (("W",), 2)
+        assert {i.id: i.status for i in app.list("loopy").items} == {"reenter/x/job": "active"}
+        assert "error.execution" not in names(app, "reenter", "x")

@@ -164,6 +164,27 @@ def test_heartbeats_and_async_services(tmp_path: Path) -> None:
         assert app.get("payment", "p1").context["result"] == {"async": 1}
 
 
+def test_async_services_run_when_the_app_is_driven_from_async_code(tmp_path: Path) -> None:
+    async def charge(task: Task) -> int:
+        await asyncio.sleep(0)
+        return 7
+
+    async def drive(app: Interlock) -> None:
+        await app.aio.create("payment", "p1")
+        app.run_until_idle()  # from inside a running event loop
+
+    with open_app(tmp_path / "a.db", VirtualClock(), payment_chart()) as app:
+        app.service("charge", charge)
+        asyncio.run(drive(app))
+        assert app.get("payment", "p1").context["result"] == 7
+
+
+@pytest.mark.parametrize("lease", [0, -5])
+def test_a_lease_must_be_positive(lease: float) -> None:
+    with pytest.raises(ValueError, match="lease must be positive"):
+        RetryPolicy(lease=lease)
+
+
 def test_an_invoke_of_an_unknown_service_raises_error_execution(tmp_path: Path) -> None:
     with open_app(tmp_path / "t.db", VirtualClock(), payment_chart()) as app:
         app.create("payment", "p1")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from interlock.runtime.clock import VirtualClock
 from tests.runtime.durable_support import open_app, order_chart
 
@@ -95,3 +97,25 @@ def test_the_background_worker_fires_timers_on_the_wall_clock(tmp_path: Path) ->
         while app.get("order", "o1").state != ("expired",) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert app.get("order", "o1").state == ("expired",)
+
+
+@pytest.mark.parametrize("target", ["", "targetexpr=\"'#_scxml_' + _sessionid\"", 'target="instance:canceller/x"'])
+def test_cancel_drops_a_fired_timer_queued_in_its_sender_however_it_was_addressed(tmp_path: Path,
+                                                                                 target: str) -> None:
+    from tests.runtime.durable_support import scxml
+
+    chart = scxml(f"""<datamodel><data id="got" expr="[]"/></datamodel>
+<state id="s">
+  <transition event="ARM"><send id="t" event="T" delay="1s" {target}/></transition>
+  <transition event="STOP"><cancel sendid="t"/></transition>
+  <transition event="T"><assign location="got" expr="got + ['T']"/></transition>
+</state>""", name="canceller", initial="s")
+    clock = VirtualClock()
+    with open_app(tmp_path / "c.db", clock, chart) as app:
+        app.create("canceller", "x")
+        app.send("canceller", "x", "ARM")
+        app.pause("canceller", "x")
+        app.send("canceller", "x", "STOP")  # queued: it will cancel t
+        clock.advance(1)
+        app.run_until_idle()  # t fires; its event queues behind STOP
+        assert app.resume("canceller", "x").context["got"] == []

@@ -103,3 +103,29 @@ def test_the_state_index_follows_every_step(tmp_path: Path) -> None:
         by_state = {s: [i.id for i in app.list("order", state=s)] for s in
                     ("placed", "accepted", "expired", "shipped")}
         assert by_state == {"placed": ["o3"], "accepted": [], "expired": ["o1", "o2"], "shipped": ["o0"]}
+
+
+def test_instances_this_process_cannot_run_do_not_starve_the_ones_it_can(tmp_path: Path) -> None:
+    """Another service's machine (or a version not deployed here) with events waiting shares the file:
+    the worker must still drain the instances it runs, whatever their names sort after."""
+    from interlock import machine
+
+    other = machine({"id": "aaa", "initial": "s", "states": {"s": {"on": {"E": {}}}}})
+    db = tmp_path / "s.db"
+    with open_app(db, VirtualClock(), other) as app:
+        for i in range(250):
+            app.create("aaa", f"a{i:03}")
+            app.pause("aaa", f"a{i:03}")
+            app.send("aaa", f"a{i:03}", "E")
+    with open_app(db, VirtualClock(), order_chart()) as app:  # runs "order" only
+        for i in range(250):
+            app.resume("aaa", f"a{i:03}")  # ready, but not for this process
+        app.create("order", "o1")
+        app.pause("order", "o1")
+        for i in range(1_100):
+            app.send("order", "o1", {"type": "NOTE", "i": i})
+        assert app.resume("order", "o1").queued == 100  # the budget of one command: the worker the rest
+        app.run_until_idle()
+        inst = app.get("order", "o1")
+        assert (inst.queued, len(inst.context["seen"])) == (0, 1_100)
+        assert app.get("aaa", "a000").queued == 1  # left for a process that runs it

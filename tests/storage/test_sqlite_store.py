@@ -287,6 +287,28 @@ def test_version_2_timers_are_numbered_by_due_time_then_owner_step_and_index(tmp
         assert tx.cancel_timers("m", "a", None) == 11
 
 
+def test_version_2_tasks_get_the_lease_a_claim_grants_now(tmp_path: Path) -> None:
+    """Heartbeat tasks were leased for one interval; now a claim grants two (RetryPolicy.lease_seconds)."""
+    path = tmp_path / "v2t.db"
+    conn = sqlite3.connect(path)
+    for _, script in migrations("sqlite")[:2]:
+        for statement in split_statements(script):
+            conn.execute(statement)
+    conn.execute("INSERT INTO interlock_meta VALUES ('schema_version', '2')")
+    for key, policy in (("m/a#0.0", '{"heartbeat": 5, "lease": 5}'), ("m/a#0.1", '{"lease": 30}'),
+                        ("m/a#0.2", "{}")):
+        conn.execute("INSERT INTO tasks (key, machine, id, invokeid, service, input, policy, status, "
+                     "available_at, created_at) VALUES (?, 'm', 'a', 'i', 's', '{}', ?, 'pending', 0, 0)",
+                     (key, policy))
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(f"sqlite:///{path}")
+    with store.write() as tx:
+        claimed = tx.claim_tasks(100.0, owner="w", services=["s"], limit=5)
+        assert {t.key: t.lease_until for t in claimed} == {"m/a#0.0": 110.0, "m/a#0.1": 130.0,
+                                                           "m/a#0.2": 160.0}
+
+
 def _plan(conn: sqlite3.Connection, sql: str, params: dict[str, Any]) -> str:
     return " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
 

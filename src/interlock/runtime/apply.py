@@ -84,7 +84,9 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
 
 def _same_request(machine: str, id: str, key: str, recorded: dict[str, Any] | None, event: Event) -> None:
     """A key names one request: reusing it for another event is a client's bug, not a duplicate."""
-    if recorded is None or (recorded.get("name") == event.name and recorded.get("data") == event.data):
+    # compared as stored: 1, 1.0 and True are equal in Python, not in JSON
+    if recorded is None or (recorded.get("name") == event.name
+                            and dumps(recorded.get("data")) == dumps(event.data)):
         return
     before = recorded.get("name")
     differs = f"with other data than this {event.name!r}" if before == event.name else (

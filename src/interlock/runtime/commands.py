@@ -24,6 +24,8 @@ def existing(unit: Unit, machine: str, id: str) -> InstanceRow:
 
 def pause(unit: Unit, machine: str, id: str) -> InstanceRow:
     row = existing(unit, machine, id)
+    if row.status != "active":
+        raise ConflictError(f"instance {machine}/{id} is {row.status}; only active instances can be paused")
     if not row.paused:
         row.paused = True
         unit.save(row)
@@ -56,7 +58,7 @@ def cancel(unit: Unit, machine: str, id: str) -> InstanceRow:
 def drain_ready(unit: Unit, limit: int, skip: frozenset[tuple[str, str]] = frozenset()) -> int:
     """Apply waiting events of instances that are ready (inbox not empty, not paused)."""
     before = unit.budget
-    for key in unit.tx.ready_instances(limit + len(skip)):
+    for key in unit.tx.ready_instances(limit + len(skip), unit.registry.versions()):
         if key in skip:
             continue
         unit.mark(key)

@@ -124,7 +124,8 @@ def send_now(unit: Unit, row: InstanceRow, event: Event, target: str | None, *, 
             invokeid = row.parent_invokeid  # to its parent by address: still its invocation's event
         if invokeid is not None:
             event = event._replace(invokeid=invokeid)
-        if deliver(unit, machine, id, event, cause=cause, sendid=sendid if target is None else None):
+        to_self = machine == row.machine and id == row.id  # a <cancel> must find it there, however addressed
+        if deliver(unit, machine, id, event, cause=cause, sendid=sendid if to_self else None):
             return
     error = Event("error.communication", {"message": f"send target {target!r} is not reachable",
                                           "target": target, "event": event.name}, "platform",
@@ -179,8 +180,9 @@ def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> Non
         return
     message = (f"invoke {effect.invokeid!r} names {name!r}, which is neither a registered machine nor a "
                "registered service; register it (app.register(chart) or app.service(name, fn))")
-    deliver(unit, row.machine, row.id, Event("error.execution", {"message": message}, "platform"),
-            cause=key)
+    error = Event("error.execution", {"message": message, "invokeid": effect.invokeid}, "platform",
+                  invokeid=effect.invokeid)  # dropped with its invocation if the state is left first
+    deliver(unit, row.machine, row.id, error, cause=key)
 
 
 def _start_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, name: str, key: str) -> None:
@@ -207,7 +209,8 @@ def _start_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, name: str, 
         log.warning("invoke %r of %s/%s: child %s/%s failed to start: %s", effect.invokeid, row.machine,
                     row.id, machine, id, exc)
         message = f"invoke {effect.invokeid!r}: child {machine}/{id} failed to start: {type(exc).__name__}: {exc}"
-        error = Event("error.execution", {"message": message, "invokeid": effect.invokeid}, "platform")
+        error = Event("error.execution", {"message": message, "invokeid": effect.invokeid}, "platform",
+                      invokeid=effect.invokeid)  # dropped with its invocation if the state is left first
         deliver(unit, row.machine, row.id, error, cause=key)
 
 

@@ -93,4 +93,5 @@ class DurableRuntime:
     def read(self) -> Any:
         if self._closed:
             raise StorageError("this Interlock app is closed; open a new one")
+        self.writer.refuse_inside_a_step()
         return self.store.read()

@@ -10,7 +10,7 @@ from interlock.storage.codec import dumps, loads
 from interlock.storage.store import HistoryRow, InstanceRow
 
 T = TypeVar("T")
-Outcome = Literal["applied", "ignored", "queued"]
+Outcome = Literal["applied", "ignored", "queued", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,8 @@ class SendResult:
     """What became of a sent event once the instance settled.
 
     - ``outcome``: ``applied`` (transitions were taken), ``ignored`` (no transition accepted it; it is in
-      the history) or ``queued`` (the instance is paused; it will be applied on resume).
+      the history), ``queued`` (the instance is paused; it will be applied on resume) or ``failed`` (it
+      waited behind other events and its step raised; it is recorded with the error, see runtime.md).
     - ``step``: the history step that recorded it (None while queued).
     - ``duplicate``: the idempotency key was seen before; nothing changed and this is the recorded result.
     - ``instance``: the instance after settling.

@@ -85,6 +85,10 @@ class Registry:
         raise NotFoundError(f"machine {name!r} has no version {version!r} registered in this process "
                             f"(registered: {versions}); register that version to run its instances")
 
+    def versions(self) -> list[tuple[str, str]]:
+        """Every (machine, version) this process can run."""
+        return list(self._charts)
+
     def has_version(self, name: str, version: str) -> bool:
         return (name, version) in self._charts
 

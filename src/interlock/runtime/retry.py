@@ -44,6 +44,8 @@ class RetryPolicy:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 problems.append(f"{name} must be positive or None, not {value}")
+        if self.lease <= 0:
+            problems.append(f"lease must be positive (seconds a claim lasts), not {self.lease}")
         if problems:
             raise ValueError("invalid RetryPolicy: " + "; ".join(problems))
 

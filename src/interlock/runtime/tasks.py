@@ -57,7 +57,11 @@ def run_attempt(service: Service, row: TaskRow, beat: Callable[[], bool]) -> Att
     policy = RetryPolicy.from_json(row.policy)
     try:
         if service.is_async:
-            value = asyncio.run(_async_call(service, task, policy.timeout))
+            def call(task: Task) -> Any:
+                return asyncio.run(_async_call(service, task, policy.timeout))
+
+            # run_until_idle() called from async code: this thread's loop is busy running the caller
+            value = _call_with_timeout(call, task, None) if _loop_running() else call(task)
         elif policy.timeout is None:
             value = service.fn(task)
         else:
@@ -78,8 +82,16 @@ async def _async_call(service: Service, task: Task, timeout: float | None) -> An
     return await asyncio.wait_for(service.fn(task), timeout)
 
 
-def _call_with_timeout(fn: Callable[[Task], Any], task: Task, timeout: float) -> Any:
-    """Run a sync service on its own thread and stop waiting after ``timeout`` (the thread is abandoned:
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _call_with_timeout(fn: Callable[[Task], Any], task: Task, timeout: float | None) -> Any:
+    """Run a service on its own thread and stop waiting after ``timeout`` (the thread is abandoned:
     Python cannot kill it, so services should check ``heartbeat()`` to notice)."""
     box: dict[str, Any] = {}
 

@@ -71,6 +71,15 @@ class Writer:
         """Run a command and wait for its result (``TimeoutError`` after ``timeout`` seconds)."""
         return self.submit(fn).result(timeout)
 
+    def refuse_inside_a_step(self) -> None:
+        """``StorageError`` when called on the writer thread: a guard or action calling the app would
+        wait for (or read around) the very step it runs in."""
+        if self._thread is not None and threading.current_thread() is self._thread:
+            raise StorageError(
+                "an Interlock call was made from inside a step (a guard or action of a chart): it would "
+                "wait for the very step it runs in. Send events from the chart (<send>, or an action's "
+                "send) or call the app from a service, which runs as a task after the commit")
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -82,6 +91,7 @@ class Writer:
     def _put(self, fn: Command, sink: Sink) -> None:
         if self._closed:
             raise StorageError("this Interlock app is closed; open a new one")
+        self.refuse_inside_a_step()
         if self._thread is None:
             self._start()
         self._queue.put((fn, sink))

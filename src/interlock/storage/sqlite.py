@@ -251,8 +251,9 @@ class SQLiteTx:
         instance)."""
         self._pending.set_index((machine, id), index_of(*before), index_of(states, tags))
 
-    def ready_instances(self, limit: int) -> list[tuple[str, str]]:
-        return [(m, i) for m, i in self._all("ready_instances", {"limit": limit})]
+    def ready_instances(self, limit: int, versions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        known = _dumps([[machine, version] for machine, version in versions])
+        return [(m, i) for m, i in self._all("ready_instances", {"limit": limit, "versions": known})]
 
     def list_instances(self, machine: str, *, state: str | None = None, tag: str | None = None,
                        status: str | None = None, after: str = "", limit: int = 100) -> list[InstanceRow]:
@@ -380,7 +381,7 @@ class SQLiteTx:
         for row in rows:
             task = _task(row)
             # RetryPolicy.to_json stores what a claim grants as lease_seconds ("lease" before schema 3)
-            until = now + float(task.policy.get("lease_seconds", task.policy.get("lease", 60.0)))
+            until = now + float(task.policy.get("lease_seconds") or task.policy.get("lease") or 60.0)
             self._run("lease_task", {"key": task.key, "owner": owner, "until": until})
             claimed.append(TaskRow(task.key, task.machine, task.id, task.invokeid, task.service,
                                    task.input, task.policy, task.attempt + 1, "running",

@@ -57,8 +57,11 @@ SELECT machine, id, version, status, paused, step, queued, snapshot,
 FROM instances WHERE parent_machine = :machine AND parent_id = :id;
 
 -- name: ready_instances
--- Instances with events waiting that are not paused, oldest names first.
-SELECT machine, id FROM instances WHERE queued > 0 AND paused = 0 LIMIT :limit;
+-- Instances with events waiting that are not paused, of the machine versions a process runs (a JSON
+-- list of [machine, version] pairs): instances it cannot run must not fill its page.
+SELECT machine, id FROM instances
+WHERE queued > 0 AND paused = 0 AND json_array(machine, version) IN (SELECT value FROM json_each(:versions))
+LIMIT :limit;
 
 -- name: remove_index
 -- One state or tag an instance no longer has. Positional (machine, kind, value, id).

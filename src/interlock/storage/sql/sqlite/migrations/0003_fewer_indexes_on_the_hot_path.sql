@@ -58,3 +58,9 @@ DROP TABLE timers_v2;
 CREATE UNIQUE INDEX timers_by_key ON timers (key);
 CREATE INDEX timers_by_due ON timers (due_at);   -- its entries end with the rowid: (due_at, seq) order
 CREATE INDEX timers_by_sendid ON timers (machine, id, sendid);
+
+-- Tasks store what a claim or heartbeat grants as policy.lease_seconds; with a heartbeat interval it is
+-- now twice the interval (it was the interval itself, stored as policy.lease).
+UPDATE tasks SET policy = json_set(policy, '$.lease_seconds',
+    CASE WHEN json_extract(policy, '$.heartbeat') IS NOT NULL THEN 2 * json_extract(policy, '$.heartbeat')
+         ELSE COALESCE(json_extract(policy, '$.lease'), 60) END);
