@@ -65,9 +65,9 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
         if waiting is not None:
             _same_request(machine, id, idempotency_key, waiting.event, event)
             return "queued", None, True
-    if row.status == "active" and (row.paused or row.queued):
+    if row.queued or (row.paused and row.status == "active"):
         # behind other events (or paused): keep arrival order by going through the inbox. An instance
-        # that has ended accepts nothing: the event is recorded as ignored at once, paused or not.
+        # that has ended records the event as ignored at once, paused or not (after any still queued).
         seq = unit.tx.enqueue(machine, id, event.to_json(), idempotency_key=idempotency_key, cause=None,
                               sendid=None, now=unit.now)
         row.queued += 1
