@@ -34,7 +34,7 @@ from interlock.runtime.model import (
 )
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.unit import Unit
-from interlock.storage.codec import encode_exact
+from interlock.storage.codec import NotStorable, encode_exact
 
 MAX_EVENT_BYTES = 256 * 1024
 # done./error. are raised by the engine; xstate.after.<state>.#<n> are the timers a document's `after`
@@ -268,7 +268,7 @@ class Interlock:
         not JSON, NaN, infinities, integers beyond 64 bits and, with ``limit``, oversized values."""
         try:
             value, text = encode_exact(value)
-        except (TypeError, ValueError) as exc:
+        except NotStorable as exc:
             raise EventRejectedError(f"{what} is not JSON ({exc}); send only dicts, lists, strings, "
                                      "numbers, booleans and None") from exc
         size = len(text.encode()) if limit else 0

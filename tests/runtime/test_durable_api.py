@@ -299,6 +299,12 @@ def test_idempotent_data_is_compared_as_stored(app: Interlock) -> None:
         with pytest.raises(ConflictError, match="with other data"):
             app.send("order", "o1", {"type": "NOTE", "i": other}, idempotency_key="k")
     assert app.send("order", "o1", {"type": "NOTE", "i": 1}, idempotency_key="k").duplicate
+    # a retry whose keys come in another order (another client, a re-serialising proxy) is the same
+    app.send("order", "o1", {"name": "NOTE", "data": {"i": {"a": 1, "b": [{"x": 1, "y": 2}]}, "j": 2}},
+             idempotency_key="r")
+    again = app.send("order", "o1", {"name": "NOTE", "data": {"j": 2, "i": {"b": [{"y": 2, "x": 1}], "a": 1}}},
+                     idempotency_key="r")
+    assert again.duplicate
 
 
 def test_a_chart_that_calls_the_app_from_a_step_gets_a_clear_error_not_a_deadlock(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from interlock.errors import ConflictError, StorageError
+from interlock.runtime.retry import RetryPolicy
 from interlock.storage import open_store
 from interlock.storage.queries import load_queries, migrations, parse_queries, split_statements
 from interlock.storage.sqlite import SQLiteStore
@@ -184,6 +185,9 @@ def test_updates_write_every_changed_column_across_transactions(tmp_path: Path) 
         assert stored.snapshot["configuration"] == ["m", f"s{number}"]
 
 
+LEASE = RetryPolicy.lease_of
+
+
 def test_a_claim_takes_free_or_expired_tasks_only(tmp_path: Path) -> None:
     store = SQLiteStore(f"sqlite:///{tmp_path / 't.db'}")
     with store.write() as tx:
@@ -191,10 +195,10 @@ def test_a_claim_takes_free_or_expired_tasks_only(tmp_path: Path) -> None:
         tx.add_task(TaskRow("k1", "m", "a", "inv", "svc", {}, {"lease": 10}), now=0.0)
         tx.add_task(TaskRow("k2", "m", "a", "inv", "other", {}, {"lease": 10}), now=0.0)
     with store.write() as tx:
-        [task] = tx.claim_tasks(1.0, owner="w1", services=["svc"], limit=10)
+        [task] = tx.claim_tasks(1.0, owner="w1", services=["svc"], limit=10, lease_of=LEASE)
         assert (task.key, task.attempt, task.lease_until) == ("k1", 1, 11.0)
-        assert tx.claim_tasks(5.0, owner="w2", services=["svc"], limit=10) == []
-        [again] = tx.claim_tasks(11.0, owner="w2", services=["svc"], limit=10)
+        assert tx.claim_tasks(5.0, owner="w2", services=["svc"], limit=10, lease_of=LEASE) == []
+        [again] = tx.claim_tasks(11.0, owner="w2", services=["svc"], limit=10, lease_of=LEASE)
         assert (again.attempt, again.lease_owner) == (2, "w2")
         assert tx.owned_task("k1", "w1", 1) is None  # w1's late result is stale
         assert not tx.extend_lease("k1", "w1", 1, 99.0)
@@ -304,7 +308,8 @@ def test_version_2_tasks_get_the_lease_a_claim_grants_now(tmp_path: Path) -> Non
     conn.close()
     store = SQLiteStore(f"sqlite:///{path}")
     with store.write() as tx:
-        claimed = tx.claim_tasks(100.0, owner="w", services=["s"], limit=5)
+        claimed = tx.claim_tasks(100.0, owner="w", services=["s"], limit=5,
+                                 lease_of=RetryPolicy.lease_of)
         assert {t.key: t.lease_until for t in claimed} == {"m/a#0.0": 110.0, "m/a#0.1": 130.0,
                                                            "m/a#0.2": 160.0}
 

@@ -17,7 +17,14 @@ from interlock.errors import ConflictError, EventRejectedError, NotFoundError, S
 from interlock.runtime.addresses import session_id
 from interlock.runtime.dispatch import deliver, dispatch, reachable_from
 from interlock.runtime.unit import Isolate, Unit
-from interlock.storage.codec import check_exact, dumps, encode_exact, loads
+from interlock.storage.codec import (
+    NotStorable,
+    check_exact,
+    dumps,
+    encode_exact,
+    loads,
+    sorted_text,
+)
 from interlock.storage.store import HistoryRow, InstanceRow
 
 log = logging.getLogger("interlock.runtime")
@@ -42,7 +49,7 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
                       parent_id, parent_invokeid, created_at=unit.now, updated_at=unit.now)
     try:
         unit.tx.insert_instance(row)
-    except (TypeError, ValueError) as exc:
+    except NotStorable as exc:
         raise _not_json(machine, id, 0, exc) from exc
     unit.add(row, snap)
     effects = _dispatch(unit, row, 0, result.effects)
@@ -84,9 +91,9 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
 
 def _same_request(machine: str, id: str, key: str, recorded: dict[str, Any] | None, event: Event) -> None:
     """A key names one request: reusing it for another event is a client's bug, not a duplicate."""
-    # compared as stored: 1, 1.0 and True are equal in Python, not in JSON
+    # compared as stored (1, 1.0 and True are equal in Python, not in JSON), keys in any order
     if recorded is None or (recorded.get("name") == event.name
-                            and dumps(recorded.get("data")) == dumps(event.data)):
+                            and sorted_text(recorded.get("data")) == sorted_text(event.data)):
         return
     before = recorded.get("name")
     differs = f"with other data than this {event.name!r}" if before == event.name else (
@@ -120,7 +127,7 @@ def _dispatch(unit: Unit, row: InstanceRow, number: int, effects: Any) -> list[d
     """:func:`dispatch`, with a sent event that cannot be stored reported as this step's failure."""
     try:
         return dispatch(unit, row, number, effects)
-    except (TypeError, ValueError) as exc:
+    except NotStorable as exc:
         raise _not_json(row.machine, row.id, number, exc) from exc
 
 
@@ -158,7 +165,7 @@ def _store_snapshot(row: InstanceRow, new: Snapshot, number: int, change: dict[s
             encode_exact(effects)  # refused here, with the step named, not when the history is written
         data = new.to_json()
         text = dumps(data)
-    except (TypeError, ValueError) as exc:
+    except NotStorable as exc:
         raise _not_json(row.machine, row.id, number, exc) from exc
     if len(text) > MAX_SNAPSHOT_CHARS:
         raise StorageError(

@@ -69,7 +69,8 @@ def drain_ready(unit: Unit, limit: int, skip: frozenset[tuple[str, str]] = froze
 def claim(unit: Unit, *, owner: str, services: list[str], limit: int,
           rng: random.Random) -> list[TaskRow]:
     """Lease tasks to run; a task whose last attempt's lease ran out fails here instead of running again."""
-    claimed = unit.tx.claim_tasks(unit.now, owner=owner, services=services, limit=limit)
+    claimed = unit.tx.claim_tasks(unit.now, owner=owner, services=services, limit=limit,
+                                  lease_of=RetryPolicy.lease_of)
     runnable = []
     for task in claimed:
         policy = RetryPolicy.from_json(task.policy)

@@ -31,7 +31,7 @@ from interlock.core.events import Event
 from interlock.runtime.addresses import parse_address, session_id, split_session
 from interlock.runtime.machines import SCXML_TYPES, inline_name
 from interlock.runtime.unit import Isolate, Unit
-from interlock.storage.codec import encode_exact
+from interlock.storage.codec import NotStorable, encode_exact
 from interlock.storage.store import InstanceRow, TaskRow, TimerRow
 
 log = logging.getLogger("interlock.chart")
@@ -84,7 +84,7 @@ def _json(effect: Effect) -> dict[str, Any]:
     elif isinstance(effect, LogEffect):
         try:  # a diagnostic never fails a step: what cannot be stored is kept as its repr
             data["value"] = encode_exact(effect.value)[0]
-        except (TypeError, ValueError):
+        except NotStorable:
             data["value"] = repr(effect.value)
     return data
 

@@ -72,7 +72,7 @@ class RetryPolicy:
     @staticmethod
     def lease_of(stored: dict[str, Any]) -> float:
         """Seconds a claim or heartbeat grants under a policy as stored (:meth:`to_json`)."""
-        seconds = stored.get("lease_seconds")
+        seconds = stored.get("lease_seconds")  # every stored policy has it (schema 3 added it to older ones)
         return float(seconds) if seconds is not None else RetryPolicy.from_json(stored).lease_seconds()
 
     @classmethod

@@ -12,7 +12,7 @@ from typing import Any
 from interlock.errors import ConflictError
 from interlock.runtime.registry import Service
 from interlock.runtime.retry import RetryPolicy
-from interlock.storage.codec import canonical
+from interlock.storage.codec import NotStorable, canonical
 from interlock.storage.store import TaskRow
 
 
@@ -73,7 +73,7 @@ def run_attempt(service: Service, row: TaskRow, beat: Callable[[], bool]) -> Att
         return Attempt(False, error=detail)
     try:
         value = canonical(value)  # what the chart sees is what the store keeps
-    except (TypeError, ValueError) as exc:
+    except NotStorable as exc:
         return Attempt(False, error=f"service {service.name!r} returned a value that is not JSON: {exc}")
     return Attempt(True, value)
 

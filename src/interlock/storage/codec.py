@@ -21,24 +21,36 @@ _orjson_dumps = orjson.dumps
 loads = orjson.loads
 
 
+class NotStorable(TypeError, ValueError):
+    """A value the store cannot keep exactly: not JSON, NaN, an infinity, an integer beyond 64 bits."""
+
+
 def _refuse(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text; ``TypeError`` or ``ValueError`` for values that are not JSON."""
+    """Compact JSON text; :class:`NotStorable` for values that are not JSON."""
     try:
         return _orjson_dumps(value, default=_refuse, option=_OPTIONS).decode()
     except orjson.JSONEncodeError as exc:
         if "64-bit" in str(exc):
-            raise ValueError("an integer does not fit in 64 bits; store it as a string") from exc
+            raise NotStorable("an integer does not fit in 64 bits; store it as a string") from exc
         cause = exc.__cause__
-        raise TypeError(str(cause or exc)) from exc
+        raise NotStorable(str(cause or exc)) from exc
+
+
+def sorted_text(value: Any) -> str:
+    """JSON text with keys sorted at every level: equal for equal data, whatever the key order."""
+    try:
+        return _orjson_dumps(value, default=_refuse, option=_OPTIONS | orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError as exc:
+        raise NotStorable(str(exc.__cause__ or exc)) from exc
 
 
 def check_exact(value: Any) -> bool:
     """Whether ``value`` reads back unchanged once stored (only dicts with string keys, lists, strings,
-    finite floats, ints, booleans and None); ``ValueError`` for NaN or an infinity anywhere in it.
+    finite floats, ints, booleans and None); :class:`NotStorable` for NaN or an infinity anywhere in it.
     Tuples, other keys and other types are for :func:`dumps` to convert or refuse."""
     exact = True
     stack = [value]
@@ -50,7 +62,7 @@ def check_exact(value: Any) -> bool:
             continue
         if kind is float:
             if not math.isfinite(item):
-                raise ValueError(f"{item!r} is not a JSON number (JSON has no NaN or infinity); use None "
+                raise NotStorable(f"{item!r} is not a JSON number (JSON has no NaN or infinity); use None "
                                  "or a string")
         elif kind is dict:
             if exact and not all(type(k) is str for k in item):
@@ -70,8 +82,8 @@ def check_exact(value: Any) -> bool:
 
 
 def encode_exact(value: Any) -> tuple[Any, str]:
-    """``(value as the store will give it back, its JSON text)``; ``TypeError``/``ValueError`` if it
-    cannot be stored exactly (not JSON, NaN, infinities, integers beyond 64 bits)."""
+    """``(value as the store will give it back, its JSON text)``; :class:`NotStorable` if it cannot be
+    stored exactly (not JSON, NaN, infinities, integers beyond 64 bits)."""
     exact = check_exact(value)
     text = dumps(value)  # refuses what is not JSON at all
     return (value if exact else loads(text)), text

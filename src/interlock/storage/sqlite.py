@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -375,13 +375,13 @@ class SQLiteTx:
             return self._run("cancel_all_tasks", {"machine": machine, "id": id})
         return self._run("cancel_tasks", {"machine": machine, "id": id, "invokeid": invokeid})
 
-    def claim_tasks(self, now: float, *, owner: str, services: Sequence[str], limit: int) -> list[TaskRow]:
+    def claim_tasks(self, now: float, *, owner: str, services: Sequence[str], limit: int,
+                    lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]:
         rows = self._all("claimable_tasks", {"now": now, "services": _dumps(list(services)), "limit": limit})
         claimed = []
         for row in rows:
             task = _task(row)
-            # RetryPolicy.to_json stores what a claim grants as lease_seconds ("lease" before schema 3)
-            until = now + float(task.policy.get("lease_seconds") or task.policy.get("lease") or 60.0)
+            until = now + lease_of(task.policy)
             self._run("lease_task", {"key": task.key, "owner": owner, "until": until})
             claimed.append(TaskRow(task.key, task.machine, task.id, task.invokeid, task.service,
                                    task.input, task.policy, task.attempt + 1, "running",

@@ -16,7 +16,7 @@ Rules that make a second implementation behave the same:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -160,7 +160,8 @@ class WriteTx(ReadTx, Protocol):
     # tasks
     def add_task(self, row: TaskRow, now: float) -> None: ...
     def cancel_tasks(self, machine: str, id: str, invokeid: str | None) -> int: ...  # None: all
-    def claim_tasks(self, now: float, *, owner: str, services: Sequence[str], limit: int) -> list[TaskRow]: ...
+    def claim_tasks(self, now: float, *, owner: str, services: Sequence[str], limit: int,
+                    lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]: ...  # of task.policy
     def owned_task(self, key: str, owner: str, attempt: int) -> TaskRow | None: ...
     def extend_lease(self, key: str, owner: str, attempt: int, until: float) -> bool: ...
     def retry_task(self, key: str, available_at: float, error: str) -> None: ...
