@@ -313,7 +313,8 @@ def test_a_chart_that_calls_the_app_from_a_step_gets_a_clear_error_not_a_deadloc
     calls: list[str] = []
 
     def reenter(context: dict[str, object], event: object) -> dict[str, object]:
-        for call in (lambda: holder[0].send("loop", "l1", "PING"), lambda: holder[0].get("loop", "l1")):
+        for call in (lambda: holder[0].send("loop", "l1", "PING"), lambda: holder[0].get("loop", "l1"),
+                     lambda: holder[0].close()):
             try:
                 call()
             except StorageError as exc:
@@ -325,5 +326,5 @@ def test_a_chart_that_calls_the_app_from_a_step_gets_a_clear_error_not_a_deadloc
         holder = [app]
         app.create("loop", "l1")
         assert app.send("loop", "l1", "GO").outcome == "applied"
-        assert len(calls) == 2 and all("made from inside a step" in c for c in calls)
+        assert len(calls) == 3 and all("made from inside a step" in c for c in calls)
         assert app.get("loop", "l1").step == 1  # the app goes on

@@ -55,14 +55,13 @@ def cancel(unit: Unit, machine: str, id: str) -> InstanceRow:
     return row
 
 
-def drain_ready(unit: Unit, limit: int, skip: frozenset[tuple[str, str]] = frozenset()) -> int:
-    """Apply waiting events of instances that are ready (inbox not empty, not paused)."""
+def drain_ready(unit: Unit, limit: int) -> int:
+    """Apply waiting events of instances that are ready (inbox not empty, not paused) and that this
+    process can step."""
     before = unit.budget
-    for key in unit.tx.ready_instances(limit + len(skip), unit.registry.versions()):
-        if key in skip:
-            continue
+    for key in unit.tx.ready_instances(limit, unit.registry.versions()):
         unit.mark(key)
-    apply.settle(unit)  # skips instances of versions this process lacks
+    apply.settle(unit)
     return before - unit.budget
 
 

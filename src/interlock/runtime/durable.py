@@ -85,6 +85,7 @@ class DurableRuntime:
         raise RuntimeError(f"still busy after {max_rounds} rounds; is a chart looping through timers?")
 
     def close(self) -> None:
+        self.writer.refuse_inside_a_step()
         self._closed = True
         self.worker.stop()
         self.writer.close()

@@ -61,11 +61,11 @@ def run_attempt(service: Service, row: TaskRow, beat: Callable[[], bool]) -> Att
                 return asyncio.run(_async_call(service, task, policy.timeout))
 
             # run_until_idle() called from async code: this thread's loop is busy running the caller
-            value = _call_with_timeout(call, task, None) if _loop_running() else call(task)
+            value = _run_on_thread(call, task, None) if _loop_running() else call(task)
         elif policy.timeout is None:
             value = service.fn(task)
         else:
-            value = _call_with_timeout(service.fn, task, policy.timeout)
+            value = _run_on_thread(service.fn, task, policy.timeout)
     except TimeoutError:
         return Attempt(False, error=f"attempt {row.attempt} timed out after {policy.timeout}s")
     except Exception as exc:
@@ -90,9 +90,9 @@ def _loop_running() -> bool:
     return True
 
 
-def _call_with_timeout(fn: Callable[[Task], Any], task: Task, timeout: float | None) -> Any:
-    """Run a service on its own thread and stop waiting after ``timeout`` (the thread is abandoned:
-    Python cannot kill it, so services should check ``heartbeat()`` to notice)."""
+def _run_on_thread(fn: Callable[[Task], Any], task: Task, timeout: float | None) -> Any:
+    """Run a service on its own thread; stop waiting after ``timeout`` seconds if one is given (the
+    thread is abandoned: Python cannot kill it, so services should check ``heartbeat()`` to notice)."""
     box: dict[str, Any] = {}
 
     def target() -> None:

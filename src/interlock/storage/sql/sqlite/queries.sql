@@ -57,10 +57,14 @@ SELECT machine, id, version, status, paused, step, queued, snapshot,
 FROM instances WHERE parent_machine = :machine AND parent_id = :id;
 
 -- name: ready_instances
--- Instances with events waiting that are not paused, of the machine versions a process runs (a JSON
--- list of [machine, version] pairs): instances it cannot run must not fill its page.
+-- Instances with events waiting that are not paused and that a process can apply them to: ended ones
+-- (their events are recorded as ignored, no chart needed) and active ones of the machine versions it
+-- runs (a JSON list of [machine, version] pairs), so instances it cannot run never fill its page.
 SELECT machine, id FROM instances
-WHERE queued > 0 AND paused = 0 AND json_array(machine, version) IN (SELECT value FROM json_each(:versions))
+WHERE queued > 0 AND paused = 0
+  AND (status != 'active' OR EXISTS (SELECT 1 FROM json_each(:versions) AS v
+                                     WHERE json_extract(v.value, '$[0]') = machine
+                                       AND json_extract(v.value, '$[1]') = version))
 LIMIT :limit;
 
 -- name: remove_index
