@@ -2,9 +2,11 @@
 
 Rows and parsed snapshots come from the writer's :class:`RowCache`, which outlives transactions: the
 writer is the only thing in this process that changes instances, so after a commit its rows are what
-the database holds. The writer empties the cache whenever that may not be true: after any rollback
-(rows are changed in place while a command runs), and when another connection has committed since its
-last transaction (``data_version``; another process shares the file).
+the database holds. Whenever that may not be true the cache is repaired: a rolled-back transaction
+empties it (rows are changed in place while a command runs), a rolled-back savepoint either empties it
+(a failed queued event in :func:`~interlock.runtime.apply.settle`) or puts back the rows it changed
+(:meth:`Unit.attempt`), and the writer empties it when another connection has committed since its last
+transaction (``data_version``; another process shares the file).
 """
 
 from __future__ import annotations
