@@ -70,8 +70,13 @@ class Interlock:
     # -- definitions --------------------------------------------------------------------------------
 
     def register(self, chart: Chart) -> Chart:
-        """Make a machine (a compiled chart) runnable; new instances use its newest registered version."""
-        return self.runtime.register(chart)
+        """Make a machine (a compiled chart) runnable; new instances use its newest registered version.
+        With the wall clock this starts the background worker, so timers and tasks already in the
+        database run even if this process never writes."""
+        registered = self.runtime.register(chart)
+        if self._background and not self._started:
+            self.start()
+        return registered
 
     def service(self, name: str, fn: Callable[..., Any] | None = None, *,
                 retry: RetryPolicy | None = None) -> Any:
@@ -148,7 +153,7 @@ class Interlock:
         return self.runtime.run_until_idle()
 
     def start(self) -> None:
-        """Start the background worker (done on the first write unless ``worker=False``)."""
+        """Start the background worker (done by ``register`` and the first write unless ``worker=False``)."""
         self._started = True
         self.runtime.worker.start()
 

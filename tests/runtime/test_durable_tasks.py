@@ -204,6 +204,46 @@ def test_the_background_worker_runs_tasks(tmp_path: Path) -> None:
         assert app.get("payment", "p1").state == ("paid",)
 
 
+def test_a_reopened_app_runs_work_already_in_the_database_without_writing(tmp_path: Path) -> None:
+    """A dedicated worker process registers its machines and services and never sends anything."""
+    from interlock.runtime.clock import SystemClock
+
+    db = tmp_path / "r.db"
+    with Interlock(f"sqlite:///{db}", worker=False, clock=SystemClock()) as app:
+        app.register(payment_chart())
+        app.service("charge", lambda task: "never run here")
+        app.create("payment", "p1")  # its task waits in the database: no worker ran here
+    with Interlock(f"sqlite:///{db}", poll=0.05) as app:
+        app.register(payment_chart())
+        app.service("charge", lambda task: "ok")
+        deadline = time.monotonic() + 10  # a bound for a stuck worker, not a timing assertion
+        while app.get("payment", "p1").state != ("paid",) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert app.get("payment", "p1").state == ("paid",)
+
+
+def test_close_tells_a_heartbeating_service_to_stop_and_returns(tmp_path: Path) -> None:
+    import threading
+
+    started = threading.Event()
+
+    def forever(task: Task) -> str:
+        started.set()
+        while True:  # the recommended shape: heartbeat until told the task is lost
+            task.heartbeat()
+            time.sleep(0.02)
+
+    app = Interlock(f"sqlite:///{tmp_path / 'c.db'}", poll=0.05)
+    app.register(payment_chart())
+    app.service("charge", forever, retry=RetryPolicy(heartbeat=5))
+    app.create("payment", "p1")
+    assert started.wait(10)
+    closer = threading.Thread(target=app.close)
+    closer.start()
+    closer.join(10)  # a bound for a hang, not a timing assertion
+    assert not closer.is_alive()
+
+
 def test_retry_policy_validation_and_backoff() -> None:
     with pytest.raises(ValueError, match="attempts must be at least 1"):
         RetryPolicy(attempts=0)

@@ -329,3 +329,27 @@ def test_the_timer_and_list_queries_are_served_by_indexes(tmp_path: Path) -> Non
                              ("list_by_index", listing), ("list_by_status", listing)):
             plan = _plan(tx.conn, queries[name], params)
             assert "SCAN" not in plan and "TEMP B-TREE" not in plan, (name, plan)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="counts open files through /proc (Linux)")
+def test_a_thread_that_ends_leaves_no_connection_open(tmp_path: Path) -> None:
+    import gc
+    import os
+    import threading
+
+    store = SQLiteStore(f"sqlite:///{tmp_path / 't.db'}")
+
+    def read() -> None:
+        with store.read() as tx:
+            tx.meta_int("schema_version")
+
+    read()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(1_000):  # a thread per request, as a threaded server does
+        thread = threading.Thread(target=read)
+        thread.start()
+        thread.join()
+    gc.collect()  # what the collector would do in a long-running server anyway
+    # each thread's connection is closed (SQLite keeps a few descriptors to reuse: not one per thread)
+    assert len(os.listdir("/proc/self/fd")) - before < 100
+    store.close()

@@ -222,7 +222,10 @@ class Run:
         self.effects.append(CancelEffect(sendid))
 
     def add_pending(self, sendid: str) -> None:
-        self.pending = [*self.pending, sendid]
+        pending = self.pending
+        if pending is self.snapshot.pending or type(pending) is not list:
+            pending = self.pending = list(pending)  # the step's own copy, made once: the snapshot's stays
+        pending.append(sendid)
 
     def bind_data(self, state: StateNode, overrides: dict[str, Any] | None) -> None:
         """Create the state's data items (SCXML 5.3); a failing expression leaves the item None."""

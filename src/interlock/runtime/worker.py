@@ -83,12 +83,14 @@ class Worker:
             service = self.runtime.registry.services[current.service]
 
             def beat(current: TaskRow = current) -> bool:
+                if self._stop.is_set():  # closing: tell the service to stop (TaskLostError)
+                    return False
                 return bool(writer.call(lambda unit: commands.heartbeat(unit, current, self.owner)))
 
             result = run_attempt(service, current, beat)
             _, follow = writer.call(functools.partial(
                 commands.complete_and_claim, task=current, owner=self.owner, result=result, rng=self.rng,
-                services=services))
+                services=[] if self._stop.is_set() else services))  # closing: claim nothing more
             task = follow[0] if follow else None
 
     # -- background thread --------------------------------------------------------------------------

@@ -81,26 +81,24 @@ class Writer:
                 "send) or call the app from a service, which runs as a task after the commit")
 
     def close(self) -> None:
-        with self._lock:
+        """Run what is queued, then stop; a command submitted after this raises ``StorageError``."""
+        with self._lock:  # after this block no command can join the queue behind _STOP
             self._closed = True
             thread = self._thread
+            if thread is not None:
+                self._queue.put(_STOP)
         if thread is not None:
-            self._queue.put(_STOP)
             thread.join()
 
     def _put(self, fn: Command, sink: Sink) -> None:
-        if self._closed:
-            raise StorageError("this Interlock app is closed; open a new one")
         self.refuse_inside_a_step()
-        if self._thread is None:
-            self._start()
-        self._queue.put((fn, sink))
-
-    def _start(self) -> None:
-        with self._lock:
+        with self._lock:  # checked and queued together: never behind a _STOP, never unanswered
+            if self._closed:
+                raise StorageError("this Interlock app is closed; open a new one")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="interlock-writer", daemon=True)
                 self._thread.start()
+            self._queue.put((fn, sink))
 
     def _loop(self) -> None:
         while True:

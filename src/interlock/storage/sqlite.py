@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,10 @@ WRITER_CACHE_KIB = 64 * 1024
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 # Queries of tables the write-behind buffer never holds (timers, tasks): they need not flush it.
 _UNBUFFERED = frozenset({"due_timers", "claimable_tasks", "owned_task", "next_timer", "next_task", "get_meta"})
+
+
+class _Connection(sqlite3.Connection):
+    """A connection a weak set can hold (sqlite3.Connection itself takes no weak references)."""
 
 
 def sqlite_path(url: str) -> str:
@@ -58,7 +63,9 @@ class SQLiteStore:
         self._busy_timeout_ms = busy_timeout_ms
         self.history_tail = history_tail  # see sqlite_history.py
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        # each thread's own connection, held by that thread (a thread that ends closes it); the set is
+        # for close(), and weak, so it keeps no connection of a finished thread open
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._migrate()
@@ -68,14 +75,18 @@ class SQLiteStore:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                       factory=_Connection)
+            except sqlite3.Error as exc:
+                raise StorageError(f"could not open {self.path}: {exc}") from exc
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             self._local.conn = conn
             with self._lock:
-                self._connections.append(conn)
+                self._connections.add(conn)
         return conn
 
     @contextmanager
@@ -123,7 +134,7 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._connections:
+            for conn in list(self._connections):
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
