@@ -328,3 +328,27 @@ def test_a_chart_that_calls_the_app_from_a_step_gets_a_clear_error_not_a_deadloc
         assert app.send("loop", "l1", "GO").outcome == "applied"
         assert len(calls) == 3 and all("made from inside a step" in c for c in calls)
         assert app.get("loop", "l1").step == 1  # the app goes on
+
+
+def test_a_chart_changed_under_the_same_version_is_refused_at_register(tmp_path: Path) -> None:
+    from interlock import machine
+
+    def flow(states: dict[str, object], version: str = "1") -> object:
+        chart = machine({"id": "flow", "initial": "a", "states": states})
+        chart.version = version  # type: ignore[attr-defined]
+        return chart
+
+    first = {"a": {"on": {"GO": "b"}}, "b": {}}
+    db = tmp_path / "v.db"
+    with open_app(db, VirtualClock(), flow(first)) as app:  # type: ignore[arg-type]
+        app.create("flow", "f1")
+        app.send("flow", "f1", "GO")
+    changed = {"a": {"on": {"GO": "c"}}, "c": {}}  # b is gone: f1 sits in it
+    with Interlock(f"sqlite:///{db}", clock=VirtualClock()) as app:
+        with pytest.raises(ConflictError, match="'flow' version '1' was registered in this database with "
+                                                "other states or transitions"):
+            app.register(flow(changed))  # type: ignore[arg-type]
+        app.register(flow(first))  # the same definition again: a restart
+        app.register(flow(changed, "2"))  # a new version: new instances get it, f1 keeps version 1
+        assert app.create("flow", "f2").version == "2"
+        assert (app.get("flow", "f1").version, app.get("flow", "f1").state) == ("1", ("flow.b",))

@@ -113,7 +113,17 @@ def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: 
         return _finish(unit, row, snap, snap, "ignored", event, idempotency_key, cause, [])
     chart = unit.registry.chart(row.machine, row.version)
     snap = unit.snapshot(row)
-    result = step(chart, snap, event, now=unit.now, reachable=reachable_from(unit, row))
+    try:
+        result = step(chart, snap, event, now=unit.now, reachable=reachable_from(unit, row))
+    except KeyError:
+        unknown = [s for s in snap.configuration if s not in chart.states]
+        if not unknown:
+            raise
+        raise ConflictError(
+            f"{row.machine}/{row.id} is in states {unknown} that machine {row.machine!r} version "
+            f"{row.version!r} registered here does not have: the chart was changed without a new version. "
+            "Register the definition the instance was created with (or a new version for new instances)"
+        ) from None
     if reject_unhandled and not result.transitions:
         raise EventRejectedError(
             f"event {event.name!r} is not accepted by {row.machine}/{row.id} in state "

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from interlock.core.chart import Chart
-from interlock.errors import StorageError
+from interlock.errors import ConflictError, StorageError
 from interlock.runtime.clock import Clock, SystemClock
-from interlock.runtime.machines import inline_children
+from interlock.runtime.machines import inline_children, shape_of
 from interlock.runtime.registry import Registry
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.unit import Unit
@@ -34,21 +34,27 @@ class DurableRuntime:
         self._closed = False
 
     def register(self, chart: Chart) -> Chart:
+        self.registry.check(chart)
+        children = list(inline_children(chart.name, chart))
+        versions = [(chart.name, chart.version, chart), *((n, c.version, c) for n, c in children)]
+        now = self.clock.now()
+
+        def record(unit: Unit) -> None:
+            for name, version, compiled in versions:
+                shape = shape_of(compiled)
+                if unit.tx.register_machine(name, version, shape, now) != shape:
+                    raise ConflictError(
+                        f"machine {name!r} version {version!r} was registered in this database with other "
+                        "states or transitions; its instances hold the old state ids. Give the changed "
+                        "chart a new version (instances keep theirs), or register the old definition")
+
+        self.writer.call(record)
         self.registry.add_chart(chart)
         for service, fn in chart.services.items():  # implementations the chart was built with
             if service not in self.registry.services:
                 self.registry.add_service(service, fn, RetryPolicy())
-        names = [chart.name]
-        for name, child in inline_children(chart.name, chart):
+        for name, child in children:
             self.registry.add_alias(name, chart.version, child)
-            names.append(name)
-        now = self.clock.now()
-
-        def record(unit: Unit) -> None:
-            for name in names:
-                unit.tx.register_machine(name, chart.version, now)
-
-        self.writer.call(record)
         return chart
 
     def leaves(self, row: InstanceRow) -> tuple[str, ...]:
@@ -65,7 +71,8 @@ class DurableRuntime:
             chart = self.registry.chart(machine, version)
         except Exception:
             return config
-        found = tuple(s for s in config if chart.states[s].kind in ("atomic", "final"))
+        states = chart.states  # a state it lacks (a chart changed under the same version) is left out
+        found = tuple(s for s in config if s in states and states[s].kind in ("atomic", "final"))
         if len(self._leaves) < 100_000:
             self._leaves[key] = found
         return found

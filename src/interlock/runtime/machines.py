@@ -7,6 +7,7 @@ Documents are compiled once and cached by their text and folder, so a chart invo
 from __future__ import annotations
 
 import hashlib
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,3 +98,14 @@ def inline_children(machine: str, chart: Chart, *, strict: bool = True) -> Itera
                 child = loader.load(None, spec.content, base_dir)[0]
                 yield name, child
                 yield from inline_children(name, child, strict=strict)
+
+
+def shape_of(chart: Chart) -> str:
+    """A digest of what stored instances depend on: the states (id, kind, parent, order) and the
+    transitions (source, events, targets, type). Instances keep state ids in their snapshots, so a chart
+    whose shape changed under the same version would strand them; guards, actions and expressions are
+    not part of it (code cannot be compared), so changing those still needs a new version by discipline."""
+    states = [(s.id, s.kind, s.parent.id if s.parent is not None else None) for s in chart.walk()]
+    transitions = [(t.source.id, list(t.events), [x.id for x in t.targets], t.type) for t in chart.transitions]
+    text = json.dumps([chart.name, states, transitions], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

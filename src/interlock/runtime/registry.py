@@ -33,6 +33,15 @@ class Registry:
         self._tags: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
 
     def add_chart(self, chart: Chart) -> Chart:
+        self.check(chart)
+        self._charts[(chart.name, chart.version)] = chart
+        self._latest[chart.name] = chart
+        self._tags.clear()
+        return chart
+
+    def check(self, chart: Chart) -> None:
+        """Raise unless ``chart`` can be added: a compiled chart, an addressable name, and not another
+        chart under a (name, version) this process already has."""
         if not isinstance(chart, Chart):
             raise TypeError(f"register() takes a compiled Chart, not {type(chart).__name__}; build one "
                             "with a front end (for example interlock.frontends.scxml.load_scxml)")
@@ -47,10 +56,6 @@ class Registry:
             raise ConflictError(
                 f"machine {chart.name!r} version {chart.version!r} is already registered with another "
                 "chart; give the changed chart a new version so existing instances keep theirs")
-        self._charts[(chart.name, chart.version)] = chart
-        self._latest[chart.name] = chart
-        self._tags.clear()
-        return chart
 
     def add_alias(self, name: str, version: str, chart: Chart) -> None:
         """Run ``chart`` as machine ``name`` (an inline child, named after its parent), under the

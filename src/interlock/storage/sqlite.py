@@ -220,8 +220,10 @@ class SQLiteTx:
         row = self._one("get_meta", {"key": key})
         return int(row[0]) if row else 0
 
-    def register_machine(self, name: str, version: str, now: float) -> None:
-        self._run("register_machine", {"name": name, "version": version, "now": now})
+    def register_machine(self, name: str, version: str, shape: str, now: float) -> str:
+        self._run("register_machine", {"name": name, "version": version, "shape": shape, "now": now})
+        found = self._one("machine_shape", {"name": name, "version": version})
+        return str(found[0]) if found else shape
 
     # -- instances -----------------------------------------------------------------------------------
 

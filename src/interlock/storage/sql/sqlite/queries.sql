@@ -11,9 +11,14 @@ INSERT INTO interlock_meta (key, value) VALUES (:key, :value)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 
 -- name: register_machine
--- Remember that a machine version was registered (first time only).
-INSERT INTO machines (name, version, registered_at) VALUES (:name, :version, :now)
-ON CONFLICT (name, version) DO NOTHING;
+-- Remember that a machine version was registered and its shape (first time only; a shape recorded
+-- before shapes were kept is filled in).
+INSERT INTO machines (name, version, registered_at, shape) VALUES (:name, :version, :now, :shape)
+ON CONFLICT (name, version) DO UPDATE SET shape = excluded.shape WHERE machines.shape IS NULL;
+
+-- name: machine_shape
+-- The shape a machine version was registered with.
+SELECT shape FROM machines WHERE name = :name AND version = :version;
 
 -- name: get_instance
 -- One instance with its snapshot.

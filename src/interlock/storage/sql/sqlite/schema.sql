@@ -10,6 +10,7 @@ CREATE TABLE machines (
     name          TEXT NOT NULL,
     version       TEXT NOT NULL,
     registered_at REAL NOT NULL,
+    shape         TEXT,   -- runtime/machines.py shape_of: a changed chart must get a new version
     PRIMARY KEY (name, version)
 ) WITHOUT ROWID;
 

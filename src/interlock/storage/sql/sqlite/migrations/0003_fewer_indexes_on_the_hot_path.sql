@@ -64,3 +64,19 @@ CREATE INDEX timers_by_sendid ON timers (machine, id, sendid);
 UPDATE tasks SET policy = json_set(policy, '$.lease_seconds',
     CASE WHEN json_extract(policy, '$.heartbeat') IS NOT NULL THEN 2 * json_extract(policy, '$.heartbeat')
          ELSE COALESCE(json_extract(policy, '$.lease'), 60) END);
+
+-- A machine version remembers its shape (states and transitions), so a chart changed under the same
+-- version is refused at register instead of stranding the instances that hold its state ids.
+ALTER TABLE machines RENAME TO machines_v2;
+
+CREATE TABLE machines (
+    name          TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    registered_at REAL NOT NULL,
+    shape         TEXT,   -- runtime/machines.py shape_of: a changed chart must get a new version
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+
+INSERT INTO machines (name, version, registered_at) SELECT name, version, registered_at FROM machines_v2;
+
+DROP TABLE machines_v2;
