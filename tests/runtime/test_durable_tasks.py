@@ -236,10 +236,12 @@ def test_close_tells_a_heartbeating_service_to_stop_and_returns(tmp_path: Path) 
     app = Interlock(f"sqlite:///{tmp_path / 'c.db'}", poll=0.05)
     app.register(payment_chart())
     app.service("charge", forever, retry=RetryPolicy(heartbeat=5))
-    app.create("payment", "p1")
-    assert started.wait(10)
-    closer = threading.Thread(target=app.close)
-    closer.start()
+    closer = threading.Thread(target=app.close, daemon=True)
+    try:
+        app.create("payment", "p1")
+        assert started.wait(10)
+    finally:  # close also when the assertion fails: the service stops at its next heartbeat
+        closer.start()
     closer.join(10)  # a bound for a hang, not a timing assertion
     assert not closer.is_alive()
 

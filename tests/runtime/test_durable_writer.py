@@ -129,3 +129,23 @@ def test_instances_this_process_cannot_run_do_not_starve_the_ones_it_can(tmp_pat
         inst = app.get("order", "o1")
         assert (inst.queued, len(inst.context["seen"])) == (0, 1_100)
         assert app.get("aaa", "a000").queued == 1  # left for a process that runs it
+
+
+def test_events_left_on_an_ended_instance_are_drained_by_a_process_without_its_version(
+        tmp_path: Path) -> None:
+    """An ended instance needs no chart to record events as ignored: any process drains them."""
+    db = tmp_path / "e.db"
+    with open_app(db, VirtualClock(), order_chart("1")) as app:
+        app.create("order", "o1")
+        app.pause("order", "o1")
+        app.send("order", "o1", "ACCEPT")
+        app.send("order", "o1", "SHIP")  # the instance ends here
+        for i in range(1_100):
+            app.send("order", "o1", {"type": "NOTE", "i": i})
+        inst = app.resume("order", "o1")
+        assert inst.status == "done" and inst.queued > 0  # the budget of one command ran out
+    with open_app(db, VirtualClock(), order_chart("2")) as app:  # runs version 2 only
+        app.run_until_idle()
+        inst = app.get("order", "o1")
+        assert (inst.queued, inst.version) == (0, "1")
+        assert app.history("order", "o1", after=inst.step - 1).items[0].outcome == "ignored"
