@@ -70,13 +70,8 @@ class Interlock:
     # -- definitions --------------------------------------------------------------------------------
 
     def register(self, chart: Chart) -> Chart:
-        """Make a machine (a compiled chart) runnable; new instances use its newest registered version.
-        With the wall clock this starts the background worker, so timers and tasks already in the
-        database run even if this process never writes."""
-        registered = self.runtime.register(chart)
-        if self._background and not self._started:
-            self.start()
-        return registered
+        """Make a machine (a compiled chart) runnable; new instances use its newest registered version."""
+        return self.runtime.register(chart)
 
     def service(self, name: str, fn: Callable[..., Any] | None = None, *,
                 retry: RetryPolicy | None = None) -> Any:
@@ -153,7 +148,10 @@ class Interlock:
         return self.runtime.run_until_idle()
 
     def start(self) -> None:
-        """Start the background worker (done by ``register`` and the first write unless ``worker=False``)."""
+        """Start the background worker: done by the first write unless ``worker=False``. A process that
+        only runs work already in the database (a dedicated worker) calls it once its machines and
+        services are registered: a worker started earlier would fire timers whose steps invoke what is
+        not registered yet."""
         self._started = True
         self.runtime.worker.start()
 

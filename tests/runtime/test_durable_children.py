@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from interlock.app import Interlock
 from interlock.runtime.clock import VirtualClock
 from tests.runtime.durable_support import (
     child_chart,
@@ -159,3 +162,34 @@ def test_entering_an_invoking_state_again_starts_a_fresh_child(tmp_path: Path) -
         assert kids == {"looper/l1/kid": "cancelled", "looper/l1/kid~1.1": "active"}
         app.send(child, "looper/l1/kid~1.1", "PING")
         assert app.get("looper", "l1").context["answers"] == ["done"]
+
+
+def test_an_inline_child_is_the_same_machine_after_re_indenting_and_a_changed_one_needs_a_new_version(
+        tmp_path: Path) -> None:
+    from interlock.errors import ConflictError
+    from interlock.frontends.scxml import load_scxml
+
+    db = tmp_path / "i.db"
+    with open_app(db, VirtualClock(), load_scxml(INLINE_PARENT)) as app:
+        app.create("inline_parent", "p1")
+    child = next(name for name in _machines(db) if "#inline-" in name)
+    reindented = INLINE_PARENT.replace("\n          ", "\n    ").replace('<state id="w">', '<state  id="w" >')
+    with open_app(db, VirtualClock(), load_scxml(reindented)) as app:  # the same child machine
+        app.send(child, "inline_parent/p1/kid", "GO")
+        assert app.get("inline_parent", "p1").context["out"] == {"doubled": 40}
+    changed = INLINE_PARENT.replace('expr="n * 2"', 'expr="n * 3"').replace(
+        '<final id="end">', '<state id="extra"/><final id="end">')
+    with Interlock(f"sqlite:///{db}", clock=VirtualClock()) as app, \
+            pytest.raises(ConflictError, match="'inline_parent' version '1' was registered"):
+        app.register(load_scxml(changed))
+
+
+def test_registering_an_unchanged_chart_again_in_one_process_is_fine(tmp_path: Path) -> None:
+    from interlock.errors import ConflictError
+    from interlock.frontends.scxml import load_scxml
+
+    with open_app(tmp_path / "r.db", VirtualClock(), load_scxml(INLINE_PARENT)) as app:
+        app.register(load_scxml(INLINE_PARENT))  # another object, the same definition
+        other = INLINE_PARENT.replace('<final id="finished"/>', '<final id="finished"/><state id="z"/>')
+        with pytest.raises(ConflictError, match="already registered with other states or transitions"):
+            app.register(load_scxml(other))

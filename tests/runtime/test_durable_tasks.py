@@ -204,8 +204,8 @@ def test_the_background_worker_runs_tasks(tmp_path: Path) -> None:
         assert app.get("payment", "p1").state == ("paid",)
 
 
-def test_a_reopened_app_runs_work_already_in_the_database_without_writing(tmp_path: Path) -> None:
-    """A dedicated worker process registers its machines and services and never sends anything."""
+def test_a_dedicated_worker_runs_work_already_in_the_database_without_writing(tmp_path: Path) -> None:
+    """A dedicated worker process registers its machines and services, starts, and never sends."""
     from interlock.runtime.clock import SystemClock
 
     db = tmp_path / "r.db"
@@ -216,6 +216,7 @@ def test_a_reopened_app_runs_work_already_in_the_database_without_writing(tmp_pa
     with Interlock(f"sqlite:///{db}", poll=0.05) as app:
         app.register(payment_chart())
         app.service("charge", lambda task: "ok")
+        app.start()  # once everything it runs is registered
         deadline = time.monotonic() + 10  # a bound for a stuck worker, not a timing assertion
         while app.get("payment", "p1").state != ("paid",) and time.monotonic() < deadline:
             time.sleep(0.01)

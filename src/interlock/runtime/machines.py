@@ -81,9 +81,14 @@ class MachineLoader:
 def inline_name(machine: str, content: str) -> str:
     """The machine name an inline ``<invoke><content>`` child runs under: its parent's name and a digest.
 
-    Derived from the text alone, so every process that registers the parent finds the same child again.
+    Derived from the text alone (in XML canonical form, whitespace between elements dropped), so every
+    process that registers the parent finds the same child again, also after the text was re-indented.
     """
-    return f"{machine}#inline-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+    try:
+        text = ET.canonicalize(content, strip_text=True)
+    except ET.ParseError:  # not XML on its own: the text as written
+        text = content
+    return f"{machine}#inline-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 def inline_children(machine: str, chart: Chart, *, strict: bool = True) -> Iterator[tuple[str, Chart]]:
@@ -107,5 +112,8 @@ def shape_of(chart: Chart) -> str:
     not part of it (code cannot be compared), so changing those still needs a new version by discipline."""
     states = [(s.id, s.kind, s.parent.id if s.parent is not None else None) for s in chart.walk()]
     transitions = [(t.source.id, list(t.events), [x.id for x in t.targets], t.type) for t in chart.transitions]
-    text = json.dumps([chart.name, states, transitions], separators=(",", ":"))
+    # inline children are machines named after their content: a changed one is a changed parent
+    children = [inline_name(chart.name, spec.content) for s in chart.walk() for spec in s.invokes
+                if isinstance(spec.content, str) and is_scxml_type(spec.type)]
+    text = json.dumps([chart.name, states, transitions, children], separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

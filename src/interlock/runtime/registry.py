@@ -9,6 +9,7 @@ from typing import Any
 
 from interlock.core.chart import Chart
 from interlock.errors import ConflictError, DefinitionError, NotFoundError, Problem
+from interlock.runtime.machines import shape_of
 from interlock.runtime.retry import RetryPolicy
 
 
@@ -52,10 +53,11 @@ class Registry:
                 "'<machine>#inline-...': give the machine a non-empty name without '/', '#' or surrounding "
                 "spaces")])
         known = self._charts.get((chart.name, chart.version))
-        if known is not None and known is not chart:
+        if known is not None and known is not chart and shape_of(known) != shape_of(chart):
             raise ConflictError(
-                f"machine {chart.name!r} version {chart.version!r} is already registered with another "
-                "chart; give the changed chart a new version so existing instances keep theirs")
+                f"machine {chart.name!r} version {chart.version!r} is already registered with other "
+                "states or transitions; give the changed chart a new version so existing instances keep "
+                "theirs")
 
     def add_alias(self, name: str, version: str, chart: Chart) -> None:
         """Run ``chart`` as machine ``name`` (an inline child, named after its parent), under the
