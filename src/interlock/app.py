@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,7 @@ RESERVED_PREFIXES = ("done.", "error.", "xstate.after.")
 RESERVED_NAMES = frozenset(("done", "error"))  # a transition on "error" takes every error.* event
 MAX_ID_LENGTH = 256
 MAX_EVENT_NAME = 256  # characters
+STATUSES = ("active", "done", "cancelled", "failed")
 Command = Callable[[Unit], Any]
 
 
@@ -136,6 +138,10 @@ class Interlock:
         _check_limit(limit)
         if state is not None and tag is not None:
             raise ValueError("list() filters by state or by tag, not both")
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        if state is not None:
+            self._check_state(machine, state)
         with self.runtime.read() as tx:
             rows = tx.list_instances(machine, state=state, tag=tag, status=status, after=after, limit=limit)
         items = tuple(instance_of(r, self.runtime.leaves(r)) for r in rows)
@@ -279,6 +285,17 @@ class Interlock:
             raise EventRejectedError(f"{what} is {size} bytes, more than the limit of {self.max_event_bytes}; "
                                      "store large payloads elsewhere and send a reference")
         return value
+
+    def _check_state(self, machine: str, state: str) -> None:
+        """A state that no registered version of ``machine`` has is a typo, not an empty result."""
+        known = self.runtime.registry.state_ids(machine)
+        if not known or state in known:  # a machine this process does not run: nothing to check against
+            return
+        close = [s for s in sorted(known) if s.endswith(f".{state}")] or difflib.get_close_matches(
+            state, sorted(known), n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ValueError(f"machine {machine!r} has no state {state!r} (states are full ids, as in "
+                         f"Instance.state){hint}")
 
     def _missing(self, machine: str, instance_id: str) -> NotFoundError:
         if not self.runtime.registry.has_chart(machine):

@@ -45,6 +45,8 @@ def test_unknown_machine_and_instance_are_not_found(app: Interlock) -> None:
         app.create("nope", "x")
     with pytest.raises(NotFoundError, match="no instance 'ghost'"):
         app.send("order", "ghost", "ACCEPT")
+    with pytest.raises(NotFoundError, match=r"no machine 'ordr' is registered in this process \(a typo\?\)"):
+        app.send("ordr", "o1", "ACCEPT")
     with pytest.raises(NotFoundError, match="no instance 'ghost'"):
         app.get("order", "ghost")
 
@@ -352,3 +354,17 @@ def test_a_chart_changed_under_the_same_version_is_refused_at_register(tmp_path:
         app.register(flow(changed, "2"))  # a new version: new instances get it, f1 keeps version 1
         assert app.create("flow", "f2").version == "2"
         assert (app.get("flow", "f1").version, app.get("flow", "f1").state) == ("1", ("flow.b",))
+
+
+def test_listing_by_a_state_or_status_that_does_not_exist_is_an_error_not_an_empty_page(app: Interlock) -> None:
+    from interlock import machine
+
+    with pytest.raises(ValueError, match=r"has no state 'acceptd' .*did you mean 'accepted'"):
+        app.list("order", state="acceptd")
+    with pytest.raises(ValueError, match="status must be one of active, done, cancelled, failed, not 'paid'"):
+        app.list("order", status="paid")
+    app.send("order", "o1", "ACCEPT")
+    assert [i.id for i in app.list("order", state="accepted").items] == ["o1"]
+    app.register(machine({"id": "flow", "initial": "a", "states": {"a": {}, "b": {}}}))
+    with pytest.raises(ValueError, match=r"has no state 'b' \(states are full ids.*did you mean 'flow.b'"):
+        app.list("flow", state="b")  # the document front ends name states by their path

@@ -190,7 +190,7 @@ def test_an_invoke_of_an_unknown_service_raises_error_execution(tmp_path: Path) 
         app.create("payment", "p1")
         [event] = [e.event for e in app.history("payment", "p1").items if e.event]
         assert event["name"] == "error.execution"
-        assert "register it" in event["data"]["message"]
+        assert "app.service('charge', fn)" in event["data"]["message"]
 
 
 def test_the_background_worker_runs_tasks(tmp_path: Path) -> None:

@@ -62,6 +62,9 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
     """An event from a caller: ``(outcome, step, duplicate)`` once the instance has settled."""
     row = unit.row(machine, id)
     if row is None:
+        if not unit.registry.has_chart(machine):
+            raise NotFoundError(f"no instance {id!r} of machine {machine!r}, and no machine {machine!r} is "
+                                "registered in this process (a typo?)")
         raise NotFoundError(f"no instance {id!r} of machine {machine!r}; create it first")
     if idempotency_key is not None:
         seen = unit.tx.history_by_key(machine, id, idempotency_key)

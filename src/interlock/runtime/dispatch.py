@@ -178,8 +178,10 @@ def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> Non
     if kind == "machine":
         _start_child(unit, row, effect, name, key)
         return
-    message = (f"invoke {effect.invokeid!r} names {name!r}, which is neither a registered machine nor a "
-               "registered service; register it (app.register(chart) or app.service(name, fn))")
+    message = (f"invoke {effect.invokeid!r} names {name!r}, which is neither a machine nor a service "
+               f"registered in the process that applied this step; every process that applies steps "
+               f"registers the machines and services they invoke (app.register(chart), "
+               f"app.service({name!r}, fn)); worker=False only keeps a process from running tasks")
     error = Event("error.execution", {"message": message, "invokeid": effect.invokeid}, "platform",
                   invokeid=effect.invokeid)  # dropped with its invocation if the state is left first
     deliver(unit, row.machine, row.id, error, cause=key)
