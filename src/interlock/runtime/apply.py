@@ -291,7 +291,6 @@ def cancel(unit: Unit, row: InstanceRow, reason: str) -> None:
     tx.clear_inbox(row.machine, row.id)
     row.queued = 0
     row.paused = False  # nothing is left to resume: later events are recorded as ignored at once
-    unit.touch(row)
     tx.cancel_timers(row.machine, row.id, None)
     tx.cancel_tasks(row.machine, row.id, None)
     for child in tx.children(row.machine, row.id):

@@ -327,25 +327,24 @@ class SQLiteTx:
         return None
 
     def remove_events_by_sendid(self, machine: str, id: str, sendid: str) -> int:
-        removed = 0
-        waiting = self._pending.inbox.get((machine, id))
-        if waiting:
-            kept = [e for e in waiting if e[0].sendid != sendid]
-            removed = len(waiting) - len(kept)
-            waiting.clear()
-            waiting.extend(kept)
+        removed = self._drop_waiting(machine, id, lambda e: e.sendid == sendid)
         return removed + self._run("remove_events_by_sendid", {"machine": machine, "id": id, "sendid": sendid})
 
     def remove_invocation_events(self, machine: str, id: str, invokeid: str) -> int:
-        removed = 0
-        waiting = self._pending.inbox.get((machine, id))
-        if waiting:
-            kept = [e for e in waiting if e[0].event.get("invokeid") != invokeid]
-            removed = len(waiting) - len(kept)
-            waiting.clear()
-            waiting.extend(kept)
+        removed = self._drop_waiting(machine, id, lambda e: e.event.get("invokeid") == invokeid)
         return removed + self._run("remove_invocation_events", {"machine": machine, "id": id,
                                                                 "invokeid": invokeid})
+
+    def _drop_waiting(self, machine: str, id: str, drop: Callable[[QueuedEvent], bool]) -> int:
+        """Remove the events queued in this transaction (not stored yet) that ``drop`` selects."""
+        waiting = self._pending.inbox.get((machine, id))
+        if not waiting:
+            return 0
+        kept = [e for e in waiting if not drop(e[0])]
+        removed = len(waiting) - len(kept)
+        waiting.clear()
+        waiting.extend(kept)
+        return removed
 
     def clear_inbox(self, machine: str, id: str) -> int:
         waiting = self._pending.inbox.pop((machine, id), None)
