@@ -186,3 +186,80 @@ def test_a_sent_event_that_cannot_be_stored_fails_the_step_with_its_name(tmp_pat
         with pytest.raises(StorageError, match="step 1 of sender/x produced a value that cannot be stored"):
             app.send("sender", "x", "BAD")
         assert app.get("sender", "x").step == 0
+
+
+def _cyclic() -> list[object]:
+    value: list[object] = [1]
+    value.append({"again": value})
+    return value
+
+
+@pytest.mark.timeout(60)  # a hang guard: these used to spin forever in the value check
+def test_cyclic_event_data_is_refused_at_once(tmp_path: Path) -> None:
+    with open_app(tmp_path / "c.db", VirtualClock(), order_chart()) as app:
+        app.create("order", "o1")
+        with pytest.raises(EventRejectedError, match="contains itself"):
+            app.send("order", "o1", {"type": "NOTE", "i": _cyclic()})
+        with pytest.raises(EventRejectedError, match="contains itself"):
+            app.create("order", "o2", input={"n": _cyclic()})
+        assert [h.outcome for h in app.history("order", "o1").items] == ["started"]
+
+
+@pytest.mark.timeout(60)
+def test_an_action_that_makes_a_cyclic_value_fails_its_step_alone(tmp_path: Path) -> None:
+    with open_app(tmp_path / "a.db", VirtualClock(), _maker(_cyclic())) as app:  # type: ignore[arg-type]
+        app.create("maker", "m1")
+        with pytest.raises(StorageError, match=r"step 1 of maker/m1 produced a value that cannot be "
+                                               r"stored.*contains itself"):
+            app.send("maker", "m1", "MAKE")
+        assert app.send("maker", "m1", "OK").instance.context == {"v": 1}
+
+
+@pytest.mark.timeout(60)
+def test_a_cyclic_task_result_is_a_failed_attempt(tmp_path: Path) -> None:
+    with open_app(tmp_path / "t.db", VirtualClock(), payment_chart()) as app:
+        app.service("charge", lambda task: _cyclic(), retry=RetryPolicy(attempts=1))
+        app.create("payment", "p1")
+        app.run_until_idle()
+        inst = app.get("payment", "p1")
+        assert inst.state == ("failed",)
+        assert "returned a value that is not JSON" in inst.context["error"]["message"]
+        assert "contains itself" in inst.context["error"]["message"]
+
+
+@pytest.mark.timeout(60)
+def test_a_value_sharing_one_list_exponentially_often_is_refused_not_expanded(tmp_path: Path) -> None:
+    shared: list[object] = [0]
+    for _ in range(60):  # 60 levels, each holding the level below twice: 2**60 paths
+        shared = [shared, shared]
+    with open_app(tmp_path / "d.db", VirtualClock(), order_chart()) as app:
+        app.create("order", "o1")
+        with pytest.raises(EventRejectedError, match="more than 4,000,000 items"):
+            app.send("order", "o1", {"type": "NOTE", "i": shared})
+
+
+SNAPSHOT_AT_SEND = """
+<datamodel><data id="items" expr="[1]"/><data id="got" expr="None"/></datamodel>
+<state id="s">
+  <transition event="GO">
+    <send event="GOT"><param name="items" expr="items"/></send>
+    <send event="MINE" target="#_internal"><param name="items" expr="items"/></send>
+    <script>items.append(2)</script>
+  </transition>
+  <transition event="MINE"><assign location="got" expr="list(_event.data['items'])"/></transition>
+  <transition event="GOT"/>
+</state>
+"""
+
+
+def test_event_data_is_taken_when_the_send_runs_not_when_the_step_ends(tmp_path: Path) -> None:
+    from tests.runtime.durable_support import scxml
+
+    db = tmp_path / "s.db"
+    chart = scxml(SNAPSHOT_AT_SEND, name="sender", initial="s")
+    with open_app(db, VirtualClock(), chart) as app:
+        app.create("sender", "x")
+        assert app.send("sender", "x", "GO").instance.context == {"items": [1, 2], "got": [1]}
+        go, got = app.history("sender", "x").items[1:3]
+        assert [e["event"]["data"] for e in go.effects if e["kind"] == "send"] == [{"items": [1]}]
+        assert got.event is not None and got.event["data"] == {"items": [1]}

@@ -27,6 +27,7 @@ from interlock.core.content import (
 from interlock.core.datamodel import Expr, Scope
 from interlock.core.effects import LogEffect, SendEffect
 from interlock.core.events import Event
+from interlock.core.values import detached
 
 if TYPE_CHECKING:
     from interlock.core.step import Run
@@ -137,9 +138,10 @@ def _foreach(run: Run, scope: Scope, action: Foreach) -> None:
 
 def evaluate_data(scope: Scope, namelist: tuple[tuple[str, Expr], ...], params: tuple[Param, ...],
                   content: Any) -> Any:
-    """The data of a send, invoke or donedata: its content, or a mapping of namelist and params."""
+    """The data of a send, invoke or donedata: its content, or a mapping of namelist and params; a copy
+    taken now, so later actions of the step do not change it."""
     if content is not None:
-        return content(scope) if isinstance(content, Expr) else content
+        return detached(content(scope) if isinstance(content, Expr) else content)
     if not namelist and not params:
         return None
     data: dict[str, Any] = {}
@@ -148,7 +150,7 @@ def evaluate_data(scope: Scope, namelist: tuple[tuple[str, Expr], ...], params: 
     for p in params:
         source = p.expr if p.expr is not None else p.location
         data[p.name] = source(scope) if source is not None else None
-    return data
+    return detached(data)
 
 
 def parse_delay(value: Any) -> int:

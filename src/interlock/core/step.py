@@ -27,6 +27,7 @@ from interlock.core.invoke import start_invokes
 from interlock.core.microstep import Plan, plan_initial, plan_microstep
 from interlock.core.select import select
 from interlock.core.snapshot import Snapshot
+from interlock.core.values import detached
 from interlock.errors import StepLimitError
 
 MAX_MACROSTEP_WORK = 100_000
@@ -360,7 +361,7 @@ class Run:
         if state.donedata is None:
             return None
         try:
-            return state.donedata(self.scope())
+            return detached(state.donedata(self.scope()))
         except Exception as exc:  # donedata expressions may fail in any way
             self.raise_error("error.execution", exc)
             return None
