@@ -20,6 +20,7 @@ from interlock.core.chart import Chart
 from interlock.core.events import Event
 from interlock.errors import EventRejectedError, NotFoundError
 from interlock.runtime import apply, commands
+from interlock.runtime.arguments import check_id, check_limit, check_step, check_text, unencodable
 from interlock.runtime.clock import Clock
 from interlock.runtime.durable import DurableRuntime
 from interlock.runtime.model import (
@@ -42,7 +43,6 @@ MAX_EVENT_BYTES = 256 * 1024
 # schedules (frontends/document_transitions.py): a client sending one would fire the timeout early
 RESERVED_PREFIXES = ("done.", "error.", "xstate.after.")
 RESERVED_NAMES = frozenset(("done", "error"))  # a transition on "error" takes every error.* event
-MAX_ID_LENGTH = 256
 MAX_EVENT_NAME = 256  # characters
 STATUSES = ("active", "done", "cancelled", "failed")
 Command = Callable[[Unit], Any]
@@ -115,6 +115,7 @@ class Interlock:
     # -- reads --------------------------------------------------------------------------------------
 
     def get(self, machine: str, instance_id: str) -> Instance:
+        _check_names(machine, instance_id)
         with self.runtime.read() as tx:
             row = tx.get_instance(machine, instance_id)
         if row is None:
@@ -124,7 +125,9 @@ class Interlock:
     def history(self, machine: str, instance_id: str, *, after: int = -1,
                 limit: int = 100) -> Page[HistoryEntry]:
         """Steps after step number ``after``, oldest first (step 0 is the start)."""
-        _check_limit(limit)
+        _check_names(machine, instance_id)
+        check_step("after", after)
+        check_limit(limit)
         with self.runtime.read() as tx:
             if tx.get_instance(machine, instance_id) is None:
                 raise self._missing(machine, instance_id)
@@ -135,7 +138,12 @@ class Interlock:
     def list(self, machine: str, *, state: str | None = None, tag: str | None = None,
              status: str | None = None, after: str = "", limit: int = 100) -> Page[Instance]:
         """Instances of a machine, by id; filter by an active ``state``, a ``tag`` or a ``status``."""
-        _check_limit(limit)
+        check_text("machine", machine)
+        check_text("after", after, empty=True)
+        check_limit(limit)
+        for name, value in (("state", state), ("tag", tag), ("status", status)):
+            if value is not None:
+                check_text(name, value)
         if state is not None and tag is not None:
             raise ValueError("list() filters by state or by tag, not both")
         if status is not None and status not in STATUSES:
@@ -196,7 +204,9 @@ class Interlock:
 
     def _create(self, machine: str, instance_id: str, input: dict[str, Any] | None,
                 version: str | None) -> Command:
-        _check_id(instance_id)
+        _check_names(machine, instance_id)
+        if version is not None:
+            check_text("version", version)
         self.runtime.registry.chart(machine, version)  # unknown machine: fail before queueing
         if input is not None and not isinstance(input, dict):
             raise TypeError(f"input must be a dict (the initial context values), not {type(input).__name__}")
@@ -212,10 +222,10 @@ class Interlock:
 
     def _send(self, machine: str, instance_id: str, event: Any, key: str | None,
               reject: bool) -> Command:
+        _check_names(machine, instance_id)
         ev = self._event(event)
-        if key is not None and (not isinstance(key, str) or not key or len(key) > MAX_ID_LENGTH):
-            raise ValueError(f"idempotency_key must be a non-empty string of at most {MAX_ID_LENGTH} "
-                             f"characters, not {key!r}")
+        if key is not None:
+            check_id("idempotency_key", key)
 
         def run(unit: Unit) -> tuple[str, int | None, bool, Captured]:
             outcome, step, duplicate = apply.send(unit, machine, instance_id, ev, idempotency_key=key,
@@ -225,6 +235,8 @@ class Interlock:
         return run
 
     def _simple(self, fn: Callable[[Unit, str, str], Any], machine: str, instance_id: str) -> Command:
+        _check_names(machine, instance_id)
+
         def run(unit: Unit) -> Captured:
             fn(unit, machine, instance_id)
             return self._view(unit, machine, instance_id)
@@ -260,6 +272,10 @@ class Interlock:
                 f"{name[:80]!r}... ({len(name)} characters)")
             raise EventRejectedError(f"event name must be a non-empty string of at most {MAX_EVENT_NAME} "
                                      f"characters without whitespace, not {shown}")
+        bad = unencodable(name)
+        if bad is not None:
+            raise EventRejectedError(f"event name {name!r} has a lone surrogate ({name[bad]!r} at index "
+                                     f"{bad}), which is not text UTF-8 can store; fix the name's source")
         if name.startswith(RESERVED_PREFIXES) or name in RESERVED_NAMES:
             raise EventRejectedError(f"event names starting with {', '.join(RESERVED_PREFIXES)} (and "
                                      "'done' and 'error' themselves) are reserved for the runtime "
@@ -353,13 +369,6 @@ class AsyncInterlock:
                                        after=after, limit=limit)
 
 
-def _check_id(instance_id: str) -> None:
-    if (not isinstance(instance_id, str) or not instance_id or len(instance_id) > MAX_ID_LENGTH
-            or any(ord(c) < 32 for c in instance_id)):
-        raise ValueError(f"an instance id must be a non-empty string of at most {MAX_ID_LENGTH} printable "
-                         f"characters, not {instance_id!r}")
-
-
-def _check_limit(limit: int) -> None:
-    if not 1 <= limit <= 10_000:
-        raise ValueError(f"limit must be between 1 and 10000, not {limit}")
+def _check_names(machine: str, instance_id: str) -> None:
+    check_text("machine", machine)
+    check_id("instance id", instance_id)

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from interlock.runtime import commands
+from interlock.runtime.failures import FailureLog
 from interlock.runtime.tasks import run_attempt
 from interlock.storage.store import TaskRow
 
@@ -41,6 +42,8 @@ class Worker:
         self._pool: ThreadPoolExecutor | None = None
         self._running = 0
         self._lock = threading.Lock()
+        self.round_failures = FailureLog(log, "worker round", base=poll)
+        self.task_failures = FailureLog(log, "recording a task's attempt")
 
     # -- one round ----------------------------------------------------------------------------------
 
@@ -66,8 +69,10 @@ class Worker:
     def _run_pooled(self, task: TaskRow) -> None:
         try:
             self._run_task(task)
-        except Exception:  # the writer is closed, or the store failed: the lease will expire
-            log.exception("task %s could not complete", task.key)
+        except Exception as exc:  # the writer is closed, or the store failed: the lease will expire
+            self.task_failures.failed(exc)
+        else:
+            self.task_failures.succeeded()
         finally:
             with self._lock:
                 self._running -= 1
@@ -118,13 +123,15 @@ class Worker:
 
     def _loop(self) -> None:
         clock = self.runtime.clock
+        failures = self.round_failures
         while not self._stop.is_set():
             self._wake.clear()
             try:
                 busy = self.run_once(inline=False)
-            except Exception:
-                log.exception("worker round failed; retrying after the poll interval")
-                busy = 0
+            except Exception as exc:  # the store failed (a full disk): back off, log once per kind
+                self._stop.wait(failures.failed(exc))
+                continue
+            failures.succeeded()
             if busy:
                 continue
             wait = self.poll

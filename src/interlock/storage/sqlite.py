@@ -19,6 +19,7 @@ from interlock.errors import ConflictError, StorageError
 from interlock.storage.codec import dumps as _dumps
 from interlock.storage.codec import loads as _loads
 from interlock.storage.queries import load_queries, migrations, split_statements
+from interlock.storage.sqlite_errors import Connection, check_file, explain
 from interlock.storage.sqlite_history import HISTORY_TAIL, index_history_if_due
 from interlock.storage.sqlite_pending import Pending, index_of, instance_params
 from interlock.storage.store import HistoryRow, InstanceRow, QueuedEvent, TaskRow, TimerRow
@@ -32,10 +33,6 @@ WRITER_CACHE_KIB = 64 * 1024
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 # Queries of tables the write-behind buffer never holds (timers, tasks): they need not flush it.
 _UNBUFFERED = frozenset({"due_timers", "claimable_tasks", "owned_task", "next_timer", "next_task", "get_meta"})
-
-
-class _Connection(sqlite3.Connection):
-    """A connection a weak set can hold (sqlite3.Connection itself takes no weak references)."""
 
 
 def sqlite_path(url: str) -> str:
@@ -65,21 +62,23 @@ class SQLiteStore:
         self._local = threading.local()
         # each thread's own connection, held by that thread (a thread that ends closes it); the set is
         # for close(), and weak, so it keeps no connection of a finished thread open
-        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        check_file(self.path)
         self._migrate()
 
     # -- connections ---------------------------------------------------------------------------------
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+    def _conn(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                       factory=_Connection)
+                                       factory=Connection)
             except sqlite3.Error as exc:
-                raise StorageError(f"could not open {self.path}: {exc}") from exc
+                raise explain(exc, self.path) from exc
+            conn.path = self.path
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
@@ -99,10 +98,7 @@ class SQLiteStore:
             # index b-trees) in memory: with SQLite's default 2 MB, most steps read a page back in.
             conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")
             self._local.writes = True
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StorageError(f"could not start a write transaction on {self.path}: {exc}") from exc
+        conn.execute("BEGIN IMMEDIATE")
         try:
             tx = SQLiteTx(conn, conn.execute("PRAGMA data_version").fetchone()[0])
             yield tx
@@ -110,13 +106,13 @@ class SQLiteStore:
             if tx.appended_history:
                 index_history_if_due(conn, _Q, self.history_tail)
         except BaseException:
-            conn.execute("ROLLBACK")
+            conn.rollback_if_open()
             raise
         try:
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise StorageError(f"commit failed on {self.path}: {exc}") from exc
+        except StorageError:
+            conn.rollback_if_open()
+            raise
 
     @contextmanager
     def read(self) -> Iterator[SQLiteTx]:
@@ -126,7 +122,8 @@ class SQLiteStore:
         try:
             yield SQLiteTx(conn)
         finally:
-            conn.execute("COMMIT")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
 
     def schema_version(self) -> int:
         with self.read() as tx:
@@ -205,8 +202,9 @@ class SQLiteTx:
             yield
         except BaseException:
             self._pending.clear()  # everything in it was decided inside the savepoint
-            self.conn.execute(f"ROLLBACK TO {name}")
-            self.conn.execute(f"RELEASE {name}")
+            if self.conn.in_transaction:  # a full disk or an I/O error may have ended the transaction
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
             raise
         finally:
             self._savepoints -= 1
