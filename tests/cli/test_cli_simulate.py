@@ -153,3 +153,36 @@ def test_an_unexpected_exception_is_one_line_with_a_hint(cli: Invoke, tmp_path: 
     assert _lines(result.stderr) == [
         "error: internal error: ZeroDivisionError: division by zero",
         "  hint: this is probably a bug in interlock; please report it with the machine file and the events"]
+
+
+PAY = """\
+id: pay
+initial: idle
+states:
+  idle:
+    on:
+      PAY: {guard: "event.amount > 10", target: paid}
+  paid: {}
+"""
+
+
+def test_a_guard_that_fails_is_shown_under_its_step_with_the_xstate_hint(cli: Invoke, tmp_path: Path) -> None:
+    machine = tmp_path / "pay.yaml"
+    machine.write_text(PAY, encoding="utf-8")
+    script = tmp_path / "s.yaml"
+    script.write_text("- {event: PAY, data: {amt: 20}}\n- {event: PAY, data: {data: {amount: 20}}}\n"
+                      "- {event: PAY, data: {amount: 20}}\n", encoding="utf-8")
+    result = cli("simulate", str(machine), "-e", str(script))
+    lines = _lines(result.stdout)
+    error = ("  error  error.execution: guard 'event.amount > 10': EvaluationError: 'event.amount > 10': the "
+             "event 'PAY' has no field or data key 'amount'")
+    first = lines.index('t=0s PAY {"amt": 20}')
+    assert lines[first:first + 3] == ['t=0s PAY {"amt": 20}',
+                                                  "  ignored: no enabled transition (a guard failed: see the error "
+                                      "below)", error]
+    second = lines.index('t=0s PAY {"data": {"amount": 20}}')
+    assert lines[second + 2] == error
+    assert lines[second + 3].startswith("  error  hint: the event's fields are under 'data' because it was "
+                                        "sent as {'type': NAME, 'data': {...}} (an XState habit)")
+    assert lines[-2:] == ["  state  paid", "end t=0s, active, in paid"]
+    assert result.stderr == ""  # shown once, not logged again

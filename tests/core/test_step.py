@@ -322,3 +322,15 @@ def test_a_delayed_send_to_the_internal_queue_is_an_error() -> None:
     c = chart(state("m", state("a", onentry=[(Send(event="x", target="#_internal", delay_ms=10),)],
                                transitions=[on("error.execution", "bad")]), state("bad")))
     assert start(c).snapshot.configuration == ("m", "bad")
+
+
+def test_a_failing_guard_is_in_the_step_errors_with_its_source() -> None:
+    from interlock import load_document
+
+    chart = load_document({"id": "pay", "initial": "idle", "states": {
+        "idle": {"on": {"PAY": {"guard": "event.amount > 10", "target": "paid"}}}, "paid": {}}})
+    result = step(chart, start(chart).snapshot, {"type": "PAY", "amt": 20})
+    assert result.transitions == ()
+    assert [(e["event"], e["error"], e["guard"]) for e in result.errors] == [
+        ("error.execution", "EvaluationError", "event.amount > 10")]
+    assert step(chart, start(chart).snapshot, {"type": "PAY", "amount": 20}).errors == ()

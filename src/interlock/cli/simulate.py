@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -40,6 +41,10 @@ def simulate(
 ) -> None:
     """Run a machine on the in-memory engine with a virtual clock and print every step."""
     chart = chart_or_exit(file)
+    # the runner logs a step's errors; here each step prints them itself, under the step
+    runtime_log = logging.getLogger("interlock.runtime")
+    if not any(isinstance(h, logging.NullHandler) for h in runtime_log.handlers):
+        runtime_log.addHandler(logging.NullHandler())
     script = _script_or_exit(events) if events else Script(())
     initial = {**script.data, **_data_or_exit(data)}
     out = make_console()

@@ -17,6 +17,7 @@ from interlock.core.step import StepResult
 from interlock.errors import InterlockError
 from interlock.runtime.clock import VirtualClock
 from interlock.runtime.memory import MemoryRunner, Session
+from interlock.runtime.step_errors import describe
 
 # Steps allowed without the clock moving: more means the machine keeps sending itself events.
 MAX_STEPS_AT_ONE_TIME = 1000
@@ -88,7 +89,8 @@ class Simulator:
                                                             effect.event.name)
         origin = _origin(session, event, before)
         self._records.append(StepRecord(now, event, result.transitions, before, result.snapshot,
-                                        result.effects, origin, session.id, session.chart))
+                                        result.effects, origin, session.id, session.chart,
+                                        describe(result.errors, event)))
 
     def _check_burst(self, now: float) -> None:
         at, count = self._burst

@@ -39,6 +39,7 @@ class StepRecord:
     origin: str  # who caused it: "start", "you", "timer", "self", "child"
     session: str
     chart: Chart
+    errors: str | None = None  # what the step's guards and actions raised (runtime/step_errors.py)
 
 
 def print_step(out: Console, record: StepRecord, *, main: str) -> None:
@@ -48,7 +49,10 @@ def print_step(out: Console, record: StepRecord, *, main: str) -> None:
     who = "" if record.session == main else f"[blue]{escape(record.session)}[/] "
     out.print(f"[dim]t={format_seconds(record.now)}[/] {who}{_heading(record)}")
     if record.event is not None and not record.transitions:
-        out.print("  [yellow]ignored[/]: no enabled transition")
+        why = " (a guard failed: see the error below)" if record.errors and "guard " in record.errors else ""
+        out.print(f"  [yellow]ignored[/]: no enabled transition{why}")
+    for line in (record.errors or "").splitlines():
+        out.print(f"  [bold red]error[/]  {escape(line)}")
     for t in record.transitions:
         out.print(f"  {escape(describe_transition(chart, t))}")
     out.print(f"  [bold]state[/]  {escape(describe_configuration(chart, record.after))}")

@@ -37,11 +37,15 @@ _new_tuple = tuple.__new__
 
 
 class StepResult(NamedTuple):
-    """What a step produced: the new snapshot, its effects in order, and the transitions it took."""
+    """What a step produced: the new snapshot, its effects in order, the transitions it took, and the
+    errors its expressions and actions raised (each became an ``error.*`` event, SCXML 5.10:
+    ``{"event": "error.execution", "error": "KeyError", "message": ..., "guard": source}``, ``guard``
+    only for a failed condition)."""
 
     snapshot: Snapshot
     effects: tuple[Effect, ...]
     transitions: tuple[Transition, ...]
+    errors: tuple[dict[str, Any], ...] = ()
 
 
 def start(chart: Chart, *, sessionid: str = "", data: dict[str, Any] | None = None,
@@ -66,7 +70,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     """Process one external event as a complete macrostep."""
     ev = event if type(event) is Event else as_event(event)
     if snapshot.status != "active":
-        return _new_tuple(StepResult, (snapshot, (), ()))
+        return _new_tuple(StepResult, (snapshot, (), (), ()))
     if ev.sendid is None and not snapshot.invocations:
         known = chart.static_steps.get((snapshot.configuration, ev.name))
         if known is not None:
@@ -75,7 +79,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             ids, taken = known
             if ids is not snapshot.configuration:
                 snapshot = _new_tuple(Snapshot, (ids, *snapshot[1:]))
-            return _new_tuple(StepResult, (snapshot, (), taken))
+            return _new_tuple(StepResult, (snapshot, (), taken, ()))
     run = Run(chart, snapshot, now, reachable)
     run.event = ev
     if (ev.sendid is not None and ev.sendid in snapshot.pending
@@ -106,7 +110,7 @@ def stop(chart: Chart, snapshot: Snapshot, *, now: float = 0.0,
     reports no done event: the new snapshot's status is ``stopped``.
     """
     if snapshot.status != "active":
-        return _new_tuple(StepResult, (snapshot, (), ()))
+        return _new_tuple(StepResult, (snapshot, (), (), ()))
     run = Run(chart, snapshot, now, reachable)
     run.exit_all()
     result = run.finish()
@@ -122,6 +126,7 @@ class Run:
         "chart",
         "config",
         "effects",
+        "errors",
         "event",
         "eventless",
         "historic",
@@ -161,6 +166,7 @@ class Run:
         self.seq = snapshot.seq
         self.internal: deque[Event] = deque()
         self.effects: list[Effect] = []
+        self.errors: list[dict[str, Any]] = []
         self.transitions: list[Transition] = []
         self.to_invoke: list[StateNode] = []
         self.event: Event | None = None
@@ -205,12 +211,15 @@ class Run:
         try:
             return bool(cond.fn(self.scope()))
         except Exception as exc:  # a guard may fail in any way; the spec turns it into an event
-            self.raise_error("error.execution", exc)
+            self.raise_error("error.execution", exc, guard=cond.source)
             return False
 
-    def raise_error(self, name: str, exc: BaseException, sendid: str | None = None) -> None:
+    def raise_error(self, name: str, exc: BaseException, sendid: str | None = None, *,
+                    guard: str | None = None) -> None:
         data = {"message": str(exc), "error": type(exc).__name__}
         self.internal.append(Event(name, data, "platform", sendid))
+        error = {"event": name, **data} if guard is None else {"event": name, **data, "guard": guard}
+        self.errors.append(error)
 
     def next_id(self, prefix: str) -> str:
         self.seq += 1
@@ -424,7 +433,7 @@ class Run:
             snap.sessionid,
             snap.chart,
         ))
-        return _new_tuple(StepResult, (new, tuple(self.effects), tuple(self.transitions)))
+        return _new_tuple(StepResult, (new, tuple(self.effects), tuple(self.transitions), tuple(self.errors)))
 
 
 def _exit_order(state: StateNode) -> int:

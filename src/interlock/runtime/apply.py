@@ -16,6 +16,7 @@ from interlock.core.step import start, step
 from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
 from interlock.runtime.addresses import session_id
 from interlock.runtime.dispatch import deliver, dispatch, reachable_from
+from interlock.runtime.step_errors import describe
 from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.codec import (
     NotStorable,
@@ -53,7 +54,7 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
         raise _not_json(machine, id, 0, exc) from exc
     unit.add(row, snap)
     effects = _dispatch(unit, row, 0, result.effects)
-    _finish(unit, row, snap, snap, "started", None, None, None, effects)
+    _finish(unit, row, snap, snap, "started", None, None, None, effects, errors=result.errors)
     return row
 
 
@@ -133,7 +134,8 @@ def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: 
             f"{list(snap.configuration[1:])}; nothing was changed")
     outcome = "applied" if result.transitions else "ignored"
     effects = _dispatch(unit, row, row.step + 1, result.effects)
-    return _finish(unit, row, snap, result.snapshot, outcome, event, idempotency_key, cause, effects)
+    return _finish(unit, row, snap, result.snapshot, outcome, event, idempotency_key, cause, effects,
+                   errors=result.errors)
 
 
 def _dispatch(unit: Unit, row: InstanceRow, number: int, effects: Any) -> list[dict[str, Any]]:
@@ -145,9 +147,14 @@ def _dispatch(unit: Unit, row: InstanceRow, number: int, effects: Any) -> list[d
 
 
 def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, event: Event | None,
-            key: str | None, cause: str | None, effects: list[dict[str, Any]]) -> tuple[str, int]:
+            key: str | None, cause: str | None, effects: list[dict[str, Any]], *,
+            errors: tuple[dict[str, Any], ...] = ()) -> tuple[str, int]:
     started = outcome == "started"
     number = 0 if started else row.step + 1
+    error = describe(errors, event)
+    if error is not None:
+        log.warning("step %d of %s/%s (%s%s) raised errors:\n%s", number, row.machine, row.id, outcome,
+                    "" if event is None else f" {event.name!r}", error)
     change = {"set": new.context} if started else context_change(old.context, new.context)
     if new is not old or started:
         new = _store_snapshot(row, new, number, change, effects)
@@ -163,7 +170,8 @@ def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, even
         _index(unit, row, old.configuration, new.configuration)
     unit.tx.append_history(HistoryRow(
         row.machine, row.id, number, unit.now, outcome, None if event is None else event.to_json(), key,
-        cause, list(old.configuration) if not started else [], list(new.configuration), change, effects))
+        cause, list(old.configuration) if not started else [], list(new.configuration), change, effects,
+        error))
     return outcome, number
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -45,8 +46,10 @@ from interlock.errors import ConflictError, NotFoundError
 from interlock.runtime.clock import Clock, VirtualClock
 from interlock.runtime.machines import MachineLoader, is_scxml_type
 from interlock.runtime.services import ServiceFn, call_service
+from interlock.runtime.step_errors import describe
 
 __all__ = ["LogRecord", "MemoryRunner", "Session"]
+_log = logging.getLogger("interlock.runtime")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +224,9 @@ class MemoryRunner:
 
     def _apply(self, session: Session, event: Event | None, result: StepResult) -> None:
         session.snapshot = result.snapshot
+        if result.errors:
+            _log.warning("session %s%s raised errors:\n%s", session.id,
+                         "" if event is None else f" on {event.name!r}", describe(result.errors, event))
         if self.on_step is not None:
             self.on_step(session, event, result)
         self._execute(session, result.effects)
