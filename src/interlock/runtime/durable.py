@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from interlock.core.chart import Chart
 from interlock.errors import ConflictError, StorageError
 from interlock.runtime.clock import Clock, SystemClock
+from interlock.runtime.fingerprint import (
+    changed_message,
+    changed_parts,
+    definition_text,
+    fingerprint,
+    opaque_code,
+)
 from interlock.runtime.machines import inline_children, shape_of
 from interlock.runtime.registry import Registry
 from interlock.runtime.retry import RetryPolicy
@@ -16,6 +25,8 @@ from interlock.runtime.worker import Worker
 from interlock.runtime.writer import Writer
 from interlock.storage import open_store
 from interlock.storage.store import InstanceRow, Store
+
+log = logging.getLogger("interlock.runtime")
 
 
 class DurableRuntime:
@@ -41,14 +52,23 @@ class DurableRuntime:
 
         def record(unit: Unit) -> None:
             for name, version, compiled in versions:
-                shape = shape_of(compiled)
-                if unit.tx.register_machine(name, version, shape, now) != shape:
+                shape, definition = shape_of(compiled), definition_text(compiled)
+                known_shape, known = unit.tx.register_machine(name, version, shape, now, definition)
+                if known_shape != shape:
                     raise ConflictError(
                         f"machine {name!r} version {version!r} was registered in this database with other "
                         "states or transitions; its instances hold the old state ids. Give the changed "
                         "chart a new version (instances keep theirs), or register the old definition")
+                parts = changed_parts(json.loads(known), fingerprint(compiled)) if known else []
+                if parts:
+                    raise ConflictError(changed_message(name, version, parts, where="in this database"))
 
         self.writer.call(record)
+        code = opaque_code(chart)
+        if code:
+            log.info("machine %r version %r runs Python code (%s): it is compared with other processes' by "
+                     "name only; change the version when you change what it does", chart.name,
+                     chart.version, ", ".join(code))
         self.registry.add_chart(chart)
         for service, fn in chart.services.items():  # implementations the chart was built with
             if service not in self.registry.services:

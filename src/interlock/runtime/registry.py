@@ -9,6 +9,7 @@ from typing import Any
 
 from interlock.core.chart import Chart
 from interlock.errors import ConflictError, DefinitionError, NotFoundError, Problem
+from interlock.runtime.fingerprint import changed_message, changed_parts, fingerprint
 from interlock.runtime.machines import shape_of
 from interlock.runtime.retry import RetryPolicy
 
@@ -58,6 +59,10 @@ class Registry:
                 f"machine {chart.name!r} version {chart.version!r} is already registered with other "
                 "states or transitions; give the changed chart a new version so existing instances keep "
                 "theirs")
+        if known is not None and known is not chart:
+            parts = changed_parts(fingerprint(known), fingerprint(chart))
+            if parts:
+                raise ConflictError(changed_message(chart.name, chart.version, parts, where="in this process"))
 
     def add_alias(self, name: str, version: str, chart: Chart) -> None:
         """Run ``chart`` as machine ``name`` (an inline child, named after its parent), under the

@@ -218,10 +218,12 @@ class SQLiteTx:
         row = self._one("get_meta", {"key": key})
         return int(row[0]) if row else 0
 
-    def register_machine(self, name: str, version: str, shape: str, now: float) -> str:
-        self._run("register_machine", {"name": name, "version": version, "shape": shape, "now": now})
+    def register_machine(self, name: str, version: str, shape: str, now: float,
+                         definition: str | None = None) -> tuple[str, str | None]:
+        self._run("register_machine", {"name": name, "version": version, "shape": shape, "now": now,
+                                       "definition": definition})
         found = self._one("machine_shape", {"name": name, "version": version})
-        return str(found[0]) if found else shape
+        return (str(found[0]), found[1]) if found else (shape, definition)
 
     # -- instances -----------------------------------------------------------------------------------
 

@@ -132,8 +132,10 @@ class WriteTx(ReadTx, Protocol):
 
     def savepoint(self) -> AbstractContextManager[None]: ...
     def flush(self) -> None: ...
-    def register_machine(self, name: str, version: str, shape: str, now: float) -> str:
-        """Record a machine version (first time only) and return the shape it was first recorded with."""
+    def register_machine(self, name: str, version: str, shape: str, now: float,
+                         definition: str | None = None) -> tuple[str, str | None]:
+        """Record a machine version (first time only) and return the shape and definition it was first
+        recorded with."""
     # instances
     def insert_instance(self, row: InstanceRow) -> None: ...  # ConflictError if the id is taken
     def update_instance(self, row: InstanceRow) -> None: ...

@@ -11,14 +11,17 @@ INSERT INTO interlock_meta (key, value) VALUES (:key, :value)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 
 -- name: register_machine
--- Remember that a machine version was registered and its shape (first time only; a shape recorded
--- before shapes were kept is filled in).
-INSERT INTO machines (name, version, registered_at, shape) VALUES (:name, :version, :now, :shape)
-ON CONFLICT (name, version) DO UPDATE SET shape = excluded.shape WHERE machines.shape IS NULL;
+-- Remember that a machine version was registered, with its shape and definition (first time only; a
+-- shape or definition recorded before they were kept is filled in).
+INSERT INTO machines (name, version, registered_at, shape, definition)
+VALUES (:name, :version, :now, :shape, :definition)
+ON CONFLICT (name, version) DO UPDATE SET shape = COALESCE(machines.shape, excluded.shape),
+    definition = COALESCE(machines.definition, excluded.definition)
+WHERE machines.shape IS NULL OR machines.definition IS NULL;
 
 -- name: machine_shape
--- The shape a machine version was registered with.
-SELECT shape FROM machines WHERE name = :name AND version = :version;
+-- The shape and definition a machine version was registered with.
+SELECT shape, definition FROM machines WHERE name = :name AND version = :version;
 
 -- name: get_instance
 -- One instance with its snapshot.

@@ -1,4 +1,4 @@
--- The current schema (version 3). The migrations must reproduce it exactly; a test checks.
+-- The current schema (version 4). The migrations must reproduce it exactly; a test checks.
 
 CREATE TABLE interlock_meta (
     key   TEXT PRIMARY KEY,
@@ -11,6 +11,7 @@ CREATE TABLE machines (
     version       TEXT NOT NULL,
     registered_at REAL NOT NULL,
     shape         TEXT,   -- runtime/machines.py shape_of: a changed chart must get a new version
+    definition    TEXT,   -- runtime/fingerprint.py: {part: digest}, JSON; NULL until registered again
     PRIMARY KEY (name, version)
 ) WITHOUT ROWID;
 
