@@ -186,3 +186,56 @@ def test_a_guard_that_fails_is_shown_under_its_step_with_the_xstate_hint(cli: In
                                         "sent as {'type': NAME, 'data': {...}} (an XState habit)")
     assert lines[-2:] == ["  state  paid", "end t=0s, active, in paid"]
     assert result.stderr == ""  # shown once, not logged again
+
+
+ORDER_WITH_SERVICE = """\
+id: order
+initial: charging
+context: {receipt: null, error: null}
+states:
+  charging:
+    invoke:
+      src: charge
+      input: {amount: 10}
+      onDone: {target: paid, actions: {assign: {receipt: event.data}}}
+      onError: {target: failed, actions: {assign: {error: event.data.error}}}
+  failed: {on: {RETRY: charging}}
+  paid: {type: final}
+"""
+
+
+def test_a_scenario_answers_the_services_a_machine_invokes(cli: Invoke, tmp_path: Path) -> None:
+    machine = tmp_path / "order.yaml"
+    machine.write_text(ORDER_WITH_SERVICE, encoding="utf-8")
+    script = tmp_path / "s.yaml"
+    script.write_text("services:\n  charge: [{error: card declined, type: CardDeclined}, {result: {id: r-1}}]\n"
+                      "steps: [RETRY]\n", encoding="utf-8")
+    result = cli("simulate", str(machine), "-e", str(script))
+    assert result.exit_code == 0, result.stderr
+    lines = _lines(result.stdout)
+    assert '  data   ~ error: null -> "CardDeclined"' in lines
+    assert '  data   ~ receipt: null -> {"id": "r-1"}' in lines
+    assert lines[-1] == "end t=0s, done, in paid"
+
+
+def test_a_service_the_scenario_does_not_answer_is_named(cli: Invoke, tmp_path: Path) -> None:
+    machine = tmp_path / "order.yaml"
+    machine.write_text(ORDER_WITH_SERVICE, encoding="utf-8")
+    result = cli("simulate", str(machine))
+    assert result.exit_code == 1
+    assert _lines(result.stderr) == [
+        "error: the machine invokes service 'charge' (invoked in order.charging), which a simulation cannot "
+        "run: a machine file only names its services",
+        "  hint: say what each answers in an events file (--events): services: {charge: {result: ...}} or "
+        "{charge: {error: MESSAGE}} (see docs/cli.md, simulate)"]
+
+
+def test_a_malformed_services_section_lists_each_problem(cli: Invoke, tmp_path: Path) -> None:
+    machine = tmp_path / "order.yaml"
+    machine.write_text(ORDER_WITH_SERVICE, encoding="utf-8")
+    script = tmp_path / "s.yaml"
+    script.write_text("services:\n  charge: [{result: 1, error: x}, 5]\nsteps: []\n", encoding="utf-8")
+    result = cli("simulate", str(machine), "-e", str(script))
+    assert result.exit_code == 1
+    assert "services.charge[0]: an answer has either 'result' or 'error'" in result.stderr
+    assert "services.charge[1]: expected an answer, got 5" in result.stderr

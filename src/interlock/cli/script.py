@@ -1,6 +1,7 @@
 """Scripted simulation input: events to send and virtual-clock advances, from a file or typed lines.
 
-A script file is YAML or JSON, either a list of steps or ``{data: {...}, steps: [...]}``::
+A script file is YAML or JSON, either a list of steps or ``{data: {...}, services: {...}, steps: [...]}``
+(``services``: what each invoked service answers, see :mod:`interlock.cli.scenario`)::
 
     - {event: PAY, data: {amount: 10}}
     - {wait: 5s}
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from interlock.cli.scenario import ScriptedService, parse_services
 from interlock.errors import DefinitionError, Problem
 from interlock.frontends.loader import parse_document
 
@@ -41,6 +43,7 @@ ScriptStep = SendStep | WaitStep
 class Script:
     steps: tuple[ScriptStep, ...]
     data: dict[str, Any] = field(default_factory=dict)
+    services: dict[str, ScriptedService] = field(default_factory=dict)
 
 
 class ScriptError(Exception):
@@ -91,12 +94,16 @@ def parse_script(document: Any, source: str) -> Script:
     """Turn a parsed document into a :class:`Script`, collecting every problem before raising."""
     problems: list[Problem] = []
     data: dict[str, Any] = {}
+    services: dict[str, ScriptedService] = {}
     items = document
     if isinstance(document, dict):
-        unknown = set(document) - {"data", "steps"}
+        unknown = set(document) - {"data", "services", "steps"}
         if unknown:
-            problems.append(Problem(", ".join(sorted(unknown)), "unknown top-level key",
-                                    "a script is a list of steps, or a mapping with 'data' and 'steps'"))
+            problems.append(Problem(", ".join(sorted(map(str, unknown))), "unknown top-level key",
+                                    "a script is a list of steps, or a mapping with 'data', 'services' "
+                                    "and 'steps'"))
+        if "services" in document:
+            services = parse_services(document["services"], problems)
         data = document.get("data") or {}
         if not isinstance(data, dict):
             problems.append(Problem("data", "must be a mapping of initial context values"))
@@ -113,7 +120,7 @@ def parse_script(document: Any, source: str) -> Script:
             steps.append(step)
     if problems:
         raise ScriptError(source, problems)
-    return Script(tuple(steps), data)
+    return Script(tuple(steps), data, services)
 
 
 def _parse_step(item: Any, where: str, problems: list[Problem]) -> ScriptStep | None:

@@ -15,9 +15,11 @@ from rich.markup import escape
 from interlock.cli.console import fail, make_console, problem_lines
 from interlock.cli.labels import format_seconds
 from interlock.cli.load import chart_or_exit
+from interlock.cli.scenario import missing_services
 from interlock.cli.script import Script, ScriptError, ScriptStep, SendStep, load_script, parse_line
 from interlock.cli.simulator import SimulationError, Simulator
 from interlock.cli.trace import StepRecord, compact, describe_configuration, print_step
+from interlock.core.chart import Chart
 from interlock.errors import InterlockError
 
 HELP = """\
@@ -47,9 +49,10 @@ def simulate(
         runtime_log.addHandler(logging.NullHandler())
     script = _script_or_exit(events) if events else Script(())
     initial = {**script.data, **_data_or_exit(data)}
+    _check_services(chart, script, events)
     out = make_console()
     try:
-        sim = Simulator(chart, data=initial)
+        sim = Simulator(chart, data=initial, services=dict(script.services))
         _show(out, sim, [sim.started, *sim.pending_start])
         for item in script.steps:
             play(out, sim, item)
@@ -67,6 +70,18 @@ def simulate(
     if not events and not interactive:
         out.print("[dim]no events given: pass --events FILE or --interactive[/]")
     _summary(out, sim)
+
+
+def _check_services(chart: Chart, script: Script, events: Path | None) -> None:
+    """Fail before running if the machine invokes a service the script does not answer for."""
+    missing = missing_services(chart, script.services)
+    if missing:
+        where = f"the events file {events}" if events else "an events file (--events)"
+        example = missing[0].split("'")[1]
+        fail(f"the machine invokes {' and '.join(missing)}, which a simulation cannot run: a machine file "
+             "only names its services",
+             hint=f"say what each answers in {where}: services: {{{example}: {{result: ...}}}} or "
+                  f"{{{example}: {{error: MESSAGE}}}} (see docs/cli.md, simulate)")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ from interlock.core.step import StepResult
 from interlock.errors import InterlockError
 from interlock.runtime.clock import VirtualClock
 from interlock.runtime.memory import MemoryRunner, Session
+from interlock.runtime.services import ServiceFn
 from interlock.runtime.step_errors import describe
 
 # Steps allowed without the clock moving: more means the machine keeps sending itself events.
@@ -30,7 +31,8 @@ class SimulationError(InterlockError):
 class Simulator:
     """One top-level session of ``chart`` (plus any children it invokes) on a virtual clock."""
 
-    def __init__(self, chart: Chart, *, sessionid: str = "sim", data: dict[str, Any] | None = None) -> None:
+    def __init__(self, chart: Chart, *, sessionid: str = "sim", data: dict[str, Any] | None = None,
+                 services: dict[str, ServiceFn] | None = None) -> None:
         self.chart = chart
         self.sessionid = sessionid
         self.clock = VirtualClock()
@@ -38,7 +40,7 @@ class Simulator:
         self._before: dict[str, Snapshot] = {}
         self._timers: dict[tuple[str, str], tuple[float, str]] = {}  # (session, sendid) -> (due, event)
         self._burst = (0.0, 0)  # (clock time, steps taken at that time)
-        self.runner = MemoryRunner(clock=self.clock, on_step=self._on_step)
+        self.runner = MemoryRunner(clock=self.clock, on_step=self._on_step, services=services)
         self.session: Session = self.runner.start(chart, data=data, sessionid=sessionid)
         self.started = self._take()[0]
         self.runner.run_until_idle(timeout=0)
