@@ -44,7 +44,7 @@ MAX_EVENT_BYTES = 256 * 1024
 RESERVED_PREFIXES = ("done.", "error.", "xstate.after.")
 RESERVED_NAMES = frozenset(("done", "error"))  # a transition on "error" takes every error.* event
 MAX_EVENT_NAME = 256  # characters
-STATUSES = ("active", "done", "cancelled", "failed")
+STATUSES = ("active", "done", "cancelled")  # "failed" is a step's outcome, never an instance's status
 Command = Callable[[Unit], Any]
 
 
@@ -131,9 +131,9 @@ class Interlock:
         with self.runtime.read() as tx:
             if tx.get_instance(machine, instance_id) is None:
                 raise self._missing(machine, instance_id)
-            rows = tx.history_page(machine, instance_id, after=after, limit=limit)
-        items = tuple(entry_of(r) for r in rows)
-        return Page(items, items[-1].step if len(items) == limit else None)
+            rows = tx.history_page(machine, instance_id, after=after, limit=limit + 1)  # one more: is
+        items = tuple(entry_of(r) for r in rows[:limit])                             # there a next page?
+        return Page(items, items[-1].step if len(rows) > limit else None)
 
     def list(self, machine: str, *, state: str | None = None, tag: str | None = None,
              status: str | None = None, after: str = "", limit: int = 100) -> Page[Instance]:
@@ -146,14 +146,19 @@ class Interlock:
                 check_text(name, value)
         if state is not None and tag is not None:
             raise ValueError("list() filters by state or by tag, not both")
+        if status == "failed":
+            raise ValueError("no instance has status 'failed': a step that fails leaves its instance active "
+                             "(its history entry has outcome 'failed'); list by 'active', 'done' or "
+                             "'cancelled'")
         if status is not None and status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
         if state is not None:
             self._check_state(machine, state)
         with self.runtime.read() as tx:
-            rows = tx.list_instances(machine, state=state, tag=tag, status=status, after=after, limit=limit)
-        items = tuple(instance_of(r, self.runtime.leaves(r)) for r in rows)
-        return Page(items, items[-1].id if len(rows) == limit else None)
+            rows = tx.list_instances(machine, state=state, tag=tag, status=status, after=after,
+                                     limit=limit + 1)  # one more: is there a next page?
+        items = tuple(instance_of(r, self.runtime.leaves(r)) for r in rows[:limit])
+        return Page(items, items[-1].id if len(rows) > limit else None)
 
     # -- running ------------------------------------------------------------------------------------
 

@@ -199,6 +199,22 @@ def test_history_is_paginated(app: Interlock) -> None:
     assert steps == list(range(8))
 
 
+@pytest.mark.parametrize("limit", [2, 4, 8])  # pages that end exactly full: no empty page after them
+def test_the_last_page_has_no_next_even_when_it_is_full(app: Interlock, limit: int) -> None:
+    for i in range(7):
+        app.send("order", "o1", {"type": "NOTE", "i": i})
+    calls, page = 1, app.history("order", "o1", limit=limit)
+    while page.next is not None:
+        calls, page = calls + 1, app.history("order", "o1", after=page.next, limit=limit)
+        assert page.items, "a page announced by next must not be empty"
+    assert calls == 8 // limit
+    for i in range(2, 5):
+        app.create("order", f"o{i}")
+    assert app.list("order", limit=4).next is None
+    assert app.list("order", limit=2).next == "o2"
+    assert app.list("order", after="o2", limit=2).next is None
+
+
 def test_list_by_state_tag_and_status_uses_pages(tmp_path: Path) -> None:
     with open_app(tmp_path / "l.db", VirtualClock(), tagged_chart()) as app:
         for i in range(5):
@@ -361,8 +377,11 @@ def test_listing_by_a_state_or_status_that_does_not_exist_is_an_error_not_an_emp
 
     with pytest.raises(ValueError, match=r"has no state 'acceptd' .*did you mean 'accepted'"):
         app.list("order", state="acceptd")
-    with pytest.raises(ValueError, match="status must be one of active, done, cancelled, failed, not 'paid'"):
+    with pytest.raises(ValueError, match="status must be one of active, done, cancelled, not 'paid'"):
         app.list("order", status="paid")
+    with pytest.raises(ValueError, match="no instance has status 'failed': a step that fails leaves its "
+                                         "instance active"):
+        app.list("order", status="failed")
     app.send("order", "o1", "ACCEPT")
     assert [i.id for i in app.list("order", state="accepted").items] == ["o1"]
     app.register(machine({"id": "flow", "initial": "a", "states": {"a": {}, "b": {}}}))

@@ -95,7 +95,8 @@ class HistoryEntry:
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """One page of results; pass ``next`` back as ``after`` for the following page (None: the end)."""
+    """One page of results; pass ``next`` back as ``after`` for the following page. ``next`` is None on
+    the last page (also when it is exactly full), so a loop never asks for an empty page."""
 
     items: tuple[T, ...]
     next: Any
