@@ -95,3 +95,46 @@ def test_an_invalid_machine_is_not_drawn(cli: Invoke, broken_file: Path) -> None
 def test_an_unknown_format_is_a_usage_error(cli: Invoke, order_file: Path) -> None:
     result = cli("diagram", str(order_file), "--format", "png")
     assert result.exit_code == 2
+
+
+REGIONS = """\
+id: shop
+initial: work
+states:
+  work:
+    type: parallel
+    states:
+      alpha: {initial: a1, states: {a1: {}}}
+      beta: {initial: b1, states: {b1: {}}}
+      gamma: {initial: c1, states: {c1: {}}}
+    onDone: {guard: "context.ok == true", target: done}
+  fetch:
+    invoke: {src: fetcher, onDone: {guard: "event.data.total > 0", target: done}}
+  done: {type: final}
+"""
+
+
+def test_a_guarded_on_done_is_labelled_with_the_guard_as_written(cli: Invoke, tmp_path: Path) -> None:
+    machine = tmp_path / "shop.yaml"
+    machine.write_text(REGIONS, encoding="utf-8")
+    text = cli("diagram", str(machine)).stdout
+    assert "    work --> done : done.state.work [context.ok == true]\n" in text
+    assert "    fetch --> done : done.invoke.fetch:invocation[0] [event.data.total > 0]\n" in text
+    assert "event.name ==" not in text
+    assert "event.name ==" not in cli("diagram", str(machine), "--format", "dot").stdout
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
+def test_graphviz_draws_parallel_regions_left_to_right_in_document_order(cli: Invoke, tmp_path: Path) -> None:
+    import subprocess
+
+    machine = tmp_path / "shop.yaml"
+    machine.write_text(REGIONS, encoding="utf-8")
+    dot = cli("diagram", str(machine), "--format", "dot").stdout
+    plain = subprocess.run(["dot", "-Tplain"], input=dot, capture_output=True, text=True, check=True).stdout
+    x = {}
+    for line in plain.splitlines():
+        match = re.match(r'node "shop\.work\.(alpha|beta|gamma)\.\w1" ([\d.]+)', line)
+        if match:
+            x[match.group(1)] = float(match.group(2))
+    assert sorted(x, key=x.__getitem__) == ["alpha", "beta", "gamma"]

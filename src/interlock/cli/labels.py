@@ -14,8 +14,9 @@ def transition_label(t: Transition) -> str:
     """``PAY CANCEL [total > 0]``: the events, then the guard in brackets; empty when neither exists."""
     root = t.source.ancestors[-1] if t.source.ancestors else t.source
     parts = [after_label(t.source, e) or _without_root(root, e) for e in t.events]
-    if t.cond is not None and not _restates_event(t):
-        parts.append(f"[{t.cond.source}]")
+    guard = written_guard(t)
+    if guard is not None:
+        parts.append(f"[{guard}]")
     if t.type == "internal" and t.targets and all(x.is_descendant_of(t.source) for x in t.targets):
         parts.append("(internal)")  # only here does "internal" change what happens: no exit, no re-entry
     return " ".join(parts)
@@ -50,11 +51,22 @@ def _without_root(root: StateNode, event: str) -> str:
     return event
 
 
-def _restates_event(t: Transition) -> bool:
-    """A guard a front end adds only to match one event name exactly, which the label already shows."""
-    if t.cond is None or len(t.events) != 1:
-        return False
-    return t.cond.source in (f"event.name == '{t.events[0]}'", f'event.name == "{t.events[0]}"')
+def written_guard(t: Transition) -> str | None:
+    """The guard as the document wrote it. A front end that must match one event name exactly (a
+    document's ``onDone``, ``onError``) compiles ``event.name == 'done.state.x' and (GUARD)``: the label
+    shows the event already, so only GUARD is shown (None when there is none)."""
+    if t.cond is None:
+        return None
+    source = t.cond.source
+    if len(t.events) != 1:
+        return source
+    for quoted in (repr(t.events[0]), f'"{t.events[0]}"'):
+        exact = f"event.name == {quoted}"
+        if source == exact:
+            return None
+        if source.startswith(exact + " and (") and source.endswith(")"):
+            return source[len(exact) + len(" and ("):-1]
+    return source
 
 
 def after_label(state: StateNode, event: str) -> str | None:

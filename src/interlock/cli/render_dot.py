@@ -50,15 +50,19 @@ def _state(node: StateNode, indent: str) -> list[str]:
     else:
         style = "dashed" if in_parallel else "rounded"
     inner = indent + "  "
+    # the anchor edges attach to; clipped at the cluster border by lhead/ltail. A parallel state's
+    # anchor also orders its regions: dot alone lays sibling clusters out right to left
+    ordering = ", ordering=out" if node.kind == "parallel" else ""
     lines = [
         f"{indent}subgraph {_q(_cluster(node))} {{",
         f"{inner}label={_q(label)}; style={_q(style)};",
-        # the anchor edges attach to; clipped at the cluster border by lhead/ltail
-        f'{inner}{_q(node.id)} [shape=point, style=invis, width=0.01, label=""];',
+        f'{inner}{_q(node.id)} [shape=point, style=invis, width=0.01, label=""{ordering}];',
     ]
     lines += _initial(node, inner)
     for child in (*node.children, *node.histories):
         lines += _state(child, inner)
+    if node.kind == "parallel":  # regions left to right in document order
+        lines += [f"{inner}{_q(node.id)} -> {_q(region.id)} [style=invis];" for region in node.children]
     lines.append(f"{indent}}}")
     return lines
 
