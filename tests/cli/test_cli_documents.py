@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from typer.testing import Result
 
 Invoke = Callable[..., Result]
@@ -93,3 +94,34 @@ def test_version(cli: Invoke) -> None:
     result = cli("--version")
     assert result.exit_code == 0
     assert result.stdout.startswith("interlock ")
+
+
+def test_the_demo_hint_names_the_command_that_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from interlock.cli.demo import own_command
+
+    script = tmp_path / ".venv" / "bin" / "interlock"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n", encoding="utf-8")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert own_command(str(script)) == ".venv/bin/interlock"  # make run: the venv is not activated
+    monkeypatch.setenv("PATH", str(script.parent))
+    assert own_command(str(script)) == "interlock"  # activated: the name on the PATH is this program
+    assert own_command("/usr/bin/python3") == "interlock"  # started another way
+
+
+def test_make_run_prints_a_hint_that_runs(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    program = Path(sys.executable).parent / "interlock"
+    if not program.exists():
+        pytest.skip("the interlock script is not installed beside this Python")
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([str(program), "demo", "--examples", str(EXAMPLES)], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, check=True)
+    hint = [line.strip() for line in result.stdout.splitlines() if "simulate" in line][-1]
+    assert hint.split()[0] == str(program)  # outside the working directory: the full path
+    assert subprocess.run([hint.split()[0], "--version"], capture_output=True, env=env).returncode == 0

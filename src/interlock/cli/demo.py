@@ -4,6 +4,8 @@ on the virtual clock, one paid in time and one whose payment timer fires.
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -54,8 +56,22 @@ def demo(
         _scenario(out, machine, sessionid, title, folder / script_name)
     out.print(Rule())
     out.print("Try it yourself:")
-    out.print(f"  interlock diagram {escape(str(machine))} --format mermaid")
-    out.print(f"  interlock simulate {escape(str(machine))} --interactive")
+    command = escape(own_command())
+    out.print(f"  {command} diagram {escape(str(machine))} --format mermaid")
+    out.print(f"  {command} simulate {escape(str(machine))} --interactive")
+
+
+def own_command(argv0: str | None = None) -> str:
+    """How the user can run this command again: ``interlock`` if that name on the PATH is this program,
+    else the path it was started by (``.venv/bin/interlock`` after ``make run``, where the virtual
+    environment is not activated)."""
+    started = Path(argv0 if argv0 is not None else sys.argv[0])
+    on_path = shutil.which("interlock")
+    if started.name != "interlock" or not started.exists():
+        return "interlock"  # started some other way (python -m, a test): the installed name
+    if on_path is not None and Path(on_path).resolve() == started.resolve():
+        return "interlock"
+    return str(_relative(started))
 
 
 def _relative(path: Path) -> Path:
