@@ -147,3 +147,16 @@ def test_the_worker_backs_off_and_logs_a_full_database_once(tmp_path: Path,
         assert any("recovered after" in r.getMessage() for r in caplog.records)
     finally:
         app.close()
+
+
+def test_a_path_that_cannot_hold_a_database_is_named(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "a-dir").mkdir()
+    with pytest.raises(StorageError, match=r"cannot make the directory .*a-file for the database"):
+        _open(tmp_path / "a-file" / "x.db")
+    with pytest.raises(StorageError, match=r"a-dir is a directory; give the path of a database file in it"):
+        _open(tmp_path / "a-dir")
+    with pytest.raises(StorageError, match="contains a NUL character"):
+        Interlock(f"sqlite:///{tmp_path}/a\x00b.db")
+    _open(tmp_path / "new" / "sub" / "x.db")  # missing directories are made
+    assert (tmp_path / "new" / "sub" / "x.db").stat().st_size > 0

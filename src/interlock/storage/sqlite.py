@@ -12,7 +12,6 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from interlock.errors import ConflictError, StorageError
@@ -64,7 +63,6 @@ class SQLiteStore:
         # for close(), and weak, so it keeps no connection of a finished thread open
         self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         check_file(self.path)
         self._migrate()
 

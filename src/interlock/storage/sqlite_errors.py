@@ -85,9 +85,20 @@ class Connection(sqlite3.Connection):
 
 
 def check_file(path: str) -> None:
-    """:class:`StorageError` if the database at ``path`` cannot be written (the file or its directory is
-    read-only), is not an SQLite database, or is cut short (read from its 100-byte header: SQLite itself
-    would notice only when it reads a missing page)."""
+    """Make the database's directory if needed; :class:`StorageError` if the database at ``path`` cannot
+    be written (the file or its directory is read-only), is not an SQLite database, or is cut short (read
+    from its 100-byte header: SQLite itself would notice only when it reads a missing page)."""
+    if "\x00" in path:
+        raise StorageError(f"the database path {path!r} contains a NUL character; give a file path")
+    if os.path.isdir(path):
+        raise StorageError(f"{path} is a directory; give the path of a database file in it "
+                           f"(sqlite:///{os.path.join(path, 'interlock.db')})")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot make the directory {folder} for the database: {exc.strerror or exc} "
+                           "(is a part of the path a file?)") from exc
     _check_writable(path)
     try:
         with open(path, "rb") as file:
