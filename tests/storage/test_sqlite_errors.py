@@ -126,13 +126,17 @@ def test_a_full_database_reports_the_real_cause_and_keeps_what_was_committed(tmp
 
 def test_the_worker_backs_off_and_logs_a_full_database_once(tmp_path: Path,
                                                             caplog: pytest.LogCaptureFixture) -> None:
+    def grow(context: dict[str, object], event: object) -> dict[str, object]:
+        return {"n": int(context["n"]) + 1, "pad": str(context.get("pad", "")) + "x" * 5000}
+
     timers = machine({"id": "ticker", "initial": "on", "context": {"n": 0}, "states": {"on": {"after": {
-        "1": {"target": "on", "reenter": True, "actions": lambda c, e: {"n": c["n"] + 1, "pad": "x" * 5000}}}}}})
-    app = Interlock(f"sqlite:///{tmp_path / 'w.db'}", poll=0.01)
+        "1": {"target": "on", "reenter": True, "actions": grow}}}}})
+    app = Interlock(f"sqlite:///{tmp_path / 'w.db'}", poll=0.01, worker=False)
     try:
         app.register(timers)
-        _fill_up(app)
-        app.create("ticker", "t")  # fits: its timers' steps will not
+        app.create("ticker", "t")
+        _fill_up(app)  # every step of its timer needs a new page from here on
+        app.start()
         deadline = time.monotonic() + 60
         while app.runtime.worker.round_failures.streak < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
