@@ -239,3 +239,15 @@ def test_a_malformed_services_section_lists_each_problem(cli: Invoke, tmp_path: 
     assert result.exit_code == 1
     assert "services.charge[0]: an answer has either 'result' or 'error'" in result.stderr
     assert "services.charge[1]: expected an answer, got 5" in result.stderr
+
+
+def test_a_failing_on_done_guard_is_shown_as_written(cli: Invoke, tmp_path: Path) -> None:
+    machine = tmp_path / "order.yaml"
+    machine.write_text(ORDER_WITH_SERVICE.replace("onDone: {target: paid,",
+                                                  "onDone: {guard: 'event.data.total > 0', target: paid,"),
+                       encoding="utf-8")
+    script = tmp_path / "s.yaml"
+    script.write_text("services: {charge: {result: {id: r-1}}}\nsteps: []\n", encoding="utf-8")
+    lines = _lines(cli("simulate", str(machine), "-e", str(script)).stdout)
+    [error] = [line for line in lines if line.startswith("  error")]
+    assert error.startswith("  error  error.execution: guard 'event.data.total > 0': ")

@@ -7,11 +7,13 @@ A guard that fails counts as false (SCXML 5.9) and an action that fails stops it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from interlock.core.events import Event
 
+_EXACT_AND = re.compile(r"event\.name == '[^']*' and \((.*)\)", re.S)
 XSTATE_HINT = (
     "the event's fields are under 'data' because it was sent as {'type': NAME, 'data': {...}} (an XState "
     "habit): here the fields of an event are the keys beside 'type' ({'type': NAME, 'amount': 1}), or "
@@ -25,11 +27,18 @@ def describe(errors: Sequence[dict[str, Any]], event: Event | None) -> str | Non
         return None
     lines = []
     for error in errors:
-        where = f"guard {error['guard']!r}: " if error.get("guard") else ""
+        where = f"guard {written(error['guard'])!r}: " if error.get("guard") else ""
         lines.append(f"{error.get('event', 'error')}: {where}{error.get('error')}: {error.get('message')}")
     if event is not None and xstate_shaped(event):
         lines.append(f"hint: {XSTATE_HINT}")
     return "\n".join(lines)
+
+
+def written(guard: str) -> str:
+    """The guard as the document wrote it: a document's ``onDone``/``onError`` guard is compiled into
+    ``event.name == 'done.invoke.x' and (GUARD)`` (see cli/labels.py)."""
+    match = _EXACT_AND.fullmatch(guard)
+    return match.group(1) if match else guard
 
 
 def xstate_shaped(event: Event) -> bool:
