@@ -164,3 +164,17 @@ def test_a_path_that_cannot_hold_a_database_is_named(tmp_path: Path) -> None:
         Interlock(f"sqlite:///{tmp_path}/a\x00b.db")
     _open(tmp_path / "new" / "sub" / "x.db")  # missing directories are made
     assert (tmp_path / "new" / "sub" / "x.db").stat().st_size > 0
+
+
+def test_a_hand_edited_value_that_is_not_json_is_a_storage_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = _filled(tmp_path / "e.db", 2)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE instances SET snapshot = '{\"configuration\": [' WHERE id = 'o1'")
+    with open_app(db, VirtualClock(), order_chart()) as app:
+        assert app.get("order", "o0").id == "o0"
+        with pytest.raises(StorageError, match="a value stored in the database is not valid JSON"):
+            app.get("order", "o1")
+        with pytest.raises(StorageError, match="not valid JSON"):
+            app.list("order")

@@ -16,9 +16,9 @@ from typing import Any
 
 from interlock.errors import ConflictError, StorageError
 from interlock.storage.codec import dumps as _dumps
-from interlock.storage.codec import loads as _loads
 from interlock.storage.queries import load_queries, migrations, split_statements
 from interlock.storage.sqlite_errors import Connection, check_file, explain
+from interlock.storage.sqlite_errors import stored_json as _loads
 from interlock.storage.sqlite_history import HISTORY_TAIL, index_history_if_due
 from interlock.storage.sqlite_pending import Pending, index_of, instance_params
 from interlock.storage.store import HistoryRow, InstanceRow, QueuedEvent, TaskRow, TimerRow
@@ -184,7 +184,11 @@ class SQLiteTx:
     def _all(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         if name not in _UNBUFFERED:
             self.flush()
-        return self.conn.execute(_Q[name], params).fetchall()
+        cursor = self.conn.execute(_Q[name], params)
+        try:
+            return cursor.fetchall()
+        except sqlite3.Error as exc:  # a damaged page further into the scan
+            raise explain(exc, str(getattr(self.conn, "path", ""))) from exc
 
     def _run(self, name: str, params: dict[str, Any]) -> int:
         return self.conn.execute(_Q[name], params).rowcount

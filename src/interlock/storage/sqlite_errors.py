@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from interlock.errors import StorageError
+from interlock.storage.codec import loads
 
 _MAGIC = b"SQLite format 3\x00"
 _RESTORE = "restore it from a backup (or save what can be read with `sqlite3 {path} .recover`)"
@@ -44,6 +45,8 @@ _ADVICE = {
 def explain(exc: sqlite3.Error, path: str) -> StorageError:
     """A :class:`StorageError` that says what ``exc`` means for the database at ``path``."""
     code = getattr(exc, "sqlite_errorcode", None)
+    if code is None and "Could not decode to UTF-8" in str(exc):  # text damaged inside a row
+        code = sqlite3.SQLITE_CORRUPT
     advice = _ADVICE.get(code & 0xFF if isinstance(code, int) else -1)
     name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
     if advice is None:
@@ -52,6 +55,16 @@ def explain(exc: sqlite3.Error, path: str) -> StorageError:
         error = StorageError(f"{advice.format(path=path)} (SQLite: {exc}, {name})")
     error.__cause__ = exc
     return error
+
+
+def stored_json(text: str | bytes) -> Any:
+    """A JSON value as stored; :class:`StorageError` if the text is not JSON (a damaged or hand-edited
+    database: the store itself writes only JSON it encoded)."""
+    try:
+        return loads(text)
+    except ValueError as exc:
+        raise StorageError(f"a value stored in the database is not valid JSON ({exc}): the file was "
+                           "damaged or edited by hand; " + _RESTORE.format(path="FILE")) from exc
 
 
 class Connection(sqlite3.Connection):
