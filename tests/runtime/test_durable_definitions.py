@@ -128,3 +128,17 @@ def test_a_database_of_the_previous_version_opens_and_adopts_the_definition(tmp_
             app.register(load_document(_changed("context")))
         app.register(load_document(copy.deepcopy(BASE)))
         assert app.get("offer", "o1").context == {"owner": "ann", "n": 0}
+
+
+def test_a_client_without_the_service_implementations_registers_the_same_definition(tmp_path: Path) -> None:
+    config = {"id": "pay", "initial": "charging", "states": {
+        "charging": {"invoke": {"src": "charge", "onDone": "paid"}}, "paid": {"type": "final"}}}
+    db = tmp_path / "s.db"
+    with _app(db) as worker:
+        worker.register(machine(copy.deepcopy(config), services={"charge": lambda task: 1}))
+    with _app(db) as client:
+        client.register(load_document(copy.deepcopy(config), defer_services=True))
+        changed = copy.deepcopy(config)
+        changed["states"]["charging"]["invoke"]["src"] = "refund"
+        with pytest.raises(ConflictError, match=r"changed: invocations"):
+            client.register(load_document(changed, defer_services=True))

@@ -33,8 +33,9 @@ PARTS = ("states", "transitions", "guards", "actions", "context", "tags", "outpu
 def fingerprint(chart: Chart) -> dict[str, str]:
     """``{part: digest}`` for each of :data:`PARTS`; equal for charts built from the same definition."""
     parts: dict[str, list[Any]] = {name: [] for name in PARTS}
-    parts["settings"] = [chart.name, chart.binding, chart.datamodel, sorted(chart.services),
-                         _canon(chart.script)]
+    # not chart.services: a client process may load a document without the implementations a worker
+    # has (defer_services); which services are invoked, by name, is part of "invocations"
+    parts["settings"] = [chart.name, chart.binding, chart.datamodel, _canon(chart.script)]
     for state in chart.walk():
         _state_parts(state, parts)
     for t in chart.transitions:
