@@ -72,7 +72,11 @@ class Interlock:
     # -- definitions --------------------------------------------------------------------------------
 
     def register(self, chart: Chart) -> Chart:
-        """Make a machine (a compiled chart) runnable; new instances use its newest registered version."""
+        """Make a machine (a compiled chart) runnable; new instances use its newest registered version.
+
+        :class:`ConflictError` if this (name, version) was registered (here or by another process on the
+        database) with another definition: anything of a document or SCXML, but Python callables only by
+        name (their code cannot be compared; give the chart a new version when it changes)."""
         return self.runtime.register(chart)
 
     def service(self, name: str, fn: Callable[..., Any] | None = None, *,
