@@ -234,7 +234,7 @@ class Interlock:
         _check_names(machine, instance_id)
         ev = self._event(event)
         if key is not None:
-            check_id("idempotency_key", key)
+            check_id("idempotency_key", key, printable=False)
 
         def run(unit: Unit) -> tuple[str, int | None, bool, Captured]:
             outcome, step, duplicate = apply.send(unit, machine, instance_id, ev, idempotency_key=key,

@@ -37,11 +37,12 @@ def check_text(what: str, value: Any, *, empty: bool = False) -> str:
     return value
 
 
-def check_id(what: str, value: Any) -> str:
-    """An instance id or an idempotency key: printable text of at most :data:`MAX_ID_LENGTH`."""
+def check_id(what: str, value: Any, *, printable: bool = True) -> str:
+    """An instance id (printable) or an idempotency key: text of at most :data:`MAX_ID_LENGTH`."""
     check_text(what, value)
-    if len(value) > MAX_ID_LENGTH or any(ord(c) < 32 for c in value):
-        raise ValueError(f"{what} must be a non-empty string of at most {MAX_ID_LENGTH} printable "
+    if len(value) > MAX_ID_LENGTH or (printable and any(ord(c) < 32 for c in value)):
+        kind = " printable" if printable else ""
+        raise ValueError(f"{what} must be a non-empty string of at most {MAX_ID_LENGTH}{kind} "
                          f"characters, not {value!r}")
     return str(value)
 
