@@ -25,8 +25,9 @@ def load_chart(path: Path) -> Chart:
     from interlock.frontends.loader import load_machine
 
     try:
-        # services are Python code a runtime provides; a file can only name them
-        return load_machine(path, defer_services=True)
+        # services are Python code a runtime provides; a file can only name them. The user named this
+        # file, so an SCXML one may read <data src>/<script src> files beside it (and only there)
+        return load_machine(path, defer_services=True, base_dir=path.parent)
     except DefinitionError as exc:
         raise LoadFailure(path, f"{path} is not a valid machine", exc) from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -16,6 +16,7 @@ from interlock.core.events import normalize_descriptor
 from interlock.core.spec import ChartSpec, DataSpec, InvokeSpec, StateSpec, TransitionSpec
 from interlock.errors import DefinitionError, Problem
 
+MAX_HINTED_PROBLEMS = 20  # problems that get a did-you-mean hint (keeps reporting linear)
 NodeKind = Literal["atomic", "compound", "parallel", "final", "history"]
 
 
@@ -228,9 +229,10 @@ class _Builder:
         out = []
         for target in ids:
             node = self.states.get(target)
-            if node is None:
-                self.error(path, f"unknown target state {target!r}",
-                           _suggest(target, [k for k in self.states if not k.startswith("\0")]))
+            if node is None:  # hints for the first few only: each compares with every state
+                hint = "" if len(self.problems) >= MAX_HINTED_PROBLEMS else _suggest(
+                    target, [k for k in self.states if not k.startswith("\0")])
+                self.error(path, f"unknown target state {target!r}", hint)
             else:
                 out.append(node)
         return tuple(out)

@@ -30,9 +30,17 @@ from typing import Any
 
 from interlock.core.chart import Chart, build_chart
 from interlock.core.content import Actions, Cancel, Param, Send
-from interlock.core.spec import ChartSpec, DataSpec, InvokeSpec, StateSpec, TransitionSpec
+from interlock.core.spec import (
+    DOCUMENT_DATAMODEL,
+    ChartSpec,
+    DataSpec,
+    InvokeSpec,
+    StateSpec,
+    TransitionSpec,
+)
 from interlock.errors import DefinitionError, Problem
 from interlock.frontends.document_actions import ActionCompiler
+from interlock.frontends.document_limits import MAX_STATES, MAX_TRANSITIONS, check_tree, too_many
 from interlock.frontends.document_transitions import Transitions, invoke_id, settle_self_targets
 from interlock.frontends.document_tree import Node, Tree
 from interlock.frontends.document_values import (
@@ -66,6 +74,7 @@ def load_document(doc: Mapping[str, Any], *, guards: Mapping[str, Callable[..., 
     if not isinstance(doc, Mapping):
         raise DefinitionError([Problem("", f"a machine document must be a mapping, not {type(doc).__name__}",
                                        "start it with keys like id:, initial: and states:")], source)
+    check_tree(doc, source)  # bounded nesting and size before anything walks it (docs/limits.md)
     impls = Implementations(guards or {}, actions or {}, services or {}, delays or {}, defer_services)
     return _Loader(impls, source).load(doc)
 
@@ -92,8 +101,15 @@ class _Loader:
         if "id" in doc and not (isinstance(doc["id"], str) and doc["id"]):
             self.error("id", f"the machine id must be a non-empty string, not {doc['id']!r}", "write id: my_machine")
         root = self.tree.build(doc)
+        if len(self.tree.nodes) > MAX_STATES:
+            raise DefinitionError([too_many("states", len(self.tree.nodes), MAX_STATES, "states",
+                                            "split the machine into machines that invoke each other")], self.source)
         self.values.states = self.tree.ids
         spec = self._state(root)
+        count = self.transitions.count
+        if count > MAX_TRANSITIONS:
+            raise DefinitionError([too_many("transitions", count, MAX_TRANSITIONS, "states",
+                                            "split the machine into machines that invoke each other")], self.source)
         spec.data = self._context(doc.get("context"))
         if "output" in doc:
             self.error("output", "a machine's output is the 'output' of its final state",
@@ -103,7 +119,7 @@ class _Loader:
         services = {k: v for k, v in self.services.items() if callable(v)}
         return build_chart(ChartSpec(root=spec, name=str(doc.get("name") or root.id),
                                      version=str(doc.get("version", "1")), source=self.source,
-                                     services=services))
+                                     services=services, datamodel=DOCUMENT_DATAMODEL))
 
     def _context(self, context: Any) -> list[DataSpec]:
         if context is None:

@@ -11,13 +11,16 @@ Ids follow XState: a state's id is its ``id`` if it has one, else the machine id
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from interlock.errors import Problem
+from interlock.frontends.document_limits import MAX_HINTED_PROBLEMS, MAX_STATE_DEPTH
 from interlock.frontends.document_values import join, suggest
 
+MAX_HINT_IDS = 500  # candidates of each kind a did-you-mean hint compares a target with
 _BAD_KEY = re.compile(r"[.#\s]")
 _BAD_ID = re.compile(r"[#\s]")
 KINDS = {"atomic": "state", "compound": "state", "parallel": "parallel", "final": "final", "history": "history"}
@@ -54,6 +57,8 @@ class Tree:
         self.ids: dict[str, Node] = {}
         self.nodes: list[Node] = []
         self.by_key: dict[str, list[Node]] = {}
+        self.declared: set[str] = set()  # ids written with id: (so "#key" does not name another state)
+        self.hinted = 0  # unknown targets given a did-you-mean hint (at most MAX_HINTED_PROBLEMS)
 
     def error(self, path: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem(path, message, hint))
@@ -82,6 +87,10 @@ class Tree:
         if not isinstance(states, Mapping):
             self.error(join(node.path, "states"), "'states' must be a mapping of key: state")
             return
+        if len(keys) >= MAX_STATE_DEPTH:  # the loader and the engine walk states recursively
+            self.error(join(node.path, "states"), f"states nest deeper than {MAX_STATE_DEPTH} levels",
+                       "flatten the machine, or move a part into a machine it invokes")
+            return
         for key, child_config in states.items():
             path = join(join(node.path, "states"), key)
             if not isinstance(key, str) or not key or _BAD_KEY.search(key):
@@ -100,10 +109,13 @@ class Tree:
         explicit = node.config.get("id")
         if node.parent is None:
             state_id = node.key
+            if isinstance(explicit, str):
+                self.declared.add(explicit)
         elif explicit is not None:
             if not isinstance(explicit, str) or not explicit or _BAD_ID.search(explicit):
                 self.error(join(node.path, "id"), f"invalid state id {explicit!r}", "ids contain no '#' or spaces")
             state_id = str(explicit)
+            self.declared.add(state_id)
         else:
             state_id = ".".join([self.nodes[0].key, *keys])
         if state_id in self.ids:
@@ -158,7 +170,8 @@ class Tree:
         if ref in self.ids:
             return self.ids[ref]
         parts = ref.split(".")
-        for cut in range(len(parts) - 1, 0, -1):  # "#id.child": the longest id prefix, then keys
+        # "#id.child": the longest id prefix, then keys (at most MAX_STATE_DEPTH of them: no deeper state)
+        for cut in range(len(parts) - 1, max(0, len(parts) - 1 - MAX_STATE_DEPTH), -1):
             prefix = ".".join(parts[:cut])
             if prefix in self.ids:
                 return self.ids[prefix].descend(parts[cut:])
@@ -168,14 +181,21 @@ class Tree:
         return None
 
     def _declared(self, key: str) -> bool:
-        return any(n.config.get("id") == key for n in self.nodes)
+        return key in self.declared
 
     def _hint(self, source: Node, target: str) -> str:
-        base = source.parent if source.parent is not None else source
-        known = [*base.children, *(f".{k}" for k in source.children), *(f"#{i}" for i in self.ids)]
+        """A did-you-mean hint, searched for the first :data:`MAX_HINTED_PROBLEMS` unknown targets only,
+        among the nearby states and at most ``MAX_HINT_IDS`` ids: loading stays linear in the document."""
+        self.hinted += 1
+        if self.hinted > MAX_HINTED_PROBLEMS:
+            return ""
         head = target.lstrip("#").split(".")[0]
         ambiguous = self.by_key.get(head, []) if target.startswith("#") else []
         if len(ambiguous) > 1:
             return "several states are called {!r}: use one of {}".format(
-                head, ", ".join(f"'#{n.id}'" for n in ambiguous))
+                head, ", ".join(f"'#{n.id}'" for n in ambiguous[:MAX_HINT_IDS]))
+        base = source.parent if source.parent is not None else source
+        known = [*itertools.islice(base.children, MAX_HINT_IDS),
+                 *(f".{k}" for k in itertools.islice(source.children, MAX_HINT_IDS)),
+                 *(f"#{i}" for i in itertools.islice(self.ids, MAX_HINT_IDS))]
         return suggest(target, known, "targets")
