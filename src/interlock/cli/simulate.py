@@ -37,14 +37,18 @@ def simulate(
         "--interactive", "-i", help="Read events from stdin (`NAME {json}`, `wait 5s`, `quit`).")] = False,
     data: Annotated[str | None, typer.Option(
         "--data", "-d", help='Initial context values as a JSON object, e.g. \'{"total": 10}\'.')] = None,
+    machine: Annotated[list[Path] | None, typer.Option(
+        "--machine", "-m", help="A machine the chart may invoke (by its name: src: machine:NAME); repeatable.")
+    ] = None,
 ) -> None:
     """Run a machine on the in-memory engine with a virtual clock and print every step."""
     chart = chart_or_exit(file)
+    machines = [chart_or_exit(path) for path in machine or ()]
     script = _script_or_exit(events) if events else Script(())
     initial = {**script.data, **_data_or_exit(data)}
     out = make_console()
     try:
-        sim = Simulator(chart, data=initial)
+        sim = Simulator(chart, data=initial, machines=machines)
         _show(out, sim, [sim.started, *sim.pending_start])
         for item in script.steps:
             play(out, sim, item)

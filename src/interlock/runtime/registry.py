@@ -9,6 +9,7 @@ from typing import Any
 
 from interlock.core.chart import Chart
 from interlock.errors import ConflictError, DefinitionError, NotFoundError, Problem
+from interlock.runtime.children import check_no_cycle, invoked_machines
 from interlock.runtime.machines import shape_of
 from interlock.runtime.retry import RetryPolicy
 
@@ -32,11 +33,13 @@ class Registry:
         self._latest: dict[str, Chart] = {}
         self.services: dict[str, Service] = {}
         self._tags: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
+        self._invokes: dict[str, set[str]] = {}  # machine -> machines its versions invoke by a fixed src
 
     def add_chart(self, chart: Chart) -> Chart:
         self.check(chart)
         self._charts[(chart.name, chart.version)] = chart
         self._latest[chart.name] = chart
+        self._invokes.setdefault(chart.name, set()).update(invoked_machines(chart))
         self._tags.clear()
         return chart
 
@@ -58,6 +61,7 @@ class Registry:
                 f"machine {chart.name!r} version {chart.version!r} is already registered with other "
                 "states or transitions; give the changed chart a new version so existing instances keep "
                 "theirs")
+        check_no_cycle(chart, lambda name: self._invokes.get(name, ()))
 
     def add_alias(self, name: str, version: str, chart: Chart) -> None:
         """Run ``chart`` as machine ``name`` (an inline child, named after its parent), under the
