@@ -193,3 +193,24 @@ def test_scxml_scripts_need_the_trusted_folder_too(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError, match="no trusted folder"):
         load_machine(doc, format="scxml")
     assert load_machine(doc, format="scxml", base_dir=tmp_path).root.id
+
+
+def test_many_transitions_with_many_deep_targets_load_and_bad_sets_are_still_found() -> None:
+    def region(i: int) -> dict[str, Any]:
+        inner: dict[str, Any] = {"id": f"r{i}z"}
+        for _ in range(MAX_STATE_DEPTH - 4):
+            inner = {"initial": "c", "states": {"c": inner}}
+        return inner
+
+    regions = {f"r{i}": region(i) for i in range(MAX_TARGETS)}
+    targets = [f"#r{i}z" for i in range(MAX_TARGETS)]  # pairwise checks were quadratic, each O(depth²)
+    events = {f"E{k}": {"target": targets} for k in range(2000)}
+    doc = {"id": "m", "initial": "x", "states": {"p": {"type": "parallel", "states": regions}, "x": {"on": events}}}
+    assert len(load_machine(json.dumps(doc)).transitions) == 2000
+    # two targets in one region, not neighbours in the list: still refused
+    split = {"id": "m", "initial": "x", "states": {
+        "p": {"type": "parallel", "states": {"r0": {"initial": "a", "states": {"a": {}, "b": {}}},
+                                              "r1": {"initial": "c", "states": {"c": {}}}}},
+        "x": {"on": {"GO": {"target": ["#m.p.r0.a", "#m.p.r1.c", "#m.p.r0.b"]}}}}}
+    (problem,) = problems(json.dumps(split))
+    assert problem.message == "targets 'm.p.r0.a' and 'm.p.r0.b' cannot be active together"

@@ -21,6 +21,7 @@ MAX_STATES = 20_000  # states in one machine
 MAX_TRANSITIONS = 50_000  # transitions in one machine (on, always, after, onDone, onError)
 MAX_TARGETS = 16  # targets of one transition (one per region of a parallel state)
 MAX_HINTED_PROBLEMS = 20  # problems that get a did-you-mean hint searched among the document's states
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def check_text(text: str, label: str) -> None:
@@ -43,9 +44,12 @@ def check_tree(doc: Any, label: str) -> None:
     while stack:
         entry = stack.pop()
         value, depth = entry[0], entry[1]
-        if isinstance(value, Mapping):
+        kind = type(value)
+        if kind in _SCALARS:
+            continue
+        if kind is dict or isinstance(value, Mapping):
             items: Any = value.items()
-        elif isinstance(value, (list, tuple)):
+        elif kind is list or isinstance(value, (list, tuple)):
             items = enumerate(value)
         else:
             continue
