@@ -7,6 +7,7 @@ and precomputes what the step algorithm needs (document order, ancestors, descri
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -275,7 +276,7 @@ class _Builder:
                 if len(t.targets) < 2:
                     continue
                 ordered = sorted(set(t.targets), key=lambda s: s.order)
-                for a, b in zip(ordered, ordered[1:], strict=False):
+                for a, b in itertools.pairwise(ordered):
                     if not _compatible(a, b):
                         self.error(t.path or node.path,
                                    f"targets {a.id!r} and {b.id!r} cannot be active together",
