@@ -30,7 +30,14 @@ RECORD_ERRORS = {"on": {"error.execution": {"actions": {"assign": {"errors": "er
 
 
 def started(app: Interlock, *machines: str) -> int:
-    return sum(len(app.list(m, limit=1000).items) for m in machines)
+    total = 0
+    for machine in machines:
+        page = app.list(machine, limit=1000)
+        total += len(page.items)
+        while page.next:
+            page = app.list(machine, after=page.next, limit=1000)
+            total += len(page.items)
+    return total
 
 
 def errors(app: Interlock, machine: str, id: str) -> list[str]:
@@ -95,3 +102,20 @@ def test_a_step_starts_at_most_the_limit_of_children(tmp_path: Path) -> None:
         # the count is per step: another top starts its own
         app.create("top", "t2")
         assert started(app, "mid", "leaf") == 2 * MAX_CHILDREN_PER_STEP
+
+
+def test_children_started_by_queued_events_count_against_the_transactions_budget(tmp_path: Path) -> None:
+    # each mid sends itself SPAWN at start; applying SPAWN starts 99 leaves. Applied in the create's
+    # transaction, 20 SPAWNs would start 1,980 leaves there: children spend the unit's budget instead,
+    # and the SPAWNs left queued are applied by the worker in later transactions.
+    mid = load_document({"id": "mid", "initial": "idle", "states": {
+        "idle": {"entry": {"send": {"event": "SPAWN"}}, "on": {"SPAWN": "busy"}},
+        "busy": {"invoke": [{"id": f"l{n}", "src": "machine:leaf"} for n in range(99)]}}})
+    top = doc("top", *["machine:mid"] * 20)
+    with open_app(tmp_path / "db.sqlite", VirtualClock(), doc("leaf"), mid, top) as app:
+        app.create("top", "t")
+        first = started(app, "leaf")
+        assert 0 < first < 1000  # bounded by the budget of one transaction (1,000 events and children)
+        assert any(i.state == ("mid.idle",) for i in app.list("mid", limit=1000).items)  # still queued
+        app.run_until_idle()
+        assert started(app, "leaf") == 20 * 99  # nothing lost: the rest was applied later

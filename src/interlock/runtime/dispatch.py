@@ -204,6 +204,7 @@ def _start_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, name: str, 
         return
     unit.children[0] += 1
     unit.children[1] += 1
+    unit.budget -= 1  # a child's start is work of this transaction: what is left queued waits for the worker
     try:
         _create_child(unit, row, effect, machine, version, key)
     finally:
