@@ -159,15 +159,19 @@ SCXML = "<scxml xmlns='http://www.w3.org/2005/07/scxml' name='light' initial='a'
 
 def test_text_that_looks_like_scxml_is_not_loaded_as_scxml_unless_asked() -> None:
     (problem,) = problems("  \n" + SCXML)
-    assert "looks like SCXML" in problem.message and "format='scxml'" in problem.hint
+    assert "is SCXML, which is loaded only when asked for" in problem.message and "format='scxml'" in problem.hint
     assert load_machine(SCXML, format="scxml").name == "light"
 
 
-def test_a_file_whose_name_does_not_say_scxml_is_not_loaded_as_scxml(tmp_path: Path) -> None:
-    path = tmp_path / "upload.txt"
+@pytest.mark.parametrize("name", ["upload.txt", "upload.scxml", "upload.xml"])
+def test_a_file_is_loaded_as_scxml_only_when_asked(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
     path.write_text(SCXML)
-    with pytest.raises(DefinitionError, match="looks like SCXML"):
-        load_machine(path)
+    sources = [path] if name.endswith(".txt") else [path, str(path)]  # (a "....txt" string is YAML text)
+    for source in sources:  # a file's suffix is not consent: it may come from whoever uploaded it
+        with pytest.raises(DefinitionError, match="is SCXML, which is loaded only when asked for"):
+            load_machine(source)
+    assert load_machine(path, format="scxml").name == "light"
 
 
 @pytest.mark.parametrize("ref", ["file:secret.txt", "../secret.txt", "SECRET"])

@@ -26,8 +26,9 @@ def load_chart(path: Path) -> Chart:
 
     try:
         # services are Python code a runtime provides; a file can only name them. The user named this
-        # file, so an SCXML one may read <data src>/<script src> files beside it (and only there)
-        return load_machine(path, defer_services=True, base_dir=path.parent)
+        # file: an .scxml/.xml one is trusted SCXML, which may read <data src>/<script src> beside it
+        scxml = path.suffix.lower() in (".scxml", ".xml")
+        return load_machine(path, defer_services=True, format="scxml" if scxml else None, base_dir=path.parent)
     except DefinitionError as exc:
         raise LoadFailure(path, f"{path} is not a valid machine", exc) from exc
     except (OSError, UnicodeDecodeError) as exc:

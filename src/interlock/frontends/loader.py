@@ -2,8 +2,8 @@
 
     >>> chart = load_machine("machines/order.yaml", actions={"notify": notify})  # doctest: +SKIP
 
-A text is YAML or JSON, never SCXML unless the caller says ``format="scxml"`` (SCXML runs its Python:
-only the caller may choose to trust it); a path is SCXML by its ``.scxml``/``.xml`` suffix. SCXML reads
+A text or a file is YAML or JSON; it is SCXML only when the caller says ``format="scxml"`` (SCXML runs its
+Python: only the caller may choose to trust it), whatever its suffix or first character. SCXML reads
 ``<data src>``/``<script src>`` files only inside ``base_dir``, given explicitly.
 
 YAML is read with YAML 1.2 booleans (only ``true``/``false``), so XState's ``on:`` key, and states or
@@ -70,8 +70,9 @@ def load_machine(source: str | os.PathLike[str], *, guards: Mapping[str, Callabl
     """Load a machine from a path or from text; ``format`` ("yaml", "json", "scxml") overrides detection.
 
     Raises :class:`DefinitionError` with every problem (a YAML/JSON syntax error has its line and column).
-    A text is never taken for SCXML unless ``format="scxml"``; ``base_dir`` is the trusted folder SCXML
-    reads ``<data src>``/``<script src>`` from (without it, it reads no file).
+    Nothing is loaded as SCXML unless ``format="scxml"`` (a ``.scxml`` path or a text starting with ``<``
+    without it is a :class:`DefinitionError`); ``base_dir`` is the trusted folder SCXML reads
+    ``<data src>``/``<script src>`` from (without it, it reads no file).
     """
     text, label, kind = _read(source, format)
     if kind == "scxml":
@@ -139,6 +140,8 @@ def _read(source: str | os.PathLike[str], format: str | None) -> tuple[str, str,
         raise ValueError(f"format must be 'yaml', 'json' or 'scxml', not {format!r}")
     if _is_path(source):
         path = Path(source)
+        if format is None and SUFFIXES.get(path.suffix.lower()) == "scxml":
+            raise _scxml_not_asked(str(path))  # refused before it is read
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
@@ -159,14 +162,18 @@ def _is_path(source: str | os.PathLike[str]) -> bool:
     return "\n" not in source and Path(source).suffix.lower() in SUFFIXES
 
 
+def _scxml_not_asked(label: str) -> DefinitionError:
+    return DefinitionError([Problem("", "this is SCXML, which is loaded only when asked for: SCXML runs the "
+                                        "Python it contains",
+                                    "if you trust it, pass format='scxml' (or call load_scxml); machines "
+                                    "from untrusted sources are YAML or JSON")], label)
+
+
 def _sniff(text: str, label: str) -> str:
     """JSON or YAML by the first character; never SCXML, which only the caller may choose to trust."""
     head = text.lstrip("\ufeff \t\r\n")
     if head.startswith("<"):
-        raise DefinitionError([Problem("", "this looks like SCXML, which is loaded only when asked for: "
-                                           "SCXML runs the Python it contains",
-                                       "if you trust it, pass format='scxml' (or call load_scxml); machines "
-                                       "from untrusted sources are YAML or JSON")], label)
+        raise _scxml_not_asked(label)
     if head.startswith(("{", "[")):
         return "json"
     return "yaml"
