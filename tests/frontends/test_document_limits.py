@@ -218,3 +218,13 @@ def test_many_transitions_with_many_deep_targets_load_and_bad_sets_are_still_fou
         "x": {"on": {"GO": {"target": ["#m.p.r0.a", "#m.p.r1.c", "#m.p.r0.b"]}}}}}
     (problem,) = problems(json.dumps(split))
     assert problem.message == "targets 'm.p.r0.a' and 'm.p.r0.b' cannot be active together"
+
+
+def test_bad_in_calls_among_many_states_are_reported_with_few_hints() -> None:
+    n, bad = 16_000, 300  # each In() hint compared the name with every state: 300 took 11 s
+    states = {f"s{i}": {"on": {"GO": {"target": f"s{i}", "guard": f"In('m.zz{i}')"}}} if i < bad else {}
+              for i in range(n)}
+    found = problems(json.dumps({"id": "m", "initial": "s0", "states": states}))
+    assert len(found) == bad and all("names no state" in p.message for p in found)
+    assert 0 < sum("did you mean" in p.hint for p in found) <= MAX_HINTED_PROBLEMS
+    assert "did you mean 'm.s0'" in found[0].hint

@@ -40,7 +40,13 @@ from interlock.core.spec import (
 )
 from interlock.errors import DefinitionError, Problem
 from interlock.frontends.document_actions import ActionCompiler
-from interlock.frontends.document_limits import MAX_STATES, MAX_TRANSITIONS, check_tree, too_many
+from interlock.frontends.document_limits import (
+    MAX_STATES,
+    MAX_TRANSITIONS,
+    HintedIds,
+    check_tree,
+    too_many,
+)
 from interlock.frontends.document_transitions import Transitions, invoke_id, settle_self_targets
 from interlock.frontends.document_tree import Node, Tree
 from interlock.frontends.document_values import (
@@ -104,7 +110,7 @@ class _Loader:
         if len(self.tree.nodes) > MAX_STATES:
             raise DefinitionError([too_many("states", len(self.tree.nodes), MAX_STATES, "states",
                                             "split the machine into machines that invoke each other")], self.source)
-        self.values.states = self.tree.ids
+        self.values.states = HintedIds(self.tree.ids)
         spec = self._state(root)
         count = self.transitions.count
         if count > MAX_TRANSITIONS:

@@ -8,7 +8,8 @@ path where it was hit. docs/limits.md ("Documents") lists every limit and its va
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from interlock.errors import DefinitionError, Problem
@@ -65,6 +66,29 @@ def check_tree(doc: Any, label: str) -> None:
                                                          f"{MAX_DOCUMENT_NODES:,} values",
                                            "split the machine, or use fewer YAML aliases")], label)
         stack.extend((item, depth + 1, key, entry) for key, item in items)
+
+
+class HintedIds(Collection[str]):
+    """State ids for ``In()`` checks: membership is exact, but iterating them (which a did-you-mean hint
+    does, comparing with each) yields at most ``candidates`` ids, and nothing after ``hints`` iterations,
+    so hints for many bad ``In()`` calls stay linear in the document."""
+
+    def __init__(self, ids: Collection[str], *, candidates: int = 500, hints: int = MAX_HINTED_PROBLEMS) -> None:
+        self._ids = ids
+        self._candidates = candidates
+        self._hints = hints
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[str]:
+        if self._hints <= 0:
+            return iter(())
+        self._hints -= 1
+        return itertools.islice(iter(self._ids), self._candidates)
 
 
 def too_many(what: str, count: int, limit: int, path: str, hint: str) -> Problem:
