@@ -16,6 +16,8 @@ from interlock.frontends.document_limits import (
     MAX_DOCUMENT_CHARS,
     MAX_DOCUMENT_DEPTH,
     MAX_HINTED_PROBLEMS,
+    MAX_ID_CHARS,
+    MAX_KEY_CHARS,
     MAX_STATE_DEPTH,
     MAX_STATES,
     MAX_TARGETS,
@@ -228,3 +230,18 @@ def test_bad_in_calls_among_many_states_are_reported_with_few_hints() -> None:
     assert len(found) == bad and all("names no state" in p.message for p in found)
     assert 0 < sum("did you mean" in p.hint for p in found) <= MAX_HINTED_PROBLEMS
     assert "did you mean 'm.s0'" in found[0].hint
+
+
+def test_long_keys_and_ids_are_refused_before_they_multiply() -> None:
+    # a key is copied into the id and path of everything below it: 20,000 children of a 1 MB key
+    # would have made 20 GB of ids
+    long_key = "k" * (MAX_KEY_CHARS + 1)
+    (problem,) = problems(json.dumps({"id": "m", "initial": "a", "states": {"a": {}, long_key: {}}}))
+    assert problem.path.startswith("states.kkkk") and f"the limit is {MAX_KEY_CHARS}" in problem.message
+    key = "k" * MAX_KEY_CHARS  # each key is allowed; three of them make an id past the limit
+    doc = {"id": "m", "initial": key, "states": {key: {"initial": key, "states": {key: {
+        "initial": key, "states": {key: {}}}}}}}
+    found = problems(json.dumps(doc))
+    assert any(f"the limit is {MAX_ID_CHARS}" in p.message for p in found)
+    found = problems(json.dumps({"id": "m" * (MAX_ID_CHARS + 1), "initial": "a", "states": {"a": {}}}))
+    assert [p.path for p in found if "state id is" in p.message] == ["id", "states.a"]

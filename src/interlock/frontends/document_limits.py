@@ -18,6 +18,8 @@ MAX_DOCUMENT_CHARS = 2_000_000  # characters of YAML/JSON text
 MAX_DOCUMENT_NODES = 200_000  # values (mappings, lists, scalars) once YAML aliases are expanded
 MAX_DOCUMENT_DEPTH = 100  # mappings and lists inside one another
 MAX_STATE_DEPTH = 32  # states inside one another (the root is depth 0)
+MAX_KEY_CHARS = 256  # characters of a mapping key (state keys, event names, context names...)
+MAX_ID_CHARS = 512  # characters of a state id (the machine id, then the keys of its ancestors)
 MAX_STATES = 20_000  # states in one machine
 MAX_TRANSITIONS = 50_000  # transitions in one machine (on, always, after, onDone, onError)
 MAX_TARGETS = 16  # targets of one transition (one per region of a parallel state)
@@ -65,7 +67,18 @@ def check_tree(doc: Any, label: str) -> None:
             raise DefinitionError([Problem(_path(entry), f"the document expands to more than "
                                                          f"{MAX_DOCUMENT_NODES:,} values",
                                            "split the machine, or use fewer YAML aliases")], label)
+        if kind is dict or isinstance(value, Mapping):
+            _check_keys(value, entry, label)
         stack.extend((item, depth + 1, key, entry) for key, item in items)
+
+
+def _check_keys(mapping: Mapping[Any, Any], entry: Any, label: str) -> None:
+    """Keys are copied into every path and id below them: a long one would multiply (docs/limits.md)."""
+    for key in mapping:
+        if isinstance(key, str) and len(key) > MAX_KEY_CHARS:
+            raise DefinitionError([Problem(_path((None, 0, f"{key[:40]}...", entry)),
+                                           f"a key of {len(key):,} characters; the limit is {MAX_KEY_CHARS}",
+                                           "use shorter names for states, events and values")], label)
 
 
 class HintedIds(Collection[str]):

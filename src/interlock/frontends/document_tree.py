@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from interlock.errors import Problem
-from interlock.frontends.document_limits import MAX_HINTED_PROBLEMS, MAX_STATE_DEPTH
+from interlock.frontends.document_limits import MAX_HINTED_PROBLEMS, MAX_ID_CHARS, MAX_STATE_DEPTH
 from interlock.frontends.document_values import join, suggest
 
 MAX_HINT_IDS = 500  # candidates of each kind a did-you-mean hint compares a target with
@@ -118,6 +118,10 @@ class Tree:
             self.declared.add(state_id)
         else:
             state_id = ".".join([self.nodes[0].key, *keys])
+        if len(state_id) > MAX_ID_CHARS:  # ids are kept per state and in every snapshot: no multiplying
+            self.error(join(node.path, "id") if explicit is not None else node.path,
+                       f"the state id is {len(state_id):,} characters long; the limit is {MAX_ID_CHARS}",
+                       "use shorter state keys or ids, or nest less")
         if state_id in self.ids:
             other = self.ids[state_id].path or "the root"
             self.error(node.path, f"duplicate state id {state_id!r}", f"it is already used at {other}; rename one")
