@@ -87,6 +87,10 @@ def test_registering_a_machine_that_invokes_itself_is_refused() -> None:
     runner.register_chart("a", doc("a", "machine:b"))
     with pytest.raises(DefinitionError, match=r"b -> a -> b"):
         runner.register_chart("b", doc("b", "machine:a"))
+    with pytest.raises(DefinitionError, match=r"'rec' invokes itself"):  # by the name it is registered as
+        runner.register_chart("rec", doc("other", "machine:rec"))
+    runner.register_chart("svc", load_document({"id": "svc", "initial": "w", "states": {"w": {"invoke": {
+        "src": "svc"}}}}, defer_services=True))  # a service called like the machine: not a cycle
 
 
 def test_run_time_recursion_is_refused_in_the_parent() -> None:

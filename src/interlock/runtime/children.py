@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 
 from interlock.core.chart import Chart
 from interlock.errors import DefinitionError, Problem
+from interlock.runtime.machines import is_scxml_type
 
 MAX_INVOKE_DEPTH = 10  # machines inside one another: a top-level instance is depth 0
 MAX_CHILDREN_PER_STEP = 100  # children one step may start, counting those their own start starts
@@ -33,8 +34,8 @@ def invoked_machines(chart: Chart) -> set[str]:
             src = spec.src
             if src.startswith("machine:"):
                 src = src[len("machine:"):]
-            elif src.startswith("service:"):
-                continue
+            elif src.startswith("service:") or not is_scxml_type(spec.type) or spec.typeexpr is not None:
+                continue  # a service (a document's plain src, or a non-SCXML type)
             names.add(src.partition("@")[0])
     return names
 
@@ -58,17 +59,19 @@ def invoke_cycle(name: str, invokes: Callable[[str], Iterable[str]]) -> list[str
     return None
 
 
-def check_no_cycle(chart: Chart, invokes: Callable[[str], Iterable[str]]) -> None:
-    """Raise :class:`DefinitionError` if registering ``chart`` closes a cycle of invocations."""
-    own = invoked_machines(chart) | set(invokes(chart.name))  # with the versions already registered
+def check_no_cycle(chart: Chart, invokes: Callable[[str], Iterable[str]], name: str | None = None) -> None:
+    """Raise :class:`DefinitionError` if registering ``chart`` (as ``name``, default its own) closes a
+    cycle of invocations."""
+    name = name or chart.name
+    own = invoked_machines(chart) | set(invokes(name))  # with the versions already registered
 
     def edges(machine: str) -> Iterable[str]:
-        return own if machine == chart.name else invokes(machine)
+        return own if machine == name else invokes(machine)
 
-    cycle = invoke_cycle(chart.name, edges)
+    cycle = invoke_cycle(name, edges)
     if cycle is not None:
         what = "itself" if len(cycle) == 2 else "itself through " + ", ".join(repr(c) for c in cycle[1:-1])
-        raise DefinitionError([Problem("invoke", f"machine {chart.name!r} invokes {what} "
+        raise DefinitionError([Problem("invoke", f"machine {name!r} invokes {what} "
                                                  f"({' -> '.join(cycle)})",
                                        "a machine may not run inside itself: each start would start another "
                                        "without end; invoke a different machine, or send events to an "

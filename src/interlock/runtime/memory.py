@@ -147,7 +147,7 @@ class MemoryRunner:
     def register_chart(self, name: str, chart: Chart) -> None:
         """Let ``<invoke src="name">`` start ``chart`` as a child machine; :class:`DefinitionError` if it
         would invoke itself (directly or through registered machines)."""
-        check_no_cycle(chart, self._invoked)
+        check_no_cycle(chart, self._invoked, name)
         self.machines.register(name, chart)
 
     def _invoked(self, name: str) -> set[str]:
