@@ -127,3 +127,16 @@ def test_depth_and_count_are_bounded_as_in_the_durable_runtime() -> None:
     assert len(wide.sessions) == 1 + MAX_CHILDREN_PER_STEP
     (message,) = session.context["errors"]
     assert f"the limit is {MAX_CHILDREN_PER_STEP}" in message
+
+
+def test_scxml_machine_prefix_names_a_registered_machine_never_a_file(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    (tmp_path / "evil.scxml").write_text(evil_scxml(marker))
+    runner = MemoryRunner(trusted_base=tmp_path)
+    runner.register_chart("kid", doc("kid"))
+    session = runner.start(load_scxml(parent_text("machine:kid").replace("<invoke ", "<invoke id='k' ")
+                                      .replace("</state>", "<invoke src='machine:evil.scxml'/></state>")))
+    runner.run_until_idle()
+    assert f"{session.id}.k" in runner.sessions and not marker.exists()
+    (message,) = session.context["errors"]
+    assert "no machine is registered as 'machine:evil.scxml'" in message

@@ -61,8 +61,11 @@ class MachineLoader:
             raise NotFoundError("the invoke has neither src nor content; give one of them")
         if src in self.registered:
             return self.registered[src], base_dir
+        named = src.startswith("machine:")  # names a registered machine, as in the durable runtime
+        if named and src[len("machine:"):] in self.registered:
+            return self.registered[src[len("machine:"):]], base_dir
         known = ", ".join(sorted(self.registered)[:10]) or "none"
-        if not files or self.trusted_base is None:
+        if named or not files or self.trusted_base is None:
             raise NotFoundError(f"no machine is registered as {src!r} (registered: {known}); register the "
                                 "machine it names (register_chart(name, chart)); a machine's src never "
                                 "names a file unless an SCXML chart runs with a trusted folder")
