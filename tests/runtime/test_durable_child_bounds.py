@@ -44,8 +44,9 @@ def errors(app: Interlock, machine: str, id: str) -> list[str]:
     return list(app.get(machine, id).context["errors"])
 
 
-def test_a_document_invoking_itself_twice_is_refused_at_register(tmp_path: Path) -> None:
-    bomb = doc("rec", "machine:rec", "machine:rec")  # the binary tree of children
+@pytest.mark.parametrize("copies", [1, 2])  # the chain of ~200 instances, and its binary tree
+def test_a_document_invoking_itself_is_refused_at_register(tmp_path: Path, copies: int) -> None:
+    bomb = doc("rec", *["machine:rec"] * copies)
     with open_app(tmp_path / "db.sqlite", VirtualClock()) as app:
         with pytest.raises(DefinitionError, match=r"machine 'rec' invokes itself \(rec -> rec\)"):
             app.register(bomb)
