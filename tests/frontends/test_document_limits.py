@@ -245,3 +245,12 @@ def test_long_keys_and_ids_are_refused_before_they_multiply() -> None:
     assert any(f"the limit is {MAX_ID_CHARS}" in p.message for p in found)
     found = problems(json.dumps({"id": "m" * (MAX_ID_CHARS + 1), "initial": "a", "states": {"a": {}}}))
     assert [p.path for p in found if "state id is" in p.message] == ["id", "states.a"]
+
+
+def test_many_unknown_keys_are_all_reported_and_only_the_first_get_a_search() -> None:
+    states = {f"s{i}": {"onn": None, "entyr": None} for i in range(3000)}
+    found = problems(json.dumps({"id": "m", "initial": "s0", "states": states}))
+    assert len(found) == 6000 and all("unknown key" in p.message for p in found)
+    assert found[0].hint.startswith("did you mean 'on'")
+    assert sum("did you mean" in p.hint for p in found) == MAX_HINTED_PROBLEMS
+    assert found[-1].hint == "see the known keys"

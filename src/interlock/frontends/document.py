@@ -214,7 +214,7 @@ class _Loader:
     def _invoke(self, node: Node, config: Mapping[str, Any], path: str, index: int) -> InvokeSpec:
         for key in config:
             if key not in INVOKE_KEYS:
-                self.error(join(path, key), f"unknown key {key!r} in an invoke", suggest(str(key), sorted(INVOKE_KEYS), "keys"))
+                self.error(join(path, key), f"unknown key {key!r} in an invoke", suggest(str(key), sorted(INVOKE_KEYS), "keys", self.problems))
         invokeid = invoke_id(node, config, index)
         src = self._src(config.get("src"), invokeid, join(path, "src"))
         # "machine:NAME" starts a registered machine as a child; any other src names a service
@@ -240,7 +240,7 @@ class _Loader:
             return None
         if src.startswith("machine:") or self.impls.defer_services or src in self.services:
             return src
-        self.error(path, f"unknown service {src!r}", suggest(src, list(self.services), "services") +
+        self.error(path, f"unknown service {src!r}", suggest(src, list(self.services), "services", self.problems) +
                    "; pass it in services=, or load with defer_services=True if a runtime provides it")
         return src
 

@@ -86,7 +86,7 @@ class Transitions:
         for key in value:
             if key not in TRANSITION_KEYS:
                 self.values.error(join(path, key), f"unknown key {key!r} in a transition",
-                                  suggest(str(key), sorted(TRANSITION_KEYS), "keys"))
+                                  suggest(str(key), sorted(TRANSITION_KEYS), "keys", self.values.problems))
         if not isinstance(value.get("description") or "", str):
             self.values.error(join(path, "description"), "description must be a string")
         if not isinstance(value.get("meta") or {}, Mapping):

@@ -75,7 +75,7 @@ class Tree:
         allowed = self.root_keys if node.parent is None else self.allowed_keys
         for key in config:
             if key not in allowed:
-                self.error(join(node.path, key), f"unknown key {key!r}", suggest(str(key), sorted(allowed), "keys"))
+                self.error(join(node.path, key), f"unknown key {key!r}", suggest(str(key), sorted(allowed), "keys", self.problems))
         node.id = self._id(node, keys)
         node.kind = self._kind(node)
         self.nodes.append(node)
@@ -136,7 +136,7 @@ class Tree:
             return "state"
         if declared not in KINDS:
             self.error(join(node.path, "type"), f"unknown state type {declared!r}",
-                       suggest(str(declared), list(KINDS), "types"))
+                       suggest(str(declared), list(KINDS), "types", self.problems))
             return "state"
         if declared == "atomic" and has_children:
             self.error(join(node.path, "type"), "an atomic state cannot have child states", "use type: compound")
