@@ -14,7 +14,7 @@ from typing import Any
 
 from interlock.errors import DefinitionError, Problem
 
-MAX_DOCUMENT_CHARS = 2_000_000  # characters of YAML/JSON text
+MAX_DOCUMENT_CHARS = 1_000_000  # characters of YAML/JSON text (PyYAML parses about 200 KB per CPU second)
 MAX_DOCUMENT_NODES = 200_000  # values (mappings, lists, scalars) once YAML aliases are expanded
 MAX_DOCUMENT_DEPTH = 100  # mappings and lists inside one another
 MAX_STATE_DEPTH = 32  # states inside one another (the root is depth 0)
