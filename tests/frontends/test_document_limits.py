@@ -254,3 +254,14 @@ def test_many_unknown_keys_are_all_reported_and_only_the_first_get_a_search() ->
     assert found[0].hint.startswith("did you mean 'on'")
     assert sum("did you mean" in p.hint for p in found) == MAX_HINTED_PROBLEMS
     assert found[-1].hint == "see the known keys"
+
+
+@pytest.mark.parametrize("text", [
+    "id: m\ninitial: a\nstates: {a: {}}\ncontext: {x: " + "1" * 5000 + "}",
+    '{"id": "m", "initial": "a", "states": {"a": {}}, "context": {"x": ' + "1" * 5000 + "}}",
+    "id: m\ninitial: a\nstates: {a: {}}\ncontext: {x: 2001-13-45}",
+])
+def test_values_that_parse_but_cannot_be_built_are_definition_errors(text: str) -> None:
+    (problem,) = problems(text)
+    assert problem.message.startswith("invalid ") and "value: " in problem.message
+    assert "sys.set_int_max_str_digits" not in problem.message

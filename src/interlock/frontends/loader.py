@@ -111,6 +111,11 @@ def parse_document(text: str, kind: str = "yaml", label: str = "") -> Any:
             raise DefinitionError([Problem(where, str(message), "flatten the data, or split the machine")],
                                   label) from None
         raise DefinitionError([Problem(where, f"invalid YAML: {message}", "fix the YAML syntax")], label) from None
+    except (ValueError, OverflowError) as exc:  # a value that parses but cannot be built: 2001-13-45, 10**5000
+        reason = ("a number has more than 4,300 digits" if "integer string conversion" in str(exc)
+                  else str(exc))
+        raise DefinitionError([Problem("", f"invalid {kind.upper()} value: {reason}",
+                                       "quote it to keep it as text")], label) from None
     check_tree(doc, label)
     return doc
 
