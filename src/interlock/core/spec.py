@@ -93,7 +93,7 @@ class ChartSpec:
     version: str = "1"
     binding: Literal["early", "late"] = "early"
     script: Actions = ()
-    datamodel: str = "python"  # "python" or "null" (SCXML, the Python builder), DOCUMENT_DATAMODEL
+    datamodel: str = "python"  # "python" or "null" (SCXML), DOCUMENT_DATAMODEL (YAML/JSON, the builder)
     deep_copy_context: bool = False
     source: str = ""
     # Python implementations of the services the chart invokes by name (trusted code, run by runtimes)
