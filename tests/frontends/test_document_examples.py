@@ -53,4 +53,4 @@ def test_the_examples_in_docs_definitions_md_load() -> None:
     exec(blocks["python"], namespace)  # it asserts on its own result
     chart = load_machine(blocks["yaml"], defer_services=True, actions={"notify_warehouse": print})
     assert chart.key == "order@3" and chart.warnings == ()
-    assert load_machine(blocks["xml"]).name == "light"
+    assert load_machine(blocks["xml"], format="scxml").name == "light"

@@ -138,13 +138,13 @@ def test_executable_content_shapes() -> None:
     assert isinstance(loop, Foreach) and loop.index is not None and len(loop.actions) == 1
 
 
-def test_file_references_resolve_relative_to_the_document(tmp_path: Path) -> None:
+def test_file_references_resolve_inside_the_trusted_folder(tmp_path: Path) -> None:
     (tmp_path / "data.json").write_text("[1, 2, 3]")
     (tmp_path / "lib.py").write_text("def double(x):\n    return 2 * x\n")
     (tmp_path / "m.scxml").write_text(
         '<scxml><datamodel><data id="v" src="file:data.json"/></datamodel>'
         '<script src="lib.py"/><state id="a"/></scxml>')
-    spec = parse_scxml(tmp_path / "m.scxml")
+    spec = parse_scxml(tmp_path / "m.scxml", base_dir=tmp_path)
     assert spec.source == str(tmp_path / "m.scxml") and spec.root.data[0].expr(None) == [1, 2, 3]  # type: ignore[arg-type]
     missing = '<scxml><datamodel><data id="v" src="file:nope.txt"/></datamodel><state id="a"/></scxml>'
     with pytest.raises(DefinitionError, match=r"cannot read 'file:nope\.txt'"):

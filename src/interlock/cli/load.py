@@ -25,8 +25,10 @@ def load_chart(path: Path) -> Chart:
     from interlock.frontends.loader import load_machine
 
     try:
-        # services are Python code a runtime provides; a file can only name them
-        return load_machine(path, defer_services=True)
+        # services are Python code a runtime provides; a file can only name them. The user named this
+        # file: an .scxml/.xml one is trusted SCXML, which may read <data src>/<script src> beside it
+        scxml = path.suffix.lower() in (".scxml", ".xml")
+        return load_machine(path, defer_services=True, format="scxml" if scxml else None, base_dir=path.parent)
     except DefinitionError as exc:
         raise LoadFailure(path, f"{path} is not a valid machine", exc) from exc
     except (OSError, UnicodeDecodeError) as exc:

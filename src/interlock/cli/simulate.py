@@ -40,6 +40,9 @@ def simulate(
         "--interactive", "-i", help="Read events from stdin (`NAME {json}`, `wait 5s`, `quit`).")] = False,
     data: Annotated[str | None, typer.Option(
         "--data", "-d", help='Initial context values as a JSON object, e.g. \'{"total": 10}\'.')] = None,
+    machine: Annotated[list[Path] | None, typer.Option(
+        "--machine", "-m", help="A machine the chart may invoke (by its name: src: machine:NAME); repeatable.")
+    ] = None,
 ) -> None:
     """Run a machine on the in-memory engine with a virtual clock and print every step."""
     chart = chart_or_exit(file)
@@ -47,12 +50,13 @@ def simulate(
     runtime_log = logging.getLogger("interlock.runtime")
     if not any(isinstance(h, logging.NullHandler) for h in runtime_log.handlers):
         runtime_log.addHandler(logging.NullHandler())
+    machines = [chart_or_exit(path) for path in machine or ()]
     script = _script_or_exit(events) if events else Script(())
     initial = {**script.data, **_data_or_exit(data)}
     _check_services(chart, script, events)
     out = make_console()
     try:
-        sim = Simulator(chart, data=initial, services=dict(script.services))
+        sim = Simulator(chart, data=initial, services=dict(script.services), machines=machines)
         _show(out, sim, [sim.started, *sim.pending_start])
         for item in script.steps:
             play(out, sim, item)

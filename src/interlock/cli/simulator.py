@@ -7,6 +7,7 @@ steps through ``on_step`` and remembers what each session looked like before, to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from interlock.cli.trace import StepRecord
@@ -32,7 +33,7 @@ class Simulator:
     """One top-level session of ``chart`` (plus any children it invokes) on a virtual clock."""
 
     def __init__(self, chart: Chart, *, sessionid: str = "sim", data: dict[str, Any] | None = None,
-                 services: dict[str, ServiceFn] | None = None) -> None:
+                 services: dict[str, ServiceFn] | None = None, machines: Sequence[Chart] = ()) -> None:
         self.chart = chart
         self.sessionid = sessionid
         self.clock = VirtualClock()
@@ -40,7 +41,10 @@ class Simulator:
         self._before: dict[str, Snapshot] = {}
         self._timers: dict[tuple[str, str], tuple[float, str]] = {}  # (session, sendid) -> (due, event)
         self._burst = (0.0, 0)  # (clock time, steps taken at that time)
+        # no trusted folder: an invoke's src names one of these machines (or the chart itself), never a file
         self.runner = MemoryRunner(clock=self.clock, on_step=self._on_step, services=services)
+        for known in (*machines, chart):
+            self.runner.register_chart(known.name, known)
         self.session: Session = self.runner.start(chart, data=data, sessionid=sessionid)
         self.started = self._take()[0]
         self.runner.run_until_idle(timeout=0)

@@ -7,6 +7,7 @@ and precomputes what the step algorithm needs (document order, ancestors, descri
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from interlock.core.events import normalize_descriptor
 from interlock.core.spec import ChartSpec, DataSpec, InvokeSpec, StateSpec, TransitionSpec
 from interlock.errors import DefinitionError, Problem
 
+MAX_HINTED_PROBLEMS = 20  # problems that get a did-you-mean hint (keeps reporting linear)
 NodeKind = Literal["atomic", "compound", "parallel", "final", "history"]
 
 
@@ -228,9 +230,10 @@ class _Builder:
         out = []
         for target in ids:
             node = self.states.get(target)
-            if node is None:
-                self.error(path, f"unknown target state {target!r}",
-                           _suggest(target, [k for k in self.states if not k.startswith("\0")]))
+            if node is None:  # hints for the first few only: each compares with every state
+                hint = "" if len(self.problems) >= MAX_HINTED_PROBLEMS else _suggest(
+                    target, [k for k in self.states if not k.startswith("\0")])
+                self.error(path, f"unknown target state {target!r}", hint)
             else:
                 out.append(node)
         return tuple(out)
@@ -264,15 +267,20 @@ class _Builder:
                            "only states with child states take 'initial'")
 
     def _check_target_sets(self) -> None:
-        """Several targets of one transition must lie in different regions of a parallel state (SCXML 3.13)."""
+        """Several targets of one transition must lie in different regions of a parallel state (SCXML 3.13).
+
+        In document order, the common ancestor of any two targets is that of two neighbours between them,
+        so checking neighbours checks every pair: linear in the targets, not quadratic."""
         for node in list(self.states.values()):
             for t in (*node.transitions, *((node.initial,) if node.initial is not None else ())):
-                for i, a in enumerate(t.targets):
-                    for b in t.targets[i + 1:]:
-                        if not _compatible(a, b):
-                            self.error(t.path or node.path,
-                                       f"targets {a.id!r} and {b.id!r} cannot be active together",
-                                       "several targets must be in different regions of a parallel state")
+                if len(t.targets) < 2:
+                    continue
+                ordered = sorted(set(t.targets), key=lambda s: s.order)
+                for a, b in itertools.pairwise(ordered):
+                    if not _compatible(a, b):
+                        self.error(t.path or node.path,
+                                   f"targets {a.id!r} and {b.id!r} cannot be active together",
+                                   "several targets must be in different regions of a parallel state")
 
     def _unreachable(self, root: StateNode) -> Iterator[Problem]:
         reached: set[StateNode] = set()
@@ -297,7 +305,8 @@ def _compatible(a: StateNode, b: StateNode) -> bool:
     """Can ``a`` and ``b`` be active at once? Only if their nearest common ancestor is a parallel state."""
     if a is b or a in b.ancestors or b in a.ancestors:
         return a is b
-    common = next(anc for anc in a.ancestors if anc in b.ancestors)
+    above_b = set(b.ancestors)
+    common = next(anc for anc in a.ancestors if anc in above_b)
     return common.kind == "parallel"
 
 

@@ -79,6 +79,11 @@ class StateSpec:
     path: str = ""
 
 
+# The datamodel of YAML/JSON documents (the safe expression language). Their charts are untrusted: a
+# runtime never resolves what they invoke by reading a file (runtime/machines.py).
+DOCUMENT_DATAMODEL = "expressions"
+
+
 @dataclass
 class ChartSpec:
     """A whole machine: its root state plus machine-wide settings."""
@@ -88,7 +93,7 @@ class ChartSpec:
     version: str = "1"
     binding: Literal["early", "late"] = "early"
     script: Actions = ()
-    datamodel: str = "python"
+    datamodel: str = "python"  # "python" or "null" (SCXML), DOCUMENT_DATAMODEL (YAML/JSON, the builder)
     deep_copy_context: bool = False
     source: str = ""
     # Python implementations of the services the chart invokes by name (trusted code, run by runtimes)

@@ -30,9 +30,23 @@ from typing import Any
 
 from interlock.core.chart import Chart, build_chart
 from interlock.core.content import Actions, Cancel, Param, Send
-from interlock.core.spec import ChartSpec, DataSpec, InvokeSpec, StateSpec, TransitionSpec
+from interlock.core.spec import (
+    DOCUMENT_DATAMODEL,
+    ChartSpec,
+    DataSpec,
+    InvokeSpec,
+    StateSpec,
+    TransitionSpec,
+)
 from interlock.errors import DefinitionError, Problem
 from interlock.frontends.document_actions import ActionCompiler
+from interlock.frontends.document_limits import (
+    MAX_STATES,
+    MAX_TRANSITIONS,
+    HintedIds,
+    check_tree,
+    too_many,
+)
 from interlock.frontends.document_transitions import Transitions, invoke_id, settle_self_targets
 from interlock.frontends.document_tree import Node, Tree
 from interlock.frontends.document_values import (
@@ -66,6 +80,7 @@ def load_document(doc: Mapping[str, Any], *, guards: Mapping[str, Callable[..., 
     if not isinstance(doc, Mapping):
         raise DefinitionError([Problem("", f"a machine document must be a mapping, not {type(doc).__name__}",
                                        "start it with keys like id:, initial: and states:")], source)
+    check_tree(doc, source)  # bounded nesting and size before anything walks it (docs/limits.md)
     impls = Implementations(guards or {}, actions or {}, services or {}, delays or {}, defer_services)
     return _Loader(impls, source).load(doc)
 
@@ -92,8 +107,15 @@ class _Loader:
         if "id" in doc and not (isinstance(doc["id"], str) and doc["id"]):
             self.error("id", f"the machine id must be a non-empty string, not {doc['id']!r}", "write id: my_machine")
         root = self.tree.build(doc)
-        self.values.states = self.tree.ids
+        if len(self.tree.nodes) > MAX_STATES:
+            raise DefinitionError([too_many("states", len(self.tree.nodes), MAX_STATES, "states",
+                                            "split the machine into machines that invoke each other")], self.source)
+        self.values.states = HintedIds(self.tree.ids)
         spec = self._state(root)
+        count = self.transitions.count
+        if count > MAX_TRANSITIONS:
+            raise DefinitionError([too_many("transitions", count, MAX_TRANSITIONS, "states",
+                                            "split the machine into machines that invoke each other")], self.source)
         spec.data = self._context(doc.get("context"))
         if "output" in doc:
             self.error("output", "a machine's output is the 'output' of its final state",
@@ -103,7 +125,7 @@ class _Loader:
         services = {k: v for k, v in self.services.items() if callable(v)}
         return build_chart(ChartSpec(root=spec, name=str(doc.get("name") or root.id),
                                      version=str(doc.get("version", "1")), source=self.source,
-                                     services=services))
+                                     services=services, datamodel=DOCUMENT_DATAMODEL))
 
     def _context(self, context: Any) -> list[DataSpec]:
         if context is None:
@@ -192,7 +214,7 @@ class _Loader:
     def _invoke(self, node: Node, config: Mapping[str, Any], path: str, index: int) -> InvokeSpec:
         for key in config:
             if key not in INVOKE_KEYS:
-                self.error(join(path, key), f"unknown key {key!r} in an invoke", suggest(str(key), sorted(INVOKE_KEYS), "keys"))
+                self.error(join(path, key), f"unknown key {key!r} in an invoke", suggest(str(key), sorted(INVOKE_KEYS), "keys", self.problems))
         invokeid = invoke_id(node, config, index)
         src = self._src(config.get("src"), invokeid, join(path, "src"))
         # "machine:NAME" starts a registered machine as a child; any other src names a service
@@ -218,7 +240,7 @@ class _Loader:
             return None
         if src.startswith("machine:") or self.impls.defer_services or src in self.services:
             return src
-        self.error(path, f"unknown service {src!r}", suggest(src, list(self.services), "services") +
+        self.error(path, f"unknown service {src!r}", suggest(src, list(self.services), "services", self.problems) +
                    "; pass it in services=, or load with defer_services=True if a runtime provides it")
         return src
 

@@ -101,14 +101,14 @@ class ActionCompiler:
         unknown = set(value) - _KEYS[kind]
         for key in sorted(unknown):
             self.values.error(join(path, key), f"unknown key {key!r} in a {kind} action",
-                              suggest(key, sorted(_KEYS[kind] - {"type"}), "keys"))
+                              suggest(key, sorted(_KEYS[kind] - {"type"}), "keys", self.values.problems))
         handler: Callable[[Mapping[str, Any], str, bool], Action | Actions | None] = getattr(self, f"_{kind}")
         return handler(value, path, literal)
 
     def _named(self, name: str, params: Any, path: str, value: Mapping[str, Any] | None = None) -> Action | None:
         fn = self.impls.actions.get(name)
         if fn is None:
-            self.values.error(path, f"unknown action {name!r}", suggest(name, list(self.impls.actions), "actions")
+            self.values.error(path, f"unknown action {name!r}", suggest(name, list(self.impls.actions), "actions", self.values.problems)
                               + "; implement it in Python and pass it in actions=")
             return None
         if value is not None:

@@ -18,6 +18,7 @@ from typing import Any
 from interlock.core.datamodel import Expr, Scope
 from interlock.core.spec import StateSpec, TransitionSpec
 from interlock.frontends.document_actions import ActionCompiler
+from interlock.frontends.document_limits import MAX_TARGETS
 from interlock.frontends.document_tree import Node, Tree
 from interlock.frontends.document_values import Values, join, suggest
 
@@ -31,6 +32,7 @@ class Transitions:
         self.values = values
         self.actions = actions
         self._timers: dict[str, list[Timer]] = {}
+        self.count = 0  # transitions compiled so far
 
     def of_state(self, node: Node) -> list[TransitionSpec]:
         """Every transition of ``node`` in document order; also records its ``after`` timers."""
@@ -59,6 +61,7 @@ class Transitions:
         named.extend(self._invoke_outcomes(node))
         if "always" in config:
             named.extend(self.parse(node, config["always"], join(path, "always"), []))
+        self.count += len(named) + len(wildcard)
         return named + wildcard
 
     def timers(self, node: Node) -> list[Timer]:
@@ -83,7 +86,7 @@ class Transitions:
         for key in value:
             if key not in TRANSITION_KEYS:
                 self.values.error(join(path, key), f"unknown key {key!r} in a transition",
-                                  suggest(str(key), sorted(TRANSITION_KEYS), "keys"))
+                                  suggest(str(key), sorted(TRANSITION_KEYS), "keys", self.values.problems))
         if not isinstance(value.get("description") or "", str):
             self.values.error(join(path, "description"), "description must be a string")
         if not isinstance(value.get("meta") or {}, Mapping):
@@ -93,6 +96,10 @@ class Transitions:
         if target is not None:
             targets = target if isinstance(target, list) else [target]
             where = join(path, "target")
+            if len(targets) > MAX_TARGETS:  # checked in pairs (SCXML 3.13): keep that small
+                self.values.error(where, f"a transition has {len(targets)} targets; the limit is {MAX_TARGETS}",
+                                  "several targets name one state in each region of a parallel state")
+                targets = []
             spec.targets = [t for t in (self.tree.resolve(node, t, where) for t in targets) if t]
         guard = value.get("guard", value.get("cond"))
         if guard is not None:

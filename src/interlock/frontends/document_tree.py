@@ -11,13 +11,16 @@ Ids follow XState: a state's id is its ``id`` if it has one, else the machine id
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from interlock.errors import Problem
+from interlock.frontends.document_limits import MAX_HINTED_PROBLEMS, MAX_ID_CHARS, MAX_STATE_DEPTH
 from interlock.frontends.document_values import join, suggest
 
+MAX_HINT_IDS = 500  # candidates of each kind a did-you-mean hint compares a target with
 _BAD_KEY = re.compile(r"[.#\s]")
 _BAD_ID = re.compile(r"[#\s]")
 KINDS = {"atomic": "state", "compound": "state", "parallel": "parallel", "final": "final", "history": "history"}
@@ -54,6 +57,8 @@ class Tree:
         self.ids: dict[str, Node] = {}
         self.nodes: list[Node] = []
         self.by_key: dict[str, list[Node]] = {}
+        self.declared: set[str] = set()  # ids written with id: (so "#key" does not name another state)
+        self.hinted = 0  # unknown targets given a did-you-mean hint (at most MAX_HINTED_PROBLEMS)
 
     def error(self, path: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem(path, message, hint))
@@ -70,7 +75,7 @@ class Tree:
         allowed = self.root_keys if node.parent is None else self.allowed_keys
         for key in config:
             if key not in allowed:
-                self.error(join(node.path, key), f"unknown key {key!r}", suggest(str(key), sorted(allowed), "keys"))
+                self.error(join(node.path, key), f"unknown key {key!r}", suggest(str(key), sorted(allowed), "keys", self.problems))
         node.id = self._id(node, keys)
         node.kind = self._kind(node)
         self.nodes.append(node)
@@ -81,6 +86,10 @@ class Tree:
             return
         if not isinstance(states, Mapping):
             self.error(join(node.path, "states"), "'states' must be a mapping of key: state")
+            return
+        if len(keys) >= MAX_STATE_DEPTH:  # the loader and the engine walk states recursively
+            self.error(join(node.path, "states"), f"states nest deeper than {MAX_STATE_DEPTH} levels",
+                       "flatten the machine, or move a part into a machine it invokes")
             return
         for key, child_config in states.items():
             path = join(join(node.path, "states"), key)
@@ -100,12 +109,19 @@ class Tree:
         explicit = node.config.get("id")
         if node.parent is None:
             state_id = node.key
+            if isinstance(explicit, str):
+                self.declared.add(explicit)
         elif explicit is not None:
             if not isinstance(explicit, str) or not explicit or _BAD_ID.search(explicit):
                 self.error(join(node.path, "id"), f"invalid state id {explicit!r}", "ids contain no '#' or spaces")
             state_id = str(explicit)
+            self.declared.add(state_id)
         else:
             state_id = ".".join([self.nodes[0].key, *keys])
+        if len(state_id) > MAX_ID_CHARS:  # ids are kept per state and in every snapshot: no multiplying
+            self.error(join(node.path, "id") if explicit is not None else node.path,
+                       f"the state id is {len(state_id):,} characters long; the limit is {MAX_ID_CHARS}",
+                       "use shorter state keys or ids, or nest less")
         if state_id in self.ids:
             other = self.ids[state_id].path or "the root"
             self.error(node.path, f"duplicate state id {state_id!r}", f"it is already used at {other}; rename one")
@@ -120,7 +136,7 @@ class Tree:
             return "state"
         if declared not in KINDS:
             self.error(join(node.path, "type"), f"unknown state type {declared!r}",
-                       suggest(str(declared), list(KINDS), "types"))
+                       suggest(str(declared), list(KINDS), "types", self.problems))
             return "state"
         if declared == "atomic" and has_children:
             self.error(join(node.path, "type"), "an atomic state cannot have child states", "use type: compound")
@@ -158,7 +174,8 @@ class Tree:
         if ref in self.ids:
             return self.ids[ref]
         parts = ref.split(".")
-        for cut in range(len(parts) - 1, 0, -1):  # "#id.child": the longest id prefix, then keys
+        # "#id.child": the longest id prefix, then keys (at most MAX_STATE_DEPTH of them: no deeper state)
+        for cut in range(len(parts) - 1, max(0, len(parts) - 1 - MAX_STATE_DEPTH), -1):
             prefix = ".".join(parts[:cut])
             if prefix in self.ids:
                 return self.ids[prefix].descend(parts[cut:])
@@ -168,14 +185,21 @@ class Tree:
         return None
 
     def _declared(self, key: str) -> bool:
-        return any(n.config.get("id") == key for n in self.nodes)
+        return key in self.declared
 
     def _hint(self, source: Node, target: str) -> str:
-        base = source.parent if source.parent is not None else source
-        known = [*base.children, *(f".{k}" for k in source.children), *(f"#{i}" for i in self.ids)]
+        """A did-you-mean hint, searched for the first :data:`MAX_HINTED_PROBLEMS` unknown targets only,
+        among the nearby states and at most ``MAX_HINT_IDS`` ids: loading stays linear in the document."""
+        self.hinted += 1
+        if self.hinted > MAX_HINTED_PROBLEMS:
+            return ""
         head = target.lstrip("#").split(".")[0]
         ambiguous = self.by_key.get(head, []) if target.startswith("#") else []
         if len(ambiguous) > 1:
             return "several states are called {!r}: use one of {}".format(
-                head, ", ".join(f"'#{n.id}'" for n in ambiguous))
+                head, ", ".join(f"'#{n.id}'" for n in ambiguous[:MAX_HINT_IDS]))
+        base = source.parent if source.parent is not None else source
+        known = [*itertools.islice(base.children, MAX_HINT_IDS),
+                 *(f".{k}" for k in itertools.islice(source.children, MAX_HINT_IDS)),
+                 *(f"#{i}" for i in itertools.islice(self.ids, MAX_HINT_IDS))]
         return suggest(target, known, "targets")

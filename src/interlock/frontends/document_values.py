@@ -18,6 +18,7 @@ from typing import Any
 from interlock.core.datamodel import Expr, Scope
 from interlock.core.execute import parse_delay
 from interlock.errors import Problem
+from interlock.frontends.document_limits import MAX_HINTED_PROBLEMS
 from interlock.frontends.expressions import ExpressionError, compile_expression, constant
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -45,7 +46,11 @@ def join(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def suggest(name: str, known: list[str], what: str) -> str:
+def suggest(name: str, known: list[str], what: str, problems: list[Problem] | None = None) -> str:
+    """A did-you-mean hint; a plain one once ``problems`` holds MAX_HINTED_PROBLEMS (each search compares
+    ``name`` with every known name: many problems would make loading slow)."""
+    if problems is not None and len(problems) >= MAX_HINTED_PROBLEMS:
+        return f"see the known {what}"
     close = difflib.get_close_matches(name, known, n=3)
     if close:
         return "did you mean " + " or ".join(repr(c) for c in close) + "?"
@@ -118,7 +123,7 @@ class Values:
                 return call_with_context(self.impls.guards[value], value)
             if IDENTIFIER.match(value):
                 self.error(path, f"unknown guard {value!r}",
-                           suggest(value, list(self.impls.guards), "guards") +
+                           suggest(value, list(self.impls.guards), "guards", self.problems) +
                            f"; pass it in guards=, or to test a context value write 'context.{value}'")
                 return None
             return self.expression(value, path)
@@ -147,7 +152,7 @@ class Values:
             return None
         fn = self.impls.guards.get(name)
         if fn is None:
-            self.error(join(path, "type"), f"unknown guard {name!r}", suggest(name, list(self.impls.guards), "guards"))
+            self.error(join(path, "type"), f"unknown guard {name!r}", suggest(name, list(self.impls.guards), "guards", self.problems))
             return None
         params = dict(value.get("params") or {})
         return Expr(name, lambda scope: fn(scope.context, scope.event, **params))
@@ -168,7 +173,7 @@ class Values:
             return None, self.expression(value, path)
         self.error(path, f"invalid delay {value!r}",
                    "use milliseconds (1000), a duration ('2s', '150ms', '1m'), or a named delay (" +
-                   suggest(str(value), list(self.delays), "delays") + ")")
+                   suggest(str(value), list(self.delays), "delays", self.problems) + ")")
         return None, None
 
 

@@ -1,10 +1,14 @@
-"""Load a machine from a file or text: YAML, JSON or SCXML, by extension or by content.
+"""Load a machine from a file or text: YAML or JSON (untrusted), or SCXML (trusted Python) when asked.
 
     >>> chart = load_machine("machines/order.yaml", actions={"notify": notify})  # doctest: +SKIP
 
+A text or a file is YAML or JSON; it is SCXML only when the caller says ``format="scxml"`` (SCXML runs its
+Python: only the caller may choose to trust it), whatever its suffix or first character. SCXML reads
+``<data src>``/``<script src>`` files only inside ``base_dir``, given explicitly.
+
 YAML is read with YAML 1.2 booleans (only ``true``/``false``), so XState's ``on:`` key, and states or
-events called ``yes``, ``no`` or ``off``, stay strings. Documents that expand (through YAML aliases) to
-more than :data:`MAX_DOCUMENT_NODES` values are refused.
+events called ``yes``, ``no`` or ``off``, stay strings. Documents are bounded in size, nesting and the
+values they expand to (through YAML aliases): see :mod:`interlock.frontends.document_limits`.
 """
 
 from __future__ import annotations
@@ -21,15 +25,33 @@ import yaml
 from interlock.core.chart import Chart
 from interlock.errors import DefinitionError, Problem
 from interlock.frontends.document import load_document
+from interlock.frontends.document_limits import MAX_DOCUMENT_DEPTH, check_text, check_tree
 
 __all__ = ["load_machine", "parse_document"]
 
-MAX_DOCUMENT_NODES = 200_000
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".scxml": "scxml", ".xml": "scxml"}
 
 
+class _TooDeep(yaml.MarkedYAMLError):
+    """A YAML document nests deeper than :data:`MAX_DOCUMENT_DEPTH`."""
+
+
 class _YamlLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans: ``on``/``off``/``yes``/``no`` are plain strings."""
+    """SafeLoader with YAML 1.2 booleans (``on``/``off``/``yes``/``no`` are plain strings) that refuses
+    nesting deeper than :data:`MAX_DOCUMENT_DEPTH` while composing (PyYAML composes recursively)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self._depth >= MAX_DOCUMENT_DEPTH:
+            raise _TooDeep(problem=f"the document nests deeper than {MAX_DOCUMENT_DEPTH} levels of "
+                                   "mappings and lists",
+                           problem_mark=self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _YamlLoader.yaml_implicit_resolvers = {
@@ -48,6 +70,9 @@ def load_machine(source: str | os.PathLike[str], *, guards: Mapping[str, Callabl
     """Load a machine from a path or from text; ``format`` ("yaml", "json", "scxml") overrides detection.
 
     Raises :class:`DefinitionError` with every problem (a YAML/JSON syntax error has its line and column).
+    Nothing is loaded as SCXML unless ``format="scxml"`` (a ``.scxml`` path or a text starting with ``<``
+    without it is a :class:`DefinitionError`); ``base_dir`` is the trusted folder SCXML reads
+    ``<data src>``/``<script src>`` from (without it, it reads no file).
     """
     text, label, kind = _read(source, format)
     if kind == "scxml":
@@ -65,9 +90,16 @@ def load_machine(source: str | os.PathLike[str], *, guards: Mapping[str, Callabl
 
 
 def parse_document(text: str, kind: str = "yaml", label: str = "") -> Any:
-    """Parse YAML or JSON text into plain data, turning syntax errors into a :class:`DefinitionError`."""
+    """Parse YAML or JSON text into plain data, turning syntax errors into a :class:`DefinitionError`.
+
+    The text, its nesting and the values it expands to are bounded (docs/limits.md, "Documents")."""
+    check_text(text, label)
     try:
         doc = json.loads(text) if kind == "json" else yaml.load(text, Loader=_YamlLoader)  # a SafeLoader subclass
+    except RecursionError:  # the JSON parser nests in C, up to the interpreter's recursion limit
+        raise DefinitionError([Problem(_json_too_deep(text), f"the document nests deeper than "
+                                                             f"{MAX_DOCUMENT_DEPTH} levels of mappings and lists",
+                                       "flatten the data, or split the machine")], label) from None
     except json.JSONDecodeError as exc:
         raise DefinitionError([Problem(f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}",
                                        "fix the JSON syntax")], label) from None
@@ -75,11 +107,36 @@ def parse_document(text: str, kind: str = "yaml", label: str = "") -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         message = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, _TooDeep):
+            raise DefinitionError([Problem(where, str(message), "flatten the data, or split the machine")],
+                                  label) from None
         raise DefinitionError([Problem(where, f"invalid YAML: {message}", "fix the YAML syntax")], label) from None
-    if _size(doc, {}, MAX_DOCUMENT_NODES) > MAX_DOCUMENT_NODES:
-        raise DefinitionError([Problem("", f"the document expands to more than {MAX_DOCUMENT_NODES:,} values",
-                                       "split the machine, or use fewer YAML aliases")], label)
+    except (ValueError, OverflowError) as exc:  # a value that parses but cannot be built: 2001-13-45, 10**5000
+        reason = ("a number has more than 4,300 digits" if "integer string conversion" in str(exc)
+                  else str(exc))
+        raise DefinitionError([Problem("", f"invalid {kind.upper()} value: {reason}",
+                                       "quote it to keep it as text")], label) from None
+    check_tree(doc, label)
     return doc
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _json_too_deep(text: str) -> str:
+    """``line L, column C`` where JSON text first nests deeper than the limit (one pass over its tokens)."""
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DOCUMENT_DEPTH:
+                line = text.count("\n", 0, match.start()) + 1
+                column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+                return f"line {line}, column {column}"
+        elif token in "]}":
+            depth -= 1
+    return ""
 
 
 def _read(source: str | os.PathLike[str], format: str | None) -> tuple[str, str, str]:
@@ -88,6 +145,8 @@ def _read(source: str | os.PathLike[str], format: str | None) -> tuple[str, str,
         raise ValueError(f"format must be 'yaml', 'json' or 'scxml', not {format!r}")
     if _is_path(source):
         path = Path(source)
+        if format is None and SUFFIXES.get(path.suffix.lower()) == "scxml":
+            raise _scxml_not_asked(str(path))  # refused before it is read
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
@@ -96,9 +155,9 @@ def _read(source: str | os.PathLike[str], format: str | None) -> tuple[str, str,
         except UnicodeDecodeError as exc:
             raise DefinitionError([Problem(str(path), f"the file is not UTF-8 text (byte {exc.start})",
                                            "save the machine as UTF-8")]) from None
-        return text, str(path), format or SUFFIXES.get(path.suffix.lower()) or _sniff(text)
+        return text, str(path), format or SUFFIXES.get(path.suffix.lower()) or _sniff(text, str(path))
     text = str(source)
-    kind = format or _sniff(text)
+    kind = format or _sniff(text, "<text>")
     return text, f"<{kind}>", kind
 
 
@@ -108,26 +167,18 @@ def _is_path(source: str | os.PathLike[str]) -> bool:
     return "\n" not in source and Path(source).suffix.lower() in SUFFIXES
 
 
-def _sniff(text: str) -> str:
+def _scxml_not_asked(label: str) -> DefinitionError:
+    return DefinitionError([Problem("", "this is SCXML, which is loaded only when asked for: SCXML runs the "
+                                        "Python it contains",
+                                    "if you trust it, pass format='scxml' (or call load_scxml); machines "
+                                    "from untrusted sources are YAML or JSON")], label)
+
+
+def _sniff(text: str, label: str) -> str:
+    """JSON or YAML by the first character; never SCXML, which only the caller may choose to trust."""
     head = text.lstrip("\ufeff \t\r\n")
     if head.startswith("<"):
-        return "scxml"
+        raise _scxml_not_asked(label)
     if head.startswith(("{", "[")):
         return "json"
     return "yaml"
-
-
-def _size(value: Any, memo: dict[int, int], limit: int) -> int:
-    """How many values ``value`` holds once aliases are expanded (stops counting past ``limit``)."""
-    if not isinstance(value, (dict, list)):
-        return 1
-    known = memo.get(id(value))
-    if known is not None:
-        return known
-    total = 1
-    for item in value.values() if isinstance(value, dict) else value:
-        total += _size(item, memo, limit)
-        if total > limit:
-            break
-    memo[id(value)] = total
-    return total

@@ -47,8 +47,8 @@ def load_scxml(source: str | os.PathLike[str], *, base_dir: str | os.PathLike[st
                strict: bool = True) -> Chart:
     """Load an SCXML document (its text, or a path to it) and compile it.
 
-    ``base_dir`` is where ``file:`` references resolve (default: the document's folder, else the working
-    directory). With ``strict=False`` a Python syntax error in an expression is not a load error but
+    ``base_dir`` is the trusted folder ``<data src>`` and ``<script src>`` are read from (they must stay
+    inside it); without it the document reads no file, and such a reference is a problem. With ``strict=False`` a Python syntax error in an expression is not a load error but
     raises ``error.execution`` when evaluated, as the W3C conformance tests expect; likewise a transition
     to a state the document does not declare raises ``error.execution`` when it is taken.
     """
@@ -86,7 +86,7 @@ def parse_scxml(source: str | os.PathLike[str], *, base_dir: str | os.PathLike[s
                 strict: bool = True) -> ChartSpec:
     """Parse an SCXML document into a :class:`ChartSpec` (without building it)."""
     text, path = _read(source)
-    folder = Path(base_dir) if base_dir is not None else (path.parent if path else Path.cwd())
+    folder = Path(base_dir) if base_dir is not None else None  # files are read only from a trusted folder
     label = str(path) if path else "<scxml>"
     try:
         root = ET.fromstring(text.lstrip("\ufeff \t\r\n"))
@@ -237,10 +237,13 @@ class _DocumentParser(ContentCompiler):
         text = self.read_file(src, f"{path}@src", report=self.strict)
         if text is None and not self.strict:
             # SCXML 5.3: a value that cannot be fetched is error.execution when the data is bound
-            missing = self.file_path(src)
+            try:
+                missing = f"cannot read {src!r} ({self.file_path(src)})"
+            except PermissionError as error:
+                missing = f"cannot read {src!r}: {error.strerror}"
 
             def unreadable(_scope: object) -> object:
-                raise FileNotFoundError(f"cannot read {src!r} ({missing})")
+                raise FileNotFoundError(missing)
 
             return Expr(src, unreadable)
         return None if text is None else constant(src, parse_literal(text, xml=True))

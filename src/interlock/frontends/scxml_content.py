@@ -88,11 +88,27 @@ def _never(source: str) -> Any:
     return fail
 
 
+def trusted_path(src: str, base_dir: Path | None) -> Path:
+    """The file a ``file:`` (or plain) reference names, relative to ``base_dir``, which it must not leave.
+
+    Raises ``PermissionError`` without a trusted folder, or for a path outside it (``..``, absolute paths
+    or symbolic links elsewhere): a document names files only where its caller allowed.
+    """
+    if base_dir is None:
+        raise PermissionError(1, "no trusted folder was given for file references")
+    name = src[len("file:"):] if src.startswith("file:") else src
+    base = Path(base_dir).resolve()
+    path = (base / name).resolve()
+    if not path.is_relative_to(base):
+        raise PermissionError(1, f"{src!r} is outside the trusted folder {base}")
+    return path
+
+
 class ContentCompiler:
     """Compiles attributes and executable content, collecting every problem with its document path."""
 
-    def __init__(self, *, base_dir: Path, strict: bool) -> None:
-        self.base_dir = base_dir
+    def __init__(self, *, base_dir: Path | None, strict: bool) -> None:
+        self.base_dir = base_dir  # None: no trusted folder was given, so no file is ever read
         self.strict = strict
         self.problems: list[Problem] = []
 
@@ -126,18 +142,20 @@ class ContentCompiler:
             self.problem(path, f"attributes {' and '.join(present)} cannot be used together", "keep one")
 
     def read_file(self, src: str, path: str, *, report: bool = True) -> str | None:
-        """Read a ``file:`` (or plain) reference relative to the document's folder."""
+        """Read a ``file:`` (or plain) reference inside the trusted folder ``base_dir``."""
         try:
             return self.file_path(src).read_text(encoding="utf-8")
         except OSError as error:
             if report:
-                self.problem(path, f"cannot read {src!r}: {error.strerror or error}",
-                             f"the path is relative to {self.base_dir}")
+                where = (f"the path is relative to {self.base_dir} and must stay inside it" if self.base_dir
+                         else "file references are read only from a trusted folder: load the document with "
+                              "base_dir= set to the folder that holds them")
+                self.problem(path, f"cannot read {src!r}: {error.strerror or error}", where)
             return None
 
     def file_path(self, src: str) -> Path:
-        name = src[len("file:"):] if src.startswith("file:") else src
-        return Path(name) if Path(name).is_absolute() else self.base_dir / name
+        """The file ``src`` names; ``PermissionError`` unless it lies inside the trusted ``base_dir``."""
+        return trusted_path(src, self.base_dir)
 
     # -- value content -------------------------------------------------------------------------------
 

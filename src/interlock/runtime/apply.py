@@ -140,6 +140,8 @@ def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: 
 
 def _dispatch(unit: Unit, row: InstanceRow, number: int, effects: Any) -> list[dict[str, Any]]:
     """:func:`dispatch`, with a sent event that cannot be stored reported as this step's failure."""
+    if not unit.children[1]:  # a step of its own, not the start of a child inside another step
+        unit.children[0] = 0
     try:
         return dispatch(unit, row, number, effects)
     except NotStorable as exc:

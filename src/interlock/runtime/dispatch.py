@@ -29,6 +29,7 @@ from interlock.core.effects import (
 )
 from interlock.core.events import Event
 from interlock.runtime.addresses import parse_address, session_id, split_session
+from interlock.runtime.children import MAX_INVOKE_DEPTH, refusal
 from interlock.runtime.machines import SCXML_TYPES, inline_name
 from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.codec import NotStorable, encode_exact
@@ -191,10 +192,41 @@ def _start_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, name: str, 
     """Start a child instance in a savepoint. If its start fails (its context cannot be stored, its chart
     loops, its version is not registered here), nothing of it stays and the parent gets error.execution
     (SCXML 6.4): the parent's own step goes on. On the writer's fast path (no savepoints) the failure
-    sends the batch back to run isolated, where the savepoint exists."""
+    sends the batch back to run isolated, where the savepoint exists. A child that would run inside its
+    own machine, too deep, or beyond the step's count is not started (runtime/children.py)."""
+    machine, _, version = name.partition("@")
+    refused = refusal(machine, _ancestors(unit, row), unit.children[0])
+    if refused is not None:
+        log.warning("invoke %r of %s/%s: %s", effect.invokeid, row.machine, row.id, refused)
+        error = Event("error.execution", {"message": f"invoke {effect.invokeid!r}: {refused}",
+                                          "invokeid": effect.invokeid}, "platform", invokeid=effect.invokeid)
+        deliver(unit, row.machine, row.id, error, cause=key)
+        return
+    unit.children[0] += 1
+    unit.children[1] += 1
+    unit.budget -= 1  # a child's start is work of this transaction: what is left queued waits for the worker
+    try:
+        _create_child(unit, row, effect, machine, version, key)
+    finally:
+        unit.children[1] -= 1
+
+
+def _ancestors(unit: Unit, row: InstanceRow) -> list[str]:
+    """The machines of ``row`` and of the instances above it, nearest first (a few beyond the limit)."""
+    out = [row.machine]
+    current: InstanceRow | None = row
+    while current is not None and current.parent_machine is not None and current.parent_id is not None:
+        if len(out) > MAX_INVOKE_DEPTH:
+            break
+        out.append(current.parent_machine)
+        current = unit.row(current.parent_machine, current.parent_id)
+    return out
+
+
+def _create_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, machine: str, version: str,
+                  key: str) -> None:
     from interlock.runtime.apply import create
 
-    machine, _, version = name.partition("@")
     id = child_id(unit, row, machine, effect.invokeid, key)
     if not unit.isolate:
         try:

@@ -1,4 +1,9 @@
-"""Finding the chart an ``<invoke>`` starts: a registered chart, an SCXML file, or inline SCXML text.
+"""Finding the chart an ``<invoke>`` starts: a registered chart, inline SCXML text, or (only inside a
+folder the caller trusts) an SCXML file.
+
+A ``src`` names a registered machine. Reading it as a file instead is allowed only when the caller gave a
+``trusted_base`` folder, and only for SCXML charts (which are trusted Python anyway): a YAML/JSON document
+never makes the runtime read a file or compile SCXML (docs/limits.md, "Documents").
 
 Documents are compiled once and cached by their text and folder, so a chart invoked again and again
 (a child started in a loop) costs one parse.
@@ -16,6 +21,7 @@ from typing import Any
 from interlock.core.chart import Chart
 from interlock.errors import NotFoundError
 from interlock.frontends.scxml import load_scxml
+from interlock.frontends.scxml_content import trusted_path
 
 SCXML_TYPES = frozenset({
     "scxml",
@@ -33,8 +39,9 @@ def is_scxml_type(kind: str | None) -> bool:
 class MachineLoader:
     """Resolves ``src``/``content`` of a machine invoke to a compiled chart and its base folder."""
 
-    def __init__(self, *, strict: bool = True) -> None:
+    def __init__(self, *, strict: bool = True, trusted_base: Path | None = None) -> None:
         self.strict = strict
+        self.trusted_base = trusted_base
         self.registered: dict[str, Chart] = {}
         self._cache: dict[tuple[str, str], Chart] = {}
 
@@ -42,24 +49,37 @@ class MachineLoader:
         """Let ``<invoke src="name">`` start ``chart``."""
         self.registered[name] = chart
 
-    def load(self, src: str | None, content: Any, base_dir: Path) -> tuple[Chart, Path]:
-        """The chart to invoke; raises :class:`NotFoundError` or a DefinitionError with the reason."""
+    def load(self, src: str | None, content: Any, base_dir: Path | None, *,
+             files: bool = True) -> tuple[Chart, Path | None]:
+        """The chart to invoke; raises :class:`NotFoundError` or a DefinitionError with the reason.
+
+        ``base_dir`` is the invoking chart's folder (inside the trusted base), ``files`` whether the
+        invoking chart may name files at all (SCXML may; a YAML/JSON document may not)."""
         if content is not None:
             return self._from_content(content, base_dir), base_dir
         if not src:
             raise NotFoundError("the invoke has neither src nor content; give one of them")
         if src in self.registered:
             return self.registered[src], base_dir
-        name = src[len("file:"):] if src.startswith("file:") else src
-        path = Path(name) if Path(name).is_absolute() else base_dir / name
+        named = src.startswith("machine:")  # names a registered machine, as in the durable runtime
+        if named and src[len("machine:"):] in self.registered:
+            return self.registered[src[len("machine:"):]], base_dir
+        known = ", ".join(sorted(self.registered)[:10]) or "none"
+        if named or not files or self.trusted_base is None:
+            raise NotFoundError(f"no machine is registered as {src!r} (registered: {known}); register the "
+                                "machine it names (register_chart(name, chart)); a machine's src never "
+                                "names a file unless an SCXML chart runs with a trusted folder")
         try:
+            path = trusted_path(src, base_dir or self.trusted_base)
+            if not path.is_relative_to(self.trusted_base.resolve()):
+                raise PermissionError(1, f"{src!r} is outside the trusted folder {self.trusted_base}")
             text = path.read_text(encoding="utf-8")
         except OSError as error:
-            raise NotFoundError(f"cannot read the invoked document {src!r} ({path}): {error.strerror}; "
-                                "src is relative to the invoking document's folder") from None
+            raise NotFoundError(f"cannot read the invoked document {src!r}: {error.strerror}; src is "
+                                "relative to the invoking document's folder, inside the trusted folder") from None
         return self._compile(text, path.parent, path), path.parent
 
-    def _from_content(self, content: Any, base_dir: Path) -> Chart:
+    def _from_content(self, content: Any, base_dir: Path | None) -> Chart:
         if isinstance(content, Chart):
             return content
         if isinstance(content, ET.Element):
@@ -68,8 +88,8 @@ class MachineLoader:
             raise TypeError(f"invoke content must be SCXML text or a chart, not {type(content).__name__}")
         return self._compile(content, base_dir, None)
 
-    def _compile(self, text: str, base_dir: Path, path: Path | None) -> Chart:
-        key = (str(path or base_dir), text)
+    def _compile(self, text: str, base_dir: Path | None, path: Path | None) -> Chart:
+        key = (str(path or base_dir or ""), text)
         chart = self._cache.get(key)
         if chart is None:
             # a file is loaded by path so its problems and snapshots name it
@@ -93,14 +113,12 @@ def inline_name(machine: str, content: str) -> str:
 
 def inline_children(machine: str, chart: Chart, *, strict: bool = True) -> Iterator[tuple[str, Chart]]:
     """Every inline SCXML child a chart can invoke (and theirs), as ``(machine name, chart)``."""
-    source = Path(chart.source) if chart.source and not chart.source.startswith("<") else None
-    base_dir = source.parent if source is not None and source.exists() else Path.cwd()
     loader = MachineLoader(strict=strict)
     for state in chart.walk():
         for spec in state.invokes:
             if isinstance(spec.content, str) and is_scxml_type(spec.type) and spec.typeexpr is None:
                 name = inline_name(machine, spec.content)
-                child = loader.load(None, spec.content, base_dir)[0]
+                child = loader.load(None, spec.content, None)[0]  # no trusted folder: it reads no file
                 yield name, child
                 yield from inline_children(name, child, strict=strict)
 

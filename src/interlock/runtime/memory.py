@@ -41,8 +41,10 @@ from interlock.core.effects import (
 from interlock.core.events import Event, as_event
 from interlock.core.execute import SCXML_PROCESSOR
 from interlock.core.snapshot import Snapshot
+from interlock.core.spec import DOCUMENT_DATAMODEL
 from interlock.core.step import StepResult, start, step, stop
 from interlock.errors import ConflictError, NotFoundError
+from interlock.runtime.children import MAX_INVOKE_DEPTH, check_no_cycle, invoked_machines, refusal
 from interlock.runtime.clock import Clock, VirtualClock
 from interlock.runtime.machines import MachineLoader, is_scxml_type
 from interlock.runtime.services import ServiceFn, call_service
@@ -65,11 +67,11 @@ class LogRecord:
 class Session:
     """One running machine: its chart, latest snapshot, external queue and invoked children."""
 
-    def __init__(self, sessionid: str, chart: Chart, base_dir: Path, *, parent: str | None = None,
+    def __init__(self, sessionid: str, chart: Chart, base_dir: Path | None, *, parent: str | None = None,
                  invokeid: str | None = None) -> None:
         self.id = sessionid
         self.chart = chart
-        self.base_dir = base_dir
+        self.base_dir = base_dir  # where its SCXML src files are read (None: it reads none)
         self.parent = parent
         self.invokeid = invokeid
         self.snapshot: Snapshot | None = None
@@ -115,16 +117,22 @@ class MemoryRunner:
 
     ``strict=False`` loads invoked SCXML documents so that Python syntax errors surface as
     ``error.execution`` at run time instead of failing the load (what the W3C suite expects).
+
+    An invoke's ``src`` names a machine given to :meth:`register_chart`. Only with ``trusted_base`` (a
+    folder) may an SCXML chart name an SCXML file instead, inside that folder; a YAML/JSON document never
+    names a file. Children are bounded as in the durable runtime (runtime/children.py).
     """
 
     def __init__(self, *, clock: Clock | None = None, services: dict[str, ServiceFn] | None = None,
                  on_log: Callable[[LogRecord], None] | None = None,
                  on_step: Callable[[Session, Event | None, StepResult], None] | None = None,
-                 strict: bool = True) -> None:
+                 strict: bool = True, trusted_base: str | Path | None = None) -> None:
         self.clock: Clock = clock if clock is not None else VirtualClock()
         self.sessions: dict[str, Session] = {}
         self.services: dict[str, ServiceFn] = dict(services or {})
-        self.machines = MachineLoader(strict=strict)
+        self.trusted_base = Path(trusted_base) if trusted_base is not None else None
+        self.machines = MachineLoader(strict=strict, trusted_base=self.trusted_base)
+        self._children = [0, 0]  # [children started by the current step, child starts in progress]
         self.logs: list[LogRecord] = []
         self.on_log = on_log
         self.on_step = on_step
@@ -140,16 +148,24 @@ class MemoryRunner:
         self.services[name] = service
 
     def register_chart(self, name: str, chart: Chart) -> None:
-        """Let ``<invoke src="name">`` start ``chart`` as a child machine."""
+        """Let ``<invoke src="name">`` start ``chart`` as a child machine; :class:`DefinitionError` if it
+        would invoke itself (directly or through registered machines)."""
+        check_no_cycle(chart, self._invoked, name)
         self.machines.register(name, chart)
+
+    def _invoked(self, name: str) -> set[str]:
+        chart = self.machines.registered.get(name)
+        return invoked_machines(chart) if chart is not None else set()
 
     def start(self, chart: Chart, *, data: dict[str, Any] | None = None, sessionid: str | None = None,
               base_dir: str | Path | None = None) -> Session:
-        """Start a top-level session; its first macrostep runs now, queued events wait for ``run_*``."""
+        """Start a top-level session; its first macrostep runs now, queued events wait for ``run_*``.
+
+        ``base_dir``: where its SCXML ``src`` files are read, inside ``trusted_base`` (default: that)."""
         sid = sessionid or f"session-{next(self._seq)}"
         if sid in self.sessions:
             raise ConflictError(f"session id {sid!r} is already in use; pick another or omit it")
-        session = Session(sid, chart, Path(base_dir) if base_dir else _folder_of(chart))
+        session = Session(sid, chart, Path(base_dir) if base_dir else self.trusted_base)
         self.sessions[sid] = session
         self._start(session, data)
         return session
@@ -207,6 +223,8 @@ class MemoryRunner:
     # -- processing ----------------------------------------------------------------------------------
 
     def _start(self, session: Session, data: dict[str, Any] | None) -> None:
+        if not self._children[1]:  # a step of its own, not the start of a child inside another step
+            self._children[0] = 0
         result = start(session.chart, sessionid=session.id, data=data, now=self.clock.now(),
                        reachable=self._reachable(session))
         self._apply(session, None, result)
@@ -218,6 +236,7 @@ class MemoryRunner:
         event = session.queue.popleft()
         if session.done or session.snapshot is None:
             return
+        self._children[0] = 0
         result = step(session.chart, session.snapshot, event, now=self.clock.now(),
                       reachable=self._reachable(session))
         self._apply(session, event, result)
@@ -361,17 +380,37 @@ class MemoryRunner:
                                 "service under that name or use type 'scxml'")
             return
         try:
-            chart, base_dir = self.machines.load(effect.src, effect.content, parent.base_dir)
+            chart, base_dir = self.machines.load(effect.src, effect.content, parent.base_dir,
+                                                 files=parent.chart.datamodel != DOCUMENT_DATAMODEL)
         except Exception as exc:
             self._invoke_failed(parent, effect, f"cannot load the invoked machine: {exc}")
+            return
+        chain = self._chain(parent)  # the same chart object above it: the same machine (registered or cached)
+        refused = refusal(chart.name, [s.chart.name for s in chain], self._children[0],
+                          recursive=any(s.chart is chart for s in chain))
+        if refused is not None:
+            self._invoke_failed(parent, effect, refused)
             return
         child = Session(f"{parent.id}.{effect.invokeid}", chart, base_dir, parent=parent.id,
                         invokeid=effect.invokeid)
         self.sessions[child.id] = child
         parent.children[effect.invokeid] = child.id
         declared = {item.id for item in chart.root.data}
-        # SCXML 6.4.4: params and namelist values only initialize data the child declares (test 245)
-        self._start(child, {k: v for k, v in effect.data.items() if k in declared})
+        self._children[0] += 1
+        self._children[1] += 1
+        try:  # SCXML 6.4.4: params and namelist values only initialize data the child declares (test 245)
+            self._start(child, {k: v for k, v in effect.data.items() if k in declared})
+        finally:
+            self._children[1] -= 1
+
+    def _chain(self, session: Session) -> list[Session]:
+        """``session`` and the sessions above it, nearest first (a few beyond the depth limit at most)."""
+        out = [session]
+        parent = self.sessions.get(session.parent) if session.parent else None
+        while parent is not None and len(out) <= MAX_INVOKE_DEPTH:
+            out.append(parent)
+            parent = self.sessions.get(parent.parent) if parent.parent else None
+        return out
 
     def _invoke_failed(self, parent: Session, effect: InvokeEffect, message: str) -> None:
         data = {"message": message, "invokeid": effect.invokeid}
@@ -410,8 +449,3 @@ class MemoryRunner:
         for child in list(session.children.values()):
             self._stop(child)
         session.children.clear()
-
-
-def _folder_of(chart: Chart) -> Path:
-    source = Path(chart.source) if chart.source and not chart.source.startswith("<") else None
-    return source.parent if source is not None and source.is_file() else Path.cwd()

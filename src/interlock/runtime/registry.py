@@ -9,6 +9,7 @@ from typing import Any
 
 from interlock.core.chart import Chart
 from interlock.errors import ConflictError, DefinitionError, NotFoundError, Problem
+from interlock.runtime.children import check_no_cycle, invoked_machines
 from interlock.runtime.fingerprint import changed_message, changed_parts, fingerprint
 from interlock.runtime.machines import shape_of
 from interlock.runtime.retry import RetryPolicy
@@ -33,11 +34,13 @@ class Registry:
         self._latest: dict[str, Chart] = {}
         self.services: dict[str, Service] = {}
         self._tags: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
+        self._invokes: dict[str, set[str]] = {}  # machine -> machines its versions invoke by a fixed src
 
     def add_chart(self, chart: Chart) -> Chart:
         self.check(chart)
         self._charts[(chart.name, chart.version)] = chart
         self._latest[chart.name] = chart
+        self._invokes.setdefault(chart.name, set()).update(invoked_machines(chart))
         self._tags.clear()
         return chart
 
@@ -63,6 +66,7 @@ class Registry:
             parts = changed_parts(fingerprint(known), fingerprint(chart))
             if parts:
                 raise ConflictError(changed_message(chart.name, chart.version, parts, where="in this process"))
+        check_no_cycle(chart, lambda name: self._invokes.get(name, ()))
 
     def add_alias(self, name: str, version: str, chart: Chart) -> None:
         """Run ``chart`` as machine ``name`` (an inline child, named after its parent), under the

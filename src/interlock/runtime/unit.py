@@ -60,8 +60,8 @@ class Unit:
     (otherwise a failure raises :class:`Isolate` and the writer runs the batch again isolated).
     """
 
-    __slots__ = ("budget", "cache", "isolate", "journal", "new_work", "now", "outcomes", "pending", "registry",
-                 "tx")
+    __slots__ = ("budget", "cache", "children", "isolate", "journal", "new_work", "now", "outcomes", "pending",
+                 "registry", "tx")
 
     def __init__(self, tx: WriteTx, registry: Registry, now: float, *, budget: int = 1000,
                  cache: RowCache | None = None, isolate: bool = True) -> None:
@@ -75,6 +75,8 @@ class Unit:
         self.budget = budget  # events this unit may apply; the worker settles the rest
         self.new_work: float | None = None  # earliest timer/task this unit created (wakes the worker)
         self.journal: set[Key] | None = None  # rows written inside :meth:`attempt` (None: outside one)
+        # [children started by the current step, child starts in progress]: bounds one step's children
+        self.children = [0, 0]
 
     def row(self, machine: str, id: str) -> InstanceRow | None:
         key = (machine, id)
