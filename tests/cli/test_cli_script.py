@@ -39,6 +39,15 @@ def test_a_script_reports_every_problem() -> None:
     assert [p.path for p in caught.value.problems] == ["stepz", "data"]
 
 
+def test_a_string_step_is_read_as_an_interactive_line_not_as_one_event_name() -> None:
+    script = parse_script(['PAY {"amount": 10}', "wait 5s", "CHECKOUT"], "s.yaml")
+    assert script.steps == (SendStep("PAY", {"amount": 10}), WaitStep(5.0), SendStep("CHECKOUT"))
+    with pytest.raises(ScriptError) as caught:
+        parse_script(["GO", "PAY {amount: 10}"], "s.yaml")
+    assert [p.path for p in caught.value.problems] == ["steps[1]"]
+    assert "not valid JSON" in caught.value.problems[0].message
+
+
 @pytest.mark.parametrize(("line", "expected"), [
     ("PAY", SendStep("PAY")),
     ('PAY {"amount": 10}', SendStep("PAY", {"amount": 10})),

@@ -125,7 +125,13 @@ def parse_script(document: Any, source: str) -> Script:
 
 def _parse_step(item: Any, where: str, problems: list[Problem]) -> ScriptStep | None:
     if isinstance(item, str) and item.strip():
-        return SendStep(item.strip())
+        # the interactive syntax: `NAME`, `NAME {json}` or `wait 5s` (a whole line is never one event name)
+        try:
+            step = parse_line(item)
+        except ValueError as exc:
+            problems.append(Problem(where, str(exc), 'write NAME, NAME {"field": 1} or wait 5s'))
+            return None
+        return SendStep(step) if isinstance(step, str) else step
     if not isinstance(item, dict):
         problems.append(Problem(where, f"expected a step, got {item!r}",
                                 "write {event: NAME, data: {...}} or {wait: 5s}"))
@@ -150,9 +156,6 @@ def _parse_step(item: Any, where: str, problems: list[Problem]) -> ScriptStep | 
         problems.append(Problem(f"{where}.event", "the event needs a name", "e.g. {event: PAY}"))
         return None
     return SendStep(name.strip(), item.get("data"))
-
-
-
 
 COMMANDS = ("quit", "exit", "state", "help")
 _EVENT_NAME = re.compile(r"[^\s{}\[\]]+")
