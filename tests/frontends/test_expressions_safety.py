@@ -60,7 +60,7 @@ def test_escapes_are_refused_when_the_document_loads(source: str, message: str) 
     ("2 ** 100000", "would exceed"),
     ("(10**2000) * (10**2000) * (10**2000)", "product would exceed"),
     ("1 << 10**6", "shift would exceed"),
-    ("[x for x in range(10**9)]", "comprehension result would have"),
+    ("[x for x in range(10**9)]", "too much work"),
     ("[0 for x in range(10**9) if x < 0]", "too much work"),
     ("len([(a, b) for a in range(10**5) for b in range(10**5)])", "too much work|comprehension result"),
     ("str([[1] * 100000] * 1000)", "too much work"),
