@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from interlock.core.datamodel import Expr, Scope
-from interlock.frontends.expressions_ops import EvaluationError
+from interlock.frontends.expressions_ops import MAX_INT_BITS, EvaluationError
 
 MAX_STORED_SIZE = 1_000_000  # elements in one stored value, counted as a tree (some MB of JSON)
 MAX_STORED_DEPTH = 200  # nesting of one stored value; JSON encoders and decoders recurse on it
@@ -28,6 +28,10 @@ _NESTED = frozenset({dict, list, tuple})
 def check_stored(value: Any, context: Any) -> None:
     """Raise :class:`EvaluationError` if ``value`` contains ``context``, a cycle, or is too large or deep."""
     if type(value) in _ATOMS:
+        if type(value) is int and value.bit_length() > MAX_INT_BITS:
+            # n + n in an always loop grows a bit per step; stored, it would slow every later step
+            raise EvaluationError(f"the number to store has {value.bit_length():,} bits; the limit is "
+                                  f"{MAX_INT_BITS:,}")
         return
     size = _measure(value, {}, {id(context)})
     if size > MAX_STORED_SIZE:
@@ -49,11 +53,15 @@ def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
     if len(path) > MAX_STORED_DEPTH:
         raise EvaluationError(f"the value to store is nested more than {MAX_STORED_DEPTH} levels deep")
     path.add(key)
-    total = 1
-    for item in (value.values() if type(value) is dict else value):
-        total += 1 if type(item) in _ATOMS else _measure(item, memo, path)
-        if total > MAX_STORED_SIZE:
-            break
+    items = value.values() if type(value) is dict else value
+    if _ATOMS.issuperset(map(type, items)):
+        total = 1 + len(value)  # flat (the common case, items + [x]): counted at C speed, no Python loop
+    else:
+        total = 1
+        for item in items:
+            total += 1 if type(item) in _ATOMS else _measure(item, memo, path)
+            if total > MAX_STORED_SIZE:
+                break
     path.discard(key)
     memo[key] = total
     return total
@@ -69,7 +77,7 @@ def storing(expr: Expr, *, merged: bool = False) -> Expr:
 
     def evaluate(scope: Scope) -> Any:
         value = fn(scope)
-        if type(value) in _ATOMS:
+        if type(value) in _ATOMS and (type(value) is not int or value.bit_length() <= MAX_INT_BITS):
             return value
         try:
             if merged and type(value) is dict:

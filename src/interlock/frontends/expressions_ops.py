@@ -148,7 +148,7 @@ def get_item(budget: Budget, value: Any, key: Any) -> Any:
         if type(key) is not int and type(key) is not bool:
             raise EvaluationError(f"a {kind.__name__} index must be a whole number, not {_kind(key)}")
         return value[key]
-    if kind is Event and key in EVENT_FIELDS:
+    if kind is Event and type(key) is str and key in EVENT_FIELDS:
         return getattr(value, key)
     raise EvaluationError(f"cannot index a {kind.__name__}")
 
