@@ -129,7 +129,7 @@ def compile_expression(source: str, *, states: Collection[str] | None = None) ->
     code = _TEMPLATE.format(cost=count, data=data, result=result)
     namespace = {**_NAMESPACE, **compiler.constants, "SOURCE": source}
     try:
-        exec(compile(code, f"<expression {source[:40]!r}>", "exec"), namespace)  # noqa: S102 (checked code)
+        exec(compile(code, f"<expression {source[:40]!r}>", "exec"), namespace)
     except (SyntaxError, RecursionError, MemoryError) as exc:  # Python's own nesting limits
         raise ExpressionError(f"the expression is nested too deeply to compile ({exc})",
                               "split it into several assignments") from None

@@ -300,7 +300,7 @@ def search_cost(text: str, needle: str) -> int:
 def to_str(budget: Budget, value: Any) -> str:
     kind = type(value)
     if kind is str:
-        return value
+        return value  # type: ignore[no-any-return]
     if kind is int:
         budget.charge((value.bit_length() >> 6) ** 2)  # int -> decimal text is quadratic in its size
     elif kind not in SCALARS:

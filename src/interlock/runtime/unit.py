@@ -17,6 +17,7 @@ from dataclasses import fields
 
 from interlock.core.snapshot import Snapshot
 from interlock.runtime.registry import Registry
+from interlock.runtime.watchdog import Watchdog
 from interlock.storage.store import InstanceRow, WriteTx
 
 Key = tuple[str, str]
@@ -28,6 +29,7 @@ class Isolate(Exception):
     or that invocation's (see writer.py)."""
 
 
+_UNLIMITED = Watchdog(None)
 _ROW_FIELDS = tuple(f.name for f in fields(InstanceRow))
 
 
@@ -61,10 +63,10 @@ class Unit:
     """
 
     __slots__ = ("budget", "cache", "isolate", "journal", "new_work", "now", "outcomes", "pending", "registry",
-                 "tx")
+                 "tx", "watchdog")
 
     def __init__(self, tx: WriteTx, registry: Registry, now: float, *, budget: int = 1000,
-                 cache: RowCache | None = None, isolate: bool = True) -> None:
+                 cache: RowCache | None = None, isolate: bool = True, watchdog: Watchdog | None = None) -> None:
         self.tx = tx
         self.registry = registry
         self.now = now
@@ -75,6 +77,7 @@ class Unit:
         self.budget = budget  # events this unit may apply; the worker settles the rest
         self.new_work: float | None = None  # earliest timer/task this unit created (wakes the worker)
         self.journal: set[Key] | None = None  # rows written inside :meth:`attempt` (None: outside one)
+        self.watchdog = watchdog or _UNLIMITED  # runs each step under the wall-clock limit
 
     def row(self, machine: str, id: str) -> InstanceRow | None:
         key = (machine, id)
