@@ -38,7 +38,7 @@ from interlock.core.content import (
 )
 from interlock.core.datamodel import key_location
 from interlock.frontends.document_stored import storing
-from interlock.frontends.document_values import Values, callable_name, join, record, suggest
+from interlock.frontends.document_values import Values, callable_name, join, suggest
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _SHORTHAND = ("assign", "raise", "send", "sendTo", "sendParent", "cancel", "log", "if")
@@ -131,7 +131,7 @@ class ActionCompiler:
             # dotted keys write into nested objects, one after the other
             return tuple(Assign(key_location(name), storing(expr)) for name, expr in pairs)
         # every value is computed from the context as it was before this action, as in XState
-        return Update(storing(record(list(pairs)), merged=True)) if pairs else None
+        return Update(self.values.assignment(body, list(pairs), literal=literal)) if pairs else None
 
     def _raise(self, value: Mapping[str, Any], path: str, literal: bool) -> Action | None:
         event = value.get("raise", value.get("event"))

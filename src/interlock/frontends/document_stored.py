@@ -13,6 +13,7 @@ cycle.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from interlock.core.datamodel import Expr, Scope
@@ -67,6 +68,38 @@ def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
     return total
 
 
+def _check_merged(update: dict[str, Any], context: Any) -> None:
+    """:func:`check_stored` of the values of a mapping merged into the context, measured together."""
+    memo: dict[int, int] = {}
+    path = {id(context)}
+    total = 0
+    for value in update.values():
+        if type(value) in _ATOMS:
+            check_stored(value, context)
+            total += 1
+        else:
+            total += _measure(value, memo, path)
+    if total > MAX_STORED_SIZE:
+        raise EvaluationError(f"the values to store would have over {MAX_STORED_SIZE:,} elements written out "
+                              "(a part that appears several times counts each time); store less")
+
+
+def merged_check(source: str) -> Callable[[dict[str, Any], Scope], dict[str, Any]]:
+    """The check of :func:`storing` (``merged``) for a compiled record that tests plain values itself."""
+    def check(update: dict[str, Any], scope: Scope) -> dict[str, Any]:
+        try:
+            _check_merged(update, scope.context)
+        except EvaluationError as exc:
+            raise EvaluationError(f"{source!r}: {exc}") from None
+        return update
+
+    return check
+
+
+def _small_ints(values: Any) -> bool:
+    return all(type(v) is not int or v.bit_length() <= MAX_INT_BITS for v in values)
+
+
 def storing(expr: Expr, *, merged: bool = False) -> Expr:
     """``expr`` whose result is checked by :func:`check_stored` before an assignment keeps it.
 
@@ -77,11 +110,16 @@ def storing(expr: Expr, *, merged: bool = False) -> Expr:
 
     def evaluate(scope: Scope) -> Any:
         value = fn(scope)
-        if type(value) in _ATOMS and (type(value) is not int or value.bit_length() <= MAX_INT_BITS):
+        kind = type(value)
+        if kind in _ATOMS and (kind is not int or value.bit_length() <= MAX_INT_BITS):
             return value
+        if merged and kind is dict:  # the common case, {count: .., n: ..} of scalars: checked at C speed
+            types = set(map(type, value.values()))
+            if types <= _ATOMS and (int not in types or _small_ints(value.values())):
+                return value
         try:
             if merged and type(value) is dict:
-                check_stored(list(value.values()), scope.context)
+                _check_merged(value, scope.context)
             else:
                 check_stored(value, scope.context)
         except EvaluationError as exc:

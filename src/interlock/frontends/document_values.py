@@ -18,7 +18,13 @@ from typing import Any
 from interlock.core.datamodel import Expr, Scope
 from interlock.core.execute import parse_delay
 from interlock.errors import Problem
-from interlock.frontends.expressions import ExpressionError, compile_expression, constant
+from interlock.frontends.document_stored import merged_check, storing
+from interlock.frontends.expressions import (
+    ExpressionError,
+    compile_expression,
+    compile_record,
+    constant,
+)
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -94,6 +100,18 @@ class Values:
         if isinstance(value, str) and not literal:
             return self.expression(value, path)
         return constant(value)
+
+    def assignment(self, value: Any, pairs: list[tuple[str, Expr]], *, literal: bool = False) -> Expr:
+        """``{name: value}`` to merge into the context, each stored value checked (document_stored.py).
+
+        When every value of ``value`` (already compiled into ``pairs`` without problems) is an expression,
+        it is one compiled function that checks its plain values inline.
+        """
+        items = [(str(k), v) for k, v in value.items()] if isinstance(value, Mapping) else []
+        if not literal and len(items) == len(pairs) and all(type(v) is str for _, v in items):
+            source = "{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
+            return compile_record(items, states=self.states, check=merged_check(source))
+        return storing(record(pairs), merged=True)
 
     def mapping(self, value: Any, path: str, what: str, *, literal: bool = False) -> list[tuple[str, Expr]]:
         """``{name: value}`` with every value compiled; a problem if it is not a mapping."""
@@ -182,4 +200,5 @@ def _combine(kind: str, guards: list[Expr]) -> Expr:
 def record(pairs: list[tuple[str, Expr]]) -> Expr:
     """An :class:`Expr` building ``{name: value}`` from compiled values, all read from the same context."""
     source = "{" + ", ".join(f"{k}: {e.source}" for k, e in pairs) + "}"
-    return Expr(source, lambda scope: {k: e(scope) for k, e in pairs})
+    fns = [(k, e.fn) for k, e in pairs]
+    return Expr(source, lambda scope: {k: fn(scope) for k, fn in fns})

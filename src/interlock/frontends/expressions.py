@@ -36,7 +36,7 @@ from interlock.frontends import expressions_ops as ops
 from interlock.frontends.expressions_compiler import MAX_DEPTH, Compiler, ExpressionError
 from interlock.frontends.expressions_ops import EvaluationError
 
-__all__ = ["MAX_DEPTH", "EvaluationError", "ExpressionError", "compile_expression", "constant"]
+__all__ = ["MAX_DEPTH", "EvaluationError", "ExpressionError", "compile_expression", "compile_record", "constant"]
 
 MAX_SOURCE_LENGTH = 2_000
 MAX_NODES = 400
@@ -72,14 +72,6 @@ def _mapping(budget: Any, pairs: tuple[tuple[Any, Any], ...]) -> dict[Any, Any]:
     return ops.checked_mapping(out)
 
 
-def _tree(budget: Any, value: Any) -> Any:
-    # a comprehension or repetition may return one list referenced many times; the result is stored and
-    # serialized as a tree, so its whole size must fit the budget
-    if type(value) in ops.CONTAINERS:
-        ops.charge_tree(budget, value)
-    return value
-
-
 def _fail(source: str, exc: Exception) -> EvaluationError:
     if isinstance(exc, (EvaluationError, WorkLimitError)):
         return EvaluationError(f"{source!r}: {exc}")
@@ -89,7 +81,7 @@ def _fail(source: str, exc: Exception) -> EvaluationError:
 _NAMESPACE: dict[str, Any] = {
     "__builtins__": {},
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
-    "_fail": _fail, "_tree": _tree, "_event_data": ops.event_data, "_MERGE": _MERGE,
+    "_fail": _fail, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_plain_list": ops.plain_list, "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_MERGE": _MERGE,
     "_undefined": ops.undefined, "_no_context_key": ops.no_context_key, "_attr": ops.get_attr,
     "_item": ops.get_item, "_slice": slice, "_add": ops.op_add, "_arith": ops.op_arith, "_mul": ops.op_mul,
     "_pow": ops.op_pow, "_mod": ops.op_mod, "_lshift": ops.op_lshift, "_unary": _unary,
@@ -101,18 +93,37 @@ _NAMESPACE: dict[str, Any] = {
     **{f"_f_{name}": fn for name, fn in builtins.FUNCTIONS.items()},
 }
 
-_TEMPLATE = """\
+_PREAMBLE = """\
 def evaluate(S):
     B = S.budget
     try:
         B.left -= {cost}
         if B.left < 0:
             B.charge(0)
-        C = S.context
-        E = S.event
-{data}        return {result}
     except _RUNTIME as exc:
         raise _fail(SOURCE, exc) from None
+    C = S.context
+    E = S.event
+"""
+_DATA = """\
+    D = E[1] if E is not None else _NO_DATA
+    if type(D) is not _dict:
+        D = _NO_DATA
+"""
+# a comprehension or repetition may return one list referenced many times; the result is stored and
+# serialized as a tree, so its whole size must fit the budget
+_AMPLIFIED = """\
+    if type({target}) in _CONTAINERS:
+        try:
+            _charge_tree(B, {target})
+        except _RUNTIME as exc:
+            raise _fail({source}, exc) from None
+"""
+_VALUE = """\
+    try:
+        {target} = {code}
+    except _RUNTIME as exc:
+        raise _fail({source}, exc) from None
 """
 
 
@@ -121,13 +132,44 @@ def compile_expression(source: str, *, states: Collection[str] | None = None) ->
 
     With ``states`` (the chart's state ids), ``In('x')`` naming no state is refused too.
     """
-    tree, count = _parse(source)
-    compiler = Compiler(states)
-    body = compiler.compile(tree.body, 0)
-    result = f"_tree(B, {body})" if compiler.amplifies else body
-    data = "        D = _event_data(E)\n" if compiler.uses_data else ""
-    code = _TEMPLATE.format(cost=count, data=data, result=result)
-    namespace = {**_NAMESPACE, **compiler.constants, "SOURCE": source}
+    return _function([("", source)], source, states, record=False)
+
+
+def compile_record(items: list[tuple[str, str]], *, states: Collection[str] | None = None,
+                   check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None = None) -> Expr:
+    """``{name: expression, ...}`` as one function returning the mapping (an assignment's values, all read
+    from the same context): one call and one budget charge instead of one per value. Errors name the
+    value's own expression.
+
+    ``check(mapping, scope)`` runs on the result unless every value is a string or a number of at most
+    :data:`~interlock.frontends.expressions_ops.MAX_INT_BITS` bits (tested inline, the common case).
+    """
+    source = "{" + ", ".join(f"{name}: {expr}" for name, expr in items) + "}"
+    return _function(items, source, states, record=True, check=check)
+
+
+def _function(items: list[tuple[str, str]], source: str, states: Collection[str] | None, *, record: bool,
+              check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None = None) -> Expr:
+    constants: dict[str, Any] = {}
+    namespace: dict[str, Any] = {**_NAMESPACE, "SOURCE": source, "_check": check}
+    cost, uses_data, lines = 0, False, []
+    for i, (_, text) in enumerate(items):
+        tree, count = _parse(text)
+        compiler = Compiler(states, constants)
+        body = compiler.compile(tree.body, 0)
+        cost += count
+        uses_data |= compiler.uses_data
+        namespace[f"SOURCE{i}"] = text
+        lines.append(_VALUE.format(target=f"_v{i}", code=body, source=f"SOURCE{i}"))
+        if compiler.amplifies:
+            lines.append(_AMPLIFIED.format(target=f"_v{i}", source=f"SOURCE{i}"))
+    result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
+    if check is not None:
+        plain = " and ".join(f"(type(_v{i}) is _str or type(_v{i}) in _NUM and -_BIG < _v{i} < _BIG "
+                             f"or type(_v{i}) is _list and _plain_list(_v{i}))" for i in range(len(items)))
+        lines.append(f"    if not ({plain}):\n        return _check({result}, S)\n")
+    code = _PREAMBLE.format(cost=cost) + (_DATA if uses_data else "") + "".join(lines) + f"    return {result}\n"
+    namespace.update(constants)
     try:
         exec(compile(code, f"<expression {source[:40]!r}>", "exec"), namespace)
     except (SyntaxError, RecursionError, MemoryError) as exc:  # Python's own nesting limits

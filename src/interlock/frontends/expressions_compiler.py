@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 import re
 from collections.abc import Collection
 from typing import Any, NoReturn
@@ -61,14 +62,15 @@ def nodes(node: ast.AST) -> int:
 class Compiler:
     """Turns a checked AST into Python source over the helper namespace; see the module docstring."""
 
-    def __init__(self, states: Collection[str] | None = None) -> None:
+    def __init__(self, states: Collection[str] | None = None, constants: dict[str, Any] | None = None) -> None:
         self.states = states
         self.bound: list[str] = []  # names bound by enclosing comprehensions, innermost last
         self.amplifies = False  # may the result share one list many times (repetition, comprehension)?
         self.uses_data = False  # does it read event.<key>? then the function binds D = the event's data
         self.no_walrus = 0  # inside a comprehension's iterable, where Python forbids ':='
-        self.constants: dict[str, Any] = {}
+        self.constants: dict[str, Any] = {} if constants is None else constants  # shared by a record's values
         self.temps = 0
+        self.numbers: set[str] = set()  # sources that are number literals: no type test needed
 
     def fail(self, node: ast.AST, message: str, hint: str = "") -> NoReturn:
         col = getattr(node, "col_offset", None)
@@ -95,7 +97,7 @@ class Compiler:
 
     def temp(self, source: str) -> tuple[str, str]:
         """``(first use, later uses)`` of a value needed twice: a walrus where Python allows one."""
-        if source.isidentifier() or self.no_walrus:
+        if source.isidentifier() or source in self.numbers or self.no_walrus:
             return source, source
         self.temps += 1
         name = f"_t{self.temps}"
@@ -110,7 +112,12 @@ class Compiler:
         if type(value) is str:
             ops.check_length(len(value), "string literal")
         ops.check_int(value)
-        return repr(value) if value is None or type(value) is bool else self.constant(value)
+        if type(value) is float and not math.isfinite(value):
+            return self.constant(value)  # inf has no literal
+        source = repr(value)
+        if type(value) in ops.NUMBERS:
+            self.numbers.add(source)
+        return source
 
     def _Name(self, node: ast.Name, depth: int) -> str:
         name = node.id
@@ -161,8 +168,14 @@ class Compiler:
             return self.fast(left, right, "-", "_arith(B, '-', {a}, {b})")
         if op in _ARITH:
             return f"_arith(B, {_ARITH[op]!r}, {left}, {right})"
+        if op is ast.Mult:
+            self.amplifies = True
+            # numbers under 4,096 bits multiply inline (the product stays under MAX_INT_BITS)
+            first_a, a = self.temp(left)
+            first_b, b = self.temp(right)
+            return (f"({a} * {b} if (type({first_a}) in _NUM) & (type({first_b}) in _NUM) "
+                    f"and -_HALF < {a} < _HALF and -_HALF < {b} < _HALF else _mul(B, {a}, {b}))")
         if op in _HELPERS:
-            self.amplifies |= op is ast.Mult
             return f"{_HELPERS[op]}(B, {left}, {right})"
         self.fail(node, f"the operator {op.__name__} is not available")
 
@@ -170,11 +183,19 @@ class Compiler:
         """``left <symbol> right`` inline when both are plain numbers, else the charging helper ``slow``."""
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
-        return (f"({a} {symbol} {b} if (type({first_a}) in _NUM) & (type({first_b}) in _NUM) "
-                f"else {slow.format(a=a, b=b)})")
+        tests = [f"(type({first}) in _NUM)" for first, source in ((first_a, left), (first_b, right))
+                 if source not in self.numbers]
+        if not tests:
+            return f"{slow.format(a=a, b=b)}"  # two literals: rare, let the helper check them
+        return f"({a} {symbol} {b} if {' & '.join(tests)} else {slow.format(a=a, b=b)})"
 
     def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> str:
         operand = self.compile(node.operand, depth)
+        literal = node.operand.value if isinstance(node.operand, ast.Constant) else None
+        if isinstance(node.op, ast.USub) and operand in self.numbers and type(literal) in (int, float):
+            negative = repr(-literal)  # type: ignore[operator]  # a negative literal, folded
+            self.numbers.add(negative)
+            return negative
         if isinstance(node.op, ast.Not):
             return f"(not {operand})"  # truth of every value an expression can hold is O(1)
         return f"_unary({_UNARY[type(node.op)]!r}, {operand})"

@@ -83,6 +83,14 @@ def check_int(value: Any) -> Any:
     return value
 
 
+_PLAIN = frozenset({str, float, bool, type(None)})
+
+
+def plain_list(value: list[Any]) -> bool:
+    """A list of at most MAX_LENGTH strings, floats, bools and Nones: storable as it is (tested at C speed)."""
+    return len(value) <= MAX_LENGTH and _PLAIN.issuperset(map(type, value))
+
+
 def sized(value: Any) -> int:
     kind = type(value)
     return len(value) if kind in CONTAINERS or kind is str else 0
@@ -101,13 +109,6 @@ def undefined(name: str) -> Any:
 
 def no_context_key(name: str) -> Any:
     raise EvaluationError(f"the context has no key {name!r}")
-
-
-def event_data(event: Event | None) -> Any:
-    """The event's data when it is a mapping (for ``event.x`` shorthand), else an empty mapping."""
-    if event is not None and type(event.data) is dict:
-        return event.data
-    return {}
 
 
 def get_attr(value: Any, name: str) -> Any:
