@@ -206,3 +206,23 @@ def test_the_budget_is_per_step_not_per_evaluation_nor_per_instance() -> None:
     for _ in range(5):  # each step starts with a whole budget
         snap = step(chart, snap, "GO").snapshot
     assert snap.context["n"] == 5 * 2 * 20000
+
+
+def test_measuring_what_a_loop_stores_is_charged_to_the_step() -> None:
+    big = [list(range(i, i + 900)) for i in range(300)]  # 270,000 elements in 300 distinct lists
+    chart = load_machine({"id": "m", "initial": "a", "context": {"big": big, "n": 0, "wrapped": None},
+                          "states": {"a": {"on": {"GO": "b"}}, "b": {"always": [{
+                              "guard": "n < 10**9", "target": "a2",
+                              "actions": {"assign": {"wrapped": "[big]", "n": "n + 1"}}}]},
+                                     "a2": {"always": "b"}}})
+    snap = start(chart).snapshot
+    with pytest.raises(StepLimitError, match="units of work"):
+        step(chart, snap, "GO")  # each assignment re-measures 270,000 elements: some 15 of them spend the budget
+
+
+def test_re_storing_the_same_value_is_not_measured_again() -> None:
+    big = [list(range(i, i + 900)) for i in range(1000)]  # measured, five stores would be 1.1 M units
+    chart = load_machine({"id": "m", "initial": "a", "context": {"big": big, "n": 0}, "states": {"a": {"on": {
+        "GO": {"actions": [{"assign": {"big": "big", "n": "n + 1"}} for _ in range(5)]}}}}})
+    snap = step(chart, start(chart).snapshot, "GO").snapshot
+    assert snap.context["n"] == 5 and snap.context["big"] == big

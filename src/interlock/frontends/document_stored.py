@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from interlock.core.datamodel import Expr, Scope
+from interlock.core.datamodel import Budget, Expr, Scope
 from interlock.frontends.expressions_ops import MAX_INT_BITS, EvaluationError
 
 MAX_STORED_SIZE = 1_000_000  # elements in one stored value, counted as a tree (some MB of JSON)
@@ -26,8 +26,12 @@ _ATOMS = frozenset({int, float, str, bool, type(None)})
 _NESTED = frozenset({dict, list, tuple})
 
 
-def check_stored(value: Any, context: Any) -> None:
-    """Raise :class:`EvaluationError` if ``value`` contains ``context``, a cycle, or is too large or deep."""
+def check_stored(value: Any, context: Any, budget: Budget | None = None) -> None:
+    """Raise :class:`EvaluationError` if ``value`` contains ``context``, a cycle, or is too large or deep.
+
+    With ``budget`` (the step's), the measuring is charged to it: re-storing a big value in a loop of
+    eventless transitions must run out of budget like any other expression work.
+    """
     if type(value) in _ATOMS:
         if type(value) is int and value.bit_length() > MAX_INT_BITS:
             # n + n in an always loop grows a bit per step; stored, it would slow every later step
@@ -38,6 +42,8 @@ def check_stored(value: Any, context: Any) -> None:
     if size > MAX_STORED_SIZE:
         raise EvaluationError(f"the value to store would have over {MAX_STORED_SIZE:,} elements written out "
                               "(a part that appears several times counts each time); store less")
+    if budget is not None:
+        budget.charge(size >> 2)
 
 
 def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
@@ -68,17 +74,19 @@ def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
     return total
 
 
-def _check_merged(update: dict[str, Any], context: Any) -> None:
-    """:func:`check_stored` of the values of a mapping merged into the context, measured together."""
+def _check_merged(update: dict[str, Any], context: Any, budget: Budget) -> None:
+    """:func:`check_stored` of the values of a mapping merged into the context, measured together. A value
+    that is the very object the context already holds under its key was checked when it was stored."""
     memo: dict[int, int] = {}
     path = {id(context)}
     total = 0
-    for value in update.values():
+    for key, value in update.items():
         if type(value) in _ATOMS:
             check_stored(value, context)
             total += 1
-        else:
+        elif type(context) is not dict or value is not context.get(key):
             total += _measure(value, memo, path)
+    budget.charge(total >> 2)
     if total > MAX_STORED_SIZE:
         raise EvaluationError(f"the values to store would have over {MAX_STORED_SIZE:,} elements written out "
                               "(a part that appears several times counts each time); store less")
@@ -88,7 +96,7 @@ def merged_check(source: str) -> Callable[[dict[str, Any], Scope], dict[str, Any
     """The check of :func:`storing` (``merged``) for a compiled record that tests plain values itself."""
     def check(update: dict[str, Any], scope: Scope) -> dict[str, Any]:
         try:
-            _check_merged(update, scope.context)
+            _check_merged(update, scope.context, scope.budget)
         except EvaluationError as exc:
             raise EvaluationError(f"{source!r}: {exc}") from None
         return update
@@ -119,9 +127,9 @@ def storing(expr: Expr, *, merged: bool = False) -> Expr:
                 return value
         try:
             if merged and type(value) is dict:
-                _check_merged(value, scope.context)
+                _check_merged(value, scope.context, scope.budget)
             else:
-                check_stored(value, scope.context)
+                check_stored(value, scope.context, scope.budget)
         except EvaluationError as exc:
             raise EvaluationError(f"{expr.source!r}: {exc}") from None
         return value

@@ -251,6 +251,13 @@ _STR_METHODS: dict[str, Function] = {
 }
 
 
+def _view(budget: Budget, mapping: dict[Any, Any], view: Callable[[], Any]) -> list[Any]:
+    """``values()`` / ``items()`` as a list, checked and charged before it is built."""
+    check_length(len(mapping), "list")
+    budget.charge(len(mapping))
+    return list(view())
+
+
 def _dict_get(budget: Budget, mapping: dict[Any, Any], key: Any, default: Any = None) -> Any:
     if type(key) is str:
         budget.charge(len(key) >> 3)
@@ -276,8 +283,8 @@ METHODS: dict[type, dict[str, Function]] = {
     dict: {
         "get": _dict_get,
         "keys": lambda budget, m: materialize(budget, m),
-        "values": lambda budget, m: materialize(budget, list(m.values())),
-        "items": lambda budget, m: materialize(budget, list(m.items())),
+        "values": lambda budget, m: _view(budget, m, m.values),
+        "items": lambda budget, m: _view(budget, m, m.items),
     },
     list: {"index": _seq_index, "count": _seq_count},
     tuple: {"index": _seq_index, "count": _seq_count},

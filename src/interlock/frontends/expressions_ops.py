@@ -349,12 +349,11 @@ def iterate(budget: Budget, value: Any, cost: int) -> Iterable[Any]:
 
 
 def materialize(budget: Budget, value: Any) -> list[Any]:
+    """``list(value)``, its size checked and charged before it is built."""
     kind = type(value)
-    if kind is range:
-        check_length(len(value), "range")
-    items = list(iterate(budget, value, 1))
-    check_length(len(items), "list")
-    return items
+    if kind in CONTAINERS or kind is str or kind is range:
+        check_length(len(value), "range" if kind is range else "list")
+    return list(iterate(budget, value, 1))
 
 
 def extend(budget: Budget, out: list[Any], value: Any) -> None:
