@@ -81,7 +81,9 @@ def _fail(source: str, exc: Exception) -> EvaluationError:
 _NAMESPACE: dict[str, Any] = {
     "__builtins__": {},
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
-    "_fail": _fail, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_plain_list": ops.plain_list, "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_MERGE": _MERGE,
+    "_fail": _fail, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_plain_list": ops.plain_list, "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_WORD": 2**64,
+    "_floordiv": lambda budget, a, b: ops.op_arith(budget, "//", a, b),
+    "_truediv": lambda budget, a, b: ops.op_arith(budget, "/", a, b), "_MERGE": _MERGE,
     "_undefined": ops.undefined, "_no_context_key": ops.no_context_key, "_attr": ops.get_attr,
     "_item": ops.get_item, "_slice": slice, "_add": ops.op_add, "_arith": ops.op_arith, "_mul": ops.op_mul,
     "_pow": ops.op_pow, "_mod": ops.op_mod, "_lshift": ops.op_lshift, "_unary": _unary,

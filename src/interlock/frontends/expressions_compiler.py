@@ -32,6 +32,8 @@ _SCALARS = (int, float, str, bool, type(None))
 _FAST_COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _ARITH = {ast.Sub: "-", ast.Div: "/", ast.FloorDiv: "//", ast.RShift: ">>", ast.BitAnd: "&",
           ast.BitXor: "^", ast.BitOr: "|"}
+_SMALL_INLINE = {ast.Mod: "%", ast.FloorDiv: "//", ast.Div: "/"}  # cheap for numbers of one machine word
+_HELPER_OF = {ast.Mod: "_mod", ast.FloorDiv: "_floordiv", ast.Div: "_truediv"}
 _HELPERS = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Mod: "_mod", ast.LShift: "_lshift"}
 _UNARY = {ast.Not: "not ", ast.USub: "-", ast.UAdd: "+", ast.Invert: "~"}
 _FORBIDDEN = {
@@ -166,15 +168,14 @@ class Compiler:
             return self.fast(left, right, "+", "_add(B, {a}, {b})")
         if op is ast.Sub:
             return self.fast(left, right, "-", "_arith(B, '-', {a}, {b})")
+        if op in _SMALL_INLINE:
+            return self.bounded(left, right, _SMALL_INLINE[op], f"{_HELPER_OF[op]}(B, {{a}}, {{b}})", "_WORD")
         if op in _ARITH:
             return f"_arith(B, {_ARITH[op]!r}, {left}, {right})"
         if op is ast.Mult:
             self.amplifies = True
             # numbers under 4,096 bits multiply inline (the product stays under MAX_INT_BITS)
-            first_a, a = self.temp(left)
-            first_b, b = self.temp(right)
-            return (f"({a} * {b} if (type({first_a}) in _NUM) & (type({first_b}) in _NUM) "
-                    f"and -_HALF < {a} < _HALF and -_HALF < {b} < _HALF else _mul(B, {a}, {b}))")
+            return self.bounded(left, right, "*", "_mul(B, {a}, {b})", "_HALF")
         if op in _HELPERS:
             return f"{_HELPERS[op]}(B, {left}, {right})"
         self.fail(node, f"the operator {op.__name__} is not available")
@@ -188,6 +189,13 @@ class Compiler:
         if not tests:
             return f"{slow.format(a=a, b=b)}"  # two literals: rare, let the helper check them
         return f"({a} {symbol} {b} if {' & '.join(tests)} else {slow.format(a=a, b=b)})"
+
+    def bounded(self, left: str, right: str, symbol: str, slow: str, bound: str) -> str:
+        """``left <symbol> right`` inline for numbers within ``±bound``, else the charging helper ``slow``."""
+        first_a, a = self.temp(left)
+        first_b, b = self.temp(right)
+        return (f"({a} {symbol} {b} if (type({first_a}) in _NUM) & (type({first_b}) in _NUM) "
+                f"and -{bound} < {a} < {bound} and -{bound} < {b} < {bound} else {slow.format(a=a, b=b)})")
 
     def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> str:
         operand = self.compile(node.operand, depth)
