@@ -226,3 +226,23 @@ def test_re_storing_the_same_value_is_not_measured_again() -> None:
         "GO": {"actions": [{"assign": {"big": "big", "n": "n + 1"}} for _ in range(5)]}}}}})
     snap = step(chart, start(chart).snapshot, "GO").snapshot
     assert snap.context["n"] == 5 and snap.context["big"] == big
+
+
+def test_an_eventless_guard_that_fails_every_time_stops_on_the_budget() -> None:
+    chart = load_machine({"id": "m", "initial": "a", "states": {"a": {"always": [
+        {"guard": "missing > 0", "target": "b"}]}, "b": {}}})
+    with pytest.raises(StepLimitError, match="units of work"):
+        start(chart)  # each failure costs 100 units: some 10,000 failures, not 100,000 microsteps
+
+
+def test_error_messages_do_not_copy_long_keys() -> None:
+    long_key = "k" * 100000
+    with pytest.raises(EvaluationError) as caught:
+        evaluate("d[key]", {"d": {long_key + "x": 1}, "key": long_key})
+    assert len(str(caught.value)) < 700
+    assert "no key 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk'..." in str(caught.value)
+
+
+def test_a_delay_longer_than_a_storable_number_is_refused() -> None:
+    with pytest.raises(ValueError, match="the longest delay is"):
+        parse_delay(1e300)

@@ -37,6 +37,7 @@ _SEND_TYPES = {None: SCXML_PROCESSOR, "scxml": SCXML_PROCESSOR, SCXML_PROCESSOR:
                "basichttp": BASICHTTP_PROCESSOR, BASICHTTP_PROCESSOR: BASICHTTP_PROCESSOR}
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 MAX_DELAY_TEXT = 64  # longest duration text parse_delay reads
+MAX_DELAY_MS = 2**53  # longest delay: exact as a float, storable as a 64-bit integer
 _UNITS = ("ms", "s", "m", "h", "d")  # "ms" before "m" and "s": the longest suffix wins
 _UNIT_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0, "d": 86_400_000.0, None: 1.0}
 
@@ -167,6 +168,8 @@ def parse_delay(value: Any) -> int:
         raise ValueError(f"invalid delay {value!r}: it must be a finite number")
     if ms < 0:
         raise ValueError(f"invalid delay {value!r}: it must not be negative")
+    if ms > MAX_DELAY_MS:
+        raise ValueError(f"invalid delay {value!r}: the longest delay is {MAX_DELAY_MS:,} ms (about 285 years)")
     return round(ms)
 
 

@@ -40,6 +40,8 @@ __all__ = ["MAX_DEPTH", "EvaluationError", "ExpressionError", "compile_expressio
 
 MAX_SOURCE_LENGTH = 2_000
 MAX_NODES = 400
+MAX_MESSAGE = 500  # characters of a runtime error's detail kept in its message (and error.execution)
+ERROR_COST = 100  # work units a failing evaluation costs: an eventless guard failing in a loop stops sooner
 
 _RUNTIME_ERRORS = (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError,
                    AttributeError, RecursionError, MemoryError)
@@ -73,15 +75,18 @@ def _mapping(budget: Any, pairs: tuple[tuple[Any, Any], ...]) -> dict[Any, Any]:
 
 
 def _fail(source: str, exc: Exception) -> EvaluationError:
+    detail = str(exc)
+    if len(detail) > MAX_MESSAGE:  # a KeyError of a long key, say: the message becomes event data
+        detail = detail[:MAX_MESSAGE] + "..."
     if isinstance(exc, (EvaluationError, WorkLimitError)):
-        return EvaluationError(f"{source!r}: {exc}")
-    return EvaluationError(f"{source!r}: {type(exc).__name__}: {exc}")
+        return EvaluationError(f"{source!r}: {detail}")
+    return EvaluationError(f"{source!r}: {type(exc).__name__}: {detail}")
 
 
 _NAMESPACE: dict[str, Any] = {
     "__builtins__": {},
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
-    "_fail": _fail, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_plain_list": ops.plain_list, "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_WORD": 2**64,
+    "_fail": _fail, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_plain_list": ops.plain_list, "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_ERROR_COST": ERROR_COST, "_WORD": 2**64,
     "_floordiv": lambda budget, a, b: ops.op_arith(budget, "//", a, b),
     "_truediv": lambda budget, a, b: ops.op_arith(budget, "/", a, b), "_MERGE": _MERGE,
     "_undefined": ops.undefined, "_no_context_key": ops.no_context_key, "_attr": ops.get_attr,
@@ -125,6 +130,7 @@ _VALUE = """\
     try:
         {target} = {code}
     except _RUNTIME as exc:
+        B.left -= _ERROR_COST
         raise _fail({source}, exc) from None
 """
 

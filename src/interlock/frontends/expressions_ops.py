@@ -131,14 +131,27 @@ def get_attr(value: Any, name: str) -> Any:
 
 
 def _keys(mapping: dict[Any, Any]) -> str:
-    keys = list(mapping)[:8]
-    return ", ".join(repr(k) for k in keys) + (", ..." if len(mapping) > 8 else "") or "none"
+    keys = [k for k, _ in zip(mapping, range(8), strict=False)]
+    return ", ".join(_short(k) for k in keys) + (", ..." if len(mapping) > 8 else "") or "none"
+
+
+def _short(value: Any) -> str:
+    """A repr for a message, never long: a key or value in an error is data the caller sent."""
+    kind = type(value)
+    if kind is str and len(value) > 40:
+        return repr(value[:40]) + "..."
+    if kind is int and value.bit_length() > 128:
+        return f"<a {value.bit_length()}-bit number>"
+    return repr(value) if kind in SCALARS else f"<{kind.__name__}>"
 
 
 def get_item(budget: Budget, value: Any, key: Any) -> Any:
     kind = type(value)
     if kind is dict:
-        return value[hashable(key)]
+        try:
+            return value[hashable(key)]
+        except KeyError:
+            raise EvaluationError(f"no key {_short(key)} (keys: {_keys(value)})") from None
     if kind in SEQUENCES:
         if type(key) is slice:
             for part in (key.start, key.stop, key.step):
