@@ -37,7 +37,10 @@ def _interrupt(thread_id: int, exc: type[BaseException] | None) -> None:
 
 
 class Watchdog:
-    """Runs steps under a wall-clock ``limit`` (seconds; ``None``: no limit); see the module docstring."""
+    """Runs steps under a wall-clock ``limit`` (seconds; ``None``: no limit); see the module docstring.
+
+    One step at a time: the writer thread is its only user.
+    """
 
     def __init__(self, limit: float | None = DEFAULT_STEP_TIME_LIMIT) -> None:
         if limit is not None and not limit > 0:
@@ -51,8 +54,9 @@ class Watchdog:
 
     def run(self, what: str, fn: Callable[[], T]) -> T:
         """``fn()``, aborted with :class:`StepLimitError` if it runs longer than the limit."""
-        if self.limit is None:
-            return fn()
+        armed = self._armed
+        if self.limit is None or (armed is not None and armed[1] == threading.get_ident()):
+            return fn()  # no limit, or a step inside a step: the outer one's limit covers it
         self._ensure_thread()
         token = object()
         try:
