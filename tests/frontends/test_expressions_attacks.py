@@ -246,3 +246,13 @@ def test_error_messages_do_not_copy_long_keys() -> None:
 def test_a_delay_longer_than_a_storable_number_is_refused() -> None:
     with pytest.raises(ValueError, match="the longest delay is"):
         parse_delay(1e300)
+
+
+def test_copying_a_big_mapping_for_a_dotted_assignment_is_charged() -> None:
+    wide = {f"k{i}": i for i in range(200_000)}
+    chart = load_machine({"id": "m", "initial": "a", "context": {"wide": wide},
+                          "states": {"a": {"on": {"GO": "b"}}, "b": {"always": [{
+                              "target": "a2", "actions": {"assign": {"wide.x": "1", "wide.y": "2"}}}]},
+                                     "a2": {"always": "b"}}})
+    with pytest.raises(StepLimitError, match="units of work"):
+        step(chart, start(chart).snapshot, "GO")  # each copy costs 200,000: a few, not 100,000 of them

@@ -115,11 +115,13 @@ def key_location(path: str) -> Location:
         head = ctx.get(keys[0])
         if not isinstance(head, dict):
             raise KeyError(f"cannot assign {path!r}: {keys[0]!r} is not an object")
+        scope.budget.charge(len(head))  # copying the path costs its size: charged like expression work
         node = ctx[keys[0]] = dict(head)
         for key in keys[1:-1]:
             child = node.get(key)
             if not isinstance(child, dict):
                 raise KeyError(f"cannot assign {path!r}: {key!r} is not an object")
+            scope.budget.charge(len(child))
             node[key] = node = dict(child)
         node[keys[-1]] = value
 
