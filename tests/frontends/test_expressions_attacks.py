@@ -256,3 +256,16 @@ def test_copying_a_big_mapping_for_a_dotted_assignment_is_charged() -> None:
                                      "a2": {"always": "b"}}})
     with pytest.raises(StepLimitError, match="units of work"):
         step(chart, start(chart).snapshot, "GO")  # each copy costs 200,000: a few, not 100,000 of them
+
+
+def test_data_that_leaves_the_step_is_charged_by_its_size() -> None:
+    chart = load_machine({"id": "m", "initial": "a", "context": {"big": list(range(100_000))},
+                          "states": {"a": {"on": {"GO": {"actions": [
+                              {"send": {"event": "X", "to": "#_parent", "data": "{'b': big}"}}
+                              for _ in range(20)]}}}}})
+    with pytest.raises(StepLimitError, match="units of work"):
+        step(chart, start(chart).snapshot, "GO")  # 20 sends of 100,000 elements each: over the budget
+    small = load_machine({"id": "m", "initial": "a", "context": {"n": 1}, "states": {"a": {"on": {"GO": {
+        "actions": {"send": {"event": {"type": "X", "n": "n", "list": "[n, n]"}, "to": "#_parent"}}}}}}})
+    (effect,) = step(small, start(small).snapshot, "GO").effects
+    assert effect.event.data == {"n": 1, "list": [1, 1]}  # type: ignore[attr-defined]

@@ -149,7 +149,8 @@ class ActionCompiler:
         delay_ms, delayexpr = (None, None)
         if value.get("delay") is not None:
             delay_ms, delayexpr = self.values.delay(value["delay"], join(path, "delay"))
-        content = self.values.value(value["data"], join(path, "data"), literal=literal) if "data" in value else None
+        content = (self.values.value(value["data"], join(path, "data"), literal=literal, leaving=True)
+                   if "data" in value else None)
         sendid = value.get("id")
         return Send(event=name, target=_target(to), id=str(sendid) if sendid is not None else None,
                     delay_ms=delay_ms, delayexpr=delayexpr, params=params, content=content)
@@ -159,7 +160,7 @@ class ActionCompiler:
             return event, ()
         if isinstance(event, Mapping) and isinstance(event.get("type"), str):
             payload = {k: v for k, v in event.items() if k != "type"}
-            pairs = self.values.mapping(payload, path, "an event payload", literal=literal)
+            pairs = self.values.mapping(payload, path, "an event payload", literal=literal, leaving=True)
             return event["type"], tuple(Param(name, expr) for name, expr in pairs)
         self.values.error(path, "an event must be a name or an object with 'type'",
                           "write event: NAME or event: {type: NAME, amount: 'total'}")
@@ -175,7 +176,8 @@ class ActionCompiler:
     def _log(self, value: Mapping[str, Any], path: str, literal: bool) -> Action | None:
         source = next((value[k] for k in ("log", "expr", "message") if k in value), None)
         label = value.get("label")
-        expr = self.values.value(source, join(path, "log"), literal=literal) if source is not None else None
+        expr = (self.values.value(source, join(path, "log"), literal=literal, leaving=True)
+                if source is not None else None)
         return Log(str(label) if label is not None else None, expr)
 
     def _if(self, value: Mapping[str, Any], path: str, literal: bool) -> Action | None:

@@ -1,4 +1,5 @@
-"""What one assignment may store in the context: no cycle, and a bounded size written out.
+"""What one assignment may store in the context (no cycle, a bounded size written out), and what a value
+that leaves the step costs.
 
 Expressions may return values that share structure: ``[x, x]`` costs two units to build, but written out
 as JSON (as every durable snapshot is) it holds ``x`` twice, so an ``always`` loop doubling it wedges the
@@ -16,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from interlock.core.datamodel import Budget, Expr, Scope
-from interlock.frontends.expressions_ops import MAX_INT_BITS, EvaluationError
+from interlock.core.datamodel import Budget, Expr, Scope, WorkLimitError
+from interlock.frontends.expressions_ops import MAX_INT_BITS, EvaluationError, charge_tree
 
 MAX_STORED_SIZE = 1_000_000  # elements in one stored value, counted as a tree (some MB of JSON)
 MAX_STORED_DEPTH = 200  # nesting of one stored value; JSON encoders and decoders recurse on it
@@ -132,6 +133,24 @@ def storing(expr: Expr, *, merged: bool = False) -> Expr:
                 check_stored(value, scope.context, scope.budget)
         except EvaluationError as exc:
             raise EvaluationError(f"{expr.source!r}: {exc}") from None
+        return value
+
+    return Expr(expr.source, evaluate)
+
+
+def charged_leaving(expr: Expr) -> Expr:
+    """``expr`` for a value that leaves the step (sent event data, invoke input, output, a log): the
+    runtime writes it out as JSON, so its size as a tree is charged to the step's budget (a three-node
+    expression like ``{'b': big}`` must not send a million elements a thousand times for free)."""
+    fn = expr.fn
+
+    def evaluate(scope: Scope) -> Any:
+        value = fn(scope)
+        if type(value) not in _ATOMS:
+            try:
+                charge_tree(scope.budget, value)
+            except WorkLimitError as exc:
+                raise EvaluationError(f"{expr.source!r}: {exc}") from None
         return value
 
     return Expr(expr.source, evaluate)

@@ -18,7 +18,7 @@ from typing import Any
 from interlock.core.datamodel import Expr, Scope
 from interlock.core.execute import parse_delay
 from interlock.errors import Problem
-from interlock.frontends.document_stored import merged_check, storing
+from interlock.frontends.document_stored import charged_leaving, merged_check, storing
 from interlock.frontends.expressions import (
     ExpressionError,
     compile_expression,
@@ -93,12 +93,17 @@ class Values:
             self.error(path, f"bad expression {source!r}: {exc.message}", exc.hint)
             return None
 
-    def value(self, value: Any, path: str, *, literal: bool = False) -> Expr | None:
-        """An expression string, a Python callable, or a literal (every value if ``literal``)."""
+    def value(self, value: Any, path: str, *, literal: bool = False, leaving: bool = False) -> Expr | None:
+        """An expression string, a Python callable, or a literal (every value if ``literal``).
+
+        ``leaving``: the value leaves the step (sent event data, invoke input, output, a log), so an
+        expression's result is charged to the step's budget by its size written out (:func:`leaving`).
+        """
         if callable(value):
             return call_with_context(value, callable_name(value))
         if isinstance(value, str) and not literal:
-            return self.expression(value, path)
+            expr = self.expression(value, path)
+            return charged_leaving(expr) if leaving and expr is not None else expr
         return constant(value)
 
     def assignment(self, value: Any, pairs: list[tuple[str, Expr]], *, literal: bool = False) -> Expr:
@@ -113,14 +118,15 @@ class Values:
             return compile_record(items, states=self.states, check=merged_check(source))
         return storing(record(pairs), merged=True)
 
-    def mapping(self, value: Any, path: str, what: str, *, literal: bool = False) -> list[tuple[str, Expr]]:
+    def mapping(self, value: Any, path: str, what: str, *, literal: bool = False,
+                leaving: bool = False) -> list[tuple[str, Expr]]:
         """``{name: value}`` with every value compiled; a problem if it is not a mapping."""
         if not isinstance(value, Mapping):
             self.error(path, f"{what} must be a mapping of name: value, not {type(value).__name__}")
             return []
         out = []
         for key, item in value.items():
-            expr = self.value(item, join(path, key), literal=literal)
+            expr = self.value(item, join(path, key), literal=literal, leaving=leaving)
             if expr is not None:
                 out.append((str(key), expr))
         return out
