@@ -83,14 +83,7 @@ def check_int(value: Any) -> Any:
     return value
 
 
-_PLAIN = frozenset({str, float, bool, type(None)})
-
-
-def plain_list(value: list[Any]) -> bool:
-    """A list of at most MAX_LENGTH strings, floats, bools and Nones: storable as it is (tested at C speed)."""
-    return len(value) <= MAX_LENGTH and _PLAIN.issuperset(map(type, value))
-
-
+PLAIN = frozenset({str, float, bool, type(None)})  # a flat list of these is storable as it is
 def sized(value: Any) -> int:
     kind = type(value)
     return len(value) if kind in CONTAINERS or kind is str else 0
@@ -179,14 +172,18 @@ def charge_ints(budget: Budget, a: Any, b: Any) -> None:
 
 
 def op_add(budget: Budget, a: Any, b: Any) -> Any:
-    ka, kb = type(a), type(b)
+    ka = type(a)
+    if ka is type(b) and ka in SEQUENCES:  # numbers were added inline; this is the common case here
+        n = len(a) + len(b)
+        if n > MAX_LENGTH:
+            check_length(n, "result of +")
+        budget.left -= n >> 3 if ka is str else n
+        if budget.left < 0:
+            budget.charge(0)
+        return a + b
+    kb = type(b)
     if ka in NUMBERS and kb in NUMBERS:
         return check_int(a + b)
-    if ka is kb and ka in SEQUENCES:
-        n = len(a) + len(b)
-        check_length(n, "result of +")
-        budget.charge(n >> 3 if ka is str else n)
-        return a + b
     raise EvaluationError(f"cannot add a {ka.__name__} and a {kb.__name__}")
 
 
