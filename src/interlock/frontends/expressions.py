@@ -86,7 +86,12 @@ def _fail(source: str, exc: Exception) -> EvaluationError:
 _NAMESPACE: dict[str, Any] = {
     "__builtins__": {},
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
-    "_fail": _fail, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_map": map, "_len": len, "_PLAIN": ops.PLAIN, "_MAX_LENGTH": ops.MAX_LENGTH, "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_ERROR_COST": ERROR_COST, "_WORD": 2**64,
+    "_fail": _fail, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
+    "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_map": map, "_len": len,
+    "_PLAIN": ops.PLAIN, "_MAX_LENGTH": ops.MAX_LENGTH,
+    # bounds of the inline fast paths, negatives precomputed (negating a big int allocates it anew)
+    "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_WORD": 2**64,
+    "_N_BIG": -(2**ops.MAX_INT_BITS), "_N_HALF": -(2**(ops.MAX_INT_BITS // 2)), "_N_WORD": -(2**64),
     "_floordiv": lambda budget, a, b: ops.op_arith(budget, "//", a, b),
     "_truediv": lambda budget, a, b: ops.op_arith(budget, "/", a, b), "_MERGE": _MERGE,
     "_undefined": ops.undefined, "_no_context_key": ops.no_context_key, "_attr": ops.get_attr,
@@ -173,7 +178,7 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
             lines.append(_AMPLIFIED.format(target=f"_v{i}", source=f"SOURCE{i}"))
     result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
     if check is not None:
-        plain = " and ".join(f"(type(_v{i}) is _str or type(_v{i}) in _NUM and -_BIG < _v{i} < _BIG "
+        plain = " and ".join(f"(type(_v{i}) is _str or type(_v{i}) in _NUM and _N_BIG < _v{i} < _BIG "
                              f"or type(_v{i}) is _list and _len(_v{i}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, _v{i})))"
                              for i in range(len(items)))
         lines.append(f"    if not ({plain}):\n        return _check({result}, S)\n")

@@ -195,7 +195,7 @@ class Compiler:
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
         return (f"({a} {symbol} {b} if (type({first_a}) in _NUM) & (type({first_b}) in _NUM) "
-                f"and -{bound} < {a} < {bound} and -{bound} < {b} < {bound} else {slow.format(a=a, b=b)})")
+                f"and _N{bound} < {a} < {bound} and _N{bound} < {b} < {bound} else {slow.format(a=a, b=b)})")
 
     def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> str:
         operand = self.compile(node.operand, depth)
