@@ -269,3 +269,11 @@ def test_data_that_leaves_the_step_is_charged_by_its_size() -> None:
         "actions": {"send": {"event": {"type": "X", "n": "n", "list": "[n, n]"}, "to": "#_parent"}}}}}}})
     (effect,) = step(small, start(small).snapshot, "GO").effects
     assert effect.event.data == {"n": 1, "list": [1, 1]}  # type: ignore[attr-defined]
+
+
+def test_sorting_long_items_pays_for_every_comparison() -> None:
+    rows = [[*range(3000), i] for i in range(300)]  # 900,000 elements: equal until their last one
+    with pytest.raises(EvaluationError, match="too much work"):
+        evaluate("sorted(rows)", {"rows": rows})
+    assert evaluate("sorted(xs, reverse=True)", {"xs": [3, 1, 2]}) == [3, 2, 1]
+    assert evaluate("sorted(['b', 'a'])", {}) == ["a", "b"]

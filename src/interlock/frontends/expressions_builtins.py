@@ -61,8 +61,13 @@ def _extreme(pick: Callable[..., Any]) -> Function:
 
 def _sorted(scope: Scope, budget: Budget, value: Any, *, reverse: bool = False) -> list[Any]:
     items = materialize(budget, value)
-    charge_tree(budget, items)
-    budget.charge(len(items) * max(1, len(items).bit_length()))
+    rounds = max(1, len(items).bit_length())  # each item is compared about log2(n) times
+    if all(type(item) in (int, float, bool) for item in items):
+        budget.charge(len(items) * rounds)
+    else:  # strings and lists compare element by element: each comparison may touch a whole item
+        before = budget.left
+        charge_tree(budget, items)
+        budget.charge((before - budget.left) * (rounds - 1))
     return sorted(items, reverse=bool(reverse))
 
 

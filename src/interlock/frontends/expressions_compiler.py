@@ -250,6 +250,9 @@ class Compiler:
         if isinstance(func, ast.Name) and func.id == "In":
             return self._In(node, depth)
         args = self.many(node.args, depth)
+        for k in node.keywords:
+            if str(k.arg).startswith("_"):
+                self.fail(k, f"names starting with '_' are not available ({k.arg!r})")
         kwargs = [(str(k.arg), self.compile(k.value, depth)) for k in node.keywords]
         if isinstance(func, ast.Name) and func.id not in self.bound:
             if func.id not in FUNCTIONS:
