@@ -32,6 +32,8 @@ SCALARS = frozenset({int, float, str, bool, type(None)})
 CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 SEQUENCES = frozenset({list, tuple, str})
 _FLAT = frozenset({float, bool, type(None)})
+_INTS = frozenset({int, bool})
+_STRS = {str}
 
 
 class EvaluationError(Exception):
@@ -64,12 +66,29 @@ def _tree_size(value: Any, memo: dict[int, int], limit: int) -> int:
     if known is not None:
         return known
     total = 1
-    for item in (value if kind is not dict else [*value.keys(), *value.values()]):
-        total += 1 if type(item) in _FLAT else _tree_size(item, memo, limit)
-        if total > limit:
-            break  # already over: the caller's charge fails, no need to measure the rest
+    for items in ((value,) if kind is not dict else (value.keys(), value.values())):
+        flat = _flat_size(items)
+        if flat is not None:  # the common case, measured at C speed: measuring must cost less than it charges
+            total += flat
+            continue
+        for item in items:
+            total += 1 if type(item) in _FLAT else _tree_size(item, memo, limit)
+            if total > limit:
+                break  # already over: the caller's charge fails, no need to measure the rest
     memo[id(value)] = total
     return total
+
+
+def _flat_size(items: Any) -> int | None:
+    """The size of a collection of scalars of one kind (numbers, or strings), or None for anything else."""
+    types = set(map(type, items))
+    if types <= _FLAT:
+        return len(items)
+    if types <= _INTS:
+        return len(items) + (sum(map(int.bit_length, items)) >> 6)
+    if types == _STRS:
+        return len(items) + (sum(map(len, items)) >> 3)
+    return None
 
 
 def check_length(n: int, what: str = "value") -> None:
