@@ -127,7 +127,7 @@ class ActionCompiler:
             expr = self.values.value(body, where)  # a function or expression giving a mapping to merge
             return Update(storing(expr, merged=True)) if expr is not None else None
         pairs = tuple(self.values.mapping(body, where, "an assignment", literal=literal))
-        if len(pairs) == 1 or any("." in name for name, _ in pairs):
+        if any("." in name for name, _ in pairs):
             # dotted keys write into nested objects, one after the other
             return tuple(Assign(key_location(name), storing(expr)) for name, expr in pairs)
         # every value is computed from the context as it was before this action, as in XState
