@@ -277,3 +277,9 @@ def test_sorting_long_items_pays_for_every_comparison() -> None:
         evaluate("sorted(rows)", {"rows": rows})
     assert evaluate("sorted(xs, reverse=True)", {"xs": [3, 1, 2]}) == [3, 2, 1]
     assert evaluate("sorted(['b', 'a'])", {}) == ["a", "b"]
+
+
+def test_case_changes_of_long_ascii_text_are_fine_and_powers_stay_real() -> None:
+    assert evaluate("len(('a' * 90000).upper())") == 90000
+    with pytest.raises(EvaluationError, match="not a real number"):
+        evaluate("(-8) ** 0.5")

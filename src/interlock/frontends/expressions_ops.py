@@ -230,7 +230,10 @@ def op_pow(budget: Budget, a: Any, b: Any) -> Any:
     if ka is not float and kb is not float and abs(a) > 1 and (abs(a).bit_length() - 1) * b > MAX_INT_BITS:
         raise EvaluationError(f"{a} ** {b} would exceed {MAX_INT_BITS:,} bits")
     charge_ints(budget, a, a)
-    return check_int(a**b)
+    result = a**b
+    if type(result) is complex:
+        raise EvaluationError(f"{a} ** {b} is not a real number")
+    return check_int(result)
 
 
 def op_lshift(budget: Budget, a: Any, b: Any) -> Any:
