@@ -30,11 +30,10 @@ from interlock.frontends.expressions_builtins import FUNCTIONS
 MAX_DEPTH = 40
 _SCALARS = (int, float, str, bool, type(None))
 _FAST_COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
-_ARITH = {ast.Sub: "-", ast.Div: "/", ast.FloorDiv: "//", ast.RShift: ">>", ast.BitAnd: "&",
-          ast.BitXor: "^", ast.BitOr: "|"}
+_ARITH = {ast.RShift: ">>", ast.BitAnd: "&", ast.BitXor: "^", ast.BitOr: "|"}
 _SMALL_INLINE = {ast.Mod: "%", ast.FloorDiv: "//", ast.Div: "/"}  # cheap for numbers of one machine word
 _HELPER_OF = {ast.Mod: "_mod", ast.FloorDiv: "_floordiv", ast.Div: "_truediv"}
-_HELPERS = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Mod: "_mod", ast.LShift: "_lshift"}
+_HELPERS = {ast.Pow: "_pow", ast.LShift: "_lshift"}
 _UNARY = {ast.Not: "not ", ast.USub: "-", ast.UAdd: "+", ast.Invert: "~"}
 _FORBIDDEN = {
     "Lambda": ("lambda functions are not allowed", "name a guard or action implemented in Python instead"),

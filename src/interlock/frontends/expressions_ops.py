@@ -103,11 +103,6 @@ def check_int(value: Any) -> Any:
 
 
 PLAIN = frozenset({str, float, bool, type(None)})  # a flat list of these is storable as it is
-def sized(value: Any) -> int:
-    kind = type(value)
-    return len(value) if kind in CONTAINERS or kind is str else 0
-
-
 def _kind(value: Any) -> str:
     return type(value).__name__
 
