@@ -1,4 +1,4 @@
-"""The wall-clock limit of one step in the durable runtime, over a real SQLite file.
+"""The limits of one step in the durable runtime (wall clock, expression budget), over a real SQLite file.
 
 A Python guard that keeps running (sleeping in short slices, as a slow call would) trips the limit: the
 step is aborted, its event refused with StepLimitError (raised to the sender, or recorded as ``failed``
@@ -88,3 +88,18 @@ def test_a_step_that_swallows_the_interrupt_is_still_refused() -> None:
         assert watchdog.run("the next step", lambda: "fine") == "fine"
     finally:
         watchdog.close()
+
+
+def test_a_step_over_its_expression_budget_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    loop = load_document({"id": "loop", "initial": "idle", "context": {"n": 0, "xs": list(range(2000))},
+                          "states": {"idle": {"on": {"GO": "a", "TICK": {"actions": {"assign": {"n": "n + 1"}}}}},
+                                     "a": {"always": {"target": "b", "guard": "len([x for x in xs if x >= 0]) > 0",
+                                                      "actions": {"assign": {"n": "n + 1"}}}},
+                                     "b": {"always": "a"}}})
+    with open_app(tmp_path / "b.db", VirtualClock(100.0), loop) as app:
+        app.create("loop", "l")
+        with pytest.raises(StepLimitError, match="units of work"):
+            app.send("loop", "l", "GO")
+        inst = app.get("loop", "l")
+        assert (inst.state, inst.step, inst.context["n"]) == (("loop.idle",), 0, 0)
+        assert app.send("loop", "l", "TICK").instance.context["n"] == 1
