@@ -36,6 +36,7 @@ from interlock.runtime.model import (
 )
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.unit import Unit
+from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT
 from interlock.storage.codec import NotStorable, encode_exact
 
 MAX_EVENT_BYTES = 256 * 1024
@@ -56,14 +57,16 @@ class Interlock:
       virtual; then call :meth:`run_until_idle` to do due work deterministically).
     - ``synchronous``: SQLite's durability setting, ``FULL`` by default (see docs/runtime.md).
     - ``max_event_bytes``: larger events are rejected.
+    - ``step_time_limit``: seconds one step may run before it is aborted and its event refused with
+      :class:`~interlock.errors.StepLimitError` (``None``: no limit; see docs/limits.md).
     """
 
     def __init__(self, url: str = "sqlite:///interlock.db", *, clock: Clock | None = None,
                  worker: bool | None = None, synchronous: str = "FULL",
                  max_event_bytes: int = MAX_EVENT_BYTES, concurrency: int = 8, poll: float = 1.0,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, step_time_limit: float | None = DEFAULT_STEP_TIME_LIMIT) -> None:
         self.runtime = DurableRuntime(url, clock=clock, synchronous=synchronous, concurrency=concurrency,
-                                      poll=poll, seed=seed)
+                                      poll=poll, seed=seed, step_time_limit=step_time_limit)
         self.max_event_bytes = max_event_bytes
         self._background = worker if worker is not None else not self.runtime.clock.virtual
         self._started = False

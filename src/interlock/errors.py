@@ -8,7 +8,9 @@ Every error derives from one root, so ``except InterlockError`` catches them all
     ├── ConflictError          a name is already taken, or an instance is not in a state to accept a call
     │   └── TaskLostError      a task's lease was lost: it was cancelled or another worker took it over
     ├── EventRejectedError     an event was refused (not accepted by the current state, malformed, too large)
-    ├── StepLimitError         a macrostep did not settle (a loop of eventless transitions or raised events)
+    ├── StepLimitError         a step went over a limit: it did not settle (a loop of eventless transitions or
+    │                          raised events), its expressions spent the step's work budget, or it ran past
+    │                          the runtime's wall-clock limit (docs/limits.md)
     └── StorageError           the database failed or holds data this version cannot read
 
 Each error carries a message that says what went wrong, where, and how to fix it.
@@ -66,7 +68,8 @@ class EventRejectedError(InterlockError):
 
 
 class StepLimitError(InterlockError):
-    """A macrostep took more microsteps than allowed: the chart loops without waiting for an event."""
+    """A step went over a limit and was aborted: too many microsteps (the chart loops without waiting for an
+    event), too much expression work, or too long on the wall clock. Nothing the step did is kept."""
 
 
 class StorageError(InterlockError):

@@ -12,15 +12,38 @@ from typing import Any
 
 from interlock.core.events import Event
 
+STEP_WORK_LIMIT = 1_000_000  # work units all expressions of one step may spend (docs/limits.md)
+
+
+class WorkLimitError(Exception):
+    """The expressions of one step spent their whole :class:`Budget`; the step is aborted."""
+
+
+class Budget:
+    """The expression work one step may still do. Every evaluation in the step charges the same budget,
+    so a loop of eventless transitions cannot multiply a per-evaluation limit (front ends charge it)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, units: int = STEP_WORK_LIMIT) -> None:
+        self.left = units
+
+    def charge(self, units: int) -> None:
+        self.left -= units
+        if self.left < 0:
+            raise WorkLimitError(f"the expressions of this step did too much work (over {STEP_WORK_LIMIT:,} "
+                                 "units); simplify them or move the computation into a Python action")
+
 
 class Scope:
     """The datamodel view for one step: context, ``_event``, ``In()``, session variables and time.
 
     ``context`` is copied before its first change in a step, so the snapshot a step started from is never
     mutated (copy on write). ``live`` is the set of active state nodes, kept current by the step.
+    ``budget`` is the expression work left in the step (one scope per step, so one budget per step).
     """
 
-    __slots__ = ("_copied", "_live", "_states", "context", "event", "name", "now", "sessionid")
+    __slots__ = ("_copied", "_live", "_states", "budget", "context", "event", "name", "now", "sessionid")
 
     def __init__(self, context: dict[str, Any], live: Container[Any], states: Mapping[str, Any],
                  sessionid: str, name: str, now: float, copied: bool = False) -> None:
@@ -32,6 +55,7 @@ class Scope:
         self.sessionid = sessionid
         self.name = name
         self.now = now
+        self.budget = Budget()
 
     def In(self, state_id: str) -> bool:  # the SCXML predicate keeps its spec name
         """SCXML ``In(stateID)``: is the state active?"""
@@ -91,11 +115,13 @@ def key_location(path: str) -> Location:
         head = ctx.get(keys[0])
         if not isinstance(head, dict):
             raise KeyError(f"cannot assign {path!r}: {keys[0]!r} is not an object")
+        scope.budget.charge(len(head))  # copying the path costs its size: charged like expression work
         node = ctx[keys[0]] = dict(head)
         for key in keys[1:-1]:
             child = node.get(key)
             if not isinstance(child, dict):
                 raise KeyError(f"cannot assign {path!r}: {key!r} is not an object")
+            scope.budget.charge(len(child))
             node[key] = node = dict(child)
         node[keys[-1]] = value
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from interlock.core.chart import Chart, StateNode, Transition
-from interlock.core.datamodel import Expr, Scope
+from interlock.core.datamodel import STEP_WORK_LIMIT, Expr, Scope
 from interlock.core.effects import (
     CancelEffect,
     CancelInvokeEffect,
@@ -266,6 +266,9 @@ class Run:
         chart = self.chart
         while self.running:
             work += 1  # every microstep and every internal event counts: an erroring guard loops too
+            if self._scope is not None and self._scope.budget.left < 0:
+                raise StepLimitError(f"chart {chart.key!r}: the expressions of this step did more than "
+                                     f"{STEP_WORK_LIMIT:,} units of work; the step was aborted (see docs/limits.md)")
             if work > MAX_MACROSTEP_WORK:
                 raise StepLimitError(
                     f"chart {chart.key!r} took more than {MAX_MACROSTEP_WORK} microsteps and internal events "

@@ -223,7 +223,7 @@ class _Loader:
                           id=invokeid, autoforward=bool(config.get("autoForward", False)), path=path)
         payload = config.get("input", config.get("data"))
         if payload is not None:
-            pairs = self.values.mapping(payload, join(path, "input"), "input")
+            pairs = self.values.mapping(payload, join(path, "input"), "input", leaving=True)
             spec.params = tuple(Param(name, expr) for name, expr in pairs)
         return spec
 
@@ -265,10 +265,10 @@ class _Loader:
             return
         value = node.config[key]
         if isinstance(value, Mapping):
-            pairs = self.values.mapping(value, where, "output")
+            pairs = self.values.mapping(value, where, "output", leaving=True)
             spec.donedata = record(pairs)
         else:
-            spec.donedata = self.values.value(value, where)
+            spec.donedata = self.values.value(value, where, leaving=True)
 
     def _description(self, value: Any, path: str) -> str | None:
         if value is None or isinstance(value, str):

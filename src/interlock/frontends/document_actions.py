@@ -38,7 +38,7 @@ from interlock.core.content import (
 )
 from interlock.core.datamodel import key_location
 from interlock.frontends.document_stored import storing
-from interlock.frontends.document_values import Values, callable_name, join, record, suggest
+from interlock.frontends.document_values import Values, callable_name, join, suggest
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _SHORTHAND = ("assign", "raise", "send", "sendTo", "sendParent", "cancel", "log", "if")
@@ -127,11 +127,11 @@ class ActionCompiler:
             expr = self.values.value(body, where)  # a function or expression giving a mapping to merge
             return Update(storing(expr, merged=True)) if expr is not None else None
         pairs = tuple(self.values.mapping(body, where, "an assignment", literal=literal))
-        if len(pairs) == 1 or any("." in name for name, _ in pairs):
+        if any("." in name for name, _ in pairs):
             # dotted keys write into nested objects, one after the other
             return tuple(Assign(key_location(name), storing(expr)) for name, expr in pairs)
         # every value is computed from the context as it was before this action, as in XState
-        return Update(storing(record(list(pairs)), merged=True)) if pairs else None
+        return Update(self.values.assignment(body, list(pairs), literal=literal)) if pairs else None
 
     def _raise(self, value: Mapping[str, Any], path: str, literal: bool) -> Action | None:
         event = value.get("raise", value.get("event"))
@@ -149,7 +149,8 @@ class ActionCompiler:
         delay_ms, delayexpr = (None, None)
         if value.get("delay") is not None:
             delay_ms, delayexpr = self.values.delay(value["delay"], join(path, "delay"))
-        content = self.values.value(value["data"], join(path, "data"), literal=literal) if "data" in value else None
+        content = (self.values.value(value["data"], join(path, "data"), literal=literal, leaving=True)
+                   if "data" in value else None)
         sendid = value.get("id")
         return Send(event=name, target=_target(to), id=str(sendid) if sendid is not None else None,
                     delay_ms=delay_ms, delayexpr=delayexpr, params=params, content=content)
@@ -159,7 +160,7 @@ class ActionCompiler:
             return event, ()
         if isinstance(event, Mapping) and isinstance(event.get("type"), str):
             payload = {k: v for k, v in event.items() if k != "type"}
-            pairs = self.values.mapping(payload, path, "an event payload", literal=literal)
+            pairs = self.values.mapping(payload, path, "an event payload", literal=literal, leaving=True)
             return event["type"], tuple(Param(name, expr) for name, expr in pairs)
         self.values.error(path, "an event must be a name or an object with 'type'",
                           "write event: NAME or event: {type: NAME, amount: 'total'}")
@@ -175,7 +176,8 @@ class ActionCompiler:
     def _log(self, value: Mapping[str, Any], path: str, literal: bool) -> Action | None:
         source = next((value[k] for k in ("log", "expr", "message") if k in value), None)
         label = value.get("label")
-        expr = self.values.value(source, join(path, "log"), literal=literal) if source is not None else None
+        expr = (self.values.value(source, join(path, "log"), literal=literal, leaving=True)
+                if source is not None else None)
         return Log(str(label) if label is not None else None, expr)
 
     def _if(self, value: Mapping[str, Any], path: str, literal: bool) -> Action | None:

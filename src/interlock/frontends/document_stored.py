@@ -1,4 +1,5 @@
-"""What one assignment may store in the context: no cycle, and a bounded size written out.
+"""What one assignment may store in the context (no cycle, a bounded size written out), and what a value
+that leaves the step costs.
 
 Expressions may return values that share structure: ``[x, x]`` costs two units to build, but written out
 as JSON (as every durable snapshot is) it holds ``x`` twice, so an ``always`` loop doubling it wedges the
@@ -13,10 +14,11 @@ cycle.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from interlock.core.datamodel import Expr, Scope
-from interlock.frontends.expressions_ops import EvaluationError
+from interlock.core.datamodel import Budget, Expr, Scope, WorkLimitError
+from interlock.frontends.expressions_ops import MAX_INT_BITS, EvaluationError, charge_tree
 
 MAX_STORED_SIZE = 1_000_000  # elements in one stored value, counted as a tree (some MB of JSON)
 MAX_STORED_DEPTH = 200  # nesting of one stored value; JSON encoders and decoders recurse on it
@@ -25,14 +27,24 @@ _ATOMS = frozenset({int, float, str, bool, type(None)})
 _NESTED = frozenset({dict, list, tuple})
 
 
-def check_stored(value: Any, context: Any) -> None:
-    """Raise :class:`EvaluationError` if ``value`` contains ``context``, a cycle, or is too large or deep."""
+def check_stored(value: Any, context: Any, budget: Budget | None = None) -> None:
+    """Raise :class:`EvaluationError` if ``value`` contains ``context``, a cycle, or is too large or deep.
+
+    With ``budget`` (the step's), the measuring is charged to it: re-storing a big value in a loop of
+    eventless transitions must run out of budget like any other expression work.
+    """
     if type(value) in _ATOMS:
+        if type(value) is int and value.bit_length() > MAX_INT_BITS:
+            # n + n in an always loop grows a bit per step; stored, it would slow every later step
+            raise EvaluationError(f"the number to store has {value.bit_length():,} bits; the limit is "
+                                  f"{MAX_INT_BITS:,}")
         return
     size = _measure(value, {}, {id(context)})
     if size > MAX_STORED_SIZE:
         raise EvaluationError(f"the value to store would have over {MAX_STORED_SIZE:,} elements written out "
                               "(a part that appears several times counts each time); store less")
+    if budget is not None:
+        budget.charge(size >> 2)
 
 
 def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
@@ -49,14 +61,52 @@ def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
     if len(path) > MAX_STORED_DEPTH:
         raise EvaluationError(f"the value to store is nested more than {MAX_STORED_DEPTH} levels deep")
     path.add(key)
-    total = 1
-    for item in (value.values() if type(value) is dict else value):
-        total += 1 if type(item) in _ATOMS else _measure(item, memo, path)
-        if total > MAX_STORED_SIZE:
-            break
+    items = value.values() if type(value) is dict else value
+    if _ATOMS.issuperset(map(type, items)):
+        total = 1 + len(value)  # flat (the common case, items + [x]): counted at C speed, no Python loop
+    else:
+        total = 1
+        for item in items:
+            total += 1 if type(item) in _ATOMS else _measure(item, memo, path)
+            if total > MAX_STORED_SIZE:
+                break
     path.discard(key)
     memo[key] = total
     return total
+
+
+def _check_merged(update: dict[str, Any], context: Any, budget: Budget) -> None:
+    """:func:`check_stored` of the values of a mapping merged into the context, measured together. A value
+    that is the very object the context already holds under its key was checked when it was stored."""
+    memo: dict[int, int] = {}
+    path = {id(context)}
+    total = 0
+    for key, value in update.items():
+        if type(value) in _ATOMS:
+            check_stored(value, context)
+            total += 1
+        elif type(context) is not dict or value is not context.get(key):
+            total += _measure(value, memo, path)
+    budget.charge(total >> 2)
+    if total > MAX_STORED_SIZE:
+        raise EvaluationError(f"the values to store would have over {MAX_STORED_SIZE:,} elements written out "
+                              "(a part that appears several times counts each time); store less")
+
+
+def merged_check(source: str) -> Callable[[dict[str, Any], Scope], dict[str, Any]]:
+    """The check of :func:`storing` (``merged``) for a compiled record that tests plain values itself."""
+    def check(update: dict[str, Any], scope: Scope) -> dict[str, Any]:
+        try:
+            _check_merged(update, scope.context, scope.budget)
+        except EvaluationError as exc:
+            raise EvaluationError(f"{source!r}: {exc}") from None
+        return update
+
+    return check
+
+
+def _small_ints(values: Any) -> bool:
+    return all(type(v) is not int or v.bit_length() <= MAX_INT_BITS for v in values)
 
 
 def storing(expr: Expr, *, merged: bool = False) -> Expr:
@@ -69,15 +119,38 @@ def storing(expr: Expr, *, merged: bool = False) -> Expr:
 
     def evaluate(scope: Scope) -> Any:
         value = fn(scope)
-        if type(value) in _ATOMS:
+        kind = type(value)
+        if kind in _ATOMS and (kind is not int or value.bit_length() <= MAX_INT_BITS):
             return value
+        if merged and kind is dict:  # the common case, {count: .., n: ..} of scalars: checked at C speed
+            types = set(map(type, value.values()))
+            if types <= _ATOMS and (int not in types or _small_ints(value.values())):
+                return value
         try:
             if merged and type(value) is dict:
-                check_stored(list(value.values()), scope.context)
+                _check_merged(value, scope.context, scope.budget)
             else:
-                check_stored(value, scope.context)
+                check_stored(value, scope.context, scope.budget)
         except EvaluationError as exc:
             raise EvaluationError(f"{expr.source!r}: {exc}") from None
+        return value
+
+    return Expr(expr.source, evaluate)
+
+
+def charged_leaving(expr: Expr) -> Expr:
+    """``expr`` for a value that leaves the step (sent event data, invoke input, output, a log): the
+    runtime writes it out as JSON, so its size as a tree is charged to the step's budget (a three-node
+    expression like ``{'b': big}`` must not send a million elements a thousand times for free)."""
+    fn = expr.fn
+
+    def evaluate(scope: Scope) -> Any:
+        value = fn(scope)
+        if type(value) not in _ATOMS:
+            try:
+                charge_tree(scope.budget, value)
+            except WorkLimitError as exc:
+                raise EvaluationError(f"{expr.source!r}: {exc}") from None
         return value
 
     return Expr(expr.source, evaluate)

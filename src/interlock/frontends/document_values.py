@@ -19,7 +19,13 @@ from interlock.core.datamodel import Expr, Scope
 from interlock.core.execute import parse_delay
 from interlock.errors import Problem
 from interlock.frontends.document_limits import MAX_HINTED_PROBLEMS
-from interlock.frontends.expressions import ExpressionError, compile_expression, constant
+from interlock.frontends.document_stored import charged_leaving, merged_check, storing
+from interlock.frontends.expressions import (
+    ExpressionError,
+    compile_expression,
+    compile_record,
+    constant,
+)
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -92,22 +98,40 @@ class Values:
             self.error(path, f"bad expression {source!r}: {exc.message}", exc.hint)
             return None
 
-    def value(self, value: Any, path: str, *, literal: bool = False) -> Expr | None:
-        """An expression string, a Python callable, or a literal (every value if ``literal``)."""
+    def value(self, value: Any, path: str, *, literal: bool = False, leaving: bool = False) -> Expr | None:
+        """An expression string, a Python callable, or a literal (every value if ``literal``).
+
+        ``leaving``: the value leaves the step (sent event data, invoke input, output, a log), so an
+        expression's result is charged to the step's budget by its size written out (:func:`leaving`).
+        """
         if callable(value):
             return call_with_context(value, callable_name(value))
         if isinstance(value, str) and not literal:
-            return self.expression(value, path)
+            expr = self.expression(value, path)
+            return charged_leaving(expr) if leaving and expr is not None else expr
         return constant(value)
 
-    def mapping(self, value: Any, path: str, what: str, *, literal: bool = False) -> list[tuple[str, Expr]]:
+    def assignment(self, value: Any, pairs: list[tuple[str, Expr]], *, literal: bool = False) -> Expr:
+        """``{name: value}`` to merge into the context, each stored value checked (document_stored.py).
+
+        When every value of ``value`` (already compiled into ``pairs`` without problems) is an expression,
+        it is one compiled function that checks its plain values inline.
+        """
+        items = [(str(k), v) for k, v in value.items()] if isinstance(value, Mapping) else []
+        if not literal and len(items) == len(pairs) and all(type(v) is str for _, v in items):
+            source = "{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
+            return compile_record(items, states=self.states, check=merged_check(source))
+        return storing(record(pairs), merged=True)
+
+    def mapping(self, value: Any, path: str, what: str, *, literal: bool = False,
+                leaving: bool = False) -> list[tuple[str, Expr]]:
         """``{name: value}`` with every value compiled; a problem if it is not a mapping."""
         if not isinstance(value, Mapping):
             self.error(path, f"{what} must be a mapping of name: value, not {type(value).__name__}")
             return []
         out = []
         for key, item in value.items():
-            expr = self.value(item, join(path, key), literal=literal)
+            expr = self.value(item, join(path, key), literal=literal, leaving=leaving)
             if expr is not None:
                 out.append((str(key), expr))
         return out
@@ -187,4 +211,5 @@ def _combine(kind: str, guards: list[Expr]) -> Expr:
 def record(pairs: list[tuple[str, Expr]]) -> Expr:
     """An :class:`Expr` building ``{name: value}`` from compiled values, all read from the same context."""
     source = "{" + ", ".join(f"{k}: {e.source}" for k, e in pairs) + "}"
-    return Expr(source, lambda scope: {k: e(scope) for k, e in pairs})
+    fns = [(k, e.fn) for k, e in pairs]
+    return Expr(source, lambda scope: {k: fn(scope) for k, fn in fns})

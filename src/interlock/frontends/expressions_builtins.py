@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from interlock.core.datamodel import Scope
+from interlock.core.datamodel import Budget, Scope
 from interlock.frontends.expressions_ops import (
     CONTAINERS,
-    Budget,
     EvaluationError,
     charge_tree,
     check_int,
@@ -20,6 +19,8 @@ from interlock.frontends.expressions_ops import (
     deep,
     hashable,
     materialize,
+    search_cost,
+    state_id,
     to_str,
 )
 
@@ -60,8 +61,13 @@ def _extreme(pick: Callable[..., Any]) -> Function:
 
 def _sorted(scope: Scope, budget: Budget, value: Any, *, reverse: bool = False) -> list[Any]:
     items = materialize(budget, value)
-    charge_tree(budget, items)
-    budget.charge(len(items) * max(1, len(items).bit_length()))
+    rounds = max(1, len(items).bit_length())  # each item is compared about log2(n) times
+    if all(type(item) in (int, float, bool) for item in items):
+        budget.charge(len(items) * rounds)
+    else:  # strings and lists compare element by element: each comparison may touch a whole item
+        before = budget.left
+        charge_tree(budget, items)
+        budget.charge((before - budget.left) * (rounds - 1))
     return sorted(items, reverse=bool(reverse))
 
 
@@ -73,15 +79,22 @@ def _all(scope: Scope, budget: Budget, value: Any) -> bool:
     return all(materialize(budget, value))
 
 
+def _number(value: Any, what: str) -> Any:
+    if type(value) not in (int, float, bool):
+        raise EvaluationError(f"{what}() takes a number, not a {type(value).__name__}")
+    return value
+
+
 def _round(scope: Scope, budget: Budget, value: Any, ndigits: int | None = None) -> Any:
     if ndigits is not None and (type(ndigits) is not int or abs(ndigits) > 100):
         raise EvaluationError("round() takes a number of digits between -100 and 100")
-    return round(value, ndigits)
+    return round(_number(value, "round"), ndigits)
 
 
 def _int(scope: Scope, budget: Budget, value: Any, base: int = 10) -> int:
     if type(value) is str:
         check_length(len(value) * 4, "number")
+        budget.charge((len(value) >> 4) ** 2)  # decimal text -> int is quadratic in its length
         return check_int(int(value, base))  # type: ignore[no-any-return]
     if type(value) not in (int, float, bool):
         raise EvaluationError(f"int() of a {type(value).__name__} is not defined")
@@ -91,6 +104,8 @@ def _int(scope: Scope, budget: Budget, value: Any, base: int = 10) -> int:
 def _float(scope: Scope, budget: Budget, value: Any) -> float:
     if type(value) not in (int, float, bool, str):
         raise EvaluationError(f"float() of a {type(value).__name__} is not defined")
+    if type(value) is str:
+        budget.charge(len(value) >> 3)
     return float(value)
 
 
@@ -104,12 +119,12 @@ FUNCTIONS: dict[str, Function] = {
     "len": _len,
     "min": _extreme(min),
     "max": _extreme(max),
-    "abs": lambda scope, budget, value: abs(value),
+    "abs": lambda scope, budget, value: abs(_number(value, "abs")),
     "round": _round,
     "int": _int,
     "float": _float,
     "str": lambda scope, budget, value="": to_str(budget, value),
-    "bool": lambda scope, budget, value=False: bool(value),
+    "bool": lambda scope, budget, value=False: bool(value),  # truth of every allowed value is O(1)
     "sum": _sum,
     "any": _any,
     "all": _all,
@@ -120,65 +135,152 @@ FUNCTIONS: dict[str, Function] = {
 }
 
 
-# --- methods: a short list per type, none of which can mutate a value or grow one without a check ----
+def computed_in(scope: Scope, budget: Budget, value: Any) -> bool:
+    """``In(<expression>)``: only a string of bounded length is looked up; nothing is turned into text."""
+    return scope.In(state_id(budget, value))
+
+
+# --- methods: a short list per type; each charges a bound on its real work before doing it -----------
+
+
+def _text(value: Any, what: str) -> str:
+    if type(value) is not str:
+        raise EvaluationError(f"{what} takes a string, not a {type(value).__name__}")
+    return value
 
 
 def _join(budget: Budget, sep: str, items: Any) -> str:
     parts = materialize(budget, items)
     if not all(type(p) is str for p in parts):
         raise EvaluationError("join() takes a list of strings; convert items with str() first")
-    check_length(sum(map(len, parts)) + len(sep) * len(parts), "joined text")
+    n = sum(map(len, parts)) + len(sep) * len(parts)
+    check_length(n, "joined text")
+    budget.charge(n >> 3)
     return sep.join(parts)
 
 
 def _replace(budget: Budget, text: str, old: str, new: str, count: int = -1) -> str:
-    if type(old) is not str or type(new) is not str:
-        raise EvaluationError("replace() takes strings")
+    _text(old, "replace()"), _text(new, "replace()")
+    if type(count) is not int:
+        raise EvaluationError("replace() takes a whole number as its count")
+    budget.charge(search_cost(text, old))
     hits = text.count(old) if count < 0 else min(count, text.count(old))
-    check_length(len(text) + hits * (len(new) - len(old)), "replaced text")
+    n = len(text) + hits * (len(new) - len(old)) if old else len(text) + (len(text) + 1) * len(new)
+    check_length(n, "replaced text")
+    budget.charge(n >> 3)
     return text.replace(old, new, count)
 
 
 def _split(budget: Budget, text: str, sep: str | None = None, maxsplit: int = -1) -> list[str]:
+    if sep is not None:
+        budget.charge(search_cost(text, _text(sep, "split()")))
+    if type(maxsplit) is not int:
+        raise EvaluationError("split() takes a whole number as maxsplit")
+    budget.charge(len(text) >> 3)
     parts = text.split(sep, maxsplit)
     budget.charge(len(parts))
     return parts
 
 
 def _zfill(budget: Budget, text: str, width: int) -> str:
+    if type(width) is not int:
+        raise EvaluationError("zfill() takes a whole number")
     check_length(width, "padded text")
+    budget.charge(max(width, len(text)) >> 3)
     return text.zfill(width)
 
 
-def _pure(name: str) -> Function:
-    """A str method that returns something no larger than its input."""
-    def fn(budget: Budget, value: Any, *args: Any) -> Any:
-        budget.charge(len(value) >> 3)
-        return getattr(value, name)(*args)
+def _scan(name: str) -> Function:
+    """A str method that reads the string once and returns something no larger (a test, a case change
+    that cannot grow: see _case)."""
+    def fn(budget: Budget, value: str) -> Any:
+        budget.charge(1 + (len(value) >> 3))
+        return getattr(value, name)()
+
+    return fn
+
+
+def _case(name: str) -> Function:
+    """upper(), lower(), title()...: one character may become three ('ß'.upper() is 'SS', 'ﬃ' is 'FFI'),
+    so the worst-case size is checked before the result is built."""
+    def fn(budget: Budget, value: str) -> Any:
+        if not value.isascii():  # isascii() is O(1) in CPython; ASCII text keeps its length
+            check_length(len(value) * 3, f"result of {name}()")
+        budget.charge(1 + len(value))
+        return getattr(value, name)()
+
+    return fn
+
+
+def _strip(name: str) -> Function:
+    """strip(chars) tests every stripped character against every char: len(s) x len(chars)."""
+    def fn(budget: Budget, value: str, chars: str | None = None) -> Any:
+        width = 1 if chars is None else len(_text(chars, f"{name}()")) + 1
+        budget.charge(1 + ((len(value) * width) >> 3))
+        return getattr(value, name)(chars)
+
+    return fn
+
+
+def _affix(name: str) -> Function:
+    """startswith/endswith (a string or a tuple of strings), removeprefix/removesuffix."""
+    def fn(budget: Budget, value: str, affix: Any, *bounds: Any) -> Any:
+        if bounds and (name.startswith("remove") or not all(type(b) is int or b is None for b in bounds)):
+            raise EvaluationError(f"{name}() takes start and end positions as whole numbers")
+        options = affix if type(affix) is tuple else (affix,)
+        budget.charge(1 + len(options))
+        for option in options:
+            budget.charge(1 + (min(len(_text(option, f"{name}()")), len(value)) >> 3))
+        return getattr(value, name)(affix, *bounds)
+
+    return fn
+
+
+def _search(name: str) -> Function:
+    """find/count/index: a substring search, charged by :func:`search_cost`."""
+    def fn(budget: Budget, value: str, needle: Any, *bounds: Any) -> Any:
+        if not all(type(b) is int or b is None for b in bounds):
+            raise EvaluationError(f"{name}() takes start and end positions as whole numbers")
+        budget.charge(search_cost(value, _text(needle, f"{name}()")))
+        return getattr(value, name)(needle, *bounds)
 
     return fn
 
 
 _STR_METHODS: dict[str, Function] = {
-    name: _pure(name)
-    for name in ("lower", "upper", "strip", "lstrip", "rstrip", "startswith", "endswith", "find",
-                 "count", "title", "capitalize", "isdigit", "isalpha", "isalnum", "isspace",
-                 "removeprefix", "removesuffix")
+    **{name: _scan(name) for name in ("isdigit", "isalpha", "isalnum", "isspace", "isupper", "islower")},
+    **{name: _case(name) for name in ("lower", "upper", "title", "capitalize", "swapcase", "casefold")},
+    **{name: _strip(name) for name in ("strip", "lstrip", "rstrip")},
+    **{name: _affix(name) for name in ("startswith", "endswith", "removeprefix", "removesuffix")},
+    **{name: _search(name) for name in ("find", "rfind", "count")},
+    "join": _join, "replace": _replace, "split": _split, "zfill": _zfill,
 }
-_STR_METHODS.update(join=_join, replace=_replace, split=_split, zfill=_zfill)
+
+
+def _view(budget: Budget, mapping: dict[Any, Any], view: Callable[[], Any]) -> list[Any]:
+    """``values()`` / ``items()`` as a list, checked and charged before it is built."""
+    check_length(len(mapping), "list")
+    budget.charge(len(mapping))
+    return list(view())
 
 
 def _dict_get(budget: Budget, mapping: dict[Any, Any], key: Any, default: Any = None) -> Any:
+    if type(key) is str:
+        budget.charge(len(key) >> 3)
     return mapping.get(hashable(key), default)
 
 
 def _seq_index(budget: Budget, seq: Any, item: Any) -> int:
     deep(budget, item, seq)
+    if type(item) is str:
+        budget.charge(len(seq) * (1 + (len(item) >> 3)))
     return seq.index(item)  # type: ignore[no-any-return]
 
 
 def _seq_count(budget: Budget, seq: Any, item: Any) -> int:
     deep(budget, item, seq)
+    if type(item) is str:
+        budget.charge(len(seq) * (1 + (len(item) >> 3)))
     return seq.count(item)  # type: ignore[no-any-return]
 
 
@@ -187,8 +289,8 @@ METHODS: dict[type, dict[str, Function]] = {
     dict: {
         "get": _dict_get,
         "keys": lambda budget, m: materialize(budget, m),
-        "values": lambda budget, m: materialize(budget, list(m.values())),
-        "items": lambda budget, m: materialize(budget, list(m.items())),
+        "values": lambda budget, m: _view(budget, m, m.values),
+        "items": lambda budget, m: _view(budget, m, m.items),
     },
     list: {"index": _seq_index, "count": _seq_count},
     tuple: {"index": _seq_index, "count": _seq_count},

@@ -42,8 +42,8 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
     if unit.row(machine, id) is not None:
         raise ConflictError(f"instance {id!r} of machine {machine!r} already exists; choose another id, "
                             "or send the existing instance events")
-    result = start(chart, sessionid=session_id(machine, id), data=input, now=unit.now,
-                   reachable=lambda target: False)
+    result = unit.watchdog.run(f"the start of {machine}/{id}", lambda: start(
+        chart, sessionid=session_id(machine, id), data=input, now=unit.now, reachable=lambda target: False))
     snap = result.snapshot
     parent_machine, parent_id, parent_invokeid = parent or (None, None, None)
     row = InstanceRow(machine, id, chart.version, "active", False, 0, 0, snap.to_json(), parent_machine,
@@ -118,7 +118,9 @@ def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: 
     chart = unit.registry.chart(row.machine, row.version)
     snap = unit.snapshot(row)
     try:
-        result = step(chart, snap, event, now=unit.now, reachable=reachable_from(unit, row))
+        reachable = reachable_from(unit, row)
+        result = unit.watchdog.run(f"the step of {row.machine}/{row.id} on event {event.name!r}",
+                                   lambda: step(chart, snap, event, now=unit.now, reachable=reachable))
     except KeyError:
         unknown = [s for s in snap.configuration if s not in chart.states]
         if not unknown:

@@ -21,6 +21,7 @@ from interlock.runtime.machines import inline_children, shape_of
 from interlock.runtime.registry import Registry
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.unit import Unit
+from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT
 from interlock.runtime.worker import Worker
 from interlock.runtime.writer import Writer
 from interlock.storage import open_store
@@ -34,13 +35,13 @@ class DurableRuntime:
 
     def __init__(self, url: str, *, clock: Clock | None = None, synchronous: str = "FULL",
                  concurrency: int = 8, poll: float = 1.0, max_batch: int = 512,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, step_time_limit: float | None = DEFAULT_STEP_TIME_LIMIT) -> None:
         self.clock: Clock = clock or SystemClock()
         self.store: Store = open_store(url, synchronous=synchronous)
         self.registry = Registry()
         self.worker = Worker(self, concurrency=concurrency, poll=poll, seed=seed)
         self.writer = Writer(self.store, self.registry, self.clock, max_batch=max_batch,
-                             on_commit=self.worker.wake)
+                             on_commit=self.worker.wake, step_time_limit=step_time_limit)
         self._leaves: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
         self._closed = False
 

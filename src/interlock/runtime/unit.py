@@ -17,6 +17,7 @@ from dataclasses import fields
 
 from interlock.core.snapshot import Snapshot
 from interlock.runtime.registry import Registry
+from interlock.runtime.watchdog import Watchdog
 from interlock.storage.store import InstanceRow, WriteTx
 
 Key = tuple[str, str]
@@ -28,6 +29,7 @@ class Isolate(Exception):
     or that invocation's (see writer.py)."""
 
 
+_UNLIMITED = Watchdog(None)
 _ROW_FIELDS = tuple(f.name for f in fields(InstanceRow))
 
 
@@ -61,10 +63,10 @@ class Unit:
     """
 
     __slots__ = ("budget", "cache", "children", "isolate", "journal", "new_work", "now", "outcomes", "pending",
-                 "registry", "tx")
+                 "registry", "tx", "watchdog")
 
     def __init__(self, tx: WriteTx, registry: Registry, now: float, *, budget: int = 1000,
-                 cache: RowCache | None = None, isolate: bool = True) -> None:
+                 cache: RowCache | None = None, isolate: bool = True, watchdog: Watchdog | None = None) -> None:
         self.tx = tx
         self.registry = registry
         self.now = now
@@ -77,6 +79,7 @@ class Unit:
         self.journal: set[Key] | None = None  # rows written inside :meth:`attempt` (None: outside one)
         # [children started by the current step, child starts in progress]: bounds one step's children
         self.children = [0, 0]
+        self.watchdog = watchdog or _UNLIMITED  # runs each step under the wall-clock limit
 
     def row(self, machine: str, id: str) -> InstanceRow | None:
         key = (machine, id)

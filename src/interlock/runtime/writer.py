@@ -27,6 +27,7 @@ from interlock.errors import StorageError
 from interlock.runtime.clock import Clock
 from interlock.runtime.registry import Registry
 from interlock.runtime.unit import Isolate, RowCache, Unit
+from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT, Watchdog
 from interlock.storage.store import Store
 
 T = TypeVar("T")
@@ -40,13 +41,15 @@ class Writer:
     """Runs write commands ``fn(unit) -> result`` on a dedicated thread, batching them per commit."""
 
     def __init__(self, store: Store, registry: Registry, clock: Clock, *, max_batch: int = 512,
-                 on_commit: Callable[[float | None], None] | None = None) -> None:
+                 on_commit: Callable[[float | None], None] | None = None,
+                 step_time_limit: float | None = DEFAULT_STEP_TIME_LIMIT) -> None:
         self.store = store
         self.registry = registry
         self.clock = clock
         self.max_batch = max_batch
         self.on_commit = on_commit
         self.cache = RowCache()
+        self.watchdog = Watchdog(step_time_limit)  # aborts a step that runs too long (watchdog.py)
         self._data_version: int | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -89,6 +92,7 @@ class Writer:
                 self._queue.put(_STOP)
         if thread is not None:
             thread.join()
+        self.watchdog.close()
 
     def _put(self, fn: Command, sink: Sink) -> None:
         self.refuse_inside_a_step()
@@ -151,7 +155,7 @@ class Writer:
             cache.trim()
             now = self.clock.now()
             for fn, sink in batch:
-                unit = Unit(tx, self.registry, now, cache=cache, isolate=isolate)
+                unit = Unit(tx, self.registry, now, cache=cache, isolate=isolate, watchdog=self.watchdog)
                 if isolate:
                     try:
                         with tx.savepoint():

@@ -1,0 +1,393 @@
+"""Compiles a checked expression AST into one Python function, with the safety checks woven into its code.
+
+Each allowed node becomes a piece of Python *source*; the result is compiled once with :func:`compile`
+over a namespace that holds only the helpers of :mod:`~interlock.frontends.expressions_ops` and
+:mod:`~interlock.frontends.expressions_builtins` (no builtins: ``__builtins__`` is empty). Cheap operations
+are inlined with a type test that sends anything but plain numbers to a charging helper::
+
+    count < limit   ->   (_t1 < _t2 if (type(_t1 := <count>) in _NUM) & (type(_t2 := <limit>) in _NUM)
+                          else _compare(B, '<', _t1, _t2))
+
+Every evaluation charges the step's budget ``B`` its node count up front; loops charge their body's node
+count per item before they start (:func:`~interlock.frontends.expressions_ops.iterate`); every operation
+whose cost grows with its operands goes through a helper that charges a bound on that cost first. Python's
+own semantics (short-circuits, comprehension scoping, chained comparisons) carry over unchanged, because
+the generated code *is* Python; only names are renamed (``x`` bound by a comprehension becomes ``v_x``).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import math
+import re
+from collections.abc import Collection
+from typing import Any, NoReturn
+
+from interlock.frontends import expressions_ops as ops
+from interlock.frontends.expressions_builtins import FUNCTIONS
+
+MAX_DEPTH = 40
+_SCALARS = (int, float, str, bool, type(None))
+_FAST_COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_ARITH = {ast.RShift: ">>", ast.BitAnd: "&", ast.BitXor: "^", ast.BitOr: "|"}
+_SMALL_INLINE = {ast.Mod: "%", ast.FloorDiv: "//", ast.Div: "/"}  # cheap for numbers of one machine word
+_HELPER_OF = {ast.Mod: "_mod", ast.FloorDiv: "_floordiv", ast.Div: "_truediv"}
+_HELPERS = {ast.Pow: "_pow", ast.LShift: "_lshift"}
+_UNARY = {ast.Not: "not ", ast.USub: "-", ast.UAdd: "+", ast.Invert: "~"}
+_FORBIDDEN = {
+    "Lambda": ("lambda functions are not allowed", "name a guard or action implemented in Python instead"),
+    "NamedExpr": ("assignment expressions (:=) are not allowed", "use an assign action"),
+    "Await": ("await is not allowed", ""),
+    "Yield": ("yield is not allowed", ""),
+    "YieldFrom": ("yield is not allowed", ""),
+    "Starred": ("*unpacking is only allowed inside list, tuple and set literals", ""),
+}
+_FORMAT_SPEC = re.compile(r"(.?[<>^=])?[+\- ]?z?#?0?\d{0,3}[,_]?(\.\d{1,3})?[bcdeEfFgGnosxX%]?")
+_SPECIAL_NAMES = {"context": "C", "event": "E", "_event": "E", "_sessionid": "S.sessionid", "_name": "S.name"}
+
+
+class ExpressionError(ValueError):
+    """An expression was refused at load time: bad syntax or something the language does not allow."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def nodes(node: ast.AST) -> int:
+    return sum(1 for _ in ast.walk(node))
+
+
+class Compiler:
+    """Turns a checked AST into Python source over the helper namespace; see the module docstring."""
+
+    def __init__(self, states: Collection[str] | None = None, constants: dict[str, Any] | None = None) -> None:
+        self.states = states
+        self.bound: list[str] = []  # names bound by enclosing comprehensions, innermost last
+        self.amplifies = False  # may the result share one list many times (repetition, comprehension)?
+        self.uses_data = False  # does it read event.<key>? then the function binds D = the event's data
+        self.no_walrus = 0  # inside a comprehension's iterable, where Python forbids ':='
+        self.constants: dict[str, Any] = {} if constants is None else constants  # shared by a record's values
+        self.temps = 0
+        self.numbers: set[str] = set()  # sources that are number literals: no type test needed
+
+    def fail(self, node: ast.AST, message: str, hint: str = "") -> NoReturn:
+        col = getattr(node, "col_offset", None)
+        raise ExpressionError(f"{message} (at column {col + 1})" if col is not None else message, hint)
+
+    def compile(self, node: ast.AST, depth: int) -> str:
+        if depth > MAX_DEPTH:
+            self.fail(node, f"the expression is nested more than {MAX_DEPTH} levels deep")
+        kind = type(node).__name__
+        method = getattr(self, f"_{kind}", None)
+        if method is None:
+            message, hint = _FORBIDDEN.get(kind, (f"{_describe(kind)} is not allowed in expressions", ""))
+            self.fail(node, message, hint)
+        source: str = method(node, depth + 1)
+        return source
+
+    def many(self, items: list[ast.expr], depth: int) -> list[str]:
+        return [self.compile(n, depth) for n in items]
+
+    def constant(self, value: Any) -> str:
+        name = f"_k{len(self.constants)}"
+        self.constants[name] = value
+        return name
+
+    def temp(self, source: str) -> tuple[str, str]:
+        """``(first use, later uses)`` of a value needed twice: a walrus where Python allows one."""
+        if source.isidentifier() or source in self.numbers or self.no_walrus:
+            return source, source
+        self.temps += 1
+        name = f"_t{self.temps}"
+        return f"({name} := {source})", name
+
+    # --- leaves ---
+
+    def _Constant(self, node: ast.Constant, depth: int) -> str:
+        value = node.value
+        if type(value) not in _SCALARS:
+            self.fail(node, f"{type(value).__name__} literals are not allowed")
+        if type(value) is str:
+            ops.check_length(len(value), "string literal")
+        ops.check_int(value)
+        if type(value) is float and not math.isfinite(value):
+            return self.constant(value)  # inf has no literal
+        source = repr(value)
+        if type(value) in ops.NUMBERS:
+            self.numbers.add(source)
+        return source
+
+    def _Name(self, node: ast.Name, depth: int) -> str:
+        name = node.id
+        if name in self.bound:
+            return f"v_{name}"
+        if name in _SPECIAL_NAMES:
+            return _SPECIAL_NAMES[name]
+        if name in FUNCTIONS or name == "In":
+            self.fail(node, f"{name} is a function; call it, as in {name}(...)")
+        if name.startswith("_"):
+            self.fail(node, f"names starting with '_' are not available ({name!r})",
+                      "read context values by name, as in context.total")
+        return f"(C[{name!r}] if {name!r} in C else _undefined({name!r}))"
+
+    # --- access ---
+
+    def _Attribute(self, node: ast.Attribute, depth: int) -> str:
+        attr = node.attr
+        if attr.startswith("_"):
+            self.fail(node, f"attributes starting with '_' cannot be read ({attr!r})")
+        base = node.value
+        if isinstance(base, ast.Name) and base.id not in self.bound:
+            if base.id == "context":
+                return f"(C[{attr!r}] if {attr!r} in C else _no_context_key({attr!r}))"
+            if base.id in ("event", "_event"):
+                if attr in ops.EVENT_FIELDS:
+                    return f"(E.{attr} if E is not None else _attr(E, {attr!r}))"
+                self.uses_data = True
+                return f"(D[{attr!r}] if {attr!r} in D else _attr(E, {attr!r}))"
+        return f"_attr({self.compile(base, depth)}, {attr!r})"
+
+    def _Subscript(self, node: ast.Subscript, depth: int) -> str:
+        value = self.compile(node.value, depth)
+        return f"_item(B, {value}, {self.compile(node.slice, depth)})"
+
+    def _Slice(self, node: ast.Slice, depth: int) -> str:
+        parts = [self.compile(p, depth) if p is not None else "None" for p in (node.lower, node.upper, node.step)]
+        return f"_slice({', '.join(parts)})"
+
+    # --- operators ---
+
+    def _BinOp(self, node: ast.BinOp, depth: int) -> str:
+        left, right = self.compile(node.left, depth), self.compile(node.right, depth)
+        op = type(node.op)
+        if op is ast.Add:
+            return self.fast(left, right, "+", "_add(B, {a}, {b})")
+        if op is ast.Sub:
+            return self.fast(left, right, "-", "_arith(B, '-', {a}, {b})")
+        if op in _SMALL_INLINE:
+            return self.bounded(left, right, _SMALL_INLINE[op], f"{_HELPER_OF[op]}(B, {{a}}, {{b}})", "_WORD")
+        if op in _ARITH:
+            return f"_arith(B, {_ARITH[op]!r}, {left}, {right})"
+        if op is ast.Mult:
+            self.amplifies = True
+            # numbers under 4,096 bits multiply inline (the product stays under MAX_INT_BITS)
+            return self.bounded(left, right, "*", "_mul(B, {a}, {b})", "_HALF")
+        if op in _HELPERS:
+            return f"{_HELPERS[op]}(B, {left}, {right})"
+        self.fail(node, f"the operator {op.__name__} is not available")
+
+    def fast(self, left: str, right: str, symbol: str, slow: str) -> str:
+        """``left <symbol> right`` inline when both are plain numbers, else the charging helper ``slow``."""
+        first_a, a = self.temp(left)
+        first_b, b = self.temp(right)
+        tests = [f"(type({first}) in _NUM)" for first, source in ((first_a, left), (first_b, right))
+                 if source not in self.numbers]
+        if not tests:
+            return f"{slow.format(a=a, b=b)}"  # two literals: rare, let the helper check them
+        return f"({a} {symbol} {b} if {' & '.join(tests)} else {slow.format(a=a, b=b)})"
+
+    def bounded(self, left: str, right: str, symbol: str, slow: str, bound: str) -> str:
+        """``left <symbol> right`` inline for numbers within ``±bound``, else the charging helper ``slow``."""
+        first_a, a = self.temp(left)
+        first_b, b = self.temp(right)
+        return (f"({a} {symbol} {b} if (type({first_a}) in _NUM) & (type({first_b}) in _NUM) "
+                f"and _N{bound} < {a} < {bound} and _N{bound} < {b} < {bound} else {slow.format(a=a, b=b)})")
+
+    def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> str:
+        operand = self.compile(node.operand, depth)
+        literal = node.operand.value if isinstance(node.operand, ast.Constant) else None
+        if isinstance(node.op, ast.USub) and operand in self.numbers and type(literal) in (int, float):
+            negative = repr(-literal)  # type: ignore[operator]  # a negative literal, folded
+            self.numbers.add(negative)
+            return negative
+        if isinstance(node.op, ast.Not):
+            return f"(not {operand})"  # truth of every value an expression can hold is O(1)
+        return f"_unary({_UNARY[type(node.op)]!r}, {operand})"
+
+    def _BoolOp(self, node: ast.BoolOp, depth: int) -> str:
+        joiner = " and " if isinstance(node.op, ast.And) else " or "
+        return "(" + joiner.join(self.many(node.values, depth)) + ")"
+
+    def _Compare(self, node: ast.Compare, depth: int) -> str:
+        operands = [self.compile(node.left, depth), *self.many(node.comparators, depth)]
+        # a < b < c: each middle operand evaluated once (a temp), the chain stops at the first false link
+        links, previous, last = [], operands[0], len(node.ops) - 1
+        for i, (op, right) in enumerate(zip(node.ops, operands[1:], strict=True)):
+            first, later = self.temp(right) if i < last else (right, right)
+            links.append(self.comparison(op, previous, first))
+            previous = later
+        return links[0] if len(links) == 1 else "(" + " and ".join(links) + ")"
+
+    def comparison(self, op: ast.cmpop, left: str, right: str) -> str:
+        kind = type(op)
+        if kind is ast.Is:
+            return f"({left} is {right})"
+        if kind is ast.IsNot:
+            return f"({left} is not {right})"
+        if kind is ast.In:
+            return f"_contains(B, {left}, {right})"
+        if kind is ast.NotIn:
+            return f"(not _contains(B, {left}, {right}))"
+        symbol = _FAST_COMPARE[kind]
+        if self.no_walrus:
+            return f"_compare(B, {symbol!r}, {left}, {right})"
+        return self.fast(left, right, symbol, f"_compare(B, {symbol!r}, {{a}}, {{b}})")
+
+    def _IfExp(self, node: ast.IfExp, depth: int) -> str:
+        test, body, orelse = (self.compile(n, depth) for n in (node.test, node.body, node.orelse))
+        return f"({body} if {test} else {orelse})"
+
+    # --- calls ---
+
+    def _Call(self, node: ast.Call, depth: int) -> str:
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            self.fail(node, "*args and **kwargs are not allowed in calls")
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "In":
+            return self._In(node, depth)
+        args = self.many(node.args, depth)
+        for k in node.keywords:
+            if str(k.arg).startswith("_"):
+                self.fail(k, f"names starting with '_' are not available ({k.arg!r})")
+        kwargs = [(str(k.arg), self.compile(k.value, depth)) for k in node.keywords]
+        if isinstance(func, ast.Name) and func.id not in self.bound:
+            if func.id not in FUNCTIONS:
+                self.fail(node, f"unknown function {func.id!r}", "available: In, " + ", ".join(sorted(FUNCTIONS)))
+            # keyword names are identifiers (the parser says so); unknown ones fail as a TypeError
+            return f"_f_{func.id}(S, B, {', '.join([*args, *(f'{k}={v}' for k, v in kwargs)])})"
+        if isinstance(func, ast.Attribute):
+            if func.attr.startswith("_"):
+                self.fail(func, f"attributes starting with '_' cannot be read ({func.attr!r})")
+            target = self.compile(func.value, depth)
+            keywords = "{" + ", ".join(f"{k!r}: {v}" for k, v in kwargs) + "}"
+            return f"_method(B, {target}, {func.attr!r}, ({''.join(a + ', ' for a in args)}), {keywords})"
+        self.compile(func, depth)  # its own error first (a lambda, say), if it has one
+        self.fail(node, "only named functions and methods can be called")
+
+    def _In(self, node: ast.Call, depth: int) -> str:
+        if len(node.args) != 1 or node.keywords:
+            self.fail(node, "In() takes one state id, as in In('order.paid')")
+        arg = node.args[0]
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            state = arg.value.removeprefix("#")
+            if self.states is not None and state not in self.states:
+                close = difflib.get_close_matches(state, list(self.states), n=3)
+                self.fail(node, f"In({arg.value!r}) names no state",
+                          "did you mean " + " or ".join(repr(c) for c in close) + "?" if close
+                          else "In() takes a state id, such as 'machine.state.child'")
+            return f"S.In({state!r})"
+        return f"_computed_in(S, B, {self.compile(arg, depth)})"
+
+    # --- literals ---
+
+    def sequence(self, elts: list[ast.expr], depth: int) -> str:
+        """A list literal; with ``*x`` parts it is built by a helper that checks and charges each part."""
+        if not any(isinstance(e, ast.Starred) for e in elts):
+            return "[" + ", ".join(self.many(elts, depth)) + "]"
+        parts = [f"({isinstance(e, ast.Starred)}, {self.compile(e.value if isinstance(e, ast.Starred) else e, depth)})"
+                 for e in elts]
+        return f"_starred(B, ({''.join(p + ', ' for p in parts)}))"
+
+    def _List(self, node: ast.List, depth: int) -> str:
+        return self.sequence(node.elts, depth)
+
+    def _Tuple(self, node: ast.Tuple, depth: int) -> str:
+        if not any(isinstance(e, ast.Starred) for e in node.elts):
+            return "(" + "".join(e + ", " for e in self.many(node.elts, depth)) + ")"
+        return f"_tuple({self.sequence(node.elts, depth)})"
+
+    def _Set(self, node: ast.Set, depth: int) -> str:
+        return f"_set(B, {self.sequence(node.elts, depth)})"
+
+    def _Dict(self, node: ast.Dict, depth: int) -> str:
+        if all(k is not None for k in node.keys):
+            pairs = [f"_key({self.compile(k, depth)}): {self.compile(v, depth)}"
+                     for k, v in zip(node.keys, node.values, strict=True) if k is not None]
+            return "{" + ", ".join(pairs) + "}"
+        parts = [f"({self.compile(k, depth) if k is not None else '_MERGE'}, {self.compile(v, depth)})"
+                 for k, v in zip(node.keys, node.values, strict=True)]
+        return f"_mapping(B, ({''.join(p + ', ' for p in parts)}))"
+
+    def _JoinedStr(self, node: ast.JoinedStr, depth: int) -> str:
+        return f"_join_text(B, ({''.join(p + ', ' for p in self.many(node.values, depth))}))"
+
+    def _FormattedValue(self, node: ast.FormattedValue, depth: int) -> str:
+        value = self.compile(node.value, depth)
+        spec = self.format_spec(node)
+        if spec:
+            return f"_formatted(B, {value}, {spec!r})"
+        return f"_to_repr(B, {value})" if node.conversion in (ord("r"), ord("a")) else f"_to_str(B, {value})"
+
+    def format_spec(self, node: ast.FormattedValue) -> str:
+        """f-string format specs must be written out and stay small (widths and precisions up to 999)."""
+        if node.format_spec is None:
+            return ""
+        values = getattr(node.format_spec, "values", [])
+        if not all(isinstance(v, ast.Constant) for v in values):
+            self.fail(node, "format specs must be written out, not computed")
+        spec = "".join(str(v.value) for v in values if isinstance(v, ast.Constant))
+        if not _FORMAT_SPEC.fullmatch(spec):  # the spec is short, from the document, and the regex linear
+            self.fail(node, f"the format spec {spec!r} is not allowed", "widths and precisions up to 999")
+        return spec
+
+    # --- comprehensions ---
+
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
+                       depth: int) -> str:
+        self.amplifies = True
+        cost = nodes(node)  # per item of each loop: a bound on the code one iteration runs
+        clauses: list[str] = []
+        names: list[str] = []
+        try:
+            for gen in node.generators:
+                if gen.is_async:
+                    self.fail(node, "async comprehensions are not allowed")
+                self.no_walrus += 1
+                try:
+                    source = self.compile(gen.iter, depth)  # with the names bound so far, as in Python
+                finally:
+                    self.no_walrus -= 1
+                bound = _target_names(self, gen.target)
+                target = _target(gen.target)
+                names.extend(bound)
+                self.bound.extend(bound)
+                clauses.append(f"for {target} in _iterate(B, {source}, {cost})")
+                clauses.extend(f"if {c}" for c in self.many(gen.ifs, depth))
+            if isinstance(node, ast.DictComp):
+                element = f"_key({self.compile(node.key, depth)}): {self.compile(node.value, depth)}"
+            else:
+                element = self.compile(node.elt, depth)
+        finally:
+            del self.bound[len(self.bound) - len(names):]
+        loops = " ".join(clauses)
+        if isinstance(node, ast.DictComp):
+            return f"_checked_mapping({{{element} {loops}}})"
+        if isinstance(node, ast.SetComp):
+            return f"_set(B, [{element} {loops}])"
+        return f"[{element} {loops}]"
+
+    _ListComp = _SetComp = _GeneratorExp = _DictComp = _comprehension
+
+
+def _target_names(compiler: Compiler, target: ast.expr) -> list[str]:
+    if isinstance(target, ast.Name):
+        if target.id.startswith("_") and target.id != "_":
+            compiler.fail(target, f"names starting with '_' are not available ({target.id!r})")
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for elt in target.elts for n in _target_names(compiler, elt)]
+    compiler.fail(target, "a comprehension can only bind names, as in 'for key, value in pairs'")
+
+
+def _target(target: ast.expr) -> str:
+    if isinstance(target, ast.Name):
+        return f"v_{target.id}"
+    assert isinstance(target, (ast.Tuple, ast.List))  # _target_names refused anything else
+    return "(" + "".join(_target(e) + ", " for e in target.elts) + ")"
+
+
+def _describe(kind: str) -> str:
+    return {"Lambda": "lambda", "ListComp": "a list comprehension"}.get(kind, f"the {kind} construct")
