@@ -1,0 +1,68 @@
+"""When the background worker wakes: on work a commit created (and on its poll), never on its own
+empty rounds; a command that runs out of its event budget wakes it to apply the rest at once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from interlock.app import Interlock
+from interlock.storage.store import WriteTx
+from tests.runtime.durable_support import receiver_chart, sender_chart
+
+
+def _counting_writes(app: Interlock) -> list[int]:
+    """Count the write transactions the store opens (the real store does the work)."""
+    store = app.runtime.store
+    real = store.write
+    count = [0]
+
+    def write() -> AbstractContextManager[WriteTx]:
+        count[0] += 1
+        return real()
+
+    store.write = write  # type: ignore[method-assign]
+    return count
+
+
+def _app(path: Path, poll: float) -> Interlock:
+    app = Interlock(f"sqlite:///{path}", poll=poll)
+    app.register(sender_chart())
+    app.register(receiver_chart())
+    return app
+
+
+def test_an_idle_worker_runs_one_round_per_poll_not_one_per_commit(tmp_path: Path) -> None:
+    app = _app(tmp_path / "idle.db", poll=0.25)
+    try:
+        app.create("receiver", "r1")  # the first write starts the worker
+        time.sleep(0.3)
+        writes = _counting_writes(app)
+        time.sleep(1.0)
+        # about four polls; a worker woken by its own rounds' commits ran thousands of empty rounds
+        assert writes[0] <= 12
+    finally:
+        app.close()
+
+
+def _until(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_events_past_a_commands_budget_are_applied_without_waiting_for_the_poll(tmp_path: Path) -> None:
+    app = _app(tmp_path / "burst.db", poll=3600.0)  # only a wake-up can bring the worker back in time
+    try:
+        app.create("sender", "s1")
+        app.create("receiver", "r1")
+        app.send("sender", "s1", {"type": "BURST", "count": 1500, "to": "r1"})
+        assert _until(lambda: app.get("receiver", "r1").queued == 0, 60.0)
+        assert app.get("receiver", "r1").context["got"] == list(range(1500))
+    finally:
+        app.close()
