@@ -10,7 +10,7 @@ from pathlib import Path
 
 from interlock.app import Interlock
 from interlock.storage.store import WriteTx
-from tests.runtime.durable_support import receiver_chart, sender_chart
+from tests.runtime.durable_support import receiver_chart, scxml, sender_chart
 
 
 def _counting_writes(app: Interlock) -> list[int]:
@@ -64,5 +64,48 @@ def test_events_past_a_commands_budget_are_applied_without_waiting_for_the_poll(
         app.send("sender", "s1", {"type": "BURST", "count": 1500, "to": "r1"})
         assert _until(lambda: app.get("receiver", "r1").queued == 0, 60.0)
         assert app.get("receiver", "r1").context["got"] == list(range(1500))
+    finally:
+        app.close()
+
+
+THREE_STEPS = """
+<state id="s1"><invoke id="a" src="service:step"><param name="n" expr="1"/></invoke>
+  <transition event="done.invoke.a" target="s2"/></state>
+<state id="s2"><invoke id="b" src="service:step"><param name="n" expr="2"/></invoke>
+  <transition event="done.invoke.b" target="s3"/></state>
+<state id="s3"><invoke id="c" src="service:step"><param name="n" expr="3"/></invoke>
+  <transition event="done.invoke.c" target="end"/></state>
+<final id="end"/>
+"""
+
+
+def _workflow_app(path: Path, concurrency: int) -> Interlock:
+    app = Interlock(f"sqlite:///{path}", poll=3600.0, concurrency=concurrency)
+    app.register(scxml(THREE_STEPS, name="workflow", initial="s1"))
+    app.service("step", lambda task: task.input["n"])
+    return app
+
+
+def test_a_workflow_takes_one_worker_round_then_one_transaction_per_step(tmp_path: Path) -> None:
+    """create, the round that claims step 1, then each result committed with the claim of the next
+    step: a task claimed in the transaction that created it wakes nobody."""
+    app = _workflow_app(tmp_path / "w.db", concurrency=4)
+    try:
+        app.create("workflow", "warm")  # starts the worker
+        assert _until(lambda: app.get("workflow", "warm").status == "done", 60.0)
+        writes = _counting_writes(app)
+        app.create("workflow", "w1")
+        assert _until(lambda: app.get("workflow", "w1").status == "done", 60.0)
+        assert writes[0] == 5
+    finally:
+        app.close()
+
+
+def test_tasks_waiting_for_a_busy_worker_run_when_a_thread_frees_up(tmp_path: Path) -> None:
+    app = _workflow_app(tmp_path / "busy.db", concurrency=2)  # fewer threads than workflows
+    try:
+        for i in range(12):
+            app.create("workflow", f"w{i}")
+        assert _until(lambda: all(app.get("workflow", f"w{i}").status == "done" for i in range(12)), 60.0)
     finally:
         app.close()

@@ -70,6 +70,7 @@ def claim(unit: Unit, *, owner: str, services: list[str], limit: int,
     """Lease tasks to run; a task whose last attempt's lease ran out fails here instead of running again."""
     claimed = unit.tx.claim_tasks(unit.now, owner=owner, services=services, limit=limit,
                                   lease_of=RetryPolicy.lease_of)
+    unit.tasks_claimed([task.key for task in claimed])
     runnable = []
     for task in claimed:
         policy = RetryPolicy.from_json(task.policy)

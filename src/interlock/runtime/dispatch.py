@@ -173,7 +173,7 @@ def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> Non
         service = registry.services[name]
         unit.tx.add_task(TaskRow(key, row.machine, row.id, effect.invokeid, name, effect.data or {},
                                  service.policy_json), unit.now)
-        unit.woke(unit.now)
+        unit.task_added(key)
         return
     if kind == "machine":
         _start_child(unit, row, effect, name, key)

@@ -41,6 +41,9 @@ class Worker:
         self._pool: ThreadPoolExecutor | None = None
         self._running = 0
         self._lock = threading.Lock()
+        # the last round hit a limit (its timer/event batch, or every free task thread): more work may
+        # be waiting, so the loop runs again at once, and a task thread that frees up wakes it
+        self._saturated = False
 
     # -- one round ----------------------------------------------------------------------------------
 
@@ -53,6 +56,7 @@ class Worker:
         tasks: list[TaskRow]
         done, tasks = self.runtime.writer.call(lambda unit: commands.round_of_work(
             unit, owner=self.owner, services=services, limit=max(0, free), timers=self.batch, rng=self.rng))
+        self._saturated = done >= self.batch or (bool(services) and len(tasks) >= free)
         for task in tasks:
             if inline:
                 self._run_task(task)
@@ -71,7 +75,8 @@ class Worker:
         finally:
             with self._lock:
                 self._running -= 1
-            self._wake.set()
+            if self._saturated:  # tasks may be waiting for a free thread
+                self._wake.set()
 
     def _run_task(self, task: TaskRow | None) -> None:
         """Run an attempt and record it; the same transaction claims the next available task (often the
@@ -128,7 +133,7 @@ class Worker:
             except Exception:
                 log.exception("worker round failed; retrying after the poll interval")
                 busy = 0
-            if busy:
+            if busy and self._saturated:
                 continue
             wait = self.poll
             nxt = self.runtime.next_wakeup()

@@ -166,8 +166,9 @@ class Writer:
                     except Exception as exc:
                         raise _Failed from exc
                 answers.append((sink, value, None))
-                if unit.new_work is not None:
-                    new_work = unit.new_work if new_work is None else min(new_work, unit.new_work)
+                due = unit.work_due()
+                if due is not None:
+                    new_work = due if new_work is None else min(new_work, due)
         return answers, new_work
 
 
