@@ -86,9 +86,9 @@ def _workflow_app(path: Path, concurrency: int) -> Interlock:
     return app
 
 
-def test_a_workflow_takes_one_worker_round_then_one_transaction_per_step(tmp_path: Path) -> None:
-    """create, the round that claims step 1, then each result committed with the claim of the next
-    step: a task claimed in the transaction that created it wakes nobody."""
+def test_a_workflow_takes_one_transaction_per_step_and_one_to_start(tmp_path: Path) -> None:
+    """create (which claims step 1 for the worker's free threads), then each result committed with the
+    claim of the next step: no worker round, and a task claimed where it was created wakes nobody."""
     app = _workflow_app(tmp_path / "w.db", concurrency=4)
     try:
         app.create("workflow", "warm")  # starts the worker
@@ -96,7 +96,7 @@ def test_a_workflow_takes_one_worker_round_then_one_transaction_per_step(tmp_pat
         writes = _counting_writes(app)
         app.create("workflow", "w1")
         assert _until(lambda: app.get("workflow", "w1").status == "done", 60.0)
-        assert writes[0] == 5
+        assert writes[0] == 4
     finally:
         app.close()
 

@@ -29,7 +29,7 @@ class DurableRuntime:
         self.registry = Registry()
         self.worker = Worker(self, concurrency=concurrency, poll=poll, seed=seed)
         self.writer = Writer(self.store, self.registry, self.clock, max_batch=max_batch,
-                             on_commit=self.worker.wake)
+                             on_commit=self.worker.wake, claimer=self.worker)
         self._leaves: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
         self._closed = False
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from interlock.runtime import commands
 from interlock.runtime.tasks import run_attempt
+from interlock.runtime.unit import Unit
 from interlock.storage.store import TaskRow
 
 if TYPE_CHECKING:
@@ -66,6 +67,36 @@ class Worker:
                 assert self._pool is not None
                 self._pool.submit(self._run_pooled, task)
         return done + len(tasks)
+
+    # -- tasks claimed by the writer, in the transaction that created them ----------------------------
+
+    def claim_in(self, unit: Unit) -> list[TaskRow]:
+        """Claim available tasks for the free threads (none unless running in the background)."""
+        services = sorted(self.runtime.registry.services)
+        with self._lock:
+            if self._pool is None or self._stop.is_set() or not services:
+                return []
+            free = self.concurrency - self._running
+            if free <= 0:
+                return []
+            tasks = commands.claim(unit, owner=self.owner, services=services, limit=free, rng=self.rng)
+            self._running += len(tasks)  # reserved now: the threads are theirs once the commit is done
+        return tasks
+
+    def run_claimed(self, tasks: list[TaskRow]) -> None:
+        for i, task in enumerate(tasks):
+            pool = self._pool
+            try:
+                if pool is None:
+                    raise RuntimeError("the worker stopped")
+                pool.submit(self._run_pooled, task)
+            except RuntimeError:  # stopping: the lease expires and the task runs again
+                self.release(tasks[i:])
+                return
+
+    def release(self, tasks: list[TaskRow]) -> None:
+        with self._lock:
+            self._running -= len(tasks)
 
     def _run_pooled(self, task: TaskRow) -> None:
         try:
