@@ -36,7 +36,7 @@ from interlock.app import Interlock
 from interlock.core.chart import Chart
 from interlock.core.events import Event
 
-FULL = {"workflows": 2000, "dbos_workflows": 300, "levels": (1, 8, 32), "level_seconds": 2.0, "rounds": 3,
+FULL = {"workflows": 1000, "dbos_workflows": 100, "levels": (1, 8, 32), "level_seconds": 1.5, "rounds": 3,
         "seconds": 10.0, "instances": 1000, "senders": 200,
         "lengths": (10, 1_000, 100_000), "probe": 2000, "timers": 100_000, "window": 60.0}
 QUICK = {"workflows": 200, "dbos_workflows": 50, "levels": (1, 8, 32), "level_seconds": 0.5, "rounds": 1,
