@@ -109,3 +109,18 @@ def test_tasks_waiting_for_a_busy_worker_run_when_a_thread_frees_up(tmp_path: Pa
         assert _until(lambda: all(app.get("workflow", f"w{i}").status == "done" for i in range(12)), 60.0)
     finally:
         app.close()
+
+
+def test_the_history_records_invoke_effects_as_the_engine_describes_them(tmp_path: Path) -> None:
+    from interlock.core.effects import InvokeEffect
+
+    app = _workflow_app(tmp_path / "h.db", concurrency=2)
+    try:
+        app.create("workflow", "w1")
+        assert _until(lambda: app.get("workflow", "w1").status == "done", 60.0)
+        effects = [e for entry in app.history("workflow", "w1").items for e in entry.effects]
+    finally:
+        app.close()
+    started = [e for e in effects if e["kind"] == "invoke"]
+    assert started == [InvokeEffect(i, f"s{n}", "scxml", "service:step", None, {"n": n}).to_json()
+                       for n, i in ((1, "a"), (2, "b"), (3, "c"))]
