@@ -124,3 +124,20 @@ def test_the_history_records_invoke_effects_as_the_engine_describes_them(tmp_pat
     started = [e for e in effects if e["kind"] == "invoke"]
     assert started == [InvokeEffect(i, f"s{n}", "scxml", "service:step", None, {"n": n}).to_json()
                        for n, i in ((1, "a"), (2, "b"), (3, "c"))]
+
+
+def test_close_leaves_no_task_claimed_and_not_run(tmp_path: Path) -> None:
+    """A task the writer claims for the worker just before close() still runs (or was never claimed):
+    none is left leased, where the next process would have to wait for its lease to expire and then
+    count the attempt as lost."""
+    import sqlite3
+
+    path = tmp_path / "close.db"
+    for i in range(15):
+        app = _workflow_app(path, concurrency=4)
+        app.start()
+        app.create("workflow", f"w{i}")  # its first step is claimed in this very transaction
+        app.close()
+        with sqlite3.connect(path) as db:
+            leased = db.execute("SELECT key FROM tasks WHERE status = 'running'").fetchall()
+        assert leased == []

@@ -45,6 +45,10 @@ class Worker:
         # the last round hit a limit (its timer/event batch, or every free task thread): more work may
         # be waiting, so the loop runs again at once, and a task thread that frees up wakes it
         self._saturated = False
+        # claims the writer made and has not handed over yet: stop() waits for them, so a task claimed
+        # just before it is run (or its thread given back) rather than left leased until its lease expires
+        self._claims = 0
+        self._claims_settled = threading.Condition(self._lock)
 
     # -- one round ----------------------------------------------------------------------------------
 
@@ -80,23 +84,39 @@ class Worker:
             if free <= 0:
                 return []
             tasks = commands.claim(unit, owner=self.owner, services=services, limit=free, rng=self.rng)
-            self._running += len(tasks)  # reserved now: the threads are theirs once the commit is done
+            if tasks:
+                self._running += len(tasks)  # reserved now: the threads are theirs after the commit
+                self._claims += 1
         return tasks
 
     def run_claimed(self, tasks: list[TaskRow]) -> None:
-        for i, task in enumerate(tasks):
-            pool = self._pool
-            try:
-                if pool is None:
-                    raise RuntimeError("the worker stopped")
-                pool.submit(self._run_pooled, task)
-            except RuntimeError:  # stopping: the lease expires and the task runs again
-                self.release(tasks[i:])
-                return
+        try:
+            for i, task in enumerate(tasks):
+                pool = self._pool
+                try:
+                    if pool is None:
+                        raise RuntimeError("the worker stopped")
+                    pool.submit(self._run_pooled, task)
+                except RuntimeError:  # cannot happen before stop() saw this claim settle; if it does,
+                    self._give_back(tasks[i:])  # the lease expires and the task is claimed again
+                    log.error("tasks claimed at close were not started: %s", [t.key for t in tasks[i:]])
+                    return
+        finally:
+            self._settle()
 
     def release(self, tasks: list[TaskRow]) -> None:
+        """The transaction that claimed ``tasks`` did not commit: nothing was claimed."""
+        self._give_back(tasks)
+        self._settle()
+
+    def _give_back(self, tasks: list[TaskRow]) -> None:
         with self._lock:
             self._running -= len(tasks)
+
+    def _settle(self) -> None:
+        with self._lock:
+            self._claims -= 1
+            self._claims_settled.notify_all()
 
     def _run_pooled(self, task: TaskRow) -> None:
         try:
@@ -146,11 +166,13 @@ class Worker:
             self._wake.set()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stop.set()  # from here on the writer claims nothing for this worker
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        with self._lock:  # a claim committed just before: its tasks reach the pool before it shuts
+            self._claims_settled.wait_for(lambda: self._claims == 0, timeout=60.0)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

@@ -158,10 +158,10 @@ class Writer:
             _answer([(sink, None, exc) for _, sink in batch])
             return
         claimed, self._claimed = self._claimed, []
-        _answer(answers)
-        if claimed:
+        if claimed:  # before answering: a caller that closes the app next finds them running
             assert self.claimer is not None
             self.claimer.run_claimed(claimed)
+        _answer(answers)
         if self.on_commit is not None:
             self.on_commit(new_work)
 
