@@ -24,7 +24,7 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest
 
-# the statechart engine against its peers (~30 s), then the durable runtime against DBOS (~3 min)
+# the statechart engine against its peers (~1 min), then the durable runtime against DBOS (~4 min)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 from bench.core_machines import Instance
 
-OURS = "interlock"
+OURS = "interlock"  # built with Python callables
+DOCUMENTS = "interlock-documents"  # built from YAML documents (the safe expression language)
 
 # implementation name -> module exposing ``build(machine_name) -> Instance``
 MODULES: dict[str, str] = {
     OURS: "bench.core_interlock",
+    DOCUMENTS: "bench.core_documents",
     "transitions": "bench.peers.transitions_peer",
     "python-statemachine": "bench.peers.statemachine_peer",
     "sismic": "bench.peers.sismic_peer",

@@ -1,22 +1,42 @@
-"""The benchmark machines in Interlock: built with the Python front end, driven through the pure step.
+"""The benchmark shapes in Interlock, built with the Python front end (guards and actions are Python
+callables, as the peers' are methods), driven through the pure step.
 
-Guards and the assign are Python callables, as the peers' are methods. The runner pre-creates the
-:class:`~interlock.core.events.Event` objects and loops ``step(chart, snapshot, event)``, keeping only
-the returned snapshot: exactly the engine's cost per event, no runtime around it.
+The runner pre-creates the :class:`~interlock.core.events.Event` objects and loops
+``step(chart, snapshot, event)``, keeping only the returned snapshot: exactly the engine's cost per
+event, no runtime around it. ``bench/core_documents.py`` builds the same shapes from YAML documents.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bench.core_machines import LIMIT
+from bench.core_machines import LIMIT, MACHINES, EventSpec, variables
 from interlock.core.chart import Chart
 from interlock.core.events import Event
 from interlock.core.step import start, step
 from interlock.frontends.python import machine
 
 NAME = "interlock"
+
+COUNTER: dict[str, Any] = {
+    "id": "counter",
+    "initial": "active",
+    "context": dict(MACHINES["counter"].context),
+    "states": {"active": {"on": {"INC": {"guard": "can_add", "actions": "add"}}}},
+}
+
+ORDER: dict[str, Any] = {
+    "id": "order",
+    "initial": "cart",
+    "context": dict(MACHINES["order"].context),
+    "states": {
+        "cart": {"on": {"ADD": {"guard": "priced", "actions": "add_item"},
+                        "CHECKOUT": {"target": "checkout", "guard": "has_total"}}},
+        "checkout": {"on": {"PAY": {"target": "paid", "guard": "covers", "actions": "record_payment"}}},
+        "paid": {"on": {"RESET": {"target": "cart", "actions": "clear"}}},
+    },
+}
 
 FLAT: dict[str, Any] = {
     "id": "flat",
@@ -65,29 +85,57 @@ PARALLEL: dict[str, Any] = {
     "states": {"P": {"type": "parallel", "states": {r: _region(r) for r in "xyz"}}},
 }
 
+Context = Mapping[str, Any]
+
 GUARDS: dict[str, Callable[..., bool]] = {
     "below_limit": lambda context, event: context["count"] < LIMIT,
     "at_limit": lambda context, event: context["count"] >= LIMIT,
-}
-ACTIONS: dict[str, Callable[..., Any]] = {
-    "increment": lambda context, event: {"count": context["count"] + 1},
+    "can_add": lambda context, event: context["count"] < context["limit"] and event.data["by"] > 0,
+    "priced": lambda context, event: (event.data["price"] > 0
+                                      and context["count"] < context["max_items"]),
+    "has_total": lambda context, event: context["total"] > 0,
+    "covers": lambda context, event: event.data["amount"] >= context["total"],
 }
 
-CONFIGS = {"flat": FLAT, "hierarchy": HIERARCHY, "parallel": PARALLEL}
+
+def _add(context: Context, event: Event) -> dict[str, Any]:
+    return {"count": context["count"] + event.data["by"], "n": context["n"] + 1}
+
+
+def _add_item(context: Context, event: Event) -> dict[str, Any]:
+    data = event.data
+    return {"items": [*context["items"], data["sku"]],
+            "total": context["total"] + data["price"] * data["qty"],
+            "count": context["count"] + 1}
+
+
+ACTIONS: dict[str, Callable[..., Any]] = {
+    "increment": lambda context, event: {"count": context["count"] + 1},
+    "add": _add,
+    "add_item": _add_item,
+    "record_payment": lambda context, event: {"amount": event.data["amount"]},
+    "clear": lambda context, event: {"items": [], "total": 0, "count": 0},
+}
+
+CONFIGS = {"counter": COUNTER, "order": ORDER, "flat": FLAT, "hierarchy": HIERARCHY,
+           "parallel": PARALLEL}
 
 
 def chart_for(name: str) -> Chart:
-    """The compiled chart of one benchmark machine."""
+    """The compiled chart of one benchmark shape."""
     return machine(CONFIGS[name], guards=GUARDS, actions=ACTIONS)
 
 
 class InterlockInstance:
-    def __init__(self, name: str) -> None:
-        self.chart = chart_for(name)
-        self.snapshot = start(self.chart).snapshot
+    """A chart and its current snapshot; each event is one pure ``step``."""
 
-    def send(self, event: str) -> None:
-        self.snapshot = step(self.chart, self.snapshot, Event(event)).snapshot
+    def __init__(self, name: str, chart: Chart) -> None:
+        self.name = name
+        self.chart = chart
+        self.snapshot = start(chart).snapshot
+
+    def send(self, name: str, data: Mapping[str, Any] | None = None) -> None:
+        self.snapshot = step(self.chart, self.snapshot, Event(name, data)).snapshot
 
     def leaves(self) -> frozenset[str]:
         # ids are key paths ("hierarchy.p.q.r1.s1"); the last key is the state's name in every peer
@@ -95,11 +143,11 @@ class InterlockInstance:
         return frozenset(s.rsplit(".", 1)[-1] for s in self.snapshot.configuration
                          if states[s].kind == "atomic")
 
-    def count(self) -> int:
-        return int(self.snapshot.context.get("count", 0))
+    def context(self) -> dict[str, Any]:
+        return variables(self.name, self.snapshot.context)
 
-    def runner(self, events: Sequence[str]) -> Callable[[], None]:
-        prepared = [Event(e) for e in events]
+    def runner(self, events: Sequence[EventSpec]) -> Callable[[], None]:
+        prepared = [Event(name, data) for name, data in events]
         chart = self.chart
 
         def run() -> None:
@@ -112,4 +160,4 @@ class InterlockInstance:
 
 
 def build(name: str) -> InterlockInstance:
-    return InterlockInstance(name)
+    return InterlockInstance(name, chart_for(name))

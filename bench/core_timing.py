@@ -1,10 +1,11 @@
 """Timing: events per second through each implementation's event path, measured with perf_counter.
 
-For one machine, every implementation is warmed up and given a batch size that takes about
-``batch_seconds``; then the batches are timed round-robin (interlock, peer, peer, ..., repeated), so a
-burst of load from other processes hits all implementations alike instead of skewing one ratio. The
-reported rate is the best batch (the least disturbed); the median is kept to show the spread.
-Garbage collection stays on, as in real use.
+For one shape, every implementation is warmed up and given a batch size that takes about
+``batch_seconds``; then the batches are timed in rounds (interlock, peer, peer, ..., repeated), so a
+burst of load from other processes hits every implementation of a round alike. Reported: the median
+round and the spread (slowest and fastest round, and the interquartile range); ratios are taken per
+round (both batches of a ratio ran within the same second or so) and reported as their median with
+their range. Garbage collection stays on, as in real use.
 """
 
 from __future__ import annotations
@@ -16,15 +17,54 @@ from dataclasses import dataclass
 
 from bench.core_machines import Instance, Machine, events_for
 
-# One runner call processes this many events; outer-loop overhead is negligible next to it.
+# One runner call processes whole cycles of at least this many events; loop overhead is negligible.
 EVENTS_PER_CALL = 600
 
 
 @dataclass(frozen=True)
 class Rate:
-    best: float  # events per second, fastest batch
-    median: float  # events per second, median batch
-    events: int  # events per batch
+    rounds: tuple[float, ...]  # events per second of each round, in round order
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rounds)
+
+    @property
+    def low(self) -> float:
+        return min(self.rounds)
+
+    @property
+    def high(self) -> float:
+        return max(self.rounds)
+
+    @property
+    def iqr(self) -> tuple[float, float]:
+        """The 25th and 75th percentiles of the rounds (equal to low/high below four rounds)."""
+        if len(self.rounds) < 4:
+            return self.low, self.high
+        q = statistics.quantiles(self.rounds, n=4, method="inclusive")
+        return q[0], q[2]
+
+
+@dataclass(frozen=True)
+class Ratio:
+    rounds: tuple[float, ...]  # ours / theirs, round by round
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rounds)
+
+    @property
+    def low(self) -> float:
+        return min(self.rounds)
+
+    @property
+    def high(self) -> float:
+        return max(self.rounds)
+
+
+def ratio_of(ours: Rate, theirs: Rate) -> Ratio:
+    return Ratio(tuple(a / b for a, b in zip(ours.rounds, theirs.rounds, strict=True)))
 
 
 def measure(instances: dict[str, Instance], machine: Machine, *, repeats: int,
@@ -33,15 +73,11 @@ def measure(instances: dict[str, Instance], machine: Machine, *, repeats: int,
     events = events_for(machine, EVENTS_PER_CALL)
     runs = {name: instance.runner(events) for name, instance in instances.items()}
     calls = {name: _calibrate(run, batch_seconds) for name, run in runs.items()}
-    times: dict[str, list[float]] = {name: [] for name in runs}
+    rates: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
-            times[name].append(_time_batch(run, calls[name]))
-    return {name: _rate(calls[name] * len(events), times[name]) for name in runs}
-
-
-def _rate(events: int, times: list[float]) -> Rate:
-    return Rate(best=events / min(times), median=events / statistics.median(times), events=events)
+            rates[name].append(calls[name] * len(events) / _time_batch(run, calls[name]))
+    return {name: Rate(tuple(r)) for name, r in rates.items()}
 
 
 def _calibrate(run: Callable[[], None], batch_seconds: float) -> int:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from bench.core_documents import COUNTER as COUNTER_DOCUMENT
 from interlock.core.chart import Chart, build_chart
+from interlock.core.events import Event
+from interlock.frontends.loader import load_machine
 from interlock.frontends.scxml import parse_scxml
 from interlock.runtime.tasks import Task
+
+# The realistic counter of the engine benchmark (bench/core_documents.py): INC {by} guarded by
+# ``count < limit and event.by > 0`` assigns ``count + event.by`` and ``n + 1``; every 7th has by 0.
+COUNTER_EVENTS = [Event("INC", {"by": by}) for by in (1, 2, 3, 1, 2, 3, 0)]
 
 NS = 'xmlns="http://www.w3.org/2005/07/scxml" datamodel="python"'
 
@@ -47,6 +54,10 @@ def workflow() -> Chart:
 
 def switch() -> Chart:
     return chart(SWITCH, "switch", "off")
+
+
+def counter() -> Chart:
+    return load_machine(COUNTER_DOCUMENT, format="yaml")
 
 
 def alarm() -> Chart:

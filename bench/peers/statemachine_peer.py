@@ -1,19 +1,79 @@
-"""The benchmark machines in python-statemachine 3.x, as ``StateChart`` classes (SCXML semantics).
+"""The benchmark shapes in python-statemachine 3.x, as ``StateChart`` classes (SCXML semantics).
 
-Compound and parallel states are nested ``State.Compound`` / ``State.Parallel`` classes; guards and the
-assign are methods named by ``cond=`` and ``on=``. Events are sent with ``send(name)``.
+Compound and parallel states are nested ``State.Compound`` / ``State.Parallel`` classes; guards and
+actions are methods named by ``cond=`` and ``on=``. Events are sent with ``send(name, **data)``; the
+library passes the event's keyword arguments to the methods that name them (its dependency injection).
+Targetless transitions are ``state.to.itself(internal=True)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from statemachine import State, StateChart
 
-from bench.core_machines import LIMIT
+from bench.core_machines import COUNTER_LIMIT, LIMIT, ORDER_MAX_ITEMS, EventSpec, variables
 
 NAME = "python-statemachine"
+
+
+class Counter(StateChart):  # type: ignore[misc]
+    active = State(initial=True)
+    INC = active.to.itself(internal=True, cond="can_add", on="add")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.n = 0
+        self.limit = COUNTER_LIMIT
+        super().__init__()
+
+    def can_add(self, by: int) -> bool:
+        return self.count < self.limit and by > 0
+
+    def add(self, by: int) -> None:
+        self.count += by
+        self.n += 1
+
+
+class Order(StateChart):  # type: ignore[misc]
+    cart = State(initial=True)
+    checkout = State()
+    paid = State()
+    ADD = cart.to.itself(internal=True, cond="priced", on="add_item")
+    CHECKOUT = cart.to(checkout, cond="has_total")
+    PAY = checkout.to(paid, cond="covers", on="record_payment")
+    RESET = paid.to(cart, on="clear")
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.total = 0
+        self.count = 0
+        self.max_items = ORDER_MAX_ITEMS
+        self.amount = 0
+        super().__init__()
+
+    def priced(self, price: int) -> bool:
+        return price > 0 and self.count < self.max_items
+
+    def add_item(self, sku: str, price: int, qty: int) -> None:
+        self.items = [*self.items, sku]
+        self.total += price * qty
+        self.count += 1
+
+    def has_total(self) -> bool:
+        return self.total > 0
+
+    def covers(self, amount: int) -> bool:
+        return amount >= self.total
+
+    def record_payment(self, amount: int) -> None:
+        self.amount = amount
+
+    def clear(self) -> None:
+        self.items = []
+        self.total = 0
+        self.count = 0
 
 
 class Flat(StateChart):  # type: ignore[misc]
@@ -75,29 +135,31 @@ class Parallel(StateChart):  # type: ignore[misc]
             EZ = z1.to(z2) | z2.to(z1)
 
 
-CLASSES: dict[str, type[Any]] = {"flat": Flat, "hierarchy": Hierarchy, "parallel": Parallel}
+CLASSES: dict[str, type[Any]] = {"counter": Counter, "order": Order, "flat": Flat,
+                                 "hierarchy": Hierarchy, "parallel": Parallel}
 
 
 class StatemachineInstance:
     def __init__(self, machine: str) -> None:
+        self.machine = machine
         self.sm = CLASSES[machine]()
 
-    def send(self, event: str) -> None:
-        self.sm.send(event)
+    def send(self, name: str, data: Mapping[str, Any] | None = None) -> None:
+        self.sm.send(name, **(data or {}))
 
     def leaves(self) -> frozenset[str]:
         return frozenset(s.id for s in self.sm.configuration if s.is_atomic)
 
-    def count(self) -> int:
-        return int(getattr(self.sm, "count", 0))
+    def context(self) -> dict[str, Any]:
+        return variables(self.machine, vars(self.sm))
 
-    def runner(self, events: Sequence[str]) -> Callable[[], None]:
+    def runner(self, events: Sequence[EventSpec]) -> Callable[[], None]:
         send = self.sm.send
-        names = list(events)
+        prepared = [(name, dict(data or {})) for name, data in events]
 
         def run() -> None:
-            for name in names:
-                send(name)
+            for name, kwargs in prepared:
+                send(name, **kwargs)
 
         return run
 

@@ -1,16 +1,18 @@
-"""The benchmark machines in ``transitions`` (pytransitions): a plain Machine for the flat cycle,
-HierarchicalMachine for the hierarchy and the parallel regions. Events are the model's trigger methods.
+"""The benchmark shapes in ``transitions`` (pytransitions): a plain Machine for the flat cycle, the
+counter and the order, HierarchicalMachine for the hierarchy and the parallel regions. Events are the
+model's trigger methods; event data goes in as keyword arguments, which transitions passes on to the
+conditions and callbacks (its documented way of passing data).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from transitions import Machine
 from transitions.extensions import HierarchicalMachine
 
-from bench.core_machines import LIMIT
+from bench.core_machines import LIMIT, MACHINES, EventSpec, variables
 
 NAME = "transitions"
 
@@ -20,9 +22,12 @@ class Model:
 
     state: Any
 
-    def __init__(self) -> None:
+    def __init__(self, context: Mapping[str, Any]) -> None:
         self.count = 0
+        for key, value in context.items():
+            setattr(self, key, list(value) if isinstance(value, list) else value)
 
+    # hierarchy
     def below_limit(self) -> bool:
         return self.count < LIMIT
 
@@ -31,6 +36,56 @@ class Model:
 
     def increment(self) -> None:
         self.count += 1
+
+    # counter
+    def can_add(self, by: int) -> bool:
+        return self.count < self.limit and by > 0
+
+    def add(self, by: int) -> None:
+        self.count += by
+        self.n += 1
+
+    # order
+    def priced(self, sku: str, price: int, qty: int) -> bool:
+        return price > 0 and self.count < self.max_items
+
+    def add_item(self, sku: str, price: int, qty: int) -> None:
+        self.items = [*self.items, sku]
+        self.total += price * qty
+        self.count += 1
+
+    def has_total(self) -> bool:
+        return self.total > 0
+
+    def covers(self, amount: int) -> bool:
+        return amount >= self.total
+
+    def record_payment(self, amount: int) -> None:
+        self.amount = amount
+
+    def clear(self) -> None:
+        self.items = []
+        self.total = 0
+        self.count = 0
+
+
+def _counter(model: Model) -> None:
+    # dest=None: an internal transition (no exit, no entry), as the targetless one in the other builds
+    transitions = [{"trigger": "INC", "source": "active", "dest": None, "conditions": "can_add",
+                    "after": "add"}]
+    Machine(model, states=["active"], transitions=transitions, initial="active", auto_transitions=False)
+
+
+def _order(model: Model) -> None:
+    transitions = [
+        {"trigger": "ADD", "source": "cart", "dest": None, "conditions": "priced", "after": "add_item"},
+        {"trigger": "CHECKOUT", "source": "cart", "dest": "checkout", "conditions": "has_total"},
+        {"trigger": "PAY", "source": "checkout", "dest": "paid", "conditions": "covers",
+         "after": "record_payment"},
+        {"trigger": "RESET", "source": "paid", "dest": "cart", "after": "clear"},
+    ]
+    Machine(model, states=["cart", "checkout", "paid"], transitions=transitions, initial="cart",
+            auto_transitions=False)
 
 
 def _hierarchy(model: Model) -> None:
@@ -66,16 +121,18 @@ def _flat(model: Model) -> None:
     Machine(model, states=["A", "B", "C"], transitions=transitions, initial="A", auto_transitions=False)
 
 
-BUILDERS: dict[str, Callable[[Model], None]] = {"flat": _flat, "hierarchy": _hierarchy, "parallel": _parallel}
+BUILDERS: dict[str, Callable[[Model], None]] = {
+    "counter": _counter, "order": _order, "flat": _flat, "hierarchy": _hierarchy, "parallel": _parallel}
 
 
 class TransitionsInstance:
     def __init__(self, machine: str) -> None:
-        self.model = Model()
+        self.machine = machine
+        self.model = Model(MACHINES[machine].context)
         BUILDERS[machine](self.model)
 
-    def send(self, event: str) -> None:
-        self.model.trigger(event)
+    def send(self, name: str, data: Mapping[str, Any] | None = None) -> None:
+        self.model.trigger(name, **(data or {}))
 
     def leaves(self) -> frozenset[str]:
         state = self.model.state
@@ -83,16 +140,16 @@ class TransitionsInstance:
         # nested names are "p_q_r1_s1": the leaf is the last part
         return frozenset(n.rsplit("_", 1)[-1] for n in names)
 
-    def count(self) -> int:
-        return self.model.count
+    def context(self) -> dict[str, Any]:
+        return variables(self.machine, vars(self.model))
 
-    def runner(self, events: Sequence[str]) -> Callable[[], None]:
+    def runner(self, events: Sequence[EventSpec]) -> Callable[[], None]:
         # The per-event trigger methods transitions puts on the model, looked up once.
-        triggers = [getattr(self.model, e) for e in events]
+        prepared = [(getattr(self.model, name), dict(data or {})) for name, data in events]
 
         def run() -> None:
-            for trigger in triggers:
-                trigger()
+            for trigger, kwargs in prepared:
+                trigger(**kwargs)
 
         return run
 

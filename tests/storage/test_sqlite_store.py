@@ -203,6 +203,10 @@ def test_a_claim_takes_free_or_expired_tasks_only(tmp_path: Path) -> None:
         assert tx.owned_task("k1", "w1", 1) is None  # w1's late result is stale
         assert not tx.extend_lease("k1", "w1", 1, 99.0)
         assert tx.extend_lease("k1", "w2", 2, 99.0)
+        assert not tx.remove_owned_task("k1", "w1", 1)  # a stale result removes nothing
+        assert tx.owned_task("k1", "w2", 2) is not None
+        assert tx.remove_owned_task("k1", "w2", 2)
+        assert tx.owned_task("k1", "w2", 2) is None
 
 
 def _index_rows(path: Path) -> set[tuple[str, str, str]]:

@@ -230,7 +230,10 @@ def context_change(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 def settle(unit: Unit) -> None:
     """Apply queued events of the instances this unit touched, in inbox order, within its budget."""
     tx = unit.tx
-    while unit.budget > 0:
+    while True:
+        if unit.budget <= 0:  # out of budget: the worker applies the rest, now
+            unit.woke(unit.now)
+            return
         key = unit.next_pending()
         if key is None:
             return

@@ -70,6 +70,7 @@ def claim(unit: Unit, *, owner: str, services: list[str], limit: int,
     """Lease tasks to run; a task whose last attempt's lease ran out fails here instead of running again."""
     claimed = unit.tx.claim_tasks(unit.now, owner=owner, services=services, limit=limit,
                                   lease_of=RetryPolicy.lease_of)
+    unit.tasks_claimed([task.key for task in claimed])
     runnable = []
     for task in claimed:
         policy = RetryPolicy.from_json(task.policy)
@@ -85,20 +86,28 @@ def claim(unit: Unit, *, owner: str, services: list[str], limit: int,
 
 def complete(unit: Unit, task: TaskRow, owner: str, result: Attempt, rng: random.Random) -> str:
     """Record an attempt's result: deliver it, or schedule the retry. Stale results are dropped."""
-    if unit.tx.owned_task(task.key, owner, task.attempt) is None:
-        return "stale"  # cancelled, or taken over after our lease expired
     policy = RetryPolicy.from_json(task.policy)
     if not result.ok and task.attempt < policy.attempts:
+        if unit.tx.owned_task(task.key, owner, task.attempt) is None:
+            return "stale"  # cancelled, or taken over after our lease expired
         unit.tx.retry_task(task.key, unit.now + policy.delay(task.attempt, rng), result.error)
         unit.woke(unit.now)
         return "retry"
-    _final(unit, task, result, task.attempt)
+    # final: one statement removes the task if this attempt still holds it (a check, then a delete,
+    # was two on every step of every workflow)
+    if not unit.tx.remove_owned_task(task.key, owner, task.attempt):
+        return "stale"  # cancelled, or taken over after our lease expired
+    _deliver_outcome(unit, task, result, task.attempt)
     apply.settle(unit)
     return "done" if result.ok else "failed"
 
 
 def _final(unit: Unit, task: TaskRow, result: Attempt, attempts: int) -> None:
     unit.tx.remove_task(task.key)
+    _deliver_outcome(unit, task, result, attempts)
+
+
+def _deliver_outcome(unit: Unit, task: TaskRow, result: Attempt, attempts: int) -> None:
     if result.ok:
         event = Event(DONE_INVOKE.format(invokeid=task.invokeid), result.value, invokeid=task.invokeid)
     else:

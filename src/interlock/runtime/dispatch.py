@@ -79,10 +79,13 @@ def dispatch(unit: Unit, row: InstanceRow, number: int, effects: Sequence[Effect
 
 
 def _json(effect: Effect) -> dict[str, Any]:
+    if isinstance(effect, InvokeEffect):  # one per task started: built directly, as dataclasses.asdict
+        content = effect.content  # deep-copies field by field (~9% of the writer's time in a workflow)
+        return {"invokeid": effect.invokeid, "state": effect.state, "type": effect.type, "src": effect.src,
+                "content": content if isinstance(content, str | None) else repr(content),
+                "data": dict(effect.data), "autoforward": effect.autoforward, "kind": effect.kind}
     data = effect.to_json()
-    if isinstance(effect, InvokeEffect) and not isinstance(effect.content, str | None):
-        data["content"] = repr(effect.content)
-    elif isinstance(effect, LogEffect):
+    if isinstance(effect, LogEffect):
         try:  # a diagnostic never fails a step: what cannot be stored is kept as its repr
             data["value"] = encode_exact(effect.value)[0]
         except NotStorable:
@@ -174,7 +177,7 @@ def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> Non
         service = registry.services[name]
         unit.tx.add_task(TaskRow(key, row.machine, row.id, effect.invokeid, name, effect.data or {},
                                  service.policy_json), unit.now)
-        unit.woke(unit.now)
+        unit.task_added(key)
         return
     if kind == "machine":
         _start_child(unit, row, effect, name, key)

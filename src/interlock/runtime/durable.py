@@ -41,7 +41,8 @@ class DurableRuntime:
         self.registry = Registry()
         self.worker = Worker(self, concurrency=concurrency, poll=poll, seed=seed)
         self.writer = Writer(self.store, self.registry, self.clock, max_batch=max_batch,
-                             on_commit=self.worker.wake, step_time_limit=step_time_limit)
+                             on_commit=self.worker.wake, claimer=self.worker,
+                             step_time_limit=step_time_limit)
         self._leaves: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
         self._closed = False
 

@@ -62,8 +62,8 @@ class Unit:
     (otherwise a failure raises :class:`Isolate` and the writer runs the batch again isolated).
     """
 
-    __slots__ = ("budget", "cache", "children", "isolate", "journal", "new_work", "now", "outcomes", "pending",
-                 "registry", "tx", "watchdog")
+    __slots__ = ("budget", "cache", "children", "isolate", "journal", "new_tasks", "new_work", "now", "outcomes",
+                 "pending", "registry", "tx", "watchdog")
 
     def __init__(self, tx: WriteTx, registry: Registry, now: float, *, budget: int = 1000,
                  cache: RowCache | None = None, isolate: bool = True, watchdog: Watchdog | None = None) -> None:
@@ -75,7 +75,8 @@ class Unit:
         self.pending: dict[Key, None] = {}  # instances whose inbox got events here (an ordered set)
         self.outcomes: dict[int, tuple[str, int]] = {}  # inbox seq -> (outcome, step), for callers
         self.budget = budget  # events this unit may apply; the worker settles the rest
-        self.new_work: float | None = None  # earliest timer/task this unit created (wakes the worker)
+        self.new_work: float | None = None  # earliest timer/retry this unit created (wakes the worker)
+        self.new_tasks: set[str] | None = None  # tasks created here and not claimed here (wake it too)
         self.journal: set[Key] | None = None  # rows written inside :meth:`attempt` (None: outside one)
         # [children started by the current step, child starts in progress]: bounds one step's children
         self.children = [0, 0]
@@ -163,6 +164,24 @@ class Unit:
     def woke(self, when: float) -> None:
         if self.new_work is None or when < self.new_work:
             self.new_work = when
+
+    def task_added(self, key: str) -> None:
+        """A task runnable now: the worker must hear of it, unless this unit claims it itself."""
+        if self.new_tasks is None:
+            self.new_tasks = set()
+        self.new_tasks.add(key)
+
+    def tasks_claimed(self, keys: list[str]) -> None:
+        if self.new_tasks:
+            self.new_tasks.difference_update(keys)
+
+    def work_due(self) -> float | None:
+        """When the worker should next look, for what this unit created (None: nothing new). A task
+        this unit created and claimed (a worker thread takes the next step of its workflow) needs no
+        wake-up: waking the worker for it cost an empty round per step."""
+        if self.new_tasks:
+            return self.now if self.new_work is None else min(self.now, self.new_work)
+        return self.new_work
 
     def mark(self, key: Key) -> None:
         self.pending[key] = None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from interlock.runtime import commands
 from interlock.runtime.failures import FailureLog
 from interlock.runtime.tasks import run_attempt
+from interlock.runtime.unit import Unit
 from interlock.storage.store import TaskRow
 
 if TYPE_CHECKING:
@@ -44,6 +45,13 @@ class Worker:
         self._lock = threading.Lock()
         self.round_failures = FailureLog(log, "worker round", base=poll)
         self.task_failures = FailureLog(log, "recording a task's attempt")
+        # the last round hit a limit (its timer/event batch, or every free task thread): more work may
+        # be waiting, so the loop runs again at once, and a task thread that frees up wakes it
+        self._saturated = False
+        # claims the writer made and has not handed over yet: stop() waits for them, so a task claimed
+        # just before it is run (or its thread given back) rather than left leased until its lease expires
+        self._claims = 0
+        self._claims_settled = threading.Condition(self._lock)
 
     # -- one round ----------------------------------------------------------------------------------
 
@@ -56,6 +64,7 @@ class Worker:
         tasks: list[TaskRow]
         done, tasks = self.runtime.writer.call(lambda unit: commands.round_of_work(
             unit, owner=self.owner, services=services, limit=max(0, free), timers=self.batch, rng=self.rng))
+        self._saturated = done >= self.batch or (bool(services) and len(tasks) >= free)
         for task in tasks:
             if inline:
                 self._run_task(task)
@@ -65,6 +74,52 @@ class Worker:
                 assert self._pool is not None
                 self._pool.submit(self._run_pooled, task)
         return done + len(tasks)
+
+    # -- tasks claimed by the writer, in the transaction that created them ----------------------------
+
+    def claim_in(self, unit: Unit) -> list[TaskRow]:
+        """Claim available tasks for the free threads (none unless running in the background)."""
+        services = sorted(self.runtime.registry.services)
+        with self._lock:
+            if self._pool is None or self._stop.is_set() or not services:
+                return []
+            free = self.concurrency - self._running
+            if free <= 0:
+                return []
+            tasks = commands.claim(unit, owner=self.owner, services=services, limit=free, rng=self.rng)
+            if tasks:
+                self._running += len(tasks)  # reserved now: the threads are theirs after the commit
+                self._claims += 1
+        return tasks
+
+    def run_claimed(self, tasks: list[TaskRow]) -> None:
+        try:
+            for i, task in enumerate(tasks):
+                pool = self._pool
+                try:
+                    if pool is None:
+                        raise RuntimeError("the worker stopped")
+                    pool.submit(self._run_pooled, task)
+                except RuntimeError:  # cannot happen before stop() saw this claim settle; if it does,
+                    self._give_back(tasks[i:])  # the lease expires and the task is claimed again
+                    log.error("tasks claimed at close were not started: %s", [t.key for t in tasks[i:]])
+                    return
+        finally:
+            self._settle()
+
+    def release(self, tasks: list[TaskRow]) -> None:
+        """The transaction that claimed ``tasks`` did not commit: nothing was claimed."""
+        self._give_back(tasks)
+        self._settle()
+
+    def _give_back(self, tasks: list[TaskRow]) -> None:
+        with self._lock:
+            self._running -= len(tasks)
+
+    def _settle(self) -> None:
+        with self._lock:
+            self._claims -= 1
+            self._claims_settled.notify_all()
 
     def _run_pooled(self, task: TaskRow) -> None:
         try:
@@ -76,7 +131,8 @@ class Worker:
         finally:
             with self._lock:
                 self._running -= 1
-            self._wake.set()
+            if self._saturated:  # tasks may be waiting for a free thread
+                self._wake.set()
 
     def _run_task(self, task: TaskRow | None) -> None:
         """Run an attempt and record it; the same transaction claims the next available task (often the
@@ -108,15 +164,20 @@ class Worker:
         self._thread.start()
 
     def wake(self, when: float | None) -> None:
-        """A commit created work due at ``when``: re-plan the sleep."""
-        self._wake.set()
+        """A commit created work due at ``when``: re-plan the sleep. A commit that created none
+        (``when`` is None) is not a reason to wake: waking on every commit made the worker wake itself
+        with its own empty rounds and spin (about 12,000 empty write transactions a second when idle)."""
+        if when is not None:
+            self._wake.set()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stop.set()  # from here on the writer claims nothing for this worker
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        with self._lock:  # a claim committed just before: its tasks reach the pool before it shuts
+            self._claims_settled.wait_for(lambda: self._claims == 0, timeout=60.0)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -132,7 +193,7 @@ class Worker:
                 self._stop.wait(failures.failed(exc))
                 continue
             failures.succeeded()
-            if busy:
+            if busy and self._saturated:
                 continue
             wait = self.poll
             nxt = self.runtime.next_wakeup()

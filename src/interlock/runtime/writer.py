@@ -11,6 +11,10 @@ command's (or event's) own. A lone command that fails is simply answered with it
 
 The writer keeps instance rows and parsed snapshots between transactions (:class:`RowCache`), so a
 step of a hot instance reads nothing; see unit.py for when the cache is dropped.
+
+Tasks a batch creates are claimed for this process's worker in the same transaction, when it has free
+threads (:class:`TaskClaimer`), and handed to it after the commit: a workflow's first step then costs no
+worker round (a transaction of its own) and no hop through the worker's thread.
 """
 
 from __future__ import annotations
@@ -21,14 +25,14 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from interlock.errors import StorageError
 from interlock.runtime.clock import Clock
 from interlock.runtime.registry import Registry
 from interlock.runtime.unit import Isolate, RowCache, Unit
 from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT, Watchdog
-from interlock.storage.store import Store
+from interlock.storage.store import Store, TaskRow
 
 T = TypeVar("T")
 Command = Callable[[Unit], Any]
@@ -37,13 +41,29 @@ Answer = tuple[Sink, Any, BaseException | None]
 _STOP = object()
 
 
+class TaskClaimer(Protocol):
+    """The worker, as the writer sees it: claims tasks in a transaction, runs them after the commit."""
+
+    def claim_in(self, unit: Unit) -> list[TaskRow]:
+        """Claim up to the free threads' worth of available tasks (reserving the threads)."""
+
+    def run_claimed(self, tasks: list[TaskRow]) -> None:
+        """Run tasks claimed by :meth:`claim_in` once their transaction has committed."""
+
+    def release(self, tasks: list[TaskRow]) -> None:
+        """Give back the threads reserved for tasks whose transaction did not commit."""
+
+
 class Writer:
     """Runs write commands ``fn(unit) -> result`` on a dedicated thread, batching them per commit."""
 
     def __init__(self, store: Store, registry: Registry, clock: Clock, *, max_batch: int = 512,
                  on_commit: Callable[[float | None], None] | None = None,
+                 claimer: TaskClaimer | None = None,
                  step_time_limit: float | None = DEFAULT_STEP_TIME_LIMIT) -> None:
         self.store = store
+        self.claimer = claimer
+        self._claimed: list[TaskRow] = []  # claimed in the transaction being run, not yet committed
         self.registry = registry
         self.clock = clock
         self.max_batch = max_batch
@@ -129,6 +149,7 @@ class Writer:
             try:
                 answers, new_work = self._attempt(batch, isolate=False)
             except _Failed as failed:
+                self._unclaim()
                 self.cache.clear()  # rows were changed in place by the rolled-back attempt
                 cause = failed.__cause__
                 if len(batch) == 1 and not isinstance(cause, Isolate):
@@ -136,17 +157,41 @@ class Writer:
                 else:
                     answers, new_work = self._attempt(batch, isolate=True)
         except BaseException as exc:  # the commit itself failed: nobody's command happened
+            self._unclaim()
             self.cache.clear()
             _answer([(sink, None, exc) for _, sink in batch])
             return
+        claimed, self._claimed = self._claimed, []
+        if claimed:  # before answering: a caller that closes the app next finds them running
+            assert self.claimer is not None
+            self.claimer.run_claimed(claimed)
         _answer(answers)
         if self.on_commit is not None:
             self.on_commit(new_work)
+
+    def _unclaim(self) -> None:
+        if self._claimed:
+            assert self.claimer is not None
+            self.claimer.release(self._claimed)
+            self._claimed = []
+
+    def _claim(self, unit: Unit, fresh: set[str]) -> float | None:
+        """Claim tasks for this process's worker before the commit; when it should still look."""
+        assert self.claimer is not None
+        unit.new_tasks = fresh  # claim() takes the keys it claims out of it
+        try:
+            self._claimed = self.claimer.claim_in(unit)
+        except Exception as exc:  # run the batch again isolated, where nothing is claimed
+            cause = Isolate("claiming the batch's tasks failed")
+            cause.__cause__ = exc
+            raise _Failed from cause
+        return unit.work_due()
 
     def _attempt(self, batch: list[tuple[Command, Sink]], *, isolate: bool) -> tuple[list[Answer],
                                                                                      float | None]:
         answers: list[Answer] = []
         new_work: float | None = None
+        fresh: set[str] = set()  # tasks created by the batch and not claimed yet
         cache = self.cache
         with self.store.write() as tx:
             if tx.data_version != self._data_version:  # another connection wrote: rows may be stale
@@ -172,6 +217,14 @@ class Writer:
                 answers.append((sink, value, None))
                 if unit.new_work is not None:
                     new_work = unit.new_work if new_work is None else min(new_work, unit.new_work)
+                if unit.new_tasks:
+                    fresh |= unit.new_tasks
+            if fresh and self.claimer is not None and not isolate:
+                fresh_work = self._claim(Unit(tx, self.registry, now, cache=cache, isolate=False), fresh)
+            else:
+                fresh_work = now if fresh else None
+            if fresh_work is not None:
+                new_work = fresh_work if new_work is None else min(new_work, fresh_work)
         return answers, new_work
 
 

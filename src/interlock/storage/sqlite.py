@@ -415,6 +415,9 @@ class SQLiteTx:
     def remove_task(self, key: str) -> None:
         self._run("remove_task", {"key": key})
 
+    def remove_owned_task(self, key: str, owner: str, attempt: int) -> bool:
+        return self._run("remove_owned_task", {"key": key, "owner": owner, "attempt": attempt}) == 1
+
 
 def _instance(r: tuple[Any, ...]) -> InstanceRow:
     return InstanceRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], _loads(r[7]), r[8], r[9], r[10],

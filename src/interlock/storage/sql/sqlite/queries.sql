@@ -276,6 +276,11 @@ WHERE key = :key;
 -- The task's outcome was delivered.
 DELETE FROM tasks WHERE key = :key;
 
+-- name: remove_owned_task
+-- The attempt's outcome is final and is delivered: remove the task if this owner still holds the lease
+-- for this attempt (no row: the result is stale).
+DELETE FROM tasks WHERE key = :key AND lease_owner = :owner AND attempt = :attempt AND status = 'running';
+
 -- name: next_timer
 -- When the earliest timer is due.
 SELECT MIN(due_at) FROM timers;

@@ -1,0 +1,154 @@
+"""The Interlock side of the 3-step workflow benchmark: closed loops with 1, 8 and 32 workflows in
+flight, and an open loop (every workflow created at once), on one app (WAL, ``synchronous=FULL``).
+
+A workflow is finished when its instance's row says ``done`` (its last step's result and the final
+state committed together). The benchmark learns of it without polling in a loop: the writer's commit
+hook (the one that wakes the worker) also wakes a watcher thread, which reads the status of the
+workflows in flight with one query on its own connection and releases the drivers whose workflow is
+done. That read is charged to Interlock's time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import durable_machines as machines
+from interlock.app import Interlock
+from interlock.runtime.retry import RetryPolicy
+
+TASK_THREADS = 32  # Interlock runs this many tasks at once
+
+
+class Finished:
+    """Releases a waiting driver when its workflow's row is ``done``; woken by every commit."""
+
+    def __init__(self, app: Interlock, path: Path) -> None:
+        self.db = sqlite3.connect(path, check_same_thread=False)
+        self.waiting: dict[str, threading.Event] = {}
+        self.lock = threading.Lock()
+        self.kick = threading.Event()
+        self.stopped = False
+        writer = app.runtime.writer
+        original = writer.on_commit
+
+        def on_commit(when: float | None) -> None:
+            if original is not None:
+                original(when)
+            self.kick.set()
+
+        writer.on_commit = on_commit
+        self.thread = threading.Thread(target=self._watch, name="bench-watcher", daemon=True)
+        self.thread.start()
+
+    def expect(self, instance_id: str) -> threading.Event:
+        done = threading.Event()
+        with self.lock:
+            self.waiting[instance_id] = done
+        self.kick.set()
+        return done
+
+    def close(self) -> None:
+        self.stopped = True
+        self.kick.set()
+        self.thread.join()
+        self.db.close()
+
+    def _watch(self) -> None:
+        while not self.stopped:
+            self.kick.wait(0.05)
+            self.kick.clear()
+            with self.lock:
+                ids = list(self.waiting)
+            if not ids:
+                continue
+            marks = ",".join("?" * len(ids))
+            rows = self.db.execute(f"SELECT id FROM instances WHERE machine = 'workflow' AND status = 'done' "
+                                   f"AND id IN ({marks})", ids).fetchall()
+            with self.lock:
+                for (instance_id,) in rows:
+                    self.waiting.pop(instance_id).set()
+
+
+def app_for(path: Path) -> Interlock:
+    app = Interlock(f"sqlite:///{path}", concurrency=TASK_THREADS, poll=0.05)
+    app.register(machines.workflow())
+    app.service("step", machines.step, retry=RetryPolicy(attempts=3, jitter=0.0))
+    return app
+
+
+def closed_loop(app: Interlock, finished: Finished, prefix: str, in_flight: int,
+                seconds: float) -> tuple[float, float]:
+    """Workflows/s and median latency with ``in_flight`` workflows running at any time."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def driver(d: int) -> None:
+        mine, i = [], 0
+        while time.perf_counter() < stop:
+            instance_id = f"{prefix}-{d}-{i}"
+            i += 1
+            began = time.perf_counter()
+            done = finished.expect(instance_id)
+            app.create("workflow", instance_id)
+            done.wait()
+            mine.append(time.perf_counter() - began)
+        with lock:
+            latencies.extend(mine)
+
+    return _threads(driver, in_flight, latencies)
+
+
+def _threads(driver: Callable[[int], None], count: int, latencies: list[float]) -> tuple[float, float]:
+    began = time.perf_counter()
+    pool = [threading.Thread(target=driver, args=(d,)) for d in range(count)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return len(latencies) / elapsed, latencies[len(latencies) // 2]
+
+
+def open_loop(app: Interlock, path: Path, prefix: str, count: int) -> float:
+    """Workflows/s with ``count`` workflows created at once (as fast as the callers can), timed until
+    the last is done."""
+    import asyncio
+
+    async def run() -> float:
+        began = time.perf_counter()
+        await asyncio.gather(*(app.aio.create("workflow", f"{prefix}-{i}") for i in range(count)))
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            while db.execute("SELECT COUNT(*) FROM instances WHERE machine = 'workflow' AND id LIKE ? "
+                             "AND status = 'done'", (f"{prefix}-%",)).fetchone()[0] < count:
+                await asyncio.sleep(0.01)
+        return time.perf_counter() - began
+
+    return count / asyncio.run(run())
+
+
+def run(path: Path, *, levels: tuple[int, ...], seconds: float, open_count: int,
+        round_no: int) -> dict[str, dict[str, float]]:
+    """One round on a fresh app over ``path``: every level, then the open loop."""
+    app = app_for(path)
+    finished = Finished(app, path)
+    out: dict[str, dict[str, float]] = {}
+    try:
+        for i in range(20):  # warm-up: connections, statements, the worker's threads
+            finished.expect(f"warm{round_no}-{i}").clear()
+            app.create("workflow", f"warm{round_no}-{i}")
+        for level in levels:
+            rate, p50 = closed_loop(app, finished, f"r{round_no}c{level}", level, seconds)
+            out[str(level)] = {"rate": rate, "p50_ms": p50 * 1e3}
+        if open_count:
+            out["open"] = {"rate": open_loop(app, path, f"r{round_no}open", open_count)}
+    finally:
+        finished.close()
+        app.close()
+    return out
