@@ -119,10 +119,3 @@ def round_of_work(unit: Unit, *, owner: str, services: list[str], limit: int, ti
     done += drain_ready(unit, timers)
     tasks = claim(unit, owner=owner, services=services, limit=limit, rng=rng) if services and limit else []
     return done, tasks
-
-
-def complete_and_claim(unit: Unit, task: TaskRow, owner: str, result: Attempt, rng: random.Random, *,
-                       services: list[str]) -> tuple[str, list[TaskRow]]:
-    """:func:`complete`, then claim one available task for the same worker thread."""
-    verdict = complete(unit, task, owner, result, rng)
-    return verdict, claim(unit, owner=owner, services=services, limit=1, rng=rng)
