@@ -15,7 +15,7 @@ from interlock.core.snapshot import Snapshot
 from interlock.core.step import start, step
 from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
 from interlock.runtime.addresses import session_id
-from interlock.runtime.dispatch import deliver, dispatch, reachable_from
+from interlock.runtime.dispatch import NO_CHILDREN, deliver, dispatch, reach_of
 from interlock.runtime.step_errors import describe
 from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.codec import (
@@ -59,7 +59,7 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
         raise ConflictError(f"instance {id!r} of machine {machine!r} already exists; choose another id, "
                             "or send the existing instance events")
     result = start(chart, sessionid=session_id(machine, id), data=input, now=unit.now,
-                   reachable=lambda target: False)
+                   reachable=NO_CHILDREN)
     snap = result.snapshot
     parent_machine, parent_id, parent_invokeid = parent or (None, None, None)
     row = InstanceRow(machine, id, chart.version, "active", False, 0, 0, snap.to_json(), parent_machine,
@@ -133,7 +133,7 @@ def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: 
     chart = unit.registry.chart(row.machine, row.version)
     snap = unit.snapshot(row)
     try:
-        result = step(chart, snap, event, now=unit.now, reachable=reachable_from(unit, row))
+        result = step(chart, snap, event, now=unit.now, reachable=reach_of(unit, row, snap.invocations))
     except KeyError:
         unknown = [s for s in snap.configuration if s not in chart.states]
         if not unknown:

@@ -28,6 +28,7 @@ from interlock.core.effects import (
     SendEffect,
 )
 from interlock.core.events import Event
+from interlock.core.reach import Reach
 from interlock.runtime.addresses import parse_address, session_id, split_session
 from interlock.runtime.children import MAX_INVOKE_DEPTH, refusal
 from interlock.runtime.machines import SCXML_TYPES, inline_name
@@ -152,14 +153,16 @@ def resolve(unit: Unit, row: InstanceRow, target: str | None) -> tuple[str, str,
     return (*found, None) if found else None
 
 
-def reachable_from(unit: Unit, row: InstanceRow) -> Callable[[str], bool]:
-    """The engine's ``reachable`` callback: does a ``#_...`` target name an existing instance?"""
+def reach_of(unit: Unit, row: InstanceRow, invocations: dict[str, tuple[str, int]]) -> Reach:
+    """What a step of ``row`` knows before it runs (core/reach.py): the invoke ids of its child instances.
+    Other instances are not listed: a ``#_scxml_`` target is resolved when the send is dispatched."""
+    if not invocations:  # no active invocation: no child to reach (and no query on the hot path)
+        return NO_CHILDREN
+    ids = frozenset(c.parent_invokeid for c in unit.tx.children(row.machine, row.id) if c.parent_invokeid)
+    return Reach(ids, None)
 
-    def reachable(target: str) -> bool:
-        found = resolve(unit, row, target)
-        return found is not None and unit.row(found[0], found[1]) is not None
 
-    return reachable
+NO_CHILDREN = Reach(frozenset(), None)
 
 
 def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> None:

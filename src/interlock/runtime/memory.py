@@ -40,6 +40,7 @@ from interlock.core.effects import (
 )
 from interlock.core.events import Event, as_event
 from interlock.core.execute import SCXML_PROCESSOR
+from interlock.core.reach import Reach
 from interlock.core.snapshot import Snapshot
 from interlock.core.spec import DOCUMENT_DATAMODEL
 from interlock.core.step import StepResult, start, step, stop
@@ -129,6 +130,7 @@ class MemoryRunner:
                  strict: bool = True, trusted_base: str | Path | None = None) -> None:
         self.clock: Clock = clock if clock is not None else VirtualClock()
         self.sessions: dict[str, Session] = {}
+        self._live: set[str] = set()  # ids of sessions neither done nor stopped (what a step may reach)
         self.services: dict[str, ServiceFn] = dict(services or {})
         self.trusted_base = Path(trusted_base) if trusted_base is not None else None
         self.machines = MachineLoader(strict=strict, trusted_base=self.trusted_base)
@@ -167,6 +169,7 @@ class MemoryRunner:
             raise ConflictError(f"session id {sid!r} is already in use; pick another or omit it")
         session = Session(sid, chart, Path(base_dir) if base_dir else self.trusted_base)
         self.sessions[sid] = session
+        self._live.add(sid)
         self._start(session, data)
         return session
 
@@ -255,11 +258,9 @@ class MemoryRunner:
         session.queue.append(event)
         self._ready.append(sessionid)
 
-    def _reachable(self, session: Session) -> Callable[[str], bool]:
-        def reachable(target: str) -> bool:
-            return self._resolve(session, target) is not None
-
-        return reachable
+    def _reachable(self, session: Session) -> Reach:
+        """What its step may know of other sessions, given before the step (core/reach.py)."""
+        return Reach(session.children, self._live)
 
     def _resolve(self, session: Session, target: str) -> Session | None:
         """The live session a ``#_...`` target names, seen from ``session``."""
@@ -394,6 +395,7 @@ class MemoryRunner:
         child = Session(f"{parent.id}.{effect.invokeid}", chart, base_dir, parent=parent.id,
                         invokeid=effect.invokeid)
         self.sessions[child.id] = child
+        self._live.add(child.id)
         parent.children[effect.invokeid] = child.id
         declared = {item.id for item in chart.root.data}
         self._children[0] += 1
@@ -442,6 +444,7 @@ class MemoryRunner:
         self._drop(session)
 
     def _drop(self, session: Session) -> None:
+        self._live.discard(session.id)
         session.queue.clear()
         for key in [k for k in self._timer_index if k[0] == session.id]:
             for timer in self._timer_index.pop(key):
