@@ -45,6 +45,7 @@ from interlock.core.snapshot import Snapshot
 from interlock.core.spec import DOCUMENT_DATAMODEL
 from interlock.core.step import StepResult, start, step, stop
 from interlock.errors import ConflictError, NotFoundError
+from interlock.runtime.addresses import parse_address
 from interlock.runtime.children import MAX_INVOKE_DEPTH, check_no_cycle, invoked_machines, refusal
 from interlock.runtime.clock import Clock, VirtualClock
 from interlock.runtime.machines import MachineLoader, is_scxml_type
@@ -263,7 +264,12 @@ class MemoryRunner:
         return Reach(session.children, self._live)
 
     def _resolve(self, session: Session, target: str) -> Session | None:
-        """The live session a ``#_...`` target names, seen from ``session``."""
+        """The live session a ``#_...`` target or an ``instance:<machine>/<id>`` address names, seen from
+        ``session`` (an address names the session ``<id>`` running machine ``<machine>``)."""
+        address = parse_address(target)
+        if address is not None:
+            found = self.sessions.get(address[1])
+            return found if found is not None and found.chart.name == address[0] and not found.done else None
         if target == "#_parent":
             sid = session.parent
         elif target.startswith("#_scxml_"):
@@ -320,9 +326,9 @@ class MemoryRunner:
             return
         receiver = self._resolve(sender, target)
         if receiver is None:
-            self._comm_error(sender, effect, f"no live session answers to {target!r}")
+            self._comm_error(sender, effect, f"send target {target!r} is not reachable")
             return
-        if target == "#_parent":
+        if receiver.id == sender.parent:  # to its parent, however addressed: its invocation's event
             event = event._replace(invokeid=sender.invokeid)
         self._deliver(receiver.id, event)
 
@@ -371,10 +377,12 @@ class MemoryRunner:
 
     def _invoke(self, parent: Session, effect: InvokeEffect) -> None:
         """Start a child machine or call a service (SCXML 6.4); failures come back as events."""
+        name = effect.type if self._service(parent, effect.type) else effect.src or ""
         service = self._service(parent, effect.type) or (
             self._service(parent, effect.src) if effect.src and not is_scxml_type(effect.type) else None)
         if service is not None:
-            self._deliver(parent.id, call_service(service, effect, machine=parent.chart.name, instance=parent.id))
+            self._deliver(parent.id, call_service(service, effect, name=name, machine=parent.chart.name,
+                                                  instance=parent.id))
             return
         if not is_scxml_type(effect.type):
             self._invoke_failed(parent, effect, f"unknown invoke type {effect.type!r}; register a "
