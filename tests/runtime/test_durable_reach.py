@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from interlock.runtime.clock import VirtualClock
 from tests.runtime.durable_support import child_chart, open_app, parent_chart, receiver_chart, scxml
 
@@ -14,6 +16,7 @@ TALKER = """
   <transition event="SCXML"><send event="NUM" targetexpr="'#_scxml_receiver/' + _event.data['to']">
     <param name="i" expr="7"/></send></transition>
   <transition event="CHILD"><send event="NUM" target="#_nobody"/><raise event="after"/></transition>
+  <transition event="MALFORMED"><send event="NUM" target="#_scxml_foo"/><raise event="after"/></transition>
   <transition event="error.communication"><assign location="errors" expr="errors + [_event.data['message']]"/></transition>
   <transition event="after"><assign location="errors" expr="errors + ['after']"/></transition>
 </state>
@@ -31,12 +34,13 @@ def test_a_session_target_reaches_another_instance_or_raises_error_communication
         assert len(errors) == 1 and "'#_scxml_receiver/nobody' is not reachable" in errors[0]
 
 
-def test_an_unknown_invocation_is_unreachable_within_the_step(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("event", "target"), [("CHILD", "#_nobody"), ("MALFORMED", "#_scxml_foo")])
+def test_a_target_known_to_be_unreachable_fails_within_the_step(tmp_path: Path, event: str, target: str) -> None:
     talker = scxml(TALKER, name="talker", initial="idle")
     with open_app(tmp_path / "c.db", VirtualClock(), talker) as app:
         app.create("talker", "t1")
-        errors = app.send("talker", "t1", "CHILD").instance.context["errors"]
-        assert errors[1] == "after" and "'#_nobody' is not reachable" in errors[0]  # internal: first
+        errors = app.send("talker", "t1", event).instance.context["errors"]
+        assert errors[1] == "after" and f"{target!r} is not reachable" in errors[0]  # internal: first
 
 
 def test_a_parent_reaches_its_live_child_by_invoke_id(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from interlock.core.effects import (
 )
 from interlock.core.events import Event
 from interlock.core.reach import Reach
-from interlock.runtime.addresses import parse_address, session_id, split_session
+from interlock.runtime.addresses import SESSION_IDS, parse_address, session_id, split_session
 from interlock.runtime.children import MAX_INVOKE_DEPTH, refusal
 from interlock.runtime.machines import SCXML_TYPES, inline_name
 from interlock.runtime.unit import Isolate, Unit
@@ -155,14 +155,15 @@ def resolve(unit: Unit, row: InstanceRow, target: str | None) -> tuple[str, str,
 
 def reach_of(unit: Unit, row: InstanceRow, invocations: dict[str, tuple[str, int]]) -> Reach:
     """What a step of ``row`` knows before it runs (core/reach.py): the invoke ids of its child instances.
-    Other instances are not listed: a ``#_scxml_`` target is resolved when the send is dispatched."""
+    Other instances are not listed: a ``#_scxml_`` id that cannot name an instance is unreachable at
+    once; one that can is resolved when the send is dispatched."""
     if not invocations:  # no active invocation: no child to reach (and no query on the hot path)
         return NO_CHILDREN
     ids = frozenset(c.parent_invokeid for c in unit.tx.children(row.machine, row.id) if c.parent_invokeid)
-    return Reach(ids, None)
+    return Reach(ids, SESSION_IDS)
 
 
-NO_CHILDREN = Reach(frozenset(), None)
+NO_CHILDREN = Reach(frozenset(), SESSION_IDS)
 
 
 def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> None:
@@ -231,16 +232,17 @@ def _create_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, machine: s
     from interlock.runtime.apply import create
 
     id = child_id(unit, row, machine, effect.invokeid, key)
+    input = declared_input(unit, machine, version, effect.data)
     if not unit.isolate:
         try:
-            create(unit, machine, id, input=effect.data or None, version=version or None,
+            create(unit, machine, id, input=input, version=version or None,
                    parent=(row.machine, row.id, effect.invokeid))
         except Exception as exc:
             raise Isolate(f"child {machine}/{id} of {row.machine}/{row.id} failed to start") from exc
         return
     try:
         with unit.attempt():
-            create(unit, machine, id, input=effect.data or None, version=version or None,
+            create(unit, machine, id, input=input, version=version or None,
                    parent=(row.machine, row.id, effect.invokeid))
     except Exception as exc:
         log.warning("invoke %r of %s/%s: child %s/%s failed to start: %s", effect.invokeid, row.machine,
@@ -249,6 +251,18 @@ def _create_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, machine: s
         error = Event("error.execution", {"message": message, "invokeid": effect.invokeid}, "platform",
                       invokeid=effect.invokeid)  # dropped with its invocation if the state is left first
         deliver(unit, row.machine, row.id, error, cause=key)
+
+
+def declared_input(unit: Unit, machine: str, version: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """SCXML 6.4.4: params and namelist values initialize only the data the child declares at top level;
+    others are ignored (W3C test 245), as in the in-memory runner."""
+    if not data:
+        return None
+    try:
+        declared = {item.id for item in unit.registry.chart(machine, version or None).root.data}
+    except Exception:  # not registered here: create() says so
+        return data
+    return {k: v for k, v in data.items() if k in declared} or None
 
 
 def classify(effect: InvokeEffect, services: set[str],
