@@ -199,8 +199,8 @@ class Interlock:
         """What the caller gets back was captured in the writer; it becomes an :class:`Instance` in the
         caller's own thread, which keeps that work off the one writer thread."""
         captured = written.instance
-        return instance_from(captured, self.runtime.leaves_of(captured[0], captured[2],
-                                                              captured[7]["configuration"]))
+        return instance_from(captured, self.runtime.leaves_of(captured.machine, captured.version,
+                                                              captured.snapshot["configuration"]))
 
     def _result(self, sent: writes.Sent) -> SendResult:
         return SendResult(sent.outcome, sent.step, sent.duplicate, self._instance(sent))  # type: ignore[arg-type]

@@ -30,12 +30,12 @@ def test_commands_submitted_to_the_writer_answer_with_named_results(tmp_path: Pa
         writer = app.runtime.writer
         created = writer.call(writes.Create("order", "o1", {"n": 5}))
         assert isinstance(created, writes.Written)
-        assert created.instance[:2] == ("order", "o1")
+        assert (created.instance.machine, created.instance.id, created.instance.step) == ("order", "o1", 0)
         sent = writer.call(writes.Send("order", "o1", Event("ACCEPT"), idempotency_key="req-1"))
         assert (sent.outcome, sent.step, sent.duplicate) == ("applied", 1, False)
         again = writer.call(writes.Send("order", "o1", Event("ACCEPT"), idempotency_key="req-1"))
         assert (again.outcome, again.step, again.duplicate) == ("applied", 1, True)
-        assert writer.call(writes.Pause("order", "o1")).instance[4] is True
+        assert writer.call(writes.Pause("order", "o1")).instance.paused is True
         assert writer.call(writes.Send("order", "o1", Event("SHIP"))).outcome == "queued"
         writer.call(writes.Resume("order", "o1"))
         # the API reads what the commands wrote: one write path
