@@ -83,3 +83,20 @@ def test_an_address_names_a_session_of_that_machine_only() -> None:
     runner.send("a1", "GO")
     runner.run_until_idle()
     assert [e["target"] for e in talker.context["errors"]] == ["instance:b/b1", "instance:b/nobody"]
+
+
+UNKNOWN = f"""<scxml {NS} name="a" initial="s"><datamodel><data id="out" expr="None"/></datamodel>
+  <state id="s"><invoke id="calc" type="nope"/>
+    <transition event="error.execution" target="bad">
+      <assign location="out" expr="[_event.invokeid, sorted(_event.data)]"/></transition>
+  </state><state id="bad"/></scxml>"""
+
+
+def test_an_invoke_that_cannot_start_raises_the_same_error_execution_in_both_runtimes(tmp_path: Path) -> None:
+    runner = MemoryRunner()
+    session = runner.start(_chart(UNKNOWN), sessionid="a1")
+    runner.run_until_idle()
+    with open_app(tmp_path / "d.db", VirtualClock(), _chart(UNKNOWN)) as app:
+        app.create("a", "a1")
+        durable = app.get("a", "a1").context["out"]
+    assert session.context["out"] == durable == ["calc", ["invokeid", "message"]]

@@ -424,7 +424,8 @@ class MemoryRunner:
 
     def _invoke_failed(self, parent: Session, effect: InvokeEffect, message: str) -> None:
         data = {"message": message, "invokeid": effect.invokeid}
-        self._deliver(parent.id, Event("error.execution", data, "platform"))
+        # it carries the invoke id, as in the durable runtime
+        self._deliver(parent.id, Event("error.execution", data, "platform", invokeid=effect.invokeid))
 
     def _finished(self, session: Session, output: Any) -> None:
         """A session reached a top-level final state: drop its timers and children, tell its parent."""
