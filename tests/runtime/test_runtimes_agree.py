@@ -100,3 +100,24 @@ def test_an_invoke_that_cannot_start_raises_the_same_error_execution_in_both_run
         app.create("a", "a1")
         durable = app.get("a", "a1").context["out"]
     assert session.context["out"] == durable == ["calc", ["invokeid", "message"]]
+
+
+LEAVER = f"""<scxml {NS} name="a" initial="s0">
+  <state id="s0">
+    <invoke id="kid"><content><scxml initial="f" datamodel="python">
+      <final id="f"><onexit><send target="#_parent" event="bye"/></onexit></final></scxml></content></invoke>
+    <transition event="bye" target="s1"/>
+  </state>
+  <state id="s1"><transition event="done.invoke.kid" target="heard"/></state>
+  <state id="heard"/>
+</scxml>"""
+
+
+def test_a_child_that_finished_before_its_state_was_left_still_reports_done(tmp_path: Path) -> None:
+    """W3C test 236: the done event queued before the invoking state was left is applied after it."""
+    runner = MemoryRunner()
+    session = runner.start(_chart(LEAVER), sessionid="a1")
+    runner.run_until_idle()
+    with open_app(tmp_path / "d.db", VirtualClock(), _chart(LEAVER)) as app:
+        durable = app.create("a", "a1").state
+    assert session.configuration[-1] == durable[-1] == "heard"

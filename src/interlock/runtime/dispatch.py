@@ -6,9 +6,11 @@ Invoked services become tasks that workers run after the commit, at least once, 
 ``<machine>/<id>#<step>.<index>``.
 
 Events an invocation sends its invoker (a task's result, a child's events to its parent and its done
-event) carry the invoke id (``Event.invokeid``); when the invocation is cancelled (its state is exited)
-the ones still queued are dropped, so a state entered again never sees its old invocation's events
-(SCXML 6.4: once an invocation is cancelled, no event of it is processed).
+event) carry the invoke id (``Event.invokeid``). When the invocation is cancelled (its state is exited)
+it sends nothing more; what it sent before stays queued and is applied (a finished child's done event
+arrives after its state was left, W3C test 236, as in the in-memory runner) until a new invocation
+takes the same id (the state entered again): then the old one's queued events are dropped, so the new
+invocation never sees them.
 """
 
 from __future__ import annotations
@@ -166,8 +168,20 @@ def reach_of(unit: Unit, row: InstanceRow, invocations: dict[str, tuple[str, int
 NO_CHILDREN = Reach(frozenset(), SESSION_IDS)
 
 
+def _forget_old(unit: Unit, row: InstanceRow, invokeid: str) -> None:
+    """A new invocation starts under ``invokeid`` (a state entered again): drop what an earlier one sent
+    that is still queued (a task's result, a child's done event or its events to its parent), in the
+    table or in this transaction, so it never reaches the new invocation."""
+    if row.queued:
+        removed = unit.tx.remove_invocation_events(row.machine, row.id, invokeid)
+        if removed:
+            row.queued -= removed
+            unit.touch(row)
+
+
 def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> None:
     registry = unit.registry
+    _forget_old(unit, row, effect.invokeid)
     if isinstance(effect.content, str) and effect.type in SCXML_TYPES:
         kind, name = "machine", inline_name(row.machine, effect.content)
         if not registry.has_chart(name):
@@ -296,15 +310,8 @@ def child_id(unit: Unit, row: InstanceRow, machine: str, invokeid: str, key: str
 
 
 def _cancel_invoke(unit: Unit, row: InstanceRow, invokeid: str) -> None:
-    """The invoking state was exited: stop the task or child, and drop what it already sent us (a task's
-    result, a finished child's done event, a child's events to its parent) that is still queued, in the
-    table or in this transaction. A state entered again starts a new invocation under the same id, and
-    the old one's events must not reach it."""
-    if row.queued:
-        removed = unit.tx.remove_invocation_events(row.machine, row.id, invokeid)
-        if removed:
-            row.queued -= removed
-            unit.touch(row)
+    """The invoking state was exited: stop the task or child. What it sent before (a finished child's
+    done event, W3C test 236) stays queued until a new invocation takes its id (:func:`_forget_old`)."""
     unit.tx.cancel_tasks(row.machine, row.id, invokeid)
     child = unit.tx.find_child(row.machine, row.id, invokeid)
     if child is not None:
