@@ -7,7 +7,7 @@ import interlock
 PUBLIC = {
     "AsyncInterlock", "Chart", "Clock", "ConflictError", "DefinitionError", "Event", "EventRejectedError",
     "HistoryEntry", "Instance", "Interlock", "InterlockError", "LogRecord", "MemoryRunner", "NotFoundError",
-    "Page", "Problem", "RetryPolicy", "SendResult", "Session", "Snapshot", "StepLimitError", "StepResult",
+    "Page", "Problem", "Reach", "RetryPolicy", "SendResult", "Session", "Snapshot", "StepLimitError", "StepResult",
     "StorageError", "SystemClock", "Task", "TaskLostError", "VirtualClock", "__version__", "load_document",
     "load_machine", "load_scxml", "machine", "start", "step", "stop",
 }

@@ -14,6 +14,7 @@ from __future__ import annotations
 from interlock.app import AsyncInterlock, Interlock
 from interlock.core.chart import Chart
 from interlock.core.events import Event
+from interlock.core.reach import Reach
 from interlock.core.snapshot import Snapshot
 from interlock.core.step import StepResult, start, step, stop
 from interlock.errors import (
@@ -55,6 +56,7 @@ __all__ = [
     "NotFoundError",
     "Page",
     "Problem",
+    "Reach",
     "RetryPolicy",
     "SendResult",
     "Session",

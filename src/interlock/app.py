@@ -19,17 +19,15 @@ from typing import Any
 from interlock.core.chart import Chart
 from interlock.core.events import Event
 from interlock.errors import EventRejectedError, NotFoundError
-from interlock.runtime import apply, commands
+from interlock.runtime import writes
 from interlock.runtime.arguments import check_id, check_limit, check_step, check_text, unencodable
 from interlock.runtime.clock import Clock
 from interlock.runtime.durable import DurableRuntime
 from interlock.runtime.model import (
-    Captured,
     HistoryEntry,
     Instance,
     Page,
     SendResult,
-    capture,
     entry_of,
     instance_from,
     instance_of,
@@ -46,7 +44,7 @@ RESERVED_PREFIXES = ("done.", "error.", "xstate.after.")
 RESERVED_NAMES = frozenset(("done", "error"))  # a transition on "error" takes every error.* event
 MAX_EVENT_NAME = 256  # characters
 STATUSES = ("active", "done", "cancelled")  # "failed" is a step's outcome, never an instance's status
-Command = Callable[[Unit], Any]
+Command = writes.Create | writes.Send | writes.Pause | writes.Resume | writes.Cancel
 
 
 class Interlock:
@@ -109,15 +107,15 @@ class Interlock:
 
     def pause(self, machine: str, instance_id: str) -> Instance:
         """Stop applying events; they (and fired timers, task results) queue until :meth:`resume`."""
-        return self._instance(self._write(self._simple(commands.pause, machine, instance_id), None))
+        return self._instance(self._write(self._simple(writes.Pause, machine, instance_id), None))
 
     def resume(self, machine: str, instance_id: str) -> Instance:
         """Apply what queued while paused, in arrival order, then carry on."""
-        return self._instance(self._write(self._simple(commands.resume, machine, instance_id), None))
+        return self._instance(self._write(self._simple(writes.Resume, machine, instance_id), None))
 
     def cancel(self, machine: str, instance_id: str) -> Instance:
         """Stop an instance for good, with its timers, tasks and child instances."""
-        return self._instance(self._write(self._simple(commands.cancel, machine, instance_id), None))
+        return self._instance(self._write(self._simple(writes.Cancel, machine, instance_id), None))
 
     # -- reads --------------------------------------------------------------------------------------
 
@@ -201,18 +199,15 @@ class Interlock:
             self.start()
         return self.runtime.writer.call(fn, timeout)
 
-    def _view(self, unit: Unit, machine: str, instance_id: str) -> Captured:
-        """What the caller gets back, captured in the writer; turned into an :class:`Instance` by the
-        caller's own thread (:meth:`_instance`), which keeps that work off the one writer thread."""
-        return capture(commands.existing(unit, machine, instance_id))
+    def _instance(self, written: writes.Written | writes.Sent) -> Instance:
+        """What the caller gets back was captured in the writer; it becomes an :class:`Instance` in the
+        caller's own thread, which keeps that work off the one writer thread."""
+        captured = written.instance
+        return instance_from(captured, self.runtime.leaves_of(captured.machine, captured.version,
+                                                              captured.snapshot["configuration"]))
 
-    def _instance(self, captured: Captured) -> Instance:
-        return instance_from(captured, self.runtime.leaves_of(captured[0], captured[2],
-                                                              captured[7]["configuration"]))
-
-    def _result(self, answer: tuple[str, int | None, bool, Captured]) -> SendResult:
-        outcome, step, duplicate, captured = answer
-        return SendResult(outcome, step, duplicate, self._instance(captured))  # type: ignore[arg-type]
+    def _result(self, sent: writes.Sent) -> SendResult:
+        return SendResult(sent.outcome, sent.step, sent.duplicate, self._instance(sent))  # type: ignore[arg-type]
 
     def _create(self, machine: str, instance_id: str, input: dict[str, Any] | None,
                 version: str | None) -> Command:
@@ -225,12 +220,7 @@ class Interlock:
         if input is not None:
             input = self._check_json(input, "input")
 
-        def run(unit: Unit) -> Captured:
-            apply.create(unit, machine, instance_id, input=input, version=version)
-            apply.settle(unit)
-            return self._view(unit, machine, instance_id)
-
-        return run
+        return writes.Create(machine, instance_id, input, version)
 
     def _send(self, machine: str, instance_id: str, event: Any, key: str | None,
               reject: bool) -> Command:
@@ -239,21 +229,12 @@ class Interlock:
         if key is not None:
             check_id("idempotency_key", key, printable=False)
 
-        def run(unit: Unit) -> tuple[str, int | None, bool, Captured]:
-            outcome, step, duplicate = apply.send(unit, machine, instance_id, ev, idempotency_key=key,
-                                                  reject_unhandled=reject)
-            return outcome, step, duplicate, self._view(unit, machine, instance_id)
+        return writes.Send(machine, instance_id, ev, key, reject)
 
-        return run
-
-    def _simple(self, fn: Callable[[Unit, str, str], Any], machine: str, instance_id: str) -> Command:
+    def _simple(self, kind: type[writes.Pause | writes.Resume | writes.Cancel], machine: str,
+                instance_id: str) -> Command:
         _check_names(machine, instance_id)
-
-        def run(unit: Unit) -> Captured:
-            fn(unit, machine, instance_id)
-            return self._view(unit, machine, instance_id)
-
-        return run
+        return kind(machine, instance_id)
 
     def _event(self, value: Any) -> Event:
         """Validate a caller's event; only its name and data are taken (origin fields are the runtime's)."""
@@ -357,15 +338,15 @@ class AsyncInterlock:
         return self.app._result(await self._write(cmd, timeout))
 
     async def pause(self, machine: str, instance_id: str) -> Instance:
-        return self.app._instance(await self._write(self.app._simple(commands.pause, machine, instance_id),
+        return self.app._instance(await self._write(self.app._simple(writes.Pause, machine, instance_id),
                                                     None))
 
     async def resume(self, machine: str, instance_id: str) -> Instance:
-        return self.app._instance(await self._write(self.app._simple(commands.resume, machine, instance_id),
+        return self.app._instance(await self._write(self.app._simple(writes.Resume, machine, instance_id),
                                                     None))
 
     async def cancel(self, machine: str, instance_id: str) -> Instance:
-        return self.app._instance(await self._write(self.app._simple(commands.cancel, machine, instance_id),
+        return self.app._instance(await self._write(self.app._simple(writes.Cancel, machine, instance_id),
                                                     None))
 
     async def get(self, machine: str, instance_id: str) -> Instance:

@@ -36,3 +36,21 @@ def test_runs_each_test_document_and_prints_a_summary(tmp_path: Path) -> None:
 def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [str(tmp_path / "absent")])
     assert result.exit_code == 2 and "no such file or folder" in result.output
+
+
+def test_the_same_documents_run_on_the_durable_runtime(tmp_path: Path) -> None:
+    (tmp_path / "test1.scxml").write_text(PASSING)
+    (tmp_path / "test2.scxml").write_text(FAILING)
+    (tmp_path / "test3.scxml").write_text(HANGING)
+    result = CliRunner().invoke(app, ["--runtime", "durable", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    *lines, summary = result.output.strip().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [(r["test"], r["result"]) for r in records] == [("test1", "pass"), ("test2", "fail"), ("test3", "fail")]
+    assert records[2]["detail"] == "active in ['s']"
+    assert summary == "1 passed, 2 failed"
+
+
+def test_an_unknown_runtime_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["--runtime", "cloud", str(tmp_path)])
+    assert result.exit_code == 2 and "--runtime must be 'memory' or 'durable'" in result.output

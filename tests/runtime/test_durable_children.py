@@ -193,3 +193,24 @@ def test_registering_an_unchanged_chart_again_in_one_process_is_fine(tmp_path: P
         other = INLINE_PARENT.replace('<final id="finished"/>', '<final id="finished"/><state id="z"/>')
         with pytest.raises(ConflictError, match="already registered with other states or transitions"):
             app.register(load_scxml(other))
+
+
+TYPEEXPR_PARENT = """<scxml name="typed_parent" initial="s" datamodel="python" xmlns="http://www.w3.org/2005/07/scxml">
+  <datamodel><data id="kind" expr="'http://www.w3.org/TR/scxml/'"/></datamodel>
+  <state id="s">
+    <invoke id="kid" typeexpr="kind"><content><scxml initial="f"><final id="f"/></scxml></content></invoke>
+    <invoke id="job" typeexpr="'charge'"><content>not a document</content></invoke>
+    <transition event="done.invoke.kid" target="ok"/>
+  </state>
+  <final id="ok"/>
+</scxml>"""
+
+
+def test_an_inline_child_invoked_with_typeexpr_runs(tmp_path: Path) -> None:
+    """Its type is known only at run time: content that is an SCXML document is registered as a child
+    machine; content that is not (data for a service) is no error at register."""
+    from interlock.frontends.scxml import load_scxml
+
+    with open_app(tmp_path / "t.db", VirtualClock(), load_scxml(TYPEEXPR_PARENT)) as app:
+        app.service("charge", lambda task: "paid")
+        assert app.create("typed_parent", "p1").status == "done"

@@ -196,7 +196,8 @@ def test_python_services_sync_async_and_failing() -> None:
 
     assert _call(lambda task: task.input["x"] + 1) == ("ok", 21)
     assert _call(slow_double) == ("ok", 40)
-    assert _call(broken) == ("bad", {"message": "no calc today", "error": "ValueError"})
+    assert _call(broken) == ("bad", {"message": "no calc today", "error": "ValueError", "service": "calc",
+                                     "attempts": 1})
 
 
 def test_an_invoke_that_cannot_start_is_an_error_event() -> None:

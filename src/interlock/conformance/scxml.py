@@ -1,4 +1,5 @@
-"""The W3C SCXML conformance suite (IRP tests, Python datamodel) run on the in-memory runner.
+"""The W3C SCXML conformance suite (IRP tests, Python datamodel) run on the in-memory runner (or, with
+``runtime="durable"``, on the durable runtime: conformance/durable.py).
 
 Each ``testNNN.scxml`` runs on its own runner with a virtual clock (delays cost no time) and a wall-clock
 budget. It passes when the top-level machine ends in its ``<final id="pass">``. Files whose name contains
@@ -21,11 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from interlock.conformance.durable import run_durable
 from interlock.errors import DefinitionError
 from interlock.frontends.scxml import load_scxml
 from interlock.runtime.memory import MemoryRunner
 
 Result = Literal["pass", "fail", "error", "timeout"]
+Runtime = Literal["memory", "durable"]
 DEFAULT_BUDGET = 5.0
 
 
@@ -70,8 +73,9 @@ def _sort_key(path: Path) -> tuple[int, str]:
     return (int(match.group(1)) if match else sys.maxsize, path.stem)
 
 
-def run_case(path: Path, *, budget: float = DEFAULT_BUDGET) -> CaseResult:
-    """Run one document; never raises for a problem in the document or the engine."""
+def run_case(path: Path, *, budget: float = DEFAULT_BUDGET, runtime: Runtime = "memory") -> CaseResult:
+    """Run one document on the in-memory runner or the durable runtime (conformance/durable.py); never
+    raises for a problem in the document or the engine."""
     began = time.monotonic()
     name, group = path.stem, group_of(path)
 
@@ -83,6 +87,14 @@ def run_case(path: Path, *, budget: float = DEFAULT_BUDGET) -> CaseResult:
         chart = load_scxml(path, strict=False, base_dir=path.parent)
     except DefinitionError as error:
         return outcome("error", f"the document was rejected: {error}")
+    if runtime == "durable":
+        try:
+            passed, settled, detail = run_durable(chart, name, budget, path.parent)
+        except Exception as error:
+            return outcome("error", f"{type(error).__name__}: {error}")
+        if passed:
+            return outcome("pass", "")
+        return outcome("fail" if settled else "timeout", detail)
     runner = MemoryRunner(strict=False, trusted_base=path.parent)
     try:
         with _hard_limit(budget + 1.0):
@@ -104,7 +116,7 @@ def run_case(path: Path, *, budget: float = DEFAULT_BUDGET) -> CaseResult:
 
 
 def run_suite(paths: Iterable[Path], *, budget: float = DEFAULT_BUDGET, out: TextIO | None = None,
-              quiet: bool = False) -> list[CaseResult]:
+              quiet: bool = False, runtime: Runtime = "memory") -> list[CaseResult]:
     """Run every test under ``paths``, printing one JSON line per test and a summary line.
 
     ``out`` defaults to the current ``sys.stdout``; ``quiet`` prints nothing.
@@ -115,7 +127,7 @@ def run_suite(paths: Iterable[Path], *, budget: float = DEFAULT_BUDGET, out: Tex
         out = sys.stdout
     results = []
     for path in discover(paths):
-        result = run_case(path, budget=budget)
+        result = run_case(path, budget=budget, runtime=runtime)
         results.append(result)
         if out is not None:
             print(json.dumps(result.to_json()), file=out, flush=True)

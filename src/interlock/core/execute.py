@@ -236,7 +236,7 @@ def _send(run: Run, scope: Scope, action: Send, name: str | None, target: str | 
     event = Event(name, data, "external", sendid if explicit_id or delayed else None,
                   origin, _SEND_TYPES[kind])
     if (target is not None and target.startswith("#_") and target not in ("#_parent", origin)
-            and run.reachable is not None and not run.reachable(target)):
+            and run.reachable is not None and run.reachable.unreachable(target)):
         run.raise_error("error.communication", SendError(f"target {target!r} is not reachable"), sendid)
         return
     run.effects.append(SendEffect(sendid, event, target, _SEND_TYPES[kind], delay or 0))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from interlock.core.chart import Chart, StateNode, Transition
@@ -25,6 +24,7 @@ from interlock.core.events import Event, as_event
 from interlock.core.execute import run_block
 from interlock.core.invoke import start_invokes
 from interlock.core.microstep import Plan, plan_initial, plan_microstep
+from interlock.core.reach import Reach
 from interlock.core.select import select
 from interlock.core.snapshot import Snapshot
 from interlock.core.values import detached
@@ -49,7 +49,7 @@ class StepResult(NamedTuple):
 
 
 def start(chart: Chart, *, sessionid: str = "", data: dict[str, Any] | None = None,
-          now: float = 0.0, reachable: Callable[[str], bool] | None = None) -> StepResult:
+          now: float = 0.0, reachable: Reach | None = None) -> StepResult:
     """Initialize the datamodel, run the global script and enter the initial configuration."""
     empty = Snapshot((), {}, {}, {}, (), (), 0, "active", None, sessionid, chart.key)
     run = Run(chart, empty, now, reachable)
@@ -66,7 +66,7 @@ def start(chart: Chart, *, sessionid: str = "", data: dict[str, Any] | None = No
 
 
 def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], *, now: float = 0.0,
-         reachable: Callable[[str], bool] | None = None) -> StepResult:
+         reachable: Reach | None = None) -> StepResult:
     """Process one external event as a complete macrostep."""
     ev = event if type(event) is Event else as_event(event)
     if snapshot.status != "active":
@@ -103,7 +103,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
 
 
 def stop(chart: Chart, snapshot: Snapshot, *, now: float = 0.0,
-         reachable: Callable[[str], bool] | None = None) -> StepResult:
+         reachable: Reach | None = None) -> StepResult:
     """Cancel a session from outside (its invoking state was exited, or an operator stopped it).
 
     Runs every active state's exit handlers in exit order and cancels its invocations (SCXML 6.4), but
@@ -147,7 +147,7 @@ class Run:
     )
 
     def __init__(self, chart: Chart, snapshot: Snapshot, now: float,
-                 reachable: Callable[[str], bool] | None) -> None:
+                 reachable: Reach | None) -> None:
         self.chart = chart
         self.snapshot = snapshot
         self.now = now

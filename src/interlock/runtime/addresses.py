@@ -30,3 +30,17 @@ def parse_address(target: str) -> tuple[str, str] | None:
     if not target.startswith(SCHEME):
         return None
     return split_session(target[len(SCHEME):])
+
+
+class SessionIds:
+    """The ids that can name an instance at all (``<machine>/<id>``), as a container: what the durable
+    runtime tells a step about ``#_scxml_`` targets before it runs (core/reach.py). Whether such an
+    instance exists is answered when the send is dispatched."""
+
+    __slots__ = ()
+
+    def __contains__(self, sid: object) -> bool:
+        return isinstance(sid, str) and split_session(sid) is not None
+
+
+SESSION_IDS = SessionIds()

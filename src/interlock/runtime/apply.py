@@ -8,14 +8,14 @@ applied twice or half-applied.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from interlock.core.events import Event
 from interlock.core.snapshot import Snapshot
 from interlock.core.step import start, step
 from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
 from interlock.runtime.addresses import session_id
-from interlock.runtime.dispatch import deliver, dispatch, reachable_from
+from interlock.runtime.dispatch import NO_CHILDREN, deliver, dispatch, reach_of
 from interlock.runtime.step_errors import describe
 from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.codec import (
@@ -35,6 +35,22 @@ MAX_SNAPSHOT_CHARS = 4 * 1024 * 1024
 Parent = tuple[str, str, str]  # machine, id, invokeid
 
 
+class Applied(NamedTuple):
+    """What one event came to: ``outcome`` (started, applied, ignored, failed) and the ``step`` recording it."""
+
+    outcome: str
+    step: int
+
+
+class Answer(NamedTuple):
+    """A caller's event: its ``outcome`` (or ``queued``), its ``step`` (None while queued), and whether it
+    was a ``duplicate`` of an idempotency key already seen."""
+
+    outcome: str
+    step: int | None
+    duplicate: bool
+
+
 def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = None,
            version: str | None = None, parent: Parent | None = None) -> InstanceRow:
     """Start a new instance: run the chart's initial macrostep and record it as step 0."""
@@ -43,7 +59,7 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
         raise ConflictError(f"instance {id!r} of machine {machine!r} already exists; choose another id, "
                             "or send the existing instance events")
     result = unit.watchdog.run(f"the start of {machine}/{id}", lambda: start(
-        chart, sessionid=session_id(machine, id), data=input, now=unit.now, reachable=lambda target: False))
+        chart, sessionid=session_id(machine, id), data=input, now=unit.now, reachable=NO_CHILDREN))
     snap = result.snapshot
     parent_machine, parent_id, parent_invokeid = parent or (None, None, None)
     row = InstanceRow(machine, id, chart.version, "active", False, 0, 0, snap.to_json(), parent_machine,
@@ -59,8 +75,8 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
 
 
 def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: str | None = None,
-         reject_unhandled: bool = False) -> tuple[str, int | None, bool]:
-    """An event from a caller: ``(outcome, step, duplicate)`` once the instance has settled."""
+         reject_unhandled: bool = False) -> Answer:
+    """An event from a caller, answered once the instance has settled."""
     row = unit.row(machine, id)
     if row is None:
         if not unit.registry.has_chart(machine):
@@ -71,11 +87,11 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
         seen = unit.tx.history_by_key(machine, id, idempotency_key)
         if seen is not None:
             _same_request(machine, id, idempotency_key, seen.event, event)
-            return seen.outcome, seen.step, True
+            return Answer(seen.outcome, seen.step, True)
         waiting = unit.tx.inbox_by_key(machine, id, idempotency_key)
         if waiting is not None:
             _same_request(machine, id, idempotency_key, waiting.event, event)
-            return "queued", None, True
+            return Answer("queued", None, True)
     if row.queued or (row.paused and row.status == "active"):
         # behind other events (or paused): keep arrival order by going through the inbox. An instance
         # that has ended records the event as ignored at once, paused or not (after any still queued).
@@ -85,12 +101,11 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
         unit.touch(row)
         unit.mark((machine, id))
         settle(unit)
-        outcome, number = unit.outcomes.get(seq, ("queued", None))
-        return outcome, number, False
-    outcome, number = apply_event(unit, row, event, idempotency_key=idempotency_key,
-                                  reject_unhandled=reject_unhandled)
+        applied = unit.outcomes.get(seq)
+        return Answer("queued", None, False) if applied is None else Answer(applied[0], applied[1], False)
+    applied = apply_event(unit, row, event, idempotency_key=idempotency_key, reject_unhandled=reject_unhandled)
     settle(unit)
-    return outcome, number, False
+    return Answer(applied.outcome, applied.step, False)
 
 
 def _same_request(machine: str, id: str, key: str, recorded: dict[str, Any] | None, event: Event) -> None:
@@ -108,8 +123,8 @@ def _same_request(machine: str, id: str, key: str, recorded: dict[str, Any] | No
 
 
 def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: str | None = None,
-                cause: str | None = None, reject_unhandled: bool = False) -> tuple[str, int]:
-    """One step of the core for one event, with everything it produced. Returns ``(outcome, step)``."""
+                cause: str | None = None, reject_unhandled: bool = False) -> Applied:
+    """One step of the core for one event, with everything it produced."""
     if row.status != "active":
         if reject_unhandled:
             raise EventRejectedError(f"instance {row.machine}/{row.id} is {row.status}; it accepts no events")
@@ -118,9 +133,9 @@ def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: 
     chart = unit.registry.chart(row.machine, row.version)
     snap = unit.snapshot(row)
     try:
-        reachable = reachable_from(unit, row)
+        reach = reach_of(unit, row, snap.invocations)
         result = unit.watchdog.run(f"the step of {row.machine}/{row.id} on event {event.name!r}",
-                                   lambda: step(chart, snap, event, now=unit.now, reachable=reachable))
+                                   lambda: step(chart, snap, event, now=unit.now, reachable=reach))
     except KeyError:
         unknown = [s for s in snap.configuration if s not in chart.states]
         if not unknown:
@@ -152,7 +167,7 @@ def _dispatch(unit: Unit, row: InstanceRow, number: int, effects: Any) -> list[d
 
 def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, event: Event | None,
             key: str | None, cause: str | None, effects: list[dict[str, Any]], *,
-            errors: tuple[dict[str, Any], ...] = ()) -> tuple[str, int]:
+            errors: tuple[dict[str, Any], ...] = ()) -> Applied:
     started = outcome == "started"
     number = 0 if started else row.step + 1
     error = describe(errors, event)
@@ -176,7 +191,7 @@ def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, even
         row.machine, row.id, number, unit.now, outcome, None if event is None else event.to_json(), key,
         cause, list(old.configuration) if not started else [], list(new.configuration), change, effects,
         error))
-    return outcome, number
+    return Applied(outcome, number)
 
 
 def _store_snapshot(row: InstanceRow, new: Snapshot, number: int, change: dict[str, Any],
@@ -271,7 +286,7 @@ def settle(unit: Unit) -> None:
 
 
 def _fail(unit: Unit, row: InstanceRow, event: Event, key: str | None, cause: str | None,
-          exc: Exception) -> tuple[str, int]:
+          exc: Exception) -> Applied:
     """Record an event whose step raised (a value that cannot be stored, a runaway chart): it is consumed,
     and the instance gets ``error.execution`` after the events already queued, so a chart waiting for it
     (a task's result, a child's done event) can react. A failing ``error.*`` event raises nothing more."""
@@ -288,7 +303,7 @@ def _fail(unit: Unit, row: InstanceRow, event: Event, key: str | None, cause: st
                                            f"not applied: {error}", "event": event.name, "step": number},
                        "platform")
         deliver(unit, row.machine, row.id, notice, cause=f"{row.machine}/{row.id}#{number}")
-    return "failed", number
+    return Applied("failed", number)
 
 
 def _not_json(machine: str, id: str, number: int, exc: Exception) -> StorageError:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
-from interlock.core.events import Event
 from interlock.errors import ConflictError, NotFoundError
 from interlock.runtime import apply
-from interlock.runtime.dispatch import DONE_INVOKE, INVOKE_ERROR, deliver, report_cancelled
+from interlock.runtime.dispatch import deliver, report_cancelled
 from interlock.runtime.retry import RetryPolicy
+from interlock.runtime.services import invoke_result
 from interlock.runtime.tasks import Attempt
 from interlock.runtime.unit import Unit
 from interlock.storage.store import InstanceRow, TaskRow
@@ -76,7 +75,7 @@ def claim(unit: Unit, *, owner: str, services: list[str], limit: int,
         policy = RetryPolicy.from_json(task.policy)
         if task.attempt > policy.attempts:
             lost = Attempt(False, error=f"the worker running attempt {task.attempt - 1} stopped "
-                                        "(its lease expired)")
+                                        "(its lease expired)", kind="TaskLostError")
             _final(unit, task, lost, task.attempt - 1)
         else:
             runnable.append(task)
@@ -108,11 +107,7 @@ def _final(unit: Unit, task: TaskRow, result: Attempt, attempts: int) -> None:
 
 
 def _deliver_outcome(unit: Unit, task: TaskRow, result: Attempt, attempts: int) -> None:
-    if result.ok:
-        event = Event(DONE_INVOKE.format(invokeid=task.invokeid), result.value, invokeid=task.invokeid)
-    else:
-        data: dict[str, Any] = {"message": result.error, "service": task.service, "attempts": attempts}
-        event = Event(INVOKE_ERROR.format(invokeid=task.invokeid), data, invokeid=task.invokeid)
+    event = invoke_result(task.invokeid, result, service=task.service, attempts=attempts)
     deliver(unit, task.machine, task.id, event, cause=task.key)
 
 
@@ -128,10 +123,3 @@ def round_of_work(unit: Unit, *, owner: str, services: list[str], limit: int, ti
     done += drain_ready(unit, timers)
     tasks = claim(unit, owner=owner, services=services, limit=limit, rng=rng) if services and limit else []
     return done, tasks
-
-
-def complete_and_claim(unit: Unit, task: TaskRow, owner: str, result: Attempt, rng: random.Random, *,
-                       services: list[str]) -> tuple[str, list[TaskRow]]:
-    """:func:`complete`, then claim one available task for the same worker thread."""
-    verdict = complete(unit, task, owner, result, rng)
-    return verdict, claim(unit, owner=owner, services=services, limit=1, rng=rng)

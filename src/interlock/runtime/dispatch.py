@@ -6,9 +6,11 @@ Invoked services become tasks that workers run after the commit, at least once, 
 ``<machine>/<id>#<step>.<index>``.
 
 Events an invocation sends its invoker (a task's result, a child's events to its parent and its done
-event) carry the invoke id (``Event.invokeid``); when the invocation is cancelled (its state is exited)
-the ones still queued are dropped, so a state entered again never sees its old invocation's events
-(SCXML 6.4: once an invocation is cancelled, no event of it is processed).
+event) carry the invoke id (``Event.invokeid``). When the invocation is cancelled (its state is exited)
+it sends nothing more; what it sent before stays queued and is applied (a finished child's done event
+arrives after its state was left, W3C test 236, as in the in-memory runner) until a new invocation
+takes the same id (the state entered again): then the old one's queued events are dropped, so the new
+invocation never sees them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from interlock.core.effects import (
     SendEffect,
 )
 from interlock.core.events import Event
-from interlock.runtime.addresses import parse_address, session_id, split_session
+from interlock.core.reach import Reach
+from interlock.runtime.addresses import SESSION_IDS, parse_address, session_id, split_session
 from interlock.runtime.children import MAX_INVOKE_DEPTH, refusal
 from interlock.runtime.machines import SCXML_TYPES, inline_name
 from interlock.runtime.unit import Isolate, Unit
@@ -155,18 +158,33 @@ def resolve(unit: Unit, row: InstanceRow, target: str | None) -> tuple[str, str,
     return (*found, None) if found else None
 
 
-def reachable_from(unit: Unit, row: InstanceRow) -> Callable[[str], bool]:
-    """The engine's ``reachable`` callback: does a ``#_...`` target name an existing instance?"""
+def reach_of(unit: Unit, row: InstanceRow, invocations: dict[str, tuple[str, int]]) -> Reach:
+    """What a step of ``row`` knows before it runs (core/reach.py): the invoke ids of its child instances.
+    Other instances are not listed: a ``#_scxml_`` id that cannot name an instance is unreachable at
+    once; one that can is resolved when the send is dispatched."""
+    if not invocations:  # no active invocation: no child to reach (and no query on the hot path)
+        return NO_CHILDREN
+    ids = frozenset(c.parent_invokeid for c in unit.tx.children(row.machine, row.id) if c.parent_invokeid)
+    return Reach(ids, SESSION_IDS)
 
-    def reachable(target: str) -> bool:
-        found = resolve(unit, row, target)
-        return found is not None and unit.row(found[0], found[1]) is not None
 
-    return reachable
+NO_CHILDREN = Reach(frozenset(), SESSION_IDS)
+
+
+def _forget_old(unit: Unit, row: InstanceRow, invokeid: str) -> None:
+    """A new invocation starts under ``invokeid`` (a state entered again): drop what an earlier one sent
+    that is still queued (a task's result, a child's done event or its events to its parent), in the
+    table or in this transaction, so it never reaches the new invocation."""
+    if row.queued:
+        removed = unit.tx.remove_invocation_events(row.machine, row.id, invokeid)
+        if removed:
+            row.queued -= removed
+            unit.touch(row)
 
 
 def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> None:
     registry = unit.registry
+    _forget_old(unit, row, effect.invokeid)
     if isinstance(effect.content, str) and effect.type in SCXML_TYPES:
         kind, name = "machine", inline_name(row.machine, effect.content)
         if not registry.has_chart(name):
@@ -231,16 +249,17 @@ def _create_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, machine: s
     from interlock.runtime.apply import create
 
     id = child_id(unit, row, machine, effect.invokeid, key)
+    input = declared_input(unit, machine, version, effect.data)
     if not unit.isolate:
         try:
-            create(unit, machine, id, input=effect.data or None, version=version or None,
+            create(unit, machine, id, input=input, version=version or None,
                    parent=(row.machine, row.id, effect.invokeid))
         except Exception as exc:
             raise Isolate(f"child {machine}/{id} of {row.machine}/{row.id} failed to start") from exc
         return
     try:
         with unit.attempt():
-            create(unit, machine, id, input=effect.data or None, version=version or None,
+            create(unit, machine, id, input=input, version=version or None,
                    parent=(row.machine, row.id, effect.invokeid))
     except Exception as exc:
         log.warning("invoke %r of %s/%s: child %s/%s failed to start: %s", effect.invokeid, row.machine,
@@ -249,6 +268,18 @@ def _create_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, machine: s
         error = Event("error.execution", {"message": message, "invokeid": effect.invokeid}, "platform",
                       invokeid=effect.invokeid)  # dropped with its invocation if the state is left first
         deliver(unit, row.machine, row.id, error, cause=key)
+
+
+def declared_input(unit: Unit, machine: str, version: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """SCXML 6.4.4: params and namelist values initialize only the data the child declares at top level;
+    others are ignored (W3C test 245), as in the in-memory runner."""
+    if not data:
+        return None
+    try:
+        declared = {item.id for item in unit.registry.chart(machine, version or None).root.data}
+    except Exception:  # not registered here: create() says so
+        return data
+    return {k: v for k, v in data.items() if k in declared} or None
 
 
 def classify(effect: InvokeEffect, services: set[str],
@@ -282,15 +313,8 @@ def child_id(unit: Unit, row: InstanceRow, machine: str, invokeid: str, key: str
 
 
 def _cancel_invoke(unit: Unit, row: InstanceRow, invokeid: str) -> None:
-    """The invoking state was exited: stop the task or child, and drop what it already sent us (a task's
-    result, a finished child's done event, a child's events to its parent) that is still queued, in the
-    table or in this transaction. A state entered again starts a new invocation under the same id, and
-    the old one's events must not reach it."""
-    if row.queued:
-        removed = unit.tx.remove_invocation_events(row.machine, row.id, invokeid)
-        if removed:
-            row.queued -= removed
-            unit.touch(row)
+    """The invoking state was exited: stop the task or child. What it sent before (a finished child's
+    done event, W3C test 236) stays queued until a new invocation takes its id (:func:`_forget_old`)."""
     unit.tx.cancel_tasks(row.machine, row.id, invokeid)
     child = unit.tx.find_child(row.machine, row.id, invokeid)
     if child is not None:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from interlock.core.chart import Chart
-from interlock.errors import ConflictError, StorageError
+from interlock.errors import StorageError
 from interlock.runtime.clock import Clock, SystemClock
-from interlock.runtime.fingerprint import (
-    changed_message,
-    changed_parts,
-    definition_text,
-    fingerprint,
-    opaque_code,
-)
+from interlock.runtime.fingerprint import definition_text, opaque_code
 from interlock.runtime.machines import inline_children, shape_of
 from interlock.runtime.registry import Registry
 from interlock.runtime.retry import RetryPolicy
@@ -24,6 +17,7 @@ from interlock.runtime.unit import Unit
 from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT
 from interlock.runtime.worker import Worker
 from interlock.runtime.writer import Writer
+from interlock.runtime.writes import MachineVersion, Register
 from interlock.storage import open_store
 from interlock.storage.store import InstanceRow, Store
 
@@ -50,22 +44,8 @@ class DurableRuntime:
         self.registry.check(chart)
         children = list(inline_children(chart.name, chart))
         versions = [(chart.name, chart.version, chart), *((n, c.version, c) for n, c in children)]
-        now = self.clock.now()
-
-        def record(unit: Unit) -> None:
-            for name, version, compiled in versions:
-                shape, definition = shape_of(compiled), definition_text(compiled)
-                known_shape, known = unit.tx.register_machine(name, version, shape, now, definition)
-                if known_shape != shape:
-                    raise ConflictError(
-                        f"machine {name!r} version {version!r} was registered in this database with other "
-                        "states or transitions; its instances hold the old state ids. Give the changed "
-                        "chart a new version (instances keep theirs), or register the old definition")
-                parts = changed_parts(json.loads(known), fingerprint(compiled)) if known else []
-                if parts:
-                    raise ConflictError(changed_message(name, version, parts, where="in this database"))
-
-        self.writer.call(record)
+        self.writer.call(Register(tuple(MachineVersion(name, version, shape_of(compiled), definition_text(compiled))
+                                        for name, version, compiled in versions)))
         code = opaque_code(chart)
         if code:
             log.info("machine %r version %r runs Python code (%s): it is compared with other processes' by "

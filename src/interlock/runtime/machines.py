@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from interlock.core.chart import Chart
-from interlock.errors import NotFoundError
+from interlock.errors import DefinitionError, NotFoundError
 from interlock.frontends.scxml import load_scxml
 from interlock.frontends.scxml_content import trusted_path
 
@@ -116,11 +116,17 @@ def inline_children(machine: str, chart: Chart, *, strict: bool = True) -> Itera
     loader = MachineLoader(strict=strict)
     for state in chart.walk():
         for spec in state.invokes:
-            if isinstance(spec.content, str) and is_scxml_type(spec.type) and spec.typeexpr is None:
-                name = inline_name(machine, spec.content)
+            if not isinstance(spec.content, str) or (spec.typeexpr is None and not is_scxml_type(spec.type)):
+                continue
+            try:
                 child = loader.load(None, spec.content, None)[0]  # no trusted folder: it reads no file
-                yield name, child
-                yield from inline_children(name, child, strict=strict)
+            except DefinitionError:
+                if spec.typeexpr is None:
+                    raise
+                continue  # its type is known only at run time, and this content is no SCXML document
+            name = inline_name(machine, spec.content)
+            yield name, child
+            yield from inline_children(name, child, strict=strict)
 
 
 def shape_of(chart: Chart) -> str:

@@ -40,10 +40,12 @@ from interlock.core.effects import (
 )
 from interlock.core.events import Event, as_event
 from interlock.core.execute import SCXML_PROCESSOR
+from interlock.core.reach import Reach
 from interlock.core.snapshot import Snapshot
 from interlock.core.spec import DOCUMENT_DATAMODEL
 from interlock.core.step import StepResult, start, step, stop
 from interlock.errors import ConflictError, NotFoundError
+from interlock.runtime.addresses import parse_address
 from interlock.runtime.children import MAX_INVOKE_DEPTH, check_no_cycle, invoked_machines, refusal
 from interlock.runtime.clock import Clock, VirtualClock
 from interlock.runtime.machines import MachineLoader, is_scxml_type
@@ -129,6 +131,7 @@ class MemoryRunner:
                  strict: bool = True, trusted_base: str | Path | None = None) -> None:
         self.clock: Clock = clock if clock is not None else VirtualClock()
         self.sessions: dict[str, Session] = {}
+        self._live: set[str] = set()  # ids of sessions neither done nor stopped (what a step may reach)
         self.services: dict[str, ServiceFn] = dict(services or {})
         self.trusted_base = Path(trusted_base) if trusted_base is not None else None
         self.machines = MachineLoader(strict=strict, trusted_base=self.trusted_base)
@@ -167,6 +170,7 @@ class MemoryRunner:
             raise ConflictError(f"session id {sid!r} is already in use; pick another or omit it")
         session = Session(sid, chart, Path(base_dir) if base_dir else self.trusted_base)
         self.sessions[sid] = session
+        self._live.add(sid)
         self._start(session, data)
         return session
 
@@ -255,14 +259,17 @@ class MemoryRunner:
         session.queue.append(event)
         self._ready.append(sessionid)
 
-    def _reachable(self, session: Session) -> Callable[[str], bool]:
-        def reachable(target: str) -> bool:
-            return self._resolve(session, target) is not None
-
-        return reachable
+    def _reachable(self, session: Session) -> Reach:
+        """What its step may know of other sessions, given before the step (core/reach.py)."""
+        return Reach(session.children, self._live)
 
     def _resolve(self, session: Session, target: str) -> Session | None:
-        """The live session a ``#_...`` target names, seen from ``session``."""
+        """The live session a ``#_...`` target or an ``instance:<machine>/<id>`` address names, seen from
+        ``session`` (an address names the session ``<id>`` running machine ``<machine>``)."""
+        address = parse_address(target)
+        if address is not None:
+            found = self.sessions.get(address[1])
+            return found if found is not None and found.chart.name == address[0] and not found.done else None
         if target == "#_parent":
             sid = session.parent
         elif target.startswith("#_scxml_"):
@@ -319,9 +326,9 @@ class MemoryRunner:
             return
         receiver = self._resolve(sender, target)
         if receiver is None:
-            self._comm_error(sender, effect, f"no live session answers to {target!r}")
+            self._comm_error(sender, effect, f"send target {target!r} is not reachable")
             return
-        if target == "#_parent":
+        if receiver.id == sender.parent:  # to its parent, however addressed: its invocation's event
             event = event._replace(invokeid=sender.invokeid)
         self._deliver(receiver.id, event)
 
@@ -370,10 +377,12 @@ class MemoryRunner:
 
     def _invoke(self, parent: Session, effect: InvokeEffect) -> None:
         """Start a child machine or call a service (SCXML 6.4); failures come back as events."""
+        name = effect.type if self._service(parent, effect.type) else effect.src or ""
         service = self._service(parent, effect.type) or (
             self._service(parent, effect.src) if effect.src and not is_scxml_type(effect.type) else None)
         if service is not None:
-            self._deliver(parent.id, call_service(service, effect, machine=parent.chart.name, instance=parent.id))
+            self._deliver(parent.id, call_service(service, effect, name=name, machine=parent.chart.name,
+                                                  instance=parent.id))
             return
         if not is_scxml_type(effect.type):
             self._invoke_failed(parent, effect, f"unknown invoke type {effect.type!r}; register a "
@@ -394,6 +403,7 @@ class MemoryRunner:
         child = Session(f"{parent.id}.{effect.invokeid}", chart, base_dir, parent=parent.id,
                         invokeid=effect.invokeid)
         self.sessions[child.id] = child
+        self._live.add(child.id)
         parent.children[effect.invokeid] = child.id
         declared = {item.id for item in chart.root.data}
         self._children[0] += 1
@@ -414,7 +424,8 @@ class MemoryRunner:
 
     def _invoke_failed(self, parent: Session, effect: InvokeEffect, message: str) -> None:
         data = {"message": message, "invokeid": effect.invokeid}
-        self._deliver(parent.id, Event("error.execution", data, "platform"))
+        # it carries the invoke id, as in the durable runtime
+        self._deliver(parent.id, Event("error.execution", data, "platform", invokeid=effect.invokeid))
 
     def _finished(self, session: Session, output: Any) -> None:
         """A session reached a top-level final state: drop its timers and children, tell its parent."""
@@ -442,6 +453,7 @@ class MemoryRunner:
         self._drop(session)
 
     def _drop(self, session: Session) -> None:
+        self._live.discard(session.id)
         session.queue.clear()
         for key in [k for k in self._timer_index if k[0] == session.id]:
             for timer in self._timer_index.pop(key):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from interlock.runtime.addresses import address
 from interlock.storage.codec import dumps, loads
@@ -117,15 +117,29 @@ def instance_of(row: InstanceRow, leaves: tuple[str, ...]) -> Instance:
                     row.created_at, row.updated_at)
 
 
-# A row's values at one moment, taken by the writer (cheap: a tuple, no copies) and turned into an
-# :class:`Instance` by the caller's thread after the commit. The snapshot dict is never changed in place
-# (a step replaces it, and the core copies a context before writing to it), so reading it later is safe.
-Captured = tuple[str, str, str, str, bool, int, int, dict[str, Any], str | None, str | None, float, float]
+class Captured(NamedTuple):
+    """A row's values at one moment, taken by the writer (cheap: a tuple, no copies) and turned into an
+    :class:`Instance` by the caller's thread after the commit. The snapshot dict is never changed in
+    place (a step replaces it, and the core copies a context before writing to it), so reading it later
+    is safe."""
+
+    machine: str
+    id: str
+    version: str
+    status: str
+    paused: bool
+    step: int
+    queued: int
+    snapshot: dict[str, Any]
+    parent_machine: str | None
+    parent_id: str | None
+    created_at: float
+    updated_at: float
 
 
 def capture(row: InstanceRow) -> Captured:
-    return (row.machine, row.id, row.version, row.status, row.paused, row.step, row.queued, row.snapshot,
-            row.parent_machine, row.parent_id, row.created_at, row.updated_at)
+    return Captured(row.machine, row.id, row.version, row.status, row.paused, row.step, row.queued,
+                    row.snapshot, row.parent_machine, row.parent_id, row.created_at, row.updated_at)
 
 
 def instance_from(captured: Captured, leaves: tuple[str, ...]) -> Instance:

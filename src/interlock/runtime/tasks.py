@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,11 +43,14 @@ class Task:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """The result of one attempt: ``ok`` with a JSON ``value``, or an ``error`` message."""
+    """The result of one attempt: ``ok`` with a JSON ``value``, or an ``error`` message and its ``kind``
+    (the exception's class name). Both runtimes turn it into the invoker's event the same way
+    (:func:`~interlock.runtime.services.invoke_result`)."""
 
     ok: bool
     value: Any = None
     error: str = ""
+    kind: str = ""
 
 
 def run_attempt(service: Service, row: TaskRow, beat: Callable[[], bool]) -> Attempt:
@@ -67,15 +69,21 @@ def run_attempt(service: Service, row: TaskRow, beat: Callable[[], bool]) -> Att
         else:
             value = _run_on_thread(service.fn, task, policy.timeout)
     except TimeoutError:
-        return Attempt(False, error=f"attempt {row.attempt} timed out after {policy.timeout}s")
+        return Attempt(False, error=f"attempt {row.attempt} timed out after {policy.timeout}s",
+                       kind="TimeoutError")
     except Exception as exc:
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return Attempt(False, error=detail)
+        return failed(exc)
     try:
         value = canonical(value)  # what the chart sees is what the store keeps
     except NotStorable as exc:
-        return Attempt(False, error=f"service {service.name!r} returned a value that is not JSON: {exc}")
+        return Attempt(False, error=f"service {service.name!r} returned a value that is not JSON: {exc}",
+                       kind="TypeError")
     return Attempt(True, value)
+
+
+def failed(exc: BaseException) -> Attempt:
+    """An attempt that raised: its message (the exception's class when it has none) and class name."""
+    return Attempt(False, error=str(exc) or type(exc).__name__, kind=type(exc).__name__)
 
 
 async def _async_call(service: Service, task: Task, timeout: float | None) -> Any:

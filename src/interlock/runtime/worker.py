@@ -6,7 +6,6 @@ creates a timer or task wakes the loop early so it need not wait for the next po
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import threading
@@ -14,7 +13,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from interlock.runtime import commands
+from interlock.runtime import commands, writes
 from interlock.runtime.failures import FailureLog
 from interlock.runtime.tasks import run_attempt
 from interlock.runtime.unit import Unit
@@ -62,8 +61,8 @@ class Worker:
             free = self.concurrency - self._running if not inline else self.concurrency
         done: int
         tasks: list[TaskRow]
-        done, tasks = self.runtime.writer.call(lambda unit: commands.round_of_work(
-            unit, owner=self.owner, services=services, limit=max(0, free), timers=self.batch, rng=self.rng))
+        done, tasks = self.runtime.writer.call(writes.WorkRound(
+            self.owner, tuple(services), max(0, free), self.batch, self.rng))
         self._saturated = done >= self.batch or (bool(services) and len(tasks) >= free)
         for task in tasks:
             if inline:
@@ -146,12 +145,12 @@ class Worker:
             def beat(current: TaskRow = current) -> bool:
                 if self._stop.is_set():  # closing: tell the service to stop (TaskLostError)
                     return False
-                return bool(writer.call(lambda unit: commands.heartbeat(unit, current, self.owner)))
+                return bool(writer.call(writes.Heartbeat(current, self.owner)))
 
             result = run_attempt(service, current, beat)
-            _, follow = writer.call(functools.partial(
-                commands.complete_and_claim, task=current, owner=self.owner, result=result, rng=self.rng,
-                services=[] if self._stop.is_set() else services))  # closing: claim nothing more
+            _, follow = writer.call(writes.RecordTask(
+                current, self.owner, result, () if self._stop.is_set() else tuple(services),  # closing:
+                self.rng))  # claim nothing more
             task = follow[0] if follow else None
 
     # -- background thread --------------------------------------------------------------------------
