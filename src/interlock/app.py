@@ -33,7 +33,6 @@ from interlock.runtime.model import (
     instance_of,
 )
 from interlock.runtime.retry import RetryPolicy
-from interlock.runtime.unit import Unit
 from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT
 from interlock.storage.codec import NotStorable, encode_exact
 

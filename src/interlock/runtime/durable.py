@@ -13,7 +13,6 @@ from interlock.runtime.fingerprint import definition_text, opaque_code
 from interlock.runtime.machines import inline_children, shape_of
 from interlock.runtime.registry import Registry
 from interlock.runtime.retry import RetryPolicy
-from interlock.runtime.unit import Unit
 from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT
 from interlock.runtime.worker import Worker
 from interlock.runtime.writer import Writer
