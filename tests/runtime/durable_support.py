@@ -129,9 +129,17 @@ def receiver_chart() -> Chart:
     return scxml(RECEIVER, name="receiver", initial="open")
 
 
+POSTGRES_URL: str | None = None  # set by tests/runtime/conftest.py while a test runs on PostgreSQL
+
+
+def store_url(path: Path) -> str:
+    """The store of the current run: the SQLite file at ``path``, or the run's PostgreSQL database."""
+    return POSTGRES_URL if POSTGRES_URL is not None else f"sqlite:///{path}"
+
+
 @contextmanager
 def open_app(path: Path, clock: VirtualClock, *charts: Chart, **options: object) -> Iterator[Interlock]:
-    app = Interlock(f"sqlite:///{path}", clock=clock, **options)  # type: ignore[arg-type]
+    app = Interlock(store_url(path), clock=clock, **options)  # type: ignore[arg-type]
     try:
         for chart in charts:
             app.register(chart)

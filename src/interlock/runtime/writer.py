@@ -27,13 +27,14 @@ from interlock.errors import StorageError
 from interlock.runtime.clock import Clock
 from interlock.runtime.registry import Registry
 from interlock.runtime.unit import Isolate, RowCache, Unit
-from interlock.storage.store import Store
+from interlock.storage.store import StaleRowError, Store
 
 T = TypeVar("T")
 Command = Callable[[Unit], Any]
 Sink = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 Answer = tuple[Sink, Any, BaseException | None]
 _STOP = object()
+STALE_RETRIES = 20  # a batch that keeps losing races to other writers is answered with the conflict
 
 
 class Writer:
@@ -121,16 +122,34 @@ class Writer:
                 return
 
     def _run(self, batch: list[tuple[Command, Sink]]) -> None:
+        """Run a batch; when another writer changed a row it read (:class:`StaleRowError`, a deadlock),
+        run it again on fresh rows: nothing of the failed attempt was committed."""
+        for _ in range(STALE_RETRIES):
+            try:
+                self._run_once(batch)
+                return
+            except StaleRowError:
+                self.cache.clear()
+        try:
+            self._run_once(batch)
+        except StaleRowError as exc:
+            _answer([(sink, None, exc) for _, sink in batch])
+
+    def _run_once(self, batch: list[tuple[Command, Sink]]) -> None:
         try:
             try:
                 answers, new_work = self._attempt(batch, isolate=False)
             except _Failed as failed:
                 self.cache.clear()  # rows were changed in place by the rolled-back attempt
                 cause = failed.__cause__
+                if isinstance(cause, StaleRowError):
+                    raise cause from None
                 if len(batch) == 1 and not isinstance(cause, Isolate):
                     answers, new_work = [(batch[0][1], None, cause)], None
                 else:
                     answers, new_work = self._attempt(batch, isolate=True)
+        except StaleRowError:
+            raise
         except BaseException as exc:  # the commit itself failed: nobody's command happened
             self.cache.clear()
             _answer([(sink, None, exc) for _, sink in batch])
@@ -156,6 +175,8 @@ class Writer:
                     try:
                         with tx.savepoint():
                             value = fn(unit)
+                    except StaleRowError:
+                        raise
                     except Exception as exc:
                         cache.clear()
                         answers.append((sink, None, exc))
