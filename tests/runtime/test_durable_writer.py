@@ -4,17 +4,15 @@ through an inbox within one transaction, batches without savepoints (see runtime
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 from interlock.app import Interlock
 from interlock.runtime.clock import VirtualClock
-from tests.runtime.durable_support import open_app, order_chart
+from tests.runtime.durable_support import open_app, order_chart, query_store
 
 
 def _inbox_rows(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
+    return int(query_store(path, "SELECT COUNT(*) FROM inbox")[0][0])  # type: ignore[call-overload]
 
 
 def test_two_apps_on_one_file_see_each_others_steps(tmp_path: Path) -> None:
