@@ -84,37 +84,46 @@ def test_workers_killed_under_load_lose_nothing_and_do_nothing_twice(tmp_path: P
     try:
         import flows  # type: ignore[import-not-found]
 
-        with fresh_database() as url:
-            with Interlock(url, clock=SystemClock(), worker=False) as app:  # the workers do the work
-                flows.setup(app)
-                workers = [_start_worker(url, module) for _ in range(3)]
-                for n in range(LEDGERS):
-                    app.create("ledger", f"L{n}")
-                acknowledged: list[tuple[str, int]] = []
-                pinging = threading.Thread(target=_ping, args=(app, acknowledged))
-                for n in range(FLOWS):
-                    app.create("flow", f"f{n}", input={"me": f"f{n}", "ledger": f"L{n % LEDGERS}"})
-                    if n == 5:
-                        pinging.start()
-                    if n in (10, 25):  # SIGKILL a worker in the middle of the load, start another
-                        victim = workers.pop(0)
-                        victim.send_signal(signal.SIGKILL)
-                        _reap(victim)
-                        workers.append(_start_worker(url, module))
-                pinging.join()
-                _wait_until_settled(app)
-                _check(app, acknowledged)
-    finally:
-        for proc in workers:
-            proc.terminate()
-        for proc in workers:
+        with fresh_database() as url, Interlock(url, clock=SystemClock(), worker=False) as app:
+            flows.setup(app)  # the embedded app creates and sends; the worker processes do the rest
             try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            _reap(proc)
+                workers = [_start_worker(url, module) for _ in range(3)]
+                _run_load(app, url, module, workers)
+            finally:
+                _stop(workers)
+    finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("flows", None)
+
+
+def _run_load(app: Interlock, url: str, module: Path, workers: list[subprocess.Popen[str]]) -> None:
+    for n in range(LEDGERS):
+        app.create("ledger", f"L{n}")
+    acknowledged: list[tuple[str, int]] = []
+    pinging = threading.Thread(target=_ping, args=(app, acknowledged))
+    for n in range(FLOWS):
+        app.create("flow", f"f{n}", input={"me": f"f{n}", "ledger": f"L{n % LEDGERS}"})
+        if n == 5:
+            pinging.start()
+        if n in (10, 25):  # SIGKILL a worker in the middle of the load, start another
+            victim = workers.pop(0)
+            victim.send_signal(signal.SIGKILL)
+            _reap(victim)
+            workers.append(_start_worker(url, module))
+    pinging.join()
+    _wait_until_settled(app)
+    _check(app, acknowledged)
+
+
+def _stop(workers: list[subprocess.Popen[str]]) -> None:
+    for proc in workers:
+        proc.terminate()
+    for proc in workers:
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        _reap(proc)
 
 
 def _reap(proc: subprocess.Popen[str]) -> None:

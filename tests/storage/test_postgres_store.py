@@ -99,3 +99,25 @@ def test_a_commit_that_records_steps_wakes_a_waiting_reader() -> None:
         finally:
             reader.close()
             writer.close()
+
+
+PER_INSTANCE = ("instances", "instance_index", "history", "inbox", "timers", "tasks")
+
+
+def test_every_per_instance_table_is_keyed_by_its_instance() -> None:
+    """What distributing the tables by instance (Citus, docs/deployment.md) needs: every primary key and
+    unique index of a per-instance table holds ``machine`` and ``id``."""
+    with fresh_database() as url:
+        PostgresStore(url).close()
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(b"""
+                SELECT c.relname, i.indexrelid::regclass::text,
+                       array(SELECT a.attname::text FROM pg_attribute a
+                             WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey))
+                FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+                WHERE i.indisunique AND c.relnamespace = 'public'::regnamespace""").fetchall()
+    keyed = {table for table, _, _ in rows}
+    assert set(PER_INSTANCE) <= keyed
+    for table, index, columns in rows:
+        if table in PER_INSTANCE:
+            assert {"machine", "id"} <= set(columns), (table, index, columns)

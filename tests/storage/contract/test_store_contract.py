@@ -51,9 +51,8 @@ def _in_other_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str,
 
 def test_instances_are_created_read_and_updated_with_a_revision(store: Store) -> None:
     _create(store, "a")
-    with store.write() as tx:
-        with pytest.raises(ConflictError):
-            tx.insert_instance(_row("a"))
+    with store.write() as tx, pytest.raises(ConflictError):
+        tx.insert_instance(_row("a"))
     with store.write() as tx:
         row = tx.get_instance("m", "a")
         assert row is not None and row.revision == 0
