@@ -53,6 +53,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._tries: dict[int, int] = {}  # id(sink) -> times its command lost a race for a row
 
     def submit(self, fn: Command) -> Future[Any]:
         """Queue a command; the future resolves after the transaction that ran it has committed."""
@@ -102,13 +103,12 @@ class Writer:
             self._queue.put((fn, sink))
 
     def _loop(self) -> None:
+        deferred: list[tuple[Command, Sink]] = []  # lost a race for a row: they run in the next batch
         while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self.max_batch:
+            first = self._next(wait=not deferred)
+            stop = first is _STOP
+            batch = [*deferred, *([first] if first is not None and not stop else [])]
+            while len(batch) < self.max_batch and not stop:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -117,52 +117,82 @@ class Writer:
                     stop = True
                     break
                 batch.append(item)
-            self._run(batch)
+            deferred = self._run(batch) if batch else []
+            while stop and deferred:
+                deferred = self._run(deferred)
             if stop:
                 return
 
-    def _run(self, batch: list[tuple[Command, Sink]]) -> None:
-        """Run a batch; when another writer changed a row it read (:class:`StaleRowError`, a deadlock),
-        run it again on fresh rows: nothing of the failed attempt was committed."""
+    def _next(self, *, wait: bool) -> Any:
+        """The next queued item; without ``wait``, None after a moment (commands are waiting to be
+        retried, and the transaction that holds their rows needs that moment to commit)."""
+        if wait:
+            return self._queue.get()
+        try:
+            return self._queue.get(timeout=0.002)
+        except queue.Empty:
+            return None
+
+    def _run(self, batch: list[tuple[Command, Sink]]) -> list[tuple[Command, Sink]]:
+        """Run a batch; return the commands to run again because another writer changed or held a row
+        they read (:class:`StaleRowError`: nothing of theirs was kept). A whole transaction that lost a
+        race runs again at once; a command that keeps losing is answered with the error."""
         for _ in range(STALE_RETRIES):
             try:
-                self._run_once(batch)
-                return
+                retry = self._run_once(batch)
             except StaleRowError:
                 self.cache.clear()
+                continue
+            if not retry:
+                return []
+            again = []
+            for item, exc in retry:
+                tries = self._tries.get(id(item[1]), 0) + 1
+                if tries >= STALE_RETRIES:
+                    self._tries.pop(id(item[1]), None)
+                    _answer([(item[1], None, exc)])
+                else:
+                    self._tries[id(item[1])] = tries
+                    again.append(item)
+            return again
         try:
-            self._run_once(batch)
+            for item, exc in self._run_once(batch):
+                _answer([(item[1], None, exc)])
         except StaleRowError as exc:
             _answer([(sink, None, exc) for _, sink in batch])
+        return []
 
-    def _run_once(self, batch: list[tuple[Command, Sink]]) -> None:
+    def _run_once(self, batch: list[tuple[Command, Sink]]) -> list[tuple[tuple[Command, Sink], StaleRowError]]:
+        retry: list[tuple[tuple[Command, Sink], StaleRowError]] = []
         try:
             try:
-                answers, new_work = self._attempt(batch, isolate=False)
+                answers, new_work = self._attempt(batch, isolate=False, retry=retry)
             except _Failed as failed:
                 self.cache.clear()  # rows were changed in place by the rolled-back attempt
                 cause = failed.__cause__
-                if isinstance(cause, StaleRowError):
-                    raise cause from None
-                if len(batch) == 1 and not isinstance(cause, Isolate):
+                if len(batch) == 1 and not isinstance(cause, Isolate | StaleRowError):
                     answers, new_work = [(batch[0][1], None, cause)], None
-                else:
-                    answers, new_work = self._attempt(batch, isolate=True)
+                else:  # a lost race: only the commands that lost it run again
+                    answers, new_work = self._attempt(batch, isolate=True, retry=retry)
         except StaleRowError:
             raise
         except BaseException as exc:  # the commit itself failed: nobody's command happened
             self.cache.clear()
             _answer([(sink, None, exc) for _, sink in batch])
-            return
+            return []
+        for sink, _, _ in answers:
+            self._tries.pop(id(sink), None)
         _answer(answers)
         if self.on_commit is not None:
             self.on_commit(new_work)
+        return retry
 
-    def _attempt(self, batch: list[tuple[Command, Sink]], *, isolate: bool) -> tuple[list[Answer],
-                                                                                     float | None]:
+    def _attempt(self, batch: list[tuple[Command, Sink]], *, isolate: bool,
+                 retry: list[tuple[tuple[Command, Sink], StaleRowError]]) -> tuple[list[Answer], float | None]:
         answers: list[Answer] = []
         new_work: float | None = None
         cache = self.cache
+        retry.clear()
         with self.store.write() as tx:
             if tx.data_version != self._data_version:  # another connection wrote: rows may be stale
                 cache.clear()
@@ -175,8 +205,10 @@ class Writer:
                     try:
                         with tx.savepoint():
                             value = fn(unit)
-                    except StaleRowError:
-                        raise
+                    except StaleRowError as exc:  # another writer has a row it needs: next batch
+                        cache.clear()
+                        retry.append(((fn, sink), exc))
+                        continue
                     except Exception as exc:
                         cache.clear()
                         answers.append((sink, None, exc))

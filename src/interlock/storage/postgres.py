@@ -77,7 +77,7 @@ class PostgresStore:
         with self._connection() as conn:
             try:
                 with conn.transaction():
-                    tx = PostgresTx(conn, self._writes)
+                    tx = PostgresTx(conn, self._writes, writing=True)
                     yield tx
                     tx.finish()
             except psycopg.Error as exc:

@@ -55,13 +55,16 @@ def translate(exc: psycopg.Error, what: str) -> Exception:
 class PostgresTx:
     """A transaction on one connection; see :class:`~interlock.storage.store.WriteTx`."""
 
-    def __init__(self, conn: psycopg.Connection[Any], data_version: int = 0) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], data_version: int = 0, *, writing: bool = False) -> None:
         self.conn = conn
+        # A write transaction locks the instance rows it reads (NOWAIT), so no other writer changes them
+        # before it commits: the compare-and-set then always holds, and it stays as the safety net.
+        self._get = "lock_instance" if writing else "get_instance"
         # The writer keeps rows between transactions only while this stays the same; other processes
         # write at any time, so every transaction starts with fresh rows (the compare-and-set would
         # catch a stale one, at the cost of a retry).
         self.data_version = data_version
-        self._history: list[tuple[Any, ...]] = []
+        self._history: list[tuple[HistoryRow, tuple[Any, ...]]] = []  # each with its encoded values
         self._history_keys: dict[tuple[str, str, str], HistoryRow] = {}
 
     # -- statements -----------------------------------------------------------------------------------
@@ -87,13 +90,19 @@ class PostgresTx:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """A nested unit: an exception inside rolls back only this block, then propagates."""
-        self.flush()
+        """A nested unit: an exception inside rolls back only this block (the history records it added
+        too), then propagates."""
+        waiting = len(self._history)
         try:
             with self.conn.transaction():
                 yield
-        except psycopg.Error as exc:
-            raise translate(exc, "releasing a savepoint") from exc
+        except BaseException as exc:
+            del self._history[waiting:]
+            self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
+                                  if r.idempotency_key is not None}
+            if isinstance(exc, psycopg.Error):
+                raise translate(exc, "releasing a savepoint") from exc
+            raise
 
     def flush(self) -> None:
         """Write the waiting history records, with their change-feed positions."""
@@ -101,7 +110,7 @@ class PostgresTx:
             return
         [last] = self._one("next_position", {"n": len(self._history)}) or (0,)
         first = last - len(self._history) + 1
-        rows = [(*r[:3], first + i, *r[3:]) for i, r in enumerate(self._history)]
+        rows = [(*r[:3], first + i, *r[3:]) for i, (_, r) in enumerate(self._history)]
         self._history.clear()
         self._history_keys.clear()
         self._many("append_history", rows)
@@ -127,7 +136,7 @@ class PostgresTx:
     # -- instances ------------------------------------------------------------------------------------
 
     def get_instance(self, machine: str, id: str) -> InstanceRow | None:
-        row = self._one("get_instance", {"machine": machine, "id": id})
+        row = self._one(self._get, {"machine": machine, "id": id})
         return _instance(row) if row else None
 
     def insert_instance(self, row: InstanceRow) -> None:
@@ -180,10 +189,10 @@ class PostgresTx:
     # -- history --------------------------------------------------------------------------------------
 
     def append_history(self, row: HistoryRow) -> None:
-        self._history.append((
+        self._history.append((row, (
             row.machine, row.id, row.step, row.at, row.outcome,
             None if row.event is None else dumps(row.event), row.idempotency_key, row.cause,
-            dumps(row.source), dumps(row.target), dumps(row.context_change), dumps(row.effects), row.error))
+            dumps(row.source), dumps(row.target), dumps(row.context_change), dumps(row.effects), row.error)))
         if row.idempotency_key is not None:
             self._history_keys[(row.machine, row.id, row.idempotency_key)] = row
 

@@ -28,6 +28,14 @@ SELECT machine, id, version, status, paused, step, queued, snapshot,
        parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
 FROM instances WHERE machine = %(machine)s AND id = %(id)s;
 
+-- name: lock_instance
+-- One instance with its snapshot, locked for this write transaction; a row another transaction holds
+-- fails at once (NOWAIT: the command runs again in the next batch, never waits into a deadlock).
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
+FROM instances WHERE machine = %(machine)s AND id = %(id)s
+FOR UPDATE NOWAIT;
+
 -- name: insert_instance
 -- A new instance; no row is inserted when the name is taken (the caller checks).
 INSERT INTO instances (machine, id, version, status, paused, step, queued, snapshot,
