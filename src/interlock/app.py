@@ -172,8 +172,8 @@ class Interlock:
         pass it back to follow the feed; positions never go back and a reader never skips a step."""
         check_step("after", after)
         check_limit(limit)
-        with self.runtime.read() as tx:
-            items = tuple(tx.changes(after=after, limit=limit))
+        self.runtime.read()  # refuses a closed app, and a call from inside a step
+        items = tuple(self.runtime.store.changes(after=after, limit=limit))
         return Page(items, items[-1].position if items else after)
 
     def wait_for_changes(self, *, after: int, timeout: float) -> bool:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -34,7 +35,8 @@ Command = Callable[[Unit], Any]
 Sink = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 Answer = tuple[Sink, Any, BaseException | None]
 _STOP = object()
-STALE_RETRIES = 20  # a batch that keeps losing races to other writers is answered with the conflict
+STALE_RETRIES = 20  # a transaction that keeps losing races to other writers is answered with the conflict
+STALE_PATIENCE = 30.0  # seconds a command may keep losing the race for a row before it is answered so
 
 
 class Writer:
@@ -53,7 +55,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
-        self._tries: dict[int, int] = {}  # id(sink) -> times its command lost a race for a row
+        self._tries: dict[int, float] = {}  # id(sink) -> when its command first lost a race for a row
 
     def submit(self, fn: Command) -> Future[Any]:
         """Queue a command; the future resolves after the transaction that ran it has committed."""
@@ -136,7 +138,8 @@ class Writer:
     def _run(self, batch: list[tuple[Command, Sink]]) -> list[tuple[Command, Sink]]:
         """Run a batch; return the commands to run again because another writer changed or held a row
         they read (:class:`StaleRowError`: nothing of theirs was kept). A whole transaction that lost a
-        race runs again at once; a command that keeps losing is answered with the error."""
+        race runs again at once (up to STALE_RETRIES times); a command that keeps losing for
+        STALE_PATIENCE seconds is answered with the error."""
         for _ in range(STALE_RETRIES):
             try:
                 retry = self._run_once(batch)
@@ -146,13 +149,13 @@ class Writer:
             if not retry:
                 return []
             again = []
+            now = time.monotonic()
             for item, exc in retry:
-                tries = self._tries.get(id(item[1]), 0) + 1
-                if tries >= STALE_RETRIES:
+                since = self._tries.setdefault(id(item[1]), now)
+                if now - since > STALE_PATIENCE:
                     self._tries.pop(id(item[1]), None)
                     _answer([(item[1], None, exc)])
                 else:
-                    self._tries[id(item[1])] = tries
                     again.append(item)
             return again
         try:

@@ -7,8 +7,10 @@ store, so one per process); every write is one transaction at READ COMMITTED:
   :class:`~interlock.storage.store.StaleRowError`, and the writer runs its commands again);
 - due timers, ready inboxes and tasks are claimed with ``FOR UPDATE SKIP LOCKED``, so processes take
   different work instead of waiting for each other;
-- the change feed's positions come from one counter row locked until commit (commit order, no gaps),
-  and ``NOTIFY interlock_changes`` wakes readers; they poll as well, so a lost notification only delays.
+- steps are recorded without a change-feed position; reading the feed first numbers the committed ones
+  (one sequencer at a time, under an advisory lock), so positions have no gaps and a reader following
+  them never skips a step; ``NOTIFY interlock_changes`` wakes readers, who poll as well, so a lost
+  notification only delays them.
 
 A connection lost mid-transaction rolls the transaction back: nothing of it is kept, and the caller gets a
 :class:`~interlock.errors.StorageError` that says so (lost during ``COMMIT``, the outcome is unknown:
@@ -29,9 +31,11 @@ from psycopg_pool import ConnectionPool
 from interlock.errors import StorageError
 from interlock.storage.postgres_tx import PostgresTx, translate
 from interlock.storage.queries import load_queries, migrations
+from interlock.storage.store import Change
 
 _Q = load_queries("postgres")
 MIGRATION_LOCK = 0x1E7C_0C4B  # pg_advisory_xact_lock key: one process migrates at a time
+SEQUENCER_LOCK = 0x1E7C_F33D  # one change-feed sequencer at a time
 CHANNEL = "interlock_changes"
 
 
@@ -107,6 +111,15 @@ class PostgresStore:
             if type(exc).__module__.startswith("psycopg_pool"):  # PoolTimeout, PoolClosed
                 raise StorageError(f"no PostgreSQL connection to {_safe(self.url)}: {exc}") from exc
             raise
+
+    def changes(self, *, after: int, limit: int) -> list[Change]:
+        """Number the steps committed since the last reader did (sequence_changes), then read."""
+        while True:
+            with self.write() as tx:
+                if tx.sequence_changes(SEQUENCER_LOCK) < 10_000:
+                    break
+        with self.read() as tx:
+            return tx.changes(after=after, limit=limit)
 
     def schema_version(self) -> int:
         with self.read() as tx:

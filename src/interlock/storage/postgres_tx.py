@@ -1,8 +1,8 @@
 """One PostgreSQL transaction: the :class:`~interlock.storage.store.WriteTx` methods over a connection.
 
-History records wait in the transaction until it commits (or a read of the history needs them): they get
-their change-feed positions then, so the counter row is locked only for the last moment of the
-transaction. Everything else is written at once.
+History records wait in the transaction until it commits (or a read of the history needs them), and get
+their change-feed positions after it has committed (:meth:`PostgresTx.sequence_changes`), so recording a
+step locks nothing shared. Everything else is written at once.
 """
 
 from __future__ import annotations
@@ -105,16 +105,19 @@ class PostgresTx:
             raise
 
     def flush(self) -> None:
-        """Write the waiting history records, with their change-feed positions."""
+        """Write the waiting history records (positions come after the commit: sequence_changes)."""
         if not self._history:
             return
-        [last] = self._one("next_position", {"n": len(self._history)}) or (0,)
-        first = last - len(self._history) + 1
-        rows = [(*r[:3], first + i, *r[3:]) for i, (_, r) in enumerate(self._history)]
+        rows = [r for _, r in self._history]
         self._history.clear()
         self._history_keys.clear()
         self._many("append_history", rows)
-        self._exec("notify_changes", {"position": last})
+        self._exec("notify_changes")
+
+    def sequence_changes(self, key: int, limit: int = 10_000) -> int:
+        """Give positions to committed steps that have none (one sequencer at a time); how many."""
+        self._exec("lock_sequencer", {"key": key})
+        return self._exec("sequence_changes", {"limit": limit}).rowcount
 
     def finish(self) -> None:
         self.flush()

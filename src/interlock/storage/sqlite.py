@@ -138,6 +138,10 @@ class SQLiteStore:
         with self.read() as tx:
             return tx.meta_int("schema_version")
 
+    def changes(self, *, after: int, limit: int) -> list[Change]:
+        with self.read() as tx:
+            return tx.changes(after=after, limit=limit)
+
     def wait_for_changes(self, timeout: float) -> None:
         """SQLite has no notifications: readers poll; this only paces them."""
         time.sleep(min(timeout, POLL_CHANGES))

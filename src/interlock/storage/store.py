@@ -12,8 +12,8 @@ Rules that make a second implementation behave the same:
   rows this transaction deleted come back), an inbox event taken by someone else raises
   :class:`StaleRowError`, tasks are leased only while free or expired (PostgreSQL: ``FOR UPDATE SKIP
   LOCKED``) and a lease that did not take its row is dropped from the claim.
-- A change feed: every committed step has a global ``position`` (history's), increasing in commit order
-  and without gaps a reader could skip, so ``changes(after=p)`` resumes exactly (see :class:`Change`).
+- A change feed: every committed step gets a global ``position``, without gaps a reader could skip and in
+  each instance's step order, so ``Store.changes(after=p)`` resumes exactly (see :class:`Change`).
 - History is append-only; reading a page costs the page, not the history.
 - Values are plain Python data (JSON-ready); the store encodes them.
 - Writes may wait in memory (write-behind) until the next query of the same transaction, the next
@@ -150,7 +150,6 @@ class ReadTx(Protocol):
     def list_instances(self, machine: str, *, state: str | None = None, tag: str | None = None,
                        status: str | None = None, after: str = "", limit: int = 100) -> list[InstanceRow]: ...
     def next_wakeup(self) -> float | None: ...
-    def changes(self, *, after: int, limit: int) -> list[Change]: ...
 
 
 class WriteTx(ReadTx, Protocol):
@@ -213,6 +212,8 @@ class Store(Protocol):
     def read(self) -> AbstractContextManager[ReadTx]: ...
     def schema_version(self) -> int: ...
     def close(self) -> None: ...
+    def changes(self, *, after: int, limit: int) -> list[Change]:
+        """Committed steps after a position, in position order (the change feed)."""
     def wait_for_changes(self, timeout: float) -> None:
         """Block until another commit may have added changes, or ``timeout`` seconds (a wake-up only:
         callers read :meth:`ReadTx.changes` again either way; a lost notification costs a timeout)."""

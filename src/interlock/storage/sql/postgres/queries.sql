@@ -115,20 +115,32 @@ SELECT machine, id, version, status, paused, step, queued, snapshot,
        parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
 FROM instances WHERE machine = %(machine)s AND id > %(after)s ORDER BY id LIMIT %(limit)s;
 
--- name: next_position
--- Reserve n positions of the change feed. The row stays locked until this transaction ends, so
--- positions are handed out in commit order and a rolled-back transaction gives its own back.
-UPDATE interlock_feed SET position = position + %(n)s RETURNING position;
-
 -- name: append_history
--- One step record with its change-feed position.
-INSERT INTO history (machine, id, step, position, at, outcome, event, idempotency_key, cause, source,
+-- One step record; its change-feed position is given once it has committed (sequence_changes).
+INSERT INTO history (machine, id, step, at, outcome, event, idempotency_key, cause, source,
                      target, context_change, effects, error)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: lock_sequencer
+-- One sequencer at a time; taken by a statement of its own, so the next one sees every commit before it.
+SELECT pg_advisory_xact_lock(%(key)s);
+
+-- name: sequence_changes
+-- Number committed steps that have no position yet, after the newest position, in the order they were
+-- recorded (seq: an instance's steps are recorded one after another, so they keep their order).
+WITH todo AS (
+    SELECT machine, id, step, row_number() OVER (ORDER BY seq) AS n
+    FROM history WHERE position IS NULL ORDER BY seq LIMIT %(limit)s),
+counted AS (SELECT count(*) AS total FROM todo),
+feed AS (
+    UPDATE interlock_feed SET position = position + (SELECT total FROM counted)
+    RETURNING position - (SELECT total FROM counted) AS base)
+UPDATE history h SET position = (SELECT base FROM feed) + todo.n
+FROM todo WHERE h.machine = todo.machine AND h.id = todo.id AND h.step = todo.step;
 
 -- name: notify_changes
 -- Wake readers of the change feed (delivered at commit; a lost one costs a reader one poll).
-SELECT pg_notify('interlock_changes', %(position)s::text);
+SELECT pg_notify('interlock_changes', '');
 
 -- name: history_page
 -- Step records of one instance after a step number, oldest first.
@@ -144,7 +156,7 @@ SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source, ta
 FROM history WHERE machine = %(machine)s AND id = %(id)s AND idempotency_key = %(key)s;
 
 -- name: changes
--- The change feed: committed steps after a position, in position order.
+-- The change feed: sequenced steps after a position, in position order.
 SELECT position, machine, id, step, outcome, at FROM history
 WHERE position > %(after)s ORDER BY position LIMIT %(limit)s;
 

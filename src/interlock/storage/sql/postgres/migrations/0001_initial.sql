@@ -8,8 +8,9 @@ CREATE TABLE interlock_meta (
     value TEXT NOT NULL
 );
 
--- The change feed's counter: one row, bumped under its lock by each transaction that records steps, so
--- positions are handed out in commit order without gaps (storage/postgres.py).
+-- The change feed's counter: one row. Steps are recorded without a position; a sequencer (one at a time,
+-- under an advisory lock) numbers the committed ones from here, so positions have no gaps and a reader
+-- following them never skips one (storage/postgres.py).
 CREATE TABLE interlock_feed (
     one      BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
     position BIGINT  NOT NULL
@@ -59,7 +60,8 @@ CREATE TABLE history (
     machine         TEXT             NOT NULL,
     id              TEXT             NOT NULL,
     step            BIGINT           NOT NULL,
-    position        BIGINT           NOT NULL,
+    seq             BIGSERIAL,
+    position        BIGINT,
     at              DOUBLE PRECISION NOT NULL,
     outcome         TEXT             NOT NULL,
     event           TEXT,
@@ -73,6 +75,7 @@ CREATE TABLE history (
     PRIMARY KEY (machine, id, step)
 );
 CREATE INDEX history_by_position ON history (position);
+CREATE INDEX history_unsequenced ON history (seq) WHERE position IS NULL;
 CREATE UNIQUE INDEX history_by_idempotency_key ON history (machine, id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 
