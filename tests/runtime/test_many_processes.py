@@ -1,5 +1,6 @@
-"""Many processes, one PostgreSQL database: worker processes (``interlock worker``) and an embedded app
-share timers, tasks and cross-instance sends while workers are SIGKILLed under load.
+"""Many processes, one PostgreSQL database: three worker processes (``interlock worker``) and an embedded
+app share timers, tasks and cross-instance sends while workers are SIGKILLed under load, over and over
+(four times, a new worker started after each).
 
 What must hold: no acknowledged event is lost, no step is applied twice, no timer fires twice, every task
 result is applied once. Each is read back from the instances' histories and contexts.
@@ -63,6 +64,7 @@ def setup(app):
 '''
 FLOWS = 40
 LEDGERS = 3
+KILL_AT = (8, 16, 24, 32)  # flows created when a worker is SIGKILLed (the oldest one each time)
 
 
 def _start_worker(url: str, module: Path) -> subprocess.Popen[str]:
@@ -105,7 +107,7 @@ def _run_load(app: Interlock, url: str, module: Path, workers: list[subprocess.P
         app.create("flow", f"f{n}", input={"me": f"f{n}", "ledger": f"L{n % LEDGERS}"})
         if n == 5:
             pinging.start()
-        if n in (10, 25):  # SIGKILL a worker in the middle of the load, start another
+        if n in KILL_AT:  # SIGKILL a worker in the middle of the load, start another
             victim = workers.pop(0)
             victim.send_signal(signal.SIGKILL)
             _reap(victim)
