@@ -24,11 +24,13 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest
 
-# the statechart engine against its peers (~1 min), then the durable runtime against DBOS (~4 min)
+# the statechart engine against its peers (~1 min), then the durable runtime against DBOS (~4 min), then
+# events/s on PostgreSQL at 1, 2 and 4 processes next to pgbench -N (~1 min)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.durable
+	$(BIN)/python -m bench.postgres
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

@@ -36,11 +36,13 @@ from interlock.runtime.memory import LogRecord, MemoryRunner, Session
 from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.tasks import Task, TaskLostError
+from interlock.storage.store import Change
 
 __version__ = "0.1.0"  # the one place the version is written; pyproject.toml reads it from here
 
 __all__ = [
     "AsyncInterlock",
+    "Change",
     "Chart",
     "Clock",
     "ConflictError",

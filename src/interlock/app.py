@@ -1,4 +1,4 @@
-"""The embedded API: machines as durable instances in a local SQLite file, moved only by events.
+"""The embedded API: machines as durable instances in a store (SQLite or PostgreSQL), moved by events.
 
     app = Interlock("sqlite:///orders.db")
     app.register(order_machine)
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ from interlock.runtime.model import (
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT
 from interlock.storage.codec import NotStorable, encode_exact
+from interlock.storage.store import Change
 
 MAX_EVENT_BYTES = 256 * 1024
 # done./error. are raised by the engine; xstate.after.<state>.#<n> are the timers a document's `after`
@@ -163,6 +165,29 @@ class Interlock:
                                      limit=limit + 1)  # one more: is there a next page?
         items = tuple(instance_of(r, self.runtime.leaves(r)) for r in rows[:limit])
         return Page(items, items[-1].id if len(rows) > limit else None)
+
+    def changes(self, *, after: int = 0, limit: int = 100) -> Page[Change]:
+        """The change feed: steps committed after position ``after`` (0: from the start), in commit order,
+        across all instances. ``page.next`` is the last position read (``after`` when nothing is new):
+        pass it back to follow the feed; positions never go back and a reader never skips a step."""
+        check_step("after", after)
+        check_limit(limit)
+        self.runtime.read()  # refuses a closed app, and a call from inside a step
+        items = tuple(self.runtime.store.changes(after=after, limit=limit))
+        return Page(items, items[-1].position if items else after)
+
+    def wait_for_changes(self, *, after: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a step committed after position ``after`` (by any process);
+        True if there is one. PostgreSQL wakes waiters with LISTEN/NOTIFY, and a lost notification only
+        delays the answer to the next poll; SQLite polls."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.changes(after=after, limit=1).items:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.runtime.store.wait_for_changes(min(left, 1.0))
 
     # -- running ------------------------------------------------------------------------------------
 
@@ -354,6 +379,9 @@ class AsyncInterlock:
     async def history(self, machine: str, instance_id: str, *, after: int = -1,
                       limit: int = 100) -> Page[HistoryEntry]:
         return await asyncio.to_thread(self.app.history, machine, instance_id, after=after, limit=limit)
+
+    async def changes(self, *, after: int = 0, limit: int = 100) -> Page[Change]:
+        return await asyncio.to_thread(self.app.changes, after=after, limit=limit)
 
     async def list(self, machine: str, *, state: str | None = None, tag: str | None = None,
                    status: str | None = None, after: str = "", limit: int = 100) -> Page[Instance]:

@@ -129,9 +129,30 @@ def receiver_chart() -> Chart:
     return scxml(RECEIVER, name="receiver", initial="open")
 
 
+POSTGRES_URL: str | None = None  # set by tests/runtime/conftest.py while a test runs on PostgreSQL
+
+
+def store_url(path: Path) -> str:
+    """The store of the current run: the SQLite file at ``path``, or the run's PostgreSQL database."""
+    return POSTGRES_URL if POSTGRES_URL is not None else f"sqlite:///{path}"
+
+
+def query_store(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """Rows of a portable SQL query, read straight from the current run's database (not through the app)."""
+    if POSTGRES_URL is not None:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL) as conn:
+            return list(conn.execute(sql.encode()).fetchall())
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return list(conn.execute(sql).fetchall())
+
+
 @contextmanager
 def open_app(path: Path, clock: VirtualClock, *charts: Chart, **options: object) -> Iterator[Interlock]:
-    app = Interlock(f"sqlite:///{path}", clock=clock, **options)  # type: ignore[arg-type]
+    app = Interlock(store_url(path), clock=clock, **options)  # type: ignore[arg-type]
     try:
         for chart in charts:
             app.register(chart)

@@ -17,7 +17,7 @@ from interlock.errors import (
 )
 from interlock.frontends.loader import load_machine
 from interlock.runtime.clock import VirtualClock
-from tests.runtime.durable_support import open_app, order_chart, tagged_chart
+from tests.runtime.durable_support import open_app, order_chart, store_url, tagged_chart
 
 
 @pytest.fixture
@@ -284,7 +284,9 @@ def test_the_asyncio_flavour(tmp_path: Path) -> None:
 
 def test_bad_ids_and_urls_get_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="unsupported store URL"):
-        Interlock("postgres://x")
+        Interlock("mysql://x")
+    with pytest.raises(StorageError, match=r"cannot connect to PostgreSQL at postgresql://nobody@127\.0\.0\.1:1/x"):
+        Interlock("postgresql://nobody:secret@127.0.0.1:1/x")
     with open_app(tmp_path / "b.db", VirtualClock(), order_chart()) as app:
         with pytest.raises(ValueError, match="instance id"):
             app.create("order", "")
@@ -362,7 +364,7 @@ def test_a_chart_changed_under_the_same_version_is_refused_at_register(tmp_path:
         app.create("flow", "f1")
         app.send("flow", "f1", "GO")
     changed = {"a": {"on": {"GO": "c"}}, "c": {}}  # b is gone: f1 sits in it
-    with Interlock(f"sqlite:///{db}", clock=VirtualClock()) as app:
+    with Interlock(store_url(db), clock=VirtualClock()) as app:
         with pytest.raises(ConflictError, match="'flow' version '1' was registered in this database with "
                                                 "other states or transitions"):
             app.register(flow(changed))  # type: ignore[arg-type]

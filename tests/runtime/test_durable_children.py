@@ -12,8 +12,10 @@ from tests.runtime.durable_support import (
     child_chart,
     open_app,
     parent_chart,
+    query_store,
     receiver_chart,
     sender_chart,
+    store_url,
 )
 
 CHILD_ID = "parent/p1/job"
@@ -127,10 +129,7 @@ def test_an_inline_child_of_a_versioned_parent_runs(tmp_path: Path) -> None:
 
 
 def _machines(db: Path) -> list[str]:
-    import sqlite3
-
-    with sqlite3.connect(db) as conn:
-        return [row[0] for row in conn.execute("SELECT DISTINCT machine FROM instances")]
+    return [str(row[0]) for row in query_store(db, "SELECT DISTINCT machine FROM instances")]
 
 
 REINVOKE = """<scxml name="looper" initial="busy" datamodel="python">
@@ -179,7 +178,7 @@ def test_an_inline_child_is_the_same_machine_after_re_indenting_and_a_changed_on
         assert app.get("inline_parent", "p1").context["out"] == {"doubled": 40}
     changed = INLINE_PARENT.replace('expr="n * 2"', 'expr="n * 3"').replace(
         '<final id="end">', '<state id="extra"/><final id="end">')
-    with Interlock(f"sqlite:///{db}", clock=VirtualClock()) as app, \
+    with Interlock(store_url(db), clock=VirtualClock()) as app, \
             pytest.raises(ConflictError, match="'inline_parent' version '1' was registered"):
         app.register(load_scxml(changed))
 

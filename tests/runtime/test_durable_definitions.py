@@ -18,6 +18,7 @@ from interlock import Interlock, load_document, machine
 from interlock.errors import ConflictError
 from interlock.runtime.clock import VirtualClock
 from interlock.storage.queries import migrations, split_statements
+from tests.runtime.durable_support import store_url
 
 ROOT = Path(__file__).parents[2]
 BASE: dict[str, Any] = {
@@ -51,7 +52,7 @@ def _changed(what: str) -> dict[str, Any]:
 
 
 def _app(db: Path) -> Interlock:
-    return Interlock(f"sqlite:///{db}", clock=VirtualClock())
+    return Interlock(store_url(db), clock=VirtualClock())
 
 
 @pytest.mark.parametrize("what", CHANGES)
@@ -60,9 +61,9 @@ def test_a_changed_definition_under_the_same_version_is_refused_by_another_proce
     db = tmp_path / "d.db"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     script = ("import json, sys; from interlock import Interlock, load_document; "
-              "app = Interlock(f'sqlite:///{sys.argv[1]}'); app.register(load_document(json.loads(sys.argv[2]))); "
+              "app = Interlock(sys.argv[1]); app.register(load_document(json.loads(sys.argv[2]))); "
               "app.create('offer', 'o1'); app.close()")
-    subprocess.run([sys.executable, "-c", script, str(db), json.dumps(BASE)], check=True, env=env, cwd=ROOT)
+    subprocess.run([sys.executable, "-c", script, store_url(db), json.dumps(BASE)], check=True, env=env, cwd=ROOT)
     with _app(db) as app:
         app.register(load_document(copy.deepcopy(BASE)))  # the same definition: accepted
         part = "actions" if what == "delay" else what
@@ -113,6 +114,7 @@ def _version_3_database(db: Path, chart_shape: str) -> None:
     conn.close()
 
 
+@pytest.mark.sqlite_only  # builds a SQLite file of schema version 3
 def test_a_database_of_the_previous_version_opens_and_adopts_the_definition(tmp_path: Path) -> None:
     from interlock.runtime.machines import shape_of
 
@@ -120,7 +122,7 @@ def test_a_database_of_the_previous_version_opens_and_adopts_the_definition(tmp_
     chart = load_document(copy.deepcopy(BASE))
     _version_3_database(db, shape_of(chart))
     with _app(db) as app:
-        assert app.runtime.store.schema_version() == 4  # type: ignore[attr-defined]
+        assert app.runtime.store.schema_version() == 5  # type: ignore[attr-defined]
         app.register(chart)  # recorded with its shape only: accepted, and its definition kept
         app.create("offer", "o1")
     with _app(db) as app:

@@ -14,7 +14,7 @@ from interlock.runtime import commands
 from interlock.runtime.clock import VirtualClock
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.tasks import Task
-from tests.runtime.durable_support import open_app, payment_chart
+from tests.runtime.durable_support import open_app, payment_chart, store_url
 
 NO_JITTER = RetryPolicy(attempts=3, backoff=2.0, jitter=0.0)
 
@@ -194,7 +194,7 @@ def test_an_invoke_of_an_unknown_service_raises_error_execution(tmp_path: Path) 
 
 
 def test_the_background_worker_runs_tasks(tmp_path: Path) -> None:
-    with Interlock(f"sqlite:///{tmp_path / 'w.db'}", poll=0.05) as app:
+    with Interlock(store_url(tmp_path / 'w.db'), poll=0.05) as app:
         app.register(payment_chart())
         app.service("charge", lambda task: "ok")
         app.create("payment", "p1")
@@ -209,11 +209,11 @@ def test_a_dedicated_worker_runs_work_already_in_the_database_without_writing(tm
     from interlock.runtime.clock import SystemClock
 
     db = tmp_path / "r.db"
-    with Interlock(f"sqlite:///{db}", worker=False, clock=SystemClock()) as app:
+    with Interlock(store_url(db), worker=False, clock=SystemClock()) as app:
         app.register(payment_chart())
         app.service("charge", lambda task: "never run here")
         app.create("payment", "p1")  # its task waits in the database: no worker ran here
-    with Interlock(f"sqlite:///{db}", poll=0.05) as app:
+    with Interlock(store_url(db), poll=0.05) as app:
         app.register(payment_chart())
         app.service("charge", lambda task: "ok")
         app.start()  # once everything it runs is registered
@@ -234,7 +234,7 @@ def test_close_tells_a_heartbeating_service_to_stop_and_returns(tmp_path: Path) 
             task.heartbeat()
             time.sleep(0.02)
 
-    app = Interlock(f"sqlite:///{tmp_path / 'c.db'}", poll=0.05)
+    app = Interlock(store_url(tmp_path / 'c.db'), poll=0.05)
     app.register(payment_chart())
     app.service("charge", forever, retry=RetryPolicy(heartbeat=5))
     closer = threading.Thread(target=app.close, daemon=True)
@@ -269,7 +269,7 @@ def test_services_a_chart_was_built_with_run_as_tasks(tmp_path: Path) -> None:
             "paid": {"type": "final"},
         },
     }, services={"charge": lambda task: {"receipt": f"r-{task.input['amount']}"}})
-    with Interlock(f"sqlite:///{tmp_path / 'shop.db'}", clock=VirtualClock()) as app:
+    with Interlock(store_url(tmp_path / 'shop.db'), clock=VirtualClock()) as app:
         app.register(chart)
         app.create("shop", "s1")
         app.run_until_idle()

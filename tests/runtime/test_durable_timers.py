@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from interlock.runtime.clock import VirtualClock
-from tests.runtime.durable_support import open_app, order_chart
+from tests.runtime.durable_support import open_app, order_chart, store_url
 
 
 def outcomes(app, name: str = "EXPIRE") -> list[int]:
@@ -88,7 +88,7 @@ def test_cancelling_removes_a_fired_timer_event_still_in_the_queue(tmp_path: Pat
 def test_the_background_worker_fires_timers_on_the_wall_clock(tmp_path: Path) -> None:
     from interlock.app import Interlock
 
-    with Interlock(f"sqlite:///{tmp_path / 'w.db'}", poll=0.05) as app:
+    with Interlock(store_url(tmp_path / 'w.db'), poll=0.05) as app:
         app.register(order_chart())
         app.create("order", "o1")
         app.send("order", "o1", "ACCEPT")

@@ -117,6 +117,8 @@ def test_urls_are_checked() -> None:
         open_store("sqlite:///:memory:")
     with pytest.raises(StorageError, match="unsupported store URL"):
         open_store("mysql://db")
+    with pytest.raises(StorageError, match=r"'orders.db' is not a store URL; for a SQLite file write 'sqlite:///orders.db'"):
+        open_store("orders.db")
 
 
 def test_every_query_is_named_and_parses(tmp_path: Path) -> None:
@@ -257,16 +259,16 @@ def test_timers_due_at_the_same_time_come_in_the_order_they_were_added(tmp_path:
         with pytest.raises(sqlite3.IntegrityError):
             tx.add_timer(_timer("b", 6.0))  # keys stay unique
     with store.write() as tx:
-        assert [t.key for t in tx.due_timers(4.5, 10)] == ["early"]
-        first = tx.due_timers(5.0, 3)
+        first = tx.take_due_timers(5.0, 3)
         assert [t.key for t in first] == ["early", "z", "m/a#1.2"]
         assert first[1] == _timer("z", 5.0)
-        tx.remove_timers([t.key for t in first])
+        assert tx.take_due_timers(5.0, 0) == []
         tx.add_timer(_timer("c", 5.0))
-        assert [t.key for t in tx.due_timers(5.0, 10)] == ["m/a#1.10", "b", "a", "c"]
         assert tx.next_wakeup() == 5.0
         assert tx.cancel_timers("m", "a", "b") == 1
-        assert [t.key for t in tx.due_timers(9.0, 10)] == ["m/a#1.10", "a", "c"]
+        assert [t.key for t in tx.take_due_timers(4.5, 10)] == []
+        assert [t.key for t in tx.take_due_timers(9.0, 10)] == ["m/a#1.10", "a", "c"]
+        assert tx.take_due_timers(9.0, 10) == []  # taken: gone
 
 
 def test_version_2_timers_are_numbered_by_due_time_then_owner_step_and_index(tmp_path: Path) -> None:
@@ -287,12 +289,12 @@ def test_version_2_timers_are_numbered_by_due_time_then_owner_step_and_index(tmp
     assert store.schema_version() == migrations("sqlite")[-1][0]
     with store.write() as tx:
         tx.add_timer(_timer("m/a#11.0", 5.0))
-        assert [t.key for t in tx.due_timers(6.0, 20)] == [
+        taken = tx.take_due_timers(6.0, 20)
+        assert [t.key for t in taken] == [
             "m/a#1.2", "m/a#1.10", "m/a#2.0", "m/a#2.1", "m/a#10.0", "m/b#1.0", "not a key",
             "x#inline-1f/a#1.3", "x#inline-1f/a#1.11", "m/a#11.0", "m/a#0.0"]
-        [late] = tx.due_timers(6.0, 20)[-1:]
-        assert (late.sendid, late.target, late.event) == ("s", "t", {"name": "T"})
-        assert tx.cancel_timers("m", "a", None) == 11
+        assert (taken[-1].sendid, taken[-1].target, taken[-1].event) == ("s", "t", {"name": "T"})
+        assert tx.cancel_timers("m", "a", None) == 0
 
 
 def test_version_2_tasks_get_the_lease_a_claim_grants_now(tmp_path: Path) -> None:
@@ -328,8 +330,8 @@ def test_the_timer_and_list_queries_are_served_by_indexes(tmp_path: Path) -> Non
     queries = load_queries("sqlite")
     listing = {"machine": "m", "kind": "state", "value": "s", "after": "", "status": "active", "limit": 5}
     with store.read() as tx:
-        for name, params in (("due_timers", {"now": 1.0, "limit": 5}), ("next_timer", {}),
-                             ("remove_timer", {"key": "k"}), ("list_by_index_and_status", listing),
+        for name, params in (("take_due_timers", {"now": 1.0, "limit": 5}), ("next_timer", {}),
+                             ("list_by_index_and_status", listing),
                              ("list_by_index", listing), ("list_by_status", listing)):
             plan = _plan(tx.conn, queries[name], params)
             assert "SCAN" not in plan and "TEMP B-TREE" not in plan, (name, plan)

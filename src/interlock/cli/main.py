@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
+from interlock.cli.db import app as db_app
 from interlock.cli.demo import demo
 from interlock.cli.diagram import diagram
 from interlock.cli.simulate import simulate
 from interlock.cli.validate import validate
+from interlock.cli.worker import worker
 
 app = typer.Typer(
     name="interlock",
@@ -23,6 +25,8 @@ app.command()(validate)
 app.command()(simulate)
 app.command()(diagram)
 app.command()(demo)
+app.command()(worker)
+app.add_typer(db_app, name="db", help="Database schema: interlock db upgrade URL.")
 
 
 def _mount_conformance() -> None:

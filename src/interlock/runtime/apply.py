@@ -26,7 +26,7 @@ from interlock.storage.codec import (
     loads,
     sorted_text,
 )
-from interlock.storage.store import HistoryRow, InstanceRow
+from interlock.storage.store import HistoryRow, InstanceRow, StaleRowError
 
 log = logging.getLogger("interlock.runtime")
 # A snapshot is read and written on every step: one that grows without bound (a document doubling a list
@@ -269,6 +269,8 @@ def settle(unit: Unit) -> None:
                 try:
                     result = apply_event(unit, row, event, idempotency_key=queued.idempotency_key,
                                          cause=queued.cause)
+                except StaleRowError:
+                    raise
                 except Exception as exc:
                     raise Isolate(f"step of {key[0]}/{key[1]} failed") from exc
             else:
@@ -276,6 +278,8 @@ def settle(unit: Unit) -> None:
                     with tx.savepoint():
                         result = apply_event(unit, row, event, idempotency_key=queued.idempotency_key,
                                              cause=queued.cause)
+                except StaleRowError:  # another writer: the whole transaction runs again
+                    raise
                 except Exception as exc:  # a poison event must not block the instance forever
                     unit.forget()
                     row = unit.row(*key)
@@ -339,8 +343,7 @@ def fire_timers(unit: Unit, limit: int) -> int:
     """Deliver the timers due now; each is deleted in the transaction that delivers its event."""
     from interlock.runtime.dispatch import send_now
 
-    due = unit.tx.due_timers(unit.now, limit)
-    unit.tx.remove_timers([timer.key for timer in due])
+    due = unit.tx.take_due_timers(unit.now, limit)  # only the rows this transaction deleted
     for timer in due:
         owner = unit.row(timer.machine, timer.id)
         if owner is not None:

@@ -36,7 +36,7 @@ from interlock.runtime.children import MAX_INVOKE_DEPTH, refusal
 from interlock.runtime.machines import SCXML_TYPES, inline_name
 from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.codec import NotStorable, encode_exact
-from interlock.storage.store import InstanceRow, TaskRow, TimerRow
+from interlock.storage.store import InstanceRow, StaleRowError, TaskRow, TimerRow
 
 log = logging.getLogger("interlock.chart")
 
@@ -254,6 +254,8 @@ def _create_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, machine: s
         try:
             create(unit, machine, id, input=input, version=version or None,
                    parent=(row.machine, row.id, effect.invokeid))
+        except StaleRowError:
+            raise
         except Exception as exc:
             raise Isolate(f"child {machine}/{id} of {row.machine}/{row.id} failed to start") from exc
         return
@@ -261,6 +263,8 @@ def _create_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, machine: s
         with unit.attempt():
             create(unit, machine, id, input=input, version=version or None,
                    parent=(row.machine, row.id, effect.invokeid))
+    except StaleRowError:
+        raise
     except Exception as exc:
         log.warning("invoke %r of %s/%s: child %s/%s failed to start: %s", effect.invokeid, row.machine,
                     row.id, machine, id, exc)

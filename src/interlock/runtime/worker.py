@@ -195,7 +195,11 @@ class Worker:
             if busy and self._saturated:
                 continue
             wait = self.poll
-            nxt = self.runtime.next_wakeup()
+            try:
+                nxt = self.runtime.next_wakeup()
+            except Exception as exc:  # the store is unreachable (a database restart): back off, retry
+                self._stop.wait(failures.failed(exc))
+                continue
             if nxt is not None:
                 wait = max(0.0, min(wait, nxt - clock.now()))
             if wait > 0:

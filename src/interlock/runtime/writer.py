@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
@@ -32,13 +33,15 @@ from interlock.runtime.clock import Clock
 from interlock.runtime.registry import Registry
 from interlock.runtime.unit import Isolate, RowCache, Unit
 from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT, Watchdog
-from interlock.storage.store import Store, TaskRow
+from interlock.storage.store import StaleRowError, Store, TaskRow
 
 T = TypeVar("T")
 Command = Callable[[Unit], Any]
 Sink = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 Answer = tuple[Sink, Any, BaseException | None]
 _STOP = object()
+STALE_RETRIES = 20  # a transaction that keeps losing races to other writers is answered with the conflict
+STALE_PATIENCE = 30.0  # seconds a command may keep losing the race for a row before it is answered so
 
 
 class TaskClaimer(Protocol):
@@ -75,6 +78,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._tries: dict[int, float] = {}  # id(sink) -> when its command first lost a race for a row
 
     def submit(self, fn: Command) -> Future[Any]:
         """Queue a command; the future resolves after the transaction that ran it has committed."""
@@ -125,13 +129,12 @@ class Writer:
             self._queue.put((fn, sink))
 
     def _loop(self) -> None:
+        deferred: list[tuple[Command, Sink]] = []  # lost a race for a row: they run in the next batch
         while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self.max_batch:
+            first = self._next(wait=not deferred)
+            stop = first is _STOP
+            batch = [*deferred, *([first] if first is not None and not stop else [])]
+            while len(batch) < self.max_batch and not stop:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -140,34 +143,83 @@ class Writer:
                     stop = True
                     break
                 batch.append(item)
-            self._run(batch)
+            deferred = self._run(batch) if batch else []
+            while stop and deferred:
+                deferred = self._run(deferred)
             if stop:
                 return
 
-    def _run(self, batch: list[tuple[Command, Sink]]) -> None:
+    def _next(self, *, wait: bool) -> Any:
+        """The next queued item; without ``wait``, None after a moment (commands are waiting to be
+        retried, and the transaction that holds their rows needs that moment to commit)."""
+        if wait:
+            return self._queue.get()
+        try:
+            return self._queue.get(timeout=0.002)
+        except queue.Empty:
+            return None
+
+    def _run(self, batch: list[tuple[Command, Sink]]) -> list[tuple[Command, Sink]]:
+        """Run a batch; return the commands to run again because another writer changed or held a row
+        they read (:class:`StaleRowError`: nothing of theirs was kept). A whole transaction that lost a
+        race runs again at once (up to STALE_RETRIES times); a command that keeps losing for
+        STALE_PATIENCE seconds is answered with the error."""
+        for _ in range(STALE_RETRIES):
+            try:
+                retry = self._run_once(batch)
+            except StaleRowError:
+                self.cache.clear()
+                continue
+            if not retry:
+                return []
+            again = []
+            now = time.monotonic()
+            for item, exc in retry:
+                since = self._tries.setdefault(id(item[1]), now)
+                if now - since > STALE_PATIENCE:
+                    self._tries.pop(id(item[1]), None)
+                    _answer([(item[1], None, exc)])
+                else:
+                    again.append(item)
+            return again
+        try:
+            for item, exc in self._run_once(batch):
+                _answer([(item[1], None, exc)])
+        except StaleRowError as exc:
+            _answer([(sink, None, exc) for _, sink in batch])
+        return []
+
+    def _run_once(self, batch: list[tuple[Command, Sink]]) -> list[tuple[tuple[Command, Sink], StaleRowError]]:
+        retry: list[tuple[tuple[Command, Sink], StaleRowError]] = []
         try:
             try:
-                answers, new_work = self._attempt(batch, isolate=False)
+                answers, new_work = self._attempt(batch, isolate=False, retry=retry)
             except _Failed as failed:
                 self._unclaim()
                 self.cache.clear()  # rows were changed in place by the rolled-back attempt
                 cause = failed.__cause__
-                if len(batch) == 1 and not isinstance(cause, Isolate):
+                if len(batch) == 1 and not isinstance(cause, Isolate | StaleRowError):
                     answers, new_work = [(batch[0][1], None, cause)], None
-                else:
-                    answers, new_work = self._attempt(batch, isolate=True)
+                else:  # a lost race: only the commands that lost it run again
+                    answers, new_work = self._attempt(batch, isolate=True, retry=retry)
+        except StaleRowError:
+            self._unclaim()
+            raise
         except BaseException as exc:  # the commit itself failed: nobody's command happened
             self._unclaim()
             self.cache.clear()
             _answer([(sink, None, exc) for _, sink in batch])
-            return
+            return []
         claimed, self._claimed = self._claimed, []
         if claimed:  # before answering: a caller that closes the app next finds them running
             assert self.claimer is not None
             self.claimer.run_claimed(claimed)
+        for sink, _, _ in answers:
+            self._tries.pop(id(sink), None)
         _answer(answers)
         if self.on_commit is not None:
             self.on_commit(new_work)
+        return retry
 
     def _unclaim(self) -> None:
         if self._claimed:
@@ -187,12 +239,13 @@ class Writer:
             raise _Failed from cause
         return unit.work_due()
 
-    def _attempt(self, batch: list[tuple[Command, Sink]], *, isolate: bool) -> tuple[list[Answer],
-                                                                                     float | None]:
+    def _attempt(self, batch: list[tuple[Command, Sink]], *, isolate: bool,
+                 retry: list[tuple[tuple[Command, Sink], StaleRowError]]) -> tuple[list[Answer], float | None]:
         answers: list[Answer] = []
         new_work: float | None = None
         fresh: set[str] = set()  # tasks created by the batch and not claimed yet
         cache = self.cache
+        retry.clear()
         with self.store.write() as tx:
             if tx.data_version != self._data_version:  # another connection wrote: rows may be stale
                 cache.clear()
@@ -205,6 +258,10 @@ class Writer:
                     try:
                         with tx.savepoint():
                             value = fn(unit)
+                    except StaleRowError as exc:  # another writer has a row it needs: next batch
+                        cache.clear()
+                        retry.append(((fn, sink), exc))
+                        continue
                     except Exception as exc:
                         cache.clear()
                         answers.append((sink, None, exc))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,18 +21,28 @@ from interlock.storage.queries import load_queries, migrations, split_statements
 from interlock.storage.sqlite_errors import Connection, check_file, explain
 from interlock.storage.sqlite_errors import stored_json as _loads
 from interlock.storage.sqlite_history import HISTORY_TAIL, index_history_if_due
-from interlock.storage.sqlite_pending import Pending, index_of, instance_params
-from interlock.storage.store import HistoryRow, InstanceRow, QueuedEvent, TaskRow, TimerRow
+from interlock.storage.sqlite_pending import Pending, instance_params
+from interlock.storage.state_index import index_of
+from interlock.storage.store import (
+    Change,
+    HistoryRow,
+    InstanceRow,
+    QueuedEvent,
+    StaleRowError,
+    TaskRow,
+    TimerRow,
+)
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _Q = load_queries("sqlite")
 WRITER_CACHE_KIB = 64 * 1024
+POLL_CHANGES = 0.05  # seconds between two reads of the change feed by a waiting reader
 # Pages the WAL may hold before a commit copies them back into the database file (SQLite's default is
 # 1,000). Under load most commits rewrite the same hot pages (instance rows, index leaves); a larger WAL
 # copies each of them back once per checkpoint instead of every few commits. The file grows to ~40 MB.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 # Queries of tables the write-behind buffer never holds (timers, tasks): they need not flush it.
-_UNBUFFERED = frozenset({"due_timers", "claimable_tasks", "owned_task", "next_timer", "next_task", "get_meta"})
+_UNBUFFERED = frozenset({"take_due_timers", "claimable_tasks", "owned_task", "next_timer", "next_task", "get_meta"})
 
 
 def sqlite_path(url: str) -> str:
@@ -126,6 +137,14 @@ class SQLiteStore:
     def schema_version(self) -> int:
         with self.read() as tx:
             return tx.meta_int("schema_version")
+
+    def changes(self, *, after: int, limit: int) -> list[Change]:
+        with self.read() as tx:
+            return tx.changes(after=after, limit=limit)
+
+    def wait_for_changes(self, timeout: float) -> None:
+        """SQLite has no notifications: readers poll; this only paces them."""
+        time.sleep(min(timeout, POLL_CHANGES))
 
     def close(self) -> None:
         with self._lock:
@@ -319,7 +338,8 @@ class SQLiteTx:
         if queued > (len(waiting) if waiting else 0):
             row = self.conn.execute(_Q["next_event"], {"machine": machine, "id": id}).fetchone()
             if row is not None:
-                self.conn.execute(_Q["remove_event"], {"seq": row[0]})
+                if self.conn.execute(_Q["remove_event"], {"seq": row[0]}).rowcount != 1:
+                    raise StaleRowError(f"inbox event {row[0]} of {machine}/{id} was taken by another writer")
                 return _queued(row)
         if waiting:
             event = waiting.popleft()[0]
@@ -364,12 +384,12 @@ class SQLiteTx:
             return self._run("cancel_all_timers", {"machine": machine, "id": id})
         return self._run("cancel_timers", {"machine": machine, "id": id, "sendid": sendid})
 
-    def due_timers(self, now: float, limit: int) -> list[TimerRow]:
-        return [TimerRow(k, m, i, s, t, _loads(e), d)
-                for k, m, i, s, t, e, d in self._all("due_timers", {"now": now, "limit": limit})]
+    def take_due_timers(self, now: float, limit: int) -> list[TimerRow]:
+        rows = sorted(self._all("take_due_timers", {"now": now, "limit": limit}), key=lambda r: (r[7], r[0]))
+        return [TimerRow(k, m, i, s, t, _loads(e), d) for _, k, m, i, s, t, e, d in rows]
 
-    def remove_timers(self, keys: Sequence[str]) -> None:
-        self.conn.executemany(_Q["remove_timer"], [{"key": k} for k in keys])
+    def changes(self, *, after: int, limit: int) -> list[Change]:
+        return [Change(*r) for r in self._all("changes", {"after": after, "limit": limit})]
 
     def next_wakeup(self) -> float | None:
         """The earliest time a timer is due or a task becomes claimable."""
@@ -396,7 +416,9 @@ class SQLiteTx:
         for row in rows:
             task = _task(row)
             until = now + lease_of(task.policy)
-            self._run("lease_task", {"key": task.key, "owner": owner, "until": until})
+            if not self._run("lease_task", {"key": task.key, "owner": owner, "until": until, "now": now,
+                                            "attempt": task.attempt}):
+                continue  # taken meanwhile: a lease that took no row is no claim
             claimed.append(TaskRow(task.key, task.machine, task.id, task.invokeid, task.service,
                                    task.input, task.policy, task.attempt + 1, "running",
                                    task.available_at, owner, until, task.last_error))
@@ -421,7 +443,7 @@ class SQLiteTx:
 
 def _instance(r: tuple[Any, ...]) -> InstanceRow:
     return InstanceRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], _loads(r[7]), r[8], r[9], r[10],
-                       r[11], r[12], r[7], (r[3], bool(r[4]), r[6]))
+                       r[11], r[12], r[13], r[7], (r[3], bool(r[4]), r[6]))
 
 
 def _history(r: tuple[Any, ...]) -> HistoryRow:

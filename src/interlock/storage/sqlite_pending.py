@@ -20,10 +20,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from interlock.storage.codec import dumps, encode_exact
-from interlock.storage.store import HistoryRow, InstanceRow, QueuedEvent
+from interlock.storage.state_index import Index, moves
+from interlock.storage.store import HistoryRow, InstanceRow, QueuedEvent, StaleRowError
 
 Key = tuple[str, str]
-Index = tuple[tuple[str, ...], tuple[str, ...]]  # states, tags
 
 
 class Pending:
@@ -109,21 +109,29 @@ class Pending:
 
 def _flush_instances(conn: sqlite3.Connection, queries: dict[str, str], rows: Iterable[InstanceRow]) -> None:
     """Rows whose status, paused and queued are as stored get the narrow UPDATE (step, snapshot, time):
-    SQLite maintains an index on every UPDATE that sets one of its columns, even to the same value."""
+    SQLite maintains an index on every UPDATE that sets one of its columns, even to the same value.
+    Every update is a compare-and-set on the row's revision; one that matched no row raises."""
     narrow: list[tuple[Any, ...]] = []
     full: list[dict[str, Any]] = []
+    rows = list(rows)
     for row in rows:
         counters = (row.status, row.paused, row.queued)
         if counters == row.stored:
             snapshot = row.snapshot_json if row.snapshot_json is not None else dumps(row.snapshot)
-            narrow.append((row.step, snapshot, row.updated_at, row.machine, row.id))
+            narrow.append((row.step, snapshot, row.updated_at, row.machine, row.id, row.revision))
         else:
             full.append(instance_params(row))
         row.stored = counters  # a rollback drops the cached rows (see runtime/unit.py)
+    written = 0
     if narrow:
-        conn.executemany(queries["update_instance_step"], narrow)
+        written += conn.executemany(queries["update_instance_step"], narrow).rowcount
     if full:
-        conn.executemany(queries["update_instance"], full)
+        written += conn.executemany(queries["update_instance"], full).rowcount
+    if written != len(rows):
+        raise StaleRowError(f"{len(rows) - written} of {len(rows)} instance rows changed since they were "
+                            "read (another writer)")
+    for row in rows:
+        row.revision += 1
 
 
 def _flush_index(conn: sqlite3.Connection, queries: dict[str, str],
@@ -133,35 +141,13 @@ def _flush_index(conn: sqlite3.Connection, queries: dict[str, str],
     gone: list[tuple[str, ...]] = []
     new: list[tuple[str, ...]] = []
     for (machine, id), (before, after) in index.items():
-        removed, added = _moves(before, after)
+        removed, added = moves(before, after)
         gone += [(machine, k, v, id) for k, v in removed]
         new += [(machine, k, v, id) for k, v in added]
     if gone:
         conn.executemany(queries["remove_index"], gone)
     if new:
         conn.executemany(queries["add_index"], new)
-
-
-Entries = tuple[tuple[str, str], ...]
-_MOVES: dict[tuple[Index, Index], tuple[Entries, Entries]] = {}
-
-
-def _moves(before: Index, after: Index) -> tuple[Entries, Entries]:
-    """The index entries to remove and to add to go from ``before`` to ``after``. A chart has few
-    configurations, so the answers are memoized (bounded: the memo restarts when it grows large)."""
-    found = _MOVES.get((before, after))
-    if found is None:
-        had, wanted = _entries(before), _entries(after)
-        found = (tuple(sorted(had - wanted)), tuple(sorted(wanted - had)))
-        if len(_MOVES) >= 4096:
-            _MOVES.clear()
-        _MOVES[(before, after)] = found
-    return found
-
-
-def _entries(index: Index) -> set[tuple[str, str]]:
-    states, tags = index
-    return {("state", s) for s in states} | {("tag", t) for t in tags}
 
 
 _STATES_JSON: dict[tuple[str, ...], str] = {}
@@ -179,10 +165,6 @@ def _states_json(states: Sequence[str]) -> str:
     return found
 
 
-def index_of(states: Sequence[str], tags: Sequence[str]) -> Index:
-    return tuple(states), (tuple(dict.fromkeys(tags)) if tags else ())
-
-
 def instance_params(row: InstanceRow) -> dict[str, Any]:
     snapshot = row.snapshot_json if row.snapshot_json is not None else dumps(row.snapshot)
     return {
@@ -190,7 +172,7 @@ def instance_params(row: InstanceRow) -> dict[str, Any]:
         "paused": int(row.paused), "step": row.step, "queued": row.queued,
         "snapshot": snapshot, "parent_machine": row.parent_machine,
         "parent_id": row.parent_id, "parent_invokeid": row.parent_invokeid,
-        "created_at": row.created_at, "updated_at": row.updated_at,
+        "created_at": row.created_at, "updated_at": row.updated_at, "revision": row.revision,
     }
 
 

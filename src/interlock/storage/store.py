@@ -1,12 +1,19 @@
-"""The one narrow interface every store implements (SQLite now, PostgreSQL next).
+"""The one narrow interface every store implements (SQLite and PostgreSQL).
 
 A store knows rows, not statecharts: the runtime decides what a step means and the store keeps it.
 Rules that make a second implementation behave the same:
 
-- ``write()`` is one transaction. SQLite takes the database write lock (``BEGIN IMMEDIATE``); PostgreSQL
-  locks the instance rows it reads (``SELECT ... FOR UPDATE``). Whatever a block writes commits together.
-- Nothing assumes this is the only process: tasks are claimed with a lease that expires, and a claim
-  only ever takes rows that are free or whose lease ran out (PostgreSQL: ``FOR UPDATE SKIP LOCKED``).
+- ``write()`` is one transaction. Whatever a block writes commits together.
+- Many writers (processes, hosts) may share one database. Each instance row carries a ``revision``:
+  writing a row is a compare-and-set on the revision it was read at, and a row changed meanwhile raises
+  :class:`StaleRowError` (the writer then runs its commands again on fresh rows). On SQLite, where
+  ``BEGIN IMMEDIATE`` lets one writer in at a time, the check is enforced and tested all the same.
+- Claims are atomic and notice a lost row: due timers are deleted and returned by one statement (only the
+  rows this transaction deleted come back), an inbox event taken by someone else raises
+  :class:`StaleRowError`, tasks are leased only while free or expired (PostgreSQL: ``FOR UPDATE SKIP
+  LOCKED``) and a lease that did not take its row is dropped from the claim.
+- A change feed: every committed step gets a global ``position``, without gaps a reader could skip and in
+  each instance's step order, so ``Store.changes(after=p)`` resumes exactly (see :class:`Change`).
 - History is append-only; reading a page costs the page, not the history.
 - Values are plain Python data (JSON-ready); the store encodes them.
 - Writes may wait in memory (write-behind) until the next query of the same transaction, the next
@@ -20,6 +27,8 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
+
+from interlock.errors import ConflictError
 
 
 @dataclass(slots=True)
@@ -39,6 +48,7 @@ class InstanceRow:
     parent_invokeid: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    revision: int = 0  # bumped by every write of the row: the compare-and-set of concurrent writers
     snapshot_json: str | None = field(default=None, repr=False, compare=False)  # ``snapshot`` encoded
     # (status, paused, queued) as the database holds them, when the store knows (None: unknown); lets a
     # store write only what a step changed (a step rarely changes these, and they are indexed)
@@ -114,6 +124,23 @@ class TaskRow:
     last_error: str | None = None
 
 
+class StaleRowError(ConflictError):
+    """An instance row (or the inbox event a step was to take) changed since this transaction read it:
+    another writer got there first. Nothing of the transaction is kept; the writer retries its commands."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One committed step in the change feed: ``position`` orders all steps of the database."""
+
+    position: int
+    machine: str
+    id: str
+    step: int
+    outcome: str
+    at: float
+
+
 class ReadTx(Protocol):
     """A consistent read view."""
 
@@ -138,7 +165,9 @@ class WriteTx(ReadTx, Protocol):
         recorded with."""
     # instances
     def insert_instance(self, row: InstanceRow) -> None: ...  # ConflictError if the id is taken
-    def update_instance(self, row: InstanceRow) -> None: ...
+    def update_instance(self, row: InstanceRow) -> None:
+        """Write the row if the database still holds it at ``row.revision`` (then bump it), else raise
+        :class:`StaleRowError` (at once or when the transaction's writes go out)."""
     def find_child(self, machine: str, id: str, invokeid: str) -> InstanceRow | None: ...
     def children(self, machine: str, id: str) -> list[InstanceRow]: ...
     def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str], *,
@@ -152,15 +181,17 @@ class WriteTx(ReadTx, Protocol):
     def enqueue(self, machine: str, id: str, event: dict[str, Any], *, idempotency_key: str | None,
                 cause: str | None, sendid: str | None, now: float) -> int: ...
     def inbox_by_key(self, machine: str, id: str, key: str) -> QueuedEvent | None: ...
-    def take_event(self, machine: str, id: str, queued: int) -> QueuedEvent | None: ...
+    def take_event(self, machine: str, id: str, queued: int) -> QueuedEvent | None:
+        """Remove and return the oldest queued event; :class:`StaleRowError` if another writer took it."""
     def remove_events_by_sendid(self, machine: str, id: str, sendid: str) -> int: ...
     def remove_invocation_events(self, machine: str, id: str, invokeid: str) -> int: ...  # Event.invokeid
     def clear_inbox(self, machine: str, id: str) -> int: ...
     # timers
     def add_timer(self, row: TimerRow) -> None: ...
     def cancel_timers(self, machine: str, id: str, sendid: str | None) -> int: ...  # None: all
-    def due_timers(self, now: float, limit: int) -> list[TimerRow]: ...
-    def remove_timers(self, keys: Sequence[str]) -> None: ...
+    def take_due_timers(self, now: float, limit: int) -> list[TimerRow]:
+        """Delete and return timers due at ``now``, earliest first (scheduling order among equals): only
+        the rows this transaction deleted, so two writers never both fire one timer."""
     # tasks
     def add_task(self, row: TaskRow, now: float) -> None: ...
     def cancel_tasks(self, machine: str, id: str, invokeid: str | None) -> int: ...  # None: all
@@ -182,4 +213,9 @@ class Store(Protocol):
     def read(self) -> AbstractContextManager[ReadTx]: ...
     def schema_version(self) -> int: ...
     def close(self) -> None: ...
+    def changes(self, *, after: int, limit: int) -> list[Change]:
+        """Committed steps after a position, in position order (the change feed)."""
+    def wait_for_changes(self, timeout: float) -> None:
+        """Block until another commit may have added changes, or ``timeout`` seconds (a wake-up only:
+        callers read :meth:`ReadTx.changes` again either way; a lost notification costs a timeout)."""
 

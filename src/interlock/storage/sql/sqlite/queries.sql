@@ -26,7 +26,7 @@ SELECT shape, definition FROM machines WHERE name = :name AND version = :version
 -- name: get_instance
 -- One instance with its snapshot.
 SELECT machine, id, version, status, paused, step, queued, snapshot,
-       parent_machine, parent_id, parent_invokeid, created_at, updated_at
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
 FROM instances WHERE machine = :machine AND id = :id;
 
 -- name: insert_instance
@@ -37,22 +37,24 @@ VALUES (:machine, :id, :version, :status, :paused, :step, :queued, :snapshot,
         :parent_machine, :parent_id, :parent_invokeid, :created_at, :updated_at);
 
 -- name: update_instance
--- Store the new state of an instance after a step (or pause, resume, cancel).
+-- Store the new state of an instance after a step (or pause, resume, cancel), if it is still at the
+-- revision it was read at (compare-and-set: no match means another writer changed it).
 UPDATE instances
 SET status = :status, paused = :paused, step = :step, queued = :queued, snapshot = :snapshot,
-    updated_at = :updated_at
-WHERE machine = :machine AND id = :id;
+    updated_at = :updated_at, revision = revision + 1
+WHERE machine = :machine AND id = :id AND revision = :revision;
 
 -- name: update_instance_step
 -- The common step: status, paused and queued are as stored, so their indexes are left alone.
--- Positional (step, snapshot, updated_at, machine, id): a hot statement, and binding a tuple is
--- cheaper than looking every name up in a dict.
-UPDATE instances SET step = ?, snapshot = ?, updated_at = ? WHERE machine = ? AND id = ?;
+-- Positional (step, snapshot, updated_at, machine, id, revision): a hot statement, and binding a tuple
+-- is cheaper than looking every name up in a dict. Compare-and-set on the revision, as update_instance.
+UPDATE instances SET step = ?, snapshot = ?, updated_at = ?, revision = revision + 1
+WHERE machine = ? AND id = ? AND revision = ?;
 
 -- name: find_child
 -- The child instance a parent invoked under an invoke id: the active one, else the newest.
 SELECT machine, id, version, status, paused, step, queued, snapshot,
-       parent_machine, parent_id, parent_invokeid, created_at, updated_at
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
 FROM instances
 WHERE parent_machine = :machine AND parent_id = :id AND parent_invokeid = :invokeid
 ORDER BY status = 'active' DESC, created_at DESC
@@ -61,7 +63,7 @@ LIMIT 1;
 -- name: children
 -- Every child instance of a parent.
 SELECT machine, id, version, status, paused, step, queued, snapshot,
-       parent_machine, parent_id, parent_invokeid, created_at, updated_at
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
 FROM instances WHERE parent_machine = :machine AND parent_id = :id;
 
 -- name: ready_instances
@@ -86,7 +88,7 @@ INSERT INTO instance_index (machine, kind, value, id) VALUES (?, ?, ?, ?);
 -- name: list_by_index
 -- Instances of a machine in a state (or with a tag), by id, after a cursor.
 SELECT i.machine, i.id, i.version, i.status, i.paused, i.step, i.queued, i.snapshot,
-       i.parent_machine, i.parent_id, i.parent_invokeid, i.created_at, i.updated_at
+       i.parent_machine, i.parent_id, i.parent_invokeid, i.created_at, i.updated_at, i.revision
 FROM instance_index x JOIN instances i ON i.machine = x.machine AND i.id = x.id
 WHERE x.machine = :machine AND x.kind = :kind AND x.value = :value AND x.id > :after
 ORDER BY x.id LIMIT :limit;
@@ -95,7 +97,7 @@ ORDER BY x.id LIMIT :limit;
 -- Instances of a machine in a state (or with a tag) and with a status, by id, after a cursor. The status
 -- is a condition of the query, so a page holds up to :limit matches (never fewer while more follow).
 SELECT i.machine, i.id, i.version, i.status, i.paused, i.step, i.queued, i.snapshot,
-       i.parent_machine, i.parent_id, i.parent_invokeid, i.created_at, i.updated_at
+       i.parent_machine, i.parent_id, i.parent_invokeid, i.created_at, i.updated_at, i.revision
 FROM instance_index x JOIN instances i ON i.machine = x.machine AND i.id = x.id
 WHERE x.machine = :machine AND x.kind = :kind AND x.value = :value AND x.id > :after
   AND i.status = :status
@@ -104,14 +106,14 @@ ORDER BY x.id LIMIT :limit;
 -- name: list_by_status
 -- Instances of a machine with a status, by id, after a cursor.
 SELECT machine, id, version, status, paused, step, queued, snapshot,
-       parent_machine, parent_id, parent_invokeid, created_at, updated_at
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
 FROM instances WHERE machine = :machine AND status = :status AND id > :after
 ORDER BY id LIMIT :limit;
 
 -- name: list_all
 -- Instances of a machine, by id, after a cursor.
 SELECT machine, id, version, status, paused, step, queued, snapshot,
-       parent_machine, parent_id, parent_invokeid, created_at, updated_at
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
 FROM instances WHERE machine = :machine AND id > :after ORDER BY id LIMIT :limit;
 
 -- name: append_history
@@ -184,7 +186,8 @@ SELECT seq, machine, id, event, idempotency_key, cause, sendid, enqueued_at
 FROM inbox WHERE machine = :machine AND id = :id ORDER BY seq LIMIT 1;
 
 -- name: remove_event
--- Take an event out of the inbox (it was applied or dropped in the same transaction).
+-- Take an event out of the inbox (it was applied or dropped in the same transaction); the caller checks
+-- that the row was there.
 DELETE FROM inbox WHERE seq = :seq;
 
 -- name: remove_events_by_sendid
@@ -212,15 +215,14 @@ DELETE FROM timers WHERE machine = :machine AND id = :id AND sendid = :sendid;
 -- Cancel every pending delayed send of an instance.
 DELETE FROM timers WHERE machine = :machine AND id = :id;
 
--- name: due_timers
--- Timers due at or before now, earliest first; those due at the same time in the order they were
--- scheduled (seq). The order of timers_by_due, whose entries end with the seq.
-SELECT key, machine, id, sendid, target, event, due_at
-FROM timers WHERE due_at <= :now ORDER BY due_at, seq LIMIT :limit;
-
--- name: remove_timer
--- A timer fired: its event is delivered in the same transaction.
-DELETE FROM timers WHERE key = :key;
+-- name: take_due_timers
+-- Delete and return timers due at or before now, earliest first (RETURNING has no order: the caller
+-- sorts by due_at, seq); those due at the same time in the order they were scheduled (seq). Only rows
+-- this statement deleted come back, so a timer fires once. Their events are delivered in the same
+-- transaction.
+DELETE FROM timers WHERE seq IN (
+    SELECT seq FROM timers WHERE due_at <= :now ORDER BY due_at, seq LIMIT :limit)
+RETURNING seq, key, machine, id, sendid, target, event, due_at;
 
 -- name: add_task
 -- An invoked service, available now.
@@ -251,9 +253,11 @@ FROM tasks WHERE status = 'running' AND lease_until <= :now
 LIMIT :limit;
 
 -- name: lease_task
--- Claim a task for one attempt.
+-- Claim a task for one attempt, if it is still as the claim read it (free, or its lease expired); the
+-- caller drops a task whose lease took no row.
 UPDATE tasks SET status = 'running', attempt = attempt + 1, lease_owner = :owner, lease_until = :until
-WHERE key = :key;
+WHERE key = :key AND attempt = :attempt
+  AND ((status = 'pending' AND available_at <= :now) OR (status = 'running' AND lease_until <= :now));
 
 -- name: extend_lease
 -- A heartbeat: keep the lease while the attempt makes progress.
@@ -292,3 +296,8 @@ SELECT MIN(t) FROM (
     UNION ALL
     SELECT MIN(lease_until) AS t FROM tasks WHERE status = 'running'
 );
+
+-- name: changes
+-- The change feed: committed steps after a position, in position order. history.seq is the rowid:
+-- one writer at a time, so positions are given in commit order and a reader never skips one.
+SELECT seq, machine, id, step, outcome, at FROM history WHERE seq > :after ORDER BY seq LIMIT :limit;

@@ -1,4 +1,4 @@
--- The current schema (version 4). The migrations must reproduce it exactly; a test checks.
+-- The current schema (version 5). The migrations must reproduce it exactly; a test checks.
 
 CREATE TABLE interlock_meta (
     key   TEXT PRIMARY KEY,
@@ -15,7 +15,8 @@ CREATE TABLE machines (
     PRIMARY KEY (name, version)
 ) WITHOUT ROWID;
 
--- One row per instance: its current snapshot and the counters that keep it consistent.
+-- One row per instance: its current snapshot and the counters that keep it consistent. revision is
+-- bumped by every write of the row: writes are a compare-and-set on it (storage/store.py).
 CREATE TABLE instances (
     machine         TEXT    NOT NULL,
     id              TEXT    NOT NULL,
@@ -30,6 +31,7 @@ CREATE TABLE instances (
     parent_invokeid TEXT,
     created_at      REAL    NOT NULL,
     updated_at      REAL    NOT NULL,
+    revision        INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (machine, id)
 ) WITHOUT ROWID;
 CREATE INDEX instances_ready ON instances (machine, id) WHERE queued > 0 AND paused = 0;

@@ -1,0 +1,133 @@
+"""``python -m bench.postgres``: events/s on PostgreSQL with 1, 2 and 4 processes, next to ``pgbench -N``.
+
+Each process is an embedded app (no worker thread) sending FLIP to random instances of 1,000 switches
+from many asyncio senders, so its writer groups events into commits. PostgreSQL runs at its defaults
+(``synchronous_commit = on``). ``pgbench -N`` (the simple-update TPC-B-like script, 8 clients) on the same
+server is the physical limit of small durable transactions. A scratch database is created and dropped.
+
+Options: ``--url postgresql://postgres@127.0.0.1:5432`` (the server; default that, or
+INTERLOCK_BENCH_POSTGRES), ``--seconds 10``, ``--processes 1,2,4``, ``--quick``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import random
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from bench import durable_machines as machines
+from interlock.app import Interlock
+
+SERVER = os.environ.get("INTERLOCK_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+INSTANCES = 1000
+SENDERS = 64  # concurrent senders per process
+
+
+@contextmanager
+def scratch_database(server: str) -> Iterator[str]:
+    name = f"interlock_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    try:
+        yield name
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+def _sender_process(url: str, seconds: float, seed: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    app = Interlock(url, worker=False)
+    app.register(machines.switch())
+    count = 0
+
+    async def run() -> float:
+        nonlocal count
+        aio = app.aio
+        rng = random.Random(seed)
+        stop = time.perf_counter() + seconds
+
+        async def sender() -> None:
+            nonlocal count
+            while time.perf_counter() < stop:
+                await aio.send("switch", f"s{rng.randrange(INSTANCES)}", "FLIP")
+                count += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(SENDERS)))
+        return time.perf_counter() - began
+
+    elapsed = asyncio.run(run())
+    app.close()
+    out.put((count, elapsed))
+
+
+def events_per_second(url: str, processes: int, seconds: float) -> float:
+    ctx = multiprocessing.get_context("spawn")
+    out: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
+    procs = [ctx.Process(target=_sender_process, args=(url, seconds, n, out)) for n in range(processes)]
+    for proc in procs:
+        proc.start()
+    results = [out.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    return sum(count for count, _ in results) / max(elapsed for _, elapsed in results)
+
+
+def pgbench_tps(server: str, seconds: float) -> float | None:
+    binary = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
+    if not os.path.exists(binary):
+        return None
+    with scratch_database(server) as name:
+        target = f"{server}/{name}"
+        subprocess.run([binary, "-q", "-i", "-s", "10", target], check=True, capture_output=True)
+        done = subprocess.run([binary, "-N", "-c", "8", "-j", "2", "-T", str(int(seconds)), target],
+                              check=True, capture_output=True, text=True)
+    found = re.search(r"tps = ([\d.]+)", done.stdout)
+    return float(found.group(1)) if found else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.postgres", description=__doc__)
+    parser.add_argument("--url", default=SERVER)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--processes", default="1,2,4")
+    parser.add_argument("--quick", action="store_true", help="2 s per figure, 1 and 2 processes")
+    args = parser.parse_args(argv)
+    seconds = 2.0 if args.quick else args.seconds
+    counts = [1, 2] if args.quick else [int(p) for p in args.processes.split(",")]
+    with psycopg.connect(f"{args.url}/postgres") as conn:
+        row = conn.execute(b"SELECT version(), current_setting('synchronous_commit')").fetchone()
+    assert row is not None
+    print(f"PostgreSQL: {row[0].split(' on ')[0]}, synchronous_commit={row[1]}, cores={os.cpu_count()}")
+    tps = pgbench_tps(args.url, seconds)
+    print(f"pgbench -N  8 clients: {tps:,.0f} TPS" if tps else "pgbench -N  not available")
+    with scratch_database(args.url) as name:
+        url = f"{args.url}/{name}"
+        with Interlock(url, worker=False) as app:
+            app.register(machines.switch())
+
+            async def create() -> None:
+                await asyncio.gather(*(app.aio.create("switch", f"s{i}") for i in range(INSTANCES)))
+
+            asyncio.run(create())
+        for processes in counts:
+            rate = events_per_second(url, processes, seconds)
+            ratio = f" ({rate / tps:.2f}x pgbench)" if tps else ""
+            print(f"interlock   {processes} process{'es' if processes > 1 else ''}: {rate:,.0f} events/s over "
+                  f"{INSTANCES} instances, {SENDERS} senders each{ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,177 @@
+"""The PostgreSQL store: many processes on many hosts share one database.
+
+``Interlock("postgresql://user@host:5432/db")``. Connections come from a psycopg_pool pool (one per
+store, so one per process); every write is one transaction at READ COMMITTED:
+
+- instance rows are written with a compare-and-set on their revision (a lost race is a
+  :class:`~interlock.storage.store.StaleRowError`, and the writer runs its commands again);
+- due timers, ready inboxes and tasks are claimed with ``FOR UPDATE SKIP LOCKED``, so processes take
+  different work instead of waiting for each other;
+- steps are recorded without a change-feed position; reading the feed first numbers the committed ones
+  (one sequencer at a time, under an advisory lock), so positions have no gaps and a reader following
+  them never skips a step; ``NOTIFY interlock_changes`` wakes readers, who poll as well, so a lost
+  notification only delays them.
+
+A connection lost mid-transaction rolls the transaction back: nothing of it is kept, and the caller gets a
+:class:`~interlock.errors.StorageError` that says so (lost during ``COMMIT``, the outcome is unknown:
+retry with an idempotency key). The pool replaces broken connections, so the next command reconnects.
+Schema migrations run under an advisory lock when a store opens, or with ``interlock db upgrade URL``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from interlock.errors import StorageError
+from interlock.storage.postgres_tx import PostgresTx, translate
+from interlock.storage.queries import load_queries, migrations
+from interlock.storage.store import Change
+
+_Q = load_queries("postgres")
+MIGRATION_LOCK = 0x1E7C_0C4B  # pg_advisory_xact_lock key: one process migrates at a time
+SEQUENCER_LOCK = 0x1E7C_F33D  # one change-feed sequencer at a time
+CHANNEL = "interlock_changes"
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+class PostgresStore:
+    """A :class:`~interlock.storage.store.Store` over one PostgreSQL database."""
+
+    def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: float = 10.0,
+                 migrate: bool = True, **_: object) -> None:
+        if not is_postgres_url(url):
+            raise StorageError(f"not a PostgreSQL URL: {url!r} (expected postgresql://user@host:5432/db)")
+        self.url = url
+        try:  # fail fast and clearly (the pool would retry until its timeout)
+            psycopg.connect(url, connect_timeout=max(1, int(connect_timeout))).close()
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot connect to PostgreSQL at {_safe(url)}: {str(exc).strip()}; is the "
+                               "server running and the URL right (postgresql://user@host:port/database)?"
+                               ) from exc
+        self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
+                                    check=ConnectionPool.check_connection, timeout=connect_timeout,
+                                    kwargs={"autocommit": True}, name="interlock")
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except Exception as exc:
+            self._pool.close()
+            raise StorageError(f"cannot connect to PostgreSQL at {_safe(url)}: {exc}; is the server running "
+                               "and the URL right (postgresql://user@host:port/database)?") from exc
+        self._listen_lock = threading.Lock()
+        self._listener: psycopg.Connection[Any] | None = None
+        self._writes = 0
+        if migrate:
+            self.migrate()
+
+    # -- transactions ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[PostgresTx]:
+        """One write transaction; its history goes out (with feed positions) just before ``COMMIT``."""
+        self._writes += 1
+        with self._connection() as conn:
+            try:
+                with conn.transaction():
+                    tx = PostgresTx(conn, self._writes, writing=True)
+                    yield tx
+                    tx.finish()
+            except psycopg.Error as exc:
+                raise translate(exc, "committing a transaction") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[PostgresTx]:
+        """A consistent read view (REPEATABLE READ, read only)."""
+        with self._connection() as conn:
+            try:
+                with conn.transaction():
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    yield PostgresTx(conn)
+            except psycopg.Error as exc:
+                raise translate(exc, "reading") from exc
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise translate(exc, "using a connection") from exc
+        except StorageError:
+            raise
+        except Exception as exc:
+            if type(exc).__module__.startswith("psycopg_pool"):  # PoolTimeout, PoolClosed
+                raise StorageError(f"no PostgreSQL connection to {_safe(self.url)}: {exc}") from exc
+            raise
+
+    def changes(self, *, after: int, limit: int) -> list[Change]:
+        """Number the steps committed since the last reader did (sequence_changes), then read."""
+        while True:
+            with self.write() as tx:
+                if tx.sequence_changes(SEQUENCER_LOCK) < 10_000:
+                    break
+        with self.read() as tx:
+            return tx.changes(after=after, limit=limit)
+
+    def schema_version(self) -> int:
+        with self.read() as tx:
+            return tx.meta_int("schema_version")
+
+    def close(self) -> None:
+        with self._listen_lock:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
+        self._pool.close()
+
+    # -- the change feed's wake-up ---------------------------------------------------------------------
+
+    def wait_for_changes(self, timeout: float) -> None:
+        """Return when a commit notified ``interlock_changes`` or after ``timeout`` seconds."""
+        with self._listen_lock:
+            try:
+                if self._listener is None or self._listener.closed:
+                    self._listener = psycopg.connect(self.url, autocommit=True)
+                    self._listener.execute(f"LISTEN {CHANNEL}")
+                for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                    pass
+            except psycopg.Error:  # the connection broke: polling carries on, reconnect next time
+                if self._listener is not None:
+                    self._listener.close()
+                self._listener = None
+
+    # -- schema ---------------------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Bring the schema to the newest version, every migration in one transaction under an advisory
+        lock (processes starting together wait for the first). Returns the version."""
+        known = migrations("postgres")
+        latest = known[-1][0] if known else 0
+        with self._connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            current = PostgresTx(conn).meta_int("schema_version")
+            if current > latest:
+                raise StorageError(f"{_safe(self.url)} has schema version {current}, newer than this "
+                                   f"Interlock knows ({latest}); upgrade Interlock")
+            for version, script in known:
+                if version > current:
+                    conn.execute(script.encode())  # a script: no parameters, so several statements
+                    conn.execute(_Q["set_meta"], {"key": "schema_version", "value": str(version)})
+        return latest
+
+
+def _safe(url: str) -> str:
+    """The URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        user, _, host = rest.rpartition("@")
+        rest = f"{user.split(':', 1)[0]}@{host}"
+    return f"{scheme}{sep}{rest}"

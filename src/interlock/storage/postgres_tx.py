@@ -1,0 +1,338 @@
+"""One PostgreSQL transaction: the :class:`~interlock.storage.store.WriteTx` methods over a connection.
+
+History records wait in the transaction until it commits (or a read of the history needs them), and get
+their change-feed positions after it has committed (:meth:`PostgresTx.sequence_changes`), so recording a
+step locks nothing shared. Everything else is written at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from interlock.errors import ConflictError, StorageError
+from interlock.storage.codec import dumps
+from interlock.storage.queries import load_queries
+from interlock.storage.sqlite_errors import stored_json as loads
+from interlock.storage.sqlite_pending import instance_params
+from interlock.storage.state_index import index_of, moves
+from interlock.storage.store import (
+    Change,
+    HistoryRow,
+    InstanceRow,
+    QueuedEvent,
+    StaleRowError,
+    TaskRow,
+    TimerRow,
+)
+
+_Q = load_queries("postgres")
+# another writer got there first: the transaction is rolled back and its commands run again
+_RACES = (errors.SerializationFailure, errors.DeadlockDetected, errors.UniqueViolation,
+          errors.LockNotAvailable)
+
+
+def translate(exc: psycopg.Error, what: str) -> Exception:
+    """A driver error as the store's: a lost race, a lost connection, or a clear StorageError."""
+    if isinstance(exc, _RACES):
+        return StaleRowError(f"another writer changed the same rows while {what} ({exc.sqlstate}: "
+                             f"{str(exc).strip()})")
+    if isinstance(exc, psycopg.OperationalError):
+        return StorageError(
+            f"the connection to PostgreSQL failed while {what}: {str(exc).strip()}. The transaction was "
+            "rolled back; if it failed during COMMIT its outcome is unknown, so retry with an "
+            "idempotency key. The next command reconnects")
+    if isinstance(exc, psycopg.DataError) and "0x00" in str(exc):
+        return StorageError("PostgreSQL text cannot hold the NUL character (\\x00); remove it from the "
+                            f"value (ids, keys and names are stored as text): {str(exc).strip()}")
+    return StorageError(f"PostgreSQL failed while {what}: {type(exc).__name__}: {str(exc).strip()}")
+
+
+class PostgresTx:
+    """A transaction on one connection; see :class:`~interlock.storage.store.WriteTx`."""
+
+    def __init__(self, conn: psycopg.Connection[Any], data_version: int = 0, *, writing: bool = False) -> None:
+        self.conn = conn
+        # A write transaction locks the instance rows it reads (NOWAIT), so no other writer changes them
+        # before it commits: the compare-and-set then always holds, and it stays as the safety net.
+        self._get = "lock_instance" if writing else "get_instance"
+        # The writer keeps rows between transactions only while this stays the same; other processes
+        # write at any time, so every transaction starts with fresh rows (the compare-and-set would
+        # catch a stale one, at the cost of a retry).
+        self.data_version = data_version
+        self._history: list[tuple[HistoryRow, tuple[Any, ...]]] = []  # each with its encoded values
+        self._history_keys: dict[tuple[str, str, str], HistoryRow] = {}
+
+    # -- statements -----------------------------------------------------------------------------------
+
+    def _exec(self, name: str, params: Any = None) -> psycopg.Cursor[Any]:
+        try:
+            return self.conn.execute(_Q[name], params)
+        except psycopg.Error as exc:
+            raise translate(exc, f"running {name}") from exc
+
+    def _one(self, name: str, params: Any = None) -> tuple[Any, ...] | None:
+        return self._exec(name, params).fetchone()
+
+    def _all(self, name: str, params: Any = None) -> list[tuple[Any, ...]]:
+        return self._exec(name, params).fetchall()
+
+    def _many(self, name: str, rows: list[tuple[Any, ...]]) -> None:
+        try:
+            with self.conn.cursor() as cur:
+                cur.executemany(_Q[name], rows)
+        except psycopg.Error as exc:
+            raise translate(exc, f"running {name}") from exc
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested unit: an exception inside rolls back only this block (the history records it added
+        too), then propagates."""
+        waiting = len(self._history)
+        try:
+            with self.conn.transaction():
+                yield
+        except BaseException as exc:
+            del self._history[waiting:]
+            self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
+                                  if r.idempotency_key is not None}
+            if isinstance(exc, psycopg.Error):
+                raise translate(exc, "releasing a savepoint") from exc
+            raise
+
+    def flush(self) -> None:
+        """Write the waiting history records (positions come after the commit: sequence_changes)."""
+        if not self._history:
+            return
+        rows = [r for _, r in self._history]
+        self._history.clear()
+        self._history_keys.clear()
+        self._many("append_history", rows)
+        self._exec("notify_changes")
+
+    def sequence_changes(self, key: int, limit: int = 10_000) -> int:
+        """Give positions to committed steps that have none (one sequencer at a time); how many."""
+        self._exec("lock_sequencer", {"key": key})
+        return self._exec("sequence_changes", {"limit": limit}).rowcount
+
+    def finish(self) -> None:
+        self.flush()
+
+    def meta_int(self, key: str) -> int:
+        found = self.conn.execute("SELECT to_regclass('interlock_meta')").fetchone()
+        if not found or found[0] is None:
+            return 0
+        row = self._one("get_meta", {"key": key})
+        return int(row[0]) if row else 0
+
+    def register_machine(self, name: str, version: str, shape: str, now: float,
+                         definition: str | None = None) -> tuple[str, str | None]:
+        self._exec("register_machine", {"name": name, "version": version, "shape": shape, "now": now,
+                                        "definition": definition})
+        found = self._one("machine_shape", {"name": name, "version": version})
+        return (str(found[0]), found[1]) if found else (shape, definition)
+
+    # -- instances ------------------------------------------------------------------------------------
+
+    def get_instance(self, machine: str, id: str) -> InstanceRow | None:
+        row = self._one(self._get, {"machine": machine, "id": id})
+        return _instance(row) if row else None
+
+    def insert_instance(self, row: InstanceRow) -> None:
+        params = _params(row)
+        if self._exec("insert_instance", params).rowcount != 1:
+            if self.get_instance(row.machine, row.id) is not None:
+                raise ConflictError(f"instance {row.id!r} of machine {row.machine!r} already exists; "
+                                    "choose another id, or send it events")
+            raise StaleRowError(f"instance {row.machine}/{row.id} was being created by another writer")
+        row.snapshot_json = params["snapshot"]
+        row.revision = 0
+        row.stored = (row.status, row.paused, row.queued)
+
+    def update_instance(self, row: InstanceRow) -> None:
+        if self._exec("update_instance", _params(row)).rowcount != 1:
+            raise StaleRowError(f"instance {row.machine}/{row.id} changed since it was read at revision "
+                                f"{row.revision} (another writer)")
+        row.revision += 1
+        row.stored = (row.status, row.paused, row.queued)
+
+    def find_child(self, machine: str, id: str, invokeid: str) -> InstanceRow | None:
+        row = self._one("find_child", {"machine": machine, "id": id, "invokeid": invokeid})
+        return _instance(row) if row else None
+
+    def children(self, machine: str, id: str) -> list[InstanceRow]:
+        return [_instance(r) for r in self._all("children", {"machine": machine, "id": id})]
+
+    def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str], *,
+                  before: tuple[Sequence[str], Sequence[str]]) -> None:
+        removed, added = moves(index_of(*before), index_of(states, tags))
+        if removed:
+            self._many("remove_index", [(machine, k, v, id) for k, v in removed])
+        if added:
+            self._many("add_index", [(machine, k, v, id) for k, v in added])
+
+    def ready_instances(self, limit: int, versions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        params = {"limit": limit, "machines": [m for m, _ in versions], "versions": [v for _, v in versions]}
+        return [(m, i) for m, i in self._all("ready_instances", params)]
+
+    def list_instances(self, machine: str, *, state: str | None = None, tag: str | None = None,
+                       status: str | None = None, after: str = "", limit: int = 100) -> list[InstanceRow]:
+        params: dict[str, Any] = {"machine": machine, "after": after, "limit": limit, "status": status}
+        if state is not None or tag is not None:
+            params.update(kind="state" if state is not None else "tag", value=state if state is not None else tag)
+            name = "list_by_index" if status is None else "list_by_index_and_status"
+        else:
+            name = "list_all" if status is None else "list_by_status"
+        return [_instance(r) for r in self._all(name, params)]
+
+    # -- history --------------------------------------------------------------------------------------
+
+    def append_history(self, row: HistoryRow) -> None:
+        self._history.append((row, (
+            row.machine, row.id, row.step, row.at, row.outcome,
+            None if row.event is None else dumps(row.event), row.idempotency_key, row.cause,
+            dumps(row.source), dumps(row.target), dumps(row.context_change), dumps(row.effects), row.error)))
+        if row.idempotency_key is not None:
+            self._history_keys[(row.machine, row.id, row.idempotency_key)] = row
+
+    def history_page(self, machine: str, id: str, *, after: int, limit: int) -> list[HistoryRow]:
+        self.flush()
+        rows = self._all("history_page", {"machine": machine, "id": id, "after": after, "limit": limit})
+        return [_history(r) for r in rows]
+
+    def history_by_key(self, machine: str, id: str, key: str) -> HistoryRow | None:
+        waiting = self._history_keys.get((machine, id, key))
+        if waiting is not None:
+            return waiting
+        row = self._one("history_by_key", {"machine": machine, "id": id, "key": key})
+        return _history(row) if row else None
+
+    def changes(self, *, after: int, limit: int) -> list[Change]:
+        return [Change(*r) for r in self._all("changes", {"after": after, "limit": limit})]
+
+    # -- inbox ----------------------------------------------------------------------------------------
+
+    def enqueue(self, machine: str, id: str, event: dict[str, Any], *, idempotency_key: str | None,
+                cause: str | None, sendid: str | None, now: float) -> int:
+        found = self._one("enqueue", {"machine": machine, "id": id, "event": dumps(event),
+                                      "idempotency_key": idempotency_key, "cause": cause, "sendid": sendid,
+                                      "now": now})
+        assert found is not None
+        return int(found[0])
+
+    def inbox_by_key(self, machine: str, id: str, key: str) -> QueuedEvent | None:
+        row = self._one("inbox_by_key", {"machine": machine, "id": id, "key": key})
+        return _queued(row) if row else None
+
+    def take_event(self, machine: str, id: str, queued: int) -> QueuedEvent | None:
+        row = self._one("next_event", {"machine": machine, "id": id})
+        if row is None:
+            return None
+        if self._exec("remove_event", {"machine": machine, "id": id, "seq": row[0]}).rowcount != 1:
+            raise StaleRowError(f"inbox event {row[0]} of {machine}/{id} was taken by another writer")
+        return _queued(row)
+
+    def remove_events_by_sendid(self, machine: str, id: str, sendid: str) -> int:
+        return self._exec("remove_events_by_sendid", {"machine": machine, "id": id, "sendid": sendid}).rowcount
+
+    def remove_invocation_events(self, machine: str, id: str, invokeid: str) -> int:
+        params = {"machine": machine, "id": id, "invokeid": invokeid}
+        return self._exec("remove_invocation_events", params).rowcount
+
+    def clear_inbox(self, machine: str, id: str) -> int:
+        return self._exec("clear_inbox", {"machine": machine, "id": id}).rowcount
+
+    # -- timers ---------------------------------------------------------------------------------------
+
+    def add_timer(self, row: TimerRow) -> None:
+        self._exec("add_timer", {"key": row.key, "machine": row.machine, "id": row.id, "sendid": row.sendid,
+                                 "target": row.target, "event": dumps(row.event), "due_at": row.due_at})
+
+    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> int:
+        if sendid is None:
+            return self._exec("cancel_all_timers", {"machine": machine, "id": id}).rowcount
+        return self._exec("cancel_timers", {"machine": machine, "id": id, "sendid": sendid}).rowcount
+
+    def take_due_timers(self, now: float, limit: int) -> list[TimerRow]:
+        rows = sorted(self._all("take_due_timers", {"now": now, "limit": limit}), key=lambda r: (r[7], r[0]))
+        return [TimerRow(k, m, i, s, t, loads(e), d) for _, k, m, i, s, t, e, d in rows]
+
+    def next_wakeup(self) -> float | None:
+        row = self._one("next_wakeup")
+        return None if row is None or row[0] is None else float(row[0])
+
+    # -- tasks ----------------------------------------------------------------------------------------
+
+    def add_task(self, row: TaskRow, now: float) -> None:
+        self._exec("add_task", {"key": row.key, "machine": row.machine, "id": row.id, "invokeid": row.invokeid,
+                                "service": row.service, "input": dumps(row.input),
+                                "policy": dumps(row.policy), "now": now})
+
+    def cancel_tasks(self, machine: str, id: str, invokeid: str | None) -> int:
+        if invokeid is None:
+            return self._exec("cancel_all_tasks", {"machine": machine, "id": id}).rowcount
+        return self._exec("cancel_tasks", {"machine": machine, "id": id, "invokeid": invokeid}).rowcount
+
+    def claim_tasks(self, now: float, *, owner: str, services: Sequence[str], limit: int,
+                    lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]:
+        if not services or limit <= 0:
+            return []
+        rows = self._all("claimable_tasks", {"now": now, "services": list(services), "limit": limit})
+        claimed = []
+        for row in rows:
+            task = _task(row)
+            until = now + lease_of(task.policy)
+            params = {"key": task.key, "owner": owner, "until": until, "now": now, "attempt": task.attempt}
+            if self._exec("lease_task", params).rowcount != 1:
+                continue  # a lease that took no row is no claim
+            claimed.append(TaskRow(task.key, task.machine, task.id, task.invokeid, task.service, task.input,
+                                   task.policy, task.attempt + 1, "running", task.available_at, owner,
+                                   until, task.last_error))
+        return claimed
+
+    def owned_task(self, key: str, owner: str, attempt: int) -> TaskRow | None:
+        row = self._one("owned_task", {"key": key, "owner": owner, "attempt": attempt})
+        return _task(row) if row else None
+
+    def extend_lease(self, key: str, owner: str, attempt: int, until: float) -> bool:
+        params = {"key": key, "owner": owner, "attempt": attempt, "until": until}
+        return self._exec("extend_lease", params).rowcount == 1
+
+    def retry_task(self, key: str, available_at: float, error: str) -> None:
+        self._exec("retry_task", {"key": key, "available_at": available_at, "error": error})
+
+    def remove_task(self, key: str) -> None:
+        self._exec("remove_task", {"key": key})
+
+    def remove_owned_task(self, key: str, owner: str, attempt: int) -> bool:
+        params = {"key": key, "owner": owner, "attempt": attempt}
+        return self._exec("remove_owned_task", params).rowcount == 1
+
+
+def _params(row: InstanceRow) -> dict[str, Any]:
+    params = instance_params(row)
+    params["paused"] = row.paused  # a boolean column here
+    return params
+
+
+def _instance(r: tuple[Any, ...]) -> InstanceRow:
+    return InstanceRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], loads(r[7]), r[8], r[9], r[10],
+                       r[11], r[12], r[13], r[7], (r[3], bool(r[4]), r[6]))
+
+
+def _history(r: tuple[Any, ...]) -> HistoryRow:
+    return HistoryRow(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else loads(r[5]), r[6], r[7],
+                      loads(r[8]), loads(r[9]), loads(r[10]), loads(r[11]), r[12])
+
+
+def _queued(r: tuple[Any, ...]) -> QueuedEvent:
+    return QueuedEvent(r[0], r[1], r[2], loads(r[3]), r[4], r[5], r[6], r[7])
+
+
+def _task(r: tuple[Any, ...]) -> TaskRow:
+    return TaskRow(r[0], r[1], r[2], r[3], r[4], loads(r[5]), loads(r[6]), r[7], r[8], r[9], r[10],
+                   r[11], r[12])

@@ -1,0 +1,281 @@
+-- Named queries of the PostgreSQL store. Each block starts with "-- name: <name>" and a description line.
+-- Parameters are psycopg's %(name)s. No triggers, no stored procedures: rules live in Python.
+
+-- name: get_meta
+-- One value from the meta table.
+SELECT value FROM interlock_meta WHERE key = %(key)s;
+
+-- name: set_meta
+-- Insert or replace one value of the meta table.
+INSERT INTO interlock_meta (key, value) VALUES (%(key)s, %(value)s)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- name: register_machine
+-- Remember that a machine version was registered, with its shape and definition (first time only).
+INSERT INTO machines (name, version, registered_at, shape, definition)
+VALUES (%(name)s, %(version)s, %(now)s, %(shape)s, %(definition)s)
+ON CONFLICT (name, version) DO UPDATE SET shape = COALESCE(machines.shape, excluded.shape),
+    definition = COALESCE(machines.definition, excluded.definition)
+WHERE machines.shape IS NULL OR machines.definition IS NULL;
+
+-- name: machine_shape
+-- The shape and definition a machine version was registered with.
+SELECT shape, definition FROM machines WHERE name = %(name)s AND version = %(version)s;
+
+-- name: get_instance
+-- One instance with its snapshot.
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
+FROM instances WHERE machine = %(machine)s AND id = %(id)s;
+
+-- name: lock_instance
+-- One instance with its snapshot, locked for this write transaction; a row another transaction holds
+-- fails at once (NOWAIT: the command runs again in the next batch, never waits into a deadlock).
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
+FROM instances WHERE machine = %(machine)s AND id = %(id)s
+FOR UPDATE NOWAIT;
+
+-- name: insert_instance
+-- A new instance; no row is inserted when the name is taken (the caller checks).
+INSERT INTO instances (machine, id, version, status, paused, step, queued, snapshot,
+                       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision)
+VALUES (%(machine)s, %(id)s, %(version)s, %(status)s, %(paused)s, %(step)s, %(queued)s, %(snapshot)s,
+        %(parent_machine)s, %(parent_id)s, %(parent_invokeid)s, %(created_at)s, %(updated_at)s, 0)
+ON CONFLICT (machine, id) DO NOTHING;
+
+-- name: update_instance
+-- Store the new state of an instance if it is still at the revision it was read at (compare-and-set).
+UPDATE instances
+SET status = %(status)s, paused = %(paused)s, step = %(step)s, queued = %(queued)s,
+    snapshot = %(snapshot)s, updated_at = %(updated_at)s, revision = revision + 1
+WHERE machine = %(machine)s AND id = %(id)s AND revision = %(revision)s;
+
+-- name: find_child
+-- The child instance a parent invoked under an invoke id: the active one, else the newest.
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
+FROM instances
+WHERE parent_machine = %(machine)s AND parent_id = %(id)s AND parent_invokeid = %(invokeid)s
+ORDER BY status = 'active' DESC, created_at DESC
+LIMIT 1;
+
+-- name: children
+-- Every child instance of a parent.
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
+FROM instances WHERE parent_machine = %(machine)s AND parent_id = %(id)s;
+
+-- name: ready_instances
+-- Instances with events waiting, not paused, that this process can step (ended ones, and active ones of
+-- the machine versions it runs). Locked for this transaction; rows another writer holds are skipped, so
+-- processes draining inboxes side by side take different instances.
+SELECT machine, id FROM instances
+WHERE queued > 0 AND NOT paused
+  AND (status <> 'active' OR (machine, version) IN (
+        SELECT m, v FROM unnest(%(machines)s::text[], %(versions)s::text[]) AS known (m, v)))
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: remove_index
+-- One state or tag an instance no longer has.
+DELETE FROM instance_index WHERE machine = %s AND kind = %s AND value = %s AND id = %s;
+
+-- name: add_index
+-- One state or tag of an instance.
+INSERT INTO instance_index (machine, kind, value, id) VALUES (%s, %s, %s, %s);
+
+-- name: list_by_index
+-- Instances of a machine in a state (or with a tag), by id, after a cursor.
+SELECT i.machine, i.id, i.version, i.status, i.paused, i.step, i.queued, i.snapshot,
+       i.parent_machine, i.parent_id, i.parent_invokeid, i.created_at, i.updated_at, i.revision
+FROM instance_index x JOIN instances i ON i.machine = x.machine AND i.id = x.id
+WHERE x.machine = %(machine)s AND x.kind = %(kind)s AND x.value = %(value)s AND x.id > %(after)s
+ORDER BY x.id LIMIT %(limit)s;
+
+-- name: list_by_index_and_status
+-- Instances of a machine in a state (or with a tag) and with a status, by id, after a cursor.
+SELECT i.machine, i.id, i.version, i.status, i.paused, i.step, i.queued, i.snapshot,
+       i.parent_machine, i.parent_id, i.parent_invokeid, i.created_at, i.updated_at, i.revision
+FROM instance_index x JOIN instances i ON i.machine = x.machine AND i.id = x.id
+WHERE x.machine = %(machine)s AND x.kind = %(kind)s AND x.value = %(value)s AND x.id > %(after)s
+  AND i.status = %(status)s
+ORDER BY x.id LIMIT %(limit)s;
+
+-- name: list_by_status
+-- Instances of a machine with a status, by id, after a cursor.
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
+FROM instances WHERE machine = %(machine)s AND status = %(status)s AND id > %(after)s
+ORDER BY id LIMIT %(limit)s;
+
+-- name: list_all
+-- Instances of a machine, by id, after a cursor.
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
+FROM instances WHERE machine = %(machine)s AND id > %(after)s ORDER BY id LIMIT %(limit)s;
+
+-- name: append_history
+-- One step record; its change-feed position is given once it has committed (sequence_changes).
+INSERT INTO history (machine, id, step, at, outcome, event, idempotency_key, cause, source,
+                     target, context_change, effects, error)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: lock_sequencer
+-- One sequencer at a time; taken by a statement of its own, so the next one sees every commit before it.
+SELECT pg_advisory_xact_lock(%(key)s);
+
+-- name: sequence_changes
+-- Number committed steps that have no position yet, after the newest position, in the order they were
+-- recorded (seq: an instance's steps are recorded one after another, so they keep their order).
+WITH todo AS (
+    SELECT machine, id, step, row_number() OVER (ORDER BY seq) AS n
+    FROM history WHERE position IS NULL ORDER BY seq LIMIT %(limit)s),
+counted AS (SELECT count(*) AS total FROM todo),
+feed AS (
+    UPDATE interlock_feed SET position = position + (SELECT total FROM counted)
+    RETURNING position - (SELECT total FROM counted) AS base)
+UPDATE history h SET position = (SELECT base FROM feed) + todo.n
+FROM todo WHERE h.machine = todo.machine AND h.id = todo.id AND h.step = todo.step;
+
+-- name: notify_changes
+-- Wake readers of the change feed (delivered at commit; a lost one costs a reader one poll).
+SELECT pg_notify('interlock_changes', '');
+
+-- name: history_page
+-- Step records of one instance after a step number, oldest first.
+SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source, target, context_change,
+       effects, error
+FROM history WHERE machine = %(machine)s AND id = %(id)s AND step > %(after)s
+ORDER BY step LIMIT %(limit)s;
+
+-- name: history_by_key
+-- The step that applied an event with this idempotency key.
+SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source, target,
+       context_change, effects, error
+FROM history WHERE machine = %(machine)s AND id = %(id)s AND idempotency_key = %(key)s;
+
+-- name: changes
+-- The change feed: sequenced steps after a position, in position order.
+SELECT position, machine, id, step, outcome, at FROM history
+WHERE position > %(after)s ORDER BY position LIMIT %(limit)s;
+
+-- name: enqueue
+-- Put an event in an instance's inbox; returns its sequence number.
+INSERT INTO inbox (machine, id, event, idempotency_key, cause, sendid, enqueued_at)
+VALUES (%(machine)s, %(id)s, %(event)s, %(idempotency_key)s, %(cause)s, %(sendid)s, %(now)s)
+RETURNING seq;
+
+-- name: inbox_by_key
+-- A queued event with this idempotency key.
+SELECT seq, machine, id, event, idempotency_key, cause, sendid, enqueued_at
+FROM inbox WHERE machine = %(machine)s AND id = %(id)s AND idempotency_key = %(key)s;
+
+-- name: next_event
+-- The oldest queued event of an instance.
+SELECT seq, machine, id, event, idempotency_key, cause, sendid, enqueued_at
+FROM inbox WHERE machine = %(machine)s AND id = %(id)s ORDER BY seq LIMIT 1;
+
+-- name: remove_event
+-- Take an event out of the inbox; the caller checks that the row was there.
+DELETE FROM inbox WHERE machine = %(machine)s AND id = %(id)s AND seq = %(seq)s;
+
+-- name: remove_events_by_sendid
+-- Drop queued events that came from a delayed send that is now cancelled.
+DELETE FROM inbox WHERE machine = %(machine)s AND id = %(id)s AND sendid = %(sendid)s;
+
+-- name: remove_invocation_events
+-- Drop queued events an invocation sent its invoker (they carry its invoke id).
+DELETE FROM inbox WHERE machine = %(machine)s AND id = %(id)s
+  AND (event::json ->> 'invokeid') = %(invokeid)s;
+
+-- name: clear_inbox
+-- Drop every queued event of an instance (it was cancelled).
+DELETE FROM inbox WHERE machine = %(machine)s AND id = %(id)s;
+
+-- name: add_timer
+-- A delayed send, due at due_at.
+INSERT INTO timers (key, machine, id, sendid, target, event, due_at)
+VALUES (%(key)s, %(machine)s, %(id)s, %(sendid)s, %(target)s, %(event)s, %(due_at)s);
+
+-- name: cancel_timers
+-- Cancel pending delayed sends of an instance by send id.
+DELETE FROM timers WHERE machine = %(machine)s AND id = %(id)s AND sendid = %(sendid)s;
+
+-- name: cancel_all_timers
+-- Cancel every pending delayed send of an instance.
+DELETE FROM timers WHERE machine = %(machine)s AND id = %(id)s;
+
+-- name: take_due_timers
+-- Delete and return timers due at or before now (the caller sorts by due_at, seq). Rows another
+-- transaction holds are skipped, and only rows this statement deleted come back: a timer fires once.
+DELETE FROM timers WHERE (machine, id, key) IN (
+    SELECT machine, id, key FROM timers WHERE due_at <= %(now)s ORDER BY due_at, seq LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED)
+RETURNING seq, key, machine, id, sendid, target, event, due_at;
+
+-- name: add_task
+-- An invoked service, available now.
+INSERT INTO tasks (key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+                   created_at)
+VALUES (%(key)s, %(machine)s, %(id)s, %(invokeid)s, %(service)s, %(input)s, %(policy)s, 0, 'pending',
+        %(now)s, %(now)s);
+
+-- name: cancel_tasks
+-- Cancel the tasks of one invoke of an instance.
+DELETE FROM tasks WHERE machine = %(machine)s AND id = %(id)s AND invokeid = %(invokeid)s;
+
+-- name: cancel_all_tasks
+-- Cancel every task of an instance.
+DELETE FROM tasks WHERE machine = %(machine)s AND id = %(id)s;
+
+-- name: claimable_tasks
+-- Tasks of the given services ready to run (pending and available, or running with an expired lease),
+-- locked for this transaction; rows another claim holds are skipped.
+SELECT key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+       lease_owner, lease_until, last_error
+FROM tasks
+WHERE service = ANY(%(services)s)
+  AND ((status = 'pending' AND available_at <= %(now)s) OR (status = 'running' AND lease_until <= %(now)s))
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: lease_task
+-- Claim a task for one attempt, if it is still as the claim read it.
+UPDATE tasks SET status = 'running', attempt = attempt + 1, lease_owner = %(owner)s, lease_until = %(until)s
+WHERE key = %(key)s AND attempt = %(attempt)s
+  AND ((status = 'pending' AND available_at <= %(now)s) OR (status = 'running' AND lease_until <= %(now)s));
+
+-- name: extend_lease
+-- A heartbeat: keep the lease while the attempt makes progress.
+UPDATE tasks SET lease_until = %(until)s
+WHERE key = %(key)s AND lease_owner = %(owner)s AND attempt = %(attempt)s AND status = 'running';
+
+-- name: owned_task
+-- The task if this owner still holds the lease for this attempt.
+SELECT key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+       lease_owner, lease_until, last_error
+FROM tasks WHERE key = %(key)s AND lease_owner = %(owner)s AND attempt = %(attempt)s
+  AND status = 'running';
+
+-- name: retry_task
+-- An attempt failed: make the task available again later.
+UPDATE tasks SET status = 'pending', available_at = %(available_at)s, lease_owner = NULL,
+                 lease_until = NULL, last_error = %(error)s
+WHERE key = %(key)s;
+
+-- name: remove_task
+-- The task's outcome was delivered.
+DELETE FROM tasks WHERE key = %(key)s;
+
+-- name: remove_owned_task
+-- The attempt's outcome is final and is delivered: remove the task if this owner still holds the lease
+-- for this attempt (no row: the result is stale).
+DELETE FROM tasks WHERE key = %(key)s AND lease_owner = %(owner)s AND attempt = %(attempt)s
+  AND status = 'running';
+
+-- name: next_wakeup
+-- When the earliest timer is due or task becomes claimable.
+SELECT LEAST((SELECT MIN(due_at) FROM timers),
+             (SELECT MIN(available_at) FROM tasks WHERE status = 'pending'),
+             (SELECT MIN(lease_until) FROM tasks WHERE status = 'running'));

@@ -1,0 +1,260 @@
+"""The store contract (storage/store.py), on every store: rows, compare-and-set, claims that two
+connections race for, the change feed, history pages, listings, migrations."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from interlock.errors import ConflictError
+from interlock.runtime.retry import RetryPolicy
+from interlock.storage.queries import migrations
+from interlock.storage.store import HistoryRow, InstanceRow, StaleRowError, Store, TaskRow, TimerRow
+from tests.storage.contract.conftest import Opener
+
+
+def _row(id: str, machine: str = "m") -> InstanceRow:
+    return InstanceRow(machine, id, "1", "active", False, 0, 0, {"configuration": [machine], "context": {}},
+                       created_at=1.0, updated_at=1.0)
+
+
+def _step(id: str, step: int, key: str | None = None) -> HistoryRow:
+    return HistoryRow("m", id, step, float(step), "applied", {"name": "E"}, key, None, ["m"], ["m"], {}, [])
+
+
+def _create(store: Store, *ids: str) -> None:
+    with store.write() as tx:
+        for id in ids:
+            tx.insert_instance(_row(id))
+            tx.append_history(HistoryRow("m", id, 0, 1.0, "started", None, None, None, [], ["m"], {}, []))
+
+
+def _in_other_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except Exception as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, box
+
+
+# -- rows -------------------------------------------------------------------------------------------
+
+
+def test_instances_are_created_read_and_updated_with_a_revision(store: Store) -> None:
+    _create(store, "a")
+    with store.write() as tx, pytest.raises(ConflictError):
+        tx.insert_instance(_row("a"))
+    with store.write() as tx:
+        row = tx.get_instance("m", "a")
+        assert row is not None and row.revision == 0
+        row.step, row.queued, row.snapshot_json = 1, 2, None
+        row.snapshot = {"configuration": ["m"], "context": {"x": 1}}
+        tx.update_instance(row)
+        row.paused = True
+        tx.update_instance(row)  # twice in one transaction: its own writes do not conflict
+    with store.read() as tx:
+        found = tx.get_instance("m", "a")
+        assert found is not None
+        assert (found.step, found.queued, found.paused, found.snapshot["context"]) == (1, 2, True, {"x": 1})
+        assert found.revision > 0  # by one per write, or per transaction where writes wait (SQLite)
+        assert tx.get_instance("m", "nope") is None
+
+
+def test_a_write_of_a_row_changed_since_it_was_read_is_refused_and_nothing_of_it_is_kept(
+        open_connection: Opener) -> None:
+    first, second = open_connection(), open_connection()
+    _create(first, "a")
+    with first.read() as tx:
+        mine = tx.get_instance("m", "a")
+    with second.read() as tx:
+        theirs = tx.get_instance("m", "a")
+    assert mine is not None and theirs is not None
+    with second.write() as tx:
+        theirs.step = 1
+        tx.update_instance(theirs)
+    with pytest.raises(StaleRowError), first.write() as tx:
+        tx.insert_instance(_row("b"))
+        mine.step = 7
+        tx.update_instance(mine)
+        tx.flush()
+    with first.read() as tx:
+        after = tx.get_instance("m", "a")
+        assert after is not None and (after.step, after.revision) == (1, 1)
+        assert tx.get_instance("m", "b") is None  # the whole transaction rolled back
+
+
+# -- claims two connections race for -------------------------------------------------------------------
+
+
+def test_two_connections_never_take_the_same_due_timer(open_connection: Opener) -> None:
+    first, second = open_connection(), open_connection()
+    _create(first, "a")
+    with first.write() as tx:
+        for n in range(4):
+            tx.add_timer(TimerRow(f"m/a#1.{n}", "m", "a", f"s{n}", None, {"name": f"T{n}"}, 5.0 + n))
+    with first.write() as tx:
+        mine = tx.take_due_timers(100.0, 3)
+        thread, box = _in_other_thread(lambda: _take_timers(second))
+        thread.join(0.5)  # SQLite: waits for the lock; PostgreSQL: skips the rows this transaction holds
+    thread.join()
+    assert [t.key for t in mine] == ["m/a#1.0", "m/a#1.1", "m/a#1.2"]
+    assert "error" not in box
+    assert [t.key for t in box["value"]] == ["m/a#1.3"]
+    with first.write() as tx:
+        assert tx.take_due_timers(100.0, 10) == []
+
+
+def _take_timers(store: Store) -> list[TimerRow]:
+    with store.write() as tx:
+        return tx.take_due_timers(100.0, 10)
+
+
+def test_two_connections_never_take_the_same_inbox_event(open_connection: Opener) -> None:
+    first, second = open_connection(), open_connection()
+    _create(first, "a")
+    with first.write() as tx:
+        tx.enqueue("m", "a", {"name": "ONE"}, idempotency_key=None, cause=None, sendid=None, now=1.0)
+
+    def take() -> Any:
+        with second.write() as tx:
+            return tx.take_event("m", "a", 1)
+
+    with first.write() as tx:
+        mine = tx.take_event("m", "a", 1)
+        thread, box = _in_other_thread(take)
+        thread.join(0.5)
+    thread.join()
+    assert mine is not None and mine.event == {"name": "ONE"}
+    # the other connection gets nothing, or notices it lost the row; never the same event
+    assert box.get("value") is None
+    assert "error" not in box or isinstance(box["error"], StaleRowError)
+
+
+def test_two_connections_never_claim_the_same_task(open_connection: Opener) -> None:
+    first, second = open_connection(), open_connection()
+    _create(first, "a")
+    with first.write() as tx:
+        for n in range(3):
+            tx.add_task(TaskRow(f"m/a#1.{n}", "m", "a", f"i{n}", "charge", {"n": n}, {}), 1.0)
+
+    def claim(store: Store, owner: str) -> list[TaskRow]:
+        with store.write() as tx:
+            return tx.claim_tasks(2.0, owner=owner, services=["charge"], limit=2,
+                                  lease_of=RetryPolicy.lease_of)
+
+    with first.write() as tx:
+        mine = tx.claim_tasks(2.0, owner="one", services=["charge"], limit=2, lease_of=RetryPolicy.lease_of)
+        thread, box = _in_other_thread(lambda: claim(second, "two"))
+        thread.join(0.5)
+    thread.join()
+    theirs = box["value"]
+    assert len(mine) == 2 and len(theirs) == 1
+    assert {t.key for t in mine}.isdisjoint({t.key for t in theirs})
+    assert all(t.attempt == 1 and t.status == "running" for t in mine + theirs)
+    with first.write() as tx:
+        assert tx.claim_tasks(2.0, owner="three", services=["charge"], limit=5,
+                              lease_of=RetryPolicy.lease_of) == []
+        [expired] = tx.claim_tasks(1e9, owner="three", services=["charge"], limit=1,
+                                   lease_of=RetryPolicy.lease_of)  # every lease ran out: one is taken over
+        assert expired.attempt == 2 and tx.owned_task(expired.key, "three", 2) is not None
+        assert tx.extend_lease(expired.key, "one", 1, 5.0) is False  # the old owner lost it
+
+
+# -- the change feed --------------------------------------------------------------------------------
+
+
+def test_the_change_feed_lists_committed_steps_in_order_and_resumes_from_a_position(store: Store) -> None:
+    _create(store, "a", "b")
+    with pytest.raises(RuntimeError), store.write() as tx:
+        tx.append_history(_step("a", 1))
+        raise RuntimeError("rolled back: its step never happened")
+    for step in (1, 2):
+        with store.write() as tx:
+            tx.append_history(_step("a", step))
+            tx.append_history(_step("b", step))
+    feed = store.changes(after=0, limit=100)
+    assert [(c.id, c.step) for c in feed] == [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    positions = [c.position for c in feed]
+    assert positions == list(range(positions[0], positions[0] + 6))  # no gap, the rollback gave its back
+    assert [(c.id, c.step) for c in store.changes(after=positions[2], limit=2)] == [("b", 1), ("a", 2)]
+    assert store.changes(after=positions[-1], limit=10) == []
+    assert feed[0].outcome == "started" and feed[2].outcome == "applied"
+
+
+def test_a_reader_sees_each_committed_step_of_concurrent_writers_once(open_connection: Opener) -> None:
+    stores = [open_connection() for _ in range(3)]
+    _create(stores[0], *[f"i{n}" for n in range(3)])
+
+    def write(store: Store, id: str) -> None:
+        for step in range(1, 21):
+            with store.write() as tx:
+                tx.append_history(_step(id, step))
+
+    threads = [threading.Thread(target=write, args=(s, f"i{n}")) for n, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    seen: list[tuple[str, int]] = []
+    after = 0
+    while len(seen) < 63:
+        page = stores[1].changes(after=after, limit=7)  # a reader on a connection that also writes
+        seen += [(c.id, c.step) for c in page]
+        after = page[-1].position if page else after
+    for thread in threads:
+        thread.join()
+    assert len(seen) == len(set(seen)) == 63
+    for n in range(3):
+        assert [s for i, s in seen if i == f"i{n}"] == list(range(21))  # each instance's steps in order
+
+
+# -- history and listings -------------------------------------------------------------------------------
+
+
+def test_history_comes_in_pages_and_a_step_is_recorded_once(store: Store) -> None:
+    _create(store, "a")
+    with store.write() as tx:
+        for step in range(1, 6):
+            tx.append_history(_step("a", step, key=f"k{step}"))
+    with store.read() as tx:
+        assert [h.step for h in tx.history_page("m", "a", after=1, limit=2)] == [2, 3]
+        assert [h.step for h in tx.history_page("m", "a", after=-1, limit=100)] == [0, 1, 2, 3, 4, 5]
+        found = tx.history_by_key("m", "a", "k4")
+        assert found is not None and found.step == 4 and found.event == {"name": "E"}
+
+
+def test_instances_are_listed_by_state_tag_and_status(store: Store) -> None:
+    with store.write() as tx:
+        for id, state, tags in (("c", "s1", ["t"]), ("a", "s1", []), ("b", "s2", ["t"])):
+            tx.insert_instance(_row(id))
+            tx.set_index("m", id, ["m", state], tags, before=((), ()))
+        done = tx.get_instance("m", "b")
+        assert done is not None
+        done.status = "done"
+        tx.update_instance(done)
+        moved = tx.get_instance("m", "c")
+        assert moved is not None
+        tx.set_index("m", "c", ["m", "s2"], ["t"], before=(["m", "s1"], ["t"]))
+    with store.read() as tx:
+        def ids(**filters: Any) -> list[str]:
+            return [r.id for r in tx.list_instances("m", **filters)]
+
+        assert ids() == ["a", "b", "c"]
+        assert ids(after="a", limit=1) == ["b"]
+        assert ids(state="s1") == ["a"]
+        assert ids(state="s2") == ["b", "c"]
+        assert ids(tag="t") == ["b", "c"]
+        assert ids(tag="t", status="active") == ["c"]
+        assert ids(status="done") == ["b"]
+
+
+def test_the_schema_is_at_the_newest_migration(store: Store, store_url: str) -> None:
+    engine = "sqlite" if store_url.startswith("sqlite") else "postgres"
+    assert store.schema_version() == migrations(engine)[-1][0]

@@ -1,0 +1,124 @@
+"""The PostgreSQL store beyond the shared contract: its migrations, a lost connection, its wake-up."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+
+from interlock.errors import StorageError
+from interlock.storage.postgres import PostgresStore
+from interlock.storage.queries import migrations
+from interlock.storage.store import HistoryRow, InstanceRow
+from tests.postgres_support import fresh_database
+
+CATALOG = """
+SELECT 'column', table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' '
+       || COALESCE(column_default, '') || ' ' || COALESCE(collation_name, '')
+FROM information_schema.columns WHERE table_schema = 'public'
+UNION ALL
+SELECT 'index', indexdef FROM pg_indexes WHERE schemaname = 'public'
+UNION ALL
+SELECT 'constraint', conrelid::regclass || ' ' || pg_get_constraintdef(oid)
+FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+ORDER BY 1, 2
+"""
+
+
+def _catalog(url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as conn:
+        return [(kind, text) for kind, text in conn.execute(CATALOG.encode()).fetchall()]
+
+
+def test_the_migrations_reproduce_schema_sql() -> None:
+    from importlib import resources
+
+    schema = resources.files("interlock.storage").joinpath("sql/postgres/schema.sql").read_text()
+    with fresh_database() as migrated_url, fresh_database() as fresh_url:
+        store = PostgresStore(migrated_url)
+        assert store.schema_version() == migrations("postgres")[-1][0]
+        store.close()
+        with psycopg.connect(fresh_url, autocommit=True) as conn:
+            conn.execute(schema.encode())
+        assert _catalog(migrated_url) == _catalog(fresh_url)
+        assert len(_catalog(fresh_url)) > 50
+
+
+def test_opening_again_does_not_migrate_again_and_a_newer_schema_is_refused() -> None:
+    with fresh_database() as url:
+        PostgresStore(url).close()
+        PostgresStore(url).close()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(b"UPDATE interlock_meta SET value = '99' WHERE key = 'schema_version'")
+        with pytest.raises(StorageError, match="schema version 99, newer"):
+            PostgresStore(url)
+
+
+def test_a_connection_lost_mid_transaction_keeps_nothing_and_the_next_write_reconnects() -> None:
+    row = InstanceRow("m", "a", "1", "active", False, 0, 0, {"configuration": ["m"], "context": {}})
+    with fresh_database() as url:
+        store = PostgresStore(url)
+        try:
+            with pytest.raises(StorageError, match="connection to PostgreSQL failed"), store.write() as tx:
+                tx.insert_instance(row)
+                tx.append_history(HistoryRow("m", "a", 0, 1.0, "started", None, None, None, [], ["m"], {}, []))
+                pid = tx.conn.info.backend_pid
+                with psycopg.connect(url, autocommit=True) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                tx.get_instance("m", "a")
+            with store.read() as tx:
+                assert tx.get_instance("m", "a") is None
+            assert store.changes(after=0, limit=10) == []
+            with store.write() as tx:  # a fresh connection from the pool
+                tx.insert_instance(row)
+            with store.read() as tx:
+                assert tx.get_instance("m", "a") is not None
+        finally:
+            store.close()
+
+
+def test_a_commit_that_records_steps_wakes_a_waiting_reader() -> None:
+    with fresh_database() as url:
+        reader, writer = PostgresStore(url), PostgresStore(url)
+        try:
+            reader.wait_for_changes(0.01)  # listening from here on
+            woke: list[float] = []
+            thread = threading.Thread(target=lambda: (reader.wait_for_changes(30.0),
+                                                      woke.append(time.monotonic())))
+            thread.start()
+            time.sleep(0.2)
+            committed = time.monotonic()
+            with writer.write() as tx:
+                tx.insert_instance(InstanceRow("m", "a", "1", "active", False, 0, 0,
+                                               {"configuration": ["m"], "context": {}}))
+                tx.append_history(HistoryRow("m", "a", 0, 1.0, "started", None, None, None, [], ["m"], {}, []))
+            thread.join(10.0)
+            assert not thread.is_alive()  # woken by the commit, not by its 30 s timeout
+            assert woke and woke[0] >= committed
+        finally:
+            reader.close()
+            writer.close()
+
+
+PER_INSTANCE = ("instances", "instance_index", "history", "inbox", "timers", "tasks")
+
+
+def test_every_per_instance_table_is_keyed_by_its_instance() -> None:
+    """What distributing the tables by instance (Citus, docs/deployment.md) needs: every primary key and
+    unique index of a per-instance table holds ``machine`` and ``id``."""
+    with fresh_database() as url:
+        PostgresStore(url).close()
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(b"""
+                SELECT c.relname, i.indexrelid::regclass::text,
+                       array(SELECT a.attname::text FROM pg_attribute a
+                             WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey))
+                FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+                WHERE i.indisunique AND c.relnamespace = 'public'::regnamespace""").fetchall()
+    keyed = {table for table, _, _ in rows}
+    assert set(PER_INSTANCE) <= keyed
+    for table, index, columns in rows:
+        if table in PER_INSTANCE:
+            assert {"machine", "id"} <= set(columns), (table, index, columns)
