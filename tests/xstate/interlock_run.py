@@ -1,0 +1,82 @@
+"""Runs a differential-test case through Interlock, observing what driver.mjs observes in XState.
+
+The chart runs on the pure engine; delayed sends are timers on a simulated clock, fired one at a time in
+order of their due time, as the driver fires XState's timers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interlock.core.effects import CancelEffect, SendEffect
+from interlock.core.step import StepResult, start, step
+from interlock.errors import DefinitionError, StepLimitError
+from interlock.frontends.document import load_document
+
+Observation = dict[str, Any]
+
+
+class _Timers:
+    def __init__(self) -> None:
+        self.now = 0
+        self.due: dict[str, tuple[int, SendEffect]] = {}
+
+    def take(self, result: StepResult) -> None:
+        for effect in result.effects:
+            if isinstance(effect, SendEffect) and effect.delay_ms > 0 and effect.target is None:
+                self.due[effect.sendid] = (self.now + effect.delay_ms, effect)
+            elif isinstance(effect, CancelEffect):
+                self.due.pop(effect.sendid, None)
+
+    def next_within(self, until: int) -> tuple[int, SendEffect] | None | bool:
+        """The next timer due by ``until``; None when none is; False when two are due at once."""
+        if not self.due:
+            return None
+        first = min(self.due.values(), key=lambda item: item[0])
+        if first[0] > until:
+            return None
+        if sum(1 for when, _ in self.due.values() if when == first[0]) > 1:
+            return False
+        return first
+
+
+def observe(result: StepResult) -> Observation:
+    snap = result.snapshot
+    return {"config": sorted(snap.configuration), "status": snap.status}
+
+
+def run_case(case: dict[str, Any]) -> list[Observation]:
+    try:
+        chart = load_document(case["config"])
+    except DefinitionError as exc:
+        return [{"error": str(exc).splitlines()[0]}]
+    timers = _Timers()
+    try:
+        result = start(chart, sessionid="s")
+    except StepLimitError:
+        return [{"status": "error"}]
+    timers.take(result)
+    out = [observe(result)]
+    for item in case["script"]:
+        try:
+            if "send" in item:
+                result = step(chart, result.snapshot, item["send"])
+                timers.take(result)
+            else:
+                until = timers.now + item["wait"]
+                while (due := timers.next_within(until)) is not None:
+                    if due is False:
+                        out.append({"tie": True})
+                        return out
+                    assert not isinstance(due, bool)
+                    when, effect = due
+                    timers.now = when
+                    del timers.due[effect.sendid]
+                    result = step(chart, result.snapshot, effect.event)
+                    timers.take(result)
+                timers.now = until
+        except StepLimitError:
+            out.append({"status": "error"})
+            return out
+        out.append(observe(result))
+    return out
