@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from interlock.core import step as step_module
 from interlock.core.effects import CancelEffect, SendEffect
 from interlock.core.step import StepResult, start, step
 from interlock.errors import DefinitionError, StepLimitError
@@ -45,7 +46,20 @@ def observe(result: StepResult) -> Observation:
     return {"config": sorted(snap.configuration), "status": snap.status}
 
 
+# the driver gives XState maxIterations 2000: charts that loop forever fail as fast here
+LOOP_LIMIT = 2000
+
+
 def run_case(case: dict[str, Any]) -> list[Observation]:
+    saved = step_module.MAX_MACROSTEP_WORK
+    step_module.MAX_MACROSTEP_WORK = LOOP_LIMIT
+    try:
+        return _run(case)
+    finally:
+        step_module.MAX_MACROSTEP_WORK = saved
+
+
+def _run(case: dict[str, Any]) -> list[Observation]:
     try:
         chart = load_document(case["config"])
     except DefinitionError as exc:

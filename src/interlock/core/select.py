@@ -12,6 +12,7 @@ from interlock.core.chart import Chart, StateNode, Transition
 from interlock.core.datamodel import Expr
 from interlock.core.entry_exit import compute_exit_set
 from interlock.core.events import descriptor_matches
+from interlock.core.rules_xstate import select_evented
 
 Config = frozenset[StateNode]
 # per atomic state, in document order: the transitions that match, nearest state first
@@ -66,6 +67,8 @@ def _matches(t: Transition, name: str | None) -> bool:
 def select(chart: Chart, config: Config, name: str | None,
            check: Callable[[Expr], bool], history: Mapping[str, tuple[str, ...]]) -> tuple[Transition, ...]:
     """selectTransitions / selectEventlessTransitions followed by removeConflictingTransitions."""
+    if name is not None and chart.rules.tree_selection:
+        return _select_tree(chart, config, name, check, history)
     per_state, guarded = candidates(chart, config, name)
     if not per_state:
         return ()
@@ -74,7 +77,7 @@ def select(chart: Chart, config: Config, name: str | None,
         found = chart.memo.get(key)
         if found is None:
             first = _dedupe(c[0] for c in per_state)
-            found = remove_conflicts(first, config, history, chart.states)
+            found = remove_conflicts(first, config, history, chart)
             if not any(s.kind == "history" for t in first for s in t.targets):
                 chart.memo[key] = found  # exit sets through history targets depend on recorded history
         return found
@@ -90,9 +93,25 @@ def select(chart: Chart, config: Config, name: str | None,
     conflict_key = ("conflicts", config, chosen)
     resolved = chart.memo.get(conflict_key)
     if resolved is None:
-        resolved = remove_conflicts(chosen, config, history, chart.states)
+        resolved = remove_conflicts(chosen, config, history, chart)
         if not any(s.kind == "history" for t in chosen for s in t.targets):
             chart.memo[conflict_key] = resolved
+    return resolved
+
+
+def _select_tree(chart: Chart, config: Config, name: str, check: Callable[[Expr], bool],
+                 history: Mapping[str, tuple[str, ...]]) -> tuple[Transition, ...]:
+    """XState's selection (a parallel state's transitions only when none of its regions has one)."""
+    key = ("tree", config, name)
+    found = chart.memo.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    chosen, guarded = select_evented(chart, config, name, check)
+    resolved = remove_conflicts(_dedupe(chosen), config, history, chart)
+    if not guarded and not any(s.kind == "history" for t in chosen for s in t.targets):
+        if len(chart.memo) > _MEMO_LIMIT:
+            chart.memo.clear()
+        chart.memo[key] = resolved
     return resolved
 
 
@@ -106,19 +125,19 @@ def _dedupe(transitions: Iterable[Transition]) -> tuple[Transition, ...]:
 
 
 def remove_conflicts(enabled: tuple[Transition, ...], config: Config,
-                     history: Mapping[str, tuple[str, ...]],
-                     states: Mapping[str, StateNode]) -> tuple[Transition, ...]:
+                     history: Mapping[str, tuple[str, ...]], chart: Chart) -> tuple[Transition, ...]:
     """removeConflictingTransitions: of two transitions whose exit sets intersect, keep the one from the
     descendant state, or the earlier one in document order."""
     if len(enabled) < 2:
         return enabled
     kept: list[Transition] = []
+    states, domain = chart.states, chart.rules.transition_domain
     for t1 in enabled:
         preempted = False
         to_remove = []
-        exit1 = compute_exit_set([t1], config, history, states)
+        exit1 = compute_exit_set([t1], config, history, states, domain)
         for t2 in kept:
-            if exit1 & compute_exit_set([t2], config, history, states):
+            if exit1 & compute_exit_set([t2], config, history, states, domain):
                 if t1.source.is_descendant_of(t2.source):
                     to_remove.append(t2)
                 else:

@@ -91,5 +91,7 @@ class ChartSpec:
     datamodel: str = "python"
     deep_copy_context: bool = False
     source: str = ""
+    # the rule set the engine runs the chart by: W3C SCXML, or XState v5 for charts in XState's shape
+    semantics: Literal["scxml", "xstate"] = "scxml"
     # Python implementations of the services the chart invokes by name (trusted code, run by runtimes)
     services: dict[str, Callable[..., Any]] = field(default_factory=dict)

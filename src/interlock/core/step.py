@@ -20,7 +20,6 @@ from interlock.core.effects import (
     Effect,
     ForwardEffect,
 )
-from interlock.core.entry_exit import in_final_state
 from interlock.core.events import Event, as_event
 from interlock.core.execute import run_block
 from interlock.core.invoke import start_invokes
@@ -254,6 +253,7 @@ class Run:
         """Take eventless transitions and internal events until stable, then start invocations."""
         work = 0
         chart = self.chart
+        settled = False  # an eventless microstep changed nothing (XState rules): wait for an internal event
         while self.running:
             work += 1  # every microstep and every internal event counts: an erroring guard loops too
             if work > MAX_MACROSTEP_WORK:
@@ -261,10 +261,11 @@ class Run:
                     f"chart {chart.key!r} took more than {MAX_MACROSTEP_WORK} microsteps and internal events "
                     "without settling; look for eventless transitions or raised events that loop forever, "
                     "or an eventless guard that fails every time it is evaluated (error.execution)")
-            if self.eventless:
+            enabled: tuple[Transition, ...] = ()
+            eventless = False
+            if self.eventless and not settled:
                 enabled = select(chart, self.config, None, self.check, self.history)
-            else:
-                enabled = ()
+                eventless = bool(enabled)
             if not enabled:
                 if not self.internal:
                     if not self.to_invoke:
@@ -272,12 +273,28 @@ class Run:
                     start_invokes(self)
                     continue
                 self.event = ev = self.internal.popleft()
+                settled = False
                 enabled = select(chart, self.config, ev.name, self.check, self.history)
                 if not enabled:
                     continue
+            if eventless and chart.rules.settles_unchanged:
+                settled = self._settles(enabled)
+                continue
             self.apply(plan_microstep(chart, self.config, enabled, self.history), enabled)
         if not self.running:
             self.exit_interpreter()
+
+    def _settles(self, enabled: tuple[Transition, ...]) -> bool:
+        """Take an eventless microstep; True when it left configuration, history and context as they were.
+
+        XState v5 then selects no eventless transition again until the next internal event is processed
+        (its macrostep compares snapshots), so a targetless ``always`` does not loop.
+        """
+        config, history = self.config, self.history
+        before = dict(self._scope.context) if self._scope is not None else self.snapshot.context
+        self.apply(plan_microstep(self.chart, config, enabled, history), enabled)
+        after = self._scope.context if self._scope is not None else self.snapshot.context
+        return self.config == config and self.history is history and after == before
 
     def apply(self, plan: Plan, enabled: tuple[Transition, ...]) -> None:
         """microstep: exit states, run transition content, enter states."""
@@ -342,19 +359,13 @@ class Run:
             self._final_entered(state, current)
 
     def _final_entered(self, state: StateNode, current: set[StateNode]) -> None:
-        parent = state.parent
-        assert parent is not None
-        if parent is self.chart.root:
+        """Raise the done events entering a final state causes; the chart's rules say which."""
+        completed, machine_done = self.chart.rules.completion(state, current)
+        for node, with_output in completed:
+            data = self._donedata(state) if with_output else None
+            self.internal.append(Event(f"done.state.{node.id}", data, "platform"))
+        if machine_done:
             self.running = False
-            return
-        self.internal.append(Event(f"done.state.{parent.id}", self._donedata(state), "platform"))
-        # A parallel state is done when all its regions are (SCXML 3.4). Appendix D only looks at the
-        # grandparent; a region that is itself a parallel state completes its parent too, so go on up.
-        ancestor = parent.parent
-        while (ancestor is not None and ancestor.kind == "parallel"
-               and all(in_final_state(c, current) for c in ancestor.children)):
-            self.internal.append(Event(f"done.state.{ancestor.id}", None, "platform"))
-            ancestor = ancestor.parent
 
     def _donedata(self, state: StateNode) -> Any:
         if state.donedata is None:
@@ -387,6 +398,8 @@ class Run:
                 self._cancel_invokes(state)
             if done and state.kind == "final" and state.parent is self.chart.root:
                 self.output = self._donedata(state)
+            if done and state is self.chart.root and state.donedata is not None:
+                self.output = self._donedata(state)  # a machine's own output (XState) wins
         for sendid in tuple(self.pending):
             self.cancel(sendid)
 

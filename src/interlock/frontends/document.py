@@ -33,7 +33,7 @@ from interlock.core.content import Actions, Cancel, Param, Send
 from interlock.core.spec import ChartSpec, DataSpec, InvokeSpec, StateSpec, TransitionSpec
 from interlock.errors import DefinitionError, Problem
 from interlock.frontends.document_actions import ActionCompiler
-from interlock.frontends.document_transitions import Transitions, invoke_id, settle_self_targets
+from interlock.frontends.document_transitions import Transitions, invoke_id
 from interlock.frontends.document_tree import Node, Tree
 from interlock.frontends.document_values import (
     Implementations,
@@ -52,7 +52,8 @@ STATE_KEYS = frozenset({
 })
 # keys XState configs carry that mean nothing here; accepted so an exported config loads as it is
 IGNORED_ROOT_KEYS = frozenset({
-    "predictableActionArguments", "preserveActionOrder", "schema", "tsTypes", "types", "$schema", "strict",
+    "predictableActionArguments", "preserveActionOrder", "schema", "schemas", "tsTypes", "types", "$schema",
+    "strict",
 })
 ROOT_KEYS = STATE_KEYS | IGNORED_ROOT_KEYS | {"context", "version", "name", "delays"}
 INVOKE_KEYS = frozenset({"id", "src", "input", "data", "onDone", "onError", "autoForward", "type"})
@@ -95,15 +96,12 @@ class _Loader:
         self.values.states = self.tree.ids
         spec = self._state(root)
         spec.data = self._context(doc.get("context"))
-        if "output" in doc:
-            self.error("output", "a machine's output is the 'output' of its final state",
-                       "move output: to the top-level final state")
         if self.problems:
             raise DefinitionError(self.problems, self.source)
         services = {k: v for k, v in self.services.items() if callable(v)}
         return build_chart(ChartSpec(root=spec, name=str(doc.get("name") or root.id),
                                      version=str(doc.get("version", "1")), source=self.source,
-                                     services=services))
+                                     services=services, semantics="xstate"))
 
     def _context(self, context: Any) -> list[DataSpec]:
         if context is None:
@@ -135,7 +133,6 @@ class _Loader:
         spec.children = [self._state(child) for child in node.children.values()]
         self._initial(node, spec)
         spec.transitions = self.transitions.of_state(node)
-        settle_self_targets(spec)
         entry = self.actions.block(config.get("entry", config.get("onEntry")), join(path, "entry"))
         exit_ = self.actions.block(config.get("exit", config.get("onExit")), join(path, "exit"))
         timers, cancels = self._after_actions(node)
@@ -156,6 +153,8 @@ class _Loader:
     def _initial(self, node: Node, spec: StateSpec) -> None:
         initial = node.config.get("initial")
         where = join(node.path, "initial")
+        if node.kind == "parallel":
+            return  # XState accepts and ignores it: every region is entered
         if node.kind == "state" and node.children:
             if initial is None:
                 first = next(iter(node.children))
@@ -238,8 +237,8 @@ class _Loader:
     def _output(self, node: Node, spec: StateSpec) -> None:
         key = "output" if "output" in node.config else "data"
         where = join(node.path, key)
-        if node.kind != "final":
-            self.error(where, f"only final states have '{key}'", "add type: final, or remove it")
+        if node.kind != "final" and node.parent is not None:
+            self.error(where, f"only final states and the machine have '{key}'", "add type: final, or remove it")
             return
         value = node.config[key]
         if isinstance(value, Mapping):
