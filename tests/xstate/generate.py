@@ -82,7 +82,7 @@ class Generator:
             node.children.append(child)
             if kind in ("compound", "parallel"):
                 self._grow(child, depth + 1, budget)
-        if node.kind == "compound" and all(c.kind == "history" for c in node.children):
+        if node.kind in ("compound", "parallel") and all(c.kind == "history" for c in node.children):
             node.children.append(_Node("z", "atomic", node))
 
     # -- transitions --------------------------------------------------------------------------------
@@ -97,7 +97,8 @@ class Generator:
             on[rng.choice(DESCRIPTORS)] = self._place(node, states)
         if on:
             node.config["on"] = on
-        if node.kind != "final" and rng.random() < 0.2:
+        # no timers on the root: XState enters the root again when a descendant targets it (KNOWN_DIFFERENCES)
+        if node.kind != "final" and node.parent is not None and rng.random() < 0.2:
             after: dict[str, Any] = {}
             for _ in range(rng.randint(1, 2)):
                 value = self._place(node, states)
@@ -178,7 +179,9 @@ class Generator:
             if rng.random() < 0.5:
                 config["history"] = "deep"
             siblings = [c for c in node.parent.children if c.kind != "history"] if node.parent else []
-            if siblings and rng.random() < 0.4:
+            # without a target, XState drops the parallel parent from the configuration (KNOWN_DIFFERENCES)
+            parallel_parent = node.parent is not None and node.parent.kind == "parallel"
+            if siblings and (parallel_parent or rng.random() < 0.4):
                 config["target"] = rng.choice(siblings).key
         if node.kind == "compound":
             candidates = [c for c in node.children if c.kind != "history"]

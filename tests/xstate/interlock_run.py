@@ -18,26 +18,29 @@ Observation = dict[str, Any]
 
 
 class _Timers:
+    """Timers as the in-memory runner keeps them: a send id may be due more than once; cancel drops all."""
+
     def __init__(self) -> None:
         self.now = 0
-        self.due: dict[str, tuple[int, SendEffect]] = {}
+        self.due: list[tuple[int, SendEffect]] = []
 
     def take(self, result: StepResult) -> None:
         for effect in result.effects:
             if isinstance(effect, SendEffect) and effect.delay_ms > 0 and effect.target is None:
-                self.due[effect.sendid] = (self.now + effect.delay_ms, effect)
+                self.due.append((self.now + effect.delay_ms, effect))
             elif isinstance(effect, CancelEffect):
-                self.due.pop(effect.sendid, None)
+                self.due = [d for d in self.due if d[1].sendid != effect.sendid]
 
     def next_within(self, until: int) -> tuple[int, SendEffect] | None | bool:
-        """The next timer due by ``until``; None when none is; False when two are due at once."""
+        """The next timer due by ``until`` (removed); None when none is; False when two are due at once."""
         if not self.due:
             return None
-        first = min(self.due.values(), key=lambda item: item[0])
+        first = min(self.due, key=lambda item: item[0])
         if first[0] > until:
             return None
-        if sum(1 for when, _ in self.due.values() if when == first[0]) > 1:
+        if sum(1 for when, _ in self.due if when == first[0]) > 1:
             return False
+        self.due.remove(first)
         return first
 
 
@@ -85,7 +88,6 @@ def _run(case: dict[str, Any]) -> list[Observation]:
                     assert not isinstance(due, bool)
                     when, effect = due
                     timers.now = when
-                    del timers.due[effect.sendid]
                     result = step(chart, result.snapshot, effect.event)
                     timers.take(result)
                 timers.now = until

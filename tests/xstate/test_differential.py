@@ -34,6 +34,18 @@ KNOWN_DIFFERENCES = {
                       "configuration; Interlock refuses transitions on a history state (a pseudo-state)",
     "initial-history": "a history state as `initial` without a default target: XState recurses until the "
                        "stack overflows; Interlock enters the parent's first other child",
+    "history-parallel-parent": "a history state without a default target in a parallel state, targeted from "
+                               "inside that state: XState computes the entry domain from the history just "
+                               "recorded and leaves the parallel state out of the configuration (an active "
+                               "state whose parent is not); Interlock re-enters it (the generator gives such "
+                               "history states a target)",
+    "root-reentry": "targeting the root from a descendant without reenter: XState runs the root's entry "
+                    "actions again without exiting it, so its `after` timers are started twice and cancelling "
+                    "them cancels only the newer; Interlock does not enter a state that stays active (the "
+                    "generator puts no timers on the root)",
+    "parallel-without-regions": "a parallel state whose only children are history states: XState's "
+                                "configuration then depends on its own repair of the state value; such charts "
+                                "are not generated (the minimal case is a regression test)",
 }
 
 
@@ -78,7 +90,6 @@ def _normalize(observations: list[dict[str, Any]]) -> list[Any]:
     return out
 
 
-@pytest.mark.xfail(reason="issue #11: the engine does not yet follow XState v5 rules", strict=False)
 def test_random_charts_agree_with_xstate(xstate_root: Any) -> None:
     seed, count = _seed(), _count()
     batch = cases(seed, count)

@@ -59,7 +59,8 @@ def plan_microstep(chart: Chart, config: Config, enabled: tuple[Transition, ...]
         exit_set = compute_exit_set(enabled, config, history, chart.states, rules.transition_domain)
         recorded = record_history(exit_set, config)
         # the spec records history in exitStates, before enterStates computes what to enter
-        entry = rules.compute_entry_set(enabled, {**history, **recorded} if recorded else history, chart.states)
+        entry = rules.compute_entry_set(enabled, {**history, **recorded} if recorded else history, chart.states,
+                                        history)
         plan = Plan(config, exit_set, entry, recorded)
         plan.eventless = has_eventless(chart, plan.new_config)
         if any(s.kind == "history" for t in enabled for s in t.targets):

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 Semantics = Literal["scxml", "xstate"]
 History = Mapping[str, tuple[str, ...]]
 States = Mapping[str, "StateNode"]
-Completion = Callable[["StateNode", set["StateNode"]], tuple[list[tuple["StateNode", bool]], bool]]
+Completion = Callable[["StateNode", set["StateNode"], set["StateNode"]], tuple[list[tuple["StateNode", bool]], bool]]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class Rules:
     # ancestors (SCXML selectTransitions)
     tree_selection: bool
     transition_domain: Callable[[Transition, History, States], StateNode | None]
-    compute_entry_set: Callable[[Iterable[Transition], History, States], entry_exit.EntrySet]
+    # the transitions, the history recorded by their exits, the states, the history before the exits
+    compute_entry_set: Callable[[Iterable[Transition], History, States, History], entry_exit.EntrySet]
     initial_entry: Callable[[StateNode, States], entry_exit.EntrySet]
     # entering a final state: the states whose done event it raises (with its output as data or not), and
     # whether the machine is done
@@ -52,7 +53,13 @@ def _scxml_initial(root: StateNode, states: States) -> entry_exit.EntrySet:
     return entry
 
 
-def _scxml_completion(state: StateNode, current: set[StateNode]) -> tuple[list[tuple[StateNode, bool]], bool]:
+def _scxml_entry_set(transitions: Iterable[Transition], history: History, states: States,
+                     before: History) -> entry_exit.EntrySet:
+    return entry_exit.compute_entry_set(transitions, history, states)
+
+
+def _scxml_completion(state: StateNode, current: set[StateNode],
+                      completed: set[StateNode]) -> tuple[list[tuple[StateNode, bool]], bool]:
     parent = state.parent
     assert parent is not None
     if parent.parent is None:
@@ -68,7 +75,7 @@ def _scxml_completion(state: StateNode, current: set[StateNode]) -> tuple[list[t
     return done, False
 
 
-SCXML = Rules("scxml", True, False, entry_exit.transition_domain, entry_exit.compute_entry_set, _scxml_initial,
+SCXML = Rules("scxml", True, False, entry_exit.transition_domain, _scxml_entry_set, _scxml_initial,
               _scxml_completion, False, False, False)
 XSTATE = Rules("xstate", False, True, rules_xstate.transition_domain, rules_xstate.compute_entry_set,
                rules_xstate.initial_entry, rules_xstate.completion, True, True, True)

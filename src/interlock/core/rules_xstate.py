@@ -107,14 +107,22 @@ def _least_common_ancestor(nodes: list[StateNode]) -> StateNode | None:
     return None
 
 
-def compute_entry_set(transitions: Iterable[Transition], history: History, states: States) -> EntrySet:
-    """``computeEntrySet``."""
+def compute_entry_set(transitions: Iterable[Transition], history: History, states: States,
+                      before: History) -> EntrySet:
+    """``computeEntrySet``, with ``history`` as recorded by this microstep's exits.
+
+    The domain is the one the exit set was computed with (from the history ``before`` the exits). XState
+    computes it again from the history just recorded: a history state without a default target in a
+    parallel parent then leaves the parent out of the configuration (docs/semantics.md).
+    """
     entry = EntrySet()
     for t in transitions:
-        domain = transition_domain(t, history, states)
+        domain = transition_domain(t, before, states)
         reenter = t.type == "external"
         for s in t.targets:
-            if s.kind != "history" and (s is not t.source or t.source is not domain or reenter):
+            # XState also enters a target that is the domain when it is not the source (the root, targeted
+            # from a descendant): entering a state that stays active runs its entry again without its exit
+            if s.kind != "history" and s is not domain:
                 _enter(entry, s, default=True)
             add_descendants(s, entry, history, states)
         for s in effective_targets(t, history, states):
@@ -208,16 +216,22 @@ def in_final_state(state: StateNode, configuration: set[StateNode]) -> bool:
     return state.kind == "final"
 
 
-def completion(state: StateNode, current: set[StateNode]) -> tuple[list[tuple[StateNode, bool]], bool]:
+def completion(state: StateNode, current: set[StateNode],
+               completed: set[StateNode]) -> tuple[list[tuple[StateNode, bool]], bool]:
     """What entering the final ``state`` completes (``enterStates``): the states whose done event is
-    raised (with the final state's output as data, or none), and whether the machine is done."""
+    raised (with the final state's output as data, or none), and whether the machine is done.
+
+    ``completed`` holds the parallel states already reported done in this microstep (each is reported
+    once, although its final regions may be entered one after the other)."""
     parent = state.parent
     assert parent is not None
     done: list[tuple[StateNode, bool]] = []
     if parent.kind == "compound":
         done.append((parent, True))
     marker = parent if parent.kind == "parallel" else parent.parent
-    while marker is not None and marker.kind == "parallel" and in_final_state(marker, current):
+    while (marker is not None and marker.kind == "parallel" and marker not in completed
+           and in_final_state(marker, current)):
+        completed.add(marker)
         done.append((marker, False))
         marker = marker.parent
     return done, marker is None

@@ -118,6 +118,7 @@ class Run:
         "_scope",
         "bound",
         "chart",
+        "completed",
         "config",
         "effects",
         "event",
@@ -165,6 +166,7 @@ class Run:
         self.running = True
         self.output: Any = None
         self.microsteps = 0
+        self.completed: set[StateNode] = set()  # parallel states reported done in this microstep
         self.historic = False  # did a plan depend on recorded history? then the step is not static
         # a step may start in a configuration with eventless transitions only after start()
         self.eventless = chart.has_eventless
@@ -316,6 +318,8 @@ class Run:
             if t.actions:
                 run_block(self, t.actions)
         current = set(self.config.difference(plan.exit)) if plan.enters_final else None
+        if plan.enters_final:
+            self.completed = set()
         for state in plan.entry:
             if self.live is not None:
                 self.live.add(state)
@@ -360,7 +364,7 @@ class Run:
 
     def _final_entered(self, state: StateNode, current: set[StateNode]) -> None:
         """Raise the done events entering a final state causes; the chart's rules say which."""
-        completed, machine_done = self.chart.rules.completion(state, current)
+        completed, machine_done = self.chart.rules.completion(state, current, self.completed)
         for node, with_output in completed:
             data = self._donedata(state) if with_output else None
             self.internal.append(Event(f"done.state.{node.id}", data, "platform"))
