@@ -31,7 +31,7 @@ class _Timers:
             elif isinstance(effect, CancelEffect):
                 self.due = [d for d in self.due if d[1].sendid != effect.sendid]
 
-    def next_within(self, until: int) -> tuple[int, SendEffect] | None | bool:
+    def next_within(self, until: int) -> tuple[int, SendEffect] | bool | None:
         """The next timer due by ``until`` (removed); None when none is; False when two are due at once."""
         if not self.due:
             return None

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.xstate.generate import cases
 from tests.xstate.interlock_run import run_case
-from tests.xstate.xstate_node import ensure_xstate, missing_tools, run_in_xstate, xstate_version
+from tests.xstate.xstate_node import run_in_xstate, xstate_version
 
 KNOWN_DIFFERENCES = {
     "after-target-list": "XState turns target strings in an `after` list into targetless transitions "
@@ -57,16 +58,6 @@ def _count() -> int:
     return int(os.environ.get("INTERLOCK_XSTATE_CHARTS", "3000"))
 
 
-@pytest.fixture(scope="module")
-def xstate_root() -> Any:
-    reason = missing_tools()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {reason}")
-        pytest.skip(reason)
-    return ensure_xstate()
-
-
 def compare(batch: list[dict[str, Any]], theirs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """The cases whose observations differ (up to the first timer tie either side reports)."""
     mismatches = []
@@ -90,7 +81,7 @@ def _normalize(observations: list[dict[str, Any]]) -> list[Any]:
     return out
 
 
-def test_random_charts_agree_with_xstate(xstate_root: Any) -> None:
+def test_random_charts_agree_with_xstate(xstate_root: Path) -> None:
     seed, count = _seed(), _count()
     batch = cases(seed, count)
     theirs = run_in_xstate(xstate_root, batch)

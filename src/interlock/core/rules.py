@@ -67,7 +67,7 @@ def _scxml_completion(state: StateNode, current: set[StateNode],
     done = [(parent, True)]
     # A parallel state is done when all its regions are (SCXML 3.4). Appendix D only looks at the
     # grandparent; a region that is itself a parallel state completes its parent too, so go on up.
-    ancestor = parent.parent
+    ancestor: StateNode | None = parent.parent
     while (ancestor is not None and ancestor.kind == "parallel"
            and all(entry_exit.in_final_state(c, current) for c in ancestor.children)):
         done.append((ancestor, False))
