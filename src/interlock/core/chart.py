@@ -7,7 +7,7 @@ and precomputes what the step algorithm needs (document order, ancestors, descri
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from interlock.core.content import Actions
@@ -115,11 +115,14 @@ class Chart:
         self.source = spec.source
         self.services = dict(spec.services)  # name -> Python callable; runtimes run them as tasks
         self.semantics = spec.semantics
+        self.unprovided = spec.unprovided  # named guards/actions still without an implementation
+        # set by the front end that can compile the chart again with more implementations (provide)
+        self.provider: Callable[..., Chart] | None = None
         self.rules: Rules = rules_for(spec.semantics)
         self.root = root
         self.states = states
         self.transitions = transitions
-        self.warnings = warnings
+        self.warnings = (*warnings, *spec.unprovided)
         self.has_eventless = any(not t.events for t in transitions)
         self.has_late_data = spec.binding == "late" and any(s.data for s in states.values())
         # Memo tables filled lazily by the step algorithm. They only cache pure functions of the chart,

@@ -26,7 +26,7 @@ from interlock.core.invoke import start_invokes
 from interlock.core.microstep import Plan, plan_initial, plan_microstep
 from interlock.core.select import select
 from interlock.core.snapshot import Snapshot
-from interlock.errors import StepLimitError
+from interlock.errors import DefinitionError, Problem, StepLimitError
 
 MAX_MACROSTEP_WORK = 100_000
 MAX_STATIC_STEPS = 50_000
@@ -45,6 +45,11 @@ class StepResult(NamedTuple):
 def start(chart: Chart, *, sessionid: str = "", data: dict[str, Any] | None = None,
           now: float = 0.0, reachable: Callable[[str], bool] | None = None) -> StepResult:
     """Initialize the datamodel, run the global script and enter the initial configuration."""
+    if chart.unprovided:
+        raise DefinitionError(
+            [Problem(p.path, p.message, p.hint) for p in chart.unprovided],
+            f"{chart.key}: named guards and actions without implementations; give them with "
+            "interlock.provide(chart, guards=..., actions=...) before running it")
     empty = Snapshot((), {}, {}, {}, (), (), 0, "active", None, sessionid, chart.key)
     run = Run(chart, empty, now, reachable)
     run.scope().writable()

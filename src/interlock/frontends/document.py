@@ -25,6 +25,7 @@ Conventions (see docs/definitions.md): ``after`` schedules a send with id and ev
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -68,7 +69,19 @@ def load_document(doc: Mapping[str, Any], *, guards: Mapping[str, Callable[..., 
         raise DefinitionError([Problem("", f"a machine document must be a mapping, not {type(doc).__name__}",
                                        "start it with keys like id:, initial: and states:")], source)
     impls = Implementations(guards or {}, actions or {}, services or {}, delays or {}, defer_services)
-    return _Loader(impls, source).load(doc)
+    chart = _Loader(impls, source).load(doc)
+    chart.provider = functools.partial(_provide, doc, impls, source)
+    return chart
+
+
+def _provide(doc: Mapping[str, Any], impls: Implementations, source: str, *,
+             guards: Mapping[str, Callable[..., Any]] | None = None,
+             actions: Mapping[str, Callable[..., Any]] | None = None,
+             services: Mapping[str, Any] | None = None, delays: Mapping[str, Any] | None = None) -> Chart:
+    """The same document compiled again with more implementations (later ones win)."""
+    return load_document(doc, guards={**impls.guards, **(guards or {})}, actions={**impls.actions, **(actions or {})},
+                         services={**impls.services, **(services or {})}, delays={**impls.delays, **(delays or {})},
+                         defer_services=impls.defer_services, source=source)
 
 
 class _Loader:
@@ -101,7 +114,8 @@ class _Loader:
         services = {k: v for k, v in self.services.items() if callable(v)}
         return build_chart(ChartSpec(root=spec, name=str(doc.get("name") or root.id),
                                      version=str(doc.get("version", "1")), source=self.source,
-                                     services=services, semantics="xstate"))
+                                     services=services, semantics="xstate",
+                                     unprovided=tuple(self.values.missing)))
 
     def _context(self, context: Any) -> list[DataSpec]:
         if context is None:
