@@ -108,7 +108,7 @@ class Generator:
             node.config["after"] = after
         if node.kind in ("compound", "parallel") and node.parent is not None and rng.random() < 0.4:
             node.config["onDone"] = self._place(node, states)
-        if node.kind != "final" and rng.random() < 0.08:
+        if node.kind != "final" and rng.random() < 0.15:
             node.config["always"] = self._always(node, nodes)
 
     def _place(self, node: _Node, states: list[_Node]) -> Any:

@@ -45,6 +45,9 @@ class Rules:
     final_transitions: bool
     # a history state without a default in a parallel parent enters the parent itself
     history_enters_parallel_parent: bool
+    # the configuration is kept in the order its states were entered (snapshot.configuration too), and
+    # eventless transitions are selected in that order (XState's _nodes), not in document order
+    entry_ordered: bool
 
 
 def _scxml_initial(root: StateNode, states: States) -> entry_exit.EntrySet:
@@ -76,9 +79,9 @@ def _scxml_completion(state: StateNode, current: set[StateNode],
 
 
 SCXML = Rules("scxml", True, False, entry_exit.transition_domain, _scxml_entry_set, _scxml_initial,
-              _scxml_completion, False, False, False)
+              _scxml_completion, False, False, False, False)
 XSTATE = Rules("xstate", False, True, rules_xstate.transition_domain, rules_xstate.compute_entry_set,
-               rules_xstate.initial_entry, rules_xstate.completion, True, True, True)
+               rules_xstate.initial_entry, rules_xstate.completion, True, True, True, True)
 
 
 def rules_for(semantics: Semantics) -> Rules:

@@ -21,23 +21,29 @@ Candidates = tuple[tuple[Transition, ...], ...]
 _MEMO_LIMIT = 50_000
 
 
-def candidates(chart: Chart, config: Config, name: str | None) -> tuple[Candidates, bool]:
+def candidates(chart: Chart, config: Config, name: str | None,
+               order: tuple[str, ...] | None = None) -> tuple[Candidates, bool]:
     """The matching transitions per atomic state, and whether any of them has a guard.
 
-    ``name`` None selects eventless transitions.
+    ``name`` None selects eventless transitions. The atomic states come in document order, or in
+    ``order`` (the configuration in the order its states were entered: XState's order).
     """
-    key = (config, name)
+    key = (config if order is None else order, name)
     memo = chart.memo
     found = memo.get(key)
     if found is None:
         if len(memo) > _MEMO_LIMIT:
             memo.clear()
-        found = memo[key] = _candidates(config, name)
+        found = memo[key] = _candidates(chart, config, name, order)
     return found
 
 
-def _candidates(config: Config, name: str | None) -> tuple[Candidates, bool]:
-    atomic = sorted((s for s in config if s.kind in ("atomic", "final")), key=lambda s: s.order)
+def _candidates(chart: Chart, config: Config, name: str | None,
+                order: tuple[str, ...] | None) -> tuple[Candidates, bool]:
+    if order is None:
+        atomic = sorted((s for s in config if s.kind in ("atomic", "final")), key=lambda s: s.order)
+    else:
+        atomic = [s for s in (chart.states[i] for i in order) if s.kind in ("atomic", "final")]
     out: list[tuple[Transition, ...]] = []
     guarded = False
     for state in atomic:
@@ -65,15 +71,19 @@ def _matches(t: Transition, name: str | None) -> bool:
 
 
 def select(chart: Chart, config: Config, name: str | None,
-           check: Callable[[Expr], bool], history: Mapping[str, tuple[str, ...]]) -> tuple[Transition, ...]:
-    """selectTransitions / selectEventlessTransitions followed by removeConflictingTransitions."""
+           check: Callable[[Expr], bool], history: Mapping[str, tuple[str, ...]],
+           order: tuple[str, ...] | None = None) -> tuple[Transition, ...]:
+    """selectTransitions / selectEventlessTransitions followed by removeConflictingTransitions.
+
+    ``order``: the configuration in entry order, when the chart's rules select in that order.
+    """
     if name is not None and chart.rules.tree_selection:
         return _select_tree(chart, config, name, check, history)
-    per_state, guarded = candidates(chart, config, name)
+    per_state, guarded = candidates(chart, config, name, order)
     if not per_state:
         return ()
     if not guarded:
-        key = ("enabled", config, name)
+        key = ("enabled", config if order is None else order, name)
         found = chart.memo.get(key)
         if found is None:
             first = _dedupe(c[0] for c in per_state)
@@ -90,7 +100,7 @@ def select(chart: Chart, config: Config, name: str | None,
     if len(enabled) < 2:
         return tuple(enabled)
     chosen = _dedupe(enabled)
-    conflict_key = ("conflicts", config, chosen)
+    conflict_key = ("conflicts", config if order is None else order, chosen)
     resolved = chart.memo.get(conflict_key)
     if resolved is None:
         resolved = remove_conflicts(chosen, config, history, chart)

@@ -135,6 +135,7 @@ class Run:
         "live",
         "microsteps",
         "now",
+        "order",
         "output",
         "pending",
         "reachable",
@@ -156,6 +157,8 @@ class Run:
             config = chart.configs[snapshot.configuration] = frozenset(
                 chart.states[i] for i in snapshot.configuration)
         self.config: frozenset[StateNode] = config
+        # the configuration in entry order, for rules that select by it (XState); else None
+        self.order: tuple[str, ...] | None = snapshot.configuration if chart.rules.entry_ordered else None
         self.live: set[StateNode] | None = None
         self._scope: Scope | None = None
         self.history = snapshot.history
@@ -271,7 +274,7 @@ class Run:
             enabled: tuple[Transition, ...] = ()
             eventless = False
             if self.eventless and not settled:
-                enabled = select(chart, self.config, None, self.check, self.history)
+                enabled = select(chart, self.config, None, self.check, self.history, self.order)
                 eventless = bool(enabled)
             if not enabled:
                 if not self.internal:
@@ -332,6 +335,8 @@ class Run:
                 current.add(state)
             if state.active_content:
                 self._enter_state(state, state in plan.default_entry, plan, current)
+        if self.order is not None and (plan.recorded or plan.new_config != self.config):
+            self.order = _reorder(self.order, plan)  # XState keeps its order when nothing changed
         self.config = plan.new_config
         self.eventless = plan.eventless
 
@@ -428,9 +433,11 @@ class Run:
         chart = self.chart
         snap = self.snapshot
         config = self.config
-        ids = chart.config_ids.get(config)
+        ids = self.order
         if ids is None:
-            ids = chart.config_ids[config] = tuple(s.id for s in sorted(config, key=_order))
+            ids = chart.config_ids.get(config)
+            if ids is None:
+                ids = chart.config_ids[config] = tuple(s.id for s in sorted(config, key=_order))
         pending = self.pending if type(self.pending) is tuple else tuple(self.pending)
         new = _new_tuple(Snapshot, (
             ids,
@@ -454,3 +461,12 @@ def _exit_order(state: StateNode) -> int:
 
 def _order(state: StateNode) -> int:
     return state.order
+
+
+def _reorder(order: tuple[str, ...], plan: Plan) -> tuple[str, ...]:
+    """The configuration in entry order after a microstep: exited states leave, entered ones come last."""
+    left = {s.id for s in plan.exit}
+    kept = [i for i in order if i not in left]
+    present = set(kept)
+    kept.extend(s.id for s in plan.entry if s.id not in present)
+    return tuple(kept)
