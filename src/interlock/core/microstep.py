@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from interlock.core.chart import Chart, StateNode, Transition
 from interlock.core.entry_exit import (
     EntrySet,
-    add_descendants,
-    compute_entry_set,
     compute_exit_set,
     record_history,
 )
@@ -57,10 +55,12 @@ def plan_microstep(chart: Chart, config: Config, enabled: tuple[Transition, ...]
     memo = chart.memo
     plan = memo.get(key)
     if plan is None:
-        exit_set = compute_exit_set(enabled, config, history, chart.states)
+        rules = chart.rules
+        exit_set = compute_exit_set(enabled, config, history, chart.states, rules.transition_domain)
         recorded = record_history(exit_set, config)
         # the spec records history in exitStates, before enterStates computes what to enter
-        entry = compute_entry_set(enabled, {**history, **recorded} if recorded else history, chart.states)
+        entry = rules.compute_entry_set(enabled, {**history, **recorded} if recorded else history, chart.states,
+                                        history)
         plan = Plan(config, exit_set, entry, recorded)
         plan.eventless = has_eventless(chart, plan.new_config)
         if any(s.kind == "history" for t in enabled for s in t.targets):
@@ -75,8 +75,7 @@ def plan_initial(chart: Chart) -> Plan:
     key = ("plan-initial",)
     plan = chart.memo.get(key)
     if plan is None:
-        entry = EntrySet()
-        add_descendants(chart.root, entry, {}, chart.states)
+        entry = chart.rules.initial_entry(chart.root, chart.states)
         plan = chart.memo[key] = Plan(frozenset(), set(), entry, {})
         plan.eventless = has_eventless(chart, plan.new_config)
     return plan

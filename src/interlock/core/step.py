@@ -20,7 +20,6 @@ from interlock.core.effects import (
     Effect,
     ForwardEffect,
 )
-from interlock.core.entry_exit import in_final_state
 from interlock.core.events import Event, as_event
 from interlock.core.execute import run_block
 from interlock.core.invoke import start_invokes
@@ -28,7 +27,7 @@ from interlock.core.microstep import Plan, plan_initial, plan_microstep
 from interlock.core.select import select
 from interlock.core.snapshot import Snapshot
 from interlock.core.values import detached
-from interlock.errors import StepLimitError
+from interlock.errors import DefinitionError, Problem, StepLimitError
 
 MAX_MACROSTEP_WORK = 100_000
 MAX_STATIC_STEPS = 50_000
@@ -51,6 +50,11 @@ class StepResult(NamedTuple):
 def start(chart: Chart, *, sessionid: str = "", data: dict[str, Any] | None = None,
           now: float = 0.0, reachable: Callable[[str], bool] | None = None) -> StepResult:
     """Initialize the datamodel, run the global script and enter the initial configuration."""
+    if chart.unprovided:
+        raise DefinitionError(
+            [Problem(p.path, p.message, p.hint) for p in chart.unprovided],
+            f"{chart.key}: named guards and actions without implementations; give them with "
+            "interlock.provide(chart, guards=..., actions=...) before running it")
     empty = Snapshot((), {}, {}, {}, (), (), 0, "active", None, sessionid, chart.key)
     run = Run(chart, empty, now, reachable)
     run.scope().writable()
@@ -124,6 +128,7 @@ class Run:
         "_scope",
         "bound",
         "chart",
+        "completed",
         "config",
         "effects",
         "errors",
@@ -136,6 +141,7 @@ class Run:
         "live",
         "microsteps",
         "now",
+        "order",
         "output",
         "pending",
         "reachable",
@@ -157,6 +163,8 @@ class Run:
             config = chart.configs[snapshot.configuration] = frozenset(
                 chart.states[i] for i in snapshot.configuration)
         self.config: frozenset[StateNode] = config
+        # the configuration in entry order, for rules that select by it (XState); else None
+        self.order: tuple[str, ...] | None = snapshot.configuration if chart.rules.entry_ordered else None
         self.live: set[StateNode] | None = None
         self._scope: Scope | None = None
         self.history = snapshot.history
@@ -173,6 +181,7 @@ class Run:
         self.running = True
         self.output: Any = None
         self.microsteps = 0
+        self.completed: set[StateNode] = set()  # parallel states reported done in this microstep
         self.historic = False  # did a plan depend on recorded history? then the step is not static
         # a step may start in a configuration with eventless transitions only after start()
         self.eventless = chart.has_eventless
@@ -264,6 +273,7 @@ class Run:
         """Take eventless transitions and internal events until stable, then start invocations."""
         work = 0
         chart = self.chart
+        settled = False  # an eventless microstep changed nothing (XState rules): wait for an internal event
         while self.running:
             work += 1  # every microstep and every internal event counts: an erroring guard loops too
             if self._scope is not None and self._scope.budget.left < 0:
@@ -274,10 +284,11 @@ class Run:
                     f"chart {chart.key!r} took more than {MAX_MACROSTEP_WORK} microsteps and internal events "
                     "without settling; look for eventless transitions or raised events that loop forever, "
                     "or an eventless guard that fails every time it is evaluated (error.execution)")
-            if self.eventless:
-                enabled = select(chart, self.config, None, self.check, self.history)
-            else:
-                enabled = ()
+            enabled: tuple[Transition, ...] = ()
+            eventless = False
+            if self.eventless and not settled:
+                enabled = select(chart, self.config, None, self.check, self.history, self.order)
+                eventless = bool(enabled)
             if not enabled:
                 if not self.internal:
                     if not self.to_invoke:
@@ -285,12 +296,28 @@ class Run:
                     start_invokes(self)
                     continue
                 self.event = ev = self.internal.popleft()
+                settled = False
                 enabled = select(chart, self.config, ev.name, self.check, self.history)
                 if not enabled:
                     continue
+            if eventless and chart.rules.settles_unchanged:
+                settled = self._settles(enabled)
+                continue
             self.apply(plan_microstep(chart, self.config, enabled, self.history), enabled)
         if not self.running:
             self.exit_interpreter()
+
+    def _settles(self, enabled: tuple[Transition, ...]) -> bool:
+        """Take an eventless microstep; True when it left configuration, history and context as they were.
+
+        XState v5 then selects no eventless transition again until the next internal event is processed
+        (its macrostep compares snapshots), so a targetless ``always`` does not loop.
+        """
+        config, history = self.config, self.history
+        before = dict(self._scope.context) if self._scope is not None else self.snapshot.context
+        self.apply(plan_microstep(self.chart, config, enabled, history), enabled)
+        after = self._scope.context if self._scope is not None else self.snapshot.context
+        return self.config == config and self.history is history and after == before
 
     def apply(self, plan: Plan, enabled: tuple[Transition, ...]) -> None:
         """microstep: exit states, run transition content, enter states."""
@@ -312,6 +339,8 @@ class Run:
             if t.actions:
                 run_block(self, t.actions)
         current = set(self.config.difference(plan.exit)) if plan.enters_final else None
+        if plan.enters_final:
+            self.completed = set()
         for state in plan.entry:
             if self.live is not None:
                 self.live.add(state)
@@ -319,6 +348,8 @@ class Run:
                 current.add(state)
             if state.active_content:
                 self._enter_state(state, state in plan.default_entry, plan, current)
+        if self.order is not None and (plan.recorded or plan.new_config != self.config):
+            self.order = _reorder(self.order, plan)  # XState keeps its order when nothing changed
         self.config = plan.new_config
         self.eventless = plan.eventless
 
@@ -355,19 +386,13 @@ class Run:
             self._final_entered(state, current)
 
     def _final_entered(self, state: StateNode, current: set[StateNode]) -> None:
-        parent = state.parent
-        assert parent is not None
-        if parent is self.chart.root:
+        """Raise the done events entering a final state causes; the chart's rules say which."""
+        completed, machine_done = self.chart.rules.completion(state, current, self.completed)
+        for node, with_output in completed:
+            data = self._donedata(state) if with_output else None
+            self.internal.append(Event(f"done.state.{node.id}", data, "platform"))
+        if machine_done:
             self.running = False
-            return
-        self.internal.append(Event(f"done.state.{parent.id}", self._donedata(state), "platform"))
-        # A parallel state is done when all its regions are (SCXML 3.4). Appendix D only looks at the
-        # grandparent; a region that is itself a parallel state completes its parent too, so go on up.
-        ancestor = parent.parent
-        while (ancestor is not None and ancestor.kind == "parallel"
-               and all(in_final_state(c, current) for c in ancestor.children)):
-            self.internal.append(Event(f"done.state.{ancestor.id}", None, "platform"))
-            ancestor = ancestor.parent
 
     def _donedata(self, state: StateNode) -> Any:
         if state.donedata is None:
@@ -400,6 +425,8 @@ class Run:
                 self._cancel_invokes(state)
             if done and state.kind == "final" and state.parent is self.chart.root:
                 self.output = self._donedata(state)
+            if done and state is self.chart.root and state.donedata is not None:
+                self.output = self._donedata(state)  # a machine's own output (XState) wins
         for sendid in tuple(self.pending):
             self.cancel(sendid)
 
@@ -419,9 +446,11 @@ class Run:
         chart = self.chart
         snap = self.snapshot
         config = self.config
-        ids = chart.config_ids.get(config)
+        ids = self.order
         if ids is None:
-            ids = chart.config_ids[config] = tuple(s.id for s in sorted(config, key=_order))
+            ids = chart.config_ids.get(config)
+            if ids is None:
+                ids = chart.config_ids[config] = tuple(s.id for s in sorted(config, key=_order))
         pending = self.pending if type(self.pending) is tuple else tuple(self.pending)
         new = _new_tuple(Snapshot, (
             ids,
@@ -445,3 +474,12 @@ def _exit_order(state: StateNode) -> int:
 
 def _order(state: StateNode) -> int:
     return state.order
+
+
+def _reorder(order: tuple[str, ...], plan: Plan) -> tuple[str, ...]:
+    """The configuration in entry order after a microstep: exited states leave, entered ones come last."""
+    left = {s.id for s in plan.exit}
+    kept = [i for i in order if i not in left]
+    present = set(kept)
+    kept.extend(s.id for s in plan.entry if s.id not in present)
+    return tuple(kept)
