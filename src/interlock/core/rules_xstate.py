@@ -56,34 +56,83 @@ def candidates(state: StateNode, name: str) -> tuple[Transition, ...]:
     return tuple(out)
 
 
+# One node of a selection plan: the plans of the regions below a chain of single active children, and the
+# candidates of that chain's states, deepest first (each state's in ``getCandidates`` order)
+SelectionPlan = tuple[tuple["SelectionPlan", ...], tuple["Transition", ...]]
+_NO_CANDIDATES: SelectionPlan = ((), ())
+
+
 def select_evented(chart: Chart, config: frozenset[StateNode], name: str,
                    check: Callable[[Expr], bool]) -> tuple[tuple[Transition, ...], bool]:
-    """``transitionNode`` from the root: the transitions the event selects, and whether a guard was read."""
-    guarded = [False]
+    """``transitionNode`` from the root: the transitions the event selects, and whether a guard was read.
 
-    def first_enabled(state: StateNode) -> list[Transition]:
-        key = ("xstate-candidates", state.id, name)
-        found = chart.memo.get(key)
-        if found is None:
-            found = chart.memo[key] = candidates(state, name)
-        for t in found:
+    The walk over the active tree depends only on the configuration and the event name, so it is done
+    once per pair (:func:`selection_plan`); a step only reads guards along the plan, in the walk's order.
+    """
+    key = ("xstate-plan", config, name)
+    plan = chart.memo.get(key)
+    if plan is None:
+        plan = chart.memo[key] = selection_plan(chart, config, chart.root, name)
+    if plan is _NO_CANDIDATES:
+        return (), False
+    regions, chain = plan
+    if not regions:  # one active state per level (no parallel state with candidates): the common case
+        guarded = False
+        for t in chain:
             if t.cond is None:
-                return [t]
-            guarded[0] = True
+                return (t,), guarded
+            guarded = True
             if check(t.cond):
-                return [t]
-        return []
+                return (t,), True
+        return (), guarded
+    guarded = [False]
+    return tuple(_first_enabled(plan, check, guarded)), guarded[0]
 
-    def walk(state: StateNode) -> list[Transition]:
-        inner: list[Transition] = []
-        for child in state.children:
-            if child in config:
-                inner.extend(walk(child))
-                if state.kind != "parallel":
-                    break
-        return inner or first_enabled(state)
 
-    return tuple(walk(chart.root)), guarded[0]
+def _first_enabled(plan: SelectionPlan, check: Callable[[Expr], bool], guarded: list[bool]) -> list[Transition]:
+    """``transitionNode`` along a plan: the regions' transitions, else the chain's first enabled one."""
+    regions, chain = plan
+    inner: list[Transition] = []
+    for region in regions:
+        inner.extend(_first_enabled(region, check, guarded))
+    if inner:
+        return inner
+    for t in chain:
+        if t.cond is None:
+            return [t]
+        guarded[0] = True
+        if check(t.cond):
+            return [t]
+    return []
+
+
+def selection_plan(chart: Chart, config: frozenset[StateNode], state: StateNode, name: str) -> SelectionPlan:
+    """What ``transitionNode(state)`` looks at for this configuration and event name, without the guards:
+    ``_NO_CANDIDATES`` when no state below ``state`` (itself included) has a candidate.
+
+    ``walk(s) = walk(child) or first_enabled(s)`` for a single active child, so a chain of them is one
+    list of candidates, deepest state first; a parallel state's regions are walked each, in document order.
+    """
+    path = [state]
+    while True:
+        active = [c for c in state.children if c in config]
+        if len(active) != 1:
+            break
+        state = active[0]
+        path.append(state)
+    regions = tuple(p for p in (selection_plan(chart, config, c, name) for c in active) if p is not _NO_CANDIDATES)
+    chain = tuple(t for s in reversed(path) for t in _candidates_memo(chart, s, name))
+    if not regions and not chain:
+        return _NO_CANDIDATES
+    return regions, chain
+
+
+def _candidates_memo(chart: Chart, state: StateNode, name: str) -> tuple[Transition, ...]:
+    key = ("xstate-candidates", state.id, name)
+    found = chart.memo.get(key)
+    if found is None:
+        found = chart.memo[key] = candidates(state, name)
+    return found  # type: ignore[no-any-return]
 
 
 def transition_domain(t: Transition, history: History, states: States) -> StateNode | None:

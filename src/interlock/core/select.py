@@ -117,7 +117,7 @@ def _select_tree(chart: Chart, config: Config, name: str, check: Callable[[Expr]
     if found is not None:
         return found  # type: ignore[no-any-return]
     chosen, guarded = select_evented(chart, config, name, check)
-    resolved = remove_conflicts(_dedupe(chosen), config, history, chart)
+    resolved = chosen if len(chosen) < 2 else remove_conflicts(_dedupe(chosen), config, history, chart)
     if not guarded and not any(s.kind == "history" for t in chosen for s in t.targets):
         if len(chart.memo) > _MEMO_LIMIT:
             chart.memo.clear()

@@ -31,6 +31,7 @@ from interlock.errors import DefinitionError, Problem, StepLimitError
 
 MAX_MACROSTEP_WORK = 100_000
 MAX_STATIC_STEPS = 50_000
+_MAX_REORDERED = 64  # entry orders remembered per plan (one configuration has few)
 # tuple.__new__ skips NamedTuple's argument handling; used on the hot path only
 _new_tuple = tuple.__new__
 
@@ -324,7 +325,7 @@ class Run:
         self.microsteps += 1
         if plan.uses_history:
             self.historic = True
-        if self.live is None and (plan.runs_content or any(t.actions for t in enabled)):
+        if self.live is None and (plan.runs_content or plan.actions):
             # content may call In(): the live set must exist before the first state changes
             self.scope()
         if plan.recorded:
@@ -335,9 +336,8 @@ class Run:
             if self.live is not None:
                 self.live.discard(state)
         self.transitions.extend(enabled)
-        for t in enabled:
-            if t.actions:
-                run_block(self, t.actions)
+        for block in plan.actions:
+            run_block(self, block)
         current = set(self.config.difference(plan.exit)) if plan.enters_final else None
         if plan.enters_final:
             self.completed = set()
@@ -348,7 +348,7 @@ class Run:
                 current.add(state)
             if state.active_content:
                 self._enter_state(state, state in plan.default_entry, plan, current)
-        if self.order is not None and (plan.recorded or plan.new_config != self.config):
+        if self.order is not None and (plan.recorded or plan.changes_config):
             self.order = _reorder(self.order, plan)  # XState keeps its order when nothing changed
         self.config = plan.new_config
         self.eventless = plan.eventless
@@ -478,8 +478,14 @@ def _order(state: StateNode) -> int:
 
 def _reorder(order: tuple[str, ...], plan: Plan) -> tuple[str, ...]:
     """The configuration in entry order after a microstep: exited states leave, entered ones come last."""
+    known = plan.reordered.get(order)
+    if known is not None:
+        return known
     left = {s.id for s in plan.exit}
     kept = [i for i in order if i not in left]
     present = set(kept)
     kept.extend(s.id for s in plan.entry if s.id not in present)
-    return tuple(kept)
+    if len(plan.reordered) >= _MAX_REORDERED:
+        plan.reordered.clear()
+    new = plan.reordered[order] = tuple(kept)
+    return new
