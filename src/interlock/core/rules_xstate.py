@@ -77,14 +77,14 @@ def select_evented(chart: Chart, config: frozenset[StateNode], name: str,
         return (), False
     regions, chain = plan
     if not regions:  # one active state per level (no parallel state with candidates): the common case
-        guarded = False
+        read = False
         for t in chain:
             if t.cond is None:
-                return (t,), guarded
-            guarded = True
+                return (t,), read
+            read = True
             if check(t.cond):
                 return (t,), True
-        return (), guarded
+        return (), read
     guarded = [False]
     return tuple(_first_enabled(plan, check, guarded)), guarded[0]
 
@@ -132,7 +132,7 @@ def _candidates_memo(chart: Chart, state: StateNode, name: str) -> tuple[Transit
     found = chart.memo.get(key)
     if found is None:
         found = chart.memo[key] = candidates(state, name)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def transition_domain(t: Transition, history: History, states: States) -> StateNode | None:
