@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from interlock.core.datamodel import Expr
 
 History = Mapping[str, tuple[str, ...]]
+MEMO_LIMIT = 50_000  # entries of a chart's memo before it is cleared (the same bound as select's)
 States = Mapping[str, "StateNode"]
 
 
@@ -63,8 +64,8 @@ _NO_CANDIDATES: SelectionPlan = ((), ())
 
 
 def select_evented(chart: Chart, config: frozenset[StateNode], name: str,
-                   check: Callable[[Expr], bool]) -> tuple[tuple[Transition, ...], bool]:
-    """``transitionNode`` from the root: the transitions the event selects, and whether a guard was read.
+                   check: Callable[[Expr], bool]) -> tuple[Transition, ...]:
+    """``transitionNode`` from the root: the transitions the event selects.
 
     The walk over the active tree depends only on the configuration and the event name, so it is done
     once per pair (:func:`selection_plan`); a step only reads guards along the plan, in the walk's order.
@@ -72,36 +73,28 @@ def select_evented(chart: Chart, config: frozenset[StateNode], name: str,
     key = ("xstate-plan", config, name)
     plan = chart.memo.get(key)
     if plan is None:
+        if len(chart.memo) > MEMO_LIMIT:
+            chart.memo.clear()  # event names come from clients: keep the memo bounded
         plan = chart.memo[key] = selection_plan(chart, config, chart.root, name)
-    if plan is _NO_CANDIDATES:
-        return (), False
     regions, chain = plan
     if not regions:  # one active state per level (no parallel state with candidates): the common case
-        read = False
         for t in chain:
-            if t.cond is None:
-                return (t,), read
-            read = True
-            if check(t.cond):
-                return (t,), True
-        return (), read
-    guarded = [False]
-    return tuple(_first_enabled(plan, check, guarded)), guarded[0]
+            if t.cond is None or check(t.cond):
+                return (t,)
+        return ()
+    return tuple(_first_enabled(plan, check))
 
 
-def _first_enabled(plan: SelectionPlan, check: Callable[[Expr], bool], guarded: list[bool]) -> list[Transition]:
+def _first_enabled(plan: SelectionPlan, check: Callable[[Expr], bool]) -> list[Transition]:
     """``transitionNode`` along a plan: the regions' transitions, else the chain's first enabled one."""
     regions, chain = plan
     inner: list[Transition] = []
     for region in regions:
-        inner.extend(_first_enabled(region, check, guarded))
+        inner.extend(_first_enabled(region, check))
     if inner:
         return inner
     for t in chain:
-        if t.cond is None:
-            return [t]
-        guarded[0] = True
-        if check(t.cond):
+        if t.cond is None or check(t.cond):
             return [t]
     return []
 

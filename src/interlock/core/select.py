@@ -12,13 +12,13 @@ from interlock.core.chart import Chart, StateNode, Transition
 from interlock.core.datamodel import Expr
 from interlock.core.entry_exit import compute_exit_set
 from interlock.core.events import descriptor_matches
-from interlock.core.rules_xstate import select_evented
+from interlock.core.rules_xstate import MEMO_LIMIT, select_evented
 
 Config = frozenset[StateNode]
 # per atomic state, in document order: the transitions that match, nearest state first
 Candidates = tuple[tuple[Transition, ...], ...]
 
-_MEMO_LIMIT = 50_000
+_MEMO_LIMIT = MEMO_LIMIT
 
 
 def candidates(chart: Chart, config: Config, name: str | None,
@@ -112,16 +112,17 @@ def select(chart: Chart, config: Config, name: str | None,
 def _select_tree(chart: Chart, config: Config, name: str, check: Callable[[Expr], bool],
                  history: Mapping[str, tuple[str, ...]]) -> tuple[Transition, ...]:
     """XState's selection (a parallel state's transitions only when none of its regions has one)."""
-    key = ("tree", config, name)
-    found = chart.memo.get(key)
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-    chosen, guarded = select_evented(chart, config, name, check)
-    resolved = chosen if len(chosen) < 2 else remove_conflicts(_dedupe(chosen), config, history, chart)
-    if not guarded and not any(s.kind == "history" for t in chosen for s in t.targets):
-        if len(chart.memo) > _MEMO_LIMIT:
-            chart.memo.clear()
-        chart.memo[key] = resolved
+    chosen = select_evented(chart, config, name, check)
+    if len(chosen) < 2:
+        return chosen
+    key = ("tree-conflicts", config, chosen)
+    resolved = chart.memo.get(key)
+    if resolved is None:
+        resolved = remove_conflicts(_dedupe(chosen), config, history, chart)
+        if not any(s.kind == "history" for t in chosen for s in t.targets):
+            if len(chart.memo) > _MEMO_LIMIT:
+                chart.memo.clear()
+            chart.memo[key] = resolved  # exit sets through history targets depend on recorded history
     return resolved
 
 
