@@ -97,9 +97,10 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     enabled = select(chart, run.config, ev.name, run.check, run.history)
     if enabled:
         run.apply(plan_microstep(chart, run.config, enabled, run.history), enabled)
-    run.macrostep()
+    if run.unsettled():
+        run.macrostep()
     result = run.finish()
-    if run.is_static():
+    if run._scope is None and run.is_static():  # a step that read the datamodel is never static
         static = chart.static_steps
         if len(static) >= MAX_STATIC_STEPS:
             static.clear()  # event names come from clients: keep the memo bounded
@@ -182,7 +183,6 @@ class Run:
         self.running = True
         self.output: Any = None
         self.microsteps = 0
-        self.completed: set[StateNode] = set()  # parallel states reported done in this microstep
         self.historic = False  # did a plan depend on recorded history? then the step is not static
         # a step may start in a configuration with eventless transitions only after start()
         self.eventless = chart.has_eventless
@@ -190,6 +190,14 @@ class Run:
     @property
     def sessionid(self) -> str:
         return self.snapshot.sessionid
+
+    def unsettled(self) -> bool:
+        """Is there anything for :meth:`macrostep` to do: an internal event, an eventless transition that
+        may fire, an invocation to start, a final state reached or the expression budget spent (an
+        exhausted budget also queues error.execution; this reads it directly all the same)?"""
+        scope = self._scope
+        return (bool(self.internal) or self.eventless or bool(self.to_invoke) or not self.running
+                or (scope is not None and scope.budget.left < 0))
 
     def is_static(self) -> bool:
         """True when the step's outcome depended only on the configuration and the event name."""
@@ -340,7 +348,7 @@ class Run:
             run_block(self, block)
         current = set(self.config.difference(plan.exit)) if plan.enters_final else None
         if plan.enters_final:
-            self.completed = set()
+            self.completed: set[StateNode] = set()  # parallel states reported done in this microstep (read by entering finals)
         for state in plan.entry:
             if self.live is not None:
                 self.live.add(state)
@@ -452,6 +460,7 @@ class Run:
             if ids is None:
                 ids = chart.config_ids[config] = tuple(s.id for s in sorted(config, key=_order))
         pending = self.pending if type(self.pending) is tuple else tuple(self.pending)
+        effects, transitions, errors = self.effects, self.transitions, self.errors
         new = _new_tuple(Snapshot, (
             ids,
             self._scope.context if self._scope is not None else snap.context,
@@ -465,7 +474,8 @@ class Run:
             snap.sessionid,
             snap.chart,
         ))
-        return _new_tuple(StepResult, (new, tuple(self.effects), tuple(self.transitions), tuple(self.errors)))
+        return _new_tuple(StepResult, (new, tuple(effects) if effects else (),
+                                       tuple(transitions) if transitions else (), tuple(errors) if errors else ()))
 
 
 def _exit_order(state: StateNode) -> int:
