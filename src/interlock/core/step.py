@@ -338,28 +338,38 @@ class Run:
             self.scope()
         if plan.recorded:
             self.history = {**self.history, **plan.recorded}
-        for state in plan.exit:
-            if state.active_content:
-                self._exit_state(state)
-            if self.live is not None:
-                self.live.discard(state)
+        if plan.exit:
+            self._exit_states(plan)
         self.transitions.extend(enabled)
         for block in plan.actions:
             run_block(self, block)
-        current = set(self.config.difference(plan.exit)) if plan.enters_final else None
-        if plan.enters_final:
-            self.completed: set[StateNode] = set()  # parallel states reported done in this microstep (read by entering finals)
-        for state in plan.entry:
-            if self.live is not None:
-                self.live.add(state)
-            if current is not None:
-                current.add(state)
-            if state.active_content:
-                self._enter_state(state, state in plan.default_entry, plan, current)
+        if plan.entry:
+            self._enter_states(plan)
         if self.order is not None and (plan.recorded or plan.changes_config):
             self.order = _reorder(self.order, plan)  # XState keeps its order when nothing changed
         self.config = plan.new_config
         self.eventless = plan.eventless
+
+    def _exit_states(self, plan: Plan) -> None:
+        live = self.live
+        for state in plan.exit:
+            if state.active_content:
+                self._exit_state(state)
+            if live is not None:
+                live.discard(state)
+
+    def _enter_states(self, plan: Plan) -> None:
+        current = set(self.config.difference(plan.exit)) if plan.enters_final else None
+        if plan.enters_final:
+            self.completed: set[StateNode] = set()  # parallel states reported done in this microstep
+        live = self.live
+        for state in plan.entry:
+            if live is not None:
+                live.add(state)
+            if current is not None:
+                current.add(state)
+            if state.active_content:
+                self._enter_state(state, state in plan.default_entry, plan, current)
 
     def _exit_state(self, state: StateNode) -> None:
         for block in state.onexit:
