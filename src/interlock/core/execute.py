@@ -117,7 +117,8 @@ def _script(run: Run, scope: Scope, action: Script) -> None:
 
 
 def _custom(run: Run, scope: Scope, action: Custom) -> None:
-    update = action.fn(scope.context, scope.event, **action.params)
+    params = action.params
+    update = action.fn(scope.context, scope.event, **params) if params else action.fn(scope.context, scope.event)
     if type(update) is dict and update:  # the usual result, merged here without another call
         scope.writable().update(update)
     else:

@@ -78,7 +78,8 @@ def select(chart: Chart, config: Config, name: str | None,
     ``order``: the configuration in entry order, when the chart's rules select in that order.
     """
     if name is not None and chart.rules.tree_selection:
-        return _select_tree(chart, config, name, check, history)
+        chosen = select_evented(chart, config, name, check)
+        return chosen if len(chosen) < 2 else _resolve_tree(chart, config, chosen, history)
     per_state, guarded = candidates(chart, config, name, order)
     if not per_state:
         return ()
@@ -109,12 +110,9 @@ def select(chart: Chart, config: Config, name: str | None,
     return resolved
 
 
-def _select_tree(chart: Chart, config: Config, name: str, check: Callable[[Expr], bool],
-                 history: Mapping[str, tuple[str, ...]]) -> tuple[Transition, ...]:
-    """XState's selection (a parallel state's transitions only when none of its regions has one)."""
-    chosen = select_evented(chart, config, name, check)
-    if len(chosen) < 2:
-        return chosen
+def _resolve_tree(chart: Chart, config: Config, chosen: tuple[Transition, ...],
+                  history: Mapping[str, tuple[str, ...]]) -> tuple[Transition, ...]:
+    """Conflicts between the transitions of XState's selection (a parallel state's regions each chose one)."""
     key = ("tree-conflicts", config, chosen)
     resolved = chart.memo.get(key)
     if resolved is None:
