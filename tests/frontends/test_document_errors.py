@@ -114,7 +114,8 @@ def test_provide_checks_what_it_is_given() -> None:
     chart = load_machine(UNPROVIDED)
     with pytest.raises(TypeError, match=r"actions\['notify'\] must be callable"):
         provide(chart, actions={"notify": "print"})  # type: ignore[dict-item]
-    scxml = load_machine('<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0"><state id="a"/></scxml>')
+    scxml = load_machine('<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0"><state id="a"/></scxml>',
+                         format="scxml")
     with pytest.raises(TypeError, match="only those take implementations later"):
         provide(scxml, actions={})
 
