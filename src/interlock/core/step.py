@@ -76,8 +76,9 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     ev = event if type(event) is Event else as_event(event)
     if snapshot.status != "active":
         return _new_tuple(StepResult, (snapshot, (), (), ()))
-    if ev.sendid is None and not snapshot.invocations:
-        known = chart.static_steps.get((snapshot.configuration, ev.name))
+    name, sendid, invocations = ev.name, ev.sendid, snapshot.invocations
+    if sendid is None and not invocations:
+        known = chart.static_steps.get((snapshot.configuration, name))
         if known is not None:
             # This (configuration, event name) was seen before and evaluated no expression, ran no
             # action and produced no effect: its outcome is a pure function of the two. Reuse it.
@@ -87,16 +88,17 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             return _new_tuple(StepResult, (snapshot, (), taken, ()))
     run = Run(chart, snapshot, now, reachable)
     run.event = ev
-    if (ev.sendid is not None and ev.sendid in snapshot.pending
+    if (sendid is not None and sendid in snapshot.pending
             and ev.origin == f"#_scxml_{snapshot.sessionid}"):  # only our own timer settles our pending id
         pending = list(snapshot.pending)
-        pending.remove(ev.sendid)  # one timer came back; another with the same id may still be due
+        pending.remove(sendid)  # one timer came back; another with the same id may still be due
         run.pending = pending
-    if snapshot.invocations:
+    if invocations:
         run.finalize_and_forward(ev)
-    enabled = select(chart, run.config, ev.name, run.check, run.history)
+    config = run.config
+    enabled = select(chart, config, name, run.check, run.history)
     if enabled:
-        run.apply(plan_microstep(chart, run.config, enabled, run.history), enabled)
+        run.apply(plan_microstep(chart, config, enabled, run.history), enabled)
     if run.unsettled():
         run.macrostep()
     result = run.finish()
@@ -104,7 +106,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
         static = chart.static_steps
         if len(static) >= MAX_STATIC_STEPS:
             static.clear()  # event names come from clients: keep the memo bounded
-        static[(snapshot.configuration, ev.name)] = (result.snapshot.configuration, result.transitions)
+        static[(snapshot.configuration, name)] = (result.snapshot.configuration, result.transitions)
     return result
 
 
