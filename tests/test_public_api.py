@@ -9,7 +9,7 @@ PUBLIC = {
     "HistoryEntry", "Instance", "Interlock", "InterlockError", "LogRecord", "MemoryRunner", "NotFoundError",
     "Page", "Problem", "Reach", "RetryPolicy", "SendResult", "Session", "Snapshot", "StepLimitError", "StepResult",
     "StorageError", "SystemClock", "Task", "TaskLostError", "VirtualClock", "__version__", "load_document",
-    "load_machine", "load_scxml", "machine", "start", "step", "stop",
+    "load_machine", "load_scxml", "machine", "provide", "start", "step", "stop",
 }
 
 

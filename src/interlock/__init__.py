@@ -3,7 +3,7 @@
 Business logic is a statechart; Interlock makes every instance of it durable, consistent and live.
 
 - Define a machine: :func:`machine` (Python), :func:`load_machine` (YAML/JSON/SCXML files),
-  :func:`load_document` (a mapping), :func:`load_scxml`.
+  :func:`load_document` (a mapping), :func:`load_scxml`; :func:`provide` gives implementations later.
 - Run it purely: :func:`start` and :func:`step` (``(snapshot, event) -> (snapshot, effects)``).
 - Run it in memory with effects carried out: :class:`MemoryRunner`.
 - Run it durably on SQLite: :class:`Interlock` (and :class:`AsyncInterlock` via ``Interlock.aio``).
@@ -29,7 +29,7 @@ from interlock.errors import (
 )
 from interlock.frontends.document import load_document
 from interlock.frontends.loader import load_machine
-from interlock.frontends.python import machine
+from interlock.frontends.python import machine, provide
 from interlock.frontends.scxml import load_scxml
 from interlock.runtime.clock import Clock, SystemClock, VirtualClock
 from interlock.runtime.memory import LogRecord, MemoryRunner, Session
@@ -75,6 +75,7 @@ __all__ = [
     "load_machine",
     "load_scxml",
     "machine",
+    "provide",
     "start",
     "step",
     "stop",

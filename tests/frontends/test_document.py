@@ -23,7 +23,8 @@ def run(chart: Chart, *events: Event | str, data: dict[str, Any] | None = None) 
 
 
 def leaves(result: StepResult, chart: Chart) -> list[str]:
-    return [s for s in result.snapshot.configuration if chart.state(s).kind in ("atomic", "final")]
+    """The active atomic states (sorted: a document's configuration lists states in the order entered)."""
+    return sorted(s for s in result.snapshot.configuration if chart.state(s).kind in ("atomic", "final"))
 
 
 LIGHT = """

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from interlock.core.step import start, step
 from interlock.errors import DefinitionError, Problem
 from interlock.frontends.loader import load_machine
+from interlock.frontends.python import provide
 
 
 def problems(text: str, **kwargs: object) -> dict[str, Problem]:
@@ -46,12 +48,9 @@ def test_every_problem_is_reported_with_its_path_and_a_hint() -> None:
     expected = {
         "intial": ("unknown key 'intial'", "did you mean 'initial'"),
         "states.browsing.on.ADD.target": ("unknown target 'browsng'", "did you mean 'browsing'"),
-        "states.browsing.on.ADD.actions[0]": ("unknown action 'addToCart'", "actions="),
         "states.browsing.on.ADD.actions[1].assign.cart": ("bad expression 'cart +'", ""),
-        "states.browsing.on.CHECKOUT.guard": ("unknown guard 'canPay'", "context.canPay"),
         "states.browsing.on.CHECKOUT.taget": ("unknown key 'taget'", "did you mean 'target'"),
         "states.paying.invoke.src": ("unknown service 'payments'", "defer_services=True"),
-        "states.paying.entry": ("unknown action 'notify'", ""),
         "states.paying.after.soon": ("invalid delay 'soon'", "named delay"),
         "states.done.type": ("unknown state type 'finale'", "did you mean 'final'"),
         "states.tree": ("needs 'initial'", "add initial: leaf"),
@@ -70,8 +69,55 @@ def test_the_error_message_lists_the_problems_and_the_source(tmp_path: Path) -> 
     with pytest.raises(DefinitionError) as caught:
         load_machine(path)
     text = str(caught.value)
-    assert text.startswith(f"12 problem(s) in {path}:")
+    assert text.startswith(f"9 problem(s) in {path}:")
     assert "states.browsing.on.ADD.target: unknown target 'browsng' (hint: did you mean 'browsing'" in text
+
+
+UNPROVIDED = """
+id: shop
+initial: browsing
+states:
+  browsing:
+    on:
+      ADD: {actions: [addToCart]}
+      CHECKOUT: {target: paying, guard: canPay}
+  paying:
+    entry: {type: notify, params: {to: ops}}
+"""
+
+
+def test_named_guards_and_actions_may_be_provided_later() -> None:
+    chart = load_machine(UNPROVIDED, actions={"addTo": print})
+    warned = {p.path: p for p in chart.warnings}
+    assert warned["states.browsing.on.ADD.actions[0]"].message == "unknown action 'addToCart'"
+    assert "did you mean 'addTo'" in warned["states.browsing.on.ADD.actions[0]"].hint
+    assert "context.canPay" in warned["states.browsing.on.CHECKOUT.guard"].hint
+    assert "states.paying.entry" in warned
+    with pytest.raises(DefinitionError) as caught:
+        start(chart)
+    assert [p.path for p in caught.value.problems] == [
+        "states.browsing.on.ADD.actions[0]", "states.browsing.on.CHECKOUT.guard", "states.paying.entry"]
+    assert "interlock.provide(chart" in str(caught.value)
+
+    seen: list[str] = []
+    ready = provide(chart, actions={"addToCart": lambda c, e: seen.append("add"),
+                                    "notify": lambda c, e, to: seen.append(to)},
+                    guards={"canPay": lambda c, e: True})
+    assert ready.unprovided == () and chart.unprovided  # the first chart is unchanged
+    snapshot = start(ready).snapshot
+    snapshot = step(ready, snapshot, "ADD").snapshot
+    assert step(ready, snapshot, "CHECKOUT").snapshot.configuration == ("shop", "shop.paying")
+    assert seen == ["add", "ops"]
+
+
+def test_provide_checks_what_it_is_given() -> None:
+    chart = load_machine(UNPROVIDED)
+    with pytest.raises(TypeError, match=r"actions\['notify'\] must be callable"):
+        provide(chart, actions={"notify": "print"})  # type: ignore[dict-item]
+    scxml = load_machine('<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0"><state id="a"/></scxml>',
+                         format="scxml")
+    with pytest.raises(TypeError, match="only those take implementations later"):
+        provide(scxml, actions={})
 
 
 def test_implementations_and_deferred_services_remove_those_problems() -> None:
@@ -99,11 +145,11 @@ states:
 @pytest.mark.parametrize(("text", "path", "message"), [
     ("initial: a\nstates: {a: {on: {GO: {target: [1]}}}}", "states.a.on.GO.target", "a target must be a state name"),
     ("initial: a\nstates: {a.b: {}}", "states.a.b", "invalid state key"),
-    ("initial: a\nstates: {a: {id: 'x y'}}", "states.a.id", "invalid state id"),
+    ("initial: a\nstates: {a: {id: 'x#y'}}", "states.a.id", "invalid state id"),
     ("initial: a\nstates: {a: {type: atomic, states: {b: {}}}}", "states.a.type", "an atomic state cannot have"),
     ("initial: a\nstates: {a: {initial: b}}", "states.a.initial", "only a compound state takes 'initial'"),
     ("initial: a\nstates: {a: {context: {x: 1}}}", "states.a.context", "context belongs to the machine"),
-    ("initial: a\nstates: {a: {output: 1}}", "states.a.output", "only final states have 'output'"),
+    ("initial: a\nstates: {a: {output: 1}}", "states.a.output", "only final states and the machine have 'output'"),
     ("initial: a\nstates: {a: {type: history, history: wide}}", "states.a.history", "history must be"),
     ("initial: a\nstates: {a: {entry: {assign: {x: 1}, bogus: 2}}}", "states.a.entry.bogus", "unknown key 'bogus'"),
     ("initial: a\nstates: {a: {entry: {send: {to: b}}}}", "states.a.entry.event", "an event must be a name"),
@@ -112,7 +158,6 @@ states:
     ("initial: a\nstates: {a: {invoke: {src: s, input: 3}}}", "states.a.invoke.input", "input must be a mapping"),
     ("initial: a\nstates: {a: {on: [GO]}}", "states.a.on", "'on' must be a mapping"),
     ("initial: a\nstates: {a: 3}", "states.a", "a state must be a mapping"),
-    ("initial: a\noutput: {x: 1}\nstates: {a: {}}", "output", "output: to the top-level final state"),
     ("initial: a\nstates: {a: {on: {GO: {guard: \"In('machine.b')\"}}}}", "states.a.on.GO.guard",
      "In('machine.b') names no state (at column 1) (hint: did you mean 'machine.a'"),
     ("initial: a\nstates: {a: {meta: [1, 2]}}", "states.a.meta", "meta must be a mapping, not list"),

@@ -136,8 +136,11 @@ def test_problems_are_reported_with_paths_into_the_config() -> None:
     with pytest.raises(DefinitionError) as caught:
         machine({"initial": "a", "states": {"a": {"on": {"GO": {"target": "b", "guard": "ready"}}}}},
                 guards={"redy": lambda c, e: True})
-    target, guard = caught.value.problems
+    (target,) = caught.value.problems
     assert (target.path, target.message) == ("states.a.on.GO.target", "unknown target 'b'")
+    chart = machine({"initial": "a", "states": {"a": {"on": {"GO": {"target": "b", "guard": "ready"}}}, "b": {}}},
+                    guards={"redy": lambda c, e: True})
+    (guard,) = chart.unprovided  # provided later, or start() refuses the chart
     assert (guard.path, guard.message) == ("states.a.on.GO.guard", "unknown guard 'ready'")
     assert guard.hint.startswith("did you mean 'redy'?")
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from interlock.core.content import Actions
 from interlock.core.datamodel import Expr
 from interlock.core.events import normalize_descriptor
+from interlock.core.rules import Rules, rules_for
 from interlock.core.spec import ChartSpec, DataSpec, InvokeSpec, StateSpec, TransitionSpec
 from interlock.errors import DefinitionError, Problem
 
@@ -26,9 +27,9 @@ class Transition:
 
     __slots__ = ("actions", "cond", "events", "order", "path", "source", "targets", "type")
 
-    def __init__(self, source: StateNode, spec: TransitionSpec, order: int) -> None:
+    def __init__(self, source: StateNode, spec: TransitionSpec, order: int, normalize: bool = True) -> None:
         self.source = source
-        self.events: tuple[str, ...] = tuple(normalize_descriptor(e) for e in spec.events)
+        self.events: tuple[str, ...] = tuple(normalize_descriptor(e) if normalize else e for e in spec.events)
         self.cond: Expr | None = spec.cond
         self.targets: tuple[StateNode, ...] = ()
         self.type = spec.type
@@ -115,10 +116,15 @@ class Chart:
         self.deep_copy_context = spec.deep_copy_context
         self.source = spec.source
         self.services = dict(spec.services)  # name -> Python callable; runtimes run them as tasks
+        self.semantics = spec.semantics
+        self.unprovided = spec.unprovided  # named guards/actions still without an implementation
+        # set by the front end that can compile the chart again with more implementations (provide)
+        self.provider: Callable[..., Chart] | None = None
+        self.rules: Rules = rules_for(spec.semantics)
         self.root = root
         self.states = states
         self.transitions = transitions
-        self.warnings = warnings
+        self.warnings = (*warnings, *spec.unprovided)
         self.has_eventless = any(not t.events for t in transitions)
         self.has_late_data = spec.binding == "late" and any(s.data for s in states.values())
         # Memo tables filled lazily by the step algorithm. They only cache pure functions of the chart,
@@ -152,6 +158,7 @@ def build_chart(spec: ChartSpec) -> Chart:
 class _Builder:
     def __init__(self, spec: ChartSpec) -> None:
         self.spec = spec
+        self.rules = rules_for(spec.semantics)
         self.problems: list[Problem] = []
         self.states: dict[str, StateNode] = {}
         self.specs: dict[str, StateSpec] = {}
@@ -207,7 +214,7 @@ class _Builder:
             spec = self.specs[key]
             transitions = []
             for tspec in spec.transitions:
-                t = Transition(node, tspec, len(self.transitions))
+                t = Transition(node, tspec, len(self.transitions), self.rules.normalize_descriptors)
                 t.targets = self._resolve(tspec.targets, tspec.path or spec.path)
                 self.transitions.append(t)
                 transitions.append(t)
@@ -223,7 +230,7 @@ class _Builder:
                             self.error(spec.path, f"history default target {target.id!r} is not inside {node.parent.id!r}")
             else:
                 node.transitions = tuple(transitions)
-                if spec.kind == "final" and transitions:
+                if spec.kind == "final" and transitions and not self.rules.final_transitions:
                     self.error(spec.path, "a final state cannot have transitions", "remove them")
 
     def _resolve(self, ids: list[str], path: str) -> tuple[StateNode, ...]:
@@ -258,7 +265,9 @@ class _Builder:
                 node.initial = Transition(node, TransitionSpec(path=spec.path), -1)
                 targets = tuple(t for t in (parent.initial.targets if parent.initial is not None else ())
                                 if t.kind != "history")
-                if not targets:  # the parent starts at this history: fall back to its first child
+                if parent.kind == "parallel" and self.rules.history_enters_parallel_parent:
+                    targets = (parent,)
+                elif not targets:  # the parent starts at this history: fall back to its first child
                     targets = parent.children if parent.kind == "parallel" else parent.children[:1]
                 node.initial.targets = targets
             elif spec.initial and node.kind != "history":

@@ -5,9 +5,11 @@ These are pure functions of the chart, the configuration, the transitions and th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from interlock.core.chart import StateNode, Transition
+if TYPE_CHECKING:
+    from interlock.core.chart import StateNode, Transition
 
 
 def find_lcca(states: Iterable[StateNode]) -> StateNode | None:
@@ -52,14 +54,17 @@ def transition_domain(t: Transition, history: Mapping[str, tuple[str, ...]],
 
 def compute_exit_set(transitions: Iterable[Transition], configuration: Iterable[StateNode],
                      history: Mapping[str, tuple[str, ...]],
-                     states: Mapping[str, StateNode]) -> set[StateNode]:
+                     states: Mapping[str, StateNode],
+                     domain_of: Callable[[Transition, Mapping[str, tuple[str, ...]], Mapping[str, StateNode]],
+                                         StateNode | None] | None = None) -> set[StateNode]:
     """computeExitSet: active states that are descendants of some transition's domain."""
     out: set[StateNode] = set()
     config = tuple(configuration)
+    domain_fn = domain_of or transition_domain
     for t in transitions:
         if not t.targets:
             continue
-        domain = transition_domain(t, history, states)
+        domain = domain_fn(t, history, states)
         for s in config:
             if domain is None or s.is_descendant_of(domain):
                 out.add(s)

@@ -61,7 +61,10 @@ def run_block(run: Run, actions: Actions) -> None:
     scope = run.scope()
     try:
         for action in actions:
-            execute(run, scope, action)
+            handler = _HANDLERS.get(type(action))
+            if handler is None:
+                raise TypeError(f"unknown action {action!r}")
+            handler(run, scope, action)
     except SendFailed as exc:
         run.raise_error("error.execution", exc.cause, exc.sendid)
     except Exception as exc:
@@ -85,7 +88,11 @@ def _assign(run: Run, scope: Scope, action: Assign) -> None:
 
 
 def _update(run: Run, scope: Scope, action: Update) -> None:
-    _merge(scope, action.expr.fn(scope))
+    update = action.expr.fn(scope)
+    if type(update) is dict and update:  # the usual result, merged here without another call
+        scope.writable().update(update)
+    else:
+        _merge(scope, update)
 
 
 def _cancel(run: Run, scope: Scope, action: Cancel) -> None:
@@ -110,7 +117,12 @@ def _script(run: Run, scope: Scope, action: Script) -> None:
 
 
 def _custom(run: Run, scope: Scope, action: Custom) -> None:
-    _merge(scope, action.fn(scope.context, scope.event, **action.params))
+    params = action.params
+    update = action.fn(scope.context, scope.event, **params) if params else action.fn(scope.context, scope.event)
+    if type(update) is dict and update:  # the usual result, merged here without another call
+        scope.writable().update(update)
+    else:
+        _merge(scope, update)
 
 
 def _merge(scope: Scope, update: Any) -> None:

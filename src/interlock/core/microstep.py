@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from interlock.core.chart import Chart, StateNode, Transition
 from interlock.core.entry_exit import (
     EntrySet,
-    add_descendants,
-    compute_entry_set,
     compute_exit_set,
     record_history,
 )
@@ -25,6 +23,8 @@ class Plan:
     """What one microstep exits and enters, in the order it must happen."""
 
     __slots__ = (
+        "actions",
+        "changes_config",
         "default_entry",
         "enters_final",
         "entry",
@@ -33,12 +33,13 @@ class Plan:
         "history_content",
         "new_config",
         "recorded",
+        "reordered",
         "runs_content",
         "uses_history",
     )
 
     def __init__(self, config: Config, exit_set: set[StateNode], entry: EntrySet,
-                 recorded: dict[str, tuple[str, ...]]) -> None:
+                 recorded: dict[str, tuple[str, ...]], enabled: tuple[Transition, ...] = ()) -> None:
         self.exit: tuple[StateNode, ...] = tuple(sorted(exit_set, key=lambda s: -s.order))
         self.recorded = recorded  # history values stored on exit (SCXML exitStates), before entry
         self.entry: tuple[StateNode, ...] = tuple(sorted(entry.states, key=lambda s: s.order))
@@ -48,7 +49,11 @@ class Plan:
         self.runs_content = any(s.active_content for s in (*self.exit, *self.entry))
         self.uses_history = entry.used_history  # what it enters depends on recorded history
         self.new_config: Config = (config - exit_set) | entry.states
+        self.changes_config = self.new_config != config
+        self.actions = tuple(t.actions for t in enabled if t.actions)  # the transitions' content, in order
         self.eventless = False  # set by the planner: may eventless transitions fire next?
+        # entry order before -> entry order after (XState rules keep the configuration in entry order)
+        self.reordered: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def plan_microstep(chart: Chart, config: Config, enabled: tuple[Transition, ...],
@@ -57,11 +62,13 @@ def plan_microstep(chart: Chart, config: Config, enabled: tuple[Transition, ...]
     memo = chart.memo
     plan = memo.get(key)
     if plan is None:
-        exit_set = compute_exit_set(enabled, config, history, chart.states)
+        rules = chart.rules
+        exit_set = compute_exit_set(enabled, config, history, chart.states, rules.transition_domain)
         recorded = record_history(exit_set, config)
         # the spec records history in exitStates, before enterStates computes what to enter
-        entry = compute_entry_set(enabled, {**history, **recorded} if recorded else history, chart.states)
-        plan = Plan(config, exit_set, entry, recorded)
+        entry = rules.compute_entry_set(enabled, {**history, **recorded} if recorded else history, chart.states,
+                                        history)
+        plan = Plan(config, exit_set, entry, recorded, enabled)
         plan.eventless = has_eventless(chart, plan.new_config)
         if any(s.kind == "history" for t in enabled for s in t.targets):
             plan.uses_history = True
@@ -75,8 +82,7 @@ def plan_initial(chart: Chart) -> Plan:
     key = ("plan-initial",)
     plan = chart.memo.get(key)
     if plan is None:
-        entry = EntrySet()
-        add_descendants(chart.root, entry, {}, chart.states)
+        entry = chart.rules.initial_entry(chart.root, chart.states)
         plan = chart.memo[key] = Plan(frozenset(), set(), entry, {})
         plan.eventless = has_eventless(chart, plan.new_config)
     return plan

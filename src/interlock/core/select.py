@@ -12,31 +12,38 @@ from interlock.core.chart import Chart, StateNode, Transition
 from interlock.core.datamodel import Expr
 from interlock.core.entry_exit import compute_exit_set
 from interlock.core.events import descriptor_matches
+from interlock.core.rules_xstate import MEMO_LIMIT, select_evented
 
 Config = frozenset[StateNode]
 # per atomic state, in document order: the transitions that match, nearest state first
 Candidates = tuple[tuple[Transition, ...], ...]
 
-_MEMO_LIMIT = 50_000
+_MEMO_LIMIT = MEMO_LIMIT
 
 
-def candidates(chart: Chart, config: Config, name: str | None) -> tuple[Candidates, bool]:
+def candidates(chart: Chart, config: Config, name: str | None,
+               order: tuple[str, ...] | None = None) -> tuple[Candidates, bool]:
     """The matching transitions per atomic state, and whether any of them has a guard.
 
-    ``name`` None selects eventless transitions.
+    ``name`` None selects eventless transitions. The atomic states come in document order, or in
+    ``order`` (the configuration in the order its states were entered: XState's order).
     """
-    key = (config, name)
+    key = (config if order is None else order, name)
     memo = chart.memo
     found = memo.get(key)
     if found is None:
         if len(memo) > _MEMO_LIMIT:
             memo.clear()
-        found = memo[key] = _candidates(config, name)
+        found = memo[key] = _candidates(chart, config, name, order)
     return found
 
 
-def _candidates(config: Config, name: str | None) -> tuple[Candidates, bool]:
-    atomic = sorted((s for s in config if s.kind in ("atomic", "final")), key=lambda s: s.order)
+def _candidates(chart: Chart, config: Config, name: str | None,
+                order: tuple[str, ...] | None) -> tuple[Candidates, bool]:
+    if order is None:
+        atomic = sorted((s for s in config if s.kind in ("atomic", "final")), key=lambda s: s.order)
+    else:
+        atomic = [s for s in (chart.states[i] for i in order) if s.kind in ("atomic", "final")]
     out: list[tuple[Transition, ...]] = []
     guarded = False
     for state in atomic:
@@ -64,17 +71,24 @@ def _matches(t: Transition, name: str | None) -> bool:
 
 
 def select(chart: Chart, config: Config, name: str | None,
-           check: Callable[[Expr], bool], history: Mapping[str, tuple[str, ...]]) -> tuple[Transition, ...]:
-    """selectTransitions / selectEventlessTransitions followed by removeConflictingTransitions."""
-    per_state, guarded = candidates(chart, config, name)
+           check: Callable[[Expr], bool], history: Mapping[str, tuple[str, ...]],
+           order: tuple[str, ...] | None = None) -> tuple[Transition, ...]:
+    """selectTransitions / selectEventlessTransitions followed by removeConflictingTransitions.
+
+    ``order``: the configuration in entry order, when the chart's rules select in that order.
+    """
+    if name is not None and chart.rules.tree_selection:
+        chosen = select_evented(chart, config, name, check)
+        return chosen if len(chosen) < 2 else _resolve_tree(chart, config, chosen, history)
+    per_state, guarded = candidates(chart, config, name, order)
     if not per_state:
         return ()
     if not guarded:
-        key = ("enabled", config, name)
+        key = ("enabled", config if order is None else order, name)
         found = chart.memo.get(key)
         if found is None:
             first = _dedupe(c[0] for c in per_state)
-            found = remove_conflicts(first, config, history, chart.states)
+            found = remove_conflicts(first, config, history, chart)
             if not any(s.kind == "history" for t in first for s in t.targets):
                 chart.memo[key] = found  # exit sets through history targets depend on recorded history
         return found
@@ -87,12 +101,26 @@ def select(chart: Chart, config: Config, name: str | None,
     if len(enabled) < 2:
         return tuple(enabled)
     chosen = _dedupe(enabled)
-    conflict_key = ("conflicts", config, chosen)
+    conflict_key = ("conflicts", config if order is None else order, chosen)
     resolved = chart.memo.get(conflict_key)
     if resolved is None:
-        resolved = remove_conflicts(chosen, config, history, chart.states)
+        resolved = remove_conflicts(chosen, config, history, chart)
         if not any(s.kind == "history" for t in chosen for s in t.targets):
             chart.memo[conflict_key] = resolved
+    return resolved
+
+
+def _resolve_tree(chart: Chart, config: Config, chosen: tuple[Transition, ...],
+                  history: Mapping[str, tuple[str, ...]]) -> tuple[Transition, ...]:
+    """Conflicts between the transitions of XState's selection (a parallel state's regions each chose one)."""
+    key = ("tree-conflicts", config, chosen)
+    resolved = chart.memo.get(key)
+    if resolved is None:
+        resolved = remove_conflicts(_dedupe(chosen), config, history, chart)
+        if not any(s.kind == "history" for t in chosen for s in t.targets):
+            if len(chart.memo) > _MEMO_LIMIT:
+                chart.memo.clear()
+            chart.memo[key] = resolved  # exit sets through history targets depend on recorded history
     return resolved
 
 
@@ -106,19 +134,19 @@ def _dedupe(transitions: Iterable[Transition]) -> tuple[Transition, ...]:
 
 
 def remove_conflicts(enabled: tuple[Transition, ...], config: Config,
-                     history: Mapping[str, tuple[str, ...]],
-                     states: Mapping[str, StateNode]) -> tuple[Transition, ...]:
+                     history: Mapping[str, tuple[str, ...]], chart: Chart) -> tuple[Transition, ...]:
     """removeConflictingTransitions: of two transitions whose exit sets intersect, keep the one from the
     descendant state, or the earlier one in document order."""
     if len(enabled) < 2:
         return enabled
     kept: list[Transition] = []
+    states, domain = chart.states, chart.rules.transition_domain
     for t1 in enabled:
         preempted = False
         to_remove = []
-        exit1 = compute_exit_set([t1], config, history, states)
+        exit1 = compute_exit_set([t1], config, history, states, domain)
         for t2 in kept:
-            if exit1 & compute_exit_set([t2], config, history, states):
+            if exit1 & compute_exit_set([t2], config, history, states, domain):
                 if t1.source.is_descendant_of(t2.source):
                     to_remove.append(t2)
                 else:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from interlock.core.content import Actions, Param
 from interlock.core.datamodel import Expr, Location
+from interlock.errors import Problem
 
 StateKind = Literal["state", "parallel", "final", "history"]
 
@@ -96,5 +97,10 @@ class ChartSpec:
     datamodel: str = "python"  # "python" or "null" (SCXML), DOCUMENT_DATAMODEL (YAML/JSON, the builder)
     deep_copy_context: bool = False
     source: str = ""
+    # the rule set the engine runs the chart by: W3C SCXML, or XState v5 for charts in XState's shape
+    semantics: Literal["scxml", "xstate"] = "scxml"
+    # named guards and actions the chart uses whose implementations are not given yet (XState's provide):
+    # start() refuses the chart until a front end compiles it again with them
+    unprovided: tuple[Problem, ...] = ()
     # Python implementations of the services the chart invokes by name (trusted code, run by runtimes)
     services: dict[str, Callable[..., Any]] = field(default_factory=dict)

@@ -19,7 +19,6 @@ from interlock.core.effects import (
     Effect,
     ForwardEffect,
 )
-from interlock.core.entry_exit import in_final_state
 from interlock.core.events import Event, as_event
 from interlock.core.execute import run_block
 from interlock.core.invoke import start_invokes
@@ -28,10 +27,11 @@ from interlock.core.reach import Reach
 from interlock.core.select import select
 from interlock.core.snapshot import Snapshot
 from interlock.core.values import detached
-from interlock.errors import StepLimitError
+from interlock.errors import DefinitionError, Problem, StepLimitError
 
 MAX_MACROSTEP_WORK = 100_000
 MAX_STATIC_STEPS = 50_000
+_MAX_REORDERED = 64  # entry orders remembered per plan (one configuration has few)
 # tuple.__new__ skips NamedTuple's argument handling; used on the hot path only
 _new_tuple = tuple.__new__
 
@@ -51,6 +51,11 @@ class StepResult(NamedTuple):
 def start(chart: Chart, *, sessionid: str = "", data: dict[str, Any] | None = None,
           now: float = 0.0, reachable: Reach | None = None) -> StepResult:
     """Initialize the datamodel, run the global script and enter the initial configuration."""
+    if chart.unprovided:
+        raise DefinitionError(
+            [Problem(p.path, p.message, p.hint) for p in chart.unprovided],
+            f"{chart.key}: named guards and actions without implementations; give them with "
+            "interlock.provide(chart, guards=..., actions=...) before running it")
     empty = Snapshot((), {}, {}, {}, (), (), 0, "active", None, sessionid, chart.key)
     run = Run(chart, empty, now, reachable)
     run.scope().writable()
@@ -71,8 +76,9 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     ev = event if type(event) is Event else as_event(event)
     if snapshot.status != "active":
         return _new_tuple(StepResult, (snapshot, (), (), ()))
-    if ev.sendid is None and not snapshot.invocations:
-        known = chart.static_steps.get((snapshot.configuration, ev.name))
+    name, sendid, invocations = ev.name, ev.sendid, snapshot.invocations
+    if sendid is None and not invocations:
+        known = chart.static_steps.get((snapshot.configuration, name))
         if known is not None:
             # This (configuration, event name) was seen before and evaluated no expression, ran no
             # action and produced no effect: its outcome is a pure function of the two. Reuse it.
@@ -82,23 +88,25 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             return _new_tuple(StepResult, (snapshot, (), taken, ()))
     run = Run(chart, snapshot, now, reachable)
     run.event = ev
-    if (ev.sendid is not None and ev.sendid in snapshot.pending
+    if (sendid is not None and sendid in snapshot.pending
             and ev.origin == f"#_scxml_{snapshot.sessionid}"):  # only our own timer settles our pending id
         pending = list(snapshot.pending)
-        pending.remove(ev.sendid)  # one timer came back; another with the same id may still be due
+        pending.remove(sendid)  # one timer came back; another with the same id may still be due
         run.pending = pending
-    if snapshot.invocations:
+    if invocations:
         run.finalize_and_forward(ev)
-    enabled = select(chart, run.config, ev.name, run.check, run.history)
+    config = run.config
+    enabled = select(chart, config, name, run.check, run.history)
     if enabled:
-        run.apply(plan_microstep(chart, run.config, enabled, run.history), enabled)
-    run.macrostep()
+        run.apply(plan_microstep(chart, config, enabled, run.history), enabled)
+    if run.unsettled():
+        run.macrostep()
     result = run.finish()
-    if run.is_static():
+    if run._scope is None and run.is_static():  # a step that read the datamodel is never static
         static = chart.static_steps
         if len(static) >= MAX_STATIC_STEPS:
             static.clear()  # event names come from clients: keep the memo bounded
-        static[(snapshot.configuration, ev.name)] = (result.snapshot.configuration, result.transitions)
+        static[(snapshot.configuration, name)] = (result.snapshot.configuration, result.transitions)
     return result
 
 
@@ -124,6 +132,7 @@ class Run:
         "_scope",
         "bound",
         "chart",
+        "completed",
         "config",
         "effects",
         "errors",
@@ -136,6 +145,7 @@ class Run:
         "live",
         "microsteps",
         "now",
+        "order",
         "output",
         "pending",
         "reachable",
@@ -157,6 +167,8 @@ class Run:
             config = chart.configs[snapshot.configuration] = frozenset(
                 chart.states[i] for i in snapshot.configuration)
         self.config: frozenset[StateNode] = config
+        # the configuration in entry order, for rules that select by it (XState); else None
+        self.order: tuple[str, ...] | None = snapshot.configuration if chart.rules.entry_ordered else None
         self.live: set[StateNode] | None = None
         self._scope: Scope | None = None
         self.history = snapshot.history
@@ -180,6 +192,14 @@ class Run:
     @property
     def sessionid(self) -> str:
         return self.snapshot.sessionid
+
+    def unsettled(self) -> bool:
+        """Is there anything for :meth:`macrostep` to do: an internal event, an eventless transition that
+        may fire, an invocation to start, a final state reached or the expression budget spent (an
+        exhausted budget also queues error.execution; this reads it directly all the same)?"""
+        scope = self._scope
+        return (bool(self.internal) or self.eventless or bool(self.to_invoke) or not self.running
+                or (scope is not None and scope.budget.left < 0))
 
     def is_static(self) -> bool:
         """True when the step's outcome depended only on the configuration and the event name."""
@@ -264,6 +284,7 @@ class Run:
         """Take eventless transitions and internal events until stable, then start invocations."""
         work = 0
         chart = self.chart
+        settled = False  # an eventless microstep changed nothing (XState rules): wait for an internal event
         while self.running:
             work += 1  # every microstep and every internal event counts: an erroring guard loops too
             if self._scope is not None and self._scope.budget.left < 0:
@@ -274,10 +295,11 @@ class Run:
                     f"chart {chart.key!r} took more than {MAX_MACROSTEP_WORK} microsteps and internal events "
                     "without settling; look for eventless transitions or raised events that loop forever, "
                     "or an eventless guard that fails every time it is evaluated (error.execution)")
-            if self.eventless:
-                enabled = select(chart, self.config, None, self.check, self.history)
-            else:
-                enabled = ()
+            enabled: tuple[Transition, ...] = ()
+            eventless = False
+            if self.eventless and not settled:
+                enabled = select(chart, self.config, None, self.check, self.history, self.order)
+                eventless = bool(enabled)
             if not enabled:
                 if not self.internal:
                     if not self.to_invoke:
@@ -285,42 +307,71 @@ class Run:
                     start_invokes(self)
                     continue
                 self.event = ev = self.internal.popleft()
+                settled = False
                 enabled = select(chart, self.config, ev.name, self.check, self.history)
                 if not enabled:
                     continue
+            if eventless and chart.rules.settles_unchanged:
+                settled = self._settles(enabled)
+                continue
             self.apply(plan_microstep(chart, self.config, enabled, self.history), enabled)
         if not self.running:
             self.exit_interpreter()
+
+    def _settles(self, enabled: tuple[Transition, ...]) -> bool:
+        """Take an eventless microstep; True when it left configuration, history and context as they were.
+
+        XState v5 then selects no eventless transition again until the next internal event is processed
+        (its macrostep compares snapshots), so a targetless ``always`` does not loop.
+        """
+        config, history = self.config, self.history
+        before = dict(self._scope.context) if self._scope is not None else self.snapshot.context
+        self.apply(plan_microstep(self.chart, config, enabled, history), enabled)
+        after = self._scope.context if self._scope is not None else self.snapshot.context
+        return self.config == config and self.history is history and after == before
 
     def apply(self, plan: Plan, enabled: tuple[Transition, ...]) -> None:
         """microstep: exit states, run transition content, enter states."""
         self.microsteps += 1
         if plan.uses_history:
             self.historic = True
-        if self.live is None and (plan.runs_content or any(t.actions for t in enabled)):
+        if self.live is None and (plan.runs_content or plan.actions):
             # content may call In(): the live set must exist before the first state changes
             self.scope()
         if plan.recorded:
             self.history = {**self.history, **plan.recorded}
+        if plan.exit:
+            self._exit_states(plan)
+        self.transitions.extend(enabled)
+        for block in plan.actions:
+            run_block(self, block)
+        if plan.entry:
+            self._enter_states(plan)
+        if self.order is not None and (plan.recorded or plan.changes_config):
+            self.order = _reorder(self.order, plan)  # XState keeps its order when nothing changed
+        self.config = plan.new_config
+        self.eventless = plan.eventless
+
+    def _exit_states(self, plan: Plan) -> None:
+        live = self.live
         for state in plan.exit:
             if state.active_content:
                 self._exit_state(state)
-            if self.live is not None:
-                self.live.discard(state)
-        self.transitions.extend(enabled)
-        for t in enabled:
-            if t.actions:
-                run_block(self, t.actions)
+            if live is not None:
+                live.discard(state)
+
+    def _enter_states(self, plan: Plan) -> None:
         current = set(self.config.difference(plan.exit)) if plan.enters_final else None
+        if plan.enters_final:
+            self.completed: set[StateNode] = set()  # parallel states reported done in this microstep
+        live = self.live
         for state in plan.entry:
-            if self.live is not None:
-                self.live.add(state)
+            if live is not None:
+                live.add(state)
             if current is not None:
                 current.add(state)
             if state.active_content:
                 self._enter_state(state, state in plan.default_entry, plan, current)
-        self.config = plan.new_config
-        self.eventless = plan.eventless
 
     def _exit_state(self, state: StateNode) -> None:
         for block in state.onexit:
@@ -355,19 +406,13 @@ class Run:
             self._final_entered(state, current)
 
     def _final_entered(self, state: StateNode, current: set[StateNode]) -> None:
-        parent = state.parent
-        assert parent is not None
-        if parent is self.chart.root:
+        """Raise the done events entering a final state causes; the chart's rules say which."""
+        completed, machine_done = self.chart.rules.completion(state, current, self.completed)
+        for node, with_output in completed:
+            data = self._donedata(state) if with_output else None
+            self.internal.append(Event(f"done.state.{node.id}", data, "platform"))
+        if machine_done:
             self.running = False
-            return
-        self.internal.append(Event(f"done.state.{parent.id}", self._donedata(state), "platform"))
-        # A parallel state is done when all its regions are (SCXML 3.4). Appendix D only looks at the
-        # grandparent; a region that is itself a parallel state completes its parent too, so go on up.
-        ancestor = parent.parent
-        while (ancestor is not None and ancestor.kind == "parallel"
-               and all(in_final_state(c, current) for c in ancestor.children)):
-            self.internal.append(Event(f"done.state.{ancestor.id}", None, "platform"))
-            ancestor = ancestor.parent
 
     def _donedata(self, state: StateNode) -> Any:
         if state.donedata is None:
@@ -400,6 +445,8 @@ class Run:
                 self._cancel_invokes(state)
             if done and state.kind == "final" and state.parent is self.chart.root:
                 self.output = self._donedata(state)
+            if done and state is self.chart.root and state.donedata is not None:
+                self.output = self._donedata(state)  # a machine's own output (XState) wins
         for sendid in tuple(self.pending):
             self.cancel(sendid)
 
@@ -419,10 +466,13 @@ class Run:
         chart = self.chart
         snap = self.snapshot
         config = self.config
-        ids = chart.config_ids.get(config)
+        ids = self.order
         if ids is None:
-            ids = chart.config_ids[config] = tuple(s.id for s in sorted(config, key=_order))
+            ids = chart.config_ids.get(config)
+            if ids is None:
+                ids = chart.config_ids[config] = tuple(s.id for s in sorted(config, key=_order))
         pending = self.pending if type(self.pending) is tuple else tuple(self.pending)
+        effects, transitions, errors = self.effects, self.transitions, self.errors
         new = _new_tuple(Snapshot, (
             ids,
             self._scope.context if self._scope is not None else snap.context,
@@ -436,7 +486,8 @@ class Run:
             snap.sessionid,
             snap.chart,
         ))
-        return _new_tuple(StepResult, (new, tuple(self.effects), tuple(self.transitions), tuple(self.errors)))
+        return _new_tuple(StepResult, (new, tuple(effects) if effects else (),
+                                       tuple(transitions) if transitions else (), tuple(errors) if errors else ()))
 
 
 def _exit_order(state: StateNode) -> int:
@@ -445,3 +496,18 @@ def _exit_order(state: StateNode) -> int:
 
 def _order(state: StateNode) -> int:
     return state.order
+
+
+def _reorder(order: tuple[str, ...], plan: Plan) -> tuple[str, ...]:
+    """The configuration in entry order after a microstep: exited states leave, entered ones come last."""
+    known = plan.reordered.get(order)
+    if known is not None:
+        return known
+    left = {s.id for s in plan.exit}
+    kept = [i for i in order if i not in left]
+    present = set(kept)
+    kept.extend(s.id for s in plan.entry if s.id not in present)
+    if len(plan.reordered) >= _MAX_REORDERED:
+        plan.reordered.clear()
+    new = plan.reordered[order] = tuple(kept)
+    return new

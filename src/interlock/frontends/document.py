@@ -25,6 +25,7 @@ Conventions (see docs/definitions.md): ``after`` schedules a send with id and ev
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -47,7 +48,7 @@ from interlock.frontends.document_limits import (
     check_tree,
     too_many,
 )
-from interlock.frontends.document_transitions import Transitions, invoke_id, settle_self_targets
+from interlock.frontends.document_transitions import Transitions, invoke_id
 from interlock.frontends.document_tree import Node, Tree
 from interlock.frontends.document_values import (
     Implementations,
@@ -66,7 +67,8 @@ STATE_KEYS = frozenset({
 })
 # keys XState configs carry that mean nothing here; accepted so an exported config loads as it is
 IGNORED_ROOT_KEYS = frozenset({
-    "predictableActionArguments", "preserveActionOrder", "schema", "tsTypes", "types", "$schema", "strict",
+    "predictableActionArguments", "preserveActionOrder", "schema", "schemas", "tsTypes", "types", "$schema",
+    "strict",
 })
 ROOT_KEYS = STATE_KEYS | IGNORED_ROOT_KEYS | {"context", "version", "name", "delays"}
 INVOKE_KEYS = frozenset({"id", "src", "input", "data", "onDone", "onError", "autoForward", "type"})
@@ -82,7 +84,19 @@ def load_document(doc: Mapping[str, Any], *, guards: Mapping[str, Callable[..., 
                                        "start it with keys like id:, initial: and states:")], source)
     check_tree(doc, source)  # bounded nesting and size before anything walks it (docs/limits.md)
     impls = Implementations(guards or {}, actions or {}, services or {}, delays or {}, defer_services)
-    return _Loader(impls, source).load(doc)
+    chart = _Loader(impls, source).load(doc)
+    chart.provider = functools.partial(_provide, doc, impls, source)
+    return chart
+
+
+def _provide(doc: Mapping[str, Any], impls: Implementations, source: str, *,
+             guards: Mapping[str, Callable[..., Any]] | None = None,
+             actions: Mapping[str, Callable[..., Any]] | None = None,
+             services: Mapping[str, Any] | None = None, delays: Mapping[str, Any] | None = None) -> Chart:
+    """The same document compiled again with more implementations (later ones win)."""
+    return load_document(doc, guards={**impls.guards, **(guards or {})}, actions={**impls.actions, **(actions or {})},
+                         services={**impls.services, **(services or {})}, delays={**impls.delays, **(delays or {})},
+                         defer_services=impls.defer_services, source=source)
 
 
 class _Loader:
@@ -117,15 +131,13 @@ class _Loader:
             raise DefinitionError([too_many("transitions", count, MAX_TRANSITIONS, "states",
                                             "split the machine into machines that invoke each other")], self.source)
         spec.data = self._context(doc.get("context"))
-        if "output" in doc:
-            self.error("output", "a machine's output is the 'output' of its final state",
-                       "move output: to the top-level final state")
         if self.problems:
             raise DefinitionError(self.problems, self.source)
         services = {k: v for k, v in self.services.items() if callable(v)}
         return build_chart(ChartSpec(root=spec, name=str(doc.get("name") or root.id),
                                      version=str(doc.get("version", "1")), source=self.source,
-                                     services=services, datamodel=DOCUMENT_DATAMODEL))
+                                     services=services, datamodel=DOCUMENT_DATAMODEL, semantics="xstate",
+                                     unprovided=tuple(self.values.missing)))
 
     def _context(self, context: Any) -> list[DataSpec]:
         if context is None:
@@ -157,7 +169,6 @@ class _Loader:
         spec.children = [self._state(child) for child in node.children.values()]
         self._initial(node, spec)
         spec.transitions = self.transitions.of_state(node)
-        settle_self_targets(spec)
         entry = self.actions.block(config.get("entry", config.get("onEntry")), join(path, "entry"))
         exit_ = self.actions.block(config.get("exit", config.get("onExit")), join(path, "exit"))
         timers, cancels = self._after_actions(node)
@@ -178,6 +189,8 @@ class _Loader:
     def _initial(self, node: Node, spec: StateSpec) -> None:
         initial = node.config.get("initial")
         where = join(node.path, "initial")
+        if node.kind == "parallel":
+            return  # XState accepts and ignores it: every region is entered
         if node.kind == "state" and node.children:
             if initial is None:
                 first = next(iter(node.children))
@@ -260,8 +273,8 @@ class _Loader:
     def _output(self, node: Node, spec: StateSpec) -> None:
         key = "output" if "output" in node.config else "data"
         where = join(node.path, key)
-        if node.kind != "final":
-            self.error(where, f"only final states have '{key}'", "add type: final, or remove it")
+        if node.kind != "final" and node.parent is not None:
+            self.error(where, f"only final states and the machine have '{key}'", "add type: final, or remove it")
             return
         value = node.config[key]
         if isinstance(value, Mapping):

@@ -108,9 +108,9 @@ class ActionCompiler:
     def _named(self, name: str, params: Any, path: str, value: Mapping[str, Any] | None = None) -> Action | None:
         fn = self.impls.actions.get(name)
         if fn is None:
-            self.values.error(path, f"unknown action {name!r}", suggest(name, list(self.impls.actions), "actions", self.values.problems)
-                              + "; implement it in Python and pass it in actions=")
-            return None
+            fn = self.values.unprovided(path, "action", name,
+                                        suggest(name, list(self.impls.actions), "actions", self.values.problems)
+                                        + "; implement it in Python and provide it (actions=)")
         if value is not None:
             for key in sorted(set(value) - {"type", "params"}):
                 self.values.error(join(path, key), f"unknown key {key!r} in action {name!r}",

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from interlock.core.datamodel import Expr, Scope
-from interlock.core.spec import StateSpec, TransitionSpec
+from interlock.core.datamodel import Expr
+from interlock.core.spec import TransitionSpec
 from interlock.frontends.document_actions import ActionCompiler
 from interlock.frontends.document_limits import MAX_TARGETS
 from interlock.frontends.document_tree import Node, Tree
@@ -51,13 +51,13 @@ class Transitions:
                                           "quote it in YAML ('null', 'true'); for an eventless "
                                           "transition use 'always'")
                         continue
-                    events = str(event).split() if event else []  # "" is eventless, as in XState v4
+                    events = [str(event)] if event else []  # "" is eventless, as in XState v4
                     into = wildcard if events == ["*"] else named
                     into.extend(self.parse(node, value, join(join(path, "on"), event), events))
         named.extend(self._after(node))
         if "onDone" in config:
             done = self.parse(node, config["onDone"], join(path, "onDone"), [f"done.state.{node.id}"])
-            named.extend(_exactly(done))
+            named.extend(done)
         named.extend(self._invoke_outcomes(node))
         if "always" in config:
             named.extend(self.parse(node, config["always"], join(path, "always"), []))
@@ -93,7 +93,7 @@ class Transitions:
             self.values.error(join(path, "meta"), "meta must be a mapping", "write meta: {key: value}")
         spec = TransitionSpec(events=list(events), path=path, type=_kind(value))
         target = value.get("target")
-        if target is not None:
+        if target is not None and target != "":  # XState: an empty target is no target
             targets = target if isinstance(target, list) else [target]
             where = join(path, "target")
             if len(targets) > MAX_TARGETS:  # checked in pairs (SCXML 3.13): keep that small
@@ -138,32 +138,7 @@ class Transitions:
                 out.extend(self.parse(node, item["onDone"], join(path, "onDone"), [f"done.invoke.{invokeid}"]))
             if "onError" in item:
                 out.extend(self.parse(node, item["onError"], join(path, "onError"), [f"error.invoke.{invokeid}"]))
-        return _exactly(out)
-
-
-def _exactly(transitions: list[TransitionSpec]) -> list[TransitionSpec]:
-    """Match only the exact event name, not its descendants by token prefix.
-
-    Ids contain dots, so ``done.state.m.p`` (a parallel state's onDone) would otherwise also match
-    ``done.state.m.p.region``, raised when one region finishes.
-    """
-    for spec in transitions:
-        spec.cond = _named_exactly(spec.events[0], spec.cond)
-    return transitions
-
-
-def _named_exactly(name: str, cond: Expr | None) -> Expr:
-    if cond is None:
-        def exact(scope: Scope) -> bool:
-            return scope.event is not None and scope.event.name == name
-
-        return Expr(f"event.name == {name!r}", exact)
-    guard = cond
-
-    def exact_and(scope: Scope) -> Any:
-        return scope.event is not None and scope.event.name == name and guard(scope)
-
-    return Expr(f"event.name == {name!r} and ({cond.source})", exact_and)
+        return out
 
 
 def invoke_id(node: Node, config: Mapping[str, Any], index: int) -> str:
@@ -177,22 +152,3 @@ def _kind(value: Mapping[str, Any]) -> Any:
     if "internal" in value:
         return "internal" if value["internal"] else "external"
     return "internal"
-
-
-def settle_self_targets(spec: StateSpec) -> None:
-    """Give a non-reentering transition that targets its own state XState v5's meaning.
-
-    XState v5 takes the source as the domain of such a transition: the source is neither exited nor
-    entered, its active descendants are exited, and its default descendants are entered. SCXML's
-    internal transitions only cover targets strictly inside a compound source, so this is compiled
-    here: on an atomic state the transition becomes targetless; on a compound state it targets the
-    state's ``initial`` child (an internal transition to a descendant, which does the same). A parallel
-    state keeps the SCXML meaning (it is exited and re-entered): see docs/definitions.md.
-    """
-    for transition in spec.transitions:
-        if transition.type != "internal" or transition.targets != [spec.id]:
-            continue
-        if not spec.children:
-            transition.targets = []
-        elif spec.kind == "state" and spec.initial:
-            transition.targets = list(spec.initial)

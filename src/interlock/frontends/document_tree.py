@@ -21,8 +21,8 @@ from interlock.frontends.document_limits import MAX_HINTED_PROBLEMS, MAX_ID_CHAR
 from interlock.frontends.document_values import join, suggest
 
 MAX_HINT_IDS = 500  # candidates of each kind a did-you-mean hint compares a target with
-_BAD_KEY = re.compile(r"[.#\s]")
-_BAD_ID = re.compile(r"[#\s]")
+_BAD_KEY = re.compile(r"[.#]")  # spaces are allowed, as in XState
+_BAD_ID = re.compile(r"#")
 KINDS = {"atomic": "state", "compound": "state", "parallel": "parallel", "final": "final", "history": "history"}
 
 
@@ -94,7 +94,7 @@ class Tree:
         for key, child_config in states.items():
             path = join(join(node.path, "states"), key)
             if not isinstance(key, str) or not key or _BAD_KEY.search(key):
-                self.error(path, f"invalid state key {key!r}", "keys are non-empty and contain no '.', '#' or spaces")
+                self.error(path, f"invalid state key {key!r}", "keys are non-empty and contain no '.' or '#'")
                 continue
             if child_config is None:
                 child_config = {}  # `s: {}` written as `s:` in YAML
@@ -113,7 +113,7 @@ class Tree:
                 self.declared.add(explicit)
         elif explicit is not None:
             if not isinstance(explicit, str) or not explicit or _BAD_ID.search(explicit):
-                self.error(join(node.path, "id"), f"invalid state id {explicit!r}", "ids contain no '#' or spaces")
+                self.error(join(node.path, "id"), f"invalid state id {explicit!r}", "ids contain no '#'")
             state_id = str(explicit)
             self.declared.add(state_id)
         else:
@@ -132,8 +132,8 @@ class Tree:
     def _kind(self, node: Node) -> str:
         declared = node.config.get("type")
         has_children = bool(node.config.get("states"))
-        if declared is None:
-            return "state"
+        if declared is None:  # XState: a state with 'history' and no child states is a history state
+            return "history" if node.config.get("history") and not has_children else "state"
         if declared not in KINDS:
             self.error(join(node.path, "type"), f"unknown state type {declared!r}",
                        suggest(str(declared), list(KINDS), "types", self.problems))
@@ -158,6 +158,8 @@ class Tree:
         return found.id
 
     def resolve_initial(self, node: Node, initial: Any, path: str) -> str | None:
+        if isinstance(initial, Mapping) and "target" in initial:  # XState: initial: {target: key}
+            initial, path = initial["target"], join(path, "target")
         if isinstance(initial, str) and initial and not initial.startswith(("#", ".")):
             initial = "." + initial
         return self.resolve(node, initial, path)

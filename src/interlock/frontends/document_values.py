@@ -85,8 +85,21 @@ class Values:
                  named_delays: Mapping[str, Any] | None = None) -> None:
         self.impls = impls
         self.problems = problems
+        self.missing: list[Problem] = []  # named guards and actions without implementations (for provide)
         self.delays = {**(named_delays or {}), **impls.delays}
         self.states: Collection[str] | None = None  # the state ids, once known: In() is checked against them
+
+    def unprovided(self, path: str, kind: str, name: str, hint: str) -> Callable[..., Any]:
+        """A named guard or action without an implementation yet (XState's ``provide`` supplies it later).
+
+        The chart loads; ``start`` refuses it until ``provide`` gives every such name a function.
+        """
+        self.missing.append(Problem(path, f"unknown {kind} {name!r}", hint, severity="warning"))
+
+        def not_provided(*args: Any, **kwargs: Any) -> Any:
+            raise LookupError(f"{kind} {name!r} has no implementation")  # start() refuses such charts first
+
+        return not_provided
 
     def error(self, path: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem(path, message, hint))
@@ -146,10 +159,10 @@ class Values:
             if value in self.impls.guards:
                 return call_with_context(self.impls.guards[value], value)
             if IDENTIFIER.match(value):
-                self.error(path, f"unknown guard {value!r}",
-                           suggest(value, list(self.impls.guards), "guards", self.problems) +
-                           f"; pass it in guards=, or to test a context value write 'context.{value}'")
-                return None
+                fn = self.unprovided(path, "guard", value,
+                                     suggest(value, list(self.impls.guards), "guards", self.problems) +
+                                     f"; provide it (guards=), or to test a context value write 'context.{value}'")
+                return call_with_context(fn, value)
             return self.expression(value, path)
         if isinstance(value, Mapping):
             return self._guard_object(value, path)
@@ -176,8 +189,9 @@ class Values:
             return None
         fn = self.impls.guards.get(name)
         if fn is None:
-            self.error(join(path, "type"), f"unknown guard {name!r}", suggest(name, list(self.impls.guards), "guards", self.problems))
-            return None
+            fn = self.unprovided(join(path, "type"), "guard", name,
+                                 suggest(name, list(self.impls.guards), "guards", self.problems)
+                                 + "; provide it (guards=)")
         params = dict(value.get("params") or {})
         return Expr(name, lambda scope: fn(scope.context, scope.event, **params))
 

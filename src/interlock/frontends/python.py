@@ -35,7 +35,7 @@ from typing import Any
 from interlock.core.chart import Chart
 from interlock.frontends.document import load_document
 
-__all__ = ["machine"]
+__all__ = ["machine", "provide"]
 
 
 def machine(config: Mapping[str, Any], *, guards: Mapping[str, Callable[..., Any]] | None = None,
@@ -53,3 +53,24 @@ def machine(config: Mapping[str, Any], *, guards: Mapping[str, Callable[..., Any
                 raise TypeError(f"{kind}[{name!r}] must be callable, not {type(fn).__name__}")
     return load_document(config, guards=guards, actions=actions, services=services, delays=delays,
                          defer_services=defer_services, source=f"machine {config.get('id', '')!r}".strip())
+
+
+def provide(chart: Chart, *, guards: Mapping[str, Callable[..., Any]] | None = None,
+            actions: Mapping[str, Callable[..., Any]] | None = None,
+            services: Mapping[str, Callable[..., Any]] | None = None,
+            delays: Mapping[str, Any] | None = None) -> Chart:
+    """A new chart with implementations for the named guards, actions, services and delays of ``chart``
+    (XState's ``machine.provide``); the given ones replace those it had. ``chart`` is unchanged.
+
+    A document (or config) may name guards and actions whose implementations come later: it loads, the
+    names are listed on ``chart.unprovided`` (and ``chart.warnings``), and ``start`` refuses the chart until
+    ``provide`` has given every one of them.
+    """
+    if chart.provider is None:
+        raise TypeError(f"{chart.key} was not defined from a config or document; only those take "
+                        "implementations later (SCXML documents hold their logic)")
+    for kind, table in (("guards", guards), ("actions", actions), ("services", services)):
+        for name, fn in (table or {}).items():
+            if not callable(fn):
+                raise TypeError(f"{kind}[{name!r}] must be callable, not {type(fn).__name__}")
+    return chart.provider(guards=guards, actions=actions, services=services, delays=delays)

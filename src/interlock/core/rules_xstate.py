@@ -1,0 +1,279 @@
+"""XState v5's rules, for charts defined in XState's shape (documents and ``machine(config)``).
+
+Where XState v5 departs from SCXML (docs/semantics.md, "XState rules"), these functions follow XState's
+own algorithm (``stateUtils.ts`` of xstate 5): their names say which of its functions they mirror.
+
+- Event descriptors match the exact name, ``*``, or a ``prefix.*`` wildcard; a state's exact-name
+  transitions come first, then wildcards, the longer first (``getCandidates``).
+- Selection walks the active tree: a parallel state's own transitions are considered only when none of
+  its regions has one (``transitionNode``).
+- A transition's domain is its source when it does not reenter and targets the source or a descendant,
+  else the nearest proper ancestor of all of them, a parallel state included (``getTransitionDomain``).
+- A final state that is a region of a parallel state makes that region done; the parallel state is done
+  when all its regions are, and a root parallel state that is done finishes the machine (``enterStates``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from interlock.core.entry_exit import EntrySet, effective_targets
+
+if TYPE_CHECKING:
+    from interlock.core.chart import Chart, StateNode, Transition
+    from interlock.core.datamodel import Expr
+
+History = Mapping[str, tuple[str, ...]]
+MEMO_LIMIT = 50_000  # entries of a chart's memo before it is cleared (the same bound as select's)
+States = Mapping[str, "StateNode"]
+
+
+def descriptor_matches(descriptor: str, name: str) -> bool:
+    """``matchesEventDescriptor``: the exact name, ``*``, or ``a.b.*`` matching ``a.b`` and ``a.b.c...``."""
+    if descriptor == name or descriptor == "*":
+        return True
+    if not descriptor.endswith(".*"):
+        return False
+    tokens = name.split(".")
+    for i, token in enumerate(descriptor.split(".")):
+        if token == "*":
+            return i == descriptor.count(".")  # only a last '*' is a wildcard
+        if i >= len(tokens) or token != tokens[i]:
+            return False
+    return True
+
+
+def candidates(state: StateNode, name: str) -> tuple[Transition, ...]:
+    """``getCandidates``: transitions on the exact name, then wildcard ones, the longer descriptor first."""
+    exact = [t for t in state.transitions if name in t.events]
+    wild = [(d, t) for t in state.transitions for d in t.events
+            if d != name and t not in exact and descriptor_matches(d, name)]
+    wild.sort(key=lambda pair: -len(pair[0]))
+    out: list[Transition] = list(exact)
+    for _, t in wild:
+        if t not in out:
+            out.append(t)
+    return tuple(out)
+
+
+# One node of a selection plan: the plans of the regions below a chain of single active children, and the
+# candidates of that chain's states, deepest first (each state's in ``getCandidates`` order)
+SelectionPlan = tuple[tuple["SelectionPlan", ...], tuple["Transition", ...]]
+_NO_CANDIDATES: SelectionPlan = ((), ())
+
+
+def select_evented(chart: Chart, config: frozenset[StateNode], name: str,
+                   check: Callable[[Expr], bool]) -> tuple[Transition, ...]:
+    """``transitionNode`` from the root: the transitions the event selects.
+
+    The walk over the active tree depends only on the configuration and the event name, so it is done
+    once per pair (:func:`selection_plan`); a step only reads guards along the plan, in the walk's order.
+    """
+    key = ("xstate-plan", config, name)
+    plan = chart.memo.get(key)
+    if plan is None:
+        if len(chart.memo) > MEMO_LIMIT:
+            chart.memo.clear()  # event names come from clients: keep the memo bounded
+        plan = chart.memo[key] = selection_plan(chart, config, chart.root, name)
+    regions, chain = plan
+    if not regions:  # one active state per level (no parallel state with candidates): the common case
+        for t in chain:
+            if t.cond is None or check(t.cond):
+                return (t,)
+        return ()
+    return tuple(_first_enabled(plan, check))
+
+
+def _first_enabled(plan: SelectionPlan, check: Callable[[Expr], bool]) -> list[Transition]:
+    """``transitionNode`` along a plan: the regions' transitions, else the chain's first enabled one."""
+    regions, chain = plan
+    inner: list[Transition] = []
+    for region in regions:
+        inner.extend(_first_enabled(region, check))
+    if inner:
+        return inner
+    for t in chain:
+        if t.cond is None or check(t.cond):
+            return [t]
+    return []
+
+
+def selection_plan(chart: Chart, config: frozenset[StateNode], state: StateNode, name: str) -> SelectionPlan:
+    """What ``transitionNode(state)`` looks at for this configuration and event name, without the guards:
+    ``_NO_CANDIDATES`` when no state below ``state`` (itself included) has a candidate.
+
+    ``walk(s) = walk(child) or first_enabled(s)`` for a single active child, so a chain of them is one
+    list of candidates, deepest state first; a parallel state's regions are walked each, in document order.
+    """
+    path = [state]
+    while True:
+        active = [c for c in state.children if c in config]
+        if len(active) != 1:
+            break
+        state = active[0]
+        path.append(state)
+    regions = tuple(p for p in (selection_plan(chart, config, c, name) for c in active) if p is not _NO_CANDIDATES)
+    chain = tuple(t for s in reversed(path) for t in _candidates_memo(chart, s, name))
+    if not regions and not chain:
+        return _NO_CANDIDATES
+    return regions, chain
+
+
+def _candidates_memo(chart: Chart, state: StateNode, name: str) -> tuple[Transition, ...]:
+    key = ("xstate-candidates", state.id, name)
+    found = chart.memo.get(key)
+    if found is None:
+        found = chart.memo[key] = candidates(state, name)
+    return found
+
+
+def transition_domain(t: Transition, history: History, states: States) -> StateNode | None:
+    """``getTransitionDomain``."""
+    targets = effective_targets(t, history, states)
+    source = t.source
+    reenter = t.type == "external"
+    if not reenter and all(s is source or s.is_descendant_of(source) for s in targets):
+        return source
+    lca = _least_common_ancestor([*targets, source])
+    if lca is not None:
+        return lca
+    return None if reenter else (source.ancestors[-1] if source.ancestors else source)
+
+
+def _least_common_ancestor(nodes: list[StateNode]) -> StateNode | None:
+    head, *tail = nodes
+    for ancestor in head.ancestors:
+        if all(n.is_descendant_of(ancestor) for n in tail):
+            return ancestor
+    return None
+
+
+def compute_entry_set(transitions: Iterable[Transition], history: History, states: States,
+                      before: History) -> EntrySet:
+    """``computeEntrySet``, with ``history`` as recorded by this microstep's exits.
+
+    The domain is the one the exit set was computed with (from the history ``before`` the exits). XState
+    computes it again from the history just recorded: a history state without a default target in a
+    parallel parent then leaves the parent out of the configuration (docs/semantics.md).
+    """
+    entry = EntrySet()
+    for t in transitions:
+        domain = transition_domain(t, before, states)
+        reenter = t.type == "external"
+        for s in t.targets:
+            # XState also enters a target that is the domain when it is not the source (the root, targeted
+            # from a descendant): entering a state that stays active runs its entry again without its exit
+            if s.kind != "history" and s is not domain:
+                _enter(entry, s, default=True)
+            add_descendants(s, entry, history, states)
+        for s in effective_targets(t, history, states):
+            ancestors = _proper_ancestors(s, domain)
+            if domain is not None and domain.kind == "parallel":
+                ancestors.append(domain)
+            reentrancy = None if t.source.parent is None and reenter else domain
+            _add_ancestors(ancestors, entry, history, states, reentrancy)
+    return entry
+
+
+def initial_entry(root: StateNode, states: States) -> EntrySet:
+    """``initialMicrostep``: the root and its default descendants."""
+    entry = EntrySet()
+    _enter(entry, root, default=True)
+    add_descendants(root, entry, {}, states)
+    return entry
+
+
+def add_descendants(state: StateNode, entry: EntrySet, history: History, states: States) -> None:
+    """``addDescendantStatesToEnter`` (the state itself is added by the caller)."""
+    if state.kind == "history":
+        entry.used_history = True
+        parent = state.parent
+        assert parent is not None
+        if state.id in history:
+            recorded = [states[i] for i in history[state.id]]
+        else:
+            default = state.initial
+            assert default is not None  # compiled for every history state
+            entry.default_history_content[parent.id] = default
+            recorded = list(default.targets)
+        for s in recorded:
+            _enter(entry, s, default=False)
+            add_descendants(s, entry, history, states)
+        for s in recorded:
+            _add_ancestors(_proper_ancestors(s, parent), entry, history, states, None)
+    elif state.kind == "compound":
+        assert state.initial is not None
+        for s in state.initial.targets:
+            if s.kind != "history":
+                _enter(entry, s, default=True)
+            add_descendants(s, entry, history, states)
+            _add_ancestors(_proper_ancestors(s, state), entry, history, states, None)
+    elif state.kind == "parallel":
+        _enter_regions(state, entry, history, states, default=True)
+
+
+def _enter(entry: EntrySet, state: StateNode, default: bool) -> None:
+    entry.states.add(state)
+    if default and state.kind == "compound":
+        entry.default_entry.add(state)
+
+
+def _enter_regions(state: StateNode, entry: EntrySet, history: History, states: States, default: bool) -> None:
+    for child in state.children:
+        if not any(s.is_descendant_of(child) for s in entry.states):
+            _enter(entry, child, default)
+            add_descendants(child, entry, history, states)
+
+
+def _add_ancestors(ancestors: list[StateNode], entry: EntrySet, history: History, states: States,
+                   reentrancy: StateNode | None) -> None:
+    """``addAncestorStatesToEnter``."""
+    for anc in ancestors:
+        if reentrancy is None or anc.is_descendant_of(reentrancy):
+            entry.states.add(anc)
+        if anc.kind == "parallel":
+            _enter_regions(anc, entry, history, states, default=False)
+
+
+def _proper_ancestors(state: StateNode, upto: StateNode | None) -> list[StateNode]:
+    """``getProperAncestors``: from the parent up to, not including, ``upto``."""
+    out: list[StateNode] = []
+    if upto is state:
+        return out
+    for anc in state.ancestors:
+        if anc is upto:
+            break
+        out.append(anc)
+    return out
+
+
+def in_final_state(state: StateNode, configuration: set[StateNode]) -> bool:
+    """``isInFinalState``: a final state is; a compound with an active final child; a parallel state all
+    of whose regions are."""
+    if state.kind == "compound":
+        return any(c.kind == "final" and c in configuration for c in state.children)
+    if state.kind == "parallel":
+        return all(in_final_state(c, configuration) for c in state.children)
+    return state.kind == "final"
+
+
+def completion(state: StateNode, current: set[StateNode],
+               completed: set[StateNode]) -> tuple[list[tuple[StateNode, bool]], bool]:
+    """What entering the final ``state`` completes (``enterStates``): the states whose done event is
+    raised (with the final state's output as data, or none), and whether the machine is done.
+
+    ``completed`` holds the parallel states already reported done in this microstep (each is reported
+    once, although its final regions may be entered one after the other)."""
+    parent = state.parent
+    assert parent is not None
+    done: list[tuple[StateNode, bool]] = []
+    if parent.kind == "compound":
+        done.append((parent, True))
+    marker = parent if parent.kind == "parallel" else parent.parent
+    while (marker is not None and marker.kind == "parallel" and marker not in completed
+           and in_final_state(marker, current)):
+        completed.add(marker)
+        done.append((marker, False))
+        marker = marker.parent
+    return done, marker is None
