@@ -46,11 +46,16 @@ class _Timers:
 
 def observe(result: StepResult) -> Observation:
     snap = result.snapshot
-    return {"config": sorted(snap.configuration), "status": snap.status}
+    return {"config": sorted(snap.configuration), "status": snap.status, "context": snap.context or None}
 
 
-# the driver gives XState maxIterations 2000: charts that loop forever fail as fast here
-LOOP_LIMIT = 2000
+def trace(context: dict[str, Any], event: Any, t: str) -> dict[str, Any]:
+    """The one named action random charts use (driver.mjs has its twin): append ``t`` to the trace."""
+    return {"trace": [*context["trace"], t]}
+
+
+# the driver gives XState maxIterations 200: charts that loop forever fail as fast here
+LOOP_LIMIT = 200
 
 
 def run_case(case: dict[str, Any]) -> list[Observation]:
@@ -64,7 +69,7 @@ def run_case(case: dict[str, Any]) -> list[Observation]:
 
 def _run(case: dict[str, Any]) -> list[Observation]:
     try:
-        chart = load_document(case["config"])
+        chart = load_document(case["config"], actions={"trace": trace})
     except DefinitionError as exc:
         return [{"error": str(exc).splitlines()[0]}]
     timers = _Timers()

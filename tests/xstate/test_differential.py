@@ -2,7 +2,8 @@
 
 Random structural charts (tests/xstate/generate.py) run through XState on Node.js (driver.mjs, all
 charts in one process) and through Interlock; after the start and after every event or wait, the active
-state ids and the status must be the same.
+state ids, the status and the context (a trace of the actions run, for half of the charts) must be the
+same.
 
 - ``INTERLOCK_XSTATE_SEED`` (default 11) and ``INTERLOCK_XSTATE_CHARTS`` (default 3000) choose the charts;
   any seed reproduces its charts exactly.
@@ -40,10 +41,12 @@ KNOWN_DIFFERENCES = {
                                "recorded and leaves the parallel state out of the configuration (an active "
                                "state whose parent is not); Interlock re-enters it (the generator gives such "
                                "history states a target)",
-    "root-reentry": "targeting the root from a descendant without reenter: XState runs the root's entry "
-                    "actions again without exiting it, so its `after` timers are started twice and cancelling "
-                    "them cancels only the newer; Interlock does not enter a state that stays active (the "
-                    "generator puts no timers on the root)",
+    "reentry-while-active": "XState enters a state again while it stays active: the root targeted from a "
+                            "descendant without reenter, or a state targeting its sibling history state that "
+                            "stands for the state itself. Its entry actions run again without its exit actions, "
+                            "so its `after` timers are started twice and leaving it cancels only the newer; "
+                            "Interlock never enters a state that stays active (the generator puts no entry "
+                            "actions or timers on the root, and such history transitions reenter)",
     "parallel-without-regions": "a parallel state whose only children are history states: XState's "
                                 "configuration then depends on its own repair of the state value; such charts "
                                 "are not generated (the minimal case is a regression test)",
@@ -77,7 +80,7 @@ def _normalize(observations: list[dict[str, Any]]) -> list[Any]:
         if "error" in o or o.get("status") == "error":
             out.append("error")  # a load error (first item) or a step that failed; messages differ
             break  # nothing after an error is compared
-        out.append((o["status"], o["config"]))
+        out.append((o["status"], o["config"], o.get("context")))
     return out
 
 
