@@ -6,6 +6,7 @@ order of their due time, as the driver fires XState's timers.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from interlock.core import step as step_module
@@ -58,20 +59,24 @@ def trace(context: dict[str, Any], event: Any, t: str) -> dict[str, Any]:
 LOOP_LIMIT = 200
 
 
-def run_case(case: dict[str, Any]) -> list[Observation]:
+def run_case(case: dict[str, Any], reenter_active: bool = False) -> list[Observation]:
+    """The observations of one case. ``reenter_active`` runs it as XState does where Interlock knowingly
+    differs: states that stay active are entered again (KNOWN_DIFFERENCES reentry-while-active)."""
     saved = step_module.MAX_MACROSTEP_WORK
     step_module.MAX_MACROSTEP_WORK = LOOP_LIMIT
     try:
-        return _run(case)
+        return _run(case, reenter_active)
     finally:
         step_module.MAX_MACROSTEP_WORK = saved
 
 
-def _run(case: dict[str, Any]) -> list[Observation]:
+def _run(case: dict[str, Any], reenter_active: bool) -> list[Observation]:
     try:
         chart = load_document(case["config"], actions={"trace": trace})
     except DefinitionError as exc:
         return [{"error": str(exc).splitlines()[0]}]
+    if reenter_active:
+        chart.rules = dataclasses.replace(chart.rules, reenter_active=True)
     timers = _Timers()
     try:
         result = start(chart, sessionid="s")

@@ -61,17 +61,31 @@ def _count() -> int:
     return int(os.environ.get("INTERLOCK_XSTATE_CHARTS", "3000"))
 
 
-def compare(batch: list[dict[str, Any]], theirs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The cases whose observations differ (up to the first timer tie either side reports)."""
+def compare(batch: list[dict[str, Any]], theirs: list[list[dict[str, Any]]],
+            explained: list[int] | None = None) -> list[dict[str, Any]]:
+    """The cases whose observations differ (up to the first timer tie either side reports).
+
+    A case that agrees once Interlock enters again the states XState enters again while they stay
+    active (KNOWN_DIFFERENCES reentry-while-active) is explained: its index goes to ``explained``.
+    """
     mismatches = []
     for i, (case, expected) in enumerate(zip(batch, theirs, strict=True)):
-        ours = run_case(case)
-        ties = [j for j, o in enumerate(expected) if o.get("tie")] + [j for j, o in enumerate(ours) if o.get("tie")]
-        limit = min(ties) if ties else max(len(expected), len(ours))
-        a, b = _normalize(expected[:limit]), _normalize(ours[:limit])
-        if a != b:
-            mismatches.append({"index": i, "case": case, "xstate": a, "interlock": b})
+        a, b = _aligned(expected, run_case(case))
+        if a == b:
+            continue
+        theirs_again, ours_again = _aligned(expected, run_case(case, reenter_active=True))
+        if theirs_again == ours_again:
+            if explained is not None:
+                explained.append(i)
+            continue
+        mismatches.append({"index": i, "case": case, "xstate": a, "interlock": b})
     return mismatches
+
+
+def _aligned(expected: list[dict[str, Any]], ours: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+    ties = [j for j, o in enumerate(expected) if o.get("tie")] + [j for j, o in enumerate(ours) if o.get("tie")]
+    limit = min(ties) if ties else max(len(expected), len(ours))
+    return _normalize(expected[:limit]), _normalize(ours[:limit])
 
 
 def _normalize(observations: list[dict[str, Any]]) -> list[Any]:

@@ -62,7 +62,7 @@ def plan_microstep(chart: Chart, config: Config, enabled: tuple[Transition, ...]
         entry = rules.compute_entry_set(enabled, {**history, **recorded} if recorded else history, chart.states,
                                         history)
         stays = config - exit_set
-        if entry.states & stays:  # never enter a state that stays active (XState would run its entry again)
+        if entry.states & stays and not rules.reenter_active:  # a state that stays active is not entered again
             entry.states -= stays
             entry.default_entry -= stays
         plan = Plan(config, exit_set, entry, recorded)
