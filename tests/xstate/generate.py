@@ -136,8 +136,8 @@ class Generator:
         roll = rng.random()
         if roll < 0.1:
             pass  # targetless
-        elif roll < 0.2:
-            out["target"] = self._multi_target(states) or self._target_string(node, rng.choice(states))
+        elif roll < 0.2 and (multi := self._multi_target(states)):
+            out["target"] = multi
         else:
             target = rng.choice(states)
             out["target"] = self._target_string(node, target)
