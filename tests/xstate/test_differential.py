@@ -11,8 +11,9 @@ same.
 - XState is installed with npm into ``$INTERLOCK_XSTATE_DIR`` (default ``~/.cache/interlock-xstate``).
 
 Where XState contradicts its own documentation, Interlock follows the documentation; those cases are in
-KNOWN_DIFFERENCES (and docs/semantics.md), and the generator does not produce them (each has a
-regression test in test_xstate_cases.py).
+KNOWN_DIFFERENCES (and docs/semantics.md), each with a regression case in cases_minimal.py. The
+generator avoids them, except that a state entered again while it stays active cannot always be
+avoided: a chart that agrees once Interlock enters such states again too counts as that difference.
 """
 
 from __future__ import annotations
