@@ -336,11 +336,16 @@ class Run:
             if state.active_content:
                 self._enter_state(state, state in plan.default_entry, plan, current)
         if self.order is not None and (plan.recorded or plan.new_config != self.config):
-            key = ("order", self.order, plan)  # XState keeps its order when nothing changed
-            order = self.chart.memo.get(key)
-            if order is None:
-                order = self.chart.memo[key] = _reorder(self.order, plan)
-            self.order = order
+            # XState keeps its order when nothing changed. Memoized with the plan (plans that depend on
+            # recorded history are not memoized, so neither is their order: the memo stays bounded)
+            if plan.uses_history:
+                self.order = _reorder(self.order, plan)
+            else:
+                key = ("order", self.order, plan)
+                order = self.chart.memo.get(key)
+                if order is None:
+                    order = self.chart.memo[key] = _reorder(self.order, plan)
+                self.order = order
         self.config = plan.new_config
         self.eventless = plan.eventless
 
