@@ -147,4 +147,13 @@ CASES: dict[str, dict[str, Any]] = {
         "expect": [(A, ["m", "m.p", "m.p.a", "m.p.a.a1", "m.p.b"]), (A, ["m", "m.p", "m.p.a", "m.p.a.a2", "m.p.b"]),
                    (A, ["m", "m.p", "m.p.a", "m.p.a.a1", "m.p.b"])],
     },
+    "bug: a state targeting the history state that stands for itself": {
+        "xstate_bug": "reentry-while-active",
+        "config": {"id": "m", "initial": "h", "states": {
+            "b": {"type": "history", "target": "h"},
+            "h": {"on": {"E": "#m.b", "F": "y"}, "after": {"100": "x"}},
+            "x": {}, "y": {"on": {"*": "z"}}, "z": {}}},
+        "script": [{"wait": 50}, {"send": "E"}, {"send": "F"}, {"wait": 60}],
+        "expect": [(A, ["m", "m.h"]), (A, ["m", "m.h"]), (A, ["m", "m.h"]), (A, ["m", "m.y"]), (A, ["m", "m.y"])],
+    },
 }

@@ -3,7 +3,7 @@
 //
 // Input: {"cases": [{"config": {...}, "script": [{"send": "EVENT"} | {"wait": ms}, ...]}, ...]}.
 // Output: one JSON array with, per case, the observations after the start and after every script item:
-// {"config": [active state ids, sorted], "status": "active"|"done"|"error"} or {"error": message}.
+// {"config": [active state ids, sorted], "status": "active"|"done"|"error", "context": ...} or {"error": message}.
 //
 // Timers run on XState's SimulatedClock. A wait fires due timers one at a time, in order of their due time,
 // by setting the clock to each due time in turn; two timers due at the same instant are reported as
@@ -13,14 +13,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const require = createRequire(path.join(process.argv[2], 'package.json'));
-const { createMachine, createActor, SimulatedClock } = require('xstate');
+const { createMachine, createActor, SimulatedClock, assign } = require('xstate');
 
-const MAX_ITERATIONS = 2000;  // a chart that loops through eventless transitions throws instead of hanging
+// the one named action random charts use: append params.t to context.trace (interlock_run.py has its twin)
+const trace = assign(({ context }, params) => ({ trace: [...context.trace, params.t] }));
+
+const MAX_ITERATIONS = 200;  // a chart that loops through eventless transitions throws instead of hanging
 
 function observe(actor) {
   const snap = actor.getSnapshot();
   if (snap.status === 'error') return { status: 'error', error: String(snap.error) };
-  return { config: snap._nodes.map((n) => n.id).sort(), status: snap.status };
+  return { config: snap._nodes.map((n) => n.id).sort(), status: snap.status, context: snap.context && Object.keys(snap.context).length ? snap.context : null };
 }
 
 function wait(clock, ms) {
@@ -45,7 +48,7 @@ function runCase({ config, script }) {
   let actor;
   const clock = new SimulatedClock();
   try {
-    const machine = createMachine({ ...config, options: { maxIterations: MAX_ITERATIONS } });
+    const machine = createMachine({ ...config, options: { maxIterations: MAX_ITERATIONS } }).provide({ actions: { trace } });
     actor = createActor(machine, { clock });
     actor.subscribe({ error: () => {} });
     actor.start();

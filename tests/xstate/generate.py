@@ -1,8 +1,10 @@
 """Random structural machine configs in XState's shape, with event scripts, for the differential test.
 
-No guards or actions: states, parallel regions, history (shallow and deep), finals (also as regions),
-``onDone``, ``after`` (timers), ``always``, wildcards, ``reenter``, dotted event names and names with
-spaces. Every config is one XState v5 accepts and runs into a legal configuration (multiple targets only
+States, parallel regions, history (shallow and deep), finals (also as regions), ``onDone``, ``after``
+(timers), ``always``, wildcards, ``reenter``, dotted event names and names with spaces. No guards; half
+of the charts trace their actions: entry, exit and transition actions ``{type: trace, params: {t}}``
+that append ``t`` to ``context.trace`` (an assign both sides implement), so the order of actions is
+compared too. Every config is one XState v5 accepts and runs into a legal configuration (multiple targets only
 in different regions of one parallel state). Known XState bugs are avoided (see KNOWN_DIFFERENCES in
 test_differential.py): no history state as ``initial`` or as a transition source, no target strings in
 an ``after`` list.
@@ -50,7 +52,11 @@ class Generator:
         nodes = root.walk()
         for node in nodes:
             self._transitions(node, nodes)
-        return self._config(root)
+        config = self._config(root)
+        if rng.random() < 0.5:
+            config["context"] = {"trace": []}
+            _trace(config, rng, "m")
+        return config
 
     def script(self) -> list[dict[str, Any]]:
         rng = self.rng
@@ -116,7 +122,10 @@ class Generator:
         rng = self.rng
         roll = rng.random()
         if roll < 0.4:
-            return self._target_string(node, rng.choice(states))
+            target = rng.choice(states)
+            if _sibling_history(node, target):
+                return {"target": self._target_string(node, target), "reenter": True}
+            return self._target_string(node, target)
         if roll < 0.85:
             return self._object(node, states)
         return [self._object(node, states) for _ in range(rng.randint(1, 2))]
@@ -127,10 +136,14 @@ class Generator:
         roll = rng.random()
         if roll < 0.1:
             pass  # targetless
-        elif roll < 0.2:
-            out["target"] = self._multi_target(states) or self._target_string(node, rng.choice(states))
+        elif roll < 0.2 and (multi := self._multi_target(states)):
+            out["target"] = multi
         else:
-            out["target"] = self._target_string(node, rng.choice(states))
+            target = rng.choice(states)
+            out["target"] = self._target_string(node, target)
+            if _sibling_history(node, target):
+                out["reenter"] = True
+                return out
         if rng.random() < 0.3:
             out["reenter"] = rng.random() < 0.7
         return out
@@ -191,6 +204,38 @@ class Generator:
         if node.children:
             config["states"] = {c.key: self._config(c) for c in node.children}
         return config
+
+
+def _sibling_history(source: _Node, target: _Node) -> bool:
+    """A history state of the source's parent, which may stand for the source itself: without reenter,
+    XState enters the source again while it stays active (KNOWN_DIFFERENCES reentry-while-active)."""
+    return target.kind == "history" and target.parent is source.parent
+
+
+def _trace(config: dict[str, Any], rng: random.Random, name: str) -> None:
+    """Add trace actions to a state config, its transition objects and its children, in place."""
+    if config.get("type") == "history":
+        return
+    if "id" not in config:  # none on the root: XState runs its entry again (KNOWN_DIFFERENCES reentry-while-active)
+        if rng.random() < 0.6:
+            config["entry"] = [_action(f"in:{name}")]
+        if rng.random() < 0.6:
+            config["exit"] = [_action(f"out:{name}")]
+    for place in ("on", "after"):
+        for event, value in (config.get(place) or {}).items():
+            for i, t in enumerate(value if isinstance(value, list) else [value]):
+                if isinstance(t, dict) and rng.random() < 0.6:
+                    t["actions"] = [_action(f"{name}:{event}[{i}]")]
+    for place in ("always", "onDone"):
+        value = config.get(place)
+        if isinstance(value, dict) and rng.random() < 0.6:
+            value["actions"] = [_action(f"{name}:{place}")]
+    for key, child in (config.get("states") or {}).items():
+        _trace(child, rng, key)
+
+
+def _action(label: str) -> dict[str, Any]:
+    return {"type": "trace", "params": {"t": label}}
 
 
 def cases(seed: int, count: int) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ order of their due time, as the driver fires XState's timers.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from interlock.core import step as step_module
@@ -46,27 +47,36 @@ class _Timers:
 
 def observe(result: StepResult) -> Observation:
     snap = result.snapshot
-    return {"config": sorted(snap.configuration), "status": snap.status}
+    return {"config": sorted(snap.configuration), "status": snap.status, "context": snap.context or None}
 
 
-# the driver gives XState maxIterations 2000: charts that loop forever fail as fast here
-LOOP_LIMIT = 2000
+def trace(context: dict[str, Any], event: Any, t: str) -> dict[str, Any]:
+    """The one named action random charts use (driver.mjs has its twin): append ``t`` to the trace."""
+    return {"trace": [*context["trace"], t]}
 
 
-def run_case(case: dict[str, Any]) -> list[Observation]:
+# the driver gives XState maxIterations 200: charts that loop forever fail as fast here
+LOOP_LIMIT = 200
+
+
+def run_case(case: dict[str, Any], reenter_active: bool = False) -> list[Observation]:
+    """The observations of one case. ``reenter_active`` runs it as XState does where Interlock knowingly
+    differs: states that stay active are entered again (KNOWN_DIFFERENCES reentry-while-active)."""
     saved = step_module.MAX_MACROSTEP_WORK
     step_module.MAX_MACROSTEP_WORK = LOOP_LIMIT
     try:
-        return _run(case)
+        return _run(case, reenter_active)
     finally:
         step_module.MAX_MACROSTEP_WORK = saved
 
 
-def _run(case: dict[str, Any]) -> list[Observation]:
+def _run(case: dict[str, Any], reenter_active: bool) -> list[Observation]:
     try:
-        chart = load_document(case["config"])
+        chart = load_document(case["config"], actions={"trace": trace})
     except DefinitionError as exc:
         return [{"error": str(exc).splitlines()[0]}]
+    if reenter_active:
+        chart.rules = dataclasses.replace(chart.rules, reenter_active=True)
     timers = _Timers()
     try:
         result = start(chart, sessionid="s")

@@ -60,3 +60,19 @@ def test_a_history_state_with_transitions_is_refused() -> None:
     with pytest.raises(DefinitionError) as caught:
         load_document(config)
     assert "history state" in str(caught.value)
+
+
+def test_each_front_end_chooses_its_rules() -> None:
+    from interlock.frontends.python import machine
+    from interlock.frontends.scxml import load_scxml
+
+    config = {"id": "m", "initial": "a", "states": {"a": {"on": {"X": "b"}}, "b": {}}}
+    assert machine(config).semantics == "xstate"
+    scxml = load_scxml('<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" initial="a">'
+                       '<state id="a"><transition event="X" target="b"/></state><state id="b"/></scxml>')
+    assert scxml.semantics == "scxml"
+    from interlock.core.step import start, step
+    # SCXML keeps prefix matching: X matches X.y there, not in the XState-shaped machine
+    assert step(scxml, start(scxml).snapshot, "X.y").snapshot.configuration[-1] == "b"
+    chart = machine(config)
+    assert step(chart, start(chart).snapshot, "X.y").snapshot.configuration == ("m", "m.a")

@@ -68,6 +68,10 @@ def plan_microstep(chart: Chart, config: Config, enabled: tuple[Transition, ...]
         # the spec records history in exitStates, before enterStates computes what to enter
         entry = rules.compute_entry_set(enabled, {**history, **recorded} if recorded else history, chart.states,
                                         history)
+        stays = config - exit_set
+        if entry.states & stays and not rules.reenter_active:  # a state that stays active is not entered again
+            entry.states -= stays
+            entry.default_entry -= stays
         plan = Plan(config, exit_set, entry, recorded, enabled)
         plan.eventless = has_eventless(chart, plan.new_config)
         if any(s.kind == "history" for t in enabled for s in t.targets):

@@ -163,8 +163,8 @@ def compute_entry_set(transitions: Iterable[Transition], history: History, state
         reenter = t.type == "external"
         for s in t.targets:
             # XState also enters a target that is the domain when it is not the source (the root, targeted
-            # from a descendant): entering a state that stays active runs its entry again without its exit
-            if s.kind != "history" and s is not domain:
+            # from a descendant): the step leaves out states that stay active (Rules.reenter_active)
+            if s.kind != "history" and (s is not t.source or t.source is not domain or reenter):
                 _enter(entry, s, default=True)
             add_descendants(s, entry, history, states)
         for s in effective_targets(t, history, states):
