@@ -6,7 +6,7 @@ Business logic is a statechart; Interlock makes every instance of it durable, co
   :func:`load_document` (a mapping), :func:`load_scxml`; :func:`provide` gives implementations later.
 - Run it purely: :func:`start` and :func:`step` (``(snapshot, event) -> (snapshot, effects)``).
 - Run it in memory with effects carried out: :class:`MemoryRunner`.
-- Run it durably on SQLite: :class:`Interlock` (and :class:`AsyncInterlock` via ``Interlock.aio``).
+- Run it durably on SQLite or PostgreSQL: :class:`Interlock` (and :class:`AsyncInterlock` via ``Interlock.aio``).
 """
 
 from __future__ import annotations
