@@ -214,15 +214,16 @@ class Run:
     def scope(self) -> Scope:
         """The step's datamodel view, created on first use (most unguarded steps never need it)."""
         scope = self._scope
-        if scope is None:
-            chart = self.chart
-            context = self.snapshot.context
-            copied = chart.deep_copy_context
-            if copied:
-                context = copy.deepcopy(context)
-            self.live = set(self.config)
-            scope = self._scope = Scope(context, self.live, chart.states, self.snapshot.sessionid,
-                                        chart.name, self.now, copied)
+        if scope is not None:
+            return scope  # its event is kept current where the step sets self.event (macrostep)
+        chart = self.chart
+        context = self.snapshot.context
+        copied = chart.deep_copy_context
+        if copied:
+            context = copy.deepcopy(context)
+        self.live = set(self.config)
+        scope = self._scope = Scope(context, self.live, chart.states, self.snapshot.sessionid,
+                                    chart.name, self.now, copied)
         scope.event = self.event
         return scope
 
@@ -307,6 +308,8 @@ class Run:
                     start_invokes(self)
                     continue
                 self.event = ev = self.internal.popleft()
+                if self._scope is not None:
+                    self._scope.event = ev
                 settled = False
                 enabled = select(chart, self.config, ev.name, self.check, self.history)
                 if not enabled:
