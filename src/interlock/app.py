@@ -284,11 +284,15 @@ class Interlock:
         else:
             raise EventRejectedError(f"an event is a name, a dict with 'type', or an Event, not "
                                      f"{type(value).__name__}")
-        if not isinstance(name, str) or not name or len(name) > MAX_EVENT_NAME or any(c.isspace() for c in name):
+        # spaces inside a name are allowed: XState-shaped charts name events like "leave home" (an SCXML
+        # chart reads a space as a list of descriptors, so such an event never matches there)
+        if (not isinstance(name, str) or not name or len(name) > MAX_EVENT_NAME or name != name.strip()
+                or any(c.isspace() and c != " " for c in name)):
             shown = repr(name) if not isinstance(name, str) or len(name) <= 80 else (
                 f"{name[:80]!r}... ({len(name)} characters)")
             raise EventRejectedError(f"event name must be a non-empty string of at most {MAX_EVENT_NAME} "
-                                     f"characters without whitespace, not {shown}")
+                                     "characters without surrounding whitespace and with no whitespace but "
+                                     f"spaces, not {shown}")
         bad = unencodable(name)
         if bad is not None:
             raise EventRejectedError(f"event name {name!r} has a lone surrogate ({name[bad]!r} at index "

@@ -86,9 +86,10 @@ def test_reject_unhandled_refuses_the_event_and_records_nothing(app: Interlock) 
     ({"data": 1}, "needs a 'type'"),
     (42, "not int"),
     ("", "non-empty"),
-    ("two words", "without whitespace"),
-    ("tab\tname", "without whitespace"),
-    ("line\nbreak", "without whitespace"),
+    (" leading", "without surrounding whitespace"),
+    ("trailing ", "without surrounding whitespace"),
+    ("tab\tname", "no whitespace but spaces"),
+    ("line\nbreak", "no whitespace but spaces"),
     ("E" * 257, r"at most 256 characters.*'\.\.\. \(257 characters\)"),
     ({"type": "A", "name": "B"}, "not both"),
     ({"type": "X", "n": float("nan")}, "not a JSON number"),
@@ -280,6 +281,17 @@ def test_the_asyncio_flavour(tmp_path: Path) -> None:
 
     with open_app(tmp_path / "aio.db", VirtualClock(), order_chart()) as app:
         assert asyncio.run(main(app)) == ("accepted",)
+
+
+def test_an_event_name_with_a_space_reaches_an_xstate_shaped_chart(tmp_path: Path) -> None:
+    chart = load_machine('{"id": "home", "initial": "in", "states": {'
+                         '"in": {"on": {"leave home": "out"}}, "out": {}}}')
+    with open_app(tmp_path / "space.db", VirtualClock(), chart) as app:
+        app.create("home", "h1")
+        app.send("home", "h1", "leave")  # names match exactly: not a prefix of "leave home"
+        assert app.get("home", "h1").state == ("home.in",)
+        app.send("home", "h1", "leave home")
+        assert app.get("home", "h1").state == ("home.out",)
 
 
 def test_bad_ids_and_urls_get_clear_errors(tmp_path: Path) -> None:
