@@ -7,6 +7,7 @@ step locks nothing shared. Everything else is written at once.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -66,6 +67,7 @@ class PostgresTx:
         self.data_version = data_version
         self._history: list[tuple[HistoryRow, tuple[Any, ...]]] = []  # each with its encoded values
         self._history_keys: dict[tuple[str, str, str], HistoryRow] = {}
+        self.recorded = False  # steps were written: readers of the feed are woken after the commit
 
     # -- statements -----------------------------------------------------------------------------------
 
@@ -112,7 +114,15 @@ class PostgresTx:
         self._history.clear()
         self._history_keys.clear()
         self._many("append_history", rows)
-        self._exec("notify_changes")
+        self.recorded = True
+
+    def notify_changes(self) -> None:
+        """Wake readers of the change feed, after the commit and in a transaction of its own: a NOTIFY
+        inside the step's transaction holds PostgreSQL's one notification lock until that commit has
+        reached the disk, so the commits of all processes would wait for each other's flushes. Alone,
+        the NOTIFY writes no WAL and commits without a flush. A lost one costs a reader one poll."""
+        with contextlib.suppress(psycopg.Error):  # the steps are committed; readers still poll
+            self.conn.execute(_Q["notify_changes"])
 
     def sequence_changes(self, key: int, limit: int = 10_000) -> int:
         """Give positions to committed steps that have none (one sequencer at a time); how many."""
