@@ -67,6 +67,8 @@ class PostgresTx:
         self.data_version = data_version
         self._history: list[tuple[HistoryRow, tuple[Any, ...]]] = []  # each with its encoded values
         self._history_keys: dict[tuple[str, str, str], HistoryRow] = {}
+        # index moves (add or remove, row) wait too, and go out as two statements per transaction
+        self._index: list[tuple[bool, tuple[str, str, str, str]]] = []
         self.recorded = False  # steps were written: readers of the feed are woken after the commit
 
     # -- statements -----------------------------------------------------------------------------------
@@ -94,12 +96,13 @@ class PostgresTx:
     def savepoint(self) -> Iterator[None]:
         """A nested unit: an exception inside rolls back only this block (the history records it added
         too), then propagates."""
-        waiting = len(self._history)
+        waiting, moved = len(self._history), len(self._index)
         try:
             with self.conn.transaction():
                 yield
         except BaseException as exc:
             del self._history[waiting:]
+            del self._index[moved:]
             self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
                                   if r.idempotency_key is not None}
             if isinstance(exc, psycopg.Error):
@@ -107,7 +110,9 @@ class PostgresTx:
             raise
 
     def flush(self) -> None:
-        """Write the waiting history records (positions come after the commit: sequence_changes)."""
+        """Write the waiting index moves and history records (positions come after the commit:
+        sequence_changes)."""
+        self._flush_index()
         if not self._history:
             return
         rows = [r for _, r in self._history]
@@ -115,6 +120,24 @@ class PostgresTx:
         self._history_keys.clear()
         self._many("append_history", rows)
         self.recorded = True
+
+    def _flush_index(self) -> None:
+        """The waiting index moves, netted per row: a row's first move says whether it was stored before
+        the transaction, its last whether it is after; only rows where the two differ are written."""
+        if not self._index:
+            return
+        first: dict[tuple[str, str, str, str], bool] = {}
+        last: dict[tuple[str, str, str, str], bool] = {}
+        for adds, key in self._index:
+            first.setdefault(key, adds)
+            last[key] = adds
+        self._index.clear()
+        removed = [key for key, adds in last.items() if not adds and not first[key]]
+        added = [key for key, adds in last.items() if adds and first[key]]
+        if removed:
+            self._many("remove_index", removed)
+        if added:
+            self._many("add_index", added)
 
     def notify_changes(self) -> None:
         """Wake readers of the change feed, after the commit and in a transaction of its own: a NOTIFY
@@ -179,11 +202,10 @@ class PostgresTx:
 
     def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str], *,
                   before: tuple[Sequence[str], Sequence[str]]) -> None:
+        """Queued until the transaction's next read of the index or its commit (:meth:`flush`)."""
         removed, added = moves(index_of(*before), index_of(states, tags))
-        if removed:
-            self._many("remove_index", [(machine, k, v, id) for k, v in removed])
-        if added:
-            self._many("add_index", [(machine, k, v, id) for k, v in added])
+        self._index.extend((False, (machine, k, v, id)) for k, v in removed)
+        self._index.extend((True, (machine, k, v, id)) for k, v in added)
 
     def ready_instances(self, limit: int, versions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         params = {"limit": limit, "machines": [m for m, _ in versions], "versions": [v for _, v in versions]}
@@ -191,6 +213,7 @@ class PostgresTx:
 
     def list_instances(self, machine: str, *, state: str | None = None, tag: str | None = None,
                        status: str | None = None, after: str = "", limit: int = 100) -> list[InstanceRow]:
+        self._flush_index()
         params: dict[str, Any] = {"machine": machine, "after": after, "limit": limit, "status": status}
         if state is not None or tag is not None:
             params.update(kind="state" if state is not None else "tag", value=state if state is not None else tag)

@@ -255,6 +255,28 @@ def test_instances_are_listed_by_state_tag_and_status(store: Store) -> None:
         assert ids(status="done") == ["b"]
 
 
+def test_index_moves_within_one_transaction_leave_the_last_states(store: Store) -> None:
+    """Several steps of one instance in one transaction (a batch): the index holds the states of the
+    last, and the moves of a rolled-back savepoint are gone."""
+    with store.write() as tx:
+        tx.insert_instance(_row("a"))
+        tx.set_index("m", "a", ["m", "on"], [], before=((), ()))
+    with store.write() as tx:
+        tx.set_index("m", "a", ["m", "off"], ["t"], before=(["m", "on"], []))
+        tx.set_index("m", "a", ["m", "on"], [], before=(["m", "off"], ["t"]))
+        tx.set_index("m", "a", ["m", "off"], [], before=(["m", "on"], []))
+        with pytest.raises(RuntimeError), tx.savepoint():
+            tx.set_index("m", "a", ["m", "gone"], ["t"], before=(["m", "off"], []))
+            raise RuntimeError("rolled back")
+        assert [r.id for r in tx.list_instances("m", state="off")] == ["a"]
+        tx.set_index("m", "a", ["m", "on"], ["t"], before=(["m", "off"], []))
+    with store.read() as tx:
+        assert [r.id for r in tx.list_instances("m", state="on")] == ["a"]
+        assert [r.id for r in tx.list_instances("m", tag="t")] == ["a"]
+        assert tx.list_instances("m", state="off") == []
+        assert tx.list_instances("m", state="gone") == []
+
+
 def test_the_schema_is_at_the_newest_migration(store: Store, store_url: str) -> None:
     engine = "sqlite" if store_url.startswith("sqlite") else "postgres"
     assert store.schema_version() == migrations(engine)[-1][0]
