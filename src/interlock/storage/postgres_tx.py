@@ -69,6 +69,10 @@ class PostgresTx:
         self._history_keys: dict[tuple[str, str, str], HistoryRow] = {}
         # index moves (add or remove, row) wait too, and go out as two statements per transaction
         self._index: list[tuple[bool, tuple[str, str, str, str]]] = []
+        # instance updates wait too (the rows are locked: their compare-and-set holds), in order, until a
+        # read of one of them, a read of many instances or the commit: one statement per transaction
+        self._updates: list[dict[str, Any]] = []
+        self._updated: set[tuple[str, str]] = set()
         self.recorded = False  # steps were written: readers of the feed are woken after the commit
 
     # -- statements -----------------------------------------------------------------------------------
@@ -96,13 +100,16 @@ class PostgresTx:
     def savepoint(self) -> Iterator[None]:
         """A nested unit: an exception inside rolls back only this block (the history records it added
         too), then propagates."""
-        waiting, moved = len(self._history), len(self._index)
+        self.flush()  # what waits from before the savepoint is written outside it
+        waiting, moved, updates = len(self._history), len(self._index), len(self._updates)
         try:
             with self.conn.transaction():
                 yield
         except BaseException as exc:
             del self._history[waiting:]
             del self._index[moved:]
+            del self._updates[updates:]
+            self._updated = {(u["machine"], u["id"]) for u in self._updates}
             self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
                                   if r.idempotency_key is not None}
             if isinstance(exc, psycopg.Error):
@@ -112,6 +119,7 @@ class PostgresTx:
     def flush(self) -> None:
         """Write the waiting index moves and history records (positions come after the commit:
         sequence_changes)."""
+        self._flush_updates()
         self._flush_index()
         if not self._history:
             return
@@ -120,6 +128,22 @@ class PostgresTx:
         self._history_keys.clear()
         self._many("append_history", rows)
         self.recorded = True
+
+    def _flush_updates(self) -> None:
+        """The waiting instance updates, in order; each must hit its row (compare-and-set)."""
+        if not self._updates:
+            return
+        rows, self._updates = self._updates, []
+        self._updated.clear()
+        try:
+            with self.conn.cursor() as cur:
+                cur.executemany(_Q["update_instance"], rows)
+                hit = cur.rowcount
+        except psycopg.Error as exc:
+            raise translate(exc, "running update_instance") from exc
+        if hit != len(rows):
+            raise StaleRowError(f"{len(rows) - hit} of {len(rows)} instance updates found their row changed "
+                                "since it was read (another writer)")
 
     def _flush_index(self) -> None:
         """The waiting index moves, netted per row: a row's first move says whether it was stored before
@@ -172,6 +196,8 @@ class PostgresTx:
     # -- instances ------------------------------------------------------------------------------------
 
     def get_instance(self, machine: str, id: str) -> InstanceRow | None:
+        if (machine, id) in self._updated:
+            self._flush_updates()
         row = self._one(self._get, {"machine": machine, "id": id})
         return _instance(row) if row else None
 
@@ -187,17 +213,25 @@ class PostgresTx:
         row.stored = (row.status, row.paused, row.queued)
 
     def update_instance(self, row: InstanceRow) -> None:
-        if self._exec("update_instance", _params(row)).rowcount != 1:
-            raise StaleRowError(f"instance {row.machine}/{row.id} changed since it was read at revision "
-                                f"{row.revision} (another writer)")
+        """Queued until :meth:`flush` (see ``_updates``); a write transaction locked the row when it
+        read it, so the compare-and-set holds, and a miss fails the whole transaction."""
+        if self._get != "lock_instance":  # not read under a lock: compare-and-set at once
+            if self._exec("update_instance", _params(row)).rowcount != 1:
+                raise StaleRowError(f"instance {row.machine}/{row.id} changed since it was read at "
+                                    f"revision {row.revision} (another writer)")
+        else:
+            self._updates.append(_params(row))
+            self._updated.add((row.machine, row.id))
         row.revision += 1
         row.stored = (row.status, row.paused, row.queued)
 
     def find_child(self, machine: str, id: str, invokeid: str) -> InstanceRow | None:
+        self._flush_updates()
         row = self._one("find_child", {"machine": machine, "id": id, "invokeid": invokeid})
         return _instance(row) if row else None
 
     def children(self, machine: str, id: str) -> list[InstanceRow]:
+        self._flush_updates()
         return [_instance(r) for r in self._all("children", {"machine": machine, "id": id})]
 
     def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str], *,
@@ -208,11 +242,13 @@ class PostgresTx:
         self._index.extend((True, (machine, k, v, id)) for k, v in added)
 
     def ready_instances(self, limit: int, versions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        self._flush_updates()
         params = {"limit": limit, "machines": [m for m, _ in versions], "versions": [v for _, v in versions]}
         return [(m, i) for m, i in self._all("ready_instances", params)]
 
     def list_instances(self, machine: str, *, state: str | None = None, tag: str | None = None,
                        status: str | None = None, after: str = "", limit: int = 100) -> list[InstanceRow]:
+        self._flush_updates()
         self._flush_index()
         params: dict[str, Any] = {"machine": machine, "after": after, "limit": limit, "status": status}
         if state is not None or tag is not None:
