@@ -98,17 +98,15 @@ class PostgresTx:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """A nested unit: an exception inside rolls back only this block (the history records it added
-        too), then propagates."""
-        self.flush()  # what waits from before the savepoint is written outside it
-        waiting, moved, updates = len(self._history), len(self._index), len(self._updates)
+        """A nested unit: an exception inside rolls back only this block (the writes it queued too),
+        then propagates. What waited from before the block waits again after a rollback: a read inside
+        may have written it, and the rollback undid that."""
+        history, index, updates = list(self._history), list(self._index), list(self._updates)
         try:
             with self.conn.transaction():
                 yield
         except BaseException as exc:
-            del self._history[waiting:]
-            del self._index[moved:]
-            del self._updates[updates:]
+            self._history, self._index, self._updates = history, index, updates
             self._updated = {(u["machine"], u["id"]) for u in self._updates}
             self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
                                   if r.idempotency_key is not None}

@@ -267,6 +267,7 @@ def test_index_moves_within_one_transaction_leave_the_last_states(store: Store) 
         tx.set_index("m", "a", ["m", "off"], [], before=(["m", "on"], []))
         with pytest.raises(RuntimeError), tx.savepoint():
             tx.set_index("m", "a", ["m", "gone"], ["t"], before=(["m", "off"], []))
+            assert [r.id for r in tx.list_instances("m", state="gone")] == ["a"]  # a read inside
             raise RuntimeError("rolled back")
         assert [r.id for r in tx.list_instances("m", state="off")] == ["a"]
         tx.set_index("m", "a", ["m", "on"], ["t"], before=(["m", "off"], []))
@@ -296,6 +297,7 @@ def test_several_updates_of_one_instance_in_one_transaction_keep_the_last(store:
         with pytest.raises(RuntimeError), tx.savepoint():
             again.step = 9
             tx.update_instance(again)
+            assert tx.children("m", "a") == []  # a read of many instances inside
             raise RuntimeError("rolled back")
         assert [r.id for r in tx.list_instances("m", status="done")] == ["b"]
     with store.read() as tx:
