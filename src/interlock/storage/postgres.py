@@ -9,8 +9,9 @@ store, so one per process); every write is one transaction at READ COMMITTED:
   different work instead of waiting for each other;
 - steps are recorded without a change-feed position; reading the feed first numbers the committed ones
   (one sequencer at a time, under an advisory lock), so positions have no gaps and a reader following
-  them never skips a step; ``NOTIFY interlock_changes`` wakes readers, who poll as well, so a lost
-  notification only delays them.
+  them never skips a step; ``NOTIFY interlock_changes``, sent just after the commit in a transaction
+  of its own (inside it, PostgreSQL's notification lock would serialize every process's commit flush),
+  wakes readers, who poll as well, so a lost notification only delays them.
 
 A connection lost mid-transaction rolls the transaction back: nothing of it is kept, and the caller gets a
 :class:`~interlock.errors.StorageError` that says so (lost during ``COMMIT``, the outcome is unknown:
@@ -86,6 +87,8 @@ class PostgresStore:
                     tx.finish()
             except psycopg.Error as exc:
                 raise translate(exc, "committing a transaction") from exc
+            if tx.recorded:
+                tx.notify_changes()
 
     @contextmanager
     def read(self) -> Iterator[PostgresTx]:

@@ -7,6 +7,7 @@ step locks nothing shared. Everything else is written at once.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -66,6 +67,13 @@ class PostgresTx:
         self.data_version = data_version
         self._history: list[tuple[HistoryRow, tuple[Any, ...]]] = []  # each with its encoded values
         self._history_keys: dict[tuple[str, str, str], HistoryRow] = {}
+        # index moves (add or remove, row) wait too, and go out as two statements per transaction
+        self._index: list[tuple[bool, tuple[str, str, str, str]]] = []
+        # instance updates wait too (the rows are locked: their compare-and-set holds), in order, until a
+        # read of one of them, a read of many instances or the commit: one statement per transaction
+        self._updates: list[dict[str, Any]] = []
+        self._updated: set[tuple[str, str]] = set()
+        self.recorded = False  # steps were written: readers of the feed are woken after the commit
 
     # -- statements -----------------------------------------------------------------------------------
 
@@ -90,14 +98,16 @@ class PostgresTx:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """A nested unit: an exception inside rolls back only this block (the history records it added
-        too), then propagates."""
-        waiting = len(self._history)
+        """A nested unit: an exception inside rolls back only this block (the writes it queued too),
+        then propagates. What waited from before the block waits again after a rollback: a read inside
+        may have written it, and the rollback undid that."""
+        history, index, updates = list(self._history), list(self._index), list(self._updates)
         try:
             with self.conn.transaction():
                 yield
         except BaseException as exc:
-            del self._history[waiting:]
+            self._history, self._index, self._updates = history, index, updates
+            self._updated = {(u["machine"], u["id"]) for u in self._updates}
             self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
                                   if r.idempotency_key is not None}
             if isinstance(exc, psycopg.Error):
@@ -105,14 +115,59 @@ class PostgresTx:
             raise
 
     def flush(self) -> None:
-        """Write the waiting history records (positions come after the commit: sequence_changes)."""
+        """Write the waiting index moves and history records (positions come after the commit:
+        sequence_changes)."""
+        self._flush_updates()
+        self._flush_index()
         if not self._history:
             return
         rows = [r for _, r in self._history]
         self._history.clear()
         self._history_keys.clear()
         self._many("append_history", rows)
-        self._exec("notify_changes")
+        self.recorded = True
+
+    def _flush_updates(self) -> None:
+        """The waiting instance updates, in order; each must hit its row (compare-and-set)."""
+        if not self._updates:
+            return
+        rows, self._updates = self._updates, []
+        self._updated.clear()
+        try:
+            with self.conn.cursor() as cur:
+                cur.executemany(_Q["update_instance"], rows)
+                hit = cur.rowcount
+        except psycopg.Error as exc:
+            raise translate(exc, "running update_instance") from exc
+        if hit != len(rows):
+            raise StaleRowError(f"{len(rows) - hit} of {len(rows)} instance updates found their row changed "
+                                "since it was read (another writer)")
+
+    def _flush_index(self) -> None:
+        """The waiting index moves, netted per row: a row's first move says whether it was stored before
+        the transaction, its last whether it is after; only rows where the two differ are written."""
+        if not self._index:
+            return
+        first: dict[tuple[str, str, str, str], bool] = {}
+        last: dict[tuple[str, str, str, str], bool] = {}
+        for adds, key in self._index:
+            first.setdefault(key, adds)
+            last[key] = adds
+        self._index.clear()
+        removed = [key for key, adds in last.items() if not adds and not first[key]]
+        added = [key for key, adds in last.items() if adds and first[key]]
+        if removed:
+            self._many("remove_index", removed)
+        if added:
+            self._many("add_index", added)
+
+    def notify_changes(self) -> None:
+        """Wake readers of the change feed, after the commit and in a transaction of its own: a NOTIFY
+        inside the step's transaction holds PostgreSQL's one notification lock until that commit has
+        reached the disk, so the commits of all processes would wait for each other's flushes. Alone,
+        the NOTIFY writes no WAL and commits without a flush. A lost one costs a reader one poll."""
+        with contextlib.suppress(psycopg.Error):  # the steps are committed; readers still poll
+            self.conn.execute(_Q["notify_changes"])
 
     def sequence_changes(self, key: int, limit: int = 10_000) -> int:
         """Give positions to committed steps that have none (one sequencer at a time); how many."""
@@ -139,6 +194,8 @@ class PostgresTx:
     # -- instances ------------------------------------------------------------------------------------
 
     def get_instance(self, machine: str, id: str) -> InstanceRow | None:
+        if (machine, id) in self._updated:
+            self._flush_updates()
         row = self._one(self._get, {"machine": machine, "id": id})
         return _instance(row) if row else None
 
@@ -154,33 +211,43 @@ class PostgresTx:
         row.stored = (row.status, row.paused, row.queued)
 
     def update_instance(self, row: InstanceRow) -> None:
-        if self._exec("update_instance", _params(row)).rowcount != 1:
-            raise StaleRowError(f"instance {row.machine}/{row.id} changed since it was read at revision "
-                                f"{row.revision} (another writer)")
+        """Queued until :meth:`flush` (see ``_updates``); a write transaction locked the row when it
+        read it, so the compare-and-set holds, and a miss fails the whole transaction."""
+        if self._get != "lock_instance":  # not read under a lock: compare-and-set at once
+            if self._exec("update_instance", _params(row)).rowcount != 1:
+                raise StaleRowError(f"instance {row.machine}/{row.id} changed since it was read at "
+                                    f"revision {row.revision} (another writer)")
+        else:
+            self._updates.append(_params(row))
+            self._updated.add((row.machine, row.id))
         row.revision += 1
         row.stored = (row.status, row.paused, row.queued)
 
     def find_child(self, machine: str, id: str, invokeid: str) -> InstanceRow | None:
+        self._flush_updates()
         row = self._one("find_child", {"machine": machine, "id": id, "invokeid": invokeid})
         return _instance(row) if row else None
 
     def children(self, machine: str, id: str) -> list[InstanceRow]:
+        self._flush_updates()
         return [_instance(r) for r in self._all("children", {"machine": machine, "id": id})]
 
     def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str], *,
                   before: tuple[Sequence[str], Sequence[str]]) -> None:
+        """Queued until the transaction's next read of the index or its commit (:meth:`flush`)."""
         removed, added = moves(index_of(*before), index_of(states, tags))
-        if removed:
-            self._many("remove_index", [(machine, k, v, id) for k, v in removed])
-        if added:
-            self._many("add_index", [(machine, k, v, id) for k, v in added])
+        self._index.extend((False, (machine, k, v, id)) for k, v in removed)
+        self._index.extend((True, (machine, k, v, id)) for k, v in added)
 
     def ready_instances(self, limit: int, versions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        self._flush_updates()
         params = {"limit": limit, "machines": [m for m, _ in versions], "versions": [v for _, v in versions]}
         return [(m, i) for m, i in self._all("ready_instances", params)]
 
     def list_instances(self, machine: str, *, state: str | None = None, tag: str | None = None,
                        status: str | None = None, after: str = "", limit: int = 100) -> list[InstanceRow]:
+        self._flush_updates()
+        self._flush_index()
         params: dict[str, Any] = {"machine": machine, "after": after, "limit": limit, "status": status}
         if state is not None or tag is not None:
             params.update(kind="state" if state is not None else "tag", value=state if state is not None else tag)

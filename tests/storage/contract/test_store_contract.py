@@ -255,6 +255,57 @@ def test_instances_are_listed_by_state_tag_and_status(store: Store) -> None:
         assert ids(status="done") == ["b"]
 
 
+def test_index_moves_within_one_transaction_leave_the_last_states(store: Store) -> None:
+    """Several steps of one instance in one transaction (a batch): the index holds the states of the
+    last, and the moves of a rolled-back savepoint are gone."""
+    with store.write() as tx:
+        tx.insert_instance(_row("a"))
+        tx.set_index("m", "a", ["m", "on"], [], before=((), ()))
+    with store.write() as tx:
+        tx.set_index("m", "a", ["m", "off"], ["t"], before=(["m", "on"], []))
+        tx.set_index("m", "a", ["m", "on"], [], before=(["m", "off"], ["t"]))
+        tx.set_index("m", "a", ["m", "off"], [], before=(["m", "on"], []))
+        with pytest.raises(RuntimeError), tx.savepoint():
+            tx.set_index("m", "a", ["m", "gone"], ["t"], before=(["m", "off"], []))
+            assert [r.id for r in tx.list_instances("m", state="gone")] == ["a"]  # a read inside
+            raise RuntimeError("rolled back")
+        assert [r.id for r in tx.list_instances("m", state="off")] == ["a"]
+        tx.set_index("m", "a", ["m", "on"], ["t"], before=(["m", "off"], []))
+    with store.read() as tx:
+        assert [r.id for r in tx.list_instances("m", state="on")] == ["a"]
+        assert [r.id for r in tx.list_instances("m", tag="t")] == ["a"]
+        assert tx.list_instances("m", state="off") == []
+        assert tx.list_instances("m", state="gone") == []
+
+
+def test_several_updates_of_one_instance_in_one_transaction_keep_the_last(store: Store) -> None:
+    """Steps of one instance in one transaction (a batch): a read in between sees the last update, the
+    update of a rolled-back savepoint is gone, and the commit stores the last one kept."""
+    _create(store, "a", "b")
+    with store.write() as tx:
+        row = tx.get_instance("m", "a")
+        assert row is not None
+        for step in (1, 2):
+            row.step = step
+            tx.update_instance(row)
+        again = tx.get_instance("m", "a")
+        assert again is not None and again.step == 2 and again.revision == row.revision
+        other = tx.get_instance("m", "b")
+        assert other is not None
+        other.status = "done"
+        tx.update_instance(other)
+        with pytest.raises(RuntimeError), tx.savepoint():
+            again.step = 9
+            tx.update_instance(again)
+            assert tx.children("m", "a") == []  # a read of many instances inside
+            raise RuntimeError("rolled back")
+        assert [r.id for r in tx.list_instances("m", status="done")] == ["b"]
+    with store.read() as tx:
+        a, b = tx.get_instance("m", "a"), tx.get_instance("m", "b")
+        assert a is not None and a.step == 2
+        assert b is not None and b.status == "done"
+
+
 def test_the_schema_is_at_the_newest_migration(store: Store, store_url: str) -> None:
     engine = "sqlite" if store_url.startswith("sqlite") else "postgres"
     assert store.schema_version() == migrations(engine)[-1][0]

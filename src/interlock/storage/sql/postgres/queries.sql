@@ -139,7 +139,7 @@ UPDATE history h SET position = (SELECT base FROM feed) + todo.n
 FROM todo WHERE h.machine = todo.machine AND h.id = todo.id AND h.step = todo.step;
 
 -- name: notify_changes
--- Wake readers of the change feed (delivered at commit; a lost one costs a reader one poll).
+-- Wake readers of the change feed: run after the commit, alone (a lost one costs a reader one poll).
 SELECT pg_notify('interlock_changes', '');
 
 -- name: history_page
