@@ -58,18 +58,27 @@ class Worker:
         """Fire due timers, apply waiting events, claim and run tasks. Returns how much was done."""
         services = sorted(self.runtime.registry.services)
         with self._lock:
-            free = self.concurrency - self._running if not inline else self.concurrency
+            free = max(0, self.concurrency - self._running) if not inline else self.concurrency
+            if not inline:  # reserved before the claim: the writer's claim_in sees these threads taken
+                self._running += free
         done: int
         tasks: list[TaskRow]
-        done, tasks = self.runtime.writer.call(writes.WorkRound(
-            self.owner, tuple(services), max(0, free), self.batch, self.rng))
+        try:
+            done, tasks = self.runtime.writer.call(writes.WorkRound(
+                self.owner, tuple(services), free, self.batch, self.rng))
+        except BaseException:
+            if not inline:
+                with self._lock:
+                    self._running -= free
+            raise
+        if not inline:
+            with self._lock:
+                self._running -= free - len(tasks)  # each claimed task keeps its thread until it ends
         self._saturated = done >= self.batch or (bool(services) and len(tasks) >= free)
         for task in tasks:
             if inline:
                 self._run_task(task)
             else:
-                with self._lock:
-                    self._running += 1
                 assert self._pool is not None
                 self._pool.submit(self._run_pooled, task)
         return done + len(tasks)

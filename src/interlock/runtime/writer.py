@@ -33,7 +33,7 @@ from interlock.runtime.clock import Clock
 from interlock.runtime.registry import Registry
 from interlock.runtime.unit import Isolate, RowCache, Unit
 from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT, Watchdog
-from interlock.storage.store import StaleRowError, Store, TaskRow
+from interlock.storage.store import StaleRowError, Store, TaskRow, TransactionLost
 
 T = TypeVar("T")
 Command = Callable[[Unit], Any]
@@ -78,7 +78,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
-        self._tries: dict[int, float] = {}  # id(sink) -> when its command first lost a race for a row
+        self._tries: dict[Sink, float] = {}  # caller -> when its command first lost a race for a row
 
     def submit(self, fn: Command) -> Future[Any]:
         """Queue a command; the future resolves after the transaction that ran it has committed."""
@@ -175,19 +175,24 @@ class Writer:
             again = []
             now = time.monotonic()
             for item, exc in retry:
-                since = self._tries.setdefault(id(item[1]), now)
+                since = self._tries.setdefault(item[1], now)
                 if now - since > STALE_PATIENCE:
-                    self._tries.pop(id(item[1]), None)
-                    _answer([(item[1], None, exc)])
+                    self._reply([(item[1], None, exc)])
                 else:
                     again.append(item)
             return again
         try:
-            for item, exc in self._run_once(batch):
-                _answer([(item[1], None, exc)])
+            self._reply([(item[1], None, exc) for item, exc in self._run_once(batch)])
         except StaleRowError as exc:
-            _answer([(sink, None, exc) for _, sink in batch])
+            self._reply([(sink, None, exc) for _, sink in batch])
         return []
+
+    def _reply(self, answers: list[Answer]) -> None:
+        """Answer callers, forgetting when their commands first lost a race."""
+        if self._tries:
+            for sink, _, _ in answers:
+                self._tries.pop(sink, None)
+        _answer(answers)
 
     def _run_once(self, batch: list[tuple[Command, Sink]]) -> list[tuple[tuple[Command, Sink], StaleRowError]]:
         retry: list[tuple[tuple[Command, Sink], StaleRowError]] = []
@@ -208,15 +213,14 @@ class Writer:
         except BaseException as exc:  # the commit itself failed: nobody's command happened
             self._unclaim()
             self.cache.clear()
-            _answer([(sink, None, exc) for _, sink in batch])
+            error = exc.error if isinstance(exc, TransactionLost) else exc
+            self._reply([(sink, None, error) for _, sink in batch])
             return []
         claimed, self._claimed = self._claimed, []
         if claimed:  # before answering: a caller that closes the app next finds them running
             assert self.claimer is not None
             self.claimer.run_claimed(claimed)
-        for sink, _, _ in answers:
-            self._tries.pop(id(sink), None)
-        _answer(answers)
+        self._reply(answers)
         if self.on_commit is not None:
             self.on_commit(new_work)
         return retry
@@ -277,7 +281,8 @@ class Writer:
                 if unit.new_tasks:
                     fresh |= unit.new_tasks
             if fresh and self.claimer is not None and not isolate:
-                fresh_work = self._claim(Unit(tx, self.registry, now, cache=cache, isolate=False), fresh)
+                fresh_work = self._claim(Unit(tx, self.registry, now, cache=cache, isolate=False,
+                                              watchdog=self.watchdog), fresh)
             else:
                 fresh_work = now if fresh else None
             if fresh_work is not None:

@@ -31,6 +31,7 @@ from interlock.storage.store import (
     StaleRowError,
     TaskRow,
     TimerRow,
+    TransactionLost,
 )
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -216,16 +217,20 @@ class SQLiteTx:
     def savepoint(self) -> Iterator[None]:
         """A nested unit: an exception inside rolls back only this block, then propagates."""
         self.flush()  # what waits belongs to the enclosing transaction, not to this savepoint
+        if not self.conn.in_transaction:  # outside one, SAVEPOINT would begin (and RELEASE commit) its own
+            raise TransactionLost(StorageError("the write transaction ended before this command ran "
+                                               "(a full disk or an I/O error); nothing of it was kept"))
         self._savepoints += 1
         name = f"sp{self._savepoints}"
         self.conn.execute(f"SAVEPOINT {name}")
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             self._pending.clear()  # everything in it was decided inside the savepoint
-            if self.conn.in_transaction:  # a full disk or an I/O error may have ended the transaction
-                self.conn.execute(f"ROLLBACK TO {name}")
-                self.conn.execute(f"RELEASE {name}")
+            if not self.conn.in_transaction:  # a full disk or an I/O error ended the transaction
+                raise (exc if isinstance(exc, TransactionLost) else TransactionLost(exc)) from exc
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
             raise
         finally:
             self._savepoints -= 1

@@ -129,6 +129,16 @@ class StaleRowError(ConflictError):
     another writer got there first. Nothing of the transaction is kept; the writer retries its commands."""
 
 
+class TransactionLost(BaseException):  # not an Exception: no per-command handler may catch it
+    """The database ended the write transaction under a command (a full disk, an I/O error): nothing of
+    the batch is kept, and no later command may run outside the transaction. It passes every handler
+    that isolates one command's failure, so the writer answers the whole batch with ``error``."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One committed step in the change feed: ``position`` orders all steps of the database."""
