@@ -17,7 +17,7 @@ from interlock.core.execute import parse_delay
 from interlock.core.step import start, step
 from interlock.errors import StepLimitError
 from interlock.frontends.document import load_document as load_machine
-from interlock.frontends.expressions import EvaluationError, compile_expression
+from interlock.frontends.expressions import EvaluationError, ExpressionError, compile_expression
 
 
 def evaluate(source: str, context: dict[str, Any] | None = None, data: Any = None) -> Any:
@@ -284,3 +284,28 @@ def test_case_changes_of_long_ascii_text_are_fine_and_powers_stay_real() -> None
     assert evaluate("len(('a' * 90000).upper())") == 90000
     with pytest.raises(EvaluationError, match="not a real number"):
         evaluate("(-8) ** 0.5")
+
+
+# --- the compiled code stays linear in the source ----------------------------------------------------------
+
+
+def test_arithmetic_nested_in_a_comprehension_iterable_compiles_to_code_linear_in_its_source() -> None:
+    # no temporaries are allowed there: pasting each operand again made the code 3x larger per level
+    source = "[x for x in range(" + "(" * 12 + "n" + " + n)" * 12 + ")]"
+    expr = compile_expression(source)
+    assert len(expr.fn.__code__.co_code) < 4_000  # was tens of megabytes of generated source
+    assert evaluate(source, {"n": 1}) == list(range(13))
+
+
+def test_a_chained_comparison_in_a_comprehension_iterable_is_refused_with_the_way_out() -> None:
+    with pytest.raises(ExpressionError, match="write the links joined by 'and'"):
+        compile_expression("[x for x in range(1 if 1 < n + 1 < 3 else 2)]")
+    assert evaluate("[x for x in range(1 if 1 < n < 5 else 2)]") == [0]  # a name in the middle is fine
+
+
+def test_an_integer_over_the_limit_inside_a_container_is_not_stored() -> None:
+    chart = load_machine({"id": "m", "initial": "a", "context": {"xs": [], "ys": []},
+                          "states": {"a": {"on": {"GO": {"actions": {"assign": {"ys": "[xs[0] + xs[0]]"}}}}}}})
+    result = step(chart, start(chart, data={"xs": [2**9000]}).snapshot, "GO")
+    assert result.snapshot.context["ys"] == []
+    assert any("integer of 9,002 bits" in e["message"] for e in result.errors)

@@ -47,12 +47,14 @@ def descriptor_matches(descriptor: str, name: str) -> bool:
 def candidates(state: StateNode, name: str) -> tuple[Transition, ...]:
     """``getCandidates``: transitions on the exact name, then wildcard ones, the longer descriptor first."""
     exact = [t for t in state.transitions if name in t.events]
+    seen = set(exact)  # sets, not list lookups: a state may have thousands of wildcard transitions
     wild = [(d, t) for t in state.transitions for d in t.events
-            if d != name and t not in exact and descriptor_matches(d, name)]
+            if d != name and t not in seen and descriptor_matches(d, name)]
     wild.sort(key=lambda pair: -len(pair[0]))
     out: list[Transition] = list(exact)
     for _, t in wild:
-        if t not in out:
+        if t not in seen:
+            seen.add(t)
             out.append(t)
     return tuple(out)
 

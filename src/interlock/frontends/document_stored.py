@@ -62,7 +62,10 @@ def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
         raise EvaluationError(f"the value to store is nested more than {MAX_STORED_DEPTH} levels deep")
     path.add(key)
     items = value.values() if type(value) is dict else value
-    if _ATOMS.issuperset(map(type, items)):
+    kinds = set(map(type, items))
+    if int in kinds:  # a big integer inside a container would make the snapshot unstorable as JSON too
+        _check_ints(items)
+    if _ATOMS.issuperset(kinds):
         total = 1 + len(value)  # flat (the common case, items + [x]): counted at C speed, no Python loop
     else:
         total = 1
@@ -73,6 +76,13 @@ def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
     path.discard(key)
     memo[key] = total
     return total
+
+
+def _check_ints(items: Any) -> None:
+    for item in items:
+        if type(item) is int and item.bit_length() > MAX_INT_BITS:
+            raise EvaluationError(f"the value to store holds an integer of {item.bit_length():,} bits; the "
+                                  f"limit is {MAX_INT_BITS:,}")
 
 
 def _check_merged(update: dict[str, Any], context: Any, budget: Budget) -> None:

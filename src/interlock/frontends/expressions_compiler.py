@@ -181,6 +181,8 @@ class Compiler:
 
     def fast(self, left: str, right: str, symbol: str, slow: str) -> str:
         """``left <symbol> right`` inline when both are plain numbers, else the charging helper ``slow``."""
+        if self.no_walrus:  # no temporaries here: pasting the operands again would grow the code 3x a level
+            return slow.format(a=left, b=right)
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
         tests = [f"(type({first}) in _NUM)" for first, source in ((first_a, left), (first_b, right))
@@ -191,6 +193,8 @@ class Compiler:
 
     def bounded(self, left: str, right: str, symbol: str, slow: str, bound: str) -> str:
         """``left <symbol> right`` inline for numbers within ``±bound``, else the charging helper ``slow``."""
+        if self.no_walrus:  # as in fast(): each operand appears once
+            return slow.format(a=left, b=right)
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
         return (f"({a} {symbol} {b} if (type({first_a}) in _NUM) & (type({first_b}) in _NUM) "
@@ -212,6 +216,10 @@ class Compiler:
         return "(" + joiner.join(self.many(node.values, depth)) + ")"
 
     def _Compare(self, node: ast.Compare, depth: int) -> str:
+        if self.no_walrus and not all(isinstance(m, ast.Name | ast.Constant) for m in node.comparators[:-1]):
+            # without a temporary a middle operand is pasted twice: a nested one would double at every level
+            self.fail(node, "a chained comparison (a < f(b) < c) whose middle is not a name or a literal cannot "
+                            "stand in the iterable of a comprehension; write the links joined by 'and'")
         operands = [self.compile(node.left, depth), *self.many(node.comparators, depth)]
         # a < b < c: each middle operand evaluated once (a temp), the chain stops at the first false link
         links, previous, last = [], operands[0], len(node.ops) - 1
