@@ -22,8 +22,8 @@ EVENTS_PER_CALL = 600
 
 
 @dataclass(frozen=True)
-class Rate:
-    rounds: tuple[float, ...]  # events per second of each round, in round order
+class Rounds:
+    rounds: tuple[float, ...]  # one figure per round, in round order
 
     @property
     def median(self) -> float:
@@ -36,6 +36,11 @@ class Rate:
     @property
     def high(self) -> float:
         return max(self.rounds)
+
+
+@dataclass(frozen=True)
+class Rate(Rounds):
+    """Events per second of each round."""
 
     @property
     def iqr(self) -> tuple[float, float]:
@@ -47,20 +52,8 @@ class Rate:
 
 
 @dataclass(frozen=True)
-class Ratio:
-    rounds: tuple[float, ...]  # ours / theirs, round by round
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.rounds)
-
-    @property
-    def low(self) -> float:
-        return min(self.rounds)
-
-    @property
-    def high(self) -> float:
-        return max(self.rounds)
+class Ratio(Rounds):
+    """Ours / theirs, round by round."""
 
 
 def ratio_of(ours: Rate, theirs: Rate) -> Ratio:

@@ -18,6 +18,10 @@ from psycopg import errors
 from interlock.errors import ConflictError, StorageError
 from interlock.storage.codec import dumps
 from interlock.storage.queries import load_queries
+from interlock.storage.rows import history_row as _history
+from interlock.storage.rows import instance_row as _instance
+from interlock.storage.rows import queued_event as _queued
+from interlock.storage.rows import task_row as _task
 from interlock.storage.sqlite_errors import stored_json as loads
 from interlock.storage.sqlite_pending import instance_params
 from interlock.storage.state_index import index_of, moves
@@ -384,22 +388,3 @@ def _params(row: InstanceRow) -> dict[str, Any]:
     params = instance_params(row)
     params["paused"] = row.paused  # a boolean column here
     return params
-
-
-def _instance(r: tuple[Any, ...]) -> InstanceRow:
-    return InstanceRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], loads(r[7]), r[8], r[9], r[10],
-                       r[11], r[12], r[13], r[7], (r[3], bool(r[4]), r[6]))
-
-
-def _history(r: tuple[Any, ...]) -> HistoryRow:
-    return HistoryRow(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else loads(r[5]), r[6], r[7],
-                      loads(r[8]), loads(r[9]), loads(r[10]), loads(r[11]), r[12])
-
-
-def _queued(r: tuple[Any, ...]) -> QueuedEvent:
-    return QueuedEvent(r[0], r[1], r[2], loads(r[3]), r[4], r[5], r[6], r[7])
-
-
-def _task(r: tuple[Any, ...]) -> TaskRow:
-    return TaskRow(r[0], r[1], r[2], r[3], r[4], loads(r[5]), loads(r[6]), r[7], r[8], r[9], r[10],
-                   r[11], r[12])

@@ -18,6 +18,10 @@ from typing import Any
 from interlock.errors import ConflictError, StorageError
 from interlock.storage.codec import dumps as _dumps
 from interlock.storage.queries import load_queries, migrations, split_statements
+from interlock.storage.rows import history_row as _history
+from interlock.storage.rows import instance_row as _instance
+from interlock.storage.rows import queued_event as _queued
+from interlock.storage.rows import task_row as _task
 from interlock.storage.sqlite_errors import Connection, check_file, explain
 from interlock.storage.sqlite_errors import stored_json as _loads
 from interlock.storage.sqlite_history import HISTORY_TAIL, index_history_if_due
@@ -444,22 +448,3 @@ class SQLiteTx:
 
     def remove_owned_task(self, key: str, owner: str, attempt: int) -> bool:
         return self._run("remove_owned_task", {"key": key, "owner": owner, "attempt": attempt}) == 1
-
-
-def _instance(r: tuple[Any, ...]) -> InstanceRow:
-    return InstanceRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], _loads(r[7]), r[8], r[9], r[10],
-                       r[11], r[12], r[13], r[7], (r[3], bool(r[4]), r[6]))
-
-
-def _history(r: tuple[Any, ...]) -> HistoryRow:
-    return HistoryRow(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else _loads(r[5]), r[6], r[7],
-                      _loads(r[8]), _loads(r[9]), _loads(r[10]), _loads(r[11]), r[12])
-
-
-def _queued(r: tuple[Any, ...]) -> QueuedEvent:
-    return QueuedEvent(r[0], r[1], r[2], _loads(r[3]), r[4], r[5], r[6], r[7])
-
-
-def _task(r: tuple[Any, ...]) -> TaskRow:
-    return TaskRow(r[0], r[1], r[2], r[3], r[4], _loads(r[5]), _loads(r[6]), r[7], r[8], r[9], r[10],
-                   r[11], r[12])
