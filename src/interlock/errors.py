@@ -8,6 +8,9 @@ Every error derives from one root, so ``except InterlockError`` catches them all
     ├── ConflictError          a name is already taken, or an instance is not in a state to accept a call
     │   └── TaskLostError      a task's lease was lost: it was cancelled or another worker took it over
     ├── EventRejectedError     an event was refused (not accepted by the current state, malformed, too large)
+    ├── AuthorizationError     a caller may not do what it asked
+    │   ├── UnauthenticatedError   no credentials, or credentials that do not verify (HTTP 401)
+    │   └── ForbiddenError         the caller is known but a scope or a machine's rule refuses (HTTP 403)
     ├── StepLimitError         a step went over a limit: it did not settle (a loop of eventless transitions or
     │                          raised events), its expressions spent the step's work budget, or it ran past
     │                          the runtime's wall-clock limit (docs/limits.md)
@@ -74,3 +77,20 @@ class StepLimitError(InterlockError):
 
 class StorageError(InterlockError):
     """The store failed, or holds data this version of Interlock cannot read."""
+
+
+class AuthorizationError(InterlockError):
+    """A caller may not do what it asked. ``reason`` is a stable, machine-readable code
+    (``credentials.missing``, ``token.expired``, ``scope.missing``, ``rule.refused``, ...)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class UnauthenticatedError(AuthorizationError):
+    """No credentials were given, or they do not verify (unknown key, bad signature, expired token)."""
+
+
+class ForbiddenError(AuthorizationError):
+    """The caller is known, but a scope it lacks or a machine's authorization rule refuses the call."""
