@@ -26,7 +26,7 @@ def doc(name: str, *invokes: str, state: dict[str, Any] | None = None) -> Chart:
     return load_document({"id": name, "initial": "w", "context": {"errors": []}, "states": {"w": w}})
 
 
-RECORD_ERRORS = {"on": {"error.execution": {"actions": {"assign": {"errors": "errors + [event.data.message]"}}}}}
+RECORD_ERRORS = {"on": {"error.*": {"actions": {"assign": {"errors": "errors + [event.data.message]"}}}}}
 
 
 def started(app: Interlock, *machines: str) -> int:

@@ -205,7 +205,7 @@ def test_an_invoke_that_cannot_start_is_an_error_event() -> None:
     session = runner.start(load_scxml(SERVICE_CALLER.replace(
         '<transition event="error.invoke.calc"', '<transition event="error.execution"').format(type="nope")))
     runner.run_until_idle()
-    assert session.configuration[-1] == "bad" and "unknown invoke type 'nope'" in session.context["out"]["message"]
+    assert session.configuration[-1] == "bad" and "names 'nope', which is no service" in session.context["out"]["message"]
 
 
 def test_logs_reach_the_callback() -> None:

@@ -15,7 +15,7 @@ from interlock.frontends.scxml import load_scxml
 from interlock.runtime.children import MAX_CHILDREN_PER_STEP, MAX_INVOKE_DEPTH
 from interlock.runtime.memory import MemoryRunner
 
-RECORD_ERRORS = {"on": {"error.execution": {"actions": {"assign": {"errors": "errors + [event.data.message]"}}}}}
+RECORD_ERRORS = {"on": {"error.*": {"actions": {"assign": {"errors": "errors + [event.data.message]"}}}}}
 
 
 def doc(name: str, *invokes: str) -> Chart:

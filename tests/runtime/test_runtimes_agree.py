@@ -102,6 +102,24 @@ def test_an_invoke_that_cannot_start_raises_the_same_error_execution_in_both_run
     assert session.context["out"] == durable == ["calc", ["invokeid", "message"]]
 
 
+def test_a_document_catches_an_invoke_that_cannot_start_with_on_error_in_both_runtimes(tmp_path: Path) -> None:
+    """A document's onError listens for error.invoke.<id>: an invoke whose service is registered nowhere
+    moves it there (before, error.execution came and nothing listened: the instance waited for ever)."""
+    from interlock.frontends.document import load_document
+
+    doc = {"id": "a", "initial": "paying", "context": {"why": ""}, "states": {
+        "paying": {"invoke": {"id": "pay", "src": "charge", "onDone": "paid", "onError": {
+            "target": "failed", "actions": {"assign": {"why": "event.data.message"}}}}},
+        "paid": {}, "failed": {}}}
+    runner = MemoryRunner()
+    session = runner.start(load_document(doc, defer_services=True), sessionid="a1")
+    runner.run_until_idle()
+    with open_app(tmp_path / "d.db", VirtualClock(), load_document(doc, defer_services=True)) as app:
+        durable = app.create("a", "a1")
+    assert session.configuration[-1] == durable.state[-1] == "a.failed"
+    assert "'charge'" in session.context["why"] and "'charge'" in durable.context["why"]
+
+
 LEAVER = f"""<scxml {NS} name="a" initial="s0">
   <state id="s0">
     <invoke id="kid"><content><scxml initial="f" datamodel="python">

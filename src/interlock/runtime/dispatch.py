@@ -204,8 +204,19 @@ def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> Non
                f"registered in the process that applied this step; every process that applies steps "
                f"registers the machines and services they invoke (app.register(chart), "
                f"app.service({name!r}, fn)); worker=False only keeps a process from running tasks")
-    error = Event("error.execution", {"message": message, "invokeid": effect.invokeid}, "platform",
-                  invokeid=effect.invokeid)  # dropped with its invocation if the state is left first
+    start_failed(unit, row, effect, key, message)
+
+
+def start_failed(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str, message: str) -> None:
+    """An invocation that cannot start. An SCXML chart gets ``error.execution`` (SCXML 6.4); a document
+    (XState rules) gets ``error.invoke.<id>``, the event its ``onError`` listens for, as when the service
+    itself fails: the chart decides what a failed start means instead of waiting for ever. The event is
+    dropped with its invocation if the state is left first."""
+    data = {"message": message, "invokeid": effect.invokeid}
+    if unit.registry.chart(row.machine, row.version).rules.name == "xstate":
+        error = Event(INVOKE_ERROR.format(invokeid=effect.invokeid), data, "external", invokeid=effect.invokeid)
+    else:
+        error = Event("error.execution", data, "platform", invokeid=effect.invokeid)
     deliver(unit, row.machine, row.id, error, cause=key)
 
 
@@ -219,9 +230,7 @@ def _start_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, name: str, 
     refused = refusal(machine, _ancestors(unit, row), unit.children[0])
     if refused is not None:
         log.warning("invoke %r of %s/%s: %s", effect.invokeid, row.machine, row.id, refused)
-        error = Event("error.execution", {"message": f"invoke {effect.invokeid!r}: {refused}",
-                                          "invokeid": effect.invokeid}, "platform", invokeid=effect.invokeid)
-        deliver(unit, row.machine, row.id, error, cause=key)
+        start_failed(unit, row, effect, key, f"invoke {effect.invokeid!r}: {refused}")
         return
     unit.children[0] += 1
     unit.children[1] += 1
@@ -268,10 +277,8 @@ def _create_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, machine: s
     except Exception as exc:
         log.warning("invoke %r of %s/%s: child %s/%s failed to start: %s", effect.invokeid, row.machine,
                     row.id, machine, id, exc)
-        message = f"invoke {effect.invokeid!r}: child {machine}/{id} failed to start: {type(exc).__name__}: {exc}"
-        error = Event("error.execution", {"message": message, "invokeid": effect.invokeid}, "platform",
-                      invokeid=effect.invokeid)  # dropped with its invocation if the state is left first
-        deliver(unit, row.machine, row.id, error, cause=key)
+        start_failed(unit, row, effect, key,
+                     f"invoke {effect.invokeid!r}: child {machine}/{id} failed to start: {type(exc).__name__}: {exc}")
 
 
 def declared_input(unit: Unit, machine: str, version: str, data: dict[str, Any] | None) -> dict[str, Any] | None:

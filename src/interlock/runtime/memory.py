@@ -385,8 +385,10 @@ class MemoryRunner:
                                                   instance=parent.id))
             return
         if not is_scxml_type(effect.type):
-            self._invoke_failed(parent, effect, f"unknown invoke type {effect.type!r}; register a "
-                                "service under that name or use type 'scxml'")
+            named = effect.src if effect.type == "service" and effect.src else effect.type
+            self._invoke_failed(parent, effect, f"invoke {effect.invokeid!r} names {named!r}, which is no "
+                                "service registered on the runner (runner.services) nor an SCXML type; "
+                                "register a service under that name or use type 'scxml'")
             return
         try:
             chart, base_dir = self.machines.load(effect.src, effect.content, parent.base_dir,
@@ -423,9 +425,14 @@ class MemoryRunner:
         return out
 
     def _invoke_failed(self, parent: Session, effect: InvokeEffect, message: str) -> None:
+        """As in the durable runtime (dispatch.start_failed): ``error.execution`` for an SCXML chart,
+        ``error.invoke.<id>`` (what ``onError`` listens for) for a document; both carry the invoke id."""
         data = {"message": message, "invokeid": effect.invokeid}
-        # it carries the invoke id, as in the durable runtime
-        self._deliver(parent.id, Event("error.execution", data, "platform", invokeid=effect.invokeid))
+        if parent.chart.rules.name == "xstate":
+            error = Event(f"error.invoke.{effect.invokeid}", data, "external", invokeid=effect.invokeid)
+        else:
+            error = Event("error.execution", data, "platform", invokeid=effect.invokeid)
+        self._deliver(parent.id, error)
 
     def _finished(self, session: Session, output: Any) -> None:
         """A session reached a top-level final state: drop its timers and children, tell its parent."""
