@@ -33,7 +33,7 @@ from interlock.runtime.clock import Clock
 from interlock.runtime.registry import Registry
 from interlock.runtime.unit import Isolate, RowCache, Unit
 from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT, Watchdog
-from interlock.storage.store import StaleRowError, Store, TaskRow, TransactionLost
+from interlock.storage.store import StaleRowError, Store, TaskRow, TransactionLost, WriteTx
 
 T = TypeVar("T")
 Command = Callable[[Unit], Any]
@@ -256,7 +256,11 @@ class Writer:
                 self._data_version = tx.data_version
             cache.trim()
             now = self.clock.now()
+            held = _read_rows(tx, batch, cache)
             for fn, sink in batch:
+                if held and (key := getattr(fn, "instance_key", None)) in held:
+                    retry.append(((fn, sink), StaleRowError(f"another writer held instance {key[0]}/{key[1]}")))
+                    continue
                 unit = Unit(tx, self.registry, now, cache=cache, isolate=isolate, watchdog=self.watchdog)
                 if isolate:
                     try:
@@ -288,6 +292,23 @@ class Writer:
             if fresh_work is not None:
                 new_work = fresh_work if new_work is None else min(new_work, fresh_work)
         return answers, new_work
+
+
+def _read_rows(tx: WriteTx, batch: list[tuple[Command, Sink]], cache: RowCache) -> set[tuple[str, str]]:
+    """Read the rows of the instances the batch's commands name (``instance_key``) and that are not
+    cached, in one statement (PostgreSQL: one round trip, and the locks, for the whole batch instead of
+    one per command); the keys of rows another writer holds, whose commands wait for the next batch."""
+    wanted: dict[tuple[str, str], None] = {}
+    for fn, _ in batch:
+        key = getattr(fn, "instance_key", None)
+        if key is not None and key not in cache.rows:
+            wanted[key] = None
+    if not wanted:
+        return set()
+    locked = tx.lock_instances(list(wanted))
+    for row in locked.rows:
+        cache.rows[(row.machine, row.id)] = row
+    return set(locked.held)
 
 
 def _answer(answers: list[Answer]) -> None:

@@ -29,6 +29,7 @@ from interlock.storage.store import (
     Change,
     HistoryRow,
     InstanceRow,
+    Locked,
     QueuedEvent,
     StaleRowError,
     TaskRow,
@@ -202,6 +203,21 @@ class PostgresTx:
             self._flush_updates()
         row = self._one(self._get, {"machine": machine, "id": id})
         return _instance(row) if row else None
+
+    def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
+        """One ``FOR UPDATE SKIP LOCKED`` for all the rows; a second query only when some were not
+        returned, to tell held rows from missing ones."""
+        if not keys:
+            return Locked([], [])
+        self._flush_updates()
+        params = {"machines": [m for m, _ in keys], "ids": [i for _, i in keys]}
+        rows = [_instance(r) for r in self._all("lock_instances", params)]
+        if len(rows) == len(set(keys)):
+            return Locked(rows, [])
+        got = {(r.machine, r.id) for r in rows}
+        missing = [k for k in dict.fromkeys(keys) if k not in got]
+        params = {"machines": [m for m, _ in missing], "ids": [i for _, i in missing]}
+        return Locked(rows, [(m, i) for m, i in self._all("existing_instances", params)])
 
     def insert_instance(self, row: InstanceRow) -> None:
         params = _params(row)

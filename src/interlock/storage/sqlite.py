@@ -31,6 +31,7 @@ from interlock.storage.store import (
     Change,
     HistoryRow,
     InstanceRow,
+    Locked,
     QueuedEvent,
     StaleRowError,
     TaskRow,
@@ -263,6 +264,11 @@ class SQLiteTx:
             return waiting
         row = self.conn.execute(_Q["get_instance"], {"machine": machine, "id": id}).fetchone()
         return _instance(row) if row else None
+
+    def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
+        """Every stored one: ``BEGIN IMMEDIATE`` lets one writer in at a time, so no row is held."""
+        rows = (self.get_instance(machine, id) for machine, id in dict.fromkeys(keys))
+        return Locked([row for row in rows if row is not None], [])
 
     def insert_instance(self, row: InstanceRow) -> None:
         params = instance_params(row)

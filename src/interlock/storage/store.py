@@ -151,6 +151,14 @@ class Change:
     at: float
 
 
+class Locked(NamedTuple):
+    """What :meth:`WriteTx.lock_instances` found: the ``rows`` now held by this transaction, and the keys
+    of instances that exist but another writer ``held`` (missing instances are in neither)."""
+
+    rows: list[InstanceRow]
+    held: list[tuple[str, str]]
+
+
 class ReadTx(Protocol):
     """A consistent read view."""
 
@@ -178,6 +186,10 @@ class WriteTx(ReadTx, Protocol):
     def update_instance(self, row: InstanceRow) -> None:
         """Write the row if the database still holds it at ``row.revision`` (then bump it), else raise
         :class:`StaleRowError` (at once or when the transaction's writes go out)."""
+    def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
+        """Read many instance rows at once for this transaction, skipping (never waiting for) rows
+        another writer holds: the writer runs a batch's commands on the rows it got and defers the
+        commands of the ``held`` ones to the next batch."""
     def find_child(self, machine: str, id: str, invokeid: str) -> InstanceRow | None: ...
     def children(self, machine: str, id: str) -> list[InstanceRow]: ...
     def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str], *,

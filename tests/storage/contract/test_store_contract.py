@@ -69,6 +69,21 @@ def test_instances_are_created_read_and_updated_with_a_revision(store: Store) ->
         assert tx.get_instance("m", "nope") is None
 
 
+def test_many_rows_are_read_at_once_and_a_missing_instance_is_neither_a_row_nor_held(store: Store) -> None:
+    _create(store, "a", "b", "c")
+    with store.write() as tx:
+        locked = tx.lock_instances([("m", "a"), ("m", "c"), ("m", "nope"), ("m", "a")])
+        assert sorted(r.id for r in locked.rows) == ["a", "c"]
+        assert locked.held == []
+        assert tx.lock_instances([]).rows == []
+        row = next(r for r in locked.rows if r.id == "c")
+        row.step, row.snapshot_json = 5, None
+        tx.update_instance(row)  # a row read so can be written (compare-and-set on its revision)
+    with store.read() as tx:
+        found = tx.get_instance("m", "c")
+        assert found is not None and found.step == 5
+
+
 def test_a_write_of_a_row_changed_since_it_was_read_is_refused_and_nothing_of_it_is_kept(
         open_connection: Opener) -> None:
     first, second = open_connection(), open_connection()
