@@ -72,7 +72,8 @@ def _sender_process(url: str, seconds: float, seed: int, out: multiprocessing.Qu
     out.put((count, elapsed))
 
 
-def events_per_second(url: str, processes: int, seconds: float) -> float:
+def run_senders(url: str, processes: int, seconds: float) -> tuple[int, float]:
+    """Events answered by all processes together, and the longest process's sending time."""
     ctx = multiprocessing.get_context("spawn")
     out: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
     procs = [ctx.Process(target=_sender_process, args=(url, seconds, n, out)) for n in range(processes)]
@@ -81,7 +82,14 @@ def events_per_second(url: str, processes: int, seconds: float) -> float:
     results = [out.get() for _ in procs]
     for proc in procs:
         proc.join()
-    return sum(count for count, _ in results) / max(elapsed for _, elapsed in results)
+    return sum(count for count, _ in results), max(elapsed for _, elapsed in results)
+
+
+def steps_recorded(url: str) -> int:
+    """Steps of all instances (each answered FLIP is one): checks that the count is real."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(b"SELECT COALESCE(SUM(step), 0) FROM instances").fetchone()
+    return int(row[0]) if row else 0
 
 
 def pgbench_tps(server: str, seconds: float) -> float | None:
@@ -122,10 +130,14 @@ def main(argv: list[str] | None = None) -> int:
 
             asyncio.run(create())
         for processes in counts:
-            rate = events_per_second(url, processes, seconds)
+            before = steps_recorded(url)
+            sent, elapsed = run_senders(url, processes, seconds)
+            recorded = steps_recorded(url) - before
+            rate = sent / elapsed
             ratio = f" ({rate / tps:.2f}x pgbench)" if tps else ""
             print(f"interlock   {processes} process{'es' if processes > 1 else ''}: {rate:,.0f} events/s over "
-                  f"{INSTANCES} instances, {SENDERS} senders each{ratio}")
+                  f"{INSTANCES} instances, {SENDERS} senders each{ratio}; {recorded:,} steps recorded for "
+                  f"{sent:,} answered sends{'' if recorded == sent else ' (MISMATCH)'}")
     return 0
 
 
