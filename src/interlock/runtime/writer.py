@@ -10,7 +10,10 @@ the batch runs again with a savepoint per command and per queued event, so a fai
 command's (or event's) own. A lone command that fails is simply answered with its error.
 
 The writer keeps instance rows and parsed snapshots between transactions (:class:`RowCache`), so a
-step of a hot instance reads nothing; see unit.py for when the cache is dropped.
+step of a hot instance reads nothing; see unit.py for when the cache is dropped. Before running a batch
+it reads the rows its commands name (``instance_key``: writes.py) that it does not hold, all in one
+statement (``WriteTx.lock_instances``; on PostgreSQL one ``FOR UPDATE SKIP LOCKED``); a command whose row
+another writer holds waits for the next batch instead of failing this one.
 
 Tasks a batch creates are claimed for this process's worker in the same transaction, when it has free
 threads (:class:`TaskClaimer`), and handed to it after the commit: a workflow's first step then costs no

@@ -199,15 +199,18 @@ class WriteTx(ReadTx, Protocol):
         the given (machine, version) pairs."""
     # history
     def append_history(self, row: HistoryRow) -> None: ...
-    # inbox (the caller keeps ``InstanceRow.queued`` in step with it)
-    def enqueue(self, machine: str, id: str, event: dict[str, Any], *, idempotency_key: str | None,
-                cause: str | None, sendid: str | None, now: float) -> int: ...
+    # inbox: its methods keep ``row.queued`` equal to the instance's queued events (the one place that
+    # counts them) and write the row with the count, in this transaction (no trigger: rules live here)
+    def enqueue(self, row: InstanceRow, event: dict[str, Any], *, idempotency_key: str | None,
+                cause: str | None, sendid: str | None, now: float) -> int:
+        """Queue an event for the instance (counted in ``row.queued``); its sequence number."""
     def inbox_by_key(self, machine: str, id: str, key: str) -> QueuedEvent | None: ...
-    def take_event(self, machine: str, id: str, queued: int) -> QueuedEvent | None:
-        """Remove and return the oldest queued event; :class:`StaleRowError` if another writer took it."""
-    def remove_events_by_sendid(self, machine: str, id: str, sendid: str) -> int: ...
-    def remove_invocation_events(self, machine: str, id: str, invokeid: str) -> int: ...  # Event.invokeid
-    def clear_inbox(self, machine: str, id: str) -> int: ...
+    def take_event(self, row: InstanceRow) -> QueuedEvent | None:
+        """Remove and return the oldest queued event (uncounted); None when there is none (the count is
+        then 0); :class:`StaleRowError` if another writer took it."""
+    def remove_events_by_sendid(self, row: InstanceRow, sendid: str) -> int: ...  # how many (uncounted)
+    def remove_invocation_events(self, row: InstanceRow, invokeid: str) -> int: ...  # Event.invokeid
+    def clear_inbox(self, row: InstanceRow) -> int: ...  # the count is 0 after it
     # timers
     def add_timer(self, row: TimerRow) -> None: ...
     def cancel_timers(self, machine: str, id: str, sendid: str | None) -> int: ...  # None: all
