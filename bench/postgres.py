@@ -3,7 +3,9 @@
 Each process is an embedded app (no worker thread) sending FLIP to random instances of 1,000 switches
 from many asyncio senders, so its writer groups events into commits. PostgreSQL runs at its defaults
 (``synchronous_commit = on``). ``pgbench -N`` (the simple-update TPC-B-like script, 8 clients) on the same
-server is the physical limit of small durable transactions. A scratch database is created and dropped.
+server, run just before each figure (the load of a shared machine moves both), is the physical limit of
+small durable transactions; each line checks that every answered send recorded one step. Scratch
+databases are created and dropped.
 
 Options: ``--url postgresql://postgres@127.0.0.1:5432`` (the server; default that, or
 INTERLOCK_BENCH_POSTGRES), ``--seconds 10``, ``--processes 1,2,4``, ``--quick``.
@@ -21,7 +23,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -72,7 +74,8 @@ def _sender_process(url: str, seconds: float, seed: int, out: multiprocessing.Qu
     out.put((count, elapsed))
 
 
-def events_per_second(url: str, processes: int, seconds: float) -> float:
+def run_senders(url: str, processes: int, seconds: float) -> tuple[int, float]:
+    """Events answered by all processes together, and the longest process's sending time."""
     ctx = multiprocessing.get_context("spawn")
     out: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
     procs = [ctx.Process(target=_sender_process, args=(url, seconds, n, out)) for n in range(processes)]
@@ -81,20 +84,36 @@ def events_per_second(url: str, processes: int, seconds: float) -> float:
     results = [out.get() for _ in procs]
     for proc in procs:
         proc.join()
-    return sum(count for count, _ in results) / max(elapsed for _, elapsed in results)
+    return sum(count for count, _ in results), max(elapsed for _, elapsed in results)
 
 
-def pgbench_tps(server: str, seconds: float) -> float | None:
+def steps_recorded(url: str) -> int:
+    """Steps of all instances (each answered FLIP is one): checks that the count is real."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(b"SELECT COALESCE(SUM(step), 0) FROM instances").fetchone()
+    return int(row[0]) if row else 0
+
+
+@contextmanager
+def pgbench(server: str) -> Iterator[Callable[[float], float] | None]:
+    """A pgbench database (scale 10) for the run, and how to measure ``pgbench -N`` TPS on it; None when
+    pgbench is not installed. Measured next to each Interlock figure: the load of a shared machine moves
+    both, and the ratio compares them at the same moment."""
     binary = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
     if not os.path.exists(binary):
-        return None
+        yield None
+        return
     with scratch_database(server) as name:
         target = f"{server}/{name}"
         subprocess.run([binary, "-q", "-i", "-s", "10", target], check=True, capture_output=True)
-        done = subprocess.run([binary, "-N", "-c", "8", "-j", "2", "-T", str(int(seconds)), target],
-                              check=True, capture_output=True, text=True)
-    found = re.search(r"tps = ([\d.]+)", done.stdout)
-    return float(found.group(1)) if found else None
+
+        def tps(seconds: float) -> float:
+            done = subprocess.run([binary, "-N", "-c", "8", "-j", "2", "-T", str(max(1, int(seconds))), target],
+                                  check=True, capture_output=True, text=True)
+            found = re.search(r"tps = ([\d.]+)", done.stdout)
+            return float(found.group(1)) if found else 0.0
+
+        yield tps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,9 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         row = conn.execute(b"SELECT version(), current_setting('synchronous_commit')").fetchone()
     assert row is not None
     print(f"PostgreSQL: {row[0].split(' on ')[0]}, synchronous_commit={row[1]}, cores={os.cpu_count()}")
-    tps = pgbench_tps(args.url, seconds)
-    print(f"pgbench -N  8 clients: {tps:,.0f} TPS" if tps else "pgbench -N  not available")
-    with scratch_database(args.url) as name:
+    with pgbench(args.url) as measure, scratch_database(args.url) as name:
         url = f"{args.url}/{name}"
         with Interlock(url, worker=False) as app:
             app.register(machines.switch())
@@ -122,10 +139,16 @@ def main(argv: list[str] | None = None) -> int:
 
             asyncio.run(create())
         for processes in counts:
-            rate = events_per_second(url, processes, seconds)
+            tps = measure(seconds) if measure else None
+            print(f"pgbench -N  8 clients: {tps:,.0f} TPS" if tps else "pgbench -N  not available")
+            before = steps_recorded(url)
+            sent, elapsed = run_senders(url, processes, seconds)
+            recorded = steps_recorded(url) - before
+            rate = sent / elapsed
             ratio = f" ({rate / tps:.2f}x pgbench)" if tps else ""
             print(f"interlock   {processes} process{'es' if processes > 1 else ''}: {rate:,.0f} events/s over "
-                  f"{INSTANCES} instances, {SENDERS} senders each{ratio}")
+                  f"{INSTANCES} instances, {SENDERS} senders each{ratio}; {recorded:,} steps recorded for "
+                  f"{sent:,} answered sends{'' if recorded == sent else ' (MISMATCH)'}")
     return 0
 
 

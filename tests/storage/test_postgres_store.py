@@ -122,3 +122,24 @@ def test_every_per_instance_table_is_keyed_by_its_instance() -> None:
     for table, index, columns in rows:
         if table in PER_INSTANCE:
             assert {"machine", "id"} <= set(columns), (table, index, columns)
+
+
+def test_rows_another_transaction_holds_are_skipped_and_named_not_waited_for() -> None:
+    with fresh_database() as url:
+        first, second = PostgresStore(url), PostgresStore(url)
+        try:
+            with first.write() as tx:
+                for id in ("a", "b"):
+                    tx.insert_instance(InstanceRow("m", id, "1", "active", False, 0, 0,
+                                                   {"configuration": ["m"], "context": {}}))
+            with first.write() as mine:
+                assert [r.id for r in mine.lock_instances([("m", "a")]).rows] == ["a"]
+                with second.write() as theirs:  # SKIP LOCKED: waiting here would hang this thread
+                    locked = theirs.lock_instances([("m", "a"), ("m", "b"), ("m", "nope")])
+                assert [r.id for r in locked.rows] == ["b"]
+                assert locked.held == [("m", "a")]
+            with second.write() as tx:  # released with the first's commit
+                assert [r.id for r in tx.lock_instances([("m", "a")]).rows] == ["a"]
+        finally:
+            first.close()
+            second.close()

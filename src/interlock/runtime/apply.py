@@ -95,10 +95,7 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
     if row.queued or (row.paused and row.status == "active"):
         # behind other events (or paused): keep arrival order by going through the inbox. An instance
         # that has ended records the event as ignored at once, paused or not (after any still queued).
-        seq = unit.tx.enqueue(machine, id, event.to_json(), idempotency_key=idempotency_key, cause=None,
-                              sendid=None, now=unit.now)
-        row.queued += 1
-        unit.touch(row)
+        seq = unit.enqueue(row, event.to_json(), idempotency_key=idempotency_key)
         unit.mark((machine, id))
         settle(unit)
         applied = unit.outcomes.get(seq)
@@ -256,14 +253,10 @@ def settle(unit: Unit) -> None:
         while row is not None and row.queued > 0 and not row.paused and unit.budget > 0:
             if row.status == "active" and not unit.registry.has_version(row.machine, row.version):
                 break  # this process lacks the version: the events wait for a process that has it
-            queued = tx.take_event(*key, row.queued)
-            if queued is None:  # the counter drifted (should not happen): trust the inbox
-                row.queued = 0
-                unit.touch(row)
+            queued = unit.take_event(row)
+            if queued is None:  # the counter drifted (should not happen): the store set it from the inbox
                 break
             unit.budget -= 1
-            row.queued -= 1
-            unit.touch(row)
             event = Event.from_json(queued.event)
             if not unit.isolate:  # the fast path: a failure sends the whole batch back, isolated
                 try:
@@ -322,8 +315,7 @@ def cancel(unit: Unit, row: InstanceRow, reason: str) -> None:
     if row.status != "active":
         return
     tx = unit.tx
-    tx.clear_inbox(row.machine, row.id)
-    row.queued = 0
+    unit.clear_inbox(row)
     row.paused = False  # nothing is left to resume: later events are recorded as ignored at once
     tx.cancel_timers(row.machine, row.id, None)
     tx.cancel_tasks(row.machine, row.id, None)

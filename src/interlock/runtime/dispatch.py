@@ -61,10 +61,8 @@ def dispatch(unit: Unit, row: InstanceRow, number: int, effects: Sequence[Effect
                 _send(unit, row, effect, key)
             case CancelEffect(sendid=sendid):
                 unit.tx.cancel_timers(row.machine, row.id, sendid)
-                removed = unit.tx.remove_events_by_sendid(row.machine, row.id, sendid)
-                if removed:  # fired but not applied yet (the instance was busy or paused)
-                    row.queued -= removed
-                    unit.touch(row)
+                # fired but not applied yet (the instance was busy or paused)
+                unit.remove_events_by_sendid(row, sendid)
             case InvokeEffect():
                 _invoke(unit, row, effect, key)
             case CancelInvokeEffect(invokeid=invokeid):
@@ -103,10 +101,7 @@ def deliver(unit: Unit, machine: str, id: str, event: Event, *, cause: str | Non
     row = unit.row(machine, id)
     if row is None:
         return False
-    unit.tx.enqueue(machine, id, event.to_json(), idempotency_key=None, cause=cause, sendid=sendid,
-                    now=unit.now)
-    row.queued += 1
-    unit.touch(row)
+    unit.enqueue(row, event.to_json(), cause=cause, sendid=sendid)
     unit.mark((machine, id))
     return True
 
@@ -176,10 +171,7 @@ def _forget_old(unit: Unit, row: InstanceRow, invokeid: str) -> None:
     that is still queued (a task's result, a child's done event or its events to its parent), in the
     table or in this transaction, so it never reaches the new invocation."""
     if row.queued:
-        removed = unit.tx.remove_invocation_events(row.machine, row.id, invokeid)
-        if removed:
-            row.queued -= removed
-            unit.touch(row)
+        unit.remove_invocation_events(row, invokeid)
 
 
 def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> None:

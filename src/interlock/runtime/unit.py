@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
+from typing import Any
 
 from interlock.core.snapshot import Snapshot
 from interlock.runtime.registry import Registry
 from interlock.runtime.watchdog import Watchdog
-from interlock.storage.store import InstanceRow, WriteTx
+from interlock.storage.store import InstanceRow, QueuedEvent, WriteTx
 
 Key = tuple[str, str]
 
@@ -116,9 +117,37 @@ class Unit:
         if self.journal is not None:
             self.journal.add((row.machine, row.id))
 
-    def touch(self, row: InstanceRow) -> None:
-        """Write a row whose counters changed (not a step: ``updated_at`` stays)."""
-        self.tx.update_instance(row)
+    # -- the inbox: the store counts its events in ``row.queued`` and writes the row; noted here so a
+    # rolled-back attempt() puts the count back too
+
+    def enqueue(self, row: InstanceRow, event: dict[str, Any], *, idempotency_key: str | None = None,
+                cause: str | None = None, sendid: str | None = None) -> int:
+        seq = self.tx.enqueue(row, event, idempotency_key=idempotency_key, cause=cause, sendid=sendid,
+                              now=self.now)
+        self._note(row)
+        return seq
+
+    def take_event(self, row: InstanceRow) -> QueuedEvent | None:
+        taken = self.tx.take_event(row)
+        self._note(row)
+        return taken
+
+    def remove_events_by_sendid(self, row: InstanceRow, sendid: str) -> int:
+        removed = self.tx.remove_events_by_sendid(row, sendid)
+        self._note(row)
+        return removed
+
+    def remove_invocation_events(self, row: InstanceRow, invokeid: str) -> int:
+        removed = self.tx.remove_invocation_events(row, invokeid)
+        self._note(row)
+        return removed
+
+    def clear_inbox(self, row: InstanceRow) -> int:
+        removed = self.tx.clear_inbox(row)
+        self._note(row)
+        return removed
+
+    def _note(self, row: InstanceRow) -> None:
         if self.journal is not None:
             self.journal.add((row.machine, row.id))
 
@@ -127,7 +156,7 @@ class Unit:
         """Run a block in a savepoint. If it raises, the transaction and this unit's cached rows are as
         they were before it (the rows are restored in place: a caller may hold them), then it propagates.
 
-        Every change of a row goes through :meth:`save`, :meth:`touch` or :meth:`add`, which note the
+        Every change of a row goes through :meth:`save`, :meth:`add` or an inbox method, which note the
         row here; the savepoint writes everything waiting before it starts, so after its rollback the
         transaction holds each noted row as it was."""
         outer = self.journal

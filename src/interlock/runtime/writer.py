@@ -7,10 +7,15 @@ back before its commit.
 
 Commands first run without savepoints (the fast path). If one fails, the transaction rolls back and
 the batch runs again with a savepoint per command and per queued event, so a failure stays the failing
-command's (or event's) own. A lone command that fails is simply answered with its error.
+command's (or event's) own. A lone command that fails is simply answered with its error. A command that
+lost a race for a row (another writer held it) is no failure of its own: the batch runs again fast
+without it, and it waits for the next batch.
 
 The writer keeps instance rows and parsed snapshots between transactions (:class:`RowCache`), so a
-step of a hot instance reads nothing; see unit.py for when the cache is dropped.
+step of a hot instance reads nothing; see unit.py for when the cache is dropped. Before running a batch
+it reads the rows its commands name (``instance_key``: writes.py) that it does not hold, all in one
+statement (``WriteTx.lock_instances``; on PostgreSQL one ``FOR UPDATE SKIP LOCKED``); a command whose row
+another writer holds waits for the next batch instead of failing this one.
 
 Tasks a batch creates are claimed for this process's worker in the same transaction, when it has free
 threads (:class:`TaskClaimer`), and handed to it after the commit: a workflow's first step then costs no
@@ -33,7 +38,7 @@ from interlock.runtime.clock import Clock
 from interlock.runtime.registry import Registry
 from interlock.runtime.unit import Isolate, RowCache, Unit
 from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT, Watchdog
-from interlock.storage.store import StaleRowError, Store, TaskRow, TransactionLost
+from interlock.storage.store import StaleRowError, Store, TaskRow, TransactionLost, WriteTx
 
 T = TypeVar("T")
 Command = Callable[[Unit], Any]
@@ -42,6 +47,7 @@ Answer = tuple[Sink, Any, BaseException | None]
 _STOP = object()
 STALE_RETRIES = 20  # a transaction that keeps losing races to other writers is answered with the conflict
 STALE_PATIENCE = 30.0  # seconds a command may keep losing the race for a row before it is answered so
+LOSER_RERUNS = 3  # fast reruns of a batch without the commands that lost a race, before savepoints
 
 
 class TaskClaimer(Protocol):
@@ -205,7 +211,9 @@ class Writer:
                 cause = failed.__cause__
                 if len(batch) == 1 and not isinstance(cause, Isolate | StaleRowError):
                     answers, new_work = [(batch[0][1], None, cause)], None
-                else:  # a lost race: only the commands that lost it run again
+                elif isinstance(cause, StaleRowError) and failed.index >= 0:
+                    answers, new_work = self._without_losers(batch, failed, retry)
+                else:  # a failure must stay its command's own: savepoints
                     answers, new_work = self._attempt(batch, isolate=True, retry=retry)
         except StaleRowError:
             self._unclaim()
@@ -224,6 +232,35 @@ class Writer:
         if self.on_commit is not None:
             self.on_commit(new_work)
         return retry
+
+    def _without_losers(self, batch: list[tuple[Command, Sink]], failed: _Failed,
+                        retry: list[tuple[tuple[Command, Sink], StaleRowError]]) -> tuple[list[Answer], float | None]:
+        """A command lost a race for a row its step read (another writer held it: NOWAIT): run the batch
+        again without savepoints and without it (it waits for the next batch), up to LOSER_RERUNS times;
+        after that, or on any other failure, the batch runs isolated."""
+        losers: list[tuple[tuple[Command, Sink], StaleRowError]] = []
+        answers: list[Answer] = []
+        new_work: float | None = None
+        for _ in range(LOSER_RERUNS):
+            assert isinstance(failed.__cause__, StaleRowError)
+            losers.append((batch[failed.index], failed.__cause__))
+            batch = batch[:failed.index] + batch[failed.index + 1:]
+            if not batch:
+                break
+            try:
+                answers, new_work = self._attempt(batch, isolate=False, retry=retry)
+                break
+            except _Failed as again:
+                self._unclaim()
+                self.cache.clear()
+                if not (isinstance(again.__cause__, StaleRowError) and again.index >= 0):
+                    answers, new_work = self._attempt(batch, isolate=True, retry=retry)
+                    break
+                failed = again
+        else:
+            answers, new_work = self._attempt(batch, isolate=True, retry=retry)
+        retry.extend(losers)
+        return answers, new_work
 
     def _unclaim(self) -> None:
         if self._claimed:
@@ -256,7 +293,11 @@ class Writer:
                 self._data_version = tx.data_version
             cache.trim()
             now = self.clock.now()
-            for fn, sink in batch:
+            held = _read_rows(tx, batch, cache)
+            for index, (fn, sink) in enumerate(batch):
+                if held and (key := getattr(fn, "instance_key", None)) in held:
+                    retry.append(((fn, sink), StaleRowError(f"another writer held instance {key[0]}/{key[1]}")))
+                    continue
                 unit = Unit(tx, self.registry, now, cache=cache, isolate=isolate, watchdog=self.watchdog)
                 if isolate:
                     try:
@@ -274,7 +315,7 @@ class Writer:
                     try:
                         value = fn(unit)
                     except Exception as exc:
-                        raise _Failed from exc
+                        raise _Failed(index) from exc
                 answers.append((sink, value, None))
                 if unit.new_work is not None:
                     new_work = unit.new_work if new_work is None else min(new_work, unit.new_work)
@@ -288,6 +329,23 @@ class Writer:
             if fresh_work is not None:
                 new_work = fresh_work if new_work is None else min(new_work, fresh_work)
         return answers, new_work
+
+
+def _read_rows(tx: WriteTx, batch: list[tuple[Command, Sink]], cache: RowCache) -> set[tuple[str, str]]:
+    """Read the rows of the instances the batch's commands name (``instance_key``) and that are not
+    cached, in one statement (PostgreSQL: one round trip, and the locks, for the whole batch instead of
+    one per command); the keys of rows another writer holds, whose commands wait for the next batch."""
+    wanted: dict[tuple[str, str], None] = {}
+    for fn, _ in batch:
+        key = getattr(fn, "instance_key", None)
+        if key is not None and key not in cache.rows:
+            wanted[key] = None
+    if not wanted:
+        return set()
+    locked = tx.lock_instances(list(wanted))
+    for row in locked.rows:
+        cache.rows[(row.machine, row.id)] = row
+    return set(locked.held)
 
 
 def _answer(answers: list[Answer]) -> None:
@@ -319,4 +377,9 @@ def _resolve(items: list[Answer]) -> None:
 
 
 class _Failed(Exception):
-    """A command failed in the fast path: roll back, then answer it alone or run the batch isolated."""
+    """A command failed in the fast path (``index`` in its batch; -1: no one command): roll back, then
+    answer it alone, run the batch again without it (it lost a race), or run the batch isolated."""
+
+    def __init__(self, index: int = -1) -> None:
+        super().__init__(index)
+        self.index = index

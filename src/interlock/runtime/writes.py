@@ -37,6 +37,8 @@ from interlock.runtime.tasks import Attempt
 from interlock.runtime.unit import Unit
 from interlock.storage.store import TaskRow
 
+Key = tuple[str, str]
+
 
 class Written(NamedTuple):
     """An instance as the write left it (captured in the writer, turned into an Instance by the caller)."""
@@ -93,6 +95,12 @@ class Send:
     idempotency_key: str | None = None
     reject_unhandled: bool = False
 
+    @property
+    def instance_key(self) -> Key:
+        """The one existing instance this command writes: the writer reads (and on PostgreSQL locks)
+        the rows of a whole batch at once, and defers a command whose row another writer holds."""
+        return (self.machine, self.id)
+
     def __call__(self, unit: Unit) -> Sent:
         answer = apply.send(unit, self.machine, self.id, self.event, idempotency_key=self.idempotency_key,
                             reject_unhandled=self.reject_unhandled)
@@ -105,6 +113,10 @@ class Pause:
     machine: str
     id: str
 
+    @property
+    def instance_key(self) -> Key:
+        return (self.machine, self.id)
+
     def __call__(self, unit: Unit) -> Written:
         commands.pause(unit, self.machine, self.id)
         return _view(unit, self.machine, self.id)
@@ -115,6 +127,10 @@ class Resume:
     machine: str
     id: str
 
+    @property
+    def instance_key(self) -> Key:
+        return (self.machine, self.id)
+
     def __call__(self, unit: Unit) -> Written:
         commands.resume(unit, self.machine, self.id)
         return _view(unit, self.machine, self.id)
@@ -124,6 +140,10 @@ class Resume:
 class Cancel:
     machine: str
     id: str
+
+    @property
+    def instance_key(self) -> Key:
+        return (self.machine, self.id)
 
     def __call__(self, unit: Unit) -> Written:
         commands.cancel(unit, self.machine, self.id)

@@ -29,6 +29,7 @@ from interlock.storage.store import (
     Change,
     HistoryRow,
     InstanceRow,
+    Locked,
     QueuedEvent,
     StaleRowError,
     TaskRow,
@@ -62,8 +63,9 @@ class PostgresTx:
 
     def __init__(self, conn: psycopg.Connection[Any], data_version: int = 0, *, writing: bool = False) -> None:
         self.conn = conn
-        # A write transaction locks the instance rows it reads (NOWAIT), so no other writer changes them
-        # before it commits: the compare-and-set then always holds, and it stays as the safety net.
+        # A write transaction locks the instance rows it reads (a batch's at once, SKIP LOCKED:
+        # lock_instances; any other NOWAIT), so no other writer changes them before it commits: the
+        # compare-and-set then always holds, and it stays as the safety net.
         self._get = "lock_instance" if writing else "get_instance"
         # The writer keeps rows between transactions only while this stays the same; other processes
         # write at any time, so every transaction starts with fresh rows (the compare-and-set would
@@ -203,6 +205,21 @@ class PostgresTx:
         row = self._one(self._get, {"machine": machine, "id": id})
         return _instance(row) if row else None
 
+    def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
+        """One ``FOR UPDATE SKIP LOCKED`` for all the rows; a second query only when some were not
+        returned, to tell held rows from missing ones."""
+        if not keys:
+            return Locked([], [])
+        self._flush_updates()
+        params = {"machines": [m for m, _ in keys], "ids": [i for _, i in keys]}
+        rows = [_instance(r) for r in self._all("lock_instances", params)]
+        if len(rows) == len(set(keys)):
+            return Locked(rows, [])
+        got = {(r.machine, r.id) for r in rows}
+        missing = [k for k in dict.fromkeys(keys) if k not in got]
+        params = {"machines": [m for m, _ in missing], "ids": [i for _, i in missing]}
+        return Locked(rows, [(m, i) for m, i in self._all("existing_instances", params)])
+
     def insert_instance(self, row: InstanceRow) -> None:
         params = _params(row)
         if self._exec("insert_instance", params).rowcount != 1:
@@ -287,35 +304,53 @@ class PostgresTx:
 
     # -- inbox ----------------------------------------------------------------------------------------
 
-    def enqueue(self, machine: str, id: str, event: dict[str, Any], *, idempotency_key: str | None,
+    def enqueue(self, row: InstanceRow, event: dict[str, Any], *, idempotency_key: str | None,
                 cause: str | None, sendid: str | None, now: float) -> int:
-        found = self._one("enqueue", {"machine": machine, "id": id, "event": dumps(event),
+        found = self._one("enqueue", {"machine": row.machine, "id": row.id, "event": dumps(event),
                                       "idempotency_key": idempotency_key, "cause": cause, "sendid": sendid,
                                       "now": now})
         assert found is not None
+        self._count(row, row.queued + 1)
         return int(found[0])
+
+    def _count(self, row: InstanceRow, queued: int) -> None:
+        """The inbox counter: written with the row (its update waits with the others), the only place
+        it changes."""
+        if queued != row.queued:
+            row.queued = queued
+            self.update_instance(row)
 
     def inbox_by_key(self, machine: str, id: str, key: str) -> QueuedEvent | None:
         row = self._one("inbox_by_key", {"machine": machine, "id": id, "key": key})
         return _queued(row) if row else None
 
-    def take_event(self, machine: str, id: str, queued: int) -> QueuedEvent | None:
-        row = self._one("next_event", {"machine": machine, "id": id})
-        if row is None:
+    def take_event(self, row: InstanceRow) -> QueuedEvent | None:
+        key = {"machine": row.machine, "id": row.id}
+        found = self._one("next_event", key)
+        if found is None:
+            self._count(row, 0)
             return None
-        if self._exec("remove_event", {"machine": machine, "id": id, "seq": row[0]}).rowcount != 1:
-            raise StaleRowError(f"inbox event {row[0]} of {machine}/{id} was taken by another writer")
-        return _queued(row)
+        if self._exec("remove_event", {**key, "seq": found[0]}).rowcount != 1:
+            raise StaleRowError(f"inbox event {found[0]} of {row.machine}/{row.id} was taken by another writer")
+        self._count(row, row.queued - 1)
+        return _queued(found)
 
-    def remove_events_by_sendid(self, machine: str, id: str, sendid: str) -> int:
-        return self._exec("remove_events_by_sendid", {"machine": machine, "id": id, "sendid": sendid}).rowcount
+    def remove_events_by_sendid(self, row: InstanceRow, sendid: str) -> int:
+        params = {"machine": row.machine, "id": row.id, "sendid": sendid}
+        removed = self._exec("remove_events_by_sendid", params).rowcount
+        self._count(row, row.queued - removed)
+        return removed
 
-    def remove_invocation_events(self, machine: str, id: str, invokeid: str) -> int:
-        params = {"machine": machine, "id": id, "invokeid": invokeid}
-        return self._exec("remove_invocation_events", params).rowcount
+    def remove_invocation_events(self, row: InstanceRow, invokeid: str) -> int:
+        params = {"machine": row.machine, "id": row.id, "invokeid": invokeid}
+        removed = self._exec("remove_invocation_events", params).rowcount
+        self._count(row, row.queued - removed)
+        return removed
 
-    def clear_inbox(self, machine: str, id: str) -> int:
-        return self._exec("clear_inbox", {"machine": machine, "id": id}).rowcount
+    def clear_inbox(self, row: InstanceRow) -> int:
+        removed = self._exec("clear_inbox", {"machine": row.machine, "id": row.id}).rowcount
+        self._count(row, 0)
+        return removed
 
     # -- timers ---------------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from interlock.storage.store import (
     Change,
     HistoryRow,
     InstanceRow,
+    Locked,
     QueuedEvent,
     StaleRowError,
     TaskRow,
@@ -264,6 +265,11 @@ class SQLiteTx:
         row = self.conn.execute(_Q["get_instance"], {"machine": machine, "id": id}).fetchone()
         return _instance(row) if row else None
 
+    def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
+        """Every stored one: ``BEGIN IMMEDIATE`` lets one writer in at a time, so no row is held."""
+        rows = (self.get_instance(machine, id) for machine, id in dict.fromkeys(keys))
+        return Locked([row for row in rows if row is not None], [])
+
     def insert_instance(self, row: InstanceRow) -> None:
         params = instance_params(row)
         row.snapshot_json = params["snapshot"]
@@ -329,9 +335,17 @@ class SQLiteTx:
 
     # -- inbox ---------------------------------------------------------------------------------------
 
-    def enqueue(self, machine: str, id: str, event: dict[str, Any], *, idempotency_key: str | None,
+    def enqueue(self, row: InstanceRow, event: dict[str, Any], *, idempotency_key: str | None,
                 cause: str | None, sendid: str | None, now: float) -> int:
-        return self._pending.enqueue(self.conn, machine, id, event, idempotency_key, cause, sendid, now)
+        seq = self._pending.enqueue(self.conn, row.machine, row.id, event, idempotency_key, cause, sendid, now)
+        self._count(row, row.queued + 1)
+        return seq
+
+    def _count(self, row: InstanceRow, queued: int) -> None:
+        """The inbox counter: written with the row (write-behind), the only place it changes."""
+        if queued != row.queued:
+            row.queued = queued
+            self.update_instance(row)
 
     def inbox_by_key(self, machine: str, id: str, key: str) -> QueuedEvent | None:
         for event, _ in self._pending.inbox.get((machine, id), ()):
@@ -340,9 +354,14 @@ class SQLiteTx:
         row = self.conn.execute(_Q["inbox_by_key"], {"machine": machine, "id": id, "key": key}).fetchone()
         return _queued(row) if row else None
 
-    def take_event(self, machine: str, id: str, queued: int) -> QueuedEvent | None:
-        """Remove and return the oldest event of an inbox that holds ``queued`` events. Events queued by
-        this transaction are newer than any stored one, so the table is read only when it holds some."""
+    def take_event(self, row: InstanceRow) -> QueuedEvent | None:
+        """Events queued by this transaction are newer than any stored one, so the table is read only
+        when the counter says it holds some."""
+        taken = self._take(row.machine, row.id, row.queued)
+        self._count(row, 0 if taken is None else row.queued - 1)
+        return taken
+
+    def _take(self, machine: str, id: str, queued: int) -> QueuedEvent | None:
         waiting = self._pending.inbox.get((machine, id))
         if queued > (len(waiting) if waiting else 0):
             row = self.conn.execute(_Q["next_event"], {"machine": machine, "id": id}).fetchone()
@@ -357,14 +376,19 @@ class SQLiteTx:
             return event
         return None
 
-    def remove_events_by_sendid(self, machine: str, id: str, sendid: str) -> int:
+    def remove_events_by_sendid(self, row: InstanceRow, sendid: str) -> int:
+        machine, id = row.machine, row.id
         removed = self._drop_waiting(machine, id, lambda e: e.sendid == sendid)
-        return removed + self._run("remove_events_by_sendid", {"machine": machine, "id": id, "sendid": sendid})
+        removed += self._run("remove_events_by_sendid", {"machine": machine, "id": id, "sendid": sendid})
+        self._count(row, row.queued - removed)
+        return removed
 
-    def remove_invocation_events(self, machine: str, id: str, invokeid: str) -> int:
+    def remove_invocation_events(self, row: InstanceRow, invokeid: str) -> int:
+        machine, id = row.machine, row.id
         removed = self._drop_waiting(machine, id, lambda e: e.event.get("invokeid") == invokeid)
-        return removed + self._run("remove_invocation_events", {"machine": machine, "id": id,
-                                                                "invokeid": invokeid})
+        removed += self._run("remove_invocation_events", {"machine": machine, "id": id, "invokeid": invokeid})
+        self._count(row, row.queued - removed)
+        return removed
 
     def _drop_waiting(self, machine: str, id: str, drop: Callable[[QueuedEvent], bool]) -> int:
         """Remove the events queued in this transaction (not stored yet) that ``drop`` selects."""
@@ -377,9 +401,11 @@ class SQLiteTx:
         waiting.extend(kept)
         return removed
 
-    def clear_inbox(self, machine: str, id: str) -> int:
-        waiting = self._pending.inbox.pop((machine, id), None)
-        return len(waiting or ()) + self._run("clear_inbox", {"machine": machine, "id": id})
+    def clear_inbox(self, row: InstanceRow) -> int:
+        waiting = self._pending.inbox.pop((row.machine, row.id), None)
+        removed = len(waiting or ()) + self._run("clear_inbox", {"machine": row.machine, "id": row.id})
+        self._count(row, 0)
+        return removed
 
     # -- timers --------------------------------------------------------------------------------------
 

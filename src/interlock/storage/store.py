@@ -151,6 +151,14 @@ class Change:
     at: float
 
 
+class Locked(NamedTuple):
+    """What :meth:`WriteTx.lock_instances` found: the ``rows`` now held by this transaction, and the keys
+    of instances that exist but another writer ``held`` (missing instances are in neither)."""
+
+    rows: list[InstanceRow]
+    held: list[tuple[str, str]]
+
+
 class ReadTx(Protocol):
     """A consistent read view."""
 
@@ -178,6 +186,10 @@ class WriteTx(ReadTx, Protocol):
     def update_instance(self, row: InstanceRow) -> None:
         """Write the row if the database still holds it at ``row.revision`` (then bump it), else raise
         :class:`StaleRowError` (at once or when the transaction's writes go out)."""
+    def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
+        """Read many instance rows at once for this transaction, skipping (never waiting for) rows
+        another writer holds: the writer runs a batch's commands on the rows it got and defers the
+        commands of the ``held`` ones to the next batch."""
     def find_child(self, machine: str, id: str, invokeid: str) -> InstanceRow | None: ...
     def children(self, machine: str, id: str) -> list[InstanceRow]: ...
     def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str], *,
@@ -187,15 +199,18 @@ class WriteTx(ReadTx, Protocol):
         the given (machine, version) pairs."""
     # history
     def append_history(self, row: HistoryRow) -> None: ...
-    # inbox (the caller keeps ``InstanceRow.queued`` in step with it)
-    def enqueue(self, machine: str, id: str, event: dict[str, Any], *, idempotency_key: str | None,
-                cause: str | None, sendid: str | None, now: float) -> int: ...
+    # inbox: its methods keep ``row.queued`` equal to the instance's queued events (the one place that
+    # counts them) and write the row with the count, in this transaction (no trigger: rules live here)
+    def enqueue(self, row: InstanceRow, event: dict[str, Any], *, idempotency_key: str | None,
+                cause: str | None, sendid: str | None, now: float) -> int:
+        """Queue an event for the instance (counted in ``row.queued``); its sequence number."""
     def inbox_by_key(self, machine: str, id: str, key: str) -> QueuedEvent | None: ...
-    def take_event(self, machine: str, id: str, queued: int) -> QueuedEvent | None:
-        """Remove and return the oldest queued event; :class:`StaleRowError` if another writer took it."""
-    def remove_events_by_sendid(self, machine: str, id: str, sendid: str) -> int: ...
-    def remove_invocation_events(self, machine: str, id: str, invokeid: str) -> int: ...  # Event.invokeid
-    def clear_inbox(self, machine: str, id: str) -> int: ...
+    def take_event(self, row: InstanceRow) -> QueuedEvent | None:
+        """Remove and return the oldest queued event (uncounted); None when there is none (the count is
+        then 0); :class:`StaleRowError` if another writer took it."""
+    def remove_events_by_sendid(self, row: InstanceRow, sendid: str) -> int: ...  # how many (uncounted)
+    def remove_invocation_events(self, row: InstanceRow, invokeid: str) -> int: ...  # Event.invokeid
+    def clear_inbox(self, row: InstanceRow) -> int: ...  # the count is 0 after it
     # timers
     def add_timer(self, row: TimerRow) -> None: ...
     def cancel_timers(self, machine: str, id: str, sendid: str | None) -> int: ...  # None: all

@@ -12,7 +12,15 @@ import pytest
 from interlock.errors import ConflictError
 from interlock.runtime.retry import RetryPolicy
 from interlock.storage.queries import migrations
-from interlock.storage.store import HistoryRow, InstanceRow, StaleRowError, Store, TaskRow, TimerRow
+from interlock.storage.store import (
+    HistoryRow,
+    InstanceRow,
+    StaleRowError,
+    Store,
+    TaskRow,
+    TimerRow,
+    WriteTx,
+)
 from tests.storage.contract.conftest import Opener
 
 
@@ -30,6 +38,25 @@ def _create(store: Store, *ids: str) -> None:
         for id in ids:
             tx.insert_instance(_row(id))
             tx.append_history(HistoryRow("m", id, 0, 1.0, "started", None, None, None, [], ["m"], {}, []))
+
+
+def _get(tx: WriteTx, id: str) -> InstanceRow:
+    row = tx.get_instance("m", id)
+    assert row is not None
+    return row
+
+
+def _enqueue(tx: WriteTx, id: str, name: str, *, sendid: str | None = None, invokeid: str | None = None,
+             row: InstanceRow | None = None) -> int:
+    event: dict[str, Any] = {"name": name} if invokeid is None else {"name": name, "invokeid": invokeid}
+    return tx.enqueue(row or _get(tx, id), event, idempotency_key=None, cause=None, sendid=sendid, now=1.0)
+
+
+def _queued(store: Store, id: str) -> int:
+    with store.read() as tx:
+        row = tx.get_instance("m", id)
+        assert row is not None
+        return row.queued
 
 
 def _in_other_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
@@ -67,6 +94,21 @@ def test_instances_are_created_read_and_updated_with_a_revision(store: Store) ->
         assert (found.step, found.queued, found.paused, found.snapshot["context"]) == (1, 2, True, {"x": 1})
         assert found.revision > 0  # by one per write, or per transaction where writes wait (SQLite)
         assert tx.get_instance("m", "nope") is None
+
+
+def test_many_rows_are_read_at_once_and_a_missing_instance_is_neither_a_row_nor_held(store: Store) -> None:
+    _create(store, "a", "b", "c")
+    with store.write() as tx:
+        locked = tx.lock_instances([("m", "a"), ("m", "c"), ("m", "nope"), ("m", "a")])
+        assert sorted(r.id for r in locked.rows) == ["a", "c"]
+        assert locked.held == []
+        assert tx.lock_instances([]).rows == []
+        row = next(r for r in locked.rows if r.id == "c")
+        row.step, row.snapshot_json = 5, None
+        tx.update_instance(row)  # a row read so can be written (compare-and-set on its revision)
+    with store.read() as tx:
+        found = tx.get_instance("m", "c")
+        assert found is not None and found.step == 5
 
 
 def test_a_write_of_a_row_changed_since_it_was_read_is_refused_and_nothing_of_it_is_kept(
@@ -122,14 +164,16 @@ def test_two_connections_never_take_the_same_inbox_event(open_connection: Opener
     first, second = open_connection(), open_connection()
     _create(first, "a")
     with first.write() as tx:
-        tx.enqueue("m", "a", {"name": "ONE"}, idempotency_key=None, cause=None, sendid=None, now=1.0)
+        _enqueue(tx, "a", "ONE")
 
     def take() -> Any:
         with second.write() as tx:
-            return tx.take_event("m", "a", 1)
+            row = tx.get_instance("m", "a")
+            assert row is not None
+            return tx.take_event(row)
 
     with first.write() as tx:
-        mine = tx.take_event("m", "a", 1)
+        mine = tx.take_event(_get(tx, "a"))
         thread, box = _in_other_thread(take)
         thread.join(0.5)
     thread.join()
@@ -137,6 +181,66 @@ def test_two_connections_never_take_the_same_inbox_event(open_connection: Opener
     # the other connection gets nothing, or notices it lost the row; never the same event
     assert box.get("value") is None
     assert "error" not in box or isinstance(box["error"], StaleRowError)
+
+
+# -- the inbox counter: the store keeps ``queued`` equal to the queued events, nobody else ----------------
+
+
+def test_the_queued_counter_follows_every_event_added_and_removed(store: Store) -> None:
+    _create(store, "a")
+    with store.write() as tx:
+        row = _get(tx, "a")
+        _enqueue(tx, "a", "ONE", row=row)
+        _enqueue(tx, "a", "TIMER", sendid="s1", row=row)
+        _enqueue(tx, "a", "DONE", invokeid="i1", row=row)
+        _enqueue(tx, "a", "TWO", row=row)
+        assert row.queued == 4  # the row in hand, and the stored one below
+    assert _queued(store, "a") == 4
+    with store.write() as tx:
+        row = _get(tx, "a")
+        assert tx.remove_events_by_sendid(row, "s1") == 1 and row.queued == 3
+        assert tx.remove_invocation_events(row, "i1") == 1 and row.queued == 2
+        assert tx.remove_events_by_sendid(row, "nope") == 0 and row.queued == 2
+        taken = tx.take_event(row)
+        assert taken is not None and taken.event == {"name": "ONE"} and row.queued == 1
+    assert _queued(store, "a") == 1
+    with store.write() as tx:
+        row = _get(tx, "a")
+        _enqueue(tx, "a", "THREE", row=row)  # queued and cleared in one transaction, and one stored
+        assert (tx.clear_inbox(row), row.queued) == (2, 0)
+        assert tx.take_event(row) is None and row.queued == 0
+    assert _queued(store, "a") == 0
+
+
+def test_events_queued_and_taken_in_one_transaction_leave_the_counter_at_zero(store: Store) -> None:
+    _create(store, "a", "b")
+    with store.write() as tx:
+        row, other = _get(tx, "a"), _get(tx, "b")
+        for name in ("ONE", "TWO"):
+            _enqueue(tx, "a", name, row=row)
+        _enqueue(tx, "b", "THREE", row=other)
+        assert [e.event["name"] for e in (tx.take_event(row), tx.take_event(row)) if e] == ["ONE", "TWO"]
+        assert (row.queued, other.queued) == (0, 1)
+        assert tx.take_event(row) is None
+    assert (_queued(store, "a"), _queued(store, "b")) == (0, 1)
+
+
+def test_a_rolled_back_savepoint_keeps_neither_its_events_nor_their_count(store: Store) -> None:
+    _create(store, "a")
+    with store.write() as tx:
+        _enqueue(tx, "a", "KEPT")
+    with store.write() as tx:
+        row = _get(tx, "a")
+        with pytest.raises(RuntimeError), tx.savepoint():
+            _enqueue(tx, "a", "LOST", row=row)
+            assert tx.take_event(row) is not None
+            raise RuntimeError("roll back")
+    assert _queued(store, "a") == 1
+    with store.write() as tx:
+        row = _get(tx, "a")
+        taken = tx.take_event(row)
+        assert taken is not None and taken.event == {"name": "KEPT"}
+        assert tx.take_event(row) is None
 
 
 def test_two_connections_never_claim_the_same_task(open_connection: Opener) -> None:

@@ -36,6 +36,21 @@ SELECT machine, id, version, status, paused, step, queued, snapshot,
 FROM instances WHERE machine = %(machine)s AND id = %(id)s
 FOR UPDATE NOWAIT;
 
+-- name: lock_instances
+-- Many instances (parallel arrays of machines and ids) with their snapshots, locked for this write
+-- transaction in one round trip; rows another transaction holds are skipped (SKIP LOCKED: the commands
+-- that need them run in the writer's next batch, so no batch waits for a lock or fails on one).
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
+FROM instances
+WHERE (machine, id) IN (SELECT m, i FROM unnest(%(machines)s::text[], %(ids)s::text[]) AS wanted (m, i))
+FOR UPDATE SKIP LOCKED;
+
+-- name: existing_instances
+-- Which of many instances exist (committed rows, locked or not): tells held rows from missing ones.
+SELECT machine, id FROM instances
+WHERE (machine, id) IN (SELECT m, i FROM unnest(%(machines)s::text[], %(ids)s::text[]) AS wanted (m, i));
+
 -- name: insert_instance
 -- A new instance; no row is inserted when the name is taken (the caller checks).
 INSERT INTO instances (machine, id, version, status, paused, step, queued, snapshot,
