@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 
 from interlock.app import Interlock
 from interlock.auth.principal import Authenticator
-from interlock.server import admin, events, health, history, instances, machines
+from interlock.server import admin, events, health, history, instances, machines, openapi
 from interlock.server.catalog import Catalog
 from interlock.server.config import ServerConfig
 from interlock.server.errors import EXCEPTION_HANDLERS
@@ -27,8 +27,10 @@ from interlock.server.limits import BodyLimit, RateLimit
 
 log = logging.getLogger("interlock.server")
 
-# each module exposes routes() -> list[BaseRoute]; a new concept adds its module here
-ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin)
+# each module exposes routes() -> list[BaseRoute] (and may describe them: openapi_paths() -> {path: item});
+# a new concept adds its module here
+ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin,
+                                      openapi)
 
 
 def create_app(interlock: Interlock, config: ServerConfig, *,
@@ -43,6 +45,9 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
     app.state.config = config
     app.state.authenticator = authenticator
     app.state.catalog = Catalog(interlock)
+    described = [m.openapi_paths() for m in ROUTE_MODULES if hasattr(m, "openapi_paths")]
+    app.state.openapi = openapi.build_openapi(config.max_page_size,
+                                              {k: v for paths in described for k, v in paths.items()})
     app.state.background = set()  # writes answered before they committed (?wait=false)
     return app
 
