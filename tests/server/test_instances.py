@@ -106,3 +106,12 @@ def test_pause_resume_cancel_and_the_admin_reads(server: Server) -> None:
     c.post("/v1/machines/door/instances/e/events", json={"type": "OPEN"})
     final = c.post("/v1/machines/door/instances/e/events", json={"type": "LOCK"}).json()["instance"]
     assert final["done"] is True and final["status"] == "done"
+
+
+def test_health_names_the_version_and_the_schema(server: Server) -> None:
+    import interlock
+    from interlock.storage.queries import migrations
+
+    health = server.client.get("/v1/health").json()
+    assert health == {"status": "ok", "version": interlock.__version__,
+                      "schema": migrations("sqlite")[-1][0]}
