@@ -176,6 +176,12 @@ class Interlock:
         items = tuple(self.runtime.store.changes(after=after, limit=limit))
         return Page(items, items[-1].position if items else after)
 
+    def last_position(self) -> int:
+        """The change feed's head: the position of the last committed step (0 before the first). A
+        follower that wants only what comes next starts from here: ``changes(after=app.last_position())``."""
+        self.runtime.read()  # refuses a closed app, and a call from inside a step
+        return self.runtime.store.last_position()
+
     def wait_for_changes(self, *, after: int, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a step committed after position ``after`` (by any process);
         True if there is one. PostgreSQL wakes waiters with LISTEN/NOTIFY, and a lost notification only
