@@ -10,6 +10,7 @@ import typer
 from interlock.cli.db import app as db_app
 from interlock.cli.demo import demo
 from interlock.cli.diagram import diagram
+from interlock.cli.serve import serve
 from interlock.cli.simulate import simulate
 from interlock.cli.validate import validate
 from interlock.cli.worker import worker
@@ -26,6 +27,7 @@ app.command()(simulate)
 app.command()(diagram)
 app.command()(demo)
 app.command()(worker)
+app.command()(serve)
 app.add_typer(db_app, name="db", help="Database schema: interlock db upgrade URL.")
 
 
