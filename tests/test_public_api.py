@@ -6,7 +6,7 @@ import interlock
 
 PUBLIC = {
     "AsyncInterlock", "Change", "Chart", "Clock", "ConflictError", "DefinitionError", "Event", "EventRejectedError",
-    "HistoryEntry", "Instance", "Interlock", "InterlockError", "LogRecord", "MemoryRunner", "NotFoundError",
+    "HTTPSends", "HistoryEntry", "Instance", "Interlock", "InterlockError", "LogRecord", "MemoryRunner", "NotFoundError",
     "Page", "Problem", "Reach", "RetryPolicy", "SendResult", "Session", "Snapshot", "StepLimitError", "StepResult",
     "StorageError", "SystemClock", "Task", "TaskLostError", "VirtualClock", "__version__", "load_document",
     "load_machine", "load_scxml", "machine", "provide", "start", "step", "stop",

@@ -34,6 +34,7 @@ from interlock.frontends.scxml import load_scxml
 from interlock.runtime.clock import Clock, SystemClock, VirtualClock
 from interlock.runtime.memory import LogRecord, MemoryRunner, Session
 from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult
+from interlock.runtime.basichttp import HTTPSends
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.tasks import Task, TaskLostError
 from interlock.storage.store import Change
@@ -49,6 +50,7 @@ __all__ = [
     "DefinitionError",
     "Event",
     "EventRejectedError",
+    "HTTPSends",
     "HistoryEntry",
     "Instance",
     "Interlock",
