@@ -19,7 +19,17 @@ from starlette.middleware import Middleware
 
 from interlock.app import Interlock
 from interlock.auth.principal import Authenticator
-from interlock.server import basichttp, events, health, history, instances, live
+from interlock.server import (
+    admin,
+    basichttp,
+    events,
+    health,
+    history,
+    instances,
+    live,
+    machines,
+    openapi,
+)
 from interlock.server.catalog import Catalog
 from interlock.server.config import ServerConfig
 from interlock.server.errors import EXCEPTION_HANDLERS
@@ -28,8 +38,10 @@ from interlock.server.limits import BodyLimit, RateLimit
 
 log = logging.getLogger("interlock.server")
 
-# each module exposes routes() -> list[BaseRoute]; a new concept adds its module here
-ROUTE_MODULES: tuple[Any, ...] = (health, instances, events, history, live, basichttp)
+# each module exposes routes() -> list[BaseRoute] (and may describe them: openapi_paths() -> {path: item});
+# a new concept adds its module here
+ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin,
+                                      openapi, live, basichttp)
 
 
 def create_app(interlock: Interlock, config: ServerConfig, *,
@@ -44,6 +56,9 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
     app.state.config = config
     app.state.authenticator = authenticator
     app.state.catalog = Catalog(interlock)
+    described = [m.openapi_paths() for m in ROUTE_MODULES if hasattr(m, "openapi_paths")]
+    app.state.openapi = openapi.build_openapi(config.max_page_size,
+                                              {k: v for paths in described for k, v in paths.items()})
     app.state.background = set()  # writes answered before they committed (?wait=false)
     app.state.feed = Feed(interlock, queue_size=config.live_queue_size,
                           max_subscribers=config.live_max_subscribers)
