@@ -200,7 +200,10 @@ async def stream(request: Request) -> StreamingResponse:
     await request.app.state.catalog.ensure(machine)
     await interlock.aio.get(machine, name)  # 404 for an unknown instance, before the stream starts
     after = _resume_position(request)
-    sub = await feed_of(request).subscribe(lambda c: c.machine == machine and c.id == name, after=after)
+    try:
+        sub = await feed_of(request).subscribe(lambda c: c.machine == machine and c.id == name, after=after)
+    except Dropped as exc:
+        raise ApiError(503, "subscribers.full", exc.reason.split(": ", 1)[1]) from None
     return StreamingResponse(_events(request, sub, principal, snapshot=after is None),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
