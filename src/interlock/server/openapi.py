@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from interlock import __version__
+import interlock
 from interlock.server.openapi_schemas import COMPONENTS, ref
 from interlock.server.uploads import MEDIA_TYPES
 
@@ -95,7 +95,7 @@ def build_openapi(max_page: int = 1000, extra: dict[str, Any] | None = None) -> 
         **control, **admin, **(extra or {}),
     }
     return {"openapi": "3.0.3",
-            "info": {"title": "Interlock", "version": __version__,
+            "info": {"title": "Interlock", "version": interlock.__version__,
                      "description": "Durable statechart instances over HTTP (docs/server.md)."},
             "paths": paths, "components": COMPONENTS,
             "security": [{"bearer": []}]}
@@ -112,7 +112,7 @@ async def docs(request: Request) -> HTMLResponse:
         for method, op in operations.items():
             rows.append(f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code></td>"
                         f"<td>{html.escape(op['summary'])}</td><td>{html.escape(op['description'])}</td></tr>")
-    return HTMLResponse(DOCS.format(version=__version__, rows="\n".join(rows)))
+    return HTMLResponse(DOCS.format(version=interlock.__version__, rows="\n".join(rows)))
 
 
 DOCS = """<!doctype html>
