@@ -95,3 +95,15 @@ def test_the_policy_refuses_other_schemes_credentials_and_hosts_it_does_not_name
     assert "not an http(s) URL" in str(policy.refusal("file:///etc/passwd"))
     assert "credentials" in str(policy.refusal("https://u:p@api.example.com/x"))
     assert HTTPSends(allow=()).refusal("http://localhost/x") is not None
+
+
+def test_the_server_setting_names_the_hosts_and_an_empty_list_sends_none(tmp_path: Path) -> None:
+    from interlock.server.config import load_config
+
+    env = {"INTERLOCK_HTTP_SENDS_ALLOW": "api.example.com, *.hooks.example.org"}
+    policy = load_config({}, env).http_sends()
+    assert policy is not None and policy.allow == ("api.example.com", "*.hooks.example.org")
+    assert load_config({}, {}).http_sends() == HTTPSends()  # loopback only
+    config = tmp_path / "server.toml"
+    config.write_text("[server]\nhttp_sends_allow = []\n", encoding="utf-8")
+    assert load_config({}, {}, file=config).http_sends() is None
