@@ -6,9 +6,10 @@ import interlock
 
 PUBLIC = {
     "AsyncInterlock", "Change", "Chart", "Clock", "ConflictError", "DefinitionError", "Event", "EventRejectedError",
-    "HistoryEntry", "Instance", "Interlock", "InterlockError", "LogRecord", "MemoryRunner", "NotFoundError",
-    "Page", "Problem", "Reach", "RetryPolicy", "SendResult", "ServerConfig", "Session", "Snapshot", "StepLimitError", "StepResult",
-    "StorageError", "SystemClock", "Task", "TaskLostError", "VirtualClock", "__version__", "create_app", "load_document",
+    "HTTPSends", "HistoryEntry", "Instance", "Interlock", "InterlockError", "LogRecord", "MemoryRunner",
+    "NotFoundError", "Page", "Problem", "Reach", "RetryPolicy", "SendResult", "ServerConfig", "Session", "Snapshot",
+    "StepLimitError", "StepResult", "StorageError", "SystemClock", "Task", "TaskLostError", "VirtualClock",
+    "__version__", "create_app", "load_document",
     "load_machine", "load_scxml", "machine", "provide", "start", "step", "stop",
 }
 

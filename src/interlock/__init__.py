@@ -32,6 +32,7 @@ from interlock.frontends.document import load_document
 from interlock.frontends.loader import load_machine
 from interlock.frontends.python import machine, provide
 from interlock.frontends.scxml import load_scxml
+from interlock.runtime.basichttp import HTTPSends
 from interlock.runtime.clock import Clock, SystemClock, VirtualClock
 from interlock.runtime.memory import LogRecord, MemoryRunner, Session
 from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult
@@ -52,6 +53,7 @@ __all__ = [
     "DefinitionError",
     "Event",
     "EventRejectedError",
+    "HTTPSends",
     "HistoryEntry",
     "Instance",
     "Interlock",
