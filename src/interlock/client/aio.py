@@ -12,10 +12,9 @@ import httpx
 from interlock.client import calls
 from interlock.client import transport as tr
 from interlock.client.calls import Call
-from interlock.client.models import ApiKey, Machine, RemoteInstance, Version
+from interlock.client.models import ApiKey, Machine, RemoteChange, RemoteInstance, Version
 from interlock.client.subscribe import subscribe
 from interlock.runtime.model import HistoryEntry, Page, SendResult
-from interlock.storage.store import Change
 
 T = TypeVar("T")
 
@@ -150,7 +149,7 @@ class AsyncClient:
     # -- live -----------------------------------------------------------------------------------------
 
     def subscribe(self, machine: str, *, instances: Sequence[str] = (), after: int = 0, reconnect: bool = True,
-                  retries: int | None = None) -> AsyncIterator[Change]:
+                  retries: int | None = None) -> AsyncIterator[RemoteChange]:
         """Every change of ``machine`` (or of some of its instances) after feed position ``after``, as it
         commits; reconnects and resumes after the last change it yielded (see :mod:`interlock.client.subscribe`)."""
         return subscribe(self.base_url, self._http.headers, machine, instances=instances, after=after,

@@ -115,6 +115,19 @@ def key_of(data: Mapping[str, Any]) -> ApiKey:
                   bool(data.get("revoked", False) or data.get("revoked_at")), data.get("secret"))
 
 
-def change_of(data: Mapping[str, Any]) -> Change:
-    return Change(int(data["position"]), data["machine"], data["id"], int(data.get("step", 0)),
-                  data.get("outcome", ""), float(data.get("at") or 0.0))
+@dataclass(frozen=True, slots=True, repr=False)
+class RemoteChange(Change):
+    """A change from the live feed: a :class:`~interlock.Change` and, when the server sent it, the instance
+    as it was read just after the change (it may already be at a later step)."""
+
+    instance: RemoteInstance | None = None
+
+    def __repr__(self) -> str:
+        return f"<RemoteChange #{self.position} {self.machine}/{self.id} step={self.step} {self.outcome}>"
+
+
+def change_of(data: Mapping[str, Any]) -> RemoteChange:
+    instance = data.get("instance")
+    return RemoteChange(int(data["position"]), data["machine"], data["id"], int(data.get("step", 0)),
+                        data.get("outcome", ""), float(data.get("at") or 0.0),
+                        instance_of(instance) if isinstance(instance, Mapping) else None)

@@ -20,8 +20,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from interlock.client.errors import HTTPError, UnreachableError, error_from
-from interlock.client.models import change_of
-from interlock.storage.store import Change
+from interlock.client.models import RemoteChange, change_of
 
 MAX_BACKOFF = 5.0  # seconds between reconnection attempts, at most
 MAX_MESSAGE = 1 << 20  # bytes of one message
@@ -38,7 +37,7 @@ def ws_url(base_url: str) -> str:
 
 async def subscribe(base_url: str, headers: Mapping[str, str], machine: str, *,
                     instances: Sequence[str] = (), after: int = 0, reconnect: bool = True,
-                    retries: int | None = None) -> AsyncIterator[Change]:
+                    retries: int | None = None) -> AsyncIterator[RemoteChange]:
     """Yield every change of ``machine`` (or of ``instances``) after position ``after``, as it commits.
 
     With ``reconnect`` a lost connection is opened again (``retries`` times in a row, forever if None)
@@ -68,7 +67,7 @@ async def subscribe(base_url: str, headers: Mapping[str, str], machine: str, *,
         await asyncio.sleep(min(MAX_BACKOFF, 0.1 * 2**failures))
 
 
-def _change(raw: str | bytes) -> Change | None:
+def _change(raw: str | bytes) -> RemoteChange | None:
     """A change from one message; None for the server's other messages (acknowledgements, pings).
     An error message is raised."""
     message: Any = json.loads(raw)
