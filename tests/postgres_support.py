@@ -16,7 +16,8 @@ import psycopg
 import pytest
 
 SERVER = os.environ.get("INTERLOCK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-TABLES = ("instances", "instance_index", "history", "inbox", "timers", "tasks", "machines")
+TABLES = ("instances", "instance_index", "history", "inbox", "timers", "tasks", "machines",
+          "machine_definitions")
 _reachable: bool | None = None
 
 

@@ -18,6 +18,7 @@ from psycopg import errors
 from interlock.errors import ConflictError, StorageError
 from interlock.storage.codec import dumps
 from interlock.storage.queries import load_queries
+from interlock.storage.rows import definition_row, timer_row
 from interlock.storage.rows import history_row as _history
 from interlock.storage.rows import instance_row as _instance
 from interlock.storage.rows import queued_event as _queued
@@ -27,6 +28,7 @@ from interlock.storage.sqlite_pending import instance_params
 from interlock.storage.state_index import index_of, moves
 from interlock.storage.store import (
     Change,
+    DefinitionRow,
     HistoryRow,
     InstanceRow,
     QueuedEvent,
@@ -194,6 +196,29 @@ class PostgresTx:
                                         "definition": definition})
         found = self._one("machine_shape", {"name": name, "version": version})
         return (str(found[0]), found[1]) if found else (shape, definition)
+
+    # -- uploaded definitions and admin reads ----------------------------------------------------------
+
+    def save_definition(self, row: DefinitionRow) -> DefinitionRow:
+        self._exec("save_definition", {"name": row.name, "version": row.version, "format": row.format,
+                                      "text": row.text, "now": row.registered_at})
+        kept = self.get_definition(row.name, row.version)
+        return kept if kept is not None else row
+
+    def get_definition(self, name: str, version: str) -> DefinitionRow | None:
+        found = self._one("get_definition", {"name": name, "version": version})
+        return definition_row(found) if found else None
+
+    def definitions(self, name: str | None = None) -> list[DefinitionRow]:
+        if name is None:
+            return [definition_row(r) for r in self._all("all_definitions", {})]
+        return [definition_row(r) for r in self._all("definitions_of", {"name": name})]
+
+    def timers_of(self, machine: str, id: str) -> list[TimerRow]:
+        return [timer_row(r) for r in self._all("timers_of", {"machine": machine, "id": id})]
+
+    def tasks_of(self, machine: str, id: str) -> list[TaskRow]:
+        return [_task(r) for r in self._all("tasks_of", {"machine": machine, "id": id})]
 
     # -- instances ------------------------------------------------------------------------------------
 

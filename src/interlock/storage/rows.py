@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from interlock.storage.sqlite_errors import stored_json as loads
-from interlock.storage.store import HistoryRow, InstanceRow, QueuedEvent, TaskRow
+from interlock.storage.store import (
+    DefinitionRow,
+    HistoryRow,
+    InstanceRow,
+    QueuedEvent,
+    TaskRow,
+    TimerRow,
+)
 
 
 def instance_row(r: tuple[Any, ...]) -> InstanceRow:
@@ -26,3 +33,11 @@ def queued_event(r: tuple[Any, ...]) -> QueuedEvent:
 def task_row(r: tuple[Any, ...]) -> TaskRow:
     return TaskRow(r[0], r[1], r[2], r[3], r[4], loads(r[5]), loads(r[6]), r[7], r[8], r[9], r[10],
                    r[11], r[12])
+
+
+def timer_row(r: tuple[Any, ...]) -> TimerRow:
+    return TimerRow(r[0], r[1], r[2], r[3], r[4], loads(r[5]), r[6])
+
+
+def definition_row(r: tuple[Any, ...]) -> DefinitionRow:
+    return DefinitionRow(r[0], r[1], r[2], r[3], r[4])

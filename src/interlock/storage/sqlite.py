@@ -18,6 +18,7 @@ from typing import Any
 from interlock.errors import ConflictError, StorageError
 from interlock.storage.codec import dumps as _dumps
 from interlock.storage.queries import load_queries, migrations, split_statements
+from interlock.storage.rows import definition_row, timer_row
 from interlock.storage.rows import history_row as _history
 from interlock.storage.rows import instance_row as _instance
 from interlock.storage.rows import queued_event as _queued
@@ -29,6 +30,7 @@ from interlock.storage.sqlite_pending import Pending, instance_params
 from interlock.storage.state_index import index_of
 from interlock.storage.store import (
     Change,
+    DefinitionRow,
     HistoryRow,
     InstanceRow,
     QueuedEvent,
@@ -47,7 +49,8 @@ POLL_CHANGES = 0.05  # seconds between two reads of the change feed by a waiting
 # copies each of them back once per checkpoint instead of every few commits. The file grows to ~40 MB.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 # Queries of tables the write-behind buffer never holds (timers, tasks): they need not flush it.
-_UNBUFFERED = frozenset({"take_due_timers", "claimable_tasks", "owned_task", "next_timer", "next_task", "get_meta"})
+_UNBUFFERED = frozenset({"take_due_timers", "claimable_tasks", "owned_task", "next_timer", "next_task", "get_meta",
+                         "get_definition", "all_definitions", "definitions_of", "timers_of", "tasks_of"})
 
 
 def sqlite_path(url: str) -> str:
@@ -254,6 +257,29 @@ class SQLiteTx:
                                        "definition": definition})
         found = self._one("machine_shape", {"name": name, "version": version})
         return (str(found[0]), found[1]) if found else (shape, definition)
+
+    # -- uploaded definitions and admin reads ----------------------------------------------------------
+
+    def save_definition(self, row: DefinitionRow) -> DefinitionRow:
+        self._run("save_definition", {"name": row.name, "version": row.version, "format": row.format,
+                                      "text": row.text, "now": row.registered_at})
+        kept = self.get_definition(row.name, row.version)
+        return kept if kept is not None else row
+
+    def get_definition(self, name: str, version: str) -> DefinitionRow | None:
+        found = self._one("get_definition", {"name": name, "version": version})
+        return definition_row(found) if found else None
+
+    def definitions(self, name: str | None = None) -> list[DefinitionRow]:
+        if name is None:
+            return [definition_row(r) for r in self._all("all_definitions", {})]
+        return [definition_row(r) for r in self._all("definitions_of", {"name": name})]
+
+    def timers_of(self, machine: str, id: str) -> list[TimerRow]:
+        return [timer_row(r) for r in self._all("timers_of", {"machine": machine, "id": id})]
+
+    def tasks_of(self, machine: str, id: str) -> list[TaskRow]:
+        return [_task(r) for r in self._all("tasks_of", {"machine": machine, "id": id})]
 
     # -- instances -----------------------------------------------------------------------------------
 

@@ -140,6 +140,17 @@ class TransactionLost(BaseException):  # not an Exception: no per-command handle
 
 
 @dataclass(frozen=True, slots=True)
+class DefinitionRow:
+    """A machine definition uploaded through the HTTP API: the whole document, immutable per version."""
+
+    name: str
+    version: str
+    format: str  # yaml | json | scxml
+    text: str
+    registered_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """One committed step in the change feed: ``position`` orders all steps of the database."""
 
@@ -160,6 +171,13 @@ class ReadTx(Protocol):
     def list_instances(self, machine: str, *, state: str | None = None, tag: str | None = None,
                        status: str | None = None, after: str = "", limit: int = 100) -> list[InstanceRow]: ...
     def next_wakeup(self) -> float | None: ...
+    def children(self, machine: str, id: str) -> list[InstanceRow]: ...
+    def timers_of(self, machine: str, id: str) -> list[TimerRow]: ...  # soonest first
+    def tasks_of(self, machine: str, id: str) -> list[TaskRow]: ...  # by key
+    # uploaded machine definitions
+    def get_definition(self, name: str, version: str) -> DefinitionRow | None: ...
+    def definitions(self, name: str | None = None) -> list[DefinitionRow]:
+        """Uploaded definitions (of one machine, or all), by name, oldest first."""
 
 
 class WriteTx(ReadTx, Protocol):
@@ -179,7 +197,9 @@ class WriteTx(ReadTx, Protocol):
         """Write the row if the database still holds it at ``row.revision`` (then bump it), else raise
         :class:`StaleRowError` (at once or when the transaction's writes go out)."""
     def find_child(self, machine: str, id: str, invokeid: str) -> InstanceRow | None: ...
-    def children(self, machine: str, id: str) -> list[InstanceRow]: ...
+    def save_definition(self, row: DefinitionRow) -> DefinitionRow:
+        """Keep ``row`` unless its (name, version) is kept already; return the row kept (compare it to
+        tell a repeat from a conflict)."""
     def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str], *,
                   before: tuple[Sequence[str], Sequence[str]]) -> None: ...
     def ready_instances(self, limit: int, versions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

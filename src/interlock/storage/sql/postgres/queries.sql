@@ -22,6 +22,37 @@ WHERE machines.shape IS NULL OR machines.definition IS NULL;
 -- The shape and definition a machine version was registered with.
 SELECT shape, definition FROM machines WHERE name = %(name)s AND version = %(version)s;
 
+-- name: save_definition
+-- Keep an uploaded machine definition, unless that version is already kept (versions are immutable).
+INSERT INTO machine_definitions (name, version, format, text, registered_at)
+VALUES (%(name)s, %(version)s, %(format)s, %(text)s, %(now)s)
+ON CONFLICT (name, version) DO NOTHING;
+
+-- name: get_definition
+-- One uploaded machine definition.
+SELECT name, version, format, text, registered_at FROM machine_definitions
+WHERE name = %(name)s AND version = %(version)s;
+
+-- name: all_definitions
+-- Every uploaded machine definition, by name, oldest version first.
+SELECT name, version, format, text, registered_at FROM machine_definitions ORDER BY name, registered_at, version;
+
+-- name: definitions_of
+-- The uploaded definitions of one machine, oldest first.
+SELECT name, version, format, text, registered_at FROM machine_definitions WHERE name = %(name)s
+ORDER BY registered_at, version;
+
+-- name: timers_of
+-- The pending timers of an instance, soonest first.
+SELECT key, machine, id, sendid, target, event, due_at FROM timers
+WHERE machine = %(machine)s AND id = %(id)s ORDER BY due_at, seq;
+
+-- name: tasks_of
+-- The tasks of an instance (pending or running), by key.
+SELECT key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+       lease_owner, lease_until, last_error
+FROM tasks WHERE machine = %(machine)s AND id = %(id)s ORDER BY key;
+
 -- name: get_instance
 -- One instance with its snapshot.
 SELECT machine, id, version, status, paused, step, queued, snapshot,

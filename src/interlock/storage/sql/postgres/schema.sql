@@ -26,6 +26,16 @@ CREATE TABLE machines (
     PRIMARY KEY (name, version)
 );
 
+-- Machine definitions uploaded through the HTTP API (server/catalog.py), one row per immutable version.
+CREATE TABLE machine_definitions (
+    name          TEXT             NOT NULL,
+    version       TEXT             NOT NULL,
+    format        TEXT             NOT NULL,
+    text          TEXT             NOT NULL,
+    registered_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (name, version)
+);
+
 CREATE TABLE instances (
     machine         TEXT             NOT NULL,
     id              TEXT COLLATE "C" NOT NULL,  -- listed by id in byte order, as SQLite does

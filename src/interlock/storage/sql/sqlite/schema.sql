@@ -15,6 +15,17 @@ CREATE TABLE machines (
     PRIMARY KEY (name, version)
 ) WITHOUT ROWID;
 
+-- Machine definitions uploaded through the HTTP API (server/catalog.py): whole documents, one row per
+-- immutable version, so every server process on the database can serve them.
+CREATE TABLE machine_definitions (
+    name          TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    format        TEXT NOT NULL,   -- yaml | json | scxml
+    text          TEXT NOT NULL,   -- the document as uploaded
+    registered_at REAL NOT NULL,
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+
 -- One row per instance: its current snapshot and the counters that keep it consistent. revision is
 -- bumped by every write of the row: writes are a compare-and-set on it (storage/store.py).
 CREATE TABLE instances (

@@ -1,0 +1,76 @@
+"""``interlock serve``: the HTTP API (docs/server.md) on uvicorn.
+
+Settings come from flags, then ``INTERLOCK_*`` variables, then the ``[server]`` section of ``--config``
+(or ``INTERLOCK_CONFIG``). ``--app MODULE`` is trusted code, as for ``interlock worker``: its
+``setup(app)`` registers machines and services. ``--load PATH`` serves YAML/JSON machine files (a folder:
+each ``*.yaml``, ``*.yml`` and ``*.json`` in it). SIGINT (Ctrl-C) and SIGTERM stop the server: it stops
+accepting connections, lets requests in flight finish, then closes the store (leases released).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from interlock.errors import InterlockError
+
+
+def serve(
+    db: Annotated[str | None, typer.Option(help="Store URL: sqlite:///path.db or postgresql://... "
+                                           "[env INTERLOCK_DB; default sqlite:///interlock.db]")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default 8000].")] = None,
+    dev: Annotated[bool | None, typer.Option("--dev", help="Development mode: requests without "
+                                             "credentials act as an admin; loopback addresses only.")] = None,
+    app_module: Annotated[str | None, typer.Option("--app", help="MODULE[:function] or FILE.py[:function]: "
+                                                   "its setup(app) registers machines and services.")] = None,
+    load: Annotated[list[str] | None, typer.Option(help="A YAML/JSON machine file, or a folder of them, "
+                                                   "to serve (repeatable).")] = None,
+    config: Annotated[Path | None, typer.Option(help="A TOML file; its [server] section holds settings.")] = None,
+) -> None:
+    """Serve the HTTP API until stopped (Ctrl-C or SIGTERM)."""
+    from interlock.server.config import load_config
+
+    flags = {"db": db, "host": host, "port": port, "dev": dev, "app": app_module,
+             "load": tuple(load or ()), "config": config}
+    try:
+        settings = load_config(flags, os.environ)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        run_server(settings)
+    except (InterlockError, ImportError, AttributeError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def run_server(settings: Any, *, authenticator: Any = None) -> None:
+    """Build the Interlock and the app of ``settings`` (a ServerConfig) and serve until a signal."""
+    import uvicorn
+
+    from interlock.app import Interlock
+    from interlock.server.app import create_app
+    from interlock.server.trusted import load_trusted
+
+    interlock = Interlock(settings.db)
+    try:
+        app = create_app(interlock, settings, authenticator=authenticator)
+        load_trusted(app.state.catalog, settings)
+    except BaseException:
+        interlock.close()
+        raise
+    base = f"http://{_url_host(settings.host)}:{settings.port}"
+    mode = " (development mode: no credentials needed)" if settings.dev else ""
+    typer.echo(f"Interlock API on {base}{mode}; docs at {base}/docs, store {settings.db.split('@')[-1]}")
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                                           timeout_graceful_shutdown=int(settings.graceful_timeout),
+                                           lifespan="on"))
+    server.run()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

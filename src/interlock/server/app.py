@@ -1,0 +1,67 @@
+"""The ASGI app: routes from the modules in :data:`ROUTE_MODULES`, one error format, limits, and a
+lifespan that starts the Interlock's worker and, on shutdown, lets queued writes finish and closes it
+(leases released, nothing acknowledged lost).
+
+    app = create_app(Interlock("sqlite:///app.db"), ServerConfig(dev=True))
+    uvicorn.run(app)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from interlock.app import Interlock
+from interlock.auth.principal import Authenticator
+from interlock.server import events, health, history, instances
+from interlock.server.catalog import Catalog
+from interlock.server.config import ServerConfig
+from interlock.server.errors import EXCEPTION_HANDLERS
+from interlock.server.limits import BodyLimit, RateLimit
+
+log = logging.getLogger("interlock.server")
+
+# each module exposes routes() -> list[BaseRoute]; a new concept adds its module here
+ROUTE_MODULES: tuple[Any, ...] = (health, instances, events, history)
+
+
+def create_app(interlock: Interlock, config: ServerConfig, *,
+               authenticator: Authenticator | None = None) -> Starlette:
+    """The API over ``interlock``, which the app owns from now on: its lifespan closes it."""
+    routes = [route for module in ROUTE_MODULES for route in module.routes()]
+    middleware = [Middleware(RateLimit, rate=config.rate, burst=config.burst),
+                  Middleware(BodyLimit, limit=config.max_body_bytes)]
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS,
+                    lifespan=_lifespan)
+    app.state.interlock = interlock
+    app.state.config = config
+    app.state.authenticator = authenticator
+    app.state.catalog = Catalog(interlock)
+    app.state.background = set()  # writes answered before they committed (?wait=false)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    interlock: Interlock = app.state.interlock
+    interlock.start()
+    try:
+        yield
+    finally:
+        await _drain(app)
+        await asyncio.to_thread(interlock.close)
+        log.info("interlock closed: leases released")
+
+
+async def _drain(app: Starlette) -> None:
+    """Wait for the writes answered with 202 before they committed: they were acknowledged."""
+    pending = list(app.state.background)
+    if pending:
+        log.info("waiting for %d queued write(s) to commit", len(pending))
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,144 @@
+"""The server's settings, from (highest first) command-line flags, ``INTERLOCK_*`` environment variables,
+the ``[server]`` section of a TOML file, and the defaults below (docs/server.md, "Configuration")."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+MiB = 1024 * 1024
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """How one server process runs; every field is also a TOML key and an ``INTERLOCK_<FIELD>`` variable."""
+
+    db: str = "sqlite:///interlock.db"  # the store URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    dev: bool = False  # development mode: requests without credentials act as the developer (admin)
+    app: str | None = None  # a trusted Python module with machines (and services) to serve
+    load: tuple[str, ...] = ()  # trusted YAML/JSON machine files or folders to serve
+    max_body_bytes: int = MiB  # larger request bodies: 413 request.too_large
+    rate: float = 50.0  # requests per second per client (0: no limit)
+    burst: int = 100  # requests a client may send at once before the rate applies
+    page_size: int = 100  # items per page when a request does not say
+    max_page_size: int = 1000  # the largest ?limit= accepted
+    send_timeout: float = 30.0  # seconds a write waits for its instance to settle (then 503)
+    graceful_timeout: float = 30.0  # seconds in-flight requests get to finish on shutdown
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    def replace(self, **changes: Any) -> ServerConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _check(config: ServerConfig) -> None:
+    if not 0 <= config.port <= 65535:
+        raise ValueError(f"port must be between 0 and 65535, not {config.port}")
+    if config.dev and config.host not in LOOPBACK:
+        raise ValueError(f"development mode accepts requests without credentials, so it only listens on "
+                         f"a loopback address (127.0.0.1, ::1, localhost), not {config.host!r}; drop "
+                         "--dev, or use --host 127.0.0.1")
+    for name in ("max_body_bytes", "burst", "page_size", "max_page_size"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be at least 1, not {getattr(config, name)}")
+    if config.page_size > config.max_page_size:
+        raise ValueError(f"page_size ({config.page_size}) is larger than max_page_size "
+                         f"({config.max_page_size})")
+    for name in ("rate", "send_timeout", "graceful_timeout"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name} must not be negative, not {getattr(config, name)}")
+
+
+def load_config(flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
+                file: str | Path | None = None) -> ServerConfig:
+    """Merge the sources: ``flags`` (None values are unset) over ``env`` over ``file`` over defaults.
+
+    The file is ``file``, else ``flags["config"]``, else ``INTERLOCK_CONFIG``; its ``[server]`` table.
+    """
+    flags = {k: v for k, v in (flags or {}).items() if v is not None and v != ()}
+    env = env or {}
+    file = file or flags.pop("config", None) or env.get("INTERLOCK_CONFIG")
+    flags.pop("config", None)
+    values: dict[str, Any] = {}
+    if file:
+        values.update(_from_file(Path(file)))
+    values.update(_from_env(env))
+    values.update(flags)
+    unknown = sorted(set(values) - _FIELDS.keys())
+    if unknown:
+        raise ValueError(f"unknown server setting(s) {', '.join(unknown)}; known: {', '.join(_FIELDS)}")
+    return ServerConfig(**{k: _coerce(k, v, "flag") for k, v in values.items()})
+
+
+_FIELDS = {f.name: f for f in fields(ServerConfig)}
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read the config file {str(path)!r}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"the config file {str(path)!r} is not valid TOML: {exc}") from None
+    section = data.get("server", {})
+    if not isinstance(section, dict):
+        raise ValueError(f"{path}: [server] must be a table")
+    unknown = sorted(set(section) - _FIELDS.keys())
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) in [server]: {', '.join(unknown)}; known: "
+                         f"{', '.join(_FIELDS)}")
+    return {k: _coerce(k, v, f"{path} [server]") for k, v in section.items()}
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    found = {}
+    for name in _FIELDS:
+        text = env.get(f"INTERLOCK_{name.upper()}")
+        if text is not None and text != "":
+            found[name] = _coerce(name, text, f"INTERLOCK_{name.upper()}")
+    return found
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "bool":
+            return _boolean(value)
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if kind == "tuple[str, ...]":
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return value
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {name} must be {_KINDS.get(str(kind), kind)}, not {value!r}") from None
+
+
+_KINDS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "text",
+          "str | None": "text", "tuple[str, ...]": "a list of paths (comma-separated in a variable)"}
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)

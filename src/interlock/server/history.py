@@ -1,0 +1,26 @@
+"""An instance's history, a page of steps at a time, oldest first."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from interlock.server.bodies import page_limit, query_int
+from interlock.server.security import authorize
+from interlock.server.views import history_view, page_view
+
+
+async def history(request: Request) -> JSONResponse:
+    authorize(request, "read")
+    machine, name = request.path_params["machine"], request.path_params["name"]
+    after = query_int(request, "cursor", -1, low=-1, high=2**62) if "cursor" in request.query_params \
+        else query_int(request, "after", -1, low=-1, high=2**62)
+    state = request.app.state
+    page = await state.interlock.aio.history(machine, name, after=after, limit=page_limit(request))
+    return JSONResponse(page_view([history_view(e) for e in page.items], page.next))
+
+
+def routes() -> list[BaseRoute]:
+    return [Route("/v1/machines/{machine}/instances/{name}/history", history, methods=["GET"],
+                  name="instance_history")]

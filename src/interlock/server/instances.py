@@ -1,0 +1,79 @@
+"""Instances of a machine: create, list, read, pause, resume, cancel (docs/server.md, "Routes")."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from interlock.server.bodies import cursor, json_object, page_limit, query_text, text_field
+from interlock.server.errors import ApiError
+from interlock.server.security import authorize
+from interlock.server.views import instance_view, instances_page
+
+
+async def create(request: Request) -> JSONResponse:
+    principal = authorize(request, "instances:write")
+    machine = request.path_params["machine"]
+    body = await json_object(request)
+    name = text_field(body, "name")
+    version = text_field(body, "version", required=False)
+    unknown = sorted(set(body) - {"name", "input", "version"})
+    if unknown:
+        raise ApiError(400, "request.malformed", f"unknown field(s) {', '.join(unknown)}; an instance is "
+                       "created from 'name', 'input' (an object) and 'version' (optional)")
+    given = body.get("input")
+    if given is not None and not isinstance(given, dict):
+        raise ApiError(400, "request.malformed", "'input' must be an object (the initial context values)")
+    state = request.app.state
+    version = await state.catalog.version_for_new(machine, version)
+    instance = await state.interlock.aio.create(machine, name, input=given, version=version,
+                                                timeout=state.config.send_timeout)
+    return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin), status_code=201)
+
+
+async def listing(request: Request) -> JSONResponse:
+    principal = authorize(request, "read")
+    machine = request.path_params["machine"]
+    state = request.app.state
+    await state.catalog.ensure(machine)
+    page = await state.interlock.aio.list(machine, state=query_text(request, "state"),
+                                          tag=query_text(request, "tag"),
+                                          status=query_text(request, "status"),
+                                          after=cursor(request) or "", limit=page_limit(request))
+    return JSONResponse(instances_page(state.interlock, page, admin=principal.admin))
+
+
+async def read(request: Request) -> JSONResponse:
+    principal = authorize(request, "read")
+    machine, name = request.path_params["machine"], request.path_params["name"]
+    state = request.app.state
+    await state.catalog.ensure(machine)
+    instance = await state.interlock.aio.get(machine, name)
+    return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin))
+
+
+def _control(action: str):  # type: ignore[no-untyped-def]
+    async def control(request: Request) -> JSONResponse:
+        principal = authorize(request, "instances:write")
+        machine, name = request.path_params["machine"], request.path_params["name"]
+        state = request.app.state
+        await state.catalog.ensure(machine)
+        instance = await getattr(state.interlock.aio, action)(machine, name)
+        return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin))
+
+    control.__name__ = action
+    return control
+
+
+BASE = "/v1/machines/{machine}/instances"
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route(BASE, create, methods=["POST"], name="create_instance"),
+        Route(BASE, listing, methods=["GET"], name="list_instances"),
+        Route(BASE + "/{name}", read, methods=["GET"], name="get_instance"),
+        *(Route(f"{BASE}/{{name}}/{action}", _control(action), methods=["POST"], name=f"{action}_instance")
+          for action in ("pause", "resume", "cancel")),
+    ]

@@ -1,0 +1,103 @@
+"""Limits every request meets before a route runs (docs/limits.md, "Server"): the body size, and a rate
+per client. Both are plain ASGI middleware, so routes other modules add are covered too."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections import OrderedDict
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from interlock.server.errors import ApiError, error_response
+
+MAX_CLIENTS = 10_000  # token buckets kept; the least recently seen client is forgotten first
+
+
+class BodyLimit:
+    """Refuses a body over ``limit`` bytes with 413 ``request.too_large``: at once when its
+    ``Content-Length`` says so, else as soon as the streamed bytes pass the limit."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise ApiError(413, "request.too_large", self._message())
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _message(self) -> str:
+        return (f"the request body is larger than this server's limit of {self.limit} bytes "
+                "(max_body_bytes); send less, or store large payloads elsewhere and send a reference")
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(ApiError(413, "request.too_large", self._message(),
+                                           headers={"Connection": "close"}))
+        await response(scope, receive, send)
+
+
+class RateLimit:
+    """A token bucket per client: ``burst`` requests at once, then ``rate`` per second; over it, 429
+    ``rate.limited`` with ``Retry-After`` (whole seconds). A client is its credentials (a digest of the
+    ``Authorization`` header) when it sends them, else its IP address."""
+
+    def __init__(self, app: ASGIApp, *, rate: float, burst: int) -> None:
+        self.app = app
+        self.rate = rate
+        self.burst = burst
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, at)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.rate <= 0:
+            await self.app(scope, receive, send)
+            return
+        wait = self.take(_client_of(scope), time.monotonic())
+        if wait > 0:
+            retry = max(1, math.ceil(wait))
+            response = error_response(ApiError(
+                429, "rate.limited", f"too many requests from this client: at most {self.rate:g} per "
+                f"second (bursts of {self.burst}); retry after {retry} s",
+                headers={"Retry-After": str(retry)}))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def take(self, client: str, now: float) -> float:
+        """Take a token for ``client``; 0 if there was one, else the seconds until there is."""
+        tokens, at = self._buckets.pop(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        if tokens >= 1:
+            tokens -= 1
+            wait = 0.0
+        else:
+            wait = (1 - tokens) / self.rate
+        self._buckets[client] = (tokens, now)
+        if len(self._buckets) > MAX_CLIENTS:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+def _client_of(scope: Scope) -> str:
+    authorization = dict(scope["headers"]).get(b"authorization")
+    if authorization:
+        return "auth:" + hashlib.sha256(authorization).hexdigest()[:32]
+    client = scope.get("client")
+    return f"ip:{client[0]}" if client else "ip:unknown"
