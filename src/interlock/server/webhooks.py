@@ -23,15 +23,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from interlock.server.errors import ApiError
-from interlock.server.security import authorize
-from interlock.server.views import instance_view
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from interlock.errors import ConflictError
 from interlock.frontends.webhooks import Evaluate, Webhook
+from interlock.server.errors import ApiError
+from interlock.server.security import authorize
+from interlock.server.views import instance_view
 from interlock.server.webhook_signatures import SecretMissing, check
 
 PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})  # never shown to expressions
@@ -44,6 +44,7 @@ def routes() -> list[BaseRoute]:
 
 async def receive(request: Request) -> Response:
     machine, name = request.path_params["machine"], request.path_params["hook"]
+    await request.app.state.catalog.ensure(machine)  # an uploaded machine this process has not loaded yet
     hook = _hook(request, machine, name)
     body = await request.body()
     _verify(request, hook, body)
