@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 
 from interlock.app import Interlock
 from interlock.auth.principal import Authenticator
-from interlock.server import events, health, history, instances, webhooks
+from interlock.server import admin, events, health, history, instances, machines, webhooks
 from interlock.server.catalog import Catalog
 from interlock.server.config import ServerConfig
 from interlock.server.errors import EXCEPTION_HANDLERS
@@ -28,7 +28,7 @@ from interlock.server.limits import BodyLimit, RateLimit
 log = logging.getLogger("interlock.server")
 
 # each module exposes routes() -> list[BaseRoute]; a new concept adds its module here
-ROUTE_MODULES: tuple[Any, ...] = (health, instances, events, history, webhooks)
+ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin, webhooks)
 
 
 def create_app(interlock: Interlock, config: ServerConfig, *,

@@ -1,14 +1,26 @@
 """The machines a server serves: those of its trusted app (``--app``, ``--load``) and those uploaded
-through the API, which live in the store so every server process on the database serves them."""
+through the API, which live in the store (``machine_definitions``) so every server process on the
+database serves them: a process that does not know a machine or a version a request names looks it up
+in the store, compiles it and registers it, once.
+
+A version is immutable: uploading it again with the same definition changes nothing (200); with another,
+409 ``conflict.version``. A machine is either the app's or uploaded, never both.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
 from interlock.app import Interlock
 from interlock.core.chart import Chart
+from interlock.errors import ConflictError, NotFoundError
+from interlock.runtime.arguments import check_text
 from interlock.runtime.fingerprint import definition_text
+from interlock.server.errors import ApiError
+from interlock.server.uploads import compile_upload
+from interlock.storage.store import DefinitionRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +34,9 @@ class MachineVersion:
     registered_at: float
     source: str  # upload | app
 
+    def __repr__(self) -> str:
+        return f"<MachineVersion {self.name}@{self.version} {self.format} from {self.source}>"
+
 
 class Catalog:
     """Machines by name and version, loaded into the process's Interlock when a request needs them."""
@@ -29,17 +44,139 @@ class Catalog:
     def __init__(self, interlock: Interlock) -> None:
         self.interlock = interlock
         self.app: dict[tuple[str, str], MachineVersion] = {}
+        self._app_latest: dict[str, str] = {}
+        self._lock = asyncio.Lock()  # one compile-and-register at a time
+
+    @property
+    def registry(self):  # type: ignore[no-untyped-def]
+        return self.interlock.runtime.registry
 
     def add_app(self, chart: Chart, text: str | None, format: str) -> None:
         """Record a machine the trusted app registered (its text, or the definition's digest for Python)."""
         self.app[(chart.name, chart.version)] = MachineVersion(
             chart.name, chart.version, format, text if text is not None else definition_text(chart),
             time.time(), "app")
+        self._app_latest[chart.name] = chart.version
+
+    # -- uploads -------------------------------------------------------------------------------------
+
+    async def put(self, name: str, version: str, format: str, text: str) -> tuple[MachineVersion, bool]:
+        """Keep and serve an uploaded version; ``(version, created)``. DefinitionError: 422; a different
+        definition under this version: 409."""
+        check_text("machine", name)
+        check_text("version", version)
+        if name in self._app_latest:
+            raise ApiError(409, "conflict.version", f"machine {name!r} is defined by this server's app; "
+                           "upload machines under other names")
+        chart = await asyncio.to_thread(compile_upload, name, version, format, text)
+        row = DefinitionRow(name, version, format, text, time.time())
+        async with self._lock:
+            return await asyncio.to_thread(self._keep, row, chart)
+
+    def _keep(self, row: DefinitionRow, chart: Chart) -> tuple[MachineVersion, bool]:
+        with self.interlock.runtime.read() as tx:
+            kept = tx.get_definition(row.name, row.version)
+        if kept is not None:
+            self._same_or_conflict(kept, row, chart)
+            self._register(kept)
+            return _uploaded(kept), False
+        try:
+            self.interlock.register(chart)  # records the version's fingerprint: another process's
+        except ConflictError as exc:      # different upload under it conflicts here
+            raise ApiError(409, "conflict.version", str(exc)) from None
+        with self.interlock.runtime.store.write() as tx:
+            kept = tx.save_definition(row)
+        if kept != row:  # another process kept this version in between
+            self._same_or_conflict(kept, row, chart)
+            return _uploaded(kept), False
+        return _uploaded(kept), True
+
+    def _same_or_conflict(self, kept: DefinitionRow, row: DefinitionRow, chart: Chart) -> None:
+        """A kept version uploaded again: the same definition (the same text, or a text that compiles to
+        the same chart) is no change; anything else conflicts."""
+        if (kept.format, kept.text) == (row.format, row.text):
+            return
+        if definition_text(compile_upload(kept.name, kept.version, kept.format, kept.text)) != \
+                definition_text(chart):
+            raise ApiError(409, "conflict.version", f"machine {kept.name!r} version {kept.version!r} "
+                           "exists with another definition; versions are immutable: upload the change as "
+                           "a new version (existing instances keep theirs)")
+
+    # -- lookups -------------------------------------------------------------------------------------
 
     async def ensure(self, machine: str, version: str | None = None) -> None:
-        """Make ``machine`` (at ``version``, or every stored version) runnable in this process."""
+        """Make ``machine`` (at ``version``, or any version when None) runnable in this process: the app's,
+        or compiled from the store. NotFoundError (404) when neither has it."""
+        if version is None and self.registry.has_chart(machine):
+            return
+        if version is not None and self.registry.has_version(machine, version):
+            return
+        async with self._lock:
+            await asyncio.to_thread(self._load, machine, version)
 
-    async def version_for_new(self, machine: str, version: str | None) -> str | None:
-        """The version a new instance gets: the one asked for, else the newest."""
-        await self.ensure(machine, version)
-        return version
+    def _load(self, machine: str, version: str | None) -> None:
+        with self.interlock.runtime.read() as tx:
+            rows = tx.definitions(machine) if version is None else [
+                r for r in [tx.get_definition(machine, version)] if r is not None]
+        if not rows:
+            if version is None or not self.registry.has_chart(machine):
+                raise NotFoundError(f"unknown machine {machine!r}: upload it with PUT "
+                                    f"/v1/machines/{machine}/versions/<version>")
+            raise NotFoundError(f"machine {machine!r} has no version {version!r}")
+        for row in rows:
+            self._register(row)
+
+    def _register(self, row: DefinitionRow) -> None:
+        if not self.registry.has_version(row.name, row.version):
+            self.interlock.register(compile_upload(row.name, row.version, row.format, row.text))
+
+    async def version_for_new(self, machine: str, version: str | None) -> str:
+        """The version a new instance gets: the one asked for, else the newest (of the app, or uploaded)."""
+        if version is not None:
+            await self.ensure(machine, version)
+            return version
+        if machine in self._app_latest:
+            return self._app_latest[machine]
+        rows = await asyncio.to_thread(self._stored, machine)
+        if not rows:
+            raise NotFoundError(f"unknown machine {machine!r}: upload it with PUT "
+                                f"/v1/machines/{machine}/versions/<version>")
+        await self.ensure(machine, rows[-1].version)
+        return rows[-1].version
+
+    async def ensure_instance_version(self, machine: str, name: str) -> None:
+        """Load the version an existing instance is pinned to (it may be newer than what this process
+        has seen: another process uploaded it)."""
+        await self.ensure(machine)
+        try:
+            instance = await self.interlock.aio.get(machine, name)
+        except NotFoundError:
+            return  # the route's own call reports it
+        await self.ensure(machine, instance.version)
+
+    def _stored(self, machine: str | None) -> list[DefinitionRow]:
+        with self.interlock.runtime.read() as tx:
+            rows: list[DefinitionRow] = tx.definitions(machine)
+        return rows
+
+    async def versions(self, machine: str | None = None) -> list[MachineVersion]:
+        """Every version (of one machine, or of all), by name, oldest first."""
+        stored = [_uploaded(r) for r in await asyncio.to_thread(self._stored, machine)]
+        app = [v for v in self.app.values() if machine is None or v.name == machine]
+        return sorted(app + stored, key=lambda v: v.name)  # stable: each machine's oldest first
+
+    async def version(self, machine: str, version: str) -> MachineVersion:
+        found = self.app.get((machine, version))
+        if found is not None:
+            return found
+        rows = [r for r in await asyncio.to_thread(self._stored, machine) if r.version == version]
+        if rows:
+            return _uploaded(rows[0])
+        known = machine in self._app_latest or bool(await asyncio.to_thread(self._stored, machine))
+        if known:
+            raise NotFoundError(f"machine {machine!r} has no version {version!r}")
+        raise NotFoundError(f"unknown machine {machine!r}")
+
+
+def _uploaded(row: DefinitionRow) -> MachineVersion:
+    return MachineVersion(row.name, row.version, row.format, row.text, row.registered_at, "upload")

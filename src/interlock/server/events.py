@@ -28,7 +28,7 @@ async def send(request: Request) -> JSONResponse:
     if wait not in ("true", "false", "1", "0"):
         raise ApiError(400, "request.malformed", f"?wait= must be true or false, not {wait[:20]!r}")
     state = request.app.state
-    await state.catalog.ensure(machine)
+    await state.catalog.ensure_instance_version(machine, name)
     aio = state.interlock.aio
     if wait in ("false", "0"):
         # checked and queued to the writer now; the write commits after the answer (graceful shutdown

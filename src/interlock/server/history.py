@@ -17,6 +17,7 @@ async def history(request: Request) -> JSONResponse:
     after = query_int(request, "cursor", -1, low=-1, high=2**62) if "cursor" in request.query_params \
         else query_int(request, "after", -1, low=-1, high=2**62)
     state = request.app.state
+    await state.catalog.ensure(machine)
     page = await state.interlock.aio.history(machine, name, after=after, limit=page_limit(request))
     return JSONResponse(page_view([history_view(e) for e in page.items], page.next))
 

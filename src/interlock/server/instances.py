@@ -37,10 +37,16 @@ async def listing(request: Request) -> JSONResponse:
     machine = request.path_params["machine"]
     state = request.app.state
     await state.catalog.ensure(machine)
-    page = await state.interlock.aio.list(machine, state=query_text(request, "state"),
-                                          tag=query_text(request, "tag"),
-                                          status=query_text(request, "status"),
-                                          after=cursor(request) or "", limit=page_limit(request))
+    options = {"state": query_text(request, "state"), "tag": query_text(request, "tag"),
+               "status": query_text(request, "status"), "after": cursor(request) or "",
+               "limit": page_limit(request)}
+    page = await state.interlock.aio.list(machine, **options)
+    registry = state.interlock.runtime.registry
+    unknown = {i.version for i in page.items if not registry.has_version(machine, i.version)}
+    if unknown:  # versions uploaded through another process: load them, then read again
+        for version in sorted(unknown):
+            await state.catalog.ensure(machine, version)
+        page = await state.interlock.aio.list(machine, **options)
     return JSONResponse(instances_page(state.interlock, page, admin=principal.admin))
 
 
@@ -48,7 +54,7 @@ async def read(request: Request) -> JSONResponse:
     principal = authorize(request, "read")
     machine, name = request.path_params["machine"], request.path_params["name"]
     state = request.app.state
-    await state.catalog.ensure(machine)
+    await state.catalog.ensure_instance_version(machine, name)
     instance = await state.interlock.aio.get(machine, name)
     return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin))
 
@@ -58,7 +64,7 @@ def _control(action: str):  # type: ignore[no-untyped-def]
         principal = authorize(request, "instances:write")
         machine, name = request.path_params["machine"], request.path_params["name"]
         state = request.app.state
-        await state.catalog.ensure(machine)
+        await state.catalog.ensure_instance_version(machine, name)
         instance = await getattr(state.interlock.aio, action)(machine, name)
         return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin))
 
