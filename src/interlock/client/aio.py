@@ -68,7 +68,15 @@ class AsyncClient:
         return await self.call(calls.health())
 
     async def machines(self) -> builtins.list[Machine]:
-        return await self.call(calls.machines())
+        """Every machine the server runs, by name."""
+        found: builtins.list[Machine] = []
+        cursor = None
+        while True:
+            page = await self.call(calls.machines(cursor=cursor))
+            found.extend(page.items)
+            if page.next is None:
+                return found
+            cursor = page.next
 
     async def machine(self, machine: str) -> Machine:
         return await self.call(calls.get_machine(machine))

@@ -66,8 +66,9 @@ def health() -> Call[dict[str, Any]]:
     return Call("GET", "/v1/health", dict, idempotent=True)
 
 
-def machines() -> Call[list[models.Machine]]:
-    return Call("GET", "/v1/machines", lambda body: [models.machine_of(m) for m in _items(body)], idempotent=True)
+def machines(*, cursor: Any = None, limit: int | None = None) -> Call[Page[models.Machine]]:
+    return Call("GET", "/v1/machines", _page(models.machine_of), params=_params(cursor=cursor, limit=limit),
+                idempotent=True)
 
 
 def get_machine(machine: str) -> Call[models.Machine]:
@@ -149,10 +150,11 @@ def control(machine: str, name: str, action: str) -> Call[models.RemoteInstance]
 
 
 def admin_read(machine: str, name: str, what: str) -> Call[Any]:
-    """context, timers, tasks or children of an instance (admin only), as the server's JSON."""
+    """context (all of it, as a mapping), timers, tasks or children (lists) of an instance: admin only."""
     if what not in ("context", "timers", "tasks", "children"):
         raise ValueError(f"unknown admin read {what!r}; use context, timers, tasks or children")
-    return Call("GET", f"{_instance_path(machine, name)}/{what}", _plain, idempotent=True)
+    read = _context if what == "context" else _items
+    return Call("GET", f"{_instance_path(machine, name)}/{what}", read, idempotent=True)
 
 
 def create_key(name: str, scopes: Sequence[str]) -> Call[models.ApiKey]:
@@ -171,8 +173,8 @@ def _items(body: Any) -> list[Any]:
     return list(body["items"]) if isinstance(body, Mapping) else list(body)
 
 
-def _plain(body: Any) -> Any:
-    return body
+def _context(body: Any) -> dict[str, Any]:
+    return dict(body["context"])
 
 
 def _nothing(body: Any) -> None:

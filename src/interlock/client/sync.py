@@ -72,7 +72,15 @@ class Client:
         return self.call(calls.health())
 
     def machines(self) -> builtins.list[Machine]:
-        return self.call(calls.machines())
+        """Every machine the server runs, by name."""
+        found: builtins.list[Machine] = []
+        cursor = None
+        while True:
+            page = self.call(calls.machines(cursor=cursor))
+            found.extend(page.items)
+            if page.next is None:
+                return found
+            cursor = page.next
 
     def machine(self, machine: str) -> Machine:
         return self.call(calls.get_machine(machine))
