@@ -19,9 +19,11 @@ from typing import Any
 
 from interlock.core.chart import Chart
 from interlock.core.events import Event
+from interlock.core.execute import BASICHTTP_PROCESSOR
 from interlock.errors import EventRejectedError, NotFoundError
 from interlock.runtime import writes
 from interlock.runtime.arguments import check_id, check_limit, check_step, check_text, unencodable
+from interlock.runtime.basichttp import HTTPSends
 from interlock.runtime.clock import Clock
 from interlock.runtime.durable import DurableRuntime
 from interlock.runtime.model import (
@@ -44,6 +46,7 @@ MAX_EVENT_BYTES = 256 * 1024
 RESERVED_PREFIXES = ("done.", "error.", "xstate.after.")
 RESERVED_NAMES = frozenset(("done", "error"))  # a transition on "error" takes every error.* event
 MAX_EVENT_NAME = 256  # characters
+DEFAULT_HTTP_SENDS = HTTPSends()
 STATUSES = ("active", "done", "cancelled")  # "failed" is a step's outcome, never an instance's status
 Command = writes.Create | writes.Send | writes.Pause | writes.Resume | writes.Cancel
 
@@ -58,18 +61,30 @@ class Interlock:
     - ``max_event_bytes``: larger events are rejected.
     - ``step_time_limit``: seconds one step may run before it is aborted and its event refused with
       :class:`~interlock.errors.StepLimitError` (``None``: no limit; see docs/limits.md).
+    - ``http_sends``: where a chart's Basic HTTP sends (SCXML C.2) may POST
+      (:class:`~interlock.runtime.basichttp.HTTPSends`; default: loopback hosts only; None: nowhere).
     """
 
     def __init__(self, url: str = "sqlite:///interlock.db", *, clock: Clock | None = None,
                  worker: bool | None = None, synchronous: str = "FULL",
                  max_event_bytes: int = MAX_EVENT_BYTES, concurrency: int = 8, poll: float = 1.0,
-                 seed: int | None = None, step_time_limit: float | None = DEFAULT_STEP_TIME_LIMIT) -> None:
+                 seed: int | None = None, step_time_limit: float | None = DEFAULT_STEP_TIME_LIMIT,
+                 http_sends: HTTPSends | None = DEFAULT_HTTP_SENDS) -> None:
         self.runtime = DurableRuntime(url, clock=clock, synchronous=synchronous, concurrency=concurrency,
                                       poll=poll, seed=seed, step_time_limit=step_time_limit)
+        self.runtime.registry.send_http(http_sends)
         self.max_event_bytes = max_event_bytes
         self._background = worker if worker is not None else not self.runtime.clock.virtual
         self._started = False
         self._named_events: dict[str, Event] = {}
+
+    def receive_http_events(self, location: str | None) -> None:
+        """Tell charts where a server receives their Basic HTTP events (SCXML C.2): ``location`` plus
+        ``<machine>/<id>`` is ``_ioprocessors['basichttp']['location']`` (the server sets it; None: no
+        server, and charts see no 'basichttp' entry)."""
+        if location is not None and not location.startswith(("http://", "https://")):
+            raise ValueError(f"a Basic HTTP location is an http(s) URL, not {location!r}")
+        self.runtime.registry.receive_http(location)
 
     # -- definitions --------------------------------------------------------------------------------
 
@@ -176,6 +191,12 @@ class Interlock:
         items = tuple(self.runtime.store.changes(after=after, limit=limit))
         return Page(items, items[-1].position if items else after)
 
+    def last_position(self) -> int:
+        """The change feed's head: the position of the last committed step (0 before the first). A
+        follower that wants only what comes next starts from here: ``changes(after=app.last_position())``."""
+        self.runtime.read()  # refuses a closed app, and a call from inside a step
+        return self.runtime.store.last_position()
+
     def wait_for_changes(self, *, after: int, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a step committed after position ``after`` (by any process);
         True if there is one. PostgreSQL wakes waiters with LISTEN/NOTIFY, and a lost notification only
@@ -261,7 +282,8 @@ class Interlock:
         return kind(machine, instance_id)
 
     def _event(self, value: Any) -> Event:
-        """Validate a caller's event; only its name and data are taken (origin fields are the runtime's)."""
+        """Validate a caller's event; only its name and data are taken (origin fields are the runtime's),
+        and for an event that arrived over HTTP (origintype the Basic HTTP processor) its ``raw`` text."""
         if isinstance(value, str):
             # An event given by name alone is the same immutable value every time: validated once.
             known = self._named_events.get(value)
@@ -303,6 +325,12 @@ class Interlock:
                                      f"({name!r}: completion, error and 'after' timer events are raised "
                                      "by the engine); choose another name")
         event = Event(name, self._check_json(data, f"event {name!r} data", limit=True))
+        if isinstance(value, Event) and value.origintype == BASICHTTP_PROCESSOR:
+            raw = value.raw if isinstance(value.raw, str) else None
+            if raw is not None and len(raw) > self.max_event_bytes:
+                raise EventRejectedError(f"event {name!r} arrived as {len(raw):,} characters, more than the "
+                                         f"limit of {self.max_event_bytes:,}; send a smaller message")
+            event = event._replace(origintype=BASICHTTP_PROCESSOR, raw=raw)
         if isinstance(value, str):
             if len(self._named_events) >= 1024:  # names come from clients: keep the memo bounded
                 self._named_events.clear()

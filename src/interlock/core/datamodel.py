@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from interlock.core.events import Event
 
@@ -43,7 +44,8 @@ class Scope:
     ``budget`` is the expression work left in the step (one scope per step, so one budget per step).
     """
 
-    __slots__ = ("_copied", "_live", "_states", "budget", "context", "event", "name", "now", "sessionid")
+    __slots__ = ("_copied", "_live", "_states", "basichttp", "budget", "context", "event", "name", "now",
+                 "sessionid")
 
     def __init__(self, context: dict[str, Any], live: Container[Any], states: Mapping[str, Any],
                  sessionid: str, name: str, now: float, copied: bool = False) -> None:
@@ -56,6 +58,7 @@ class Scope:
         self.name = name
         self.now = now
         self.budget = Budget()
+        self.basichttp: str | None = None  # the Basic HTTP location's prefix (core/reach.py), if served
 
     def In(self, state_id: str) -> bool:  # the SCXML predicate keeps its spec name
         """SCXML ``In(stateID)``: is the state active?"""
@@ -65,7 +68,12 @@ class Scope:
     def ioprocessors(self) -> dict[str, Any]:
         """SCXML ``_ioprocessors``: how other sessions can reach this one."""
         location = {"location": f"#_scxml_{self.sessionid}"}
-        return {"scxml": location, "http://www.w3.org/TR/scxml/#SCXMLEventProcessor": dict(location)}
+        out = {"scxml": location, "http://www.w3.org/TR/scxml/#SCXMLEventProcessor": dict(location)}
+        if self.basichttp is not None:
+            http = {"location": self.basichttp + quote(self.sessionid, safe="/")}
+            out["basichttp"] = http
+            out["http://www.w3.org/TR/scxml/#BasicHTTPEventProcessor"] = dict(http)
+        return out
 
     def writable(self) -> dict[str, Any]:
         """The context, copied first if this step has not written to it yet."""

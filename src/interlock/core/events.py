@@ -21,6 +21,7 @@ class Event(NamedTuple):
     origin: str | None = None
     origintype: str | None = None
     invokeid: str | None = None
+    raw: str | None = None  # the message as it arrived (SCXML 5.10.1), from the Basic HTTP processor
 
     def to_json(self) -> dict[str, Any]:
         """The event as plain JSON data, leaving out unset fields."""
@@ -29,7 +30,7 @@ class Event(NamedTuple):
             out["data"] = self.data
         if self.type != "external":
             out["type"] = self.type
-        for key in ("sendid", "origin", "origintype", "invokeid"):
+        for key in ("sendid", "origin", "origintype", "invokeid", "raw"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -47,6 +48,7 @@ class Event(NamedTuple):
                 data.get("origin"),
                 data.get("origintype"),
                 data.get("invokeid"),
+                data.get("raw"),
             )
         payload = {k: v for k, v in data.items() if k != "type"}
         return cls(data["type"], payload or None)

@@ -36,6 +36,8 @@ SCXML_PROCESSOR = "http://www.w3.org/TR/scxml/#SCXMLEventProcessor"
 BASICHTTP_PROCESSOR = "http://www.w3.org/TR/scxml/#BasicHTTPEventProcessor"
 _SEND_TYPES = {None: SCXML_PROCESSOR, "scxml": SCXML_PROCESSOR, SCXML_PROCESSOR: SCXML_PROCESSOR,
                "basichttp": BASICHTTP_PROCESSOR, BASICHTTP_PROCESSOR: BASICHTTP_PROCESSOR}
+HTTP_SCHEMES = ("http://", "https://")
+HTTP_POST = "HTTP.POST"  # the name of a Basic HTTP event that names none (SCXML C.2)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 MAX_DELAY_TEXT = 64  # longest duration text parse_delay reads
 MAX_DELAY_MS = 2**53  # longest delay: exact as a float, storable as a 64-bit integer
@@ -231,6 +233,9 @@ def _send(run: Run, scope: Scope, action: Send, name: str | None, target: str | 
     data = evaluate_data(scope, action.namelist, action.params, action.content)
     if kind not in _SEND_TYPES:
         raise ValueError(f"unsupported send type {kind!r}")
+    if _SEND_TYPES[kind] == BASICHTTP_PROCESSOR:
+        _send_http(run, name, target, data, sendid, delay or 0)
+        return
     if name is None:
         raise ValueError("send has neither an event name nor event data")
     explicit_id = action.id is not None or action.idlocation is not None
@@ -255,6 +260,21 @@ def _send(run: Run, scope: Scope, action: Send, name: str | None, target: str | 
     if delayed and (target is None or target == origin):
         run.add_pending(sendid)  # it comes back to this session, which then forgets it
 
+
+
+def _send_http(run: Run, name: str | None, target: str | None, data: Any, sendid: str,
+               delay: int) -> None:
+    """A send through the Basic HTTP Event I/O Processor (SCXML C.2): an HTTP POST to ``target``, done
+    by the runtime. Without an http(s) URL as target it cannot be sent: error.communication on the
+    internal queue (W3C test 577). Without an event name the receiver names it after the method
+    (``HTTP.POST``), so that is the name it is sent under."""
+    if target is None or not target.startswith(HTTP_SCHEMES):
+        why = "has no target" if target is None else f"target {target!r} is not an http(s) URL"
+        run.raise_error("error.communication", SendError(f"a Basic HTTP send {why}"), sendid)
+        return
+    event = Event(name or HTTP_POST, data, "external", sendid, f"#_scxml_{run.sessionid}",
+                  BASICHTTP_PROCESSOR)
+    run.effects.append(SendEffect(sendid, event, target, BASICHTTP_PROCESSOR, delay))
 
 
 _HANDLERS: dict[type, Callable[[Run, Scope, Any], None]] = {

@@ -23,6 +23,9 @@ class Reach(NamedTuple):
 
     invocations: Container[str] = frozenset()
     sessions: Container[str] | None = None
+    # where this session receives Basic HTTP events (SCXML C.2): the URL its session id is appended to,
+    # URL-quoted (``http://host/v1/basichttp/`` + ``order/42``); None: no HTTP server serves it
+    basichttp: str | None = None
 
     def unreachable(self, target: str) -> bool:
         """True if ``target`` (``#_<invokeid>`` or ``#_scxml_<id>``) is known to name no live session."""

@@ -224,6 +224,9 @@ class Run:
         self.live = set(self.config)
         scope = self._scope = Scope(context, self.live, chart.states, self.snapshot.sessionid,
                                     chart.name, self.now, copied)
+        reachable = self.reachable
+        if reachable is not None and reachable.basichttp is not None:
+            scope.basichttp = reachable.basichttp
         scope.event = self.event
         return scope
 

@@ -63,6 +63,7 @@ class EventView:
     origin = property(lambda self: self._event.origin)
     origintype = property(lambda self: self._event.origintype)
     invokeid = property(lambda self: self._event.invokeid)
+    raw = property(lambda self: self._event.raw)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, EventView) and other._event == self._event

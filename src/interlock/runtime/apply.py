@@ -15,7 +15,7 @@ from interlock.core.snapshot import Snapshot
 from interlock.core.step import start, step
 from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
 from interlock.runtime.addresses import session_id
-from interlock.runtime.dispatch import NO_CHILDREN, deliver, dispatch, reach_of
+from interlock.runtime.dispatch import deliver, dispatch, reach_of
 from interlock.runtime.step_errors import describe
 from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.codec import (
@@ -59,7 +59,7 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
         raise ConflictError(f"instance {id!r} of machine {machine!r} already exists; choose another id, "
                             "or send the existing instance events")
     result = unit.watchdog.run(f"the start of {machine}/{id}", lambda: start(
-        chart, sessionid=session_id(machine, id), data=input, now=unit.now, reachable=NO_CHILDREN))
+        chart, sessionid=session_id(machine, id), data=input, now=unit.now, reachable=unit.registry.no_children))
     snap = result.snapshot
     parent_machine, parent_id, parent_invokeid = parent or (None, None, None)
     row = InstanceRow(machine, id, chart.version, "active", False, 0, 0, snap.to_json(), parent_machine,

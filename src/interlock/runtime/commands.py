@@ -6,6 +6,7 @@ import random
 
 from interlock.errors import ConflictError, NotFoundError
 from interlock.runtime import apply
+from interlock.runtime.basichttp import BASICHTTP_SERVICE, communication_error
 from interlock.runtime.dispatch import deliver, report_cancelled
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.services import invoke_result
@@ -107,6 +108,12 @@ def _final(unit: Unit, task: TaskRow, result: Attempt, attempts: int) -> None:
 
 
 def _deliver_outcome(unit: Unit, task: TaskRow, result: Attempt, attempts: int) -> None:
+    if task.service == BASICHTTP_SERVICE:  # a send has no reply: only its failure is news
+        if not result.ok:
+            message = f"{result.error} (after {attempts} attempt{'s' if attempts > 1 else ''})"
+            deliver(unit, task.machine, task.id, communication_error(task.key, task.input, message),
+                    cause=task.key)
+        return
     event = invoke_result(task.invokeid, result, service=task.service, attempts=attempts)
     deliver(unit, task.machine, task.id, event, cause=task.key)
 

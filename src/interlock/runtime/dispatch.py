@@ -30,8 +30,10 @@ from interlock.core.effects import (
     SendEffect,
 )
 from interlock.core.events import Event
+from interlock.core.execute import HTTP_SCHEMES
 from interlock.core.reach import Reach
 from interlock.runtime.addresses import SESSION_IDS, parse_address, session_id, split_session
+from interlock.runtime.basichttp import BASICHTTP_SERVICE, communication_error
 from interlock.runtime.children import MAX_INVOKE_DEPTH, refusal
 from interlock.runtime.machines import SCXML_TYPES, inline_name
 from interlock.runtime.unit import Isolate, Unit
@@ -124,6 +126,9 @@ def _send(unit: Unit, row: InstanceRow, effect: SendEffect, key: str) -> None:
 def send_now(unit: Unit, row: InstanceRow, event: Event, target: str | None, *, cause: str,
              sendid: str | None = None) -> None:
     """Deliver an event a step of ``row`` sent; an unknown target raises error.communication in ``row``."""
+    if target is not None and target.startswith(HTTP_SCHEMES):
+        _post(unit, row, event, target, cause)
+        return
     resolved = resolve(unit, row, target)
     if resolved is not None:
         machine, id, invokeid = resolved
@@ -138,6 +143,20 @@ def send_now(unit: Unit, row: InstanceRow, event: Event, target: str | None, *, 
                                           "target": target, "event": event.name}, "platform",
                   event.sendid)
     deliver(unit, row.machine, row.id, error, cause=cause)
+
+
+def _post(unit: Unit, row: InstanceRow, event: Event, target: str, cause: str) -> None:
+    """A send to an http(s) URL: a task POSTs it (runtime/basichttp.py), if this process may send there."""
+    http = unit.registry.http_sends
+    task = {"url": target, "event": event.to_json()}
+    refused = "this process sends no HTTP events" if http is None else http.refusal(target)
+    if refused is not None:
+        deliver(unit, row.machine, row.id, communication_error(cause, task, refused), cause=cause)
+        return
+    service = unit.registry.services[BASICHTTP_SERVICE]
+    unit.tx.add_task(TaskRow(cause, row.machine, row.id, "", BASICHTTP_SERVICE, task, service.policy_json),
+                     unit.now)
+    unit.task_added(cause)
 
 
 def resolve(unit: Unit, row: InstanceRow, target: str | None) -> tuple[str, str, str | None] | None:
@@ -163,12 +182,10 @@ def reach_of(unit: Unit, row: InstanceRow, invocations: dict[str, tuple[str, int
     Other instances are not listed: a ``#_scxml_`` id that cannot name an instance is unreachable at
     once; one that can is resolved when the send is dispatched."""
     if not invocations:  # no active invocation: no child to reach (and no query on the hot path)
-        return NO_CHILDREN
+        return unit.registry.no_children
     ids = frozenset(c.parent_invokeid for c in unit.tx.children(row.machine, row.id) if c.parent_invokeid)
-    return Reach(ids, SESSION_IDS)
+    return Reach(ids, SESSION_IDS, unit.registry.http_location)
 
-
-NO_CHILDREN = Reach(frozenset(), SESSION_IDS)
 
 
 def _forget_old(unit: Unit, row: InstanceRow, invokeid: str) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from interlock.core.chart import Chart
+from interlock.core.reach import Reach
 from interlock.errors import ConflictError, DefinitionError, NotFoundError, Problem
+from interlock.runtime.addresses import SESSION_IDS
+from interlock.runtime.basichttp import BASICHTTP_SERVICE, HTTPSends, post_event
 from interlock.runtime.children import check_no_cycle, invoked_machines
 from interlock.runtime.fingerprint import changed_message, changed_parts, fingerprint
 from interlock.runtime.machines import shape_of
@@ -35,6 +39,23 @@ class Registry:
         self.services: dict[str, Service] = {}
         self._tags: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
         self._invokes: dict[str, set[str]] = {}  # machine -> machines its versions invoke by a fixed src
+        self.http_sends: HTTPSends | None = None  # where Basic HTTP sends may go; None: nowhere
+        self.http_location: str | None = None  # where a server receives Basic HTTP events (+ session id)
+        self.no_children = Reach(frozenset(), SESSION_IDS)  # what a step without invocations may reach
+
+    def send_http(self, policy: HTTPSends | None) -> None:
+        """Let charts' Basic HTTP sends POST within ``policy`` (None: refuse them all)."""
+        self.http_sends = policy
+        if policy is None:
+            self.services.pop(BASICHTTP_SERVICE, None)
+            return
+        self.add_service(BASICHTTP_SERVICE, functools.partial(post_event, policy), policy.policy())
+
+    def receive_http(self, location: str | None) -> None:
+        """A server receives Basic HTTP events at ``location`` + session id: charts see it in
+        ``_ioprocessors['basichttp']['location']``."""
+        self.http_location = location
+        self.no_children = Reach(frozenset(), SESSION_IDS, location)
 
     def add_chart(self, chart: Chart) -> Chart:
         self.check(chart)

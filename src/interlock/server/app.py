@@ -19,16 +19,18 @@ from starlette.middleware import Middleware
 
 from interlock.app import Interlock
 from interlock.auth.principal import Authenticator
-from interlock.server import admin, events, health, history, instances, machines, webhooks
+from interlock.server import admin, basichttp, events, health, history, instances, live, machines, webhooks
 from interlock.server.catalog import Catalog
 from interlock.server.config import ServerConfig
 from interlock.server.errors import EXCEPTION_HANDLERS
+from interlock.server.feed import Feed
 from interlock.server.limits import BodyLimit, RateLimit
 
 log = logging.getLogger("interlock.server")
 
 # each module exposes routes() -> list[BaseRoute]; a new concept adds its module here
-ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin, webhooks)
+ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin, live, basichttp,
+                                  webhooks)
 
 
 def create_app(interlock: Interlock, config: ServerConfig, *,
@@ -44,16 +46,21 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
     app.state.authenticator = authenticator
     app.state.catalog = Catalog(interlock)
     app.state.background = set()  # writes answered before they committed (?wait=false)
+    app.state.feed = Feed(interlock, queue_size=config.live_queue_size,
+                          max_subscribers=config.live_max_subscribers)
     return app
 
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     interlock: Interlock = app.state.interlock
+    config: ServerConfig = app.state.config
+    interlock.receive_http_events(f"{config.url()}/v1/basichttp/")
     interlock.start()
     try:
         yield
     finally:
+        await asyncio.to_thread(app.state.feed.close)  # live subscribers are told the server is closing
         await _drain(app)
         await asyncio.to_thread(interlock.close)
         log.info("interlock closed: leases released")

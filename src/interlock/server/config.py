@@ -31,12 +31,22 @@ class ServerConfig:
     max_page_size: int = 1000  # the largest ?limit= accepted
     send_timeout: float = 30.0  # seconds a write waits for its instance to settle (then 503)
     graceful_timeout: float = 30.0  # seconds in-flight requests get to finish on shutdown
+    public_url: str | None = None  # where clients reach this server (default http://host:port)
+    live_queue_size: int = 1000  # changes a live subscriber may be behind before it is dropped
+    live_max_subscribers: int = 1000  # live subscribers (WebSocket and SSE) of one server process
 
     def __post_init__(self) -> None:
         _check(self)
 
     def replace(self, **changes: Any) -> ServerConfig:
         return dataclasses.replace(self, **changes)
+
+    def url(self) -> str:
+        """Where clients reach this server: ``public_url``, else ``http://host:port``."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
 
 def _check(config: ServerConfig) -> None:
@@ -46,7 +56,10 @@ def _check(config: ServerConfig) -> None:
         raise ValueError(f"development mode accepts requests without credentials, so it only listens on "
                          f"a loopback address (127.0.0.1, ::1, localhost), not {config.host!r}; drop "
                          "--dev, or use --host 127.0.0.1")
-    for name in ("max_body_bytes", "burst", "page_size", "max_page_size"):
+    if config.public_url is not None and not config.public_url.startswith(("http://", "https://")):
+        raise ValueError(f"public_url must be an http(s) URL, not {config.public_url!r}")
+    for name in ("max_body_bytes", "burst", "page_size", "max_page_size", "live_queue_size",
+                 "live_max_subscribers"):
         if getattr(config, name) < 1:
             raise ValueError(f"{name} must be at least 1, not {getattr(config, name)}")
     if config.page_size > config.max_page_size:

@@ -124,6 +124,15 @@ class PostgresStore:
         with self.read() as tx:
             return tx.changes(after=after, limit=limit)
 
+    def last_position(self) -> int:
+        """Number the steps committed since the last reader did, then read the feed's head."""
+        while True:
+            with self.write() as tx:
+                if tx.sequence_changes(SEQUENCER_LOCK) < 10_000:
+                    break
+        with self.read() as tx:
+            return tx.last_position()
+
     def schema_version(self) -> int:
         with self.read() as tx:
             return tx.meta_int("schema_version")

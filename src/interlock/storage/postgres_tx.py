@@ -310,6 +310,10 @@ class PostgresTx:
     def changes(self, *, after: int, limit: int) -> list[Change]:
         return [Change(*r) for r in self._all("changes", {"after": after, "limit": limit})]
 
+    def last_position(self) -> int:
+        row = self._one("last_position")
+        return int(row[0]) if row else 0
+
     # -- inbox ----------------------------------------------------------------------------------------
 
     def enqueue(self, machine: str, id: str, event: dict[str, Any], *, idempotency_key: str | None,

@@ -150,6 +150,10 @@ class SQLiteStore:
         with self.read() as tx:
             return tx.changes(after=after, limit=limit)
 
+    def last_position(self) -> int:
+        with self.read() as tx:
+            return tx.last_position()
+
     def wait_for_changes(self, timeout: float) -> None:
         """SQLite has no notifications: readers poll; this only paces them."""
         time.sleep(min(timeout, POLL_CHANGES))
@@ -425,6 +429,10 @@ class SQLiteTx:
 
     def changes(self, *, after: int, limit: int) -> list[Change]:
         return [Change(*r) for r in self._all("changes", {"after": after, "limit": limit})]
+
+    def last_position(self) -> int:
+        row = self._one("last_position", {})
+        return int(row[0]) if row else 0
 
     def next_wakeup(self) -> float | None:
         """The earliest time a timer is due or a task becomes claimable."""

@@ -245,6 +245,8 @@ class Store(Protocol):
     def close(self) -> None: ...
     def changes(self, *, after: int, limit: int) -> list[Change]:
         """Committed steps after a position, in position order (the change feed)."""
+    def last_position(self) -> int:
+        """The change feed's head: the position of the last committed step, 0 before the first."""
     def wait_for_changes(self, timeout: float) -> None:
         """Block until another commit may have added changes, or ``timeout`` seconds (a wake-up only:
         callers read :meth:`ReadTx.changes` again either way; a lost notification costs a timeout)."""

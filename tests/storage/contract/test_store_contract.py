@@ -190,6 +190,14 @@ def test_the_change_feed_lists_committed_steps_in_order_and_resumes_from_a_posit
     assert feed[0].outcome == "started" and feed[2].outcome == "applied"
 
 
+def test_the_change_feeds_head_is_its_last_position(store: Store) -> None:
+    assert store.last_position() == 0
+    _create(store, "a")
+    with store.write() as tx:
+        tx.append_history(_step("a", 1))
+    assert store.last_position() == store.changes(after=0, limit=100)[-1].position
+
+
 def test_a_reader_sees_each_committed_step_of_concurrent_writers_once(open_connection: Opener) -> None:
     stores = [open_connection() for _ in range(3)]
     _create(stores[0], *[f"i{n}" for n in range(3)])

@@ -191,6 +191,10 @@ FROM history WHERE machine = %(machine)s AND id = %(id)s AND idempotency_key = %
 SELECT position, machine, id, step, outcome, at FROM history
 WHERE position > %(after)s ORDER BY position LIMIT %(limit)s;
 
+-- name: last_position
+-- The change feed's head: the position the sequencer gave last (0 before the first step).
+SELECT position FROM interlock_feed;
+
 -- name: enqueue
 -- Put an event in an instance's inbox; returns its sequence number.
 INSERT INTO inbox (machine, id, event, idempotency_key, cause, sendid, enqueued_at)

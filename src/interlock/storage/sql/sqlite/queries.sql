@@ -332,3 +332,7 @@ SELECT MIN(t) FROM (
 -- The change feed: committed steps after a position, in position order. history.seq is the rowid:
 -- one writer at a time, so positions are given in commit order and a reader never skips one.
 SELECT seq, machine, id, step, outcome, at FROM history WHERE seq > :after ORDER BY seq LIMIT :limit;
+
+-- name: last_position
+-- The change feed's head: the position of the last committed step (0 before the first).
+SELECT COALESCE(MAX(seq), 0) FROM history;

@@ -1,0 +1,249 @@
+"""Live updates: every committed change pushed as it happens (docs/server.md, "Live updates").
+
+- ``WS /v1/subscribe``: the client's first message is ``{"subscribe": {"machine": M, "instances":
+  [ids]?}, "after": position?}``; the server answers ``{"subscribed": {"machine", "instances", "after"}}``
+  then sends each change of that machine (or of those instances) in position order:
+  ``{"position", "machine", "id", "step", "outcome", "at", "instance": Instance}``. Resume after a
+  reconnect with ``"after"`` = the last position received: nothing is missed or repeated. Without
+  ``after`` it starts from now.
+- ``GET /v1/machines/{machine}/instances/{name}/stream``: the same for one instance as server-sent
+  events (``id:`` the position; ``Last-Event-ID`` or ``?after=`` resumes). Without either, the first
+  event (``event: instance``) is the instance as it is now, its ``id`` the position it is current at.
+
+Both read like ``GET`` of an instance (the ``read`` scope; the context is its public part unless the
+caller is admin). A subscriber too slow for its changes is dropped (WebSocket close 1013, or a last
+``event: dropped``) with the position to resume from. Changes come from the process's one follower of
+the change feed (server/feed.py), so those committed by any process on the database arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
+
+import orjson
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import StreamingResponse
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from interlock.auth.principal import Principal
+from interlock.errors import InterlockError
+from interlock.server.errors import ApiError, api_error_of
+from interlock.server.feed import Dropped, Feed, Subscription, Update
+from interlock.server.security import principal_of, require
+from interlock.server.views import instance_view
+from interlock.storage.store import Change
+
+FIRST_MESSAGE_TIMEOUT = 10.0  # seconds a WebSocket client has to send its subscribe message
+MAX_MESSAGE = 64 * 1024  # bytes of a client's subscribe message
+MAX_INSTANCES = 1000  # instance ids one subscription may name
+KEEPALIVE = 15.0  # seconds between SSE keep-alive comments when nothing changes
+CLOSE_POLICY, CLOSE_TRY_LATER = 1008, 1013  # WebSocket close codes (RFC 6455)
+
+
+def authorize_read(conn: HTTPConnection, machine: str) -> Principal:
+    """The caller, if it may read ``machine``'s instances: the ``read`` scope, as ``GET`` needs.
+
+    The hook for per-machine read rules (auth): a rule that refuses raises ForbiddenError here, and
+    both live routes ask it before anything is sent."""
+    return require(principal_of(cast(Request, conn)), "read")
+
+
+def change_view(conn: HTTPConnection, update: Update, *, admin: bool) -> dict[str, Any]:
+    c = update.change
+    instance = None if update.instance is None else instance_view(
+        conn.app.state.interlock, update.instance, admin=admin)
+    return {"position": c.position, "machine": c.machine, "id": c.id, "step": c.step,
+            "outcome": c.outcome, "at": c.at, "instance": instance}
+
+
+def feed_of(conn: HTTPConnection) -> Feed:
+    feed: Feed = conn.app.state.feed
+    return feed
+
+
+# -- WebSocket -------------------------------------------------------------------------------------
+
+async def subscribe(ws: WebSocket) -> None:
+    await ws.accept()
+    try:
+        request = await _first_message(ws)
+        machine, instances, after = _subscription(request)
+        principal = authorize_read(ws, machine)
+        sub = await feed_of(ws).subscribe(_wanted(machine, instances), after=after)
+    except Dropped as exc:  # the process serves as many subscribers as it may
+        await _close(ws, CLOSE_TRY_LATER, exc.reason.split(":", 1)[0])
+        return
+    except (ApiError, InterlockError, ValueError, WebSocketDisconnect) as exc:
+        await _refuse(ws, exc)
+        return
+    try:
+        await ws.send_bytes(orjson.dumps({"subscribed": {
+            "machine": machine, "instances": sorted(instances) if instances else None,
+            "after": sub.position}}))
+        await _pump(ws, sub, principal)
+    finally:
+        sub.close()
+
+
+async def _first_message(ws: WebSocket) -> Any:
+    try:
+        message = await asyncio.wait_for(ws.receive(), FIRST_MESSAGE_TIMEOUT)
+    except TimeoutError:
+        raise ApiError(400, "request.malformed", f"send the subscribe message within "
+                       f"{FIRST_MESSAGE_TIMEOUT:g} seconds of connecting") from None
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    data = message.get("text") or message.get("bytes") or b""
+    if len(data) > MAX_MESSAGE:
+        raise ApiError(413, "request.too_large", f"the subscribe message is over {MAX_MESSAGE} bytes")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "request.malformed", f"the subscribe message is not JSON: {exc}") from None
+
+
+def _subscription(message: Any) -> tuple[str, frozenset[str] | None, int | None]:
+    """``(machine, instance ids or None for all, after)`` of a subscribe message, checked."""
+    example = '{"subscribe": {"machine": "order", "instances": ["order-1"]}, "after": 0}'
+    if not isinstance(message, dict) or not isinstance(message.get("subscribe"), dict):
+        raise ApiError(400, "request.malformed", f"the first message is a subscription: {example}")
+    unknown = sorted(set(message) - {"subscribe", "after"}) + sorted(
+        set(message["subscribe"]) - {"machine", "instances"})
+    if unknown:
+        raise ApiError(400, "request.malformed", f"unknown field(s) {unknown} in the subscribe message; "
+                       f"it looks like {example}")
+    machine = message["subscribe"].get("machine")
+    if not isinstance(machine, str) or not machine:
+        raise ApiError(400, "request.malformed", f"subscribe.machine must be a machine's name: {example}")
+    ids = message["subscribe"].get("instances")
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)
+                            or len(ids) > MAX_INSTANCES):
+        raise ApiError(400, "request.malformed", f"subscribe.instances must be a list of at most "
+                       f"{MAX_INSTANCES} instance ids (or left out for every instance)")
+    after = message.get("after")
+    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
+        raise ApiError(400, "request.malformed", f"after must be a position (an integer >= 0), not "
+                       f"{after!r}")
+    return machine, None if ids is None else frozenset(ids), after
+
+
+def _wanted(machine: str, instances: frozenset[str] | None) -> Callable[[Change], bool]:
+    if instances is None:
+        return lambda c: c.machine == machine
+    return lambda c: c.machine == machine and c.id in instances
+
+
+async def _pump(ws: WebSocket, sub: Subscription, principal: Principal) -> None:
+    """Send changes until the client leaves or is dropped; a client's later messages are refused."""
+    listener = asyncio.ensure_future(_listen(ws))
+    try:
+        while True:
+            change = asyncio.ensure_future(sub.next())
+            done, _ = await asyncio.wait({change, listener}, return_when=asyncio.FIRST_COMPLETED)
+            if listener in done:
+                change.cancel()
+                reason = listener.result()
+                if reason is not None:
+                    await _close(ws, CLOSE_POLICY, reason)
+                return
+            try:
+                update = change.result()
+            except Dropped as exc:
+                await _close(ws, CLOSE_TRY_LATER, _short(exc.reason, sub.position))
+                return
+            await ws.send_bytes(orjson.dumps(change_view(ws, update, admin=principal.admin)))
+    except WebSocketDisconnect:
+        return
+    finally:
+        listener.cancel()
+
+
+async def _listen(ws: WebSocket) -> str | None:
+    """None when the client disconnects; a reason to close when it sends anything more."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        return None
+    return "one subscription per connection: open another connection for another one"
+
+
+def _short(reason: str, position: int) -> str:
+    """A close reason fits 123 bytes: the reason's code and where to resume."""
+    return f"{reason.split(':', 1)[0]}; resume with after={position}"
+
+
+async def _refuse(ws: WebSocket, exc: BaseException) -> None:
+    if isinstance(exc, WebSocketDisconnect):
+        return
+    error = api_error_of(exc)
+    body = {"status": error.status, "code": error.code, "message": error.message, "details": error.details}
+    with contextlib.suppress(Exception):  # the client may be gone already
+        await ws.send_bytes(orjson.dumps({"error": body}))
+    await _close(ws, CLOSE_POLICY, error.code)
+
+
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    if ws.application_state != WebSocketState.DISCONNECTED:
+        with contextlib.suppress(Exception):
+            await ws.close(code, reason[:123])
+
+
+# -- server-sent events ----------------------------------------------------------------------------
+
+async def stream(request: Request) -> StreamingResponse:
+    machine, name = request.path_params["machine"], request.path_params["name"]
+    principal = authorize_read(request, machine)
+    interlock = request.app.state.interlock
+    await request.app.state.catalog.ensure(machine)
+    await interlock.aio.get(machine, name)  # 404 for an unknown instance, before the stream starts
+    after = _resume_position(request)
+    sub = await feed_of(request).subscribe(lambda c: c.machine == machine and c.id == name, after=after)
+    return StreamingResponse(_events(request, sub, principal, snapshot=after is None),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def _resume_position(request: Request) -> int | None:
+    text = request.headers.get("last-event-id") or request.query_params.get("after")
+    if text is None:
+        return None
+    if not text.isdigit() or len(text) > 19:
+        raise ApiError(400, "request.malformed", f"Last-Event-ID (or ?after=) is a position, an integer "
+                       f">= 0, not {text[:40]!r}")
+    return int(text)
+
+
+async def _events(request: Request, sub: Subscription, principal: Principal, *,
+                  snapshot: bool) -> AsyncIterator[bytes]:
+    try:
+        if snapshot:
+            machine, name = request.path_params["machine"], request.path_params["name"]
+            instance = await request.app.state.interlock.aio.get(machine, name)
+            view = instance_view(request.app.state.interlock, instance, admin=principal.admin)
+            yield _sse("instance", sub.position, view)
+        while True:
+            try:
+                update = await asyncio.wait_for(sub.next(), KEEPALIVE)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            except Dropped as exc:
+                yield _sse("dropped", sub.position, {"reason": exc.reason, "after": sub.position})
+                return
+            yield _sse("change", update.change.position, change_view(request, update,
+                                                                     admin=principal.admin))
+    finally:
+        sub.close()
+
+
+def _sse(event: str, position: int, data: Any) -> bytes:
+    return b"event: %s\nid: %d\ndata: %s\n\n" % (event.encode(), position, orjson.dumps(data))
+
+
+def routes() -> list[BaseRoute]:
+    return [WebSocketRoute("/v1/subscribe", subscribe, name="subscribe"),
+            Route("/v1/machines/{machine}/instances/{name}/stream", stream, methods=["GET"],
+                  name="instance_stream")]

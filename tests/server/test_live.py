@@ -1,0 +1,189 @@
+"""Live updates from a real server: WebSocket subscriptions and server-sent events, with changes made
+over HTTP and by another process's Interlock on the same database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from interlock import Interlock, load_machine
+from tests.server.support import DOOR, Server
+
+
+@contextmanager
+def subscribed(server: Server, message: dict[str, Any], **options: Any) -> Iterator[ClientConnection]:
+    with connect(server.url.replace("http://", "ws://") + "/v1/subscribe", open_timeout=30,
+                 **options) as ws:
+        ws.send(json.dumps(message))
+        ack = json.loads(ws.recv(timeout=30))
+        assert "subscribed" in ack, ack
+        yield ws
+
+
+def changes(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
+    return [json.loads(ws.recv(timeout=30)) for _ in range(count)]
+
+
+def steps(received: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
+    return [(c["id"], c["step"], c["outcome"]) for c in received]
+
+
+@contextmanager
+def embedded(server: Server) -> Iterator[Interlock]:
+    """Another process's view of the database: its own Interlock, not the server's."""
+    with Interlock(server.db, worker=False) as app:
+        app.register(load_machine(DOOR))
+        yield app
+
+
+def test_changes_over_http_and_from_another_interlock_arrive_in_order(server: Server) -> None:
+    c = server.client
+    with subscribed(server, {"subscribe": {"machine": "door"}}) as ws:
+        assert c.post("/v1/machines/door/instances", json={"name": "d1"}).status_code == 201
+        assert c.post("/v1/machines/door/instances/d1/events", json={"type": "OPEN"}).status_code == 200
+        with embedded(server) as other:
+            other.send("door", "d1", "CLOSE")
+            other.create("door", "d2")
+        assert c.post("/v1/machines/door/instances/d2/events", json={"type": "OPEN"}).status_code == 200
+        received = changes(ws, 5)
+    assert steps(received) == [("d1", 0, "started"), ("d1", 1, "applied"), ("d1", 2, "applied"),
+                               ("d2", 0, "started"), ("d2", 1, "applied")]
+    positions = [r["position"] for r in received]
+    assert positions == sorted(positions) and len(set(positions)) == 5
+    last = received[-1]["instance"]
+    assert last["id"] == "d2" and last["state"] == ["door.open"] and last["context"]["opened"] == 1
+    assert all(r["machine"] == "door" for r in received)
+
+
+def test_a_subscription_to_some_instances_gets_only_theirs(server: Server) -> None:
+    c = server.client
+    with subscribed(server, {"subscribe": {"machine": "door", "instances": ["b"]}}) as ws:
+        for name in ("a", "b"):
+            assert c.post("/v1/machines/door/instances", json={"name": name}).status_code == 201
+            c.post(f"/v1/machines/door/instances/{name}/events", json={"type": "OPEN"})
+        assert steps(changes(ws, 2)) == [("b", 0, "started"), ("b", 1, "applied")]
+
+
+def test_a_subscriber_resumes_after_a_reconnect_without_gap_or_duplicate(server: Server) -> None:
+    c = server.client
+    with subscribed(server, {"subscribe": {"machine": "door"}, "after": 0}) as ws:
+        c.post("/v1/machines/door/instances", json={"name": "d1"})
+        c.post("/v1/machines/door/instances/d1/events", json={"type": "OPEN"})
+        first = changes(ws, 2)
+    with embedded(server) as other:  # committed while nobody listens
+        other.send("door", "d1", "CLOSE")
+        other.send("door", "d1", "OPEN")
+    with subscribed(server, {"subscribe": {"machine": "door"}, "after": first[-1]["position"]}) as ws:
+        c.post("/v1/machines/door/instances/d1/events", json={"type": "LOCK"})
+        again = changes(ws, 3)
+    assert steps(first) == [("d1", 0, "started"), ("d1", 1, "applied")]
+    assert steps(again) == [("d1", 2, "applied"), ("d1", 3, "applied"), ("d1", 4, "applied")]
+    assert again[-1]["instance"]["status"] == "done"
+
+
+def test_a_subscriber_too_slow_for_its_changes_is_dropped_with_where_to_resume(store_url: str,
+                                                                               tmp_path: Any) -> None:
+    from tests.server.support import running
+
+    env = {"INTERLOCK_LIVE_QUEUE_SIZE": "2"}
+    with running(store_url, env=env, log=tmp_path / "server.log") as server:
+        server.client.post("/v1/machines/door/instances", json={"name": "d1",
+                                                               "input": {"padding": "x" * 200_000}})
+        # the client reads at most one message ahead, so its socket fills and the server's queue too
+        with subscribed(server, {"subscribe": {"machine": "door"}}, max_queue=1) as ws:
+            with embedded(server) as other:
+                for _ in range(150):
+                    other.send("door", "d1", "OPEN")
+                    other.send("door", "d1", "CLOSE")
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    ws.recv(timeout=60)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+        assert closed.value.rcvd.reason.startswith("subscriber.too_slow; resume with after=")
+        # the server goes on serving others
+        assert server.client.get("/v1/machines/door/instances/d1").status_code == 200
+
+
+def test_a_bad_subscribe_message_is_refused_with_the_error_format(server: Server) -> None:
+    with connect(server.url.replace("http://", "ws://") + "/v1/subscribe") as ws:
+        ws.send(json.dumps({"subscribe": {"machine": "door"}, "after": -1}))
+        error = json.loads(ws.recv(timeout=30))["error"]
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=30)
+    assert error["code"] == "request.malformed" and "after" in error["message"]
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+def test_subscribing_needs_the_read_scope(sqlite_url: str, tmp_path: Any) -> None:
+    from tests.server.support import running
+
+    with running(sqlite_url, dev=False, log=tmp_path / "server.log") as server:
+        url = server.url.replace("http://", "ws://") + "/v1/subscribe"
+        with connect(url) as ws:
+            ws.send(json.dumps({"subscribe": {"machine": "door"}}))
+            assert json.loads(ws.recv(timeout=30))["error"]["code"] == "auth.credentials.missing"
+        with connect(url, additional_headers={"Authorization": "Bearer reader-key"}) as ws:
+            ws.send(json.dumps({"subscribe": {"machine": "door"}}))
+            assert "subscribed" in json.loads(ws.recv(timeout=30))
+            writer = {"Authorization": "Bearer writer-key"}
+            server.client.post("/v1/machines/door/instances", json={"name": "d1"}, headers=writer)
+            change = json.loads(ws.recv(timeout=30))
+        assert change["id"] == "d1" and change["instance"]["context"] == {"opened": 0}  # public part
+
+
+def read_events(lines: Iterator[str], count: int) -> list[dict[str, Any]]:
+    """``count`` server-sent events (keep-alive comments skipped) as ``{"event", "id", "data"}``."""
+    out: list[dict[str, Any]] = []
+    event: dict[str, Any] = {}
+    for line in lines:
+        if not line:
+            if event:
+                out.append(event)
+                event = {}
+                if len(out) == count:
+                    return out
+            continue
+        field, _, value = line.partition(": ")
+        if field in ("event", "id"):
+            event[field] = value
+        elif field == "data":
+            event["data"] = json.loads(value)
+    raise AssertionError(f"the stream ended after {len(out)} events")
+
+
+def test_an_instance_streams_its_changes_and_resumes_from_last_event_id(server: Server) -> None:
+    c = server.client
+    c.post("/v1/machines/door/instances", json={"name": "d1"})
+    c.post("/v1/machines/door/instances", json={"name": "other"})
+    url = "/v1/machines/door/instances/d1/stream"
+    with c.stream("GET", url) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        [now] = read_events(lines, 1)
+        c.post("/v1/machines/door/instances/other/events", json={"type": "OPEN"})
+        c.post("/v1/machines/door/instances/d1/events", json={"type": "OPEN"})
+        [opened] = read_events(lines, 1)
+    assert now["event"] == "instance" and now["data"]["state"] == ["door.closed"]
+    assert opened["event"] == "change" and opened["data"]["step"] == 1
+    assert int(opened["id"]) == opened["data"]["position"] > int(now["id"])
+    with embedded(server) as other:
+        other.send("door", "d1", "CLOSE")
+    with c.stream("GET", url, headers={"Last-Event-ID": opened["id"]}) as response:
+        [closed] = read_events(response.iter_lines(), 1)
+    assert closed["event"] == "change" and closed["data"]["step"] == 2
+    assert closed["data"]["instance"]["state"] == ["door.closed"]
+
+
+def test_a_stream_of_an_unknown_instance_is_404_and_a_bad_last_event_id_400(server: Server) -> None:
+    response = server.client.get("/v1/machines/door/instances/nope/stream")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found.instance"
+    server.client.post("/v1/machines/door/instances", json={"name": "d1"})
+    bad = server.client.get("/v1/machines/door/instances/d1/stream", headers={"Last-Event-ID": "x"})
+    assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["error"]["message"]
