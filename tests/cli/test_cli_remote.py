@@ -106,3 +106,17 @@ def test_keys_come_from_the_option_or_the_environment(keyed: Server) -> None:
 def test_the_url_comes_from_the_environment(server: Server) -> None:
     result = CliRunner().invoke(app, ["machines", "--json"], env={"INTERLOCK_URL": server.url})
     assert result.exit_code == 0 and json.loads(result.output)[0]["name"] == "door"
+
+
+def test_tail_prints_changes_from_a_position(server: Server) -> None:
+    result = run(server, "tail", "door", "--after", "0", "--count", "2", "--json")
+    assert result.exit_code == 0, result.output
+    changes = [json.loads(line) for line in result.output.splitlines()]
+    assert [(c["id"], c["step"], c["outcome"]) for c in changes] == [("front", 0, "started"), ("back", 0, "started")]
+    one = run(server, "tail", "door", "back", "--after", "0", "--count", "2")
+    assert one.exit_code == 0 and "door/back step 1 applied" in one.output and "front" not in one.output
+
+
+def test_tail_of_a_refused_subscription_exits_5(keyed: Server) -> None:
+    result = run(keyed, "tail", "door", "--after", "0", "--count", "1")
+    assert result.exit_code == 5 and "auth.credentials.missing" in result.output

@@ -19,7 +19,8 @@ from interlock.errors import InterlockError
 
 def tail(machine: Annotated[str, typer.Argument(help="The machine's name.")],
          names: Annotated[list[str] | None, typer.Argument(help="Only these instances.", show_default=False)] = None,
-         after: Annotated[int, typer.Option(min=0, help="Start after this feed position (0: from the start).")] = 0,
+         after: Annotated[int | None, typer.Option(
+             min=0, help="Start after this feed position (0: from the start); default: from now.")] = None,
          count: Annotated[int | None, typer.Option(min=1, help="Stop after this many changes.")] = None,
          url: Url = DEFAULT, key: Key = None, as_json: Json = False) -> None:
     """Print each change of a machine's instances as it commits; reconnects and resumes by itself.
@@ -35,11 +36,11 @@ def tail(machine: Annotated[str, typer.Argument(help="The machine's name.")],
             report(exc)
 
 
-async def _follow(client: AsyncClient, machine: str, names: list[str], after: int, count: int | None,
+async def _follow(client: AsyncClient, machine: str, names: list[str], after: int | None, count: int | None,
                   as_json: bool) -> None:
     seen = 0
-    async with client:
-        async for change in client.subscribe(machine, instances=names, after=after):
+    async with client, contextlib.aclosing(client.subscribe(machine, instances=names, after=after)) as changes:
+        async for change in changes:
             _print(change, as_json)
             seen += 1
             if count is not None and seen >= count:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -156,9 +156,10 @@ class AsyncClient:
 
     # -- live -----------------------------------------------------------------------------------------
 
-    def subscribe(self, machine: str, *, instances: Sequence[str] = (), after: int = 0, reconnect: bool = True,
-                  retries: int | None = None) -> AsyncIterator[RemoteChange]:
-        """Every change of ``machine`` (or of some of its instances) after feed position ``after``, as it
-        commits; reconnects and resumes after the last change it yielded (see :mod:`interlock.client.subscribe`)."""
+    def subscribe(self, machine: str, *, instances: Sequence[str] = (), after: int | None = None,
+                  reconnect: bool = True,
+                  retries: int | None = None) -> AsyncGenerator[RemoteChange, None]:
+        """Every change of ``machine`` (or of some of its instances) after feed position ``after`` (None:
+        from now), as it commits; reconnects and resumes after the last change it yielded (see :mod:`interlock.client.subscribe`)."""
         return subscribe(self.base_url, self._http.headers, machine, instances=instances, after=after,
                          reconnect=reconnect, retries=retries)

@@ -1,19 +1,21 @@
 """Follow the change feed over ``WS /v1/subscribe``, reconnecting and resuming where it left off.
 
-The client asks for one machine (and optionally some of its instances) after a feed position::
+The client asks for one machine (and optionally some of its instances) after a feed position, or from
+now when it gives none::
 
     {"subscribe": {"machine": "order", "instances": ["o-1"]}, "after": 41}
 
-and receives a message per committed step with its ``position`` (positions order every step of the
-database). After a dropped connection it subscribes again after the last position it yielded, so a
-change is neither lost nor yielded twice.
+The server acknowledges with ``{"subscribed": {..., "after": position}}`` (where it starts) and sends a
+message per committed step with its ``position`` (positions order every step of the database) and the
+instance. After a lost connection, or when the server drops a subscriber too slow for its changes, the
+client subscribes again after the last position it saw, so a change is neither lost nor yielded twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from websockets.asyncio.client import connect
@@ -36,23 +38,30 @@ def ws_url(base_url: str) -> str:
 
 
 async def subscribe(base_url: str, headers: Mapping[str, str], machine: str, *,
-                    instances: Sequence[str] = (), after: int = 0, reconnect: bool = True,
-                    retries: int | None = None) -> AsyncIterator[RemoteChange]:
-    """Yield every change of ``machine`` (or of ``instances``) after position ``after``, as it commits.
+                    instances: Sequence[str] = (), after: int | None = None, reconnect: bool = True,
+                    retries: int | None = None) -> AsyncGenerator[RemoteChange, None]:
+    """Yield every change of ``machine`` (or of ``instances``) after position ``after`` (None: from now),
+    as it commits.
 
     With ``reconnect`` a lost connection is opened again (``retries`` times in a row, forever if None)
     and resumed after the last change yielded. A refusal (401, 403, 404) is raised, never retried."""
     position, failures = after, 0
-    request = {"subscribe": {"machine": machine, "instances": list(instances)}}
+    auth = {k: v for k, v in headers.items() if k.lower() == "authorization"}
+    wanted: dict[str, Any] = {"machine": machine}
+    if instances:
+        wanted["instances"] = list(instances)
     while True:
         try:
-            async with connect(ws_url(base_url), additional_headers=dict(headers), max_size=MAX_MESSAGE,
-                               open_timeout=10) as ws:
-                await ws.send(json.dumps({**request, "after": position}))
+            async with connect(ws_url(base_url), additional_headers=auth, max_size=MAX_MESSAGE, open_timeout=10,
+                               user_agent_header=headers.get("User-Agent")) as ws:
+                await ws.send(json.dumps({"subscribe": wanted, "after": position}))
                 async for raw in ws:
-                    change = _change(raw)
+                    message = _message(raw)
                     failures = 0
-                    if change is not None and change.position > position:
+                    if position is None and isinstance(message.get("subscribed"), Mapping):
+                        position = message["subscribed"].get("after")  # from now: where now was
+                    change = _change(message)
+                    if change is not None and (position is None or change.position > position):
                         position = change.position
                         yield change
             if not reconnect:
@@ -67,18 +76,20 @@ async def subscribe(base_url: str, headers: Mapping[str, str], machine: str, *,
         await asyncio.sleep(min(MAX_BACKOFF, 0.1 * 2**failures))
 
 
-def _change(raw: str | bytes) -> RemoteChange | None:
-    """A change from one message; None for the server's other messages (acknowledgements, pings).
-    An error message is raised."""
+def _message(raw: str | bytes) -> Mapping[str, Any]:
+    """One message as a mapping; an error message (a refused subscription) is raised."""
     message: Any = json.loads(raw)
     if not isinstance(message, Mapping):
-        return None
+        return {}
     if isinstance(message.get("error"), Mapping):
-        error = error_from(int(message["error"].get("status") or 500), message)
-        raise error
-    body = message.get("change", message)
-    if isinstance(body, Mapping) and "position" in body and "machine" in body:
-        return change_of(body)
+        raise error_from(int(message["error"].get("status") or 500), message)
+    return message
+
+
+def _change(message: Mapping[str, Any]) -> RemoteChange | None:
+    """The change a message carries; None for the server's other messages (the acknowledgement)."""
+    if "position" in message and "machine" in message:
+        return change_of(message)
     return None
 
 

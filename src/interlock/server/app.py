@@ -19,7 +19,17 @@ from starlette.middleware import Middleware
 
 from interlock.app import Interlock
 from interlock.auth.principal import Authenticator
-from interlock.server import admin, basichttp, events, health, history, instances, live, machines, webhooks
+from interlock.server import (
+    admin,
+    basichttp,
+    events,
+    health,
+    history,
+    instances,
+    live,
+    machines,
+    webhooks,
+)
 from interlock.server.catalog import Catalog
 from interlock.server.config import ServerConfig
 from interlock.server.errors import EXCEPTION_HANDLERS
