@@ -74,3 +74,64 @@ def test_a_refused_subscription_is_raised(keyed: Server) -> None:
             assert info.value.reason == "credentials.missing"
 
     asyncio.run(scenario())
+
+
+class Proxy:
+    """A TCP relay on loopback whose connections the test can cut, as a network would."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+        self.connections = 0
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut(self) -> None:
+        for writer in self.writers:
+            writer.transport.abort()
+        self.writers.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        assert self.server is not None
+        self.server.close()
+
+
+def test_a_lost_connection_is_resumed_after_the_last_change(server: Server) -> None:
+    async def scenario() -> None:
+        proxy = Proxy(server.port)
+        url = await proxy.start()
+        async with AsyncClient(server.url) as direct, AsyncClient(url) as client:
+            await direct.create("door", "d1")
+            seen: list[RemoteChange] = []
+            async with contextlib.aclosing(client.subscribe("door", after=0)) as changes:
+                async for change in changes:
+                    seen.append(change)
+                    if len(seen) == 1:
+                        proxy.cut()  # the connection drops; this change was already received
+                        await direct.send("door", "d1", "OPEN")
+                        await direct.send("door", "d1", "CLOSE")
+                    if len(seen) == 3:
+                        break
+            assert [(c.id, c.step) for c in seen] == [("d1", 0), ("d1", 1), ("d1", 2)]
+            assert proxy.connections >= 2  # it did reconnect
+        await proxy.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 120))
