@@ -5,7 +5,7 @@ from __future__ import annotations
 import interlock
 
 PUBLIC = {
-    "AsyncInterlock", "Change", "Chart", "Clock", "ConflictError", "DefinitionError", "Event", "EventRejectedError",
+    "AsyncClient", "AsyncInterlock", "Client", "Change", "Chart", "Clock", "ConflictError", "DefinitionError", "Event", "EventRejectedError",
     "HistoryEntry", "Instance", "Interlock", "InterlockError", "LogRecord", "MemoryRunner", "NotFoundError",
     "Page", "Problem", "Reach", "RetryPolicy", "SendResult", "Session", "Snapshot", "StepLimitError", "StepResult",
     "StorageError", "SystemClock", "Task", "TaskLostError", "VirtualClock", "__version__", "load_document",

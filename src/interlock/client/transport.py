@@ -6,7 +6,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from interlock import __version__
 from interlock.client.calls import Call
 from interlock.client.errors import UnreachableError, error_from
 
@@ -27,6 +26,8 @@ def headers(*, key: str | None, token: str | None) -> dict[str, str]:
     """The headers every request carries; an API key and a bearer token both go in ``Authorization``."""
     if key is not None and token is not None:
         raise ValueError("pass key= (an API key) or token= (a bearer token), not both")
+    from interlock import __version__  # here: the package imports the client while it initialises
+
     out = {"User-Agent": f"interlock-client/{__version__}", "Accept": "application/json"}
     credential = key if key is not None else token
     if credential is not None:
