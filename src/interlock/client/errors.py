@@ -14,7 +14,7 @@ the instance lives in this process or behind a server::
     422 (other)              EventRejectedError
     401                      UnauthenticatedError (``reason``: the code without ``auth.``)
     403                      ForbiddenError (``reason``)
-    400, 413                 RequestError       ┐
+    other 4xx (400, 413...)  RequestError       ┐
     429                      RateLimitedError   ├ HTTPError(InterlockError): ``status``, ``code``, ``details``
     5xx, anything else       ServerError        ┘
     no answer at all         UnreachableError(InterlockError)
@@ -53,7 +53,8 @@ class HTTPError(InterlockError):
 
 
 class RequestError(HTTPError):
-    """The server refused the request itself (400 ``request.malformed``, 413 ``request.too_large``)."""
+    """The server refused the request itself (400 ``request.malformed``, 413 ``request.too_large``, 415
+    ``request.media_type``, any other 4xx without a domain error)."""
 
 
 class RateLimitedError(HTTPError):
@@ -103,11 +104,11 @@ def _domain(status: int, code: str, message: str, details: tuple[Any, ...],
             return UnauthenticatedError(message, reason=code.removeprefix("auth."))
         case 403:
             return ForbiddenError(message, reason=code.removeprefix("auth."))
-        case 400 | 413:
-            return RequestError(message, status=status, code=code, details=details)
         case 429:
             return RateLimitedError(message, status=status, code=code, details=details,
                                     retry_after=_seconds(retry_after))
+    if 400 <= status < 500:
+        return RequestError(message, status=status, code=code, details=details)
     return ServerError(message, status=status, code=code, details=details)
 
 

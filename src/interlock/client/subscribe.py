@@ -21,8 +21,9 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from interlock.client.errors import HTTPError, UnreachableError, error_from
+from interlock.client.errors import ServerError, UnreachableError, error_from
 from interlock.client.models import RemoteChange, change_of
+from interlock.errors import InterlockError
 
 MAX_BACKOFF = 5.0  # seconds between reconnection attempts, at most
 MAX_MESSAGE = 1 << 20  # bytes of one message
@@ -67,7 +68,12 @@ async def subscribe(base_url: str, headers: Mapping[str, str], machine: str, *,
             if not reconnect:
                 return
         except InvalidStatus as exc:
-            raise _refusal(exc) from exc
+            refusal = _refusal(exc)
+            if not isinstance(refusal, ServerError):
+                raise refusal from exc
+            failures += 1  # the server failed (5xx, as while it restarts): like a lost connection
+            if not reconnect or (retries is not None and failures > retries):
+                raise UnreachableError(f"the change feed at {ws_url(base_url)} failed: {refusal}") from exc
         except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
             failures += 1
             if not reconnect or (retries is not None and failures > retries):
@@ -93,13 +99,10 @@ def _change(message: Mapping[str, Any]) -> RemoteChange | None:
     return None
 
 
-def _refusal(exc: InvalidStatus) -> Exception:
+def _refusal(exc: InvalidStatus) -> InterlockError:
     response = exc.response
     try:
         body: Any = json.loads(response.body or b"")
     except ValueError:
         body = (response.body or b"").decode(errors="replace")
-    error = error_from(response.status_code, body)
-    if isinstance(error, HTTPError) and response.status_code >= 500:
-        return UnreachableError(f"the change feed refused the connection: {error}")
-    return error
+    return error_from(response.status_code, body)
