@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/interlock demo
+	$(BIN)/interlock serve --dev --load examples
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples

@@ -8,6 +8,7 @@ Business logic is a statechart; Interlock makes every instance of it durable, co
 - Run it in memory with effects carried out: :class:`MemoryRunner`.
 - Run it durably on SQLite or PostgreSQL: :class:`Interlock` (and :class:`AsyncInterlock` via ``Interlock.aio``).
 - Talk to an Interlock server: :class:`Client` and :class:`AsyncClient` (:mod:`interlock.client`).
+- Serve it over HTTP: :func:`create_app` with a :class:`ServerConfig` (``interlock serve``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from interlock.runtime.memory import LogRecord, MemoryRunner, Session
 from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult
 from interlock.runtime.retry import RetryPolicy
 from interlock.runtime.tasks import Task, TaskLostError
+from interlock.server.app import create_app
+from interlock.server.config import ServerConfig
 from interlock.storage.store import Change
 
 __version__ = "0.1.0"  # the one place the version is written; pyproject.toml reads it from here
@@ -65,6 +68,7 @@ __all__ = [
     "Reach",
     "RetryPolicy",
     "SendResult",
+    "ServerConfig",
     "Session",
     "Snapshot",
     "StepLimitError",
@@ -75,6 +79,7 @@ __all__ = [
     "TaskLostError",
     "VirtualClock",
     "__version__",
+    "create_app",
     "load_document",
     "load_machine",
     "load_scxml",

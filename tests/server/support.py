@@ -57,10 +57,14 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.process.returncode}: {self.output()}")
             try:
-                self.client.get("/v1/health")
-                return
+                health = self.client.get("/v1/health")
             except httpx.TransportError:
                 time.sleep(0.05)
+                continue
+            if health.status_code != 200:
+                self.stop()
+                raise RuntimeError(f"/v1/health answered {health.status_code}: {self.output()}")
+            return
         self.stop()
         raise RuntimeError("the server did not answer within 60 s")
 

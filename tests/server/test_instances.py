@@ -30,3 +30,88 @@ def test_a_taken_name_is_409_and_an_unknown_instance_404(server: Server) -> None
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found.instance"
     unknown = c.post("/v1/machines/nomachine/instances", json={"name": "x"})
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found.machine"
+
+
+def test_listing_filters_and_pages_with_a_cursor(server: Server) -> None:
+    c = server.client
+    for name in ("a", "b", "c", "d", "e"):
+        assert c.post("/v1/machines/door/instances", json={"name": name}).status_code == 201
+    c.post("/v1/machines/door/instances/b/events", json={"type": "OPEN"})
+    first = c.get("/v1/machines/door/instances", params={"limit": 2}).json()
+    assert [i["id"] for i in first["items"]] == ["a", "b"] and first["next"] == "b"
+    second = c.get("/v1/machines/door/instances", params={"limit": 2, "cursor": first["next"]}).json()
+    assert [i["id"] for i in second["items"]] == ["c", "d"]
+    last = c.get("/v1/machines/door/instances", params={"limit": 2, "after": second["next"]}).json()
+    assert [i["id"] for i in last["items"]] == ["e"] and last["next"] is None
+    opened = c.get("/v1/machines/door/instances", params={"state": "door.open"}).json()
+    assert [i["id"] for i in opened["items"]] == ["b"]
+    shut = c.get("/v1/machines/door/instances", params={"tag": "shut"}).json()
+    assert [i["id"] for i in shut["items"]] == ["a", "c", "d", "e"]
+    bad = c.get("/v1/machines/door/instances", params={"status": "failed"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "request.malformed"
+    assert c.get("/v1/machines/door/instances", params={"limit": 0}).status_code == 400
+    assert c.get("/v1/machines/door/instances", params={"limit": "x"}).status_code == 400
+
+
+def test_history_pages_and_idempotent_sends(server: Server) -> None:
+    c = server.client
+    c.post("/v1/machines/door/instances", json={"name": "d"})
+    key = {"Idempotency-Key": "req-1"}
+    once = c.post("/v1/machines/door/instances/d/events", json={"type": "OPEN"}, headers=key).json()
+    again = c.post("/v1/machines/door/instances/d/events", json={"type": "OPEN"}, headers=key).json()
+    assert once["duplicate"] is False and again["duplicate"] is True and again["step"] == once["step"]
+    assert again["instance"]["context"]["opened"] == 1
+    ignored = c.post("/v1/machines/door/instances/d/events", json={"type": "OPEN", "by": "me"}).json()
+    assert ignored["outcome"] == "ignored"
+    c.post("/v1/machines/door/instances/d/events", json={"type": "CLOSE"})
+    page = c.get("/v1/machines/door/instances/d/history", params={"limit": 2}).json()
+    assert [e["step"] for e in page["items"]] == [0, 1] and page["next"] == "1"
+    assert page["items"][1]["idempotency_key"] == "req-1" and page["items"][1]["event"]["name"] == "OPEN"
+    rest = c.get("/v1/machines/door/instances/d/history", params={"cursor": page["next"]}).json()
+    assert [(e["step"], e["outcome"]) for e in rest["items"]] == [(2, "ignored"), (3, "applied")]
+    assert rest["items"][0]["event"]["data"] == {"by": "me"} and rest["next"] is None
+
+
+def test_an_event_sent_without_waiting_is_accepted_then_applied(server: Server) -> None:
+    c = server.client
+    c.post("/v1/machines/door/instances", json={"name": "d"})
+    accepted = c.post("/v1/machines/door/instances/d/events", params={"wait": "false"}, json={"type": "OPEN"})
+    assert accepted.status_code == 202 and accepted.json() == {"accepted": True}
+    after = c.post("/v1/machines/door/instances/d/events", json={"type": "CLOSE"}).json()
+    assert after["outcome"] == "applied" and after["instance"]["step"] == 2  # OPEN was applied first
+    refused = c.post("/v1/machines/door/instances/d/events", params={"wait": "false"},
+                     json={"type": "done.invoke"})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "event.rejected"
+
+
+def test_pause_resume_cancel_and_the_admin_reads(server: Server) -> None:
+    c = server.client
+    c.post("/v1/machines/door/instances", json={"name": "d"})
+    assert c.post("/v1/machines/door/instances/d/pause").json()["paused"] is True
+    queued = c.post("/v1/machines/door/instances/d/events", json={"type": "OPEN"}).json()
+    assert queued["outcome"] == "queued" and queued["instance"]["queued"] == 1
+    resumed = c.post("/v1/machines/door/instances/d/resume").json()
+    assert resumed["paused"] is False and resumed["state"] == ["door.open"]
+    assert c.get("/v1/machines/door/instances/d/context").json() == {"context": {"opened": 1,
+                                                                                 "_secret": "hidden"}}
+    for kind in ("timers", "tasks", "children"):
+        assert c.get(f"/v1/machines/door/instances/d/{kind}").json() == {"items": [], "next": None}
+    assert c.get("/v1/machines/door/instances/nope/timers").status_code == 404
+    cancelled = c.post("/v1/machines/door/instances/d/cancel").json()
+    assert cancelled["status"] == "cancelled"
+    late = c.post("/v1/machines/door/instances/d/events", json={"type": "CLOSE"})
+    assert late.status_code == 200 and late.json()["outcome"] == "ignored"  # recorded, not applied
+    locked = c.post("/v1/machines/door/instances", json={"name": "e"})
+    assert locked.status_code == 201
+    c.post("/v1/machines/door/instances/e/events", json={"type": "OPEN"})
+    final = c.post("/v1/machines/door/instances/e/events", json={"type": "LOCK"}).json()["instance"]
+    assert final["done"] is True and final["status"] == "done"
+
+
+def test_health_names_the_version_and_the_schema(server: Server) -> None:
+    import interlock
+    from interlock.storage.queries import migrations
+
+    health = server.client.get("/v1/health").json()
+    assert health == {"status": "ok", "version": interlock.__version__,
+                      "schema": migrations("sqlite")[-1][0]}

@@ -86,8 +86,8 @@ def test_json_and_safe_scxml_uploads_run_and_python_scxml_is_refused(server: Ser
     assert wrong.status_code == 415 and wrong.json()["error"]["code"] == "request.media_type"
 
 
-def test_a_machine_uploaded_through_one_process_is_served_by_another(sqlite_url: str, tmp_path: Path) -> None:
-    with running(sqlite_url, log=tmp_path / "a.log") as a, running(sqlite_url, log=tmp_path / "b.log") as b:
+def test_a_machine_uploaded_through_one_process_is_served_by_another(store_url: str, tmp_path: Path) -> None:
+    with running(store_url, log=tmp_path / "a.log") as a, running(store_url, log=tmp_path / "b.log") as b:
         assert b.client.get("/v1/machines/toggle").status_code == 404
         assert a.client.put("/v1/machines/toggle/versions/1", content=TOGGLE, headers=YAML).status_code == 201
         created = b.client.post("/v1/machines/toggle/instances", json={"name": "t"})

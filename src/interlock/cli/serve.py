@@ -9,6 +9,7 @@ accepting connections, lets requests in flight finish, then closes the store (le
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,13 +64,24 @@ def run_server(settings: Any, *, authenticator: Any = None) -> None:
     except BaseException:
         interlock.close()
         raise
+    _log_to_stderr()
     base = f"http://{_url_host(settings.host)}:{settings.port}"
     mode = " (development mode: no credentials needed)" if settings.dev else ""
     typer.echo(f"Interlock API on {base}{mode}; docs at {base}/docs, store {settings.db.split('@')[-1]}")
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
                                            timeout_graceful_shutdown=int(settings.graceful_timeout),
                                            lifespan="on"))
-    server.run()
+    server.run()  # uvicorn raises the signal that stopped it again once it is done (exit status -N)
+
+
+def _log_to_stderr() -> None:
+    """Interlock's own messages (startup, shutdown, failed requests) beside uvicorn's."""
+    logger = logging.getLogger("interlock")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def _url_host(host: str) -> str:

@@ -28,6 +28,7 @@ from interlock.server import (
     instances,
     live,
     machines,
+    openapi,
     webhooks,
 )
 from interlock.server.catalog import Catalog
@@ -38,9 +39,10 @@ from interlock.server.limits import BodyLimit, RateLimit
 
 log = logging.getLogger("interlock.server")
 
-# each module exposes routes() -> list[BaseRoute]; a new concept adds its module here
+# each module exposes routes() -> list[BaseRoute] (and may describe them: openapi_paths() -> {path: item});
+# a new concept adds its module here
 ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin, live, basichttp,
-                                  webhooks)
+                                  webhooks, openapi)
 
 
 def create_app(interlock: Interlock, config: ServerConfig, *,
@@ -55,6 +57,9 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
     app.state.config = config
     app.state.authenticator = authenticator
     app.state.catalog = Catalog(interlock)
+    described = [m.openapi_paths() for m in ROUTE_MODULES if hasattr(m, "openapi_paths")]
+    app.state.openapi = openapi.build_openapi(config.max_page_size,
+                                              {k: v for paths in described for k, v in paths.items()})
     app.state.background = set()  # writes answered before they committed (?wait=false)
     app.state.feed = Feed(interlock, queue_size=config.live_queue_size,
                           max_subscribers=config.live_max_subscribers)

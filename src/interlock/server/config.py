@@ -65,9 +65,11 @@ def _check(config: ServerConfig) -> None:
     if config.page_size > config.max_page_size:
         raise ValueError(f"page_size ({config.page_size}) is larger than max_page_size "
                          f"({config.max_page_size})")
-    for name in ("rate", "send_timeout", "graceful_timeout"):
+    for name in ("rate", "graceful_timeout"):
         if getattr(config, name) < 0:
             raise ValueError(f"{name} must not be negative, not {getattr(config, name)}")
+    if config.send_timeout <= 0:
+        raise ValueError(f"send_timeout must be a positive number of seconds, not {config.send_timeout}")
 
 
 def load_config(flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,

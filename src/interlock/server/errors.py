@@ -15,6 +15,7 @@ to statuses here, in one place::
     UnauthenticatedError 401 auth.<reason> (with WWW-Authenticate: Bearer)
     ForbiddenError    403   auth.<reason>
     StorageError      503   storage.failed
+    TimeoutError      503   storage.failed (a write that did not settle within send_timeout)
     ValueError, TypeError 400 request.malformed (the runtime's argument checks)
     anything else     500   internal (logged; the message says nothing of it)
 """
@@ -89,6 +90,9 @@ def api_error_of(exc: BaseException) -> ApiError:
             return ApiError(409, "conflict.instance", str(exc))
         case StorageError():
             return ApiError(503, "storage.failed", str(exc))
+        case TimeoutError():
+            return ApiError(503, "storage.failed", "the write did not settle within the server's "
+                            "send_timeout; it may still be applied: retry with the same Idempotency-Key")
         case InterlockError():
             return ApiError(500, "internal", "the server failed to handle the request")
         case ValueError() | TypeError():
@@ -127,4 +131,5 @@ async def handle_error(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {Exception: handle_error, HTTPException: handle_error,
                                       ApiError: handle_error, InterlockError: handle_error,
-                                      ValueError: handle_error, TypeError: handle_error}
+                                      ValueError: handle_error, TypeError: handle_error,
+                                      TimeoutError: handle_error}

@@ -8,13 +8,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from interlock import __version__
+import interlock
 
 
 async def health(request: Request) -> JSONResponse:
-    interlock = request.app.state.interlock
-    schema = await asyncio.to_thread(interlock.runtime.store.schema_version)  # StorageError: 503
-    return JSONResponse({"status": "ok", "version": __version__, "schema": schema})
+    store = request.app.state.interlock.runtime.store
+    schema = await asyncio.to_thread(store.schema_version)  # StorageError: 503
+    return JSONResponse({"status": "ok", "version": interlock.__version__, "schema": schema})
 
 
 def routes() -> list[BaseRoute]:

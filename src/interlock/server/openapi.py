@@ -1,0 +1,133 @@
+"""The API described as data: the OpenAPI 3.0 document served at ``/openapi.json`` (the test suite runs
+schemathesis against it: every answer must match), and a ``/docs`` page that renders it."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import BaseRoute, Route
+
+import interlock
+from interlock.server.openapi_schemas import COMPONENTS, ref
+from interlock.server.uploads import MEDIA_TYPES
+
+READ_ERRORS = (400, 401, 403, 404, 429, 503)
+WRITE_ERRORS = (*READ_ERRORS, 409, 413, 415, 422)
+MACHINE = {"name": "machine", "in": "path", "required": True, "schema": {"type": "string"},
+           "description": "The machine's name."}
+INSTANCE = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+            "description": "The instance's name (its id)."}
+VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema or {"type": "string"},
+            "description": description}
+
+
+def _op(summary: str, scope: str, ok: dict[int, str], *, errors: tuple[int, ...] = READ_ERRORS,
+        params: tuple[dict[str, Any], ...] = (), body: dict[str, Any] | None = None) -> dict[str, Any]:
+    responses: dict[str, Any] = {str(code): {"description": "Success", "content": {
+        "application/json": {"schema": ref(schema)}}} for code, schema in ok.items()}
+    for code in errors:
+        responses[str(code)] = {"$ref": "#/components/responses/Error"}
+    op: dict[str, Any] = {"summary": summary, "description": f"Needs the `{scope}` scope.",
+                          "parameters": list(params), "responses": responses}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": body}
+    return op
+
+
+def _paging(max_page: int) -> tuple[dict[str, Any], ...]:
+    return (_query("cursor", "The `next` of the previous page."),
+            _query("limit", "Items per page.", {"type": "integer", "minimum": 1, "maximum": max_page}))
+
+
+def build_openapi(max_page: int = 1000, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The OpenAPI document of every route (``max_page``: the largest ``limit`` accepted); ``extra``
+    holds the paths of route modules that describe their own (``openapi_paths()``)."""
+    paging = _paging(max_page)
+    at = (MACHINE, INSTANCE)
+    control = {f"/v1/machines/{{machine}}/instances/{{name}}/{action}": {"post": _op(
+        f"{action.capitalize()} an instance", "instances:write", {200: "Instance"}, errors=WRITE_ERRORS,
+        params=at)} for action in ("pause", "resume", "cancel")}
+    admin = {f"/v1/machines/{{machine}}/instances/{{name}}/{kind}": {"get": _op(
+        f"The instance's {kind} (admin)", "admin", {200: schema}, params=at)}
+        for kind, schema in (("context", "Context"), ("timers", "Timers"), ("tasks", "Tasks"),
+                             ("children", "Children"))}
+    definition = {kind: {"schema": {"type": "string"}} for kind in MEDIA_TYPES}
+    paths: dict[str, Any] = {
+        "/v1/health": {"get": {**_op("Health", "none", {200: "Health"}, errors=(429, 503)), "security": []}},
+        "/v1/machines": {"get": _op("List machines", "read", {200: "MachinePage"}, params=paging)},
+        "/v1/machines/{machine}": {"get": _op("A machine and its versions", "read", {200: "Machine"},
+                                              params=(MACHINE,))},
+        "/v1/machines/{machine}/versions/{version}": {
+            "get": _op("A machine version with its definition and diagram", "read", {200: "Version"},
+                       params=(MACHINE, VERSION)),
+            "put": _op("Upload a machine version (201 created, 200 the same again, 409 another "
+                       "definition, 422 every problem)", "machines:write", {200: "Version", 201: "Version"},
+                       errors=WRITE_ERRORS, params=(MACHINE, VERSION), body=definition)},
+        "/v1/machines/{machine}/instances": {
+            "post": _op("Create an instance", "instances:write", {201: "Instance"}, errors=WRITE_ERRORS,
+                        params=(MACHINE,), body={"application/json": {"schema": ref("NewInstance")}}),
+            "get": _op("List instances", "read", {200: "InstancePage"}, params=(
+                MACHINE, _query("state", "Only instances in this state (a full state id)."),
+                _query("tag", "Only instances with this tag."),
+                _query("status", "Only instances with this status.",
+                       {"type": "string", "enum": ["active", "done", "cancelled"]}), *paging))},
+        "/v1/machines/{machine}/instances/{name}": {"get": _op("An instance", "read", {200: "Instance"},
+                                                               params=at)},
+        "/v1/machines/{machine}/instances/{name}/events": {"post": _op(
+            "Send an event (waits for the instance to settle unless wait=false: 202)", "events:write",
+            {200: "SendResult", 202: "Accepted"}, errors=WRITE_ERRORS, params=(
+                *at, _query("wait", "false: answer 202 once queued.", {"type": "boolean"}),
+                {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
+                 "description": "A retried send with the same key applies once."}),
+            body={"application/json": {"schema": ref("Event")}})},
+        "/v1/machines/{machine}/instances/{name}/history": {"get": _op(
+            "The instance's steps, oldest first", "read", {200: "HistoryPage"}, params=(
+                *at, _query("cursor", "The `next` of the previous page (a step number).",
+                            {"type": "integer", "minimum": -1}),
+                _query("limit", "Items per page.", {"type": "integer", "minimum": 1, "maximum": max_page})))},
+        **control, **admin, **(extra or {}),
+    }
+    return {"openapi": "3.0.3",
+            "info": {"title": "Interlock", "version": interlock.__version__,
+                     "description": "Durable statechart instances over HTTP (docs/server.md)."},
+            "paths": paths, "components": COMPONENTS,
+            "security": [{"bearer": []}]}
+
+
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.state.openapi)
+
+
+async def docs(request: Request) -> HTMLResponse:
+    """A plain page listing every route from the OpenAPI document (no script, nothing fetched)."""
+    rows = []
+    for path, operations in request.app.state.openapi["paths"].items():
+        for method, op in operations.items():
+            rows.append(f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code></td>"
+                        f"<td>{html.escape(op['summary'])}</td><td>{html.escape(op['description'])}</td></tr>")
+    return HTMLResponse(DOCS.format(version=interlock.__version__, rows="\n".join(rows)))
+
+
+DOCS = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Interlock API</title>
+<style>body{{font-family:sans-serif;margin:2em}}td{{padding:.2em 1em;border-bottom:1px solid #ddd}}</style>
+</head><body><h1>Interlock API {version}</h1>
+<p>The full description, with request and response schemas: <a href="/openapi.json">/openapi.json</a>
+(OpenAPI 3.0; load it into any OpenAPI viewer). Errors share one shape:
+<code>{{"error": {{"status", "code", "message", "details"}}}}</code>. Send credentials as
+<code>Authorization: Bearer &lt;key or token&gt;</code>.</p>
+<table><tr><th>Method</th><th>Path</th><th>What</th><th>Scope</th></tr>
+{rows}
+</table></body></html>"""
+
+
+def routes() -> list[BaseRoute]:
+    return [Route("/openapi.json", openapi, methods=["GET"], name="openapi", include_in_schema=False),
+            Route("/docs", docs, methods=["GET"], name="docs", include_in_schema=False)]

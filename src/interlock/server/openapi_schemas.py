@@ -1,0 +1,93 @@
+"""The JSON shapes of server/views.py as OpenAPI 3.0 schemas (``components``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ANY: dict[str, Any] = {}  # any JSON value
+TEXT = {"type": "string"}
+NUMBER = {"type": "number"}
+INTEGER = {"type": "integer"}
+TEXTS = {"type": "array", "items": TEXT}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "nullable": True}
+
+
+def obj(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"type": "object", "properties": properties,
+            "required": [k for k in properties if k not in optional]}
+
+
+def page(item: str) -> dict[str, Any]:
+    return obj({"items": {"type": "array", "items": ref(item)}, "next": nullable(TEXT)})
+
+
+INSTANCE = obj({
+    "machine": TEXT, "id": TEXT, "version": TEXT,
+    "status": {"type": "string", "enum": ["active", "done", "cancelled"]},
+    "paused": {"type": "boolean"}, "done": {"type": "boolean"}, "output": ANY, "step": INTEGER,
+    "queued": INTEGER, "state": TEXTS, "configuration": TEXTS, "tags": TEXTS,
+    "context": {"type": "object", "description": "The public part (keys not starting with _) unless the "
+                "caller is admin."},
+    "parent": nullable(TEXT), "created_at": NUMBER, "updated_at": NUMBER})
+
+HISTORY_ENTRY = obj({
+    "step": INTEGER, "at": NUMBER,
+    "outcome": {"type": "string", "enum": ["started", "applied", "ignored", "failed", "cancelled"]},
+    "event": nullable({"type": "object"}), "idempotency_key": nullable(TEXT), "cause": nullable(TEXT),
+    "source": TEXTS, "target": TEXTS, "context_change": {"type": "object"},
+    "effects": {"type": "array", "items": {"type": "object"}}, "error": nullable(TEXT)})
+
+DETAIL = obj({"path": TEXT, "message": TEXT, "hint": TEXT})
+ERROR = obj({"error": obj({"status": INTEGER, "code": TEXT, "message": TEXT,
+                           "details": {"type": "array", "items": DETAIL}})})
+
+SCHEMAS: dict[str, Any] = {
+    "Error": ERROR,
+    "Health": obj({"status": TEXT, "version": TEXT, "schema": INTEGER}),
+    "Instance": INSTANCE,
+    "InstancePage": page("Instance"),
+    "SendResult": obj({"outcome": {"type": "string", "enum": ["applied", "ignored", "queued", "failed"]},
+                       "step": nullable(INTEGER), "duplicate": {"type": "boolean"},
+                       "instance": ref("Instance")}),
+    "Accepted": obj({"accepted": {"type": "boolean"}}),
+    "HistoryEntry": HISTORY_ENTRY,
+    "HistoryPage": page("HistoryEntry"),
+    "Machine": obj({"name": TEXT, "versions": TEXTS, "latest": TEXT}),
+    "MachinePage": page("Machine"),
+    "Version": obj({"name": TEXT, "version": TEXT,
+                    "format": {"type": "string", "enum": ["yaml", "json", "scxml", "python"]},
+                    "definition": TEXT, "diagram": obj({"mermaid": TEXT}), "registered_at": NUMBER,
+                    "source": {"type": "string", "enum": ["upload", "app"]}}),
+    "NewInstance": {**obj({"name": {"type": "string", "minLength": 1},
+                           "input": nullable({"type": "object"}), "version": nullable(TEXT)},
+                          optional=("input", "version")), "additionalProperties": False},
+    "Event": {"type": "object", "required": ["type"],
+              "properties": {"type": {"type": "string", "minLength": 1}},
+              "description": "The event's name in `type`; every other key is its data."},
+    "Context": obj({"context": {"type": "object"}}),
+    "Timers": obj({"items": {"type": "array", "items": obj({
+        "sendid": TEXT, "event": {"type": "object"}, "target": nullable(TEXT), "due_at": NUMBER})},
+        "next": nullable(TEXT)}),
+    "Tasks": obj({"items": {"type": "array", "items": obj({
+        "key": TEXT, "invokeid": TEXT, "service": TEXT, "input": ANY, "status": TEXT, "attempt": INTEGER,
+        "available_at": NUMBER, "lease_until": nullable(NUMBER), "last_error": nullable(TEXT)})},
+        "next": nullable(TEXT)}),
+    "Children": obj({"items": {"type": "array", "items": obj({
+        "machine": TEXT, "id": TEXT, "version": TEXT, "status": TEXT, "invokeid": nullable(TEXT)})},
+        "next": nullable(TEXT)}),
+}
+
+COMPONENTS: dict[str, Any] = {
+    "schemas": SCHEMAS,
+    "responses": {"Error": {"description": "The request failed; `error.code` says why (docs/server.md).",
+                            "content": {"application/json": {"schema": ref("Error")}}}},
+    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                   "description": "An API key or a token; none in development mode."}},
+}

@@ -1,0 +1,94 @@
+"""The one error format, the limits, and who may call what (a server outside development mode, with a
+fixed-key authenticator)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server.support import Server, running
+
+
+def _error(answer: httpx.Response, status: int, code: str) -> dict[str, object]:
+    assert answer.status_code == status, answer.text
+    error = answer.json()["error"]
+    assert error["status"] == status and error["code"] == code and error["message"]
+    assert isinstance(error["details"], list)
+    return dict(error)
+
+
+def test_requests_the_server_cannot_read_get_the_error_format(sqlite_url: str, tmp_path: Path) -> None:
+    with running(sqlite_url, log=tmp_path / "s.log", env={"INTERLOCK_MAX_BODY_BYTES": "2048"}) as server:
+        c = server.client
+        _error(c.get("/v1/nowhere"), 404, "not_found.route")
+        answer = c.delete("/v1/machines")
+        _error(answer, 405, "request.method_not_allowed")
+        assert "GET" in answer.headers["allow"]
+        headers = {"Content-Type": "application/json"}
+        _error(c.post("/v1/machines/door/instances", content=b"{nope", headers=headers), 400,
+               "request.malformed")
+        _error(c.post("/v1/machines/door/instances", content=b"[1]", headers=headers), 400,
+               "request.malformed")
+        _error(c.post("/v1/machines/door/instances", content=b"name=x",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"}), 415, "request.media_type")
+        _error(c.post("/v1/machines/door/instances", json={"name": "x", "extra": 1}), 400, "request.malformed")
+        _error(c.post("/v1/machines/door/instances", json={"name": "x", "input": 3}), 400, "request.malformed")
+        _error(c.post("/v1/machines/door/instances", json={"name": "x" * 3000}), 413, "request.too_large")
+        chunks = (b"{" + b" " * 1024 for _ in range(3))  # no Content-Length: counted as it streams
+        _error(c.post("/v1/machines/door/instances", content=chunks, headers=headers), 413, "request.too_large")
+        _error(c.post("/v1/machines/door/instances", json={"name": "bad\nname"}), 400, "request.malformed")
+        _error(c.post("/v1/machines/door/instances", json={"name": "d", "version": "9"}), 404,
+               "not_found.version")
+        c.post("/v1/machines/door/instances", json={"name": "d"})
+        _error(c.post("/v1/machines/door/instances/d/events", content=b'{"type": "x", "v": NaN}',
+                      headers=headers), 400,
+               "request.malformed")
+        _error(c.post("/v1/machines/door/instances/d/events", json={"type": "error.x"}), 422, "event.rejected")
+        _error(c.post("/v1/machines/door/instances/d/events", params={"wait": "maybe"}, json={"type": "OPEN"}),
+               400, "request.malformed")
+        _error(c.get("/v1/machines/door/versions/7"), 404, "not_found.version")
+        _error(c.get("/v1/machines/ghost"), 404, "not_found.machine")
+
+
+def test_a_client_over_its_rate_is_told_when_to_retry(sqlite_url: str, tmp_path: Path) -> None:
+    with running(sqlite_url, log=tmp_path / "s.log", env={"INTERLOCK_RATE": "0.5",
+                                                          "INTERLOCK_BURST": "4"}) as server:
+        # the readiness probe (support.py) took one of the 4
+        answers = [server.client.get("/v1/machines") for _ in range(5)]
+        assert [a.status_code for a in answers[:3]] == [200, 200, 200]
+        limited = answers[3]
+        _error(limited, 429, "rate.limited")
+        assert int(limited.headers["retry-after"]) >= 1
+
+
+@pytest.fixture
+def guarded(sqlite_url: str, tmp_path: Path) -> Iterator[Server]:
+    with running(sqlite_url, dev=False, log=tmp_path / "s.log") as server:
+        yield server
+
+
+def _as(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_outside_development_mode_every_call_needs_credentials_and_its_scope(guarded: Server) -> None:
+    c = guarded.client
+    missing = c.get("/v1/machines")
+    _error(missing, 401, "auth.credentials.missing")
+    assert missing.headers["www-authenticate"] == "Bearer"
+    _error(c.get("/v1/machines", headers=_as("wrong")), 401, "auth.key.unknown")
+    assert c.get("/v1/health").status_code == 200  # health needs no credentials
+    assert c.get("/v1/machines", headers=_as("reader-key")).status_code == 200
+    _error(c.post("/v1/machines/door/instances", json={"name": "d"}, headers=_as("reader-key")), 403,
+           "auth.scope.missing")
+    created = c.post("/v1/machines/door/instances", json={"name": "d"}, headers=_as("writer-key"))
+    assert created.status_code == 201
+    assert created.json()["context"] == {"opened": 0}  # the private _secret is for admins
+    _error(c.get("/v1/machines/door/instances/d/context", headers=_as("writer-key")), 403, "auth.scope.missing")
+    full = c.get("/v1/machines/door/instances/d/context", headers=_as("admin-key")).json()
+    assert full == {"context": {"opened": 0, "_secret": "hidden"}}
+    _error(c.put("/v1/machines/t/versions/1", content="initial: a\nstates: {a: {}}",
+                 headers={"Content-Type": "application/yaml", **_as("reader-key")}), 403, "auth.scope.missing")
