@@ -140,6 +140,7 @@ def test_unknown_hooks_and_machines_are_404(hooks: Server) -> None:
     assert "stripe" in missing.json()["error"]["message"]
     unknown = hooks.client.post("/v1/hooks/nomachine/stripe", content=b"{}")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found.machine"
+    assert "/v1/hooks/{machine}/{hook}" in hooks.client.get("/openapi.json").json()["paths"]
 
 
 def test_a_hook_whose_secret_the_server_lacks_refuses_everything(tmp_path: Path) -> None:

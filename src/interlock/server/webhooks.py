@@ -42,6 +42,24 @@ def routes() -> list[BaseRoute]:
     return [Route("/v1/hooks/{machine}/{hook}", receive, methods=["POST"], name="webhook")]
 
 
+def openapi_paths() -> dict[str, Any]:
+    """The route in /openapi.json: its answer is whatever the hook's ``response`` maps (docs/webhooks.md)."""
+    names = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": text}
+             for name, text in (("machine", "The machine's name."), ("hook", "The hook's name (webhooks:)."))]
+    errors = {str(code): {"$ref": "#/components/responses/Error"}
+              for code in (400, 401, 403, 404, 409, 413, 422, 429, 500, 503)}
+    answer = {"description": "The hook's response mapping of the outcome (default: outcome, step, duplicate, "
+              "state)", "content": {"application/json": {"schema": {}}}}
+    return {"/v1/hooks/{machine}/{hook}": {"post": {
+        "summary": "A webhook: a request from another system turned into an event (docs/webhooks.md)",
+        "description": "Verified as the hook declares: an HMAC-SHA256 signature (X-Hub-Signature-256 or "
+                       "Stripe-Signature) with a server secret, or an API key with `events:write`.",
+        "parameters": names, "security": [],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {}},
+                                                        "application/x-www-form-urlencoded": {"schema": {}}}},
+        "responses": {"200": answer, **errors}}}}
+
+
 async def receive(request: Request) -> Response:
     machine, name = request.path_params["machine"], request.path_params["hook"]
     await request.app.state.catalog.ensure(machine)  # an uploaded machine this process has not loaded yet
