@@ -151,8 +151,8 @@ class AsyncClient:
     async def keys(self) -> builtins.list[ApiKey]:
         return await self.call(calls.list_keys())
 
-    async def revoke_key(self, key_id: str) -> None:
-        await self.call(calls.revoke_key(key_id))
+    async def revoke_key(self, key_id: str) -> ApiKey:
+        return await self.call(calls.revoke_key(key_id))
 
     # -- live -----------------------------------------------------------------------------------------
 

@@ -165,8 +165,9 @@ def list_keys() -> Call[list[models.ApiKey]]:
     return Call("GET", "/v1/keys", lambda body: [models.key_of(k) for k in _items(body)], idempotent=True)
 
 
-def revoke_key(key_id: str) -> Call[None]:
-    return Call("DELETE", f"/v1/keys/{_seg(key_id)}", _nothing, idempotent=True)
+def revoke_key(key_id: str) -> Call[models.ApiKey]:
+    """The key, revoked (revoking it again changes nothing)."""
+    return Call("DELETE", f"/v1/keys/{_seg(key_id)}", models.key_of, idempotent=True)
 
 
 def _items(body: Any) -> list[Any]:

@@ -154,5 +154,5 @@ class Client:
     def keys(self) -> builtins.list[ApiKey]:
         return self.call(calls.list_keys())
 
-    def revoke_key(self, key_id: str) -> None:
-        self.call(calls.revoke_key(key_id))
+    def revoke_key(self, key_id: str) -> ApiKey:
+        return self.call(calls.revoke_key(key_id))
