@@ -16,8 +16,8 @@ def test_create_list_and_revoke_a_key(server: Server) -> None:
         assert isinstance(created, ApiKey) and created.secret is not None and created.secret.startswith("ilk_")
         assert created.secret not in repr(created)
         assert (created.name, created.scopes, created.revoked) == ("billing", ("events:write", "read"), False)
-        listed = {k.id: k for k in client.keys()}
+        listed = {k.id: k for k in client.list_keys()}
         assert listed[created.id].secret is None  # the server never shows it again
         revoked = client.revoke_key(created.id)
         assert revoked.revoked and client.revoke_key(created.id).revoked
-        assert next(k for k in client.keys() if k.id == created.id).revoked
+        assert next(k for k in client.list_keys() if k.id == created.id).revoked

@@ -148,7 +148,7 @@ class AsyncClient:
     async def create_key(self, name: str, scopes: Sequence[str]) -> ApiKey:
         return await self.call(calls.create_key(name, scopes))
 
-    async def keys(self) -> builtins.list[ApiKey]:
+    async def list_keys(self) -> builtins.list[ApiKey]:
         return await self.call(calls.list_keys())
 
     async def revoke_key(self, key_id: str) -> ApiKey:

@@ -151,7 +151,7 @@ class Client:
     def create_key(self, name: str, scopes: Sequence[str]) -> ApiKey:
         return self.call(calls.create_key(name, scopes))
 
-    def keys(self) -> builtins.list[ApiKey]:
+    def list_keys(self) -> builtins.list[ApiKey]:
         return self.call(calls.list_keys())
 
     def revoke_key(self, key_id: str) -> ApiKey:
