@@ -126,6 +126,16 @@ def test_a_key_verified_hook_needs_the_events_write_scope(hooks: Server) -> None
     assert admin_get(hooks, "/v1/machines/payment/instances/o-3")["context"]["amount"] == 7
 
 
+def test_a_form_body_is_read_as_its_fields(hooks: Server) -> None:
+    create_order(hooks, "o-4")
+    answer = hooks.client.post("/v1/hooks/payment/internal?order=o-4", content=b"kind=PAID&amount=3",
+                               headers={"Authorization": "Bearer writer-key",
+                                        "Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["state"] == ["payment.paid"]
+    assert admin_get(hooks, "/v1/machines/payment/instances/o-4")["context"]["amount"] == "3"
+
+
 def test_requests_the_mapping_cannot_read_are_422_with_the_path(hooks: Server) -> None:
     body = json.dumps({"type": "payment_intent.succeeded", "data": {}}).encode()
     answer = hooks.client.post("/v1/hooks/payment/stripe", content=body, headers=stripe_headers(body))
