@@ -4,6 +4,7 @@ instances. Each needs the ``admin`` scope."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -24,7 +25,7 @@ async def context(request: Request) -> JSONResponse:
     return JSONResponse({"context": instance.context})
 
 
-def _reader(kind: str):  # type: ignore[no-untyped-def]
+def _reader(kind: str) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def read(request: Request) -> JSONResponse:
         authorize(request, "admin")
         machine, name = request.path_params["machine"], request.path_params["name"]

@@ -18,6 +18,7 @@ from interlock.core.chart import Chart
 from interlock.errors import ConflictError, NotFoundError
 from interlock.runtime.arguments import check_text
 from interlock.runtime.fingerprint import definition_text
+from interlock.runtime.registry import Registry
 from interlock.server.errors import ApiError
 from interlock.server.uploads import compile_upload
 from interlock.storage.store import DefinitionRow
@@ -48,7 +49,7 @@ class Catalog:
         self._lock = asyncio.Lock()  # one compile-and-register at a time
 
     @property
-    def registry(self):  # type: ignore[no-untyped-def]
+    def registry(self) -> Registry:
         return self.interlock.runtime.registry
 
     def add_app(self, chart: Chart, text: str | None, format: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -59,7 +61,7 @@ async def read(request: Request) -> JSONResponse:
     return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin))
 
 
-def _control(action: str):  # type: ignore[no-untyped-def]
+def _control(action: str) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def control(request: Request) -> JSONResponse:
         principal = authorize(request, "instances:write")
         machine, name = request.path_params["machine"], request.path_params["name"]
