@@ -34,6 +34,7 @@ from interlock.frontends.document import load_document
 from interlock.frontends.loader import load_machine
 from interlock.frontends.python import machine, provide
 from interlock.frontends.scxml import load_scxml
+from interlock.runtime.basichttp import HTTPSends
 from interlock.runtime.clock import Clock, SystemClock, VirtualClock
 from interlock.runtime.memory import LogRecord, MemoryRunner, Session
 from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult
@@ -56,6 +57,7 @@ __all__ = [
     "DefinitionError",
     "Event",
     "EventRejectedError",
+    "HTTPSends",
     "HistoryEntry",
     "Instance",
     "Interlock",

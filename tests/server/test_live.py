@@ -187,3 +187,20 @@ def test_a_stream_of_an_unknown_instance_is_404_and_a_bad_last_event_id_400(serv
     server.client.post("/v1/machines/door/instances", json={"name": "d1"})
     bad = server.client.get("/v1/machines/door/instances/d1/stream", headers={"Last-Event-ID": "x"})
     assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["error"]["message"]
+
+
+def test_a_process_with_its_most_subscribers_refuses_more(sqlite_url: str, tmp_path: Any) -> None:
+    from tests.server.support import running
+
+    with running(sqlite_url, env={"INTERLOCK_LIVE_MAX_SUBSCRIBERS": "1"},
+                 log=tmp_path / "server.log") as server:
+        server.client.post("/v1/machines/door/instances", json={"name": "d1"})
+        with subscribed(server, {"subscribe": {"machine": "door"}}):
+            with connect(server.url.replace("http://", "ws://") + "/v1/subscribe") as ws:
+                ws.send(json.dumps({"subscribe": {"machine": "door"}}))
+                with pytest.raises(ConnectionClosed) as closed:
+                    ws.recv(timeout=30)
+            stream = server.client.get("/v1/machines/door/instances/d1/stream")
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+        assert closed.value.rcvd.reason == "subscribers.full"
+        assert stream.status_code == 503 and stream.json()["error"]["code"] == "subscribers.full"

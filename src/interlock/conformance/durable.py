@@ -12,12 +12,14 @@ application would, this harness registers each SCXML helper document a test invo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
 from pathlib import Path
 
 from interlock.app import Interlock
+from interlock.conformance.loopback import loopback_server
 from interlock.core.chart import Chart, build_chart
 from interlock.frontends.scxml import parse_scxml
 from interlock.frontends.scxml_content import trusted_path
@@ -26,9 +28,11 @@ from interlock.runtime.clock import VirtualClock
 MAX_ROUNDS = 1000  # timer jumps of one test (the suite's longest waits are a few delayed sends)
 
 
-def run_durable(chart: Chart, name: str, budget: float, folder_of: Path) -> tuple[bool, bool, str]:
+def run_durable(chart: Chart, name: str, budget: float, folder_of: Path, *,
+                http: bool = False) -> tuple[bool, bool, str]:
     """``(passed, settled, detail)``: run ``chart`` (a test document in folder ``folder_of``) as instance
-    ``name`` until nothing is left to do."""
+    ``name`` until nothing is left to do; with ``http``, served on a loopback port meanwhile
+    (conformance/loopback.py) so its Basic HTTP sends reach it."""
     clock = VirtualClock()
     deadline = time.monotonic() + budget
     quiet = logging.getLogger("interlock")
@@ -36,7 +40,8 @@ def run_durable(chart: Chart, name: str, budget: float, folder_of: Path) -> tupl
     quiet.setLevel(logging.CRITICAL)  # a test's deliberate errors are its business, not the log's
     try:
         with tempfile.TemporaryDirectory(prefix="interlock-w3c-") as folder, \
-                Interlock(f"sqlite:///{Path(folder) / 'test.db'}", clock=clock, synchronous="OFF") as app:
+                Interlock(f"sqlite:///{Path(folder) / 'test.db'}", clock=clock, synchronous="OFF") as app, \
+                loopback_server(app) if http else contextlib.nullcontext():
             for helper in helpers(chart, folder_of):
                 app.register(helper)
             app.register(chart)

@@ -89,7 +89,8 @@ def run_case(path: Path, *, budget: float = DEFAULT_BUDGET, runtime: Runtime = "
         return outcome("error", f"the document was rejected: {error}")
     if runtime == "durable":
         try:
-            passed, settled, detail = run_durable(chart, name, budget, path.parent)
+            http = "basichttp" in path.read_text(encoding="utf-8", errors="replace").lower()
+            passed, settled, detail = run_durable(chart, name, budget, path.parent, http=http)
         except Exception as error:
             return outcome("error", f"{type(error).__name__}: {error}")
         if passed:

@@ -75,7 +75,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await asyncio.to_thread(app.state.feed.close)  # live subscribers are told the server is closing
+        await app.state.feed.close()  # live subscribers are told the server is closing
         await _drain(app)
         await asyncio.to_thread(interlock.close)
         log.info("interlock closed: leases released")

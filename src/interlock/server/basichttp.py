@@ -108,3 +108,26 @@ def raw_of(request: Request, body: bytes) -> str:
 
 def routes() -> list[BaseRoute]:
     return [Route(PATH, receive, methods=["POST"], name="basichttp_event")]
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The route in /openapi.json (the live routes are not HTTP request/response pairs: docs/server.md)."""
+    text = {"type": "string"}
+    path = {"name": "name", "in": "path", "required": True, "schema": text, "description": "The instance."}
+    machine = {"name": "machine", "in": "path", "required": True, "schema": text, "description": "The machine."}
+    event_name = {"name": EVENT_NAME_PARAM, "in": "query", "required": False, "schema": text,
+                  "description": "The event's name (also a form or JSON field); default HTTP.POST."}
+    errors = {str(code): {"$ref": "#/components/responses/Error"}
+              for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
+    return {"/v1/basichttp/{machine}/{name}": {"post": {
+        "summary": "An event through the SCXML Basic HTTP Event I/O Processor (SCXML C.2)",
+        "description": "Needs the `events:write` scope.",
+        "parameters": [machine, path, event_name,
+                       {"name": "Idempotency-Key", "in": "header", "required": False, "schema": text,
+                        "description": "A retried POST with the same key applies once."}],
+        "requestBody": {"required": False, "content": {
+            "application/x-www-form-urlencoded": {"schema": {"type": "object",
+                                                             "additionalProperties": text}},
+            "application/json": {"schema": {}}, "text/plain": {"schema": text}}},
+        "responses": {"200": {"description": "Success", "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/SendResult"}}}}, **errors}}}}

@@ -10,6 +10,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from interlock.runtime.basichttp import HTTPSends
+
 MiB = 1024 * 1024
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -34,12 +36,18 @@ class ServerConfig:
     public_url: str | None = None  # where clients reach this server (default http://host:port)
     live_queue_size: int = 1000  # changes a live subscriber may be behind before it is dropped
     live_max_subscribers: int = 1000  # live subscribers (WebSocket and SSE) of one server process
+    # hosts charts' Basic HTTP sends may POST to ("*" any, "*.example.com" a domain; empty: none)
+    http_sends_allow: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 
     def __post_init__(self) -> None:
         _check(self)
 
     def replace(self, **changes: Any) -> ServerConfig:
         return dataclasses.replace(self, **changes)
+
+    def http_sends(self) -> HTTPSends | None:
+        """The Interlock's policy for charts' Basic HTTP sends (runtime/basichttp.py)."""
+        return HTTPSends(allow=self.http_sends_allow) if self.http_sends_allow else None
 
     def url(self) -> str:
         """Where clients reach this server: ``public_url``, else ``http://host:port``."""
@@ -146,7 +154,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
 
 
 _KINDS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "text",
-          "str | None": "text", "tuple[str, ...]": "a list of paths (comma-separated in a variable)"}
+          "str | None": "text", "tuple[str, ...]": "a list (comma-separated in a variable)"}
 
 
 def _boolean(value: Any) -> bool:

@@ -150,14 +150,14 @@ class Feed:
                                             name="interlock-feed", daemon=True)
             self._thread.start()
 
-    def close(self) -> None:
-        """Stop the follower and drop every subscriber (the server is closing)."""
+    async def close(self) -> None:
+        """Stop the follower and drop every subscriber (the server is closing); on the event loop."""
         self._stop.set()
         for sub in list(self._subscribers):
             sub.drop("server.closing: the server is shutting down; resubscribe to resume")
-        if self._thread is not None:
-            self._thread.join(timeout=self.poll + 5.0)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            await asyncio.to_thread(thread.join, self.poll + 5.0)
 
     # -- the follower thread ------------------------------------------------------------------------
 
@@ -171,7 +171,7 @@ class Feed:
                 # nobody to tell (the last subscriber left): follow the positions only
                 updates = self._with_instances(page.items) if self._subscribers else [
                     Update(c, None) for c in page.items]
-            except InterlockError as exc:  # the store is unreachable: carry on from the same position
+            except Exception as exc:  # the store is unreachable: carry on from the same position
                 log.warning("the change feed follower could not read the store: %s", exc)
                 self._stop.wait(BACKOFF)
                 continue

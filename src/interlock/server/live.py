@@ -73,6 +73,7 @@ async def subscribe(ws: WebSocket) -> None:
         request = await _first_message(ws)
         machine, instances, after = _subscription(request)
         principal = authorize_read(ws, machine)
+        await ws.app.state.catalog.ensure(machine)  # uploaded versions: this process can read them
         sub = await feed_of(ws).subscribe(_wanted(machine, instances), after=after)
     except Dropped as exc:  # the process serves as many subscribers as it may
         await _close(ws, CLOSE_TRY_LATER, exc.reason.split(":", 1)[0])
@@ -197,10 +198,13 @@ async def stream(request: Request) -> StreamingResponse:
     machine, name = request.path_params["machine"], request.path_params["name"]
     principal = authorize_read(request, machine)
     interlock = request.app.state.interlock
-    await request.app.state.catalog.ensure(machine)
+    await request.app.state.catalog.ensure_instance_version(machine, name)
     await interlock.aio.get(machine, name)  # 404 for an unknown instance, before the stream starts
     after = _resume_position(request)
-    sub = await feed_of(request).subscribe(lambda c: c.machine == machine and c.id == name, after=after)
+    try:
+        sub = await feed_of(request).subscribe(lambda c: c.machine == machine and c.id == name, after=after)
+    except Dropped as exc:
+        raise ApiError(503, "subscribers.full", exc.reason.split(": ", 1)[1]) from None
     return StreamingResponse(_events(request, sub, principal, snapshot=after is None),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
