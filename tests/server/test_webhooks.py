@@ -161,3 +161,15 @@ def test_a_hook_whose_secret_the_server_lacks_refuses_everything(tmp_path: Path)
         assert answer.status_code == 503
         assert answer.json()["error"]["code"] == "webhook.unconfigured"
         assert "INTERLOCK_WEBHOOK_SECRET_PAYMENTS" in answer.json()["error"]["message"]
+
+
+def test_a_trusted_python_machine_maps_with_callables(tmp_path: Path) -> None:
+    app = DOOR.parent / "hooks_app.py"
+    with running(f"sqlite:///{tmp_path / 'app.db'}", dev=False, log=tmp_path / "server.log",
+                 env={"INTERLOCK_APP": str(app), **SECRETS}) as served:
+        body = b"{}"
+        answer = served.client.post("/v1/hooks/ticket/close", content=body,
+                                    headers={**github_headers(body), "X-Ticket": "T-9"})
+        assert answer.status_code == 201, answer.text
+        assert answer.json() == {"closed": True}
+        assert admin_get(served, "/v1/machines/ticket/instances/t-9")["state"] == ["ticket.closed"]
