@@ -89,6 +89,21 @@ def test_exit_codes(server: Server, args: tuple[str, ...], code: int, text: str)
     assert text in result.output
 
 
+def test_arguments_the_client_refuses_are_exit_1(server: Server) -> None:
+    result = run(server, "show", "door", "")
+    assert result.exit_code == 1 and "non-empty string" in result.output
+    tail = run("ftp://127.0.0.1:1", "tail", "door")
+    assert tail.exit_code == 1 and "http://" in tail.output
+
+
+def test_send_without_waiting(server: Server) -> None:
+    with Client(server.url) as client:
+        client.create("door", "side")
+    result = run(server, "send", "door", "side", "OPEN", "--no-wait", "--json")
+    assert result.exit_code == 0 and json.loads(result.output) == {"accepted": True}
+    assert "queued CLOSE for door/side" in run(server, "send", "door", "side", "CLOSE", "--no-wait").output
+
+
 def test_a_server_that_is_not_there_is_exit_6() -> None:
     result = run(f"http://127.0.0.1:{free_port()}", "machines")
     assert result.exit_code == 6 and "is the server running" in result.output

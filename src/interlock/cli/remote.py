@@ -74,6 +74,8 @@ def connected(url: str, key: str | None) -> Iterator[Client]:
             yield client
     except InterlockError as exc:
         report(exc)
+    except ValueError as exc:  # an argument the client refuses before sending (an empty name...)
+        fail(str(exc), BAD_INPUT)
 
 
 def report(exc: InterlockError) -> NoReturn:

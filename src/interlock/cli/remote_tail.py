@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from interlock.cli.console import make_console
-from interlock.cli.remote import DEFAULT, USAGE, Json, Key, Url, fail, print_json, report
+from interlock.cli.remote import BAD_INPUT, DEFAULT, USAGE, Json, Key, Url, fail, print_json, report
 from interlock.client import AsyncClient
 from interlock.client.models import RemoteChange
 from interlock.errors import InterlockError
@@ -34,6 +34,8 @@ def tail(machine: Annotated[str, typer.Argument(help="The machine's name.")],
             asyncio.run(_follow(client, machine, names or [], after, count, as_json))
         except InterlockError as exc:
             report(exc)
+        except ValueError as exc:
+            fail(str(exc), BAD_INPUT)
 
 
 async def _follow(client: AsyncClient, machine: str, names: list[str], after: int | None, count: int | None,
