@@ -105,9 +105,12 @@ def test_unverified_requests_are_refused_and_change_nothing(hooks: Server, heade
 
 def test_a_github_hook_creates_its_instance_and_answers_by_default(hooks: Server) -> None:
     body = json.dumps({"zen": "Keep it simple.", "repository": {"name": "widgets"}}).encode()
-    answer = hooks.client.post("/v1/hooks/payment/github", content=body, headers=github_headers(body))
+    delivery = {**github_headers(body), "X-GitHub-Delivery": "72d3162e"}
+    answer = hooks.client.post("/v1/hooks/payment/github", content=body, headers=delivery)
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"outcome": "applied", "step": 1, "duplicate": False, "state": ["payment.open"]}
+    replayed = hooks.client.post("/v1/hooks/payment/github", content=body, headers=delivery)
+    assert replayed.json() == {"outcome": "applied", "step": 1, "duplicate": True, "state": ["payment.open"]}
     wrong = hooks.client.post("/v1/hooks/payment/github", content=body, headers=github_headers(body, "guess"))
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "auth.signature.invalid"
     assert admin_get(hooks, "/v1/machines/payment/instances/widgets")["step"] == 1

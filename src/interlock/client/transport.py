@@ -12,7 +12,7 @@ from interlock.client.errors import UnreachableError, error_from
 T = TypeVar("T")
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = 60.0  # seconds; above the server's send_timeout (30 s), so a slow send gets its 503
 RETRIES = 2  # extra attempts of an idempotent call after a connection error
 BACKOFF = 0.2  # seconds before the first retry, doubled each time
 
