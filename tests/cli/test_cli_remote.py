@@ -92,8 +92,9 @@ def test_exit_codes(server: Server, args: tuple[str, ...], code: int, text: str)
 def test_arguments_the_client_refuses_are_exit_1(server: Server) -> None:
     result = run(server, "show", "door", "")
     assert result.exit_code == 1 and "non-empty string" in result.output
-    tail = run("ftp://127.0.0.1:1", "tail", "door")
-    assert tail.exit_code == 1 and "http://" in tail.output
+    for command in ("tail", "machines"):  # --url itself is wrong: the command line
+        wrong = run("ftp://127.0.0.1:1", command, "door") if command == "tail" else run("ftp://x", command)
+        assert wrong.exit_code == 2 and "http://" in wrong.output
 
 
 def test_send_without_waiting(server: Server) -> None:

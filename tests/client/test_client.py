@@ -136,6 +136,10 @@ def test_no_server_is_unreachable_after_the_retries() -> None:
 def test_bad_arguments_are_refused_before_sending() -> None:
     with pytest.raises(ValueError, match=r"key= .* or token="):
         Client("http://127.0.0.1:1", key="a", token="b")
+    with pytest.raises(ValueError, match="http:// or https://"):
+        Client("127.0.0.1:8000")
+    with pytest.raises(ValueError, match="retries"):
+        Client("http://127.0.0.1:1", retries=-1)
     with Client("http://127.0.0.1:1") as client:
         with pytest.raises(ValueError, match="non-empty string"):
             client.get("door", "")

@@ -5,7 +5,7 @@ Exit codes (docs/cli.md, "Against a server")::
     0  success
     1  the input is wrong: DATA is not JSON, the server refused the request as malformed (400, 413), an
        invalid definition (422 definition.invalid)
-    2  the command line is wrong (unknown option, missing argument: click's own code)
+    2  the command line is wrong (unknown option, missing argument: click's own code; a bad --url)
     3  not found: no such machine, version or instance (404)
     4  conflict or rejected: a name taken, an event refused, a step over a limit (409, 422)
     5  not allowed: no or bad credentials (401), a missing scope or a rule's refusal (403)

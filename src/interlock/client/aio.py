@@ -30,7 +30,7 @@ class AsyncClient:
     def __init__(self, base_url: str = tr.DEFAULT_URL, *, key: str | None = None, token: str | None = None,
                  timeout: float = tr.DEFAULT_TIMEOUT, retries: int = tr.RETRIES,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = tr.base_url(base_url, retries)
         self.retries = retries
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=tr.headers(key=key, token=token),
                                   timeout=timeout, transport=transport)

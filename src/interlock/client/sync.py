@@ -21,9 +21,9 @@ T = TypeVar("T")
 class Client:
     """A client of an Interlock server.
 
-    >>> with Client("http://127.0.0.1:8000", key="ik_...") as client:   # doctest: +SKIP
+    >>> with Client("http://127.0.0.1:8000", key="ilk_...") as client:   # doctest: +SKIP
     ...     client.send("order", "o-1", "PAY", {"amount": 30}).instance.state
-    ('paid',)
+    ('order.paid',)
 
     Errors are the embedded API's (:class:`~interlock.NotFoundError`, :class:`~interlock.ConflictError`,
     ...; see :mod:`interlock.client.errors`). Reads, uploads, controls and sends (which always carry an
@@ -34,7 +34,7 @@ class Client:
     def __init__(self, base_url: str = tr.DEFAULT_URL, *, key: str | None = None, token: str | None = None,
                  timeout: float = tr.DEFAULT_TIMEOUT, retries: int = tr.RETRIES,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = tr.base_url(base_url, retries)
         self.retries = retries
         self._http = httpx.Client(base_url=self.base_url, headers=tr.headers(key=key, token=token),
                                   timeout=timeout, transport=transport)

@@ -22,6 +22,15 @@ NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 LOST = (httpx.ReadError, httpx.WriteError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError)
 
 
+def base_url(url: str, retries: int) -> str:
+    """The server's URL without a trailing ``/``, checked (with the retry count) before anything is sent."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError(f"the server URL must start with http:// or https://, not {url!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be a whole number of at least 0, not {retries!r}")
+    return url.rstrip("/")
+
+
 def headers(*, key: str | None, token: str | None) -> dict[str, str]:
     """The headers every request carries; an API key and a bearer token both go in ``Authorization``."""
     if key is not None and token is not None:
