@@ -107,3 +107,22 @@ def test_the_server_setting_names_the_hosts_and_an_empty_list_sends_none(tmp_pat
     config = tmp_path / "server.toml"
     config.write_text("[server]\nhttp_sends_allow = []\n", encoding="utf-8")
     assert load_config({}, {}, file=config).http_sends() is None
+
+
+def test_a_documents_send_to_a_url_posts_nothing(tmp_path: Path) -> None:
+    """Only a send of the Basic HTTP type is posted: a YAML document (which an API client may upload)
+    naming a URL reaches no one and gets error.communication."""
+    from interlock import load_document
+
+    with Interlock(f"sqlite:///{tmp_path / 'doc.db'}", clock=VirtualClock()) as app:
+        app.register(load_document({"id": "sink", "initial": "idle", "states": {
+            "idle": {"on": {"PING": "pinged"}}, "pinged": {}}}))
+        with loopback_server(app) as url:
+            app.register(load_document({"id": "poster", "initial": "a", "states": {"a": {
+                "entry": [{"send": {"event": "PING", "to": f"{url}/v1/basichttp/sink/s1"}}],
+                "on": {"error.communication": "refused"}}, "refused": {}}}))
+            app.create("sink", "s1")
+            app.create("poster", "p1")
+            app.run_until_idle()
+        assert app.get("poster", "p1").state == ("poster.refused",)
+        assert app.get("sink", "s1").state == ("sink.idle",)

@@ -30,7 +30,7 @@ from interlock.core.effects import (
     SendEffect,
 )
 from interlock.core.events import Event
-from interlock.core.execute import HTTP_SCHEMES
+from interlock.core.execute import BASICHTTP_PROCESSOR
 from interlock.core.reach import Reach
 from interlock.runtime.addresses import SESSION_IDS, parse_address, session_id, split_session
 from interlock.runtime.basichttp import BASICHTTP_SERVICE, communication_error
@@ -126,8 +126,8 @@ def _send(unit: Unit, row: InstanceRow, effect: SendEffect, key: str) -> None:
 def send_now(unit: Unit, row: InstanceRow, event: Event, target: str | None, *, cause: str,
              sendid: str | None = None) -> None:
     """Deliver an event a step of ``row`` sent; an unknown target raises error.communication in ``row``."""
-    if target is not None and target.startswith(HTTP_SCHEMES):
-        _post(unit, row, event, target, cause)
+    if event.origintype == BASICHTTP_PROCESSOR and target is not None:  # only a send of that type:
+        _post(unit, row, event, target, cause)  # a document's send to a URL reaches no one
         return
     resolved = resolve(unit, row, target)
     if resolved is not None:
@@ -146,7 +146,7 @@ def send_now(unit: Unit, row: InstanceRow, event: Event, target: str | None, *, 
 
 
 def _post(unit: Unit, row: InstanceRow, event: Event, target: str, cause: str) -> None:
-    """A send to an http(s) URL: a task POSTs it (runtime/basichttp.py), if this process may send there."""
+    """A Basic HTTP send: a task POSTs it (runtime/basichttp.py), if this process may send there."""
     http = unit.registry.http_sends
     task = {"url": target, "event": event.to_json()}
     refused = "this process sends no HTTP events" if http is None else http.refusal(target)
