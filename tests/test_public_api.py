@@ -5,11 +5,11 @@ from __future__ import annotations
 import interlock
 
 PUBLIC = {
-    "AsyncInterlock", "Change", "Chart", "Clock", "ConflictError", "DefinitionError", "Event", "EventRejectedError",
-    "HTTPSends", "HistoryEntry", "Instance", "Interlock", "InterlockError", "LogRecord", "MemoryRunner",
-    "NotFoundError", "Page", "Problem", "Reach", "RetryPolicy", "SendResult", "ServerConfig", "Session", "Snapshot",
-    "StepLimitError", "StepResult", "StorageError", "SystemClock", "Task", "TaskLostError", "VirtualClock",
-    "__version__", "create_app", "load_document",
+    "AsyncClient", "AsyncInterlock", "Change", "Chart", "Client", "Clock", "ConflictError", "DefinitionError",
+    "Event", "EventRejectedError", "HTTPSends", "HistoryEntry", "Instance", "Interlock", "InterlockError",
+    "LogRecord", "MemoryRunner", "NotFoundError", "Page", "Problem", "Reach", "RetryPolicy", "SendResult",
+    "ServerConfig", "Session", "Snapshot", "StepLimitError", "StepResult", "StorageError", "SystemClock", "Task",
+    "TaskLostError", "VirtualClock", "__version__", "create_app", "load_document",
     "load_machine", "load_scxml", "machine", "provide", "start", "step", "stop",
 }
 

@@ -7,12 +7,14 @@ Business logic is a statechart; Interlock makes every instance of it durable, co
 - Run it purely: :func:`start` and :func:`step` (``(snapshot, event) -> (snapshot, effects)``).
 - Run it in memory with effects carried out: :class:`MemoryRunner`.
 - Run it durably on SQLite or PostgreSQL: :class:`Interlock` (and :class:`AsyncInterlock` via ``Interlock.aio``).
+- Talk to an Interlock server: :class:`Client` and :class:`AsyncClient` (:mod:`interlock.client`).
 - Serve it over HTTP: :func:`create_app` with a :class:`ServerConfig` (``interlock serve``).
 """
 
 from __future__ import annotations
 
 from interlock.app import AsyncInterlock, Interlock
+from interlock.client import AsyncClient, Client
 from interlock.core.chart import Chart
 from interlock.core.events import Event
 from interlock.core.reach import Reach
@@ -45,9 +47,11 @@ from interlock.storage.store import Change
 __version__ = "0.1.0"  # the one place the version is written; pyproject.toml reads it from here
 
 __all__ = [
+    "AsyncClient",
     "AsyncInterlock",
     "Change",
     "Chart",
+    "Client",
     "Clock",
     "ConflictError",
     "DefinitionError",

@@ -10,6 +10,8 @@ import typer
 from interlock.cli.db import app as db_app
 from interlock.cli.demo import demo
 from interlock.cli.diagram import diagram
+from interlock.cli.remote_commands import history, instances, machines, send, show, versions
+from interlock.cli.remote_tail import tail
 from interlock.cli.serve import serve
 from interlock.cli.simulate import simulate
 from interlock.cli.validate import validate
@@ -29,6 +31,9 @@ app.command()(demo)
 app.command()(worker)
 app.command()(serve)
 app.add_typer(db_app, name="db", help="Database schema: interlock db upgrade URL.")
+# against a running server (--url / INTERLOCK_URL, --key / INTERLOCK_KEY)
+for _command in (machines, versions, instances, show, send, history, tail):
+    app.command(rich_help_panel="Against a server")(_command)
 
 
 def _mount_conformance() -> None:

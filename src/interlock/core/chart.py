@@ -120,6 +120,9 @@ class Chart:
         self.unprovided = spec.unprovided  # named guards/actions still without an implementation
         # set by the front end that can compile the chart again with more implementations (provide)
         self.provider: Callable[..., Chart] | None = None
+        # set by the document front end: hook name -> its compiled webhook (frontends/webhooks.py); the
+        # engine never reads it, the server's webhook ingress does
+        self.webhooks: dict[str, Any] = {}
         self.rules: Rules = rules_for(spec.semantics)
         self.root = root
         self.states = states

@@ -58,6 +58,7 @@ from interlock.frontends.document_values import (
     record,
     suggest,
 )
+from interlock.frontends.webhooks import load_webhooks
 
 __all__ = ["Implementations", "load_document"]
 
@@ -70,7 +71,7 @@ IGNORED_ROOT_KEYS = frozenset({
     "predictableActionArguments", "preserveActionOrder", "schema", "schemas", "tsTypes", "types", "$schema",
     "strict",
 })
-ROOT_KEYS = STATE_KEYS | IGNORED_ROOT_KEYS | {"context", "version", "name", "delays"}
+ROOT_KEYS = STATE_KEYS | IGNORED_ROOT_KEYS | {"context", "version", "name", "delays", "webhooks"}
 INVOKE_KEYS = frozenset({"id", "src", "input", "data", "onDone", "onError", "autoForward", "type"})
 
 
@@ -131,13 +132,16 @@ class _Loader:
             raise DefinitionError([too_many("transitions", count, MAX_TRANSITIONS, "states",
                                             "split the machine into machines that invoke each other")], self.source)
         spec.data = self._context(doc.get("context"))
+        webhooks = load_webhooks(doc.get("webhooks"), self.problems)
         if self.problems:
             raise DefinitionError(self.problems, self.source)
         services = {k: v for k, v in self.services.items() if callable(v)}
-        return build_chart(ChartSpec(root=spec, name=str(doc.get("name") or root.id),
+        chart = build_chart(ChartSpec(root=spec, name=str(doc.get("name") or root.id),
                                      version=str(doc.get("version", "1")), source=self.source,
                                      services=services, datamodel=DOCUMENT_DATAMODEL, semantics="xstate",
                                      unprovided=tuple(self.values.missing)))
+        chart.webhooks = webhooks
+        return chart
 
     def _context(self, context: Any) -> list[DataSpec]:
         if context is None:

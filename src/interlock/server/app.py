@@ -29,6 +29,7 @@ from interlock.server import (
     live,
     machines,
     openapi,
+    webhooks,
 )
 from interlock.server.catalog import Catalog
 from interlock.server.config import ServerConfig
@@ -40,8 +41,8 @@ log = logging.getLogger("interlock.server")
 
 # each module exposes routes() -> list[BaseRoute] (and may describe them: openapi_paths() -> {path: item});
 # a new concept adds its module here
-ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin,
-                                      openapi, live, basichttp)
+ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin, live, basichttp,
+                                  webhooks, openapi)
 
 
 def create_app(interlock: Interlock, config: ServerConfig, *,

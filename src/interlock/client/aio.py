@@ -1,0 +1,165 @@
+"""The asyncio client: the same methods as :class:`~interlock.client.Client`, awaited, plus :meth:`subscribe`."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+
+from interlock.client import calls
+from interlock.client import transport as tr
+from interlock.client.calls import Call
+from interlock.client.models import ApiKey, Machine, RemoteChange, RemoteInstance, Version
+from interlock.client.subscribe import subscribe
+from interlock.runtime.model import HistoryEntry, Page, SendResult
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """A client of an Interlock server for asyncio code (see :class:`~interlock.client.Client`).
+
+    >>> async with AsyncClient("http://127.0.0.1:8000") as client:   # doctest: +SKIP
+    ...     async for change in client.subscribe("order", after=0):
+    ...         print(change.position, change.id, change.outcome)
+    """
+
+    def __init__(self, base_url: str = tr.DEFAULT_URL, *, key: str | None = None, token: str | None = None,
+                 timeout: float = tr.DEFAULT_TIMEOUT, retries: int = tr.RETRIES,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = tr.base_url(base_url, retries)
+        self.retries = retries
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=tr.headers(key=key, token=token),
+                                  timeout=timeout, transport=transport)
+
+    def __repr__(self) -> str:
+        return f"<AsyncClient {self.base_url}>"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def call(self, call: Call[T]) -> T:
+        """Carry out one :class:`~interlock.client.calls.Call` (what every method below does)."""
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(call.method, call.path, params=dict(call.params), json=call.json,
+                                              content=call.content, headers=dict(call.headers))
+            except httpx.TransportError as exc:
+                if not tr.may_retry(call, exc, attempt, self.retries):
+                    raise tr.unreachable(self.base_url, call, exc) from exc
+                await asyncio.sleep(tr.delay(attempt))
+                attempt += 1
+                continue
+            return tr.result(call, response)
+
+    # -- machines -----------------------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        return await self.call(calls.health())
+
+    async def machines(self) -> builtins.list[Machine]:
+        """Every machine the server runs, by name."""
+        found: builtins.list[Machine] = []
+        cursor = None
+        while True:
+            page = await self.call(calls.machines(cursor=cursor))
+            found.extend(page.items)
+            if page.next is None:
+                return found
+            cursor = page.next
+
+    async def machine(self, machine: str) -> Machine:
+        return await self.call(calls.get_machine(machine))
+
+    async def put_version(self, machine: str, version: str, definition: str | bytes, *, format: str = "yaml") -> Version:
+        """Upload a definition (``format``: yaml, json or scxml). :class:`~interlock.DefinitionError` lists
+        every problem; :class:`~interlock.ConflictError` if the version exists with another definition."""
+        return await self.call(calls.put_version(machine, version, definition, format=format))
+
+    async def version(self, machine: str, version: str) -> Version:
+        return await self.call(calls.get_version(machine, version))
+
+    # -- instances ----------------------------------------------------------------------------------
+
+    async def create(self, machine: str, name: str, *, input: Mapping[str, Any] | None = None,
+               version: str | None = None) -> RemoteInstance:
+        return await self.call(calls.create(machine, name, input=input, version=version))
+
+    async def get(self, machine: str, name: str) -> RemoteInstance:
+        return await self.call(calls.get_instance(machine, name))
+
+    async def list(self, machine: str, *, state: str | None = None, tag: str | None = None, status: str | None = None,
+             cursor: Any = None, limit: int | None = None) -> Page[RemoteInstance]:
+        """One page; pass ``page.next`` back as ``cursor`` (or use :meth:`instances`)."""
+        call = calls.list_instances(machine, state=state, tag=tag, status=status, cursor=cursor, limit=limit)
+        return await self.call(call)
+
+    async def instances(self, machine: str, *, state: str | None = None, tag: str | None = None,
+                  status: str | None = None, page_size: int | None = None) -> AsyncIterator[RemoteInstance]:
+        """Every matching instance, page after page."""
+        cursor = None
+        while True:
+            page = await self.list(machine, state=state, tag=tag, status=status, cursor=cursor, limit=page_size)
+            for item in page.items:
+                yield item
+            if page.next is None:
+                return
+            cursor = page.next
+
+    async def send(self, machine: str, name: str, event: str | Mapping[str, Any], data: Mapping[str, Any] | None = None,
+             *, idempotency_key: str | None = None) -> SendResult:
+        """Send an event and wait until the instance settled."""
+        return await self.call(calls.send(machine, name, event, data, idempotency_key=idempotency_key))
+
+    async def send_nowait(self, machine: str, name: str, event: str | Mapping[str, Any],
+                    data: Mapping[str, Any] | None = None, *, idempotency_key: str | None = None) -> None:
+        """Send an event without waiting for it to be applied (the server answers once it is queued)."""
+        await self.call(calls.send_nowait(machine, name, event, data, idempotency_key=idempotency_key))
+
+    async def history(self, machine: str, name: str, *, after: int | None = None,
+                limit: int | None = None) -> Page[HistoryEntry]:
+        return await self.call(calls.history(machine, name, after=after, limit=limit))
+
+    async def pause(self, machine: str, name: str) -> RemoteInstance:
+        return await self.call(calls.control(machine, name, "pause"))
+
+    async def resume(self, machine: str, name: str) -> RemoteInstance:
+        return await self.call(calls.control(machine, name, "resume"))
+
+    async def cancel(self, machine: str, name: str) -> RemoteInstance:
+        return await self.call(calls.control(machine, name, "cancel"))
+
+    async def admin(self, machine: str, name: str, what: str) -> Any:
+        """An admin read: ``context`` (all of it), ``timers``, ``tasks`` or ``children``, as JSON."""
+        return await self.call(calls.admin_read(machine, name, what))
+
+    # -- keys ---------------------------------------------------------------------------------------
+
+    async def create_key(self, name: str, scopes: Sequence[str]) -> ApiKey:
+        return await self.call(calls.create_key(name, scopes))
+
+    async def list_keys(self) -> builtins.list[ApiKey]:
+        return await self.call(calls.list_keys())
+
+    async def revoke_key(self, key_id: str) -> ApiKey:
+        return await self.call(calls.revoke_key(key_id))
+
+    # -- live -----------------------------------------------------------------------------------------
+
+    def subscribe(self, machine: str, *, instances: Sequence[str] = (), after: int | None = None,
+                  reconnect: bool = True,
+                  retries: int | None = None) -> AsyncGenerator[RemoteChange, None]:
+        """Every change of ``machine`` (or of some of its instances) after feed position ``after`` (None:
+        from now), as it commits; reconnects and resumes after the last change it yielded (see :mod:`interlock.client.subscribe`)."""
+        return subscribe(self.base_url, self._http.headers, machine, instances=instances, after=after,
+                         reconnect=reconnect, retries=retries)
