@@ -35,15 +35,16 @@ class Budget:
                                  "units); simplify them or move the computation into a Python action")
 
 
-class Scope:
+class Scope(Budget):
     """The datamodel view for one step: context, ``_event``, ``In()``, session variables and time.
 
     ``context`` is copied before its first change in a step, so the snapshot a step started from is never
     mutated (copy on write). ``live`` is the set of active state nodes, kept current by the step.
-    ``budget`` is the expression work left in the step (one scope per step, so one budget per step).
+    A scope is also the step's work :class:`Budget` (one scope per step, so one budget per step): compiled
+    expressions charge the scope itself, and no separate object is made per step.
     """
 
-    __slots__ = ("_copied", "_live", "_states", "budget", "context", "event", "name", "now", "sessionid")
+    __slots__ = ("_copied", "_live", "_states", "context", "event", "name", "now", "sessionid")
 
     def __init__(self, context: dict[str, Any], live: Container[Any], states: Mapping[str, Any],
                  sessionid: str, name: str, now: float, copied: bool = False) -> None:
@@ -55,7 +56,12 @@ class Scope:
         self.sessionid = sessionid
         self.name = name
         self.now = now
-        self.budget = Budget()
+        self.left = STEP_WORK_LIMIT
+
+    @property
+    def budget(self) -> Budget:
+        """The work this step's expressions may still do: the scope itself."""
+        return self
 
     def In(self, state_id: str) -> bool:  # the SCXML predicate keeps its spec name
         """SCXML ``In(stateID)``: is the state active?"""
@@ -115,13 +121,13 @@ def key_location(path: str) -> Location:
         head = ctx.get(keys[0])
         if not isinstance(head, dict):
             raise KeyError(f"cannot assign {path!r}: {keys[0]!r} is not an object")
-        scope.budget.charge(len(head))  # copying the path costs its size: charged like expression work
+        scope.charge(len(head))  # copying the path costs its size: charged like expression work
         node = ctx[keys[0]] = dict(head)
         for key in keys[1:-1]:
             child = node.get(key)
             if not isinstance(child, dict):
                 raise KeyError(f"cannot assign {path!r}: {key!r} is not an object")
-            scope.budget.charge(len(child))
+            scope.charge(len(child))
             node[key] = node = dict(child)
         node[keys[-1]] = value
 

@@ -107,7 +107,7 @@ _NAMESPACE: dict[str, Any] = {
 
 _PREAMBLE = """\
 def evaluate(S):
-    B = S.budget
+    B = S
     try:
         B.left -= {cost}
         if B.left < 0:
