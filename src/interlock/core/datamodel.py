@@ -44,14 +44,14 @@ class Scope(Budget):
     expressions charge the scope itself, and no separate object is made per step.
     """
 
-    __slots__ = ("_copied", "_live", "_states", "context", "event", "name", "now", "sessionid")
+    __slots__ = ("_live", "_states", "context", "copied", "event", "name", "now", "sessionid")
 
     def __init__(self, context: dict[str, Any], live: Container[Any], states: Mapping[str, Any],
                  sessionid: str, name: str, now: float, copied: bool = False) -> None:
         self.context = context
         self._live = live
         self._states = states
-        self._copied = copied
+        self.copied = copied
         self.event: Event | None = None
         self.sessionid = sessionid
         self.name = name
@@ -75,9 +75,9 @@ class Scope(Budget):
 
     def writable(self) -> dict[str, Any]:
         """The context, copied first if this step has not written to it yet."""
-        if not self._copied:
+        if not self.copied:
             self.context = dict(self.context)
-            self._copied = True
+            self.copied = True
         return self.context
 
 

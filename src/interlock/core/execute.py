@@ -58,8 +58,7 @@ class SendFailed(Exception):
 
 def run_block(run: Run, actions: Actions) -> None:
     """Execute one block; an exception stops it and raises error.execution."""
-    if not run.scoped:
-        run.scope()
+    run.scoped = True
     try:
         for action in actions:
             handler = _HANDLERS.get(type(action))
@@ -91,7 +90,11 @@ def _assign(run: Run, scope: Scope, action: Assign) -> None:
 def _update(run: Run, scope: Scope, action: Update) -> None:
     update = action.expr.fn(scope)
     if type(update) is dict and update:  # the usual result, merged here without another call
-        scope.writable().update(update)
+        if scope.copied:
+            scope.context.update(update)
+        else:
+            scope.context = {**scope.context, **update}
+            scope.copied = True
     else:
         _merge(scope, update)
 
@@ -119,9 +122,14 @@ def _script(run: Run, scope: Scope, action: Script) -> None:
 
 def _custom(run: Run, scope: Scope, action: Custom) -> None:
     params = action.params
-    update = action.fn(scope.context, scope.event, **params) if params else action.fn(scope.context, scope.event)
+    context = scope.context
+    update = action.fn(context, scope.event, **params) if params else action.fn(context, scope.event)
     if type(update) is dict and update:  # the usual result, merged here without another call
-        scope.writable().update(update)
+        if scope.copied:
+            context.update(update)
+        else:
+            scope.context = {**context, **update}
+            scope.copied = True
     else:
         _merge(scope, update)
 

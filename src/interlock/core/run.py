@@ -85,11 +85,13 @@ class Run(Scope):
     def __init__(self, chart: Chart, snapshot: Snapshot, config: frozenset[StateNode], now: float,
                  reachable: Reach | None, event: Event | None = None) -> None:
         # the Scope's fields, set here rather than through Scope.__init__ (one call less per step)
-        self.context = snapshot.context
-        self._copied = False
+        if chart.deep_copy_context:  # its datamodel changes values in place: the step gets its own copy
+            self.context = copy.deepcopy(snapshot.context)
+            self.copied = True
+        else:
+            self.context = snapshot.context  # copied before its first change (Scope.writable)
+            self.copied = False
         self.event = event
-        self.sessionid = snapshot.sessionid
-        self.name = chart.name
         self.now = now
         self.left = STEP_WORK_LIMIT
         self.chart = chart
@@ -119,17 +121,19 @@ class Run(Scope):
         # a step may start in a configuration with eventless transitions only after start()
         self.eventless = chart.has_eventless
 
+    # rarely read by expressions: looked up then rather than stored on every step
+    @property
+    def sessionid(self) -> str:  # type: ignore[override]
+        return self.snapshot.sessionid
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.chart.name
+
     def In(self, state_id: str) -> bool:  # the SCXML predicate keeps its spec name
         """SCXML ``In(stateID)``: is the state active (at this point of the microstep)?"""
         live = self.live
         return self.chart.states.get(state_id) in (live if live is not None else self.config)
-
-    def unsettled(self) -> bool:
-        """Is there anything for :meth:`macrostep` to do: an internal event, an eventless transition that
-        may fire, an invocation to start, a final state reached or the expression budget spent (an
-        exhausted budget also queues error.execution; this reads it directly all the same)?"""
-        return (self.internal is not None and bool(self.internal)) or self.eventless or bool(self.to_invoke) \
-            or not self.running or self.left < 0
 
     def is_static(self) -> bool:
         """True when the step's outcome depended only on the configuration and the event name."""
@@ -142,19 +146,13 @@ class Run(Scope):
     # -- datamodel ----------------------------------------------------------------------------------
 
     def scope(self) -> Scope:
-        """The step's datamodel view (the run itself), readied on first use: a chart whose datamodel may
-        change values in place gets its own deep copy of the context then."""
-        if not self.scoped:
-            self.scoped = True
-            if self.chart.deep_copy_context:
-                self.context = copy.deepcopy(self.context)
-                self._copied = True
+        """The step's datamodel view: the run itself (and from now on the step is not static)."""
+        self.scoped = True
         return self
 
     def check(self, cond: Expr) -> bool:
         """Evaluate a guard; an error counts as false and raises error.execution (SCXML 5.9)."""
-        if not self.scoped:
-            self.scope()
+        self.scoped = True
         try:
             return True if cond.fn(self) else False  # noqa: SIM210  # no call to bool() per guard
         except Exception as exc:  # a guard may fail in any way; the spec turns it into an event
@@ -268,7 +266,7 @@ class Run(Scope):
         """
         config, history = self.config, self.history
         # a context not yet copied is copied before its first change, so it stays as it is now
-        before = dict(self.context) if self._copied else self.context
+        before = dict(self.context) if self.copied else self.context
         self.apply(plan_microstep(self.chart, config, enabled, history), enabled)
         return self.config == config and self.history is history and self.context == before
 

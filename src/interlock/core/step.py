@@ -43,17 +43,19 @@ class Route:
     """What a step needs about one (configuration, event name) pair, looked up once per step.
 
     - ``config``: the configuration's state nodes;
-    - ``selection``: XState's selection plan for the event (None under SCXML rules);
+    - ``selection``: XState's selection plan for the event (None under SCXML rules), and ``chain``: its
+      candidates when no parallel state's regions are involved (one transition at most is selected);
     - ``static``: the outcome, when a step from this pair evaluated no expression, ran no action and
       produced no effect (a pure function of the pair: later steps reuse it);
     - ``plans``: the first microstep's plan per set of selected transitions, when it depends on no history.
     """
 
-    __slots__ = ("config", "plans", "selection", "static")
+    __slots__ = ("chain", "config", "plans", "selection", "static")
 
     def __init__(self, config: frozenset[StateNode], selection: SelectionPlan | None) -> None:
         self.config = config
         self.selection = selection
+        self.chain = selection[1] if selection is not None and not selection[0] else None
         self.static: tuple[tuple[str, ...], tuple[Transition, ...]] | None = None
         self.plans: dict[tuple[Transition, ...], Plan] = {}
 
@@ -118,9 +120,15 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
         run.pending = pending
     if invocations:
         run.finalize_and_forward(ev)
-    selection = found.selection
-    if selection is not None:
-        enabled = select_planned(chart, config, selection, run.check, run.history)
+    chain = found.chain
+    if chain is not None:  # select_along's common case, inline: the first candidate whose guard holds
+        enabled: tuple[Transition, ...] = ()
+        for t in chain:
+            if t.cond is None or run.check(t.cond):
+                enabled = (t,)
+                break
+    elif found.selection is not None:
+        enabled = select_planned(chart, config, found.selection, run.check, run.history)
     else:
         enabled = select(chart, config, name, run.check, run.history)
     if enabled:
@@ -130,7 +138,10 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             if not plan.uses_history and len(found.plans) < _MAX_PLANS:
                 found.plans[enabled] = plan
         run.apply(plan, enabled)
-    if run.unsettled():
+    # anything for the macrostep to do: an internal event, an eventless transition that may fire, an
+    # invocation to start, a final state reached, or the expression budget spent (an exhausted budget also
+    # queued error.execution; this reads it directly all the same)
+    if run.internal or run.eventless or run.to_invoke or not run.running or run.left < 0:
         run.macrostep()
     result = run.finish(StepResult)
     if not run.scoped and run.is_static():  # a step that read the datamodel is never static
