@@ -25,6 +25,7 @@ MAX_ROUTES = 50_000  # (configuration, event name) pairs remembered per chart (e
 _MAX_PLANS = 64  # microstep plans remembered per route (one per set of transitions it selected)
 # tuple.__new__ skips NamedTuple's argument handling; used on the hot path only
 _new_tuple = tuple.__new__
+_new_object = object.__new__
 
 
 class StepResult(NamedTuple):
@@ -112,7 +113,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             snapshot = _new_tuple(Snapshot, (ids, *snapshot[1:]))
         return _new_tuple(StepResult, (snapshot, (), taken, ()))
     config = found.config
-    run = Run(chart, snapshot, config, now, reachable, ev)
+    run = _new_object(Run).begin(chart, snapshot, config, now, reachable, ev)
     if (sendid is not None and sendid in snapshot.pending
             and ev.origin == f"#_scxml_{snapshot.sessionid}"):  # only our own timer settles our pending id
         pending = list(snapshot.pending)
