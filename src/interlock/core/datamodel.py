@@ -58,11 +58,6 @@ class Scope(Budget):
         self.now = now
         self.left = STEP_WORK_LIMIT
 
-    @property
-    def budget(self) -> Budget:
-        """The work this step's expressions may still do: the scope itself."""
-        return self
-
     def In(self, state_id: str) -> bool:  # the SCXML predicate keeps its spec name
         """SCXML ``In(stateID)``: is the state active?"""
         return self._states.get(state_id) in self._live

@@ -273,8 +273,8 @@ class Run(Scope):
         (its macrostep compares snapshots), so a targetless ``always`` does not loop.
         """
         config, history = self.config, self.history
-        # a context not yet copied is copied before its first change, so it stays as it is now
-        before = dict(self.context) if self.copied else self.context
+        # a context nothing read yet is copied before any change, so it stays as it is now
+        before = dict(self.context) if self.scoped else self.context
         self.apply(plan_microstep(self.chart, config, enabled, history), enabled)
         return self.config == config and self.history is history and self.context == before
 

@@ -12,7 +12,7 @@ What an expression can see: the context (``context.x`` or bare ``x``), ``event``
 functions in :data:`~interlock.frontends.expressions_builtins.FUNCTIONS`. There are no imports, no lambdas,
 no attribute access beyond mapping keys, event fields and a short list of string/list/dict methods,
 and no name or attribute starting with ``_``. All the expressions of one step share one work budget
-(:class:`~interlock.core.datamodel.Budget`, carried by the step's scope); every operation whose cost grows
+(the step's scope is its :class:`~interlock.core.datamodel.Budget`); every operation whose cost grows
 with its input charges it first (see :mod:`~interlock.frontends.expressions_ops`). docs/limits.md lists
 every limit.
 
