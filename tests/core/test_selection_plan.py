@@ -8,7 +8,7 @@ from typing import Any
 
 from interlock.core.events import Event
 from interlock.core.rules_xstate import MEMO_LIMIT
-from interlock.core.step import start, step
+from interlock.core.step import MAX_ROUTES, start, step
 from interlock.frontends.python import machine
 
 READ: list[str] = []
@@ -64,11 +64,12 @@ def test_an_enabled_region_keeps_the_parallel_state_s_own_transition_from_being_
         assert {"m.p.a.a2", "m.p.b.b2"} <= set(result.snapshot.configuration)
 
 
-def test_plans_for_many_event_names_stay_bounded() -> None:
+def test_plans_and_routes_for_many_event_names_stay_bounded() -> None:
     chart = machine({"id": "c", "initial": "s", "states": {"s": {"on": {"GO": "t"}}, "t": {}}})
     snapshot = start(chart).snapshot
     for i in range(MEMO_LIMIT + 500):
         snapshot = step(chart, snapshot, f"unknown.{i}").snapshot
     # ~3 entries per unknown name (its plan, the candidates of two states): unbounded, this would be ~150,000
     assert len(chart.memo) <= MEMO_LIMIT + 10
+    assert len(chart.routes) <= MAX_ROUTES  # one route per (configuration, event name): bounded as well
     assert step(chart, snapshot, "GO").snapshot.configuration[-1] == "c.t"

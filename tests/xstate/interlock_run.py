@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from interlock.core import step as step_module
+from interlock.core import run as run_module
 from interlock.core.effects import CancelEffect, SendEffect
 from interlock.core.step import StepResult, start, step
 from interlock.errors import DefinitionError, StepLimitError
@@ -62,12 +62,12 @@ LOOP_LIMIT = 200
 def run_case(case: dict[str, Any], reenter_active: bool = False) -> list[Observation]:
     """The observations of one case. ``reenter_active`` runs it as XState does where Interlock knowingly
     differs: states that stay active are entered again (KNOWN_DIFFERENCES reentry-while-active)."""
-    saved = step_module.MAX_MACROSTEP_WORK
-    step_module.MAX_MACROSTEP_WORK = LOOP_LIMIT
+    saved = run_module.MAX_MACROSTEP_WORK
+    run_module.MAX_MACROSTEP_WORK = LOOP_LIMIT
     try:
         return _run(case, reenter_active)
     finally:
-        step_module.MAX_MACROSTEP_WORK = saved
+        run_module.MAX_MACROSTEP_WORK = saved
 
 
 def _run(case: dict[str, Any], reenter_active: bool) -> list[Observation]:

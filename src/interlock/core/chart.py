@@ -135,7 +135,8 @@ class Chart:
         self.memo: dict[Any, Any] = {}
         self.configs: dict[tuple[str, ...], frozenset[StateNode]] = {}
         self.config_ids: dict[frozenset[StateNode], tuple[str, ...]] = {}
-        self.static_steps: dict[tuple[tuple[str, ...], str], tuple[tuple[str, ...], tuple[Transition, ...]]] = {}
+        # (configuration ids, event name) -> interlock.core.step.Route
+        self.routes: dict[tuple[tuple[str, ...], str], Any] = {}
 
     @property
     def key(self) -> str:

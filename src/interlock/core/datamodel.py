@@ -36,29 +36,28 @@ class Budget:
                                  "units); simplify them or move the computation into a Python action")
 
 
-class Scope:
+class Scope(Budget):
     """The datamodel view for one step: context, ``_event``, ``In()``, session variables and time.
 
     ``context`` is copied before its first change in a step, so the snapshot a step started from is never
     mutated (copy on write). ``live`` is the set of active state nodes, kept current by the step.
-    ``budget`` is the expression work left in the step (one scope per step, so one budget per step).
+    A scope is also the step's work :class:`Budget` (one scope per step, so one budget per step): compiled
+    expressions charge the scope itself, and no separate object is made per step.
     """
 
-    __slots__ = ("_copied", "_live", "_states", "basichttp", "budget", "context", "event", "name", "now",
-                 "sessionid")
+    __slots__ = ("_live", "_states", "context", "copied", "event", "name", "now", "sessionid")
 
     def __init__(self, context: dict[str, Any], live: Container[Any], states: Mapping[str, Any],
                  sessionid: str, name: str, now: float, copied: bool = False) -> None:
         self.context = context
         self._live = live
         self._states = states
-        self._copied = copied
+        self.copied = copied
         self.event: Event | None = None
         self.sessionid = sessionid
         self.name = name
         self.now = now
-        self.budget = Budget()
-        self.basichttp: str | None = None  # the Basic HTTP location's prefix (core/reach.py), if served
+        self.left = STEP_WORK_LIMIT
 
     def In(self, state_id: str) -> bool:  # the SCXML predicate keeps its spec name
         """SCXML ``In(stateID)``: is the state active?"""
@@ -69,17 +68,23 @@ class Scope:
         """SCXML ``_ioprocessors``: how other sessions can reach this one."""
         location = {"location": f"#_scxml_{self.sessionid}"}
         out = {"scxml": location, "http://www.w3.org/TR/scxml/#SCXMLEventProcessor": dict(location)}
-        if self.basichttp is not None:
-            http = {"location": self.basichttp + quote(self.sessionid, safe="/")}
+        prefix = self.basichttp_prefix()
+        if prefix is not None:
+            http = {"location": prefix + quote(self.sessionid, safe="/")}
             out["basichttp"] = http
             out["http://www.w3.org/TR/scxml/#BasicHTTPEventProcessor"] = dict(http)
         return out
 
+    def basichttp_prefix(self) -> str | None:
+        """Where this session receives Basic HTTP events (SCXML C.2), before its quoted session id; None
+        when no HTTP server serves it (core/reach.py). A plain scope has none; a step's run knows."""
+        return None
+
     def writable(self) -> dict[str, Any]:
         """The context, copied first if this step has not written to it yet."""
-        if not self._copied:
+        if not self.copied:
             self.context = dict(self.context)
-            self._copied = True
+            self.copied = True
         return self.context
 
 
@@ -123,13 +128,13 @@ def key_location(path: str) -> Location:
         head = ctx.get(keys[0])
         if not isinstance(head, dict):
             raise KeyError(f"cannot assign {path!r}: {keys[0]!r} is not an object")
-        scope.budget.charge(len(head))  # copying the path costs its size: charged like expression work
+        scope.charge(len(head))  # copying the path costs its size: charged like expression work
         node = ctx[keys[0]] = dict(head)
         for key in keys[1:-1]:
             child = node.get(key)
             if not isinstance(child, dict):
                 raise KeyError(f"cannot assign {path!r}: {key!r} is not an object")
-            scope.budget.charge(len(child))
+            scope.charge(len(child))
             node[key] = node = dict(child)
         node[keys[-1]] = value
 

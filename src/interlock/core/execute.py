@@ -30,7 +30,7 @@ from interlock.core.events import Event
 from interlock.core.values import detached
 
 if TYPE_CHECKING:
-    from interlock.core.step import Run
+    from interlock.core.run import Run
 
 SCXML_PROCESSOR = "http://www.w3.org/TR/scxml/#SCXMLEventProcessor"
 BASICHTTP_PROCESSOR = "http://www.w3.org/TR/scxml/#BasicHTTPEventProcessor"
@@ -60,13 +60,13 @@ class SendFailed(Exception):
 
 def run_block(run: Run, actions: Actions) -> None:
     """Execute one block; an exception stops it and raises error.execution."""
-    scope = run.scope()
+    run.scoped = True
     try:
         for action in actions:
             handler = _HANDLERS.get(type(action))
             if handler is None:
                 raise TypeError(f"unknown action {action!r}")
-            handler(run, scope, action)
+            handler(run, run, action)  # the run is its own scope
     except SendFailed as exc:
         run.raise_error("error.execution", exc.cause, exc.sendid)
     except Exception as exc:
@@ -82,7 +82,7 @@ def execute(run: Run, scope: Scope, action: object) -> None:
 
 
 def _raise(run: Run, scope: Scope, action: Raise) -> None:
-    run.internal.append(Event(action.event, None, "internal"))
+    run.queue(Event(action.event, None, "internal"))
 
 
 def _assign(run: Run, scope: Scope, action: Assign) -> None:
@@ -92,7 +92,11 @@ def _assign(run: Run, scope: Scope, action: Assign) -> None:
 def _update(run: Run, scope: Scope, action: Update) -> None:
     update = action.expr.fn(scope)
     if type(update) is dict and update:  # the usual result, merged here without another call
-        scope.writable().update(update)
+        if scope.copied:
+            scope.context.update(update)
+        else:
+            scope.context = {**scope.context, **update}
+            scope.copied = True
     else:
         _merge(scope, update)
 
@@ -103,7 +107,7 @@ def _cancel(run: Run, scope: Scope, action: Cancel) -> None:
 
 
 def _log(run: Run, scope: Scope, action: Log) -> None:
-    run.effects.append(LogEffect(action.label, action.expr(scope) if action.expr is not None else None))
+    run.emit(LogEffect(action.label, action.expr(scope) if action.expr is not None else None))
 
 
 def _if(run: Run, scope: Scope, action: If) -> None:
@@ -120,9 +124,14 @@ def _script(run: Run, scope: Scope, action: Script) -> None:
 
 def _custom(run: Run, scope: Scope, action: Custom) -> None:
     params = action.params
-    update = action.fn(scope.context, scope.event, **params) if params else action.fn(scope.context, scope.event)
+    context = scope.context
+    update = action.fn(context, scope.event, **params) if params else action.fn(context, scope.event)
     if type(update) is dict and update:  # the usual result, merged here without another call
-        scope.writable().update(update)
+        if scope.copied:
+            context.update(update)
+        else:
+            scope.context = {**context, **update}
+            scope.copied = True
     else:
         _merge(scope, update)
 
@@ -243,7 +252,7 @@ def _send(run: Run, scope: Scope, action: Send, name: str | None, target: str | 
         if delay:
             raise ValueError("a send to #_internal cannot be delayed: the internal queue is only for the "
                              "current macrostep; send to the session itself (no target) instead")
-        run.internal.append(Event(name, data, "internal", sendid if explicit_id else None))
+        run.queue(Event(name, data, "internal", sendid if explicit_id else None))
         return
     if target is not None and not (target.startswith("#_") or _SCHEME.match(target)):
         raise ValueError(f"invalid send target {target!r}: use #_parent, #_<invokeid>, "
@@ -256,7 +265,7 @@ def _send(run: Run, scope: Scope, action: Send, name: str | None, target: str | 
             and run.reachable is not None and run.reachable.unreachable(target)):
         run.raise_error("error.communication", SendError(f"target {target!r} is not reachable"), sendid)
         return
-    run.effects.append(SendEffect(sendid, event, target, _SEND_TYPES[kind], delay or 0))
+    run.emit(SendEffect(sendid, event, target, _SEND_TYPES[kind], delay or 0))
     if delayed and (target is None or target == origin):
         run.add_pending(sendid)  # it comes back to this session, which then forgets it
 
@@ -274,7 +283,7 @@ def _send_http(run: Run, name: str | None, target: str | None, data: Any, sendid
         return
     event = Event(name or HTTP_POST, data, "external", sendid, f"#_scxml_{run.sessionid}",
                   BASICHTTP_PROCESSOR)
-    run.effects.append(SendEffect(sendid, event, target, BASICHTTP_PROCESSOR, delay))
+    run.emit(SendEffect(sendid, event, target, BASICHTTP_PROCESSOR, delay))
 
 
 _HANDLERS: dict[type, Callable[[Run, Scope, Any], None]] = {

@@ -8,13 +8,13 @@ from interlock.core.effects import InvokeEffect
 from interlock.core.execute import evaluate_data
 
 if TYPE_CHECKING:
-    from interlock.core.step import Run
+    from interlock.core.run import Run
 
 
 def start_invokes(run: Run) -> None:
     """Invoke for every state entered in this macrostep and still active, in entry order."""
     states = sorted(run.to_invoke, key=lambda s: s.order)
-    run.to_invoke.clear()
+    run.to_invoke = ()
     for state in states:
         for index, spec in enumerate(state.invokes):
             scope = run.scope()
@@ -32,4 +32,4 @@ def start_invokes(run: Run) -> None:
                 run.raise_error("error.execution", exc)
                 continue
             run.invocations = {**run.invocations, invokeid: (state.id, index)}
-            run.effects.append(InvokeEffect(invokeid, state.id, kind, src, content, data, spec.autoforward))
+            run.emit(InvokeEffect(invokeid, state.id, kind, src, content, data, spec.autoforward))

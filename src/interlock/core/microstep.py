@@ -24,6 +24,7 @@ class Plan:
 
     __slots__ = (
         "actions",
+        "bare",
         "changes_config",
         "default_entry",
         "enters_final",
@@ -52,6 +53,8 @@ class Plan:
         self.changes_config = self.new_config != config
         self.actions = tuple(t.actions for t in enabled if t.actions)  # the transitions' content, in order
         self.eventless = False  # set by the planner: may eventless transitions fire next?
+        # exits and enters nothing and records no history (a targetless transition): content only
+        self.bare = not (self.exit or self.entry or recorded or self.uses_history or self.changes_config)
         # entry order before -> entry order after (XState rules keep the configuration in entry order)
         self.reordered: dict[tuple[str, ...], tuple[str, ...]] = {}
 
@@ -76,6 +79,7 @@ def plan_microstep(chart: Chart, config: Config, enabled: tuple[Transition, ...]
         plan.eventless = has_eventless(chart, plan.new_config)
         if any(s.kind == "history" for t in enabled for s in t.targets):
             plan.uses_history = True
+            plan.bare = False
         if not plan.uses_history:
             memo[key] = plan
     return plan

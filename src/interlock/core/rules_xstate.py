@@ -72,12 +72,22 @@ def select_evented(chart: Chart, config: frozenset[StateNode], name: str,
     The walk over the active tree depends only on the configuration and the event name, so it is done
     once per pair (:func:`selection_plan`); a step only reads guards along the plan, in the walk's order.
     """
+    return select_along(planned_selection(chart, config, name), check)
+
+
+def planned_selection(chart: Chart, config: frozenset[StateNode], name: str) -> SelectionPlan:
+    """:func:`selection_plan` from the root, memoized per (configuration, event name)."""
     key = ("xstate-plan", config, name)
-    plan = chart.memo.get(key)
+    plan: SelectionPlan | None = chart.memo.get(key)
     if plan is None:
         if len(chart.memo) > MEMO_LIMIT:
             chart.memo.clear()  # event names come from clients: keep the memo bounded
         plan = chart.memo[key] = selection_plan(chart, config, chart.root, name)
+    return plan
+
+
+def select_along(plan: SelectionPlan, check: Callable[[Expr], bool]) -> tuple[Transition, ...]:
+    """The transitions a selection plan selects, its guards evaluated in the walk's order."""
     regions, chain = plan
     if not regions:  # one active state per level (no parallel state with candidates): the common case
         for t in chain:

@@ -12,7 +12,7 @@ from interlock.core.chart import Chart, StateNode, Transition
 from interlock.core.datamodel import Expr
 from interlock.core.entry_exit import compute_exit_set
 from interlock.core.events import descriptor_matches
-from interlock.core.rules_xstate import MEMO_LIMIT, select_evented
+from interlock.core.rules_xstate import MEMO_LIMIT, SelectionPlan, select_along, select_evented
 
 Config = frozenset[StateNode]
 # per atomic state, in document order: the transitions that match, nearest state first
@@ -108,6 +108,13 @@ def select(chart: Chart, config: Config, name: str | None,
         if not any(s.kind == "history" for t in chosen for s in t.targets):
             chart.memo[conflict_key] = resolved
     return resolved
+
+
+def select_planned(chart: Chart, config: Config, plan: SelectionPlan, check: Callable[[Expr], bool],
+                   history: Mapping[str, tuple[str, ...]]) -> tuple[Transition, ...]:
+    """:func:`select` of an event under XState's rules, given its memoized selection plan."""
+    chosen = select_along(plan, check)
+    return chosen if len(chosen) < 2 else _resolve_tree(chart, config, chosen, history)
 
 
 def _resolve_tree(chart: Chart, config: Config, chosen: tuple[Transition, ...],

@@ -1,39 +1,31 @@
 """The pure step: ``(chart, snapshot, event, now) -> (snapshot, effects)`` (SCXML Appendix D).
 
 :func:`start` enters the initial configuration; :func:`step` processes one external event as a whole
-macrostep. Both return a :class:`StepResult` and never mutate their inputs.
+macrostep. Both return a :class:`StepResult` and never mutate their inputs. The algorithm itself runs on
+one :class:`~interlock.core.run.Run` per call.
 """
 
 from __future__ import annotations
 
-import copy
-from collections import deque
 from typing import Any, NamedTuple
 
 from interlock.core.chart import Chart, StateNode, Transition
-from interlock.core.datamodel import STEP_WORK_LIMIT, Expr, Scope
-from interlock.core.effects import (
-    CancelEffect,
-    CancelInvokeEffect,
-    DoneEffect,
-    Effect,
-    ForwardEffect,
-)
+from interlock.core.effects import Effect
 from interlock.core.events import Event, as_event
 from interlock.core.execute import run_block
-from interlock.core.invoke import start_invokes
 from interlock.core.microstep import Plan, plan_initial, plan_microstep
 from interlock.core.reach import Reach
-from interlock.core.select import select
+from interlock.core.rules_xstate import SelectionPlan, planned_selection
+from interlock.core.run import Run, config_of
+from interlock.core.select import select, select_planned
 from interlock.core.snapshot import Snapshot
-from interlock.core.values import detached
-from interlock.errors import DefinitionError, Problem, StepLimitError
+from interlock.errors import DefinitionError, Problem
 
-MAX_MACROSTEP_WORK = 100_000
-MAX_STATIC_STEPS = 50_000
-_MAX_REORDERED = 64  # entry orders remembered per plan (one configuration has few)
+MAX_ROUTES = 50_000  # (configuration, event name) pairs remembered per chart (event names come from clients)
+_MAX_PLANS = 64  # microstep plans remembered per route (one per set of transitions it selected)
 # tuple.__new__ skips NamedTuple's argument handling; used on the hot path only
 _new_tuple = tuple.__new__
+_new_object = object.__new__
 
 
 class StepResult(NamedTuple):
@@ -48,6 +40,39 @@ class StepResult(NamedTuple):
     errors: tuple[dict[str, Any], ...] = ()
 
 
+class Route:
+    """What a step needs about one (configuration, event name) pair, looked up once per step.
+
+    - ``config``: the configuration's state nodes;
+    - ``selection``: XState's selection plan for the event (None under SCXML rules), and ``chain``: its
+      candidates when no parallel state's regions are involved (one transition at most is selected);
+    - ``static``: the outcome, when a step from this pair evaluated no expression, ran no action and
+      produced no effect (a pure function of the pair: later steps reuse it);
+    - ``plans``: the first microstep's plan per set of selected transitions, when it depends on no history.
+    """
+
+    __slots__ = ("chain", "config", "plans", "selection", "static")
+
+    def __init__(self, config: frozenset[StateNode], selection: SelectionPlan | None) -> None:
+        self.config = config
+        self.selection = selection
+        self.chain = selection[1] if selection is not None and not selection[0] else None
+        self.static: tuple[tuple[str, ...], tuple[Transition, ...]] | None = None
+        self.plans: dict[tuple[Transition, ...], Plan] = {}
+
+
+def route(chart: Chart, configuration: tuple[str, ...], name: str) -> Route:
+    """The chart's :class:`Route` for a snapshot's configuration and an event name, made on first use."""
+    found: Route | None = chart.routes.get((configuration, name))
+    if found is None:
+        config = config_of(chart, configuration)
+        selection = planned_selection(chart, config, name) if chart.rules.tree_selection else None
+        if len(chart.routes) >= MAX_ROUTES:
+            chart.routes.clear()
+        found = chart.routes[(configuration, name)] = Route(config, selection)
+    return found
+
+
 def start(chart: Chart, *, sessionid: str = "", data: dict[str, Any] | None = None,
           now: float = 0.0, reachable: Reach | None = None) -> StepResult:
     """Initialize the datamodel, run the global script and enter the initial configuration."""
@@ -57,7 +82,7 @@ def start(chart: Chart, *, sessionid: str = "", data: dict[str, Any] | None = No
             f"{chart.key}: named guards and actions without implementations; give them with "
             "interlock.provide(chart, guards=..., actions=...) before running it")
     empty = Snapshot((), {}, {}, {}, (), (), 0, "active", None, sessionid, chart.key)
-    run = Run(chart, empty, now, reachable)
+    run = Run(chart, empty, config_of(chart, ()), now, reachable)
     run.scope().writable()
     run.bind_data(chart.root, data)
     if chart.binding == "early":
@@ -67,7 +92,7 @@ def start(chart: Chart, *, sessionid: str = "", data: dict[str, Any] | None = No
     run_block(run, chart.script)
     run.apply(plan_initial(chart), ())
     run.macrostep()
-    return run.finish()
+    return run.finish(StepResult)
 
 
 def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], *, now: float = 0.0,
@@ -77,17 +102,18 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     if snapshot.status != "active":
         return _new_tuple(StepResult, (snapshot, (), (), ()))
     name, sendid, invocations = ev.name, ev.sendid, snapshot.invocations
-    if sendid is None and not invocations:
-        known = chart.static_steps.get((snapshot.configuration, name))
-        if known is not None:
-            # This (configuration, event name) was seen before and evaluated no expression, ran no
-            # action and produced no effect: its outcome is a pure function of the two. Reuse it.
-            ids, taken = known
-            if ids is not snapshot.configuration:
-                snapshot = _new_tuple(Snapshot, (ids, *snapshot[1:]))
-            return _new_tuple(StepResult, (snapshot, (), taken, ()))
-    run = Run(chart, snapshot, now, reachable)
-    run.event = ev
+    found = chart.routes.get((snapshot.configuration, name))
+    if found is None:
+        found = route(chart, snapshot.configuration, name)
+    elif found.static is not None and sendid is None and not invocations:
+        # This (configuration, event name) was seen before and evaluated no expression, ran no action and
+        # produced no effect: its outcome is a pure function of the two. Reuse it.
+        ids, taken = found.static
+        if ids is not snapshot.configuration:
+            snapshot = _new_tuple(Snapshot, (ids, *snapshot[1:]))
+        return _new_tuple(StepResult, (snapshot, (), taken, ()))
+    config = found.config
+    run = _new_object(Run).begin(chart, snapshot, config, now, reachable, ev)
     if (sendid is not None and sendid in snapshot.pending
             and ev.origin == f"#_scxml_{snapshot.sessionid}"):  # only our own timer settles our pending id
         pending = list(snapshot.pending)
@@ -95,18 +121,32 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
         run.pending = pending
     if invocations:
         run.finalize_and_forward(ev)
-    config = run.config
-    enabled = select(chart, config, name, run.check, run.history)
+    chain = found.chain
+    if chain is not None:  # select_along's common case, inline: the first candidate whose guard holds
+        enabled: tuple[Transition, ...] = ()
+        for t in chain:
+            if t.cond is None or run.check(t.cond):
+                enabled = (t,)
+                break
+    elif found.selection is not None:
+        enabled = select_planned(chart, config, found.selection, run.check, run.history)
+    else:
+        enabled = select(chart, config, name, run.check, run.history)
     if enabled:
-        run.apply(plan_microstep(chart, config, enabled, run.history), enabled)
-    if run.unsettled():
+        plan = found.plans.get(enabled)
+        if plan is None:
+            plan = plan_microstep(chart, config, enabled, run.history)
+            if not plan.uses_history and len(found.plans) < _MAX_PLANS:
+                found.plans[enabled] = plan
+        run.apply(plan, enabled)
+    # anything for the macrostep to do: an internal event, an eventless transition that may fire, an
+    # invocation to start, a final state reached, or the expression budget spent (an exhausted budget also
+    # queued error.execution; this reads it directly all the same)
+    if run.internal or run.eventless or run.to_invoke or not run.running or run.left < 0:
         run.macrostep()
-    result = run.finish()
-    if run._scope is None and run.is_static():  # a step that read the datamodel is never static
-        static = chart.static_steps
-        if len(static) >= MAX_STATIC_STEPS:
-            static.clear()  # event names come from clients: keep the memo bounded
-        static[(snapshot.configuration, name)] = (result.snapshot.configuration, result.transitions)
+    result = run.finish(StepResult)
+    if not run.scoped and run.is_static():  # a step that read the datamodel is never static
+        found.static = (result.snapshot.configuration, result.transitions)
     return result
 
 
@@ -119,401 +159,7 @@ def stop(chart: Chart, snapshot: Snapshot, *, now: float = 0.0,
     """
     if snapshot.status != "active":
         return _new_tuple(StepResult, (snapshot, (), (), ()))
-    run = Run(chart, snapshot, now, reachable)
+    run = Run(chart, snapshot, config_of(chart, snapshot.configuration), now, reachable)
     run.exit_all()
-    result = run.finish()
+    result = run.finish(StepResult)
     return result._replace(snapshot=result.snapshot._replace(status="stopped"))
-
-
-class Run:
-    """The working state of one start/step call. Private to it; discarded when it returns."""
-
-    __slots__ = (
-        "_scope",
-        "bound",
-        "chart",
-        "completed",
-        "config",
-        "effects",
-        "errors",
-        "event",
-        "eventless",
-        "historic",
-        "history",
-        "internal",
-        "invocations",
-        "live",
-        "microsteps",
-        "now",
-        "order",
-        "output",
-        "pending",
-        "reachable",
-        "running",
-        "seq",
-        "snapshot",
-        "to_invoke",
-        "transitions",
-    )
-
-    def __init__(self, chart: Chart, snapshot: Snapshot, now: float,
-                 reachable: Reach | None) -> None:
-        self.chart = chart
-        self.snapshot = snapshot
-        self.now = now
-        self.reachable = reachable
-        config = chart.configs.get(snapshot.configuration)
-        if config is None:
-            config = chart.configs[snapshot.configuration] = frozenset(
-                chart.states[i] for i in snapshot.configuration)
-        self.config: frozenset[StateNode] = config
-        # the configuration in entry order, for rules that select by it (XState); else None
-        self.order: tuple[str, ...] | None = snapshot.configuration if chart.rules.entry_ordered else None
-        self.live: set[StateNode] | None = None
-        self._scope: Scope | None = None
-        self.history = snapshot.history
-        self.invocations = snapshot.invocations
-        self.pending: list[str] | tuple[str, ...] = snapshot.pending
-        self.bound = snapshot.bound
-        self.seq = snapshot.seq
-        self.internal: deque[Event] = deque()
-        self.effects: list[Effect] = []
-        self.errors: list[dict[str, Any]] = []
-        self.transitions: list[Transition] = []
-        self.to_invoke: list[StateNode] = []
-        self.event: Event | None = None
-        self.running = True
-        self.output: Any = None
-        self.microsteps = 0
-        self.historic = False  # did a plan depend on recorded history? then the step is not static
-        # a step may start in a configuration with eventless transitions only after start()
-        self.eventless = chart.has_eventless
-
-    @property
-    def sessionid(self) -> str:
-        return self.snapshot.sessionid
-
-    def unsettled(self) -> bool:
-        """Is there anything for :meth:`macrostep` to do: an internal event, an eventless transition that
-        may fire, an invocation to start, a final state reached or the expression budget spent (an
-        exhausted budget also queues error.execution; this reads it directly all the same)?"""
-        scope = self._scope
-        return (bool(self.internal) or self.eventless or bool(self.to_invoke) or not self.running
-                or (scope is not None and scope.budget.left < 0))
-
-    def is_static(self) -> bool:
-        """True when the step's outcome depended only on the configuration and the event name."""
-        snap = self.snapshot
-        return (self._scope is None and not self.effects and self.running and self.microsteps <= 1
-                and not self.historic
-                and self.history is snap.history and self.seq == snap.seq and not snap.invocations
-                and self.pending is snap.pending)
-
-    # -- datamodel ----------------------------------------------------------------------------------
-
-    def scope(self) -> Scope:
-        """The step's datamodel view, created on first use (most unguarded steps never need it)."""
-        scope = self._scope
-        if scope is not None:
-            return scope  # its event is kept current where the step sets self.event (macrostep)
-        chart = self.chart
-        context = self.snapshot.context
-        copied = chart.deep_copy_context
-        if copied:
-            context = copy.deepcopy(context)
-        self.live = set(self.config)
-        scope = self._scope = Scope(context, self.live, chart.states, self.snapshot.sessionid,
-                                    chart.name, self.now, copied)
-        reachable = self.reachable
-        if reachable is not None and reachable.basichttp is not None:
-            scope.basichttp = reachable.basichttp
-        scope.event = self.event
-        return scope
-
-    def check(self, cond: Expr) -> bool:
-        """Evaluate a guard; an error counts as false and raises error.execution (SCXML 5.9)."""
-        try:
-            return bool(cond.fn(self.scope()))
-        except Exception as exc:  # a guard may fail in any way; the spec turns it into an event
-            self.raise_error("error.execution", exc, guard=cond.source)
-            return False
-
-    def raise_error(self, name: str, exc: BaseException, sendid: str | None = None, *,
-                    guard: str | None = None) -> None:
-        data = {"message": str(exc), "error": type(exc).__name__}
-        self.internal.append(Event(name, data, "platform", sendid))
-        error = {"event": name, **data} if guard is None else {"event": name, **data, "guard": guard}
-        self.errors.append(error)
-
-    def next_id(self, prefix: str) -> str:
-        self.seq += 1
-        return f"{prefix}.{self.seq}"
-
-    def cancel(self, sendid: str) -> None:
-        """<cancel>: always reaches the runtime (a delayed send to another target is not tracked here)."""
-        if sendid in self.pending:
-            self.pending = [p for p in self.pending if p != sendid]
-        self.effects.append(CancelEffect(sendid))
-
-    def add_pending(self, sendid: str) -> None:
-        pending = self.pending
-        if pending is self.snapshot.pending or type(pending) is not list:
-            pending = self.pending = list(pending)  # the step's own copy, made once: the snapshot's stays
-        pending.append(sendid)
-
-    def bind_data(self, state: StateNode, overrides: dict[str, Any] | None) -> None:
-        """Create the state's data items (SCXML 5.3); a failing expression leaves the item None."""
-        if not state.data and not overrides:
-            return
-        scope = self.scope()
-        ctx = scope.writable()
-        for item in state.data:
-            if overrides and item.id in overrides:
-                ctx[item.id] = overrides[item.id]
-                continue
-            try:
-                ctx[item.id] = item.expr(scope) if item.expr is not None else copy.deepcopy(item.value)
-            except Exception as exc:  # data expressions may fail in any way (SCXML 5.3)
-                ctx[item.id] = None
-                self.raise_error("error.execution", exc)
-        if overrides and state is self.chart.root:
-            for key, value in overrides.items():
-                ctx.setdefault(key, value)
-        if self.chart.binding == "late":
-            self.bound = (*self.bound, state.id)
-
-    # -- the algorithm ------------------------------------------------------------------------------
-
-    def macrostep(self) -> None:
-        """Take eventless transitions and internal events until stable, then start invocations."""
-        work = 0
-        chart = self.chart
-        settled = False  # an eventless microstep changed nothing (XState rules): wait for an internal event
-        while self.running:
-            work += 1  # every microstep and every internal event counts: an erroring guard loops too
-            if self._scope is not None and self._scope.budget.left < 0:
-                raise StepLimitError(f"chart {chart.key!r}: the expressions of this step did more than "
-                                     f"{STEP_WORK_LIMIT:,} units of work; the step was aborted (see docs/limits.md)")
-            if work > MAX_MACROSTEP_WORK:
-                raise StepLimitError(
-                    f"chart {chart.key!r} took more than {MAX_MACROSTEP_WORK} microsteps and internal events "
-                    "without settling; look for eventless transitions or raised events that loop forever, "
-                    "or an eventless guard that fails every time it is evaluated (error.execution)")
-            enabled: tuple[Transition, ...] = ()
-            eventless = False
-            if self.eventless and not settled:
-                enabled = select(chart, self.config, None, self.check, self.history, self.order)
-                eventless = bool(enabled)
-            if not enabled:
-                if not self.internal:
-                    if not self.to_invoke:
-                        break
-                    start_invokes(self)
-                    continue
-                self.event = ev = self.internal.popleft()
-                if self._scope is not None:
-                    self._scope.event = ev
-                settled = False
-                enabled = select(chart, self.config, ev.name, self.check, self.history)
-                if not enabled:
-                    continue
-            if eventless and chart.rules.settles_unchanged:
-                settled = self._settles(enabled)
-                continue
-            self.apply(plan_microstep(chart, self.config, enabled, self.history), enabled)
-        if not self.running:
-            self.exit_interpreter()
-
-    def _settles(self, enabled: tuple[Transition, ...]) -> bool:
-        """Take an eventless microstep; True when it left configuration, history and context as they were.
-
-        XState v5 then selects no eventless transition again until the next internal event is processed
-        (its macrostep compares snapshots), so a targetless ``always`` does not loop.
-        """
-        config, history = self.config, self.history
-        before = dict(self._scope.context) if self._scope is not None else self.snapshot.context
-        self.apply(plan_microstep(self.chart, config, enabled, history), enabled)
-        after = self._scope.context if self._scope is not None else self.snapshot.context
-        return self.config == config and self.history is history and after == before
-
-    def apply(self, plan: Plan, enabled: tuple[Transition, ...]) -> None:
-        """microstep: exit states, run transition content, enter states."""
-        self.microsteps += 1
-        if plan.uses_history:
-            self.historic = True
-        if self.live is None and (plan.runs_content or plan.actions):
-            # content may call In(): the live set must exist before the first state changes
-            self.scope()
-        if plan.recorded:
-            self.history = {**self.history, **plan.recorded}
-        if plan.exit:
-            self._exit_states(plan)
-        self.transitions.extend(enabled)
-        for block in plan.actions:
-            run_block(self, block)
-        if plan.entry:
-            self._enter_states(plan)
-        if self.order is not None and (plan.recorded or plan.changes_config):
-            self.order = _reorder(self.order, plan)  # XState keeps its order when nothing changed
-        self.config = plan.new_config
-        self.eventless = plan.eventless
-
-    def _exit_states(self, plan: Plan) -> None:
-        live = self.live
-        for state in plan.exit:
-            if state.active_content:
-                self._exit_state(state)
-            if live is not None:
-                live.discard(state)
-
-    def _enter_states(self, plan: Plan) -> None:
-        current = set(self.config.difference(plan.exit)) if plan.enters_final else None
-        if plan.enters_final:
-            self.completed: set[StateNode] = set()  # parallel states reported done in this microstep
-        live = self.live
-        for state in plan.entry:
-            if live is not None:
-                live.add(state)
-            if current is not None:
-                current.add(state)
-            if state.active_content:
-                self._enter_state(state, state in plan.default_entry, plan, current)
-
-    def _exit_state(self, state: StateNode) -> None:
-        for block in state.onexit:
-            run_block(self, block)
-        if state.invokes:
-            self._cancel_invokes(state)
-        if state in self.to_invoke:
-            self.to_invoke.remove(state)
-
-    def _cancel_invokes(self, state: StateNode) -> None:
-        ids = [i for i, (sid, _) in self.invocations.items() if sid == state.id]
-        if ids:
-            self.invocations = {k: v for k, v in self.invocations.items() if k not in ids}
-            self.effects.extend(CancelInvokeEffect(i) for i in ids)
-
-    def _enter_state(self, state: StateNode, default_entry: bool, plan: Plan,
-                     current: set[StateNode] | None) -> None:
-        if state.invokes:
-            self.to_invoke.append(state)
-        if self.chart.has_late_data and state.data and state.id not in self.bound:
-            self.bind_data(state, None)
-        for block in state.onentry:
-            run_block(self, block)
-        if default_entry and state.initial is not None and state.initial.actions:
-            run_block(self, state.initial.actions)
-        if plan.history_content:
-            content = plan.history_content.get(state.id)
-            if content is not None:
-                run_block(self, content.actions)
-        if state.kind == "final":
-            assert current is not None
-            self._final_entered(state, current)
-
-    def _final_entered(self, state: StateNode, current: set[StateNode]) -> None:
-        """Raise the done events entering a final state causes; the chart's rules say which."""
-        completed, machine_done = self.chart.rules.completion(state, current, self.completed)
-        for node, with_output in completed:
-            data = self._donedata(state) if with_output else None
-            self.internal.append(Event(f"done.state.{node.id}", data, "platform"))
-        if machine_done:
-            self.running = False
-
-    def _donedata(self, state: StateNode) -> Any:
-        if state.donedata is None:
-            return None
-        try:
-            return detached(state.donedata(self.scope()))
-        except Exception as exc:  # donedata expressions may fail in any way
-            self.raise_error("error.execution", exc)
-            return None
-
-    def exit_interpreter(self) -> None:
-        """A top-level final state was reached: run exit handlers, cancel invocations, report done.
-
-        Unlike the spec's exitInterpreter, the configuration is kept in the snapshot, so one can see which
-        final state the session ended in.
-        """
-        self.exit_all(done=True)
-        self.effects.append(DoneEffect(self.output))
-
-    def exit_all(self, done: bool = False) -> None:
-        """Leave every active state (exit handlers, then its invocations), then drop pending sends.
-
-        With ``done``, the top-level final state's donedata becomes the output as that state is left,
-        after its own exit handlers and before its ancestors' (Appendix D, exitInterpreter).
-        """
-        for state in sorted(self.config, key=_exit_order):
-            for block in state.onexit:
-                run_block(self, block)
-            if state.invokes:
-                self._cancel_invokes(state)
-            if done and state.kind == "final" and state.parent is self.chart.root:
-                self.output = self._donedata(state)
-            if done and state is self.chart.root and state.donedata is not None:
-                self.output = self._donedata(state)  # a machine's own output (XState) wins
-        for sendid in tuple(self.pending):
-            self.cancel(sendid)
-
-    def finalize_and_forward(self, ev: Event) -> None:
-        """Apply <finalize> for events from a child, and autoforward external events (SCXML 6.4)."""
-        for invokeid, (state_id, index) in list(self.invocations.items()):
-            spec = self.chart.states[state_id].invokes[index]
-            if invokeid == ev.invokeid and spec.finalize:
-                run_block(self, spec.finalize)
-            if spec.autoforward:
-                self.effects.append(ForwardEffect(invokeid, ev))
-        if ev.invokeid is not None and ev.name.startswith(("done.invoke.", "error.invoke.")):
-            # the invocation is over: it finished, or its service failed for good
-            self.invocations = {k: v for k, v in self.invocations.items() if k != ev.invokeid}
-
-    def finish(self) -> StepResult:
-        chart = self.chart
-        snap = self.snapshot
-        config = self.config
-        ids = self.order
-        if ids is None:
-            ids = chart.config_ids.get(config)
-            if ids is None:
-                ids = chart.config_ids[config] = tuple(s.id for s in sorted(config, key=_order))
-        pending = self.pending if type(self.pending) is tuple else tuple(self.pending)
-        effects, transitions, errors = self.effects, self.transitions, self.errors
-        new = _new_tuple(Snapshot, (
-            ids,
-            self._scope.context if self._scope is not None else snap.context,
-            self.history,
-            self.invocations,
-            pending,
-            self.bound,
-            self.seq,
-            "active" if self.running else "done",
-            self.output,
-            snap.sessionid,
-            snap.chart,
-        ))
-        return _new_tuple(StepResult, (new, tuple(effects) if effects else (),
-                                       tuple(transitions) if transitions else (), tuple(errors) if errors else ()))
-
-
-def _exit_order(state: StateNode) -> int:
-    return -state.order
-
-
-def _order(state: StateNode) -> int:
-    return state.order
-
-
-def _reorder(order: tuple[str, ...], plan: Plan) -> tuple[str, ...]:
-    """The configuration in entry order after a microstep: exited states leave, entered ones come last."""
-    known = plan.reordered.get(order)
-    if known is not None:
-        return known
-    left = {s.id for s in plan.exit}
-    kept = [i for i in order if i not in left]
-    present = set(kept)
-    kept.extend(s.id for s in plan.entry if s.id not in present)
-    if len(plan.reordered) >= _MAX_REORDERED:
-        plan.reordered.clear()
-    new = plan.reordered[order] = tuple(kept)
-    return new

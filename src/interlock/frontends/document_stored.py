@@ -107,7 +107,7 @@ def merged_check(source: str) -> Callable[[dict[str, Any], Scope], dict[str, Any
     """The check of :func:`storing` (``merged``) for a compiled record that tests plain values itself."""
     def check(update: dict[str, Any], scope: Scope) -> dict[str, Any]:
         try:
-            _check_merged(update, scope.context, scope.budget)
+            _check_merged(update, scope.context, scope)
         except EvaluationError as exc:
             raise EvaluationError(f"{source!r}: {exc}") from None
         return update
@@ -138,9 +138,9 @@ def storing(expr: Expr, *, merged: bool = False) -> Expr:
                 return value
         try:
             if merged and type(value) is dict:
-                _check_merged(value, scope.context, scope.budget)
+                _check_merged(value, scope.context, scope)
             else:
-                check_stored(value, scope.context, scope.budget)
+                check_stored(value, scope.context, scope)
         except EvaluationError as exc:
             raise EvaluationError(f"{expr.source!r}: {exc}") from None
         return value
@@ -158,7 +158,7 @@ def charged_leaving(expr: Expr) -> Expr:
         value = fn(scope)
         if type(value) not in _ATOMS:
             try:
-                charge_tree(scope.budget, value)
+                charge_tree(scope, value)
             except WorkLimitError as exc:
                 raise EvaluationError(f"{expr.source!r}: {exc}") from None
         return value

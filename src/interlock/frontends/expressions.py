@@ -12,7 +12,7 @@ What an expression can see: the context (``context.x`` or bare ``x``), ``event``
 functions in :data:`~interlock.frontends.expressions_builtins.FUNCTIONS`. There are no imports, no lambdas,
 no attribute access beyond mapping keys, event fields and a short list of string/list/dict methods,
 and no name or attribute starting with ``_``. All the expressions of one step share one work budget
-(:class:`~interlock.core.datamodel.Budget`, carried by the step's scope); every operation whose cost grows
+(the step's scope is its :class:`~interlock.core.datamodel.Budget`); every operation whose cost grows
 with its input charges it first (see :mod:`~interlock.frontends.expressions_ops`). docs/limits.md lists
 every limit.
 
@@ -107,7 +107,7 @@ _NAMESPACE: dict[str, Any] = {
 
 _PREAMBLE = """\
 def evaluate(S):
-    B = S.budget
+    B = S
     try:
         B.left -= {cost}
         if B.left < 0:
@@ -178,8 +178,9 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
             lines.append(_AMPLIFIED.format(target=f"_v{i}", source=f"SOURCE{i}"))
     result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
     if check is not None:
-        plain = " and ".join(f"(type(_v{i}) is _str or type(_v{i}) in _NUM and _N_BIG < _v{i} < _BIG "
-                             f"or type(_v{i}) is _list and _len(_v{i}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, _v{i})))"
+        # numbers first (the usual assignment), one type() per value
+        plain = " and ".join(f"((_k := type(_v{i})) in _NUM and _N_BIG < _v{i} < _BIG or _k is _str "
+                             f"or _k is _list and _len(_v{i}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, _v{i})))"
                              for i in range(len(items)))
         lines.append(f"    if not ({plain}):\n        return _check({result}, S)\n")
     code = _PREAMBLE.format(cost=cost) + (_DATA if uses_data else "") + "".join(lines) + f"    return {result}\n"
