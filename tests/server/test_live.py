@@ -4,6 +4,7 @@ over HTTP and by another process's Interlock on the same database."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -95,12 +96,21 @@ def test_a_subscriber_too_slow_for_its_changes_is_dropped_with_where_to_resume(s
     with running(store_url, env=env, log=tmp_path / "server.log") as server:
         server.client.post("/v1/machines/door/instances", json={"name": "d1",
                                                                "input": {"padding": "x" * 200_000}})
-        # the client reads at most one message ahead, so its socket fills and the server's queue too
-        with subscribed(server, {"subscribe": {"machine": "door"}}, max_queue=1) as ws:
+        # a client that reads nothing, with a small receive buffer: its socket fills, then the server's
+        # socket and the subscriber's queue of 2; changes go on until the server reports it dropped
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+        with subscribed(server, {"subscribe": {"machine": "door"}}, max_queue=1, sock=sock) as ws:
+            assert live_subscribers(server) == 1
             with embedded(server) as other:
-                for _ in range(150):
+                for _ in range(1000):
                     other.send("door", "d1", "OPEN")
                     other.send("door", "d1", "CLOSE")
+                    if live_subscribers(server) == 0:
+                        break
+                else:
+                    pytest.fail("1,000 changes of 200 kB each waited for a client that reads none, and "
+                                "the server still serves it")
             with pytest.raises(ConnectionClosed) as closed:
                 while True:
                     ws.recv(timeout=60)
@@ -108,6 +118,11 @@ def test_a_subscriber_too_slow_for_its_changes_is_dropped_with_where_to_resume(s
         assert closed.value.rcvd.reason.startswith("subscriber.too_slow; resume with after=")
         # the server goes on serving others
         assert server.client.get("/v1/machines/door/instances/d1").status_code == 200
+
+
+def live_subscribers(server: Server) -> int:
+    count: int = server.client.get("/v1/health").json()["live_subscribers"]
+    return count
 
 
 def test_a_bad_subscribe_message_is_refused_with_the_error_format(server: Server) -> None:

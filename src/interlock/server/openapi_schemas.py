@@ -50,7 +50,7 @@ ERROR = obj({"error": obj({"status": INTEGER, "code": TEXT, "message": TEXT,
 
 SCHEMAS: dict[str, Any] = {
     "Error": ERROR,
-    "Health": obj({"status": TEXT, "version": TEXT, "schema": INTEGER}),
+    "Health": obj({"status": TEXT, "version": TEXT, "schema": INTEGER, "live_subscribers": INTEGER}),
     "Instance": INSTANCE,
     "InstancePage": page("Instance"),
     "SendResult": obj({"outcome": {"type": "string", "enum": ["applied", "ignored", "queued", "failed"]},
