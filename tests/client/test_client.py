@@ -106,9 +106,11 @@ def test_errors_are_the_embedded_apis(server: Server) -> None:
 
 def test_names_are_escaped_in_urls(server: Server) -> None:
     with Client(server.url) as client:
-        # (a '/' in a name is not routable: the server matches on the decoded path; see docs/client.md)
         client.create("door", "a b?c#d%20")
         assert client.get("door", "a b?c#d%20").id == "a b?c#d%20"
+        # a '/' is not routable (the server matches on the decoded path): refused before any request
+        with pytest.raises(ValueError, match="cannot hold '/'"):
+            client.get("door", "a/b")
 
 
 def test_credentials_and_scopes(keyed: Server) -> None:

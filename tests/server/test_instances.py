@@ -30,6 +30,9 @@ def test_a_taken_name_is_409_and_an_unknown_instance_404(server: Server) -> None
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found.instance"
     unknown = c.post("/v1/machines/nomachine/instances", json={"name": "x"})
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found.machine"
+    slashed = c.post("/v1/machines/door/instances", json={"name": "d1/history"})
+    assert slashed.status_code == 400 and slashed.json()["error"]["details"][0]["path"] == "name"
+    assert "'/'" in slashed.json()["error"]["message"]
 
 
 def test_listing_filters_and_pages_with_a_cursor(server: Server) -> None:
@@ -114,4 +117,4 @@ def test_health_names_the_version_and_the_schema(server: Server) -> None:
 
     health = server.client.get("/v1/health").json()
     assert health == {"status": "ok", "version": interlock.__version__,
-                      "schema": migrations("sqlite")[-1][0]}
+                      "schema": migrations("sqlite")[-1][0], "live_subscribers": 0}

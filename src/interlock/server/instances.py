@@ -19,6 +19,11 @@ async def create(request: Request) -> JSONResponse:
     machine = request.path_params["machine"]
     body = await json_object(request)
     name = text_field(body, "name")
+    if name is not None and "/" in name:
+        raise ApiError(400, "request.malformed", f"instance name {name!r} holds '/', which no URL of this "
+                       "API can address (a path decodes %2F before it is routed); use another separator, "
+                       "such as ':' or '.'", details=[{"path": "name", "message": "holds '/'",
+                                                       "hint": "use ':' or '.' instead of '/'"}])
     version = text_field(body, "version", required=False)
     unknown = sorted(set(body) - {"name", "input", "version"})
     if unknown:
