@@ -92,3 +92,32 @@ def test_outside_development_mode_every_call_needs_credentials_and_its_scope(gua
     assert full == {"context": {"opened": 0, "_secret": "hidden"}}
     _error(c.put("/v1/machines/t/versions/1", content="initial: a\nstates: {a: {}}",
                  headers={"Content-Type": "application/yaml", **_as("reader-key")}), 403, "auth.scope.missing")
+
+
+def test_development_mode_serves_only_this_machines_own_programs(server: Server) -> None:
+    """No credentials act as admin in development mode, but not for a page of another site (its Origin)
+    nor through a foreign host name pointed at loopback (DNS rebinding: its Host)."""
+    c = server.client
+    assert c.get("/v1/machines").status_code == 200
+    assert c.get("/v1/machines", headers={"Origin": "http://localhost:5173"}).status_code == 200
+    assert c.get("/v1/machines", headers={"Host": f"[::1]:{server.port}"}).status_code == 200
+    rebound = _error(c.get("/v1/machines", headers={"Host": "attacker.example"}), 401, "auth.dev.not_local")
+    assert "attacker.example" in str(rebound["message"])
+    _error(c.post("/v1/machines/door/instances", json={"name": "d1"},
+                  headers={"Origin": "https://attacker.example"}), 401, "auth.dev.not_local")
+    _error(c.get("/v1/machines", headers={"Origin": "null"}), 401, "auth.dev.not_local")
+    assert c.get("/v1/machines/door/instances/d1").status_code == 404  # nothing was created
+
+
+def test_a_websocket_from_a_page_of_another_site_is_refused_in_development_mode(server: Server) -> None:
+    import json
+
+    from websockets.sync.client import connect
+
+    url = server.url.replace("http://", "ws://") + "/v1/subscribe"
+    with connect(url, origin="https://attacker.example") as ws:
+        ws.send(json.dumps({"subscribe": {"machine": "door"}}))
+        assert json.loads(ws.recv(timeout=30))["error"]["code"] == "auth.dev.not_local"
+    with connect(url, origin="http://127.0.0.1:3000") as ws:
+        ws.send(json.dumps({"subscribe": {"machine": "door"}}))
+        assert "subscribed" in json.loads(ws.recv(timeout=30))

@@ -7,10 +7,13 @@ children) and keys ``admin`` (which holds every scope).
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from urllib.parse import urlsplit
+
+from starlette.requests import HTTPConnection, Request
 
 from interlock.auth.principal import DEVELOPER, Principal
 from interlock.errors import ForbiddenError, UnauthenticatedError
+from interlock.server.config import LOOPBACK
 
 
 def principal_of(request: Request) -> Principal:
@@ -19,6 +22,7 @@ def principal_of(request: Request) -> Principal:
     header = request.headers.get("authorization")
     state = request.app.state
     if state.config.dev and header is None:
+        _check_local(request)
         return DEVELOPER
     if state.authenticator is None:
         raise UnauthenticatedError(
@@ -27,6 +31,28 @@ def principal_of(request: Request) -> Principal:
             reason="credentials.missing")
     principal: Principal = state.authenticator.authenticate(header)
     return principal
+
+
+def _check_local(conn: HTTPConnection) -> None:
+    """Development mode's admin without credentials is for the developer's own programs: a request whose
+    ``Host`` is not a loopback name (DNS rebinding) or that a web page of another site sent (its
+    ``Origin``, as browsers set on cross-site requests and WebSocket handshakes) is refused."""
+    host = _hostname(conn.headers.get("host", ""))
+    origin = conn.headers.get("origin")
+    if host not in LOOPBACK or (origin is not None and _hostname(urlsplit(origin).netloc) not in LOOPBACK):
+        raise UnauthenticatedError(
+            f"development mode serves requests without credentials to this machine's own programs only; "
+            f"this one came for host {conn.headers.get('host')!r}"
+            + (f" from a page of {origin!r}" if origin is not None else "")
+            + "; send credentials, or call http://127.0.0.1 or http://localhost directly",
+            reason="dev.not_local")
+
+
+def _hostname(netloc: str) -> str:
+    """``host`` of ``host:port`` or ``[v6]:port``, lower case."""
+    if netloc.startswith("["):
+        return netloc[1:netloc.find("]")].lower() if "]" in netloc else ""
+    return netloc.rsplit(":", 1)[0].lower() if netloc.count(":") == 1 else netloc.lower()
 
 
 def require(principal: Principal, scope: str) -> Principal:
