@@ -121,3 +121,20 @@ def test_a_websocket_from_a_page_of_another_site_is_refused_in_development_mode(
     with connect(url, origin="http://127.0.0.1:3000") as ws:
         ws.send(json.dumps({"subscribe": {"machine": "door"}}))
         assert "subscribed" in json.loads(ws.recv(timeout=30))
+
+
+def test_made_up_credentials_share_their_address_rate(sqlite_url: str, tmp_path: Path) -> None:
+    """Credentials that no response accepted do not get a bucket of their own: a client cannot multiply
+    its rate by sending a new made-up key with every request. Accepted ones get their own."""
+    env = {"INTERLOCK_RATE": "0.5", "INTERLOCK_BURST": "4"}
+    with running(sqlite_url, dev=False, log=tmp_path / "s.log", env=env) as server:
+        # the readiness probe (support.py) took one of the address's 4
+        made_up = [server.client.get("/v1/machines", headers=_as(f"made-up-{n}")).status_code
+                   for n in range(4)]
+    assert made_up == [401, 401, 401, 429]
+    with running(sqlite_url, dev=False, log=tmp_path / "s.log", env=env) as server:
+        # the first answer accepts the key (the address pays for it); then the key has 4 of its own
+        accepted = [server.client.get("/v1/machines", headers=_as("reader-key")).status_code
+                    for _ in range(6)]
+        assert server.client.get("/v1/machines", headers=_as("made-up")).status_code == 401  # address: 1 left
+    assert accepted == [200, 200, 200, 200, 200, 429]

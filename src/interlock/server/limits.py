@@ -56,20 +56,26 @@ class BodyLimit:
 
 class RateLimit:
     """A token bucket per client: ``burst`` requests at once, then ``rate`` per second; over it, 429
-    ``rate.limited`` with ``Retry-After`` (whole seconds). A client is its credentials (a digest of the
-    ``Authorization`` header) when it sends them, else its IP address."""
+    ``rate.limited`` with ``Retry-After`` (whole seconds).
+
+    A client is its credentials (a digest of the ``Authorization`` header) once they have been accepted
+    (a response other than 401 answered them), else its IP address: made-up credentials cannot buy a
+    bucket of their own, and credentials answered 401 (revoked, expired) fall back to the address."""
 
     def __init__(self, app: ASGIApp, *, rate: float, burst: int) -> None:
         self.app = app
         self.rate = rate
         self.burst = burst
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, at)
+        self._accepted: OrderedDict[str, None] = OrderedDict()  # credentials a response accepted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.rate <= 0:
             await self.app(scope, receive, send)
             return
-        wait = self.take(_client_of(scope), time.monotonic())
+        credentials = _credentials_of(scope)
+        client = credentials if credentials in self._accepted else _address_of(scope)
+        wait = self.take(client, time.monotonic())
         if wait > 0:
             retry = max(1, math.ceil(wait))
             response = error_response(ApiError(
@@ -78,7 +84,26 @@ class RateLimit:
                 headers={"Retry-After": str(retry)}))
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        if credentials is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def observed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.accepted(credentials, message["status"] != 401)
+            await send(message)
+
+        await self.app(scope, receive, observed)
+
+    def accepted(self, credentials: str, yes: bool) -> None:
+        """Remember (or forget) that a response accepted ``credentials``."""
+        if not yes:
+            self._accepted.pop(credentials, None)
+            return
+        self._accepted[credentials] = None
+        self._accepted.move_to_end(credentials)
+        if len(self._accepted) > MAX_CLIENTS:
+            self._accepted.popitem(last=False)
 
     def take(self, client: str, now: float) -> float:
         """Take a token for ``client``; 0 if there was one, else the seconds until there is."""
@@ -95,9 +120,11 @@ class RateLimit:
         return wait
 
 
-def _client_of(scope: Scope) -> str:
+def _credentials_of(scope: Scope) -> str | None:
     authorization = dict(scope["headers"]).get(b"authorization")
-    if authorization:
-        return "auth:" + hashlib.sha256(authorization).hexdigest()[:32]
+    return "auth:" + hashlib.sha256(authorization).hexdigest()[:32] if authorization else None
+
+
+def _address_of(scope: Scope) -> str:
     client = scope.get("client")
     return f"ip:{client[0]}" if client else "ip:unknown"
