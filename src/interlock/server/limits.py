@@ -74,7 +74,8 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         credentials = _credentials_of(scope)
-        client = credentials if credentials in self._accepted else _address_of(scope)
+        client = credentials if credentials is not None and credentials in self._accepted else (
+            _address_of(scope))
         wait = self.take(client, time.monotonic())
         if wait > 0:
             retry = max(1, math.ceil(wait))
