@@ -61,3 +61,26 @@ def test_every_acknowledged_event_survives_a_stop(store_url: str, tmp_path: Path
     missing = set(acknowledged) - keys
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged events were lost: {sorted(missing)[:5]}"
     assert "interlock closed" in server.output()
+
+
+def test_an_event_answered_202_survives_a_sigkill(store_url: str, tmp_path: Path) -> None:
+    """?wait=false answers once the event is committed: killing the server right after loses none."""
+    server = Server(store_url, log=tmp_path / "first.log")
+    server.client.post("/v1/machines/door/instances", json={"name": "d"})
+    acknowledged: list[str] = []
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for n in range(200):
+                key = f"k{n}"
+                answer = client.post("/v1/machines/door/instances/d/events", params={"wait": "false"},
+                                     json={"type": "OPEN" if n % 2 == 0 else "CLOSE"},
+                                     headers={"Idempotency-Key": key})
+                assert answer.status_code == 202, answer.text
+                acknowledged.append(key)
+    finally:
+        server.stop(signal.SIGKILL)  # at once, after the last answer: nothing gets to finish
+    with running(store_url, log=tmp_path / "second.log") as again:
+        page = again.client.get("/v1/machines/door/instances/d/history", params={"limit": 1000}).json()
+    keys = {e["idempotency_key"] for e in page["items"]}
+    missing = [k for k in acknowledged if k not in keys]
+    assert not missing, f"{len(missing)} of {len(acknowledged)} events answered 202 were lost: {missing[:5]}"

@@ -120,7 +120,7 @@ def send(machine: str, name: str, event: str | Mapping[str, Any], data: Mapping[
 
 def send_nowait(machine: str, name: str, event: str | Mapping[str, Any], data: Mapping[str, Any] | None = None,
                 *, idempotency_key: str | None = None) -> Call[None]:
-    """The same event, answered (202) as soon as it is queued."""
+    """The same event, answered (202) once it is committed, without the instance's state."""
     return Call("POST", _instance_path(machine, name) + "/events", _nothing, json=_event_body(event, data),
                 params={"wait": "false"}, headers=_key(idempotency_key), idempotent=True)
 

@@ -60,7 +60,6 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
     described = [m.openapi_paths() for m in ROUTE_MODULES if hasattr(m, "openapi_paths")]
     app.state.openapi = openapi.build_openapi(config.max_page_size,
                                               {k: v for paths in described for k, v in paths.items()})
-    app.state.background = set()  # writes answered before they committed (?wait=false)
     app.state.feed = Feed(interlock, queue_size=config.live_queue_size,
                           max_subscribers=config.live_max_subscribers)
     return app
@@ -76,14 +75,6 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         await app.state.feed.close()  # live subscribers are told the server is closing
-        await _drain(app)
         await asyncio.to_thread(interlock.close)
         log.info("interlock closed: leases released")
 
-
-async def _drain(app: Starlette) -> None:
-    """Wait for the writes answered with 202 before they committed: they were acknowledged."""
-    pending = list(app.state.background)
-    if pending:
-        log.info("waiting for %d queued write(s) to commit", len(pending))
-        await asyncio.gather(*pending, return_exceptions=True)

@@ -1,11 +1,7 @@
-"""Sending an event to an instance: wait for it to settle (200 SendResult), or only queue it
-(``?wait=false``: 202). ``Idempotency-Key`` makes a retried send apply once."""
+"""Sending an event to an instance: the new state once it settled (200 SendResult), or only that it
+is committed (``?wait=false``: 202). ``Idempotency-Key`` makes a retried send apply once."""
 
 from __future__ import annotations
-
-import asyncio
-import logging
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -15,8 +11,6 @@ from interlock.server.bodies import json_object
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
 from interlock.server.views import send_view
-
-log = logging.getLogger("interlock.server")
 
 
 async def send(request: Request) -> JSONResponse:
@@ -31,24 +25,12 @@ async def send(request: Request) -> JSONResponse:
     await state.catalog.ensure_instance_version(machine, name)
     aio = state.interlock.aio
     if wait in ("false", "0"):
-        # checked and queued to the writer now; the write commits after the answer (graceful shutdown
-        # waits for it: server/app.py)
-        task = asyncio.ensure_future(aio.send(machine, name, event, idempotency_key=key))
-        await asyncio.sleep(0)  # the task checks the event and queues it, or fails: then answer that
-        failure = task.exception() if task.done() else None
-        if failure is not None:
-            raise failure
-        state.background.add(task)
-        task.add_done_callback(lambda t: _finished(t, state.background, machine, name))
+        # answered once the event is committed (applied, or queued behind others): an acknowledged event
+        # survives a crash; the answer carries no state, so no view of the instance is built
+        await aio.send(machine, name, event, idempotency_key=key)
         return JSONResponse({"accepted": True}, status_code=202)
     result = await aio.send(machine, name, event, idempotency_key=key, timeout=state.config.send_timeout)
     return JSONResponse(send_view(state.interlock, result, admin=principal.admin))
-
-
-def _finished(task: asyncio.Future[Any], pending: set[Any], machine: str, name: str) -> None:
-    pending.discard(task)
-    if not task.cancelled() and task.exception() is not None:  # nobody waits for it: it goes to the log
-        log.warning("an event sent with ?wait=false to %s/%s failed: %s", machine, name, task.exception())
 
 
 def routes() -> list[BaseRoute]:
