@@ -13,6 +13,10 @@ count per item before they start (:func:`~interlock.frontends.expressions_ops.it
 whose cost grows with its operands goes through a helper that charges a bound on that cost first. Python's
 own semantics (short-circuits, comprehension scoping, chained comparisons) carry over unchanged, because
 the generated code *is* Python; only names are renamed (``x`` bound by a comprehension becomes ``v_x``).
+
+With ``hoisted``, context and event-data keys read outside comprehensions become locals (``_h0``) that the
+caller reads up front; :func:`~interlock.frontends.expressions.compile_expression` falls back to code
+compiled without them when a key is missing.
 """
 
 from __future__ import annotations
