@@ -6,10 +6,13 @@ the inline fast paths for numbers must give what Python gives on the same data.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from interlock.core.datamodel import Scope
-from interlock.frontends.expressions import compile_expression, compile_record
+from interlock.core.events import Event
+from interlock.frontends.expressions import EvaluationError, compile_expression, compile_record
 
 CONTEXT = {"xs": [1, 2, 3, 4], "a": 2, "b": 5, "s": "hello", "d": {"k": 1, "j": 2}, "f": 1.5, "big": 2**5000}
 PYTHON = {"sum": sum, "len": len, "max": max, "min": min, "abs": abs, "round": round, "range": range}
@@ -50,3 +53,38 @@ def test_an_error_in_a_record_names_its_own_expression() -> None:
         record(scope)
 
 
+
+
+@pytest.mark.parametrize(("context", "data", "expected"), [
+    ({"a": 2, "b": 5}, {"n": 3}, 2 + 3 * 5),  # every key there: the values read up front
+    ({"b": 5}, {"n": 3}, "'a' is not defined"),  # a context key missing
+    ({"a": 2, "b": 5}, {}, "has no field or data key 'n'"),  # an event data key missing
+    ({"a": 2, "b": 5}, [3], "has no field or data key 'n'"),  # data that is not a mapping
+    ({"a": 2, "b": 5}, None, "has no field or data key 'n'"),  # an event without data
+])
+def test_keys_read_up_front_fall_back_to_the_same_result_or_error(
+        context: dict[str, Any], data: Any, expected: Any) -> None:
+    expr = compile_expression("a + event.n * context.b")
+    scope = Scope(context, set(), {}, "", "", 0.0)
+    scope.event = Event("E", data)
+    if isinstance(expected, int):
+        assert expr(scope) == expected
+    else:
+        with pytest.raises(EvaluationError, match=expected):
+            expr(scope)
+
+
+def test_no_event_falls_back_to_the_unhoisted_code() -> None:
+    scope = Scope({"a": 1}, set(), {}, "", "", 0.0)  # as when the datamodel is initialized: no event
+    with pytest.raises(EvaluationError, match="cannot read 'n' of None"):
+        compile_expression("a + event.n")(scope)
+    assert compile_expression("a or event.n")(scope) == 1  # never reaches the event: no error
+
+
+def test_a_fallback_charges_the_budget_once() -> None:
+    fast, slow = (Scope({"a": 1, "b": 2}, set(), {}, "", "", 0.0) for _ in range(2))
+    slow.context = {"a": 1, "b": 2, "c": 0}
+    expr = compile_expression("a + (b if a else c)")
+    del slow.context["c"]  # c is never evaluated: the fallback gives the same value
+    assert expr(fast) == expr(slow) == 3
+    assert fast.left == slow.left

@@ -63,10 +63,27 @@ def run_block(run: Run, actions: Actions) -> None:
     run.scoped = True
     try:
         for action in actions:
-            handler = _HANDLERS.get(type(action))
-            if handler is None:
-                raise TypeError(f"unknown action {action!r}")
-            handler(run, run, action)  # the run is its own scope
+            kind = type(action)
+            # the two usual actions, a context update from a document or a Python function, inline (no
+            # cast(): it is a call; ``kind is`` does not narrow for mypy)
+            if kind is Update:
+                update = action.expr.fn(run)  # type: ignore[union-attr]
+            elif kind is Custom and not action.params:  # type: ignore[union-attr]
+                update = action.fn(run.context, run.event)  # type: ignore[union-attr]
+            else:
+                handler = _HANDLERS.get(kind)
+                if handler is None:
+                    raise TypeError(f"unknown action {action!r}")
+                handler(run, run, action)  # the run is its own scope
+                continue
+            if type(update) is dict and update:  # merged here without another call
+                if run.copied:
+                    run.context.update(update)
+                else:
+                    run.context = {**run.context, **update}
+                    run.copied = True
+            else:
+                _merge(run, update)
     except SendFailed as exc:
         run.raise_error("error.execution", exc.cause, exc.sendid)
     except Exception as exc:

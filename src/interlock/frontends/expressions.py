@@ -86,7 +86,7 @@ def _fail(source: str, exc: Exception) -> EvaluationError:
 _NAMESPACE: dict[str, Any] = {
     "__builtins__": {},
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
-    "_fail": _fail, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
+    "_fail": _fail, "_KeyError": KeyError, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
     "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_map": map, "_len": len,
     "_PLAIN": ops.PLAIN, "_MAX_LENGTH": ops.MAX_LENGTH,
     # bounds of the inline fast paths, negatives precomputed (negating a big int allocates it anew)
@@ -114,6 +114,12 @@ def evaluate(S):
             B.charge(0)
     except _RUNTIME as exc:
         raise _fail(SOURCE, exc) from None
+    C = S.context
+    E = S.event
+"""
+_SLOW = """\
+def _slow(S):
+    B = S
     C = S.context
     E = S.event
 """
@@ -163,16 +169,42 @@ def compile_record(items: list[tuple[str, str]], *, states: Collection[str] | No
 
 def _function(items: list[tuple[str, str]], source: str, states: Collection[str] | None, *, record: bool,
               check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None = None) -> Expr:
-    constants: dict[str, Any] = {}
     namespace: dict[str, Any] = {**_NAMESPACE, "SOURCE": source, "_check": check}
-    cost, uses_data, lines = 0, False, []
+    trees = []
     for i, (_, text) in enumerate(items):
-        tree, count = _parse(text)
-        compiler = Compiler(states, constants)
-        body = compiler.compile(tree.body, 0)
-        cost += count
-        uses_data |= compiler.uses_data
+        trees.append(_parse(text))
         namespace[f"SOURCE{i}"] = text
+    cost = sum(count for _, count in trees)
+    constants: dict[str, Any] = {}
+    hoisted: dict[tuple[str, str], str] = {}
+    fast, fast_data = _body(items, trees, states, constants, hoisted, record=record, check=check)
+    if hoisted:
+        # every context and event-data key the expression reads, read up front: a missing one (or event data
+        # that is not a mapping) runs the same expression without hoisting (_slow), already charged
+        slow, slow_data = _body(items, trees, states, constants, None, record=record, check=check)
+        code = (_SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost)
+                + _hoisted(hoisted, fast_data) + fast)
+    else:
+        code = _PREAMBLE.format(cost=cost) + (_DATA if fast_data else "") + fast
+    namespace.update(constants)
+    try:
+        exec(compile(code, f"<expression {source[:40]!r}>", "exec"), namespace)
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # Python's own nesting limits
+        raise ExpressionError(f"the expression is nested too deeply to compile ({exc})",
+                              "split it into several assignments") from None
+    fn: Callable[[Scope], Any] = namespace["evaluate"]
+    return Expr(source, fn)
+
+
+def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]], states: Collection[str] | None,
+          constants: dict[str, Any], hoisted: dict[tuple[str, str], str] | None, *, record: bool,
+          check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None) -> tuple[str, bool]:
+    """The statements computing the value (after the preamble), and whether they read event data (``D``)."""
+    uses_data, lines = False, []
+    for i, (tree, _) in enumerate(trees):
+        compiler = Compiler(states, constants, hoisted)
+        body = compiler.compile(tree.body, 0)
+        uses_data |= compiler.uses_data
         lines.append(_VALUE.format(target=f"_v{i}", code=body, source=f"SOURCE{i}"))
         if compiler.amplifies:
             lines.append(_AMPLIFIED.format(target=f"_v{i}", source=f"SOURCE{i}"))
@@ -183,15 +215,21 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
                              f"or _k is _list and _len(_v{i}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, _v{i})))"
                              for i in range(len(items)))
         lines.append(f"    if not ({plain}):\n        return _check({result}, S)\n")
-    code = _PREAMBLE.format(cost=cost) + (_DATA if uses_data else "") + "".join(lines) + f"    return {result}\n"
-    namespace.update(constants)
-    try:
-        exec(compile(code, f"<expression {source[:40]!r}>", "exec"), namespace)
-    except (SyntaxError, RecursionError, MemoryError) as exc:  # Python's own nesting limits
-        raise ExpressionError(f"the expression is nested too deeply to compile ({exc})",
-                              "split it into several assignments") from None
-    fn: Callable[[Scope], Any] = namespace["evaluate"]
-    return Expr(source, fn)
+    return "".join(lines) + f"    return {result}\n", uses_data
+
+
+def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool) -> str:
+    """Reading the hoisted keys into their locals; the slow path when one is missing."""
+    data = any(mapping == "D" for mapping, _ in hoisted)
+    lines = []
+    if data:  # data that is not a plain mapping (or no event) takes the slow path, which explains it
+        lines.append("    if E is None or type(D := E[1]) is not _dict:\n        return _slow(S)\n")
+    elif uses_data:
+        lines.append(_DATA)
+    lines.append("    try:\n")
+    lines.extend(f"        {local} = {mapping}[{key!r}]\n" for (mapping, key), local in hoisted.items())
+    lines.append("    except _KeyError:\n        return _slow(S)\n")
+    return "".join(lines)
 
 
 def constant(value: Any) -> Expr:

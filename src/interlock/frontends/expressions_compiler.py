@@ -13,6 +13,10 @@ count per item before they start (:func:`~interlock.frontends.expressions_ops.it
 whose cost grows with its operands goes through a helper that charges a bound on that cost first. Python's
 own semantics (short-circuits, comprehension scoping, chained comparisons) carry over unchanged, because
 the generated code *is* Python; only names are renamed (``x`` bound by a comprehension becomes ``v_x``).
+
+With ``hoisted``, context and event-data keys read outside comprehensions become locals (``_h0``) that the
+caller reads up front; :func:`~interlock.frontends.expressions.compile_expression` falls back to code
+compiled without them when a key is missing.
 """
 
 from __future__ import annotations
@@ -63,7 +67,8 @@ def nodes(node: ast.AST) -> int:
 class Compiler:
     """Turns a checked AST into Python source over the helper namespace; see the module docstring."""
 
-    def __init__(self, states: Collection[str] | None = None, constants: dict[str, Any] | None = None) -> None:
+    def __init__(self, states: Collection[str] | None = None, constants: dict[str, Any] | None = None,
+                 hoisted: dict[tuple[str, str], str] | None = None) -> None:
         self.states = states
         self.bound: list[str] = []  # names bound by enclosing comprehensions, innermost last
         self.amplifies = False  # may the result share one list many times (repetition, comprehension)?
@@ -72,6 +77,9 @@ class Compiler:
         self.constants: dict[str, Any] = {} if constants is None else constants  # shared by a record's values
         self.temps = 0
         self.numbers: set[str] = set()  # sources that are number literals: no type test needed
+        # with a mapping, context and event data keys read outside comprehensions become locals read
+        # up front ({("C", key): local}); the caller runs the unhoisted code when one is missing
+        self.hoisted = hoisted
 
     def fail(self, node: ast.AST, message: str, hint: str = "") -> NoReturn:
         col = getattr(node, "col_offset", None)
@@ -131,7 +139,16 @@ class Compiler:
         if name.startswith("_"):
             self.fail(node, f"names starting with '_' are not available ({name!r})",
                       "read context values by name, as in context.total")
-        return f"(C[{name!r}] if {name!r} in C else _undefined({name!r}))"
+        return self.hoist("C", name) or f"(C[{name!r}] if {name!r} in C else _undefined({name!r}))"
+
+    def hoist(self, mapping: str, key: str) -> str:
+        """The local holding ``mapping[key]`` read up front, or "" where reads are not hoisted."""
+        if self.hoisted is None or self.bound or self.no_walrus:  # comprehensions: their own scope
+            return ""
+        local = self.hoisted.get((mapping, key))
+        if local is None:
+            local = self.hoisted[(mapping, key)] = f"_h{len(self.hoisted)}"
+        return local
 
     # --- access ---
 
@@ -142,12 +159,12 @@ class Compiler:
         base = node.value
         if isinstance(base, ast.Name) and base.id not in self.bound:
             if base.id == "context":
-                return f"(C[{attr!r}] if {attr!r} in C else _no_context_key({attr!r}))"
+                return self.hoist("C", attr) or f"(C[{attr!r}] if {attr!r} in C else _no_context_key({attr!r}))"
             if base.id in ("event", "_event"):
                 if attr in ops.EVENT_FIELDS:
                     return f"(E.{attr} if E is not None else _attr(E, {attr!r}))"
                 self.uses_data = True
-                return f"(D[{attr!r}] if {attr!r} in D else _attr(E, {attr!r}))"
+                return self.hoist("D", attr) or f"(D[{attr!r}] if {attr!r} in D else _attr(E, {attr!r}))"
         return f"_attr({self.compile(base, depth)}, {attr!r})"
 
     def _Subscript(self, node: ast.Subscript, depth: int) -> str:
@@ -189,7 +206,9 @@ class Compiler:
                  if source not in self.numbers]
         if not tests:
             return f"{slow.format(a=a, b=b)}"  # two literals: rare, let the helper check them
-        return f"({a} {symbol} {b} if {' & '.join(tests)} else {slow.format(a=a, b=b)})"
+        # '&' evaluates both tests, so both temporaries are bound; without temporaries 'and' may stop early
+        joiner = " and " if first_a == a and first_b == b else " & "
+        return f"({a} {symbol} {b} if {joiner.join(tests)} else {slow.format(a=a, b=b)})"
 
     def bounded(self, left: str, right: str, symbol: str, slow: str, bound: str) -> str:
         """``left <symbol> right`` inline for numbers within ``±bound``, else the charging helper ``slow``."""
