@@ -49,3 +49,11 @@ def test_statements_are_counted_per_event() -> None:
         tally = postgres_statements.per_event(url, 10)
     assert tally.round_trips >= 10 * 3  # at least BEGIN, a write and COMMIT per lone event
     assert tally.by_text["BEGIN/COMMIT or SAVEPOINT/RELEASE"] >= 20
+
+
+def test_a_task_result_for_an_idle_instance_is_applied_without_the_inbox() -> None:
+    with fresh_database() as url:
+        tally = postgres_statements.per_workflow(url, 3)
+    inbox = [text for text in tally.by_text if "inbox" in text]
+    assert inbox == [], inbox  # each step's result went straight to its instance: no insert, no delete
+    assert any(text.startswith("INSERT INTO history") for text in tally.by_text)
