@@ -1,21 +1,24 @@
 """The Interlock side of the 3-step workflow benchmark: closed loops with 1, 8 and 32 workflows in
-flight, and an open loop (every workflow created at once), on one app (WAL, ``synchronous=FULL``).
+flight, and an open loop (every workflow created at once), on one app: over a SQLite file (WAL,
+``synchronous=FULL``) or a PostgreSQL URL (the server's settings; bench/postgres.py).
 
 A workflow is finished when its instance's row says ``done`` (its last step's result and the final
 state committed together). The benchmark learns of it without polling in a loop: the writer's commit
 hook (the one that wakes the worker) also wakes a watcher thread, which reads the status of the
-workflows in flight with one query on its own connection and releases the drivers whose workflow is
+workflows in flight with one query on its own connection (sqlite3 or psycopg) and releases the drivers whose workflow is
 done. That read is charged to Interlock's time.
 """
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 from bench import durable_machines as machines
 from interlock.app import Interlock
@@ -27,8 +30,10 @@ TASK_THREADS = 32  # Interlock runs this many tasks at once
 class Finished:
     """Releases a waiting driver when its workflow's row is ``done``; woken by every commit."""
 
-    def __init__(self, app: Interlock, path: Path) -> None:
-        self.db = sqlite3.connect(path, check_same_thread=False)
+    def __init__(self, app: Interlock, target: Path | str) -> None:
+        self.target = target
+        self.db: Any = (psycopg.connect(target, autocommit=True) if isinstance(target, str)
+                        else sqlite3.connect(target, check_same_thread=False))
         self.waiting: dict[str, threading.Event] = {}
         self.lock = threading.Lock()
         self.kick = threading.Event()
@@ -66,16 +71,29 @@ class Finished:
                 ids = list(self.waiting)
             if not ids:
                 continue
-            marks = ",".join("?" * len(ids))
-            rows = self.db.execute(f"SELECT id FROM instances WHERE machine = 'workflow' AND status = 'done' "
-                                   f"AND id IN ({marks})", ids).fetchall()
+            rows = done_among(self.db, ids)
             with self.lock:
                 for (instance_id,) in rows:
                     self.waiting.pop(instance_id).set()
 
 
-def app_for(path: Path) -> Interlock:
-    app = Interlock(f"sqlite:///{path}", concurrency=TASK_THREADS, poll=0.05)
+def done_among(db: Any, ids: list[str]) -> list[tuple[str]]:
+    """Which of these workflows are done, on a sqlite3 or a psycopg connection."""
+    if isinstance(db, sqlite3.Connection):
+        marks = ",".join("?" * len(ids))
+        return db.execute(f"SELECT id FROM instances WHERE machine = 'workflow' AND status = 'done' "
+                          f"AND id IN ({marks})", ids).fetchall()
+    return db.execute(b"SELECT id FROM instances WHERE machine = 'workflow' AND status = 'done' "
+                      b"AND id = ANY(%s)", (ids,)).fetchall()
+
+
+def url_of(target: Path | str) -> str:
+    """A SQLite file (a Path) or a PostgreSQL URL (a str)."""
+    return target if isinstance(target, str) else f"sqlite:///{target}"
+
+
+def app_for(target: Path | str) -> Interlock:
+    app = Interlock(url_of(target), concurrency=TASK_THREADS, poll=0.05)
     app.register(machines.workflow())
     app.service("step", machines.step, retry=RetryPolicy(attempts=3, jitter=0.0))
     return app
@@ -116,28 +134,28 @@ def _threads(driver: Callable[[int], None], count: int, latencies: list[float]) 
     return len(latencies) / elapsed, latencies[len(latencies) // 2]
 
 
-def open_loop(app: Interlock, path: Path, prefix: str, count: int) -> float:
+def open_loop(app: Interlock, finished: Finished, prefix: str, count: int) -> float:
     """Workflows/s with ``count`` workflows created at once (as fast as the callers can), timed until
     the last is done."""
     import asyncio
 
     async def run() -> float:
         began = time.perf_counter()
+        waits = [finished.expect(f"{prefix}-{i}") for i in range(count)]
         await asyncio.gather(*(app.aio.create("workflow", f"{prefix}-{i}") for i in range(count)))
-        with contextlib.closing(sqlite3.connect(path)) as db:
-            while db.execute("SELECT COUNT(*) FROM instances WHERE machine = 'workflow' AND id LIKE ? "
-                             "AND status = 'done'", (f"{prefix}-%",)).fetchone()[0] < count:
-                await asyncio.sleep(0.01)
+        for done in waits:
+            await asyncio.to_thread(done.wait)
         return time.perf_counter() - began
 
     return count / asyncio.run(run())
 
 
-def run(path: Path, *, levels: tuple[int, ...], seconds: float, open_count: int,
+def run(target: Path | str, *, levels: tuple[int, ...], seconds: float, open_count: int,
         round_no: int) -> dict[str, dict[str, float]]:
-    """One round on a fresh app over ``path``: every level, then the open loop."""
-    app = app_for(path)
-    finished = Finished(app, path)
+    """One round on a fresh app over ``target`` (a SQLite file or a PostgreSQL URL): every level, then
+    the open loop."""
+    app = app_for(target)
+    finished = Finished(app, target)
     out: dict[str, dict[str, float]] = {}
     try:
         for i in range(20):  # warm-up: connections, statements, the worker's threads
@@ -147,7 +165,7 @@ def run(path: Path, *, levels: tuple[int, ...], seconds: float, open_count: int,
             rate, p50 = closed_loop(app, finished, f"r{round_no}c{level}", level, seconds)
             out[str(level)] = {"rate": rate, "p50_ms": p50 * 1e3}
         if open_count:
-            out["open"] = {"rate": open_loop(app, path, f"r{round_no}open", open_count)}
+            out["open"] = {"rate": open_loop(app, finished, f"r{round_no}open", open_count)}
     finally:
         finished.close()
         app.close()

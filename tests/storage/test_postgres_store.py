@@ -143,3 +143,25 @@ def test_rows_another_transaction_holds_are_skipped_and_named_not_waited_for() -
         finally:
             first.close()
             second.close()
+
+
+def test_a_connection_that_died_while_idle_in_the_pool_is_replaced_before_use(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from interlock.storage import postgres
+
+    monkeypatch.setattr(postgres, "CHECK_AFTER_IDLE", 0.0)  # every checkout counts as idle long enough
+    row = InstanceRow("m", "a", "1", "active", False, 0, 0, {"configuration": ["m"], "context": {}})
+    with fresh_database() as url:
+        store = PostgresStore(url, pool_size=1)
+        try:
+            with store.read() as tx:
+                pid = tx.conn.info.backend_pid
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))  # waits until it is gone
+            with store.write() as tx:  # the check found it dead: a fresh connection, no error
+                assert tx.conn.info.backend_pid != pid
+                tx.insert_instance(row)
+            with store.read() as tx:
+                assert tx.get_instance("m", "a") is not None
+        finally:
+            store.close()

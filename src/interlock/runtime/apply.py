@@ -241,7 +241,6 @@ def context_change(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 def settle(unit: Unit) -> None:
     """Apply queued events of the instances this unit touched, in inbox order, within its budget."""
-    tx = unit.tx
     while True:
         if unit.budget <= 0:  # out of budget: the worker applies the rest, now
             unit.woke(unit.now)
@@ -258,28 +257,47 @@ def settle(unit: Unit) -> None:
                 break
             unit.budget -= 1
             event = Event.from_json(queued.event)
-            if not unit.isolate:  # the fast path: a failure sends the whole batch back, isolated
-                try:
-                    result = apply_event(unit, row, event, idempotency_key=queued.idempotency_key,
-                                         cause=queued.cause)
-                except StaleRowError:
-                    raise
-                except Exception as exc:
-                    raise Isolate(f"step of {key[0]}/{key[1]} failed") from exc
-            else:
-                try:
-                    with tx.savepoint():
-                        result = apply_event(unit, row, event, idempotency_key=queued.idempotency_key,
-                                             cause=queued.cause)
-                except StaleRowError:  # another writer: the whole transaction runs again
-                    raise
-                except Exception as exc:  # a poison event must not block the instance forever
-                    unit.forget()
-                    row = unit.row(*key)
-                    assert row is not None
-                    result = _fail(unit, row, event, queued.idempotency_key, queued.cause, exc)
+            result = _apply_one(unit, key, row, event, queued.idempotency_key, queued.cause)
             unit.outcomes[queued.seq] = result
             row = unit.row(*key)
+
+
+def _apply_one(unit: Unit, key: tuple[str, str], row: InstanceRow, event: Event, idempotency_key: str | None,
+               cause: str | None) -> Applied:
+    """One event taken for an instance: on the fast path a failure sends the whole batch back (isolated);
+    isolated, a failing event is recorded as failed so a poison event cannot block the instance."""
+    if not unit.isolate:
+        try:
+            return apply_event(unit, row, event, idempotency_key=idempotency_key, cause=cause)
+        except StaleRowError:
+            raise
+        except Exception as exc:
+            raise Isolate(f"step of {key[0]}/{key[1]} failed") from exc
+    try:
+        with unit.tx.savepoint():
+            return apply_event(unit, row, event, idempotency_key=idempotency_key, cause=cause)
+    except StaleRowError:  # another writer: the whole transaction runs again
+        raise
+    except Exception as exc:
+        unit.forget()
+        fresh = unit.row(*key)
+        assert fresh is not None
+        return _fail(unit, fresh, event, idempotency_key, cause, exc)
+
+
+def deliver_result(unit: Unit, machine: str, id: str, event: Event, *, cause: str) -> bool:
+    """A task's result for its instance: applied at once when nothing waits before it in the inbox (what
+    :func:`settle` would do next), so it is never written to the inbox and deleted again in the same
+    transaction; otherwise queued behind the others (:func:`deliver`). False: no such instance."""
+    row = unit.row(machine, id)
+    if row is None:
+        return False
+    if (row.queued or row.paused or row.status != "active" or unit.budget <= 0
+            or not unit.registry.has_version(row.machine, row.version)):
+        return deliver(unit, machine, id, event, cause=cause)
+    unit.budget -= 1
+    _apply_one(unit, (machine, id), row, event, None, cause)
+    return True
 
 
 def _fail(unit: Unit, row: InstanceRow, event: Event, key: str | None, cause: str | None,

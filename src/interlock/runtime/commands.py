@@ -115,7 +115,7 @@ def _deliver_outcome(unit: Unit, task: TaskRow, result: Attempt, attempts: int) 
                     cause=task.key)
         return
     event = invoke_result(task.invokeid, result, service=task.service, attempts=attempts)
-    deliver(unit, task.machine, task.id, event, cause=task.key)
+    apply.deliver_result(unit, task.machine, task.id, event, cause=task.key)
 
 
 def heartbeat(unit: Unit, task: TaskRow, owner: str) -> bool:

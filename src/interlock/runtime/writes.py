@@ -176,6 +176,12 @@ class RecordTask:
     services: tuple[str, ...] = ()
     rng: random.Random = field(compare=False, repr=False, default_factory=random.Random)
 
+    @property
+    def instance_key(self) -> Key:
+        """The instance the result goes to (the task names it): read (and on PostgreSQL locked) with the
+        rest of the batch's rows in one statement, instead of one lookup per result."""
+        return (self.task.machine, self.task.id)
+
     def __call__(self, unit: Unit) -> TaskRecorded:
         verdict = commands.complete(unit, self.task, self.owner, self.result, self.rng)
         follow = commands.claim(unit, owner=self.owner, services=list(self.services), limit=1, rng=self.rng)

@@ -22,6 +22,8 @@ Schema migrations run under an advisory lock when a store opens, or with ``inter
 from __future__ import annotations
 
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,6 +40,11 @@ _Q = load_queries("postgres")
 MIGRATION_LOCK = 0x1E7C_0C4B  # pg_advisory_xact_lock key: one process migrates at a time
 SEQUENCER_LOCK = 0x1E7C_F33D  # one change-feed sequencer at a time
 CHANNEL = "interlock_changes"
+# A connection back from work less than this many seconds ago is not pinged when taken from the pool: the
+# ping (an empty query) was one round trip of every transaction. One that broke in that moment fails its
+# transaction like a connection lost mid-transaction (the pool then replaces it), which a ping could not
+# prevent either: the server may go away just after it.
+CHECK_AFTER_IDLE = 1.0
 
 
 def is_postgres_url(url: str) -> bool:
@@ -58,8 +65,9 @@ class PostgresStore:
             raise StorageError(f"cannot connect to PostgreSQL at {_safe(url)}: {str(exc).strip()}; is the "
                                "server running and the URL right (postgresql://user@host:port/database)?"
                                ) from exc
-        self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False,
-                                    check=ConnectionPool.check_connection, timeout=connect_timeout,
+        self._returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
+        self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, check=self._check,
+                                    reset=self._stamp, timeout=connect_timeout,
                                     kwargs={"autocommit": True}, name="interlock")
         try:
             self._pool.open(wait=True, timeout=connect_timeout)
@@ -72,6 +80,14 @@ class PostgresStore:
         self._writes = 0
         if migrate:
             self.migrate()
+
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        """The pool's check on checkout, only for a connection idle for CHECK_AFTER_IDLE seconds or more."""
+        if time.monotonic() - self._returned.get(conn, 0.0) >= CHECK_AFTER_IDLE:
+            ConnectionPool.check_connection(conn)
+
+    def _stamp(self, conn: psycopg.Connection[Any]) -> None:
+        self._returned[conn] = time.monotonic()
 
     # -- transactions ---------------------------------------------------------------------------------
 

@@ -1,0 +1,134 @@
+"""Counting what Interlock asks of PostgreSQL (bench only): statements and round trips.
+
+psycopg has no statement hook and ``pg_stat_statements`` needs a server restart, so :func:`counting`
+wraps psycopg's cursor methods in this process for the duration of a block. Every ``execute`` is one
+statement and one round trip; an ``executemany`` is as many statements as rows but one round trip
+(psycopg pipelines it); ``BEGIN``/``COMMIT`` (and ``SAVEPOINT``/``RELEASE``) are two of each per
+transaction block. Connections listed in ``ignore`` (a benchmark's own watcher) are not counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+
+@dataclass
+class Tally:
+    statements: int = 0
+    round_trips: int = 0
+    by_text: Counter[str] = field(default_factory=Counter)  # the first words of each statement
+    ignore: set[int] = field(default_factory=set)  # id() of connections not to count
+
+    def note(self, conn: Any, query: Any, statements: int) -> None:
+        if id(conn) in self.ignore:
+            return
+        self.statements += statements
+        self.round_trips += 1
+        text = query.decode() if isinstance(query, bytes) else str(query)
+        words = " ".join(line.strip() for line in text.splitlines() if line.strip() and
+                         not line.strip().startswith("--"))
+        self.by_text[words[:60] or "(empty: the pool's connection check)"] += statements
+
+
+@contextmanager
+def counting() -> Iterator[Tally]:
+    """Count every statement run through psycopg (any connection of this process) inside the block."""
+    tally = Tally()
+    cursor, transaction = psycopg.Cursor, psycopg.Transaction
+    execute, executemany, enter = cursor.execute, cursor.executemany, transaction.__enter__
+
+    def counted_execute(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
+        tally.note(self.connection, query, 1)
+        return execute(self, query, params, **kw)
+
+    def counted_executemany(self: Any, query: Any, params_seq: Any, **kw: Any) -> Any:
+        rows = list(params_seq)
+        tally.note(self.connection, query, len(rows))
+        return executemany(self, query, rows, **kw)
+
+    def counted_enter(self: Any) -> Any:
+        if id(self.connection) not in tally.ignore:  # BEGIN/SAVEPOINT now, COMMIT/RELEASE at exit
+            tally.statements += 2
+            tally.round_trips += 2
+            tally.by_text["BEGIN/COMMIT or SAVEPOINT/RELEASE"] += 2
+        return enter(self)
+
+    cursor.execute, cursor.executemany = counted_execute, counted_executemany  # type: ignore[method-assign]
+    transaction.__enter__ = counted_enter  # type: ignore[method-assign]
+    try:
+        yield tally
+    finally:
+        cursor.execute, cursor.executemany = execute, executemany  # type: ignore[method-assign]
+        transaction.__enter__ = enter  # type: ignore[method-assign]
+
+
+def per_workflow(url: str, count: int = 50) -> Tally:
+    """Statements of ``count`` 3-step workflows run one after another (worker rounds included)."""
+    from bench import durable_workflow as workflow_side
+
+    app = workflow_side.app_for(url)
+    finished = workflow_side.Finished(app, url)
+    try:
+        for i in range(5):  # warm-up: the pool's connections, the worker's threads
+            done = finished.expect(f"warm-{i}")
+            app.create("workflow", f"warm-{i}")
+            done.wait()
+        with counting() as tally:
+            tally.ignore.add(id(finished.db))
+            for i in range(count):
+                done = finished.expect(f"w-{i}")
+                app.create("workflow", f"w-{i}")
+                done.wait()
+    finally:
+        finished.close()
+        app.close()
+    return tally
+
+
+def per_event(url: str, count: int = 200, *, at_once: int = 1) -> Tally:
+    """Statements of ``count`` FLIPs to 100 switches, sent ``at_once`` at a time (1: each alone)."""
+    import asyncio
+
+    from bench import durable_machines as machines
+    from interlock.app import Interlock
+
+    with Interlock(url, worker=False) as app:
+        app.register(machines.switch())
+        for i in range(100):
+            app.create("switch", f"s{i}")
+
+        async def send(n: int) -> None:
+            for k in range(0, n, at_once):
+                await asyncio.gather(*(app.aio.send("switch", f"s{(k + j) % 100}", "FLIP")
+                                       for j in range(min(at_once, n - k))))
+
+        asyncio.run(send(at_once * 4))  # warm-up
+        with counting() as tally:
+            asyncio.run(send(count))
+    return tally
+
+
+def statement_lines(server: str, *, workflows: int = 50, events: int = 200) -> list[str]:
+    from bench.postgres_scratch import scratch_database
+
+    lines = ["statements  what Interlock asks of PostgreSQL (counted in psycopg; BEGIN and COMMIT included)"]
+    with scratch_database(server) as name:
+        tally = per_workflow(f"{server}/{name}", workflows)
+    lines.append(f"statements  per 3-step workflow (one at a time): {tally.statements / workflows:.1f} statements, "
+                 f"{tally.round_trips / workflows:.1f} round trips")
+    lines += [f"statements      {n / workflows:5.1f}  {text}" for text, n in tally.by_text.most_common()]
+    for at_once in (1, 64):
+        with scratch_database(server) as name:
+            tally = per_event(f"{server}/{name}", events if at_once == 1 else events * 10, at_once=at_once)
+        sent = events if at_once == 1 else events * 10
+        lines.append(f"statements  per event ({at_once} in flight): {tally.statements / sent:.2f} statements, "
+                     f"{tally.round_trips / sent:.2f} round trips")
+        if at_once == 1:
+            lines += [f"statements      {n / sent:5.2f}  {text}" for text, n in tally.by_text.most_common()]
+    return lines
