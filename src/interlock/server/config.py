@@ -38,6 +38,7 @@ class ServerConfig:
     live_max_subscribers: int = 1000  # live subscribers (WebSocket and SSE) of one server process
     # hosts charts' Basic HTTP sends may POST to ("*" any, "*.example.com" a domain; empty: none)
     http_sends_allow: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    key_cache_seconds: float = 10.0  # a verified API key is trusted this long (a revocation's delay)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -73,7 +74,7 @@ def _check(config: ServerConfig) -> None:
     if config.page_size > config.max_page_size:
         raise ValueError(f"page_size ({config.page_size}) is larger than max_page_size "
                          f"({config.max_page_size})")
-    for name in ("rate", "graceful_timeout"):
+    for name in ("rate", "graceful_timeout", "key_cache_seconds"):
         if getattr(config, name) < 0:
             raise ValueError(f"{name} must not be negative, not {getattr(config, name)}")
     if config.send_timeout <= 0:
