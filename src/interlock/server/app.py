@@ -26,6 +26,7 @@ from interlock.server import (
     health,
     history,
     instances,
+    keys,
     live,
     machines,
     openapi,
@@ -42,8 +43,8 @@ log = logging.getLogger("interlock.server")
 
 # each module exposes routes() -> list[BaseRoute] (and may describe them: openapi_paths() -> {path: item});
 # a new concept adds its module here
-ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin, live, basichttp,
-                                  webhooks, openapi)
+ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin, keys, live,
+                                  basichttp, webhooks, openapi)
 
 
 def create_app(interlock: Interlock, config: ServerConfig, *,
