@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 from interlock.auth.bearer import Bearer
 from interlock.auth.keys import ApiKeys
 from interlock.auth.principal import DEVELOPER, Authenticator, Principal
+from interlock.auth.tokens import Tokens
 from interlock.errors import ForbiddenError, UnauthenticatedError
 from interlock.server.config import LOOPBACK, ServerConfig
 
@@ -40,8 +41,13 @@ async def principal_of(request: HTTPConnection) -> Principal:
 
 
 def default_authenticator(interlock: Interlock, config: ServerConfig) -> Authenticator:
-    """API keys of the Interlock's store (docs/auth.md)."""
-    return Bearer(ApiKeys(interlock.runtime.store, ttl=config.key_cache_seconds))
+    """API keys of the Interlock's store, and end users' JWTs when ``config`` sets them up (docs/auth.md)."""
+    tokens = None
+    if config.jwt_secret is not None or config.jwt_jwks_url is not None:
+        tokens = Tokens(secret=config.jwt_secret, jwks_url=config.jwt_jwks_url, issuer=config.jwt_issuer,
+                        audience=config.jwt_audience, algorithms=config.jwt_algorithms,
+                        scopes_claim=config.jwt_scopes_claim)
+    return Bearer(ApiKeys(interlock.runtime.store, ttl=config.key_cache_seconds), tokens)
 
 
 def _check_local(conn: HTTPConnection) -> None:
