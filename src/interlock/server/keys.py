@@ -57,21 +57,25 @@ async def revoke(request: Request) -> JSONResponse:
     return JSONResponse(key_view(row))
 
 
+ADMIN = "Needs the `admin` scope."
+
+
 def openapi_paths() -> dict[str, Any]:
     errors = {str(c): {"$ref": "#/components/responses/Error"} for c in (400, 401, 403, 404, 429, 500, 503)}
     key = {"type": "object", "properties": {
         "id": {"type": "string"}, "label": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}},
-        "created_at": {"type": "number"}, "last_used_at": {"type": ["number", "null"]},
-        "revoked": {"type": "boolean"}, "revoked_at": {"type": ["number", "null"]},
+        "created_at": {"type": "number"}, "last_used_at": {"type": "number", "nullable": True},
+        "revoked": {"type": "boolean"}, "revoked_at": {"type": "number", "nullable": True},
         "key": {"type": "string", "description": "ilk_<id>_<secret>: in the answer to POST only"}}}
     answer = {"content": {"application/json": {"schema": key}}}
     return {
         "/v1/keys": {
-            "get": {"summary": "Every API key, revoked ones too (admin)", "responses": {
+            "get": {"summary": "Every API key, revoked ones too (admin)", "description": ADMIN, "responses": {
                 "200": {"description": "The keys (never their secrets)", "content": {"application/json": {
                     "schema": {"type": "object", "properties": {"items": {"type": "array", "items": key},
-                                                               "next": {"type": "null"}}}}}}, **errors}},
+                                                               "next": {"type": "string", "nullable": True}}}}}}, **errors}},
             "post": {"summary": "Create an API key (admin); its secret is shown in this answer only",
+                     "description": ADMIN,
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
                          "type": "object", "required": ["scopes"], "properties": {
                              "scopes": {"type": "array", "items": {"type": "string", "enum": [
@@ -79,7 +83,7 @@ def openapi_paths() -> dict[str, Any]:
                              "label": {"type": "string"}}}}}},
                      "responses": {"201": {"description": "The new key, with 'key'", **answer}, **errors}}},
         "/v1/keys/{id}": {"delete": {
-            "summary": "Revoke an API key (admin); again: unchanged",
+            "summary": "Revoke an API key (admin); again: unchanged", "description": ADMIN,
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": {"description": "The key, revoked", **answer}, **errors}}}}
 
