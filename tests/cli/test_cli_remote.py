@@ -111,11 +111,12 @@ def test_a_server_that_is_not_there_is_exit_6() -> None:
 
 
 def test_keys_come_from_the_option_or_the_environment(keyed: Server) -> None:
+    reader = keyed.key("read")
     refused = run(keyed, "machines")
     assert refused.exit_code == 5 and "auth.credentials.missing" in refused.output and "--key" in refused.output
-    assert run(keyed, "machines", "--key", "reader-key").exit_code == 0
-    assert run(keyed, "machines", env={"INTERLOCK_KEY": "reader-key"}).exit_code == 0
-    forbidden = run(keyed, "send", "door", "x", "OPEN", "--key", "reader-key")
+    assert run(keyed, "machines", "--key", reader).exit_code == 0
+    assert run(keyed, "machines", env={"INTERLOCK_KEY": reader}).exit_code == 0
+    forbidden = run(keyed, "send", "door", "x", "OPEN", "--key", reader)
     assert forbidden.exit_code == 5 and "auth.scope.missing" in forbidden.output
 
 

@@ -24,7 +24,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def keyed(tmp_path: Path) -> Iterator[Server]:
-    """A server that wants keys (tests/server/launch.py: admin-key, reader-key, writer-key)."""
+    """A server that wants API keys (``keyed.key(*scopes)`` creates one)."""
     with running(f"sqlite:///{tmp_path / 'keyed.db'}", dev=False, log=tmp_path / "server.log",
                  env={"INTERLOCK_LOAD": MACHINES}) as found:
         yield found

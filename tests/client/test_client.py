@@ -16,7 +16,7 @@ from interlock import (
 )
 from interlock.client import Client, RemoteInstance, RequestError, UnreachableError
 from interlock.errors import ForbiddenError, UnauthenticatedError
-from tests.server.support import Server, free_port
+from tests.server.support import READER, WRITER, Server, free_port
 
 
 def test_create_send_read_and_history(server: Server) -> None:
@@ -117,9 +117,9 @@ def test_credentials_and_scopes(keyed: Server) -> None:
     with Client(keyed.url) as anonymous, pytest.raises(UnauthenticatedError) as info:
         anonymous.get("door", "d1")
     assert info.value.reason == "credentials.missing"
-    with Client(keyed.url, key="writer-key") as writer:
+    with Client(keyed.url, key=keyed.key(*WRITER)) as writer:
         writer.create("door", "d1")
-    with Client(keyed.url, key="reader-key") as reader:
+    with Client(keyed.url, key=keyed.key(*READER)) as reader:
         assert reader.get("door", "d1").state == ("door.closed",)
         with pytest.raises(ForbiddenError) as refused:
             reader.send("door", "d1", "OPEN")

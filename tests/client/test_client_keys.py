@@ -1,13 +1,9 @@
-"""API keys through the client (the /v1/keys routes are the auth part's: this runs once they are merged)."""
+"""API keys through the client (the /v1/keys routes)."""
 
 from __future__ import annotations
 
-import pytest
-
 from interlock.client import ApiKey, Client
 from tests.server.support import Server
-
-pytest.importorskip("interlock.server.keys", reason="the /v1/keys routes (branch auth) are not merged here")
 
 
 def test_create_list_and_revoke_a_key(server: Server) -> None:

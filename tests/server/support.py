@@ -1,5 +1,6 @@
 """A real server for the tests: ``tests/server/launch.py`` in a subprocess, on a free loopback port,
-stopped (SIGTERM) after the test."""
+stopped (SIGTERM) after the test. Outside development mode its callers need API keys: ``server.key(...)``
+creates one with ``interlock keys create`` on the server's database."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ import httpx
 
 ROOT = Path(__file__).parents[2]
 DOOR = Path(__file__).parent / "machines" / "door.yaml"
+READER = ("read",)
+WRITER = ("read", "instances:write", "events:write", "machines:write")
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def free_port() -> int:
@@ -67,6 +74,18 @@ class Server:
             return
         self.stop()
         raise RuntimeError("the server did not answer within 60 s")
+
+    def key(self, *scopes: str, label: str = "test") -> str:
+        """A new API key with ``scopes`` (``"admin"`` alone: an admin key), from ``interlock keys create``."""
+        from typer.testing import CliRunner
+
+        from interlock.cli.main import app
+
+        chosen = ["--admin"] if scopes == ("admin",) else [a for s in scopes for a in ("--scope", s)]
+        result = CliRunner().invoke(app, ["keys", "create", "--db", self.db, "--label", label, *chosen])
+        assert result.exit_code == 0, result.output
+        key: str = result.stdout.strip().splitlines()[-1]
+        return key
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""

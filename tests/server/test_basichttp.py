@@ -48,19 +48,20 @@ def test_a_repeated_post_with_the_same_idempotency_key_applies_once(server: Serv
 def test_credentials_never_reach_raw_and_an_unknown_instance_is_404(sqlite_url: str, tmp_path: object) -> None:
     from pathlib import Path
 
-    from tests.server.support import running
+    from tests.server.support import READER, WRITER, bearer, running
 
     with running(sqlite_url, dev=False, log=Path(str(tmp_path)) / "server.log") as server:
-        writer = {"Authorization": "Bearer writer-key"}
+        writer_key = server.key(*WRITER)
+        writer = bearer(writer_key)
         c = server.client
         assert c.post("/v1/basichttp/door/d1", data={"_scxmleventname": "OPEN"}).status_code == 401
         missing = c.post("/v1/basichttp/door/d1", data={"_scxmleventname": "OPEN"}, headers=writer)
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found.instance"
         reader = c.post("/v1/basichttp/door/d1", data={"_scxmleventname": "OPEN"},
-                        headers={"Authorization": "Bearer reader-key"})
+                        headers=bearer(server.key(*READER)))
         assert reader.status_code == 403 and reader.json()["error"]["code"] == "auth.scope.missing"
         c.post("/v1/machines/door/instances", json={"name": "d1"}, headers=writer)
         c.post("/v1/basichttp/door/d1", data={"_scxmleventname": "OPEN"}, headers=writer)
         [entry] = c.get("/v1/machines/door/instances/d1/history", params={"after": 0},
                         headers=writer).json()["items"]
-    assert "writer-key" not in entry["event"]["raw"] and "authorization" not in entry["event"]["raw"]
+    assert writer_key not in str(entry["event"]["raw"]) and "authorization" not in entry["event"]["raw"]

@@ -1,5 +1,5 @@
-"""The one error format, the limits, and who may call what (a server outside development mode, with a
-fixed-key authenticator)."""
+"""The one error format, the limits, and who may call what (a server outside development mode, with API
+keys of its database)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server.support import Server, running
+from tests.server.support import READER, WRITER, Server, running
 
 
 def _error(answer: httpx.Response, status: int, code: str) -> dict[str, object]:
@@ -76,22 +76,27 @@ def _as(key: str) -> dict[str, str]:
 
 def test_outside_development_mode_every_call_needs_credentials_and_its_scope(guarded: Server) -> None:
     c = guarded.client
+    reader, writer, admin = guarded.key(*READER), guarded.key(*WRITER), guarded.key("admin")
     missing = c.get("/v1/machines")
     _error(missing, 401, "auth.credentials.missing")
     assert missing.headers["www-authenticate"] == "Bearer"
-    _error(c.get("/v1/machines", headers=_as("wrong")), 401, "auth.key.unknown")
+    _error(c.get("/v1/machines", headers=_as("ilk_000000000000_guess")), 401, "auth.key.unknown")
+    _error(c.get("/v1/machines", headers=_as(reader[:-1] + "x")), 401, "auth.key.unknown")  # its id, not its secret
+    _error(c.get("/v1/machines", headers=_as("ilk_short")), 401, "auth.key.malformed")
+    _error(c.get("/v1/machines", headers=_as("wrong")), 401, "auth.token.not_accepted")  # no JWT configured
+    _error(c.get("/v1/machines", headers={"Authorization": f"Basic {reader}"}), 401, "auth.credentials.malformed")
     assert c.get("/v1/health").status_code == 200  # health needs no credentials
-    assert c.get("/v1/machines", headers=_as("reader-key")).status_code == 200
-    _error(c.post("/v1/machines/door/instances", json={"name": "d"}, headers=_as("reader-key")), 403,
+    assert c.get("/v1/machines", headers=_as(reader)).status_code == 200
+    _error(c.post("/v1/machines/door/instances", json={"name": "d"}, headers=_as(reader)), 403,
            "auth.scope.missing")
-    created = c.post("/v1/machines/door/instances", json={"name": "d"}, headers=_as("writer-key"))
+    created = c.post("/v1/machines/door/instances", json={"name": "d"}, headers=_as(writer))
     assert created.status_code == 201
     assert created.json()["context"] == {"opened": 0}  # the private _secret is for admins
-    _error(c.get("/v1/machines/door/instances/d/context", headers=_as("writer-key")), 403, "auth.scope.missing")
-    full = c.get("/v1/machines/door/instances/d/context", headers=_as("admin-key")).json()
+    _error(c.get("/v1/machines/door/instances/d/context", headers=_as(writer)), 403, "auth.scope.missing")
+    full = c.get("/v1/machines/door/instances/d/context", headers=_as(admin)).json()
     assert full == {"context": {"opened": 0, "_secret": "hidden"}}
     _error(c.put("/v1/machines/t/versions/1", content="initial: a\nstates: {a: {}}",
-                 headers={"Content-Type": "application/yaml", **_as("reader-key")}), 403, "auth.scope.missing")
+                 headers={"Content-Type": "application/yaml", **_as(reader)}), 403, "auth.scope.missing")
 
 
 def test_development_mode_serves_only_this_machines_own_programs(server: Server) -> None:
@@ -133,8 +138,9 @@ def test_made_up_credentials_share_their_address_rate(sqlite_url: str, tmp_path:
                    for n in range(4)]
     assert made_up == [401, 401, 401, 429]
     with running(sqlite_url, dev=False, log=tmp_path / "s.log", env=env) as server:
+        reader = server.key(*READER)
         # the first answer accepts the key (the address pays for it); then the key has 4 of its own
-        accepted = [server.client.get("/v1/machines", headers=_as("reader-key")).status_code
+        accepted = [server.client.get("/v1/machines", headers=_as(reader)).status_code
                     for _ in range(6)]
         assert server.client.get("/v1/machines", headers=_as("made-up")).status_code == 401  # address: 1 left
     assert accepted == [200, 200, 200, 200, 200, 429]

@@ -182,17 +182,17 @@ def test_a_bad_subscribe_message_is_refused_with_the_error_format(server: Server
 
 
 def test_subscribing_needs_the_read_scope(sqlite_url: str, tmp_path: Any) -> None:
-    from tests.server.support import running
+    from tests.server.support import READER, WRITER, bearer, running
 
     with running(sqlite_url, dev=False, log=tmp_path / "server.log") as server:
         url = server.url.replace("http://", "ws://") + "/v1/subscribe"
         with connect(url) as ws:
             ws.send(json.dumps({"subscribe": {"machine": "door"}}))
             assert json.loads(ws.recv(timeout=30))["error"]["code"] == "auth.credentials.missing"
-        with connect(url, additional_headers={"Authorization": "Bearer reader-key"}) as ws:
+        with connect(url, additional_headers=bearer(server.key(*READER))) as ws:
             ws.send(json.dumps({"subscribe": {"machine": "door"}}))
             assert "subscribed" in json.loads(ws.recv(timeout=30))
-            writer = {"Authorization": "Bearer writer-key"}
+            writer = bearer(server.key(*WRITER))
             server.client.post("/v1/machines/door/instances", json={"name": "d1"}, headers=writer)
             change = json.loads(ws.recv(timeout=30))
         assert change["id"] == "d1" and change["instance"]["context"] == {"opened": 0}  # public part

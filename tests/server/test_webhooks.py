@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.support import DOOR, Server, running
+from tests.server.support import DOOR, READER, WRITER, Server, bearer, running
 
 PAYMENT = DOOR.parent / "payment.yaml"
 SECRETS = {"INTERLOCK_WEBHOOK_SECRET_PAYMENTS": "whsec_test", "INTERLOCK_WEBHOOK_SECRET_HUB": "hub-secret"}
@@ -43,12 +43,12 @@ def github_headers(body: bytes, secret: str = "hub-secret") -> dict[str, str]:
 
 
 def admin_get(server: Server, path: str) -> Any:
-    return server.client.get(path, headers={"Authorization": "Bearer admin-key"}).json()
+    return server.client.get(path, headers=bearer(server.key("admin"))).json()
 
 
 def create_order(server: Server, name: str) -> None:
     made = server.client.post("/v1/machines/payment/instances", json={"name": name},
-                              headers={"Authorization": "Bearer admin-key"})
+                              headers=bearer(server.key("admin")))
     assert made.status_code == 201, made.text
 
 
@@ -121,9 +121,9 @@ def test_a_key_verified_hook_needs_the_events_write_scope(hooks: Server) -> None
     url = "/v1/hooks/payment/internal?order=o-3"
     body = {"kind": "PAID", "amount": 7}
     assert hooks.client.post(url, json=body).json()["error"]["code"] == "auth.credentials.missing"
-    refused = hooks.client.post(url, json=body, headers={"Authorization": "Bearer reader-key"})
+    refused = hooks.client.post(url, json=body, headers=bearer(hooks.key(*READER)))
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "auth.scope.missing"
-    accepted = hooks.client.post(url, json=body, headers={"Authorization": "Bearer writer-key"})
+    accepted = hooks.client.post(url, json=body, headers=bearer(hooks.key(*WRITER)))
     assert accepted.status_code == 200 and accepted.json()["state"] == ["payment.paid"]
     # without data:, the JSON body is the event's data
     assert admin_get(hooks, "/v1/machines/payment/instances/o-3")["context"]["amount"] == 7
@@ -132,7 +132,7 @@ def test_a_key_verified_hook_needs_the_events_write_scope(hooks: Server) -> None
 def test_a_form_body_is_read_as_its_fields(hooks: Server) -> None:
     create_order(hooks, "o-4")
     answer = hooks.client.post("/v1/hooks/payment/internal?order=o-4", content=b"kind=PAID&amount=3",
-                               headers={"Authorization": "Bearer writer-key",
+                               headers={**bearer(hooks.key(*WRITER)),
                                         "Content-Type": "application/x-www-form-urlencoded"})
     assert answer.status_code == 200, answer.text
     assert answer.json()["state"] == ["payment.paid"]

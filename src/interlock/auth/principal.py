@@ -46,6 +46,7 @@ class Authenticator(Protocol):
     """Turns a request's ``Authorization`` header into a principal.
 
     Raises :class:`~interlock.errors.UnauthenticatedError` (with a ``reason``) when the header is missing,
-    malformed or does not verify."""
+    malformed or does not verify. Awaited on the server's event loop: it must not block it (the store
+    and identity providers are reached on a worker thread)."""
 
-    def authenticate(self, authorization: str | None) -> Principal: ...
+    async def authenticate(self, authorization: str | None) -> Principal: ...

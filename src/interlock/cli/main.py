@@ -10,6 +10,7 @@ import typer
 from interlock.cli.db import app as db_app
 from interlock.cli.demo import demo
 from interlock.cli.diagram import diagram
+from interlock.cli.keys import app as keys_app
 from interlock.cli.remote_commands import history, instances, machines, send, show, versions
 from interlock.cli.remote_tail import tail
 from interlock.cli.serve import serve
@@ -31,6 +32,7 @@ app.command()(demo)
 app.command()(worker)
 app.command()(serve)
 app.add_typer(db_app, name="db", help="Database schema: interlock db upgrade URL.")
+app.add_typer(keys_app, name="keys", help="API keys: interlock keys create --admin --db URL.")
 # against a running server (--url / INTERLOCK_URL, --key / INTERLOCK_KEY)
 for _command in (machines, versions, instances, show, send, history, tail):
     app.command(rich_help_panel="Against a server")(_command)

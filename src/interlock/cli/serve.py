@@ -66,7 +66,9 @@ def run_server(settings: Any, *, authenticator: Any = None) -> None:
         raise
     _log_to_stderr()
     base = f"http://{_url_host(settings.host)}:{settings.port}"
-    mode = " (development mode: no credentials needed)" if settings.dev else ""
+    mode = (" (development mode: no credentials needed)" if settings.dev else
+            " (credentials: API keys from `interlock keys create --admin --db URL`"
+            + (", or end users' JWTs" if settings.jwt_secret or settings.jwt_jwks_url else "") + ")")
     typer.echo(f"Interlock API on {base}{mode}; docs at {base}/docs, store {settings.db.split('@')[-1]}")
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
                                            timeout_graceful_shutdown=int(settings.graceful_timeout),

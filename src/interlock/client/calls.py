@@ -160,7 +160,7 @@ def admin_read(machine: str, name: str, what: str) -> Call[Any]:
 
 
 def create_key(name: str, scopes: Sequence[str]) -> Call[models.ApiKey]:
-    return Call("POST", "/v1/keys", models.key_of, json={"name": name, "scopes": list(scopes)})
+    return Call("POST", "/v1/keys", models.key_of, json={"label": name, "scopes": list(scopes)})
 
 
 def list_keys() -> Call[list[models.ApiKey]]:

@@ -112,7 +112,7 @@ def version_of(data: Mapping[str, Any]) -> Version:
 
 def key_of(data: Mapping[str, Any]) -> ApiKey:
     # the key itself is in "key", in the answer to its creation only
-    return ApiKey(str(data["id"]), data.get("name", ""), tuple(sorted(data.get("scopes") or ())),
+    return ApiKey(str(data["id"]), data.get("label", data.get("name", "")), tuple(sorted(data.get("scopes") or ())),
                   data.get("created_at"), bool(data.get("revoked", False) or data.get("revoked_at")),
                   data.get("key") if isinstance(data.get("key"), str) else data.get("secret"))
 

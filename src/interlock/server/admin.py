@@ -18,7 +18,7 @@ from interlock.storage.store import ReadTx
 
 
 async def context(request: Request) -> JSONResponse:
-    authorize(request, "admin")
+    await authorize(request, "admin")
     machine, name = request.path_params["machine"], request.path_params["name"]
     await request.app.state.catalog.ensure(machine)
     instance = await request.app.state.interlock.aio.get(machine, name)
@@ -27,7 +27,7 @@ async def context(request: Request) -> JSONResponse:
 
 def _reader(kind: str) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def read(request: Request) -> JSONResponse:
-        authorize(request, "admin")
+        await authorize(request, "admin")
         machine, name = request.path_params["machine"], request.path_params["name"]
         await request.app.state.catalog.ensure(machine)
         items = await asyncio.to_thread(_read, request.app.state.interlock, kind, machine, name)

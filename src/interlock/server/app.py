@@ -26,6 +26,7 @@ from interlock.server import (
     health,
     history,
     instances,
+    keys,
     live,
     machines,
     openapi,
@@ -36,18 +37,22 @@ from interlock.server.config import ServerConfig
 from interlock.server.errors import EXCEPTION_HANDLERS
 from interlock.server.feed import Feed
 from interlock.server.limits import BodyLimit, RateLimit
+from interlock.server.security import default_authenticator
 
 log = logging.getLogger("interlock.server")
 
 # each module exposes routes() -> list[BaseRoute] (and may describe them: openapi_paths() -> {path: item});
 # a new concept adds its module here
-ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin, live, basichttp,
-                                  webhooks, openapi)
+ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin, keys, live,
+                                  basichttp, webhooks, openapi)
 
 
 def create_app(interlock: Interlock, config: ServerConfig, *,
                authenticator: Authenticator | None = None) -> Starlette:
-    """The API over ``interlock``, which the app owns from now on: its lifespan closes it."""
+    """The API over ``interlock``, which the app owns from now on: its lifespan closes it.
+
+    Credentials are verified by ``authenticator``, by default API keys from the Interlock's store and,
+    when ``config`` sets them up, end users' JWTs (docs/auth.md)."""
     routes = [route for module in ROUTE_MODULES for route in module.routes()]
     middleware = [Middleware(RateLimit, rate=config.rate, burst=config.burst),
                   Middleware(BodyLimit, limit=config.max_body_bytes)]
@@ -55,7 +60,8 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
                     lifespan=_lifespan)
     app.state.interlock = interlock
     app.state.config = config
-    app.state.authenticator = authenticator
+    app.state.authenticator = authenticator if authenticator is not None else default_authenticator(
+        interlock, config)
     app.state.catalog = Catalog(interlock)
     described = [m.openapi_paths() for m in ROUTE_MODULES if hasattr(m, "openapi_paths")]
     app.state.openapi = openapi.build_openapi(config.max_page_size,

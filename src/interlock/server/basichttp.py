@@ -37,7 +37,7 @@ SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})  
 
 
 async def receive(request: Request) -> JSONResponse:
-    principal = authorize(request, "events:write")
+    principal = await authorize(request, "events:write")
     machine, name = request.path_params["machine"], request.path_params["name"]
     body = await request.body()
     event = Event(*event_of(request, body), "external", origintype=BASICHTTP_PROCESSOR,

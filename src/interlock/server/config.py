@@ -38,6 +38,15 @@ class ServerConfig:
     live_max_subscribers: int = 1000  # live subscribers (WebSocket and SSE) of one server process
     # hosts charts' Basic HTTP sends may POST to ("*" any, "*.example.com" a domain; empty: none)
     http_sends_allow: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    key_cache_seconds: float = 10.0  # a verified API key is trusted this long (a revocation's delay)
+    # end users' JWTs (docs/auth.md): an HS256 secret, or an identity provider's JWKS URL (RS256/ES256)
+    jwt_secret: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None  # required iss, when set
+    jwt_audience: str | None = None  # required aud, when set
+    jwt_algorithms: tuple[str, ...] = ()  # default: HS256 with a secret, RS256 and ES256 with a JWKS URL
+    jwt_scopes_claim: str | None = None  # a claim holding scopes (space-separated or a list); default:
+    # every token may read and send events
 
     def __post_init__(self) -> None:
         _check(self)
@@ -48,6 +57,11 @@ class ServerConfig:
     def http_sends(self) -> HTTPSends | None:
         """The Interlock's policy for charts' Basic HTTP sends (runtime/basichttp.py)."""
         return HTTPSends(allow=self.http_sends_allow) if self.http_sends_allow else None
+
+    def __repr__(self) -> str:  # never the JWT secret
+        shown = {f.name: getattr(self, f.name) for f in fields(self)} | (
+            {"jwt_secret": "***"} if self.jwt_secret else {})
+        return f"ServerConfig({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def url(self) -> str:
         """Where clients reach this server: ``public_url``, else ``http://host:port``."""
@@ -73,9 +87,13 @@ def _check(config: ServerConfig) -> None:
     if config.page_size > config.max_page_size:
         raise ValueError(f"page_size ({config.page_size}) is larger than max_page_size "
                          f"({config.max_page_size})")
-    for name in ("rate", "graceful_timeout"):
+    for name in ("rate", "graceful_timeout", "key_cache_seconds"):
         if getattr(config, name) < 0:
             raise ValueError(f"{name} must not be negative, not {getattr(config, name)}")
+    if config.jwt_secret is not None and config.jwt_jwks_url is not None:
+        raise ValueError("set jwt_secret (HS256) or jwt_jwks_url (an identity provider's keys), not both")
+    if config.jwt_jwks_url is not None and not config.jwt_jwks_url.startswith(("https://", "http://")):
+        raise ValueError(f"jwt_jwks_url must be an http(s) URL, not {config.jwt_jwks_url!r}")
     if config.send_timeout <= 0:
         raise ValueError(f"send_timeout must be a positive number of seconds, not {config.send_timeout}")
 

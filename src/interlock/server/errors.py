@@ -106,6 +106,8 @@ def _not_found_code(message: str) -> str:
     # the runtime's NotFoundError does not say what was missing but in its message (runtime/registry.py)
     if "has no version" in message:
         return "not_found.version"
+    if message.startswith("no API key"):
+        return "not_found.key"
     if message.startswith("unknown machine") or "no machine" in message:
         return "not_found.machine"
     return "not_found.instance"

@@ -14,7 +14,7 @@ from interlock.server.views import send_view
 
 
 async def send(request: Request) -> JSONResponse:
-    principal = authorize(request, "events:write")
+    principal = await authorize(request, "events:write")
     machine, name = request.path_params["machine"], request.path_params["name"]
     event = await json_object(request)
     key = request.headers.get("idempotency-key")

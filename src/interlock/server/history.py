@@ -12,7 +12,7 @@ from interlock.server.views import history_view, page_view
 
 
 async def history(request: Request) -> JSONResponse:
-    authorize(request, "read")
+    await authorize(request, "read")
     machine, name = request.path_params["machine"], request.path_params["name"]
     after = query_int(request, "cursor", -1, low=-1, high=2**62) if "cursor" in request.query_params \
         else query_int(request, "after", -1, low=-1, high=2**62)

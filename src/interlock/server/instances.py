@@ -15,7 +15,7 @@ from interlock.server.views import instance_view, instances_page
 
 
 async def create(request: Request) -> JSONResponse:
-    principal = authorize(request, "instances:write")
+    principal = await authorize(request, "instances:write")
     machine = request.path_params["machine"]
     body = await json_object(request)
     name = text_field(body, "name")
@@ -40,7 +40,7 @@ async def create(request: Request) -> JSONResponse:
 
 
 async def listing(request: Request) -> JSONResponse:
-    principal = authorize(request, "read")
+    principal = await authorize(request, "read")
     machine = request.path_params["machine"]
     state = request.app.state
     await state.catalog.ensure(machine)
@@ -58,7 +58,7 @@ async def listing(request: Request) -> JSONResponse:
 
 
 async def read(request: Request) -> JSONResponse:
-    principal = authorize(request, "read")
+    principal = await authorize(request, "read")
     machine, name = request.path_params["machine"], request.path_params["name"]
     state = request.app.state
     await state.catalog.ensure_instance_version(machine, name)
@@ -68,7 +68,7 @@ async def read(request: Request) -> JSONResponse:
 
 def _control(action: str) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def control(request: Request) -> JSONResponse:
-        principal = authorize(request, "instances:write")
+        principal = await authorize(request, "instances:write")
         machine, name = request.path_params["machine"], request.path_params["name"]
         state = request.app.state
         await state.catalog.ensure_instance_version(machine, name)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from starlette.requests import HTTPConnection, Request
@@ -44,12 +44,12 @@ KEEPALIVE = 15.0  # seconds between SSE keep-alive comments when nothing changes
 CLOSE_POLICY, CLOSE_TRY_LATER = 1008, 1013  # WebSocket close codes (RFC 6455)
 
 
-def authorize_read(conn: HTTPConnection, machine: str) -> Principal:
+async def authorize_read(conn: HTTPConnection, machine: str) -> Principal:
     """The caller, if it may read ``machine``'s instances: the ``read`` scope, as ``GET`` needs.
 
     The hook for per-machine read rules (auth): a rule that refuses raises ForbiddenError here, and
     both live routes ask it before anything is sent."""
-    return require(principal_of(cast(Request, conn)), "read")
+    return require(await principal_of(conn), "read")
 
 
 def change_view(conn: HTTPConnection, update: Update, *, admin: bool) -> dict[str, Any]:
@@ -72,7 +72,7 @@ async def subscribe(ws: WebSocket) -> None:
     try:
         request = await _first_message(ws)
         machine, instances, after = _subscription(request)
-        principal = authorize_read(ws, machine)
+        principal = await authorize_read(ws, machine)
         await ws.app.state.catalog.ensure(machine)  # uploaded versions: this process can read them
         sub = await feed_of(ws).subscribe(_wanted(machine, instances), after=after)
     except Dropped as exc:  # the process serves as many subscribers as it may
@@ -196,7 +196,7 @@ async def _close(ws: WebSocket, code: int, reason: str) -> None:
 
 async def stream(request: Request) -> StreamingResponse:
     machine, name = request.path_params["machine"], request.path_params["name"]
-    principal = authorize_read(request, machine)
+    principal = await authorize_read(request, machine)
     interlock = request.app.state.interlock
     await request.app.state.catalog.ensure_instance_version(machine, name)
     await interlock.aio.get(machine, name)  # 404 for an unknown instance, before the stream starts

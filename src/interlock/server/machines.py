@@ -19,7 +19,7 @@ from interlock.server.views import page_view
 
 
 async def list_machines(request: Request) -> JSONResponse:
-    authorize(request, "read")
+    await authorize(request, "read")
     catalog: Catalog = request.app.state.catalog
     after, limit = query_text(request, "cursor") or query_text(request, "after") or "", page_limit(request)
     grouped: dict[str, list[MachineVersion]] = {}
@@ -32,7 +32,7 @@ async def list_machines(request: Request) -> JSONResponse:
 
 
 async def get_machine(request: Request) -> JSONResponse:
-    authorize(request, "read")
+    await authorize(request, "read")
     machine = request.path_params["machine"]
     versions = await request.app.state.catalog.versions(machine)
     if not versions:
@@ -42,7 +42,7 @@ async def get_machine(request: Request) -> JSONResponse:
 
 
 async def put_version(request: Request) -> JSONResponse:
-    authorize(request, "machines:write")
+    await authorize(request, "machines:write")
     machine, version = request.path_params["machine"], request.path_params["version"]
     kind = media_type(request)
     format = MEDIA_TYPES.get(kind)
@@ -60,7 +60,7 @@ async def put_version(request: Request) -> JSONResponse:
 
 
 async def get_version(request: Request) -> JSONResponse:
-    authorize(request, "read")
+    await authorize(request, "read")
     machine, version = request.path_params["machine"], request.path_params["version"]
     found = await request.app.state.catalog.version(machine, version)
     return JSONResponse(await _version(request, found))

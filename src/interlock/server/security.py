@@ -7,16 +7,23 @@ children) and keys ``admin`` (which holds every scope).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection
 
-from interlock.auth.principal import DEVELOPER, Principal
+from interlock.auth.bearer import Bearer
+from interlock.auth.keys import ApiKeys
+from interlock.auth.principal import DEVELOPER, Authenticator, Principal
+from interlock.auth.tokens import Tokens
 from interlock.errors import ForbiddenError, UnauthenticatedError
-from interlock.server.config import LOOPBACK
+from interlock.server.config import LOOPBACK, ServerConfig
+
+if TYPE_CHECKING:
+    from interlock.app import Interlock
 
 
-def principal_of(request: Request) -> Principal:
+async def principal_of(request: HTTPConnection) -> Principal:
     """In development mode a request without an ``Authorization`` header is :data:`DEVELOPER`; any other
     request is the authenticator's to verify (none configured, outside development mode: 401)."""
     header = request.headers.get("authorization")
@@ -29,8 +36,18 @@ def principal_of(request: Request) -> Principal:
             "this server has no way to verify credentials: run it with an authenticator (API keys or "
             "tokens), or in development mode (--dev, loopback only) without an Authorization header",
             reason="credentials.missing")
-    principal: Principal = state.authenticator.authenticate(header)
+    principal: Principal = await state.authenticator.authenticate(header)
     return principal
+
+
+def default_authenticator(interlock: Interlock, config: ServerConfig) -> Authenticator:
+    """API keys of the Interlock's store, and end users' JWTs when ``config`` sets them up (docs/auth.md)."""
+    tokens = None
+    if config.jwt_secret is not None or config.jwt_jwks_url is not None:
+        tokens = Tokens(secret=config.jwt_secret, jwks_url=config.jwt_jwks_url, issuer=config.jwt_issuer,
+                        audience=config.jwt_audience, algorithms=config.jwt_algorithms,
+                        scopes_claim=config.jwt_scopes_claim)
+    return Bearer(ApiKeys(interlock.runtime.store, ttl=config.key_cache_seconds), tokens)
 
 
 def _check_local(conn: HTTPConnection) -> None:
@@ -63,6 +80,6 @@ def require(principal: Principal, scope: str) -> Principal:
     return principal
 
 
-def authorize(request: Request, scope: str) -> Principal:
+async def authorize(request: HTTPConnection, scope: str) -> Principal:
     """The caller of ``request``, if it holds ``scope``."""
-    return require(principal_of(request), scope)
+    return require(await principal_of(request), scope)

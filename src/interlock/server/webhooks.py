@@ -65,7 +65,7 @@ async def receive(request: Request) -> Response:
     await request.app.state.catalog.ensure(machine)  # an uploaded machine this process has not loaded yet
     hook = _hook(request, machine, name)
     body = await request.body()
-    _verify(request, hook, body)
+    await _verify(request, hook, body)
     values = _request_values(request, body, machine, name)
     instance_id = _text(hook, "instance", hook.instance, values)
     event = {"name": _text(hook, "event", hook.event, values), "data": _data(hook, values)}
@@ -91,9 +91,9 @@ def _hook(request: Request, machine: str, name: str) -> Webhook:
     return hook  # type: ignore[no-any-return]
 
 
-def _verify(request: Request, hook: Webhook, body: bytes) -> None:
+async def _verify(request: Request, hook: Webhook, body: bytes) -> None:
     if hook.verify.style == "key":
-        authorize(request, "events:write")
+        await authorize(request, "events:write")
         return
     try:
         check(hook.verify, request.headers, body, now=time.time())

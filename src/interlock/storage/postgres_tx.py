@@ -18,7 +18,7 @@ from psycopg import errors
 from interlock.errors import ConflictError, StorageError
 from interlock.storage.codec import dumps
 from interlock.storage.queries import load_queries
-from interlock.storage.rows import definition_row, timer_row
+from interlock.storage.rows import definition_row, key_row, timer_row
 from interlock.storage.rows import history_row as _history
 from interlock.storage.rows import instance_row as _instance
 from interlock.storage.rows import queued_event as _queued
@@ -31,6 +31,7 @@ from interlock.storage.store import (
     DefinitionRow,
     HistoryRow,
     InstanceRow,
+    KeyRow,
     Locked,
     QueuedEvent,
     StaleRowError,
@@ -215,6 +216,28 @@ class PostgresTx:
         if name is None:
             return [definition_row(r) for r in self._all("all_definitions", {})]
         return [definition_row(r) for r in self._all("definitions_of", {"name": name})]
+
+    # -- API keys ------------------------------------------------------------------------------------
+
+    def insert_key(self, row: KeyRow) -> None:
+        params = {"id": row.id, "digest": row.digest, "scopes": dumps(list(row.scopes)), "label": row.label,
+                  "now": row.created_at}
+        if self._exec("insert_key", params).rowcount != 1:
+            raise ConflictError(f"an API key with id {row.id!r} already exists; create the key again")
+
+    def get_key(self, id: str) -> KeyRow | None:
+        found = self._one("get_key", {"id": id})
+        return key_row(found) if found else None
+
+    def api_keys(self) -> list[KeyRow]:
+        return [key_row(r) for r in self._all("api_keys", {})]
+
+    def revoke_key(self, id: str, now: float) -> KeyRow | None:
+        self._exec("revoke_key", {"id": id, "now": now})
+        return self.get_key(id)
+
+    def touch_key(self, id: str, now: float) -> None:
+        self._exec("touch_key", {"id": id, "now": now})
 
     def timers_of(self, machine: str, id: str) -> list[TimerRow]:
         return [timer_row(r) for r in self._all("timers_of", {"machine": machine, "id": id})]

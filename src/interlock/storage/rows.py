@@ -10,6 +10,7 @@ from interlock.storage.store import (
     DefinitionRow,
     HistoryRow,
     InstanceRow,
+    KeyRow,
     QueuedEvent,
     TaskRow,
     TimerRow,
@@ -41,3 +42,7 @@ def timer_row(r: tuple[Any, ...]) -> TimerRow:
 
 def definition_row(r: tuple[Any, ...]) -> DefinitionRow:
     return DefinitionRow(r[0], r[1], r[2], r[3], r[4])
+
+
+def key_row(r: tuple[Any, ...]) -> KeyRow:
+    return KeyRow(r[0], r[1], tuple(loads(r[2])), r[3], r[4], r[5], r[6])

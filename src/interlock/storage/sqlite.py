@@ -18,7 +18,7 @@ from typing import Any
 from interlock.errors import ConflictError, StorageError
 from interlock.storage.codec import dumps as _dumps
 from interlock.storage.queries import load_queries, migrations, split_statements
-from interlock.storage.rows import definition_row, timer_row
+from interlock.storage.rows import definition_row, key_row, timer_row
 from interlock.storage.rows import history_row as _history
 from interlock.storage.rows import instance_row as _instance
 from interlock.storage.rows import queued_event as _queued
@@ -33,6 +33,7 @@ from interlock.storage.store import (
     DefinitionRow,
     HistoryRow,
     InstanceRow,
+    KeyRow,
     Locked,
     QueuedEvent,
     StaleRowError,
@@ -51,7 +52,8 @@ POLL_CHANGES = 0.05  # seconds between two reads of the change feed by a waiting
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 # Queries of tables the write-behind buffer never holds (timers, tasks): they need not flush it.
 _UNBUFFERED = frozenset({"take_due_timers", "claimable_tasks", "owned_task", "next_timer", "next_task", "get_meta",
-                         "get_definition", "all_definitions", "definitions_of", "timers_of", "tasks_of"})
+                         "get_definition", "all_definitions", "definitions_of", "timers_of", "tasks_of",
+                         "get_key", "api_keys"})
 
 
 def sqlite_path(url: str) -> str:
@@ -279,6 +281,28 @@ class SQLiteTx:
         if name is None:
             return [definition_row(r) for r in self._all("all_definitions", {})]
         return [definition_row(r) for r in self._all("definitions_of", {"name": name})]
+
+    # -- API keys ------------------------------------------------------------------------------------
+
+    def insert_key(self, row: KeyRow) -> None:
+        params = {"id": row.id, "digest": row.digest, "scopes": _dumps(list(row.scopes)), "label": row.label,
+                  "now": row.created_at}
+        if self._run("insert_key", params) != 1:
+            raise ConflictError(f"an API key with id {row.id!r} already exists; create the key again")
+
+    def get_key(self, id: str) -> KeyRow | None:
+        found = self._one("get_key", {"id": id})
+        return key_row(found) if found else None
+
+    def api_keys(self) -> list[KeyRow]:
+        return [key_row(r) for r in self._all("api_keys", {})]
+
+    def revoke_key(self, id: str, now: float) -> KeyRow | None:
+        self._run("revoke_key", {"id": id, "now": now})
+        return self.get_key(id)
+
+    def touch_key(self, id: str, now: float) -> None:
+        self._run("touch_key", {"id": id, "now": now})
 
     def timers_of(self, machine: str, id: str) -> list[TimerRow]:
         return [timer_row(r) for r in self._all("timers_of", {"machine": machine, "id": id})]

@@ -151,6 +151,27 @@ class DefinitionRow:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyRow:
+    """An API key as stored: the sha256 ``digest`` of the whole key, never the key (auth/keys.py)."""
+
+    id: str
+    digest: str
+    scopes: tuple[str, ...]
+    label: str
+    created_at: float
+    last_used_at: float | None = None
+    revoked_at: float | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def __repr__(self) -> str:  # never the digest
+        state = " revoked" if self.revoked else ""
+        return f"<KeyRow {self.id} {self.label!r} scopes={list(self.scopes)}{state}>"
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """One committed step in the change feed: ``position`` orders all steps of the database."""
 
@@ -186,6 +207,10 @@ class ReadTx(Protocol):
     def get_definition(self, name: str, version: str) -> DefinitionRow | None: ...
     def definitions(self, name: str | None = None) -> list[DefinitionRow]:
         """Uploaded definitions (of one machine, or all), by name, oldest first."""
+    # API keys
+    def get_key(self, id: str) -> KeyRow | None: ...
+    def api_keys(self) -> list[KeyRow]:
+        """Every API key (revoked ones too), oldest first."""
 
 
 class WriteTx(ReadTx, Protocol):
@@ -212,6 +237,10 @@ class WriteTx(ReadTx, Protocol):
     def save_definition(self, row: DefinitionRow) -> DefinitionRow:
         """Keep ``row`` unless its (name, version) is kept already; return the row kept (compare it to
         tell a repeat from a conflict)."""
+    def insert_key(self, row: KeyRow) -> None: ...  # ConflictError if the id is taken
+    def revoke_key(self, id: str, now: float) -> KeyRow | None:
+        """Revoke the key (a second revocation keeps the first time); the key, None if there is none."""
+    def touch_key(self, id: str, now: float) -> None: ...  # last_used_at, never moved back
     def set_index(self, machine: str, id: str, states: Sequence[str], tags: Sequence[str], *,
                   before: tuple[Sequence[str], Sequence[str]]) -> None: ...
     def ready_instances(self, limit: int, versions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

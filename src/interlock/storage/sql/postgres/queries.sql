@@ -329,3 +329,24 @@ DELETE FROM tasks WHERE key = %(key)s AND lease_owner = %(owner)s AND attempt = 
 SELECT LEAST((SELECT MIN(due_at) FROM timers),
              (SELECT MIN(available_at) FROM tasks WHERE status = 'pending'),
              (SELECT MIN(lease_until) FROM tasks WHERE status = 'running'));
+
+-- name: insert_key
+-- A new API key (its digest only); nothing when the id is taken (the caller then refuses).
+INSERT INTO api_keys (id, digest, scopes, label, created_at) VALUES (%(id)s, %(digest)s, %(scopes)s, %(label)s, %(now)s)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: get_key
+-- One API key by its public id.
+SELECT id, digest, scopes, label, created_at, last_used_at, revoked_at FROM api_keys WHERE id = %(id)s;
+
+-- name: api_keys
+-- Every API key, oldest first.
+SELECT id, digest, scopes, label, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at, id;
+
+-- name: revoke_key
+-- Revoke an API key (the first revocation's time is kept).
+UPDATE api_keys SET revoked_at = COALESCE(revoked_at, %(now)s) WHERE id = %(id)s;
+
+-- name: touch_key
+-- Record when an API key was last used.
+UPDATE api_keys SET last_used_at = %(now)s WHERE id = %(id)s AND (last_used_at IS NULL OR last_used_at < %(now)s);

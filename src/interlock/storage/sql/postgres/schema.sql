@@ -138,3 +138,15 @@ CREATE INDEX tasks_pending ON tasks (available_at) WHERE status = 'pending';
 CREATE INDEX tasks_running ON tasks (lease_until) WHERE status = 'running';
 CREATE INDEX tasks_by_invoke ON tasks (machine, id, invokeid);
 CREATE INDEX tasks_by_key ON tasks (key);
+
+-- API keys (auth/keys.py): `ilk_<id>_<secret>`, kept as the sha256 digest of the whole key, never the
+-- secret; scopes a JSON list; revoked_at NULL while the key is valid.
+CREATE TABLE api_keys (
+    id           TEXT             NOT NULL PRIMARY KEY,
+    digest       TEXT             NOT NULL,
+    scopes       TEXT             NOT NULL,
+    label        TEXT             NOT NULL,
+    created_at   DOUBLE PRECISION NOT NULL,
+    last_used_at DOUBLE PRECISION,
+    revoked_at   DOUBLE PRECISION
+);

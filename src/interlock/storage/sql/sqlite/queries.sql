@@ -336,3 +336,24 @@ SELECT seq, machine, id, step, outcome, at FROM history WHERE seq > :after ORDER
 -- name: last_position
 -- The change feed's head: the position of the last committed step (0 before the first).
 SELECT COALESCE(MAX(seq), 0) FROM history;
+
+-- name: insert_key
+-- A new API key (its digest only); nothing when the id is taken (the caller then refuses).
+INSERT INTO api_keys (id, digest, scopes, label, created_at) VALUES (:id, :digest, :scopes, :label, :now)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: get_key
+-- One API key by its public id.
+SELECT id, digest, scopes, label, created_at, last_used_at, revoked_at FROM api_keys WHERE id = :id;
+
+-- name: api_keys
+-- Every API key, oldest first.
+SELECT id, digest, scopes, label, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at, id;
+
+-- name: revoke_key
+-- Revoke an API key (the first revocation's time is kept).
+UPDATE api_keys SET revoked_at = COALESCE(revoked_at, :now) WHERE id = :id;
+
+-- name: touch_key
+-- Record when an API key was last used.
+UPDATE api_keys SET last_used_at = :now WHERE id = :id AND (last_used_at IS NULL OR last_used_at < :now);

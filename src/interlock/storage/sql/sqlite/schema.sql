@@ -142,3 +142,15 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_pending ON tasks (available_at) WHERE status = 'pending';
 CREATE INDEX tasks_running ON tasks (lease_until) WHERE status = 'running';
 CREATE INDEX tasks_by_invoke ON tasks (machine, id, invokeid);
+
+-- API keys (auth/keys.py): `ilk_<id>_<secret>`, kept as the sha256 digest of the whole key, never the
+-- secret; scopes a JSON list; revoked_at NULL while the key is valid.
+CREATE TABLE api_keys (
+    id           TEXT NOT NULL PRIMARY KEY,
+    digest       TEXT NOT NULL,   -- sha256 of the whole key, hex
+    scopes       TEXT NOT NULL,   -- JSON list, e.g. ["events:write", "read"]
+    label        TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    last_used_at REAL,
+    revoked_at   REAL
+) WITHOUT ROWID;

@@ -1,0 +1,160 @@
+"""API keys: ``ilk_<id>_<secret>``, kept in the store as the sha256 digest of the whole key (docs/auth.md).
+
+The id is public (it names the key in listings and in ``DELETE /v1/keys/{id}``); the secret comes from
+:mod:`secrets` and is shown once, when the key is created. A presented key is looked up by its id and its
+digest compared in constant time (:func:`hmac.compare_digest`).
+
+    text, row = new_key(["read"], label="dashboard", now=time.time())
+    with store.write() as tx:
+        tx.insert_key(row)
+    # text == "ilk_3f9a0c1d2e4b_..." (print it once); row.digest is all the store keeps
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from interlock.auth.principal import SCOPES, Principal
+from interlock.errors import NotFoundError, UnauthenticatedError
+from interlock.storage.store import KeyRow, Store
+
+PREFIX = "ilk_"
+ID_BYTES = 6  # 12 hex digits: names a key; not a secret
+SECRET_BYTES = 32  # 256 bits from secrets.token_urlsafe
+MAX_KEY_LENGTH = 200  # a longer bearer is refused before it is hashed or looked up
+MAX_LABEL_LENGTH = 200
+CACHE_TTL = 10.0  # seconds a verified key is trusted without the store (a revocation takes this long)
+CACHE_SIZE = 10_000  # verified keys one process remembers
+
+
+def new_key(scopes: Iterable[str], *, label: str, now: float) -> tuple[str, KeyRow]:
+    """A fresh key's text (give it to its owner, once) and the row to store (its digest only)."""
+    checked = check_scopes(scopes)
+    label = check_label(label)
+    key_id = secrets.token_hex(ID_BYTES)
+    text = f"{PREFIX}{key_id}_{secrets.token_urlsafe(SECRET_BYTES)}"
+    return text, KeyRow(key_id, digest_of(text), checked, label, now)
+
+
+def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """The scopes, sorted and deduplicated; ValueError naming an unknown one, or none at all."""
+    found = sorted(set(scopes))
+    unknown = [s for s in found if s not in SCOPES]
+    if unknown:
+        raise ValueError(f"unknown scope(s) {', '.join(map(repr, unknown))}; a key's scopes are among "
+                         f"{', '.join(SCOPES)}")
+    if not found:
+        raise ValueError(f"a key needs at least one scope: admin, or some of {', '.join(SCOPES[1:])}")
+    return tuple(found)
+
+
+def check_label(label: str) -> str:
+    if len(label) > MAX_LABEL_LENGTH or not label.isprintable():
+        raise ValueError(f"a key's label is printable text of at most {MAX_LABEL_LENGTH} characters; "
+                         f"this one has {len(label)}" + ("" if label.isprintable() else " and control characters"))
+    return label
+
+
+def digest_of(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def key_id_of(text: str) -> str:
+    """The public id of a key's text; :class:`UnauthenticatedError` ``key.malformed`` if it is not one."""
+    body = text.removeprefix(PREFIX)
+    key_id, _, secret = body.partition("_")
+    if (not text.startswith(PREFIX) or len(text) > MAX_KEY_LENGTH or len(key_id) != 2 * ID_BYTES
+            or not secret or not text.isascii()):
+        raise UnauthenticatedError("this is not an Interlock API key (ilk_<id>_<secret>, as `interlock keys "
+                                   "create` prints it); check it was copied whole", reason="key.malformed")
+    return key_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    principal: Principal
+    until: float
+
+
+class ApiKeys:
+    """Verifies API keys against the store (implements the :class:`~interlock.auth.principal.Authenticator`
+    protocol for keys; :class:`~interlock.auth.bearer.Bearer` routes a request's bearer here).
+
+    The store is read on a worker thread, never on the event loop. A verified key is remembered for
+    ``ttl`` seconds (by its digest), so a revocation takes effect within ``ttl`` on every process; each
+    lookup in the store also records the key's last use."""
+
+    def __init__(self, store: Store, *, ttl: float = CACHE_TTL, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._clock = clock
+        self._wall = wall
+        self._verified: dict[str, _Verified] = {}
+
+    async def verify(self, text: str) -> Principal:
+        """The principal of a key's text, or :class:`UnauthenticatedError` with its reason."""
+        key_id = key_id_of(text)
+        digest = digest_of(text)
+        cached = self._verified.get(digest)
+        if cached is not None and cached.until > self._clock():
+            return cached.principal
+        principal = await asyncio.to_thread(self._look_up, key_id, digest)
+        self._remember(digest, principal)
+        return principal
+
+    def _look_up(self, key_id: str, digest: str) -> Principal:
+        with self.store.write() as tx:
+            row = tx.get_key(key_id)
+            if row is None or not hmac.compare_digest(row.digest, digest):
+                raise UnauthenticatedError(f"no API key {key_id!r} with this secret; create one with "
+                                           "`interlock keys create` or POST /v1/keys", reason="key.unknown")
+            if row.revoked:
+                raise UnauthenticatedError(f"API key {key_id!r} ({row.label!r}) was revoked; ask an admin "
+                                           "for a new one", reason="key.revoked")
+            tx.touch_key(key_id, self._wall())
+        return Principal("key", f"key:{row.id}", frozenset(row.scopes))
+
+    def _remember(self, digest: str, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._verified) >= CACHE_SIZE:  # forget the expired ones, else start over
+            now = self._clock()
+            self._verified = {d: v for d, v in self._verified.items() if v.until > now}
+            if len(self._verified) >= CACHE_SIZE:
+                self._verified.clear()
+        self._verified[digest] = _Verified(principal, self._clock() + self.ttl)
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key from this process's cache (its revocation through this process is then at once)."""
+        self._verified = {d: v for d, v in self._verified.items() if v.principal.subject != f"key:{key_id}"}
+
+
+# -- what `interlock keys` and /v1/keys do (blocking: the server calls them on a worker thread) ----------
+
+def create_key(store: Store, scopes: Iterable[str], *, label: str = "") -> tuple[str, KeyRow]:
+    """Store a new key; its text (shown once) and its row. ValueError for bad scopes or label."""
+    text, row = new_key(scopes, label=label, now=time.time())
+    with store.write() as tx:
+        tx.insert_key(row)
+    return text, row
+
+
+def list_keys(store: Store) -> list[KeyRow]:
+    with store.read() as tx:
+        return tx.api_keys()
+
+
+def revoke_key(store: Store, key_id: str) -> KeyRow:
+    """The key, revoked (again: unchanged); :class:`~interlock.errors.NotFoundError` if there is none."""
+    with store.write() as tx:
+        row = tx.revoke_key(key_id, time.time())
+    if row is None:
+        raise NotFoundError(f"no API key {key_id!r}; `interlock keys list` or GET /v1/keys lists them")
+    return row

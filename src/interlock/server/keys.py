@@ -1,0 +1,94 @@
+"""API keys over HTTP (admin only): ``GET /v1/keys``, ``POST /v1/keys``, ``DELETE /v1/keys/{id}``
+(docs/auth.md). The key itself is in the answer to its creation only; the store keeps its digest."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from interlock.auth.keys import create_key, list_keys, revoke_key
+from interlock.server.bodies import json_object
+from interlock.server.errors import ApiError
+from interlock.server.security import authorize
+from interlock.storage.store import KeyRow
+
+
+def key_view(row: KeyRow) -> dict[str, Any]:
+    return {"id": row.id, "label": row.label, "scopes": list(row.scopes), "created_at": row.created_at,
+            "last_used_at": row.last_used_at, "revoked": row.revoked, "revoked_at": row.revoked_at}
+
+
+async def listing(request: Request) -> JSONResponse:
+    await authorize(request, "admin")
+    rows = await asyncio.to_thread(list_keys, request.app.state.interlock.runtime.store)
+    return JSONResponse({"items": [key_view(r) for r in rows], "next": None})
+
+
+async def create(request: Request) -> JSONResponse:
+    await authorize(request, "admin")
+    body = await json_object(request)
+    unknown = sorted(set(body) - {"label", "scopes"})
+    scopes, label = body.get("scopes"), body.get("label", "")
+    if unknown or not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes) \
+            or not isinstance(label, str):
+        raise ApiError(400, "request.malformed", "a key is created from 'scopes' (a list of admin, "
+                       "machines:write, instances:write, events:write, read) and 'label' (text, optional)"
+                       + (f"; unknown field(s) {', '.join(unknown)}" if unknown else ""))
+    try:
+        text, row = await asyncio.to_thread(create_key, request.app.state.interlock.runtime.store, scopes,
+                                            label=label)
+    except ValueError as exc:
+        raise ApiError(400, "request.malformed", str(exc), details=[{"path": "scopes", "message": str(exc),
+                                                                     "hint": "use the scopes listed"}]) from None
+    return JSONResponse({**key_view(row), "key": text}, status_code=201)
+
+
+async def revoke(request: Request) -> JSONResponse:
+    await authorize(request, "admin")
+    key_id = request.path_params["id"]
+    row = await asyncio.to_thread(revoke_key, request.app.state.interlock.runtime.store, key_id)
+    keys = getattr(request.app.state.authenticator, "keys", None)
+    if keys is not None:  # this process refuses it at once; others within their cache time
+        keys.forget(key_id)
+    return JSONResponse(key_view(row))
+
+
+ADMIN = "Needs the `admin` scope."
+
+
+def openapi_paths() -> dict[str, Any]:
+    errors = {str(c): {"$ref": "#/components/responses/Error"} for c in (400, 401, 403, 404, 429, 500, 503)}
+    key = {"type": "object", "properties": {
+        "id": {"type": "string"}, "label": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}},
+        "created_at": {"type": "number"}, "last_used_at": {"type": "number", "nullable": True},
+        "revoked": {"type": "boolean"}, "revoked_at": {"type": "number", "nullable": True},
+        "key": {"type": "string", "description": "ilk_<id>_<secret>: in the answer to POST only"}}}
+    answer = {"content": {"application/json": {"schema": key}}}
+    return {
+        "/v1/keys": {
+            "get": {"summary": "Every API key, revoked ones too (admin)", "description": ADMIN, "responses": {
+                "200": {"description": "The keys (never their secrets)", "content": {"application/json": {
+                    "schema": {"type": "object", "properties": {"items": {"type": "array", "items": key},
+                                                               "next": {"type": "string", "nullable": True}}}}}}, **errors}},
+            "post": {"summary": "Create an API key (admin); its secret is shown in this answer only",
+                     "description": ADMIN,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["scopes"], "properties": {
+                             "scopes": {"type": "array", "items": {"type": "string", "enum": [
+                                 "admin", "machines:write", "instances:write", "events:write", "read"]}},
+                             "label": {"type": "string"}}}}}},
+                     "responses": {"201": {"description": "The new key, with 'key'", **answer}, **errors}}},
+        "/v1/keys/{id}": {"delete": {
+            "summary": "Revoke an API key (admin); again: unchanged", "description": ADMIN,
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "The key, revoked", **answer}, **errors}}}}
+
+
+def routes() -> list[BaseRoute]:
+    return [Route("/v1/keys", listing, methods=["GET"], name="list_keys"),
+            Route("/v1/keys", create, methods=["POST"], name="create_key"),
+            Route("/v1/keys/{id}", revoke, methods=["DELETE"], name="revoke_key")]

@@ -1,0 +1,43 @@
+"""End users' JWTs on a real server (HS256 from INTERLOCK_JWT_SECRET): a valid token reads and sends,
+every refusal is 401 with its reason code, and keys keep working beside tokens."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from tests.server.support import bearer, running
+
+SECRET = "a-server-secret-long-enough-for-hs512-" * 2
+
+
+def _token(**changes: Any) -> str:
+    claims = {"sub": "alice", "iss": "https://id.test", "aud": "interlock", "exp": int(time.time()) + 600}
+    return jwt.encode(claims | changes, SECRET, algorithm="HS256")
+
+
+def test_tokens_are_verified_with_issuer_audience_and_expiry(sqlite_url: str, tmp_path: Path) -> None:
+    env = {"INTERLOCK_JWT_SECRET": SECRET, "INTERLOCK_JWT_ISSUER": "https://id.test",
+           "INTERLOCK_JWT_AUDIENCE": "interlock"}
+    with running(sqlite_url, dev=False, log=tmp_path / "s.log", env=env) as server:
+        c = server.client
+        assert c.post("/v1/machines/door/instances", json={"name": "d"},
+                      headers=bearer(server.key("admin"))).status_code == 201
+        user = bearer(_token())
+        assert c.get("/v1/machines/door/instances/d", headers=user).status_code == 200
+        sent = c.post("/v1/machines/door/instances/d/events", json={"type": "OPEN"}, headers=user)
+        assert sent.status_code == 200, sent.text
+        refused = c.post("/v1/machines/door/instances", json={"name": "e"}, headers=user)
+        assert refused.json()["error"]["code"] == "auth.scope.missing"  # tokens read and send by default
+        unsigned = jwt.encode({"sub": "alice", "exp": int(time.time()) + 60}, None, algorithm="none")  # type: ignore[arg-type]
+        for token, code in ((_token(exp=int(time.time()) - 3600), "auth.token.expired"),
+                            (_token(iss="https://evil.test"), "auth.token.issuer"),
+                            (_token(aud="elsewhere"), "auth.token.audience"),
+                            (unsigned, "auth.token.algorithm"),
+                            (_token()[:-4] + "AAAA", "auth.token.signature"),
+                            ("a.b.c", "auth.token.malformed")):
+            answer = c.get("/v1/machines", headers=bearer(token))
+            assert answer.status_code == 401 and answer.json()["error"]["code"] == code, (code, answer.text)
