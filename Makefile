@@ -25,12 +25,14 @@ test: lint typecheck
 	$(BIN)/pytest
 
 # the statechart engine against its peers (~1 min), then the durable runtime against DBOS (~4 min), then
-# events/s on PostgreSQL at 1, 2 and 4 processes next to pgbench -N (~1 min)
+# events/s on PostgreSQL at 1, 2 and 4 processes next to pgbench -N (~1 min), then the HTTP server against
+# Restate and a DBOS endpoint, and its live fan-out (~5 min; npm installs Restate into bench/.cache)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.durable
 	$(BIN)/python -m bench.postgres
+	$(BIN)/python -m bench.server
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
