@@ -131,5 +131,5 @@ async def _check(url: str, answered: dict[str, int]) -> list[str]:
             async with session.post(f"/Counter/{key}/get", json=None) as r:
                 state = await r.json(content_type=None)
             if not isinstance(state, dict) or state.get("n") != sent:
-                problems.append(f"{key}: {sent} answered, n = {state['n']}")
+                problems.append(f"{key}: {sent} answered, state {state}")
     return problems

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from interlock.errors import NotFoundError
 from interlock.server.bodies import json_object
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
@@ -28,9 +29,9 @@ async def send(request: Request) -> JSONResponse:
     if wait not in ("true", "false", "1", "0"):
         raise ApiError(400, "request.malformed", f"?wait= must be true or false, not {wait[:20]!r}")
     state = request.app.state
-    await state.catalog.ensure_instance_version(machine, name)
     aio = state.interlock.aio
     if wait in ("false", "0"):
+        await state.catalog.ensure_instance_version(machine, name)
         # checked and queued to the writer now; the write commits after the answer (graceful shutdown
         # waits for it: server/app.py)
         task = asyncio.ensure_future(aio.send(machine, name, event, idempotency_key=key))
@@ -41,7 +42,11 @@ async def send(request: Request) -> JSONResponse:
         state.background.add(task)
         task.add_done_callback(lambda t: _finished(t, state.background, machine, name))
         return JSONResponse({"accepted": True}, status_code=202)
-    result = await aio.send(machine, name, event, idempotency_key=key, timeout=state.config.send_timeout)
+    try:  # the instance's version is nearly always loaded: no read of the instance before the send
+        result = await aio.send(machine, name, event, idempotency_key=key, timeout=state.config.send_timeout)
+    except NotFoundError:  # a version uploaded through another process (or no such instance): load, retry
+        await state.catalog.ensure_instance_version(machine, name)
+        result = await aio.send(machine, name, event, idempotency_key=key, timeout=state.config.send_timeout)
     return JSONResponse(send_view(state.interlock, result, admin=principal.admin))
 
 
