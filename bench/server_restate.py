@@ -128,7 +128,7 @@ async def _check(url: str, answered: dict[str, int]) -> list[str]:
     problems = []
     async with aiohttp.ClientSession(url) as session:
         for key, sent in answered.items():
-            async with session.post(f"/Counter/{key}/get", json=None) as r:
+            async with session.post(f"/Counter/{key}/get", skip_auto_headers=("Content-Type",)) as r:
                 state = await r.json(content_type=None)
             if not isinstance(state, dict) or state.get("n") != sent:
                 problems.append(f"{key}: {sent} answered, state {state}")
