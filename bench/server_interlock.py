@@ -67,6 +67,7 @@ def serving(folder: Path, db: str, *, extra_env: dict[str, str] | None = None) -
     log = folder / f"interlock-{port}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")}
     env |= {"INTERLOCK_RATE": "0"}  # the per-client rate limit would refuse a load generator
+    env |= {"INTERLOCK_ACCESS_LOG": os.environ.get("INTERLOCK_BENCH_ACCESS_LOG", "false")}  # as the peers
     env |= extra_env or {}
     command = [str(Path(sys.executable).parent / "interlock"), "serve", "--dev", "--db", db,
                "--host", "127.0.0.1", "--port", str(port), "--load", str(machine)]
