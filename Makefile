@@ -26,12 +26,15 @@ test: lint typecheck
 
 # the statechart engine against its peers (~1 min), then the durable runtime against DBOS (~4 min), then
 # on PostgreSQL: events/s at 1, 2 and 4 processes next to pgbench -N, the workflow against DBOS on the same
-# server, latency at 1,000 vs 1,000,000 instances, statements per workflow and event (~6 min)
+# server, latency at 1,000 vs 1,000,000 instances, statements per workflow and event (~6 min), then the
+# HTTP server against Restate and a DBOS endpoint, and its live fan-out (~5 min; npm installs Restate into
+# bench/.cache)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.durable
 	$(BIN)/python -m bench.postgres
+	$(BIN)/python -m bench.server
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

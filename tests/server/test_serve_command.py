@@ -1,5 +1,5 @@
 """``interlock serve`` as a user runs it: development mode refused off loopback, and a server that loads
-machine files, says where its docs are, and stops on Ctrl-C."""
+machine files, says where its docs are, and stops on Ctrl-C; its access log, on or off."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.server.support import ROOT, free_port
+from tests.server.support import ROOT, free_port, running
 
 INTERLOCK = [str(Path(sys.executable).parent / "interlock")]  # the console script
 
@@ -54,3 +55,13 @@ def test_serve_loads_the_examples_prints_the_docs_and_stops_on_ctrl_c(tmp_path: 
         output = process.communicate(timeout=60)[0]
     assert process.returncode in (0, 130, -signal.SIGINT), output  # 130: the shell convention for Ctrl-C
     assert "interlock closed" in output
+
+
+@pytest.mark.parametrize("setting", ["", "false"])
+def test_the_access_log_has_a_line_per_request_unless_turned_off(setting: str, tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    env = {"INTERLOCK_ACCESS_LOG": setting} if setting else {}
+    with running(f"sqlite:///{tmp_path / 'a.db'}", log=log, env=env) as server:
+        assert server.client.post("/v1/machines/door/instances", json={"name": "d1"}).status_code == 201
+    lines = [line for line in log.read_text().splitlines() if "POST /v1/machines/door/instances" in line]
+    assert len(lines) == (0 if setting == "false" else 1), log.read_text()[-2000:]

@@ -33,6 +33,7 @@ class ServerConfig:
     max_page_size: int = 1000  # the largest ?limit= accepted
     send_timeout: float = 30.0  # seconds a write waits for its instance to settle (then 503)
     graceful_timeout: float = 30.0  # seconds in-flight requests get to finish on shutdown
+    access_log: bool = True  # a log line per request (uvicorn's access log; ~6% of a busy server's CPU)
     public_url: str | None = None  # where clients reach this server (default http://host:port)
     live_queue_size: int = 1000  # changes a live subscriber may be behind before it is dropped
     live_max_subscribers: int = 1000  # live subscribers (WebSocket and SSE) of one server process

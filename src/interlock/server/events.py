@@ -3,10 +3,15 @@ is committed (``?wait=false``: 202). ``Idempotency-Key`` makes a retried send ap
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from interlock.app import AsyncInterlock
+from interlock.errors import NotFoundError
+from interlock.runtime.model import SendResult
 from interlock.server.bodies import json_object
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
@@ -22,15 +27,24 @@ async def send(request: Request) -> JSONResponse:
     if wait not in ("true", "false", "1", "0"):
         raise ApiError(400, "request.malformed", f"?wait= must be true or false, not {wait[:20]!r}")
     state = request.app.state
-    await state.catalog.ensure_instance_version(machine, name)
-    aio = state.interlock.aio
     if wait in ("false", "0"):
         # answered once the event is committed (applied, or queued behind others): an acknowledged event
         # survives a crash; the answer carries no state, so no view of the instance is built
-        await aio.send(machine, name, event, idempotency_key=key)
+        await _send(request, machine, name, event, key, timeout=None)
         return JSONResponse({"accepted": True}, status_code=202)
-    result = await aio.send(machine, name, event, idempotency_key=key, timeout=state.config.send_timeout)
+    result = await _send(request, machine, name, event, key, timeout=state.config.send_timeout)
     return JSONResponse(send_view(state.interlock, result, admin=principal.admin))
+
+
+async def _send(request: Request, machine: str, name: str, event: dict[str, Any], key: str | None, *,
+                timeout: float | None) -> SendResult:
+    state = request.app.state
+    aio: AsyncInterlock = state.interlock.aio
+    try:  # the instance's version is nearly always loaded: no read of the instance before the send
+        return await aio.send(machine, name, event, idempotency_key=key, timeout=timeout)
+    except NotFoundError:  # a version uploaded through another process (or no such instance): load, retry
+        await state.catalog.ensure_instance_version(machine, name)
+        return await aio.send(machine, name, event, idempotency_key=key, timeout=timeout)
 
 
 def routes() -> list[BaseRoute]:

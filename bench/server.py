@@ -1,0 +1,212 @@
+"""``python -m bench.server``: the HTTP server's benchmark (issue #10), Interlock and its peers in one run.
+
+1. events: ``interlock serve --dev`` over a fresh SQLite file (and PostgreSQL with ``--postgres``), 1,000
+   counters; N keep-alive clients (1, 16, 64, 256) POST ``INC {by, at}`` (guarded by ``event.by > 0``,
+   assigning the context) for a fixed time; events/s, p50 and p99, median of rounds (min-max). Afterwards
+   every instance is read back: one step, one increment per answered event.
+2. peers, same load, same generator (bench/server_load.py): Restate (its server from npm, a Python
+   virtual object with restate-sdk: bench/server_restate.py) and a FastAPI endpoint running a 3-step
+   DBOS workflow on SQLite (bench/server_dbos.py). Ratios Interlock/peer per concurrency, MET/BELOW.
+3. live: 1,000 WebSocket subscribers on one server; changes sent; commit-to-receipt p50/p99
+   (bench/server_live.py).
+
+Options: ``--quick`` (tiny sizes, Interlock only unless peers are named: the smoke test),
+``--only events,restate,dbos,live``, ``--levels 1,16,64,256``, ``--seconds``, ``--rounds``,
+``--postgres``, ``--dir PATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from bench import server_interlock as ours
+from bench import server_live
+from bench.server_load import Outcome, cell, drive
+
+FULL = {"instances": 1000, "levels": (1, 16, 64, 256), "seconds": 5.0, "warmup": 1.0, "rounds": 3,
+        "subscribers": 1000, "changes": 200}
+QUICK = {"instances": 20, "levels": (1, 4), "seconds": 0.3, "warmup": 0.0, "rounds": 1,
+         "subscribers": 10, "changes": 5}
+# Interlock / peer at every concurrency (issue #10); the absolute target is 5,000 events/s, p99 < 25 ms
+# at 64 in flight
+PEER_TARGETS = {"restate": 5.0, "dbos": 10.0}
+TARGET_RATE, TARGET_P99, TARGET_LEVEL, TARGET_LIVE_P99 = 5000.0, 0.025, 64, 0.100
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+PG_DATABASE = "interlock_bench_server"
+
+# a side: name -> (folder -> a context manager giving (base URL, request factory, after-run check))
+Side = Callable[[Path, dict], AbstractContextManager[tuple[str, Any, Any]]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.server", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="")
+    parser.add_argument("--levels", default="")
+    parser.add_argument("--seconds", type=float)
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--postgres", action="store_true", help="also Interlock on PostgreSQL")
+    parser.add_argument("--dir", type=Path)
+    args = parser.parse_args(argv)
+    size = dict(QUICK if args.quick else FULL)
+    if args.levels:
+        size["levels"] = tuple(int(x) for x in args.levels.split(","))
+    size["seconds"] = args.seconds or size["seconds"]
+    size["rounds"] = args.rounds or size["rounds"]
+    default = "events,live" if args.quick else "events,restate,dbos,live"
+    parts = set((args.only or default).split(","))
+    print(f"bench.server on {platform.python_implementation()} {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs, load average {_load()}; {size['instances']} instances, "
+          f"{size['seconds']:g} s per level after {size['warmup']:g} s warm-up, {size['rounds']} round(s), "
+          "one aiohttp keep-alive connection per client (closed loops)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="interlock-bench-server-") as tmp:
+        folder = args.dir or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        sides: dict[str, Side] = {}
+        if "events" in parts:
+            sides["interlock"] = lambda f, s: interlock_side(f, s, "sqlite")
+            if args.postgres:
+                sides["interlock-pg"] = lambda f, s: interlock_side(f, s, "postgres")
+        if "restate" in parts:
+            from bench import server_restate
+            sides["restate"] = server_restate.side
+        if "dbos" in parts:
+            from bench import server_dbos
+            sides["dbos"] = server_dbos.side
+        results = run_sides(folder, size, sides)
+        for line in report(results, size["levels"]):
+            print(line)
+        if "live" in parts:
+            for line in server_live.run(folder, size):
+                print(line, flush=True)
+    print(f"load average after the run {_load()}")
+    return 0
+
+
+def interlock_side(folder: Path, size: dict, store: str) -> AbstractContextManager[tuple[str, Any, Any]]:
+    from contextlib import contextmanager
+
+    @contextmanager
+    def side() -> Iterator[tuple[str, Any, Any]]:
+        db = _fresh_postgres() if store == "postgres" else f"sqlite:///{folder / f'server-{os.getpid()}-{_seq()}.db'}"
+        try:
+            with ours.serving(folder, db) as served:
+                asyncio.run(ours.create_instances(served.url, size["instances"]))
+                before = asyncio.run(ours.read_all(served.url))
+
+                def check(outcomes: list[Outcome]) -> list[str]:
+                    answered: dict[str, list[dict[str, Any]]] = {}
+                    for outcome in outcomes:
+                        for key, bodies in outcome.answered.items():
+                            answered.setdefault(key, []).extend(bodies)
+                    return ours.check_steps(before, asyncio.run(ours.read_all(served.url)), answered)
+
+                yield served.url, ours.request_for(size["instances"]), check
+        finally:
+            if store == "postgres":
+                _drop_postgres()
+    return side()
+
+
+_counter = iter(range(1_000_000))
+
+
+def _seq() -> int:
+    return next(_counter)
+
+
+def run_sides(folder: Path, size: dict, sides: dict[str, Side]) -> dict[str, dict[int, list[Outcome]]]:
+    """Round after round, each side at each level (a fresh server per side and round)."""
+    results: dict[str, dict[int, list[Outcome]]] = {name: {} for name in sides}
+    for r in range(size["rounds"]):
+        for name, side in sides.items():
+            try:
+                with side(folder, size) as (url, request, check):
+                    outcomes = []
+                    for level in size["levels"]:
+                        outcome = asyncio.run(drive(url, request, clients=level, seconds=size["seconds"],
+                                                    seed=r * 1000 + level, warmup=size["warmup"]))
+                        outcomes.append(outcome)
+                        results[name].setdefault(level, []).append(outcome)
+                        print(f"  round {r + 1} {name:<12} {outcome!r}", flush=True)
+                    problems = check(outcomes)
+                    steps = sum(len(b) for o in outcomes for b in o.answered.values())
+                    print(f"  round {r + 1} {name:<12} check: {steps:,} answered events, "
+                          + (f"{len(problems)} instance(s) WRONG: {problems[:3]}" if problems
+                             else "each recorded exactly once"), flush=True)
+                    if problems:
+                        raise SystemExit(f"{name}: answered events and recorded steps differ")
+            except (OSError, RuntimeError) as exc:
+                print(f"  round {r + 1} {name}: not measured ({exc})", file=sys.stderr, flush=True)
+    return results
+
+
+def report(results: dict[str, dict[int, list[Outcome]]], levels: tuple[int, ...]) -> list[str]:
+    lines = ["", "server    events/s, p50 ms, p99 ms: median of rounds (min-max)"]
+    for name, by_level in results.items():
+        for level in levels:
+            runs = by_level.get(level, [])
+            if not runs:
+                continue
+            rates = [o.rate for o in runs]
+            p50s, p99s = [o.pct(0.5) for o in runs], [o.pct(0.99) for o in runs]
+            errors = sum(sum(o.errors.values()) for o in runs)
+            line = (f"server    {name:<12} {level:>4} in flight  {cell(rates):>26} ev/s  "
+                    f"p50 {cell(p50s, 1e3, 1):>20}  p99 {cell(p99s, 1e3, 1):>22}")
+            if errors:
+                line += f"  errors {errors}"
+            if name == "interlock" and level == TARGET_LEVEL:
+                rate, p99 = statistics.median(rates), statistics.median(p99s)
+                line += (f"  (target >= {TARGET_RATE:,.0f}/s and p99 < {TARGET_P99 * 1e3:.0f} ms: "
+                         f"{'MET' if rate >= TARGET_RATE and p99 < TARGET_P99 else 'BELOW'})")
+            lines.append(line)
+    base = results.get("interlock", {})
+    for peer, target in PEER_TARGETS.items():
+        for level in levels:
+            if peer not in results or not results[peer].get(level) or not base.get(level):
+                continue
+            ratios = [a.rate / b.rate for a, b in zip(base[level], results[peer][level], strict=False) if b.rate]
+            if not ratios:
+                continue
+            ratio = statistics.median(ratios)
+            lines.append(f"server    interlock / {peer:<8} {level:>4} in flight  {ratio:6.1f}x "
+                         f"({min(ratios):.1f}-{max(ratios):.1f}, per round)  (target >= {target:g}x: "
+                         f"{'MET' if ratio >= target else 'BELOW'})")
+    return lines
+
+
+def _fresh_postgres() -> str:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        db.execute(f"CREATE DATABASE {PG_DATABASE}")
+    return f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
+
+
+def _drop_postgres() -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""The server benchmark's Interlock side: ``interlock serve --dev`` as a real process on a free loopback
+port over a fresh SQLite file (or a PostgreSQL database), serving the counter below; 1,000 instances;
+afterwards every instance is read back and must show exactly one step per answered event.
+
+Development mode (no credentials, loopback only): API keys are being built on another branch; the
+bench measures the request path without authentication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+# INC {by} is guarded by ``event.by > 0`` and assigns the count, the number of increments and the
+# time the sender stamped in the event (the live fan-out reads it back at the subscriber).
+COUNTER = """
+id: counter
+initial: active
+context: {count: 0, n: 0, at: 0}
+states:
+  active:
+    on:
+      INC:
+        guard: event.by > 0
+        actions: {assign: {count: count + event.by, n: n + 1, at: event.at}}
+"""
+MACHINE = "counter"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Served:
+    """One running ``interlock serve``."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def __repr__(self) -> str:
+        return f"Served({self.url}, pid={self.process.pid})"
+
+
+@contextmanager
+def serving(folder: Path, db: str, *, extra_env: dict[str, str] | None = None) -> Iterator[Served]:
+    """``interlock serve --dev`` on ``db`` with the counter loaded, until the block ends (SIGTERM)."""
+    machine = folder / "counter.yaml"
+    machine.write_text(COUNTER)
+    port = free_port()
+    log = folder / f"interlock-{port}.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")}
+    env |= {"INTERLOCK_RATE": "0"}  # the per-client rate limit would refuse a load generator
+    env |= {"INTERLOCK_ACCESS_LOG": os.environ.get("INTERLOCK_BENCH_ACCESS_LOG", "false")}  # as the peers
+    env |= extra_env or {}
+    command = [str(Path(sys.executable).parent / "interlock"), "serve", "--dev", "--db", db,
+               "--host", "127.0.0.1", "--port", str(port), "--load", str(machine)]
+    with open(log, "ab") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    served = Served(f"http://127.0.0.1:{port}", process, log)
+    try:
+        _wait_ready(served)
+        yield served
+    finally:
+        process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(served: Served) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if served.process.poll() is not None:
+            raise RuntimeError(f"interlock serve exited with {served.process.returncode}: "
+                               f"{served.log.read_text(errors='replace')[-2000:]}")
+        try:
+            if httpx.get(f"{served.url}/v1/health", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"interlock serve did not answer within 60 s: {served.log.read_text(errors='replace')[-2000:]}")
+
+
+def name(i: int) -> str:
+    return f"c{i}"
+
+
+async def create_instances(url: str, count: int, *, concurrency: int = 32) -> None:
+    """``count`` counters, ``c0`` ... (created over HTTP, ``concurrency`` at a time)."""
+    async with aiohttp.ClientSession(url) as session:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(i: int) -> None:
+            async with gate, session.post(f"/v1/machines/{MACHINE}/instances", json={"name": name(i)}) as r:
+                if r.status != 201:
+                    raise RuntimeError(f"creating {name(i)} answered {r.status}: {await r.text()}")
+
+        await asyncio.gather(*(one(i) for i in range(count)))
+
+
+def request_for(count: int) -> Any:
+    """The load generator's request: INC {by: 1-3, at: now} to a random instance of ``count``."""
+    def request(rng: Any) -> tuple[str, dict[str, Any], str]:
+        key = name(rng.randrange(count))
+        body = {"type": "INC", "by": rng.randint(1, 3), "at": time.time()}
+        return f"/v1/machines/{MACHINE}/instances/{key}/events", body, key
+    return request
+
+
+async def read_all(url: str) -> dict[str, dict[str, Any]]:
+    """Every counter instance, by id (paged through the list route)."""
+    found: dict[str, dict[str, Any]] = {}
+    cursor: str | None = None
+    async with aiohttp.ClientSession(url) as session:
+        while True:
+            params = {"limit": "500"} | ({"cursor": cursor} if cursor else {})
+            async with session.get(f"/v1/machines/{MACHINE}/instances", params=params) as r:
+                page = await r.json()
+            found |= {item["id"]: item for item in page["items"]}
+            cursor = page["next"]
+            if cursor is None:
+                return found
+
+
+def check_steps(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
+                answered: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Problems, if any instance's steps, ``n`` or ``count`` do not match the events answered for it."""
+    problems = []
+    for key, item in after.items():
+        sent = answered.get(key, [])
+        steps = item["step"] - before[key]["step"]
+        n = item["context"]["n"] - before[key]["context"]["n"]
+        total = item["context"]["count"] - before[key]["context"]["count"]
+        if steps != len(sent) or n != len(sent) or total != sum(b["by"] for b in sent):
+            problems.append(f"{key}: {len(sent)} events answered, {steps} steps, n +{n}, count +{total} "
+                            f"(expected +{sum(b['by'] for b in sent)})")
+    return problems
