@@ -2,8 +2,8 @@
 port over a fresh SQLite file (or a PostgreSQL database), serving the counter below; 1,000 instances;
 afterwards every instance is read back and must show exactly one step per answered event.
 
-Development mode (no credentials, loopback only): API keys are being built on another branch; the
-bench measures the request path without authentication.
+Development mode (no credentials, loopback only): the bench measures the request path without
+authentication (a verified API key adds a cached digest lookup per request).
 """
 
 from __future__ import annotations
