@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from bench.server_interlock import free_port, name
+from bench.server_load import answered_per_key
 from bench.server_restate import _process, _wait
 
 
@@ -36,11 +37,7 @@ def side(folder: Path, size: dict) -> Iterator[tuple[str, Any, Any]]:
             return f"/counter/{key}/inc", {"by": rng.randint(1, 3), "at": time.time()}, key
 
         def check(outcomes: list[Any]) -> list[str]:
-            answered: dict[str, int] = {}
-            for outcome in outcomes:
-                for key, bodies in outcome.answered.items():
-                    answered[key] = answered.get(key, 0) + len(bodies)
-            return asyncio.run(_check(url, answered))
+            return asyncio.run(_check(url, answered_per_key(outcomes)))
 
         yield url, request, check
 

@@ -88,3 +88,12 @@ def cell(values: list[float], scale: float = 1.0, digits: int = 0) -> str:
         return "n/a"
     med = statistics.median(values) * scale
     return f"{med:,.{digits}f} ({min(values) * scale:,.{digits}f}-{max(values) * scale:,.{digits}f})"
+
+
+def answered_per_key(outcomes: list[Outcome]) -> dict[str, int]:
+    """How many requests each key had answered, over every round: what a peer's state must show."""
+    answered: dict[str, int] = {}
+    for outcome in outcomes:
+        for key, bodies in outcome.answered.items():
+            answered[key] = answered.get(key, 0) + len(bodies)
+    return answered

@@ -22,6 +22,7 @@ import aiohttp
 import httpx
 
 from bench.server_interlock import free_port, name
+from bench.server_load import answered_per_key
 
 VERSION = "1.7.12"
 CACHE = Path(__file__).parent / ".cache" / "restate"
@@ -103,11 +104,7 @@ def side(folder: Path, size: dict) -> Iterator[tuple[str, Any, Any]]:
             return f"/Counter/{key}/inc", {"by": rng.randint(1, 3), "at": time.time()}, key
 
         def check(outcomes: list[Any]) -> list[str]:
-            answered: dict[str, int] = {}
-            for outcome in outcomes:
-                for key, bodies in outcome.answered.items():
-                    answered[key] = answered.get(key, 0) + len(bodies)
-            return asyncio.run(_check(url, answered))
+            return asyncio.run(_check(url, answered_per_key(outcomes)))
 
         yield url, request, check
 
