@@ -110,14 +110,16 @@ class ApiKeys:
         return principal
 
     def _look_up(self, key_id: str, digest: str) -> Principal:
-        with self.store.write() as tx:
+        # read first: an unknown or revoked key (a guess) never waits for the store's writer
+        with self.store.read() as tx:
             row = tx.get_key(key_id)
-            if row is None or not hmac.compare_digest(row.digest, digest):
-                raise UnauthenticatedError(f"no API key {key_id!r} with this secret; create one with "
-                                           "`interlock keys create` or POST /v1/keys", reason="key.unknown")
-            if row.revoked:
-                raise UnauthenticatedError(f"API key {key_id!r} ({row.label!r}) was revoked; ask an admin "
-                                           "for a new one", reason="key.revoked")
+        if row is None or not hmac.compare_digest(row.digest, digest):
+            raise UnauthenticatedError(f"no API key {key_id!r} with this secret; create one with "
+                                       "`interlock keys create` or POST /v1/keys", reason="key.unknown")
+        if row.revoked:
+            raise UnauthenticatedError(f"API key {key_id!r} ({row.label!r}) was revoked; ask an admin "
+                                       "for a new one", reason="key.revoked")
+        with self.store.write() as tx:
             tx.touch_key(key_id, self._wall())
         return Principal("key", f"key:{row.id}", frozenset(row.scopes))
 

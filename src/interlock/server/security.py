@@ -25,17 +25,12 @@ if TYPE_CHECKING:
 
 async def principal_of(request: HTTPConnection) -> Principal:
     """In development mode a request without an ``Authorization`` header is :data:`DEVELOPER`; any other
-    request is the authenticator's to verify (none configured, outside development mode: 401)."""
+    request is the app's authenticator's to verify (API keys and tokens by default: create_app)."""
     header = request.headers.get("authorization")
     state = request.app.state
     if state.config.dev and header is None:
         _check_local(request)
         return DEVELOPER
-    if state.authenticator is None:
-        raise UnauthenticatedError(
-            "this server has no way to verify credentials: run it with an authenticator (API keys or "
-            "tokens), or in development mode (--dev, loopback only) without an Authorization header",
-            reason="credentials.missing")
     principal: Principal = await state.authenticator.authenticate(header)
     return principal
 
