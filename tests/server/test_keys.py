@@ -43,6 +43,9 @@ def test_keys_are_the_admins_and_bad_requests_say_why(guarded: Server) -> None:
     bad = c.post("/v1/keys", json={"scopes": ["root"]}, headers=admin)
     assert bad.status_code == 400 and "unknown scope(s) 'root'" in bad.json()["error"]["message"]
     assert c.post("/v1/keys", json={"scopes": "read"}, headers=admin).status_code == 400
+    long_label = c.post("/v1/keys", json={"scopes": ["read"], "label": "x" * 201}, headers=admin)
+    assert long_label.status_code == 400 and long_label.json()["error"]["details"][0]["path"] == "label"
+    assert bad.json()["error"]["details"][0]["path"] == "scopes"
     assert c.post("/v1/keys", json={"scopes": ["read"], "owner": "x"}, headers=admin).status_code == 400
     missing = c.delete("/v1/keys/nope", headers=admin)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found.key"

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from interlock.auth.keys import create_key, list_keys, revoke_key
+from interlock.auth.keys import check_label, check_scopes, create_key, list_keys, revoke_key
+from interlock.auth.principal import SCOPES
 from interlock.server.bodies import json_object
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
@@ -38,12 +39,19 @@ async def create(request: Request) -> JSONResponse:
         raise ApiError(400, "request.malformed", "a key is created from 'scopes' (a list of admin, "
                        "machines:write, instances:write, events:write, read) and 'label' (text, optional)"
                        + (f"; unknown field(s) {', '.join(unknown)}" if unknown else ""))
+    hint = f"scopes are among {', '.join(SCOPES)}; a label is printable text"
     try:
-        text, row = await asyncio.to_thread(create_key, request.app.state.interlock.runtime.store, scopes,
-                                            label=label)
+        check_scopes(scopes)
     except ValueError as exc:
         raise ApiError(400, "request.malformed", str(exc), details=[{"path": "scopes", "message": str(exc),
-                                                                     "hint": "use the scopes listed"}]) from None
+                                                                     "hint": hint}]) from None
+    try:
+        check_label(label)
+    except ValueError as exc:
+        raise ApiError(400, "request.malformed", str(exc), details=[{"path": "label", "message": str(exc),
+                                                                     "hint": hint}]) from None
+    text, row = await asyncio.to_thread(create_key, request.app.state.interlock.runtime.store, scopes,
+                                        label=label)
     return JSONResponse({**key_view(row), "key": text}, status_code=201)
 
 
@@ -78,8 +86,7 @@ def openapi_paths() -> dict[str, Any]:
                      "description": ADMIN,
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
                          "type": "object", "required": ["scopes"], "properties": {
-                             "scopes": {"type": "array", "items": {"type": "string", "enum": [
-                                 "admin", "machines:write", "instances:write", "events:write", "read"]}},
+                             "scopes": {"type": "array", "items": {"type": "string", "enum": list(SCOPES)}},
                              "label": {"type": "string"}}}}}},
                      "responses": {"201": {"description": "The new key, with 'key'", **answer}, **errors}}},
         "/v1/keys/{id}": {"delete": {
