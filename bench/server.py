@@ -1,9 +1,10 @@
 """``python -m bench.server``: the HTTP server's benchmark (issue #10), Interlock and its peers in one run.
 
-1. events: ``interlock serve --dev`` over a fresh SQLite file (and PostgreSQL with ``--postgres``), 1,000
-   counters; N keep-alive clients (1, 16, 64, 256) POST ``INC {by, at}`` (guarded by ``event.by > 0``,
-   assigning the context) for a fixed time; events/s, p50 and p99, median of rounds (min-max). Afterwards
-   every instance is read back: one step, one increment per answered event.
+1. events: ``interlock serve`` (an admin API key on every request) over a fresh SQLite file (and
+   PostgreSQL with ``--postgres``), 1,000 counters; N keep-alive clients (1, 16, 64, 256) POST ``INC
+   {by, at}`` (guarded by ``event.by > 0``, assigning the context) for a fixed time; events/s, p50 and
+   p99, median of rounds (min-max). Afterwards every instance is read back: one step, one increment per
+   answered event.
 2. peers, same load, same generator (bench/server_load.py): Restate (its server from npm, a Python
    virtual object with restate-sdk: bench/server_restate.py) and a FastAPI endpoint running a 3-step
    DBOS workflow on SQLite (bench/server_dbos.py). Ratios Interlock/peer per concurrency, MET/BELOW.
@@ -44,8 +45,9 @@ TARGET_RATE, TARGET_P99, TARGET_LEVEL, TARGET_LIVE_P99 = 5000.0, 0.025, 64, 0.10
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PG_DATABASE = "interlock_bench_server"
 
-# a side: name -> (folder -> a context manager giving (base URL, request factory, after-run check))
-Side = Callable[[Path, dict], AbstractContextManager[tuple[str, Any, Any]]]
+# a side: name -> (folder -> a context manager giving (base URL, headers every request carries, request
+# factory, after-run check))
+Side = Callable[[Path, dict], AbstractContextManager[tuple[str, dict[str, str], Any, Any]]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,25 +95,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def interlock_side(folder: Path, size: dict, store: str) -> AbstractContextManager[tuple[str, Any, Any]]:
+def interlock_side(folder: Path, size: dict, store: str) -> AbstractContextManager[tuple[str, dict[str, str], Any, Any]]:
     from contextlib import contextmanager
 
     @contextmanager
-    def side() -> Iterator[tuple[str, Any, Any]]:
+    def side() -> Iterator[tuple[str, dict[str, str], Any, Any]]:
         db = _fresh_postgres() if store == "postgres" else f"sqlite:///{folder / f'server-{os.getpid()}-{_seq()}.db'}"
         try:
             with ours.serving(folder, db) as served:
-                asyncio.run(ours.create_instances(served.url, size["instances"]))
-                before = asyncio.run(ours.read_all(served.url))
+                asyncio.run(ours.create_instances(served, size["instances"]))
+                before = asyncio.run(ours.read_all(served))
 
                 def check(outcomes: list[Outcome]) -> list[str]:
                     answered: dict[str, list[dict[str, Any]]] = {}
                     for outcome in outcomes:
                         for key, bodies in outcome.answered.items():
                             answered.setdefault(key, []).extend(bodies)
-                    return ours.check_steps(before, asyncio.run(ours.read_all(served.url)), answered)
+                    return ours.check_steps(before, asyncio.run(ours.read_all(served)), answered)
 
-                yield served.url, ours.request_for(size["instances"]), check
+                yield served.url, served.headers, ours.request_for(size["instances"]), check
         finally:
             if store == "postgres":
                 _drop_postgres()
@@ -131,11 +133,12 @@ def run_sides(folder: Path, size: dict, sides: dict[str, Side]) -> dict[str, dic
     for r in range(size["rounds"]):
         for name, side in sides.items():
             try:
-                with side(folder, size) as (url, request, check):
+                with side(folder, size) as (url, headers, request, check):
                     outcomes = []
                     for level in size["levels"]:
                         outcome = asyncio.run(drive(url, request, clients=level, seconds=size["seconds"],
-                                                    seed=r * 1000 + level, warmup=size["warmup"]))
+                                                    seed=r * 1000 + level, warmup=size["warmup"],
+                                                    headers=headers))
                         outcomes.append(outcome)
                         results[name].setdefault(level, []).append(outcome)
                         print(f"  round {r + 1} {name:<12} {outcome!r}", flush=True)

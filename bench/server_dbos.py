@@ -20,7 +20,7 @@ from bench.server_restate import _process, _wait
 
 
 @contextmanager
-def side(folder: Path, size: dict) -> Iterator[tuple[str, Any, Any]]:
+def side(folder: Path, size: dict) -> Iterator[tuple[str, dict[str, str], Any, Any]]:
     port = free_port()
     home = folder / f"dbos-{port}"
     home.mkdir()
@@ -39,7 +39,7 @@ def side(folder: Path, size: dict) -> Iterator[tuple[str, Any, Any]]:
         def check(outcomes: list[Any]) -> list[str]:
             return asyncio.run(_check(url, answered_per_key(outcomes)))
 
-        yield url, request, check
+        yield url, {}, request, check  # no credentials: the peer runs none
 
 
 async def _check(url: str, answered: dict[str, int]) -> list[str]:

@@ -1,9 +1,10 @@
-"""The server benchmark's Interlock side: ``interlock serve --dev`` as a real process on a free loopback
+"""The server benchmark's Interlock side: ``interlock serve`` as a real process on a free loopback
 port over a fresh SQLite file (or a PostgreSQL database), serving the counter below; 1,000 instances;
 afterwards every instance is read back and must show exactly one step per answered event.
 
-Development mode (no credentials, loopback only): the bench measures the request path without
-authentication (a verified API key adds a cached digest lookup per request).
+Authenticated as a deployment is: an admin API key is created in the database first (``interlock keys
+create --admin``), the server runs without ``--dev``, and every request carries ``Authorization: Bearer
+KEY`` (:attr:`Served.headers`), so the figures include verifying it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ class Served:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    key: str  # an admin API key of its database
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What every request to it carries: the admin key as a bearer credential."""
+        return {"Authorization": f"Bearer {self.key}"}
 
     def __repr__(self) -> str:
         return f"Served({self.url}, pid={self.process.pid})"
@@ -60,7 +67,7 @@ class Served:
 
 @contextmanager
 def serving(folder: Path, db: str, *, extra_env: dict[str, str] | None = None) -> Iterator[Served]:
-    """``interlock serve --dev`` on ``db`` with the counter loaded, until the block ends (SIGTERM)."""
+    """``interlock serve`` on ``db`` with the counter loaded and an admin key, until the block ends (SIGTERM)."""
     machine = folder / "counter.yaml"
     machine.write_text(COUNTER)
     port = free_port()
@@ -69,11 +76,12 @@ def serving(folder: Path, db: str, *, extra_env: dict[str, str] | None = None) -
     env |= {"INTERLOCK_RATE": "0"}  # the per-client rate limit would refuse a load generator
     env |= {"INTERLOCK_ACCESS_LOG": os.environ.get("INTERLOCK_BENCH_ACCESS_LOG", "false")}  # as the peers
     env |= extra_env or {}
-    command = [str(Path(sys.executable).parent / "interlock"), "serve", "--dev", "--db", db,
-               "--host", "127.0.0.1", "--port", str(port), "--load", str(machine)]
+    interlock = str(Path(sys.executable).parent / "interlock")
+    key = admin_key(interlock, db, env)
+    command = [interlock, "serve", "--db", db, "--host", "127.0.0.1", "--port", str(port), "--load", str(machine)]
     with open(log, "ab") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    served = Served(f"http://127.0.0.1:{port}", process, log)
+    served = Served(f"http://127.0.0.1:{port}", process, log, key)
     try:
         _wait_ready(served)
         yield served
@@ -84,6 +92,16 @@ def serving(folder: Path, db: str, *, extra_env: dict[str, str] | None = None) -
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def admin_key(interlock: str, db: str, env: dict[str, str]) -> str:
+    """A new admin API key in ``db`` (``interlock keys create --admin``: the key is its last line)."""
+    done = subprocess.run([interlock, "keys", "create", "--admin", "--label", "bench", "--db", db], env=env,
+                          capture_output=True, text=True, timeout=120)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"interlock keys create --admin exited with {done.returncode}: {done.stderr[-2000:]}")
+    return lines[-1]
 
 
 def _wait_ready(served: Served) -> None:
@@ -105,9 +123,9 @@ def name(i: int) -> str:
     return f"c{i}"
 
 
-async def create_instances(url: str, count: int, *, concurrency: int = 32) -> None:
+async def create_instances(served: Served, count: int, *, concurrency: int = 32) -> None:
     """``count`` counters, ``c0`` ... (created over HTTP, ``concurrency`` at a time)."""
-    async with aiohttp.ClientSession(url) as session:
+    async with aiohttp.ClientSession(served.url, headers=served.headers) as session:
         gate = asyncio.Semaphore(concurrency)
 
         async def one(i: int) -> None:
@@ -127,11 +145,11 @@ def request_for(count: int) -> Any:
     return request
 
 
-async def read_all(url: str) -> dict[str, dict[str, Any]]:
+async def read_all(served: Served) -> dict[str, dict[str, Any]]:
     """Every counter instance, by id (paged through the list route)."""
     found: dict[str, dict[str, Any]] = {}
     cursor: str | None = None
-    async with aiohttp.ClientSession(url) as session:
+    async with aiohttp.ClientSession(served.url, headers=served.headers) as session:
         while True:
             params = {"limit": "500"} | ({"cursor": cursor} if cursor else {})
             async with session.get(f"/v1/machines/{MACHINE}/instances", params=params) as r:

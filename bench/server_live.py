@@ -28,8 +28,8 @@ def run(folder: Path, size: dict) -> list[str]:
     db = f"sqlite:///{folder / 'live.db'}"
     env = {"INTERLOCK_LIVE_MAX_SUBSCRIBERS": str(subscribers)}
     with ours.serving(folder, db, extra_env=env) as served:
-        asyncio.run(ours.create_instances(served.url, 10))
-        from_commit, from_send, missing = asyncio.run(_fan_out(served.url, subscribers, changes))
+        asyncio.run(ours.create_instances(served, 10))
+        from_commit, from_send, missing = asyncio.run(_fan_out(served, subscribers, changes))
     lines = [f"live      {subscribers:,} WebSocket subscribers to one machine on one server (SQLite), "
              f"{changes} changes {GAP * 1e3:.0f} ms apart; each subscriber times every change it receives"]
     if not from_commit:
@@ -42,7 +42,8 @@ def run(folder: Path, size: dict) -> list[str]:
     return lines
 
 
-async def _fan_out(url: str, subscribers: int, changes: int) -> tuple[list[float], list[float], int]:
+async def _fan_out(served: ours.Served, subscribers: int, changes: int) -> tuple[list[float], list[float], int]:
+    url = served.url
     ws_url = url.replace("http://", "ws://") + "/v1/subscribe"
     from_commit: list[float] = []
     from_send: list[float] = []
@@ -52,7 +53,7 @@ async def _fan_out(url: str, subscribers: int, changes: int) -> tuple[list[float
     async def subscriber() -> int:
         nonlocal subscribed
         got = 0
-        async with connect(ws_url, max_size=2**20, open_timeout=60) as ws:
+        async with connect(ws_url, max_size=2**20, open_timeout=60, additional_headers=served.headers) as ws:
             await ws.send(orjson.dumps({"subscribe": {"machine": ours.MACHINE}}).decode())
             await _expect_subscribed(ws)
             subscribed += 1
@@ -72,7 +73,7 @@ async def _fan_out(url: str, subscribers: int, changes: int) -> tuple[list[float
 
     async def sender() -> None:
         await ready.wait()
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=60, headers=served.headers) as client:
             for k in range(changes):
                 body = {"type": "INC", "by": 1, "at": time.time()}
                 r = await client.post(f"/v1/machines/{ours.MACHINE}/instances/{ours.name(k % 10)}/events", json=body)

@@ -46,12 +46,13 @@ class Outcome:
 
 
 async def drive(base: str, request: Request, *, clients: int, seconds: float, seed: int = 0,
-                warmup: float = 0.0) -> Outcome:
-    """``clients`` closed loops against ``base`` for ``seconds`` (after ``warmup`` seconds not counted)."""
+                warmup: float = 0.0, headers: dict[str, str] | None = None) -> Outcome:
+    """``clients`` closed loops against ``base`` for ``seconds`` (after ``warmup`` seconds not counted);
+    every request carries ``headers`` (credentials)."""
     outcome = Outcome(clients, seconds)
     connector = aiohttp.TCPConnector(limit=clients, force_close=False)
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as session:
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout, headers=headers) as session:
         start = time.perf_counter() + warmup
         stop = start + seconds
 

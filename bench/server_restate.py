@@ -72,7 +72,7 @@ def _wait(url: str, what: str, process: subprocess.Popen[bytes], log: Path) -> N
 
 
 @contextmanager
-def side(folder: Path, size: dict) -> Iterator[tuple[str, Any, Any]]:
+def side(folder: Path, size: dict) -> Iterator[tuple[str, dict[str, str], Any, Any]]:
     binary = install()
     ingress, admin, fabric, handler = free_port(), free_port(), free_port(), free_port()
     base = folder / f"restate-{ingress}"
@@ -106,7 +106,7 @@ def side(folder: Path, size: dict) -> Iterator[tuple[str, Any, Any]]:
         def check(outcomes: list[Any]) -> list[str]:
             return asyncio.run(_check(url, answered_per_key(outcomes)))
 
-        yield url, request, check
+        yield url, {}, request, check  # no credentials: the peer runs none
 
 
 def _wait_ingress(url: str) -> None:
