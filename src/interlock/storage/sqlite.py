@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -45,7 +44,8 @@ from interlock.storage.store import (
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _Q = load_queries("sqlite")
 WRITER_CACHE_KIB = 64 * 1024
-POLL_CHANGES = 0.05  # seconds between two reads of the change feed by a waiting reader
+POLL_CHANGES = 0.05  # seconds between two reads of the change feed by a waiting reader (commits of
+# this process wake it at once: see wait_for_changes)
 # Pages the WAL may hold before a commit copies them back into the database file (SQLite's default is
 # 1,000). Under load most commits rewrite the same hot pages (instance rows, index leaves); a larger WAL
 # copies each of them back once per checkpoint instead of every few commits. The file grows to ~40 MB.
@@ -85,6 +85,7 @@ class SQLiteStore:
         # for close(), and weak, so it keeps no connection of a finished thread open
         self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
+        self._commits = threading.Condition()  # notified after each commit through this store
         check_file(self.path)
         self._migrate()
 
@@ -133,6 +134,8 @@ class SQLiteStore:
         except StorageError:
             conn.rollback_if_open()
             raise
+        with self._commits:
+            self._commits.notify_all()
 
     @contextmanager
     def read(self) -> Iterator[SQLiteTx]:
@@ -158,8 +161,11 @@ class SQLiteStore:
             return tx.last_position()
 
     def wait_for_changes(self, timeout: float) -> None:
-        """SQLite has no notifications: readers poll; this only paces them."""
-        time.sleep(min(timeout, POLL_CHANGES))
+        """SQLite has no notifications between processes: readers poll, and this paces them (at most
+        POLL_CHANGES seconds). A commit through this store (this process) wakes them at once, so a
+        change feed follower (server/feed.py) does not wait out the poll for the process's own steps."""
+        with self._commits:
+            self._commits.wait(min(timeout, POLL_CHANGES))
 
     def close(self) -> None:
         with self._lock:
