@@ -1,8 +1,10 @@
 """``interlock serve`` as a user runs it: development mode refused off loopback, and a server that loads
-machine files, says where its docs are, and stops on Ctrl-C; its access log, on or off."""
+machine files, says where its docs are, and stops on Ctrl-C; its access log, on or off; WebSocket
+compression, off unless turned on."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from tests.server.support import ROOT, free_port, running
 
@@ -65,3 +68,14 @@ def test_the_access_log_has_a_line_per_request_unless_turned_off(setting: str, t
         assert server.client.post("/v1/machines/door/instances", json={"name": "d1"}).status_code == 201
     lines = [line for line in log.read_text().splitlines() if "POST /v1/machines/door/instances" in line]
     assert len(lines) == (0 if setting == "false" else 1), log.read_text()[-2000:]
+
+
+@pytest.mark.parametrize("setting", ["", "true"])
+def test_live_websockets_are_compressed_only_when_turned_on(setting: str, tmp_path: Path) -> None:
+    env = {"INTERLOCK_LIVE_COMPRESSION": setting} if setting else {}
+    with running(f"sqlite:///{tmp_path / 'c.db'}", env=env) as server, connect(
+            server.url.replace("http://", "ws://") + "/v1/subscribe") as ws:  # offers permessage-deflate
+        ws.send(json.dumps({"subscribe": {"machine": "door"}}))
+        assert "subscribed" in json.loads(ws.recv(timeout=30))
+        extensions = [type(e).__name__ for e in ws.protocol.extensions]
+    assert extensions == (["PerMessageDeflate"] if setting == "true" else [])

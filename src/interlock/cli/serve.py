@@ -72,6 +72,7 @@ def run_server(settings: Any, *, authenticator: Any = None) -> None:
     typer.echo(f"Interlock API on {base}{mode}; docs at {base}/docs, store {settings.db.split('@')[-1]}")
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
                                            access_log=settings.access_log,
+                                           ws_per_message_deflate=settings.live_compression,
                                            timeout_graceful_shutdown=int(settings.graceful_timeout),
                                            lifespan="on"))
     server.run()  # uvicorn raises the signal that stopped it again once it is done (exit status -N)

@@ -37,6 +37,9 @@ class ServerConfig:
     public_url: str | None = None  # where clients reach this server (default http://host:port)
     live_queue_size: int = 1000  # changes a live subscriber may be behind before it is dropped
     live_max_subscribers: int = 1000  # live subscribers (WebSocket and SSE) of one server process
+    # permessage-deflate on live WebSockets: off, as a change's frame is small and compressing it for each
+    # of 1,000 subscribers was over a quarter of the server's CPU in the fan-out (docs/benchmarks.md)
+    live_compression: bool = False
     # hosts charts' Basic HTTP sends may POST to ("*" any, "*.example.com" a domain; empty: none)
     http_sends_allow: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     key_cache_seconds: float = 10.0  # a verified API key is trusted this long (a revocation's delay)

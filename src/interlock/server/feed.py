@@ -18,7 +18,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from interlock.app import Interlock
 from interlock.errors import InterlockError
@@ -36,10 +36,14 @@ BACKOFF = 1.0  # seconds the follower waits after the store failed
 
 @dataclass(frozen=True, slots=True)
 class Update:
-    """A committed change and its instance, read once after the change (it may be at a later step)."""
+    """A committed change and its instance, read once after the change (it may be at a later step).
+
+    ``encoded`` is a memo its subscribers share (server/live.py): each view of the update (admin or
+    not) is built and encoded once, not once per subscriber."""
 
     change: Change
     instance: Instance | None
+    encoded: dict[bool, bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 class Dropped(Exception):

@@ -60,6 +60,15 @@ def change_view(conn: HTTPConnection, update: Update, *, admin: bool) -> dict[st
             "outcome": c.outcome, "at": c.at, "instance": instance}
 
 
+def encoded_change(conn: HTTPConnection, update: Update, *, admin: bool) -> bytes:
+    """:func:`change_view` as JSON, encoded once per update and view: every subscriber of a change
+    gets the same bytes (1,000 subscribers, one encoding)."""
+    encoded = update.encoded.get(admin)
+    if encoded is None:
+        encoded = update.encoded[admin] = orjson.dumps(change_view(conn, update, admin=admin))
+    return encoded
+
+
 def feed_of(conn: HTTPConnection) -> Feed:
     feed: Feed = conn.app.state.feed
     return feed
@@ -139,28 +148,33 @@ def _wanted(machine: str, instances: frozenset[str] | None) -> Callable[[Change]
 
 
 async def _pump(ws: WebSocket, sub: Subscription, principal: Principal) -> None:
-    """Send changes until the client leaves or is dropped; a client's later messages are refused."""
+    """Send changes until the client leaves or is dropped; a client's later messages are refused.
+
+    The listener ends the subscription when the client leaves or writes (it drops ``sub``, which wakes
+    a waiting ``next()``), so waiting for the next change needs no task of its own per change."""
     listener = asyncio.ensure_future(_listen(ws))
+    listener.add_done_callback(lambda _: sub.drop(_CLIENT_DONE))
     try:
         while True:
-            change = asyncio.ensure_future(sub.next())
-            done, _ = await asyncio.wait({change, listener}, return_when=asyncio.FIRST_COMPLETED)
-            if listener in done:
-                change.cancel()
+            try:
+                update = await sub.next()
+            except Dropped as exc:
+                if not listener.done():
+                    await _close(ws, CLOSE_TRY_LATER, _short(exc.reason, sub.position))
+                    return
+            if listener.done():  # the client left or wrote: nothing more is sent
                 reason = listener.result()
                 if reason is not None:
                     await _close(ws, CLOSE_POLICY, reason)
                 return
-            try:
-                update = change.result()
-            except Dropped as exc:
-                await _close(ws, CLOSE_TRY_LATER, _short(exc.reason, sub.position))
-                return
-            await ws.send_bytes(orjson.dumps(change_view(ws, update, admin=principal.admin)))
+            await ws.send_bytes(encoded_change(ws, update, admin=principal.admin))
     except WebSocketDisconnect:
         return
     finally:
         listener.cancel()
+
+
+_CLIENT_DONE = "client.done: the client left or sent a second message"
 
 
 async def _listen(ws: WebSocket) -> str | None:
