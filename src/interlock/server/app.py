@@ -45,6 +45,7 @@ log = logging.getLogger("interlock.server")
 # a new concept adds its module here
 ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin, keys, live,
                                   basichttp, webhooks, openapi)
+HOT_ROUTES = frozenset({"send_event"})  # tried first (sends are most of a busy server's requests)
 
 
 def create_app(interlock: Interlock, config: ServerConfig, *,
@@ -54,6 +55,9 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
     Credentials are verified by ``authenticator``, by default API keys from the Interlock's store and,
     when ``config`` sets them up, end users' JWTs (docs/auth.md)."""
     routes = [route for module in ROUTE_MODULES for route in module.routes()]
+    # Starlette tries routes in order, a regular expression each: the busiest goes first (no other
+    # route's path matches a send's, so the order changes nothing else)
+    routes.sort(key=lambda route: getattr(route, "name", None) not in HOT_ROUTES)
     middleware = [Middleware(RateLimit, rate=config.rate, burst=config.burst),
                   Middleware(BodyLimit, limit=config.max_body_bytes)]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS,

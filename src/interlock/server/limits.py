@@ -27,7 +27,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await self._refuse(scope, receive, send)
             return
@@ -121,8 +121,18 @@ class RateLimit:
         return wait
 
 
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    """The last value of header ``name`` (lower case), as ``dict(scope["headers"])`` would give, without
+    building the dict."""
+    found = None
+    for key, value in scope["headers"]:
+        if key == name:
+            found = value
+    return found
+
+
 def _credentials_of(scope: Scope) -> str | None:
-    authorization = dict(scope["headers"]).get(b"authorization")
+    authorization = _header(scope, b"authorization")
     return "auth:" + hashlib.sha256(authorization).hexdigest()[:32] if authorization else None
 
 
