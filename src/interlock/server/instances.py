@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from interlock.runtime.model import Page
 from interlock.server.bodies import cursor, json_object, page_limit, query_text, text_field
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
@@ -35,7 +36,7 @@ async def create(request: Request) -> JSONResponse:
     state = request.app.state
     version = await state.catalog.version_for_new(machine, version)
     instance = await state.interlock.aio.create(machine, name, input=given, version=version,
-                                                timeout=state.config.send_timeout)
+                                                timeout=state.config.send_timeout, caller=principal)
     return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin), status_code=201)
 
 
@@ -54,6 +55,9 @@ async def listing(request: Request) -> JSONResponse:
         for version in sorted(unknown):
             await state.catalog.ensure(machine, version)
         page = await state.interlock.aio.list(machine, **options)
+    # a caller the machine's read rule restrains sees the instances it may read (Interlock.list)
+    items = tuple(i for i in page.items if state.interlock.read_refusal(i, principal) is None)
+    page = Page(items, page.next)
     return JSONResponse(instances_page(state.interlock, page, admin=principal.admin))
 
 
@@ -62,7 +66,7 @@ async def read(request: Request) -> JSONResponse:
     machine, name = request.path_params["machine"], request.path_params["name"]
     state = request.app.state
     await state.catalog.ensure_instance_version(machine, name)
-    instance = await state.interlock.aio.get(machine, name)
+    instance = await state.interlock.aio.get(machine, name, caller=principal)
     return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin))
 
 
@@ -72,7 +76,7 @@ def _control(action: str) -> Callable[[Request], Awaitable[JSONResponse]]:
         machine, name = request.path_params["machine"], request.path_params["name"]
         state = request.app.state
         await state.catalog.ensure_instance_version(machine, name)
-        instance = await getattr(state.interlock.aio, action)(machine, name)
+        instance = await getattr(state.interlock.aio, action)(machine, name, caller=principal)
         return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin))
 
     control.__name__ = action

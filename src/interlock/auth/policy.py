@@ -1,0 +1,120 @@
+"""Per-machine authorization: who may create, read, control and send which event to an instance, in
+which state (docs/auth.md, "Machine rules").
+
+A machine's policy holds one rule per operation; a rule is ``fn(access) -> truthy`` over an
+:class:`Access`, the plain facts of one request: the caller (``claims``, ``caller``), the instance
+(``name``, ``state``, ``context``, ``In()``) and, for a send, the ``event``. Documents write rules as
+expressions of the safe language (frontends/document_authorize.py compiles them into such functions);
+trusted Python configs may give callables.
+
+Rules decide for callers that are not admin. An operation the policy has no rule for is refused
+(``rule.missing``): a machine that declares rules allows only what they allow. A rule that raises is a
+refusal too (``rule.failed``), never a permission. The runtime evaluates send and create rules inside the
+write transaction, against the state the event meets (a queued event when it is taken from the inbox).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from interlock.auth.principal import Principal
+from interlock.core.events import Event
+
+__all__ = ["OPERATIONS", "Access", "Policy", "Refusal", "Rule", "caller_of"]
+
+# what a policy has rules for; "control" is pause, resume and cancel (``access.operation`` says which)
+OPERATIONS = ("create", "read", "send", "control")
+CONTROL = ("pause", "resume", "cancel")
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What a rule decides from. ``state`` holds the active leaf states and ``configuration`` every active
+    state (``In()`` asks it); for ``create``, the instance as its start would leave it."""
+
+    operation: str
+    caller: Mapping[str, Any]
+    name: str
+    configuration: tuple[str, ...] = ()
+    state: tuple[str, ...] = ()
+    context: Mapping[str, Any] = field(default_factory=dict)
+    event: Event | None = None
+
+    @property
+    def claims(self) -> Mapping[str, Any]:
+        """The caller's verified token claims (``{"sub": ...}`` for an API key)."""
+        claims: Mapping[str, Any] = self.caller.get("claims") or {"sub": self.caller.get("sub")}
+        return claims
+
+    def In(self, state_id: str) -> bool:  # the SCXML predicate's name, as in document expressions
+        """Is the state active?"""
+        return state_id.removeprefix("#") in self.configuration
+
+
+Rule = Callable[[Access], Any]
+
+
+class Refusal(NamedTuple):
+    """Why a policy refused: ``reason`` (``rule.refused``, ``rule.missing``, ``rule.failed``) and a message
+    that names the machine's rule."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A machine's rules: ``send`` maps event names (``*`` for any other) to rules."""
+
+    create: Rule | None = None
+    read: Rule | None = None
+    control: Rule | None = None
+    send: Mapping[str, Rule] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)  # rule path -> its text, for messages
+
+    def decide(self, access: Access, machine: str) -> Refusal | None:
+        """None if ``access`` is allowed, else why not."""
+        operation = access.operation
+        if operation == "send":
+            assert access.event is not None
+            name = access.event.name
+            path = f"send.{name}" if name in self.send else "send.*"
+            rule = self.send.get(name) or self.send.get("*")
+            what = f"send event {name!r} to"
+        else:
+            path = "control" if operation in CONTROL else operation
+            rule = getattr(self, path)
+            what = f"{operation}"
+        subject = access.caller.get("sub")
+        if rule is None:
+            return Refusal("rule.missing", f"machine {machine!r} has no authorize rule that lets a caller "
+                           f"{what} an instance (authorize.{path}); {subject!r} may not {what} "
+                           f"{machine}/{access.name}")
+        try:
+            allowed = rule(access)
+        except Exception as exc:  # a rule that cannot decide refuses
+            return Refusal("rule.failed", f"the authorize rule {self._named(path)} of machine {machine!r} "
+                           f"failed for {subject!r} on {machine}/{access.name}, so the call is refused: {exc}")
+        if allowed is True or (allowed is not False and bool(allowed)):
+            return None
+        state = f" in state {list(access.state)}" if access.state else ""
+        return Refusal("rule.refused", f"{subject!r} may not {what} {machine}/{access.name}{state}: the rule "
+                       f"{self._named(path)} of machine {machine!r} is false")
+
+    def _named(self, path: str) -> str:
+        source = self.sources.get(path)
+        return f"authorize.{path} ({source})" if source else f"authorize.{path}"
+
+
+def caller_of(principal: Principal | None) -> dict[str, Any] | None:
+    """The caller as rules see it and as a queued event keeps it (plain JSON); None for admin callers and
+    trusted code, which no machine rule restrains."""
+    if principal is None or principal.admin:
+        return None
+    caller: dict[str, Any] = {"kind": principal.kind, "sub": principal.subject,
+                              "scopes": sorted(principal.scopes)}
+    if principal.claims:
+        caller["claims"] = dict(principal.claims)
+    return caller
