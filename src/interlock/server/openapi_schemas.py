@@ -39,7 +39,7 @@ INSTANCE = obj({
 
 HISTORY_ENTRY = obj({
     "step": INTEGER, "at": NUMBER,
-    "outcome": {"type": "string", "enum": ["started", "applied", "ignored", "failed", "cancelled"]},
+    "outcome": {"type": "string", "enum": ["started", "applied", "ignored", "failed", "refused", "cancelled"]},
     "event": nullable({"type": "object"}), "idempotency_key": nullable(TEXT), "cause": nullable(TEXT),
     "source": TEXTS, "target": TEXTS, "context_change": {"type": "object"},
     "effects": {"type": "array", "items": {"type": "object"}}, "error": nullable(TEXT)})
