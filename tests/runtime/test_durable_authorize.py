@@ -57,8 +57,8 @@ def expense_app(tmp_path: Path) -> Interlock:
     return open_app(tmp_path / "a.db", VirtualClock(100.0), load_document(EXPENSE))
 
 
-class refused:  # noqa: N801 (used as a context manager, like pytest.raises)
-    """``with _Reason("rule.refused"):`` a ForbiddenError with that reason."""
+class refused:
+    """``with refused("rule.refused"):`` expects a ForbiddenError with that reason (as pytest.raises)."""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
