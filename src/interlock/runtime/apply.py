@@ -133,7 +133,9 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
 
 def refused(unit: Unit, row: InstanceRow, event: Event, caller: dict[str, Any]) -> Refusal | None:
     """Why the send rule of the instance's machine version refuses ``caller``'s ``event`` now (None: allowed,
-    or the machine has no rules). An instance this process cannot step is left to the one that can."""
+    or the machine has no rules). Without the instance's version this process applies none of its events
+    (an active instance's wait for a process that has it; an ended one's are recorded as ignored, changing
+    nothing), so there is nothing to decide here."""
     if not unit.registry.has_version(row.machine, row.version):
         return None
     chart = unit.registry.chart(row.machine, row.version)

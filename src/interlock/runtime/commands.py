@@ -26,9 +26,10 @@ def existing(unit: Unit, machine: str, id: str) -> InstanceRow:
 
 def controlled(unit: Unit, machine: str, id: str, operation: str, caller: dict[str, Any] | None) -> InstanceRow:
     """The instance, if the control rule of its machine version lets ``caller`` (None: trusted) do
-    ``operation`` (pause, resume, cancel) to it as it is; :class:`ForbiddenError` otherwise."""
+    ``operation`` (pause, resume, cancel) to it as it is; :class:`ForbiddenError` otherwise. A process
+    without the instance's version cannot decide: NotFoundError (the server loads the version first)."""
     row = existing(unit, machine, id)
-    if caller is None or not unit.registry.has_version(machine, row.version):
+    if caller is None:
         return row
     chart = unit.registry.chart(machine, row.version)
     if chart.policy is None:

@@ -46,7 +46,7 @@ async def receive(request: Request) -> JSONResponse:
     await state.catalog.ensure(machine)
     result = await state.interlock.aio.send(machine, name, event,
                                             idempotency_key=request.headers.get("idempotency-key"),
-                                            timeout=state.config.send_timeout)
+                                            timeout=state.config.send_timeout, caller=principal)
     return JSONResponse(send_view(state.interlock, result, admin=principal.admin))
 
 
