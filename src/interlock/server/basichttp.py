@@ -111,7 +111,7 @@ def routes() -> list[BaseRoute]:
 
 
 def openapi_paths() -> dict[str, Any]:
-    """The route in /openapi.json (the live routes are not HTTP request/response pairs: docs/server.md)."""
+    """The route in /openapi.json."""
     text = {"type": "string"}
     path = {"name": "name", "in": "path", "required": True, "schema": text, "description": "The instance."}
     machine = {"name": "machine", "in": "path", "required": True, "schema": text, "description": "The machine."}
