@@ -18,30 +18,7 @@ from interlock.frontends.document import load_document
 from interlock.runtime.clock import VirtualClock
 from tests.runtime.durable_support import open_app
 
-EXPENSE = yaml.safe_load("""
-id: expense
-version: "1"
-initial: draft
-context: {owner: null, amount: 0}
-authorize:
-  create: "owner == claims.sub"
-  read: "owner == claims.sub or claims.get('role') == 'manager'"
-  control: "claims.role == 'manager'"   # a token without a role claim: the rule fails, so it refuses
-  send:
-    EDIT: "owner == claims.sub and In('expense.draft')"
-    SUBMIT: "owner == claims.sub and amount > 0"
-    APPROVE: "claims.get('role') == 'manager' and owner != claims.sub"
-states:
-  draft:
-    "on":
-      EDIT: {actions: {assign: {amount: "event.amount"}}}
-      SUBMIT: review
-  review:
-    "on":
-      APPROVE: approved
-      REJECT: draft
-  approved: {type: final}
-""")
+EXPENSE = yaml.safe_load((Path(__file__).parents[2] / "examples" / "expense.yaml").read_text())
 
 
 def user(sub: str, **claims: Any) -> Principal:

@@ -19,30 +19,7 @@ from tests.server.support import WRITER, Server, bearer, running
 
 SECRET = "a-rules-secret-long-enough-for-hs512-" * 2
 BASE = "/v1/machines/expense/instances"
-EXPENSE = """
-id: expense
-version: "1"
-initial: draft
-context: {owner: null, amount: 0}
-authorize:
-  create: "owner == claims.sub"
-  read: "owner == claims.sub or claims.get('role') == 'manager'"
-  control: "claims.role == 'manager'"
-  send:
-    EDIT: "owner == claims.sub and In('expense.draft')"
-    SUBMIT: "owner == claims.sub and amount > 0"
-    APPROVE: "claims.get('role') == 'manager' and owner != claims.sub"
-states:
-  draft:
-    "on":
-      EDIT: {actions: {assign: {amount: "event.amount"}}}
-      SUBMIT: review
-  review:
-    "on":
-      APPROVE: approved
-      REJECT: draft
-  approved: {type: final}
-"""
+EXPENSE = (Path(__file__).parents[2] / "examples" / "expense.yaml").read_text()
 OK = "ok"
 REFUSED, FAILED, MISSING = "auth.rule.refused", "auth.rule.failed", "auth.rule.missing"
 IDENTITIES = ("owner", "other", "manager", "service", "admin")
