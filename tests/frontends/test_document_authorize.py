@@ -42,6 +42,19 @@ def test_a_send_rule_for_an_event_no_transition_takes_is_a_typo() -> None:
     assert found == [("authorize.send.OPNE", "no transition takes event 'OPNE' | did you mean 'OPEN'?")], found
 
 
+def test_a_send_rule_may_cover_the_events_under_a_prefix() -> None:
+    chart = door({"send": {"lock.*": "claims.sub == 'keeper'", "OPEN": True, "*": False}})
+    caller = {"kind": "token", "sub": "ann", "claims": {"sub": "ann"}}
+
+    def rule_of(event: str) -> str:
+        refusal = chart.policy.decide(Access("send", caller, "d1", ("door",), (), {}, Event(event)), "door")
+        return "allowed" if refusal is None else refusal.message.split("the rule ")[1].split(" ")[0]
+
+    assert (rule_of("OPEN"), rule_of("lock.now"), rule_of("lock.now.late"), rule_of("CLOSE")) == (
+        "allowed", "authorize.send.lock.*", "authorize.send.lock.*", "authorize.send.*")
+    assert problems({"send": {"unlock.*": True}})[0][0] == "authorize.send.unlock.*"
+
+
 def test_a_section_that_is_not_a_mapping_is_refused() -> None:
     assert problems(["read"])[0][0] == "authorize"
 

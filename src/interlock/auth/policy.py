@@ -66,7 +66,7 @@ class Refusal(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """A machine's rules: ``send`` maps event names (``*`` for any other) to rules."""
+    """A machine's rules: ``send`` maps event names, ``prefix.*`` and ``*`` (any other) to rules."""
 
     create: Rule | None = None
     read: Rule | None = None
@@ -80,8 +80,9 @@ class Policy:
         if operation == "send":
             assert access.event is not None
             name = access.event.name
-            path = f"send.{name}" if name in self.send else "send.*"
-            rule = self.send.get(name) or self.send.get("*")
+            key = self.send_key(name)
+            path = f"send.{key or '*'}"
+            rule = self.send.get(key) if key is not None else None
             what = f"send event {name!r} to"
         else:
             path = "control" if operation in CONTROL else operation
@@ -102,6 +103,18 @@ class Policy:
         state = f" in state {list(access.state)}" if access.state else ""
         return Refusal("rule.refused", f"{subject!r} may not {what} {machine}/{access.name}{state}: the rule "
                        f"{self._named(path)} of machine {machine!r} is false")
+
+    def send_key(self, name: str) -> str | None:
+        """The send rule an event meets: its own name, else the longest ``prefix.*`` that covers it
+        (``payment.*`` covers ``payment.ok`` and ``payment.ok.late``), else ``*`` (None: no rule)."""
+        if name in self.send:
+            return name
+        parts = name.split(".")
+        for end in range(len(parts) - 1, 0, -1):
+            key = ".".join(parts[:end]) + ".*"
+            if key in self.send:
+                return key
+        return "*" if "*" in self.send else None
 
     def _named(self, path: str) -> str:
         source = self.sources.get(path)

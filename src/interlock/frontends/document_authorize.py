@@ -8,6 +8,7 @@ its instances, in which state (docs/auth.md, "Machine rules")::
       send:
         SUBMIT: "owner == claims.sub and In('draft')"
         APPROVE: "claims.role == 'manager' and owner != claims.sub"
+        "payment.*": "claims.get('role') == 'billing'"   # payment.ok, payment.failed.late, ...
         "*": "owner == claims.sub"         # any other event
 
 Each rule is an expression of the safe language, ``true`` or ``false`` (in a trusted Python config also a
@@ -104,16 +105,19 @@ def check_events(policy: Policy | None, chart: Chart) -> list[Problem]:
     taken = sorted(descriptors)
     problems = []
     for event in policy.send:
-        if event == "*" or _taken(event, descriptors):
+        if event == "*" or _taken(event.removesuffix(".*"), descriptors, prefix=event.endswith(".*")):
             continue
         problems.append(Problem(join("authorize.send", event), f"no transition takes event {event!r}",
                                 suggest(event, taken, "events")))
     return problems
 
 
-def _taken(event: str, descriptors: set[str]) -> bool:
-    """Does a transition's event descriptor (``a.b`` matches ``a.b.c``; ``*`` matches all) match?"""
-    if event in descriptors or "*" in descriptors:
+def _taken(event: str, descriptors: set[str], *, prefix: bool = False) -> bool:
+    """Does a transition's event descriptor (``a.b`` matches ``a.b.c``; ``*`` matches all) take ``event``
+    (with ``prefix``: some event under it)?"""
+    if event in descriptors or "*" in descriptors or event + ".*" in descriptors:
+        return True
+    if prefix and any(d.startswith(event + ".") for d in descriptors):
         return True
     parts = event.split(".")
     return any(".".join(parts[:i]) in descriptors or ".".join(parts[:i]) + ".*" in descriptors
