@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -49,7 +50,8 @@ RESERVED_PREFIXES = ("done.", "error.", "xstate.after.")
 RESERVED_NAMES = frozenset(("done", "error"))  # a transition on "error" takes every error.* event
 MAX_EVENT_NAME = 256  # characters
 DEFAULT_HTTP_SENDS = HTTPSends()
-STATUSES = ("active", "done", "cancelled")  # "failed" is a step's outcome, never an instance's status
+STATUSES = ("active", "done", "cancelled")
+MAX_LIST_SCAN = 10_000  # instances one listing by a caller the read rule restrains reads at most  # "failed" is a step's outcome, never an instance's status
 Command = writes.Create | writes.Send | writes.Pause | writes.Resume | writes.Cancel
 
 
@@ -184,7 +186,8 @@ class Interlock:
         policy = self.runtime.registry.chart(instance.machine, instance.version).policy
         if policy is None:
             return None
-        access = Access("read", who, instance.id, instance.configuration, instance.state, instance.context)
+        access = Access("read", who, instance.id, instance.configuration, instance.state, instance.context,
+                        now=self.runtime.clock.now())
         result: Refusal | None = policy.decide(access, instance.machine)
         return result
 
@@ -192,8 +195,10 @@ class Interlock:
              status: str | None = None, after: str = "", limit: int = 100,
              caller: Principal | None = None) -> Page[Instance]:
         """Instances of a machine, by id; filter by an active ``state``, a ``tag`` or a ``status``. With a
-        ``caller``, instances the machine's read rule refuses it are left out of the page (``next`` still
-        continues after the last one read, so a page may hold fewer than ``limit``)."""
+        ``caller`` the machine's read rule restrains, a page holds only instances it may read: the listing
+        reads on past the others (at most :data:`MAX_LIST_SCAN` instances per call) and ``next`` is the last
+        one it returned, so it never names an instance the caller may not read (except when a page stops at
+        that limit: then it continues after the last instance read)."""
         check_text("machine", machine)
         check_text("after", after, empty=True)
         check_limit(limit)
@@ -210,14 +215,39 @@ class Interlock:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
         if state is not None:
             self._check_state(machine, state)
+        if caller_of(caller) is not None and any(c.policy for c in self.runtime.registry.charts(machine)):
+            return self._readable(machine, state, tag, status, after, limit, caller)
         with self.runtime.read() as tx:
             rows = tx.list_instances(machine, state=state, tag=tag, status=status, after=after,
                                      limit=limit + 1)  # one more: is there a next page?
         items = tuple(instance_of(r, self.runtime.leaves(r)) for r in rows[:limit])
-        following = items[-1].id if len(rows) > limit else None
-        if caller_of(caller) is not None:
-            items = tuple(i for i in items if self.read_refusal(i, caller) is None)
-        return Page(items, following)
+        return Page(items, items[-1].id if len(rows) > limit else None)
+
+    def _readable(self, machine: str, state: str | None, tag: str | None, status: str | None, after: str,
+                  limit: int, caller: Principal | None) -> Page[Instance]:
+        """A page of the instances ``caller`` may read (see :meth:`list`). An instance of a version this
+        process has not loaded is left out: its rule cannot be asked here."""
+        items: list[Instance] = []
+        scanned = 0
+        with self.runtime.read() as tx:
+            while True:
+                rows = tx.list_instances(machine, state=state, tag=tag, status=status, after=after,
+                                         limit=limit + 1)
+                for row in rows:
+                    if len(items) == limit:  # a full page, and more rows: the next page starts here
+                        return Page(tuple(items), items[-1].id)
+                    scanned += 1
+                    instance = instance_of(row, self.runtime.leaves(row))
+                    try:
+                        if self.read_refusal(instance, caller) is None:
+                            items.append(instance)
+                    except NotFoundError:
+                        pass
+                    after = row.id
+                    if scanned >= MAX_LIST_SCAN:
+                        return Page(tuple(items), after)
+                if len(rows) <= limit:  # the end of the listing
+                    return Page(tuple(items), None)
 
     def changes(self, *, after: int = 0, limit: int = 100) -> Page[Change]:
         """The change feed: steps committed after position ``after`` (0: from the start), in commit order,
@@ -315,7 +345,12 @@ class Interlock:
         if key is not None:
             check_id("idempotency_key", key, printable=False)
 
-        return writes.Send(machine, instance_id, ev, key, reject, caller_of(caller))
+        who = caller_of(caller)
+        if who is not None and key is not None:
+            # a restrained caller's keys are its own: another caller reusing one neither learns the
+            # outcome of that request nor blocks it (docs/auth.md, "Machine rules")
+            key = json.dumps([who["sub"], key], separators=(",", ":"))
+        return writes.Send(machine, instance_id, ev, key, reject, who)
 
     def _simple(self, kind: type[writes.Pause | writes.Resume | writes.Cancel], machine: str,
                 instance_id: str, caller: Principal | None = None) -> Command:

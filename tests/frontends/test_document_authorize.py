@@ -76,8 +76,27 @@ def test_rules_read_claims_caller_name_state_context_and_the_event() -> None:
     assert decide(Event("OPEN", {}), closed).reason == "rule.failed"  # no event.why: refused, never allowed
     assert decide(Event("CLOSE"), opened) is None and decide(Event("CLOSE"), closed).reason == "rule.refused"
     refusal = decide(Event("OPEN", {"why": "air"}), opened)
-    assert "'ann' may not send event 'OPEN' to door/d1 in state ['door.open']" in refusal.message
-    assert "authorize.send.OPEN (owner == claims.sub" in refusal.message
+    assert refusal.message.startswith("'ann' may not send event 'OPEN' to door/d1: the rule authorize.send.OPEN (")
+    assert "door.open" not in refusal.message and refusal.detail == "in state ['door.open']"  # for the history
+
+
+def test_only_true_allows_and_a_rule_may_read_the_time() -> None:
+    chart = door({"read": "claims.get('team')", "send": {"*": "now() < context.get('until', 0)"}})
+    caller = {"kind": "token", "sub": "ann", "claims": {"sub": "ann", "team": "blue"}}
+    read = Access("read", caller, "d1", ("door",), (), {})
+    refusal = chart.policy.decide(read, "door")
+    assert refusal.reason == "rule.failed" and "gave str, not true or false" in refusal.message
+    send = Access("send", caller, "d1", ("door",), (), {"until": 1000.0}, Event("OPEN"), now=999.0)
+    assert chart.policy.decide(send, "door") is None
+    assert chart.policy.decide(Access(**{**_fields(send), "now": 1001.0}), "door").reason == "rule.refused"
+
+
+def _fields(access: Access) -> dict[str, Any]:
+    return {name: getattr(access, name) for name in Access.__dataclass_fields__}
+
+
+def test_an_empty_section_is_a_problem_not_no_rules() -> None:
+    assert problems(None)[0][0] == "authorize" and problems({})[0][0] == "authorize"
 
 
 def test_an_expression_rule_has_its_own_work_budget() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import pytest
 import yaml
 
 from interlock.app import Interlock
@@ -16,7 +17,7 @@ from interlock.auth.principal import Principal
 from interlock.errors import ForbiddenError
 from interlock.frontends.document import load_document
 from interlock.runtime.clock import VirtualClock
-from tests.runtime.durable_support import open_app
+from tests.runtime.durable_support import open_app, store_url
 
 EXPENSE = yaml.safe_load((Path(__file__).parents[2] / "examples" / "expense.yaml").read_text())
 
@@ -109,9 +110,12 @@ def test_reads_lists_and_history_follow_the_read_rule(tmp_path: Path) -> None:
         with refused("rule.refused"):
             app.history("expense", "b1", caller=ALICE)
         assert [i.id for i in app.list("expense", caller=ALICE).items] == ["a1", "a2"]
-        page = app.list("expense", caller=BOB, limit=2)  # a page may hold fewer than its limit
-        assert ([i.id for i in page.items], page.next) == ([], "a2")
-        assert [i.id for i in app.list("expense", caller=BOB, after="a2").items] == ["b1"]
+        page = app.list("expense", caller=BOB, limit=1)  # read on past alice's: bob's page is full
+        assert ([i.id for i in page.items], page.next) == (["b1"], None)
+        pages = [app.list("expense", caller=ALICE, limit=1, after=after) for after in ("", "a1", "a2")]
+        # next names only what the caller may read; past a2, only b1 is left: an empty last page
+        assert [([i.id for i in p.items], p.next) for p in pages] == [(["a1"], "a1"), (["a2"], "a2"), ([], None)]
+        assert app.list("expense", caller=ALICE, state="expense.draft", after="a2").next is None
         assert len(app.list("expense", caller=MANAGER).items) == 3
         assert len(app.list("expense", caller=ADMIN).items) == 3
 
@@ -143,3 +147,28 @@ def test_a_python_config_may_decide_with_callables(tmp_path: Path) -> None:
         assert app.send("expense", "e1", "SUBMIT", caller=ALICE).outcome == "applied"
         with refused("rule.refused"):  # no longer in draft
             app.send("expense", "e1", "REJECT", caller=ALICE)
+
+
+def test_a_restrained_callers_idempotency_keys_are_its_own(tmp_path: Path) -> None:
+    with expense_app(tmp_path) as app:
+        app.create("expense", "e1", input={"owner": "alice", "amount": 5})
+        app.pause("expense", "e1")
+        app.send("expense", "e1", "SUBMIT", caller=BOB, idempotency_key="submit-e1")  # queued, then refused
+        app.resume("expense", "e1")
+        assert [e.outcome for e in app.history("expense", "e1").items] == ["started", "refused"]
+        mine = app.send("expense", "e1", "SUBMIT", caller=ALICE, idempotency_key="submit-e1")
+        assert (mine.outcome, mine.duplicate) == ("applied", False)  # bob's use of the key is not hers
+        assert app.send("expense", "e1", "SUBMIT", caller=ALICE, idempotency_key="submit-e1").duplicate
+
+
+def test_a_process_without_the_version_does_not_decide(tmp_path: Path) -> None:
+    from interlock.errors import NotFoundError
+
+    with expense_app(tmp_path) as app:
+        app.create("expense", "e1", input={"owner": "alice"})
+        app.cancel("expense", "e1")
+        with Interlock(store_url(tmp_path / 'a.db'), worker=False) as other:  # expense 1 not registered
+            other.register(load_document({**EXPENSE, "version": "2"}))
+            with pytest.raises(NotFoundError, match="has no version '1' registered in this process"):
+                other.send("expense", "e1", "SUBMIT", caller=BOB)
+        assert [e.outcome for e in app.history("expense", "e1").items] == ["started", "cancelled"]

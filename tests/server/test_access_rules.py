@@ -108,6 +108,22 @@ def test_create_list_and_a_refused_send_without_waiting(server: tuple[Server, di
     assert accepted.status_code == 202, accepted.text
 
 
+def test_an_answer_shows_no_more_than_the_caller_may_read(server: tuple[Server, dict[str, dict[str, str]]]) -> None:
+    srv, ids = server
+    admin = ids["admin"]
+    assert srv.client.post(BASE, json={"name": "alices-claim", "input": {"owner": "alice"}}, headers=admin).status_code == 201
+    assert srv.client.post(f"{BASE}/alices-claim/pause", headers=admin).status_code == 200
+    queued = srv.client.post(f"{BASE}/alices-claim/events", json={"type": "APPROVE"}, headers=ids["other"])
+    assert queued.status_code == 200 and queued.json()["outcome"] == "queued"
+    assert queued.json()["instance"] is None  # bob may not read alice's claim: the answer does not show it
+    own = srv.client.post(f"{BASE}/alices-claim/events", json={"type": "EDIT", "amount": 1}, headers=ids["owner"])
+    assert own.json()["instance"]["context"]["owner"] == "alice"
+    created = srv.client.post(BASE, json={"name": "made-by-key", "input": {"owner": "key-x"}}, headers=ids["manager"])
+    assert created.status_code == 403  # mia is not the owner
+    gone = srv.client.get(f"{BASE}/alices-claim", headers=ids["other"])
+    assert gone.status_code == 403 and "draft" not in gone.text  # no state in the refusal
+
+
 def test_live_changes_follow_the_read_rule(server: tuple[Server, dict[str, dict[str, str]]]) -> None:
     from tests.server.test_live import subscribed
 

@@ -134,7 +134,7 @@ class _Loader:
                                             "split the machine into machines that invoke each other")], self.source)
         spec.data = self._context(doc.get("context"))
         webhooks = load_webhooks(doc.get("webhooks"), self.problems)
-        policy = load_authorize(doc.get("authorize"), self.problems, self.values.states)
+        policy = load_authorize(doc["authorize"], self.problems, self.values.states) if "authorize" in doc else None
         if self.problems:
             raise DefinitionError(self.problems, self.source)
         services = {k: v for k, v in self.services.items() if callable(v)}

@@ -46,20 +46,20 @@ class RuleScope(Scope):
     def __init__(self, access: Access) -> None:
         active = {state: state for state in access.configuration}
         super().__init__(access.context if isinstance(access.context, dict) else dict(access.context),
-                         active, active, "", "authorize", 0.0)
+                         active, active, "", "authorize", access.now)
         self.event = access.event
         self.values = {"claims": access.claims, "caller": access.caller, "name": access.name,
                        "state": list(access.state), "operation": access.operation}
 
 
 def load_authorize(section: Any, problems: list[Problem], states: Collection[str]) -> Policy | None:
-    """The ``authorize:`` mapping compiled into a :class:`Policy` (None without one); each problem, with
-    its path, is added to ``problems``."""
-    if section is None:
-        return None
-    if not isinstance(section, Mapping):
-        problems.append(Problem("authorize", "authorize must be a mapping of operation: rule",
-                                "write authorize: {read: true, send: {SUBMIT: \"owner == claims.sub\"}}"))
+    """The ``authorize:`` mapping (the document has the key) compiled into a :class:`Policy`; each problem,
+    with its path, is added to ``problems``. An empty section (or every rule commented out: null) is one."""
+    if not isinstance(section, Mapping) or not section:
+        problems.append(Problem("authorize", "authorize must be a mapping of operation: rule (an empty one "
+                                "would grant nothing and be mistaken for no rules)",
+                                "write authorize: {read: true, send: {SUBMIT: \"owner == claims.sub\"}}, or "
+                                "leave the section out for no rules"))
         return None
     sources: dict[str, str] = {}
     rules: dict[str, Rule | None] = {}

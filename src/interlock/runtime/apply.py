@@ -71,7 +71,7 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
     if caller is not None and chart.policy is not None:
         configuration = snap.configuration
         refusal: Refusal | None = chart.policy.decide(Access(
-            "create", caller, id, configuration, chart.leaves(configuration), snap.context), machine)
+            "create", caller, id, configuration, chart.leaves(configuration), snap.context, now=unit.now), machine)
         if refusal is not None:
             return refusal
     parent_machine, parent_id, parent_invokeid = parent or (None, None, None)
@@ -102,8 +102,9 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
         seen = unit.tx.history_by_key(machine, id, idempotency_key)
         if seen is not None:
             _same_request(machine, id, idempotency_key, seen.event, event)
-            if seen.outcome == "refused":  # recorded by _refuse as "reason: message"
+            if seen.outcome == "refused":  # recorded by _refuse as "reason: message (detail)"
                 reason, _, message = (seen.error or "rule.refused: ").partition(": ")
+                message = message.rsplit(" (", 1)[0]
                 return Answer(seen.outcome, seen.step, True, Refusal(reason, message))
             return Answer(seen.outcome, seen.step, True)
         waiting = unit.tx.inbox_by_key(machine, id, idempotency_key)
@@ -133,17 +134,15 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
 
 def refused(unit: Unit, row: InstanceRow, event: Event, caller: dict[str, Any]) -> Refusal | None:
     """Why the send rule of the instance's machine version refuses ``caller``'s ``event`` now (None: allowed,
-    or the machine has no rules). Without the instance's version this process applies none of its events
-    (an active instance's wait for a process that has it; an ended one's are recorded as ignored, changing
-    nothing), so there is nothing to decide here."""
-    if not unit.registry.has_version(row.machine, row.version):
-        return None
+    or the machine has no rules). A process without the instance's version cannot decide: NotFoundError
+    (the server loads the version and sends again; :func:`settle` leaves such events for a process that
+    has it)."""
     chart = unit.registry.chart(row.machine, row.version)
     if chart.policy is None:
         return None
     configuration = tuple(row.snapshot["configuration"])
     access = Access("send", caller, row.id, configuration, chart.leaves(configuration),
-                    row.snapshot["context"], event)
+                    row.snapshot["context"], event, unit.now)
     result: Refusal | None = chart.policy.decide(access, row.machine)
     return result
 
@@ -294,8 +293,10 @@ def settle(unit: Unit) -> None:
             return
         row = unit.row(*key)
         while row is not None and row.queued > 0 and not row.paused and unit.budget > 0:
-            if row.status == "active" and not unit.registry.has_version(row.machine, row.version):
-                break  # this process lacks the version: the events wait for a process that has it
+            if not unit.registry.has_version(row.machine, row.version):
+                # this process lacks the version: the events wait for a process that has it (even those
+                # of an ended instance, which are only recorded as ignored: their callers' rules decide)
+                break
             queued = unit.take_event(row)
             if queued is None:  # the counter drifted (should not happen): the store set it from the inbox
                 break
@@ -356,7 +357,8 @@ def _refuse(unit: Unit, row: InstanceRow, event: Event, key: str | None, refusal
     unit.save(row)
     config = list(row.snapshot["configuration"])
     unit.tx.append_history(HistoryRow(row.machine, row.id, number, unit.now, "refused", event.to_json(), key,
-                                      None, config, config, {}, [], f"{refusal.reason}: {refusal.message}"))
+                                      None, config, config, {}, [],
+                                      f"{refusal.reason}: {refusal.message} ({refusal.detail})"))
     return Applied("refused", number, refusal)
 
 

@@ -36,7 +36,7 @@ def controlled(unit: Unit, machine: str, id: str, operation: str, caller: dict[s
         return row
     configuration = tuple(row.snapshot["configuration"])
     refusal = chart.policy.decide(Access(operation, caller, id, configuration, chart.leaves(configuration),
-                                         row.snapshot["context"]), machine)
+                                         row.snapshot["context"], now=unit.now), machine)
     if refusal is not None:
         raise ForbiddenError(refusal.message, reason=refusal.reason)
     return row

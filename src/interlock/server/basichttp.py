@@ -47,7 +47,7 @@ async def receive(request: Request) -> JSONResponse:
     result = await state.interlock.aio.send(machine, name, event,
                                             idempotency_key=request.headers.get("idempotency-key"),
                                             timeout=state.config.send_timeout, caller=principal)
-    return JSONResponse(send_view(state.interlock, result, admin=principal.admin))
+    return JSONResponse(send_view(state.interlock, result, principal))
 
 
 def event_of(request: Request, body: bytes) -> tuple[str, Any]:

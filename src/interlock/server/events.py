@@ -34,7 +34,7 @@ async def send(request: Request) -> JSONResponse:
         await _send(request, principal, machine, name, event, key, timeout=None)
         return JSONResponse({"accepted": True}, status_code=202)
     result = await _send(request, principal, machine, name, event, key, timeout=state.config.send_timeout)
-    return JSONResponse(send_view(state.interlock, result, admin=principal.admin))
+    return JSONResponse(send_view(state.interlock, result, principal))
 
 
 async def _send(request: Request, caller: Principal, machine: str, name: str, event: dict[str, Any],

@@ -52,7 +52,7 @@ def build_openapi(max_page: int = 1000, extra: dict[str, Any] | None = None) -> 
     paging = _paging(max_page)
     at = (MACHINE, INSTANCE)
     control = {f"/v1/machines/{{machine}}/instances/{{name}}/{action}": {"post": _op(
-        f"{action.capitalize()} an instance", "instances:write", {200: "Instance"}, errors=WRITE_ERRORS,
+        f"{action.capitalize()} an instance", "instances:write", {200: "Written"}, errors=WRITE_ERRORS,
         params=at)} for action in ("pause", "resume", "cancel")}
     admin = {f"/v1/machines/{{machine}}/instances/{{name}}/{kind}": {"get": _op(
         f"The instance's {kind} (admin)", "admin", {200: schema}, params=at)}
@@ -71,7 +71,7 @@ def build_openapi(max_page: int = 1000, extra: dict[str, Any] | None = None) -> 
                        "definition, 422 every problem)", "machines:write", {200: "Version", 201: "Version"},
                        errors=WRITE_ERRORS, params=(MACHINE, VERSION), body=definition)},
         "/v1/machines/{machine}/instances": {
-            "post": _op("Create an instance", "instances:write", {201: "Instance"}, errors=WRITE_ERRORS,
+            "post": _op("Create an instance", "instances:write", {201: "Written"}, errors=WRITE_ERRORS,
                         params=(MACHINE,), body={"application/json": {"schema": ref("NewInstance")}}),
             "get": _op("List instances", "read", {200: "InstancePage"}, params=(
                 MACHINE, _query("state", "Only instances in this state (a full state id)."),

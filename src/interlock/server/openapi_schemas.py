@@ -82,7 +82,15 @@ SCHEMAS: dict[str, Any] = {
     "InstancePage": page("Instance"),
     "SendResult": obj({"outcome": {"type": "string", "enum": ["applied", "ignored", "queued", "failed"]},
                        "step": nullable(INTEGER), "duplicate": {"type": "boolean"},
-                       "instance": ref("Instance")}),
+                       "instance": {"allOf": [ref("Instance")], "nullable": True,
+                                    "description": "The instance after the event; null when the machine's "
+                                                   "read rule does not let the caller read it."}}),
+    "Written": {"anyOf": [ref("Instance"), ref("InstanceRef")],
+                "description": "The instance after a create, pause, resume or cancel; only its InstanceRef "
+                               "when the machine's read rule does not let the caller read it."},
+    "InstanceRef": obj({"machine": TEXT, "id": TEXT, "version": TEXT,
+                        "status": {"type": "string", "enum": ["active", "done", "cancelled"]},
+                        "paused": {"type": "boolean"}}),
     "Accepted": obj({"accepted": {"type": "boolean"}}),
     "HistoryEntry": HISTORY_ENTRY,
     "HistoryPage": page("HistoryEntry"),

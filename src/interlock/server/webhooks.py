@@ -32,7 +32,7 @@ from interlock.errors import ConflictError
 from interlock.frontends.webhooks import Evaluate, Webhook
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
-from interlock.server.views import instance_view
+from interlock.server.views import instance_view, readable_view
 from interlock.server.webhook_signatures import SecretMissing, check
 
 PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})  # never shown to expressions
@@ -77,7 +77,9 @@ async def receive(request: Request) -> Response:
             await aio.create(machine, instance_id, caller=caller)
     result = await aio.send(machine, instance_id, event, idempotency_key=key,
                             timeout=request.app.state.config.send_timeout, caller=caller)
-    view = instance_view(request.app.state.interlock, result.instance, admin=False)
+    # the public view; for a key's caller only if the machine's read rule lets it read the instance
+    view = (instance_view(request.app.state.interlock, result.instance, admin=False) if caller is None
+            else readable_view(request.app.state.interlock, result.instance, caller))
     return _response(hook, {"outcome": result.outcome, "step": result.step, "duplicate": result.duplicate,
                             "instance": view})
 
@@ -161,7 +163,7 @@ def _response(hook: Webhook, values: dict[str, Any]) -> Response:
                        f"from 200 to 599, not {_shown(status)}")
     if hook.body is None:
         body = {"outcome": values["outcome"], "step": values["step"], "duplicate": values["duplicate"],
-                "state": values["instance"]["state"]}
+                "state": None if values["instance"] is None else values["instance"]["state"]}
     else:
         body = _evaluate(hook, "response.body", hook.body, values)
     return JSONResponse(body, status_code=status)
