@@ -17,7 +17,7 @@ invocation never sees them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from interlock.core.effects import Effect, InvokeEffect, LogEffect, SendEffect
@@ -26,7 +26,7 @@ from interlock.core.reach import Reach
 from interlock.runtime.addresses import SESSION_IDS, session_id, split_session
 from interlock.runtime.basichttp import BASICHTTP_SERVICE, communication_error
 from interlock.runtime.children import MAX_INVOKE_DEPTH, refusal
-from interlock.runtime.interpret import INVOKE_ERROR, carry_out, invoke_failed
+from interlock.runtime.interpret import INVOKE_ERROR, carry_out, classify, invoke_failed
 from interlock.runtime.interpret import send_now as interpret_send
 from interlock.runtime.machines import SCXML_TYPES, inline_name
 from interlock.runtime.unit import Isolate, Unit
@@ -95,6 +95,9 @@ class StoreHost:
 
     def post(self, sender: Key, event: Event, target: str, cause: str) -> None:
         _post(self.unit, self.row, event, target, cause)
+
+    def forget_invocation(self, sender: Key, invokeid: str) -> None:
+        _forget_old(self.unit, self.row, invokeid)
 
     def invoke(self, sender: Key, effect: InvokeEffect, key: str) -> None:
         _invoke(self.unit, self.row, effect, key)
@@ -186,7 +189,6 @@ def _forget_old(unit: Unit, row: InstanceRow, invokeid: str) -> None:
 
 def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> None:
     registry = unit.registry
-    _forget_old(unit, row, effect.invokeid)
     if isinstance(effect.content, str) and effect.type in SCXML_TYPES:
         kind, name = "machine", inline_name(row.machine, effect.content)
         if not registry.has_chart(name):
@@ -285,27 +287,6 @@ def declared_input(unit: Unit, machine: str, version: str, data: dict[str, Any] 
     except Exception:  # not registered here: create() says so
         return data
     return {k: v for k, v in data.items() if k in declared} or None
-
-
-def classify(effect: InvokeEffect, services: set[str],
-             is_machine: Callable[[str], bool]) -> tuple[str, str]:
-    """``("service"|"machine"|"unknown", name)`` for an invoke. ``service:``/``machine:`` prefixes decide;
-    otherwise an SCXML type with a registered machine as src is a child, then services, then machines."""
-    src = effect.src or ""
-    if src.startswith("service:"):
-        return ("service" if src[8:] in services else "unknown"), src[8:]
-    if src.startswith("machine:"):
-        src = src[8:]
-        return ("machine" if is_machine(src.partition("@")[0]) else "unknown"), src
-    scxml = effect.type in SCXML_TYPES
-    if scxml and src and is_machine(src.partition("@")[0]):
-        return "machine", src
-    for name in (src, effect.type):
-        if name and name in services:
-            return "service", name
-    if src and is_machine(src.partition("@")[0]):
-        return "machine", src
-    return "unknown", src or effect.type
 
 
 def child_id(unit: Unit, row: InstanceRow, machine: str, invokeid: str, key: str) -> str:

@@ -15,7 +15,7 @@ in memory), and where a ``<log>`` goes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol, TypeVar
 
 from interlock.core.effects import (
@@ -31,6 +31,7 @@ from interlock.core.effects import (
 from interlock.core.events import Event
 from interlock.core.execute import BASICHTTP_PROCESSOR
 from interlock.runtime.addresses import parse_address
+from interlock.runtime.machines import SCXML_TYPES
 
 # The event a task's final failure (or a child cancelled by a caller) raises in the invoking instance. A
 # child that cannot start raises error.execution instead (SCXML 6.4), as an unknown invoke target does.
@@ -80,8 +81,12 @@ class Host(Protocol[R]):
     def post(self, sender: R, event: Event, target: str, cause: str) -> None:
         """A Basic HTTP send (SCXML C.2) to URL ``target``."""
 
+    def forget_invocation(self, sender: R, invokeid: str) -> None:
+        """Drop what an earlier invocation under ``invokeid`` sent ``sender`` that is still queued."""
+
     def invoke(self, sender: R, effect: InvokeEffect, key: str) -> None:
-        """Start an invocation (a child session or a service); :func:`invoke_failed` if it cannot."""
+        """Start an invocation (a child session or a service: :func:`classify`); :func:`invoke_failed` if
+        it cannot."""
 
     def cancel_invoke(self, sender: R, invokeid: str) -> None:
         """The invoking state was exited: stop the invocation."""
@@ -105,6 +110,9 @@ def carry_out(host: Host[R], sender: R, effects: Sequence[Effect]) -> None:
             case CancelEffect(sendid=sendid):
                 host.cancel_send(sender, sendid)
             case InvokeEffect():
+                # a state entered again invokes again under the same id: what the earlier invocation sent
+                # and is still queued (a result, a done event) never reaches the new one
+                host.forget_invocation(sender, effect.invokeid)
                 host.invoke(sender, effect, host.key(sender, index))
             case CancelInvokeEffect(invokeid=invokeid):
                 host.cancel_invoke(sender, invokeid)
@@ -187,3 +195,24 @@ def report_done(host: Host[R], sender: R, output: Any, key: str) -> None:
     event = Event(DONE_INVOKE.format(invokeid=invokeid), output, "external",
                   invokeid=invokeid, origin=f"#_scxml_{host.session_id(sender)}")
     host.deliver(to, event, cause=key)
+
+
+def classify(effect: InvokeEffect, services: Collection[str],
+             is_machine: Callable[[str], bool]) -> tuple[str, str]:
+    """``("service"|"machine"|"unknown", name)`` for an invoke. ``service:``/``machine:`` prefixes decide;
+    otherwise an SCXML type with a registered machine as src is a child, then services, then machines."""
+    src = effect.src or ""
+    if src.startswith("service:"):
+        return ("service" if src[8:] in services else "unknown"), src[8:]
+    if src.startswith("machine:"):
+        src = src[8:]
+        return ("machine" if is_machine(src.partition("@")[0]) else "unknown"), src
+    scxml = effect.type in SCXML_TYPES
+    if scxml and src and is_machine(src.partition("@")[0]):
+        return "machine", src
+    for name in (src, effect.type):
+        if name and name in services:
+            return "service", name
+    if src and is_machine(src.partition("@")[0]):
+        return "machine", src
+    return "unknown", src or effect.type

@@ -38,7 +38,7 @@ from interlock.errors import ConflictError, NotFoundError
 from interlock.runtime.basichttp import communication_error
 from interlock.runtime.children import MAX_INVOKE_DEPTH, check_no_cycle, invoked_machines, refusal
 from interlock.runtime.clock import Clock, VirtualClock
-from interlock.runtime.interpret import carry_out, invoke_failed, send_now
+from interlock.runtime.interpret import carry_out, classify, invoke_failed, send_now
 from interlock.runtime.machines import MachineLoader, is_scxml_type
 from interlock.runtime.services import ServiceFn, call_service
 from interlock.runtime.step_errors import describe
@@ -162,6 +162,9 @@ class _MemoryHost:
         self.deliver(sender, communication_error(cause, {"url": target, "event": event.to_json()},
                                                  "the in-memory runner sends no HTTP events (it has no "
                                                  "Basic HTTP processor); run the chart on Interlock"), cause=cause)
+
+    def forget_invocation(self, sender: Session, invokeid: str) -> None:
+        self.runner._unqueue(sender, lambda e: e.invokeid == invokeid)
 
     def invoke(self, sender: Session, effect: InvokeEffect, key: str) -> None:
         self.runner._invoke(sender, effect, key)
@@ -365,34 +368,48 @@ class MemoryRunner:
 
     # -- invocations ---------------------------------------------------------------------------------
 
+    def _unqueue(self, session: Session, drop: Callable[[Event], bool]) -> None:
+        """Take the queued events ``drop`` selects off ``session``'s queue, and their turns in the global
+        order (the n-th turn of a session in ``_ready`` is the n-th event of its queue)."""
+        gone = {i for i, event in enumerate(session.queue) if drop(event)}
+        if not gone:
+            return
+        session.queue = deque(e for i, e in enumerate(session.queue) if i not in gone)
+        ready, turn = deque[str](), 0
+        for sid in self._ready:
+            if sid == session.id:
+                turn += 1
+                if turn - 1 in gone:
+                    continue
+            ready.append(sid)
+        self._ready = ready
+
     def _unqueue_fired(self, session: Session, sendid: str) -> None:
         """A timer that fired but whose event is still queued is cancelled too: it never fires."""
         own = f"#_scxml_{session.id}"
-        if any(e.sendid == sendid and e.origin == own for e in session.queue):
-            session.queue = deque(e for e in session.queue if not (e.sendid == sendid and e.origin == own))
-
-    def _service(self, parent: Session, name: str) -> ServiceFn | None:
-        """A service registered on the runner, or else one the invoking chart brought with it."""
-        return self.services.get(name) or parent.chart.services.get(name)
+        self._unqueue(session, lambda e: e.sendid == sendid and e.origin == own)
 
     def _invoke(self, parent: Session, effect: InvokeEffect, key: str) -> None:
-        """Start a child machine or call a service (SCXML 6.4); failures come back as events."""
-        name = effect.type if self._service(parent, effect.type) else effect.src or ""
-        service = self._service(parent, effect.type) or (
-            self._service(parent, effect.src) if effect.src and not is_scxml_type(effect.type) else None)
-        if service is not None:
-            self._deliver(parent.id, call_service(service, effect, name=name, machine=parent.chart.name,
+        """Start a child machine or call a service (SCXML 6.4); failures come back as events. What an
+        invoke names is decided as in the durable runtime (:func:`~interlock.runtime.interpret.classify`);
+        services registered on the runner come before those the invoking chart brought with it."""
+        services = {**parent.chart.services, **self.services}
+        kind, name = "content", ""
+        if effect.content is None:
+            kind, name = classify(effect, services, self.machines.registered.__contains__)
+        if kind == "service":
+            self._deliver(parent.id, call_service(services[name], effect, name=name, machine=parent.chart.name,
                                                   instance=parent.id))
             return
-        if not is_scxml_type(effect.type):
-            named = effect.src if effect.type == "service" and effect.src else effect.type
-            invoke_failed(self._host, parent, effect, key, f"invoke {effect.invokeid!r} names {named!r}, which is no "
-                                "service registered on the runner (runner.services) nor an SCXML type; "
-                                "register a service under that name or use type 'scxml'")
+        if kind == "unknown" and not is_scxml_type(effect.type):
+            invoke_failed(self._host, parent, effect, key,
+                          f"invoke {effect.invokeid!r} names {name!r}, which is no service registered on the "
+                          "runner (runner.services) nor an SCXML type; register a service under that name or "
+                          "use type 'scxml'")
             return
         try:
-            chart, base_dir = self.machines.load(effect.src, effect.content, parent.base_dir,
-                                                 files=parent.chart.datamodel != DOCUMENT_DATAMODEL)
+            chart, base_dir = self.machines.load(name if kind == "machine" else effect.src, effect.content,
+                                                 parent.base_dir, files=parent.chart.datamodel != DOCUMENT_DATAMODEL)
         except Exception as exc:
             invoke_failed(self._host, parent, effect, key, f"cannot load the invoked machine: {exc}")
             return
