@@ -1,7 +1,8 @@
 """An in-memory runner: sessions, their external queues, timers and invoked children, all in one process.
 
 It drives the pure engine (:func:`~interlock.core.step.start`, :func:`~interlock.core.step.step`) and
-carries out the effects each step returns. Used by tests, ``interlock simulate`` and the SCXML
+carries out the effects each step returns through the effect interpreter the durable runtime uses too
+(runtime/interpret.py), as its host in memory. Used by tests, ``interlock simulate`` and the SCXML
 conformance suite.
 
 >>> runner = MemoryRunner()                        # a virtual clock: delays take no real time
