@@ -44,6 +44,7 @@ from interlock.storage.codec import NotStorable, encode_exact
 from interlock.storage.store import Change
 
 MAX_EVENT_BYTES = 256 * 1024
+MAX_QUEUED = 10_000  # events a caller's send may queue behind (Interlock(max_queued=...))
 # done./error. are raised by the engine; xstate.after.<state>.#<n> are the timers a document's `after`
 # schedules (frontends/document_transitions.py): a client sending one would fire the timeout early
 RESERVED_PREFIXES = ("done.", "error.", "xstate.after.")
@@ -63,6 +64,8 @@ class Interlock:
       virtual; then call :meth:`run_until_idle` to do due work deterministically).
     - ``synchronous``: SQLite's durability setting, ``FULL`` by default (see docs/runtime.md).
     - ``max_event_bytes``: larger events are rejected.
+    - ``max_queued``: a send to an instance with this many events waiting (paused, or busy) raises
+      :class:`~interlock.errors.InstanceBusyError` instead of queueing (None: no limit).
     - ``step_time_limit``: seconds one step may run before it is aborted and its event refused with
       :class:`~interlock.errors.StepLimitError` (``None``: no limit; see docs/limits.md).
     - ``http_sends``: where a chart's Basic HTTP sends (SCXML C.2) may POST
@@ -73,11 +76,12 @@ class Interlock:
                  worker: bool | None = None, synchronous: str = "FULL",
                  max_event_bytes: int = MAX_EVENT_BYTES, concurrency: int = 8, poll: float = 1.0,
                  seed: int | None = None, step_time_limit: float | None = DEFAULT_STEP_TIME_LIMIT,
-                 http_sends: HTTPSends | None = DEFAULT_HTTP_SENDS) -> None:
+                 http_sends: HTTPSends | None = DEFAULT_HTTP_SENDS, max_queued: int | None = MAX_QUEUED) -> None:
         self.runtime = DurableRuntime(url, clock=clock, synchronous=synchronous, concurrency=concurrency,
                                       poll=poll, seed=seed, step_time_limit=step_time_limit)
         self.runtime.registry.send_http(http_sends)
         self.max_event_bytes = max_event_bytes
+        self.max_queued = max_queued
         self._background = worker if worker is not None else not self.runtime.clock.virtual
         self._started = False
         self._named_events: dict[str, Event] = {}
@@ -350,7 +354,7 @@ class Interlock:
             # a restrained caller's keys are its own: another caller reusing one neither learns the
             # outcome of that request nor blocks it (docs/auth.md, "Machine rules")
             key = json.dumps([who["sub"], key], separators=(",", ":"))
-        return writes.Send(machine, instance_id, ev, key, reject, who)
+        return writes.Send(machine, instance_id, ev, key, reject, who, self.max_queued)
 
     def _simple(self, kind: type[writes.Pause | writes.Resume | writes.Cancel], machine: str,
                 instance_id: str, caller: Principal | None = None) -> Command:

@@ -172,3 +172,18 @@ def test_a_process_without_the_version_does_not_decide(tmp_path: Path) -> None:
             with pytest.raises(NotFoundError, match="has no version '1' registered in this process"):
                 other.send("expense", "e1", "SUBMIT", caller=BOB)
         assert [e.outcome for e in app.history("expense", "e1").items] == ["started", "cancelled"]
+
+
+def test_an_instance_holds_a_bounded_queue(tmp_path: Path) -> None:
+    from interlock.errors import InstanceBusyError
+
+    with open_app(tmp_path / "q.db", VirtualClock(100.0), load_document(EXPENSE), max_queued=2) as app:
+        app.create("expense", "e1", input={"owner": "alice"})
+        app.pause("expense", "e1")
+        for amount in (1, 2):
+            assert app.send("expense", "e1", {"type": "EDIT", "amount": amount}).outcome == "queued"
+        with pytest.raises(InstanceBusyError, match=r"expense/e1 has 2 events waiting.*it is paused"):
+            app.send("expense", "e1", {"type": "EDIT", "amount": 3}, caller=ALICE)
+        app.resume("expense", "e1")
+        assert app.get("expense", "e1").context["amount"] == 2  # the two queued, and nothing more
+        assert app.send("expense", "e1", {"type": "EDIT", "amount": 3}).outcome == "applied"

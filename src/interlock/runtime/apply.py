@@ -14,7 +14,13 @@ from interlock.auth.policy import Access, Refusal
 from interlock.core.events import Event
 from interlock.core.snapshot import Snapshot
 from interlock.core.step import start, step
-from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
+from interlock.errors import (
+    ConflictError,
+    EventRejectedError,
+    InstanceBusyError,
+    NotFoundError,
+    StorageError,
+)
 from interlock.runtime.addresses import session_id
 from interlock.runtime.dispatch import deliver, dispatch, reach_of
 from interlock.runtime.step_errors import describe
@@ -88,7 +94,8 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
 
 
 def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: str | None = None,
-         reject_unhandled: bool = False, caller: dict[str, Any] | None = None) -> Answer:
+         reject_unhandled: bool = False, caller: dict[str, Any] | None = None,
+         queue_limit: int | None = None) -> Answer:
     """An event from a caller, answered once the instance has settled. With a ``caller`` (None: trusted
     code), the machine's send rule decides against the state the event meets: now, or when a queued event
     is taken from the inbox (it keeps its caller). Refused now, nothing is written."""
@@ -114,6 +121,11 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
     if row.queued or (row.paused and row.status == "active"):
         # behind other events (or paused): keep arrival order by going through the inbox. An instance
         # that has ended records the event as ignored at once, paused or not (after any still queued).
+        if queue_limit is not None and row.queued >= queue_limit:
+            raise InstanceBusyError(
+                f"{machine}/{id} has {row.queued:,} events waiting, as many as it may hold "
+                f"({'it is paused' if row.paused else 'it is applying them'}); nothing was queued: send again "
+                "once it has applied some")
         stored = event.to_json()
         if caller is not None:
             stored["caller"] = caller

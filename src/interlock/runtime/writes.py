@@ -104,6 +104,7 @@ class Send:
     idempotency_key: str | None = None
     reject_unhandled: bool = False
     caller: dict[str, Any] | None = None  # who asks (auth.policy.caller_of); None: trusted code
+    queue_limit: int | None = None  # InstanceBusyError instead of queueing behind this many events
 
     @property
     def instance_key(self) -> Key:
@@ -113,7 +114,8 @@ class Send:
 
     def __call__(self, unit: Unit) -> Sent:
         answer = apply.send(unit, self.machine, self.id, self.event, idempotency_key=self.idempotency_key,
-                            reject_unhandled=self.reject_unhandled, caller=self.caller)
+                            reject_unhandled=self.reject_unhandled, caller=self.caller,
+                            queue_limit=self.queue_limit)
         return Sent(answer.outcome, answer.step, answer.duplicate,
                     capture(commands.existing(unit, self.machine, self.id)), answer.refusal)
 
