@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+from interlock.auth.policy import Access, Refusal, caller_of
+from interlock.auth.principal import Principal
 from interlock.core.chart import Chart
 from interlock.core.events import Event
 from interlock.core.execute import BASICHTTP_PROCESSOR
-from interlock.errors import EventRejectedError, NotFoundError
+from interlock.errors import EventRejectedError, ForbiddenError, NotFoundError
 from interlock.runtime import writes
 from interlock.runtime.arguments import check_id, check_limit, check_step, check_text, unencodable
 from interlock.runtime.basichttp import HTTPSends
@@ -41,13 +44,15 @@ from interlock.storage.codec import NotStorable, encode_exact
 from interlock.storage.store import Change
 
 MAX_EVENT_BYTES = 256 * 1024
+MAX_QUEUED = 10_000  # events a caller's send may queue behind (Interlock(max_queued=...))
 # done./error. are raised by the engine; xstate.after.<state>.#<n> are the timers a document's `after`
 # schedules (frontends/document_transitions.py): a client sending one would fire the timeout early
 RESERVED_PREFIXES = ("done.", "error.", "xstate.after.")
 RESERVED_NAMES = frozenset(("done", "error"))  # a transition on "error" takes every error.* event
 MAX_EVENT_NAME = 256  # characters
 DEFAULT_HTTP_SENDS = HTTPSends()
-STATUSES = ("active", "done", "cancelled")  # "failed" is a step's outcome, never an instance's status
+STATUSES = ("active", "done", "cancelled")
+MAX_LIST_SCAN = 10_000  # instances one listing by a caller the read rule restrains reads at most  # "failed" is a step's outcome, never an instance's status
 Command = writes.Create | writes.Send | writes.Pause | writes.Resume | writes.Cancel
 
 
@@ -59,6 +64,8 @@ class Interlock:
       virtual; then call :meth:`run_until_idle` to do due work deterministically).
     - ``synchronous``: SQLite's durability setting, ``FULL`` by default (see docs/runtime.md).
     - ``max_event_bytes``: larger events are rejected.
+    - ``max_queued``: a send to an instance with this many events waiting (paused, or busy) raises
+      :class:`~interlock.errors.InstanceBusyError` instead of queueing (None: no limit).
     - ``step_time_limit``: seconds one step may run before it is aborted and its event refused with
       :class:`~interlock.errors.StepLimitError` (``None``: no limit; see docs/limits.md).
     - ``http_sends``: where a chart's Basic HTTP sends (SCXML C.2) may POST
@@ -69,11 +76,12 @@ class Interlock:
                  worker: bool | None = None, synchronous: str = "FULL",
                  max_event_bytes: int = MAX_EVENT_BYTES, concurrency: int = 8, poll: float = 1.0,
                  seed: int | None = None, step_time_limit: float | None = DEFAULT_STEP_TIME_LIMIT,
-                 http_sends: HTTPSends | None = DEFAULT_HTTP_SENDS) -> None:
+                 http_sends: HTTPSends | None = DEFAULT_HTTP_SENDS, max_queued: int | None = MAX_QUEUED) -> None:
         self.runtime = DurableRuntime(url, clock=clock, synchronous=synchronous, concurrency=concurrency,
                                       poll=poll, seed=seed, step_time_limit=step_time_limit)
         self.runtime.registry.send_http(http_sends)
         self.max_event_bytes = max_event_bytes
+        self.max_queued = max_queued
         self._background = worker if worker is not None else not self.runtime.clock.virtual
         self._started = False
         self._named_events: dict[str, Event] = {}
@@ -109,56 +117,92 @@ class Interlock:
 
     # -- writes -------------------------------------------------------------------------------------
 
+    # ``caller``: who asks, for machines with authorize rules (docs/auth.md, "Machine rules"); None (the
+    # default) is trusted code, which no rule restrains, as is an admin principal. A refusal raises
+    # ForbiddenError with its reason (rule.refused, rule.missing, rule.failed).
+
     def create(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
-               version: str | None = None, timeout: float | None = None) -> Instance:
+               version: str | None = None, timeout: float | None = None,
+               caller: Principal | None = None) -> Instance:
         """Start an instance named by the caller; :class:`ConflictError` if the name is taken."""
-        return self._instance(self._write(self._create(machine, instance_id, input, version), timeout))
+        return self._instance(self._write(self._create(machine, instance_id, input, version, caller), timeout))
 
     def send(self, machine: str, instance_id: str, event: Event | str | dict[str, Any], *,
              idempotency_key: str | None = None, reject_unhandled: bool = False,
-             timeout: float | None = None) -> SendResult:
-        """Apply an event and return once the instance has settled (see :class:`SendResult`)."""
+             timeout: float | None = None, caller: Principal | None = None) -> SendResult:
+        """Apply an event and return once the instance has settled (see :class:`SendResult`). A caller's
+        event queued behind others meets the machine's send rule when its turn comes."""
         return self._result(self._write(self._send(machine, instance_id, event, idempotency_key,
-                                                   reject_unhandled), timeout))
+                                                   reject_unhandled, caller), timeout))
 
-    def pause(self, machine: str, instance_id: str) -> Instance:
+    def pause(self, machine: str, instance_id: str, *, caller: Principal | None = None) -> Instance:
         """Stop applying events; they (and fired timers, task results) queue until :meth:`resume`."""
-        return self._instance(self._write(self._simple(writes.Pause, machine, instance_id), None))
+        return self._instance(self._write(self._simple(writes.Pause, machine, instance_id, caller), None))
 
-    def resume(self, machine: str, instance_id: str) -> Instance:
+    def resume(self, machine: str, instance_id: str, *, caller: Principal | None = None) -> Instance:
         """Apply what queued while paused, in arrival order, then carry on."""
-        return self._instance(self._write(self._simple(writes.Resume, machine, instance_id), None))
+        return self._instance(self._write(self._simple(writes.Resume, machine, instance_id, caller), None))
 
-    def cancel(self, machine: str, instance_id: str) -> Instance:
+    def cancel(self, machine: str, instance_id: str, *, caller: Principal | None = None) -> Instance:
         """Stop an instance for good, with its timers, tasks and child instances."""
-        return self._instance(self._write(self._simple(writes.Cancel, machine, instance_id), None))
+        return self._instance(self._write(self._simple(writes.Cancel, machine, instance_id, caller), None))
 
     # -- reads --------------------------------------------------------------------------------------
 
-    def get(self, machine: str, instance_id: str) -> Instance:
+    def get(self, machine: str, instance_id: str, *, caller: Principal | None = None) -> Instance:
         _check_names(machine, instance_id)
         with self.runtime.read() as tx:
             row = tx.get_instance(machine, instance_id)
         if row is None:
             raise self._missing(machine, instance_id)
-        return instance_of(row, self.runtime.leaves(row))
+        instance = instance_of(row, self.runtime.leaves(row))
+        self.check_read(instance, caller)
+        return instance
 
     def history(self, machine: str, instance_id: str, *, after: int = -1,
-                limit: int = 100) -> Page[HistoryEntry]:
-        """Steps after step number ``after``, oldest first (step 0 is the start)."""
+                limit: int = 100, caller: Principal | None = None) -> Page[HistoryEntry]:
+        """Steps after step number ``after``, oldest first (step 0 is the start). A ``caller`` needs the
+        machine's read rule to allow the instance as it is now."""
         _check_names(machine, instance_id)
         check_step("after", after)
         check_limit(limit)
         with self.runtime.read() as tx:
-            if tx.get_instance(machine, instance_id) is None:
+            row = tx.get_instance(machine, instance_id)
+            if row is None:
                 raise self._missing(machine, instance_id)
             rows = tx.history_page(machine, instance_id, after=after, limit=limit + 1)  # one more: is
-        items = tuple(entry_of(r) for r in rows[:limit])                             # there a next page?
+        self.check_read(instance_of(row, self.runtime.leaves(row)), caller)          # there a next page?
+        items = tuple(entry_of(r) for r in rows[:limit])
         return Page(items, items[-1].step if len(rows) > limit else None)
 
+    def check_read(self, instance: Instance, caller: Principal | None) -> None:
+        """:class:`ForbiddenError` unless the read rule of ``instance``'s machine version lets ``caller``
+        read it as it is (no rule restrains trusted code or admins)."""
+        refusal = self.read_refusal(instance, caller)
+        if refusal is not None:
+            raise ForbiddenError(refusal.message, reason=refusal.reason)
+
+    def read_refusal(self, instance: Instance, caller: Principal | None) -> Refusal | None:
+        """Why the read rule refuses ``caller`` ``instance`` (None: it may read it)."""
+        who = caller_of(caller)
+        if who is None:
+            return None
+        policy = self.runtime.registry.chart(instance.machine, instance.version).policy
+        if policy is None:
+            return None
+        access = Access("read", who, instance.id, instance.configuration, instance.state, instance.context,
+                        now=self.runtime.clock.now())
+        result: Refusal | None = policy.decide(access, instance.machine)
+        return result
+
     def list(self, machine: str, *, state: str | None = None, tag: str | None = None,
-             status: str | None = None, after: str = "", limit: int = 100) -> Page[Instance]:
-        """Instances of a machine, by id; filter by an active ``state``, a ``tag`` or a ``status``."""
+             status: str | None = None, after: str = "", limit: int = 100,
+             caller: Principal | None = None) -> Page[Instance]:
+        """Instances of a machine, by id; filter by an active ``state``, a ``tag`` or a ``status``. With a
+        ``caller`` the machine's read rule restrains, a page holds only instances it may read: the listing
+        reads on past the others (at most :data:`MAX_LIST_SCAN` instances per call) and ``next`` is the last
+        one it returned, so it never names an instance the caller may not read (except when a page stops at
+        that limit: then it continues after the last instance read)."""
         check_text("machine", machine)
         check_text("after", after, empty=True)
         check_limit(limit)
@@ -175,11 +219,39 @@ class Interlock:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
         if state is not None:
             self._check_state(machine, state)
+        if caller_of(caller) is not None and any(c.policy for c in self.runtime.registry.charts(machine)):
+            return self._readable(machine, state, tag, status, after, limit, caller)
         with self.runtime.read() as tx:
             rows = tx.list_instances(machine, state=state, tag=tag, status=status, after=after,
                                      limit=limit + 1)  # one more: is there a next page?
         items = tuple(instance_of(r, self.runtime.leaves(r)) for r in rows[:limit])
         return Page(items, items[-1].id if len(rows) > limit else None)
+
+    def _readable(self, machine: str, state: str | None, tag: str | None, status: str | None, after: str,
+                  limit: int, caller: Principal | None) -> Page[Instance]:
+        """A page of the instances ``caller`` may read (see :meth:`list`). An instance of a version this
+        process has not loaded is left out: its rule cannot be asked here."""
+        items: list[Instance] = []
+        scanned = 0
+        with self.runtime.read() as tx:
+            while True:
+                rows = tx.list_instances(machine, state=state, tag=tag, status=status, after=after,
+                                         limit=limit + 1)
+                for row in rows:
+                    if len(items) == limit:  # a full page, and more rows: the next page starts here
+                        return Page(tuple(items), items[-1].id)
+                    scanned += 1
+                    instance = instance_of(row, self.runtime.leaves(row))
+                    try:
+                        if self.read_refusal(instance, caller) is None:
+                            items.append(instance)
+                    except NotFoundError:
+                        pass
+                    after = row.id
+                    if scanned >= MAX_LIST_SCAN:
+                        return Page(tuple(items), after)
+                if len(rows) <= limit:  # the end of the listing
+                    return Page(tuple(items), None)
 
     def changes(self, *, after: int = 0, limit: int = 100) -> Page[Change]:
         """The change feed: steps committed after position ``after`` (0: from the start), in commit order,
@@ -247,7 +319,10 @@ class Interlock:
     def _instance(self, written: writes.Written | writes.Sent) -> Instance:
         """What the caller gets back was captured in the writer; it becomes an :class:`Instance` in the
         caller's own thread, which keeps that work off the one writer thread."""
+        if written.refusal is not None:
+            raise ForbiddenError(written.refusal.message, reason=written.refusal.reason)
         captured = written.instance
+        assert captured is not None
         return instance_from(captured, self.runtime.leaves_of(captured.machine, captured.version,
                                                               captured.snapshot["configuration"]))
 
@@ -255,7 +330,7 @@ class Interlock:
         return SendResult(sent.outcome, sent.step, sent.duplicate, self._instance(sent))  # type: ignore[arg-type]
 
     def _create(self, machine: str, instance_id: str, input: dict[str, Any] | None,
-                version: str | None) -> Command:
+                version: str | None, caller: Principal | None = None) -> Command:
         _check_names(machine, instance_id)
         if version is not None:
             check_text("version", version)
@@ -265,21 +340,26 @@ class Interlock:
         if input is not None:
             input = self._check_json(input, "input")
 
-        return writes.Create(machine, instance_id, input, version)
+        return writes.Create(machine, instance_id, input, version, caller_of(caller))
 
     def _send(self, machine: str, instance_id: str, event: Any, key: str | None,
-              reject: bool) -> Command:
+              reject: bool, caller: Principal | None = None) -> Command:
         _check_names(machine, instance_id)
         ev = self._event(event)
         if key is not None:
             check_id("idempotency_key", key, printable=False)
 
-        return writes.Send(machine, instance_id, ev, key, reject)
+        who = caller_of(caller)
+        if who is not None and key is not None:
+            # a restrained caller's keys are its own: another caller reusing one neither learns the
+            # outcome of that request nor blocks it (docs/auth.md, "Machine rules")
+            key = json.dumps([who["sub"], key], separators=(",", ":"))
+        return writes.Send(machine, instance_id, ev, key, reject, who, self.max_queued)
 
     def _simple(self, kind: type[writes.Pause | writes.Resume | writes.Cancel], machine: str,
-                instance_id: str) -> Command:
+                instance_id: str, caller: Principal | None = None) -> Command:
         _check_names(machine, instance_id)
-        return kind(machine, instance_id)
+        return kind(machine, instance_id, caller_of(caller))
 
     def _event(self, value: Any) -> Event:
         """Validate a caller's event; only its name and data are taken (origin fields are the runtime's),
@@ -383,42 +463,45 @@ class AsyncInterlock:
         return await asyncio.wait_for(future, timeout) if timeout is not None else await future
 
     async def create(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
-                     version: str | None = None, timeout: float | None = None) -> Instance:
-        return self.app._instance(await self._write(self.app._create(machine, instance_id, input, version),
-                                                    timeout))
+                     version: str | None = None, timeout: float | None = None,
+                     caller: Principal | None = None) -> Instance:
+        return self.app._instance(await self._write(self.app._create(machine, instance_id, input, version,
+                                                                     caller), timeout))
 
     async def send(self, machine: str, instance_id: str, event: Event | str | dict[str, Any], *,
                    idempotency_key: str | None = None, reject_unhandled: bool = False,
-                   timeout: float | None = None) -> SendResult:
-        cmd = self.app._send(machine, instance_id, event, idempotency_key, reject_unhandled)
+                   timeout: float | None = None, caller: Principal | None = None) -> SendResult:
+        cmd = self.app._send(machine, instance_id, event, idempotency_key, reject_unhandled, caller)
         return self.app._result(await self._write(cmd, timeout))
 
-    async def pause(self, machine: str, instance_id: str) -> Instance:
-        return self.app._instance(await self._write(self.app._simple(writes.Pause, machine, instance_id),
-                                                    None))
+    async def pause(self, machine: str, instance_id: str, *, caller: Principal | None = None) -> Instance:
+        return self.app._instance(await self._write(
+            self.app._simple(writes.Pause, machine, instance_id, caller), None))
 
-    async def resume(self, machine: str, instance_id: str) -> Instance:
-        return self.app._instance(await self._write(self.app._simple(writes.Resume, machine, instance_id),
-                                                    None))
+    async def resume(self, machine: str, instance_id: str, *, caller: Principal | None = None) -> Instance:
+        return self.app._instance(await self._write(
+            self.app._simple(writes.Resume, machine, instance_id, caller), None))
 
-    async def cancel(self, machine: str, instance_id: str) -> Instance:
-        return self.app._instance(await self._write(self.app._simple(writes.Cancel, machine, instance_id),
-                                                    None))
+    async def cancel(self, machine: str, instance_id: str, *, caller: Principal | None = None) -> Instance:
+        return self.app._instance(await self._write(
+            self.app._simple(writes.Cancel, machine, instance_id, caller), None))
 
-    async def get(self, machine: str, instance_id: str) -> Instance:
-        return await asyncio.to_thread(self.app.get, machine, instance_id)
+    async def get(self, machine: str, instance_id: str, *, caller: Principal | None = None) -> Instance:
+        return await asyncio.to_thread(self.app.get, machine, instance_id, caller=caller)
 
     async def history(self, machine: str, instance_id: str, *, after: int = -1,
-                      limit: int = 100) -> Page[HistoryEntry]:
-        return await asyncio.to_thread(self.app.history, machine, instance_id, after=after, limit=limit)
+                      limit: int = 100, caller: Principal | None = None) -> Page[HistoryEntry]:
+        return await asyncio.to_thread(self.app.history, machine, instance_id, after=after, limit=limit,
+                                       caller=caller)
 
     async def changes(self, *, after: int = 0, limit: int = 100) -> Page[Change]:
         return await asyncio.to_thread(self.app.changes, after=after, limit=limit)
 
     async def list(self, machine: str, *, state: str | None = None, tag: str | None = None,
-                   status: str | None = None, after: str = "", limit: int = 100) -> Page[Instance]:
+                   status: str | None = None, after: str = "", limit: int = 100,
+                   caller: Principal | None = None) -> Page[Instance]:
         return await asyncio.to_thread(self.app.list, machine, state=state, tag=tag, status=status,
-                                       after=after, limit=limit)
+                                       after=after, limit=limit, caller=caller)
 
 
 def _check_names(machine: str, instance_id: str) -> None:

@@ -70,6 +70,11 @@ class EventRejectedError(InterlockError):
     """An event was refused: malformed, too large, or not accepted by the instance's current state."""
 
 
+class InstanceBusyError(InterlockError):
+    """An instance has as many events waiting as it may hold (``Interlock(max_queued=...)``): nothing was
+    queued; send again once it has applied some (it is paused, or busy with a long queue)."""
+
+
 class StepLimitError(InterlockError):
     """A step went over a limit and was aborted: too many microsteps (the chart loops without waiting for an
     event), too much expression work, or too long on the wall clock. Nothing the step did is kept."""

@@ -8,9 +8,11 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from interlock.auth.keys import ApiKeys
+from interlock.cli.keys import PAGE
 from interlock.cli.main import app
 from interlock.errors import UnauthenticatedError
 from interlock.storage import open_store
+from interlock.storage.store import KeyRow
 
 
 def _run(*args: str) -> tuple[int, str, str]:
@@ -52,3 +54,18 @@ def test_scopes_are_checked_and_mistakes_say_how_to_fix_them(tmp_path: Path) -> 
     assert code == 2
     code, _, err = _run("keys", "revoke", "nope", "--db", db)
     assert code == 1 and "no API key 'nope'" in err
+
+
+def test_list_shows_every_key_across_pages_oldest_first(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'keys.db'}"
+    count = 2 * PAGE + 1  # three reads of the store: two full pages and one more key
+    store = open_store(db)
+    try:
+        with store.write() as tx:
+            for n in range(count):
+                tx.insert_key(KeyRow(f"{n:012x}", "ab" * 32, ("read",), f"key {n}", 1000.0 + n))
+    finally:
+        store.close()
+    code, out, _ = _run("keys", "list", "--db", db)
+    lines = out.strip().splitlines()
+    assert code == 0 and [line.split()[0] for line in lines] == [f"{n:012x}" for n in range(count)]

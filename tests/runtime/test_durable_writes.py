@@ -19,7 +19,7 @@ def test_a_command_is_frozen_comparable_data() -> None:
     send = writes.Send("order", "o1", Event("ACCEPT"), idempotency_key="k")
     assert send == writes.Send("order", "o1", Event("ACCEPT"), idempotency_key="k")
     assert send != writes.Send("order", "o1", Event("ACCEPT"))
-    assert dataclasses.asdict(writes.Pause("order", "o1")) == {"machine": "order", "id": "o1"}
+    assert dataclasses.asdict(writes.Pause("order", "o1")) == {"machine": "order", "id": "o1", "caller": None}
     with pytest.raises(dataclasses.FrozenInstanceError):
         send.machine = "other"  # type: ignore[misc]
 

@@ -139,3 +139,86 @@ def test_a_child_that_finished_before_its_state_was_left_still_reports_done(tmp_
     with open_app(tmp_path / "d.db", VirtualClock(), _chart(LEAVER)) as app:
         durable = app.create("a", "a1").state
     assert session.configuration[-1] == durable[-1] == "heard"
+
+
+REPORTER = f"""<scxml {NS} name="a" initial="s"><datamodel><data id="seen" expr="None"/></datamodel>
+  <state id="s">
+    <invoke id="kid"><content><scxml initial="f" datamodel="python">
+      <final id="f"><donedata><param name="x" expr="1"/></donedata></final></scxml></content></invoke>
+    <transition event="done.invoke.kid" target="heard"><assign location="seen" expr="[_event.name,
+      _event.type, _event.origintype, _event.invokeid, _event.data, _event.origin]"/></transition>
+  </state>
+  <state id="heard"/>
+</scxml>"""
+
+
+def test_a_finished_child_reports_the_same_done_event_in_both_runtimes(tmp_path: Path) -> None:
+    """The effect interpreter (runtime/interpret.py) builds done.invoke for both runtimes; before, the
+    in-memory runner's carried an origintype and the durable runtime's did not."""
+    runner = MemoryRunner()
+    session = runner.start(_chart(REPORTER), sessionid="a1")
+    runner.run_until_idle()
+    with open_app(tmp_path / "d.db", VirtualClock(), _chart(REPORTER)) as app:
+        durable = app.create("a", "a1").context["seen"]
+    memory = session.context["seen"]
+    assert memory[:5] == durable[:5] == ["done.invoke.kid", "external", None, "kid", {"x": 1}]
+    # each names the child by its own session id: runner session a1.kid, instance <inline machine>/a/a1/kid
+    assert memory[5] == "#_scxml_a1.kid"
+    assert durable[5].startswith("#_scxml_a#inline-") and durable[5].endswith("/a/a1/kid")
+
+
+AGAIN = f"""<scxml {NS} name="a" initial="idle">
+  <datamodel><data id="count" expr="0"/><data id="got" expr="[]"/></datamodel>
+  <state id="idle"><transition event="GO" target="s"/></state>
+  <state id="s"><onentry><assign location="count" expr="count + 1"/></onentry>
+    <invoke id="kid"><param name="n" expr="count"/><content><scxml initial="f" datamodel="python">
+      <datamodel><data id="n" expr="0"/></datamodel>
+      <final id="f"><donedata><param name="n" expr="n"/></donedata></final></scxml></content></invoke>
+    <transition event="AGAIN" target="s"/>
+    <transition event="done.invoke.kid"><assign location="got" expr="got + [_event.data]"/></transition>
+  </state>
+</scxml>"""
+
+
+def test_a_new_invocation_never_sees_what_the_old_one_left_queued_in_both_runtimes(tmp_path: Path) -> None:
+    """The state is entered again while the first child's done event still waits behind AGAIN: the new
+    invocation under the same id drops it (before, the in-memory runner applied it to the new one)."""
+    runner = MemoryRunner()
+    session = runner.start(_chart(AGAIN), sessionid="a1")
+    runner.send("a1", "GO")
+    runner.send("a1", "AGAIN")
+    runner.run_until_idle()
+    with open_app(tmp_path / "d.db", VirtualClock(), _chart(AGAIN)) as app:
+        app.create("a", "a1")
+        app.pause("a", "a1")  # both events wait in the inbox, as in the runner's queue
+        app.send("a", "a1", "GO")
+        app.send("a", "a1", "AGAIN")
+        durable = app.resume("a", "a1").context["got"]
+    assert session.context["got"] == durable == [{"n": 2}]
+
+
+BY_SRC = f"""<scxml {NS} name="a" initial="s"><datamodel><data id="out" expr="None"/></datamodel>
+  <state id="s"><invoke id="calc" src="calc"><param name="x" expr="20"/></invoke>
+    <transition event="done.invoke.calc" target="ok"><assign location="out" expr="_event.data"/></transition>
+    <transition event="error.*" target="bad"><assign location="out" expr="_event.data"/></transition>
+  </state><state id="ok"/><state id="bad"/></scxml>"""
+
+
+def _double(task: Task) -> Any:
+    return {"y": task.input["x"] * 2}
+
+
+def test_an_invoke_whose_src_names_a_service_calls_it_in_both_runtimes(tmp_path: Path) -> None:
+    """What an invoke names is decided once (interpret.classify): a src naming a registered service
+    calls it, also with the default SCXML type (before, the in-memory runner looked for a machine)."""
+    runner = MemoryRunner(services={"calc": _double})
+    session = runner.start(_chart(BY_SRC), sessionid="a1")
+    runner.run_until_idle()
+    with open_app(tmp_path / "d.db", VirtualClock()) as app:
+        app.service("calc", _double)
+        app.register(_chart(BY_SRC))
+        app.create("a", "a1")
+        app.run_until_idle()
+        durable = app.get("a", "a1")
+    assert session.context["out"] == durable.context["out"] == {"y": 40}
+    assert session.configuration[-1] == durable.state[-1] == "ok"

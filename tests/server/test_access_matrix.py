@@ -1,7 +1,7 @@
 """Who may do what, as a matrix on one real server (SQLite, outside development mode): identities (admin
 key, read key, writer key, an end user's JWT, no credentials) x operations (create, read, list, send,
-history). Every refusal is refused with its code, every permission granted. Per-machine rules are not
-implemented yet (docs/auth.md): the matrix is the scopes'."""
+history). Every refusal is refused with its code, every permission granted. The door machine has no
+authorize rules, so this matrix is the scopes'; test_access_rules.py is the matrix of a machine's rules."""
 
 from __future__ import annotations
 

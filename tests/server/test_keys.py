@@ -49,3 +49,30 @@ def test_keys_are_the_admins_and_bad_requests_say_why(guarded: Server) -> None:
     assert c.post("/v1/keys", json={"scopes": ["read"], "owner": "x"}, headers=admin).status_code == 400
     missing = c.delete("/v1/keys/nope", headers=admin)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found.key"
+
+
+def test_keys_are_listed_page_by_page_oldest_first(guarded: Server) -> None:
+    c, admin = guarded.client, bearer(guarded.key("admin", label="first"))
+    made = [c.post("/v1/keys", json={"scopes": ["read"], "label": f"k{n}"}, headers=admin).json()["id"]
+            for n in range(4)]
+    c.delete(f"/v1/keys/{made[1]}", headers=admin)
+    pages, cursor = [], None
+    while True:
+        answer = c.get("/v1/keys", params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=admin)
+        assert answer.status_code == 200, answer.text
+        pages.append([k["label"] for k in answer.json()["items"]])
+        cursor = answer.json()["next"]
+        if cursor is None:
+            break
+    assert pages == [["first", "k0"], ["k1", "k2"], ["k3"]]  # revoked k1 too; no empty last page
+    assert c.get("/v1/keys", headers=admin).json()["next"] is None  # the default page holds all five
+
+
+def test_a_bad_keys_cursor_or_limit_says_how_to_fix_it(guarded: Server) -> None:
+    c, admin = guarded.client, bearer(guarded.key("admin"))
+    unknown = c.get("/v1/keys", params={"cursor": "nope"}, headers=admin)
+    assert unknown.status_code == 400 and "'next' of the previous page" in unknown.json()["error"]["message"]
+    assert unknown.json()["error"]["details"][0]["path"] == "cursor"
+    for limit in ("0", "1001", "x"):
+        answer = c.get("/v1/keys", params={"limit": limit}, headers=admin)
+        assert answer.status_code == 400 and "'limit'" in answer.json()["error"]["message"]

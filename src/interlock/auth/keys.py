@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from interlock.auth.principal import SCOPES, Principal
 from interlock.errors import NotFoundError, UnauthenticatedError
+from interlock.runtime.model import Page
 from interlock.storage.store import KeyRow, Store
 
 PREFIX = "ilk_"
@@ -148,9 +149,18 @@ def create_key(store: Store, scopes: Iterable[str], *, label: str = "") -> tuple
     return text, row
 
 
-def list_keys(store: Store) -> list[KeyRow]:
+def list_keys(store: Store, *, after: str = "", limit: int = 100) -> Page[KeyRow]:
+    """A page of keys, oldest first (revoked ones too); its ``next`` (the last key's id) goes back as
+    ``after`` for the following page. ValueError if ``after`` is no key's id."""
+    if limit < 1:
+        raise ValueError(f"a page holds at least one key; limit={limit}")
     with store.read() as tx:
-        return tx.api_keys()
+        if after and tx.get_key(after) is None:
+            raise ValueError(f"cursor {after!r} is no API key's id; pass the 'next' of the previous page "
+                             "(or no cursor for the first page)")
+        rows = tx.api_keys(after=after, limit=limit + 1)  # one more: is there a next page?
+    more = len(rows) > limit
+    return Page(tuple(rows[:limit]), rows[limit - 1].id if more else None)
 
 
 def revoke_key(store: Store, key_id: str) -> KeyRow:

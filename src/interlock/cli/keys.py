@@ -17,6 +17,8 @@ import typer
 from interlock.errors import InterlockError
 from interlock.storage.store import KeyRow, Store
 
+PAGE = 500  # keys read per transaction by `keys list`
+
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 Db = Annotated[str, typer.Option("--db", envvar="INTERLOCK_DB", show_envvar=True,
@@ -67,11 +69,17 @@ def listing(db: Db) -> None:
     """Every key of the database: id, scopes, label, created, last used, revoked (never the secret)."""
     from interlock.auth.keys import list_keys
 
+    listed, after = 0, ""
     with _store(db) as store:
-        rows = list_keys(store)
-    for row in rows:
-        typer.echo(_line(row))
-    if not rows:
+        while True:  # page by page: each page is one short read, however many keys there are
+            page = list_keys(store, after=after, limit=PAGE)
+            for row in page:
+                typer.echo(_line(row))
+            listed += len(page)
+            if page.next is None:
+                break
+            after = page.next
+    if not listed:
         typer.echo("no API keys; create one with `interlock keys create --admin --db URL`", err=True)
 
 

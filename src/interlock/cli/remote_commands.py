@@ -121,7 +121,8 @@ def send(machine: Annotated[str, typer.Argument(help="The machine's name.")],
     else:
         duplicate = " [yellow](duplicate: sent before, nothing changed)[/]" if result.duplicate else ""
         make_console().print(f"[bold]{result.outcome}[/] at step {result.step}{duplicate}")
-        _print_instance(result.instance)
+        if result.instance is not None:  # None: the machine's read rule does not let this caller read it
+            _print_instance(result.instance)
 
 
 def history(machine: Annotated[str, typer.Argument(help="The machine's name.")],

@@ -148,8 +148,20 @@ class AsyncClient:
     async def create_key(self, name: str, scopes: Sequence[str]) -> ApiKey:
         return await self.call(calls.create_key(name, scopes))
 
-    async def list_keys(self) -> builtins.list[ApiKey]:
-        return await self.call(calls.list_keys())
+    async def list_keys(self, *, cursor: Any = None, limit: int | None = None) -> Page[ApiKey]:
+        """One page of API keys, oldest first; pass ``page.next`` back as ``cursor`` (or use :meth:`keys`)."""
+        return await self.call(calls.list_keys(cursor=cursor, limit=limit))
+
+    async def keys(self, *, page_size: int | None = None) -> AsyncIterator[ApiKey]:
+        """Every API key (revoked ones too), page after page."""
+        cursor = None
+        while True:
+            page = await self.list_keys(cursor=cursor, limit=page_size)
+            for item in page.items:
+                yield item
+            if page.next is None:
+                return
+            cursor = page.next
 
     async def revoke_key(self, key_id: str) -> ApiKey:
         return await self.call(calls.revoke_key(key_id))

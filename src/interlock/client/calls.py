@@ -163,8 +163,10 @@ def create_key(name: str, scopes: Sequence[str]) -> Call[models.ApiKey]:
     return Call("POST", "/v1/keys", models.key_of, json={"label": name, "scopes": list(scopes)})
 
 
-def list_keys() -> Call[list[models.ApiKey]]:
-    return Call("GET", "/v1/keys", lambda body: [models.key_of(k) for k in _items(body)], idempotent=True)
+def list_keys(*, cursor: Any = None, limit: int | None = None) -> Call[Page[models.ApiKey]]:
+    """A page of API keys, oldest first (revoked ones too); ``next`` goes back as ``cursor``."""
+    return Call("GET", "/v1/keys", _page(models.key_of), params=_params(cursor=cursor, limit=limit),
+                idempotent=True)
 
 
 def revoke_key(key_id: str) -> Call[models.ApiKey]:

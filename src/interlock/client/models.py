@@ -84,8 +84,11 @@ def instance_of(data: Mapping[str, Any]) -> RemoteInstance:
 
 
 def send_result_of(data: Mapping[str, Any]) -> SendResult:
+    """A server's SendResult; its ``instance`` is None when the machine's read rule does not let this
+    client read the instance (docs/auth.md, "Machine rules"): the one case where a SendResult has none."""
+    instance = data.get("instance")
     return SendResult(data["outcome"], data.get("step"), bool(data.get("duplicate", False)),
-                      instance_of(data["instance"]))
+                      instance_of(instance) if instance is not None else None)  # type: ignore[arg-type]
 
 
 def history_entry_of(data: Mapping[str, Any]) -> HistoryEntry:

@@ -151,8 +151,19 @@ class Client:
     def create_key(self, name: str, scopes: Sequence[str]) -> ApiKey:
         return self.call(calls.create_key(name, scopes))
 
-    def list_keys(self) -> builtins.list[ApiKey]:
-        return self.call(calls.list_keys())
+    def list_keys(self, *, cursor: Any = None, limit: int | None = None) -> Page[ApiKey]:
+        """One page of API keys, oldest first; pass ``page.next`` back as ``cursor`` (or use :meth:`keys`)."""
+        return self.call(calls.list_keys(cursor=cursor, limit=limit))
+
+    def keys(self, *, page_size: int | None = None) -> Iterator[ApiKey]:
+        """Every API key (revoked ones too), page after page."""
+        cursor = None
+        while True:
+            page = self.list_keys(cursor=cursor, limit=page_size)
+            yield from page.items
+            if page.next is None:
+                return
+            cursor = page.next
 
     def revoke_key(self, key_id: str) -> ApiKey:
         return self.call(calls.revoke_key(key_id))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 from interlock.core.content import Actions
@@ -123,6 +123,9 @@ class Chart:
         # set by the document front end: hook name -> its compiled webhook (frontends/webhooks.py); the
         # engine never reads it, the server's webhook ingress does
         self.webhooks: dict[str, Any] = {}
+        # set by the document front end: the machine's authorize rules (interlock.auth.policy.Policy, or
+        # None: every caller with the scope may); the engine never reads it, the runtime's writes do
+        self.policy: Any = None
         self.rules: Rules = rules_for(spec.semantics)
         self.root = root
         self.states = states
@@ -142,6 +145,11 @@ class Chart:
     def key(self) -> str:
         """``name@version``, how runtimes refer to this chart."""
         return f"{self.name}@{self.version}"
+
+    def leaves(self, configuration: Iterable[str]) -> tuple[str, ...]:
+        """The atomic and final states of a configuration (state ids); ids this chart lacks are left out."""
+        states = self.states
+        return tuple(s for s in configuration if s in states and states[s].kind in ("atomic", "final"))
 
     def state(self, state_id: str) -> StateNode:
         return self.states[state_id]

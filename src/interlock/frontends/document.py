@@ -41,6 +41,7 @@ from interlock.core.spec import (
 )
 from interlock.errors import DefinitionError, Problem
 from interlock.frontends.document_actions import ActionCompiler
+from interlock.frontends.document_authorize import check_events, load_authorize
 from interlock.frontends.document_limits import (
     MAX_STATES,
     MAX_TRANSITIONS,
@@ -71,7 +72,7 @@ IGNORED_ROOT_KEYS = frozenset({
     "predictableActionArguments", "preserveActionOrder", "schema", "schemas", "tsTypes", "types", "$schema",
     "strict",
 })
-ROOT_KEYS = STATE_KEYS | IGNORED_ROOT_KEYS | {"context", "version", "name", "delays", "webhooks"}
+ROOT_KEYS = STATE_KEYS | IGNORED_ROOT_KEYS | {"context", "version", "name", "delays", "webhooks", "authorize"}
 INVOKE_KEYS = frozenset({"id", "src", "input", "data", "onDone", "onError", "autoForward", "type"})
 
 
@@ -133,6 +134,7 @@ class _Loader:
                                             "split the machine into machines that invoke each other")], self.source)
         spec.data = self._context(doc.get("context"))
         webhooks = load_webhooks(doc.get("webhooks"), self.problems)
+        policy = load_authorize(doc["authorize"], self.problems, self.values.states) if "authorize" in doc else None
         if self.problems:
             raise DefinitionError(self.problems, self.source)
         services = {k: v for k, v in self.services.items() if callable(v)}
@@ -140,7 +142,11 @@ class _Loader:
                                      version=str(doc.get("version", "1")), source=self.source,
                                      services=services, datamodel=DOCUMENT_DATAMODEL, semantics="xstate",
                                      unprovided=tuple(self.values.missing)))
+        problems = check_events(policy, chart)
+        if problems:
+            raise DefinitionError(problems, self.source)
         chart.webhooks = webhooks
+        chart.policy = policy
         return chart
 
     def _context(self, context: Any) -> list[DataSpec]:

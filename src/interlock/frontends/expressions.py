@@ -146,12 +146,14 @@ _VALUE = """\
 """
 
 
-def compile_expression(source: str, *, states: Collection[str] | None = None) -> Expr:
+def compile_expression(source: str, *, states: Collection[str] | None = None,
+                       names: Collection[str] = ()) -> Expr:
     """Parse and check ``source`` and compile it into an :class:`Expr`; raises :class:`ExpressionError`.
 
-    With ``states`` (the chart's state ids), ``In('x')`` naming no state is refused too.
+    With ``states`` (the chart's state ids), ``In('x')`` naming no state is refused too. ``names`` are
+    more names the expression may read, from its scope's ``values`` mapping (authorize rules).
     """
-    return _function([("", source)], source, states, record=False)
+    return _function([("", source)], source, states, record=False, names=names)
 
 
 def compile_record(items: list[tuple[str, str]], *, states: Collection[str] | None = None,
@@ -168,7 +170,8 @@ def compile_record(items: list[tuple[str, str]], *, states: Collection[str] | No
 
 
 def _function(items: list[tuple[str, str]], source: str, states: Collection[str] | None, *, record: bool,
-              check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None = None) -> Expr:
+              check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None = None,
+              names: Collection[str] = ()) -> Expr:
     namespace: dict[str, Any] = {**_NAMESPACE, "SOURCE": source, "_check": check}
     trees = []
     for i, (_, text) in enumerate(items):
@@ -177,11 +180,11 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
     cost = sum(count for _, count in trees)
     constants: dict[str, Any] = {}
     hoisted: dict[tuple[str, str], str] = {}
-    fast, fast_data = _body(items, trees, states, constants, hoisted, record=record, check=check)
+    fast, fast_data = _body(items, trees, states, constants, hoisted, record=record, check=check, names=names)
     if hoisted:
         # every context and event-data key the expression reads, read up front: a missing one (or event data
         # that is not a mapping) runs the same expression without hoisting (_slow), already charged
-        slow, slow_data = _body(items, trees, states, constants, None, record=record, check=check)
+        slow, slow_data = _body(items, trees, states, constants, None, record=record, check=check, names=names)
         code = (_SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost)
                 + _hoisted(hoisted, fast_data) + fast)
     else:
@@ -198,11 +201,12 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
 
 def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]], states: Collection[str] | None,
           constants: dict[str, Any], hoisted: dict[tuple[str, str], str] | None, *, record: bool,
-          check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None) -> tuple[str, bool]:
+          check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None,
+          names: Collection[str] = ()) -> tuple[str, bool]:
     """The statements computing the value (after the preamble), and whether they read event data (``D``)."""
     uses_data, lines = False, []
     for i, (tree, _) in enumerate(trees):
-        compiler = Compiler(states, constants, hoisted)
+        compiler = Compiler(states, constants, hoisted, names)
         body = compiler.compile(tree.body, 0)
         uses_data |= compiler.uses_data
         lines.append(_VALUE.format(target=f"_v{i}", code=body, source=f"SOURCE{i}"))

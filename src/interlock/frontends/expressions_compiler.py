@@ -68,8 +68,9 @@ class Compiler:
     """Turns a checked AST into Python source over the helper namespace; see the module docstring."""
 
     def __init__(self, states: Collection[str] | None = None, constants: dict[str, Any] | None = None,
-                 hoisted: dict[tuple[str, str], str] | None = None) -> None:
+                 hoisted: dict[tuple[str, str], str] | None = None, names: Collection[str] = ()) -> None:
         self.states = states
+        self.names = names  # extra names read from the scope's ``values`` (authorize rules: claims, ...)
         self.bound: list[str] = []  # names bound by enclosing comprehensions, innermost last
         self.amplifies = False  # may the result share one list many times (repetition, comprehension)?
         self.uses_data = False  # does it read event.<key>? then the function binds D = the event's data
@@ -134,6 +135,8 @@ class Compiler:
             return f"v_{name}"
         if name in _SPECIAL_NAMES:
             return _SPECIAL_NAMES[name]
+        if name in self.names:
+            return f"S.values[{name!r}]"
         if name in FUNCTIONS or name == "In":
             self.fail(node, f"{name} is a function; call it, as in {name}(...)")
         if name.startswith("_"):

@@ -10,10 +10,17 @@ from __future__ import annotations
 import logging
 from typing import Any, NamedTuple
 
+from interlock.auth.policy import Access, Refusal
 from interlock.core.events import Event
 from interlock.core.snapshot import Snapshot
 from interlock.core.step import start, step
-from interlock.errors import ConflictError, EventRejectedError, NotFoundError, StorageError
+from interlock.errors import (
+    ConflictError,
+    EventRejectedError,
+    InstanceBusyError,
+    NotFoundError,
+    StorageError,
+)
 from interlock.runtime.addresses import session_id
 from interlock.runtime.dispatch import deliver, dispatch, reach_of
 from interlock.runtime.step_errors import describe
@@ -36,24 +43,30 @@ Parent = tuple[str, str, str]  # machine, id, invokeid
 
 
 class Applied(NamedTuple):
-    """What one event came to: ``outcome`` (started, applied, ignored, failed) and the ``step`` recording it."""
+    """What one event came to: ``outcome`` (started, applied, ignored, failed, refused) and the ``step``
+    recording it; ``refusal`` says why the machine's authorize rules refused it."""
 
     outcome: str
     step: int
+    refusal: Refusal | None = None
 
 
 class Answer(NamedTuple):
-    """A caller's event: its ``outcome`` (or ``queued``), its ``step`` (None while queued), and whether it
-    was a ``duplicate`` of an idempotency key already seen."""
+    """A caller's event: its ``outcome`` (or ``queued``, or ``refused`` by the machine's rules, with the
+    ``refusal``), its ``step`` (None while queued or refused unrecorded), and whether it was a
+    ``duplicate`` of an idempotency key already seen."""
 
     outcome: str
     step: int | None
     duplicate: bool
+    refusal: Refusal | None = None
 
 
 def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = None,
-           version: str | None = None, parent: Parent | None = None) -> InstanceRow:
-    """Start a new instance: run the chart's initial macrostep and record it as step 0."""
+           version: str | None = None, parent: Parent | None = None,
+           caller: dict[str, Any] | None = None) -> InstanceRow | Refusal:
+    """Start a new instance: run the chart's initial macrostep and record it as step 0. With a ``caller``,
+    the chart's create rule decides on the instance the start made; a refusal writes nothing."""
     chart = unit.registry.chart(machine, version)
     if unit.row(machine, id) is not None:
         raise ConflictError(f"instance {id!r} of machine {machine!r} already exists; choose another id, "
@@ -61,6 +74,12 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
     result = unit.watchdog.run(f"the start of {machine}/{id}", lambda: start(
         chart, sessionid=session_id(machine, id), data=input, now=unit.now, reachable=unit.registry.no_children))
     snap = result.snapshot
+    if caller is not None and chart.policy is not None:
+        configuration = snap.configuration
+        refusal: Refusal | None = chart.policy.decide(Access(
+            "create", caller, id, configuration, chart.leaves(configuration), snap.context, now=unit.now), machine)
+        if refusal is not None:
+            return refusal
     parent_machine, parent_id, parent_invokeid = parent or (None, None, None)
     row = InstanceRow(machine, id, chart.version, "active", False, 0, 0, snap.to_json(), parent_machine,
                       parent_id, parent_invokeid, created_at=unit.now, updated_at=unit.now)
@@ -75,8 +94,11 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
 
 
 def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: str | None = None,
-         reject_unhandled: bool = False) -> Answer:
-    """An event from a caller, answered once the instance has settled."""
+         reject_unhandled: bool = False, caller: dict[str, Any] | None = None,
+         queue_limit: int | None = None) -> Answer:
+    """An event from a caller, answered once the instance has settled. With a ``caller`` (None: trusted
+    code), the machine's send rule decides against the state the event meets: now, or when a queued event
+    is taken from the inbox (it keeps its caller). Refused now, nothing is written."""
     row = unit.row(machine, id)
     if row is None:
         if not unit.registry.has_chart(machine):
@@ -87,6 +109,10 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
         seen = unit.tx.history_by_key(machine, id, idempotency_key)
         if seen is not None:
             _same_request(machine, id, idempotency_key, seen.event, event)
+            if seen.outcome == "refused":  # recorded by _refuse as "reason: message (detail)"
+                reason, _, message = (seen.error or "rule.refused: ").partition(": ")
+                message = message.rsplit(" (", 1)[0]
+                return Answer(seen.outcome, seen.step, True, Refusal(reason, message))
             return Answer(seen.outcome, seen.step, True)
         waiting = unit.tx.inbox_by_key(machine, id, idempotency_key)
         if waiting is not None:
@@ -95,14 +121,43 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
     if row.queued or (row.paused and row.status == "active"):
         # behind other events (or paused): keep arrival order by going through the inbox. An instance
         # that has ended records the event as ignored at once, paused or not (after any still queued).
-        seq = unit.enqueue(row, event.to_json(), idempotency_key=idempotency_key)
+        if queue_limit is not None and row.queued >= queue_limit:
+            raise InstanceBusyError(
+                f"{machine}/{id} has {row.queued:,} events waiting, as many as it may hold "
+                f"({'it is paused' if row.paused else 'it is applying them'}); nothing was queued: send again "
+                "once it has applied some")
+        stored = event.to_json()
+        if caller is not None:
+            stored["caller"] = caller
+        seq = unit.enqueue(row, stored, idempotency_key=idempotency_key)
         unit.mark((machine, id))
         settle(unit)
-        applied = unit.outcomes.get(seq)
-        return Answer("queued", None, False) if applied is None else Answer(applied[0], applied[1], False)
+        taken = unit.outcomes.get(seq)
+        return (Answer("queued", None, False) if taken is None
+                else Answer(taken.outcome, taken.step, False, taken.refusal))
+    if caller is not None:
+        refusal = refused(unit, row, event, caller)
+        if refusal is not None:
+            return Answer("refused", None, False, refusal)
     applied = apply_event(unit, row, event, idempotency_key=idempotency_key, reject_unhandled=reject_unhandled)
     settle(unit)
     return Answer(applied.outcome, applied.step, False)
+
+
+def refused(unit: Unit, row: InstanceRow, event: Event, caller: dict[str, Any]) -> Refusal | None:
+    """Why the send rule of the instance's machine version refuses ``caller``'s ``event`` now (None: allowed,
+    or the machine has no rules). A process without the instance's version cannot decide: NotFoundError
+    (the server loads the version and sends again; :func:`settle` leaves such events for a process that
+    has it)."""
+    chart = unit.registry.chart(row.machine, row.version)
+    if chart.policy is None:
+        return None
+    configuration = tuple(row.snapshot["configuration"])
+    access = Access("send", caller, row.id, configuration, chart.leaves(configuration),
+                    row.snapshot["context"], event, unit.now)
+    result: Refusal | None = chart.policy.decide(access, row.machine)
+    return result
+
 
 
 def _same_request(machine: str, id: str, key: str, recorded: dict[str, Any] | None, event: Event) -> None:
@@ -250,14 +305,20 @@ def settle(unit: Unit) -> None:
             return
         row = unit.row(*key)
         while row is not None and row.queued > 0 and not row.paused and unit.budget > 0:
-            if row.status == "active" and not unit.registry.has_version(row.machine, row.version):
-                break  # this process lacks the version: the events wait for a process that has it
+            if not unit.registry.has_version(row.machine, row.version):
+                # this process lacks the version: the events wait for a process that has it (even those
+                # of an ended instance, which are only recorded as ignored: their callers' rules decide)
+                break
             queued = unit.take_event(row)
             if queued is None:  # the counter drifted (should not happen): the store set it from the inbox
                 break
             unit.budget -= 1
             event = Event.from_json(queued.event)
-            result = _apply_one(unit, key, row, event, queued.idempotency_key, queued.cause)
+            caller = queued.event.get("caller")
+            if caller is not None and (refusal := refused(unit, row, event, caller)) is not None:
+                result = _refuse(unit, row, event, queued.idempotency_key, refusal)
+            else:
+                result = _apply_one(unit, key, row, event, queued.idempotency_key, queued.cause)
             unit.outcomes[queued.seq] = result
             row = unit.row(*key)
 
@@ -298,6 +359,19 @@ def deliver_result(unit: Unit, machine: str, id: str, event: Event, *, cause: st
     unit.budget -= 1
     _apply_one(unit, (machine, id), row, event, None, cause)
     return True
+
+
+def _refuse(unit: Unit, row: InstanceRow, event: Event, key: str | None, refusal: Refusal) -> Applied:
+    """Record a queued event its machine's rules refused when its turn came: it is consumed, nothing
+    else changes, and the history says why (outcome ``refused``)."""
+    number = row.step + 1
+    row.step = number
+    unit.save(row)
+    config = list(row.snapshot["configuration"])
+    unit.tx.append_history(HistoryRow(row.machine, row.id, number, unit.now, "refused", event.to_json(), key,
+                                      None, config, config, {}, [],
+                                      f"{refusal.reason}: {refusal.message} ({refusal.detail})"))
+    return Applied("refused", number, refusal)
 
 
 def _fail(unit: Unit, row: InstanceRow, event: Event, key: str | None, cause: str | None,

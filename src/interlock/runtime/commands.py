@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
-from interlock.errors import ConflictError, NotFoundError
+from interlock.auth.policy import Access
+from interlock.errors import ConflictError, ForbiddenError, NotFoundError
 from interlock.runtime import apply
 from interlock.runtime.basichttp import BASICHTTP_SERVICE, communication_error
 from interlock.runtime.dispatch import deliver, report_cancelled
@@ -22,8 +24,26 @@ def existing(unit: Unit, machine: str, id: str) -> InstanceRow:
     return row
 
 
-def pause(unit: Unit, machine: str, id: str) -> InstanceRow:
+def controlled(unit: Unit, machine: str, id: str, operation: str, caller: dict[str, Any] | None) -> InstanceRow:
+    """The instance, if the control rule of its machine version lets ``caller`` (None: trusted) do
+    ``operation`` (pause, resume, cancel) to it as it is; :class:`ForbiddenError` otherwise. A process
+    without the instance's version cannot decide: NotFoundError (the server loads the version first)."""
     row = existing(unit, machine, id)
+    if caller is None:
+        return row
+    chart = unit.registry.chart(machine, row.version)
+    if chart.policy is None:
+        return row
+    configuration = tuple(row.snapshot["configuration"])
+    refusal = chart.policy.decide(Access(operation, caller, id, configuration, chart.leaves(configuration),
+                                         row.snapshot["context"], now=unit.now), machine)
+    if refusal is not None:
+        raise ForbiddenError(refusal.message, reason=refusal.reason)
+    return row
+
+
+def pause(unit: Unit, machine: str, id: str, caller: dict[str, Any] | None = None) -> InstanceRow:
+    row = controlled(unit, machine, id, "pause", caller)
     if row.status != "active":
         raise ConflictError(f"instance {machine}/{id} is {row.status}; only active instances can be paused")
     if not row.paused:
@@ -32,8 +52,8 @@ def pause(unit: Unit, machine: str, id: str) -> InstanceRow:
     return row
 
 
-def resume(unit: Unit, machine: str, id: str) -> InstanceRow:
-    row = existing(unit, machine, id)
+def resume(unit: Unit, machine: str, id: str, caller: dict[str, Any] | None = None) -> InstanceRow:
+    row = controlled(unit, machine, id, "resume", caller)
     if row.paused:
         row.paused = False
         unit.save(row)
@@ -42,10 +62,10 @@ def resume(unit: Unit, machine: str, id: str) -> InstanceRow:
     return existing(unit, machine, id)
 
 
-def cancel(unit: Unit, machine: str, id: str) -> InstanceRow:
+def cancel(unit: Unit, machine: str, id: str, caller: dict[str, Any] | None = None) -> InstanceRow:
     """End an instance. A child instance's parent learns of it as ``error.invoke.<invokeid>`` (its
     invocation failed), which it applies before this returns unless it is paused or busy."""
-    row = existing(unit, machine, id)
+    row = controlled(unit, machine, id, "cancel", caller)
     if row.status != "active":
         raise ConflictError(f"instance {machine}/{id} is already {row.status}; only active instances "
                             "can be cancelled")

@@ -1,9 +1,10 @@
 """Turning a step's effects into rows of the same transaction (the transactional outbox).
 
-Effects the runtime can carry out itself are done here, atomically with the step: events for this or
-another instance go to its inbox, delayed sends become timers, invoked machines become child instances.
-Invoked services become tasks that workers run after the commit, at least once, under the effect's key
-``<machine>/<id>#<step>.<index>``.
+What each effect means is decided once, for both runtimes, by the effect interpreter
+(runtime/interpret.py); this module is its durable host (:class:`StoreHost`): what the interpreter
+delivers goes to an instance's inbox, delayed sends become timers, invoked machines become child
+instances, all atomically with the step. Invoked services become tasks that workers run after the
+commit, at least once, under the effect's key ``<machine>/<id>#<step>.<index>``.
 
 Events an invocation sends its invoker (a task's result, a child's events to its parent and its done
 event) carry the invoke id (``Event.invokeid``). When the invocation is cancelled (its state is exited)
@@ -16,36 +17,24 @@ invocation never sees them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from interlock.core.effects import (
-    CancelEffect,
-    CancelInvokeEffect,
-    DoneEffect,
-    Effect,
-    ForwardEffect,
-    InvokeEffect,
-    LogEffect,
-    SendEffect,
-)
+from interlock.core.effects import Effect, InvokeEffect, LogEffect, SendEffect
 from interlock.core.events import Event
-from interlock.core.execute import BASICHTTP_PROCESSOR
 from interlock.core.reach import Reach
-from interlock.runtime.addresses import SESSION_IDS, parse_address, session_id, split_session
+from interlock.runtime.addresses import SESSION_IDS, session_id, split_session
 from interlock.runtime.basichttp import BASICHTTP_SERVICE, communication_error
 from interlock.runtime.children import MAX_INVOKE_DEPTH, refusal
+from interlock.runtime.interpret import INVOKE_ERROR, carry_out, classify, invoke_failed
+from interlock.runtime.interpret import send_now as interpret_send
 from interlock.runtime.machines import SCXML_TYPES, inline_name
 from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.codec import NotStorable, encode_exact
 from interlock.storage.store import InstanceRow, StaleRowError, TaskRow, TimerRow
 
 log = logging.getLogger("interlock.chart")
-
-# The event a task's final failure (or a child cancelled by a caller) raises in the invoking instance. A
-# child that cannot start raises error.execution instead (SCXML 6.4), as an unknown invoke target does.
-INVOKE_ERROR = "error.invoke.{invokeid}"
-DONE_INVOKE = "done.invoke.{invokeid}"
+Key = tuple[str, str]  # (machine, id): how the store host names an instance
 
 
 def effect_key(row: InstanceRow, number: int, index: int) -> str:
@@ -53,32 +42,81 @@ def effect_key(row: InstanceRow, number: int, index: int) -> str:
     return f"{row.machine}/{row.id}#{number}.{index}"
 
 
+class StoreHost:
+    """The effect interpreter's host in a store transaction: step ``number`` of ``row`` (its sender)."""
+
+    __slots__ = ("number", "row", "unit")
+
+    def __init__(self, unit: Unit, row: InstanceRow, number: int) -> None:
+        self.unit, self.row, self.number = unit, row, number
+
+    def key(self, sender: Key, index: int) -> str:
+        return effect_key(self.row, self.number, index)
+
+    def session_id(self, sender: Key) -> str:
+        return session_id(*sender)
+
+    def session(self, sid: str) -> Key | None:
+        return split_session(sid)  # whether it exists is known when it is delivered
+
+    def instance(self, machine: str, id: str) -> Key | None:
+        return machine, id
+
+    def parent(self, sender: Key) -> tuple[Key, str] | None:
+        row = self.row
+        if row.parent_machine is None or row.parent_id is None or row.parent_invokeid is None:
+            return None
+        return (row.parent_machine, row.parent_id), row.parent_invokeid
+
+    def child(self, sender: Key, invokeid: str) -> Key | None:
+        found = self.unit.tx.find_child(self.row.machine, self.row.id, invokeid)
+        return (found.machine, found.id) if found is not None else None
+
+    def deliver(self, to: Key, event: Event, *, cause: str | None, sendid: str | None = None) -> bool:
+        return deliver(self.unit, to[0], to[1], event, cause=cause, sendid=sendid)
+
+    def silent(self, sender: Key) -> bool:
+        return False  # a cancelled instance takes no more steps
+
+    def rules(self, sender: Key) -> str:
+        return self.unit.registry.chart(self.row.machine, self.row.version).rules.name
+
+    def schedule(self, sender: Key, effect: SendEffect, key: str) -> None:
+        unit, row = self.unit, self.row
+        due = unit.now + effect.delay_ms / 1000
+        unit.tx.add_timer(TimerRow(key, row.machine, row.id, effect.sendid, effect.target,
+                                   effect.event.to_json(), due))
+        unit.woke(due)
+
+    def cancel_send(self, sender: Key, sendid: str) -> None:
+        self.unit.tx.cancel_timers(self.row.machine, self.row.id, sendid)
+        # fired but not applied yet (the instance was busy or paused)
+        self.unit.remove_events_by_sendid(self.row, sendid)
+
+    def post(self, sender: Key, event: Event, target: str, cause: str) -> None:
+        _post(self.unit, self.row, event, target, cause)
+
+    def forget_invocation(self, sender: Key, invokeid: str) -> None:
+        _forget_old(self.unit, self.row, invokeid)
+
+    def invoke(self, sender: Key, effect: InvokeEffect, key: str) -> None:
+        _invoke(self.unit, self.row, effect, key)
+
+    def cancel_invoke(self, sender: Key, invokeid: str) -> None:
+        _cancel_invoke(self.unit, self.row, invokeid)
+
+    def log(self, sender: Key, label: str | None, value: Any) -> None:
+        log.info("%s/%s %s: %r", self.row.machine, self.row.id, label or "log", value)
+
+    def finished(self, sender: Key, output: Any) -> None:
+        pass  # the step's row is marked done by apply.py; its timers go there
+
+
 def dispatch(unit: Unit, row: InstanceRow, number: int, effects: Sequence[Effect]) -> list[dict[str, Any]]:
     """Carry out (or schedule) each effect of step ``number``; returns them as JSON for the history."""
-    out = []
-    for index, effect in enumerate(effects):
-        key = effect_key(row, number, index)
-        match effect:
-            case SendEffect():
-                _send(unit, row, effect, key)
-            case CancelEffect(sendid=sendid):
-                unit.tx.cancel_timers(row.machine, row.id, sendid)
-                # fired but not applied yet (the instance was busy or paused)
-                unit.remove_events_by_sendid(row, sendid)
-            case InvokeEffect():
-                _invoke(unit, row, effect, key)
-            case CancelInvokeEffect(invokeid=invokeid):
-                _cancel_invoke(unit, row, invokeid)
-            case ForwardEffect(invokeid=invokeid, event=event):
-                child = unit.tx.find_child(row.machine, row.id, invokeid)
-                if child is not None:
-                    deliver(unit, child.machine, child.id, event, cause=key)
-            case LogEffect(label=label, value=value):
-                log.info("%s/%s %s: %r", row.machine, row.id, label or "log", value)
-            case DoneEffect(output=output):
-                _done(unit, row, output, key)
-        out.append(_json(effect))
-    return out
+    if effects:
+        carry_out(StoreHost(unit, row, number), (row.machine, row.id), effects)
+    return [_json(effect) for effect in effects]
 
 
 def _json(effect: Effect) -> dict[str, Any]:
@@ -108,36 +146,12 @@ def deliver(unit: Unit, machine: str, id: str, event: Event, *, cause: str | Non
     return True
 
 
-def _send(unit: Unit, row: InstanceRow, effect: SendEffect, key: str) -> None:
-    if effect.delay_ms > 0:
-        due = unit.now + effect.delay_ms / 1000
-        unit.tx.add_timer(TimerRow(key, row.machine, row.id, effect.sendid, effect.target,
-                                   effect.event.to_json(), due))
-        unit.woke(due)
-        return
-    send_now(unit, row, effect.event, effect.target, cause=key)
-
-
 def send_now(unit: Unit, row: InstanceRow, event: Event, target: str | None, *, cause: str,
              sendid: str | None = None) -> None:
-    """Deliver an event a step of ``row`` sent; an unknown target raises error.communication in ``row``."""
-    if event.origintype == BASICHTTP_PROCESSOR and target is not None:  # only a send of that type:
-        _post(unit, row, event, target, cause)  # a document's send to a URL reaches no one
-        return
-    resolved = resolve(unit, row, target)
-    if resolved is not None:
-        machine, id, invokeid = resolved
-        if invokeid is None and machine == row.parent_machine and id == row.parent_id:
-            invokeid = row.parent_invokeid  # to its parent by address: still its invocation's event
-        if invokeid is not None:
-            event = event._replace(invokeid=invokeid)
-        to_self = machine == row.machine and id == row.id  # a <cancel> must find it there, however addressed
-        if deliver(unit, machine, id, event, cause=cause, sendid=sendid if to_self else None):
-            return
-    error = Event("error.communication", {"message": f"send target {target!r} is not reachable",
-                                          "target": target, "event": event.name}, "platform",
-                  event.sendid)
-    deliver(unit, row.machine, row.id, error, cause=cause)
+    """Deliver an event a step of ``row`` sent (a timer that fired); an unknown target raises
+    error.communication in ``row`` (runtime/interpret.py)."""
+    interpret_send(StoreHost(unit, row, row.step), (row.machine, row.id), event, target, cause=cause,
+                   sendid=sendid)
 
 
 def _post(unit: Unit, row: InstanceRow, event: Event, target: str, cause: str) -> None:
@@ -152,24 +166,6 @@ def _post(unit: Unit, row: InstanceRow, event: Event, target: str, cause: str) -
     unit.tx.add_task(TaskRow(cause, row.machine, row.id, "", BASICHTTP_SERVICE, task, service.policy_json),
                      unit.now)
     unit.task_added(cause)
-
-
-def resolve(unit: Unit, row: InstanceRow, target: str | None) -> tuple[str, str, str | None] | None:
-    """``(machine, id, invokeid to stamp on the event)`` a target names from ``row``, or None."""
-    if target is None or target == f"#_scxml_{session_id(row.machine, row.id)}":
-        return row.machine, row.id, None
-    if target == "#_parent":
-        if row.parent_machine is None or row.parent_id is None:
-            return None
-        return row.parent_machine, row.parent_id, row.parent_invokeid
-    if target.startswith("#_scxml_"):
-        found = split_session(target[len("#_scxml_"):])
-        return (*found, None) if found else None
-    if target.startswith("#_"):
-        child = unit.tx.find_child(row.machine, row.id, target[2:])
-        return (child.machine, child.id, None) if child is not None else None
-    found = parse_address(target)
-    return (*found, None) if found else None
 
 
 def reach_of(unit: Unit, row: InstanceRow, invocations: dict[str, tuple[str, int]]) -> Reach:
@@ -193,7 +189,6 @@ def _forget_old(unit: Unit, row: InstanceRow, invokeid: str) -> None:
 
 def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> None:
     registry = unit.registry
-    _forget_old(unit, row, effect.invokeid)
     if isinstance(effect.content, str) and effect.type in SCXML_TYPES:
         kind, name = "machine", inline_name(row.machine, effect.content)
         if not registry.has_chart(name):
@@ -217,16 +212,8 @@ def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> Non
 
 
 def start_failed(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str, message: str) -> None:
-    """An invocation that cannot start. An SCXML chart gets ``error.execution`` (SCXML 6.4); a document
-    (XState rules) gets ``error.invoke.<id>``, the event its ``onError`` listens for, as when the service
-    itself fails: the chart decides what a failed start means instead of waiting for ever. The event is
-    dropped with its invocation if the state is left first."""
-    data = {"message": message, "invokeid": effect.invokeid}
-    if unit.registry.chart(row.machine, row.version).rules.name == "xstate":
-        error = Event(INVOKE_ERROR.format(invokeid=effect.invokeid), data, "external", invokeid=effect.invokeid)
-    else:
-        error = Event("error.execution", data, "platform", invokeid=effect.invokeid)
-    deliver(unit, row.machine, row.id, error, cause=key)
+    """An invocation of ``row`` that cannot start (runtime/interpret.py, :func:`invoke_failed`)."""
+    invoke_failed(StoreHost(unit, row, row.step), (row.machine, row.id), effect, key, message)
 
 
 def _start_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, name: str, key: str) -> None:
@@ -302,27 +289,6 @@ def declared_input(unit: Unit, machine: str, version: str, data: dict[str, Any] 
     return {k: v for k, v in data.items() if k in declared} or None
 
 
-def classify(effect: InvokeEffect, services: set[str],
-             is_machine: Callable[[str], bool]) -> tuple[str, str]:
-    """``("service"|"machine"|"unknown", name)`` for an invoke. ``service:``/``machine:`` prefixes decide;
-    otherwise an SCXML type with a registered machine as src is a child, then services, then machines."""
-    src = effect.src or ""
-    if src.startswith("service:"):
-        return ("service" if src[8:] in services else "unknown"), src[8:]
-    if src.startswith("machine:"):
-        src = src[8:]
-        return ("machine" if is_machine(src.partition("@")[0]) else "unknown"), src
-    scxml = effect.type in SCXML_TYPES
-    if scxml and src and is_machine(src.partition("@")[0]):
-        return "machine", src
-    for name in (src, effect.type):
-        if name and name in services:
-            return "service", name
-    if src and is_machine(src.partition("@")[0]):
-        return "machine", src
-    return "unknown", src or effect.type
-
-
 def child_id(unit: Unit, row: InstanceRow, machine: str, invokeid: str, key: str) -> str:
     """Children are named after their parent and invoke id (``order/42/payment``). A state entered again
     invokes again under the same id; that child gets the invoking effect's step and index as a suffix."""
@@ -343,14 +309,6 @@ def _cancel_invoke(unit: Unit, row: InstanceRow, invokeid: str) -> None:
         cached = unit.row(child.machine, child.id)
         if cached is not None:
             cancel(unit, cached, f"the state that invoked it in {row.machine}/{row.id} was exited")
-
-
-def _done(unit: Unit, row: InstanceRow, output: Any, key: str) -> None:
-    if row.parent_machine is None or row.parent_id is None or row.parent_invokeid is None:
-        return
-    event = Event(DONE_INVOKE.format(invokeid=row.parent_invokeid), output, "external",
-                  invokeid=row.parent_invokeid, origin=f"#_scxml_{session_id(row.machine, row.id)}")
-    deliver(unit, row.parent_machine, row.parent_id, event, cause=key)
 
 
 def report_cancelled(unit: Unit, row: InstanceRow) -> None:

@@ -72,8 +72,7 @@ class DurableRuntime:
             chart = self.registry.chart(machine, version)
         except Exception:
             return config
-        states = chart.states  # a state it lacks (a chart changed under the same version) is left out
-        found = tuple(s for s in config if s in states and states[s].kind in ("atomic", "final"))
+        found = chart.leaves(config)  # a state it lacks (a chart changed under the same version) is left out
         if len(self._leaves) < 100_000:
             self._leaves[key] = found
         return found

@@ -5,7 +5,8 @@ registered ``==`` changed to ``!=`` in a guard under the same version would appl
 instances. :func:`fingerprint` digests everything of the compiled chart that decides behaviour:
 
 - documents (YAML/JSON) and SCXML: states, transitions, guards and every expression as written,
-  actions with their values and delays, context defaults, tags, output, invocations, settings;
+  actions with their values and delays, context defaults, tags, output, invocations, settings,
+  authorize rules;
 - Python callables: their qualified names (``qualname``, e.g. ``check_owner`` or ``<lambda>``) and,
   for a builder's named guards and actions, the names the config uses. Their code cannot be compared: a changed body under the
   same name and version is not noticed (see :func:`opaque_code`, docs/runtime.md).
@@ -27,7 +28,7 @@ from interlock.core.spec import InvokeSpec
 from interlock.runtime.machines import inline_name, is_scxml_type
 
 PARTS = ("states", "transitions", "guards", "actions", "context", "tags", "output", "invocations",
-         "settings")
+         "settings", "authorize")
 
 
 def fingerprint(chart: Chart) -> dict[str, str]:
@@ -36,6 +37,9 @@ def fingerprint(chart: Chart) -> dict[str, str]:
     # not chart.services: a client process may load a document without the implementations a worker
     # has (defer_services); which services are invoked, by name, is part of "invocations"
     parts["settings"] = [chart.name, chart.binding, chart.datamodel, _canon(chart.script)]
+    # who may do what (authorize rules as written; a Python rule by its name): a changed rule under the
+    # same version would let other processes grant what this one refuses
+    parts["authorize"] = sorted(chart.policy.sources.items()) if chart.policy is not None else []
     for state in chart.walk():
         _state_parts(state, parts)
     for t in chart.transitions:

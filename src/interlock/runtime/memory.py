@@ -1,7 +1,8 @@
 """An in-memory runner: sessions, their external queues, timers and invoked children, all in one process.
 
 It drives the pure engine (:func:`~interlock.core.step.start`, :func:`~interlock.core.step.step`) and
-carries out the effects each step returns. Used by tests, ``interlock simulate`` and the SCXML
+carries out the effects each step returns through the effect interpreter the durable runtime uses too
+(runtime/interpret.py), as its host in memory. Used by tests, ``interlock simulate`` and the SCXML
 conformance suite.
 
 >>> runner = MemoryRunner()                        # a virtual clock: delays take no real time
@@ -22,32 +23,23 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from interlock.core.chart import Chart
-from interlock.core.effects import (
-    CancelEffect,
-    CancelInvokeEffect,
-    DoneEffect,
-    Effect,
-    ForwardEffect,
-    InvokeEffect,
-    LogEffect,
-    SendEffect,
-)
+from interlock.core.effects import InvokeEffect, SendEffect
 from interlock.core.events import Event, as_event
-from interlock.core.execute import SCXML_PROCESSOR
 from interlock.core.reach import Reach
 from interlock.core.snapshot import Snapshot
 from interlock.core.spec import DOCUMENT_DATAMODEL
 from interlock.core.step import StepResult, start, step, stop
 from interlock.errors import ConflictError, NotFoundError
-from interlock.runtime.addresses import parse_address
+from interlock.runtime.basichttp import communication_error
 from interlock.runtime.children import MAX_INVOKE_DEPTH, check_no_cycle, invoked_machines, refusal
 from interlock.runtime.clock import Clock, VirtualClock
+from interlock.runtime.interpret import carry_out, classify, invoke_failed, send_now
 from interlock.runtime.machines import MachineLoader, is_scxml_type
 from interlock.runtime.services import ServiceFn, call_service
 from interlock.runtime.step_errors import describe
@@ -114,6 +106,86 @@ class _Timer:
         return (self.due, self.seq) < (other.due, other.seq)
 
 
+class _MemoryHost:
+    """The effect interpreter's host in memory (runtime/interpret.py decides what effects do; the durable
+    runtime's host is runtime/dispatch.py). A session that is done receives nothing: what is sent to it
+    raises ``error.communication`` in its sender."""
+
+    __slots__ = ("runner",)
+
+    def __init__(self, runner: MemoryRunner) -> None:
+        self.runner = runner
+
+    def key(self, sender: Session, index: int) -> str:
+        return f"{sender.id}#{index}"
+
+    def session_id(self, sender: Session) -> str:
+        return sender.id
+
+    def session(self, sid: str) -> Session | None:
+        return self.runner.sessions.get(sid)
+
+    def instance(self, machine: str, id: str) -> Session | None:
+        found = self.runner.sessions.get(id)  # the session <id>, if it runs machine <machine>
+        return found if found is not None and found.chart.name == machine else None
+
+    def parent(self, sender: Session) -> tuple[Session, str] | None:
+        if sender.parent is None or sender.invokeid is None:
+            return None
+        parent = self.runner.sessions.get(sender.parent)
+        return (parent, sender.invokeid) if parent is not None else None
+
+    def child(self, sender: Session, invokeid: str) -> Session | None:
+        sid = sender.children.get(invokeid)
+        return self.runner.sessions.get(sid) if sid is not None else None
+
+    def deliver(self, to: Session, event: Event, *, cause: str | None, sendid: str | None = None) -> bool:
+        if to.done:
+            return False
+        self.runner._deliver(to.id, event)
+        return True
+
+    def silent(self, sender: Session) -> bool:
+        return sender.stopped  # a cancelled invocation's exit handlers send nothing (SCXML 6.4)
+
+    def rules(self, sender: Session) -> str:
+        return sender.chart.rules.name
+
+    def schedule(self, sender: Session, effect: SendEffect, key: str) -> None:
+        self.runner._schedule(sender, effect)
+
+    def cancel_send(self, sender: Session, sendid: str) -> None:
+        for timer in self.runner._timer_index.pop((sender.id, sendid), ()):
+            timer.alive = False
+        self.runner._unqueue_fired(sender, sendid)
+
+    def post(self, sender: Session, event: Event, target: str, cause: str) -> None:
+        self.deliver(sender, communication_error(cause, {"url": target, "event": event.to_json()},
+                                                 "the in-memory runner sends no HTTP events (it has no "
+                                                 "Basic HTTP processor); run the chart on Interlock"), cause=cause)
+
+    def forget_invocation(self, sender: Session, invokeid: str) -> None:
+        self.runner._unqueue(sender, lambda e: e.invokeid == invokeid)
+
+    def invoke(self, sender: Session, effect: InvokeEffect, key: str) -> None:
+        self.runner._invoke(sender, effect, key)
+
+    def cancel_invoke(self, sender: Session, invokeid: str) -> None:
+        child = sender.children.pop(invokeid, None)
+        if child is not None:
+            self.runner._stop(child)
+
+    def log(self, sender: Session, label: str | None, value: Any) -> None:
+        runner = self.runner
+        record = LogRecord(sender.id, label, value, runner.clock.now())
+        runner.logs.append(record)
+        if runner.on_log is not None:
+            runner.on_log(record)
+
+    def finished(self, sender: Session, output: Any) -> None:
+        self.runner._finished(sender)
+
+
 class MemoryRunner:
     """Runs sessions in memory; see the module docstring.
 
@@ -143,6 +215,7 @@ class MemoryRunner:
         self._timers: list[_Timer] = []
         self._timer_index: dict[tuple[str, str], list[_Timer]] = {}
         self._seq = itertools.count(1)
+        self._host = _MemoryHost(self)
 
     # -- public API ----------------------------------------------------------------------------------
 
@@ -252,7 +325,8 @@ class MemoryRunner:
                          "" if event is None else f" on {event.name!r}", describe(result.errors, event))
         if self.on_step is not None:
             self.on_step(session, event, result)
-        self._execute(session, result.effects)
+        if result.effects:
+            carry_out(self._host, session, result.effects)
 
     def _deliver(self, sessionid: str, event: Event) -> None:
         session = self.sessions[sessionid]
@@ -263,79 +337,7 @@ class MemoryRunner:
         """What its step may know of other sessions, given before the step (core/reach.py)."""
         return Reach(session.children, self._live)
 
-    def _resolve(self, session: Session, target: str) -> Session | None:
-        """The live session a ``#_...`` target or an ``instance:<machine>/<id>`` address names, seen from
-        ``session`` (an address names the session ``<id>`` running machine ``<machine>``)."""
-        address = parse_address(target)
-        if address is not None:
-            found = self.sessions.get(address[1])
-            return found if found is not None and found.chart.name == address[0] and not found.done else None
-        if target == "#_parent":
-            sid = session.parent
-        elif target.startswith("#_scxml_"):
-            sid = target[len("#_scxml_"):]
-        elif target.startswith("#_"):
-            sid = session.children.get(target[2:])
-        else:
-            return None
-        found = self.sessions.get(sid) if sid is not None else None
-        return found if found is not None and not found.done else None
-
-    # -- effects -------------------------------------------------------------------------------------
-
-    def _execute(self, session: Session, effects: Iterable[Effect]) -> None:
-        for effect in effects:
-            match effect:
-                case SendEffect():
-                    if effect.delay_ms > 0:
-                        self._schedule(session, effect)
-                    else:
-                        self._route(session, effect)
-                case CancelEffect(sendid=sendid):
-                    for timer in self._timer_index.pop((session.id, sendid), ()):
-                        timer.alive = False
-                    self._unqueue_fired(session, sendid)
-                case InvokeEffect():
-                    self._invoke(session, effect)
-                case CancelInvokeEffect(invokeid=invokeid):
-                    child = session.children.pop(invokeid, None)
-                    if child is not None:
-                        self._stop(child)
-                case ForwardEffect(invokeid=invokeid, event=event):
-                    target = self._resolve(session, f"#_{invokeid}")
-                    if target is not None:
-                        self._deliver(target.id, event)
-                case LogEffect(label=label, value=value):
-                    record = LogRecord(session.id, label, value, self.clock.now())
-                    self.logs.append(record)
-                    if self.on_log is not None:
-                        self.on_log(record)
-                case DoneEffect(output=output):
-                    self._finished(session, output)
-
-    def _route(self, sender: Session, effect: SendEffect) -> None:
-        """Deliver a send now (SCXML 6.2.4); what cannot be delivered becomes error.communication."""
-        event, target = effect.event, effect.target
-        if sender.stopped:
-            return
-        if effect.type not in (None, SCXML_PROCESSOR):
-            self._comm_error(sender, effect, f"the in-memory runner has no event processor {effect.type!r}")
-            return
-        if target is None:
-            self._deliver(sender.id, event)
-            return
-        receiver = self._resolve(sender, target)
-        if receiver is None:
-            self._comm_error(sender, effect, f"send target {target!r} is not reachable")
-            return
-        if receiver.id == sender.parent:  # to its parent, however addressed: its invocation's event
-            event = event._replace(invokeid=sender.invokeid)
-        self._deliver(receiver.id, event)
-
-    def _comm_error(self, sender: Session, effect: SendEffect, message: str) -> None:
-        if not sender.done:
-            data = {"message": message, "target": effect.target, "event": effect.event.name}
-            self._deliver(sender.id, Event("error.communication", data, "platform", effect.sendid))
+    # -- timers --------------------------------------------------------------------------------------
 
     def _schedule(self, session: Session, effect: SendEffect) -> None:
         timer = _Timer(self.clock.now() + effect.delay_ms / 1000, next(self._seq), session.id, effect)
@@ -361,46 +363,62 @@ class MemoryRunner:
                 self._timer_index.pop(key, None)
             sender = self.sessions.get(timer.sessionid)
             if sender is not None and not sender.done:
-                self._route(sender, timer.effect)
+                effect = timer.effect
+                send_now(self._host, sender, effect.event, effect.target, cause=f"{sender.id}#timer",
+                         sendid=effect.sendid)
 
     # -- invocations ---------------------------------------------------------------------------------
+
+    def _unqueue(self, session: Session, drop: Callable[[Event], bool]) -> None:
+        """Take the queued events ``drop`` selects off ``session``'s queue, and their turns in the global
+        order (the n-th turn of a session in ``_ready`` is the n-th event of its queue)."""
+        gone = {i for i, event in enumerate(session.queue) if drop(event)}
+        if not gone:
+            return
+        session.queue = deque(e for i, e in enumerate(session.queue) if i not in gone)
+        ready, turn = deque[str](), 0
+        for sid in self._ready:
+            if sid == session.id:
+                turn += 1
+                if turn - 1 in gone:
+                    continue
+            ready.append(sid)
+        self._ready = ready
 
     def _unqueue_fired(self, session: Session, sendid: str) -> None:
         """A timer that fired but whose event is still queued is cancelled too: it never fires."""
         own = f"#_scxml_{session.id}"
-        if any(e.sendid == sendid and e.origin == own for e in session.queue):
-            session.queue = deque(e for e in session.queue if not (e.sendid == sendid and e.origin == own))
+        self._unqueue(session, lambda e: e.sendid == sendid and e.origin == own)
 
-    def _service(self, parent: Session, name: str) -> ServiceFn | None:
-        """A service registered on the runner, or else one the invoking chart brought with it."""
-        return self.services.get(name) or parent.chart.services.get(name)
-
-    def _invoke(self, parent: Session, effect: InvokeEffect) -> None:
-        """Start a child machine or call a service (SCXML 6.4); failures come back as events."""
-        name = effect.type if self._service(parent, effect.type) else effect.src or ""
-        service = self._service(parent, effect.type) or (
-            self._service(parent, effect.src) if effect.src and not is_scxml_type(effect.type) else None)
-        if service is not None:
-            self._deliver(parent.id, call_service(service, effect, name=name, machine=parent.chart.name,
+    def _invoke(self, parent: Session, effect: InvokeEffect, key: str) -> None:
+        """Start a child machine or call a service (SCXML 6.4); failures come back as events. What an
+        invoke names is decided as in the durable runtime (:func:`~interlock.runtime.interpret.classify`);
+        services registered on the runner come before those the invoking chart brought with it."""
+        services = {**parent.chart.services, **self.services}
+        kind, name = "content", ""
+        if effect.content is None:
+            kind, name = classify(effect, services, self.machines.registered.__contains__)
+        if kind == "service":
+            self._deliver(parent.id, call_service(services[name], effect, name=name, machine=parent.chart.name,
                                                   instance=parent.id))
             return
-        if not is_scxml_type(effect.type):
-            named = effect.src if effect.type == "service" and effect.src else effect.type
-            self._invoke_failed(parent, effect, f"invoke {effect.invokeid!r} names {named!r}, which is no "
-                                "service registered on the runner (runner.services) nor an SCXML type; "
-                                "register a service under that name or use type 'scxml'")
+        if kind == "unknown" and not is_scxml_type(effect.type):
+            invoke_failed(self._host, parent, effect, key,
+                          f"invoke {effect.invokeid!r} names {name!r}, which is no service registered on the "
+                          "runner (runner.services) nor an SCXML type; register a service under that name or "
+                          "use type 'scxml'")
             return
         try:
-            chart, base_dir = self.machines.load(effect.src, effect.content, parent.base_dir,
-                                                 files=parent.chart.datamodel != DOCUMENT_DATAMODEL)
+            chart, base_dir = self.machines.load(name if kind == "machine" else effect.src, effect.content,
+                                                 parent.base_dir, files=parent.chart.datamodel != DOCUMENT_DATAMODEL)
         except Exception as exc:
-            self._invoke_failed(parent, effect, f"cannot load the invoked machine: {exc}")
+            invoke_failed(self._host, parent, effect, key, f"cannot load the invoked machine: {exc}")
             return
         chain = self._chain(parent)  # the same chart object above it: the same machine (registered or cached)
         refused = refusal(chart.name, [s.chart.name for s in chain], self._children[0],
                           recursive=any(s.chart is chart for s in chain))
         if refused is not None:
-            self._invoke_failed(parent, effect, refused)
+            invoke_failed(self._host, parent, effect, key, refused)
             return
         child = Session(f"{parent.id}.{effect.invokeid}", chart, base_dir, parent=parent.id,
                         invokeid=effect.invokeid)
@@ -424,27 +442,14 @@ class MemoryRunner:
             parent = self.sessions.get(parent.parent) if parent.parent else None
         return out
 
-    def _invoke_failed(self, parent: Session, effect: InvokeEffect, message: str) -> None:
-        """As in the durable runtime (dispatch.start_failed): ``error.execution`` for an SCXML chart,
-        ``error.invoke.<id>`` (what ``onError`` listens for) for a document; both carry the invoke id."""
-        data = {"message": message, "invokeid": effect.invokeid}
-        if parent.chart.rules.name == "xstate":
-            error = Event(f"error.invoke.{effect.invokeid}", data, "external", invokeid=effect.invokeid)
-        else:
-            error = Event("error.execution", data, "platform", invokeid=effect.invokeid)
-        self._deliver(parent.id, error)
-
-    def _finished(self, session: Session, output: Any) -> None:
-        """A session reached a top-level final state: drop its timers and children, tell its parent."""
+    def _finished(self, session: Session) -> None:
+        """A session reached a top-level final state: drop its timers and children; an invoked one leaves
+        its parent (which the interpreter then tells: ``done.invoke.<id>``)."""
         self._drop(session)
         parent = self.sessions.get(session.parent) if session.parent else None
         if parent is not None and session.invokeid is not None:
             parent.children.pop(session.invokeid, None)
             del self.sessions[session.id]
-            if not parent.done:
-                done = Event(f"done.invoke.{session.invokeid}", output, "external", None,
-                             f"#_scxml_{session.id}", SCXML_PROCESSOR, session.invokeid)
-                self._deliver(parent.id, done)
 
     def _stop(self, sessionid: str) -> None:
         session = self.sessions.get(sessionid)

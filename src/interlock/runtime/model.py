@@ -55,7 +55,8 @@ class SendResult:
       waited behind other events and its step raised; it is recorded with the error, see runtime.md).
     - ``step``: the history step that recorded it (None while queued).
     - ``duplicate``: the idempotency key was seen before; nothing changed and this is the recorded result.
-    - ``instance``: the instance after settling.
+    - ``instance``: the instance after settling (from a server's client, None when the machine's read rule
+      does not let the caller read it).
     """
 
     outcome: Outcome

@@ -122,6 +122,10 @@ class Registry:
         raise NotFoundError(f"machine {name!r} has no version {version!r} registered in this process "
                             f"(registered: {versions}); register that version to run its instances")
 
+    def charts(self, name: str) -> list[Chart]:
+        """Every registered version of machine ``name`` (empty if none is)."""
+        return [chart for (n, _), chart in self._charts.items() if n == name]
+
     def state_ids(self, name: str) -> set[str]:
         """Every state id of every registered version of machine ``name`` (empty if none is)."""
         return {s for (n, _), chart in self._charts.items() if n == name for s in chart.states}

@@ -14,12 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interlock.core.snapshot import Snapshot
 from interlock.runtime.registry import Registry
 from interlock.runtime.watchdog import Watchdog
 from interlock.storage.store import InstanceRow, QueuedEvent, WriteTx
+
+if TYPE_CHECKING:
+    from interlock.runtime.apply import Applied
 
 Key = tuple[str, str]
 
@@ -74,7 +77,7 @@ class Unit:
         self.cache = cache if cache is not None else RowCache()
         self.isolate = isolate
         self.pending: dict[Key, None] = {}  # instances whose inbox got events here (an ordered set)
-        self.outcomes: dict[int, tuple[str, int]] = {}  # inbox seq -> (outcome, step), for callers
+        self.outcomes: dict[int, Applied] = {}  # inbox seq -> what its event came to, for callers
         self.budget = budget  # events this unit may apply; the worker settles the rest
         self.new_work: float | None = None  # earliest timer/retry this unit created (wakes the worker)
         self.new_tasks: set[str] | None = None  # tasks created here and not claimed here (wake it too)

@@ -28,6 +28,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from interlock.auth.policy import Refusal
 from interlock.core.events import Event
 from interlock.errors import ConflictError
 from interlock.runtime import apply, commands
@@ -41,19 +42,23 @@ Key = tuple[str, str]
 
 
 class Written(NamedTuple):
-    """An instance as the write left it (captured in the writer, turned into an Instance by the caller)."""
+    """An instance as the write left it (captured in the writer, turned into an Instance by the caller),
+    or None with the ``refusal`` of the machine's authorize rules (nothing was written)."""
 
-    instance: Captured
+    instance: Captured | None
+    refusal: Refusal | None = None
 
 
 class Sent(NamedTuple):
-    """What became of a caller's event: ``outcome`` (applied, ignored, queued, failed), the ``step`` that
-    recorded it (None while queued), whether it was a ``duplicate`` of an idempotency key, the instance."""
+    """What became of a caller's event: ``outcome`` (applied, ignored, queued, failed, refused), the ``step``
+    that recorded it (None while queued or refused unrecorded), whether it was a ``duplicate`` of an
+    idempotency key, the instance, and why the machine's authorize rules refused it."""
 
     outcome: str
     step: int | None
     duplicate: bool
     instance: Captured
+    refusal: Refusal | None = None
 
 
 class RoundDone(NamedTuple):
@@ -80,9 +85,13 @@ class Create:
     id: str
     input: dict[str, Any] | None = None
     version: str | None = None
+    caller: dict[str, Any] | None = None  # who asks (auth.policy.caller_of); None: trusted code
 
     def __call__(self, unit: Unit) -> Written:
-        apply.create(unit, self.machine, self.id, input=self.input, version=self.version)
+        created = apply.create(unit, self.machine, self.id, input=self.input, version=self.version,
+                               caller=self.caller)
+        if isinstance(created, Refusal):
+            return Written(None, created)
         apply.settle(unit)
         return _view(unit, self.machine, self.id)
 
@@ -94,6 +103,8 @@ class Send:
     event: Event
     idempotency_key: str | None = None
     reject_unhandled: bool = False
+    caller: dict[str, Any] | None = None  # who asks (auth.policy.caller_of); None: trusted code
+    queue_limit: int | None = None  # InstanceBusyError instead of queueing behind this many events
 
     @property
     def instance_key(self) -> Key:
@@ -103,22 +114,24 @@ class Send:
 
     def __call__(self, unit: Unit) -> Sent:
         answer = apply.send(unit, self.machine, self.id, self.event, idempotency_key=self.idempotency_key,
-                            reject_unhandled=self.reject_unhandled)
+                            reject_unhandled=self.reject_unhandled, caller=self.caller,
+                            queue_limit=self.queue_limit)
         return Sent(answer.outcome, answer.step, answer.duplicate,
-                    capture(commands.existing(unit, self.machine, self.id)))
+                    capture(commands.existing(unit, self.machine, self.id)), answer.refusal)
 
 
 @dataclass(frozen=True, slots=True)
 class Pause:
     machine: str
     id: str
+    caller: dict[str, Any] | None = None  # who asks (auth.policy.caller_of); None: trusted code
 
     @property
     def instance_key(self) -> Key:
         return (self.machine, self.id)
 
     def __call__(self, unit: Unit) -> Written:
-        commands.pause(unit, self.machine, self.id)
+        commands.pause(unit, self.machine, self.id, self.caller)
         return _view(unit, self.machine, self.id)
 
 
@@ -126,13 +139,14 @@ class Pause:
 class Resume:
     machine: str
     id: str
+    caller: dict[str, Any] | None = None  # who asks (auth.policy.caller_of); None: trusted code
 
     @property
     def instance_key(self) -> Key:
         return (self.machine, self.id)
 
     def __call__(self, unit: Unit) -> Written:
-        commands.resume(unit, self.machine, self.id)
+        commands.resume(unit, self.machine, self.id, self.caller)
         return _view(unit, self.machine, self.id)
 
 
@@ -140,13 +154,14 @@ class Resume:
 class Cancel:
     machine: str
     id: str
+    caller: dict[str, Any] | None = None  # who asks (auth.policy.caller_of); None: trusted code
 
     @property
     def instance_key(self) -> Key:
         return (self.machine, self.id)
 
     def __call__(self, unit: Unit) -> Written:
-        commands.cancel(unit, self.machine, self.id)
+        commands.cancel(unit, self.machine, self.id, self.caller)
         return _view(unit, self.machine, self.id)
 
 

@@ -46,8 +46,8 @@ async def receive(request: Request) -> JSONResponse:
     await state.catalog.ensure(machine)
     result = await state.interlock.aio.send(machine, name, event,
                                             idempotency_key=request.headers.get("idempotency-key"),
-                                            timeout=state.config.send_timeout)
-    return JSONResponse(send_view(state.interlock, result, admin=principal.admin))
+                                            timeout=state.config.send_timeout, caller=principal)
+    return JSONResponse(send_view(state.interlock, result, principal))
 
 
 def event_of(request: Request, body: bytes) -> tuple[str, Any]:
@@ -111,7 +111,7 @@ def routes() -> list[BaseRoute]:
 
 
 def openapi_paths() -> dict[str, Any]:
-    """The route in /openapi.json (the live routes are not HTTP request/response pairs: docs/server.md)."""
+    """The route in /openapi.json."""
     text = {"type": "string"}
     path = {"name": "name", "in": "path", "required": True, "schema": text, "description": "The instance."}
     machine = {"name": "machine", "in": "path", "required": True, "schema": text, "description": "The machine."}

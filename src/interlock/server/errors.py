@@ -12,6 +12,7 @@ to statuses here, in one place::
     ConflictError     409   conflict.instance (a route raises conflict.version itself)
     EventRejectedError 422  event.rejected
     StepLimitError    422   step.limit
+    InstanceBusyError 429   instance.busy (with Retry-After: 1)
     UnauthenticatedError 401 auth.<reason> (with WWW-Authenticate: Bearer)
     ForbiddenError    403   auth.<reason>
     StorageError      503   storage.failed
@@ -35,6 +36,7 @@ from interlock.errors import (
     DefinitionError,
     EventRejectedError,
     ForbiddenError,
+    InstanceBusyError,
     InterlockError,
     NotFoundError,
     StepLimitError,
@@ -82,6 +84,8 @@ def api_error_of(exc: BaseException) -> ApiError:
             return ApiError(422, "event.rejected", str(exc))
         case StepLimitError():
             return ApiError(422, "step.limit", str(exc))
+        case InstanceBusyError():
+            return ApiError(429, "instance.busy", str(exc), headers={"Retry-After": "1"})
         case UnauthenticatedError():
             return ApiError(401, f"auth.{exc.reason}", str(exc), headers={"WWW-Authenticate": "Bearer"})
         case ForbiddenError():

@@ -12,13 +12,14 @@ from interlock.server.views import history_view, page_view
 
 
 async def history(request: Request) -> JSONResponse:
-    await authorize(request, "read")
+    principal = await authorize(request, "read")
     machine, name = request.path_params["machine"], request.path_params["name"]
     after = query_int(request, "cursor", -1, low=-1, high=2**62) if "cursor" in request.query_params \
         else query_int(request, "after", -1, low=-1, high=2**62)
     state = request.app.state
     await state.catalog.ensure(machine)
-    page = await state.interlock.aio.history(machine, name, after=after, limit=page_limit(request))
+    page = await state.interlock.aio.history(machine, name, after=after, limit=page_limit(request),
+                                             caller=principal)
     return JSONResponse(page_view([history_view(e) for e in page.items], page.next))
 
 

@@ -8,10 +8,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from interlock.auth.policy import caller_of
 from interlock.server.bodies import cursor, json_object, page_limit, query_text, text_field
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
-from interlock.server.views import instance_view, instances_page
+from interlock.server.views import instance_view, instances_page, written_view
 
 
 async def create(request: Request) -> JSONResponse:
@@ -35,8 +36,8 @@ async def create(request: Request) -> JSONResponse:
     state = request.app.state
     version = await state.catalog.version_for_new(machine, version)
     instance = await state.interlock.aio.create(machine, name, input=given, version=version,
-                                                timeout=state.config.send_timeout)
-    return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin), status_code=201)
+                                                timeout=state.config.send_timeout, caller=principal)
+    return JSONResponse(written_view(state.interlock, instance, principal), status_code=201)
 
 
 async def listing(request: Request) -> JSONResponse:
@@ -54,6 +55,9 @@ async def listing(request: Request) -> JSONResponse:
         for version in sorted(unknown):
             await state.catalog.ensure(machine, version)
         page = await state.interlock.aio.list(machine, **options)
+    if caller_of(principal) is not None and any(c.policy for c in registry.charts(machine)):
+        # a caller the machine's read rule restrains: a page of the instances it may read
+        page = await state.interlock.aio.list(machine, **options, caller=principal)
     return JSONResponse(instances_page(state.interlock, page, admin=principal.admin))
 
 
@@ -62,7 +66,7 @@ async def read(request: Request) -> JSONResponse:
     machine, name = request.path_params["machine"], request.path_params["name"]
     state = request.app.state
     await state.catalog.ensure_instance_version(machine, name)
-    instance = await state.interlock.aio.get(machine, name)
+    instance = await state.interlock.aio.get(machine, name, caller=principal)
     return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin))
 
 
@@ -72,8 +76,8 @@ def _control(action: str) -> Callable[[Request], Awaitable[JSONResponse]]:
         machine, name = request.path_params["machine"], request.path_params["name"]
         state = request.app.state
         await state.catalog.ensure_instance_version(machine, name)
-        instance = await getattr(state.interlock.aio, action)(machine, name)
-        return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin))
+        instance = await getattr(state.interlock.aio, action)(machine, name, caller=principal)
+        return JSONResponse(written_view(state.interlock, instance, principal))
 
     control.__name__ = action
     return control

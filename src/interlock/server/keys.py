@@ -12,9 +12,10 @@ from starlette.routing import BaseRoute, Route
 
 from interlock.auth.keys import check_label, check_scopes, create_key, list_keys, revoke_key
 from interlock.auth.principal import SCOPES
-from interlock.server.bodies import json_object
+from interlock.server.bodies import cursor, json_object, page_limit
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
+from interlock.server.views import page_view
 from interlock.storage.store import KeyRow
 
 
@@ -24,9 +25,17 @@ def key_view(row: KeyRow) -> dict[str, Any]:
 
 
 async def listing(request: Request) -> JSONResponse:
+    """A page of keys, oldest first: ``?cursor=`` the ``next`` of the previous page, ``?limit=``."""
     await authorize(request, "admin")
-    rows = await asyncio.to_thread(list_keys, request.app.state.interlock.runtime.store)
-    return JSONResponse({"items": [key_view(r) for r in rows], "next": None})
+    after, limit = cursor(request) or "", page_limit(request)
+    try:
+        page = await asyncio.to_thread(list_keys, request.app.state.interlock.runtime.store, after=after,
+                                       limit=limit)
+    except ValueError as exc:
+        raise ApiError(400, "request.malformed", str(exc), details=[{
+            "path": "cursor", "message": "no API key has this id",
+            "hint": "pass the 'next' of the previous page, or no cursor for the first"}]) from None
+    return JSONResponse(page_view([key_view(r) for r in page.items], page.next))
 
 
 async def create(request: Request) -> JSONResponse:
@@ -63,36 +72,6 @@ async def revoke(request: Request) -> JSONResponse:
     if keys is not None:  # this process refuses it at once; others within their cache time
         keys.forget(key_id)
     return JSONResponse(key_view(row))
-
-
-ADMIN = "Needs the `admin` scope."
-
-
-def openapi_paths() -> dict[str, Any]:
-    errors = {str(c): {"$ref": "#/components/responses/Error"} for c in (400, 401, 403, 404, 429, 500, 503)}
-    key = {"type": "object", "properties": {
-        "id": {"type": "string"}, "label": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}},
-        "created_at": {"type": "number"}, "last_used_at": {"type": "number", "nullable": True},
-        "revoked": {"type": "boolean"}, "revoked_at": {"type": "number", "nullable": True},
-        "key": {"type": "string", "description": "ilk_<id>_<secret>: in the answer to POST only"}}}
-    answer = {"content": {"application/json": {"schema": key}}}
-    return {
-        "/v1/keys": {
-            "get": {"summary": "Every API key, revoked ones too (admin)", "description": ADMIN, "responses": {
-                "200": {"description": "The keys (never their secrets)", "content": {"application/json": {
-                    "schema": {"type": "object", "properties": {"items": {"type": "array", "items": key},
-                                                               "next": {"type": "string", "nullable": True}}}}}}, **errors}},
-            "post": {"summary": "Create an API key (admin); its secret is shown in this answer only",
-                     "description": ADMIN,
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                         "type": "object", "required": ["scopes"], "properties": {
-                             "scopes": {"type": "array", "items": {"type": "string", "enum": list(SCOPES)}},
-                             "label": {"type": "string"}}}}}},
-                     "responses": {"201": {"description": "The new key, with 'key'", **answer}, **errors}}},
-        "/v1/keys/{id}": {"delete": {
-            "summary": "Revoke an API key (admin); again: unchanged", "description": ADMIN,
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "The key, revoked", **answer}, **errors}}}}
 
 
 def routes() -> list[BaseRoute]:

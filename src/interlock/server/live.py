@@ -29,8 +29,9 @@ from starlette.responses import StreamingResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from interlock.auth.policy import caller_of
 from interlock.auth.principal import Principal
-from interlock.errors import InterlockError
+from interlock.errors import InterlockError, NotFoundError
 from interlock.server.errors import ApiError, api_error_of
 from interlock.server.feed import Dropped, Feed, Subscription, Update
 from interlock.server.security import principal_of, require
@@ -45,11 +46,23 @@ CLOSE_POLICY, CLOSE_TRY_LATER = 1008, 1013  # WebSocket close codes (RFC 6455)
 
 
 async def authorize_read(conn: HTTPConnection, machine: str) -> Principal:
-    """The caller, if it may read ``machine``'s instances: the ``read`` scope, as ``GET`` needs.
-
-    The hook for per-machine read rules (auth): a rule that refuses raises ForbiddenError here, and
-    both live routes ask it before anything is sent."""
+    """The caller, if it may read ``machine``'s instances: the ``read`` scope, as ``GET`` needs. The
+    machine's read rule then decides per change (:func:`visible`)."""
     return require(await principal_of(conn), "read")
+
+
+def visible(conn: HTTPConnection, update: Update, principal: Principal) -> bool:
+    """May ``principal`` see this change? Its machine's read rule decides on the instance as read for the
+    change; a change whose instance could not be read (or whose version is not loaded here) is shown
+    only to callers no rule restrains."""
+    if caller_of(principal) is None:
+        return True
+    if update.instance is None:
+        return False
+    try:
+        return conn.app.state.interlock.read_refusal(update.instance, principal) is None
+    except NotFoundError:
+        return False
 
 
 def change_view(conn: HTTPConnection, update: Update, *, admin: bool) -> dict[str, Any]:
@@ -167,7 +180,8 @@ async def _pump(ws: WebSocket, sub: Subscription, principal: Principal) -> None:
                 if reason is not None:
                     await _close(ws, CLOSE_POLICY, reason)
                 return
-            await ws.send_bytes(encoded_change(ws, update, admin=principal.admin))
+            if visible(ws, update, principal):
+                await ws.send_bytes(encoded_change(ws, update, admin=principal.admin))
     except WebSocketDisconnect:
         return
     finally:
@@ -213,7 +227,8 @@ async def stream(request: Request) -> StreamingResponse:
     principal = await authorize_read(request, machine)
     interlock = request.app.state.interlock
     await request.app.state.catalog.ensure_instance_version(machine, name)
-    await interlock.aio.get(machine, name)  # 404 for an unknown instance, before the stream starts
+    # 404 for an unknown instance (403 if its machine's read rule refuses), before the stream starts
+    await interlock.aio.get(machine, name, caller=principal)
     after = _resume_position(request)
     try:
         sub = await feed_of(request).subscribe(lambda c: c.machine == machine and c.id == name, after=after)
@@ -239,7 +254,7 @@ async def _events(request: Request, sub: Subscription, principal: Principal, *,
     try:
         if snapshot:
             machine, name = request.path_params["machine"], request.path_params["name"]
-            instance = await request.app.state.interlock.aio.get(machine, name)
+            instance = await request.app.state.interlock.aio.get(machine, name, caller=principal)
             view = instance_view(request.app.state.interlock, instance, admin=principal.admin)
             yield _sse("instance", sub.position, view)
         while True:
@@ -251,8 +266,9 @@ async def _events(request: Request, sub: Subscription, principal: Principal, *,
             except Dropped as exc:
                 yield _sse("dropped", sub.position, {"reason": exc.reason, "after": sub.position})
                 return
-            yield _sse("change", update.change.position, change_view(request, update,
-                                                                     admin=principal.admin))
+            if visible(request, update, principal):
+                yield _sse("change", update.change.position, change_view(request, update,
+                                                                         admin=principal.admin))
     finally:
         sub.close()
 

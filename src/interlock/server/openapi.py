@@ -52,7 +52,7 @@ def build_openapi(max_page: int = 1000, extra: dict[str, Any] | None = None) -> 
     paging = _paging(max_page)
     at = (MACHINE, INSTANCE)
     control = {f"/v1/machines/{{machine}}/instances/{{name}}/{action}": {"post": _op(
-        f"{action.capitalize()} an instance", "instances:write", {200: "Instance"}, errors=WRITE_ERRORS,
+        f"{action.capitalize()} an instance", "instances:write", {200: "Written"}, errors=WRITE_ERRORS,
         params=at)} for action in ("pause", "resume", "cancel")}
     admin = {f"/v1/machines/{{machine}}/instances/{{name}}/{kind}": {"get": _op(
         f"The instance's {kind} (admin)", "admin", {200: schema}, params=at)}
@@ -71,7 +71,7 @@ def build_openapi(max_page: int = 1000, extra: dict[str, Any] | None = None) -> 
                        "definition, 422 every problem)", "machines:write", {200: "Version", 201: "Version"},
                        errors=WRITE_ERRORS, params=(MACHINE, VERSION), body=definition)},
         "/v1/machines/{machine}/instances": {
-            "post": _op("Create an instance", "instances:write", {201: "Instance"}, errors=WRITE_ERRORS,
+            "post": _op("Create an instance", "instances:write", {201: "Written"}, errors=WRITE_ERRORS,
                         params=(MACHINE,), body={"application/json": {"schema": ref("NewInstance")}}),
             "get": _op("List instances", "read", {200: "InstancePage"}, params=(
                 MACHINE, _query("state", "Only instances in this state (a full state id)."),
@@ -92,13 +92,80 @@ def build_openapi(max_page: int = 1000, extra: dict[str, Any] | None = None) -> 
                 *at, _query("cursor", "The `next` of the previous page (a step number).",
                             {"type": "integer", "minimum": -1}),
                 _query("limit", "Items per page.", {"type": "integer", "minimum": 1, "maximum": max_page})))},
-        **control, **admin, **(extra or {}),
+        **control, **admin, **_keys(paging), **_live(), **(extra or {}),
     }
     return {"openapi": "3.0.3",
             "info": {"title": "Interlock", "version": interlock.__version__,
                      "description": "Durable statechart instances over HTTP (docs/server.md)."},
             "paths": paths, "components": COMPONENTS,
             "security": [{"bearer": []}]}
+
+
+def _keys(paging: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    key_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
+              "description": "The key's public id."}
+    return {
+        "/v1/keys": {
+            "get": _op("API keys, oldest first, revoked ones too (never their secrets)", "admin",
+                       {200: "ApiKeyPage"}, params=paging),
+            "post": _op("Create an API key; its secret is in this answer only (`key`)", "admin",
+                        {201: "NewApiKey"}, errors=WRITE_ERRORS,
+                        body={"application/json": {"schema": ref("KeyRequest")}})},
+        "/v1/keys/{id}": {"delete": _op("Revoke an API key; again: unchanged", "admin", {200: "ApiKey"},
+                                        params=(key_id,))}}
+
+
+SSE = """Server-sent events (`text/event-stream`), one instance's changes as they commit; each event's `id:` is
+its position in the change feed. `event: instance` (data: Instance): the instance as it is now, first,
+when the stream does not resume. `event: change` (data: LiveChange): a committed step. `event: dropped`
+(data: LiveDropped): the last event of a stream that fell behind; reconnect with its `after`. A comment
+`: keep-alive` goes out every 15 s when nothing changes. The stream stays open until the client
+leaves."""
+
+WEBSOCKET = """A WebSocket (RFC 6455): open it with this GET and the handshake headers (`Upgrade: websocket`,
+`Connection: Upgrade`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`; credentials in `Authorization`).
+Then, as JSON text or binary messages (`x-websocket` names their schemas): the client sends one Subscribe
+message within 10 s; the server answers Subscribed, then sends a LiveChange for each committed step of
+the machine (or of the named instances), in position order. Resume after a reconnect with `after` = the
+last position received: nothing is missed or repeated. A refused subscription gets an Error message, then
+close 1008; a subscriber too slow for its changes (or a full or closing server) is closed with 1013 and a
+reason naming the position to resume after. Any further client message closes with 1008. Needs the
+`read` scope."""
+
+
+def _live() -> dict[str, Any]:
+    """The two live routes (server/live.py): not request/answer pairs, so described as far as OpenAPI
+    3.0 goes (a stream's media type, a WebSocket's upgrade) with their messages by schema name."""
+    errors = {str(code): {"$ref": "#/components/responses/Error"} for code in READ_ERRORS}
+    stream = {
+        "summary": "An instance's changes, live, as server-sent events (resumable)",
+        "description": f"Needs the `read` scope. {SSE}",
+        "parameters": [
+            MACHINE, INSTANCE,
+            _query("after", "Resume after this position (the `id:` of the last event received).",
+                   {"type": "integer", "minimum": 0}),
+            {"name": "Last-Event-ID", "in": "header", "required": False,
+             "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+             "description": "As `after` (EventSource sends it when it reconnects); it wins over `after`."}],
+        "responses": {"200": {"description": "The event stream (open until the client leaves)",
+                              "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **errors},
+        "x-events": {"instance": ref("Instance"), "change": ref("LiveChange"), "dropped": ref("LiveDropped")}}
+    subscribe = {
+        "summary": "WebSocket: every change of a machine (or of some instances), live and resumable",
+        "description": WEBSOCKET,
+        "parameters": [{"name": "Upgrade", "in": "header", "required": True,
+                        "schema": {"type": "string", "enum": ["websocket"]},
+                        "description": "The WebSocket handshake; a plain GET is not served (404)."}],
+        "responses": {"101": {"description": "Switching Protocols: the WebSocket is open (messages: "
+                                             "`x-websocket`)"}},
+        "x-websocket": {
+            "client": {"subscribe": ref("Subscribe")},
+            "server": {"subscribed": ref("Subscribed"), "change": ref("LiveChange"), "error": ref("Error")},
+            "close": {"1008": "a refused subscription (after an Error message) or a second client message",
+                      "1013": "dropped: too slow, too many subscribers or the server closing; the reason "
+                              "names the position to resume after"}}}
+    return {"/v1/machines/{machine}/instances/{name}/stream": {"get": stream},
+            "/v1/subscribe": {"get": subscribe}}
 
 
 async def openapi(request: Request) -> JSONResponse:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from interlock.auth.principal import SCOPES
+
 ANY: dict[str, Any] = {}  # any JSON value
 TEXT = {"type": "string"}
 NUMBER = {"type": "number"}
@@ -39,7 +41,7 @@ INSTANCE = obj({
 
 HISTORY_ENTRY = obj({
     "step": INTEGER, "at": NUMBER,
-    "outcome": {"type": "string", "enum": ["started", "applied", "ignored", "failed", "cancelled"]},
+    "outcome": {"type": "string", "enum": ["started", "applied", "ignored", "failed", "refused", "cancelled"]},
     "event": nullable({"type": "object"}), "idempotency_key": nullable(TEXT), "cause": nullable(TEXT),
     "source": TEXTS, "target": TEXTS, "context_change": {"type": "object"},
     "effects": {"type": "array", "items": {"type": "object"}}, "error": nullable(TEXT)})
@@ -48,6 +50,31 @@ DETAIL = obj({"path": TEXT, "message": TEXT, "hint": TEXT})
 ERROR = obj({"error": obj({"status": INTEGER, "code": TEXT, "message": TEXT,
                            "details": {"type": "array", "items": DETAIL}})})
 
+KEY_FIELDS = {"id": TEXT, "label": TEXT, "scopes": TEXTS, "created_at": NUMBER, "last_used_at": nullable(NUMBER),
+              "revoked": {"type": "boolean"}, "revoked_at": nullable(NUMBER)}
+
+# the live routes (server/live.py): what a WebSocket or an event stream carries
+LIVE: dict[str, Any] = {
+    "Subscribe": {**obj({
+        "subscribe": {**obj({"machine": {"type": "string", "minLength": 1},
+                             "instances": {**TEXTS, "maxItems": 1000,
+                                           "description": "Only these instances; left out, all of them."}},
+                            optional=("instances",)), "additionalProperties": False},
+        "after": {"type": "integer", "minimum": 0,
+                  "description": "Resume after this position (0: the start of the feed); left out: from now."}},
+        optional=("after",)), "additionalProperties": False,
+        "description": "The client's first (and only) WebSocket message."},
+    "Subscribed": obj({"subscribed": obj({"machine": TEXT, "instances": nullable(TEXTS), "after": INTEGER})}),
+    "LiveChange": obj({
+        "position": INTEGER, "machine": TEXT, "id": TEXT, "step": INTEGER,
+        "outcome": {"type": "string", "enum": ["started", "applied", "ignored", "failed", "cancelled"]},
+        "at": NUMBER,
+        "instance": {"allOf": [ref("Instance")], "nullable": True,
+                     "description": "The instance after the change; null when this process cannot read "
+                                    "its version."}}),
+    "LiveDropped": obj({"reason": TEXT, "after": {**INTEGER, "description": "The position to resume after."}}),
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": ERROR,
     "Health": obj({"status": TEXT, "version": TEXT, "schema": INTEGER, "live_subscribers": INTEGER}),
@@ -55,7 +82,15 @@ SCHEMAS: dict[str, Any] = {
     "InstancePage": page("Instance"),
     "SendResult": obj({"outcome": {"type": "string", "enum": ["applied", "ignored", "queued", "failed"]},
                        "step": nullable(INTEGER), "duplicate": {"type": "boolean"},
-                       "instance": ref("Instance")}),
+                       "instance": {"allOf": [ref("Instance")], "nullable": True,
+                                    "description": "The instance after the event; null when the machine's "
+                                                   "read rule does not let the caller read it."}}),
+    "Written": {"anyOf": [ref("Instance"), ref("InstanceRef")],
+                "description": "The instance after a create, pause, resume or cancel; only its InstanceRef "
+                               "when the machine's read rule does not let the caller read it."},
+    "InstanceRef": obj({"machine": TEXT, "id": TEXT, "version": TEXT,
+                        "status": {"type": "string", "enum": ["active", "done", "cancelled"]},
+                        "paused": {"type": "boolean"}}),
     "Accepted": obj({"accepted": {"type": "boolean"}}),
     "HistoryEntry": HISTORY_ENTRY,
     "HistoryPage": page("HistoryEntry"),
@@ -79,6 +114,16 @@ SCHEMAS: dict[str, Any] = {
         "key": TEXT, "invokeid": TEXT, "service": TEXT, "input": ANY, "status": TEXT, "attempt": INTEGER,
         "available_at": NUMBER, "lease_until": nullable(NUMBER), "last_error": nullable(TEXT)})},
         "next": nullable(TEXT)}),
+    "ApiKey": obj(KEY_FIELDS),
+    "ApiKeyPage": page("ApiKey"),
+    "NewApiKey": obj({**KEY_FIELDS, "key": {"type": "string", "description": "ilk_<id>_<secret>: in the "
+                                                                              "answer to its creation only"}}),
+    "KeyRequest": {**obj({"scopes": {"type": "array", "minItems": 1,
+                                     "items": {"type": "string", "enum": list(SCOPES)}},
+                          "label": {"type": "string", "maxLength": 200,
+                                    "description": "Printable text: what the key is for."}},
+                         optional=("label",)), "additionalProperties": False},
+    **LIVE,
     "Children": obj({"items": {"type": "array", "items": obj({
         "machine": TEXT, "id": TEXT, "version": TEXT, "status": TEXT, "invokeid": nullable(TEXT)})},
         "next": nullable(TEXT)}),

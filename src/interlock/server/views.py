@@ -10,6 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from interlock.app import Interlock
+from interlock.auth.principal import Principal
 from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult
 
 
@@ -47,9 +48,27 @@ def _tags(interlock: Interlock, instance: Instance) -> list[str]:
         return []
 
 
-def send_view(interlock: Interlock, result: SendResult, *, admin: bool) -> dict[str, Any]:
+def readable_view(interlock: Interlock, instance: Instance, caller: Principal) -> dict[str, Any] | None:
+    """The instance's view if the machine's read rule lets ``caller`` read it (docs/auth.md), else None:
+    a write a caller may make does not show it what it may not read."""
+    if interlock.read_refusal(instance, caller) is not None:
+        return None
+    return instance_view(interlock, instance, admin=caller.admin)
+
+
+def written_view(interlock: Interlock, instance: Instance, caller: Principal) -> dict[str, Any]:
+    """The answer to a create, pause, resume or cancel: the instance's view, or only what the write itself
+    says (InstanceRef) when the machine's read rule does not let ``caller`` read the instance."""
+    view = readable_view(interlock, instance, caller)
+    if view is not None:
+        return view
+    return {"machine": instance.machine, "id": instance.id, "version": instance.version,
+            "status": instance.status, "paused": instance.paused}
+
+
+def send_view(interlock: Interlock, result: SendResult, caller: Principal) -> dict[str, Any]:
     return {"outcome": result.outcome, "step": result.step, "duplicate": result.duplicate,
-            "instance": instance_view(interlock, result.instance, admin=admin)}
+            "instance": readable_view(interlock, result.instance, caller)}
 
 
 def history_view(entry: HistoryEntry) -> dict[str, Any]:

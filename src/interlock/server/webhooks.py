@@ -27,11 +27,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from interlock.auth.principal import Principal
 from interlock.errors import ConflictError
 from interlock.frontends.webhooks import Evaluate, Webhook
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
-from interlock.server.views import instance_view
+from interlock.server.views import instance_view, readable_view
 from interlock.server.webhook_signatures import SecretMissing, check
 
 PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})  # never shown to expressions
@@ -65,7 +66,7 @@ async def receive(request: Request) -> Response:
     await request.app.state.catalog.ensure(machine)  # an uploaded machine this process has not loaded yet
     hook = _hook(request, machine, name)
     body = await request.body()
-    await _verify(request, hook, body)
+    caller = await _verify(request, hook, body)
     values = _request_values(request, body, machine, name)
     instance_id = _text(hook, "instance", hook.instance, values)
     event = {"name": _text(hook, "event", hook.event, values), "data": _data(hook, values)}
@@ -73,10 +74,12 @@ async def receive(request: Request) -> Response:
     aio = request.app.state.interlock.aio
     if hook.create:
         with contextlib.suppress(ConflictError):  # it exists: the usual case after the first request
-            await aio.create(machine, instance_id)
+            await aio.create(machine, instance_id, caller=caller)
     result = await aio.send(machine, instance_id, event, idempotency_key=key,
-                            timeout=request.app.state.config.send_timeout)
-    view = instance_view(request.app.state.interlock, result.instance, admin=False)
+                            timeout=request.app.state.config.send_timeout, caller=caller)
+    # the public view; for a key's caller only if the machine's read rule lets it read the instance
+    view = (instance_view(request.app.state.interlock, result.instance, admin=False) if caller is None
+            else readable_view(request.app.state.interlock, result.instance, caller))
     return _response(hook, {"outcome": result.outcome, "step": result.step, "duplicate": result.duplicate,
                             "instance": view})
 
@@ -91,15 +94,17 @@ def _hook(request: Request, machine: str, name: str) -> Webhook:
     return hook  # type: ignore[no-any-return]
 
 
-async def _verify(request: Request, hook: Webhook, body: bytes) -> None:
+async def _verify(request: Request, hook: Webhook, body: bytes) -> Principal | None:
+    """The caller a key-verified hook acts as (the machine's rules decide for it); None for a signed
+    request, which comes from the system that holds the server's secret (trusted like the app)."""
     if hook.verify.style == "key":
-        await authorize(request, "events:write")
-        return
+        return await authorize(request, "events:write")
     try:
         check(hook.verify, request.headers, body, now=time.time())
     except SecretMissing as exc:
         # the server's configuration is missing, not the caller's fault: say so, and do not accept
         raise ApiError(503, "webhook.unconfigured", str(exc)) from None
+    return None
 
 
 def _request_values(request: Request, body: bytes, machine: str, hook: str) -> dict[str, Any]:
@@ -158,7 +163,7 @@ def _response(hook: Webhook, values: dict[str, Any]) -> Response:
                        f"from 200 to 599, not {_shown(status)}")
     if hook.body is None:
         body = {"outcome": values["outcome"], "step": values["step"], "duplicate": values["duplicate"],
-                "state": values["instance"]["state"]}
+                "state": None if values["instance"] is None else values["instance"]["state"]}
     else:
         body = _evaluate(hook, "response.body", hook.body, values)
     return JSONResponse(body, status_code=status)

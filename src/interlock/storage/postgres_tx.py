@@ -18,7 +18,6 @@ from psycopg import errors
 from interlock.errors import ConflictError, StorageError
 from interlock.storage.codec import dumps
 from interlock.storage.queries import load_queries
-from interlock.storage.rows import definition_row, key_row, timer_row
 from interlock.storage.rows import history_row as _history
 from interlock.storage.rows import instance_row as _instance
 from interlock.storage.rows import queued_event as _queued
@@ -28,16 +27,15 @@ from interlock.storage.sqlite_pending import instance_params
 from interlock.storage.state_index import index_of, moves
 from interlock.storage.store import (
     Change,
-    DefinitionRow,
     HistoryRow,
     InstanceRow,
-    KeyRow,
     Locked,
     QueuedEvent,
     StaleRowError,
     TaskRow,
     TimerRow,
 )
+from interlock.storage.tx_reads import SharedQueries
 
 _Q = load_queries("postgres")
 # another writer got there first: the transaction is rolled back and its commands run again
@@ -61,7 +59,7 @@ def translate(exc: psycopg.Error, what: str) -> Exception:
     return StorageError(f"PostgreSQL failed while {what}: {type(exc).__name__}: {str(exc).strip()}")
 
 
-class PostgresTx:
+class PostgresTx(SharedQueries):
     """A transaction on one connection; see :class:`~interlock.storage.store.WriteTx`."""
 
     def __init__(self, conn: psycopg.Connection[Any], data_version: int = 0, *, writing: bool = False) -> None:
@@ -97,6 +95,9 @@ class PostgresTx:
 
     def _all(self, name: str, params: Any = None) -> list[tuple[Any, ...]]:
         return self._exec(name, params).fetchall()
+
+    def _run(self, name: str, params: Any = None) -> int:
+        return self._exec(name, params).rowcount
 
     def _many(self, name: str, rows: list[tuple[Any, ...]]) -> None:
         try:
@@ -192,58 +193,6 @@ class PostgresTx:
             return 0
         row = self._one("get_meta", {"key": key})
         return int(row[0]) if row else 0
-
-    def register_machine(self, name: str, version: str, shape: str, now: float,
-                         definition: str | None = None) -> tuple[str, str | None]:
-        self._exec("register_machine", {"name": name, "version": version, "shape": shape, "now": now,
-                                        "definition": definition})
-        found = self._one("machine_shape", {"name": name, "version": version})
-        return (str(found[0]), found[1]) if found else (shape, definition)
-
-    # -- uploaded definitions and admin reads ----------------------------------------------------------
-
-    def save_definition(self, row: DefinitionRow) -> DefinitionRow:
-        self._exec("save_definition", {"name": row.name, "version": row.version, "format": row.format,
-                                      "text": row.text, "now": row.registered_at})
-        kept = self.get_definition(row.name, row.version)
-        return kept if kept is not None else row
-
-    def get_definition(self, name: str, version: str) -> DefinitionRow | None:
-        found = self._one("get_definition", {"name": name, "version": version})
-        return definition_row(found) if found else None
-
-    def definitions(self, name: str | None = None) -> list[DefinitionRow]:
-        if name is None:
-            return [definition_row(r) for r in self._all("all_definitions", {})]
-        return [definition_row(r) for r in self._all("definitions_of", {"name": name})]
-
-    # -- API keys ------------------------------------------------------------------------------------
-
-    def insert_key(self, row: KeyRow) -> None:
-        params = {"id": row.id, "digest": row.digest, "scopes": dumps(list(row.scopes)), "label": row.label,
-                  "now": row.created_at}
-        if self._exec("insert_key", params).rowcount != 1:
-            raise ConflictError(f"an API key with id {row.id!r} already exists; create the key again")
-
-    def get_key(self, id: str) -> KeyRow | None:
-        found = self._one("get_key", {"id": id})
-        return key_row(found) if found else None
-
-    def api_keys(self) -> list[KeyRow]:
-        return [key_row(r) for r in self._all("api_keys", {})]
-
-    def revoke_key(self, id: str, now: float) -> KeyRow | None:
-        self._exec("revoke_key", {"id": id, "now": now})
-        return self.get_key(id)
-
-    def touch_key(self, id: str, now: float) -> None:
-        self._exec("touch_key", {"id": id, "now": now})
-
-    def timers_of(self, machine: str, id: str) -> list[TimerRow]:
-        return [timer_row(r) for r in self._all("timers_of", {"machine": machine, "id": id})]
-
-    def tasks_of(self, machine: str, id: str) -> list[TaskRow]:
-        return [_task(r) for r in self._all("tasks_of", {"machine": machine, "id": id})]
 
     # -- instances ------------------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ from typing import Any
 from interlock.errors import ConflictError, StorageError
 from interlock.storage.codec import dumps as _dumps
 from interlock.storage.queries import load_queries, migrations, split_statements
-from interlock.storage.rows import definition_row, key_row, timer_row
 from interlock.storage.rows import history_row as _history
 from interlock.storage.rows import instance_row as _instance
 from interlock.storage.rows import queued_event as _queued
@@ -29,10 +28,8 @@ from interlock.storage.sqlite_pending import Pending, instance_params
 from interlock.storage.state_index import index_of
 from interlock.storage.store import (
     Change,
-    DefinitionRow,
     HistoryRow,
     InstanceRow,
-    KeyRow,
     Locked,
     QueuedEvent,
     StaleRowError,
@@ -40,6 +37,7 @@ from interlock.storage.store import (
     TimerRow,
     TransactionLost,
 )
+from interlock.storage.tx_reads import SharedQueries
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _Q = load_queries("sqlite")
@@ -53,7 +51,7 @@ WAL_AUTOCHECKPOINT_PAGES = 10_000
 # Queries of tables the write-behind buffer never holds (timers, tasks): they need not flush it.
 _UNBUFFERED = frozenset({"take_due_timers", "claimable_tasks", "owned_task", "next_timer", "next_task", "get_meta",
                          "get_definition", "all_definitions", "definitions_of", "timers_of", "tasks_of",
-                         "get_key", "api_keys"})
+                         "get_key", "api_keys", "api_keys_after"})
 
 
 def sqlite_path(url: str) -> str:
@@ -195,7 +193,7 @@ class SQLiteStore:
                 tx.conn.execute(_Q["set_meta"], {"key": "schema_version", "value": str(version)})
 
 
-class SQLiteTx:
+class SQLiteTx(SharedQueries):
     """A transaction on one connection; see :class:`~interlock.storage.store.WriteTx`."""
 
     __slots__ = ("_pending", "_savepoints", "conn", "data_version")
@@ -263,58 +261,6 @@ class SQLiteTx:
             return 0
         row = self._one("get_meta", {"key": key})
         return int(row[0]) if row else 0
-
-    def register_machine(self, name: str, version: str, shape: str, now: float,
-                         definition: str | None = None) -> tuple[str, str | None]:
-        self._run("register_machine", {"name": name, "version": version, "shape": shape, "now": now,
-                                       "definition": definition})
-        found = self._one("machine_shape", {"name": name, "version": version})
-        return (str(found[0]), found[1]) if found else (shape, definition)
-
-    # -- uploaded definitions and admin reads ----------------------------------------------------------
-
-    def save_definition(self, row: DefinitionRow) -> DefinitionRow:
-        self._run("save_definition", {"name": row.name, "version": row.version, "format": row.format,
-                                      "text": row.text, "now": row.registered_at})
-        kept = self.get_definition(row.name, row.version)
-        return kept if kept is not None else row
-
-    def get_definition(self, name: str, version: str) -> DefinitionRow | None:
-        found = self._one("get_definition", {"name": name, "version": version})
-        return definition_row(found) if found else None
-
-    def definitions(self, name: str | None = None) -> list[DefinitionRow]:
-        if name is None:
-            return [definition_row(r) for r in self._all("all_definitions", {})]
-        return [definition_row(r) for r in self._all("definitions_of", {"name": name})]
-
-    # -- API keys ------------------------------------------------------------------------------------
-
-    def insert_key(self, row: KeyRow) -> None:
-        params = {"id": row.id, "digest": row.digest, "scopes": _dumps(list(row.scopes)), "label": row.label,
-                  "now": row.created_at}
-        if self._run("insert_key", params) != 1:
-            raise ConflictError(f"an API key with id {row.id!r} already exists; create the key again")
-
-    def get_key(self, id: str) -> KeyRow | None:
-        found = self._one("get_key", {"id": id})
-        return key_row(found) if found else None
-
-    def api_keys(self) -> list[KeyRow]:
-        return [key_row(r) for r in self._all("api_keys", {})]
-
-    def revoke_key(self, id: str, now: float) -> KeyRow | None:
-        self._run("revoke_key", {"id": id, "now": now})
-        return self.get_key(id)
-
-    def touch_key(self, id: str, now: float) -> None:
-        self._run("touch_key", {"id": id, "now": now})
-
-    def timers_of(self, machine: str, id: str) -> list[TimerRow]:
-        return [timer_row(r) for r in self._all("timers_of", {"machine": machine, "id": id})]
-
-    def tasks_of(self, machine: str, id: str) -> list[TaskRow]:
-        return [_task(r) for r in self._all("tasks_of", {"machine": machine, "id": id})]
 
     # -- instances -----------------------------------------------------------------------------------
 

@@ -209,8 +209,9 @@ class ReadTx(Protocol):
         """Uploaded definitions (of one machine, or all), by name, oldest first."""
     # API keys
     def get_key(self, id: str) -> KeyRow | None: ...
-    def api_keys(self) -> list[KeyRow]:
-        """Every API key (revoked ones too), oldest first."""
+    def api_keys(self, *, after: str = "", limit: int = 100) -> list[KeyRow]:
+        """A page of API keys (revoked ones too), oldest first: at most ``limit``, those after the key
+        whose id is ``after`` (``""``: from the first; an id no key has: none)."""
 
 
 class WriteTx(ReadTx, Protocol):

@@ -42,6 +42,32 @@ def test_keys_are_listed_oldest_first_revoked_ones_too(store: Store) -> None:
     assert [k.revoked for k in listed] == [False, True, False]
 
 
+def test_keys_are_paged_after_a_cursor_in_the_same_order(store: Store) -> None:
+    with store.write() as tx:
+        for id, at in (("e", 1.0), ("d", 2.0), ("a", 2.0), ("c", 3.0), ("b", 4.0)):
+            tx.insert_key(_key(id, at=at))
+    pages, after = [], ""
+    with store.read() as tx:
+        while page := tx.api_keys(after=after, limit=2):
+            pages.append([k.id for k in page])
+            after = page[-1].id
+        assert tx.api_keys(after="no such key", limit=10) == []
+        assert [k.id for k in tx.api_keys(limit=1)] == ["e"]
+    # oldest first; keys made at the same time by id, so a page boundary between them loses none
+    assert pages == [["e", "a"], ["d", "c"], ["b"]]
+
+
+def test_a_cursor_sees_keys_created_after_the_first_page(store: Store, open_connection: Opener) -> None:
+    with store.write() as tx:
+        tx.insert_key(_key("k1", at=1.0))
+    with store.read() as tx:
+        [first] = tx.api_keys(limit=10)
+    with open_connection().write() as tx:
+        tx.insert_key(_key("k2", at=2.0))
+    with store.read() as tx:
+        assert [k.id for k in tx.api_keys(after=first.id, limit=10)] == ["k2"]
+
+
 def test_revoking_keeps_the_first_time_and_an_unknown_id_is_none(store: Store) -> None:
     with store.write() as tx:
         tx.insert_key(_key("k"))

@@ -347,8 +347,15 @@ ON CONFLICT (id) DO NOTHING;
 SELECT id, digest, scopes, label, created_at, last_used_at, revoked_at FROM api_keys WHERE id = :id;
 
 -- name: api_keys
--- Every API key, oldest first.
-SELECT id, digest, scopes, label, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at, id;
+-- The first page of API keys, oldest first (revoked ones too).
+SELECT id, digest, scopes, label, created_at, last_used_at, revoked_at FROM api_keys
+ORDER BY created_at, id LIMIT :limit;
+
+-- name: api_keys_after
+-- The next page of API keys: those after the key whose id is the cursor, in the same order (none when no key has that id).
+SELECT id, digest, scopes, label, created_at, last_used_at, revoked_at FROM api_keys
+WHERE (created_at, id) > (SELECT created_at, id FROM api_keys WHERE id = :after)
+ORDER BY created_at, id LIMIT :limit;
 
 -- name: revoke_key
 -- Revoke an API key (the first revocation's time is kept).

@@ -1,0 +1,142 @@
+"""Per-machine authorize rules over HTTP, as a matrix on one real server (SQLite, outside development
+mode): identities (the owner's JWT, another user's, a manager's, a service API key, an admin key) x
+operations (read, history, sends of each event, cancel) x states (draft, review). Each cell runs on its own
+instance; every refusal is a 403 with its reason code, every permission granted (docs/auth.md)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from tests.server.support import WRITER, Server, bearer, running
+
+SECRET = "a-rules-secret-long-enough-for-hs512-" * 2
+BASE = "/v1/machines/expense/instances"
+EXPENSE = (Path(__file__).parents[2] / "examples" / "expense.yaml").read_text()
+OK = "ok"
+REFUSED, FAILED, MISSING = "auth.rule.refused", "auth.rule.failed", "auth.rule.missing"
+IDENTITIES = ("owner", "other", "manager", "service", "admin")
+# (operation, state) -> what each identity in IDENTITIES gets
+MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
+    ("read", "draft"): (OK, REFUSED, OK, REFUSED, OK),
+    ("read", "review"): (OK, REFUSED, OK, REFUSED, OK),
+    ("history", "review"): (OK, REFUSED, OK, REFUSED, OK),
+    ("EDIT", "draft"): (OK, REFUSED, REFUSED, REFUSED, OK),
+    ("EDIT", "review"): (REFUSED, REFUSED, REFUSED, REFUSED, OK),  # EDIT only in draft
+    ("SUBMIT", "draft"): (OK, REFUSED, REFUSED, REFUSED, OK),
+    ("APPROVE", "review"): (REFUSED, REFUSED, OK, REFUSED, OK),
+    ("REJECT", "review"): (MISSING, MISSING, MISSING, MISSING, OK),  # no rule: admins only
+    ("cancel", "draft"): (FAILED, FAILED, OK, FAILED, OK),  # no role claim: the rule fails, and refuses
+}
+
+
+def token(sub: str, **claims: Any) -> dict[str, str]:
+    payload = {"sub": sub, "exp": int(time.time()) + 3600, "scope": "read events:write instances:write", **claims}
+    return bearer(jwt.encode(payload, SECRET, algorithm="HS256"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, dict[str, str]]]]:
+    tmp: Path = tmp_path_factory.mktemp("rules")
+    with running(f"sqlite:///{tmp / 'r.db'}", dev=False, log=tmp / "s.log",
+                 env={"INTERLOCK_JWT_SECRET": SECRET, "INTERLOCK_JWT_SCOPES_CLAIM": "scope"}) as server:
+        admin = bearer(server.key("admin"))
+        uploaded = server.client.put("/v1/machines/expense/versions/1", content=EXPENSE,
+                                     headers={**admin, "content-type": "application/yaml"})
+        assert uploaded.status_code == 201, uploaded.text
+        identities = {"owner": token("alice"), "other": token("bob"), "manager": token("mia", role="manager"),
+                      "service": bearer(server.key(*WRITER)), "admin": admin}
+        yield server, identities
+
+
+def call(client: httpx.Client, headers: dict[str, str], operation: str, name: str) -> httpx.Response:
+    if operation == "read":
+        return client.get(f"{BASE}/{name}", headers=headers)
+    if operation == "history":
+        return client.get(f"{BASE}/{name}/history", headers=headers)
+    if operation == "cancel":
+        return client.post(f"{BASE}/{name}/cancel", headers=headers)
+    return client.post(f"{BASE}/{name}/events", json={"type": operation, "amount": 7}, headers=headers)
+
+
+@pytest.mark.parametrize("cell", sorted(MATRIX))
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_the_rules_matrix(server: tuple[Server, dict[str, dict[str, str]]], identity: str,
+                          cell: tuple[str, str]) -> None:
+    srv, identities = server
+    operation, state = cell
+    name = f"{identity}-{operation}-{state}"
+    admin = identities["admin"]
+    created = srv.client.post(BASE, json={"name": name, "input": {"owner": "alice", "amount": 5}}, headers=admin)
+    assert created.status_code == 201, created.text
+    if state == "review":
+        assert srv.client.post(f"{BASE}/{name}/events", json={"type": "SUBMIT"}, headers=admin).status_code == 200
+    before = srv.client.get(f"{BASE}/{name}", headers=admin).json()
+    answer = call(srv.client, identities[identity], operation, name)
+    expected = MATRIX[cell][IDENTITIES.index(identity)]
+    if expected == OK:
+        assert answer.status_code == 200, answer.text
+        return
+    assert answer.status_code == 403, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == expected, error
+    assert "expense/" + name in error["message"]
+    after = srv.client.get(f"{BASE}/{name}", headers=admin).json()
+    assert (after["step"], after["state"], after["status"]) == (before["step"], before["state"], before["status"])
+
+
+def test_create_list_and_a_refused_send_without_waiting(server: tuple[Server, dict[str, dict[str, str]]]) -> None:
+    srv, ids = server
+    mine = {"name": "bobs-own", "input": {"owner": "bob"}}
+    assert srv.client.post(BASE, json={**mine, "input": {"owner": "alice"}}, headers=ids["other"]).json()[
+        "error"]["code"] == REFUSED  # bob may not create alice's claim
+    assert srv.client.post(BASE, json=mine, headers=ids["other"]).status_code == 201
+    listed = srv.client.get(BASE, params={"limit": 500}, headers=ids["other"]).json()
+    assert [i["id"] for i in listed["items"]] == ["bobs-own"]  # only what bob may read
+    assert len(srv.client.get(BASE, params={"limit": 500}, headers=ids["manager"]).json()["items"]) > 1
+    refused = srv.client.post(f"{BASE}/bobs-own/events?wait=false", json={"type": "APPROVE"}, headers=ids["other"])
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == REFUSED
+    accepted = srv.client.post(f"{BASE}/bobs-own/events?wait=false", json={"type": "EDIT", "amount": 3},
+                               headers=ids["other"])
+    assert accepted.status_code == 202, accepted.text
+
+
+def test_an_answer_shows_no_more_than_the_caller_may_read(server: tuple[Server, dict[str, dict[str, str]]]) -> None:
+    srv, ids = server
+    admin = ids["admin"]
+    assert srv.client.post(BASE, json={"name": "alices-claim", "input": {"owner": "alice"}}, headers=admin).status_code == 201
+    assert srv.client.post(f"{BASE}/alices-claim/pause", headers=admin).status_code == 200
+    queued = srv.client.post(f"{BASE}/alices-claim/events", json={"type": "APPROVE"}, headers=ids["other"])
+    assert queued.status_code == 200 and queued.json()["outcome"] == "queued"
+    assert queued.json()["instance"] is None  # bob may not read alice's claim: the answer does not show it
+    own = srv.client.post(f"{BASE}/alices-claim/events", json={"type": "EDIT", "amount": 1}, headers=ids["owner"])
+    assert own.json()["instance"]["context"]["owner"] == "alice"
+    created = srv.client.post(BASE, json={"name": "made-by-key", "input": {"owner": "key-x"}}, headers=ids["manager"])
+    assert created.status_code == 403  # mia is not the owner
+    gone = srv.client.get(f"{BASE}/alices-claim", headers=ids["other"])
+    assert gone.status_code == 403 and "draft" not in gone.text  # no state in the refusal
+
+
+def test_live_changes_follow_the_read_rule(server: tuple[Server, dict[str, dict[str, str]]]) -> None:
+    from tests.server.test_live import subscribed
+
+    srv, ids = server
+    admin = ids["admin"]
+    for name, owner in (("live-alice", "alice"), ("live-bob", "bob")):
+        assert srv.client.post(BASE, json={"name": name, "input": {"owner": owner}}, headers=admin).status_code == 201
+    stream = srv.client.get(f"{BASE}/live-alice/stream", headers=ids["other"])
+    assert stream.status_code == 403 and stream.json()["error"]["code"] == REFUSED
+    with subscribed(srv, {"subscribe": {"machine": "expense", "instances": ["live-alice", "live-bob"]}},
+                    additional_headers=ids["other"]) as ws:
+        for name in ("live-alice", "live-bob"):
+            sent = srv.client.post(f"{BASE}/{name}/events", json={"type": "EDIT", "amount": 2}, headers=admin)
+            assert sent.status_code == 200
+        first = json.loads(ws.recv(timeout=30))
+        assert (first["id"], first["step"], first["instance"]["context"]["owner"]) == ("live-bob", 1, "bob")
