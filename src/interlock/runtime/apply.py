@@ -147,8 +147,8 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
 def refused(unit: Unit, row: InstanceRow, event: Event, caller: dict[str, Any]) -> Refusal | None:
     """Why the send rule of the instance's machine version refuses ``caller``'s ``event`` now (None: allowed,
     or the machine has no rules). A process without the instance's version cannot decide: NotFoundError
-    (the server loads the version and sends again; :func:`settle` leaves such events for a process that
-    has it)."""
+    (the server loads the version and sends again). :func:`settle` leaves an active instance's events for a
+    process that has it, and records an ended instance's as ignored without asking (they change nothing)."""
     chart = unit.registry.chart(row.machine, row.version)
     if chart.policy is None:
         return None
@@ -305,17 +305,17 @@ def settle(unit: Unit) -> None:
             return
         row = unit.row(*key)
         while row is not None and row.queued > 0 and not row.paused and unit.budget > 0:
-            if not unit.registry.has_version(row.machine, row.version):
-                # this process lacks the version: the events wait for a process that has it (even those
-                # of an ended instance, which are only recorded as ignored: their callers' rules decide)
-                break
+            known = unit.registry.has_version(row.machine, row.version)
+            if row.status == "active" and not known:
+                break  # this process lacks the version: the events wait for a process that has it
             queued = unit.take_event(row)
             if queued is None:  # the counter drifted (should not happen): the store set it from the inbox
                 break
             unit.budget -= 1
             event = Event.from_json(queued.event)
             caller = queued.event.get("caller")
-            if caller is not None and (refusal := refused(unit, row, event, caller)) is not None:
+            # an ended instance's events are only recorded as ignored (by any process): nothing to decide
+            if caller is not None and known and (refusal := refused(unit, row, event, caller)) is not None:
                 result = _refuse(unit, row, event, queued.idempotency_key, refusal)
             else:
                 result = _apply_one(unit, key, row, event, queued.idempotency_key, queued.cause)
