@@ -6,7 +6,7 @@ import interlock
 
 PUBLIC = {
     "AsyncClient", "AsyncInterlock", "Change", "Chart", "Client", "Clock", "ConflictError", "DefinitionError",
-    "Event", "EventRejectedError", "HTTPSends", "HistoryEntry", "Instance", "Interlock", "InterlockError",
+    "Event", "EventRejectedError", "ForbiddenError", "InstanceBusyError", "Principal", "HTTPSends", "HistoryEntry", "Instance", "Interlock", "InterlockError",
     "LogRecord", "MemoryRunner", "NotFoundError", "Page", "Problem", "Reach", "RetryPolicy", "SendResult",
     "ServerConfig", "Session", "Snapshot", "StepLimitError", "StepResult", "StorageError", "SystemClock", "Task",
     "TaskLostError", "VirtualClock", "__version__", "create_app", "load_document",
@@ -23,7 +23,7 @@ def test_public_names_are_pinned() -> None:
 def test_every_error_derives_from_the_root() -> None:
     errors = [interlock.DefinitionError, interlock.NotFoundError, interlock.ConflictError,
               interlock.EventRejectedError, interlock.StepLimitError, interlock.StorageError,
-              interlock.TaskLostError]
+              interlock.TaskLostError, interlock.ForbiddenError, interlock.InstanceBusyError]
     assert all(issubclass(e, interlock.InterlockError) for e in errors)
 
 

@@ -9,11 +9,13 @@ Business logic is a statechart; Interlock makes every instance of it durable, co
 - Run it durably on SQLite or PostgreSQL: :class:`Interlock` (and :class:`AsyncInterlock` via ``Interlock.aio``).
 - Talk to an Interlock server: :class:`Client` and :class:`AsyncClient` (:mod:`interlock.client`).
 - Serve it over HTTP: :func:`create_app` with a :class:`ServerConfig` (``interlock serve``).
+- Decide who may do what: a machine's ``authorize`` rules, asked for a ``caller=`` :class:`Principal`.
 """
 
 from __future__ import annotations
 
 from interlock.app import AsyncInterlock, Interlock
+from interlock.auth.principal import Principal
 from interlock.client import AsyncClient, Client
 from interlock.core.chart import Chart
 from interlock.core.events import Event
@@ -24,6 +26,7 @@ from interlock.errors import (
     ConflictError,
     DefinitionError,
     EventRejectedError,
+    ForbiddenError,
     InstanceBusyError,
     InterlockError,
     NotFoundError,
@@ -58,6 +61,7 @@ __all__ = [
     "DefinitionError",
     "Event",
     "EventRejectedError",
+    "ForbiddenError",
     "HTTPSends",
     "HistoryEntry",
     "Instance",
@@ -68,6 +72,7 @@ __all__ = [
     "MemoryRunner",
     "NotFoundError",
     "Page",
+    "Principal",
     "Problem",
     "Reach",
     "RetryPolicy",

@@ -76,6 +76,27 @@ def test_an_instance_address_is_delivered_by_both_runtimes(tmp_path: Path) -> No
     assert talker.context["errors"] == durable_errors == [unknown]
 
 
+def test_a_send_to_an_ended_instance_is_error_communication_in_both_runtimes(tmp_path: Path) -> None:
+    runner = MemoryRunner()
+    talker = runner.start(_chart(TALKER), sessionid="a1")
+    runner.start(_chart(LISTENER), sessionid="b1")
+    runner.stop("b1")
+    runner.send("a1", "GO")
+    runner.run_until_idle()
+    with open_app(tmp_path / "d.db", VirtualClock(), _chart(TALKER), _chart(LISTENER)) as app:
+        app.create("a", "a1")
+        app.create("b", "b1")
+        app.cancel("b", "b1")
+        app.send("a", "a1", "GO")
+        app.run_until_idle()
+        durable_errors = app.get("a", "a1").context["errors"]
+        assert app.get("b", "b1").step == 1  # nothing was recorded on the ended instance
+    ended = {"message": "send target 'instance:b/b1' is not reachable", "target": "instance:b/b1", "event": "hello"}
+    assert [e["target"] for e in talker.context["errors"]] == [e["target"] for e in durable_errors] == [
+        "instance:b/b1", "instance:b/nobody"]
+    assert talker.context["errors"][0] == durable_errors[0] == ended
+
+
 def test_an_address_names_a_session_of_that_machine_only() -> None:
     runner = MemoryRunner()
     talker = runner.start(_chart(TALKER), sessionid="a1")

@@ -64,6 +64,19 @@ def test_a_client_over_its_rate_is_told_when_to_retry(sqlite_url: str, tmp_path:
         assert int(limited.headers["retry-after"]) >= 1
 
 
+def test_an_instance_with_a_full_queue_is_busy(sqlite_url: str, tmp_path: Path) -> None:
+    with running(sqlite_url, log=tmp_path / "s.log", env={"INTERLOCK_MAX_QUEUED": "2"}) as server:
+        c, base = server.client, "/v1/machines/door/instances"
+        assert c.post(base, json={"name": "d1"}).status_code == 201
+        assert c.post(f"{base}/d1/pause").status_code == 200
+        assert [c.post(f"{base}/d1/events", json={"type": "OPEN"}).json()["outcome"] for _ in range(2)] == [
+            "queued", "queued"]
+        busy = c.post(f"{base}/d1/events", json={"type": "CLOSE"})
+        _error(busy, 429, "instance.busy")
+        assert busy.headers["retry-after"] == "1" and "door/d1 has 2 events waiting" in busy.json()["error"]["message"]
+        assert c.post(f"{base}/d1/resume").json()["queued"] == 0
+
+
 @pytest.fixture
 def guarded(sqlite_url: str, tmp_path: Path) -> Iterator[Server]:
     with running(sqlite_url, dev=False, log=tmp_path / "s.log") as server:

@@ -58,7 +58,7 @@ def run_server(settings: Any, *, authenticator: Any = None) -> None:
     from interlock.server.app import create_app
     from interlock.server.trusted import load_trusted
 
-    interlock = Interlock(settings.db, http_sends=settings.http_sends())
+    interlock = Interlock(settings.db, http_sends=settings.http_sends(), max_queued=settings.max_queued)
     try:
         app = create_app(interlock, settings, authenticator=authenticator)
         load_trusted(app.state.catalog, settings)

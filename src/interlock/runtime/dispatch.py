@@ -73,6 +73,11 @@ class StoreHost:
         return (found.machine, found.id) if found is not None else None
 
     def deliver(self, to: Key, event: Event, *, cause: str | None, sendid: str | None = None) -> bool:
+        # an instance that has ended receives nothing from charts: a send to it is error.communication in
+        # its sender, as in memory (SCXML 6.2.4); callers' events to it are still recorded as ignored
+        target = self.unit.row(*to)
+        if target is None or target.status != "active":
+            return False
         return deliver(self.unit, to[0], to[1], event, cause=cause, sendid=sendid)
 
     def silent(self, sender: Key) -> bool:

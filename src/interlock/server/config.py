@@ -32,6 +32,7 @@ class ServerConfig:
     page_size: int = 100  # items per page when a request does not say
     max_page_size: int = 1000  # the largest ?limit= accepted
     send_timeout: float = 30.0  # seconds a write waits for its instance to settle (then 503)
+    max_queued: int = 10_000  # events a send may queue behind in one instance (then 429 instance.busy)
     graceful_timeout: float = 30.0  # seconds in-flight requests get to finish on shutdown
     access_log: bool = True  # a log line per request (uvicorn's access log; ~6% of a busy server's CPU)
     public_url: str | None = None  # where clients reach this server (default http://host:port)
@@ -85,7 +86,7 @@ def _check(config: ServerConfig) -> None:
     if config.public_url is not None and not config.public_url.startswith(("http://", "https://")):
         raise ValueError(f"public_url must be an http(s) URL, not {config.public_url!r}")
     for name in ("max_body_bytes", "burst", "page_size", "max_page_size", "live_queue_size",
-                 "live_max_subscribers"):
+                 "live_max_subscribers", "max_queued"):
         if getattr(config, name) < 1:
             raise ValueError(f"{name} must be at least 1, not {getattr(config, name)}")
     if config.page_size > config.max_page_size:
