@@ -1,7 +1,7 @@
 """Per-machine authorization: who may create, read, control and send which event to an instance, in
 which state (docs/auth.md, "Machine rules").
 
-A machine's policy holds one rule per operation; a rule is ``fn(access) -> truthy`` over an
+A machine's policy holds one rule per operation; a rule is ``fn(access) -> bool`` over an
 :class:`Access`, the plain facts of one request: the caller (``claims``, ``caller``), the instance
 (``name``, ``state``, ``context``, ``In()``) and, for a send, the ``event``. Documents write rules as
 expressions of the safe language (frontends/document_authorize.py compiles them into such functions);
@@ -9,8 +9,9 @@ trusted Python configs may give callables.
 
 Rules decide for callers that are not admin. An operation the policy has no rule for is refused
 (``rule.missing``): a machine that declares rules allows only what they allow. A rule that raises, or
-gives anything but True or False, is a refusal too (``rule.failed``), never a permission. The runtime evaluates send and create rules inside the
-write transaction, against the state the event meets (a queued event when it is taken from the inbox).
+gives anything but True or False, refuses too (``rule.failed``), never allows. The runtime decides send,
+create and control inside the write transaction, against the state the event meets (a queued event's
+when it is taken from the inbox).
 """
 
 from __future__ import annotations
