@@ -23,7 +23,7 @@ from interlock.auth.principal import Principal
 from interlock.core.chart import Chart
 from interlock.core.events import Event
 from interlock.core.execute import BASICHTTP_PROCESSOR
-from interlock.errors import EventRejectedError, ForbiddenError, NotFoundError
+from interlock.errors import EventRejectedError, NotFoundError
 from interlock.runtime import writes
 from interlock.runtime.arguments import check_id, check_limit, check_step, check_text, unencodable
 from interlock.runtime.basichttp import HTTPSends
@@ -180,7 +180,7 @@ class Interlock:
         read it as it is (no rule restrains trusted code or admins)."""
         refusal = self.read_refusal(instance, caller)
         if refusal is not None:
-            raise ForbiddenError(refusal.message, reason=refusal.reason)
+            raise refusal.error()
 
     def read_refusal(self, instance: Instance, caller: Principal | None) -> Refusal | None:
         """Why the read rule refuses ``caller`` ``instance`` (None: it may read it)."""
@@ -320,7 +320,7 @@ class Interlock:
         """What the caller gets back was captured in the writer; it becomes an :class:`Instance` in the
         caller's own thread, which keeps that work off the one writer thread."""
         if written.refusal is not None:
-            raise ForbiddenError(written.refusal.message, reason=written.refusal.reason)
+            raise written.refusal.error()
         captured = written.instance
         assert captured is not None
         return instance_from(captured, self.runtime.leaves_of(captured.machine, captured.version,

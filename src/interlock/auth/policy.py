@@ -16,15 +16,18 @@ when it is taken from the inbox).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from interlock.auth.principal import Principal
 from interlock.core.events import Event
+from interlock.errors import ForbiddenError
 
 __all__ = ["OPERATIONS", "Access", "Policy", "Refusal", "Rule", "caller_of"]
 
+log = logging.getLogger("interlock.auth")
 # what a policy has rules for; "control" is pause, resume and cancel (``access.operation`` says which)
 OPERATIONS = ("create", "read", "send", "control")
 CONTROL = ("pause", "resume", "cancel")
@@ -68,6 +71,11 @@ class Refusal(NamedTuple):
     reason: str
     message: str
     detail: str = ""
+
+    def error(self) -> ForbiddenError:
+        """The caller's error; the detail goes to the log (``interlock.auth``, INFO) only."""
+        log.info("refused: %s (%s)", self.message, self.detail)
+        return ForbiddenError(self.message, reason=self.reason)
 
 
 @dataclass(frozen=True, slots=True)

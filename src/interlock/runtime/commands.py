@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 from interlock.auth.policy import Access
-from interlock.errors import ConflictError, ForbiddenError, NotFoundError
+from interlock.errors import ConflictError, NotFoundError
 from interlock.runtime import apply
 from interlock.runtime.basichttp import BASICHTTP_SERVICE, communication_error
 from interlock.runtime.dispatch import deliver, report_cancelled
@@ -38,7 +38,7 @@ def controlled(unit: Unit, machine: str, id: str, operation: str, caller: dict[s
     refusal = chart.policy.decide(Access(operation, caller, id, configuration, chart.leaves(configuration),
                                          row.snapshot["context"], now=unit.now), machine)
     if refusal is not None:
-        raise ForbiddenError(refusal.message, reason=refusal.reason)
+        raise refusal.error()
     return row
 
 
