@@ -110,9 +110,10 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
         if seen is not None:
             _same_request(machine, id, idempotency_key, seen.event, event)
             if seen.outcome == "refused":  # recorded by _refuse as "reason: message (detail)"
-                reason, _, message = (seen.error or "rule.refused: ").partition(": ")
-                message = message.rsplit(" (", 1)[0]
-                return Answer(seen.outcome, seen.step, True, Refusal(reason, message))
+                reason = (seen.error or "rule.refused").partition(": ")[0]
+                return Answer(seen.outcome, seen.step, True, Refusal(reason, (
+                    f"the event with idempotency key {idempotency_key!r} was refused by the authorize "
+                    f"rules of machine {machine!r} when its turn came (step {seen.step} of {machine}/{id})")))
             return Answer(seen.outcome, seen.step, True)
         waiting = unit.tx.inbox_by_key(machine, id, idempotency_key)
         if waiting is not None:
@@ -157,7 +158,6 @@ def refused(unit: Unit, row: InstanceRow, event: Event, caller: dict[str, Any]) 
                     row.snapshot["context"], event, unit.now)
     result: Refusal | None = chart.policy.decide(access, row.machine)
     return result
-
 
 
 def _same_request(machine: str, id: str, key: str, recorded: dict[str, Any] | None, event: Event) -> None:
