@@ -51,8 +51,8 @@ RESERVED_PREFIXES = ("done.", "error.", "xstate.after.")
 RESERVED_NAMES = frozenset(("done", "error"))  # a transition on "error" takes every error.* event
 MAX_EVENT_NAME = 256  # characters
 DEFAULT_HTTP_SENDS = HTTPSends()
-STATUSES = ("active", "done", "cancelled")
-MAX_LIST_SCAN = 10_000  # instances one listing by a caller the read rule restrains reads at most  # "failed" is a step's outcome, never an instance's status
+STATUSES = ("active", "done", "cancelled")  # "failed" is a step's outcome, never an instance's status
+MAX_LIST_SCAN = 10_000  # instances one listing by a caller the read rule restrains reads at most
 Command = writes.Create | writes.Send | writes.Pause | writes.Resume | writes.Cancel
 
 
@@ -170,8 +170,9 @@ class Interlock:
             row = tx.get_instance(machine, instance_id)
             if row is None:
                 raise self._missing(machine, instance_id)
-            rows = tx.history_page(machine, instance_id, after=after, limit=limit + 1)  # one more: is
-        self.check_read(instance_of(row, self.runtime.leaves(row)), caller)          # there a next page?
+            # one more than asked: is there a next page?
+            rows = tx.history_page(machine, instance_id, after=after, limit=limit + 1)
+        self.check_read(instance_of(row, self.runtime.leaves(row)), caller)
         items = tuple(entry_of(r) for r in rows[:limit])
         return Page(items, items[-1].step if len(rows) > limit else None)
 
