@@ -265,3 +265,26 @@ def test_a_process_with_its_most_subscribers_refuses_more(sqlite_url: str, tmp_p
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
         assert closed.value.rcvd.reason == "subscribers.full"
         assert stream.status_code == 503 and stream.json()["error"]["code"] == "subscribers.full"
+
+
+def test_a_reader_gets_the_changes_of_a_version_another_process_uploaded(sqlite_url: str, tmp_path: Any) -> None:
+    from tests.server.support import READER, bearer, running
+    from tests.server.test_machines import TOGGLE, TOGGLE_CHANGED, YAML
+
+    with running(sqlite_url, dev=False, log=tmp_path / "a.log") as first, \
+            running(sqlite_url, dev=False, log=tmp_path / "b.log") as second:
+        admin = bearer(first.key("admin"))
+        assert first.client.put("/v1/machines/toggle/versions/1", content=TOGGLE,
+                                headers={**YAML, **admin}).status_code == 201
+        with connect(first.url.replace("http://", "ws://") + "/v1/subscribe",
+                     additional_headers=bearer(first.key(*READER))) as ws:
+            ws.send(json.dumps({"subscribe": {"machine": "toggle"}}))
+            assert "subscribed" in json.loads(ws.recv(timeout=30))
+            # version 2 exists only in the second process (and the database) when its change arrives
+            assert second.client.put("/v1/machines/toggle/versions/2", content=TOGGLE_CHANGED,
+                                     headers={**YAML, **admin}).status_code == 201
+            created = second.client.post("/v1/machines/toggle/instances", json={"name": "t2", "version": "2"},
+                                         headers=admin)
+            assert created.status_code == 201, created.text
+            change = json.loads(ws.recv(timeout=30))
+        assert (change["id"], change["step"], change["instance"]["version"]) == ("t2", 0, "2")

@@ -51,18 +51,24 @@ async def authorize_read(conn: HTTPConnection, machine: str) -> Principal:
     return require(await principal_of(conn), "read")
 
 
-def visible(conn: HTTPConnection, update: Update, principal: Principal) -> bool:
-    """May ``principal`` see this change? Its machine's read rule decides on the instance as read for the
-    change; a change whose instance could not be read (or whose version is not loaded here) is shown
-    only to callers no rule restrains."""
+async def visible(conn: HTTPConnection, update: Update, principal: Principal) -> bool:
+    """May ``principal`` see this change? The read rule of the instance's machine version decides, on the
+    instance as read for the change (it may be at a later step). A change the feed read no instance for
+    is decided on the instance read now, and a version uploaded through another process is loaded first;
+    an instance that is gone shows only to callers no rule restrains."""
     if caller_of(principal) is None:
         return True
-    if update.instance is None:
-        return False
+    state = conn.app.state
+    instance = update.instance
     try:
-        return conn.app.state.interlock.read_refusal(update.instance, principal) is None
+        if instance is None:
+            instance = await state.interlock.aio.get(update.change.machine, update.change.id)
+        if not state.interlock.runtime.registry.has_version(instance.machine, instance.version):
+            await state.catalog.ensure(instance.machine, instance.version)
     except NotFoundError:
         return False
+    refusal = state.interlock.read_refusal(instance, principal)
+    return refusal is None
 
 
 def change_view(conn: HTTPConnection, update: Update, *, admin: bool) -> dict[str, Any]:
@@ -180,7 +186,7 @@ async def _pump(ws: WebSocket, sub: Subscription, principal: Principal) -> None:
                 if reason is not None:
                     await _close(ws, CLOSE_POLICY, reason)
                 return
-            if visible(ws, update, principal):
+            if await visible(ws, update, principal):
                 await ws.send_bytes(encoded_change(ws, update, admin=principal.admin))
     except WebSocketDisconnect:
         return
@@ -266,7 +272,7 @@ async def _events(request: Request, sub: Subscription, principal: Principal, *,
             except Dropped as exc:
                 yield _sse("dropped", sub.position, {"reason": exc.reason, "after": sub.position})
                 return
-            if visible(request, update, principal):
+            if await visible(request, update, principal):
                 yield _sse("change", update.change.position, change_view(request, update,
                                                                          admin=principal.admin))
     finally:

@@ -117,7 +117,8 @@ def _keys(paging: tuple[dict[str, Any], ...]) -> dict[str, Any]:
 
 SSE = """Server-sent events (`text/event-stream`), one instance's changes as they commit; each event's `id:` is
 its position in the change feed. `event: instance` (data: Instance): the instance as it is now, first,
-when the stream does not resume. `event: change` (data: LiveChange): a committed step. `event: dropped`
+when the stream does not resume. `event: change` (data: LiveChange): a committed step (none while the machine's read rule
+refuses the caller the instance: docs/auth.md). `event: dropped`
 (data: LiveDropped): the last event of a stream that fell behind; reconnect with its `after`. A comment
 `: keep-alive` goes out every 15 s when nothing changes. The stream stays open until the client
 leaves."""
@@ -127,7 +128,8 @@ WEBSOCKET = """A WebSocket (RFC 6455): open it with this GET and the handshake h
 Then, as JSON text or binary messages (`x-websocket` names their schemas): the client sends one Subscribe
 message within 10 s; the server answers Subscribed, then sends a LiveChange for each committed step of
 the machine (or of the named instances), in position order. Resume after a reconnect with `after` = the
-last position received: nothing is missed or repeated. A refused subscription gets an Error message, then
+last position received: nothing is missed or repeated (a machine's read rule leaves out the changes of
+instances the caller may not read: docs/auth.md). A refused subscription gets an Error message, then
 close 1008; a subscriber too slow for its changes (or a full or closing server) is closed with 1013 and a
 reason naming the position to resume after. Any further client message closes with 1008. Needs the
 `read` scope."""
