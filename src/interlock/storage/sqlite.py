@@ -84,6 +84,8 @@ class SQLiteStore:
         self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._commits = threading.Condition()  # notified after each commit through this store
+        self._generation = 0  # commits through this store, counted under _commits
+        self._seen = threading.local()  # the generation a thread saw when it last read the changes
         check_file(self.path)
         self._migrate()
 
@@ -133,6 +135,7 @@ class SQLiteStore:
             conn.rollback_if_open()
             raise
         with self._commits:
+            self._generation += 1
             self._commits.notify_all()
 
     @contextmanager
@@ -151,6 +154,7 @@ class SQLiteStore:
             return tx.meta_int("schema_version")
 
     def changes(self, *, after: int, limit: int) -> list[Change]:
+        self._seen.generation = self._generation  # before the read: a commit after it is not missed
         with self.read() as tx:
             return tx.changes(after=after, limit=limit)
 
@@ -161,9 +165,11 @@ class SQLiteStore:
     def wait_for_changes(self, timeout: float) -> None:
         """SQLite has no notifications between processes: readers poll, and this paces them (at most
         POLL_CHANGES seconds). A commit through this store (this process) wakes them at once, so a
-        change feed follower (server/feed.py) does not wait out the poll for the process's own steps."""
+        change feed follower (server/feed.py) does not wait out the poll for the process's own steps,
+        not even one committed between its last :meth:`changes` and this call."""
         with self._commits:
-            self._commits.wait(min(timeout, POLL_CHANGES))
+            if getattr(self._seen, "generation", self._generation) == self._generation:
+                self._commits.wait(min(timeout, POLL_CHANGES))
 
     def close(self) -> None:
         with self._lock:
