@@ -32,7 +32,7 @@ from interlock.errors import ConflictError
 from interlock.frontends.webhooks import Evaluate, Webhook
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
-from interlock.server.views import instance_view, readable_view
+from interlock.server.views import instance_view
 from interlock.server.webhook_signatures import SecretMissing, check
 
 PRIVATE_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})  # never shown to expressions
@@ -77,9 +77,11 @@ async def receive(request: Request) -> Response:
             await aio.create(machine, instance_id, caller=caller)
     result = await aio.send(machine, instance_id, event, idempotency_key=key,
                             timeout=request.app.state.config.send_timeout, caller=caller)
-    # the public view; for a key's caller only if the machine's read rule lets it read the instance
-    view = (instance_view(request.app.state.interlock, result.instance, admin=False) if caller is None
-            else readable_view(request.app.state.interlock, result.instance, caller))
+    # the public view (an admin key's too); for a key's caller only if the machine's read rule lets it
+    # read the instance
+    interlock = request.app.state.interlock
+    readable = caller is None or interlock.read_refusal(result.instance, caller) is None
+    view = instance_view(interlock, result.instance, admin=False) if readable else None
     return _response(hook, {"outcome": result.outcome, "step": result.step, "duplicate": result.duplicate,
                             "instance": view})
 
