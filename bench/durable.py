@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from bench import durable_machines as machines
 from bench import durable_workflow as workflow_side
+from bench.figures import cell
 from interlock.app import Interlock
 from interlock.core.chart import Chart
 from interlock.core.events import Event
@@ -57,7 +59,7 @@ def app_at(folder: Path, name: str, **options: object) -> Interlock:
 
 DBOS_CONFIGS = ("sqlite", "sqlite-wal", "postgres")
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-PG_DATABASE = "interlock_bench_dbos"
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"  # scratch databases: bench/postgres_scratch.py
 WORKFLOW_TARGETS = {"1": 3.0, "32": 10.0}  # Interlock / DBOS's best configuration at that many in flight
 
 
@@ -70,8 +72,8 @@ def bench_workflow(folder: Path, size: dict) -> list[str]:
     for r in range(rounds):  # Interlock then each DBOS configuration, round after round
         got = workflow_side.run(folder / f"workflow-{r}.db", levels=levels, seconds=seconds,
                                 open_count=size["workflows"], round_no=r)
-        for level, cell in got.items():
-            ours.setdefault(level, []).append(cell["rate"])
+        for level, measured in got.items():
+            ours.setdefault(level, []).append(measured["rate"])
         for config in configs:
             out = _dbos(folder, config, r, levels, seconds, size["dbos_workflows"])
             if out is None:
@@ -96,11 +98,11 @@ def _workflow_lines(ours: dict[str, list[float]], theirs: dict[tuple[str, str], 
     for level in [*map(str, levels), "open"]:
         if level not in ours:
             continue
-        row = f"workflow  {level:<10}{_cell(ours[level]):>22}"
+        row = f"workflow  {level:<10}{cell(ours[level]):>22}"
         best_config, best = "", 0.0
         for config in settings:
             rates = theirs.get((config, level), [])
-            row += f"{_cell(rates):>24}"
+            row += f"{cell(rates):>24}"
             if rates and statistics.median(rates) > best:
                 best_config, best = config, statistics.median(rates)
         if best:
@@ -111,12 +113,6 @@ def _workflow_lines(ours: dict[str, list[float]], theirs: dict[tuple[str, str], 
                 row += f" (target >= {target:g}x: {'MET' if ratio >= target else 'BELOW'})"
         lines.append(row)
     return lines
-
-
-def _cell(rates: list[float]) -> str:
-    if not rates:
-        return "n/a"
-    return f"{statistics.median(rates):,.0f} ({min(rates):,.0f}-{max(rates):,.0f})"
 
 
 def _postgres_reachable() -> bool:
@@ -130,26 +126,20 @@ def _postgres_reachable() -> bool:
         return False
 
 
-def _fresh_postgres_database() -> str:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-        db.execute(f"CREATE DATABASE {PG_DATABASE}")
-    return f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
-
-
-def _drop_postgres_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-
-
 def _dbos(folder: Path, config: str, round_no: int, levels: tuple[int, ...], seconds: float,
           open_count: int) -> dict | None:
     """One DBOS configuration in its own process: every level, then the open loop."""
-    target = _fresh_postgres_database() if config == "postgres" else str(folder / f"dbos-{config}-{round_no}.sqlite")
+    with contextlib.ExitStack() as stack:
+        if config == "postgres":
+            from bench.postgres_scratch import scratch_database
+
+            target = f"{PG_SERVER}/{stack.enter_context(scratch_database(PG_SERVER))}"
+        else:
+            target = str(folder / f"dbos-{config}-{round_no}.sqlite")
+        return _dbos_run(config, target, levels, seconds, open_count)
+
+
+def _dbos_run(config: str, target: str, levels: tuple[int, ...], seconds: float, open_count: int) -> dict | None:
     try:
         out = subprocess.run([sys.executable, "-m", "bench.durable_dbos", config, target, str(seconds),
                               ",".join(map(str, levels)), str(open_count)],
@@ -159,9 +149,6 @@ def _dbos(folder: Path, config: str, round_no: int, levels: tuple[int, ...], sec
         print(f"  DBOS {config} run failed ({exc}); is it installed? pip install -e '.[bench]'\n"
               f"{detail[-2000:]}", file=sys.stderr)
         return None
-    finally:
-        if config == "postgres":
-            _drop_postgres_database()
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

@@ -22,6 +22,7 @@ from contextlib import ExitStack
 import psycopg
 
 from bench import durable_machines as machines
+from bench.figures import cell
 from bench.postgres_scratch import scratch_database
 from interlock.app import Interlock
 
@@ -117,12 +118,9 @@ def scale_lines(p50s: dict[int, list[float]], p99s: dict[int, list[float]], smal
     lines = [f"scale     FLIP to random instances, one at a time ({sends:,} per round, {rounds} rounds): "
              "latency of send (committed) in ms, median (min-max) of the rounds"]
     for count in (small, large):
-        lines.append(f"scale     {count:>10,} instances: p50 {cell(p50s[count])}  p99 {cell(p99s[count])}")
+        lines.append(f"scale     {count:>10,} instances: p50 {cell(p50s[count], digits=2)}  p99 {cell(p99s[count], digits=2)}")
     ratio = statistics.median(p50s[large]) / statistics.median(p50s[small])
     lines.append(f"scale     p50 at {large:,} / p50 at {small:,}: {ratio:.2f}x "
                  f"(flat: within {FLAT:g}x: {'MET' if ratio <= FLAT else 'BELOW'})")
     return lines
 
-
-def cell(values: list[float]) -> str:
-    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"

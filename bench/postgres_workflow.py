@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 from bench import durable_workflow as workflow_side
+from bench.figures import cell
 from bench.postgres_scratch import scratch_database
 
 TARGET = 10.0  # Interlock / DBOS on the same PostgreSQL, same number of workflows in flight
@@ -69,8 +70,3 @@ def workflow_lines(ours: dict[str, list[float]], theirs: dict[str, list[float]],
         lines.append(row)
     return lines
 
-
-def cell(rates: list[float]) -> str:
-    if not rates:
-        return "n/a"
-    return f"{statistics.median(rates):,.0f} ({min(rates):,.0f}-{max(rates):,.0f})"

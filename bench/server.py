@@ -26,13 +26,14 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any
 
 from bench import server_interlock as ours
 from bench import server_live
-from bench.server_load import Outcome, cell, drive
+from bench.figures import cell
+from bench.server_load import Outcome, drive
 
 FULL = {"instances": 1000, "levels": (1, 16, 64, 256), "seconds": 5.0, "warmup": 1.0, "rounds": 3,
         "subscribers": 1000, "changes": 200}
@@ -42,8 +43,7 @@ QUICK = {"instances": 20, "levels": (1, 4), "seconds": 0.3, "warmup": 0.0, "roun
 # at 64 in flight
 PEER_TARGETS = {"restate": 5.0, "dbos": 10.0}
 TARGET_RATE, TARGET_P99, TARGET_LEVEL, TARGET_LIVE_P99 = 5000.0, 0.025, 64, 0.100
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-PG_DATABASE = "interlock_bench_server"
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"  # scratch databases: bench/postgres_scratch.py
 
 # a side: name -> (folder -> a context manager giving (base URL, headers every request carries, request
 # factory, after-run check))
@@ -100,8 +100,13 @@ def interlock_side(folder: Path, size: dict, store: str) -> AbstractContextManag
 
     @contextmanager
     def side() -> Iterator[tuple[str, dict[str, str], Any, Any]]:
-        db = _fresh_postgres() if store == "postgres" else f"sqlite:///{folder / f'server-{os.getpid()}-{_seq()}.db'}"
-        try:
+        with ExitStack() as stack:
+            if store == "postgres":
+                from bench.postgres_scratch import scratch_database
+
+                db = f"{PG_SERVER}/{stack.enter_context(scratch_database(PG_SERVER))}"
+            else:
+                db = f"sqlite:///{folder / f'server-{os.getpid()}-{_seq()}.db'}"
             with ours.serving(folder, db) as served:
                 asyncio.run(ours.create_instances(served, size["instances"]))
                 before = asyncio.run(ours.read_all(served))
@@ -113,10 +118,7 @@ def interlock_side(folder: Path, size: dict, store: str) -> AbstractContextManag
                             answered.setdefault(key, []).extend(bodies)
                     return ours.check_steps(before, asyncio.run(ours.read_all(served)), answered)
 
-                yield served.url, served.headers, ours.request_for(size["instances"]), check
-        finally:
-            if store == "postgres":
-                _drop_postgres()
+                yield served.url, served.headers, ours.request_for(size["instances"], type="INC"), check
     return side()
 
 
@@ -188,20 +190,6 @@ def report(results: dict[str, dict[int, list[Outcome]]], levels: tuple[int, ...]
     return lines
 
 
-def _fresh_postgres() -> str:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-        db.execute(f"CREATE DATABASE {PG_DATABASE}")
-    return f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
-
-
-def _drop_postgres() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
 
 
 def _load() -> str:

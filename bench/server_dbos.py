@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.server_interlock import free_port, name
+from bench.server_interlock import free_port, request_for
 from bench.server_load import answered_per_key
 from bench.server_restate import _process, _wait
 
@@ -30,15 +29,11 @@ def side(folder: Path, size: dict) -> Iterator[tuple[str, dict[str, str], Any, A
                    "--port", str(port), "--log-level", "warning", "--no-access-log"], log, env) as process:
         url = f"http://127.0.0.1:{port}"
         _wait(f"{url}/counter/warmup", "the DBOS endpoint (uvicorn)", process, log)
-        count = size["instances"]
-
-        def request(rng: Any) -> tuple[str, dict[str, Any], str]:
-            key = name(rng.randrange(count))
-            return f"/counter/{key}/inc", {"by": rng.randint(1, 3), "at": time.time()}, key
 
         def check(outcomes: list[Any]) -> list[str]:
             return asyncio.run(_check(url, answered_per_key(outcomes)))
 
+        request = request_for(size["instances"], "/counter/{key}/inc")
         yield url, {}, request, check  # no credentials: the peer runs none
 
 

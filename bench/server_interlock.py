@@ -86,12 +86,17 @@ def serving(folder: Path, db: str, *, extra_env: dict[str, str] | None = None) -
         _wait_ready(served)
         yield served
     finally:
-        process.terminate()
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace=60)
+
+
+def stop(process: subprocess.Popen[bytes], *, grace: float) -> None:
+    """SIGTERM, then SIGKILL if it is still running after ``grace`` seconds (every side's processes)."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def admin_key(interlock: str, db: str, env: dict[str, str]) -> str:
@@ -136,12 +141,14 @@ async def create_instances(served: Served, count: int, *, concurrency: int = 32)
         await asyncio.gather(*(one(i) for i in range(count)))
 
 
-def request_for(count: int) -> Any:
-    """The load generator's request: INC {by: 1-3, at: now} to a random instance of ``count``."""
+def request_for(count: int, path: str = f"/v1/machines/{MACHINE}/instances/{{key}}/events",
+                **fixed: Any) -> Any:
+    """The load generator's request, the same for every side: INC {by: 1-3, at: now} to a random one of
+    ``count`` keys, POSTed to ``path`` (``{key}`` in it) with ``fixed`` fields in the body (Interlock's
+    ``type``)."""
     def request(rng: Any) -> tuple[str, dict[str, Any], str]:
         key = name(rng.randrange(count))
-        body = {"type": "INC", "by": rng.randint(1, 3), "at": time.time()}
-        return f"/v1/machines/{MACHINE}/instances/{key}/events", body, key
+        return path.format(key=key), {**fixed, "by": rng.randint(1, 3), "at": time.time()}, key
     return request
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,14 +80,6 @@ async def drive(base: str, request: Request, *, clients: int, seconds: float, se
 
         await asyncio.gather(*(client(i) for i in range(clients)))
     return outcome
-
-
-def cell(values: list[float], scale: float = 1.0, digits: int = 0) -> str:
-    """``median (min-max)`` of a figure over rounds."""
-    if not values:
-        return "n/a"
-    med = statistics.median(values) * scale
-    return f"{med:,.{digits}f} ({min(values) * scale:,.{digits}f}-{max(values) * scale:,.{digits}f})"
 
 
 def answered_per_key(outcomes: list[Outcome]) -> dict[str, int]:

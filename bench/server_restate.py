@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from bench.server_interlock import free_port, name
+from bench.server_interlock import free_port, request_for, stop
 from bench.server_load import answered_per_key
 
 VERSION = "1.7.12"
@@ -50,12 +50,7 @@ def _process(command: list[str], log: Path, env: dict[str, str] | None = None) -
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, grace=30)
 
 
 def _wait(url: str, what: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -97,15 +92,11 @@ def side(folder: Path, size: dict) -> Iterator[tuple[str, dict[str, str], Any, A
                                f"{registered.text[:500]}")
         url = f"http://127.0.0.1:{ingress}"
         _wait_ingress(url)
-        count = size["instances"]
-
-        def request(rng: Any) -> tuple[str, dict[str, Any], str]:
-            key = name(rng.randrange(count))
-            return f"/Counter/{key}/inc", {"by": rng.randint(1, 3), "at": time.time()}, key
 
         def check(outcomes: list[Any]) -> list[str]:
             return asyncio.run(_check(url, answered_per_key(outcomes)))
 
+        request = request_for(size["instances"], "/Counter/{key}/inc")
         yield url, {}, request, check  # no credentials: the peer runs none
 
 

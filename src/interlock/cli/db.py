@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
-from interlock.errors import StorageError
+from interlock.errors import InterlockError
+from interlock.storage.store import Store
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+@contextmanager
+def opened_store(url: str) -> Iterator[Store]:
+    """The store at ``url`` for a command that works on the database itself (``db``, ``keys``): a store
+    that cannot be opened, or a refusal while it is used, is an ``error: ...`` line and exit status 1."""
+    from interlock.storage import open_store
+
+    try:
+        store = open_store(url)
+    except InterlockError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        yield store
+    except (InterlockError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
 
 
 @app.command("upgrade")
@@ -17,14 +40,5 @@ def upgrade(
 ) -> None:
     """Apply the schema migrations a database lacks (each in a transaction; safe to run again, and
     processes that start meanwhile wait for it)."""
-    from interlock.storage import open_store
-
-    try:
-        store = open_store(url)
-    except StorageError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    try:
+    with opened_store(url) as store:  # opening it applies what it lacks
         typer.echo(f"schema version {store.schema_version()}")
-    finally:
-        store.close()

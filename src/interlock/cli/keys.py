@@ -8,14 +8,12 @@ database keeps only its digest, so it is shown this once.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
-from interlock.errors import InterlockError
-from interlock.storage.store import KeyRow, Store
+from interlock.cli.db import opened_store
+from interlock.storage.store import KeyRow
 
 PAGE = 500  # keys read per transaction by `keys list`
 
@@ -23,24 +21,6 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 Db = Annotated[str, typer.Option("--db", envvar="INTERLOCK_DB", show_envvar=True,
                                  help="The server's store URL: sqlite:///path.db or postgresql://...")]
-
-
-@contextmanager
-def _store(url: str) -> Iterator[Store]:
-    from interlock.storage import open_store
-
-    try:
-        store = open_store(url)
-    except InterlockError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    try:
-        yield store
-    except (InterlockError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
 
 
 @app.command("create")
@@ -57,7 +37,7 @@ def create(
     if admin == bool(scope):
         typer.echo("error: give --admin, or the key's scopes with --scope (repeatable), not both", err=True)
         raise typer.Exit(2)
-    with _store(db) as store:
+    with opened_store(db) as store:
         text, row = create_key(store, ["admin"] if admin else scope or [], label=label)
     typer.echo(f"created API key {row.id} ({', '.join(row.scopes)}); keep it now, it is not shown again:",
                err=True)
@@ -70,7 +50,7 @@ def listing(db: Db) -> None:
     from interlock.auth.keys import list_keys
 
     listed, after = 0, ""
-    with _store(db) as store:
+    with opened_store(db) as store:
         while True:  # page by page: each page is one short read, however many keys there are
             page = list_keys(store, after=after, limit=PAGE)
             for row in page:
@@ -89,7 +69,7 @@ def revoke(key_id: Annotated[str, typer.Argument(metavar="ID", help="The key's i
     """Revoke a key: servers refuse it within their key cache time (10 s by default)."""
     from interlock.auth.keys import revoke_key
 
-    with _store(db) as store:
+    with opened_store(db) as store:
         row = revoke_key(store, key_id)
     typer.echo(_line(row))
 
