@@ -136,10 +136,11 @@ def _dbos(folder: Path, config: str, round_no: int, levels: tuple[int, ...], sec
             target = f"{PG_SERVER}/{stack.enter_context(scratch_database(PG_SERVER))}"
         else:
             target = str(folder / f"dbos-{config}-{round_no}.sqlite")
-        return _dbos_run(config, target, levels, seconds, open_count)
+        return run_dbos(config, target, levels, seconds, open_count)
 
 
-def _dbos_run(config: str, target: str, levels: tuple[int, ...], seconds: float, open_count: int) -> dict | None:
+def run_dbos(config: str, target: str, levels: tuple[int, ...], seconds: float, open_count: int) -> dict | None:
+    """bench/durable_dbos.py in its own process on ``target``: its figures, or None (said on stderr)."""
     try:
         out = subprocess.run([sys.executable, "-m", "bench.durable_dbos", config, target, str(seconds),
                               ",".join(map(str, levels)), str(open_count)],

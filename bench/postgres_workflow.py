@@ -9,9 +9,7 @@ the ratio Interlock / DBOS with MET/BELOW against the 10x target (issue #9).
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
 import sys
 
 from bench import durable_workflow as workflow_side
@@ -30,17 +28,12 @@ def interlock_round(server: str, levels: tuple[int, ...], seconds: float, round_
 
 def dbos_round(server: str, levels: tuple[int, ...], seconds: float) -> dict[str, float] | None:
     """DBOS's workflows/s per level, or None (not installed, or it failed: said on stderr)."""
+    from bench.durable import run_dbos
+
     with scratch_database(server) as name:
-        try:
-            out = subprocess.run([sys.executable, "-m", "bench.durable_dbos", "postgres", f"{server}/{name}",
-                                  str(seconds), ",".join(map(str, levels)), "0"],
-                                 capture_output=True, text=True, timeout=600, check=True)
-        except (subprocess.SubprocessError, OSError) as exc:
-            detail = getattr(exc, "stderr", "") or ""
-            print(f"  DBOS on PostgreSQL failed ({exc}); is it installed? pip install -e '.[bench]'\n"
-                  f"{detail[-2000:]}", file=sys.stderr)
-            return None
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+        got = run_dbos("postgres", f"{server}/{name}", levels, seconds, 0)
+    if got is None:
+        return None
     return {str(level): float(got[str(level)]["rate"]) for level in levels}
 
 
