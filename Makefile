@@ -31,6 +31,8 @@ test: lint typecheck
 # bench/.cache)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null 2>&1; } \
+		|| echo "note: wrk is not installed (apt-get install wrk); bench.server falls back to an aiohttp client"
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.durable
 	$(BIN)/python -m bench.postgres

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import server_interlock as ours
-from bench import server_live
+from bench import server_live, server_wrk
 from bench.figures import cell
-from bench.server_load import Outcome, drive
+from bench.server_load import Outcome, Tally, check_counts, drive, sent_total
 
 FULL = {"instances": 1000, "levels": (1, 16, 64, 256), "seconds": 5.0, "warmup": 1.0, "rounds": 3,
         "subscribers": 1000, "changes": 200}
@@ -43,10 +43,19 @@ QUICK = {"instances": 20, "levels": (1, 4), "seconds": 0.3, "warmup": 0.0, "roun
 # at 64 in flight
 PEER_TARGETS = {"restate": 5.0, "dbos": 10.0}
 TARGET_RATE, TARGET_P99, TARGET_LEVEL, TARGET_LIVE_P99 = 5000.0, 0.025, 64, 0.100
+
+
+def aiohttp_drive(*args: Any, **kwargs: Any) -> Outcome:
+    return asyncio.run(drive(*args, **kwargs))
+
+
+# --generator: name -> (what the header says, the function)
+GENERATORS: dict[str, tuple[str, Callable[..., Outcome]]] = {
+    "wrk": ("wrk (one thread)", server_wrk.drive), "aiohttp": ("an aiohttp client", aiohttp_drive)}
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"  # scratch databases: bench/postgres_scratch.py
 
-# a side: name -> (folder -> a context manager giving (base URL, headers every request carries, request
-# factory, after-run check))
+# a side: name -> (folder -> a context manager giving (base URL, headers every request carries, what to
+# send, and a reading of what it recorded: per key, increments and the sum of by; and problems it found))
 Side = Callable[[Path, dict], AbstractContextManager[tuple[str, dict[str, str], Any, Any]]]
 
 
@@ -59,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--postgres", action="store_true", help="also Interlock on PostgreSQL")
     parser.add_argument("--dir", type=Path)
+    parser.add_argument("--generator", choices=("wrk", "aiohttp"),
+                        help="the load generator (default: wrk when installed, else aiohttp)")
     args = parser.parse_args(argv)
+    generator = args.generator or ("wrk" if server_wrk.available() else "aiohttp")
+    if generator == "wrk" and not server_wrk.available():
+        parser.error("--generator wrk: wrk is not installed (Debian's package wrk; make bench installs it)")
     size = dict(QUICK if args.quick else FULL)
     if args.levels:
         size["levels"] = tuple(int(x) for x in args.levels.split(","))
@@ -70,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench.server on {platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, load average {_load()}; {size['instances']} instances, "
           f"{size['seconds']:g} s per level after {size['warmup']:g} s warm-up, {size['rounds']} round(s), "
-          "one aiohttp keep-alive connection per client (closed loops)", flush=True)
+          f"load from {GENERATORS[generator][0]}: one keep-alive connection per client (closed loops)", flush=True)
     with tempfile.TemporaryDirectory(prefix="interlock-bench-server-") as tmp:
         folder = args.dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -85,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         if "dbos" in parts:
             from bench import server_dbos
             sides["dbos"] = server_dbos.side
-        results = run_sides(folder, size, sides)
+        results = run_sides(folder, size, sides, GENERATORS[generator][1])
         for line in report(results, size["levels"]):
             print(line)
         if "live" in parts:
@@ -111,14 +125,10 @@ def interlock_side(folder: Path, size: dict, store: str) -> AbstractContextManag
                 asyncio.run(ours.create_instances(served, size["instances"]))
                 before = asyncio.run(ours.read_all(served))
 
-                def check(outcomes: list[Outcome]) -> list[str]:
-                    answered: dict[str, list[dict[str, Any]]] = {}
-                    for outcome in outcomes:
-                        for key, bodies in outcome.answered.items():
-                            answered.setdefault(key, []).extend(bodies)
-                    return ours.check_steps(before, asyncio.run(ours.read_all(served)), answered)
+                def recorded() -> tuple[dict[str, Tally], list[str]]:
+                    return ours.recorded(before, asyncio.run(ours.read_all(served)))
 
-                yield served.url, served.headers, ours.request_for(size["instances"], type="INC"), check
+                yield served.url, served.headers, ours.request_for(size["instances"], type="INC"), recorded
     return side()
 
 
@@ -129,28 +139,29 @@ def _seq() -> int:
     return next(_counter)
 
 
-def run_sides(folder: Path, size: dict, sides: dict[str, Side]) -> dict[str, dict[int, list[Outcome]]]:
-    """Round after round, each side at each level (a fresh server per side and round)."""
+def run_sides(folder: Path, size: dict, sides: dict[str, Side],
+              generate: Callable[..., Outcome]) -> dict[str, dict[int, list[Outcome]]]:
+    """Round after round, each side at each level (a fresh server per side and round), the load from
+    ``generate`` (:func:`bench.server_wrk.drive` or :func:`aiohttp_drive`)."""
     results: dict[str, dict[int, list[Outcome]]] = {name: {} for name in sides}
     for r in range(size["rounds"]):
         for name, side in sides.items():
             try:
-                with side(folder, size) as (url, headers, request, check):
+                with side(folder, size) as (url, headers, request, recorded):
                     outcomes = []
                     for level in size["levels"]:
-                        outcome = asyncio.run(drive(url, request, clients=level, seconds=size["seconds"],
-                                                    seed=r * 1000 + level, warmup=size["warmup"],
-                                                    headers=headers))
+                        outcome = generate(url, request, clients=level, seconds=size["seconds"],
+                                           seed=r * 1000 + level, warmup=size["warmup"], headers=headers)
                         outcomes.append(outcome)
                         results[name].setdefault(level, []).append(outcome)
                         print(f"  round {r + 1} {name:<12} {outcome!r}", flush=True)
-                    problems = check(outcomes)
-                    steps = sum(len(b) for o in outcomes for b in o.answered.values())
-                    print(f"  round {r + 1} {name:<12} check: {steps:,} answered events, "
-                          + (f"{len(problems)} instance(s) WRONG: {problems[:3]}" if problems
-                             else "each recorded exactly once"), flush=True)
+                    tallies, problems = recorded()
+                    problems += check_counts(outcomes, tallies)
+                    print(f"  round {r + 1} {name:<12} check: {sent_total(outcomes):,} events sent, "
+                          + (f"{len(problems)} problem(s): {problems[:3]}" if problems
+                             else "none recorded twice, none answered and lost"), flush=True)
                     if problems:
-                        raise SystemExit(f"{name}: answered events and recorded steps differ")
+                        raise SystemExit(f"{name}: the events sent and the state recorded differ")
             except (OSError, RuntimeError) as exc:
                 print(f"  round {r + 1} {name}: not measured ({exc})", file=sys.stderr, flush=True)
     return results
@@ -164,7 +175,7 @@ def report(results: dict[str, dict[int, list[Outcome]]], levels: tuple[int, ...]
             if not runs:
                 continue
             rates = [o.rate for o in runs]
-            p50s, p99s = [o.pct(0.5) for o in runs], [o.pct(0.99) for o in runs]
+            p50s, p99s = [o.p50 for o in runs], [o.p99 for o in runs]
             errors = sum(sum(o.errors.values()) for o in runs)
             line = (f"server    {name:<12} {level:>4} in flight  {cell(rates):>26} ev/s  "
                     f"p50 {cell(p50s, 1e3, 1):>20}  p99 {cell(p99s, 1e3, 1):>22}")

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from bench.server_interlock import free_port, request_for
-from bench.server_load import answered_per_key
+from bench.server_load import Tally
 from bench.server_restate import _process, _wait
 
 
@@ -30,19 +30,22 @@ def side(folder: Path, size: dict) -> Iterator[tuple[str, dict[str, str], Any, A
         url = f"http://127.0.0.1:{port}"
         _wait(f"{url}/counter/warmup", "the DBOS endpoint (uvicorn)", process, log)
 
-        def check(outcomes: list[Any]) -> list[str]:
-            return asyncio.run(_check(url, answered_per_key(outcomes)))
+        def recorded() -> tuple[dict[str, Tally], list[str]]:
+            return asyncio.run(_recorded(url, size["instances"]))
 
         request = request_for(size["instances"], "/counter/{key}/inc")
-        yield url, {}, request, check  # no credentials: the peer runs none
+        yield url, {}, request, recorded  # no credentials: the peer runs none
 
 
-async def _check(url: str, answered: dict[str, int]) -> list[str]:
-    problems = []
+async def _recorded(url: str, count: int) -> tuple[dict[str, Tally], list[str]]:
+    """Every counter's increments and the sum it added (all start at zero on a fresh server)."""
+    tallies, problems = {}, []
     async with aiohttp.ClientSession(url) as session:
-        for key, sent in answered.items():
+        for key in (f"c{i}" for i in range(count)):
             async with session.get(f"/counter/{key}") as r:
                 state = await r.json(content_type=None)
-            if not isinstance(state, dict) or state.get("n") != sent:
-                problems.append(f"{key}: {sent} answered, state {state}")
-    return problems
+            if isinstance(state, dict):
+                tallies[key] = Tally(state["n"], state["count"])
+            else:
+                problems.append(f"{key}: reading it answered {state!r}")
+    return tallies, problems

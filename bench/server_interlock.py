@@ -24,6 +24,8 @@ from typing import Any
 import aiohttp
 import httpx
 
+from bench.server_load import LoadRequest, Tally
+
 # INC {by} is guarded by ``event.by > 0`` and assigns the count, the number of increments and the
 # time the sender stamped in the event (the live fan-out reads it back at the subscriber).
 COUNTER = """
@@ -142,14 +144,11 @@ async def create_instances(served: Served, count: int, *, concurrency: int = 32)
 
 
 def request_for(count: int, path: str = f"/v1/machines/{MACHINE}/instances/{{key}}/events",
-                **fixed: Any) -> Any:
+                **fixed: Any) -> LoadRequest:
     """The load generator's request, the same for every side: INC {by: 1-3, at: now} to a random one of
     ``count`` keys, POSTed to ``path`` (``{key}`` in it) with ``fixed`` fields in the body (Interlock's
     ``type``)."""
-    def request(rng: Any) -> tuple[str, dict[str, Any], str]:
-        key = name(rng.randrange(count))
-        return path.format(key=key), {**fixed, "by": rng.randint(1, 3), "at": time.time()}, key
-    return request
+    return LoadRequest(count, path, fixed)
 
 
 async def read_all(served: Served) -> dict[str, dict[str, Any]]:
@@ -167,16 +166,15 @@ async def read_all(served: Served) -> dict[str, dict[str, Any]]:
                 return found
 
 
-def check_steps(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
-                answered: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """Problems, if any instance's steps, ``n`` or ``count`` do not match the events answered for it."""
-    problems = []
+def recorded(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> tuple[dict[str, Tally], list[str]]:
+    """Per counter, the increments (``n``) it recorded between two readings and the sum of ``by`` it
+    added; and a problem for each counter whose steps differ from its increments (a step that did not
+    increment, or an increment without a step)."""
+    tallies, problems = {}, []
     for key, item in after.items():
-        sent = answered.get(key, [])
         steps = item["step"] - before[key]["step"]
         n = item["context"]["n"] - before[key]["context"]["n"]
-        total = item["context"]["count"] - before[key]["context"]["count"]
-        if steps != len(sent) or n != len(sent) or total != sum(b["by"] for b in sent):
-            problems.append(f"{key}: {len(sent)} events answered, {steps} steps, n +{n}, count +{total} "
-                            f"(expected +{sum(b['by'] for b in sent)})")
-    return problems
+        tallies[key] = Tally(n, item["context"]["count"] - before[key]["context"]["count"])
+        if steps != n:
+            problems.append(f"{key}: {steps} steps but {n} increments")
+    return tallies, problems
