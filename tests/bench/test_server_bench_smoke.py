@@ -5,21 +5,34 @@ sent, and the live fan-out."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from bench.server_load import Outcome, Tally, check_counts
 
-from bench import server, server_wrk
+from bench import server, server_live, server_wrk
 
 
-def test_the_quick_server_bench_drives_checks_and_fans_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_quick_server_bench_drives_checks_and_fans_out(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTERLOCK_BENCH_LIVE_CLIENT", "python")  # the Node.js one installs ws with npm
     assert server.main(["--quick", "--seconds", "0.2", "--dir", str(tmp_path), "--generator", "aiohttp"]) == 0
     out = capsys.readouterr().out
     assert "load from an aiohttp client" in out
     assert "check:" in out and "none recorded twice, none answered and lost" in out
     assert "server    interlock       1 in flight" in out and "server    interlock       4 in flight" in out
+    assert "(Python websockets, one process)" in out
     assert "commit -> receipt" in out and ", 0 missing" in out
+
+
+def test_the_node_subscribers_time_every_change(tmp_path: Path) -> None:
+    if shutil.which("node") is None or not (server_live.NODE_MODULES / "ws").exists():
+        pytest.skip("the Node.js subscribers need node and ws in bench/.cache/live (make bench installs it)")
+    size = {"subscribers": 5, "changes": 4}
+    lines = server_live.run(tmp_path, size)
+    assert "(Node.js ws, one process)" in lines[0]
+    assert "20 receipts, 0 missing" in lines[1]
 
 
 def test_wrk_drives_the_server_and_counts_what_it_sent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
