@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -79,6 +80,7 @@ def run_server(settings: Any, *, authenticator: Any = None) -> None:
                                            ws_per_message_deflate=settings.live_compression,
                                            timeout_graceful_shutdown=int(settings.graceful_timeout),
                                            lifespan="on"))
+    logging.getLogger("uvicorn.access").addFilter(_redact_tokens)  # after uvicorn configured its logging
     # The cyclic garbage collector, tuned for a server (docs/benchmarks.md, "Server"): what is built by
     # now (modules, the app, the charts) lives as long as the process, so it is frozen out of the
     # collector's sight and a full collection no longer walks it (25-70 ms each, every half second
@@ -103,6 +105,17 @@ def _log_to_stderr() -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+
+
+_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&\s]*")
+
+
+def _redact_tokens(record: logging.LogRecord) -> bool:
+    """Keep ``?access_token=`` (a browser's credentials for a live stream) out of the access log."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(_TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                            for a in record.args)
+    return True
 
 
 def _url_host(host: str) -> str:

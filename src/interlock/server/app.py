@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 
 from interlock.app import Interlock
 from interlock.auth.principal import Authenticator
@@ -45,7 +46,12 @@ log = logging.getLogger("interlock.server")
 # a new concept adds its module here
 ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin, keys, live,
                                   basichttp, webhooks, openapi)
-HOT_ROUTES = frozenset({"send_event"})  # tried first (sends are most of a busy server's requests)
+HOT_ROUTES = frozenset({"send_event"})
+# what a browser page of an allowed origin may send and read (ServerConfig.cors_origins)
+CORS_METHODS = ["GET", "POST", "PUT", "DELETE"]
+CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"]
+CORS_EXPOSED = ["Retry-After"]
+CORS_MAX_AGE = 600  # seconds a browser may reuse a preflight's answer  # tried first (sends are most of a busy server's requests)
 
 
 def create_app(interlock: Interlock, config: ServerConfig, *,
@@ -60,6 +66,10 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
     routes.sort(key=lambda route: getattr(route, "name", None) not in HOT_ROUTES)
     middleware = [Middleware(RateLimit, rate=config.rate, burst=config.burst),
                   Middleware(BodyLimit, limit=config.max_body_bytes)]
+    if config.cors_origins:  # outermost: refusals (429, 413) carry the headers a page needs to read them
+        middleware.insert(0, Middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
+                                        allow_methods=CORS_METHODS, allow_headers=CORS_HEADERS,
+                                        expose_headers=CORS_EXPOSED, max_age=CORS_MAX_AGE))
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS,
                     lifespan=_lifespan)
     app.state.interlock = interlock

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from interlock.runtime.basichttp import HTTPSends
 
@@ -44,6 +45,9 @@ class ServerConfig:
     # hosts charts' Basic HTTP sends may POST to ("*" any, "*.example.com" a domain; empty: none)
     http_sends_allow: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     key_cache_seconds: float = 10.0  # a verified API key is trusted this long (a revocation's delay)
+    # web pages of these origins may call the API from browsers (CORS): "https://app.example.com", or
+    # "*" for any; empty: no cross-origin access (credentials are bearer tokens, never cookies)
+    cors_origins: tuple[str, ...] = ()
     # end users' JWTs (docs/auth.md): an HS256 secret, or an identity provider's JWKS URL (RS256/ES256)
     jwt_secret: str | None = None
     jwt_jwks_url: str | None = None
@@ -99,8 +103,19 @@ def _check(config: ServerConfig) -> None:
         raise ValueError("set jwt_secret (HS256) or jwt_jwks_url (an identity provider's keys), not both")
     if config.jwt_jwks_url is not None and not config.jwt_jwks_url.startswith(("https://", "http://")):
         raise ValueError(f"jwt_jwks_url must be an http(s) URL, not {config.jwt_jwks_url!r}")
+    for origin in config.cors_origins:
+        if origin != "*" and not _is_origin(origin):
+            raise ValueError(f"cors_origins: {origin!r} is not an origin; write scheme://host[:port] with no "
+                             "path or trailing slash (https://app.example.com), or \"*\" for any")
     if config.send_timeout <= 0:
         raise ValueError(f"send_timeout must be a positive number of seconds, not {config.send_timeout}")
+
+
+def _is_origin(text: str) -> bool:
+    parts = urlsplit(text)
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.path
+            and not parts.query and not parts.fragment and parts.username is None
+            and f"{parts.scheme}://{parts.netloc}" == text)
 
 
 def load_config(flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,

@@ -41,14 +41,16 @@ from interlock.storage.store import Change
 FIRST_MESSAGE_TIMEOUT = 10.0  # seconds a WebSocket client has to send its subscribe message
 MAX_MESSAGE = 64 * 1024  # bytes of a client's subscribe message
 MAX_INSTANCES = 1000  # instance ids one subscription may name
+MAX_CREDENTIALS = 8192  # characters of credentials in a subscribe message or ?access_token= (a JWT)
 KEEPALIVE = 15.0  # seconds between SSE keep-alive comments when nothing changes
 CLOSE_POLICY, CLOSE_TRY_LATER = 1008, 1013  # WebSocket close codes (RFC 6455)
 
 
-async def authorize_read(conn: HTTPConnection, machine: str) -> Principal:
+async def authorize_read(conn: HTTPConnection, machine: str, credentials: str | None = None) -> Principal:
     """The caller, if it may read ``machine``'s instances: the ``read`` scope, as ``GET`` needs. The
-    machine's read rule then decides per change (:func:`visible`)."""
-    return require(await principal_of(conn), "read")
+    machine's read rule then decides per change (:func:`visible`). ``credentials``: an ``Authorization``
+    value a browser could not send as a header (the subscribe message's, or ``?access_token=``)."""
+    return require(await principal_of(conn, credentials), "read")
 
 
 async def visible(conn: HTTPConnection, update: Update, principal: Principal) -> bool:
@@ -100,7 +102,7 @@ async def subscribe(ws: WebSocket) -> None:
     try:
         request = await _first_message(ws)
         machine, instances, after = _subscription(request)
-        principal = await authorize_read(ws, machine)
+        principal = await authorize_read(ws, machine, request.get("authorization"))
         await ws.app.state.catalog.ensure(machine)  # uploaded versions: this process can read them
         sub = await feed_of(ws).subscribe(_wanted(machine, instances), after=after)
     except Dropped as exc:  # the process serves as many subscribers as it may
@@ -140,7 +142,7 @@ def _subscription(message: Any) -> tuple[str, frozenset[str] | None, int | None]
     example = '{"subscribe": {"machine": "order", "instances": ["order-1"]}, "after": 0}'
     if not isinstance(message, dict) or not isinstance(message.get("subscribe"), dict):
         raise ApiError(400, "request.malformed", f"the first message is a subscription: {example}")
-    unknown = sorted(set(message) - {"subscribe", "after"}) + sorted(
+    unknown = sorted(set(message) - {"subscribe", "after", "authorization"}) + sorted(
         set(message["subscribe"]) - {"machine", "instances"})
     if unknown:
         raise ApiError(400, "request.malformed", f"unknown field(s) {unknown} in the subscribe message; "
@@ -157,6 +159,11 @@ def _subscription(message: Any) -> tuple[str, frozenset[str] | None, int | None]
     if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
         raise ApiError(400, "request.malformed", f"after must be a position (an integer >= 0), not "
                        f"{after!r}")
+    credentials = message.get("authorization")
+    if credentials is not None and (not isinstance(credentials, str) or not credentials
+                                    or len(credentials) > MAX_CREDENTIALS):
+        raise ApiError(400, "request.malformed", f"authorization is what the Authorization header would "
+                       f"hold (\"Bearer KEY\"), at most {MAX_CREDENTIALS} characters")
     return machine, None if ids is None else frozenset(ids), after
 
 
@@ -230,7 +237,7 @@ async def _close(ws: WebSocket, code: int, reason: str) -> None:
 
 async def stream(request: Request) -> StreamingResponse:
     machine, name = request.path_params["machine"], request.path_params["name"]
-    principal = await authorize_read(request, machine)
+    principal = await authorize_read(request, machine, _query_credentials(request))
     interlock = request.app.state.interlock
     await request.app.state.catalog.ensure_instance_version(machine, name)
     # 404 for an unknown instance (403 if its machine's read rule refuses), before the stream starts
@@ -243,6 +250,18 @@ async def stream(request: Request) -> StreamingResponse:
     return StreamingResponse(_events(request, sub, principal, snapshot=after is None),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def _query_credentials(request: Request) -> str | None:
+    """``?access_token=`` (RFC 6750, 2.3) as a bearer credential: a browser's ``EventSource`` cannot set
+    the header. Kept out of the access log (interlock serve redacts it); prefer short-lived tokens."""
+    token = request.query_params.get("access_token")
+    if token is None:
+        return None
+    if not token or len(token) > MAX_CREDENTIALS:
+        raise ApiError(400, "request.malformed", f"access_token must be a key or token of at most "
+                       f"{MAX_CREDENTIALS} characters")
+    return f"Bearer {token}"
 
 
 def _resume_position(request: Request) -> int | None:

@@ -124,7 +124,8 @@ refuses the caller the instance: docs/auth.md). `event: dropped`
 leaves."""
 
 WEBSOCKET = """A WebSocket (RFC 6455): open it with this GET and the handshake headers (`Upgrade: websocket`,
-`Connection: Upgrade`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`; credentials in `Authorization`).
+`Connection: Upgrade`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`; credentials in `Authorization`,
+or, from a browser, which cannot set that header, in the Subscribe message's `authorization`).
 Then, as JSON text or binary messages (`x-websocket` names their schemas): the client sends one Subscribe
 message within 10 s; the server answers Subscribed, then sends a LiveChange for each committed step of
 the machine (or of the named instances), in position order. Resume after a reconnect with `after` = the
@@ -148,7 +149,10 @@ def _live() -> dict[str, Any]:
                    {"type": "integer", "minimum": 0}),
             {"name": "Last-Event-ID", "in": "header", "required": False,
              "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
-             "description": "As `after` (EventSource sends it when it reconnects); it wins over `after`."}],
+             "description": "As `after` (EventSource sends it when it reconnects); it wins over `after`."},
+            _query("access_token", "An API key or token, for a browser's EventSource, which cannot set "
+                   "`Authorization` (RFC 6750, 2.3); not with the header. Kept out of the access log; "
+                   "prefer short-lived tokens.", {"type": "string", "minLength": 1, "maxLength": 8192})],
         "responses": {"200": {"description": "The event stream (open until the client leaves)",
                               "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **errors},
         "x-events": {"instance": ref("Instance"), "change": ref("LiveChange"), "dropped": ref("LiveDropped")}}

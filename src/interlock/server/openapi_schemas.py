@@ -61,8 +61,11 @@ LIVE: dict[str, Any] = {
                                            "description": "Only these instances; left out, all of them."}},
                             optional=("instances",)), "additionalProperties": False},
         "after": {"type": "integer", "minimum": 0,
-                  "description": "Resume after this position (0: the start of the feed); left out: from now."}},
-        optional=("after",)), "additionalProperties": False,
+                  "description": "Resume after this position (0: the start of the feed); left out: from now."},
+        "authorization": {"type": "string", "minLength": 1, "maxLength": 8192,
+                          "description": "What the Authorization header would hold (`Bearer KEY`), for "
+                                         "clients that cannot set it (browsers); not with the header."}},
+        optional=("after", "authorization")), "additionalProperties": False,
         "description": "The client's first (and only) WebSocket message."},
     "Subscribed": obj({"subscribed": obj({"machine": TEXT, "instances": nullable(TEXTS), "after": INTEGER})}),
     "LiveChange": obj({

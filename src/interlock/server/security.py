@@ -23,10 +23,19 @@ if TYPE_CHECKING:
     from interlock.app import Interlock
 
 
-async def principal_of(request: HTTPConnection) -> Principal:
+async def principal_of(request: HTTPConnection, credentials: str | None = None) -> Principal:
     """In development mode a request without an ``Authorization`` header is :data:`DEVELOPER`; any other
-    request is the app's authenticator's to verify (API keys and tokens by default: create_app)."""
+    request is the app's authenticator's to verify (API keys and tokens by default: create_app).
+
+    ``credentials``: what a live route took from elsewhere than the header, as browsers cannot set it on
+    a WebSocket or an ``EventSource`` (docs/server.md, "Live updates from a browser"); a request that
+    carries both is refused."""
     header = request.headers.get("authorization")
+    if credentials is not None:
+        if header is not None:
+            raise UnauthenticatedError("credentials came twice (the Authorization header and the "
+                                       "subscription); send them once", reason="credentials.twice")
+        header = credentials
     state = request.app.state
     if state.config.dev and header is None:
         _check_local(request)

@@ -1,0 +1,119 @@
+"""What a web page needs to use the API from a browser, against a real server: CORS for the origins the
+server allows, and credentials for the live routes where browsers cannot set an ``Authorization`` header
+(a WebSocket's subscribe message, an ``EventSource``'s ``?access_token=``), kept out of the access log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from websockets.sync.client import connect
+
+from interlock.server.config import ServerConfig
+from tests.server.support import READER, WRITER, Server, bearer, running
+
+APP = "https://app.example.com"
+
+
+@pytest.fixture
+def guarded(sqlite_url: str, tmp_path: Path) -> Iterator[Server]:
+    with running(sqlite_url, dev=False, log=tmp_path / "server.log",
+                 env={"INTERLOCK_CORS_ORIGINS": f"{APP},http://localhost:5173"}) as server:
+        yield server
+
+
+def test_a_page_of_an_allowed_origin_may_call_the_api_and_read_its_refusals(guarded: Server) -> None:
+    c = guarded.client
+    preflight = c.options("/v1/machines/door/instances/d1/events", headers={
+        "Origin": APP, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, idempotency-key"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == APP
+    allowed = preflight.headers["access-control-allow-headers"].lower()
+    assert all(h in allowed for h in ("authorization", "content-type", "idempotency-key"))
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    writer = bearer(guarded.key(*WRITER))
+    created = c.post("/v1/machines/door/instances", json={"name": "d1"}, headers={**writer, "Origin": APP})
+    assert created.status_code == 201 and created.headers["access-control-allow-origin"] == APP
+    refused = c.get("/v1/machines/door/instances/d1", headers={"Origin": APP})  # no credentials
+    assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == APP
+    assert "retry-after" in refused.headers.get("access-control-expose-headers", "").lower()
+
+
+def test_a_page_of_another_origin_gets_no_cors_headers(guarded: Server, sqlite_url: str, tmp_path: Path) -> None:
+    other = "https://evil.example.net"
+    preflight = guarded.client.options("/v1/machines", headers={"Origin": other,
+                                                                "Access-Control-Request-Method": "GET"})
+    assert preflight.status_code == 400 and "access-control-allow-origin" not in preflight.headers
+    answer = guarded.client.get("/v1/health", headers={"Origin": other})
+    assert answer.status_code == 200 and "access-control-allow-origin" not in answer.headers
+
+
+def test_without_cors_origins_no_page_may_call_it(sqlite_url: str, tmp_path: Path) -> None:
+    with running(sqlite_url, dev=False, log=tmp_path / "server.log") as server:
+        answer = server.client.get("/v1/health", headers={"Origin": APP})
+        assert answer.status_code == 200 and "access-control-allow-origin" not in answer.headers
+        preflight = server.client.options("/v1/machines", headers={"Origin": APP,
+                                                                   "Access-Control-Request-Method": "GET"})
+        assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_cors_origins_are_checked_when_the_server_starts() -> None:
+    with pytest.raises(ValueError, match=r"not an origin.*https://app\.example\.com"):
+        ServerConfig(cors_origins=("https://app.example.com/",))
+    with pytest.raises(ValueError, match="not an origin"):
+        ServerConfig(cors_origins=("app.example.com",))
+    assert ServerConfig(cors_origins=("*", "http://localhost:5173")).cors_origins == ("*", "http://localhost:5173")
+
+
+def ws_url(server: Server) -> str:
+    return server.url.replace("http://", "ws://") + "/v1/subscribe"
+
+
+def test_a_websocket_subscriber_may_send_its_credentials_in_the_subscribe_message(guarded: Server) -> None:
+    reader, writer = guarded.key(*READER), bearer(guarded.key(*WRITER))
+    with connect(ws_url(guarded), additional_headers={"Origin": APP}) as ws:
+        ws.send(json.dumps({"subscribe": {"machine": "door"}, "authorization": f"Bearer {reader}"}))
+        assert "subscribed" in json.loads(ws.recv(timeout=30))
+        guarded.client.post("/v1/machines/door/instances", json={"name": "d1"}, headers=writer)
+        change = json.loads(ws.recv(timeout=30))
+    assert change["id"] == "d1" and change["instance"]["context"] == {"opened": 0}  # a reader's view
+
+
+@pytest.mark.parametrize(("message", "headers", "code"), [
+    ({"authorization": "Bearer {forged}"}, {}, "auth.key.unknown"),
+    ({"authorization": "Basic dXNlcjpwYXNz"}, {}, "auth.credentials.malformed"),
+    ({"authorization": 42}, {}, "request.malformed"),
+    ({"authorization": "x" * 9000}, {}, "request.malformed"),
+    ({"authorization": "Bearer {reader}"}, {"Authorization": "Bearer {reader}"}, "auth.credentials.twice"),
+])
+def test_credentials_in_a_subscribe_message_are_verified(guarded: Server, message: dict, headers: dict,
+                                                         code: str) -> None:
+    reader = guarded.key(*READER)
+    forged = reader[:-6] + ("000000" if not reader.endswith("000000") else "111111")
+    message = {k: v.format(reader=reader, forged=forged) if isinstance(v, str) else v for k, v in message.items()}
+    headers = {k: v.format(reader=reader) for k, v in headers.items()}
+    with connect(ws_url(guarded), additional_headers=headers) as ws:
+        ws.send(json.dumps({"subscribe": {"machine": "door"}, **message}))
+        error = json.loads(ws.recv(timeout=30))["error"]
+    assert error["code"] == code, error
+    assert reader not in json.dumps(error)
+
+
+def test_an_event_source_may_pass_its_key_as_access_token_which_the_log_never_shows(guarded: Server) -> None:
+    reader, writer = guarded.key(*READER), bearer(guarded.key(*WRITER))
+    guarded.client.post("/v1/machines/door/instances", json={"name": "d1"}, headers=writer)
+    url = f"/v1/machines/door/instances/d1/stream?access_token={reader}"
+    with guarded.client.stream("GET", url, headers={"Origin": APP}) as response:
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == APP
+        first = next(line for line in response.iter_lines() if line.startswith("event:"))
+    assert first == "event: instance"
+    bad = guarded.client.get("/v1/machines/door/instances/d1/stream?access_token=nope")
+    assert bad.status_code == 401
+    twice = guarded.client.get(url, headers=bearer(reader))
+    assert twice.status_code == 401 and twice.json()["error"]["code"] == "auth.credentials.twice"
+    log = guarded.output()
+    assert "access_token=[redacted]" in log and reader not in log
