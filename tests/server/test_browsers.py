@@ -117,3 +117,21 @@ def test_an_event_source_may_pass_its_key_as_access_token_which_the_log_never_sh
     assert twice.status_code == 401 and twice.json()["error"]["code"] == "auth.credentials.twice"
     log = guarded.output()
     assert "access_token=[redacted]" in log and reader not in log
+
+
+@pytest.mark.parametrize("name", ["access%5Ftoken", "%61ccess_token", "access%5ftoken"])
+def test_an_access_token_whose_name_is_percent_encoded_is_redacted_too(guarded: Server, name: str) -> None:
+    reader, writer = guarded.key(*READER), bearer(guarded.key(*WRITER))
+    guarded.client.post("/v1/machines/door/instances", json={"name": "d1"}, headers=writer)
+    url = f"/v1/machines/door/instances/d1/stream?after=0&{name}={reader}"
+    with guarded.client.stream("GET", url) as response:
+        assert response.status_code == 200  # the server decodes the name, as any query parameter's
+    assert reader not in guarded.output()
+
+
+def test_an_access_token_on_the_websocket_url_stays_out_of_the_log(guarded: Server) -> None:
+    reader = guarded.key(*READER)  # not how the WebSocket takes credentials, but a client may try it
+    with connect(f"{ws_url(guarded)}?access_token={reader}") as ws:
+        ws.send(json.dumps({"subscribe": {"machine": "door"}}))
+        assert json.loads(ws.recv(timeout=30))["error"]["code"] == "auth.credentials.missing"
+    assert "access_token=[redacted]" in guarded.output() and reader not in guarded.output()

@@ -16,6 +16,7 @@ import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote_plus
 
 import typer
 
@@ -80,7 +81,8 @@ def run_server(settings: Any, *, authenticator: Any = None) -> None:
                                            ws_per_message_deflate=settings.live_compression,
                                            timeout_graceful_shutdown=int(settings.graceful_timeout),
                                            lifespan="on"))
-    logging.getLogger("uvicorn.access").addFilter(_redact_tokens)  # after uvicorn configured its logging
+    for name in ("uvicorn.access", "uvicorn.error"):  # after uvicorn configured its logging; .error logs
+        logging.getLogger(name).addFilter(_redact_tokens)  # WebSocket handshakes' URLs
     # The cyclic garbage collector, tuned for a server (docs/benchmarks.md, "Server"): what is built by
     # now (modules, the app, the charts) lives as long as the process, so it is frozen out of the
     # collector's sight and a full collection no longer walks it (25-70 ms each, every half second
@@ -107,15 +109,21 @@ def _log_to_stderr() -> None:
         logger.setLevel(logging.INFO)
 
 
-_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&\s]*")
+_QUERY_PARAMETER = re.compile(r"([?&;][^=&;\s]*=)([^&;\s]*)")
 
 
 def _redact_tokens(record: logging.LogRecord) -> bool:
-    """Keep ``?access_token=`` (a browser's credentials for a live stream) out of the access log."""
+    """Keep ``?access_token=`` (a browser's credentials for a live stream) out of uvicorn's log: the
+    parameter whose name decodes to ``access_token``, as the server decodes it (``access%5Ftoken=``)."""
     if isinstance(record.args, tuple):
-        record.args = tuple(_TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+        record.args = tuple(_QUERY_PARAMETER.sub(_redacted, a) if isinstance(a, str) else a
                             for a in record.args)
     return True
+
+
+def _redacted(parameter: re.Match[str]) -> str:
+    name = parameter.group(1)
+    return f"{name}[redacted]" if unquote_plus(name[1:-1]) == "access_token" else parameter.group(0)
 
 
 def _url_host(host: str) -> str:
