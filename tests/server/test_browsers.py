@@ -135,3 +135,11 @@ def test_an_access_token_on_the_websocket_url_stays_out_of_the_log(guarded: Serv
         ws.send(json.dumps({"subscribe": {"machine": "door"}}))
         assert json.loads(ws.recv(timeout=30))["error"]["code"] == "auth.credentials.missing"
     assert "access_token=[redacted]" in guarded.output() and reader not in guarded.output()
+
+
+def test_access_token_given_twice_in_the_query_is_refused(guarded: Server) -> None:
+    reader, writer = guarded.key(*READER), bearer(guarded.key(*WRITER))
+    guarded.client.post("/v1/machines/door/instances", json={"name": "d1"}, headers=writer)
+    twice = guarded.client.get(f"/v1/machines/door/instances/d1/stream?access_token=nope&access_token={reader}")
+    assert twice.status_code == 401 and twice.json()["error"]["code"] == "auth.credentials.twice"
+    assert reader not in twice.text

@@ -31,7 +31,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from interlock.auth.policy import caller_of
 from interlock.auth.principal import Principal
-from interlock.errors import InterlockError, NotFoundError
+from interlock.errors import InterlockError, NotFoundError, UnauthenticatedError
 from interlock.server.errors import ApiError, api_error_of
 from interlock.server.feed import Dropped, Feed, Subscription, Update
 from interlock.server.security import principal_of, require
@@ -255,9 +255,13 @@ async def stream(request: Request) -> StreamingResponse:
 def _query_credentials(request: Request) -> str | None:
     """``?access_token=`` (RFC 6750, 2.3) as a bearer credential: a browser's ``EventSource`` cannot set
     the header. Kept out of the access log (interlock serve redacts it); prefer short-lived tokens."""
-    token = request.query_params.get("access_token")
-    if token is None:
+    tokens = request.query_params.getlist("access_token")
+    if not tokens:
         return None
+    if len(tokens) > 1:  # which one would be used is no choice for a server to make
+        raise UnauthenticatedError("access_token came more than once; send it once",
+                                   reason="credentials.twice")
+    token = tokens[0]
     if not token or len(token) > MAX_CREDENTIALS:
         raise ApiError(400, "request.malformed", f"access_token must be a key or token of at most "
                        f"{MAX_CREDENTIALS} characters")
