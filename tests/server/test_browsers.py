@@ -143,3 +143,10 @@ def test_access_token_given_twice_in_the_query_is_refused(guarded: Server) -> No
     twice = guarded.client.get(f"/v1/machines/door/instances/d1/stream?access_token=nope&access_token={reader}")
     assert twice.status_code == 401 and twice.json()["error"]["code"] == "auth.credentials.twice"
     assert reader not in twice.text
+
+
+def test_cors_origins_must_be_written_as_browsers_send_them() -> None:
+    for origin in ("https://App.example.com", "https://app.example.com:443", "http://localhost:80"):
+        with pytest.raises(ValueError, match="not an origin"):
+            ServerConfig(cors_origins=(origin,))
+    assert ServerConfig(cors_origins=("http://[::1]:5173",)).cors_origins == ("http://[::1]:5173",)

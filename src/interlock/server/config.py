@@ -105,17 +105,24 @@ def _check(config: ServerConfig) -> None:
         raise ValueError(f"jwt_jwks_url must be an http(s) URL, not {config.jwt_jwks_url!r}")
     for origin in config.cors_origins:
         if origin != "*" and not _is_origin(origin):
-            raise ValueError(f"cors_origins: {origin!r} is not an origin; write scheme://host[:port] with no "
-                             "path or trailing slash (https://app.example.com), or \"*\" for any")
+            raise ValueError(f"cors_origins: {origin!r} is not an origin; write scheme://host[:port] as "
+                             "browsers send it (lower case, no default port, no path or trailing slash: "
+                             "https://app.example.com), or \"*\" for any")
     if config.send_timeout <= 0:
         raise ValueError(f"send_timeout must be a positive number of seconds, not {config.send_timeout}")
 
 
 def _is_origin(text: str) -> bool:
+    """``scheme://host[:port]`` as a browser sends it in ``Origin`` (which CORS compares as text)."""
     parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:  # not a port number
+        return False
     return (parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.path
             and not parts.query and not parts.fragment and parts.username is None
-            and f"{parts.scheme}://{parts.netloc}" == text)
+            and f"{parts.scheme}://{parts.netloc}" == text == text.lower()
+            and port != {"http": 80, "https": 443}[parts.scheme])
 
 
 def load_config(flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
