@@ -46,12 +46,12 @@ log = logging.getLogger("interlock.server")
 # a new concept adds its module here
 ROUTE_MODULES: tuple[Any, ...] = (health, machines, instances, events, history, admin, keys, live,
                                   basichttp, webhooks, openapi)
-HOT_ROUTES = frozenset({"send_event"})
+HOT_ROUTES = frozenset({"send_event"})  # tried first (sends are most of a busy server's requests)
 # what a browser page of an allowed origin may send and read (ServerConfig.cors_origins)
 CORS_METHODS = ["GET", "POST", "PUT", "DELETE"]
 CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"]
 CORS_EXPOSED = ["Retry-After"]
-CORS_MAX_AGE = 600  # seconds a browser may reuse a preflight's answer  # tried first (sends are most of a busy server's requests)
+CORS_MAX_AGE = 600  # seconds a browser may reuse a preflight's answer
 
 
 def create_app(interlock: Interlock, config: ServerConfig, *,

@@ -28,13 +28,14 @@ async def principal_of(request: HTTPConnection, credentials: str | None = None) 
     request is the app's authenticator's to verify (API keys and tokens by default: create_app).
 
     ``credentials``: what a live route took from elsewhere than the header, as browsers cannot set it on
-    a WebSocket or an ``EventSource`` (docs/server.md, "Live updates from a browser"); a request that
+    a WebSocket or an ``EventSource`` (docs/server.md, "Browsers"); a request that
     carries both is refused."""
     header = request.headers.get("authorization")
     if credentials is not None:
         if header is not None:
-            raise UnauthenticatedError("credentials came twice (the Authorization header and the "
-                                       "subscription); send them once", reason="credentials.twice")
+            raise UnauthenticatedError("credentials came twice (the Authorization header, and the "
+                                       "subscribe message or ?access_token=); send them once",
+                                       reason="credentials.twice")
         header = credentials
     state = request.app.state
     if state.config.dev and header is None:
