@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from interlock.server.config import ServerConfig
@@ -150,3 +151,29 @@ def test_cors_origins_must_be_written_as_browsers_send_them() -> None:
         with pytest.raises(ValueError, match="not an origin"):
             ServerConfig(cors_origins=(origin,))
     assert ServerConfig(cors_origins=("http://[::1]:5173",)).cors_origins == ("http://[::1]:5173",)
+
+
+def test_in_development_mode_any_origin_allowed_by_cors_still_needs_credentials(sqlite_url: str) -> None:
+    evil = "https://evil.example.net"
+    with running(sqlite_url, dev=True, env={"INTERLOCK_CORS_ORIGINS": "*"}) as server:
+        preflight = server.client.options("/v1/machines", headers={"Origin": evil,
+                                                                   "Access-Control-Request-Method": "GET"})
+        assert preflight.headers["access-control-allow-origin"] == "*"  # CORS lets the page ask...
+        read = server.client.get("/v1/machines", headers={"Origin": evil})  # ...the developer's admin: no
+        assert read.status_code == 401 and read.json()["error"]["code"] == "auth.dev.not_local"
+        assert "access-control-allow-credentials" not in read.headers
+        with connect(ws_url(server), additional_headers={"Origin": evil}) as ws:
+            ws.send(json.dumps({"subscribe": {"machine": "door"}}))
+            assert json.loads(ws.recv(timeout=30))["error"]["code"] == "auth.dev.not_local"
+
+
+def test_credentials_sent_after_the_subscription_end_it(guarded: Server) -> None:
+    reader = guarded.key(*READER)
+    with connect(ws_url(guarded)) as ws:
+        ws.send(json.dumps({"subscribe": {"machine": "door"}, "authorization": f"Bearer {reader}"}))
+        assert "subscribed" in json.loads(ws.recv(timeout=30))
+        ws.send(json.dumps({"authorization": f"Bearer {reader}"}))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=30)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert reader not in closed.value.rcvd.reason
