@@ -61,7 +61,9 @@ def test_credentials_never_reach_raw_and_an_unknown_instance_is_404(sqlite_url: 
                         headers=bearer(server.key(*READER)))
         assert reader.status_code == 403 and reader.json()["error"]["code"] == "auth.scope.missing"
         c.post("/v1/machines/door/instances", json={"name": "d1"}, headers=writer)
-        c.post("/v1/basichttp/door/d1", data={"_scxmleventname": "OPEN"}, headers=writer)
+        c.post(f"/v1/basichttp/door/d1?access_token={writer_key}&x=1", data={"_scxmleventname": "OPEN"},
+               headers=writer)  # a query's access_token is credentials too, however misplaced
         [entry] = c.get("/v1/machines/door/instances/d1/history", params={"after": 0},
                         headers=writer).json()["items"]
     assert writer_key not in str(entry["event"]["raw"]) and "authorization" not in entry["event"]["raw"]
+    assert entry["event"]["raw"].startswith("POST /v1/basichttp/door/d1?x=1 HTTP/1.1")

@@ -177,3 +177,38 @@ def test_credentials_sent_after_the_subscription_end_it(guarded: Server) -> None
             ws.recv(timeout=30)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert reader not in closed.value.rcvd.reason
+
+
+def test_a_websocket_from_a_page_cors_does_not_allow_is_refused(guarded: Server) -> None:
+    reader = guarded.key(*READER)
+    message = json.dumps({"subscribe": {"machine": "door"}, "authorization": f"Bearer {reader}"})
+    with connect(ws_url(guarded), additional_headers={"Origin": "https://evil.example.net"}) as ws:
+        ws.send(message)
+        error = json.loads(ws.recv(timeout=30))["error"]
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=30)
+    assert error["code"] == "auth.origin.refused" and "cors_origins" in error["message"]
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    for allowed in (APP, guarded.url):  # an origin of cors_origins, and the server's own pages
+        with connect(ws_url(guarded), additional_headers={"Origin": allowed}) as ws:
+            ws.send(message)
+            assert "subscribed" in json.loads(ws.recv(timeout=30))
+
+
+def test_in_development_mode_pages_of_this_machine_may_call_it_without_settings(sqlite_url: str) -> None:
+    page, evil = "http://localhost:5173", "https://evil.example.net"  # a front end's dev server
+    with running(sqlite_url, dev=True) as server:
+        preflight = server.client.options("/v1/machines/door/instances", headers={
+            "Origin": page, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type"})
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == page
+        created = server.client.post("/v1/machines/door/instances", json={"name": "d1"}, headers={"Origin": page})
+        assert created.status_code == 201 and created.headers["access-control-allow-origin"] == page
+        with connect(ws_url(server), additional_headers={"Origin": page}) as ws:
+            ws.send(json.dumps({"subscribe": {"machine": "door"}}))
+            assert "subscribed" in json.loads(ws.recv(timeout=30))
+        other = server.client.get("/v1/machines", headers={"Origin": evil})
+        assert "access-control-allow-origin" not in other.headers
+        with connect(ws_url(server), additional_headers={"Origin": evil}) as ws:
+            ws.send(json.dumps({"subscribe": {"machine": "door"}}))
+            assert json.loads(ws.recv(timeout=30))["error"]["code"] == "auth.origin.refused"

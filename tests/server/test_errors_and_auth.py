@@ -133,9 +133,9 @@ def test_a_websocket_from_a_page_of_another_site_is_refused_in_development_mode(
     from websockets.sync.client import connect
 
     url = server.url.replace("http://", "ws://") + "/v1/subscribe"
-    with connect(url, origin="https://attacker.example") as ws:
+    with connect(url, origin="https://attacker.example") as ws:  # its origin is refused before anything else
         ws.send(json.dumps({"subscribe": {"machine": "door"}}))
-        assert json.loads(ws.recv(timeout=30))["error"]["code"] == "auth.dev.not_local"
+        assert json.loads(ws.recv(timeout=30))["error"]["code"] == "auth.origin.refused"
     with connect(url, origin="http://127.0.0.1:3000") as ws:
         ws.send(json.dumps({"subscribe": {"machine": "door"}}))
         assert "subscribed" in json.loads(ws.recv(timeout=30))

@@ -38,7 +38,7 @@ from interlock.server.config import ServerConfig
 from interlock.server.errors import EXCEPTION_HANDLERS
 from interlock.server.feed import Feed
 from interlock.server.limits import BodyLimit, RateLimit
-from interlock.server.security import default_authenticator
+from interlock.server.security import LOOPBACK_ORIGIN, default_authenticator
 
 log = logging.getLogger("interlock.server")
 
@@ -66,8 +66,10 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
     routes.sort(key=lambda route: getattr(route, "name", None) not in HOT_ROUTES)
     middleware = [Middleware(RateLimit, rate=config.rate, burst=config.burst),
                   Middleware(BodyLimit, limit=config.max_body_bytes)]
-    if config.cors_origins:  # outermost: refusals (429, 413) carry the headers a page needs to read them
+    if config.cors_origins or config.dev:  # outermost: refusals (429, 413) carry the headers a page
+        # needs to read them
         middleware.insert(0, Middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
+                                        allow_origin_regex=LOOPBACK_ORIGIN if config.dev else None,
                                         allow_methods=CORS_METHODS, allow_headers=CORS_HEADERS,
                                         expose_headers=CORS_EXPOSED, max_age=CORS_MAX_AGE))
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS,

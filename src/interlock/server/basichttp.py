@@ -16,7 +16,7 @@ The location charts see in ``_ioprocessors['basichttp']`` is set at startup (ser
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 import orjson
 from starlette.requests import Request
@@ -100,7 +100,9 @@ def _text(body: bytes) -> str:
 
 def raw_of(request: Request, body: bytes) -> str:
     """The message as text: ``POST /path?query HTTP/1.1``, its headers, a blank line, its body."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    query = "&".join(part for part in request.url.query.split("&")
+                     if unquote_plus(part.split("=", 1)[0]) != "access_token")  # credentials, as headers
+    target = request.url.path + (f"?{query}" if query else "")
     version = request.scope.get("http_version", "1.1")
     headers = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items() if k not in SECRET_HEADERS)
     return f"{request.method} {target} HTTP/{version}\r\n{headers}\r\n{_text(body)}"

@@ -34,7 +34,7 @@ from interlock.auth.principal import Principal
 from interlock.errors import InterlockError, NotFoundError, UnauthenticatedError
 from interlock.server.errors import ApiError, api_error_of
 from interlock.server.feed import Dropped, Feed, Subscription, Update
-from interlock.server.security import principal_of, require
+from interlock.server.security import check_page, principal_of, require
 from interlock.server.views import instance_view
 from interlock.storage.store import Change
 
@@ -101,6 +101,7 @@ async def subscribe(ws: WebSocket) -> None:
     await ws.accept()
     try:
         request = await _first_message(ws)
+        check_page(ws)  # answered, as every refusal, after the subscribe message
         machine, instances, after = _subscription(request)
         principal = await authorize_read(ws, machine, request.get("authorization"))
         await ws.app.state.catalog.ensure(machine)  # uploaded versions: this process can read them

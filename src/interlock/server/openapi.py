@@ -125,7 +125,8 @@ leaves."""
 
 WEBSOCKET = """A WebSocket (RFC 6455): open it with this GET and the handshake headers (`Upgrade: websocket`,
 `Connection: Upgrade`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`; credentials in `Authorization`,
-or, from a browser, which cannot set that header, in the Subscribe message's `authorization`).
+or, from a browser, which cannot set that header, in the Subscribe message's `authorization`; a page's
+handshake must come from an origin the server allows: its own, or one of `cors_origins`).
 Then, as JSON text or binary messages (`x-websocket` names their schemas): the client sends one Subscribe
 message within 10 s; the server answers Subscribed, then sends a LiveChange for each committed step of
 the machine (or of the named instances), in position order. Resume after a reconnect with `after` = the

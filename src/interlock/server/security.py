@@ -7,6 +7,7 @@ children) and keys ``admin`` (which holds every scope).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -68,6 +69,29 @@ def _check_local(conn: HTTPConnection) -> None:
             + (f" from a page of {origin!r}" if origin is not None else "")
             + "; send credentials, or call http://127.0.0.1 or http://localhost directly",
             reason="dev.not_local")
+
+
+# in development mode, pages served from this machine (a front end's dev server on another port) are the
+# developer's own: CORS lets them call the API and read the answers (server/app.py)
+LOOPBACK_ORIGIN = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?"
+
+
+def check_page(conn: HTTPConnection) -> None:
+    """A WebSocket opened by a web page (browsers send its ``Origin``) is served to the pages CORS lets
+    call the API: the server's own (same host), ``cors_origins``, and in development mode this machine's.
+    Other clients send no ``Origin`` and are not concerned."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return
+    config: ServerConfig = conn.app.state.config
+    if "*" in config.cors_origins or origin in config.cors_origins:
+        return
+    if urlsplit(origin).netloc.lower() == conn.headers.get("host", "").lower():
+        return
+    if config.dev and re.fullmatch(LOOPBACK_ORIGIN, origin):
+        return
+    raise ForbiddenError(f"pages of {origin[:200]!r} may not use this server's live updates: it is not "
+                         "among cors_origins (docs/server.md, \"Browsers\")", reason="origin.refused")
 
 
 def _hostname(netloc: str) -> str:
