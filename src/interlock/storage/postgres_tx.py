@@ -2,12 +2,15 @@
 
 History records wait in the transaction until it commits (or a read of the history needs them), and get
 their change-feed positions after it has committed (:meth:`PostgresTx.sequence_changes`), so recording a
-step locks nothing shared. Everything else is written at once.
+step locks nothing shared. Instance updates, index moves and new tasks wait too (a claim in the same
+transaction leases waiting tasks where they are: a workflow's next step is inserted already claimed).
+Everything else is written at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -80,6 +83,9 @@ class PostgresTx(SharedQueries):
         # read of one of them, a read of many instances or the commit: one statement per transaction
         self._updates: list[dict[str, Any]] = []
         self._updated: set[tuple[str, str]] = set()
+        # new tasks wait too, by key, with their encoded input and policy, until the next statement on
+        # tasks or the commit; a claim leases them here first (a claim takes claimable tasks in no order)
+        self._tasks: dict[str, tuple[TaskRow, str, str, float]] = {}
         self.recorded = False  # steps were written: readers of the feed are woken after the commit
 
     # -- statements -----------------------------------------------------------------------------------
@@ -111,12 +117,12 @@ class PostgresTx(SharedQueries):
         """A nested unit: an exception inside rolls back only this block (the writes it queued too),
         then propagates. What waited from before the block waits again after a rollback: a read inside
         may have written it, and the rollback undid that."""
-        history, index, updates = list(self._history), list(self._index), list(self._updates)
+        history, index, updates, tasks = list(self._history), list(self._index), list(self._updates), dict(self._tasks)
         try:
             with self.conn.transaction():
                 yield
         except BaseException as exc:
-            self._history, self._index, self._updates = history, index, updates
+            self._history, self._index, self._updates, self._tasks = history, index, updates, tasks
             self._updated = {(u["machine"], u["id"]) for u in self._updates}
             self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
                                   if r.idempotency_key is not None}
@@ -125,10 +131,11 @@ class PostgresTx(SharedQueries):
             raise
 
     def flush(self) -> None:
-        """Write the waiting index moves and history records (positions come after the commit:
-        sequence_changes)."""
+        """Write the waiting instance updates, index moves, tasks and history records (positions come
+        after the commit: sequence_changes)."""
         self._flush_updates()
         self._flush_index()
+        self._flush_tasks()
         if not self._history:
             return
         rows = [r for _, r in self._history]
@@ -369,17 +376,51 @@ class PostgresTx(SharedQueries):
         return [TimerRow(k, m, i, s, t, loads(e), d) for _, k, m, i, s, t, e, d in rows]
 
     def next_wakeup(self) -> float | None:
+        self._flush_tasks()
         row = self._one("next_wakeup")
         return None if row is None or row[0] is None else float(row[0])
 
     # -- tasks ----------------------------------------------------------------------------------------
 
     def add_task(self, row: TaskRow, now: float) -> None:
-        self._exec("add_task", {"key": row.key, "machine": row.machine, "id": row.id, "invokeid": row.invokeid,
-                                "service": row.service, "input": dumps(row.input),
-                                "policy": dumps(row.policy), "now": now})
+        """Queued until the next statement on tasks or the commit (see ``_tasks``)."""
+        if row.key in self._tasks:
+            raise StaleRowError(f"task {row.key} was added twice in one transaction")
+        task = dataclasses.replace(row, attempt=0, status="pending", available_at=now, lease_owner=None,
+                                   lease_until=None, last_error=None)
+        self._tasks[row.key] = (task, dumps(row.input), dumps(row.policy), now)
+
+    def _flush_tasks(self) -> None:
+        if not self._tasks:
+            return
+        waiting, self._tasks = list(self._tasks.values()), {}
+        self._many("add_task", [(t.key, t.machine, t.id, t.invokeid, t.service, input, policy, t.attempt,
+                                 t.status, t.available_at, t.lease_owner, t.lease_until, created)
+                                for t, input, policy, created in waiting])
+
+    def _lease_waiting(self, now: float, owner: str, services: Sequence[str], limit: int,
+                       lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]:
+        """Claim tasks added in this transaction and not written yet: what ``lease_task`` would make of
+        them, with input and policy as the table would give them back."""
+        claimed: list[TaskRow] = []
+        for key, (task, input, policy, created) in self._tasks.items():
+            if len(claimed) >= limit:
+                break
+            if task.status != "pending" or task.service not in services or task.available_at > now:
+                continue
+            stored = loads(policy)
+            leased = dataclasses.replace(task, input=loads(input), policy=stored, attempt=task.attempt + 1,
+                                         status="running", lease_owner=owner, lease_until=now + lease_of(stored))
+            self._tasks[key] = (leased, input, policy, created)
+            claimed.append(leased)
+        return claimed
+
+    def tasks_of(self, machine: str, id: str) -> list[TaskRow]:
+        self._flush_tasks()
+        return super().tasks_of(machine, id)
 
     def cancel_tasks(self, machine: str, id: str, invokeid: str | None) -> int:
+        self._flush_tasks()
         if invokeid is None:
             return self._exec("cancel_all_tasks", {"machine": machine, "id": id}).rowcount
         return self._exec("cancel_tasks", {"machine": machine, "id": id, "invokeid": invokeid}).rowcount
@@ -388,8 +429,11 @@ class PostgresTx(SharedQueries):
                     lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]:
         if not services or limit <= 0:
             return []
-        rows = self._all("claimable_tasks", {"now": now, "services": list(services), "limit": limit})
-        claimed = []
+        claimed = self._lease_waiting(now, owner, services, limit, lease_of)
+        if len(claimed) == limit:
+            return claimed
+        self._flush_tasks()
+        rows = self._all("claimable_tasks", {"now": now, "services": list(services), "limit": limit - len(claimed)})
         for row in rows:
             task = _task(row)
             until = now + lease_of(task.policy)
@@ -402,20 +446,25 @@ class PostgresTx(SharedQueries):
         return claimed
 
     def owned_task(self, key: str, owner: str, attempt: int) -> TaskRow | None:
+        self._flush_tasks()
         row = self._one("owned_task", {"key": key, "owner": owner, "attempt": attempt})
         return _task(row) if row else None
 
     def extend_lease(self, key: str, owner: str, attempt: int, until: float) -> bool:
+        self._flush_tasks()
         params = {"key": key, "owner": owner, "attempt": attempt, "until": until}
         return self._exec("extend_lease", params).rowcount == 1
 
     def retry_task(self, key: str, available_at: float, error: str) -> None:
+        self._flush_tasks()
         self._exec("retry_task", {"key": key, "available_at": available_at, "error": error})
 
     def remove_task(self, key: str) -> None:
+        self._flush_tasks()
         self._exec("remove_task", {"key": key})
 
     def remove_owned_task(self, key: str, owner: str, attempt: int) -> bool:
+        self._flush_tasks()
         params = {"key": key, "owner": owner, "attempt": attempt}
         return self._exec("remove_owned_task", params).rowcount == 1
 

@@ -265,11 +265,11 @@ DELETE FROM timers WHERE (machine, id, key) IN (
 RETURNING seq, key, machine, id, sendid, target, event, due_at;
 
 -- name: add_task
--- An invoked service, available now.
+-- An invoked service, available now, or already claimed by the transaction that added it (positional:
+-- the transaction writes its new tasks with one executemany).
 INSERT INTO tasks (key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
-                   created_at)
-VALUES (%(key)s, %(machine)s, %(id)s, %(invokeid)s, %(service)s, %(input)s, %(policy)s, 0, 'pending',
-        %(now)s, %(now)s);
+                   lease_owner, lease_until, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
 
 -- name: cancel_tasks
 -- Cancel the tasks of one invoke of an instance.
