@@ -197,6 +197,12 @@ class RecordTask:
         rest of the batch's rows in one statement, instead of one lookup per result."""
         return (self.task.machine, self.task.id)
 
+    @property
+    def task_lease(self) -> tuple[str, str, int]:
+        """The attempt whose result this is: held with the rest of the batch's in one statement
+        (``WriteTx.lock_tasks``), instead of one removal of its task per result."""
+        return (self.task.key, self.owner, self.task.attempt)
+
     def __call__(self, unit: Unit) -> TaskRecorded:
         verdict = commands.complete(unit, self.task, self.owner, self.result, self.rng)
         follow = commands.claim(unit, owner=self.owner, services=list(self.services), limit=1, rng=self.rng)

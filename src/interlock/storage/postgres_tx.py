@@ -86,6 +86,10 @@ class PostgresTx(SharedQueries):
         # new tasks wait too, by key, with their encoded input and policy, until the next statement on
         # tasks or the commit; a claim leases them here first (a claim takes claimable tasks in no order)
         self._tasks: dict[str, tuple[TaskRow, str, str, float]] = {}
+        # tasks lock_tasks found still leased to the attempt named (key -> owner, attempt, machine, id,
+        # invokeid), held by this transaction: removing one waits with the other writes (``_removals``)
+        self._leased: dict[str, tuple[str, int, str, str, str]] = {}
+        self._removals: list[dict[str, Any]] = []
         self.recorded = False  # steps were written: readers of the feed are woken after the commit
 
     # -- statements -----------------------------------------------------------------------------------
@@ -105,7 +109,7 @@ class PostgresTx(SharedQueries):
     def _run(self, name: str, params: Any = None) -> int:
         return self._exec(name, params).rowcount
 
-    def _many(self, name: str, rows: list[tuple[Any, ...]]) -> None:
+    def _many(self, name: str, rows: Sequence[Any]) -> None:
         try:
             with self.conn.cursor() as cur:
                 cur.executemany(_Q[name], rows)
@@ -117,12 +121,14 @@ class PostgresTx(SharedQueries):
         """A nested unit: an exception inside rolls back only this block (the writes it queued too),
         then propagates. What waited from before the block waits again after a rollback: a read inside
         may have written it, and the rollback undid that."""
-        history, index, updates, tasks = list(self._history), list(self._index), list(self._updates), dict(self._tasks)
+        history, index, updates = list(self._history), list(self._index), list(self._updates)
+        tasks, leased, removals = dict(self._tasks), dict(self._leased), list(self._removals)
         try:
             with self.conn.transaction():
                 yield
         except BaseException as exc:
-            self._history, self._index, self._updates, self._tasks = history, index, updates, tasks
+            self._history, self._index, self._updates = history, index, updates
+            self._tasks, self._leased, self._removals = tasks, leased, removals
             self._updated = {(u["machine"], u["id"]) for u in self._updates}
             self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
                                   if r.idempotency_key is not None}
@@ -391,6 +397,10 @@ class PostgresTx(SharedQueries):
         self._tasks[row.key] = (task, dumps(row.input), dumps(row.policy), now)
 
     def _flush_tasks(self) -> None:
+        """The waiting removals, then the waiting new tasks."""
+        if self._removals:
+            removals, self._removals = self._removals, []
+            self._many("remove_task", removals)
         if not self._tasks:
             return
         waiting, self._tasks = list(self._tasks.values()), {}
@@ -419,8 +429,32 @@ class PostgresTx(SharedQueries):
         self._flush_tasks()
         return super().tasks_of(machine, id)
 
+    def lock_tasks(self, leases: Sequence[tuple[str, str, int]]) -> None:
+        """Hold, in one statement, the tasks still leased to these attempts (``key, owner, attempt``):
+        :meth:`remove_owned_task` of one then needs no statement of its own (no claim can take it over
+        before the commit: the row is locked), and its removal waits with the other writes."""
+        wanted = [lease for lease in dict.fromkeys(leases) if lease[0] not in self._leased]
+        if not wanted:
+            return
+        self._flush_tasks()
+        rows = self._all("lock_tasks", {"keys": [k for k, _, _ in wanted], "owners": [o for _, o, _ in wanted],
+                                        "attempts": [a for _, _, a in wanted]})
+        for key, owner, attempt, machine, id, invokeid in rows:
+            self._leased[key] = (owner, attempt, machine, id, invokeid)
+
+    def _unlease(self, keys: Any = (), *, machine: str | None = None, id: str | None = None,
+                 invokeid: str | None = None) -> None:
+        """Forget held leases a statement changes (by key, or an instance's: all or one invoke's)."""
+        for key in list(keys):
+            self._leased.pop(key, None)
+        if machine is not None:
+            for key, (_, _, m, i, inv) in list(self._leased.items()):
+                if m == machine and i == id and (invokeid is None or inv == invokeid):
+                    del self._leased[key]
+
     def cancel_tasks(self, machine: str, id: str, invokeid: str | None) -> int:
         self._flush_tasks()
+        self._unlease(machine=machine, id=id, invokeid=invokeid)
         if invokeid is None:
             return self._exec("cancel_all_tasks", {"machine": machine, "id": id}).rowcount
         return self._exec("cancel_tasks", {"machine": machine, "id": id, "invokeid": invokeid}).rowcount
@@ -440,6 +474,7 @@ class PostgresTx(SharedQueries):
             params = {"key": task.key, "owner": owner, "until": until, "now": now, "attempt": task.attempt}
             if self._exec("lease_task", params).rowcount != 1:
                 continue  # a lease that took no row is no claim
+            self._unlease((task.key,))  # an expired lease this transaction held is taken over
             claimed.append(TaskRow(task.key, task.machine, task.id, task.invokeid, task.service, task.input,
                                    task.policy, task.attempt + 1, "running", task.available_at, owner,
                                    until, task.last_error))
@@ -457,13 +492,20 @@ class PostgresTx(SharedQueries):
 
     def retry_task(self, key: str, available_at: float, error: str) -> None:
         self._flush_tasks()
+        self._unlease((key,))
         self._exec("retry_task", {"key": key, "available_at": available_at, "error": error})
 
     def remove_task(self, key: str) -> None:
         self._flush_tasks()
+        self._unlease((key,))
         self._exec("remove_task", {"key": key})
 
     def remove_owned_task(self, key: str, owner: str, attempt: int) -> bool:
+        held = self._leased.get(key)
+        if held is not None and held[:2] == (owner, attempt):  # held since lock_tasks: it is still ours
+            del self._leased[key]
+            self._removals.append({"key": key})
+            return True
         self._flush_tasks()
         params = {"key": key, "owner": owner, "attempt": attempt}
         return self._exec("remove_owned_task", params).rowcount == 1

@@ -450,6 +450,9 @@ class SQLiteTx(SharedQueries):
 
     # -- tasks ---------------------------------------------------------------------------------------
 
+    def lock_tasks(self, leases: Sequence[tuple[str, str, int]]) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` lets one writer in at a time, and a statement is no round trip."""
+
     def add_task(self, row: TaskRow, now: float) -> None:
         self._run("add_task", {"key": row.key, "machine": row.machine, "id": row.id,
                                "invokeid": row.invokeid, "service": row.service,

@@ -277,6 +277,11 @@ class WriteTx(ReadTx, Protocol):
     def retry_task(self, key: str, available_at: float, error: str) -> None: ...
     def remove_task(self, key: str) -> None: ...
     def remove_owned_task(self, key: str, owner: str, attempt: int) -> bool: ...  # False: stale
+    def lock_tasks(self, leases: Sequence[tuple[str, str, int]]) -> None:
+        """The results of these attempts (``key, owner, attempt``) are about to be recorded: hold the
+        tasks still leased to them at once (PostgreSQL: one statement for a writer's batch, after which
+        :meth:`remove_owned_task` of each needs none of its own). Only a hint: every method answers the
+        same with or without it."""
 
 
 class Store(Protocol):

@@ -318,6 +318,16 @@ WHERE key = %(key)s;
 -- The task's outcome was delivered.
 DELETE FROM tasks WHERE key = %(key)s;
 
+-- name: lock_tasks
+-- Of many attempts (parallel arrays of keys, owners and attempts), the tasks still leased to them, locked
+-- for this transaction: their results are about to be recorded, and no claim takes one over meanwhile.
+-- Rows another transaction holds are skipped (their results remove them with remove_owned_task).
+SELECT key, lease_owner, attempt, machine, id, invokeid FROM tasks
+WHERE (key, lease_owner, attempt) IN (
+        SELECT k, o, a FROM unnest(%(keys)s::text[], %(owners)s::text[], %(attempts)s::int[]) AS leases (k, o, a))
+  AND status = 'running'
+FOR UPDATE SKIP LOCKED;
+
 -- name: remove_owned_task
 -- The attempt's outcome is final and is delivered: remove the task if this owner still holds the lease
 -- for this attempt (no row: the result is stale).
