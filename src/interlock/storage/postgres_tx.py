@@ -83,6 +83,11 @@ class PostgresTx(SharedQueries):
         # read of one of them, a read of many instances or the commit: one statement per transaction
         self._updates: list[dict[str, Any]] = []
         self._updated: set[tuple[str, str]] = set()
+        # new instances wait too, before the updates (one statement; a name another writer took
+        # meanwhile fails the whole transaction, whose commands then run again and see it taken); and
+        # the instances lock_instances found missing are known missing without another look
+        self._inserts: list[dict[str, Any]] = []
+        self._absent: set[tuple[str, str]] = set()
         # new tasks wait too, by key, with their encoded input and policy, until the next statement on
         # tasks or the commit; a claim leases them here first (a claim takes claimable tasks in no order)
         self._tasks: dict[str, tuple[TaskRow, str, str, float]] = {}
@@ -123,13 +128,15 @@ class PostgresTx(SharedQueries):
         may have written it, and the rollback undid that."""
         history, index, updates = list(self._history), list(self._index), list(self._updates)
         tasks, leased, removals = dict(self._tasks), dict(self._leased), list(self._removals)
+        inserts, absent = list(self._inserts), set(self._absent)
         try:
             with self.conn.transaction():
                 yield
         except BaseException as exc:
             self._history, self._index, self._updates = history, index, updates
             self._tasks, self._leased, self._removals = tasks, leased, removals
-            self._updated = {(u["machine"], u["id"]) for u in self._updates}
+            self._inserts, self._absent = inserts, absent
+            self._updated = {(u["machine"], u["id"]) for u in self._updates + self._inserts}
             self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
                                   if r.idempotency_key is not None}
             if isinstance(exc, psycopg.Error):
@@ -151,20 +158,30 @@ class PostgresTx(SharedQueries):
         self.recorded = True
 
     def _flush_updates(self) -> None:
-        """The waiting instance updates, in order; each must hit its row (compare-and-set)."""
+        """The waiting new instances, then the waiting instance updates, in order; each must hit its row
+        (compare-and-set)."""
+        if self._inserts:
+            rows, self._inserts = self._inserts, []
+            if not self._updates:
+                self._updated.clear()
+            self._write_all("insert_instance", rows, "instance inserts found their name taken (another writer)")
         if not self._updates:
             return
         rows, self._updates = self._updates, []
         self._updated.clear()
+        self._write_all("update_instance", rows, "instance updates found their row changed since it was read "
+                        "(another writer)")
+
+    def _write_all(self, name: str, rows: list[dict[str, Any]], missed: str) -> None:
+        """One executemany whose every row must hit (else :class:`StaleRowError`)."""
         try:
             with self.conn.cursor() as cur:
-                cur.executemany(_Q["update_instance"], rows)
+                cur.executemany(_Q[name], rows)
                 hit = cur.rowcount
         except psycopg.Error as exc:
-            raise translate(exc, "running update_instance") from exc
+            raise translate(exc, f"running {name}") from exc
         if hit != len(rows):
-            raise StaleRowError(f"{len(rows) - hit} of {len(rows)} instance updates found their row changed "
-                                "since it was read (another writer)")
+            raise StaleRowError(f"{len(rows) - hit} of {len(rows)} {missed}")
 
     def _flush_index(self) -> None:
         """The waiting index moves, netted per row: a row's first move says whether it was stored before
@@ -210,6 +227,8 @@ class PostgresTx(SharedQueries):
     # -- instances ------------------------------------------------------------------------------------
 
     def get_instance(self, machine: str, id: str) -> InstanceRow | None:
+        if (machine, id) in self._absent:
+            return None
         if (machine, id) in self._updated:
             self._flush_updates()
         row = self._one(self._get, {"machine": machine, "id": id})
@@ -228,18 +247,33 @@ class PostgresTx(SharedQueries):
         got = {(r.machine, r.id) for r in rows}
         missing = [k for k in dict.fromkeys(keys) if k not in got]
         params = {"machines": [m for m, _ in missing], "ids": [i for _, i in missing]}
-        return Locked(rows, [(m, i) for m, i in self._all("existing_instances", params)])
+        held = [(m, i) for m, i in self._all("existing_instances", params)]
+        self._absent.update(set(missing).difference(held))
+        return Locked(rows, held)
 
     def insert_instance(self, row: InstanceRow) -> None:
+        """Queued like the updates when this write transaction found the name free (lock_instances),
+        else inserted at once."""
         params = _params(row)
+        key = (row.machine, row.id)
+        if key in self._absent:
+            self._absent.discard(key)
+            self._inserts.append(params)
+            self._updated.add(key)
+        else:
+            self._insert_now(row, params)
+        row.snapshot_json = params["snapshot"]
+        row.revision = 0
+        row.stored = (row.status, row.paused, row.queued)
+
+    def _insert_now(self, row: InstanceRow, params: dict[str, Any]) -> None:
+        if (row.machine, row.id) in self._updated:  # inserted here already, and waiting: it goes first
+            self._flush_updates()
         if self._exec("insert_instance", params).rowcount != 1:
             if self.get_instance(row.machine, row.id) is not None:
                 raise ConflictError(f"instance {row.id!r} of machine {row.machine!r} already exists; "
                                     "choose another id, or send it events")
             raise StaleRowError(f"instance {row.machine}/{row.id} was being created by another writer")
-        row.snapshot_json = params["snapshot"]
-        row.revision = 0
-        row.stored = (row.status, row.paused, row.queued)
 
     def update_instance(self, row: InstanceRow) -> None:
         """Queued until :meth:`flush` (see ``_updates``); a write transaction locked the row when it

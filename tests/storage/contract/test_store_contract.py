@@ -273,6 +273,22 @@ def test_two_connections_never_claim_the_same_task(open_connection: Opener) -> N
         assert tx.extend_lease(expired.key, "one", 1, 5.0) is False  # the old owner lost it
 
 
+def test_an_instance_found_missing_then_inserted_is_read_back_in_the_same_transaction(store: Store) -> None:
+    _create(store, "a")
+    with store.write() as tx:
+        locked = tx.lock_instances([("m", "a"), ("m", "new")])
+        assert [r.id for r in locked.rows] == ["a"] and locked.held == []
+        assert tx.get_instance("m", "new") is None
+        tx.insert_instance(_row("new"))
+        with pytest.raises(ConflictError):
+            tx.insert_instance(_row("new"))
+        got = tx.get_instance("m", "new")
+        assert got is not None and got.revision == 0
+        assert [r.id for r in tx.list_instances("m")] == ["a", "new"]
+    with store.write() as tx:
+        assert [r.id for r in tx.lock_instances([("m", "new")]).rows] == ["new"]
+
+
 def test_a_task_added_and_claimed_in_one_transaction_is_stored_leased(store: Store) -> None:
     _create(store, "a")
     with store.write() as tx:
