@@ -95,6 +95,13 @@ class PostgresTx(SharedQueries):
         # invokeid), held by this transaction: removing one waits with the other writes (``_removals``)
         self._leased: dict[str, tuple[str, int, str, str, str]] = {}
         self._removals: list[dict[str, Any]] = []
+        # a claim found no more claimable tasks of these services at this time: claims after it in this
+        # transaction look only at the tasks it added (a claim takes tasks in no order; what commits
+        # meanwhile is for the next transaction), until it makes a task claimable (a retry, its new ones)
+        self._drained: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
+        # timer cancellations wait too (an instance that ends cancels its timers, mostly none), by
+        # query, until the next statement on timers or the commit
+        self._cancels: dict[str, list[dict[str, Any]]] = {}
         self.recorded = False  # steps were written: readers of the feed are woken after the commit
 
     # -- statements -----------------------------------------------------------------------------------
@@ -129,13 +136,14 @@ class PostgresTx(SharedQueries):
         history, index, updates = list(self._history), list(self._index), list(self._updates)
         tasks, leased, removals = dict(self._tasks), dict(self._leased), list(self._removals)
         inserts, absent = list(self._inserts), set(self._absent)
+        cancels, drained = {name: list(rows) for name, rows in self._cancels.items()}, self._drained
         try:
             with self.conn.transaction():
                 yield
         except BaseException as exc:
             self._history, self._index, self._updates = history, index, updates
             self._tasks, self._leased, self._removals = tasks, leased, removals
-            self._inserts, self._absent = inserts, absent
+            self._inserts, self._absent, self._cancels, self._drained = inserts, absent, cancels, drained
             self._updated = {(u["machine"], u["id"]) for u in self._updates + self._inserts}
             self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
                                   if r.idempotency_key is not None}
@@ -149,6 +157,7 @@ class PostgresTx(SharedQueries):
         self._flush_updates()
         self._flush_index()
         self._flush_tasks()
+        self._flush_timers()
         if not self._history:
             return
         rows = [r for _, r in self._history]
@@ -403,20 +412,34 @@ class PostgresTx(SharedQueries):
     # -- timers ---------------------------------------------------------------------------------------
 
     def add_timer(self, row: TimerRow) -> None:
+        self._flush_timers()
         self._exec("add_timer", {"key": row.key, "machine": row.machine, "id": row.id, "sendid": row.sendid,
                                  "target": row.target, "event": dumps(row.event), "due_at": row.due_at})
 
-    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> int:
+    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> None:
+        """Queued until the next statement on timers or the commit (see ``_cancels``)."""
         if sendid is None:
-            return self._exec("cancel_all_timers", {"machine": machine, "id": id}).rowcount
-        return self._exec("cancel_timers", {"machine": machine, "id": id, "sendid": sendid}).rowcount
+            self._cancels.setdefault("cancel_all_timers", []).append({"machine": machine, "id": id})
+        else:
+            self._cancels.setdefault("cancel_timers", []).append({"machine": machine, "id": id, "sendid": sendid})
+
+    def _flush_timers(self) -> None:
+        cancels, self._cancels = self._cancels, {}
+        for name, rows in cancels.items():  # deletes: their order among themselves does not matter
+            self._many(name, rows)
+
+    def timers_of(self, machine: str, id: str) -> list[TimerRow]:
+        self._flush_timers()
+        return super().timers_of(machine, id)
 
     def take_due_timers(self, now: float, limit: int) -> list[TimerRow]:
+        self._flush_timers()
         rows = sorted(self._all("take_due_timers", {"now": now, "limit": limit}), key=lambda r: (r[7], r[0]))
         return [TimerRow(k, m, i, s, t, loads(e), d) for _, k, m, i, s, t, e, d in rows]
 
     def next_wakeup(self) -> float | None:
         self._flush_tasks()
+        self._flush_timers()
         row = self._one("next_wakeup")
         return None if row is None or row[0] is None else float(row[0])
 
@@ -438,6 +461,7 @@ class PostgresTx(SharedQueries):
         if not self._tasks:
             return
         waiting, self._tasks = list(self._tasks.values()), {}
+        self._drained = (float("-inf"), frozenset())
         self._many("add_task", [(t.key, t.machine, t.id, t.invokeid, t.service, input, policy, t.attempt,
                                  t.status, t.available_at, t.lease_owner, t.lease_until, created)
                                 for t, input, policy, created in waiting])
@@ -498,21 +522,22 @@ class PostgresTx(SharedQueries):
         if not services or limit <= 0:
             return []
         claimed = self._lease_waiting(now, owner, services, limit, lease_of)
-        if len(claimed) == limit:
+        if len(claimed) == limit or (now <= self._drained[0] and self._drained[1].issuperset(services)):
             return claimed
         self._flush_tasks()
-        rows = self._all("claimable_tasks", {"now": now, "services": list(services), "limit": limit - len(claimed)})
-        for row in rows:
-            task = _task(row)
-            until = now + lease_of(task.policy)
-            params = {"key": task.key, "owner": owner, "until": until, "now": now, "attempt": task.attempt}
-            if self._exec("lease_task", params).rowcount != 1:
-                continue  # a lease that took no row is no claim
-            self._unlease((task.key,))  # an expired lease this transaction held is taken over
-            claimed.append(TaskRow(task.key, task.machine, task.id, task.invokeid, task.service, task.input,
-                                   task.policy, task.attempt + 1, "running", task.available_at, owner,
-                                   until, task.last_error))
-        return claimed
+        rows = [_task(r) for r in self._all("claimable_tasks", {"now": now, "services": list(services),
+                                                                 "limit": limit - len(claimed)})]
+        if len(claimed) + len(rows) < limit:  # the table has no more of them, as far as this transaction
+            self._drained = (now, frozenset(services))  # goes: a later claim here looks no further
+        if not rows:
+            return claimed
+        leased = [dataclasses.replace(t, attempt=t.attempt + 1, status="running", lease_owner=owner,
+                                      lease_until=now + lease_of(t.policy)) for t in rows]
+        self._write_all("lease_task", [{"key": t.key, "owner": owner, "until": t.lease_until, "now": now,
+                                        "attempt": t.attempt - 1} for t in leased],
+                        "claimed tasks changed under their lock")  # held by this transaction: all hit
+        self._unlease(t.key for t in rows)  # an expired lease this transaction held is taken over
+        return claimed + leased
 
     def owned_task(self, key: str, owner: str, attempt: int) -> TaskRow | None:
         self._flush_tasks()
@@ -527,6 +552,7 @@ class PostgresTx(SharedQueries):
     def retry_task(self, key: str, available_at: float, error: str) -> None:
         self._flush_tasks()
         self._unlease((key,))
+        self._drained = (float("-inf"), frozenset())
         self._exec("retry_task", {"key": key, "available_at": available_at, "error": error})
 
     def remove_task(self, key: str) -> None:

@@ -426,10 +426,11 @@ class SQLiteTx(SharedQueries):
                                 "sendid": row.sendid, "target": row.target,
                                 "event": _dumps(row.event), "due_at": row.due_at})
 
-    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> int:
+    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> None:
         if sendid is None:
-            return self._run("cancel_all_timers", {"machine": machine, "id": id})
-        return self._run("cancel_timers", {"machine": machine, "id": id, "sendid": sendid})
+            self._run("cancel_all_timers", {"machine": machine, "id": id})
+        else:
+            self._run("cancel_timers", {"machine": machine, "id": id, "sendid": sendid})
 
     def take_due_timers(self, now: float, limit: int) -> list[TimerRow]:
         rows = sorted(self._all("take_due_timers", {"now": now, "limit": limit}), key=lambda r: (r[7], r[0]))

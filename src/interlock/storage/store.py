@@ -263,7 +263,7 @@ class WriteTx(ReadTx, Protocol):
     def clear_inbox(self, row: InstanceRow) -> int: ...  # the count is 0 after it
     # timers
     def add_timer(self, row: TimerRow) -> None: ...
-    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> int: ...  # None: all
+    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> None: ...  # None: all
     def take_due_timers(self, now: float, limit: int) -> list[TimerRow]:
         """Delete and return timers due at ``now``, earliest first (scheduling order among equals): only
         the rows this transaction deleted, so two writers never both fire one timer."""

@@ -155,6 +155,22 @@ def test_two_connections_never_take_the_same_due_timer(open_connection: Opener) 
         assert tx.take_due_timers(100.0, 10) == []
 
 
+def test_a_cancelled_timer_is_gone_for_every_later_statement_of_the_transaction(store: Store) -> None:
+    _create(store, "a", "b")
+    with store.write() as tx:
+        for id in ("a", "b"):
+            for n in range(2):
+                tx.add_timer(TimerRow(f"m/{id}#1.{n}", "m", id, f"s{n}", None, {"name": "T"}, 5.0 + n))
+    with store.write() as tx:
+        tx.cancel_timers("m", "a", "s0")
+        assert [t.key for t in tx.timers_of("m", "a")] == ["m/a#1.1"]
+        tx.cancel_timers("m", "a", None)
+        tx.add_timer(TimerRow("m/a#2.0", "m", "a", "s0", None, {"name": "T"}, 4.0))  # the same send id again
+        tx.cancel_timers("m", "b", "s1")
+        assert tx.next_wakeup() == 4.0
+        assert [t.key for t in tx.take_due_timers(100.0, 10)] == ["m/a#2.0", "m/b#1.0"]
+
+
 def _take_timers(store: Store) -> list[TimerRow]:
     with store.write() as tx:
         return tx.take_due_timers(100.0, 10)
@@ -300,6 +316,22 @@ def test_a_task_added_and_claimed_in_one_transaction_is_stored_leased(store: Sto
         assert tx.tasks_of("m", "a") == [task]
         assert tx.claim_tasks(3.0, owner="two", services=["charge"], limit=3, lease_of=RetryPolicy.lease_of) == []
         assert tx.owned_task("m/a#1.x", "one", 1) == task
+
+
+def test_a_claim_after_a_retry_in_the_same_transaction_finds_the_task_again(store: Store) -> None:
+    _create(store, "a")
+    with store.write() as tx:
+        tx.add_task(TaskRow("m/a#1.0", "m", "a", "i0", "charge", {}, {"lease_seconds": 5.0}), 1.0)
+    with store.write() as tx:
+        [task] = tx.claim_tasks(2.0, owner="one", services=["charge"], limit=5, lease_of=RetryPolicy.lease_of)
+        assert (task.attempt, task.lease_owner, task.lease_until) == (1, "one", 7.0)
+        assert tx.claim_tasks(2.0, owner="two", services=["charge"], limit=5, lease_of=RetryPolicy.lease_of) == []
+        tx.retry_task(task.key, 2.0, "boom")
+        [again] = tx.claim_tasks(2.0, owner="two", services=["charge"], limit=5, lease_of=RetryPolicy.lease_of)
+        assert (again.attempt, again.lease_owner, again.last_error) == (2, "two", "boom")
+        tx.add_task(TaskRow("m/a#1.1", "m", "a", "i1", "charge", {}, {"lease_seconds": 5.0}), 2.0)
+        assert [t.key for t in tx.claim_tasks(2.0, owner="three", services=["charge"], limit=5,
+                                              lease_of=RetryPolicy.lease_of)] == ["m/a#1.1"]
 
 
 def test_locked_tasks_are_removed_only_by_the_attempt_that_holds_them(store: Store) -> None:
