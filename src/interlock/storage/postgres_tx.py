@@ -102,6 +102,8 @@ class PostgresTx(SharedQueries):
         # timer cancellations wait too (an instance that ends cancels its timers, mostly none), by
         # query, until the next statement on timers or the commit
         self._cancels: dict[str, list[dict[str, Any]]] = {}
+        # the statements :meth:`flush` sent in its pipeline, each with the rows that must hit (None: any)
+        self._sent: list[tuple[psycopg.Cursor[Any], int | None, str]] | None = None
         self.recorded = False  # steps were written: readers of the feed are woken after the commit
 
     # -- statements -----------------------------------------------------------------------------------
@@ -122,11 +124,27 @@ class PostgresTx(SharedQueries):
         return self._exec(name, params).rowcount
 
     def _many(self, name: str, rows: Sequence[Any]) -> None:
+        self._send(name, rows, None, "")
+
+    def _write_all(self, name: str, rows: list[dict[str, Any]], missed: str) -> None:
+        """One executemany whose every row must hit (else :class:`StaleRowError`)."""
+        self._send(name, rows, len(rows), missed)
+
+    def _send(self, name: str, rows: Sequence[Any], hits: int | None, missed: str) -> None:
+        """One executemany (one round trip); inside :meth:`flush`, one more statement of its pipeline,
+        whose rows are counted after the pipeline's one sync (when it is left)."""
         try:
+            if self._sent is not None:
+                cur = self.conn.cursor()
+                cur.executemany(_Q[name], rows)
+                self._sent.append((cur, hits, missed))
+                return
             with self.conn.cursor() as cur:
                 cur.executemany(_Q[name], rows)
+                hit = cur.rowcount
         except psycopg.Error as exc:
             raise translate(exc, f"running {name}") from exc
+        _all_hit(hit, hits, missed)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -152,19 +170,31 @@ class PostgresTx(SharedQueries):
             raise
 
     def flush(self) -> None:
-        """Write the waiting instance updates, index moves, tasks and history records (positions come
-        after the commit: sequence_changes)."""
-        self._flush_updates()
-        self._flush_index()
-        self._flush_tasks()
-        self._flush_timers()
-        if not self._history:
+        """Write the waiting instance updates, index moves, tasks, timer cancellations and history
+        records (positions come after the commit: sequence_changes), in one pipeline: one round trip."""
+        if not (self._inserts or self._updates or self._index or self._tasks or self._removals
+                or self._cancels or self._history):
             return
-        rows = [r for _, r in self._history]
-        self._history.clear()
-        self._history_keys.clear()
-        self._many("append_history", rows)
-        self.recorded = True
+        self._sent = []
+        try:
+            with self.conn.pipeline():  # leaving it syncs: the one round trip
+                self._flush_updates()
+                self._flush_index()
+                self._flush_tasks()
+                self._flush_timers()
+                if self._history:
+                    rows = [r for _, r in self._history]
+                    self._history.clear()
+                    self._history_keys.clear()
+                    self._many("append_history", rows)
+                    self.recorded = True
+        except psycopg.Error as exc:
+            raise translate(exc, "writing the transaction's waiting rows") from exc
+        finally:
+            sent, self._sent = self._sent, None
+        for cur, hits, missed in sent:
+            _all_hit(cur.rowcount, hits, missed)
+            cur.close()
 
     def _flush_updates(self) -> None:
         """The waiting new instances, then the waiting instance updates, in order; each must hit its row
@@ -180,17 +210,6 @@ class PostgresTx(SharedQueries):
         self._updated.clear()
         self._write_all("update_instance", rows, "instance updates found their row changed since it was read "
                         "(another writer)")
-
-    def _write_all(self, name: str, rows: list[dict[str, Any]], missed: str) -> None:
-        """One executemany whose every row must hit (else :class:`StaleRowError`)."""
-        try:
-            with self.conn.cursor() as cur:
-                cur.executemany(_Q[name], rows)
-                hit = cur.rowcount
-        except psycopg.Error as exc:
-            raise translate(exc, f"running {name}") from exc
-        if hit != len(rows):
-            raise StaleRowError(f"{len(rows) - hit} of {len(rows)} {missed}")
 
     def _flush_index(self) -> None:
         """The waiting index moves, netted per row: a row's first move says whether it was stored before
@@ -569,6 +588,12 @@ class PostgresTx(SharedQueries):
         self._flush_tasks()
         params = {"key": key, "owner": owner, "attempt": attempt}
         return self._exec("remove_owned_task", params).rowcount == 1
+
+
+def _all_hit(hit: int, hits: int | None, missed: str) -> None:
+    """:class:`StaleRowError` when a statement whose every row must hit (``hits`` of them) did not."""
+    if hits is not None and hit != hits:
+        raise StaleRowError(f"{hits - hit} of {hits} {missed}")
 
 
 def _params(row: InstanceRow) -> dict[str, Any]:
