@@ -194,7 +194,6 @@ def _services_only(chart: Chart, invocations: dict[str, tuple[str, int]]) -> boo
     return True
 
 
-
 def _forget_old(unit: Unit, row: InstanceRow, invokeid: str) -> None:
     """A new invocation starts under ``invokeid`` (a state entered again): drop what an earlier one sent
     that is still queued (a task's result, a child's done event or its events to its parent), in the

@@ -2,9 +2,10 @@
 
 History records wait in the transaction until it commits (or a read of the history needs them), and get
 their change-feed positions after it has committed (:meth:`PostgresTx.sequence_changes`), so recording a
-step locks nothing shared. Instance updates, index moves and new tasks wait too (a claim in the same
-transaction leases waiting tasks where they are: a workflow's next step is inserted already claimed).
-Everything else is written at once.
+step locks nothing shared. Instance inserts and updates, index moves, new tasks, task removals and timer
+cancellations wait too, until a statement that must see them or the commit, where they all go out in one
+pipeline (one round trip). A claim in the same transaction leases waiting tasks where they are (a
+workflow's next step is inserted already claimed). Everything else is written at once.
 """
 
 from __future__ import annotations
