@@ -3,8 +3,8 @@
 psycopg has no statement hook and ``pg_stat_statements`` needs a server restart, so :func:`counting`
 wraps psycopg's cursor methods in this process for the duration of a block. Every ``execute`` is one
 statement and one round trip; an ``executemany`` is as many statements as rows but one round trip
-(psycopg pipelines it); ``BEGIN``/``COMMIT`` (and ``SAVEPOINT``/``RELEASE``) are two of each per
-transaction block. Connections listed in ``ignore`` (a benchmark's own watcher) are not counted.
+(psycopg pipelines it), and none when sent inside a pipeline the caller opened, whose ``sync`` is the
+round trip (counted when the pipeline block is left); ``BEGIN``/``COMMIT`` (and ``SAVEPOINT``/``RELEASE``) are two of each per transaction block. Connections listed in ``ignore`` (a benchmark's own watcher) are not counted.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ class Tally:
     by_text: Counter[str] = field(default_factory=Counter)  # the first words of each statement
     ignore: set[int] = field(default_factory=set)  # id() of connections not to count
 
-    def note(self, conn: Any, query: Any, statements: int) -> None:
+    def note(self, conn: Any, query: Any, statements: int, round_trips: int = 1) -> None:
         if id(conn) in self.ignore:
             return
         self.statements += statements
-        self.round_trips += 1
+        self.round_trips += round_trips
         text = query.decode() if isinstance(query, bytes) else str(query)
         words = " ".join(line.strip() for line in text.splitlines() if line.strip() and
                          not line.strip().startswith("--"))
@@ -40,8 +40,8 @@ class Tally:
 def counting() -> Iterator[Tally]:
     """Count every statement run through psycopg (any connection of this process) inside the block."""
     tally = Tally()
-    cursor, transaction = psycopg.Cursor, psycopg.Transaction
-    execute, executemany, enter = cursor.execute, cursor.executemany, transaction.__enter__
+    cursor, transaction, connection = psycopg.Cursor, psycopg.Transaction, psycopg.Connection
+    execute, executemany, enter, pipeline = cursor.execute, cursor.executemany, transaction.__enter__, connection.pipeline
 
     def counted_execute(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
         tally.note(self.connection, query, 1)
@@ -49,8 +49,16 @@ def counting() -> Iterator[Tally]:
 
     def counted_executemany(self: Any, query: Any, params_seq: Any, **kw: Any) -> Any:
         rows = list(params_seq)
-        tally.note(self.connection, query, len(rows))
+        piped = self.connection._pipeline is not None  # sent with others; their sync is the round trip
+        tally.note(self.connection, query, len(rows), 0 if piped else 1)
         return executemany(self, query, rows, **kw)
+
+    @contextmanager
+    def counted_pipeline(self: Any) -> Iterator[Any]:
+        with pipeline(self) as block:
+            yield block
+        if id(self) not in tally.ignore:  # leaving the block syncs it
+            tally.round_trips += 1
 
     def counted_enter(self: Any) -> Any:
         if id(self.connection) not in tally.ignore:  # BEGIN/SAVEPOINT now, COMMIT/RELEASE at exit
@@ -61,11 +69,13 @@ def counting() -> Iterator[Tally]:
 
     cursor.execute, cursor.executemany = counted_execute, counted_executemany  # type: ignore[method-assign]
     transaction.__enter__ = counted_enter  # type: ignore[method-assign]
+    connection.pipeline = counted_pipeline  # type: ignore[method-assign,assignment]
     try:
         yield tally
     finally:
         cursor.execute, cursor.executemany = execute, executemany  # type: ignore[method-assign]
         transaction.__enter__ = enter  # type: ignore[method-assign]
+        connection.pipeline = pipeline  # type: ignore[method-assign]
 
 
 def per_workflow(url: str, count: int = 50) -> Tally:

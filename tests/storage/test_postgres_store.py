@@ -11,7 +11,7 @@ import pytest
 from interlock.errors import StorageError
 from interlock.storage.postgres import PostgresStore
 from interlock.storage.queries import migrations
-from interlock.storage.store import HistoryRow, InstanceRow
+from interlock.storage.store import HistoryRow, InstanceRow, Locked, StaleRowError
 from tests.postgres_support import fresh_database
 
 CATALOG = """
@@ -140,6 +140,23 @@ def test_rows_another_transaction_holds_are_skipped_and_named_not_waited_for() -
                 assert locked.held == [("m", "a")]
             with second.write() as tx:  # released with the first's commit
                 assert [r.id for r in tx.lock_instances([("m", "a")]).rows] == ["a"]
+        finally:
+            first.close()
+            second.close()
+
+
+def test_a_name_found_free_then_taken_by_another_writer_fails_the_transaction_as_a_lost_race() -> None:
+    row = InstanceRow("m", "x", "1", "active", False, 0, 0, {"configuration": ["m"], "context": {}})
+    with fresh_database() as url:
+        first, second = PostgresStore(url), PostgresStore(url)
+        try:
+            with pytest.raises(StaleRowError), first.write() as mine:
+                assert mine.lock_instances([("m", "x")]) == Locked([], [])
+                mine.insert_instance(row)  # waits for the commit: the name was free
+                with second.write() as theirs:
+                    theirs.insert_instance(row)
+            with first.write() as tx:  # nothing of the lost transaction was kept; the row is theirs
+                assert tx.lock_instances([("m", "x")]).rows[0].revision == 0
         finally:
             first.close()
             second.close()

@@ -185,7 +185,7 @@ def apply_event(unit: Unit, row: InstanceRow, event: Event, *, idempotency_key: 
     chart = unit.registry.chart(row.machine, row.version)
     snap = unit.snapshot(row)
     try:
-        reach = reach_of(unit, row, snap.invocations)
+        reach = reach_of(unit, chart, row, snap.invocations)
         result = unit.watchdog.run(f"the step of {row.machine}/{row.id} on event {event.name!r}",
                                    lambda: step(chart, snap, event, now=unit.now, reachable=reach))
     except KeyError:

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from interlock.core.chart import Chart
 from interlock.core.effects import Effect, InvokeEffect, LogEffect, SendEffect
 from interlock.core.events import Event
 from interlock.core.reach import Reach
@@ -173,15 +174,24 @@ def _post(unit: Unit, row: InstanceRow, event: Event, target: str, cause: str) -
     unit.task_added(cause)
 
 
-def reach_of(unit: Unit, row: InstanceRow, invocations: dict[str, tuple[str, int]]) -> Reach:
+def reach_of(unit: Unit, chart: Chart, row: InstanceRow, invocations: dict[str, tuple[str, int]]) -> Reach:
     """What a step of ``row`` knows before it runs (core/reach.py): the invoke ids of its child instances.
     Other instances are not listed: a ``#_scxml_`` id that cannot name an instance is unreachable at
     once; one that can is resolved when the send is dispatched."""
-    if not invocations:  # no active invocation: no child to reach (and no query on the hot path)
-        return unit.registry.no_children
+    if not invocations or _services_only(chart, invocations):  # no child to reach (and no query on
+        return unit.registry.no_children  # the hot path: a workflow's every step invokes a service)
     ids = frozenset(c.parent_invokeid for c in unit.tx.children(row.machine, row.id) if c.parent_invokeid)
     return Reach(ids, SESSION_IDS, unit.registry.http_location)
 
+
+def _services_only(chart: Chart, invocations: dict[str, tuple[str, int]]) -> bool:
+    """Every active invocation names a service (a fixed ``service:`` src, no inline content: never a
+    child instance, see ``_invoke``), so the instance has no child to look up."""
+    for state, index in invocations.values():
+        spec = chart.states[state].invokes[index]
+        if spec.srcexpr is not None or spec.content is not None or not (spec.src or "").startswith("service:"):
+            return False
+    return True
 
 
 def _forget_old(unit: Unit, row: InstanceRow, invokeid: str) -> None:

@@ -15,7 +15,9 @@ The writer keeps instance rows and parsed snapshots between transactions (:class
 step of a hot instance reads nothing; see unit.py for when the cache is dropped. Before running a batch
 it reads the rows its commands name (``instance_key``: writes.py) that it does not hold, all in one
 statement (``WriteTx.lock_instances``; on PostgreSQL one ``FOR UPDATE SKIP LOCKED``); a command whose row
-another writer holds waits for the next batch instead of failing this one.
+another writer holds waits for the next batch instead of failing this one. The tasks whose results the
+batch records (``task_lease``) are held the same way (``WriteTx.lock_tasks``), so removing each costs no
+statement of its own.
 
 Tasks a batch creates are claimed for this process's worker in the same transaction, when it has free
 threads (:class:`TaskClaimer`), and handed to it after the commit: a workflow's first step then costs no
@@ -294,6 +296,7 @@ class Writer:
             cache.trim()
             now = self.clock.now()
             held = _read_rows(tx, batch, cache)
+            _lock_tasks(tx, batch)
             for index, (fn, sink) in enumerate(batch):
                 if held and (key := getattr(fn, "instance_key", None)) in held:
                     retry.append(((fn, sink), StaleRowError(f"another writer held instance {key[0]}/{key[1]}")))
@@ -346,6 +349,13 @@ def _read_rows(tx: WriteTx, batch: list[tuple[Command, Sink]], cache: RowCache) 
     for row in locked.rows:
         cache.rows[(row.machine, row.id)] = row
     return set(locked.held)
+
+
+def _lock_tasks(tx: WriteTx, batch: list[tuple[Command, Sink]]) -> None:
+    """Hold the tasks whose attempts' results the batch records (``task_lease``) in one statement."""
+    leases = [lease for fn, _ in batch if (lease := getattr(fn, "task_lease", None)) is not None]
+    if leases:
+        tx.lock_tasks(leases)
 
 
 def _answer(answers: list[Answer]) -> None:

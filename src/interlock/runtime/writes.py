@@ -87,6 +87,12 @@ class Create:
     version: str | None = None
     caller: dict[str, Any] | None = None  # who asks (auth.policy.caller_of); None: trusted code
 
+    @property
+    def instance_key(self) -> Key:
+        """Looked up with the rest of the batch's rows in one statement: on PostgreSQL a name found free
+        there needs no look of its own, and the new row goes out with the batch's other writes."""
+        return (self.machine, self.id)
+
     def __call__(self, unit: Unit) -> Written:
         created = apply.create(unit, self.machine, self.id, input=self.input, version=self.version,
                                caller=self.caller)
@@ -196,6 +202,12 @@ class RecordTask:
         """The instance the result goes to (the task names it): read (and on PostgreSQL locked) with the
         rest of the batch's rows in one statement, instead of one lookup per result."""
         return (self.task.machine, self.task.id)
+
+    @property
+    def task_lease(self) -> tuple[str, str, int]:
+        """The attempt whose result this is: held with the rest of the batch's in one statement
+        (``WriteTx.lock_tasks``), instead of one removal of its task per result."""
+        return (self.task.key, self.owner, self.task.attempt)
 
     def __call__(self, unit: Unit) -> TaskRecorded:
         verdict = commands.complete(unit, self.task, self.owner, self.result, self.rng)

@@ -2,12 +2,16 @@
 
 History records wait in the transaction until it commits (or a read of the history needs them), and get
 their change-feed positions after it has committed (:meth:`PostgresTx.sequence_changes`), so recording a
-step locks nothing shared. Everything else is written at once.
+step locks nothing shared. Instance inserts and updates, index moves, new tasks, task removals and timer
+cancellations wait too, until a statement that must see them or the commit, where they all go out in one
+pipeline (one round trip). A claim in the same transaction leases waiting tasks where they are (a
+workflow's next step is inserted already claimed). Everything else is written at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -80,6 +84,27 @@ class PostgresTx(SharedQueries):
         # read of one of them, a read of many instances or the commit: one statement per transaction
         self._updates: list[dict[str, Any]] = []
         self._updated: set[tuple[str, str]] = set()
+        # new instances wait too, before the updates (one statement; a name another writer took
+        # meanwhile fails the whole transaction, whose commands then run again and see it taken); and
+        # the instances lock_instances found missing are known missing without another look
+        self._inserts: list[dict[str, Any]] = []
+        self._absent: set[tuple[str, str]] = set()
+        # new tasks wait too, by key, with their encoded input and policy, until the next statement on
+        # tasks or the commit; a claim leases them here first (a claim takes claimable tasks in no order)
+        self._tasks: dict[str, tuple[TaskRow, str, str, float]] = {}
+        # tasks lock_tasks found still leased to the attempt named (key -> owner, attempt, machine, id,
+        # invokeid), held by this transaction: removing one waits with the other writes (``_removals``)
+        self._leased: dict[str, tuple[str, int, str, str, str]] = {}
+        self._removals: list[dict[str, Any]] = []
+        # a claim found no more claimable tasks of these services at this time: claims after it in this
+        # transaction look only at the tasks it added (a claim takes tasks in no order; what commits
+        # meanwhile is for the next transaction), until it makes a task claimable (a retry, its new ones)
+        self._drained: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
+        # timer cancellations wait too (an instance that ends cancels its timers, mostly none), by
+        # query, until the next statement on timers or the commit
+        self._cancels: dict[str, list[dict[str, Any]]] = {}
+        # the statements :meth:`flush` sent in its pipeline, each with the rows that must hit (None: any)
+        self._sent: list[tuple[psycopg.Cursor[Any], int | None, str]] | None = None
         self.recorded = False  # steps were written: readers of the feed are woken after the commit
 
     # -- statements -----------------------------------------------------------------------------------
@@ -99,12 +124,28 @@ class PostgresTx(SharedQueries):
     def _run(self, name: str, params: Any = None) -> int:
         return self._exec(name, params).rowcount
 
-    def _many(self, name: str, rows: list[tuple[Any, ...]]) -> None:
+    def _many(self, name: str, rows: Sequence[Any]) -> None:
+        self._send(name, rows, None, "")
+
+    def _write_all(self, name: str, rows: list[dict[str, Any]], missed: str) -> None:
+        """One executemany whose every row must hit (else :class:`StaleRowError`)."""
+        self._send(name, rows, len(rows), missed)
+
+    def _send(self, name: str, rows: Sequence[Any], hits: int | None, missed: str) -> None:
+        """One executemany (one round trip); inside :meth:`flush`, one more statement of its pipeline,
+        whose rows are counted after the pipeline's one sync (when it is left)."""
         try:
+            if self._sent is not None:
+                cur = self.conn.cursor()
+                cur.executemany(_Q[name], rows)
+                self._sent.append((cur, hits, missed))
+                return
             with self.conn.cursor() as cur:
                 cur.executemany(_Q[name], rows)
+                hit = cur.rowcount
         except psycopg.Error as exc:
             raise translate(exc, f"running {name}") from exc
+        _all_hit(hit, hits, missed)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -112,12 +153,17 @@ class PostgresTx(SharedQueries):
         then propagates. What waited from before the block waits again after a rollback: a read inside
         may have written it, and the rollback undid that."""
         history, index, updates = list(self._history), list(self._index), list(self._updates)
+        tasks, leased, removals = dict(self._tasks), dict(self._leased), list(self._removals)
+        inserts, absent = list(self._inserts), set(self._absent)
+        cancels, drained = {name: list(rows) for name, rows in self._cancels.items()}, self._drained
         try:
             with self.conn.transaction():
                 yield
         except BaseException as exc:
             self._history, self._index, self._updates = history, index, updates
-            self._updated = {(u["machine"], u["id"]) for u in self._updates}
+            self._tasks, self._leased, self._removals = tasks, leased, removals
+            self._inserts, self._absent, self._cancels, self._drained = inserts, absent, cancels, drained
+            self._updated = {(u["machine"], u["id"]) for u in self._updates + self._inserts}
             self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
                                   if r.idempotency_key is not None}
             if isinstance(exc, psycopg.Error):
@@ -125,33 +171,46 @@ class PostgresTx(SharedQueries):
             raise
 
     def flush(self) -> None:
-        """Write the waiting index moves and history records (positions come after the commit:
-        sequence_changes)."""
-        self._flush_updates()
-        self._flush_index()
-        if not self._history:
+        """Write the waiting instance updates, index moves, tasks, timer cancellations and history
+        records (positions come after the commit: sequence_changes), in one pipeline: one round trip."""
+        if not (self._inserts or self._updates or self._index or self._tasks or self._removals
+                or self._cancels or self._history):
             return
-        rows = [r for _, r in self._history]
-        self._history.clear()
-        self._history_keys.clear()
-        self._many("append_history", rows)
-        self.recorded = True
+        self._sent = []
+        try:
+            with self.conn.pipeline():  # leaving it syncs: the one round trip
+                self._flush_updates()
+                self._flush_index()
+                self._flush_tasks()
+                self._flush_timers()
+                if self._history:
+                    rows = [r for _, r in self._history]
+                    self._history.clear()
+                    self._history_keys.clear()
+                    self._many("append_history", rows)
+                    self.recorded = True
+        except psycopg.Error as exc:
+            raise translate(exc, "writing the transaction's waiting rows") from exc
+        finally:
+            sent, self._sent = self._sent, None
+        for cur, hits, missed in sent:
+            _all_hit(cur.rowcount, hits, missed)
+            cur.close()
 
     def _flush_updates(self) -> None:
-        """The waiting instance updates, in order; each must hit its row (compare-and-set)."""
+        """The waiting new instances, then the waiting instance updates, in order; each must hit its row
+        (compare-and-set)."""
+        if self._inserts:
+            rows, self._inserts = self._inserts, []
+            if not self._updates:
+                self._updated.clear()
+            self._write_all("insert_instance", rows, "instance inserts found their name taken (another writer)")
         if not self._updates:
             return
         rows, self._updates = self._updates, []
         self._updated.clear()
-        try:
-            with self.conn.cursor() as cur:
-                cur.executemany(_Q["update_instance"], rows)
-                hit = cur.rowcount
-        except psycopg.Error as exc:
-            raise translate(exc, "running update_instance") from exc
-        if hit != len(rows):
-            raise StaleRowError(f"{len(rows) - hit} of {len(rows)} instance updates found their row changed "
-                                "since it was read (another writer)")
+        self._write_all("update_instance", rows, "instance updates found their row changed since it was read "
+                        "(another writer)")
 
     def _flush_index(self) -> None:
         """The waiting index moves, netted per row: a row's first move says whether it was stored before
@@ -197,6 +256,8 @@ class PostgresTx(SharedQueries):
     # -- instances ------------------------------------------------------------------------------------
 
     def get_instance(self, machine: str, id: str) -> InstanceRow | None:
+        if (machine, id) in self._absent:
+            return None
         if (machine, id) in self._updated:
             self._flush_updates()
         row = self._one(self._get, {"machine": machine, "id": id})
@@ -215,18 +276,33 @@ class PostgresTx(SharedQueries):
         got = {(r.machine, r.id) for r in rows}
         missing = [k for k in dict.fromkeys(keys) if k not in got]
         params = {"machines": [m for m, _ in missing], "ids": [i for _, i in missing]}
-        return Locked(rows, [(m, i) for m, i in self._all("existing_instances", params)])
+        held = [(m, i) for m, i in self._all("existing_instances", params)]
+        self._absent.update(set(missing).difference(held))
+        return Locked(rows, held)
 
     def insert_instance(self, row: InstanceRow) -> None:
+        """Queued like the updates when this write transaction found the name free (lock_instances),
+        else inserted at once."""
         params = _params(row)
+        key = (row.machine, row.id)
+        if key in self._absent:
+            self._absent.discard(key)
+            self._inserts.append(params)
+            self._updated.add(key)
+        else:
+            self._insert_now(row, params)
+        row.snapshot_json = params["snapshot"]
+        row.revision = 0
+        row.stored = (row.status, row.paused, row.queued)
+
+    def _insert_now(self, row: InstanceRow, params: dict[str, Any]) -> None:
+        if (row.machine, row.id) in self._updated:  # inserted here already, and waiting: it goes first
+            self._flush_updates()
         if self._exec("insert_instance", params).rowcount != 1:
             if self.get_instance(row.machine, row.id) is not None:
                 raise ConflictError(f"instance {row.id!r} of machine {row.machine!r} already exists; "
                                     "choose another id, or send it events")
             raise StaleRowError(f"instance {row.machine}/{row.id} was being created by another writer")
-        row.snapshot_json = params["snapshot"]
-        row.revision = 0
-        row.stored = (row.status, row.paused, row.queued)
 
     def update_instance(self, row: InstanceRow) -> None:
         """Queued until :meth:`flush` (see ``_updates``); a write transaction locked the row when it
@@ -356,30 +432,107 @@ class PostgresTx(SharedQueries):
     # -- timers ---------------------------------------------------------------------------------------
 
     def add_timer(self, row: TimerRow) -> None:
+        self._flush_timers()
         self._exec("add_timer", {"key": row.key, "machine": row.machine, "id": row.id, "sendid": row.sendid,
                                  "target": row.target, "event": dumps(row.event), "due_at": row.due_at})
 
-    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> int:
+    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> None:
+        """Queued until the next statement on timers or the commit (see ``_cancels``)."""
         if sendid is None:
-            return self._exec("cancel_all_timers", {"machine": machine, "id": id}).rowcount
-        return self._exec("cancel_timers", {"machine": machine, "id": id, "sendid": sendid}).rowcount
+            self._cancels.setdefault("cancel_all_timers", []).append({"machine": machine, "id": id})
+        else:
+            self._cancels.setdefault("cancel_timers", []).append({"machine": machine, "id": id, "sendid": sendid})
+
+    def _flush_timers(self) -> None:
+        cancels, self._cancels = self._cancels, {}
+        for name, rows in cancels.items():  # deletes: their order among themselves does not matter
+            self._many(name, rows)
+
+    def timers_of(self, machine: str, id: str) -> list[TimerRow]:
+        self._flush_timers()
+        return super().timers_of(machine, id)
 
     def take_due_timers(self, now: float, limit: int) -> list[TimerRow]:
+        self._flush_timers()
         rows = sorted(self._all("take_due_timers", {"now": now, "limit": limit}), key=lambda r: (r[7], r[0]))
         return [TimerRow(k, m, i, s, t, loads(e), d) for _, k, m, i, s, t, e, d in rows]
 
     def next_wakeup(self) -> float | None:
+        self._flush_tasks()
+        self._flush_timers()
         row = self._one("next_wakeup")
         return None if row is None or row[0] is None else float(row[0])
 
     # -- tasks ----------------------------------------------------------------------------------------
 
     def add_task(self, row: TaskRow, now: float) -> None:
-        self._exec("add_task", {"key": row.key, "machine": row.machine, "id": row.id, "invokeid": row.invokeid,
-                                "service": row.service, "input": dumps(row.input),
-                                "policy": dumps(row.policy), "now": now})
+        """Queued until the next statement on tasks or the commit (see ``_tasks``)."""
+        if row.key in self._tasks:
+            raise StaleRowError(f"task {row.key} was added twice in one transaction")
+        task = dataclasses.replace(row, attempt=0, status="pending", available_at=now, lease_owner=None,
+                                   lease_until=None, last_error=None)
+        self._tasks[row.key] = (task, dumps(row.input), dumps(row.policy), now)
+
+    def _flush_tasks(self) -> None:
+        """The waiting removals, then the waiting new tasks."""
+        if self._removals:
+            removals, self._removals = self._removals, []
+            self._many("remove_task", removals)
+        if not self._tasks:
+            return
+        waiting, self._tasks = list(self._tasks.values()), {}
+        self._drained = (float("-inf"), frozenset())
+        self._many("add_task", [(t.key, t.machine, t.id, t.invokeid, t.service, input, policy, t.attempt,
+                                 t.status, t.available_at, t.lease_owner, t.lease_until, created)
+                                for t, input, policy, created in waiting])
+
+    def _lease_waiting(self, now: float, owner: str, services: Sequence[str], limit: int,
+                       lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]:
+        """Claim tasks added in this transaction and not written yet: what ``lease_task`` would make of
+        them, with input and policy as the table would give them back."""
+        claimed: list[TaskRow] = []
+        for key, (task, input, policy, created) in self._tasks.items():
+            if len(claimed) >= limit:
+                break
+            if task.status != "pending" or task.service not in services or task.available_at > now:
+                continue
+            stored = loads(policy)
+            leased = dataclasses.replace(task, input=loads(input), policy=stored, attempt=task.attempt + 1,
+                                         status="running", lease_owner=owner, lease_until=now + lease_of(stored))
+            self._tasks[key] = (leased, input, policy, created)
+            claimed.append(leased)
+        return claimed
+
+    def tasks_of(self, machine: str, id: str) -> list[TaskRow]:
+        self._flush_tasks()
+        return super().tasks_of(machine, id)
+
+    def lock_tasks(self, leases: Sequence[tuple[str, str, int]]) -> None:
+        """Hold, in one statement, the tasks still leased to these attempts (``key, owner, attempt``):
+        :meth:`remove_owned_task` of one then needs no statement of its own (no claim can take it over
+        before the commit: the row is locked), and its removal waits with the other writes."""
+        wanted = [lease for lease in dict.fromkeys(leases) if lease[0] not in self._leased]
+        if not wanted:
+            return
+        self._flush_tasks()
+        rows = self._all("lock_tasks", {"keys": [k for k, _, _ in wanted], "owners": [o for _, o, _ in wanted],
+                                        "attempts": [a for _, _, a in wanted]})
+        for key, owner, attempt, machine, id, invokeid in rows:
+            self._leased[key] = (owner, attempt, machine, id, invokeid)
+
+    def _unlease(self, keys: Any = (), *, machine: str | None = None, id: str | None = None,
+                 invokeid: str | None = None) -> None:
+        """Forget held leases a statement changes (by key, or an instance's: all or one invoke's)."""
+        for key in list(keys):
+            self._leased.pop(key, None)
+        if machine is not None:
+            for key, (_, _, m, i, inv) in list(self._leased.items()):
+                if m == machine and i == id and (invokeid is None or inv == invokeid):
+                    del self._leased[key]
 
     def cancel_tasks(self, machine: str, id: str, invokeid: str | None) -> int:
+        self._flush_tasks()
+        self._unlease(machine=machine, id=id, invokeid=invokeid)
         if invokeid is None:
             return self._exec("cancel_all_tasks", {"machine": machine, "id": id}).rowcount
         return self._exec("cancel_tasks", {"machine": machine, "id": id, "invokeid": invokeid}).rowcount
@@ -388,36 +541,60 @@ class PostgresTx(SharedQueries):
                     lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]:
         if not services or limit <= 0:
             return []
-        rows = self._all("claimable_tasks", {"now": now, "services": list(services), "limit": limit})
-        claimed = []
-        for row in rows:
-            task = _task(row)
-            until = now + lease_of(task.policy)
-            params = {"key": task.key, "owner": owner, "until": until, "now": now, "attempt": task.attempt}
-            if self._exec("lease_task", params).rowcount != 1:
-                continue  # a lease that took no row is no claim
-            claimed.append(TaskRow(task.key, task.machine, task.id, task.invokeid, task.service, task.input,
-                                   task.policy, task.attempt + 1, "running", task.available_at, owner,
-                                   until, task.last_error))
-        return claimed
+        claimed = self._lease_waiting(now, owner, services, limit, lease_of)
+        if len(claimed) == limit or (now <= self._drained[0] and self._drained[1].issuperset(services)):
+            return claimed
+        self._flush_tasks()
+        rows = [_task(r) for r in self._all("claimable_tasks", {"now": now, "services": list(services),
+                                                                 "limit": limit - len(claimed)})]
+        if len(claimed) + len(rows) < limit:  # the table has no more of them, as far as this transaction
+            self._drained = (now, frozenset(services))  # goes: a later claim here looks no further
+        if not rows:
+            return claimed
+        leased = [dataclasses.replace(t, attempt=t.attempt + 1, status="running", lease_owner=owner,
+                                      lease_until=now + lease_of(t.policy)) for t in rows]
+        self._write_all("lease_task", [{"key": t.key, "owner": owner, "until": t.lease_until, "now": now,
+                                        "attempt": t.attempt - 1} for t in leased],
+                        "claimed tasks changed under their lock")  # held by this transaction: all hit
+        self._unlease(t.key for t in rows)  # an expired lease this transaction held is taken over
+        return claimed + leased
 
     def owned_task(self, key: str, owner: str, attempt: int) -> TaskRow | None:
+        self._flush_tasks()
         row = self._one("owned_task", {"key": key, "owner": owner, "attempt": attempt})
         return _task(row) if row else None
 
     def extend_lease(self, key: str, owner: str, attempt: int, until: float) -> bool:
+        self._flush_tasks()
         params = {"key": key, "owner": owner, "attempt": attempt, "until": until}
         return self._exec("extend_lease", params).rowcount == 1
 
     def retry_task(self, key: str, available_at: float, error: str) -> None:
+        self._flush_tasks()
+        self._unlease((key,))
+        self._drained = (float("-inf"), frozenset())
         self._exec("retry_task", {"key": key, "available_at": available_at, "error": error})
 
     def remove_task(self, key: str) -> None:
+        self._flush_tasks()
+        self._unlease((key,))
         self._exec("remove_task", {"key": key})
 
     def remove_owned_task(self, key: str, owner: str, attempt: int) -> bool:
+        held = self._leased.get(key)
+        if held is not None and held[:2] == (owner, attempt):  # held since lock_tasks: it is still ours
+            del self._leased[key]
+            self._removals.append({"key": key})
+            return True
+        self._flush_tasks()
         params = {"key": key, "owner": owner, "attempt": attempt}
         return self._exec("remove_owned_task", params).rowcount == 1
+
+
+def _all_hit(hit: int, hits: int | None, missed: str) -> None:
+    """:class:`StaleRowError` when a statement whose every row must hit (``hits`` of them) did not."""
+    if hits is not None and hit != hits:
+        raise StaleRowError(f"{hits - hit} of {hits} {missed}")
 
 
 def _params(row: InstanceRow) -> dict[str, Any]:

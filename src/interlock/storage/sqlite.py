@@ -202,13 +202,14 @@ class SQLiteStore:
 class SQLiteTx(SharedQueries):
     """A transaction on one connection; see :class:`~interlock.storage.store.WriteTx`."""
 
-    __slots__ = ("_pending", "_savepoints", "conn", "data_version")
+    __slots__ = ("_absent", "_pending", "_savepoints", "conn", "data_version")
 
     def __init__(self, conn: sqlite3.Connection, data_version: int = 0) -> None:
         self.conn = conn
         self.data_version = data_version  # changes when another connection committed in between
         self._savepoints = 0
         self._pending = Pending()
+        self._absent: set[tuple[str, str]] = set()  # instances lock_instances found missing
 
     @property
     def appended_history(self) -> bool:
@@ -247,10 +248,12 @@ class SQLiteTx(SharedQueries):
         self._savepoints += 1
         name = f"sp{self._savepoints}"
         self.conn.execute(f"SAVEPOINT {name}")
+        absent = set(self._absent)
         try:
             yield
         except BaseException as exc:
             self._pending.clear()  # everything in it was decided inside the savepoint
+            self._absent = absent
             if not self.conn.in_transaction:  # a full disk or an I/O error ended the transaction
                 raise (exc if isinstance(exc, TransactionLost) else TransactionLost(exc)) from exc
             self.conn.execute(f"ROLLBACK TO {name}")
@@ -274,15 +277,25 @@ class SQLiteTx(SharedQueries):
         waiting = self._pending.instances.get((machine, id))
         if waiting is not None:
             return waiting
+        if (machine, id) in self._absent:
+            return None
         row = self.conn.execute(_Q["get_instance"], {"machine": machine, "id": id}).fetchone()
         return _instance(row) if row else None
 
     def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
-        """Every stored one: ``BEGIN IMMEDIATE`` lets one writer in at a time, so no row is held."""
-        rows = (self.get_instance(machine, id) for machine, id in dict.fromkeys(keys))
-        return Locked([row for row in rows if row is not None], [])
+        """Every stored one: ``BEGIN IMMEDIATE`` lets one writer in at a time, so no row is held, and one
+        missing now stays missing until this transaction inserts it (no second look)."""
+        rows = []
+        for key in dict.fromkeys(keys):
+            row = self.get_instance(*key)
+            if row is None:
+                self._absent.add(key)
+            else:
+                rows.append(row)
+        return Locked(rows, [])
 
     def insert_instance(self, row: InstanceRow) -> None:
+        self._absent.discard((row.machine, row.id))
         params = instance_params(row)
         row.snapshot_json = params["snapshot"]
         try:
@@ -426,10 +439,11 @@ class SQLiteTx(SharedQueries):
                                 "sendid": row.sendid, "target": row.target,
                                 "event": _dumps(row.event), "due_at": row.due_at})
 
-    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> int:
+    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> None:
         if sendid is None:
-            return self._run("cancel_all_timers", {"machine": machine, "id": id})
-        return self._run("cancel_timers", {"machine": machine, "id": id, "sendid": sendid})
+            self._run("cancel_all_timers", {"machine": machine, "id": id})
+        else:
+            self._run("cancel_timers", {"machine": machine, "id": id, "sendid": sendid})
 
     def take_due_timers(self, now: float, limit: int) -> list[TimerRow]:
         rows = sorted(self._all("take_due_timers", {"now": now, "limit": limit}), key=lambda r: (r[7], r[0]))
@@ -449,6 +463,9 @@ class SQLiteTx(SharedQueries):
         return min(found) if found else None
 
     # -- tasks ---------------------------------------------------------------------------------------
+
+    def lock_tasks(self, leases: Sequence[tuple[str, str, int]]) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` lets one writer in at a time, and a statement is no round trip."""
 
     def add_task(self, row: TaskRow, now: float) -> None:
         self._run("add_task", {"key": row.key, "machine": row.machine, "id": row.id,

@@ -263,7 +263,7 @@ class WriteTx(ReadTx, Protocol):
     def clear_inbox(self, row: InstanceRow) -> int: ...  # the count is 0 after it
     # timers
     def add_timer(self, row: TimerRow) -> None: ...
-    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> int: ...  # None: all
+    def cancel_timers(self, machine: str, id: str, sendid: str | None) -> None: ...  # None: all
     def take_due_timers(self, now: float, limit: int) -> list[TimerRow]:
         """Delete and return timers due at ``now``, earliest first (scheduling order among equals): only
         the rows this transaction deleted, so two writers never both fire one timer."""
@@ -277,6 +277,11 @@ class WriteTx(ReadTx, Protocol):
     def retry_task(self, key: str, available_at: float, error: str) -> None: ...
     def remove_task(self, key: str) -> None: ...
     def remove_owned_task(self, key: str, owner: str, attempt: int) -> bool: ...  # False: stale
+    def lock_tasks(self, leases: Sequence[tuple[str, str, int]]) -> None:
+        """The results of these attempts (``key, owner, attempt``) are about to be recorded: hold the
+        tasks still leased to them at once (PostgreSQL: one statement for a writer's batch, after which
+        :meth:`remove_owned_task` of each needs none of its own). Only a hint: every method answers the
+        same with or without it."""
 
 
 class Store(Protocol):

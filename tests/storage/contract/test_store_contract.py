@@ -155,6 +155,22 @@ def test_two_connections_never_take_the_same_due_timer(open_connection: Opener) 
         assert tx.take_due_timers(100.0, 10) == []
 
 
+def test_a_cancelled_timer_is_gone_for_every_later_statement_of_the_transaction(store: Store) -> None:
+    _create(store, "a", "b")
+    with store.write() as tx:
+        for id in ("a", "b"):
+            for n in range(2):
+                tx.add_timer(TimerRow(f"m/{id}#1.{n}", "m", id, f"s{n}", None, {"name": "T"}, 5.0 + n))
+    with store.write() as tx:
+        tx.cancel_timers("m", "a", "s0")
+        assert [t.key for t in tx.timers_of("m", "a")] == ["m/a#1.1"]
+        tx.cancel_timers("m", "a", None)
+        tx.add_timer(TimerRow("m/a#2.0", "m", "a", "s0", None, {"name": "T"}, 4.0))  # the same send id again
+        tx.cancel_timers("m", "b", "s1")
+        assert tx.next_wakeup() == 4.0
+        assert [t.key for t in tx.take_due_timers(100.0, 10)] == ["m/a#2.0", "m/b#1.0"]
+
+
 def _take_timers(store: Store) -> list[TimerRow]:
     with store.write() as tx:
         return tx.take_due_timers(100.0, 10)
@@ -271,6 +287,90 @@ def test_two_connections_never_claim_the_same_task(open_connection: Opener) -> N
                                    lease_of=RetryPolicy.lease_of)  # every lease ran out: one is taken over
         assert expired.attempt == 2 and tx.owned_task(expired.key, "three", 2) is not None
         assert tx.extend_lease(expired.key, "one", 1, 5.0) is False  # the old owner lost it
+
+
+def test_an_instance_found_missing_then_inserted_is_read_back_in_the_same_transaction(store: Store) -> None:
+    _create(store, "a")
+    with store.write() as tx:
+        locked = tx.lock_instances([("m", "a"), ("m", "new")])
+        assert [r.id for r in locked.rows] == ["a"] and locked.held == []
+        assert tx.get_instance("m", "new") is None
+        tx.insert_instance(_row("new"))
+        with pytest.raises(ConflictError):
+            tx.insert_instance(_row("new"))
+        got = tx.get_instance("m", "new")
+        assert got is not None and got.revision == 0
+        assert [r.id for r in tx.list_instances("m")] == ["a", "new"]
+    with store.write() as tx:
+        assert [r.id for r in tx.lock_instances([("m", "new")]).rows] == ["new"]
+
+
+def test_a_task_added_and_claimed_in_one_transaction_is_stored_leased(store: Store) -> None:
+    _create(store, "a")
+    with store.write() as tx:
+        tx.add_task(TaskRow("m/a#1.x", "m", "a", "x", "charge", {"n": (1, 2)}, {"lease_seconds": 5.0}), 1.0)
+        [task] = tx.claim_tasks(2.0, owner="one", services=["charge"], limit=3, lease_of=RetryPolicy.lease_of)
+    assert (task.key, task.attempt, task.status, task.lease_owner, task.lease_until) == ("m/a#1.x", 1, "running", "one", 7.0)
+    assert task.input == {"n": [1, 2]} and task.policy == {"lease_seconds": 5.0}  # as the table gives them back
+    with store.write() as tx:
+        assert tx.tasks_of("m", "a") == [task]
+        assert tx.claim_tasks(3.0, owner="two", services=["charge"], limit=3, lease_of=RetryPolicy.lease_of) == []
+        assert tx.owned_task("m/a#1.x", "one", 1) == task
+
+
+def test_a_claim_after_a_retry_in_the_same_transaction_finds_the_task_again(store: Store) -> None:
+    _create(store, "a")
+    with store.write() as tx:
+        tx.add_task(TaskRow("m/a#1.0", "m", "a", "i0", "charge", {}, {"lease_seconds": 5.0}), 1.0)
+    with store.write() as tx:
+        [task] = tx.claim_tasks(2.0, owner="one", services=["charge"], limit=5, lease_of=RetryPolicy.lease_of)
+        assert (task.attempt, task.lease_owner, task.lease_until) == (1, "one", 7.0)
+        assert tx.claim_tasks(2.0, owner="two", services=["charge"], limit=5, lease_of=RetryPolicy.lease_of) == []
+        tx.retry_task(task.key, 2.0, "boom")
+        [again] = tx.claim_tasks(2.0, owner="two", services=["charge"], limit=5, lease_of=RetryPolicy.lease_of)
+        assert (again.attempt, again.lease_owner, again.last_error) == (2, "two", "boom")
+        tx.add_task(TaskRow("m/a#1.1", "m", "a", "i1", "charge", {}, {"lease_seconds": 5.0}), 2.0)
+        assert [t.key for t in tx.claim_tasks(2.0, owner="three", services=["charge"], limit=5,
+                                              lease_of=RetryPolicy.lease_of)] == ["m/a#1.1"]
+
+
+def test_locked_tasks_are_removed_only_by_the_attempt_that_holds_them(store: Store) -> None:
+    _create(store, "a")
+    with store.write() as tx:
+        for n in range(4):
+            tx.add_task(TaskRow(f"m/a#1.{n}", "m", "a", f"i{n}", "charge", {}, {"lease_seconds": 5.0}), 1.0)
+        claimed = tx.claim_tasks(1.0, owner="one", services=["charge"], limit=4, lease_of=RetryPolicy.lease_of)
+    assert len(claimed) == 4
+    with store.write() as tx:
+        tx.lock_tasks([("m/a#1.0", "one", 1), ("m/a#1.1", "two", 1), ("m/a#1.2", "one", 1), ("m/a#1.3", "one", 1),
+                       ("m/nope", "one", 1)])
+        assert tx.remove_owned_task("m/a#1.0", "one", 1)
+        assert not tx.remove_owned_task("m/a#1.0", "one", 1)  # removed already
+        assert not tx.remove_owned_task("m/a#1.1", "two", 1)  # not its lease
+        assert not tx.remove_owned_task("m/a#1.1", "one", 2)  # not its attempt
+        tx.cancel_tasks("m", "a", "i2")
+        assert not tx.remove_owned_task("m/a#1.2", "one", 1)  # cancelled in the meantime
+        tx.retry_task("m/a#1.3", 1.0, "boom")
+        assert not tx.remove_owned_task("m/a#1.3", "one", 1)  # its attempt failed and waits for a retry
+        assert tx.remove_owned_task("m/nope", "one", 1) is False
+    with store.write() as tx:
+        assert [(t.key, t.status) for t in tx.tasks_of("m", "a")] == [("m/a#1.1", "running"), ("m/a#1.3", "pending")]
+
+
+def test_a_removal_rolled_back_with_its_savepoint_leaves_the_task(store: Store) -> None:
+    _create(store, "a")
+    with store.write() as tx:
+        tx.add_task(TaskRow("m/a#1.0", "m", "a", "i0", "charge", {}, {"lease_seconds": 5.0}), 1.0)
+        tx.claim_tasks(1.0, owner="one", services=["charge"], limit=1, lease_of=RetryPolicy.lease_of)
+    with store.write() as tx:
+        tx.lock_tasks([("m/a#1.0", "one", 1)])
+        with pytest.raises(RuntimeError), tx.savepoint():
+            assert tx.remove_owned_task("m/a#1.0", "one", 1)
+            raise RuntimeError("the command failed")
+        assert [t.key for t in tx.tasks_of("m", "a")] == ["m/a#1.0"]
+        assert tx.remove_owned_task("m/a#1.0", "one", 1)
+    with store.write() as tx:
+        assert tx.tasks_of("m", "a") == []
 
 
 # -- the change feed --------------------------------------------------------------------------------

@@ -265,11 +265,11 @@ DELETE FROM timers WHERE (machine, id, key) IN (
 RETURNING seq, key, machine, id, sendid, target, event, due_at;
 
 -- name: add_task
--- An invoked service, available now.
+-- An invoked service, available now, or already claimed by the transaction that added it (positional:
+-- the transaction writes its new tasks with one executemany).
 INSERT INTO tasks (key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
-                   created_at)
-VALUES (%(key)s, %(machine)s, %(id)s, %(invokeid)s, %(service)s, %(input)s, %(policy)s, 0, 'pending',
-        %(now)s, %(now)s);
+                   lease_owner, lease_until, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
 
 -- name: cancel_tasks
 -- Cancel the tasks of one invoke of an instance.
@@ -317,6 +317,16 @@ WHERE key = %(key)s;
 -- name: remove_task
 -- The task's outcome was delivered.
 DELETE FROM tasks WHERE key = %(key)s;
+
+-- name: lock_tasks
+-- Of many attempts (parallel arrays of keys, owners and attempts), the tasks still leased to them, locked
+-- for this transaction: their results are about to be recorded, and no claim takes one over meanwhile.
+-- Rows another transaction holds are skipped (their results remove them with remove_owned_task).
+SELECT key, lease_owner, attempt, machine, id, invokeid FROM tasks
+WHERE (key, lease_owner, attempt) IN (
+        SELECT k, o, a FROM unnest(%(keys)s::text[], %(owners)s::text[], %(attempts)s::int[]) AS leases (k, o, a))
+  AND status = 'running'
+FOR UPDATE SKIP LOCKED;
 
 -- name: remove_owned_task
 -- The attempt's outcome is final and is delivered: remove the task if this owner still holds the lease
