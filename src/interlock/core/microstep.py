@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from interlock.core.chart import Chart, StateNode, Transition
+from interlock.core.content import Custom, Update
 from interlock.core.entry_exit import (
     EntrySet,
     compute_exit_set,
@@ -32,6 +33,7 @@ class Plan:
         "eventless",
         "exit",
         "history_content",
+        "light",
         "new_config",
         "recorded",
         "reordered",
@@ -55,6 +57,9 @@ class Plan:
         self.eventless = False  # set by the planner: may eventless transitions fire next?
         # exits and enters nothing and records no history (a targetless transition): content only
         self.bare = not (self.exit or self.entry or recorded or self.uses_history or self.changes_config)
+        # bare, and its content only updates the context: step's light path can take it (see there)
+        self.light = self.bare and all(type(a) is Update or (type(a) is Custom and not a.params)
+                                       for block in self.actions for a in block)
         # entry order before -> entry order after (XState rules keep the configuration in entry order)
         self.reordered: dict[tuple[str, ...], tuple[str, ...]] = {}
 

@@ -48,15 +48,21 @@ class Route:
       candidates when no parallel state's regions are involved (one transition at most is selected);
     - ``static``: the outcome, when a step from this pair evaluated no expression, ran no action and
       produced no effect (a pure function of the pair: later steps reuse it);
-    - ``plans``: the first microstep's plan per set of selected transitions, when it depends on no history.
+    - ``plans``: the first microstep's plan per set of selected transitions, when it depends on no history;
+    - ``light``: whether a step may take the light path (a ``chain`` under rules that keep the
+      configuration in entry order, and a chart with no eventless transitions and no datamodel that
+      changes values in place).
     """
 
-    __slots__ = ("chain", "config", "plans", "selection", "static")
+    __slots__ = ("chain", "config", "light", "plans", "selection", "static")
 
-    def __init__(self, config: frozenset[StateNode], selection: SelectionPlan | None) -> None:
+    def __init__(self, chart: Chart, config: frozenset[StateNode], selection: SelectionPlan | None) -> None:
         self.config = config
         self.selection = selection
         self.chain = selection[1] if selection is not None and not selection[0] else None
+        # the light path keeps the snapshot's configuration as it is: it must be the order finish() writes
+        self.light = (self.chain is not None and chart.rules.entry_ordered and not chart.has_eventless
+                      and not chart.deep_copy_context)
         self.static: tuple[tuple[str, ...], tuple[Transition, ...]] | None = None
         self.plans: dict[tuple[Transition, ...], Plan] = {}
 
@@ -69,7 +75,7 @@ def route(chart: Chart, configuration: tuple[str, ...], name: str) -> Route:
         selection = planned_selection(chart, config, name) if chart.rules.tree_selection else None
         if len(chart.routes) >= MAX_ROUTES:
             chart.routes.clear()
-        found = chart.routes[(configuration, name)] = Route(config, selection)
+        found = chart.routes[(configuration, name)] = Route(chart, config, selection)
     return found
 
 
@@ -113,14 +119,20 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             snapshot = _new_tuple(Snapshot, (ids, *snapshot[1:]))
         return _new_tuple(StepResult, (snapshot, (), taken, ()))
     config = found.config
-    run = _new_object(Run).begin(chart, snapshot, config, now, reachable, ev)
-    if (sendid is not None and sendid in snapshot.pending
-            and ev.origin == f"#_scxml_{snapshot.sessionid}"):  # only our own timer settles our pending id
-        pending = list(snapshot.pending)
-        pending.remove(sendid)  # one timer came back; another with the same id may still be due
-        run.pending = pending
-    if invocations:
-        run.finalize_and_forward(ev)
+    # The light path: no timer to settle and no invocation to finalize or forward. Its run has only what
+    # guards and updates read (Run.begin_light); the first error, or a plan that is not light, makes it a
+    # whole run (Run.begin_rest) and the step goes on as usual from there.
+    if found.light and sendid is None and not invocations:
+        run = _new_object(Run).begin_light(chart, snapshot, config, now, reachable, ev)
+    else:
+        run = _new_object(Run).begin(chart, snapshot, config, now, reachable, ev)
+        if (sendid is not None and sendid in snapshot.pending
+                and ev.origin == f"#_scxml_{snapshot.sessionid}"):  # only our own timer settles our pending id
+            pending = list(snapshot.pending)
+            pending.remove(sendid)  # one timer came back; another with the same id may still be due
+            run.pending = pending
+        if invocations:
+            run.finalize_and_forward(ev)
     chain = found.chain
     if chain is not None:  # select_along's common case, inline: the first candidate whose guard holds
         enabled: tuple[Transition, ...] = ()
@@ -143,10 +155,22 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     if enabled:
         plan = found.plans.get(enabled)
         if plan is None:
-            plan = plan_microstep(chart, config, enabled, run.history)
+            plan = plan_microstep(chart, config, enabled, run.history if not run.light else snapshot.history)
             if not plan.uses_history and len(found.plans) < _MAX_PLANS:
                 found.plans[enabled] = plan
-        run.apply(plan, enabled)
+        if run.light and plan.light:  # Run.apply's targetless case, for a run that is still light
+            run.microsteps = 1
+            run.transitions = enabled
+            for block in plan.actions:
+                run_block(run, block)
+        else:
+            if run.light:
+                run.begin_rest()
+            run.apply(plan, enabled)
+    if run.light:
+        if run.left >= 0:
+            return _light_result(run, found, snapshot, enabled)
+        run.begin_rest()  # an exhausted budget raises in the expression that spent it; exact all the same
     # anything for the macrostep to do: an internal event, an eventless transition that may fire, an
     # invocation to start, a final state reached, or the expression budget spent (an exhausted budget also
     # queued error.execution; this reads it directly all the same)
@@ -156,6 +180,20 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     if not run.scoped and run.is_static():  # a step that read the datamodel is never static
         found.static = (result.snapshot.configuration, result.transitions)
     return result
+
+
+def _light_result(run: Run, found: Route, snapshot: Snapshot, enabled: tuple[Transition, ...]) -> StepResult:
+    """The result of a step that stayed on the light path: at most one targetless transition whose content
+    updated the context, no error, no effect. The new snapshot differs from the old one in its context only
+    (the same snapshot when nothing was written)."""
+    context = run.context
+    if context is not snapshot.context:
+        snapshot = _new_tuple(Snapshot, (snapshot.configuration, context, snapshot.history, snapshot.invocations,
+                                         snapshot.pending, snapshot.bound, snapshot.seq, "active", None,
+                                         snapshot.sessionid, snapshot.chart))
+    elif not run.scoped:  # read nothing, ran nothing: a pure function of (configuration, event name)
+        found.static = (snapshot.configuration, enabled)
+    return _new_tuple(StepResult, (snapshot, (), enabled, ()))
 
 
 def stop(chart: Chart, snapshot: Snapshot, *, now: float = 0.0,
