@@ -32,6 +32,10 @@ from interlock.frontends import expressions_ops as ops
 from interlock.frontends.expressions_builtins import FUNCTIONS
 
 MAX_DEPTH = 40
+# ``x + [y]`` concatenates inline while the result has at most this many elements; each such operation
+# outside comprehensions runs at most once per evaluation, so the evaluation's up-front charge includes
+# this bound for it (longer operands take the charging helper, which charges their real length)
+SHORT_LIST = 64
 _SCALARS = (int, float, str, bool, type(None))
 _FAST_COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _ARITH = {ast.RShift: ">>", ast.BitAnd: "&", ast.BitXor: "^", ast.BitOr: "|"}
@@ -81,6 +85,7 @@ class Compiler:
         # with a mapping, context and event data keys read outside comprehensions become locals read
         # up front ({("C", key): local}); the caller runs the unhoisted code when one is missing
         self.hoisted = hoisted
+        self.extra_cost = 0  # work units charged up front besides the node count (short_concat)
 
     def fail(self, node: ast.AST, message: str, hint: str = "") -> NoReturn:
         col = getattr(node, "col_offset", None)
@@ -184,6 +189,10 @@ class Compiler:
         left, right = self.compile(node.left, depth), self.compile(node.right, depth)
         op = type(node.op)
         if op is ast.Add:
+            literal = node.right if isinstance(node.right, ast.List) else node.left
+            if (isinstance(literal, ast.List) and not self.bound and not self.no_walrus
+                    and not any(isinstance(e, ast.Starred) for e in literal.elts)):
+                return self.short_concat(left, right, len(literal.elts))
             return self.fast(left, right, "+", "_add(B, {a}, {b})")
         if op is ast.Sub:
             return self.fast(left, right, "-", "_arith(B, '-', {a}, {b})")
@@ -212,6 +221,17 @@ class Compiler:
         # '&' evaluates both tests, so both temporaries are bound; without temporaries 'and' may stop early
         joiner = " and " if first_a == a and first_b == b else " & "
         return f"({a} {symbol} {b} if {joiner.join(tests)} else {slow.format(a=a, b=b)})"
+
+    def short_concat(self, left: str, right: str, literal: int) -> str:
+        """``left + right`` where one side is a list display: inline for two lists of at most
+        :data:`SHORT_LIST` elements together, charged up front (``extra_cost``); else ``_add``, which charges
+        the real length. Only outside comprehensions, where it runs at most once per evaluation."""
+        first_a, a = self.temp(left)
+        first_b, b = self.temp(right)
+        self.extra_cost += SHORT_LIST + literal
+        # '&' evaluates both tests, so both temporaries are bound for the helper
+        return (f"({a} + {b} if (type({first_a}) is _list) & (type({first_b}) is _list) "
+                f"and _len({a}) + _len({b}) <= {SHORT_LIST} else _add(B, {a}, {b}))")
 
     def bounded(self, left: str, right: str, symbol: str, slow: str, bound: str) -> str:
         """``left <symbol> right`` inline for numbers within ``±bound``, else the charging helper ``slow``."""
