@@ -87,7 +87,7 @@ _NAMESPACE: dict[str, Any] = {
     "__builtins__": {},
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
     "_fail": _fail, "_KeyError": KeyError, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
-    "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_map": map, "_len": len,
+    "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_int": int, "_map": map, "_len": len,
     "_PLAIN": ops.PLAIN, "_MAX_LENGTH": ops.MAX_LENGTH,
     # bounds of the inline fast paths, negatives precomputed (negating a big int allocates it anew)
     "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_WORD": 2**64,
@@ -217,7 +217,7 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
     result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
     if check is not None:
         # numbers first (the usual assignment), one type() per value
-        plain = " and ".join(f"((_k := type(_v{i})) in _NUM and _N_BIG < _v{i} < _BIG or _k is _str "
+        plain = " and ".join(f"(((_k := type(_v{i})) is _int or _k in _NUM) and _N_BIG < _v{i} < _BIG or _k is _str "
                              f"or _k is _list and _len(_v{i}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, _v{i})))"
                              for i in range(len(items)))
         lines.append(f"    if not ({plain}):\n        return _check({result}, S)\n")

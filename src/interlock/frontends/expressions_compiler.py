@@ -5,7 +5,7 @@ over a namespace that holds only the helpers of :mod:`~interlock.frontends.expre
 :mod:`~interlock.frontends.expressions_builtins` (no builtins: ``__builtins__`` is empty). Cheap operations
 are inlined with a type test that sends anything but plain numbers to a charging helper::
 
-    count < limit   ->   (_t1 < _t2 if (type(_t1 := <count>) in _NUM) & (type(_t2 := <limit>) in _NUM)
+    count < limit   ->   (_t1 < _t2 if (type(_t1 := <count>) is _int or type(_t1) in _NUM) & (...)
                           else _compare(B, '<', _t1, _t2))
 
 Every evaluation charges the step's budget ``B`` its node count up front; loops charge their body's node
@@ -214,7 +214,7 @@ class Compiler:
             return slow.format(a=left, b=right)
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
-        tests = [f"(type({first}) in _NUM)" for first, source in ((first_a, left), (first_b, right))
+        tests = [_number_test(first, later) for first, later, source in ((first_a, a, left), (first_b, b, right))
                  if source not in self.numbers]
         if not tests:
             return f"{slow.format(a=a, b=b)}"  # two literals: rare, let the helper check them
@@ -239,7 +239,7 @@ class Compiler:
             return slow.format(a=left, b=right)
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
-        return (f"({a} {symbol} {b} if (type({first_a}) in _NUM) & (type({first_b}) in _NUM) "
+        return (f"({a} {symbol} {b} if {_number_test(first_a, a)} & {_number_test(first_b, b)} "
                 f"and _N{bound} < {a} < {bound} and _N{bound} < {b} < {bound} else {slow.format(a=a, b=b)})")
 
     def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> str:
@@ -420,6 +420,12 @@ class Compiler:
         return f"[{element} {loops}]"
 
     _ListComp = _SetComp = _GeneratorExp = _DictComp = _comprehension
+
+
+def _number_test(first: str, later: str) -> str:
+    """Is the operand a plain number? ``first`` evaluates it (binding a temporary), ``later`` reads it again.
+    ``int``, the usual case, is tested by identity first: cheaper than the set lookup."""
+    return f"(type({first}) is _int or type({later}) in _NUM)"
 
 
 def _target_names(compiler: Compiler, target: ast.expr) -> list[str]:
