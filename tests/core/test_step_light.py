@@ -21,14 +21,20 @@ def _document(*, eventless: bool) -> dict[str, Any]:
             "BAD": {"actions": [{"assign": {"n": "n + missing"}}, {"assign": {"n": "n + 100"}}]},
             "CUSTOM": {"actions": "boom"},
             "PING": {},
-            "error.execution": {"actions": {"assign": {"failures": "failures + 1"}}},
+            "GO": {"target": "other", "actions": {"assign": {"seen": "In('m.active') or In('m.other')"}}},
+        }},
+        "other": {"on": {
+            "BACK": {"target": "active", "actions": [{"assign": {"n": "n + missing"}}, {"assign": {"n": "n + 100"}}]},
+            "HOP": "active",
         }},
         "never": {},
     }
     if eventless:  # the general path for every step: the chart has an eventless transition
         states["never"]["always"] = {"guard": "context.false_flag", "target": "active"}
     return {"id": "m", "initial": "active", "states": states,
-            "context": {"count": 0, "limit": 10, "items": [], "n": 0, "failures": 0, "false_flag": False}}
+            "on": {"error.execution": {"actions": {"assign": {"failures": "failures + 1"}}}},
+            "context": {"count": 0, "limit": 10, "items": [], "n": 0, "failures": 0, "false_flag": False,
+                        "seen": None}}
 
 
 def _boom(context: Any, event: Any) -> dict[str, Any]:
@@ -37,7 +43,8 @@ def _boom(context: Any, event: Any) -> dict[str, Any]:
 
 EVENTS = [Event("INC", {"by": 3}), Event("INC", {"by": 0}), Event("INC", {"by": "x"}), Event("INC", None),
           Event("ADD", {"sku": "a"}), Event("ADD", {}), Event("BAD"), Event("CUSTOM"), Event("PING"),
-          Event("NOPE"), Event("INC", {"by": 9}), Event("INC", {"by": 9})]
+          Event("NOPE"), Event("INC", {"by": 9}), Event("INC", {"by": 9}),
+          Event("GO"), Event("BACK"), Event("GO"), Event("HOP"), Event("GO"), Event("HOP")]
 
 
 def _results(*, eventless: bool) -> list[StepResult]:
@@ -62,7 +69,10 @@ def test_the_light_path_gives_what_the_general_path_gives() -> None:
     light, general = _results(eventless=False), _results(eventless=True)
     assert [_comparable(r) for r in light] == [_comparable(r) for r in general]
     assert light[-1].snapshot.context["count"] == 12
-    assert light[-1].snapshot.context["failures"] == 5 + 3  # once count >= limit, INC guards stop before event.by
+    # once count >= limit, INC guards stop before event.by; BACK fails once a round
+    assert light[-1].snapshot.context["failures"] == 5 + 3 + 2
+    assert light[-1].snapshot.context["seen"] is False  # during a transition's content its source is exited
+    assert [r.snapshot.configuration[-1] for r in light[12:18]] == ["m.other", "m.active"] * 3
 
 
 @pytest.mark.parametrize("name", ["BAD", "CUSTOM"])

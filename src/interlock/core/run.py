@@ -119,6 +119,8 @@ class Run(Scope):
         self.scoped = False  # has the datamodel been read? then the step is not static
         self.transitions: list[Transition] | tuple[Transition, ...] = ()
         self.microsteps = 0
+        # the configuration in entry order, for rules that select by it (XState); else None
+        self.order: tuple[str, ...] | None = snapshot.configuration if chart.rules.entry_ordered else None
         self.light = True
         return self
 
@@ -126,8 +128,6 @@ class Run(Scope):
         """The rest of the run's fields, as the snapshot has them (the light path's run becomes a whole run)."""
         self.light = False
         snapshot = self.snapshot
-        # the configuration in entry order, for rules that select by it (XState); else None
-        self.order: tuple[str, ...] | None = snapshot.configuration if self.chart.rules.entry_ordered else None
         self.history = snapshot.history
         self.invocations = snapshot.invocations
         self.pending: list[str] | tuple[str, ...] = snapshot.pending
@@ -338,6 +338,23 @@ class Run(Scope):
             self.order = _reorder(self.order, plan)  # XState keeps its order when nothing changed
         self.config = plan.new_config
         self.eventless = plan.eventless
+
+    def apply_light(self, plan: Plan, enabled: tuple[Transition, ...]) -> None:
+        """:meth:`apply` for the first microstep of a step, with a light plan (``Plan.light``: no state
+        content, no history, content that only updates the context), on a run that may be light."""
+        self.microsteps = 1
+        self.transitions = enabled
+        if plan.actions:
+            if not plan.bare:
+                # what In() sees while the content runs (the exited states are gone); only read, reset below
+                self.live = plan.between  # type: ignore[assignment]
+            for block in plan.actions:
+                run_block(self, block)  # an error makes the run whole (raise_error); the microstep goes on
+            self.live = None  # the configuration is the live set again
+        if plan.changes_config:
+            if self.order is not None:
+                self.order = _reorder(self.order, plan)
+            self.config = plan.new_config
 
     def _exit_states(self, plan: Plan) -> None:
         live = self.live

@@ -158,11 +158,8 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             plan = plan_microstep(chart, config, enabled, run.history if not run.light else snapshot.history)
             if not plan.uses_history and len(found.plans) < _MAX_PLANS:
                 found.plans[enabled] = plan
-        if run.light and plan.light:  # Run.apply's targetless case, for a run that is still light
-            run.microsteps = 1
-            run.transitions = enabled
-            for block in plan.actions:
-                run_block(run, block)
+        if run.light and plan.light:
+            run.apply_light(plan, enabled)
         else:
             if run.light:
                 run.begin_rest()
@@ -183,17 +180,17 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
 
 
 def _light_result(run: Run, found: Route, snapshot: Snapshot, enabled: tuple[Transition, ...]) -> StepResult:
-    """The result of a step that stayed on the light path: at most one targetless transition whose content
-    updated the context, no error, no effect. The new snapshot differs from the old one in its context only
-    (the same snapshot when nothing was written)."""
-    context = run.context
+    """The result of a step that stayed on the light path: at most one transition, whose content only
+    updated the context and which ran no state's content; no error, no effect. The new snapshot differs from
+    the old one in its configuration and context only (it is the same snapshot when neither changed)."""
+    ids, context = run.order, run.context
     # one unpacking reads the fields faster than nine NamedTuple attributes
-    ids, before, history, invocations, pending, bound, seq, _, _, sessionid, key = snapshot
-    if context is not before:
+    configuration, before, history, invocations, pending, bound, seq, _, _, sessionid, key = snapshot
+    if context is not before or ids is not configuration:
         snapshot = _new_tuple(Snapshot, (ids, context, history, invocations, pending, bound, seq, "active", None,
                                          sessionid, key))
-    elif not run.scoped:  # read nothing, ran nothing: a pure function of (configuration, event name)
-        found.static = (ids, enabled)
+    if not run.scoped:  # read nothing, ran nothing: a pure function of (configuration, event name)
+        found.static = (snapshot.configuration, enabled)
     return _new_tuple(StepResult, (snapshot, (), enabled, ()))
 
 
