@@ -93,6 +93,8 @@ class Run(Scope):
         ``object.__new__(Run).begin(...)``: CPython 3.11 does not specialize calling a class that has an
         ``__init__``, and that call cost ~0.09 us of a ~2 us step."""
         self.begin_light(chart, snapshot, config, now, reachable, event)
+        if not chart.rules.entry_ordered:
+            self.order = None
         if chart.deep_copy_context:  # its datamodel changes values in place: the step gets its own copy
             self.context = copy.deepcopy(snapshot.context)
             self.copied = True
@@ -119,8 +121,9 @@ class Run(Scope):
         self.scoped = False  # has the datamodel been read? then the step is not static
         self.transitions: list[Transition] | tuple[Transition, ...] = ()
         self.microsteps = 0
-        # the configuration in entry order, for rules that select by it (XState); else None
-        self.order: tuple[str, ...] | None = snapshot.configuration if chart.rules.entry_ordered else None
+        # the configuration in entry order, for rules that select by it (XState); else None (begin() drops
+        # it: the light path runs only under rules that keep it)
+        self.order: tuple[str, ...] | None = snapshot.configuration
         self.light = True
         return self
 

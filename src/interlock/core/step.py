@@ -158,7 +158,12 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             plan = plan_microstep(chart, config, enabled, run.history if not run.light else snapshot.history)
             if not plan.uses_history and len(found.plans) < _MAX_PLANS:
                 found.plans[enabled] = plan
-        if run.light and plan.light:
+        if run.light and plan.bare and plan.light:  # the usual targetless case of Run.apply_light, inline
+            run.microsteps = 1
+            run.transitions = enabled
+            for block in plan.actions:
+                run_block(run, block)  # an error makes the run whole (raise_error); the step goes on
+        elif run.light and plan.light:
             run.apply_light(plan, enabled)
         else:
             if run.light:
