@@ -169,9 +169,20 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             if run.light:
                 run.begin_rest()
             run.apply(plan, enabled)
+    if run.light and run.left >= 0:
+        # The step stayed light: at most one transition, whose content only updated the context and which
+        # ran no state's content; no error, no effect. The new snapshot differs from the old one in its
+        # configuration and context only (the same snapshot when neither changed). Inline: a call less.
+        ids, context = run.order, run.context
+        # one unpacking reads the fields faster than nine NamedTuple attributes
+        configuration, before, history, invocations, sends, bound, seq, _, _, sessionid, key = snapshot
+        if context is not before or ids is not configuration:
+            snapshot = _new_tuple(Snapshot, (ids, context, history, invocations, sends, bound, seq, "active",
+                                             None, sessionid, key))
+        if not run.scoped:  # read nothing, ran nothing: a pure function of (configuration, event name)
+            found.static = (snapshot.configuration, enabled)
+        return _new_tuple(StepResult, (snapshot, (), enabled, ()))
     if run.light:
-        if run.left >= 0:
-            return _light_result(run, found, snapshot, enabled)
         run.begin_rest()  # an exhausted budget raises in the expression that spent it; exact all the same
     # anything for the macrostep to do: an internal event, an eventless transition that may fire, an
     # invocation to start, a final state reached, or the expression budget spent (an exhausted budget also
@@ -182,21 +193,6 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     if not run.scoped and run.is_static():  # a step that read the datamodel is never static
         found.static = (result.snapshot.configuration, result.transitions)
     return result
-
-
-def _light_result(run: Run, found: Route, snapshot: Snapshot, enabled: tuple[Transition, ...]) -> StepResult:
-    """The result of a step that stayed on the light path: at most one transition, whose content only
-    updated the context and which ran no state's content; no error, no effect. The new snapshot differs from
-    the old one in its configuration and context only (it is the same snapshot when neither changed)."""
-    ids, context = run.order, run.context
-    # one unpacking reads the fields faster than nine NamedTuple attributes
-    configuration, before, history, invocations, pending, bound, seq, _, _, sessionid, key = snapshot
-    if context is not before or ids is not configuration:
-        snapshot = _new_tuple(Snapshot, (ids, context, history, invocations, pending, bound, seq, "active", None,
-                                         sessionid, key))
-    if not run.scoped:  # read nothing, ran nothing: a pure function of (configuration, event name)
-        found.static = (snapshot.configuration, enabled)
-    return _new_tuple(StepResult, (snapshot, (), enabled, ()))
 
 
 def stop(chart: Chart, snapshot: Snapshot, *, now: float = 0.0,
