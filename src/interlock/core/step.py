@@ -105,17 +105,19 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
          reachable: Reach | None = None) -> StepResult:
     """Process one external event as a complete macrostep."""
     ev = event if type(event) is Event else as_event(event)
-    if snapshot.status != "active":
+    # one unpacking reads the snapshot's fields faster than its NamedTuple attributes one by one
+    configuration, before, history, invocations, sends, bound, seq, status, _, sessionid, key = snapshot
+    if status != "active":
         return _new_tuple(StepResult, (snapshot, (), (), ()))
-    name, sendid, invocations = ev.name, ev.sendid, snapshot.invocations
-    found = chart.routes.get((snapshot.configuration, name))
+    name, sendid = ev.name, ev.sendid
+    found = chart.routes.get((configuration, name))
     if found is None:
-        found = route(chart, snapshot.configuration, name)
+        found = route(chart, configuration, name)
     elif found.static is not None and sendid is None and not invocations:
         # This (configuration, event name) was seen before and evaluated no expression, ran no action and
         # produced no effect: its outcome is a pure function of the two. Reuse it.
         ids, taken = found.static
-        if ids is not snapshot.configuration:
+        if ids is not configuration:
             snapshot = _new_tuple(Snapshot, (ids, *snapshot[1:]))
         return _new_tuple(StepResult, (snapshot, (), taken, ()))
     config = found.config
@@ -126,9 +128,9 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
         run = _new_object(Run).begin_light(chart, snapshot, config, now, reachable, ev)
     else:
         run = _new_object(Run).begin(chart, snapshot, config, now, reachable, ev)
-        if (sendid is not None and sendid in snapshot.pending
-                and ev.origin == f"#_scxml_{snapshot.sessionid}"):  # only our own timer settles our pending id
-            pending = list(snapshot.pending)
+        if (sendid is not None and sendid in sends
+                and ev.origin == f"#_scxml_{sessionid}"):  # only our own timer settles our pending id
+            pending = list(sends)
             pending.remove(sendid)  # one timer came back; another with the same id may still be due
             run.pending = pending
         if invocations:
@@ -155,7 +157,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     if enabled:
         plan = found.plans.get(enabled)
         if plan is None:
-            plan = plan_microstep(chart, config, enabled, run.history if not run.light else snapshot.history)
+            plan = plan_microstep(chart, config, enabled, run.history if not run.light else history)
             if not plan.uses_history and len(found.plans) < _MAX_PLANS:
                 found.plans[enabled] = plan
         if run.light and plan.bare and plan.light:  # the usual targetless case of Run.apply_light, inline
@@ -174,8 +176,6 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
         # ran no state's content; no error, no effect. The new snapshot differs from the old one in its
         # configuration and context only (the same snapshot when neither changed). Inline: a call less.
         ids, context = run.order, run.context
-        # one unpacking reads the fields faster than nine NamedTuple attributes
-        configuration, before, history, invocations, sends, bound, seq, _, _, sessionid, key = snapshot
         if context is not before or ids is not configuration:
             snapshot = _new_tuple(Snapshot, (ids, context, history, invocations, sends, bound, seq, "active",
                                              None, sessionid, key))
