@@ -142,8 +142,9 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             cond = t.cond
             if cond is not None:  # Run.check, inline: one call less per guard
                 run.scoped = True
+                direct = cond.direct  # a Python guard: called here, without the Expr's wrapper
                 try:
-                    if not cond.fn(run):
+                    if not (cond.fn(run) if direct is None else direct(run.context, run.event)):
                         continue
                 except Exception as exc:  # a guard may fail in any way; the spec turns it into an event
                     run.raise_error("error.execution", exc, guard=cond.source)
