@@ -105,21 +105,22 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
          reachable: Reach | None = None) -> StepResult:
     """Process one external event as a complete macrostep."""
     ev = event if type(event) is Event else as_event(event)
-    # one unpacking reads the snapshot's fields faster than its NamedTuple attributes one by one
-    configuration, before, history, invocations, sends, bound, seq, status, _, sessionid, key = snapshot
-    if status != "active":
+    if snapshot.status != "active":
         return _new_tuple(StepResult, (snapshot, (), (), ()))
-    name, sendid = ev.name, ev.sendid
+    name, sendid, configuration = ev.name, ev.sendid, snapshot.configuration
     found = chart.routes.get((configuration, name))
     if found is None:
         found = route(chart, configuration, name)
-    elif found.static is not None and sendid is None and not invocations:
+    elif found.static is not None and sendid is None and not snapshot.invocations:
         # This (configuration, event name) was seen before and evaluated no expression, ran no action and
         # produced no effect: its outcome is a pure function of the two. Reuse it.
         ids, taken = found.static
         if ids is not configuration:
             snapshot = _new_tuple(Snapshot, (ids, *snapshot[1:]))
         return _new_tuple(StepResult, (snapshot, (), taken, ()))
+    # one unpacking reads the snapshot's fields faster than its NamedTuple attributes one by one (after the
+    # memo's path, which needs three of them)
+    _, before, history, invocations, sends, bound, seq, _, _, sessionid, key = snapshot
     config = found.config
     # The light path: no timer to settle and no invocation to finalize or forward. Its run has only what
     # guards and updates read (Run.begin_light); the first error, or a plan that is not light, makes it a
