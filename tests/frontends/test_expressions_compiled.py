@@ -6,13 +6,15 @@ the inline fast paths for numbers must give what Python gives on the same data.
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 import pytest
 
-from interlock.core.datamodel import Scope
+from interlock.core.datamodel import STEP_WORK_LIMIT, Scope
 from interlock.core.events import Event
 from interlock.frontends.expressions import EvaluationError, compile_expression, compile_record
+from interlock.frontends.expressions_compiler import SHORT_LIST
 
 CONTEXT = {"xs": [1, 2, 3, 4], "a": 2, "b": 5, "s": "hello", "d": {"k": 1, "j": 2}, "f": 1.5, "big": 2**5000}
 PYTHON = {"sum": sum, "len": len, "max": max, "min": min, "abs": abs, "round": round, "range": range}
@@ -88,3 +90,36 @@ def test_a_fallback_charges_the_budget_once() -> None:
     del slow.context["c"]  # c is never evaluated: the fallback gives the same value
     assert expr(fast) == expr(slow) == 3
     assert fast.left == slow.left
+
+
+@pytest.mark.parametrize(("items", "source", "expected"), [
+    ([1, 2], "items + [a]", [1, 2, 2]),
+    ([1, 2], "[a] + items", [2, 1, 2]),
+    ([], "items + []", []),
+    (list(range(70)), "items + [a]", [*range(70), 2]),  # past the inline bound: the charging helper
+    ((1, 2), "items + [a]", "cannot add a tuple and a list"),
+    ("ab", "[a] + items", "cannot add a list and a str"),
+])
+def test_a_list_display_concatenates_like_the_charging_helper(items: Any, source: str, expected: Any) -> None:
+    scope = Scope({"items": items, "a": 2}, set(), {}, "", "", 0.0)
+    if isinstance(expected, list):
+        assert compile_expression(source)(scope) == expected
+    else:
+        with pytest.raises(EvaluationError, match=expected):
+            compile_expression(source)(scope)
+
+
+def test_an_inline_list_concatenation_is_charged_its_bound_up_front() -> None:
+    short, long = (Scope({"items": items, "a": 2}, set(), {}, "", "", 0.0) for items in ([1], list(range(1000))))
+    expr = compile_expression("items + [a]")
+    expr(short)
+    expr(long)
+    nodes = sum(1 for _ in ast.walk(ast.parse("items + [a]", mode="eval")))  # charged to every evaluation
+    assert STEP_WORK_LIMIT - short.left == nodes + SHORT_LIST + 1  # a bound on the inline work, up front
+    assert STEP_WORK_LIMIT - long.left == nodes + SHORT_LIST + 1 + 1001  # and the helper's real length
+
+
+def test_list_concatenation_in_a_comprehension_is_charged_per_item() -> None:
+    scope = Scope({"xs": list(range(20000)), "row": list(range(60))}, set(), {}, "", "", 0.0)
+    with pytest.raises(EvaluationError, match="too much work"):
+        compile_expression("[row + [x] for x in xs]")(scope)  # 20,000 x 61 elements: over the step's budget

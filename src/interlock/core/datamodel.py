@@ -90,10 +90,14 @@ class Scope(Budget):
 
 @dataclass(frozen=True, slots=True)
 class Expr:
-    """A compiled expression: ``fn(scope)`` gives its value. ``source`` is kept for messages and diagrams."""
+    """A compiled expression: ``fn(scope)`` gives its value. ``source`` is kept for messages and diagrams.
+
+    ``direct``, when given, is a trusted Python callable that ``fn`` only calls as
+    ``direct(scope.context, scope.event)``: the step's guard loop calls it itself, one call less."""
 
     source: str
     fn: Callable[[Scope], Any]
+    direct: Callable[[dict[str, Any], Event | None], Any] | None = None
 
     def __call__(self, scope: Scope) -> Any:
         return self.fn(scope)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from interlock.core.chart import Chart, StateNode, Transition
+from interlock.core.content import Custom, Update
 from interlock.core.entry_exit import (
     EntrySet,
     compute_exit_set,
@@ -25,6 +26,7 @@ class Plan:
     __slots__ = (
         "actions",
         "bare",
+        "between",
         "changes_config",
         "default_entry",
         "enters_final",
@@ -32,6 +34,7 @@ class Plan:
         "eventless",
         "exit",
         "history_content",
+        "light",
         "new_config",
         "recorded",
         "reordered",
@@ -49,12 +52,17 @@ class Plan:
         self.enters_final = any(s.kind == "final" for s in self.entry)
         self.runs_content = any(s.active_content for s in (*self.exit, *self.entry))
         self.uses_history = entry.used_history  # what it enters depends on recorded history
-        self.new_config: Config = (config - exit_set) | entry.states
+        self.between: Config = config - exit_set  # the active states while the transitions' content runs
+        self.new_config: Config = self.between | entry.states
         self.changes_config = self.new_config != config
         self.actions = tuple(t.actions for t in enabled if t.actions)  # the transitions' content, in order
         self.eventless = False  # set by the planner: may eventless transitions fire next?
         # exits and enters nothing and records no history (a targetless transition): content only
         self.bare = not (self.exit or self.entry or recorded or self.uses_history or self.changes_config)
+        # no state's content runs, no history is involved, and the transitions' content only updates the
+        # context: step's light path can take it (Run.apply_light)
+        self.light = not (self.runs_content or self.uses_history or recorded) and all(
+            type(a) is Update or (type(a) is Custom and not a.params) for block in self.actions for a in block)
         # entry order before -> entry order after (XState rules keep the configuration in entry order)
         self.reordered: dict[tuple[str, ...], tuple[str, ...]] = {}
 

@@ -68,6 +68,7 @@ class Run(Scope):
         "history",
         "internal",
         "invocations",
+        "light",
         "live",
         "microsteps",
         "order",
@@ -91,13 +92,22 @@ class Run(Scope):
         """Set up a run (``Run(...)`` calls it). :func:`~interlock.core.step.step` makes its run with
         ``object.__new__(Run).begin(...)``: CPython 3.11 does not specialize calling a class that has an
         ``__init__``, and that call cost ~0.09 us of a ~2 us step."""
-        # the Scope's fields, set here rather than through Scope.__init__ (one call less per step)
+        self.begin_light(chart, snapshot, config, now, reachable, event)
+        if not chart.rules.entry_ordered:
+            self.order: tuple[str, ...] | None = None
         if chart.deep_copy_context:  # its datamodel changes values in place: the step gets its own copy
             self.context = copy.deepcopy(snapshot.context)
             self.copied = True
-        else:
-            self.context = snapshot.context  # copied before its first change (Scope.writable)
-            self.copied = False
+        self.begin_rest()
+        return self
+
+    def begin_light(self, chart: Chart, snapshot: Snapshot, config: frozenset[StateNode], now: float,
+                    reachable: Reach | None, event: Event | None = None) -> Run:
+        """Set up only what guards, ``assign`` updates and Python actions read (the scope, ``In()``), for
+        :func:`~interlock.core.step.step`'s light path; :meth:`begin_rest` sets the rest when the step
+        needs more (``light`` is True until then). Half the stores of a whole run."""
+        self.context = snapshot.context  # copied before its first change (Scope.writable)
+        self.copied = False
         self.event = event
         self.now = now
         self.left = STEP_WORK_LIMIT
@@ -105,12 +115,22 @@ class Run(Scope):
         self.snapshot = snapshot
         self.reachable = reachable
         self.config: frozenset[StateNode] = config
-        # the configuration in entry order, for rules that select by it (XState); else None
-        self.order: tuple[str, ...] | None = snapshot.configuration if chart.rules.entry_ordered else None
         # the active states while a microstep exits and enters them, made only when content may run then;
         # None: the configuration is the live set
         self.live: set[StateNode] | None = None
         self.scoped = False  # has the datamodel been read? then the step is not static
+        self.transitions: list[Transition] | tuple[Transition, ...] = ()
+        self.microsteps = 0
+        # the configuration in entry order, for rules that select by it (XState); else None (begin() drops
+        # it: the light path runs only under rules that keep it)
+        self.order = snapshot.configuration
+        self.light = True
+        return self
+
+    def begin_rest(self) -> None:
+        """The rest of the run's fields, as the snapshot has them (the light path's run becomes a whole run)."""
+        self.light = False
+        snapshot = self.snapshot
         self.history = snapshot.history
         self.invocations = snapshot.invocations
         self.pending: list[str] | tuple[str, ...] = snapshot.pending
@@ -119,15 +139,12 @@ class Run(Scope):
         self.internal: deque[Event] | None = None
         self.effects: list[Effect] | tuple[()] = ()
         self.errors: list[dict[str, Any]] | tuple[()] = ()
-        self.transitions: list[Transition] | tuple[Transition, ...] = ()
         self.to_invoke: list[StateNode] | tuple[()] = ()
         self.running = True
         self.output: Any = None
-        self.microsteps = 0
         self.historic = False  # did a plan depend on recorded history? then the step is not static
         # a step may start in a configuration with eventless transitions only after start()
-        self.eventless = chart.has_eventless
-        return self
+        self.eventless = self.chart.has_eventless
 
     # rarely read by expressions: looked up then rather than stored on every step
     @property
@@ -185,6 +202,8 @@ class Run(Scope):
 
     def raise_error(self, name: str, exc: BaseException, sendid: str | None = None, *,
                     guard: str | None = None) -> None:
+        if self.light:  # the light path's run: the step now needs the whole run
+            self.begin_rest()
         data = {"message": str(exc), "error": type(exc).__name__}
         self.queue(Event(name, data, "platform", sendid))
         error = {"event": name, **data} if guard is None else {"event": name, **data, "guard": guard}
@@ -322,6 +341,23 @@ class Run(Scope):
             self.order = _reorder(self.order, plan)  # XState keeps its order when nothing changed
         self.config = plan.new_config
         self.eventless = plan.eventless
+
+    def apply_light(self, plan: Plan, enabled: tuple[Transition, ...]) -> None:
+        """:meth:`apply` for the first microstep of a step, with a light plan (``Plan.light``: no state
+        content, no history, content that only updates the context), on a run that may be light."""
+        self.microsteps = 1
+        self.transitions = enabled
+        if plan.actions:
+            if not plan.bare:
+                # what In() sees while the content runs (the exited states are gone); only read, reset below
+                self.live = plan.between  # type: ignore[assignment]
+            for block in plan.actions:
+                run_block(self, block)  # an error makes the run whole (raise_error); the microstep goes on
+            self.live = None  # the configuration is the live set again
+        if plan.changes_config:
+            if self.order is not None:
+                self.order = _reorder(self.order, plan)
+            self.config = plan.new_config
 
     def _exit_states(self, plan: Plan) -> None:
         live = self.live

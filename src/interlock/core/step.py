@@ -48,15 +48,21 @@ class Route:
       candidates when no parallel state's regions are involved (one transition at most is selected);
     - ``static``: the outcome, when a step from this pair evaluated no expression, ran no action and
       produced no effect (a pure function of the pair: later steps reuse it);
-    - ``plans``: the first microstep's plan per set of selected transitions, when it depends on no history.
+    - ``plans``: the first microstep's plan per set of selected transitions, when it depends on no history;
+    - ``light``: whether a step may take the light path (a ``chain`` under rules that keep the
+      configuration in entry order, and a chart with no eventless transitions and no datamodel that
+      changes values in place).
     """
 
-    __slots__ = ("chain", "config", "plans", "selection", "static")
+    __slots__ = ("chain", "config", "light", "plans", "selection", "static")
 
-    def __init__(self, config: frozenset[StateNode], selection: SelectionPlan | None) -> None:
+    def __init__(self, chart: Chart, config: frozenset[StateNode], selection: SelectionPlan | None) -> None:
         self.config = config
         self.selection = selection
         self.chain = selection[1] if selection is not None and not selection[0] else None
+        # the light path keeps the snapshot's configuration as it is: it must be the order finish() writes
+        self.light = (self.chain is not None and chart.rules.entry_ordered and not chart.has_eventless
+                      and not chart.deep_copy_context)
         self.static: tuple[tuple[str, ...], tuple[Transition, ...]] | None = None
         self.plans: dict[tuple[Transition, ...], Plan] = {}
 
@@ -69,7 +75,7 @@ def route(chart: Chart, configuration: tuple[str, ...], name: str) -> Route:
         selection = planned_selection(chart, config, name) if chart.rules.tree_selection else None
         if len(chart.routes) >= MAX_ROUTES:
             chart.routes.clear()
-        found = chart.routes[(configuration, name)] = Route(config, selection)
+        found = chart.routes[(configuration, name)] = Route(chart, config, selection)
     return found
 
 
@@ -101,26 +107,35 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     ev = event if type(event) is Event else as_event(event)
     if snapshot.status != "active":
         return _new_tuple(StepResult, (snapshot, (), (), ()))
-    name, sendid, invocations = ev.name, ev.sendid, snapshot.invocations
-    found = chart.routes.get((snapshot.configuration, name))
+    name, sendid, configuration = ev.name, ev.sendid, snapshot.configuration
+    found = chart.routes.get((configuration, name))
     if found is None:
-        found = route(chart, snapshot.configuration, name)
-    elif found.static is not None and sendid is None and not invocations:
+        found = route(chart, configuration, name)
+    elif found.static is not None and sendid is None and not snapshot.invocations:
         # This (configuration, event name) was seen before and evaluated no expression, ran no action and
         # produced no effect: its outcome is a pure function of the two. Reuse it.
         ids, taken = found.static
-        if ids is not snapshot.configuration:
+        if ids is not configuration:
             snapshot = _new_tuple(Snapshot, (ids, *snapshot[1:]))
         return _new_tuple(StepResult, (snapshot, (), taken, ()))
+    # one unpacking reads the snapshot's fields faster than its NamedTuple attributes one by one (after the
+    # memo's path, which needs three of them)
+    _, before, history, invocations, sends, bound, seq, _, _, sessionid, key = snapshot
     config = found.config
-    run = _new_object(Run).begin(chart, snapshot, config, now, reachable, ev)
-    if (sendid is not None and sendid in snapshot.pending
-            and ev.origin == f"#_scxml_{snapshot.sessionid}"):  # only our own timer settles our pending id
-        pending = list(snapshot.pending)
-        pending.remove(sendid)  # one timer came back; another with the same id may still be due
-        run.pending = pending
-    if invocations:
-        run.finalize_and_forward(ev)
+    # The light path: no timer to settle and no invocation to finalize or forward. Its run has only what
+    # guards and updates read (Run.begin_light); the first error, or a plan that is not light, makes it a
+    # whole run (Run.begin_rest) and the step goes on as usual from there.
+    if found.light and sendid is None and not invocations:
+        run = _new_object(Run).begin_light(chart, snapshot, config, now, reachable, ev)
+    else:
+        run = _new_object(Run).begin(chart, snapshot, config, now, reachable, ev)
+        if (sendid is not None and sendid in sends
+                and ev.origin == f"#_scxml_{sessionid}"):  # only our own timer settles our pending id
+            pending = list(sends)
+            pending.remove(sendid)  # one timer came back; another with the same id may still be due
+            run.pending = pending
+        if invocations:
+            run.finalize_and_forward(ev)
     chain = found.chain
     if chain is not None:  # select_along's common case, inline: the first candidate whose guard holds
         enabled: tuple[Transition, ...] = ()
@@ -128,8 +143,9 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             cond = t.cond
             if cond is not None:  # Run.check, inline: one call less per guard
                 run.scoped = True
+                direct = cond.direct  # a Python guard: called here, without the Expr's wrapper
                 try:
-                    if not cond.fn(run):
+                    if not (cond.fn(run) if direct is None else direct(run.context, run.event)):
                         continue
                 except Exception as exc:  # a guard may fail in any way; the spec turns it into an event
                     run.raise_error("error.execution", exc, guard=cond.source)
@@ -143,10 +159,33 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     if enabled:
         plan = found.plans.get(enabled)
         if plan is None:
-            plan = plan_microstep(chart, config, enabled, run.history)
+            plan = plan_microstep(chart, config, enabled, run.history if not run.light else history)
             if not plan.uses_history and len(found.plans) < _MAX_PLANS:
                 found.plans[enabled] = plan
-        run.apply(plan, enabled)
+        if run.light and plan.bare and plan.light:  # the usual targetless case of Run.apply_light, inline
+            run.microsteps = 1
+            run.transitions = enabled
+            for block in plan.actions:
+                run_block(run, block)  # an error makes the run whole (raise_error); the step goes on
+        elif run.light and plan.light:
+            run.apply_light(plan, enabled)
+        else:
+            if run.light:
+                run.begin_rest()
+            run.apply(plan, enabled)
+    if run.light and run.left >= 0:
+        # The step stayed light: at most one transition, whose content only updated the context and which
+        # ran no state's content; no error, no effect. The new snapshot differs from the old one in its
+        # configuration and context only (the same snapshot when neither changed). Inline: a call less.
+        ids, context = run.order, run.context
+        if context is not before or ids is not configuration:
+            snapshot = _new_tuple(Snapshot, (ids, context, history, invocations, sends, bound, seq, "active",
+                                             None, sessionid, key))
+        if not run.scoped:  # read nothing, ran nothing: a pure function of (configuration, event name)
+            found.static = (snapshot.configuration, enabled)
+        return _new_tuple(StepResult, (snapshot, (), enabled, ()))
+    if run.light:
+        run.begin_rest()  # an exhausted budget raises in the expression that spent it; exact all the same
     # anything for the macrostep to do: an internal event, an eventless transition that may fire, an
     # invocation to start, a final state reached, or the expression budget spent (an exhausted budget also
     # queued error.execution; this reads it directly all the same)

@@ -70,7 +70,7 @@ def call_with_context(fn: Callable[..., Any], name: str) -> Expr:
     def call(scope: Scope) -> Any:
         return fn(scope.context, scope.event)
 
-    return Expr(name, call)
+    return Expr(name, call, fn)
 
 
 def callable_name(fn: Callable[..., Any]) -> str:

@@ -87,7 +87,7 @@ _NAMESPACE: dict[str, Any] = {
     "__builtins__": {},
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
     "_fail": _fail, "_KeyError": KeyError, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
-    "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_map": map, "_len": len,
+    "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_int": int, "_map": map, "_len": len,
     "_PLAIN": ops.PLAIN, "_MAX_LENGTH": ops.MAX_LENGTH,
     # bounds of the inline fast paths, negatives precomputed (negating a big int allocates it anew)
     "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_WORD": 2**64,
@@ -177,14 +177,14 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
     for i, (_, text) in enumerate(items):
         trees.append(_parse(text))
         namespace[f"SOURCE{i}"] = text
-    cost = sum(count for _, count in trees)
     constants: dict[str, Any] = {}
     hoisted: dict[tuple[str, str], str] = {}
-    fast, fast_data = _body(items, trees, states, constants, hoisted, record=record, check=check, names=names)
+    fast, fast_data, extra = _body(items, trees, states, constants, hoisted, record=record, check=check, names=names)
+    cost = sum(count for _, count in trees) + extra
     if hoisted:
         # every context and event-data key the expression reads, read up front: a missing one (or event data
         # that is not a mapping) runs the same expression without hoisting (_slow), already charged
-        slow, slow_data = _body(items, trees, states, constants, None, record=record, check=check, names=names)
+        slow, slow_data, _ = _body(items, trees, states, constants, None, record=record, check=check, names=names)
         code = (_SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost)
                 + _hoisted(hoisted, fast_data) + fast)
     else:
@@ -202,24 +202,26 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
 def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]], states: Collection[str] | None,
           constants: dict[str, Any], hoisted: dict[tuple[str, str], str] | None, *, record: bool,
           check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None,
-          names: Collection[str] = ()) -> tuple[str, bool]:
-    """The statements computing the value (after the preamble), and whether they read event data (``D``)."""
-    uses_data, lines = False, []
+          names: Collection[str] = ()) -> tuple[str, bool, int]:
+    """The statements computing the value (after the preamble), whether they read event data (``D``), and
+    the work they charge up front besides the node count (the same with or without hoisting)."""
+    uses_data, lines, extra = False, [], 0
     for i, (tree, _) in enumerate(trees):
         compiler = Compiler(states, constants, hoisted, names)
         body = compiler.compile(tree.body, 0)
         uses_data |= compiler.uses_data
+        extra += compiler.extra_cost
         lines.append(_VALUE.format(target=f"_v{i}", code=body, source=f"SOURCE{i}"))
         if compiler.amplifies:
             lines.append(_AMPLIFIED.format(target=f"_v{i}", source=f"SOURCE{i}"))
     result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
     if check is not None:
         # numbers first (the usual assignment), one type() per value
-        plain = " and ".join(f"((_k := type(_v{i})) in _NUM and _N_BIG < _v{i} < _BIG or _k is _str "
+        plain = " and ".join(f"(((_k := type(_v{i})) is _int or _k in _NUM) and _N_BIG < _v{i} < _BIG or _k is _str "
                              f"or _k is _list and _len(_v{i}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, _v{i})))"
                              for i in range(len(items)))
         lines.append(f"    if not ({plain}):\n        return _check({result}, S)\n")
-    return "".join(lines) + f"    return {result}\n", uses_data
+    return "".join(lines) + f"    return {result}\n", uses_data, extra
 
 
 def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool) -> str:

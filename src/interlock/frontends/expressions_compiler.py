@@ -5,7 +5,7 @@ over a namespace that holds only the helpers of :mod:`~interlock.frontends.expre
 :mod:`~interlock.frontends.expressions_builtins` (no builtins: ``__builtins__`` is empty). Cheap operations
 are inlined with a type test that sends anything but plain numbers to a charging helper::
 
-    count < limit   ->   (_t1 < _t2 if (type(_t1 := <count>) in _NUM) & (type(_t2 := <limit>) in _NUM)
+    count < limit   ->   (_t1 < _t2 if (type(_t1 := <count>) is _int or type(_t1) in _NUM) & (...)
                           else _compare(B, '<', _t1, _t2))
 
 Every evaluation charges the step's budget ``B`` its node count up front; loops charge their body's node
@@ -32,6 +32,10 @@ from interlock.frontends import expressions_ops as ops
 from interlock.frontends.expressions_builtins import FUNCTIONS
 
 MAX_DEPTH = 40
+# ``x + [y]`` concatenates inline while the result has at most this many elements; each such operation
+# outside comprehensions runs at most once per evaluation, so the evaluation's up-front charge includes
+# this bound for it (longer operands take the charging helper, which charges their real length)
+SHORT_LIST = 64
 _SCALARS = (int, float, str, bool, type(None))
 _FAST_COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _ARITH = {ast.RShift: ">>", ast.BitAnd: "&", ast.BitXor: "^", ast.BitOr: "|"}
@@ -81,6 +85,7 @@ class Compiler:
         # with a mapping, context and event data keys read outside comprehensions become locals read
         # up front ({("C", key): local}); the caller runs the unhoisted code when one is missing
         self.hoisted = hoisted
+        self.extra_cost = 0  # work units charged up front besides the node count (short_concat)
 
     def fail(self, node: ast.AST, message: str, hint: str = "") -> NoReturn:
         col = getattr(node, "col_offset", None)
@@ -184,6 +189,10 @@ class Compiler:
         left, right = self.compile(node.left, depth), self.compile(node.right, depth)
         op = type(node.op)
         if op is ast.Add:
+            literal = node.right if isinstance(node.right, ast.List) else node.left
+            if (isinstance(literal, ast.List) and not self.bound and not self.no_walrus
+                    and not any(isinstance(e, ast.Starred) for e in literal.elts)):
+                return self.short_concat(left, right, len(literal.elts))
             return self.fast(left, right, "+", "_add(B, {a}, {b})")
         if op is ast.Sub:
             return self.fast(left, right, "-", "_arith(B, '-', {a}, {b})")
@@ -205,7 +214,7 @@ class Compiler:
             return slow.format(a=left, b=right)
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
-        tests = [f"(type({first}) in _NUM)" for first, source in ((first_a, left), (first_b, right))
+        tests = [_number_test(first, later) for first, later, source in ((first_a, a, left), (first_b, b, right))
                  if source not in self.numbers]
         if not tests:
             return f"{slow.format(a=a, b=b)}"  # two literals: rare, let the helper check them
@@ -213,13 +222,24 @@ class Compiler:
         joiner = " and " if first_a == a and first_b == b else " & "
         return f"({a} {symbol} {b} if {joiner.join(tests)} else {slow.format(a=a, b=b)})"
 
+    def short_concat(self, left: str, right: str, literal: int) -> str:
+        """``left + right`` where one side is a list display: inline for two lists of at most
+        :data:`SHORT_LIST` elements together, charged up front (``extra_cost``); else ``_add``, which charges
+        the real length. Only outside comprehensions, where it runs at most once per evaluation."""
+        first_a, a = self.temp(left)
+        first_b, b = self.temp(right)
+        self.extra_cost += SHORT_LIST + literal
+        # '&' evaluates both tests, so both temporaries are bound for the helper
+        return (f"({a} + {b} if (type({first_a}) is _list) & (type({first_b}) is _list) "
+                f"and _len({a}) + _len({b}) <= {SHORT_LIST} else _add(B, {a}, {b}))")
+
     def bounded(self, left: str, right: str, symbol: str, slow: str, bound: str) -> str:
         """``left <symbol> right`` inline for numbers within ``±bound``, else the charging helper ``slow``."""
         if self.no_walrus:  # as in fast(): each operand appears once
             return slow.format(a=left, b=right)
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
-        return (f"({a} {symbol} {b} if (type({first_a}) in _NUM) & (type({first_b}) in _NUM) "
+        return (f"({a} {symbol} {b} if {_number_test(first_a, a)} & {_number_test(first_b, b)} "
                 f"and _N{bound} < {a} < {bound} and _N{bound} < {b} < {bound} else {slow.format(a=a, b=b)})")
 
     def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> str:
@@ -400,6 +420,12 @@ class Compiler:
         return f"[{element} {loops}]"
 
     _ListComp = _SetComp = _GeneratorExp = _DictComp = _comprehension
+
+
+def _number_test(first: str, later: str) -> str:
+    """Is the operand a plain number? ``first`` evaluates it (binding a temporary), ``later`` reads it again.
+    ``int``, the usual case, is tested by identity first: cheaper than the set lookup."""
+    return f"(type({first}) is _int or type({later}) in _NUM)"
 
 
 def _target_names(compiler: Compiler, target: ast.expr) -> list[str]:
