@@ -64,6 +64,28 @@ def test_a_client_over_its_rate_is_told_when_to_retry(sqlite_url: str, tmp_path:
         assert int(limited.headers["retry-after"]) >= 1
 
 
+def test_websocket_handshakes_count_against_the_rate_too(sqlite_url: str, tmp_path: Path) -> None:
+    import json
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    with running(sqlite_url, log=tmp_path / "s.log", env={"INTERLOCK_RATE": "0.5",
+                                                          "INTERLOCK_BURST": "3"}) as server:
+        url = server.url.replace("http://", "ws://") + "/v1/subscribe"
+        for _ in range(2):  # the readiness probe took one of the 3
+            with connect(url) as ws:
+                ws.send(json.dumps({"subscribe": {"machine": "door"}}))
+                assert "subscribed" in json.loads(ws.recv(timeout=30))
+        with connect(url) as ws:
+            error = json.loads(ws.recv(timeout=30))["error"]
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=30)
+        assert error["code"] == "rate.limited" and "retry after" in error["message"]
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+        assert closed.value.rcvd.reason.startswith("rate.limited")
+
+
 def test_an_instance_with_a_full_queue_is_busy(sqlite_url: str, tmp_path: Path) -> None:
     with running(sqlite_url, log=tmp_path / "s.log", env={"INTERLOCK_MAX_QUEUED": "2"}) as server:
         c, base = server.client, "/v1/machines/door/instances"

@@ -8,6 +8,7 @@ import math
 import time
 from collections import OrderedDict
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interlock.server.errors import ApiError, error_response
@@ -70,6 +71,9 @@ class RateLimit:
         self._accepted: OrderedDict[str, None] = OrderedDict()  # credentials a response accepted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and self.rate > 0:
+            await self._handshake(scope, receive, send)
+            return
         if scope["type"] != "http" or self.rate <= 0:
             await self.app(scope, receive, send)
             return
@@ -95,6 +99,24 @@ class RateLimit:
             await send(message)
 
         await self.app(scope, receive, observed)
+
+    async def _handshake(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake takes a token like a request (by address: a browser's credentials come
+        in the subscribe message, after the handshake). Over the rate it is accepted, told why in the
+        API's error format, and closed with 1013 (try again later)."""
+        wait = self.take(_address_of(scope), time.monotonic())
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        retry = max(1, math.ceil(wait))
+        error = {"status": 429, "code": "rate.limited", "details": [],
+                 "message": f"too many requests from this client: at most {self.rate:g} per second (bursts "
+                            f"of {self.burst}); retry after {retry} s"}
+        if (await receive())["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "bytes": orjson.dumps({"error": error})})
+        await send({"type": "websocket.close", "code": 1013, "reason": f"rate.limited; retry after {retry} s"})
 
     def accepted(self, credentials: str, yes: bool) -> None:
         """Remember (or forget) that a response accepted ``credentials``."""
