@@ -48,6 +48,11 @@ def test_a_page_of_another_origin_gets_no_cors_headers(guarded: Server, sqlite_u
     preflight = guarded.client.options("/v1/machines", headers={"Origin": other,
                                                                 "Access-Control-Request-Method": "GET"})
     assert preflight.status_code == 400 and "access-control-allow-origin" not in preflight.headers
+    error = preflight.json()["error"]
+    assert error["code"] == "cors.refused" and "origin" in error["message"] and other in error["message"]
+    odd = guarded.client.options("/v1/machines", headers={"Origin": APP, "Access-Control-Request-Method": "GET",
+                                                          "Access-Control-Request-Headers": "x-secret"})
+    assert odd.status_code == 400 and "refused: headers" in odd.json()["error"]["message"]
     answer = guarded.client.get("/v1/health", headers={"Origin": other})
     assert answer.status_code == 200 and "access-control-allow-origin" not in answer.headers
 

@@ -15,8 +15,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 
 from interlock.app import Interlock
 from interlock.auth.principal import Authenticator
@@ -35,7 +37,7 @@ from interlock.server import (
 )
 from interlock.server.catalog import Catalog
 from interlock.server.config import ServerConfig
-from interlock.server.errors import EXCEPTION_HANDLERS
+from interlock.server.errors import EXCEPTION_HANDLERS, ApiError, error_response
 from interlock.server.feed import Feed
 from interlock.server.limits import BodyLimit, RateLimit
 from interlock.server.security import LOOPBACK_ORIGIN, default_authenticator
@@ -54,6 +56,21 @@ CORS_EXPOSED = ["Retry-After"]
 CORS_MAX_AGE = 600  # seconds a browser may reuse a preflight's answer
 
 
+class Cors(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight in the API's error format (``cors.refused``, naming what
+    was refused: the origin, the method or a header) rather than plain text."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
+        return error_response(ApiError(
+            400, "cors.refused", f"this server does not let pages of {request_headers.get('origin', '')[:200]!r} "
+            f"make this request (refused: {refused}); allowed origins are the cors_origins setting, allowed "
+            f"methods {', '.join(CORS_METHODS)}, headers {', '.join(CORS_HEADERS)}"))
+
+
 def create_app(interlock: Interlock, config: ServerConfig, *,
                authenticator: Authenticator | None = None) -> Starlette:
     """The API over ``interlock``, which the app owns from now on: its lifespan closes it.
@@ -68,7 +85,7 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
                   Middleware(BodyLimit, limit=config.max_body_bytes)]
     if config.cors_origins or config.dev:  # outermost: refusals (429, 413) carry the headers a page
         # needs to read them
-        middleware.insert(0, Middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
+        middleware.insert(0, Middleware(Cors, allow_origins=list(config.cors_origins),
                                         allow_origin_regex=LOOPBACK_ORIGIN if config.dev else None,
                                         allow_methods=CORS_METHODS, allow_headers=CORS_HEADERS,
                                         expose_headers=CORS_EXPOSED, max_age=CORS_MAX_AGE))
