@@ -22,6 +22,7 @@ import typer
 
 from interlock.errors import InterlockError
 
+GC_YOUNGEST = 50_000  # allocations between collections of the youngest generation (run_server)
 SWITCH_INTERVAL = 0.001  # seconds a thread may hold the GIL while another waits (run_server)
 
 
@@ -86,11 +87,13 @@ def run_server(settings: Any, *, authenticator: Any = None) -> None:
     # The cyclic garbage collector, tuned for a server (docs/benchmarks.md, "Server"): what is built by
     # now (modules, the app, the charts) lives as long as the process, so it is frozen out of the
     # collector's sight and a full collection no longer walks it (25-70 ms each, every half second
-    # under load: the p99 of a send); and the youngest generation is collected every 10,000
+    # under load: the p99 of a send); and the youngest generation is collected every 50,000
     # allocations instead of 700, as a request's objects are nearly all freed by reference counting
-    # before then (the collector's time under load went from ~1 s in 8 s to ~0.1 s).
+    # before then (the collector's time under load went from ~1 s in 8 s to ~0.1 s at 10,000; at 256
+    # requests in flight 10,000 still meant ~20 collections a second of ~5 ms each, both threads stopped:
+    # 50,000 measured +12% events/s there, 3 alternated pairs, and no worse at 64).
     gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
+    gc.set_threshold(GC_YOUNGEST, 10, 10)
     # Two threads share the GIL under load: the event loop (HTTP) and the writer (steps, commits). A
     # thread that waits for it waits up to the switch interval; 1 ms instead of 5 ms, alternated 3 times:
     # 1,044-1,096 vs 952-1,008 sends/s at 1 in flight, 4,378-4,850 vs 3,717-4,447 at 64 (p99 23.5-28.4
