@@ -309,3 +309,20 @@ def test_an_integer_over_the_limit_inside_a_container_is_not_stored() -> None:
     result = step(chart, start(chart, data={"xs": [2**9000]}).snapshot, "GO")
     assert result.snapshot.context["ys"] == []
     assert any("integer of 9,002 bits" in e["message"] for e in result.errors)
+
+
+@pytest.mark.parametrize(("appended", "message"), [
+    ("context", "contains the context itself"),
+    ("[context]", "contains the context itself"),
+    ("big[0]", "integer of 9,001 bits"),
+    ("big", "integer of 9,001 bits"),
+])
+def test_what_the_inline_append_adds_is_still_checked_before_it_is_stored(appended: str, message: str) -> None:
+    # items + [y] on a short list is built inline and its result tested for plain scalars inline; anything
+    # else must still take the full check of what an assignment stores
+    chart = load_machine({"id": "m", "initial": "a", "context": {"items": ["a"], "big": []},
+                          "states": {"a": {"on": {"GO": {"actions": {"assign": {
+                              "items": f"items + [{appended}]", "n": "1"}}}}}}})
+    result = step(chart, start(chart, data={"big": [2**9000]}).snapshot, "GO")
+    assert result.snapshot.context["items"] == ["a"] and "n" not in result.snapshot.context
+    assert any(message in e["message"] for e in result.errors)
