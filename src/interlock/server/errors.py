@@ -63,10 +63,15 @@ class ApiError(Exception):
         return f"<ApiError {self.status} {self.code}: {self.message}>"
 
 
-def error_response(error: ApiError) -> JSONResponse:
-    body = {"error": {"status": error.status, "code": error.code, "message": error.message,
+def error_body(error: ApiError) -> dict[str, Any]:
+    """The one error format: ``{"error": {"status", "code", "message", "details"}}`` (HTTP answers and
+    WebSocket messages alike)."""
+    return {"error": {"status": error.status, "code": error.code, "message": error.message,
                       "details": error.details}}
-    return JSONResponse(body, status_code=error.status, headers=error.headers)
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error_body(error), status_code=error.status, headers=error.headers)
 
 
 def api_error_of(exc: BaseException) -> ApiError:

@@ -11,7 +11,7 @@ from collections import OrderedDict
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from interlock.server.errors import ApiError, error_response
+from interlock.server.errors import ApiError, error_body, error_response
 
 MAX_CLIENTS = 10_000  # token buckets kept; the least recently seen client is forgotten first
 
@@ -82,12 +82,7 @@ class RateLimit:
             _address_of(scope))
         wait = self.take(client, time.monotonic())
         if wait > 0:
-            retry = max(1, math.ceil(wait))
-            response = error_response(ApiError(
-                429, "rate.limited", f"too many requests from this client: at most {self.rate:g} per "
-                f"second (bursts of {self.burst}); retry after {retry} s",
-                headers={"Retry-After": str(retry)}))
-            await response(scope, receive, send)
+            await error_response(self._limited(wait))(scope, receive, send)
             return
         if credentials is None:
             await self.app(scope, receive, send)
@@ -108,15 +103,19 @@ class RateLimit:
         if wait <= 0:
             await self.app(scope, receive, send)
             return
-        retry = max(1, math.ceil(wait))
-        error = {"status": 429, "code": "rate.limited", "details": [],
-                 "message": f"too many requests from this client: at most {self.rate:g} per second (bursts "
-                            f"of {self.burst}); retry after {retry} s"}
+        error = self._limited(wait)
         if (await receive())["type"] != "websocket.connect":
             return
         await send({"type": "websocket.accept"})
-        await send({"type": "websocket.send", "bytes": orjson.dumps({"error": error})})
-        await send({"type": "websocket.close", "code": 1013, "reason": f"rate.limited; retry after {retry} s"})
+        await send({"type": "websocket.send", "bytes": orjson.dumps(error_body(error))})
+        await send({"type": "websocket.close", "code": 1013,
+                    "reason": f"rate.limited; retry after {error.headers['Retry-After']} s"})
+
+    def _limited(self, wait: float) -> ApiError:
+        retry = max(1, math.ceil(wait))
+        return ApiError(429, "rate.limited", f"too many requests from this client: at most {self.rate:g} per "
+                        f"second (bursts of {self.burst}); retry after {retry} s",
+                        headers={"Retry-After": str(retry)})
 
     def accepted(self, credentials: str, yes: bool) -> None:
         """Remember (or forget) that a response accepted ``credentials``."""

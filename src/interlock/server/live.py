@@ -32,7 +32,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from interlock.auth.policy import caller_of
 from interlock.auth.principal import Principal
 from interlock.errors import InterlockError, NotFoundError, UnauthenticatedError
-from interlock.server.errors import ApiError, api_error_of
+from interlock.server.errors import ApiError, api_error_of, error_body
 from interlock.server.feed import Dropped, Feed, Subscription, Update
 from interlock.server.security import check_page, principal_of, require
 from interlock.server.views import instance_view
@@ -222,9 +222,8 @@ async def _refuse(ws: WebSocket, exc: BaseException) -> None:
     if isinstance(exc, WebSocketDisconnect):
         return
     error = api_error_of(exc)
-    body = {"status": error.status, "code": error.code, "message": error.message, "details": error.details}
     with contextlib.suppress(Exception):  # the client may be gone already
-        await ws.send_bytes(orjson.dumps({"error": body}))
+        await ws.send_bytes(orjson.dumps(error_body(error)))
     await _close(ws, CLOSE_POLICY, error.code)
 
 
