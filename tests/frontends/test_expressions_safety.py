@@ -169,6 +169,22 @@ def test_the_context_cannot_be_stored_inside_itself(actions: str) -> None:
     json.dumps(context)
 
 
+@pytest.mark.parametrize(("value", "hint"), [
+    ("event", "store its fields"),
+    ("[1, {'last': event}]", "store its fields"),
+    ("{1, 2}", "store sorted(...) or list(...)"),
+    ("[range(3)]", "store list(range(...))"),
+])
+def test_a_value_that_is_not_json_is_refused_where_it_is_assigned(value: str, hint: str) -> None:
+    """A snapshot is plain JSON: the assignment fails (error.execution) in every runner, rather than the
+    value living on in memory and the durable runtime refusing the whole step when it writes it."""
+    for actions in (f'{{assign: {{y: "{value}", n: "n + 1"}}}}', f'[{{assign: {{y: "{value}"}}}}]'):
+        context, errors = _stored_errors(actions)
+        assert "y" not in context and context["n"] == 0
+        assert len(errors) == 30 and "which is not JSON" in errors[0] and hint in errors[0]
+        json.dumps(context)
+
+
 def test_merging_the_context_into_itself_and_sharing_parts_stay_allowed() -> None:
     context, errors = _stored_errors('[{assign: "context"}, {assign: {y: "[x, x]", x: "[2]"}}]')
     assert errors == []

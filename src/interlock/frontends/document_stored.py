@@ -7,7 +7,9 @@ store within one step. ``context`` itself is a value too, so ``{me: "context"}``
 context, which cannot be serialized at all. So before an ``assign`` stores a value it is measured as a tree
 (in time proportional to its distinct parts, so refusing ``[x, x]`` is cheap) and refused, as
 ``error.execution``, when it contains the context, is larger than :data:`MAX_STORED_SIZE` elements written
-out, or is nested deeper than :data:`MAX_STORED_DEPTH` levels. Sharing itself is harmless: context values
+out, is nested deeper than :data:`MAX_STORED_DEPTH` levels, or holds something that is not JSON (the
+event, a set, a range): the store would refuse the whole step when it writes the snapshot, and the
+in-memory runner would keep a value no restart could read back. Sharing itself is harmless: context values
 are never changed in place (a dotted assignment copies the path it writes), so nothing else can create a
 cycle.
 """
@@ -50,7 +52,9 @@ def check_stored(value: Any, context: Any, budget: Budget | None = None) -> None
 def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
     """The size of ``value`` written out as a tree; stops counting once over the limit."""
     if type(value) not in _NESTED:
-        return 1  # a scalar, or an object a trusted Python callable returned (sets hold only scalars)
+        if type(value) in _ATOMS:
+            return 1
+        raise EvaluationError(_not_json(value))
     key = id(value)
     known = memo.get(key)
     if known is not None:
@@ -76,6 +80,17 @@ def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
     path.discard(key)
     memo[key] = total
     return total
+
+
+def _not_json(value: Any) -> str:
+    """Why ``value`` (neither a JSON scalar nor a dict, list or tuple) cannot be stored, and what to store."""
+    kind = type(value)
+    if isinstance(value, tuple):  # the event: a tuple subclass (event.data, event.amount are plain)
+        return (f"the value to store holds an event ({kind.__name__}), which is not JSON; store its fields, "
+                "as in {amount: 'event.amount'} or {last: 'event.data'}")
+    hint = {set: "sorted(...) or list(...)", frozenset: "sorted(...) or list(...)", range: "list(range(...))"}
+    return (f"the value to store holds a {kind.__name__}, which is not JSON (a snapshot is plain JSON); "
+            f"store {hint.get(kind, 'a list, a mapping, a string or a number')} instead")
 
 
 def _check_ints(items: Any) -> None:
