@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from interlock.auth.keys import ApiKeys, create_key, digest_of, list_keys, new_key, revoke_key
+from interlock.auth.principal import Principal
 from interlock.errors import NotFoundError, UnauthenticatedError
 from interlock.storage import open_store
 from interlock.storage.store import Store
@@ -79,3 +80,52 @@ def test_bad_scopes_labels_and_ids_are_refused_clearly(store: Store) -> None:
         new_key(["read"], label="a\nb", now=0)
     with pytest.raises(NotFoundError, match="no API key 'nope'"):
         revoke_key(store, "nope")
+
+
+class _CountedKeys(ApiKeys):
+    """ApiKeys over the real store, counting its lookups in the store."""
+
+    lookups = 0
+
+    def _look_up(self, key_id: str, digest: str) -> Principal:
+        self.lookups += 1
+        return super()._look_up(key_id, digest)
+
+
+def test_requests_in_flight_with_an_expired_key_share_one_lookup(store: Store) -> None:
+    # a busy client's key leaving the cache made each of its requests in flight a write transaction
+    now = [0.0]
+    keys = _CountedKeys(store, ttl=10.0, clock=lambda: now[0])
+    text, row = create_key(store, ["read"])
+    wrong = text[:-2] + "xx"
+
+    async def wave() -> list[Principal | BaseException]:
+        return await asyncio.gather(*(keys.verify(text) for _ in range(50)),
+                                    *(keys.verify(wrong) for _ in range(20)), return_exceptions=True)
+
+    first = asyncio.run(wave())
+    assert keys.lookups == 2  # one for the key, one for the wrong secret
+    assert {p.subject for p in first[:50] if isinstance(p, Principal)} == {f"key:{row.id}"}
+    assert all(isinstance(e, UnauthenticatedError) and e.reason == "key.unknown" for e in first[50:])
+    asyncio.run(wave())
+    assert keys.lookups == 3  # the key is cached; a refusal is not, each wave looks it up again
+    now[0] = 10.5
+    revoke_key(store, row.id)
+    expired = asyncio.run(wave())
+    assert keys.lookups == 5
+    assert all(isinstance(e, UnauthenticatedError) and e.reason == "key.revoked" for e in expired[:50])
+
+
+def test_a_caller_that_gives_up_does_not_cancel_the_others_lookup(store: Store) -> None:
+    keys = _CountedKeys(store)
+    text, row = create_key(store, ["read"])
+
+    async def main() -> Principal:
+        impatient = asyncio.ensure_future(keys.verify(text))
+        patient = asyncio.ensure_future(keys.verify(text))
+        await asyncio.sleep(0)
+        impatient.cancel()
+        return await patient
+
+    assert asyncio.run(main()).subject == f"key:{row.id}"
+    assert keys.lookups == 1

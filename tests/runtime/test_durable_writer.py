@@ -4,7 +4,10 @@ through an inbox within one transaction, batches without savepoints (see runtime
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
+
+import pytest
 
 from interlock.app import Interlock
 from interlock.runtime.clock import VirtualClock
@@ -176,3 +179,26 @@ def test_events_left_on_an_ended_instance_are_drained_by_a_process_without_its_v
         inst = app.get("order", "o1")
         assert (inst.queued, inst.version) == (0, "1")
         assert app.history("order", "o1", after=inst.step - 1).items[0].outcome == "ignored"
+
+
+def test_an_async_send_that_outlasts_its_timeout_raises_timeout_and_is_still_applied(tmp_path: Path) -> None:
+    held = threading.Event()
+    with open_app(tmp_path / "t.db", VirtualClock(), order_chart()) as app:
+        app.create("order", "o1")
+        busy = app.runtime.writer.submit(lambda unit: held.wait(10))  # the writer is busy until released
+
+        async def send_with_timeout() -> None:
+            with pytest.raises(TimeoutError):
+                await app.aio.send("order", "o1", {"type": "NOTE", "i": 1}, timeout=0.05)
+            assert (await app.aio.send("order", "o1", {"type": "NOTE", "i": 2}, timeout=None)).step == 2
+
+        async def release_later() -> None:
+            await asyncio.sleep(0.2)
+            held.set()
+
+        async def main() -> None:
+            await asyncio.gather(send_with_timeout(), release_later())
+
+        asyncio.run(main())
+        assert busy.result(5) is True
+        assert app.get("order", "o1").context["seen"] == [1, 2]  # the send that timed out was applied

@@ -49,6 +49,24 @@ def test_requests_the_server_cannot_read_get_the_error_format(sqlite_url: str, t
         _error(c.post("/v1/machines/door/instances/d/events", json={"type": "error.x"}), 422, "event.rejected")
         _error(c.post("/v1/machines/door/instances/d/events", params={"wait": "maybe"}, json={"type": "OPEN"}),
                400, "request.malformed")
+        # a send's refusals (the direct path, server/events.py): the same checks, in the same order
+        send = "/v1/machines/door/instances/d/events"
+        _error(c.post(send, content=b"{nope", headers=headers), 400, "request.malformed")
+        _error(c.post(send, content=b"[1]", headers=headers), 400, "request.malformed")
+        _error(c.post(send, content=b"type=OPEN", headers={"Content-Type": "text/plain"}), 415, "request.media_type")
+        _error(c.post(send, content=b"", headers=headers), 400, "request.malformed")
+        _error(c.post(send, json={"type": "OPEN", "pad": "x" * 3000}), 413, "request.too_large")
+        _error(c.post(send, content=(b"{" + b" " * 1024 for _ in range(3)), headers=headers), 413, "request.too_large")
+        _error(c.post("/v1/machines/door/instances/nobody/events", json={"type": "OPEN"}), 404, "not_found.instance")
+        _error(c.post("/v1/machines/ghost/instances/d/events", json={"type": "OPEN"}), 404, "not_found.machine")
+        _error(c.put(send, json={"type": "OPEN"}), 405, "request.method_not_allowed")
+        assert c.post(send + "/", json={"type": "OPEN"}).status_code == 307  # the router's redirect, as before
+        accepted = c.post(send, params={"wait": "0"}, json={"type": "OPEN"})
+        assert (accepted.status_code, accepted.json()) == (202, {"accepted": True})
+        assert accepted.headers["content-type"] == "application/json"
+        applied = c.post(send, params={"wait": "TRUE"}, json={"type": "NOTHING"})
+        assert applied.status_code == 200 and applied.json()["instance"]["id"] == "d"
+        assert int(applied.headers["content-length"]) == len(applied.content)
         _error(c.get("/v1/machines/door/versions/7"), 404, "not_found.version")
         _error(c.get("/v1/machines/ghost"), 404, "not_found.machine")
 

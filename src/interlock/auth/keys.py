@@ -89,7 +89,12 @@ class ApiKeys:
 
     The store is read on a worker thread, never on the event loop. A verified key is remembered for
     ``ttl`` seconds (by its digest), so a revocation takes effect within ``ttl`` on every process; each
-    lookup in the store also records the key's last use."""
+    lookup in the store also records the key's last use.
+
+    Requests that present the same key while it is being looked up wait for that one lookup: when a busy
+    client's key leaves the cache, every request it has in flight misses at once, and each lookup is a
+    write transaction (the last use) with its own fsync, queued behind the store's writer (256 requests
+    in flight: ~180 such commits in 3.5 s, stalling the server; docs/benchmarks.md, "Server")."""
 
     def __init__(self, store: Store, *, ttl: float = CACHE_TTL, clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time) -> None:
@@ -98,6 +103,7 @@ class ApiKeys:
         self._clock = clock
         self._wall = wall
         self._verified: dict[str, _Verified] = {}
+        self._pending: dict[str, asyncio.Future[Principal]] = {}  # digest -> its lookup in progress
 
     async def verify(self, text: str) -> Principal:
         """The principal of a key's text, or :class:`UnauthenticatedError` with its reason."""
@@ -106,9 +112,24 @@ class ApiKeys:
         cached = self._verified.get(digest)
         if cached is not None and cached.until > self._clock():
             return cached.principal
+        pending = self._pending.get(digest)
+        if pending is None or pending.get_loop() is not asyncio.get_running_loop():
+            pending = asyncio.ensure_future(self._look_up_and_remember(key_id, digest))
+            self._pending[digest] = pending
+            pending.add_done_callback(lambda done: self._forget_pending(digest, done))
+        # shielded: a caller that gives up (its request cancelled) does not cancel the others' lookup
+        return await asyncio.shield(pending)
+
+    async def _look_up_and_remember(self, key_id: str, digest: str) -> Principal:
         principal = await asyncio.to_thread(self._look_up, key_id, digest)
         self._remember(digest, principal)
         return principal
+
+    def _forget_pending(self, digest: str, done: asyncio.Future[Principal]) -> None:
+        if self._pending.get(digest) is done:
+            del self._pending[digest]
+        if not done.cancelled():
+            done.exception()  # retrieved: a refusal nobody awaits any more is not logged as lost
 
     def _look_up(self, key_id: str, digest: str) -> Principal:
         # read first: an unknown or revoked key (a guess) never waits for the store's writer

@@ -78,6 +78,7 @@ def run_server(settings: Any, *, authenticator: Any = None) -> None:
             + (", or end users' JWTs" if settings.jwt_secret or settings.jwt_jwks_url else "") + ")")
     typer.echo(f"Interlock API on {base}{mode}; docs at {base}/docs, store {settings.db.split('@')[-1]}")
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                                           http=_http_protocol(),
                                            access_log=settings.access_log,
                                            ws_per_message_deflate=settings.live_compression,
                                            timeout_graceful_shutdown=int(settings.graceful_timeout),
@@ -100,6 +101,16 @@ def run_server(settings: Any, *, authenticator: Any = None) -> None:
     # vs 28.7-33.8 ms). 0.5 ms was no better.
     sys.setswitchinterval(SWITCH_INTERVAL)
     server.run()  # uvicorn raises the signal that stopped it again once it is done (exit status -N)
+
+
+def _http_protocol() -> Any:
+    """One socket write per response (server/protocol.py) where httptools is installed; else uvicorn's
+    own choice."""
+    try:
+        from interlock.server.protocol import OneWriteHttpToolsProtocol
+    except ImportError:
+        return "auto"
+    return OneWriteHttpToolsProtocol
 
 
 def _log_to_stderr() -> None:

@@ -82,7 +82,8 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
     # route's path matches a send's, so the order changes nothing else)
     routes.sort(key=lambda route: getattr(route, "name", None) not in HOT_ROUTES)
     middleware = [Middleware(RateLimit, rate=config.rate, burst=config.burst),
-                  Middleware(BodyLimit, limit=config.max_body_bytes)]
+                  Middleware(BodyLimit, limit=config.max_body_bytes),
+                  Middleware(events.SendFastPath)]  # innermost: sends meet the limits (and CORS) first
     if config.cors_origins or config.dev:  # outermost: refusals (429, 413) carry the headers a page
         # needs to read them
         middleware.insert(0, Middleware(Cors, allow_origins=list(config.cors_origins),

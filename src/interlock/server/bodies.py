@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.datastructures import Headers
 from starlette.requests import Request
 
 from interlock.server.errors import ApiError
@@ -16,7 +17,11 @@ JSON_TYPES = ("application/json",)
 
 
 def media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type_of(request.headers)
+
+
+def media_type_of(headers: Headers) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 async def json_object(request: Request, *, required: bool = True) -> dict[str, Any]:
@@ -24,7 +29,11 @@ async def json_object(request: Request, *, required: bool = True) -> dict[str, A
     body = await request.body()
     if not body.strip() and not required:
         return {}
-    kind = media_type(request)
+    return json_object_of(body, media_type(request))
+
+
+def json_object_of(body: bytes, kind: str) -> dict[str, Any]:
+    """A required body of media type ``kind`` as a JSON object."""
     if kind not in JSON_TYPES:
         raise ApiError(415, "request.media_type", f"this route takes application/json, not "
                        f"{kind or 'a body without a Content-Type'}; send the header "
