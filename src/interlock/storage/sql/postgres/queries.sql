@@ -90,12 +90,32 @@ VALUES (%(machine)s, %(id)s, %(version)s, %(status)s, %(paused)s, %(step)s, %(qu
         %(parent_machine)s, %(parent_id)s, %(parent_invokeid)s, %(created_at)s, %(updated_at)s, 0)
 ON CONFLICT (machine, id) DO NOTHING;
 
+-- name: insert_instances
+-- New instances, given as one JSON array of rows (one statement for a transaction's inserts: the server
+-- runs it once, not once per row); none is inserted where the name is taken (the caller counts).
+INSERT INTO instances (machine, id, version, status, paused, step, queued, snapshot,
+                       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision)
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, 0
+FROM json_populate_recordset(NULL::instances, %(rows)s::json)
+ON CONFLICT (machine, id) DO NOTHING;
+
 -- name: update_instance
 -- Store the new state of an instance if it is still at the revision it was read at (compare-and-set).
 UPDATE instances
 SET status = %(status)s, paused = %(paused)s, step = %(step)s, queued = %(queued)s,
     snapshot = %(snapshot)s, updated_at = %(updated_at)s, revision = revision + 1
 WHERE machine = %(machine)s AND id = %(id)s AND revision = %(revision)s;
+
+-- name: update_instances
+-- Many instances' new states, one JSON array of rows (one row per instance): each is stored if the
+-- instance is still at the revision it was read at (compare-and-set), and gets revision ``next``.
+UPDATE instances AS i
+SET status = r.status, paused = r.paused, step = r.step, queued = r.queued, snapshot = r.snapshot,
+    updated_at = r.updated_at, revision = r.next
+FROM json_to_recordset(%(rows)s::json) AS r (machine text, id text COLLATE "C", status text, paused boolean,
+        step bigint, queued bigint, snapshot text, updated_at double precision, revision bigint, next bigint)
+WHERE i.machine = r.machine AND i.id = r.id AND i.revision = r.revision;
 
 -- name: find_child
 -- The child instance a parent invoked under an invoke id: the active one, else the newest.
@@ -130,6 +150,17 @@ DELETE FROM instance_index WHERE machine = %s AND kind = %s AND value = %s AND i
 -- name: add_index
 -- One state or tag of an instance.
 INSERT INTO instance_index (machine, kind, value, id) VALUES (%s, %s, %s, %s);
+
+-- name: remove_index_rows
+-- States or tags instances no longer have, one JSON array of rows.
+DELETE FROM instance_index AS x
+USING json_populate_recordset(NULL::instance_index, %(rows)s::json) AS r
+WHERE x.machine = r.machine AND x.kind = r.kind AND x.value = r.value AND x.id = r.id;
+
+-- name: add_index_rows
+-- States or tags of instances, one JSON array of rows.
+INSERT INTO instance_index (machine, kind, value, id)
+SELECT machine, kind, value, id FROM json_populate_recordset(NULL::instance_index, %(rows)s::json);
 
 -- name: list_by_index
 -- Instances of a machine in a state (or with a tag), by id, after a cursor.
@@ -166,6 +197,15 @@ FROM instances WHERE machine = %(machine)s AND id > %(after)s ORDER BY id LIMIT 
 INSERT INTO history (machine, id, step, at, outcome, event, idempotency_key, cause, source,
                      target, context_change, effects, error)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: append_history_rows
+-- Step records, one JSON array of rows, inserted in the array's order (their seq keeps it).
+INSERT INTO history (machine, id, step, at, outcome, event, idempotency_key, cause, source,
+                     target, context_change, effects, error)
+SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source,
+       target, context_change, effects, error
+FROM json_populate_recordset(NULL::history, %(rows)s::json) WITH ORDINALITY AS r
+ORDER BY r.ordinality;
 
 -- name: lock_sequencer
 -- One sequencer at a time; taken by a statement of its own, so the next one sees every commit before it.
@@ -256,6 +296,16 @@ DELETE FROM timers WHERE machine = %(machine)s AND id = %(id)s AND sendid = %(se
 -- Cancel every pending delayed send of an instance.
 DELETE FROM timers WHERE machine = %(machine)s AND id = %(id)s;
 
+-- name: cancel_timers_rows
+-- Cancel pending delayed sends of instances by send id, one JSON array of (machine, id, sendid).
+DELETE FROM timers AS t USING json_populate_recordset(NULL::timers, %(rows)s::json) AS r
+WHERE t.machine = r.machine AND t.id = r.id AND t.sendid = r.sendid;
+
+-- name: cancel_all_timers_rows
+-- Cancel every pending delayed send of instances, one JSON array of (machine, id).
+DELETE FROM timers AS t USING json_populate_recordset(NULL::timers, %(rows)s::json) AS r
+WHERE t.machine = r.machine AND t.id = r.id;
+
 -- name: take_due_timers
 -- Delete and return timers due at or before now (the caller sorts by due_at, seq). Rows another
 -- transaction holds are skipped, and only rows this statement deleted come back: a timer fires once.
@@ -270,6 +320,15 @@ RETURNING seq, key, machine, id, sendid, target, event, due_at;
 INSERT INTO tasks (key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
                    lease_owner, lease_until, created_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: add_task_rows
+-- Invoked services, one JSON array of rows: available now, or already claimed by the transaction that
+-- added them.
+INSERT INTO tasks (key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+                   lease_owner, lease_until, created_at)
+SELECT key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+       lease_owner, lease_until, created_at
+FROM json_populate_recordset(NULL::tasks, %(rows)s::json);
 
 -- name: cancel_tasks
 -- Cancel the tasks of one invoke of an instance.
@@ -296,6 +355,14 @@ UPDATE tasks SET status = 'running', attempt = attempt + 1, lease_owner = %(owne
 WHERE key = %(key)s AND attempt = %(attempt)s
   AND ((status = 'pending' AND available_at <= %(now)s) OR (status = 'running' AND lease_until <= %(now)s));
 
+-- name: lease_tasks
+-- Claim tasks for one attempt each, one JSON array of (key, attempt read, until), if each is still as the
+-- claim read it.
+UPDATE tasks AS t SET status = 'running', attempt = t.attempt + 1, lease_owner = %(owner)s, lease_until = r.until
+FROM json_to_recordset(%(rows)s::json) AS r (key text, attempt integer, until double precision)
+WHERE t.key = r.key AND t.attempt = r.attempt
+  AND ((t.status = 'pending' AND t.available_at <= %(now)s) OR (t.status = 'running' AND t.lease_until <= %(now)s));
+
 -- name: extend_lease
 -- A heartbeat: keep the lease while the attempt makes progress.
 UPDATE tasks SET lease_until = %(until)s
@@ -317,6 +384,10 @@ WHERE key = %(key)s;
 -- name: remove_task
 -- The task's outcome was delivered.
 DELETE FROM tasks WHERE key = %(key)s;
+
+-- name: remove_tasks
+-- The outcomes of these tasks (an array of keys) were delivered.
+DELETE FROM tasks WHERE key = ANY(%(keys)s::text[]);
 
 -- name: lock_tasks
 -- Of many attempts (parallel arrays of keys, owners and attempts), the tasks still leased to them, locked
