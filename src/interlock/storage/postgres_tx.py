@@ -4,8 +4,10 @@ History records wait in the transaction until it commits (or a read of the histo
 their change-feed positions after it has committed (:meth:`PostgresTx.sequence_changes`), so recording a
 step locks nothing shared. Instance inserts and updates, index moves, new tasks, task removals and timer
 cancellations wait too, until a statement that must see them or the commit, where they all go out in one
-pipeline (one round trip). A claim in the same transaction leases waiting tasks where they are (a
-workflow's next step is inserted already claimed). Everything else is written at once.
+pipeline (one round trip), each kind of insert as one statement with its rows in one JSON parameter
+(the server runs one statement, the driver adapts one value). A claim in the same transaction leases
+waiting tasks where they are (a workflow's next step is inserted already claimed). Everything else is
+written at once.
 """
 
 from __future__ import annotations
@@ -91,8 +93,8 @@ class PostgresTx(SharedQueries):
         self.data_version = data_version
         self._history: list[tuple[HistoryRow, dict[str, Any]]] = []  # each with its encoded values
         self._history_keys: dict[tuple[str, str, str], HistoryRow] = {}
-        # index moves (add or remove, row) wait too, and go out as two statements per transaction (each
-        # kind's rows in one JSON parameter, like every waiting write: rows_json)
+        # index moves (add or remove, row) wait too, and go out as two statements per transaction (the
+        # additions in one INSERT, like every kind of waiting insert: rows_json)
         self._index: list[tuple[bool, tuple[str, str, str, str]]] = []
         # instance updates wait too (the rows are locked: their compare-and-set holds), in order, until a
         # read of one of them, a read of many instances or the commit: one statement per transaction
@@ -138,26 +140,30 @@ class PostgresTx(SharedQueries):
     def _run(self, name: str, params: Any = None) -> int:
         return self._exec(name, params).rowcount
 
-    def _many(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
-        """One statement for many rows (``name`` takes them as ``%(rows)s``: rows_json)."""
-        self._send(name, {"rows": rows_json(rows)}, None, "")
+    def _insert_rows(self, name: str, rows: Sequence[dict[str, Any]], hits: int | None = None,
+                     missed: str = "") -> None:
+        """One INSERT for many rows (``name`` takes them as ``%(rows)s``: rows_json)."""
+        self._send(name, {"rows": rows_json(rows)}, hits, missed)
 
-    def _write_all(self, name: str, rows: Sequence[dict[str, Any]], missed: str,
-                   **params: Any) -> None:
-        """:meth:`_many` where every row must hit (else :class:`StaleRowError`)."""
-        self._send(name, {**params, "rows": rows_json(rows)}, len(rows), missed)
+    def _each(self, name: str, rows: Sequence[Any], hits: int | None = None, missed: str = "") -> None:
+        """One executemany: a statement per row, each finding its row by its key. (Updates and deletes
+        stay one per row: given many rows at once in one statement, the planner joins them against a
+        scan of the whole table while it is small or has many dead rows, which cost the server more
+        than the statements it saved.)"""
+        self._send(name, rows, hits, missed, each=True)
 
-    def _send(self, name: str, params: dict[str, Any], hits: int | None, missed: str) -> None:
-        """One statement (one round trip); inside :meth:`flush`, one more statement of its pipeline,
-        whose rows are counted after the pipeline's one sync (when it is left)."""
+    def _send(self, name: str, params: Any, hits: int | None, missed: str, *, each: bool = False) -> None:
+        """One statement, or one executemany (``each``): one round trip; inside :meth:`flush`, one more
+        statement of its pipeline, whose rows are counted after the pipeline's one sync (when it is
+        left)."""
         try:
             if self._sent is not None:
                 cur = self.conn.cursor()
-                cur.execute(_Q[name], params)
+                (cur.executemany if each else cur.execute)(_Q[name], params)
                 self._sent.append((cur, hits, missed))
                 return
             with self.conn.cursor() as cur:
-                cur.execute(_Q[name], params)
+                (cur.executemany if each else cur.execute)(_Q[name], params)
                 hit = cur.rowcount
         except psycopg.Error as exc:
             raise translate(exc, f"running {name}") from exc
@@ -203,7 +209,7 @@ class PostgresTx(SharedQueries):
                     rows = [r for _, r in self._history]
                     self._history.clear()
                     self._history_keys.clear()
-                    self._many("append_history_rows", rows)
+                    self._insert_rows("append_history_rows", rows)
                     self.recorded = True
         except psycopg.Error as exc:
             raise translate(exc, "writing the transaction's waiting rows") from exc
@@ -220,13 +226,14 @@ class PostgresTx(SharedQueries):
             rows, self._inserts = self._inserts, []
             if not self._updates:
                 self._updated.clear()
-            self._write_all("insert_instances", rows, "instance inserts found their name taken (another writer)")
+            self._insert_rows("insert_instances", rows, len(rows), "instance inserts found their name taken "
+                              "(another writer)")
         if not self._updates:
             return
         rows, self._updates = self._updates, []
         self._updated.clear()
-        self._write_all("update_instances", _netted(rows), "instance updates found their row changed since it "
-                        "was read (another writer)")
+        self._each("update_instance", rows, len(rows), "instance updates found their row changed since it was "
+                   "read (another writer)")
 
     def _flush_index(self) -> None:
         """The waiting index moves, netted per row: a row's first move says whether it was stored before
@@ -242,9 +249,9 @@ class PostgresTx(SharedQueries):
         removed = [key for key, adds in last.items() if not adds and not first[key]]
         added = [key for key, adds in last.items() if adds and first[key]]
         if removed:
-            self._many("remove_index_rows", [_index_row(key) for key in removed])
+            self._each("remove_index", removed)
         if added:
-            self._many("add_index_rows", [_index_row(key) for key in added])
+            self._insert_rows("add_index_rows", [_index_row(key) for key in added])
 
     def notify_changes(self) -> None:
         """Wake readers of the change feed, after the commit and in a transaction of its own: a NOTIFY
@@ -463,7 +470,7 @@ class PostgresTx(SharedQueries):
     def _flush_timers(self) -> None:
         cancels, self._cancels = self._cancels, {}
         for name, rows in cancels.items():  # deletes: their order among themselves does not matter
-            self._many(f"{name}_rows", rows)
+            self._each(name, rows)
 
     def timers_of(self, machine: str, id: str) -> list[TimerRow]:
         self._flush_timers()
@@ -494,12 +501,12 @@ class PostgresTx(SharedQueries):
         """The waiting removals, then the waiting new tasks."""
         if self._removals:
             removals, self._removals = self._removals, []
-            self._send("remove_tasks", {"keys": removals}, None, "")
+            self._each("remove_task", [{"key": key} for key in removals])
         if not self._tasks:
             return
         waiting, self._tasks = list(self._tasks.values()), {}
         self._drained = (float("-inf"), frozenset())
-        self._many("add_task_rows", [
+        self._insert_rows("add_task_rows", [
             {"key": t.key, "machine": t.machine, "id": t.id, "invokeid": t.invokeid, "service": t.service,
              "input": input, "policy": policy, "attempt": t.attempt, "status": t.status,
              "available_at": t.available_at, "lease_owner": t.lease_owner, "lease_until": t.lease_until,
@@ -572,9 +579,9 @@ class PostgresTx(SharedQueries):
             return claimed
         leased = [dataclasses.replace(t, attempt=t.attempt + 1, status="running", lease_owner=owner,
                                       lease_until=now + lease_of(t.policy)) for t in rows]
-        self._write_all("lease_tasks", [{"key": t.key, "until": t.lease_until, "attempt": t.attempt - 1}
-                                         for t in leased],
-                        "claimed tasks changed under their lock", owner=owner, now=now)  # held here: all hit
+        self._each("lease_task", [{"key": t.key, "owner": owner, "until": t.lease_until, "now": now,
+                                   "attempt": t.attempt - 1} for t in leased],
+                   len(leased), "claimed tasks changed under their lock")  # held by this transaction: all hit
         self._unlease(t.key for t in rows)  # an expired lease this transaction held is taken over
         return claimed + leased
 
@@ -614,24 +621,6 @@ def _all_hit(hit: int, hits: int | None, missed: str) -> None:
     """:class:`StaleRowError` when a statement whose every row must hit (``hits`` of them) did not."""
     if hits is not None and hit != hits:
         raise StaleRowError(f"{hits - hit} of {hits} {missed}")
-
-
-def _netted(updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One update per instance (a statement updates a row once): the last one's values, compared with
-    the revision the first one read, and the revision after them all (``next``). An update that did
-    not follow the one before it would have missed its row: :class:`StaleRowError`, as its miss."""
-    netted: dict[tuple[str, str], dict[str, Any]] = {}
-    for update in updates:
-        key = (update["machine"], update["id"])
-        before = netted.get(key)
-        if before is None:
-            netted[key] = {**update, "next": update["revision"] + 1}
-        elif update["revision"] != before["next"]:
-            raise StaleRowError(f"instance {key[0]}/{key[1]} was updated from revision {update['revision']} "
-                                f"after revision {before['next']} (another writer)")
-        else:
-            netted[key] = {**update, "revision": before["revision"], "next": update["revision"] + 1}
-    return list(netted.values())
 
 
 def _index_row(key: tuple[str, str, str, str]) -> dict[str, str]:

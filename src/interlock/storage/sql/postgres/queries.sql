@@ -107,16 +107,6 @@ SET status = %(status)s, paused = %(paused)s, step = %(step)s, queued = %(queued
     snapshot = %(snapshot)s, updated_at = %(updated_at)s, revision = revision + 1
 WHERE machine = %(machine)s AND id = %(id)s AND revision = %(revision)s;
 
--- name: update_instances
--- Many instances' new states, one JSON array of rows (one row per instance): each is stored if the
--- instance is still at the revision it was read at (compare-and-set), and gets revision ``next``.
-UPDATE instances AS i
-SET status = r.status, paused = r.paused, step = r.step, queued = r.queued, snapshot = r.snapshot,
-    updated_at = r.updated_at, revision = r.next
-FROM json_to_recordset(%(rows)s::json) AS r (machine text, id text COLLATE "C", status text, paused boolean,
-        step bigint, queued bigint, snapshot text, updated_at double precision, revision bigint, next bigint)
-WHERE i.machine = r.machine AND i.id = r.id AND i.revision = r.revision;
-
 -- name: find_child
 -- The child instance a parent invoked under an invoke id: the active one, else the newest.
 SELECT machine, id, version, status, paused, step, queued, snapshot,
@@ -150,12 +140,6 @@ DELETE FROM instance_index WHERE machine = %s AND kind = %s AND value = %s AND i
 -- name: add_index
 -- One state or tag of an instance.
 INSERT INTO instance_index (machine, kind, value, id) VALUES (%s, %s, %s, %s);
-
--- name: remove_index_rows
--- States or tags instances no longer have, one JSON array of rows.
-DELETE FROM instance_index AS x
-USING json_populate_recordset(NULL::instance_index, %(rows)s::json) AS r
-WHERE x.machine = r.machine AND x.kind = r.kind AND x.value = r.value AND x.id = r.id;
 
 -- name: add_index_rows
 -- States or tags of instances, one JSON array of rows.
@@ -296,16 +280,6 @@ DELETE FROM timers WHERE machine = %(machine)s AND id = %(id)s AND sendid = %(se
 -- Cancel every pending delayed send of an instance.
 DELETE FROM timers WHERE machine = %(machine)s AND id = %(id)s;
 
--- name: cancel_timers_rows
--- Cancel pending delayed sends of instances by send id, one JSON array of (machine, id, sendid).
-DELETE FROM timers AS t USING json_populate_recordset(NULL::timers, %(rows)s::json) AS r
-WHERE t.machine = r.machine AND t.id = r.id AND t.sendid = r.sendid;
-
--- name: cancel_all_timers_rows
--- Cancel every pending delayed send of instances, one JSON array of (machine, id).
-DELETE FROM timers AS t USING json_populate_recordset(NULL::timers, %(rows)s::json) AS r
-WHERE t.machine = r.machine AND t.id = r.id;
-
 -- name: take_due_timers
 -- Delete and return timers due at or before now (the caller sorts by due_at, seq). Rows another
 -- transaction holds are skipped, and only rows this statement deleted come back: a timer fires once.
@@ -355,14 +329,6 @@ UPDATE tasks SET status = 'running', attempt = attempt + 1, lease_owner = %(owne
 WHERE key = %(key)s AND attempt = %(attempt)s
   AND ((status = 'pending' AND available_at <= %(now)s) OR (status = 'running' AND lease_until <= %(now)s));
 
--- name: lease_tasks
--- Claim tasks for one attempt each, one JSON array of (key, attempt read, until), if each is still as the
--- claim read it.
-UPDATE tasks AS t SET status = 'running', attempt = t.attempt + 1, lease_owner = %(owner)s, lease_until = r.until
-FROM json_to_recordset(%(rows)s::json) AS r (key text, attempt integer, until double precision)
-WHERE t.key = r.key AND t.attempt = r.attempt
-  AND ((t.status = 'pending' AND t.available_at <= %(now)s) OR (t.status = 'running' AND t.lease_until <= %(now)s));
-
 -- name: extend_lease
 -- A heartbeat: keep the lease while the attempt makes progress.
 UPDATE tasks SET lease_until = %(until)s
@@ -384,10 +350,6 @@ WHERE key = %(key)s;
 -- name: remove_task
 -- The task's outcome was delivered.
 DELETE FROM tasks WHERE key = %(key)s;
-
--- name: remove_tasks
--- The outcomes of these tasks (an array of keys) were delivered.
-DELETE FROM tasks WHERE key = ANY(%(keys)s::text[]);
 
 -- name: lock_tasks
 -- Of many attempts (parallel arrays of keys, owners and attempts), the tasks still leased to them, locked
