@@ -83,11 +83,8 @@ def done_among(db: Any, ids: list[str]) -> list[tuple[str]]:
         marks = ",".join("?" * len(ids))
         return db.execute(f"SELECT id FROM instances WHERE machine = 'workflow' AND status = 'done' "
                           f"AND id IN ({marks})", ids).fetchall()
-    # by primary key: ``machine = .. AND status = 'done' AND id = ANY(..)`` was planned on the status index
-    # of a young table, comparing every done workflow with every id asked about (most of the server's
-    # time in the watcher's query once thousands were done; the watcher is charged to Interlock)
-    return db.execute(b"SELECT id FROM instances WHERE (machine, id) IN (SELECT 'workflow', unnest(%s::text[])) "
-                      b"AND status = 'done'", (ids,)).fetchall()
+    return db.execute(b"SELECT id FROM instances WHERE machine = 'workflow' AND status = 'done' "
+                      b"AND id = ANY(%s)", (ids,)).fetchall()
 
 
 def url_of(target: Path | str) -> str:
