@@ -3,8 +3,8 @@
 psycopg has no statement hook and ``pg_stat_statements`` needs a server restart, so :func:`counting`
 wraps psycopg's cursor methods in this process for the duration of a block. Every ``execute`` is one
 statement and one round trip; an ``executemany`` is as many statements as rows but one round trip
-(psycopg pipelines it), and none when sent inside a pipeline the caller opened, whose ``sync`` is the
-round trip (counted when the pipeline block is left); ``BEGIN``/``COMMIT`` (and ``SAVEPOINT``/``RELEASE``) are two of each per transaction block. Connections listed in ``ignore`` (a benchmark's own watcher) are not counted.
+(psycopg pipelines it); either is no round trip when sent inside a pipeline the caller opened, whose
+``sync`` is the round trip (counted when the pipeline block is left); ``BEGIN``/``COMMIT`` (and ``SAVEPOINT``/``RELEASE``) are two of each per transaction block. Connections listed in ``ignore`` (a benchmark's own watcher) are not counted.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def counting() -> Iterator[Tally]:
     execute, executemany, enter, pipeline = cursor.execute, cursor.executemany, transaction.__enter__, connection.pipeline
 
     def counted_execute(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
-        tally.note(self.connection, query, 1)
+        piped = self.connection._pipeline is not None
+        tally.note(self.connection, query, 1, 0 if piped else 1)
         return execute(self, query, params, **kw)
 
     def counted_executemany(self: Any, query: Any, params_seq: Any, **kw: Any) -> Any:

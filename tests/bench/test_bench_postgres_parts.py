@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import psycopg
 
-from bench import postgres_scale, postgres_statements, postgres_workflow
+from bench import postgres_cpu, postgres_scale, postgres_statements, postgres_workflow
 from interlock.app import Interlock
 from tests.postgres_support import SERVER, fresh_database, require_postgres
 
@@ -57,3 +57,10 @@ def test_a_task_result_for_an_idle_instance_is_applied_without_the_inbox() -> No
     inbox = [text for text in tally.by_text if "inbox" in text]
     assert inbox == [], inbox  # each step's result went straight to its instance: no insert, no delete
     assert any(text.startswith("INSERT INTO history") for text in tally.by_text)
+
+
+def test_cpu_per_workflow_is_read_for_both_sides() -> None:
+    require_postgres()
+    got = postgres_cpu.one_run(SERVER, 2, 0.3, statements=True)
+    assert got["workflows"] > 0 and got["interlock_ms"] > 0 and got["postgres_ms"] >= 0
+    assert got["inserted"] > 0  # the database's own counts, per workflow

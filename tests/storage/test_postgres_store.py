@@ -182,3 +182,35 @@ def test_a_connection_that_died_while_idle_in_the_pool_is_replaced_before_use(
                 assert tx.get_instance("m", "a") is not None
         finally:
             store.close()
+
+
+def test_a_transactions_inserts_go_as_json_and_come_back_exactly_in_their_order() -> None:
+    """Each kind of insert is one statement with its rows as JSON (postgres_tx.rows_json): quotes,
+    backslashes, non-ASCII text and floats come back as written, and history keeps the order the steps
+    were recorded in (the feed numbers them by it)."""
+    odd = 'q"uote \\ back\\slash é 中 🙂 \n tab\t'
+    with fresh_database() as url:
+        store = PostgresStore(url)
+        try:
+            with store.write() as tx:
+                for i in range(30):
+                    tx.insert_instance(InstanceRow("m", f"{odd}{i}", "1", "active", False, 0, 0,
+                                                   {"configuration": ["m"], "context": {"s": odd, "x": 0.1 + 0.2}}))
+                for step in range(3):
+                    for i in (29, 0, 7):
+                        tx.append_history(HistoryRow("m", f"{odd}{i}", step, 1733.1 + 0.2 * step, "applied",
+                                                     {"name": odd}, f"k{step}{i}", odd, ["m"], ["m"],
+                                                     {"set": {"s": odd}}, [], None))
+            with store.read() as tx:
+                row = tx.get_instance("m", f"{odd}7")
+                assert row is not None and row.snapshot["context"] == {"s": odd, "x": 0.1 + 0.2}
+                page = tx.history_page("m", f"{odd}0", after=-1, limit=10)
+                assert [(r.step, r.at, r.event, r.cause) for r in page] == [
+                    (s, 1733.1 + 0.2 * s, {"name": odd}, odd) for s in range(3)]
+            assert [(c.id, c.step) for c in store.changes(after=0, limit=100)] == [
+                (f"{odd}{i}", step) for step in range(3) for i in (29, 0, 7)]
+            with pytest.raises(StorageError, match="NUL"), store.write() as tx:
+                tx.insert_instance(InstanceRow("m", "nul\x00", "1", "active", False, 0, 0,
+                                               {"configuration": ["m"], "context": {}}))
+        finally:
+            store.close()

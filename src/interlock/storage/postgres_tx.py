@@ -4,14 +4,17 @@ History records wait in the transaction until it commits (or a read of the histo
 their change-feed positions after it has committed (:meth:`PostgresTx.sequence_changes`), so recording a
 step locks nothing shared. Instance inserts and updates, index moves, new tasks, task removals and timer
 cancellations wait too, until a statement that must see them or the commit, where they all go out in one
-pipeline (one round trip). A claim in the same transaction leases waiting tasks where they are (a
-workflow's next step is inserted already claimed). Everything else is written at once.
+pipeline (one round trip), each kind of insert as one statement with its rows in one JSON parameter
+(the server runs one statement, the driver adapts one value). A claim in the same transaction leases
+waiting tasks where they are (a workflow's next step is inserted already claimed). Everything else is
+written at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -57,10 +60,22 @@ def translate(exc: psycopg.Error, what: str) -> Exception:
             f"the connection to PostgreSQL failed while {what}: {str(exc).strip()}. The transaction was "
             "rolled back; if it failed during COMMIT its outcome is unknown, so retry with an "
             "idempotency key. The next command reconnects")
-    if isinstance(exc, psycopg.DataError) and "0x00" in str(exc):
+    if isinstance(exc, psycopg.DataError) and ("0x00" in str(exc) or "\\u0000" in _detail(exc)):
         return StorageError("PostgreSQL text cannot hold the NUL character (\\x00); remove it from the "
                             f"value (ids, keys and names are stored as text): {str(exc).strip()}")
     return StorageError(f"PostgreSQL failed while {what}: {type(exc).__name__}: {str(exc).strip()}")
+
+
+def _detail(exc: psycopg.Error) -> str:
+    """The message and its detail (a JSON row's ``\\u0000`` is named in the detail)."""
+    return f"{exc} {exc.diag.message_detail or ''}"
+
+
+def rows_json(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows as one JSON array, for the statements that take a transaction's rows of a kind at once
+    (``json_populate_recordset``): the server runs one statement instead of one per row, and the
+    driver sends one parameter instead of adapting every value of every row."""
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
 class PostgresTx(SharedQueries):
@@ -76,9 +91,10 @@ class PostgresTx(SharedQueries):
         # write at any time, so every transaction starts with fresh rows (the compare-and-set would
         # catch a stale one, at the cost of a retry).
         self.data_version = data_version
-        self._history: list[tuple[HistoryRow, tuple[Any, ...]]] = []  # each with its encoded values
+        self._history: list[tuple[HistoryRow, dict[str, Any]]] = []  # each with its encoded values
         self._history_keys: dict[tuple[str, str, str], HistoryRow] = {}
-        # index moves (add or remove, row) wait too, and go out as two statements per transaction
+        # index moves (add or remove, row) wait too, and go out as two statements per transaction (the
+        # additions in one INSERT, like every kind of waiting insert: rows_json)
         self._index: list[tuple[bool, tuple[str, str, str, str]]] = []
         # instance updates wait too (the rows are locked: their compare-and-set holds), in order, until a
         # read of one of them, a read of many instances or the commit: one statement per transaction
@@ -95,7 +111,7 @@ class PostgresTx(SharedQueries):
         # tasks lock_tasks found still leased to the attempt named (key -> owner, attempt, machine, id,
         # invokeid), held by this transaction: removing one waits with the other writes (``_removals``)
         self._leased: dict[str, tuple[str, int, str, str, str]] = {}
-        self._removals: list[dict[str, Any]] = []
+        self._removals: list[str] = []
         # a claim found no more claimable tasks of these services at this time: claims after it in this
         # transaction look only at the tasks it added (a claim takes tasks in no order; what commits
         # meanwhile is for the next transaction), until it makes a task claimable (a retry, its new ones)
@@ -124,24 +140,30 @@ class PostgresTx(SharedQueries):
     def _run(self, name: str, params: Any = None) -> int:
         return self._exec(name, params).rowcount
 
-    def _many(self, name: str, rows: Sequence[Any]) -> None:
-        self._send(name, rows, None, "")
+    def _insert_rows(self, name: str, rows: Sequence[dict[str, Any]], hits: int | None = None,
+                     missed: str = "") -> None:
+        """One INSERT for many rows (``name`` takes them as ``%(rows)s``: rows_json)."""
+        self._send(name, {"rows": rows_json(rows)}, hits, missed)
 
-    def _write_all(self, name: str, rows: list[dict[str, Any]], missed: str) -> None:
-        """One executemany whose every row must hit (else :class:`StaleRowError`)."""
-        self._send(name, rows, len(rows), missed)
+    def _each(self, name: str, rows: Sequence[Any], hits: int | None = None, missed: str = "") -> None:
+        """One executemany: a statement per row, each finding its row by its key. (Updates and deletes
+        stay one per row: given many rows at once in one statement, the planner joins them against a
+        scan of the whole table while it is small or has many dead rows, which cost the server more
+        than the statements it saved.)"""
+        self._send(name, rows, hits, missed, each=True)
 
-    def _send(self, name: str, rows: Sequence[Any], hits: int | None, missed: str) -> None:
-        """One executemany (one round trip); inside :meth:`flush`, one more statement of its pipeline,
-        whose rows are counted after the pipeline's one sync (when it is left)."""
+    def _send(self, name: str, params: Any, hits: int | None, missed: str, *, each: bool = False) -> None:
+        """One statement, or one executemany (``each``): one round trip; inside :meth:`flush`, one more
+        statement of its pipeline, whose rows are counted after the pipeline's one sync (when it is
+        left)."""
         try:
             if self._sent is not None:
                 cur = self.conn.cursor()
-                cur.executemany(_Q[name], rows)
+                (cur.executemany if each else cur.execute)(_Q[name], params)
                 self._sent.append((cur, hits, missed))
                 return
             with self.conn.cursor() as cur:
-                cur.executemany(_Q[name], rows)
+                (cur.executemany if each else cur.execute)(_Q[name], params)
                 hit = cur.rowcount
         except psycopg.Error as exc:
             raise translate(exc, f"running {name}") from exc
@@ -187,7 +209,7 @@ class PostgresTx(SharedQueries):
                     rows = [r for _, r in self._history]
                     self._history.clear()
                     self._history_keys.clear()
-                    self._many("append_history", rows)
+                    self._insert_rows("append_history_rows", rows)
                     self.recorded = True
         except psycopg.Error as exc:
             raise translate(exc, "writing the transaction's waiting rows") from exc
@@ -204,13 +226,14 @@ class PostgresTx(SharedQueries):
             rows, self._inserts = self._inserts, []
             if not self._updates:
                 self._updated.clear()
-            self._write_all("insert_instance", rows, "instance inserts found their name taken (another writer)")
+            self._insert_rows("insert_instances", rows, len(rows), "instance inserts found their name taken "
+                              "(another writer)")
         if not self._updates:
             return
         rows, self._updates = self._updates, []
         self._updated.clear()
-        self._write_all("update_instance", rows, "instance updates found their row changed since it was read "
-                        "(another writer)")
+        self._each("update_instance", rows, len(rows), "instance updates found their row changed since it was "
+                   "read (another writer)")
 
     def _flush_index(self) -> None:
         """The waiting index moves, netted per row: a row's first move says whether it was stored before
@@ -226,9 +249,9 @@ class PostgresTx(SharedQueries):
         removed = [key for key, adds in last.items() if not adds and not first[key]]
         added = [key for key, adds in last.items() if adds and first[key]]
         if removed:
-            self._many("remove_index", removed)
+            self._each("remove_index", removed)
         if added:
-            self._many("add_index", added)
+            self._insert_rows("add_index_rows", [_index_row(key) for key in added])
 
     def notify_changes(self) -> None:
         """Wake readers of the change feed, after the commit and in a transaction of its own: a NOTIFY
@@ -353,10 +376,11 @@ class PostgresTx(SharedQueries):
     # -- history --------------------------------------------------------------------------------------
 
     def append_history(self, row: HistoryRow) -> None:
-        self._history.append((row, (
-            row.machine, row.id, row.step, row.at, row.outcome,
-            None if row.event is None else dumps(row.event), row.idempotency_key, row.cause,
-            dumps(row.source), dumps(row.target), dumps(row.context_change), dumps(row.effects), row.error)))
+        self._history.append((row, {
+            "machine": row.machine, "id": row.id, "step": row.step, "at": row.at, "outcome": row.outcome,
+            "event": None if row.event is None else dumps(row.event), "idempotency_key": row.idempotency_key,
+            "cause": row.cause, "source": dumps(row.source), "target": dumps(row.target),
+            "context_change": dumps(row.context_change), "effects": dumps(row.effects), "error": row.error}))
         if row.idempotency_key is not None:
             self._history_keys[(row.machine, row.id, row.idempotency_key)] = row
 
@@ -446,7 +470,7 @@ class PostgresTx(SharedQueries):
     def _flush_timers(self) -> None:
         cancels, self._cancels = self._cancels, {}
         for name, rows in cancels.items():  # deletes: their order among themselves does not matter
-            self._many(name, rows)
+            self._each(name, rows)
 
     def timers_of(self, machine: str, id: str) -> list[TimerRow]:
         self._flush_timers()
@@ -477,14 +501,16 @@ class PostgresTx(SharedQueries):
         """The waiting removals, then the waiting new tasks."""
         if self._removals:
             removals, self._removals = self._removals, []
-            self._many("remove_task", removals)
+            self._each("remove_task", [{"key": key} for key in removals])
         if not self._tasks:
             return
         waiting, self._tasks = list(self._tasks.values()), {}
         self._drained = (float("-inf"), frozenset())
-        self._many("add_task", [(t.key, t.machine, t.id, t.invokeid, t.service, input, policy, t.attempt,
-                                 t.status, t.available_at, t.lease_owner, t.lease_until, created)
-                                for t, input, policy, created in waiting])
+        self._insert_rows("add_task_rows", [
+            {"key": t.key, "machine": t.machine, "id": t.id, "invokeid": t.invokeid, "service": t.service,
+             "input": input, "policy": policy, "attempt": t.attempt, "status": t.status,
+             "available_at": t.available_at, "lease_owner": t.lease_owner, "lease_until": t.lease_until,
+             "created_at": created} for t, input, policy, created in waiting])
 
     def _lease_waiting(self, now: float, owner: str, services: Sequence[str], limit: int,
                        lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]:
@@ -553,9 +579,9 @@ class PostgresTx(SharedQueries):
             return claimed
         leased = [dataclasses.replace(t, attempt=t.attempt + 1, status="running", lease_owner=owner,
                                       lease_until=now + lease_of(t.policy)) for t in rows]
-        self._write_all("lease_task", [{"key": t.key, "owner": owner, "until": t.lease_until, "now": now,
-                                        "attempt": t.attempt - 1} for t in leased],
-                        "claimed tasks changed under their lock")  # held by this transaction: all hit
+        self._each("lease_task", [{"key": t.key, "owner": owner, "until": t.lease_until, "now": now,
+                                   "attempt": t.attempt - 1} for t in leased],
+                   len(leased), "claimed tasks changed under their lock")  # held by this transaction: all hit
         self._unlease(t.key for t in rows)  # an expired lease this transaction held is taken over
         return claimed + leased
 
@@ -584,7 +610,7 @@ class PostgresTx(SharedQueries):
         held = self._leased.get(key)
         if held is not None and held[:2] == (owner, attempt):  # held since lock_tasks: it is still ours
             del self._leased[key]
-            self._removals.append({"key": key})
+            self._removals.append(key)
             return True
         self._flush_tasks()
         params = {"key": key, "owner": owner, "attempt": attempt}
@@ -595,6 +621,11 @@ def _all_hit(hit: int, hits: int | None, missed: str) -> None:
     """:class:`StaleRowError` when a statement whose every row must hit (``hits`` of them) did not."""
     if hits is not None and hit != hits:
         raise StaleRowError(f"{hits - hit} of {hits} {missed}")
+
+
+def _index_row(key: tuple[str, str, str, str]) -> dict[str, str]:
+    machine, kind, value, id = key
+    return {"machine": machine, "kind": kind, "value": value, "id": id}
 
 
 def _params(row: InstanceRow) -> dict[str, Any]:

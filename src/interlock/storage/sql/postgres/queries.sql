@@ -90,6 +90,16 @@ VALUES (%(machine)s, %(id)s, %(version)s, %(status)s, %(paused)s, %(step)s, %(qu
         %(parent_machine)s, %(parent_id)s, %(parent_invokeid)s, %(created_at)s, %(updated_at)s, 0)
 ON CONFLICT (machine, id) DO NOTHING;
 
+-- name: insert_instances
+-- New instances, given as one JSON array of rows (one statement for a transaction's inserts: the server
+-- runs it once, not once per row); none is inserted where the name is taken (the caller counts).
+INSERT INTO instances (machine, id, version, status, paused, step, queued, snapshot,
+                       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision)
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, 0
+FROM json_populate_recordset(NULL::instances, %(rows)s::json)
+ON CONFLICT (machine, id) DO NOTHING;
+
 -- name: update_instance
 -- Store the new state of an instance if it is still at the revision it was read at (compare-and-set).
 UPDATE instances
@@ -131,6 +141,11 @@ DELETE FROM instance_index WHERE machine = %s AND kind = %s AND value = %s AND i
 -- One state or tag of an instance.
 INSERT INTO instance_index (machine, kind, value, id) VALUES (%s, %s, %s, %s);
 
+-- name: add_index_rows
+-- States or tags of instances, one JSON array of rows.
+INSERT INTO instance_index (machine, kind, value, id)
+SELECT machine, kind, value, id FROM json_populate_recordset(NULL::instance_index, %(rows)s::json);
+
 -- name: list_by_index
 -- Instances of a machine in a state (or with a tag), by id, after a cursor.
 SELECT i.machine, i.id, i.version, i.status, i.paused, i.step, i.queued, i.snapshot,
@@ -166,6 +181,15 @@ FROM instances WHERE machine = %(machine)s AND id > %(after)s ORDER BY id LIMIT 
 INSERT INTO history (machine, id, step, at, outcome, event, idempotency_key, cause, source,
                      target, context_change, effects, error)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: append_history_rows
+-- Step records, one JSON array of rows, inserted in the array's order (their seq keeps it).
+INSERT INTO history (machine, id, step, at, outcome, event, idempotency_key, cause, source,
+                     target, context_change, effects, error)
+SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source,
+       target, context_change, effects, error
+FROM json_populate_recordset(NULL::history, %(rows)s::json) WITH ORDINALITY AS r
+ORDER BY r.ordinality;
 
 -- name: lock_sequencer
 -- One sequencer at a time; taken by a statement of its own, so the next one sees every commit before it.
@@ -270,6 +294,15 @@ RETURNING seq, key, machine, id, sendid, target, event, due_at;
 INSERT INTO tasks (key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
                    lease_owner, lease_until, created_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: add_task_rows
+-- Invoked services, one JSON array of rows: available now, or already claimed by the transaction that
+-- added them.
+INSERT INTO tasks (key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+                   lease_owner, lease_until, created_at)
+SELECT key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+       lease_owner, lease_until, created_at
+FROM json_populate_recordset(NULL::tasks, %(rows)s::json);
 
 -- name: cancel_tasks
 -- Cancel the tasks of one invoke of an instance.

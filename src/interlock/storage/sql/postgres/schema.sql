@@ -1,4 +1,4 @@
--- The current PostgreSQL schema (version 1). The migrations must reproduce it exactly; a test checks.
+-- The current PostgreSQL schema (version 8). The migrations must reproduce it exactly; a test checks.
 -- Every per-instance table (instances, instance_index, history, inbox, timers, tasks) has (machine, id)
 -- in its primary key and no hot-path query joins two instances, so the tables can be distributed by
 -- instance (Citus: docs/deployment.md). JSON is stored as text, exactly as the codec wrote it.
@@ -84,7 +84,7 @@ CREATE TABLE history (
     error           TEXT,
     PRIMARY KEY (machine, id, step)
 );
-CREATE INDEX history_by_position ON history (position);
+CREATE INDEX history_by_position ON history (position) WHERE position IS NOT NULL;  -- numbered ones only
 CREATE INDEX history_unsequenced ON history (seq) WHERE position IS NULL;
 CREATE UNIQUE INDEX history_by_idempotency_key ON history (machine, id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
@@ -136,7 +136,6 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_pending ON tasks (available_at) WHERE status = 'pending';
 CREATE INDEX tasks_running ON tasks (lease_until) WHERE status = 'running';
-CREATE INDEX tasks_by_invoke ON tasks (machine, id, invokeid);
 CREATE INDEX tasks_by_key ON tasks (key);
 
 -- API keys (auth/keys.py): `ilk_<id>_<secret>`, kept as the sha256 digest of the whole key, never the
