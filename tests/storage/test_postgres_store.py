@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -11,7 +12,7 @@ import pytest
 from interlock.errors import StorageError
 from interlock.storage.postgres import PostgresStore
 from interlock.storage.queries import migrations
-from interlock.storage.store import HistoryRow, InstanceRow, Locked, StaleRowError
+from interlock.storage.store import HistoryRow, InstanceRow, Locked, StaleRowError, TaskRow
 from tests.postgres_support import fresh_database
 
 CATALOG = """
@@ -212,5 +213,21 @@ def test_a_transactions_inserts_go_as_json_and_come_back_exactly_in_their_order(
             with pytest.raises(StorageError, match="NUL"), store.write() as tx:
                 tx.insert_instance(InstanceRow("m", "nul\x00", "1", "active", False, 0, 0,
                                                {"configuration": ["m"], "context": {}}))
+        finally:
+            store.close()
+
+
+def test_a_lease_that_never_ends_is_stored_as_postgresql_reads_infinity() -> None:
+    """A task added and claimed in one transaction goes out in the JSON insert with its lease: a lease of
+    ``inf`` (a heartbeat so long it overflows) is kept as PostgreSQL's ``Infinity``, as a parameter is."""
+    with fresh_database() as url:
+        store = PostgresStore(url)
+        try:
+            with store.write() as tx:
+                tx.add_task(TaskRow("k", "m", "x", "inv", "svc", {}, {"lease_seconds": 30}), now=1.0)
+                claimed = tx.claim_tasks(2.0, owner="w", services=["svc"], limit=1, lease_of=lambda _: math.inf)
+                assert [t.key for t in claimed] == ["k"]
+            with store.read() as tx:
+                assert [(t.lease_until, t.status) for t in tx.tasks_of("m", "x")] == [(math.inf, "running")]
         finally:
             store.close()

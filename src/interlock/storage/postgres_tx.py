@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -74,8 +75,20 @@ def _detail(exc: psycopg.Error) -> str:
 def rows_json(rows: Sequence[dict[str, Any]]) -> str:
     """Rows as one JSON array, for the statements that take a transaction's rows of a kind at once
     (``json_populate_recordset``): the server runs one statement instead of one per row, and the
-    driver sends one parameter instead of adapting every value of every row."""
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    driver sends one parameter instead of adapting every value of every row. A column's non-finite
+    number (a lease of ``inf``) goes as the text PostgreSQL reads it from (``"Infinity"``), as a
+    parameter would: JSON has no such number."""
+    try:
+        return json.dumps(rows, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps([{k: _column(v) for k, v in row.items()} for row in rows], ensure_ascii=False,
+                          separators=(",", ":"), allow_nan=False)
+
+
+def _column(value: Any) -> Any:
+    if type(value) is float and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
 
 
 class PostgresTx(SharedQueries):
