@@ -217,3 +217,19 @@ def test_in_development_mode_pages_of_this_machine_may_call_it_without_settings(
         with connect(ws_url(server), additional_headers={"Origin": evil}) as ws:
             ws.send(json.dumps({"subscribe": {"machine": "door"}}))
             assert json.loads(ws.recv(timeout=30))["error"]["code"] == "auth.origin.refused"
+
+
+def test_an_unexpected_failure_is_answered_with_the_cors_headers_and_logged(sqlite_url: str, tmp_path: Path) -> None:
+    """A 500 (here an authenticator with a bug) carries the CORS headers, so the page can read the
+    error instead of the browser reporting a CORS failure; the failure is logged as before."""
+    log = tmp_path / "server.log"
+    with running(sqlite_url, dev=True, log=log, env={"INTERLOCK_CORS_ORIGINS": APP,
+                                                     "INTERLOCK_TEST_FAILING_AUTH": "1"}) as server:
+        failed = server.client.get("/v1/machines", headers={"Origin": APP, "Authorization": "Bearer fail",
+                                                            "Connection": "close"})  # uvicorn closes it
+        assert failed.status_code == 500 and failed.json()["error"]["code"] == "internal"
+        assert failed.headers["access-control-allow-origin"] == APP
+        refused = server.client.get("/v1/machines", headers={"Origin": APP, "Authorization": "Bearer other"})
+        assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == APP
+        assert server.client.get("/v1/machines").status_code == 200  # the server goes on serving
+    assert "the test authenticator failed on purpose" in log.read_text()

@@ -19,6 +19,7 @@ from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interlock.app import Interlock
 from interlock.auth.principal import Authenticator
@@ -37,7 +38,7 @@ from interlock.server import (
 )
 from interlock.server.catalog import Catalog
 from interlock.server.config import ServerConfig
-from interlock.server.errors import EXCEPTION_HANDLERS, ApiError, error_response
+from interlock.server.errors import EXCEPTION_HANDLERS, ApiError, api_error_of, error_response
 from interlock.server.feed import Feed
 from interlock.server.limits import BodyLimit, RateLimit
 from interlock.server.security import LOOPBACK_ORIGIN, default_authenticator
@@ -71,6 +72,34 @@ class Cors(CORSMiddleware):
             f"methods {', '.join(CORS_METHODS)}, headers {', '.join(CORS_HEADERS)}"))
 
 
+class FailuresInsideCors:
+    """An unexpected failure answered inside CORS: Starlette answers one (500 ``internal``) in its
+    outermost layer, which the CORS headers never reach, so a page could not read the answer (the
+    browser reports a CORS error instead). The same answer here, then the failure goes on to be logged
+    as before."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if not started:
+                await error_response(api_error_of(exc))(scope, receive, send)
+            raise
+
+
 def create_app(interlock: Interlock, config: ServerConfig, *,
                authenticator: Authenticator | None = None) -> Starlette:
     """The API over ``interlock``, which the app owns from now on: its lifespan closes it.
@@ -86,10 +115,11 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
                   Middleware(events.SendFastPath)]  # innermost: sends meet the limits (and CORS) first
     if config.cors_origins or config.dev:  # outermost: refusals (429, 413) carry the headers a page
         # needs to read them
-        middleware.insert(0, Middleware(Cors, allow_origins=list(config.cors_origins),
-                                        allow_origin_regex=LOOPBACK_ORIGIN if config.dev else None,
-                                        allow_methods=CORS_METHODS, allow_headers=CORS_HEADERS,
-                                        expose_headers=CORS_EXPOSED, max_age=CORS_MAX_AGE))
+        middleware[:0] = [Middleware(Cors, allow_origins=list(config.cors_origins),
+                                     allow_origin_regex=LOOPBACK_ORIGIN if config.dev else None,
+                                     allow_methods=CORS_METHODS, allow_headers=CORS_HEADERS,
+                                     expose_headers=CORS_EXPOSED, max_age=CORS_MAX_AGE),
+                          Middleware(FailuresInsideCors)]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS,
                     lifespan=_lifespan)
     app.state.interlock = interlock
