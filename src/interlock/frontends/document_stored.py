@@ -88,7 +88,7 @@ def _not_json(value: Any) -> str:
     if isinstance(value, tuple):  # the event: a tuple subclass (event.data, event.amount are plain)
         return (f"the value to store holds an event ({kind.__name__}), which is not JSON; store its fields, "
                 "as in {amount: 'event.amount'} or {last: 'event.data'}")
-    hint = {set: "sorted(...) or list(...)", frozenset: "sorted(...) or list(...)", range: "list(range(...))"}
+    hint: dict[type, str] = {set: "sorted(...) or list(...)", frozenset: "sorted(...) or list(...)", range: "list(range(...))"}
     return (f"the value to store holds a {kind.__name__}, which is not JSON (a snapshot is plain JSON); "
             f"store {hint.get(kind, 'a list, a mapping, a string or a number')} instead")
 
