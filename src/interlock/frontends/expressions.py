@@ -33,7 +33,7 @@ from typing import Any
 from interlock.core.datamodel import Expr, Scope, WorkLimitError
 from interlock.frontends import expressions_builtins as builtins
 from interlock.frontends import expressions_ops as ops
-from interlock.frontends.expressions_compiler import MAX_DEPTH, Compiler, ExpressionError
+from interlock.frontends.expressions_compiler import COMPACT, MAX_DEPTH, Compiler, ExpressionError
 from interlock.frontends.expressions_ops import EvaluationError
 
 __all__ = ["MAX_DEPTH", "EvaluationError", "ExpressionError", "compile_expression", "compile_record", "constant"]
@@ -107,11 +107,10 @@ _NAMESPACE: dict[str, Any] = {
 
 _PREAMBLE = """\
 def evaluate(S):
-    B = S
     try:
-        B.left -= {cost}
-        if B.left < 0:
-            B.charge(0)
+        S.left -= {cost}
+        if S.left < 0:
+            S.charge(0)
     except _RUNTIME as exc:
         raise _fail(SOURCE, exc) from None
     C = S.context
@@ -119,7 +118,6 @@ def evaluate(S):
 """
 _SLOW = """\
 def _slow(S):
-    B = S
     C = S.context
     E = S.event
 """
@@ -133,15 +131,15 @@ _DATA = """\
 _AMPLIFIED = """\
     if type({target}) in _CONTAINERS:
         try:
-            _charge_tree(B, {target})
+            _charge_tree(S, {target})
         except _RUNTIME as exc:
             raise _fail({source}, exc) from None
 """
 _VALUE = """\
     try:
-        {target} = {code}
+        {target} {code}
     except _RUNTIME as exc:
-        B.left -= _ERROR_COST
+        S.left -= _ERROR_COST
         raise _fail({source}, exc) from None
 """
 
@@ -205,23 +203,40 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
           names: Collection[str] = ()) -> tuple[str, bool, int]:
     """The statements computing the value (after the preamble), whether they read event data (``D``), and
     the work they charge up front besides the node count (the same with or without hoisting)."""
-    uses_data, lines, extra = False, [], 0
+    uses_data, lines, extra, plain = False, [], 0, []
     for i, (tree, _) in enumerate(trees):
         compiler = Compiler(states, constants, hoisted, names)
         body = compiler.compile(tree.body, 0)
         uses_data |= compiler.uses_data
         extra += compiler.extra_cost
-        lines.append(_VALUE.format(target=f"_v{i}", code=body, source=f"SOURCE{i}"))
+        if not record and check is None and not compiler.amplifies:  # a guard, say: its value returned at once
+            return _VALUE.format(target="return", code=body, source="SOURCE0"), uses_data, extra
+        lines.append(_VALUE.format(target=f"_v{i} =", code=body, source=f"SOURCE{i}"))
         if compiler.amplifies:
             lines.append(_AMPLIFIED.format(target=f"_v{i}", source=f"SOURCE{i}"))
+        plain.append(_plain_test(f"_v{i}", listed=_appends(tree.body)))
     result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
     if check is not None:
-        # numbers first (the usual assignment), one type() per value
-        plain = " and ".join(f"(((_k := type(_v{i})) is _int or _k in _NUM) and _N_BIG < _v{i} < _BIG or _k is _str "
-                             f"or _k is _list and _len(_v{i}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, _v{i})))"
-                             for i in range(len(items)))
-        lines.append(f"    if not ({plain}):\n        return _check({result}, S)\n")
+        lines.extend(f"    _k = type(_v{i})\n    if not ({test}):\n        return _check({result}, S)\n"
+                     for i, test in enumerate(plain))
     return "".join(lines) + f"    return {result}\n", uses_data, extra
+
+
+def _plain_test(value: str, *, listed: bool) -> str:
+    """Is ``value`` (of type ``_k``) storable as it is: a string, a number of at most MAX_INT_BITS bits, or a
+    short list of strings, floats, booleans and None? The likely kind is tested first (``listed``: a list,
+    else a number). An int of one CPython digit is tested against literal bounds first: CPython compares
+    two such ints inline, where the 8,192-bit bounds take the generic comparison."""
+    number = (f"_k is _int and {-COMPACT} <= {value} <= {COMPACT} "
+              f"or (_k is _int or _k in _NUM) and _N_BIG < {value} < _BIG")
+    listing = f"_k is _list and _len({value}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, {value}))"
+    return f"{listing} or {number} or _k is _str" if listed else f"{number} or _k is _str or {listing}"
+
+
+def _appends(node: ast.expr) -> bool:
+    """``x + [y]`` (or ``[y] + x``): its value is most likely a list."""
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+            and (isinstance(node.left, ast.List) or isinstance(node.right, ast.List)))
 
 
 def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool) -> str:
