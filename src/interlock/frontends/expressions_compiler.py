@@ -9,9 +9,9 @@ are inlined with a type test that sends anything but plain numbers to a charging
                           else _compare(S, '<', _t1, _t2))
 
 Every evaluation charges the step's budget (the scope ``S`` itself) its node count up front; loops charge
-their body's node count per item before they start (:func:`~interlock.frontends.expressions_ops.iterate`); every operation
-whose cost grows with its operands goes through a helper that charges a bound on that cost first. Python's
-own semantics (short-circuits, comprehension scoping, chained comparisons) carry over unchanged, because
+their body's node count per item before they start (:func:`~interlock.frontends.expressions_ops.iterate`);
+every operation whose cost grows with its operands goes through a helper that charges a bound on that cost
+first. Python's own semantics (short-circuits, comprehension scoping, chained comparisons) carry over unchanged, because
 the generated code *is* Python; only names are renamed (``x`` bound by a comprehension becomes ``v_x``).
 
 With ``hoisted``, context and event-data keys read outside comprehensions become locals (``_h0``) that the
