@@ -27,6 +27,7 @@ the speed of the same Python lambda.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -113,8 +114,6 @@ def evaluate(S):
             S.charge(0)
     except _RUNTIME as exc:
         raise _fail(SOURCE, exc) from None
-    C = S.context
-    E = S.event
 """
 _SLOW = """\
 def _slow(S):
@@ -183,10 +182,10 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
         # every context and event-data key the expression reads, read up front: a missing one (or event data
         # that is not a mapping) runs the same expression without hoisting (_slow), already charged
         slow, slow_data, _ = _body(items, trees, states, constants, None, record=record, check=check, names=names)
-        code = (_SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost)
-                + _hoisted(hoisted, fast_data) + fast)
+        code = _SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost)
+        code += _reads(_hoisted(hoisted, fast_data) + fast)
     else:
-        code = _PREAMBLE.format(cost=cost) + (_DATA if fast_data else "") + fast
+        code = _PREAMBLE.format(cost=cost) + _reads((_DATA if fast_data else "") + fast)
     namespace.update(constants)
     try:
         exec(compile(code, f"<expression {source[:40]!r}>", "exec"), namespace)
@@ -237,6 +236,14 @@ def _appends(node: ast.expr) -> bool:
     """``x + [y]`` (or ``[y] + x``): its value is most likely a list."""
     return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
             and (isinstance(node.left, ast.List) or isinstance(node.right, ast.List)))
+
+
+def _reads(body: str) -> str:
+    """``body`` after the reads of the context (``C``) and the event (``E``) it uses (an expression of
+    literals reads neither; one of context values only, no event)."""
+    reads = [line for name, line in (("C", "    C = S.context\n"), ("E", "    E = S.event\n"))
+             if re.search(rf"\b{name}\b", body)]  # a string literal holding the letter only adds a read
+    return "".join(reads) + body
 
 
 def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool) -> str:

@@ -52,6 +52,8 @@ _FORBIDDEN = {
     "YieldFrom": ("yield is not allowed", ""),
     "Starred": ("*unpacking is only allowed inside list, tuple and set literals", ""),
 }
+# a list display of hoisted locals, numbers and plain strings: its items can be written twice
+_SIMPLE_DISPLAY = re.compile(r"\[(?:_h\d+|\d+|'[^'\\]*')(?:, (?:_h\d+|\d+|'[^'\\]*'))*\]")
 _FORMAT_SPEC = re.compile(r"(.?[<>^=])?[+\- ]?z?#?0?\d{0,3}[,_]?(\.\d{1,3})?[bcdeEfFgGnosxX%]?")
 _SPECIAL_NAMES = {"context": "C", "event": "E", "_event": "E", "_sessionid": "S.sessionid", "_name": "S.name"}
 
@@ -232,6 +234,16 @@ class Compiler:
         other side is tested, when that keeps the order of evaluation: the display is the left operand, or
         the left operand is a name or a number literal (reading it cannot fail or have effects)."""
         self.extra_cost += SHORT_LIST + literal
+        display, operand = (left, right) if literal_left else (right, left)
+        # a display of names and literals (its items read nothing) is written twice, unpacked into one new
+        # list inline: when it comes first (as Python evaluates it), or the other side is a name too
+        if literal and _SIMPLE_DISPLAY.fullmatch(display) and (literal_left or self.temp(left)[0] == left):
+            first, later = self.temp(operand)
+            items = display[1:-1]
+            joined, slow = (f"{items}, *{later}", f"{display}, {later}") if literal_left else \
+                (f"*{later}, {items}", f"{later}, {display}")
+            return (f"([{joined}] if type({first}) is _list and _len({later}) <= {SHORT_LIST - literal} "
+                    f"else _add(S, {slow}))")
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
         if literal and (literal_left or first_a == a):
