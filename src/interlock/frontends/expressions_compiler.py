@@ -89,6 +89,9 @@ class Compiler:
         # up front ({("C", key): local}); the caller runs the unhoisted code when one is missing
         self.hoisted = hoisted
         self.extra_cost = 0  # work units charged up front besides the node count (short_concat)
+        # the code of +, - and * on names and number literals -> (the operation inline, the tests under which
+        # the code gives its value): see arithmetic()
+        self.pure: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def fail(self, node: ast.AST, message: str, hint: str = "") -> NoReturn:
         col = getattr(node, "col_offset", None)
@@ -223,7 +226,30 @@ class Compiler:
             return f"{slow.format(a=a, b=b)}"  # two literals: rare, let the helper check them
         # '&' evaluates both tests, so both temporaries are bound; without temporaries 'and' may stop early
         joiner = " and " if first_a == a and first_b == b else " & "
-        return f"({a} {symbol} {b} if {joiner.join(tests)} else {slow.format(a=a, b=b)})"
+        code = f"({a} {symbol} {b} if {joiner.join(tests)} else {slow.format(a=a, b=b)})"
+        return self.arithmetic(code, left, right, symbol) if symbol in "+-" else code
+
+    def arithmetic(self, code: str, left: str, right: str, symbol: str, bound: str = "") -> str:
+        """``code`` of ``left <symbol> right``, and of the same operation on names and number literals (or on
+        such operations) at once: one test of every name, then the whole operation inline (the value ``code``
+        gives when every test holds), else ``code`` itself. ``total + price * qty`` tests three names, where
+        ``code`` tests the product's operands and then the product. Remembered for an enclosing operation;
+        with ``bound`` (a product) only names and literals, each within ``±bound``."""
+        operands = [self.pure.get(x) or ((x, ()) if x in self.numbers else (x, (_number_test(x, x),))
+                                         if x.isidentifier() else None) for x in (left, right)]
+        if None in operands or (bound and (left in self.pure or right in self.pure)):
+            return code
+        (a, tests_a), (b, tests_b) = operands  # type: ignore[misc]  # None was excluded above
+        tests = list(dict.fromkeys((*tests_a, *tests_b)))  # a name read twice is tested once
+        if bound:
+            tests.extend(_within(x, bound) for x in (left, right) if x not in self.numbers)
+        inline = f"({a} {symbol} {b})"
+        if left not in self.pure and right not in self.pure:
+            self.pure[code] = (inline, tuple(tests))  # two names: code is already this test and inline
+            return code
+        combined = f"({inline} if {' and '.join(tests)} else {code})"
+        self.pure[combined] = (inline, tuple(tests))
+        return combined
 
     def short_concat(self, left: str, right: str, literal: int, *, literal_left: bool = False) -> str:
         """``left + right`` where one side is a list display: inline for two lists of at most
@@ -261,8 +287,10 @@ class Compiler:
             return slow.format(a=left, b=right)
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
-        return (f"({a} {symbol} {b} if {_number_test(first_a, a)} & {_number_test(first_b, b)} "
+        joiner = " and " if first_a == a and first_b == b else " & "  # as in fast()
+        code = (f"({a} {symbol} {b} if {_number_test(first_a, a)}{joiner}{_number_test(first_b, b)} "
                 f"and {_within(a, bound)} and {_within(b, bound)} else {slow.format(a=a, b=b)})")
+        return self.arithmetic(code, left, right, symbol, bound) if symbol == "*" else code
 
     def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> str:
         operand = self.compile(node.operand, depth)
