@@ -202,7 +202,7 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
           names: Collection[str] = ()) -> tuple[str, bool, int]:
     """The statements computing the value (after the preamble), whether they read event data (``D``), and
     the work they charge up front besides the node count (the same with or without hoisting)."""
-    uses_data, lines, extra, plain = False, [], 0, []
+    uses_data, lines, extra = False, [], 0
     for i, (tree, _) in enumerate(trees):
         compiler = Compiler(states, constants, hoisted, names)
         body = compiler.compile(tree.body, 0)
@@ -210,15 +210,35 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
         extra += compiler.extra_cost
         if not record and check is None and not compiler.amplifies:  # a guard, say: its value returned at once
             return _VALUE.format(target="return", code=body, source="SOURCE0"), uses_data, extra
-        lines.append(_VALUE.format(target=f"_v{i} =", code=body, source=f"SOURCE{i}"))
+        value, source = f"_v{i}", f"SOURCE{i}"
+        computed = _VALUE.format(target=f"{value} =", code=body, source=source)
         if compiler.amplifies:
-            lines.append(_AMPLIFIED.format(target=f"_v{i}", source=f"SOURCE{i}"))
-        plain.append(_plain_test(f"_v{i}", listed=_appends(tree.body)))
+            computed += _AMPLIFIED.format(target=value, source=source)
+        if check is None:
+            lines.append(computed)
+            continue
+        # each value's plain test clears _p; _check, which needs every value, runs after the last one
+        computed += f"    _k = type({value})\n    if not ({_plain_test(value, listed=_appends(tree.body))}):\n" \
+                    "        _p = False\n"
+        pure = compiler.pure.get(body)
+        if pure is None:
+            lines.append(computed)
+            continue
+        # arithmetic on names and literals (Compiler.arithmetic): when its names are numbers its value is a
+        # number, so only the number's size is left to test (and a number is no container to charge)
+        inline, tests = pure
+        fast = (_VALUE.format(target=f"{value} =", code=inline, source=source)
+                + f"    if not ({-COMPACT} <= {value} <= {COMPACT} or _N_BIG < {value} < _BIG):\n        _p = False\n")
+        lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}")
     result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
     if check is not None:
-        lines.extend(f"    _k = type(_v{i})\n    if not ({test}):\n        return _check({result}, S)\n"
-                     for i, test in enumerate(plain))
+        lines.insert(0, "    _p = True\n")
+        lines.append(f"    if not _p:\n        return _check({result}, S)\n")
     return "".join(lines) + f"    return {result}\n", uses_data, extra
+
+
+def _indent(code: str) -> str:
+    return "".join("    " + line + "\n" for line in code.splitlines())
 
 
 def _plain_test(value: str, *, listed: bool) -> str:
