@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from interlock.core.chart import Chart, StateNode, Transition
+from interlock.core.content import Update
 from interlock.core.datamodel import STEP_WORK_LIMIT
 from interlock.core.effects import Effect
 from interlock.core.events import Event, as_event
-from interlock.core.execute import run_block
+from interlock.core.execute import SendFailed, merge, run_block
 from interlock.core.microstep import Plan, plan_initial, plan_microstep
 from interlock.core.reach import Reach
 from interlock.core.rules_xstate import SelectionPlan, planned_selection
@@ -182,8 +183,29 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
         if run.light and plan.bare and plan.light:  # the usual targetless case of Run.apply_light, inline
             run.microsteps = 1
             run.transitions = enabled
+            run.scoped = True
             for block in plan.actions:
-                run_block(run, block)  # an error makes the run whole (raise_error); the step goes on
+                # run_block, inline for a light plan's block (only updates and Python actions without
+                # parameters): a call less per step. An error stops the block and makes the run whole
+                # (raise_error); the step goes on.
+                try:
+                    for action in block:
+                        if type(action) is Update:
+                            update = action.expr.fn(run)  # type: ignore[union-attr]
+                        else:
+                            update = action.fn(run.context, run.event)  # type: ignore[union-attr]
+                        if type(update) is dict and update:
+                            if run.copied:
+                                run.context.update(update)
+                            else:
+                                run.context = {**run.context, **update}
+                                run.copied = True
+                        else:
+                            merge(run, update)
+                except SendFailed as exc:
+                    run.raise_error("error.execution", exc.cause, exc.sendid)
+                except Exception as exc:
+                    run.raise_error("error.execution", exc)
         elif run.light and plan.light:
             run.apply_light(plan, enabled)
         else:
