@@ -191,7 +191,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
                 try:
                     for action in block:
                         if type(action) is Update:
-                            update = action.expr.fn(run)  # type: ignore[union-attr]
+                            update = action.expr.fn(run)
                         else:
                             update = action.fn(run.context, run.event)  # type: ignore[union-attr]
                         if type(update) is dict and update:
