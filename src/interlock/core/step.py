@@ -18,7 +18,7 @@ from interlock.core.execute import SendFailed, merge, run_block
 from interlock.core.microstep import Plan, plan_initial, plan_microstep
 from interlock.core.reach import Reach
 from interlock.core.rules_xstate import SelectionPlan, planned_selection
-from interlock.core.run import Run, config_of
+from interlock.core.run import Run, config_of, reorder
 from interlock.core.select import select, select_planned
 from interlock.core.snapshot import Snapshot
 from interlock.errors import DefinitionError, Problem
@@ -180,14 +180,18 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             plan = plan_microstep(chart, config, enabled, run.history if not run.light else history)
             if not plan.uses_history and len(found.plans) < _MAX_PLANS:
                 found.plans[enabled] = plan
-        if run.light and plan.bare and plan.light:  # the usual targetless case of Run.apply_light, inline
+        # the first microstep of a light plan (no state content, no history, content that only updates the
+        # context) on a run that may be light, with run_block's usual case inline: two or three calls less
+        if run.light and plan.light:
             run.microsteps = 1
             run.transitions = enabled
-            run.scoped = True
+            bare = plan.bare  # targetless: no state is exited or entered (so the configuration stays)
+            if not bare:
+                run.live = plan.between  # type: ignore[assignment]  # what In() sees while the content runs
             for block in plan.actions:
-                # run_block, inline for a light plan's block (only updates and Python actions without
-                # parameters): a call less per step. An error stops the block and makes the run whole
-                # (raise_error); the step goes on.
+                # run_block for a light plan's block (only updates and Python actions without parameters).
+                # An error stops the block and makes the run whole (raise_error); the step goes on.
+                run.scoped = True
                 try:
                     for action in block:
                         if type(action) is Update:
@@ -206,8 +210,14 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
                     run.raise_error("error.execution", exc.cause, exc.sendid)
                 except Exception as exc:
                     run.raise_error("error.execution", exc)
-        elif run.light and plan.light:
-            run.apply_light(plan, enabled)
+            if not bare:
+                run.live = None  # the configuration is the live set again
+                if plan.changes_config:
+                    order = run.order
+                    if order is not None:
+                        known = plan.reordered.get(order)
+                        run.order = known if known is not None else reorder(order, plan)
+                    run.config = plan.new_config
         else:
             if run.light:
                 run.begin_rest()
