@@ -13,6 +13,7 @@ import pytest
 
 from interlock.core.datamodel import STEP_WORK_LIMIT, Scope
 from interlock.core.events import Event
+from interlock.frontends.document_stored import merged_check
 from interlock.frontends.expressions import EvaluationError, compile_expression, compile_record
 from interlock.frontends.expressions_compiler import SHORT_LIST
 
@@ -123,3 +124,28 @@ def test_list_concatenation_in_a_comprehension_is_charged_per_item() -> None:
     scope = Scope({"xs": list(range(20000)), "row": list(range(60))}, set(), {}, "", "", 0.0)
     with pytest.raises(EvaluationError, match="too much work"):
         compile_expression("[row + [x] for x in xs]")(scope)  # 20,000 x 61 elements: over the step's budget
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    (2, 5, None),  # numbers of one digit: tested once, the sum's size compared inline
+    (2**40, 3, None),  # wider: the 8,192-bit bounds
+    (1.5, True, None),
+    (True, 2.5, None),
+    (float("nan"), 1, None),  # the full check stores any float, as before
+    (1, 2**4096, None),  # the product past the inline bound: the charging helper
+    (2**8192 - 1, 1, "the number to store has 8,193 bits"),  # the sum too wide: refused after every value
+    ("s", 1, "cannot add a str and a int"),  # not numbers: the charging helpers, as before
+    (2, "s", "cannot add a int and a str"),
+])
+def test_an_assignments_arithmetic_stores_what_the_checked_path_stores(a: Any, b: Any, expected: Any) -> None:
+    source = "{n: a + b * 2, m: a - 1, items: items + [a]}"
+    record = compile_record([("n", "a + b * 2"), ("m", "a - 1"), ("items", "items + [a]")],
+                            check=merged_check(source))
+    scope = Scope({"a": a, "b": b, "items": ["q"]}, set(), {}, "", "", 0.0)
+    if expected is None:
+        python = {"n": a + b * 2, "m": a - 1, "items": ["q", a]}
+        got = record(scope)
+        assert repr(got) == repr(python) and [type(v) for v in got.values()] == [type(v) for v in python.values()]
+    else:
+        with pytest.raises(EvaluationError, match=expected):
+            record(scope)

@@ -83,7 +83,7 @@ def run_block(run: Run, actions: Actions) -> None:
                     run.context = {**run.context, **update}
                     run.copied = True
             else:
-                _merge(run, update)
+                merge(run, update)
     except SendFailed as exc:
         run.raise_error("error.execution", exc.cause, exc.sendid)
     except Exception as exc:
@@ -115,7 +115,7 @@ def _update(run: Run, scope: Scope, action: Update) -> None:
             scope.context = {**scope.context, **update}
             scope.copied = True
     else:
-        _merge(scope, update)
+        merge(scope, update)
 
 
 def _cancel(run: Run, scope: Scope, action: Cancel) -> None:
@@ -150,10 +150,11 @@ def _custom(run: Run, scope: Scope, action: Custom) -> None:
             scope.context = {**context, **update}
             scope.copied = True
     else:
-        _merge(scope, update)
+        merge(scope, update)
 
 
-def _merge(scope: Scope, update: Any) -> None:
+def merge(scope: Scope, update: Any) -> None:
+    """Merge an action's result (a mapping of updates, or None) into the context."""
     if update is None:
         return
     if type(update) is not dict and not isinstance(update, Mapping):

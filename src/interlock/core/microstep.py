@@ -60,7 +60,7 @@ class Plan:
         # exits and enters nothing and records no history (a targetless transition): content only
         self.bare = not (self.exit or self.entry or recorded or self.uses_history or self.changes_config)
         # no state's content runs, no history is involved, and the transitions' content only updates the
-        # context: step's light path can take it (Run.apply_light)
+        # context: step's light path can take it (step runs it inline)
         self.light = not (self.runs_content or self.uses_history or recorded) and all(
             type(a) is Update or (type(a) is Custom and not a.params) for block in self.actions for a in block)
         # entry order before -> entry order after (XState rules keep the configuration in entry order)

@@ -105,7 +105,8 @@ class Run(Scope):
                     reachable: Reach | None, event: Event | None = None) -> Run:
         """Set up only what guards, ``assign`` updates and Python actions read (the scope, ``In()``), for
         :func:`~interlock.core.step.step`'s light path; :meth:`begin_rest` sets the rest when the step
-        needs more (``light`` is True until then). Half the stores of a whole run."""
+        needs more (``light`` is True until then). Half the stores of a whole run. ``step`` makes the same
+        stores inline (a call less per step): a field added here goes there too."""
         self.context = snapshot.context  # copied before its first change (Scope.writable)
         self.copied = False
         self.event = event
@@ -338,26 +339,9 @@ class Run(Scope):
         if plan.entry:
             self._enter_states(plan)
         if self.order is not None and (plan.recorded or plan.changes_config):
-            self.order = _reorder(self.order, plan)  # XState keeps its order when nothing changed
+            self.order = reorder(self.order, plan)  # XState keeps its order when nothing changed
         self.config = plan.new_config
         self.eventless = plan.eventless
-
-    def apply_light(self, plan: Plan, enabled: tuple[Transition, ...]) -> None:
-        """:meth:`apply` for the first microstep of a step, with a light plan (``Plan.light``: no state
-        content, no history, content that only updates the context), on a run that may be light."""
-        self.microsteps = 1
-        self.transitions = enabled
-        if plan.actions:
-            if not plan.bare:
-                # what In() sees while the content runs (the exited states are gone); only read, reset below
-                self.live = plan.between  # type: ignore[assignment]
-            for block in plan.actions:
-                run_block(self, block)  # an error makes the run whole (raise_error); the microstep goes on
-            self.live = None  # the configuration is the live set again
-        if plan.changes_config:
-            if self.order is not None:
-                self.order = _reorder(self.order, plan)
-            self.config = plan.new_config
 
     def _exit_states(self, plan: Plan) -> None:
         live = self.live
@@ -502,7 +486,7 @@ def _order(state: StateNode) -> int:
     return state.order
 
 
-def _reorder(order: tuple[str, ...], plan: Plan) -> tuple[str, ...]:
+def reorder(order: tuple[str, ...], plan: Plan) -> tuple[str, ...]:
     """The configuration in entry order after a microstep: exited states leave, entered ones come last."""
     known = plan.reordered.get(order)
     if known is not None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -157,7 +158,9 @@ class _Loader:
             return []
         for key, value in context.items():
             self._json_like(value, join("context", key))
-        return [DataSpec(id=str(k), value=v, path=join("context", k)) for k, v in context.items()]
+        # interned: compiled expressions read the context with interned constant keys (C['total']); a key
+        # from the YAML or JSON parser is an equal but different string, compared by content on every read
+        return [DataSpec(id=sys.intern(str(k)), value=v, path=join("context", k)) for k, v in context.items()]
 
     def _json_like(self, value: Any, path: str) -> None:
         """Report YAML values that are not JSON (dates, timestamps, binary): snapshots could not be stored."""

@@ -27,13 +27,14 @@ the speed of the same Python lambda.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Collection
 from typing import Any
 
 from interlock.core.datamodel import Expr, Scope, WorkLimitError
 from interlock.frontends import expressions_builtins as builtins
 from interlock.frontends import expressions_ops as ops
-from interlock.frontends.expressions_compiler import MAX_DEPTH, Compiler, ExpressionError
+from interlock.frontends.expressions_compiler import COMPACT, MAX_DEPTH, Compiler, ExpressionError
 from interlock.frontends.expressions_ops import EvaluationError
 
 __all__ = ["MAX_DEPTH", "EvaluationError", "ExpressionError", "compile_expression", "compile_record", "constant"]
@@ -107,19 +108,15 @@ _NAMESPACE: dict[str, Any] = {
 
 _PREAMBLE = """\
 def evaluate(S):
-    B = S
     try:
-        B.left -= {cost}
-        if B.left < 0:
-            B.charge(0)
+        S.left -= {cost}
+        if S.left < 0:
+            S.charge(0)
     except _RUNTIME as exc:
         raise _fail(SOURCE, exc) from None
-    C = S.context
-    E = S.event
 """
 _SLOW = """\
 def _slow(S):
-    B = S
     C = S.context
     E = S.event
 """
@@ -133,15 +130,15 @@ _DATA = """\
 _AMPLIFIED = """\
     if type({target}) in _CONTAINERS:
         try:
-            _charge_tree(B, {target})
+            _charge_tree(S, {target})
         except _RUNTIME as exc:
             raise _fail({source}, exc) from None
 """
 _VALUE = """\
     try:
-        {target} = {code}
+        {target} {code}
     except _RUNTIME as exc:
-        B.left -= _ERROR_COST
+        S.left -= _ERROR_COST
         raise _fail({source}, exc) from None
 """
 
@@ -185,10 +182,10 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
         # every context and event-data key the expression reads, read up front: a missing one (or event data
         # that is not a mapping) runs the same expression without hoisting (_slow), already charged
         slow, slow_data, _ = _body(items, trees, states, constants, None, record=record, check=check, names=names)
-        code = (_SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost)
-                + _hoisted(hoisted, fast_data) + fast)
+        code = _SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost)
+        code += _reads(_hoisted(hoisted, fast_data) + fast)
     else:
-        code = _PREAMBLE.format(cost=cost) + (_DATA if fast_data else "") + fast
+        code = _PREAMBLE.format(cost=cost) + _reads((_DATA if fast_data else "") + fast)
     namespace.update(constants)
     try:
         exec(compile(code, f"<expression {source[:40]!r}>", "exec"), namespace)
@@ -211,17 +208,62 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
         body = compiler.compile(tree.body, 0)
         uses_data |= compiler.uses_data
         extra += compiler.extra_cost
-        lines.append(_VALUE.format(target=f"_v{i}", code=body, source=f"SOURCE{i}"))
+        if not record and check is None and not compiler.amplifies:  # a guard, say: its value returned at once
+            return _VALUE.format(target="return", code=body, source="SOURCE0"), uses_data, extra
+        value, source = f"_v{i}", f"SOURCE{i}"
+        computed = _VALUE.format(target=f"{value} =", code=body, source=source)
         if compiler.amplifies:
-            lines.append(_AMPLIFIED.format(target=f"_v{i}", source=f"SOURCE{i}"))
+            computed += _AMPLIFIED.format(target=value, source=source)
+        if check is None:
+            lines.append(computed)
+            continue
+        # each value's plain test clears _p; _check, which needs every value, runs after the last one
+        computed += f"    _k = type({value})\n    if not ({_plain_test(value, listed=_appends(tree.body))}):\n" \
+                    "        _p = False\n"
+        pure = compiler.pure.get(body)
+        if pure is None:
+            lines.append(computed)
+            continue
+        # arithmetic on names and literals (Compiler.arithmetic): when its names are numbers its value is a
+        # number, so only the number's size is left to test (and a number is no container to charge)
+        inline, tests = pure
+        fast = (_VALUE.format(target=f"{value} =", code=inline, source=source)
+                + f"    if not ({-COMPACT} <= {value} <= {COMPACT} or _N_BIG < {value} < _BIG):\n        _p = False\n")
+        lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}")
     result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
     if check is not None:
-        # numbers first (the usual assignment), one type() per value
-        plain = " and ".join(f"(((_k := type(_v{i})) is _int or _k in _NUM) and _N_BIG < _v{i} < _BIG or _k is _str "
-                             f"or _k is _list and _len(_v{i}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, _v{i})))"
-                             for i in range(len(items)))
-        lines.append(f"    if not ({plain}):\n        return _check({result}, S)\n")
+        lines.insert(0, "    _p = True\n")
+        lines.append(f"    if not _p:\n        return _check({result}, S)\n")
     return "".join(lines) + f"    return {result}\n", uses_data, extra
+
+
+def _indent(code: str) -> str:
+    return "".join("    " + line + "\n" for line in code.splitlines())
+
+
+def _plain_test(value: str, *, listed: bool) -> str:
+    """Is ``value`` (of type ``_k``) storable as it is: a string, a number of at most MAX_INT_BITS bits, or a
+    short list of strings, floats, booleans and None? The likely kind is tested first (``listed``: a list,
+    else a number). An int of one CPython digit is tested against literal bounds first: CPython compares
+    two such ints inline, where the 8,192-bit bounds take the generic comparison."""
+    number = (f"_k is _int and {-COMPACT} <= {value} <= {COMPACT} "
+              f"or (_k is _int or _k in _NUM) and _N_BIG < {value} < _BIG")
+    listing = f"_k is _list and _len({value}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, {value}))"
+    return f"{listing} or {number} or _k is _str" if listed else f"{number} or _k is _str or {listing}"
+
+
+def _appends(node: ast.expr) -> bool:
+    """``x + [y]`` (or ``[y] + x``): its value is most likely a list."""
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+            and (isinstance(node.left, ast.List) or isinstance(node.right, ast.List)))
+
+
+def _reads(body: str) -> str:
+    """``body`` after the reads of the context (``C``) and the event (``E``) it uses (an expression of
+    literals reads neither; one of context values only, no event)."""
+    reads = [line for name, line in (("C", "    C = S.context\n"), ("E", "    E = S.event\n"))
+             if re.search(rf"\b{name}\b", body)]  # a string literal holding the letter only adds a read
+    return "".join(reads) + body
 
 
 def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool) -> str:

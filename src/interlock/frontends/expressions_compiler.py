@@ -6,12 +6,12 @@ over a namespace that holds only the helpers of :mod:`~interlock.frontends.expre
 are inlined with a type test that sends anything but plain numbers to a charging helper::
 
     count < limit   ->   (_t1 < _t2 if (type(_t1 := <count>) is _int or type(_t1) in _NUM) & (...)
-                          else _compare(B, '<', _t1, _t2))
+                          else _compare(S, '<', _t1, _t2))
 
-Every evaluation charges the step's budget ``B`` its node count up front; loops charge their body's node
-count per item before they start (:func:`~interlock.frontends.expressions_ops.iterate`); every operation
-whose cost grows with its operands goes through a helper that charges a bound on that cost first. Python's
-own semantics (short-circuits, comprehension scoping, chained comparisons) carry over unchanged, because
+Every evaluation charges the step's budget (the scope ``S`` itself) its node count up front; loops charge
+their body's node count per item before they start (:func:`~interlock.frontends.expressions_ops.iterate`);
+every operation whose cost grows with its operands goes through a helper that charges a bound on that cost
+first. Python's own semantics (short-circuits, comprehension scoping, chained comparisons) carry over unchanged, because
 the generated code *is* Python; only names are renamed (``x`` bound by a comprehension becomes ``v_x``).
 
 With ``hoisted``, context and event-data keys read outside comprehensions become locals (``_h0``) that the
@@ -36,6 +36,7 @@ MAX_DEPTH = 40
 # outside comprehensions runs at most once per evaluation, so the evaluation's up-front charge includes
 # this bound for it (longer operands take the charging helper, which charges their real length)
 SHORT_LIST = 64
+COMPACT = 2**30 - 1  # the largest int CPython keeps in one digit: it compares two of them inline
 _SCALARS = (int, float, str, bool, type(None))
 _FAST_COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _ARITH = {ast.RShift: ">>", ast.BitAnd: "&", ast.BitXor: "^", ast.BitOr: "|"}
@@ -51,6 +52,8 @@ _FORBIDDEN = {
     "YieldFrom": ("yield is not allowed", ""),
     "Starred": ("*unpacking is only allowed inside list, tuple and set literals", ""),
 }
+# a list display of hoisted locals, numbers and plain strings: its items can be written twice
+_SIMPLE_DISPLAY = re.compile(r"\[(?:_h\d+|\d+|'[^'\\]*')(?:, (?:_h\d+|\d+|'[^'\\]*'))*\]")
 _FORMAT_SPEC = re.compile(r"(.?[<>^=])?[+\- ]?z?#?0?\d{0,3}[,_]?(\.\d{1,3})?[bcdeEfFgGnosxX%]?")
 _SPECIAL_NAMES = {"context": "C", "event": "E", "_event": "E", "_sessionid": "S.sessionid", "_name": "S.name"}
 
@@ -86,6 +89,9 @@ class Compiler:
         # up front ({("C", key): local}); the caller runs the unhoisted code when one is missing
         self.hoisted = hoisted
         self.extra_cost = 0  # work units charged up front besides the node count (short_concat)
+        # the code of +, - and * on names and number literals -> (the operation inline, the tests under which
+        # the code gives its value): see arithmetic()
+        self.pure: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def fail(self, node: ast.AST, message: str, hint: str = "") -> NoReturn:
         col = getattr(node, "col_offset", None)
@@ -177,7 +183,7 @@ class Compiler:
 
     def _Subscript(self, node: ast.Subscript, depth: int) -> str:
         value = self.compile(node.value, depth)
-        return f"_item(B, {value}, {self.compile(node.slice, depth)})"
+        return f"_item(S, {value}, {self.compile(node.slice, depth)})"
 
     def _Slice(self, node: ast.Slice, depth: int) -> str:
         parts = [self.compile(p, depth) if p is not None else "None" for p in (node.lower, node.upper, node.step)]
@@ -192,20 +198,20 @@ class Compiler:
             literal = node.right if isinstance(node.right, ast.List) else node.left
             if (isinstance(literal, ast.List) and not self.bound and not self.no_walrus
                     and not any(isinstance(e, ast.Starred) for e in literal.elts)):
-                return self.short_concat(left, right, len(literal.elts))
-            return self.fast(left, right, "+", "_add(B, {a}, {b})")
+                return self.short_concat(left, right, len(literal.elts), literal_left=literal is node.left)
+            return self.fast(left, right, "+", "_add(S, {a}, {b})")
         if op is ast.Sub:
-            return self.fast(left, right, "-", "_arith(B, '-', {a}, {b})")
+            return self.fast(left, right, "-", "_arith(S, '-', {a}, {b})")
         if op in _SMALL_INLINE:
-            return self.bounded(left, right, _SMALL_INLINE[op], f"{_HELPER_OF[op]}(B, {{a}}, {{b}})", "_WORD")
+            return self.bounded(left, right, _SMALL_INLINE[op], f"{_HELPER_OF[op]}(S, {{a}}, {{b}})", "_WORD")
         if op in _ARITH:
-            return f"_arith(B, {_ARITH[op]!r}, {left}, {right})"
+            return f"_arith(S, {_ARITH[op]!r}, {left}, {right})"
         if op is ast.Mult:
             self.amplifies = True
             # numbers under 4,096 bits multiply inline (the product stays under MAX_INT_BITS)
-            return self.bounded(left, right, "*", "_mul(B, {a}, {b})", "_HALF")
+            return self.bounded(left, right, "*", "_mul(S, {a}, {b})", "_HALF")
         if op in _HELPERS:
-            return f"{_HELPERS[op]}(B, {left}, {right})"
+            return f"{_HELPERS[op]}(S, {left}, {right})"
         self.fail(node, f"the operator {op.__name__} is not available")
 
     def fast(self, left: str, right: str, symbol: str, slow: str) -> str:
@@ -220,18 +226,60 @@ class Compiler:
             return f"{slow.format(a=a, b=b)}"  # two literals: rare, let the helper check them
         # '&' evaluates both tests, so both temporaries are bound; without temporaries 'and' may stop early
         joiner = " and " if first_a == a and first_b == b else " & "
-        return f"({a} {symbol} {b} if {joiner.join(tests)} else {slow.format(a=a, b=b)})"
+        code = f"({a} {symbol} {b} if {joiner.join(tests)} else {slow.format(a=a, b=b)})"
+        return self.arithmetic(code, left, right, symbol) if symbol in "+-" else code
 
-    def short_concat(self, left: str, right: str, literal: int) -> str:
+    def arithmetic(self, code: str, left: str, right: str, symbol: str, bound: str = "") -> str:
+        """``code`` of ``left <symbol> right``, and of the same operation on names and number literals (or on
+        such operations) at once: one test of every name, then the whole operation inline (the value ``code``
+        gives when every test holds), else ``code`` itself. ``total + price * qty`` tests three names, where
+        ``code`` tests the product's operands and then the product. Remembered for an enclosing operation;
+        with ``bound`` (a product) only names and literals, each within ``±bound``."""
+        operands = [self.pure.get(x) or ((x, ()) if x in self.numbers else (x, (_number_test(x, x),))
+                                         if x.isidentifier() else None) for x in (left, right)]
+        if None in operands or (bound and (left in self.pure or right in self.pure)):
+            return code
+        (a, tests_a), (b, tests_b) = operands  # type: ignore[misc]  # None was excluded above
+        tests = list(dict.fromkeys((*tests_a, *tests_b)))  # a name read twice is tested once
+        if bound:
+            tests.extend(_within(x, bound) for x in (left, right) if x not in self.numbers)
+        inline = f"({a} {symbol} {b})"
+        if left not in self.pure and right not in self.pure:
+            self.pure[code] = (inline, tuple(tests))  # two names: code is already this test and inline
+            return code
+        combined = f"({inline} if {' and '.join(tests)} else {code})"
+        self.pure[combined] = (inline, tuple(tests))
+        return combined
+
+    def short_concat(self, left: str, right: str, literal: int, *, literal_left: bool = False) -> str:
         """``left + right`` where one side is a list display: inline for two lists of at most
         :data:`SHORT_LIST` elements together, charged up front (``extra_cost``); else ``_add``, which charges
-        the real length. Only outside comprehensions, where it runs at most once per evaluation."""
+        the real length. Only outside comprehensions, where it runs at most once per evaluation.
+
+        A non-empty display is a list, and a true one: it is bound first (``(_t1 := [y]) and``) and only the
+        other side is tested, when that keeps the order of evaluation: the display is the left operand, or
+        the left operand is a name or a number literal (reading it cannot fail or have effects)."""
+        self.extra_cost += SHORT_LIST + literal
+        display, operand = (left, right) if literal_left else (right, left)
+        # a display of names and literals (its items read nothing) is written twice, unpacked into one new
+        # list inline: when it comes first (as Python evaluates it), or the other side is a name too
+        if literal and _SIMPLE_DISPLAY.fullmatch(display) and (literal_left or self.temp(left)[0] == left):
+            first, later = self.temp(operand)
+            items = display[1:-1]
+            joined, slow = (f"{items}, *{later}", f"{display}, {later}") if literal_left else \
+                (f"*{later}, {items}", f"{later}, {display}")
+            return (f"([{joined}] if type({first}) is _list and _len({later}) <= {SHORT_LIST - literal} "
+                    f"else _add(S, {slow}))")
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
-        self.extra_cost += SHORT_LIST + literal
+        if literal and (literal_left or first_a == a):
+            display, other = (first_a, first_b) if literal_left else (first_b, first_a)
+            operand = b if literal_left else a
+            return (f"({a} + {b} if {display} and type({other}) is _list and _len({operand}) <= {SHORT_LIST - literal} "
+                    f"else _add(S, {a}, {b}))")
         # '&' evaluates both tests, so both temporaries are bound for the helper
         return (f"({a} + {b} if (type({first_a}) is _list) & (type({first_b}) is _list) "
-                f"and _len({a}) + _len({b}) <= {SHORT_LIST} else _add(B, {a}, {b}))")
+                f"and _len({a}) + _len({b}) <= {SHORT_LIST} else _add(S, {a}, {b}))")
 
     def bounded(self, left: str, right: str, symbol: str, slow: str, bound: str) -> str:
         """``left <symbol> right`` inline for numbers within ``±bound``, else the charging helper ``slow``."""
@@ -239,8 +287,10 @@ class Compiler:
             return slow.format(a=left, b=right)
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
-        return (f"({a} {symbol} {b} if {_number_test(first_a, a)} & {_number_test(first_b, b)} "
-                f"and _N{bound} < {a} < {bound} and _N{bound} < {b} < {bound} else {slow.format(a=a, b=b)})")
+        joiner = " and " if first_a == a and first_b == b else " & "  # as in fast()
+        code = (f"({a} {symbol} {b} if {_number_test(first_a, a)}{joiner}{_number_test(first_b, b)} "
+                f"and {_within(a, bound)} and {_within(b, bound)} else {slow.format(a=a, b=b)})")
+        return self.arithmetic(code, left, right, symbol, bound) if symbol == "*" else code
 
     def _UnaryOp(self, node: ast.UnaryOp, depth: int) -> str:
         operand = self.compile(node.operand, depth)
@@ -278,13 +328,13 @@ class Compiler:
         if kind is ast.IsNot:
             return f"({left} is not {right})"
         if kind is ast.In:
-            return f"_contains(B, {left}, {right})"
+            return f"_contains(S, {left}, {right})"
         if kind is ast.NotIn:
-            return f"(not _contains(B, {left}, {right}))"
+            return f"(not _contains(S, {left}, {right}))"
         symbol = _FAST_COMPARE[kind]
         if self.no_walrus:
-            return f"_compare(B, {symbol!r}, {left}, {right})"
-        return self.fast(left, right, symbol, f"_compare(B, {symbol!r}, {{a}}, {{b}})")
+            return f"_compare(S, {symbol!r}, {left}, {right})"
+        return self.fast(left, right, symbol, f"_compare(S, {symbol!r}, {{a}}, {{b}})")
 
     def _IfExp(self, node: ast.IfExp, depth: int) -> str:
         test, body, orelse = (self.compile(n, depth) for n in (node.test, node.body, node.orelse))
@@ -307,13 +357,13 @@ class Compiler:
             if func.id not in FUNCTIONS:
                 self.fail(node, f"unknown function {func.id!r}", "available: In, " + ", ".join(sorted(FUNCTIONS)))
             # keyword names are identifiers (the parser says so); unknown ones fail as a TypeError
-            return f"_f_{func.id}(S, B, {', '.join([*args, *(f'{k}={v}' for k, v in kwargs)])})"
+            return f"_f_{func.id}(S, S, {', '.join([*args, *(f'{k}={v}' for k, v in kwargs)])})"
         if isinstance(func, ast.Attribute):
             if func.attr.startswith("_"):
                 self.fail(func, f"attributes starting with '_' cannot be read ({func.attr!r})")
             target = self.compile(func.value, depth)
             keywords = "{" + ", ".join(f"{k!r}: {v}" for k, v in kwargs) + "}"
-            return f"_method(B, {target}, {func.attr!r}, ({''.join(a + ', ' for a in args)}), {keywords})"
+            return f"_method(S, {target}, {func.attr!r}, ({''.join(a + ', ' for a in args)}), {keywords})"
         self.compile(func, depth)  # its own error first (a lambda, say), if it has one
         self.fail(node, "only named functions and methods can be called")
 
@@ -329,7 +379,7 @@ class Compiler:
                           "did you mean " + " or ".join(repr(c) for c in close) + "?" if close
                           else "In() takes a state id, such as 'machine.state.child'")
             return f"S.In({state!r})"
-        return f"_computed_in(S, B, {self.compile(arg, depth)})"
+        return f"_computed_in(S, S, {self.compile(arg, depth)})"
 
     # --- literals ---
 
@@ -339,7 +389,7 @@ class Compiler:
             return "[" + ", ".join(self.many(elts, depth)) + "]"
         parts = [f"({isinstance(e, ast.Starred)}, {self.compile(e.value if isinstance(e, ast.Starred) else e, depth)})"
                  for e in elts]
-        return f"_starred(B, ({''.join(p + ', ' for p in parts)}))"
+        return f"_starred(S, ({''.join(p + ', ' for p in parts)}))"
 
     def _List(self, node: ast.List, depth: int) -> str:
         return self.sequence(node.elts, depth)
@@ -350,7 +400,7 @@ class Compiler:
         return f"_tuple({self.sequence(node.elts, depth)})"
 
     def _Set(self, node: ast.Set, depth: int) -> str:
-        return f"_set(B, {self.sequence(node.elts, depth)})"
+        return f"_set(S, {self.sequence(node.elts, depth)})"
 
     def _Dict(self, node: ast.Dict, depth: int) -> str:
         if all(k is not None for k in node.keys):
@@ -359,17 +409,17 @@ class Compiler:
             return "{" + ", ".join(pairs) + "}"
         parts = [f"({self.compile(k, depth) if k is not None else '_MERGE'}, {self.compile(v, depth)})"
                  for k, v in zip(node.keys, node.values, strict=True)]
-        return f"_mapping(B, ({''.join(p + ', ' for p in parts)}))"
+        return f"_mapping(S, ({''.join(p + ', ' for p in parts)}))"
 
     def _JoinedStr(self, node: ast.JoinedStr, depth: int) -> str:
-        return f"_join_text(B, ({''.join(p + ', ' for p in self.many(node.values, depth))}))"
+        return f"_join_text(S, ({''.join(p + ', ' for p in self.many(node.values, depth))}))"
 
     def _FormattedValue(self, node: ast.FormattedValue, depth: int) -> str:
         value = self.compile(node.value, depth)
         spec = self.format_spec(node)
         if spec:
-            return f"_formatted(B, {value}, {spec!r})"
-        return f"_to_repr(B, {value})" if node.conversion in (ord("r"), ord("a")) else f"_to_str(B, {value})"
+            return f"_formatted(S, {value}, {spec!r})"
+        return f"_to_repr(S, {value})" if node.conversion in (ord("r"), ord("a")) else f"_to_str(S, {value})"
 
     def format_spec(self, node: ast.FormattedValue) -> str:
         """f-string format specs must be written out and stay small (widths and precisions up to 999)."""
@@ -404,7 +454,7 @@ class Compiler:
                 target = _target(gen.target)
                 names.extend(bound)
                 self.bound.extend(bound)
-                clauses.append(f"for {target} in _iterate(B, {source}, {cost})")
+                clauses.append(f"for {target} in _iterate(S, {source}, {cost})")
                 clauses.extend(f"if {c}" for c in self.many(gen.ifs, depth))
             if isinstance(node, ast.DictComp):
                 element = f"_key({self.compile(node.key, depth)}): {self.compile(node.value, depth)}"
@@ -416,7 +466,7 @@ class Compiler:
         if isinstance(node, ast.DictComp):
             return f"_checked_mapping({{{element} {loops}}})"
         if isinstance(node, ast.SetComp):
-            return f"_set(B, [{element} {loops}])"
+            return f"_set(S, [{element} {loops}])"
         return f"[{element} {loops}]"
 
     _ListComp = _SetComp = _GeneratorExp = _DictComp = _comprehension
@@ -426,6 +476,12 @@ def _number_test(first: str, later: str) -> str:
     """Is the operand a plain number? ``first`` evaluates it (binding a temporary), ``later`` reads it again.
     ``int``, the usual case, is tested by identity first: cheaper than the set lookup."""
     return f"(type({first}) is _int or type({later}) in _NUM)"
+
+
+def _within(value: str, bound: str) -> str:
+    """``-bound < value < bound`` for a number; an int of one CPython digit is tested against literal bounds
+    first, which CPython compares inline (the wide bounds take the generic comparison)."""
+    return f"({-COMPACT} <= {value} <= {COMPACT} or _N{bound} < {value} < {bound})"
 
 
 def _target_names(compiler: Compiler, target: ast.expr) -> list[str]:
