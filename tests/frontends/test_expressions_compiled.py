@@ -36,12 +36,26 @@ PYTHON = {"sum": sum, "len": len, "max": max, "min": min, "abs": abs, "round": r
     "a - b - 1", "a // b", "b % a", "b / a", "-b // a", "-b % a", "a << 3", "b >> 1", "a & b | 1 ^ 3",
     "2.0 * 3", "a * 2.5", "True + 1", "a * True", "big * 3 - big * 2 == big", "big // 3 % 1000",
     "big * 2 > big", "2.5 // 1", "(a > 1) + (b > 1)",
+    "60 * 1000", "2 * 3 + 1", "a + 2 * 3", "a * 2 * 3 + 1", "2 * 3 - a * 4", "1 + 2 - 3",
 ])
 def test_compiled_expressions_give_what_python_gives(source: str) -> None:
     scope = Scope(dict(CONTEXT), set(), {}, "", "", 0.0)
     expected = eval(source, {**PYTHON, **CONTEXT})
     got = compile_expression(source)(scope)
     assert (got, type(got)) == (expected, type(expected))
+    assert compile_record([("v", source)])(Scope(dict(CONTEXT), set(), {}, "", "", 0.0)) == {"v": expected}
+
+
+def test_a_wide_literal_in_a_product_is_checked_like_a_name() -> None:
+    """A literal may be as wide as the expression's length allows; a product with it is refused past the
+    integer limit, whether it stands alone or inside a sum (where names are tested once, inline)."""
+    wide = "0x" + "f" * 1900  # 7,600 bits
+    scope = Scope({"x": 2**4000}, set(), {}, "", "", 0.0)
+    for source in (f"x * {wide}", f"x * {wide} + 0", f"{wide} * x - 1", f"1 + x * {wide}"):
+        with pytest.raises(EvaluationError, match="8,192 bits"):
+            compile_expression(source)(scope)
+        with pytest.raises(EvaluationError, match="8,192 bits"):
+            compile_record([("v", source)])(scope)
 
 
 def test_a_record_reads_every_value_from_the_same_context() -> None:

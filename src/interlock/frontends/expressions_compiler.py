@@ -234,15 +234,17 @@ class Compiler:
         such operations) at once: one test of every name, then the whole operation inline (the value ``code``
         gives when every test holds), else ``code`` itself. ``total + price * qty`` tests three names, where
         ``code`` tests the product's operands and then the product. Remembered for an enclosing operation;
-        with ``bound`` (a product) only names and literals, each within ``±bound``."""
+        with ``bound`` (a product) only names and literals, each within ``±bound`` (tested when it runs)."""
         operands = [self.pure.get(x) or ((x, ()) if x in self.numbers else (x, (_number_test(x, x),))
                                          if x.isidentifier() else None) for x in (left, right)]
         if None in operands or (bound and (left in self.pure or right in self.pure)):
             return code
         (a, tests_a), (b, tests_b) = operands  # type: ignore[misc]  # None was excluded above
         tests = list(dict.fromkeys((*tests_a, *tests_b)))  # a name read twice is tested once
-        if bound:
-            tests.extend(_within(x, bound) for x in (left, right) if x not in self.numbers)
+        if bound:  # literals too: a literal may be as wide as a document allows (0xfff...: 7,600 bits)
+            tests.extend(_within(x, bound) for x in (left, right))
+        if not tests:  # nothing to test (no name): leave it to code, which checks what it computes
+            return code
         inline = f"({a} {symbol} {b})"
         if left not in self.pure and right not in self.pure:
             self.pure[code] = (inline, tuple(tests))  # two names: code is already this test and inline
