@@ -26,9 +26,11 @@ def test_the_quick_server_bench_drives_checks_and_fans_out(tmp_path: Path, capsy
     assert "commit -> receipt" in out and ", 0 missing" in out
 
 
-def test_the_node_subscribers_time_every_change(tmp_path: Path) -> None:
-    if shutil.which("node") is None or not (server_live.NODE_MODULES / "ws").exists():
-        pytest.skip("the Node.js subscribers need node and ws in bench/.cache/live (make bench installs it)")
+def test_the_node_subscribers_time_every_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("INTERLOCK_BENCH_LIVE_CLIENT", raising=False)
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("the Node.js subscribers need node and npm (the bench's fallback is the Python client)")
+    assert server_live.node_client(), "npm could not install ws into bench/.cache/live"
     size = {"subscribers": 5, "changes": 4}
     lines = server_live.run(tmp_path, size)
     assert "(Node.js ws, one process)" in lines[0]
