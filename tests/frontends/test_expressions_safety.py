@@ -174,6 +174,7 @@ def test_the_context_cannot_be_stored_inside_itself(actions: str) -> None:
     ("[1, {'last': event}]", "store its fields"),
     ("{1, 2}", "store sorted(...) or list(...)"),
     ("[range(3)]", "store list(range(...))"),
+    ("x + [event]", "store its fields"),  # a short append, built inline, still checked
 ])
 def test_a_value_that_is_not_json_is_refused_where_it_is_assigned(value: str, hint: str) -> None:
     """A snapshot is plain JSON: the assignment fails (error.execution) in every runner, rather than the
