@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from interlock.storage.sqlite_errors import Connection, check_file, explain
 from interlock.storage.sqlite_errors import stored_json as _loads
 from interlock.storage.sqlite_history import HISTORY_TAIL, index_history_if_due
 from interlock.storage.sqlite_pending import Pending, instance_params
+from interlock.storage.sqlite_turn import WriteTurn
 from interlock.storage.state_index import index_of
 from interlock.storage.store import (
     Change,
@@ -44,6 +46,7 @@ _Q = load_queries("sqlite")
 WRITER_CACHE_KIB = 64 * 1024
 POLL_CHANGES = 0.05  # seconds between two reads of the change feed by a waiting reader (commits of
 # this process wake it at once: see wait_for_changes)
+VERSION_POLL = 0.005  # seconds between two looks of a waiting reader for another process's commit
 # Pages the WAL may hold before a commit copies them back into the database file (SQLite's default is
 # 1,000). Under load most commits rewrite the same hot pages (instance rows, index leaves); a larger WAL
 # copies each of them back once per checkpoint instead of every few commits. The file grows to ~40 MB.
@@ -52,6 +55,11 @@ WAL_AUTOCHECKPOINT_PAGES = 10_000
 _UNBUFFERED = frozenset({"take_due_timers", "claimable_tasks", "owned_task", "next_timer", "next_task", "get_meta",
                          "get_definition", "all_definitions", "definitions_of", "timers_of", "tasks_of",
                          "get_key", "api_keys", "api_keys_after"})
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    """Moves when another connection (of any process) has committed since this one last looked."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
 def sqlite_path(url: str) -> str:
@@ -86,6 +94,7 @@ class SQLiteStore:
         self._commits = threading.Condition()  # notified after each commit through this store
         self._generation = 0  # commits through this store, counted under _commits
         self._seen = threading.local()  # the generation a thread saw when it last read the changes
+        self._turn = WriteTurn(self.path)
         check_file(self.path)
         self._migrate()
 
@@ -119,21 +128,22 @@ class SQLiteStore:
             # index b-trees) in memory: with SQLite's default 2 MB, most steps read a page back in.
             conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")
             self._local.writes = True
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            tx = SQLiteTx(conn, conn.execute("PRAGMA data_version").fetchone()[0])
-            yield tx
-            tx.flush()
-            if tx.appended_history:
-                index_history_if_due(conn, _Q, self.history_tail)
-        except BaseException:
-            conn.rollback_if_open()
-            raise
-        try:
-            conn.execute("COMMIT")
-        except StorageError:
-            conn.rollback_if_open()
-            raise
+        with self._turn:  # sqlite_turn.py: the next writer, of any process, starts as this one ends
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                tx = SQLiteTx(conn, conn.execute("PRAGMA data_version").fetchone()[0])
+                yield tx
+                tx.flush()
+                if tx.appended_history:
+                    index_history_if_due(conn, _Q, self.history_tail)
+            except BaseException:
+                conn.rollback_if_open()
+                raise
+            try:
+                conn.execute("COMMIT")
+            except StorageError:
+                conn.rollback_if_open()
+                raise
         with self._commits:
             self._generation += 1
             self._commits.notify_all()
@@ -156,6 +166,7 @@ class SQLiteStore:
     def changes(self, *, after: int, limit: int) -> list[Change]:
         self._seen.generation = self._generation  # before the read: a commit after it is not missed
         with self.read() as tx:
+            self._seen.version = _data_version(tx.conn)  # the read's own view: a later commit moves it
             return tx.changes(after=after, limit=limit)
 
     def last_position(self) -> int:
@@ -166,10 +177,22 @@ class SQLiteStore:
         """SQLite has no notifications between processes: readers poll, and this paces them (at most
         POLL_CHANGES seconds). A commit through this store (this process) wakes them at once, so a
         change feed follower (server/feed.py) does not wait out the poll for the process's own steps,
-        not even one committed between its last :meth:`changes` and this call."""
-        with self._commits:
-            if getattr(self._seen, "generation", self._generation) == self._generation:
-                self._commits.wait(min(timeout, POLL_CHANGES))
+        not even one committed between its last :meth:`changes` and this call. A commit of another
+        process (``interlock serve --workers``, a worker) wakes them within VERSION_POLL seconds: the
+        thread's connection's ``data_version``, which moves when another connection commits, is read
+        that often (a read of shared memory, no query)."""
+        deadline = time.monotonic() + min(timeout, POLL_CHANGES)
+        seen = getattr(self._seen, "version", None)
+        while True:
+            with self._commits:
+                if getattr(self._seen, "generation", self._generation) != self._generation:
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._commits.wait(min(left, VERSION_POLL))
+            if seen is not None and _data_version(self._conn()) != seen:
+                return
 
     def close(self) -> None:
         with self._lock:
@@ -177,6 +200,7 @@ class SQLiteStore:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+        self._turn.close()
 
     # -- schema --------------------------------------------------------------------------------------
 
