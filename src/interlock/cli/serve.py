@@ -38,12 +38,15 @@ def serve(
     load: Annotated[list[str] | None, typer.Option(help="A YAML/JSON machine file, or a folder of them, "
                                                    "to serve (repeatable).")] = None,
     config: Annotated[Path | None, typer.Option(help="A TOML file; its [server] section holds settings.")] = None,
+    processes: Annotated[int | None, typer.Option(help="Server processes sharing the port and the store, "
+                                                  "to use several cores (like uvicorn's --workers) "
+                                                  "[default 1].")] = None,
 ) -> None:
     """Serve the HTTP API until stopped (Ctrl-C or SIGTERM)."""
     from interlock.server.config import load_config
 
     flags = {"db": db, "host": host, "port": port, "dev": dev, "app": app_module,
-             "load": tuple(load or ()), "config": config}
+             "load": tuple(load or ()), "config": config, "processes": processes}
     try:
         settings = load_config(flags, os.environ)
     except ValueError as exc:
@@ -57,34 +60,95 @@ def serve(
 
 
 def run_server(settings: Any, *, authenticator: Any = None) -> None:
-    """Build the Interlock and the app of ``settings`` (a ServerConfig) and serve until a signal."""
+    """Build the Interlock and the app of ``settings`` (a ServerConfig) and serve until a signal: in this
+    process, or in ``settings.processes`` processes sharing one listening socket and the store."""
     import uvicorn
 
-    from interlock.app import Interlock
-    from interlock.server.app import create_app
-    from interlock.server.trusted import load_trusted
+    build = ServerApp(settings, authenticator)
+    if settings.processes == 1:
+        app = build()  # before uvicorn starts: a bad store, app module or machine file is an error here
+        server = uvicorn.Server(_uvicorn_config(app, settings))
+        _redact_logs()  # again: uvicorn.Config configured its logging
+        _announce(settings)
+        server.run()  # uvicorn raises the signal that stopped it again once it is done (exit status -N)
+        return
+    _serve_processes(build, settings)
 
-    interlock = Interlock(settings.db, http_sends=settings.http_sends(), max_queued=settings.max_queued)
+
+class ServerApp:
+    """Builds one server process's app: the Interlock over the store, the API, the trusted machines.
+
+    uvicorn starts the processes of ``--processes N`` with ``multiprocessing``'s spawn and calls this in
+    each, so it is a plain picklable value holding the settings."""
+
+    def __init__(self, settings: Any, authenticator: Any = None) -> None:
+        self.settings = settings
+        self.authenticator = authenticator
+
+    def __call__(self) -> Any:
+        from interlock.app import Interlock
+        from interlock.server.app import create_app
+        from interlock.server.trusted import load_trusted
+
+        settings = self.settings
+        interlock = Interlock(settings.db, http_sends=settings.http_sends(), max_queued=settings.max_queued)
+        try:
+            app = create_app(interlock, settings, authenticator=self.authenticator)
+            load_trusted(app.state.catalog, settings)
+        except BaseException:
+            interlock.close()
+            raise
+        _log_to_stderr()
+        _redact_logs()
+        _tune_runtime()
+        return app
+
+
+def _serve_processes(build: ServerApp, settings: Any) -> None:
+    """``--processes N``: uvicorn's supervisor binds the socket once and starts N processes on it, each
+    with its own Interlock over the one store (docs/server.md, "Several processes"); it restarts one that
+    dies and stops them all on SIGINT or SIGTERM."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    app = build()  # once here first: the store migrated once, and a bad setting is an error before any
+    app.state.interlock.close()  # process starts (a process that fails at start stops them all)
+    config = _uvicorn_config(build, settings, factory=True, workers=settings.processes)
+    socket = config.bind_socket()
+    _announce(settings)
+    supervisor = Multiprocess(config, sockets=[socket])
     try:
-        app = create_app(interlock, settings, authenticator=authenticator)
-        load_trusted(app.state.catalog, settings)
-    except BaseException:
-        interlock.close()
-        raise
-    _log_to_stderr()
+        supervisor.run()
+    finally:
+        socket.close()
+    failed = [p.pid for p in supervisor.processes if p.exitcode == STARTUP_FAILURE]
+    if failed:
+        raise OSError(f"server process(es) {failed} failed to start; their errors are in the log above")
+
+
+def _uvicorn_config(app: Any, settings: Any, **extra: Any) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                          http=_http_protocol(),
+                          access_log=settings.access_log,
+                          ws_per_message_deflate=settings.live_compression,
+                          timeout_graceful_shutdown=int(settings.graceful_timeout),
+                          lifespan="on", **extra)
+
+
+def _announce(settings: Any) -> None:
     base = f"http://{_url_host(settings.host)}:{settings.port}"
     mode = (" (development mode: no credentials needed)" if settings.dev else
             " (credentials: API keys from `interlock keys create --admin --db URL`"
             + (", or end users' JWTs" if settings.jwt_secret or settings.jwt_jwks_url else "") + ")")
-    typer.echo(f"Interlock API on {base}{mode}; docs at {base}/docs, store {settings.db.split('@')[-1]}")
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
-                                           http=_http_protocol(),
-                                           access_log=settings.access_log,
-                                           ws_per_message_deflate=settings.live_compression,
-                                           timeout_graceful_shutdown=int(settings.graceful_timeout),
-                                           lifespan="on"))
-    for name in ("uvicorn.access", "uvicorn.error"):  # after uvicorn configured its logging; .error logs
-        logging.getLogger(name).addFilter(_redact_tokens)  # WebSocket handshakes' URLs
+    processes = f", {settings.processes} processes" if settings.processes > 1 else ""
+    typer.echo(f"Interlock API on {base}{mode}; docs at {base}/docs, store {settings.db.split('@')[-1]}"
+               f"{processes}")
+
+
+def _tune_runtime() -> None:
+    """The garbage collector and the GIL's switch interval, tuned for a server process."""
     # The cyclic garbage collector, tuned for a server (docs/benchmarks.md, "Server"): what is built by
     # now (modules, the app, the charts) lives as long as the process, so it is frozen out of the
     # collector's sight and a full collection no longer walks it (25-70 ms each, every half second
@@ -100,7 +164,6 @@ def run_server(settings: Any, *, authenticator: Any = None) -> None:
     # 1,044-1,096 vs 952-1,008 sends/s at 1 in flight, 4,378-4,850 vs 3,717-4,447 at 64 (p99 23.5-28.4
     # vs 28.7-33.8 ms). 0.5 ms was no better.
     sys.setswitchinterval(SWITCH_INTERVAL)
-    server.run()  # uvicorn raises the signal that stopped it again once it is done (exit status -N)
 
 
 def _http_protocol() -> Any:
@@ -121,6 +184,15 @@ def _log_to_stderr() -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+
+
+def _redact_logs() -> None:
+    """uvicorn's loggers (.error logs WebSocket handshakes' URLs) pass their records through
+    :func:`_redact_tokens` (once each, after uvicorn configured its logging)."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if _redact_tokens not in logger.filters:
+            logger.addFilter(_redact_tokens)
 
 
 _QUERY_PARAMETER = re.compile(r"([?&;][^=&;\s]*=)([^&;\s]*)")

@@ -24,6 +24,7 @@ class ServerConfig:
     db: str = "sqlite:///interlock.db"  # the store URL
     host: str = "127.0.0.1"
     port: int = 8000
+    processes: int = 1  # server processes on one port and one store (their CPUs add up; docs/server.md)
     dev: bool = False  # development mode: requests without credentials act as the developer (admin)
     app: str | None = None  # a trusted Python module with machines (and services) to serve
     load: tuple[str, ...] = ()  # trusted YAML/JSON machine files or folders to serve
@@ -89,7 +90,7 @@ def _check(config: ServerConfig) -> None:
                          "--dev, or use --host 127.0.0.1")
     if config.public_url is not None and not config.public_url.startswith(("http://", "https://")):
         raise ValueError(f"public_url must be an http(s) URL, not {config.public_url!r}")
-    for name in ("max_body_bytes", "burst", "page_size", "max_page_size", "live_queue_size",
+    for name in ("processes", "max_body_bytes", "burst", "page_size", "max_page_size", "live_queue_size",
                  "live_max_subscribers", "max_queued"):
         if getattr(config, name) < 1:
             raise ValueError(f"{name} must be at least 1, not {getattr(config, name)}")
