@@ -27,6 +27,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--postgres", action="store_true", help="also Interlock on PostgreSQL")
     parser.add_argument("--dir", type=Path)
+    parser.add_argument("--processes", default="2",
+                        help="interlock serve --processes: a list, e.g. 2,1; the first is the one the targets "
+                             "and ratios are about, the others are measured beside it as interlock-Np")
     parser.add_argument("--generator", choices=("wrk", "aiohttp"),
                         help="the load generator (default: wrk when installed, else aiohttp)")
     args = parser.parse_args(argv)
+    counts = [int(n) for n in args.processes.split(",")]
     generator = args.generator or ("wrk" if server_wrk.available() else "aiohttp")
     if generator == "wrk" and not server_wrk.available():
         parser.error("--generator wrk: wrk is not installed (Debian's package wrk; make bench installs it)")
@@ -84,15 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench.server on {platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, load average {_load()}; {size['instances']} instances, "
           f"{size['seconds']:g} s per level after {size['warmup']:g} s warm-up, {size['rounds']} round(s), "
-          f"load from {GENERATORS[generator][0]}: one keep-alive connection per client (closed loops)", flush=True)
+          f"load from {GENERATORS[generator][0]}: one keep-alive connection per client (closed loops); "
+          f"interlock serve --processes {counts[0]}", flush=True)
     with tempfile.TemporaryDirectory(prefix="interlock-bench-server-") as tmp:
         folder = args.dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         sides: dict[str, Side] = {}
         if "events" in parts:
-            sides["interlock"] = lambda f, s: interlock_side(f, s, "sqlite")
-            if args.postgres:
-                sides["interlock-pg"] = lambda f, s: interlock_side(f, s, "postgres")
+            for i, n in enumerate(counts):
+                suffix = "" if i == 0 else f"-{n}p"
+                sides[f"interlock{suffix}"] = partial(interlock_side, store="sqlite", processes=n)
+                if args.postgres:
+                    sides[f"interlock-pg{suffix}"] = partial(interlock_side, store="postgres", processes=n)
         if "restate" in parts:
             from bench import server_restate
             sides["restate"] = server_restate.side
@@ -103,13 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         for line in report(results, size["levels"]):
             print(line)
         if "live" in parts:
-            for line in server_live.run(folder, size):
+            for line in server_live.run(folder, size, processes=counts[0]):
                 print(line, flush=True)
     print(f"load average after the run {_load()}")
     return 0
 
 
-def interlock_side(folder: Path, size: dict, store: str) -> AbstractContextManager[tuple[str, dict[str, str], Any, Any]]:
+def interlock_side(folder: Path, size: dict, store: str, processes: int) -> AbstractContextManager[tuple[str, dict[str, str], Any, Any]]:
     from contextlib import contextmanager
 
     @contextmanager
@@ -121,7 +129,7 @@ def interlock_side(folder: Path, size: dict, store: str) -> AbstractContextManag
                 db = f"{PG_SERVER}/{stack.enter_context(scratch_database(PG_SERVER))}"
             else:
                 db = f"sqlite:///{folder / f'server-{os.getpid()}-{_seq()}.db'}"
-            with ours.serving(folder, db) as served:
+            with ours.serving(folder, db, processes=processes) as served:
                 asyncio.run(ours.create_instances(served, size["instances"]))
                 before = asyncio.run(ours.read_all(served))
 

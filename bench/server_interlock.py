@@ -68,8 +68,9 @@ class Served:
 
 
 @contextmanager
-def serving(folder: Path, db: str, *, extra_env: dict[str, str] | None = None) -> Iterator[Served]:
-    """``interlock serve`` on ``db`` with the counter loaded and an admin key, until the block ends (SIGTERM)."""
+def serving(folder: Path, db: str, *, extra_env: dict[str, str] | None = None, processes: int = 1) -> Iterator[Served]:
+    """``interlock serve --processes N`` on ``db`` with the counter loaded and an admin key, until the block
+    ends (SIGTERM)."""
     machine = folder / "counter.yaml"
     machine.write_text(COUNTER)
     port = free_port()
@@ -80,7 +81,8 @@ def serving(folder: Path, db: str, *, extra_env: dict[str, str] | None = None) -
     env |= extra_env or {}
     interlock = str(Path(sys.executable).parent / "interlock")
     key = admin_key(interlock, db, env)
-    command = [interlock, "serve", "--db", db, "--host", "127.0.0.1", "--port", str(port), "--load", str(machine)]
+    command = [interlock, "serve", "--db", db, "--host", "127.0.0.1", "--port", str(port), "--load", str(machine),
+               "--processes", str(processes)]
     with open(log, "ab") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     served = Served(f"http://127.0.0.1:{port}", process, log, key)

@@ -33,11 +33,11 @@ NODE_MODULES = Path(__file__).parent / ".cache" / "live" / "node_modules"
 GAP = 0.05  # seconds between two changes sent: each fans out before the next (SQLite's feed polls at 50 ms)
 
 
-def run(folder: Path, size: dict) -> list[str]:
+def run(folder: Path, size: dict, *, processes: int = 1) -> list[str]:
     subscribers, changes = size["subscribers"], size["changes"]
     db = f"sqlite:///{folder / 'live.db'}"
     env = {"INTERLOCK_LIVE_MAX_SUBSCRIBERS": str(subscribers)}
-    with ours.serving(folder, db, extra_env=env) as served:
+    with ours.serving(folder, db, extra_env=env, processes=processes) as served:
         asyncio.run(ours.create_instances(served, 10))
         if node_client():
             client = "Node.js ws"
@@ -46,7 +46,8 @@ def run(folder: Path, size: dict) -> list[str]:
             client = "Python websockets"
             from_commit, from_send, missing = asyncio.run(_fan_out(served, subscribers, changes))
     lines = [f"live      {subscribers:,} WebSocket subscribers ({client}, one process) to one machine on one server "
-             f"(SQLite), {changes} changes {GAP * 1e3:.0f} ms apart; each subscriber times every change it receives"]
+             f"(interlock serve --processes {processes}) "
+             f"over SQLite, {changes} changes {GAP * 1e3:.0f} ms apart; each subscriber times every change it receives"]
     if not from_commit:
         return [*lines, "live      no change received"]
     p50, p99 = _pct(from_commit, 0.5), _pct(from_commit, 0.99)
