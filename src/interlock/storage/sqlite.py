@@ -7,6 +7,7 @@ loss may roll back the last commits; it is an explicit choice, never the default
 
 from __future__ import annotations
 
+import json as _json
 import sqlite3
 import threading
 import time
@@ -308,14 +309,31 @@ class SQLiteTx(SharedQueries):
 
     def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
         """Every stored one: ``BEGIN IMMEDIATE`` lets one writer in at a time, so no row is held, and one
-        missing now stays missing until this transaction inserts it (no second look)."""
+        missing now stays missing until this transaction inserts it (no second look). The rows not
+        waiting in the write-behind buffer are read in one statement: each statement lets go of the GIL
+        and, when the event loop's thread has it, waits up to the switch interval to get it back while
+        this transaction holds the file (other processes' writers wait for it)."""
         rows = []
+        wanted = []
         for key in dict.fromkeys(keys):
-            row = self.get_instance(*key)
+            waiting = self._pending.instances.get(key)
+            if waiting is not None:
+                rows.append(waiting)
+            elif key not in self._absent:
+                wanted.append(key)
+        if len(wanted) == 1:
+            found = self.conn.execute(_Q["get_instance"], {"machine": wanted[0][0], "id": wanted[0][1]}).fetchall()
+        elif wanted:
+            found = self.conn.execute(_Q["get_instances"], {"keys": _json.dumps(wanted)}).fetchall()
+        else:
+            found = []
+        stored = {(row[0], row[1]): row for row in found}
+        for key in wanted:
+            row = stored.get(key)
             if row is None:
                 self._absent.add(key)
             else:
-                rows.append(row)
+                rows.append(_instance(row))
         return Locked(rows, [])
 
     def insert_instance(self, row: InstanceRow) -> None:

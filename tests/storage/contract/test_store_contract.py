@@ -289,6 +289,20 @@ def test_two_connections_never_claim_the_same_task(open_connection: Opener) -> N
         assert tx.extend_lease(expired.key, "one", 1, 5.0) is False  # the old owner lost it
 
 
+def test_rows_read_at_once_are_their_machines_and_include_the_transactions_own_writes(store: Store) -> None:
+    _create(store, "a", "b", "c")
+    with store.write() as tx:
+        tx.insert_instance(_row("a", machine="n"))  # the same name in another machine
+        row = _get(tx, "b")
+        row.step, row.snapshot_json = 7, None
+        tx.update_instance(row)  # written, maybe not yet sent to the database
+        wanted = [("n", "a"), ("m", "b"), ("m", "c"), ("n", "b"), ("m", "a")]
+        locked = tx.lock_instances(wanted)
+        assert sorted((r.machine, r.id, r.step) for r in locked.rows) == [
+            ("m", "a", 0), ("m", "b", 7), ("m", "c", 0), ("n", "a", 0)]
+        assert tx.get_instance("n", "b") is None
+
+
 def test_an_instance_found_missing_then_inserted_is_read_back_in_the_same_transaction(store: Store) -> None:
     _create(store, "a")
     with store.write() as tx:

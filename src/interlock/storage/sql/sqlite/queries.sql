@@ -60,6 +60,14 @@ SELECT machine, id, version, status, paused, step, queued, snapshot,
        parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
 FROM instances WHERE machine = :machine AND id = :id;
 
+-- name: get_instances
+-- The instances named in :keys, a JSON array of [machine, id] pairs: a writer batch's rows in one
+-- statement (the primary key finds each).
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
+FROM instances
+WHERE (machine, id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:keys));
+
 -- name: insert_instance
 -- A new instance; fails on the primary key when the name is taken.
 INSERT INTO instances (machine, id, version, status, paused, step, queued, snapshot,
