@@ -5,12 +5,18 @@ threads and processes."""
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
 from pathlib import Path
 
+import pytest
+
+from interlock.errors import StorageError
 from interlock.storage.sqlite import SQLiteStore
 
 META = "INSERT INTO interlock_meta (key, value) VALUES (:key, :value) " \
@@ -94,7 +100,7 @@ def test_a_writer_of_another_process_waits_for_its_turn(tmp_path: Path) -> None:
 
 def test_many_threads_and_stores_take_turns_and_lose_no_write(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
-    stores = [SQLiteStore(url, busy_timeout_ms=0) for _ in range(3)]
+    stores = [SQLiteStore(url) for _ in range(3)]
     failures: list[BaseException] = []
 
     def writes(store: SQLiteStore, name: str) -> None:
@@ -126,5 +132,90 @@ def test_the_lock_file_lies_beside_the_database(tmp_path: Path) -> None:
     try:
         _set(store, "k", "v")
         assert (tmp_path / "x.db-lock").exists()
+    finally:
+        store.close()
+
+
+def test_a_write_inside_a_write_of_the_same_thread_is_refused_at_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    store, other = SQLiteStore(url), SQLiteStore(url)
+    try:
+        with store.write() as tx:
+            tx.conn.execute(META, {"key": "outer", "value": "1"})
+            for inner in (store, other):
+                with pytest.raises(StorageError, match="already open in this thread"):
+                    _set(inner, "inner", "1")
+            with pytest.raises(StorageError, match="already open in this thread"):
+                SQLiteStore(url)  # opening a store migrates: a write
+        assert _meta(other, "outer") == 1  # the outer write went on and committed
+        _set(other, "after", "2")
+        assert _meta(store, "after") == 2
+    finally:
+        store.close()
+        other.close()
+
+
+ORPHAN = """
+import os, sys, time
+from interlock.storage.sqlite import SQLiteStore
+store = SQLiteStore(sys.argv[1])
+with store.write() as tx:
+    pid = os.fork()
+    if pid == 0:  # a child that outlives its parent, as a pool's worker may
+        time.sleep(60)
+        os._exit(0)
+    print(pid, flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_child_made_by_fork_does_not_keep_its_parents_turn(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    store = SQLiteStore(url)
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN, url], stdout=subprocess.PIPE, text=True)
+    child = 0
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        parent.kill()  # in the middle of its write: the kernel ends its turn and SQLite's lock
+        parent.wait()
+        done: list[BaseException | None] = []
+        writer = threading.Thread(target=lambda: done.append(_attempt(store)))
+        writer.start()
+        writer.join(30)
+        assert done == [None]
+        os.kill(child, 0)  # the child is still alive: its copy of the lock file was not a turn
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
+        if child:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="acts as an account that may not write a file another created (root and setpriv)")
+def test_an_account_writes_beside_a_lock_file_another_account_created(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    SQLiteStore(url).close()
+    lock = tmp_path / "shared.db-lock"
+    assert lock.exists() and lock.stat().st_mode & 0o777 == 0o644
+    os.chown(lock, 65534, 65534)  # as if another account (nobody) had written first
+    script = (f"from interlock.storage.sqlite import SQLiteStore\n"
+              f"store = SQLiteStore({url!r})\n"
+              f"with store.write() as tx:\n"
+              f"    tx.conn.execute({META!r}, {{'key': 'other', 'value': '7'}})\n")
+    # root without the capability to override file permissions: nobody's 0644 file is read-only to it
+    done = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--",
+                           sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    store = SQLiteStore(url)
+    try:
+        assert _meta(store, "other") == 7
     finally:
         store.close()

@@ -27,7 +27,7 @@ from interlock.storage.sqlite_errors import Connection, check_file, explain
 from interlock.storage.sqlite_errors import stored_json as _loads
 from interlock.storage.sqlite_history import HISTORY_TAIL, index_history_if_due
 from interlock.storage.sqlite_pending import Pending, instance_params
-from interlock.storage.sqlite_turn import WriteTurn
+from interlock.storage.sqlite_turn import turn_for
 from interlock.storage.state_index import index_of
 from interlock.storage.store import (
     Change,
@@ -95,7 +95,7 @@ class SQLiteStore:
         self._commits = threading.Condition()  # notified after each commit through this store
         self._generation = 0  # commits through this store, counted under _commits
         self._seen = threading.local()  # the generation a thread saw when it last read the changes
-        self._turn = WriteTurn(self.path)
+        self._turn = turn_for(self.path, timeout=busy_timeout_ms / 1000)  # shared by the file's stores
         check_file(self.path)
         self._migrate()
 
@@ -201,7 +201,6 @@ class SQLiteStore:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
-        self._turn.close()
 
     # -- schema --------------------------------------------------------------------------------------
 
