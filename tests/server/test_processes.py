@@ -19,7 +19,7 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from tests.server.support import Server, running
+from tests.server.support import Server, free_port, running
 
 T = TypeVar("T")
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="reads /proc (Linux)")
@@ -155,3 +155,19 @@ def test_a_bad_setting_fails_before_any_process_starts(tmp_path: Path) -> None:
                              env=env, timeout=60)
     assert refused.returncode == 2 and "processes must be at least 1" in refused.stderr
 
+
+
+def test_a_process_that_fails_at_start_stops_them_all(tmp_path: Path) -> None:
+    app = tmp_path / "flaky.py"
+    app.write_text("import multiprocessing\n\n\n"
+                   "def setup(app):\n"
+                   "    if multiprocessing.parent_process() is not None:  # a server process, not the first build\n"
+                   "        raise RuntimeError('the payment service is down')\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")}
+    interlock = str(Path(sys.executable).parent / "interlock")
+    done = subprocess.run([interlock, "serve", "--dev", "--processes", "2", "--port", str(free_port()),
+                           "--db", f"sqlite:///{tmp_path / 'f.db'}", "--app", str(app)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "the payment service is down" in done.stderr
+    assert "failed to start" in done.stderr

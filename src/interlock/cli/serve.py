@@ -66,9 +66,9 @@ def run_server(settings: Any, *, authenticator: Any = None) -> None:
 
     build = ServerApp(settings, authenticator)
     if settings.processes == 1:
-        app = build()  # before uvicorn starts: a bad store, app module or machine file is an error here
+        app = build.build()  # before uvicorn starts: a bad store, app module or machine file is an error
         server = uvicorn.Server(_uvicorn_config(app, settings))
-        _redact_logs()  # again: uvicorn.Config configured its logging
+        _prepare_process()  # after uvicorn.Config configured its logging
         _announce(settings)
         server.run()  # uvicorn raises the signal that stopped it again once it is done (exit status -N)
         return
@@ -79,13 +79,13 @@ class ServerApp:
     """Builds one server process's app: the Interlock over the store, the API, the trusted machines.
 
     uvicorn starts the processes of ``--processes N`` with ``multiprocessing``'s spawn and calls this in
-    each, so it is a plain picklable value holding the settings."""
+    each (its app factory), so it is a plain picklable value holding the settings."""
 
     def __init__(self, settings: Any, authenticator: Any = None) -> None:
         self.settings = settings
         self.authenticator = authenticator
 
-    def __call__(self) -> Any:
+    def build(self) -> Any:
         from interlock.app import Interlock
         from interlock.server.app import create_app
         from interlock.server.trusted import load_trusted
@@ -98,21 +98,33 @@ class ServerApp:
         except BaseException:
             interlock.close()
             raise
-        _log_to_stderr()
-        _redact_logs()
-        _tune_runtime()
+        return app
+
+    def __call__(self) -> Any:
+        """In a process of ``--processes N``: the app, or exit with uvicorn's STARTUP_FAILURE status,
+        which makes the supervisor stop every process instead of starting this one again and again
+        (uvicorn itself gives that status only to a factory's TypeError)."""
+        from uvicorn.config import STARTUP_FAILURE
+
+        try:
+            app = self.build()
+        except Exception:
+            logging.getLogger("uvicorn.error").exception("this server process could not start")
+            sys.exit(STARTUP_FAILURE)
+        _prepare_process()
         return app
 
 
 def _serve_processes(build: ServerApp, settings: Any) -> None:
     """``--processes N``: uvicorn's supervisor binds the socket once and starts N processes on it, each
-    with its own Interlock over the one store (docs/server.md, "Several processes"); it restarts one that
-    dies and stops them all on SIGINT or SIGTERM."""
+    with its own Interlock over the one store (docs/server.md, "Running it"); it restarts one that dies
+    and stops them all on SIGINT or SIGTERM."""
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
-    app = build()  # once here first: the store migrated once, and a bad setting is an error before any
-    app.state.interlock.close()  # process starts (a process that fails at start stops them all)
+    interlock = build.build().state.interlock  # once here first: the store migrated once, and a bad
+    interlock.close()  # setting an error before any process starts; nothing of it is kept
+    del interlock
     config = _uvicorn_config(build, settings, factory=True, workers=settings.processes)
     socket = config.bind_socket()
     _announce(settings)
@@ -145,6 +157,14 @@ def _announce(settings: Any) -> None:
     processes = f", {settings.processes} processes" if settings.processes > 1 else ""
     typer.echo(f"Interlock API on {base}{mode}; docs at {base}/docs, store {settings.db.split('@')[-1]}"
                f"{processes}")
+
+
+def _prepare_process() -> None:
+    """What a serving process sets up once its app is built: Interlock's log lines beside uvicorn's,
+    tokens kept out of uvicorn's log, the garbage collector and the GIL's switch interval tuned."""
+    _log_to_stderr()
+    _redact_logs()
+    _tune_runtime()
 
 
 def _tune_runtime() -> None:

@@ -48,6 +48,7 @@ WRITER_CACHE_KIB = 64 * 1024
 POLL_CHANGES = 0.05  # seconds between two reads of the change feed by a waiting reader (commits of
 # this process wake it at once: see wait_for_changes)
 VERSION_POLL = 0.005  # seconds between two looks of a waiting reader for another process's commit
+FOREIGN_WINDOW = 10.0  # seconds after another process's commit during which a waiting reader looks so often
 # Pages the WAL may hold before a commit copies them back into the database file (SQLite's default is
 # 1,000). Under load most commits rewrite the same hot pages (instance rows, index leaves); a larger WAL
 # copies each of them back once per checkpoint instead of every few commits. The file grows to ~40 MB.
@@ -95,8 +96,9 @@ class SQLiteStore:
         self._commits = threading.Condition()  # notified after each commit through this store
         self._generation = 0  # commits through this store, counted under _commits
         self._seen = threading.local()  # the generation a thread saw when it last read the changes
-        self._turn = turn_for(self.path, timeout=busy_timeout_ms / 1000)  # shared by the file's stores
+        self._foreign_at = -FOREIGN_WINDOW  # when a waiting reader last saw another process's commit
         check_file(self.path)
+        self._turn = turn_for(self.path, timeout=busy_timeout_ms / 1000)  # shared by the file's stores
         self._migrate()
 
     # -- connections ---------------------------------------------------------------------------------
@@ -178,22 +180,28 @@ class SQLiteStore:
         """SQLite has no notifications between processes: readers poll, and this paces them (at most
         POLL_CHANGES seconds). A commit through this store (this process) wakes them at once, so a
         change feed follower (server/feed.py) does not wait out the poll for the process's own steps,
-        not even one committed between its last :meth:`changes` and this call. A commit of another
-        process (``interlock serve --workers``, a worker) wakes them within VERSION_POLL seconds: the
-        thread's connection's ``data_version``, which moves when another connection commits, is read
-        that often (a read of shared memory, no query)."""
-        deadline = time.monotonic() + min(timeout, POLL_CHANGES)
+        not even one committed between its last :meth:`changes` and this call. While other processes
+        commit (``interlock serve --processes``, a worker: one was seen within FOREIGN_WINDOW seconds),
+        a waiting reader also looks every VERSION_POLL seconds at its connection's ``data_version``
+        (a statement that moves when another connection has committed: it opens and ends a read of the
+        WAL's index, no table read), so their commits reach it within about 5 ms, not 50."""
+        now = time.monotonic()
+        deadline = now + min(timeout, POLL_CHANGES)
         seen = getattr(self._seen, "version", None)
+        look = VERSION_POLL if seen is not None and now - self._foreign_at < FOREIGN_WINDOW else POLL_CHANGES
         while True:
             with self._commits:
-                if getattr(self._seen, "generation", self._generation) != self._generation:
+                generation = getattr(self._seen, "generation", self._generation)
+                if generation != self._generation:
                     return
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return
-                self._commits.wait(min(left, VERSION_POLL))
-            if seen is not None and _data_version(self._conn()) != seen:
-                return
+                    break
+                self._commits.wait(min(left, look))
+            if look < POLL_CHANGES and _data_version(self._conn()) != seen:
+                break
+        if seen is not None and generation == self._generation and _data_version(self._conn()) != seen:
+            self._foreign_at = time.monotonic()  # moved, and not by this process: look often from now on
 
     def close(self) -> None:
         with self._lock:
