@@ -24,6 +24,9 @@ SELECT 'index', indexdef FROM pg_indexes WHERE schemaname = 'public'
 UNION ALL
 SELECT 'constraint', conrelid::regclass || ' ' || pg_get_constraintdef(oid)
 FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+UNION ALL
+SELECT 'options', relname || ' ' || array_to_string(reloptions, ',')
+FROM pg_class WHERE relnamespace = 'public'::regnamespace AND reloptions IS NOT NULL
 ORDER BY 1, 2
 """
 
@@ -45,6 +48,8 @@ def test_the_migrations_reproduce_schema_sql() -> None:
             conn.execute(schema.encode())
         assert _catalog(migrated_url) == _catalog(fresh_url)
         assert len(_catalog(fresh_url)) > 50
+        # version 9: the instances' pages keep room for their rows' updates (HOT updates)
+        assert ("options", "instances fillfactor=70") in _catalog(migrated_url)
 
 
 def test_opening_again_does_not_migrate_again_and_a_newer_schema_is_refused() -> None:
