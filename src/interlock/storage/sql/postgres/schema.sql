@@ -54,7 +54,7 @@ CREATE TABLE instances (
     PRIMARY KEY (machine, id)
 ) WITH (fillfactor = 70);  -- room on each page for its rows' updates (HOT: no new index entries)
 CREATE INDEX instances_ready ON instances (machine, id) WHERE queued > 0 AND NOT paused;
-CREATE INDEX instances_by_status ON instances (machine, status, id);
+CREATE INDEX instances_by_status ON instances (status, machine, id);  -- led by status: never a key's candidate
 CREATE INDEX instances_by_parent ON instances (parent_machine, parent_id, parent_invokeid)
     WHERE parent_machine IS NOT NULL;
 
