@@ -371,3 +371,33 @@ def test_a_batch_reads_only_its_own_rows_when_the_tables_grew_after_its_statemen
                 assert fetched <= 12 * len(few) * 8, f"{table}: {fetched} rows read through indexes"
         finally:
             store.close()
+
+
+def test_a_read_is_one_view_set_by_its_begin_and_cannot_write() -> None:
+    """A read's isolation (REPEATABLE READ, read only) comes with its BEGIN, not a statement of its own: the
+    view holds through the read while another connection commits, a write inside it is refused, and the
+    connection goes back to the pool usable."""
+    from bench.postgres_statements import counting
+
+    with fresh_database() as url:
+        store = PostgresStore(url)
+        try:
+            with store.write() as tx:
+                tx.insert_instance(InstanceRow("m", "a", "1", "active", False, 0, 0,
+                                               {"configuration": ["m"], "context": {}}))
+            with counting() as tally, store.read() as tx:
+                first = tx.get_instance("m", "a")
+                with psycopg.connect(url, autocommit=True) as other:
+                    other.execute(b"UPDATE instances SET step = 9")
+                again = tx.get_instance("m", "a")
+            assert first is not None and again is not None and (first.step, again.step) == (0, 0)
+            sent = {text: n for text, n in tally.by_text.items() if not text.startswith(("UPDATE", "SET enable"))}
+            assert sent == {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY": 1, "COMMIT": 1,
+                            next(t for t in sent if t.startswith("SELECT machine, id")): 2}
+            with pytest.raises(StorageError, match="read-only transaction"), store.read() as tx:
+                tx._exec("set_meta", {"key": "x", "value": "y"})
+            with store.read() as tx:
+                row = tx.get_instance("m", "a")
+                assert row is not None and row.step == 9
+        finally:
+            store.close()

@@ -21,6 +21,7 @@ Schema migrations run under an advisory lock when a store opens, or with ``inter
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import weakref
@@ -118,12 +119,18 @@ class PostgresStore:
 
     @contextmanager
     def read(self) -> Iterator[PostgresTx]:
-        """A consistent read view (REPEATABLE READ, read only)."""
+        """A consistent read view (REPEATABLE READ, read only), set by its BEGIN: no statement of its own
+        (it was one round trip of every read)."""
         with self._connection() as conn:
             try:
-                with conn.transaction():
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                conn.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
                     yield PostgresTx(conn)
+                except BaseException:
+                    with contextlib.suppress(psycopg.Error):  # a broken connection: the pool replaces it
+                        conn.execute(b"ROLLBACK")
+                    raise
+                conn.execute(b"COMMIT")
             except psycopg.Error as exc:
                 raise translate(exc, "reading") from exc
 
