@@ -309,12 +309,13 @@ def test_a_transactions_updates_and_removals_of_many_rows_each_hit_their_row() -
             store.close()
 
 
-def _table_reads(url: str) -> dict[str, tuple[int, int, int]]:
-    """Per table: sequential scans, rows they read, rows read through indexes (pg_stat_user_tables)."""
+def _table_reads(url: str) -> dict[str, tuple[int, int]]:
+    """Per table: rows read by sequential scans, and index entries read (pg_stat_user_tables, _indexes)."""
     with psycopg.connect(url) as conn:
-        rows = conn.execute(b"SELECT relname, seq_scan, seq_tup_read, COALESCE(idx_tup_fetch, 0) "
-                            b"FROM pg_stat_user_tables").fetchall()
-    return {name: (scans, read, fetched) for name, scans, read, fetched in rows}
+        rows = conn.execute(b"SELECT t.relname, t.seq_tup_read, COALESCE(SUM(i.idx_tup_read), 0)::bigint "
+                            b"FROM pg_stat_user_tables t LEFT JOIN pg_stat_user_indexes i ON i.relid = t.relid "
+                            b"GROUP BY t.relname, t.seq_tup_read").fetchall()
+    return {name: (read, entries) for name, read, entries in rows}
 
 
 def test_a_batch_reads_only_its_own_rows_when_the_tables_grew_after_its_statements_were_planned() -> None:
@@ -366,9 +367,11 @@ def test_a_batch_reads_only_its_own_rows_when_the_tables_grew_after_its_statemen
             time.sleep(0.5)
             after = _table_reads(url)
             for table in ("instances", "instance_index", "tasks", "timers"):
-                _, read, fetched = (a - b for a, b in zip(after[table], before[table], strict=True))
+                read, entries = (a - b for a, b in zip(after[table], before[table], strict=True))
                 assert (table, read) == (table, 0), "no row read by a sequential scan"
-                assert fetched <= 12 * len(few) * 8, f"{table}: {fetched} rows read through indexes"
+                # the 12 batches read fewer index entries than one pass over the grown table (a report
+                # that comes late from before the measure only adds to this)
+                assert entries < 600, f"{table}: {entries} index entries read"
         finally:
             store.close()
 
