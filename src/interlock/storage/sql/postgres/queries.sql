@@ -114,7 +114,8 @@ WHERE machine = %(machine)s AND id = %(id)s AND revision = %(revision)s;
 -- Many instances' new states, one JSON array of rows, one per instance: each is stored if the instance is
 -- still at the revision it was read at (compare-and-set), and gets revision ``next``. Each row is found by
 -- its key on its own (a subquery per row, then a TID scan): given the rows to join, the planner could
--- choose a scan of the whole table, where a small table with many dead rows made it costly.
+-- choose a scan of the whole table, where a small table with many dead rows made it costly. A row taken
+-- by TID is matched to its JSON row by TID and key both (a TID alone names a row of one table only).
 WITH r AS MATERIALIZED (
     SELECT r.*, (SELECT x.ctid FROM instances x WHERE x.machine = r.machine AND x.id = r.id) AS tid
     FROM json_to_recordset(%(rows)s::json) AS r (machine text, id text COLLATE "C", status text,
@@ -122,9 +123,10 @@ WITH r AS MATERIALIZED (
          revision bigint, next bigint))
 UPDATE instances AS i
 SET (status, paused, step, queued, snapshot, updated_at, revision) =
-    (SELECT r.status, r.paused, r.step, r.queued, r.snapshot, r.updated_at, r.next FROM r WHERE r.tid = i.ctid)
+    (SELECT r.status, r.paused, r.step, r.queued, r.snapshot, r.updated_at, r.next FROM r
+     WHERE r.tid = i.ctid AND r.machine = i.machine AND r.id = i.id)
 WHERE i.ctid = ANY (ARRAY(SELECT tid FROM r WHERE tid IS NOT NULL))
-  AND i.revision = (SELECT r.revision FROM r WHERE r.tid = i.ctid);
+  AND i.revision = (SELECT r.revision FROM r WHERE r.tid = i.ctid AND r.machine = i.machine AND r.id = i.id);
 
 -- name: find_child
 -- The child instance a parent invoked under an invoke id: the active one, else the newest.
@@ -158,11 +160,14 @@ DELETE FROM instance_index WHERE machine = %s AND kind = %s AND value = %s AND i
 
 -- name: remove_index_rows
 -- States or tags instances no longer have, one JSON array of rows, each found by its key on its own (a
--- subquery per row, then a TID scan: never a scan of the whole table).
-DELETE FROM instance_index WHERE ctid = ANY (ARRAY(
-    SELECT (SELECT x.ctid FROM instance_index x
-            WHERE x.machine = r.machine AND x.kind = r.kind AND x.value = r.value AND x.id = r.id)
-    FROM json_populate_recordset(NULL::instance_index, %(rows)s::json) AS r));
+-- subquery per row, then a TID scan: never a scan of the whole table), and matched by TID and key both.
+WITH r AS MATERIALIZED (
+    SELECT r.*, (SELECT x.ctid FROM instance_index x
+                 WHERE x.machine = r.machine AND x.kind = r.kind AND x.value = r.value AND x.id = r.id) AS tid
+    FROM json_populate_recordset(NULL::instance_index, %(rows)s::json) AS r)
+DELETE FROM instance_index AS x WHERE x.ctid = ANY (ARRAY(SELECT tid FROM r WHERE tid IS NOT NULL))
+  AND EXISTS (SELECT FROM r WHERE r.tid = x.ctid AND r.machine = x.machine AND r.kind = x.kind
+                                 AND r.value = x.value AND r.id = x.id);
 
 -- name: add_index
 -- One state or tag of an instance.
@@ -309,10 +314,13 @@ DELETE FROM timers WHERE machine = %(machine)s AND id = %(id)s;
 
 -- name: cancel_all_timers_rows
 -- Cancel every pending delayed send of many instances, one JSON array of (machine, id), each instance's
--- found by its key on its own (a lateral subquery per row, then a TID scan).
-DELETE FROM timers WHERE ctid = ANY (ARRAY(
-    SELECT x.ctid FROM json_populate_recordset(NULL::timers, %(rows)s::json) AS r
-    CROSS JOIN LATERAL (SELECT t.ctid FROM timers t WHERE t.machine = r.machine AND t.id = r.id OFFSET 0) AS x));
+-- found by its key on its own (a lateral subquery per row, then a TID scan), matched by TID and key both.
+WITH r AS MATERIALIZED (
+    SELECT r.machine, r.id, x.tid FROM json_populate_recordset(NULL::timers, %(rows)s::json) AS r
+    CROSS JOIN LATERAL (
+        SELECT t.ctid AS tid FROM timers t WHERE t.machine = r.machine AND t.id = r.id OFFSET 0) AS x)
+DELETE FROM timers AS t WHERE t.ctid = ANY (ARRAY(SELECT tid FROM r))
+  AND EXISTS (SELECT FROM r WHERE r.tid = t.ctid AND r.machine = t.machine AND r.id = t.id);
 
 -- name: take_due_timers
 -- Delete and return timers due at or before now (the caller sorts by due_at, seq). Rows another
@@ -387,10 +395,13 @@ DELETE FROM tasks WHERE key = %(key)s;
 
 -- name: remove_tasks_rows
 -- Many delivered tasks, one JSON array of (machine, id, key), each found by its key on its own (a
--- subquery per row, then a TID scan).
-DELETE FROM tasks WHERE ctid = ANY (ARRAY(
-    SELECT (SELECT x.ctid FROM tasks x WHERE x.machine = r.machine AND x.id = r.id AND x.key = r.key)
-    FROM json_populate_recordset(NULL::tasks, %(rows)s::json) AS r));
+-- subquery per row, then a TID scan), matched by TID and key both.
+WITH r AS MATERIALIZED (
+    SELECT r.machine, r.id, r.key,
+           (SELECT x.ctid FROM tasks x WHERE x.machine = r.machine AND x.id = r.id AND x.key = r.key) AS tid
+    FROM json_populate_recordset(NULL::tasks, %(rows)s::json) AS r)
+DELETE FROM tasks AS t WHERE t.ctid = ANY (ARRAY(SELECT tid FROM r WHERE tid IS NOT NULL))
+  AND EXISTS (SELECT FROM r WHERE r.tid = t.ctid AND r.machine = t.machine AND r.id = t.id AND r.key = t.key);
 
 -- name: lock_tasks
 -- Of many attempts (parallel arrays of keys, owners and attempts), the tasks still leased to them, locked
