@@ -21,6 +21,7 @@ Schema migrations run under an advisory lock when a store opens, or with ``inter
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import weakref
@@ -47,6 +48,16 @@ CHANNEL = "interlock_changes"
 CHECK_AFTER_IDLE = 1.0
 
 
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """A new pooled connection's planner: no sequential scan where an index can serve. Every statement of
+    the store finds its rows through an index (by key, or a partial index of the few rows it wants), and
+    the driver's prepared statements keep the plan made at their first uses: in a new database, while a
+    table was a page or two, that plan was a scan of the whole table, and it stayed one as the table grew
+    (until the table's first ANALYZE, a minute or more later), every batch reading every row. A statement
+    no index can serve still scans the table."""
+    conn.execute("SET enable_seqscan = off")
+
+
 def is_postgres_url(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
@@ -67,7 +78,7 @@ class PostgresStore:
                                ) from exc
         self._returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, check=self._check,
-                                    reset=self._stamp, timeout=connect_timeout,
+                                    configure=_configure, reset=self._stamp, timeout=connect_timeout,
                                     kwargs={"autocommit": True}, name="interlock")
         try:
             self._pool.open(wait=True, timeout=connect_timeout)
@@ -108,12 +119,18 @@ class PostgresStore:
 
     @contextmanager
     def read(self) -> Iterator[PostgresTx]:
-        """A consistent read view (REPEATABLE READ, read only)."""
+        """A consistent read view (REPEATABLE READ, read only), set by its BEGIN: no statement of its own
+        (it was one round trip of every read)."""
         with self._connection() as conn:
             try:
-                with conn.transaction():
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                conn.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
                     yield PostgresTx(conn)
+                except BaseException:
+                    with contextlib.suppress(psycopg.Error):  # a broken connection: the pool replaces it
+                        conn.execute(b"ROLLBACK")
+                    raise
+                conn.execute(b"COMMIT")
             except psycopg.Error as exc:
                 raise translate(exc, "reading") from exc
 

@@ -71,16 +71,19 @@ FOR UPDATE NOWAIT;
 -- Many instances (parallel arrays of machines and ids) with their snapshots, locked for this write
 -- transaction in one round trip; rows another transaction holds are skipped (SKIP LOCKED: the commands
 -- that need them run in the writer's next batch, so no batch waits for a lock or fails on one).
-SELECT machine, id, version, status, paused, step, queued, snapshot,
-       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
-FROM instances
-WHERE (machine, id) IN (SELECT m, i FROM unnest(%(machines)s::text[], %(ids)s::text[]) AS wanted (m, i))
-FOR UPDATE SKIP LOCKED;
+-- Each row is found by its key on its own (a lateral subquery per key, given without duplicates): as a
+-- join, a statement's cached plan made while the table was small scanned the whole table for every batch.
+SELECT x.machine, x.id, x.version, x.status, x.paused, x.step, x.queued, x.snapshot,
+       x.parent_machine, x.parent_id, x.parent_invokeid, x.created_at, x.updated_at, x.revision
+FROM unnest(%(machines)s::text[], %(ids)s::text[]) AS wanted (m, i)
+CROSS JOIN LATERAL (
+    SELECT * FROM instances WHERE machine = wanted.m AND id = wanted.i FOR UPDATE SKIP LOCKED) AS x;
 
 -- name: existing_instances
 -- Which of many instances exist (committed rows, locked or not): tells held rows from missing ones.
-SELECT machine, id FROM instances
-WHERE (machine, id) IN (SELECT m, i FROM unnest(%(machines)s::text[], %(ids)s::text[]) AS wanted (m, i));
+SELECT x.machine, x.id FROM unnest(%(machines)s::text[], %(ids)s::text[]) AS wanted (m, i)
+CROSS JOIN LATERAL (
+    SELECT machine, id FROM instances WHERE machine = wanted.m AND id = wanted.i OFFSET 0) AS x;
 
 -- name: insert_instance
 -- A new instance; no row is inserted when the name is taken (the caller checks).
@@ -106,6 +109,24 @@ UPDATE instances
 SET status = %(status)s, paused = %(paused)s, step = %(step)s, queued = %(queued)s,
     snapshot = %(snapshot)s, updated_at = %(updated_at)s, revision = revision + 1
 WHERE machine = %(machine)s AND id = %(id)s AND revision = %(revision)s;
+
+-- name: update_instances_rows
+-- Many instances' new states, one JSON array of rows, one per instance: each is stored if the instance is
+-- still at the revision it was read at (compare-and-set), and gets revision ``next``. Each row is found by
+-- its key on its own (a subquery per row, then a TID scan): given the rows to join, the planner could
+-- choose a scan of the whole table, where a small table with many dead rows made it costly. A row taken
+-- by TID is matched to its JSON row by TID and key both (a TID alone names a row of one table only).
+WITH r AS MATERIALIZED (
+    SELECT r.*, (SELECT x.ctid FROM instances x WHERE x.machine = r.machine AND x.id = r.id) AS tid
+    FROM json_to_recordset(%(rows)s::json) AS r (machine text, id text COLLATE "C", status text,
+         paused boolean, step bigint, queued bigint, snapshot text, updated_at double precision,
+         revision bigint, next bigint))
+UPDATE instances AS i
+SET (status, paused, step, queued, snapshot, updated_at, revision) =
+    (SELECT r.status, r.paused, r.step, r.queued, r.snapshot, r.updated_at, r.next FROM r
+     WHERE r.tid = i.ctid AND r.machine = i.machine AND r.id = i.id)
+WHERE i.ctid = ANY (ARRAY(SELECT tid FROM r WHERE tid IS NOT NULL))
+  AND i.revision = (SELECT r.revision FROM r WHERE r.tid = i.ctid AND r.machine = i.machine AND r.id = i.id);
 
 -- name: find_child
 -- The child instance a parent invoked under an invoke id: the active one, else the newest.
@@ -136,6 +157,17 @@ FOR UPDATE SKIP LOCKED;
 -- name: remove_index
 -- One state or tag an instance no longer has.
 DELETE FROM instance_index WHERE machine = %s AND kind = %s AND value = %s AND id = %s;
+
+-- name: remove_index_rows
+-- States or tags instances no longer have, one JSON array of rows, each found by its key on its own (a
+-- subquery per row, then a TID scan: never a scan of the whole table), and matched by TID and key both.
+WITH r AS MATERIALIZED (
+    SELECT r.*, (SELECT x.ctid FROM instance_index x
+                 WHERE x.machine = r.machine AND x.kind = r.kind AND x.value = r.value AND x.id = r.id) AS tid
+    FROM json_populate_recordset(NULL::instance_index, %(rows)s::json) AS r)
+DELETE FROM instance_index AS x WHERE x.ctid = ANY (ARRAY(SELECT tid FROM r WHERE tid IS NOT NULL))
+  AND EXISTS (SELECT FROM r WHERE r.tid = x.ctid AND r.machine = x.machine AND r.kind = x.kind
+                                 AND r.value = x.value AND r.id = x.id);
 
 -- name: add_index
 -- One state or tag of an instance.
@@ -280,6 +312,16 @@ DELETE FROM timers WHERE machine = %(machine)s AND id = %(id)s AND sendid = %(se
 -- Cancel every pending delayed send of an instance.
 DELETE FROM timers WHERE machine = %(machine)s AND id = %(id)s;
 
+-- name: cancel_all_timers_rows
+-- Cancel every pending delayed send of many instances, one JSON array of (machine, id), each instance's
+-- found by its key on its own (a lateral subquery per row, then a TID scan), matched by TID and key both.
+WITH r AS MATERIALIZED (
+    SELECT r.machine, r.id, x.tid FROM json_populate_recordset(NULL::timers, %(rows)s::json) AS r
+    CROSS JOIN LATERAL (
+        SELECT t.ctid AS tid FROM timers t WHERE t.machine = r.machine AND t.id = r.id OFFSET 0) AS x)
+DELETE FROM timers AS t WHERE t.ctid = ANY (ARRAY(SELECT tid FROM r))
+  AND EXISTS (SELECT FROM r WHERE r.tid = t.ctid AND r.machine = t.machine AND r.id = t.id);
+
 -- name: take_due_timers
 -- Delete and return timers due at or before now (the caller sorts by due_at, seq). Rows another
 -- transaction holds are skipped, and only rows this statement deleted come back: a timer fires once.
@@ -351,15 +393,27 @@ WHERE key = %(key)s;
 -- The task's outcome was delivered.
 DELETE FROM tasks WHERE key = %(key)s;
 
+-- name: remove_tasks_rows
+-- Many delivered tasks, one JSON array of (machine, id, key), each found by its key on its own (a
+-- subquery per row, then a TID scan), matched by TID and key both.
+WITH r AS MATERIALIZED (
+    SELECT r.machine, r.id, r.key,
+           (SELECT x.ctid FROM tasks x WHERE x.machine = r.machine AND x.id = r.id AND x.key = r.key) AS tid
+    FROM json_populate_recordset(NULL::tasks, %(rows)s::json) AS r)
+DELETE FROM tasks AS t WHERE t.ctid = ANY (ARRAY(SELECT tid FROM r WHERE tid IS NOT NULL))
+  AND EXISTS (SELECT FROM r WHERE r.tid = t.ctid AND r.machine = t.machine AND r.id = t.id AND r.key = t.key);
+
 -- name: lock_tasks
 -- Of many attempts (parallel arrays of keys, owners and attempts), the tasks still leased to them, locked
 -- for this transaction: their results are about to be recorded, and no claim takes one over meanwhile.
 -- Rows another transaction holds are skipped (their results remove them with remove_owned_task).
-SELECT key, lease_owner, attempt, machine, id, invokeid FROM tasks
-WHERE (key, lease_owner, attempt) IN (
-        SELECT k, o, a FROM unnest(%(keys)s::text[], %(owners)s::text[], %(attempts)s::int[]) AS leases (k, o, a))
-  AND status = 'running'
-FOR UPDATE SKIP LOCKED;
+-- Each by its key on its own (a lateral subquery per lease, given without duplicates), as lock_instances.
+SELECT x.key, x.lease_owner, x.attempt, x.machine, x.id, x.invokeid
+FROM unnest(%(keys)s::text[], %(owners)s::text[], %(attempts)s::int[]) AS leases (k, o, a)
+CROSS JOIN LATERAL (
+    SELECT key, lease_owner, attempt, machine, id, invokeid FROM tasks
+    WHERE key = leases.k AND lease_owner = leases.o AND attempt = leases.a AND status = 'running'
+    FOR UPDATE SKIP LOCKED) AS x;
 
 -- name: remove_owned_task
 -- The attempt's outcome is final and is delivered: remove the task if this owner still holds the lease

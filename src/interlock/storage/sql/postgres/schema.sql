@@ -1,4 +1,4 @@
--- The current PostgreSQL schema (version 8). The migrations must reproduce it exactly; a test checks.
+-- The current PostgreSQL schema (version 9). The migrations must reproduce it exactly; a test checks.
 -- Every per-instance table (instances, instance_index, history, inbox, timers, tasks) has (machine, id)
 -- in its primary key and no hot-path query joins two instances, so the tables can be distributed by
 -- instance (Citus: docs/deployment.md). JSON is stored as text, exactly as the codec wrote it.
@@ -52,9 +52,9 @@ CREATE TABLE instances (
     updated_at      DOUBLE PRECISION NOT NULL,
     revision        BIGINT           NOT NULL DEFAULT 0,
     PRIMARY KEY (machine, id)
-);
+) WITH (fillfactor = 70);  -- room on each page for its rows' updates (HOT: no new index entries)
 CREATE INDEX instances_ready ON instances (machine, id) WHERE queued > 0 AND NOT paused;
-CREATE INDEX instances_by_status ON instances (machine, status, id);
+CREATE INDEX instances_by_status ON instances (status, machine, id);  -- led by status: never a key's candidate
 CREATE INDEX instances_by_parent ON instances (parent_machine, parent_id, parent_invokeid)
     WHERE parent_machine IS NOT NULL;
 
