@@ -318,6 +318,45 @@ def _table_reads(url: str) -> dict[str, tuple[int, int]]:
     return {name: (read, entries) for name, read, entries in rows}
 
 
+def test_a_second_update_of_an_instance_read_at_an_older_revision_fails_the_transaction() -> None:
+    """Two updates of one instance in a transaction go as one row of the JSON statement: the second must
+    have been read at the revision the first made, as the statements one by one would check; and a
+    statement of many rows keeps the rows of a transaction of four thousand updates to itself."""
+    with fresh_database() as url:
+        store = PostgresStore(url)
+        try:
+            with store.write() as tx:
+                for id in ("a", "b"):
+                    tx.insert_instance(InstanceRow("m", id, "1", "active", False, 0, 0,
+                                                   {"configuration": ["m"], "context": {}}))
+            with pytest.raises(StaleRowError), store.write() as tx:
+                first = tx.lock_instances([("m", "a")]).rows[0]
+                stale = tx.get_instance("m", "a")  # another object of the same row, at revision 0 too
+                assert stale is not None
+                other = tx.lock_instances([("m", "b")]).rows[0]
+                first.step = 5
+                tx.update_instance(first)
+                stale.step = 1
+                tx.update_instance(stale)
+                tx.update_instance(other)
+            with store.read() as tx:
+                kept = tx.get_instance("m", "a")
+                assert kept is not None and (kept.step, kept.revision) == (0, 0)
+            with store.write() as tx:
+                for i in range(4000):
+                    tx.insert_instance(InstanceRow("m", f"n{i}", "1", "active", False, 0, 0,
+                                                   {"configuration": ["m"], "context": {}}))
+            with store.write() as tx:
+                rows = tx.lock_instances([("m", f"n{i}") for i in range(4000)]).rows
+                for row in rows:
+                    row.step = 2
+                    tx.update_instance(row)
+            with store.read() as tx:
+                assert {tx.get_instance("m", f"n{i}").step for i in (0, 1999, 3999)} == {2}  # type: ignore[union-attr]
+        finally:
+            store.close()
+
+
 def test_a_batch_reads_only_its_own_rows_when_the_tables_grew_after_its_statements_were_planned() -> None:
     """The driver prepares a statement at its first uses and the server keeps the plan it made then. Made
     while the tables were a page (a new database, never analyzed), the plans of a batch's statements (the

@@ -266,11 +266,15 @@ class PostgresTx(SharedQueries):
             self._each("update_instance", rows, 1, missed)
             return
         # one statement for all: an instance updated more than once here is written once, with its last
-        # values, if it is still at the revision of its first update, and gets the revision of its last
+        # values, if it is still at the revision its first update was read at and each later update was
+        # read at the revision the one before it made (as the statements one by one would check), and
+        # gets the revision of its last
         netted: dict[tuple[str, str], dict[str, Any]] = {}
         for row in rows:
             key = (row["machine"], row["id"])
             first = netted.get(key)
+            if first is not None and row["revision"] != first["next"]:
+                raise StaleRowError(f"1 of {len(rows)} {missed}")
             netted[key] = {"machine": row["machine"], "id": row["id"], "status": row["status"],
                            "paused": row["paused"], "step": row["step"], "queued": row["queued"],
                            "snapshot": row["snapshot"], "updated_at": row["updated_at"],

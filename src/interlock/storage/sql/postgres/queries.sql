@@ -115,7 +115,10 @@ WHERE machine = %(machine)s AND id = %(id)s AND revision = %(revision)s;
 -- still at the revision it was read at (compare-and-set), and gets revision ``next``. Each row is found by
 -- its key on its own (a subquery per row, then a TID scan): given the rows to join, the planner could
 -- choose a scan of the whole table, where a small table with many dead rows made it costly. A row taken
--- by TID is matched to its JSON row by TID and key both (a TID alone names a row of one table only).
+-- by TID is matched to its JSON row (hash join) by TID and key both (a TID alone names a row of one
+-- table only). A row another transaction changed meanwhile has a new TID and is missed, even if its
+-- revision did not change (only writers outside Interlock do that): the statement then hits fewer rows
+-- than it has, and the transaction fails as a lost race, which is retried.
 WITH r AS MATERIALIZED (
     SELECT r.*, (SELECT x.ctid FROM instances x WHERE x.machine = r.machine AND x.id = r.id) AS tid
     FROM json_to_recordset(%(rows)s::json) AS r (machine text, id text COLLATE "C", status text,
@@ -123,10 +126,10 @@ WITH r AS MATERIALIZED (
          revision bigint, next bigint))
 UPDATE instances AS i
 SET (status, paused, step, queued, snapshot, updated_at, revision) =
-    (SELECT r.status, r.paused, r.step, r.queued, r.snapshot, r.updated_at, r.next FROM r
-     WHERE r.tid = i.ctid AND r.machine = i.machine AND r.id = i.id)
+    (r.status, r.paused, r.step, r.queued, r.snapshot, r.updated_at, r.next)
+FROM r
 WHERE i.ctid = ANY (ARRAY(SELECT tid FROM r WHERE tid IS NOT NULL))
-  AND i.revision = (SELECT r.revision FROM r WHERE r.tid = i.ctid AND r.machine = i.machine AND r.id = i.id);
+  AND r.tid = i.ctid AND r.machine = i.machine AND r.id = i.id AND i.revision = r.revision;
 
 -- name: find_child
 -- The child instance a parent invoked under an invoke id: the active one, else the newest.

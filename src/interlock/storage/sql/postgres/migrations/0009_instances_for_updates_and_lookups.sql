@@ -13,5 +13,8 @@ ALTER TABLE instances SET (fillfactor = 70);
 -- every update then read the index entries of all the machine's instances with that status. Led by the
 -- status, it serves the listings by status (machine and status equal, by id) as before and is never a
 -- candidate for a key.
+-- The new index is built before the old one is dropped: reads of the table go on while it is built
+-- (a DROP INDEX holds the table's exclusive lock until the migration commits).
+CREATE INDEX instances_by_status_new ON instances (status, machine, id);
 DROP INDEX instances_by_status;
-CREATE INDEX instances_by_status ON instances (status, machine, id);
+ALTER INDEX instances_by_status_new RENAME TO instances_by_status;
