@@ -33,7 +33,7 @@ def child(machine: str, build: str, events: int) -> None:
 
     from bench.core_machines import MACHINES, events_for
 
-    instance = importlib.import_module(BUILDS[build]).build(machine)  # type: ignore[attr-defined]
+    instance = importlib.import_module(BUILDS[build]).build(machine)
     batch = events_for(MACHINES[machine], events)
     run = instance.runner(batch)
     run()

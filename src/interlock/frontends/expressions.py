@@ -108,12 +108,12 @@ _NAMESPACE: dict[str, Any] = {
 
 _PREAMBLE = """\
 def evaluate(S):
-    try:
-        S.left -= {cost}
-        if S.left < 0:
+    S.left = _l = S.left - {cost}.0
+    if _l < 0.0:
+        try:
             S.charge(0)
-    except _RUNTIME as exc:
-        raise _fail(SOURCE, exc) from None
+        except _RUNTIME as exc:
+            raise _fail(SOURCE, exc) from None
 """
 _SLOW = """\
 def _slow(S):
@@ -209,7 +209,15 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
         uses_data |= compiler.uses_data
         extra += compiler.extra_cost
         if not record and check is None and not compiler.amplifies:  # a guard, say: its value returned at once
-            return _VALUE.format(target="return", code=body, source="SOURCE0"), uses_data, extra
+            code = _VALUE.format(target="return", code=body, source="SOURCE0")
+            ints = compiler.on_ints(tree.body)
+            if ints is not None:
+                # comparisons of ints: one test of each name, then the comparisons as branches (CPython compares
+                # two ints inline only where a branch follows)
+                plain, locals_ = ints
+                typed = " and ".join(f"type({name}) is _int" for name in locals_)
+                code = f"    if {typed}:\n        if {plain}:\n            return True\n        return False\n" + code
+            return code, uses_data, extra
         value, source = f"_v{i}", f"SOURCE{i}"
         computed = _VALUE.format(target=f"{value} =", code=body, source=source)
         if compiler.amplifies:
@@ -220,6 +228,15 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
         # each value's plain test clears _p; _check, which needs every value, runs after the last one
         computed += f"    _k = type({value})\n    if not ({_plain_test(value, listed=_appends(tree.body))}):\n" \
                     "        _p = False\n"
+        listed = compiler.listed.get(body)
+        if listed is not None:
+            # x + [y] built inline (Compiler.short_concat) is a list of at most SHORT_LIST items: only its items
+            # are left to test
+            inline, tests = listed
+            fast = (_VALUE.format(target=f"{value} =", code=inline, source=source)
+                    + f"    if not _PLAIN.issuperset(_map(type, {value})):\n        _p = False\n")
+            lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}")
+            continue
         pure = compiler.pure.get(body)
         if pure is None:
             lines.append(computed)
