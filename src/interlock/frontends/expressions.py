@@ -143,6 +143,25 @@ _VALUE = """\
 """
 
 
+# the items test of ``x + [y]`` built inline in an assignment, when ``x`` is the list this code built and
+# found plain last time (``memo[0]``, held with a private copy of its items, ``memo[1]``) and still holds those
+# very items (``==`` on two lists passes each pair of identical items at C speed, and fails on any other length
+# or any item changed since, say by Python code): only ``y`` is left to test. Otherwise every item is tested and
+# a plain result remembered. Two steps running this code at once can only make the memo miss (its copy then
+# differs from the list), never pass a list whose items were not tested.
+_APPENDED = """\
+    _m = {memo}
+    if {plain} and {operand} is _m[0] and {operand} == _m[1]:
+        _m[1].{extend}
+        _m[0] = {value}
+    elif _PLAIN.issuperset(_map(type, {value})):
+        _m[1] = [*{value}]
+        _m[0] = {value}
+    else:
+        _p = False
+"""
+
+
 def compile_expression(source: str, *, states: Collection[str] | None = None,
                        names: Collection[str] = ()) -> Expr:
     """Parse and check ``source`` and compile it into an :class:`Expr`; raises :class:`ExpressionError`.
@@ -225,6 +244,9 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
         if check is None:
             lines.append(computed)
             continue
+        if _literal(tree.body):  # a literal is storable as it is (its size was checked when it was compiled)
+            lines.append(computed)
+            continue
         # each value's plain test clears _p; _check, which needs every value, runs after the last one
         computed += f"    _k = type({value})\n    if not ({_plain_test(value, listed=_appends(tree.body))}):\n" \
                     "        _p = False\n"
@@ -232,9 +254,16 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
         if listed is not None:
             # x + [y] built inline (Compiler.short_concat) is a list of at most SHORT_LIST items: only its items
             # are left to test
-            inline, tests = listed
-            fast = (_VALUE.format(target=f"{value} =", code=inline, source=source)
-                    + f"    if not _PLAIN.issuperset(_map(type, {value})):\n        _p = False\n")
+            inline, tests, operand, appended = listed
+            fast = _VALUE.format(target=f"{value} =", code=inline, source=source)
+            if appended:
+                constants[f"_M{i}"] = [None, None]
+                extend = f"append({appended[0]})" if len(appended) == 1 else f"extend(({', '.join(appended)}))"
+                fast += _APPENDED.format(value=value, memo=f"_M{i}", operand=operand, extend=extend,
+                                         plain=" and ".join(f"(type({item}) is _str or type({item}) in _PLAIN)"
+                                                            for item in appended))
+            else:
+                fast += f"    if not _PLAIN.issuperset(_map(type, {value})):\n        _p = False\n"
             lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}")
             continue
         pure = compiler.pure.get(body)
@@ -248,10 +277,17 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
                 + f"    if not ({-COMPACT} <= {value} <= {COMPACT} or _N_BIG < {value} < _BIG):\n        _p = False\n")
         lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}")
     result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
-    if check is not None:
+    if check is not None and any("_p = False" in line for line in lines):  # else every value is a literal
         lines.insert(0, "    _p = True\n")
         lines.append(f"    if not _p:\n        return _check({result}, S)\n")
     return "".join(lines) + f"    return {result}\n", uses_data, extra
+
+
+def _literal(node: ast.expr) -> bool:
+    """A literal number, string, boolean or None, or an empty list or mapping: plain, nothing to test."""
+    if isinstance(node, ast.Constant):
+        return type(node.value) in (int, float, str, bool, type(None))
+    return isinstance(node, ast.List | ast.Dict) and not (node.elts if isinstance(node, ast.List) else node.keys)
 
 
 def _indent(code: str) -> str:

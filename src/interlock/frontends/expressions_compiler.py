@@ -54,6 +54,7 @@ _FORBIDDEN = {
 }
 # a list display of hoisted locals, numbers and plain strings: its items can be written twice
 _SIMPLE_DISPLAY = re.compile(r"\[(?:_h\d+|\d+|'[^'\\]*')(?:, (?:_h\d+|\d+|'[^'\\]*'))*\]")
+_DISPLAY_ITEM = re.compile(r"_h\d+|\d+|'[^'\\]*'")
 _FORMAT_SPEC = re.compile(r"(.?[<>^=])?[+\- ]?z?#?0?\d{0,3}[,_]?(\.\d{1,3})?[bcdeEfFgGnosxX%]?")
 _SPECIAL_NAMES = {"context": "C", "event": "E", "_event": "E", "_sessionid": "S.sessionid", "_name": "S.name"}
 
@@ -93,8 +94,9 @@ class Compiler:
         # the code gives its value): see arithmetic()
         self.pure: dict[str, tuple[str, tuple[str, ...]]] = {}
         # the code of ``x + [y]`` on a name and a display of names and literals -> (the list built inline, the
-        # tests under which the code builds it): see short_concat()
-        self.listed: dict[str, tuple[str, tuple[str, ...]]] = {}
+        # tests under which the code builds it, the name ``x`` and the display's items when they are appended
+        # (else "")): see short_concat()
+        self.listed: dict[str, tuple[str, tuple[str, ...], str, tuple[str, ...]]] = {}
 
     def fail(self, node: ast.AST, message: str, hint: str = "") -> NoReturn:
         col = getattr(node, "col_offset", None)
@@ -310,7 +312,8 @@ class Compiler:
             tests = (f"type({first}) is _list", f"_len({later}) <= {SHORT_LIST - literal}")
             code = f"([{joined}] if {' and '.join(tests)} else _add(S, {slow}))"
             if first == later:  # a name: the tests can run on their own, before the value is built
-                self.listed[code] = (f"[{joined}]", tests)
+                appended = () if literal_left else tuple(_DISPLAY_ITEM.findall(items))
+                self.listed[code] = (f"[{joined}]", tests, later, appended)
             return code
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
