@@ -87,7 +87,7 @@ def _fail(source: str, exc: Exception) -> EvaluationError:
 _NAMESPACE: dict[str, Any] = {
     "__builtins__": {},
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
-    "_fail": _fail, "_KeyError": KeyError, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
+    "_fail": _fail, "_KeyError": KeyError, "_NO_EVENT": (KeyError, TypeError), "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
     "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_int": int, "_map": map, "_len": len,
     "_PLAIN": ops.PLAIN, "_MAX_LENGTH": ops.MAX_LENGTH,
     # bounds of the inline fast paths, negatives precomputed (negating a big int allocates it anew)
@@ -322,14 +322,14 @@ def _reads(body: str) -> str:
 def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool) -> str:
     """Reading the hoisted keys into their locals; the slow path when one is missing."""
     data = any(mapping == "D" for mapping, _ in hoisted)
-    lines = []
-    if data:  # data that is not a plain mapping (or no event) takes the slow path, which explains it
-        lines.append("    if E is None or type(D := E[1]) is not _dict:\n        return _slow(S)\n")
-    elif uses_data:
-        lines.append(_DATA)
+    lines = [] if data or not uses_data else [_DATA]
     lines.append("    try:\n")
+    if data:  # data that is not a plain mapping (or no event: None[1] is a TypeError) takes the slow path,
+        # which explains it (returned from inside the try: _slow raises no KeyError or TypeError, it turns
+        # every error of the expression into an EvaluationError)
+        lines.append("        if type(D := E[1]) is not _dict:\n            return _slow(S)\n")
     lines.extend(f"        {local} = {mapping}[{key!r}]\n" for (mapping, key), local in hoisted.items())
-    lines.append("    except _KeyError:\n        return _slow(S)\n")
+    lines.append(f"    except {'_NO_EVENT' if data else '_KeyError'}:\n        return _slow(S)\n")
     return "".join(lines)
 
 
