@@ -178,8 +178,9 @@ def compile_record(items: list[tuple[str, str]], *, states: Collection[str] | No
     from the same context): one call and one budget charge instead of one per value. Errors name the
     value's own expression.
 
-    ``check(mapping, scope)`` runs on the result unless every value is a string or a number of at most
-    :data:`~interlock.frontends.expressions_ops.MAX_INT_BITS` bits (tested inline, the common case).
+    ``check(mapping, scope)`` runs on the result unless every value is a literal, a string, a number of at
+    most :data:`~interlock.frontends.expressions_ops.MAX_INT_BITS` bits or a short list of plain scalars
+    (tested inline, the common case; see ``_APPENDED`` for ``x + [y]``).
     """
     source = "{" + ", ".join(f"{name}: {expr}" for name, expr in items) + "}"
     return _function(items, source, states, record=True, check=check)
