@@ -163,3 +163,27 @@ def test_an_assignments_arithmetic_stores_what_the_checked_path_stores(a: Any, b
     else:
         with pytest.raises(EvaluationError, match=expected):
             record(scope)
+
+
+@pytest.mark.parametrize("source", [
+    "x > 0 and y < z", "x > 0.5 or not (y >= z)", "x == y != z", "0 <= x < z", "not x != y", "x < y or y < z",
+])
+@pytest.mark.parametrize(("x", "y", "z"), [
+    (1, 2, 3), (0, -2**40, 2**5000), (True, 1, 1.5), (2.5, 2, 2), (1, "s", 2), (None, 1, 2), (1, [1], 2),
+])
+def test_a_guard_of_comparisons_gives_what_python_gives_on_any_operands(source: str, x: Any, y: Any, z: Any) -> None:
+    """A guard comparing names runs as plain branches when every name is an int: the same value (True or False)
+    as Python's, and the same errors and charges as the checked code for anything else."""
+    scope = Scope({"x": x, "y": y, "z": z}, set(), {}, "", "", 0.0)
+    try:
+        expected: Any = eval(source, {"x": x, "y": y, "z": z})
+    except TypeError:
+        expected = TypeError
+    if expected is TypeError:
+        with pytest.raises(EvaluationError, match="TypeError"):
+            compile_expression(source)(scope)
+    else:
+        got = compile_expression(source)(scope)
+        assert (got, type(got)) == (expected, type(expected))
+    if all(type(v) is int for v in (x, y, z)):  # the branches charge what the checked code charges for ints
+        assert STEP_WORK_LIMIT - scope.left == sum(1 for _ in ast.walk(ast.parse(source, mode="eval")))

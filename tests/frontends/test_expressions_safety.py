@@ -190,3 +190,55 @@ def test_merging_the_context_into_itself_and_sharing_parts_stay_allowed() -> Non
     context, errors = _stored_errors('[{assign: "context"}, {assign: {y: "[x, x]", x: "[2]"}}]')
     assert errors == []
     assert context["y"] == [[2], [2]] and context["x"] == [2]
+
+
+_APPEND = """
+id: m
+initial: a
+context: {items: [], n: 0}
+states:
+  a:
+    on:
+      ADD: {actions: {assign: {items: "items + [event.sku]", n: "n + 1"}}}
+      ADD2: {actions: {assign: {items: "items + [event.sku, 'x']"}}}
+"""
+
+
+@pytest.mark.parametrize(("change", "stored"), [
+    (lambda items: items.__setitem__(0, {1, 2}), False),  # an item replaced by one that is not JSON
+    (lambda items: items.append(range(3)), False),  # one appended that is not JSON
+    (lambda items: items.__setitem__(slice(None), [{"a": 2**9000}, "b"]), False),  # same length, too wide an int
+    (lambda items: items.__setitem__(0, "".join(["a"])), True),  # a plain item, another object: still plain
+    (lambda items: items.reverse(), True),  # the same plain items
+])
+def test_an_append_tests_a_list_changed_in_place_since_it_was_stored(change: Any, stored: bool) -> None:
+    """Python code must not change the context in place, but if it does (an action, or the program between
+    steps), a later ``items + [y]`` still tests every item it stores, not only ``y`` (the compiled code
+    remembers the list it found plain last time, with a private copy of its items)."""
+    chart = load_machine(_APPEND, format="yaml")
+    for event in ("ADD", "ADD2"):
+        snapshot = start(chart).snapshot
+        for sku in ("a", "b"):
+            snapshot = step(chart, snapshot, Event(event, {"sku": sku})).snapshot
+        change(snapshot.context["items"])
+        result = step(chart, snapshot, Event(event, {"sku": "c"}))
+        if stored:
+            assert result.errors == () and "c" in result.snapshot.context["items"][-2:]
+            json.dumps(result.snapshot.context)
+        else:
+            assert result.snapshot.context["items"] is snapshot.context["items"]  # nothing stored
+            assert [e["event"] for e in result.errors] == ["error.execution"]
+            assert re.search(r"not JSON|bits", result.errors[0]["message"])
+
+
+def test_an_append_of_plain_items_and_then_of_one_that_is_not() -> None:
+    chart = load_machine(_APPEND, format="yaml")
+    snapshot = start(chart).snapshot
+    for sku in ("a", 1.5, None, True, "e"):
+        snapshot = step(chart, snapshot, Event("ADD", {"sku": sku})).snapshot
+    assert snapshot.context == {"items": ["a", 1.5, None, True, "e"], "n": 5}
+    for sku, message in ((2**9000, "bits"), ({1}, "not JSON"), (Event("X"), "store its fields")):
+        result = step(chart, snapshot, Event("ADD", {"sku": sku}))
+        assert result.snapshot.context == snapshot.context and message in result.errors[0]["message"]
+    result = step(chart, snapshot, Event("ADD", {"sku": 7}))  # a small int: stored (by the full check)
+    assert result.errors == () and result.snapshot.context["items"][-1] == 7

@@ -6,6 +6,7 @@ once, at load time. The engine only calls them with a :class:`Scope`; it never p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,9 @@ from urllib.parse import quote
 from interlock.core.events import Event
 
 STEP_WORK_LIMIT = 1_000_000  # work units all expressions of one step may spend (docs/limits.md)
+# the budget a step starts with, as a float: charging a float takes its result from CPython's free list,
+# where charging an int allocates a new int each time (counts of units stay exact: they are far below 2**53)
+WORK_UNITS = float(STEP_WORK_LIMIT)
 
 
 class WorkLimitError(Exception):
@@ -27,10 +31,13 @@ class Budget:
     __slots__ = ("left",)
 
     def __init__(self, units: int = STEP_WORK_LIMIT) -> None:
-        self.left = units
+        self.left = float(units)
 
-    def charge(self, units: int) -> None:
-        self.left -= units
+    def charge(self, units: float) -> None:
+        try:
+            self.left -= units
+        except OverflowError:  # an int past a float's range (a width of 2**8000, say): more than any budget
+            self.left = -math.inf
         if self.left < 0:
             raise WorkLimitError(f"the expressions of this step did too much work (over {STEP_WORK_LIMIT:,} "
                                  "units); simplify them or move the computation into a Python action")
@@ -57,7 +64,7 @@ class Scope(Budget):
         self.sessionid = sessionid
         self.name = name
         self.now = now
-        self.left = STEP_WORK_LIMIT
+        self.left = WORK_UNITS
 
     def In(self, state_id: str) -> bool:  # the SCXML predicate keeps its spec name
         """SCXML ``In(stateID)``: is the state active?"""

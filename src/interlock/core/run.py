@@ -13,7 +13,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from interlock.core.chart import Chart, StateNode, Transition
-from interlock.core.datamodel import STEP_WORK_LIMIT, Expr, Scope
+from interlock.core.datamodel import STEP_WORK_LIMIT, WORK_UNITS, Expr, Scope
 from interlock.core.effects import (
     CancelEffect,
     CancelInvokeEffect,
@@ -111,7 +111,7 @@ class Run(Scope):
         self.copied = False
         self.event = event
         self.now = now
-        self.left = STEP_WORK_LIMIT
+        self.left = WORK_UNITS
         self.chart = chart
         self.snapshot = snapshot
         self.reachable = reachable
@@ -259,7 +259,7 @@ class Run(Scope):
         settled = False  # an eventless microstep changed nothing (XState rules): wait for an internal event
         while self.running:
             work += 1  # every microstep and every internal event counts: an erroring guard loops too
-            if self.left < 0:
+            if self.left < 0.0:
                 raise StepLimitError(f"chart {chart.key!r}: the expressions of this step did more than "
                                      f"{STEP_WORK_LIMIT:,} units of work; the step was aborted (see docs/limits.md)")
             if work > MAX_MACROSTEP_WORK:

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from interlock.core.chart import Chart, StateNode, Transition
 from interlock.core.content import Update
-from interlock.core.datamodel import STEP_WORK_LIMIT
+from interlock.core.datamodel import WORK_UNITS
 from interlock.core.effects import Effect
 from interlock.core.events import Event, as_event
 from interlock.core.execute import SendFailed, merge, run_block
@@ -134,7 +134,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
         run.copied = False
         run.event = ev
         run.now = now
-        run.left = STEP_WORK_LIMIT
+        run.left = WORK_UNITS
         run.chart = chart
         run.snapshot = snapshot
         run.reachable = reachable
@@ -222,7 +222,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             if run.light:
                 run.begin_rest()
             run.apply(plan, enabled)
-    if run.light and run.left >= 0:
+    if run.light and run.left >= 0.0:
         # The step stayed light: at most one transition, whose content only updated the context and which
         # ran no state's content; no error, no effect. The new snapshot differs from the old one in its
         # configuration and context only (the same snapshot when neither changed). Inline: a call less.
@@ -238,7 +238,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
     # anything for the macrostep to do: an internal event, an eventless transition that may fire, an
     # invocation to start, a final state reached, or the expression budget spent (an exhausted budget also
     # queued error.execution; this reads it directly all the same)
-    if run.internal or run.eventless or run.to_invoke or not run.running or run.left < 0:
+    if run.internal or run.eventless or run.to_invoke or not run.running or run.left < 0.0:
         run.macrostep()
     result = run.finish(StepResult)
     if not run.scoped and run.is_static():  # a step that read the datamodel is never static

@@ -87,7 +87,7 @@ def _fail(source: str, exc: Exception) -> EvaluationError:
 _NAMESPACE: dict[str, Any] = {
     "__builtins__": {},
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
-    "_fail": _fail, "_KeyError": KeyError, "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
+    "_fail": _fail, "_KeyError": KeyError, "_NO_EVENT": (KeyError, TypeError), "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
     "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_int": int, "_map": map, "_len": len,
     "_PLAIN": ops.PLAIN, "_MAX_LENGTH": ops.MAX_LENGTH,
     # bounds of the inline fast paths, negatives precomputed (negating a big int allocates it anew)
@@ -108,12 +108,12 @@ _NAMESPACE: dict[str, Any] = {
 
 _PREAMBLE = """\
 def evaluate(S):
-    try:
-        S.left -= {cost}
-        if S.left < 0:
+    S.left = _l = S.left - {cost}.0
+    if _l < 0.0:
+        try:
             S.charge(0)
-    except _RUNTIME as exc:
-        raise _fail(SOURCE, exc) from None
+        except _RUNTIME as exc:
+            raise _fail(SOURCE, exc) from None
 """
 _SLOW = """\
 def _slow(S):
@@ -143,6 +143,25 @@ _VALUE = """\
 """
 
 
+# the items test of ``x + [y]`` built inline in an assignment, when ``x`` is the list this code built and
+# found plain last time (``memo[0]``, held with a private copy of its items, ``memo[1]``) and still holds those
+# very items (``==`` on two lists passes each pair of identical items at C speed, and fails on any other length
+# or any item changed since, say by Python code): only ``y`` is left to test. Otherwise every item is tested and
+# a plain result remembered. Two steps running this code at once can only make the memo miss (its copy then
+# differs from the list), never pass a list whose items were not tested.
+_APPENDED = """\
+    _m = {memo}
+    if {plain} and {operand} is _m[0] and {operand} == _m[1]:
+        _m[1].{extend}
+        _m[0] = {value}
+    elif _PLAIN.issuperset(_map(type, {value})):
+        _m[1] = [*{value}]
+        _m[0] = {value}
+    else:
+        _p = False
+"""
+
+
 def compile_expression(source: str, *, states: Collection[str] | None = None,
                        names: Collection[str] = ()) -> Expr:
     """Parse and check ``source`` and compile it into an :class:`Expr`; raises :class:`ExpressionError`.
@@ -159,8 +178,9 @@ def compile_record(items: list[tuple[str, str]], *, states: Collection[str] | No
     from the same context): one call and one budget charge instead of one per value. Errors name the
     value's own expression.
 
-    ``check(mapping, scope)`` runs on the result unless every value is a string or a number of at most
-    :data:`~interlock.frontends.expressions_ops.MAX_INT_BITS` bits (tested inline, the common case).
+    ``check(mapping, scope)`` runs on the result unless every value is a literal, a string, a number of at
+    most :data:`~interlock.frontends.expressions_ops.MAX_INT_BITS` bits or a short list of plain scalars
+    (tested inline, the common case; see ``_APPENDED`` for ``x + [y]``).
     """
     source = "{" + ", ".join(f"{name}: {expr}" for name, expr in items) + "}"
     return _function(items, source, states, record=True, check=check)
@@ -209,7 +229,15 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
         uses_data |= compiler.uses_data
         extra += compiler.extra_cost
         if not record and check is None and not compiler.amplifies:  # a guard, say: its value returned at once
-            return _VALUE.format(target="return", code=body, source="SOURCE0"), uses_data, extra
+            code = _VALUE.format(target="return", code=body, source="SOURCE0")
+            ints = compiler.on_ints(tree.body)
+            if ints is not None:
+                # comparisons of ints: one test of each name, then the comparisons as branches (CPython compares
+                # two ints inline only where a branch follows)
+                plain, locals_ = ints
+                typed = " and ".join(f"type({name}) is _int" for name in locals_)
+                code = f"    if {typed}:\n        if {plain}:\n            return True\n        return False\n" + code
+            return code, uses_data, extra
         value, source = f"_v{i}", f"SOURCE{i}"
         computed = _VALUE.format(target=f"{value} =", code=body, source=source)
         if compiler.amplifies:
@@ -217,9 +245,28 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
         if check is None:
             lines.append(computed)
             continue
+        if _literal(tree.body):  # a literal is storable as it is (its size was checked when it was compiled)
+            lines.append(computed)
+            continue
         # each value's plain test clears _p; _check, which needs every value, runs after the last one
         computed += f"    _k = type({value})\n    if not ({_plain_test(value, listed=_appends(tree.body))}):\n" \
                     "        _p = False\n"
+        listed = compiler.listed.get(body)
+        if listed is not None:
+            # x + [y] built inline (Compiler.short_concat) is a list of at most SHORT_LIST items: only its items
+            # are left to test
+            inline, tests, operand, appended = listed
+            fast = _VALUE.format(target=f"{value} =", code=inline, source=source)
+            if appended:
+                constants[f"_M{i}"] = [None, None]
+                extend = f"append({appended[0]})" if len(appended) == 1 else f"extend(({', '.join(appended)}))"
+                fast += _APPENDED.format(value=value, memo=f"_M{i}", operand=operand, extend=extend,
+                                         plain=" and ".join(f"(type({item}) is _str or type({item}) in _PLAIN)"
+                                                            for item in appended))
+            else:
+                fast += f"    if not _PLAIN.issuperset(_map(type, {value})):\n        _p = False\n"
+            lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}")
+            continue
         pure = compiler.pure.get(body)
         if pure is None:
             lines.append(computed)
@@ -231,10 +278,17 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
                 + f"    if not ({-COMPACT} <= {value} <= {COMPACT} or _N_BIG < {value} < _BIG):\n        _p = False\n")
         lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}")
     result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
-    if check is not None:
+    if check is not None and any("_p = False" in line for line in lines):  # else every value is a literal
         lines.insert(0, "    _p = True\n")
         lines.append(f"    if not _p:\n        return _check({result}, S)\n")
     return "".join(lines) + f"    return {result}\n", uses_data, extra
+
+
+def _literal(node: ast.expr) -> bool:
+    """A literal number, string, boolean or None, or an empty list or mapping: plain, nothing to test."""
+    if isinstance(node, ast.Constant):
+        return type(node.value) in (int, float, str, bool, type(None))
+    return isinstance(node, ast.List | ast.Dict) and not (node.elts if isinstance(node, ast.List) else node.keys)
 
 
 def _indent(code: str) -> str:
@@ -269,14 +323,14 @@ def _reads(body: str) -> str:
 def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool) -> str:
     """Reading the hoisted keys into their locals; the slow path when one is missing."""
     data = any(mapping == "D" for mapping, _ in hoisted)
-    lines = []
-    if data:  # data that is not a plain mapping (or no event) takes the slow path, which explains it
-        lines.append("    if E is None or type(D := E[1]) is not _dict:\n        return _slow(S)\n")
-    elif uses_data:
-        lines.append(_DATA)
+    lines = [] if data or not uses_data else [_DATA]
     lines.append("    try:\n")
+    if data:  # data that is not a plain mapping (or no event: None[1] is a TypeError) takes the slow path,
+        # which explains it (returned from inside the try: _slow raises no KeyError or TypeError, it turns
+        # every error of the expression into an EvaluationError)
+        lines.append("        if type(D := E[1]) is not _dict:\n            return _slow(S)\n")
     lines.extend(f"        {local} = {mapping}[{key!r}]\n" for (mapping, key), local in hoisted.items())
-    lines.append("    except _KeyError:\n        return _slow(S)\n")
+    lines.append(f"    except {'_NO_EVENT' if data else '_KeyError'}:\n        return _slow(S)\n")
     return "".join(lines)
 
 

@@ -54,6 +54,7 @@ _FORBIDDEN = {
 }
 # a list display of hoisted locals, numbers and plain strings: its items can be written twice
 _SIMPLE_DISPLAY = re.compile(r"\[(?:_h\d+|\d+|'[^'\\]*')(?:, (?:_h\d+|\d+|'[^'\\]*'))*\]")
+_DISPLAY_ITEM = re.compile(r"_h\d+|\d+|'[^'\\]*'")
 _FORMAT_SPEC = re.compile(r"(.?[<>^=])?[+\- ]?z?#?0?\d{0,3}[,_]?(\.\d{1,3})?[bcdeEfFgGnosxX%]?")
 _SPECIAL_NAMES = {"context": "C", "event": "E", "_event": "E", "_sessionid": "S.sessionid", "_name": "S.name"}
 
@@ -92,6 +93,10 @@ class Compiler:
         # the code of +, - and * on names and number literals -> (the operation inline, the tests under which
         # the code gives its value): see arithmetic()
         self.pure: dict[str, tuple[str, tuple[str, ...]]] = {}
+        # the code of ``x + [y]`` on a name and a display of names and literals -> (the list built inline, the
+        # tests under which the code builds it, the name ``x`` and the display's items when they are appended
+        # (else "")): see short_concat()
+        self.listed: dict[str, tuple[str, tuple[str, ...], str, tuple[str, ...]]] = {}
 
     def fail(self, node: ast.AST, message: str, hint: str = "") -> NoReturn:
         col = getattr(node, "col_offset", None)
@@ -253,6 +258,40 @@ class Compiler:
         self.pure[combined] = (inline, tuple(tests))
         return combined
 
+    def on_ints(self, node: ast.expr) -> tuple[str, tuple[str, ...]] | None:
+        """``node`` (compiled already, with hoisting) as plain Python when it is comparisons of hoisted names and
+        number literals joined by ``and``, ``or`` and ``not``, and the locals it reads; else None. When every
+        such local is an ``int`` the plain code gives the same value as the compiled one (True or False: ints
+        compare without error or charge) and needs no other test."""
+        if self.hoisted is None:
+            return None
+        if isinstance(node, ast.BoolOp):
+            parts = [self.on_ints(v) for v in node.values]
+            if any(p is None for p in parts):
+                return None
+            joiner = " and " if isinstance(node.op, ast.And) else " or "
+            codes = [p[0] for p in parts if p is not None]
+            return "(" + joiner.join(codes) + ")", tuple(dict.fromkeys(n for p in parts if p is not None for n in p[1]))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            inner = self.on_ints(node.operand)
+            return None if inner is None else (f"(not {inner[0]})", inner[1])
+        if not isinstance(node, ast.Compare) or not all(type(op) in _FAST_COMPARE for op in node.ops):
+            return None
+        operands: list[str] = []
+        for operand in (node.left, *node.comparators):
+            if isinstance(operand, ast.Constant) and type(operand.value) in (int, float) \
+                    and repr(operand.value) in self.numbers:
+                operands.append(repr(operand.value))
+            elif isinstance(operand, ast.Name | ast.Attribute):
+                local = self.compile(operand, 0)  # the hoisted local it was compiled to (no new code)
+                if not re.fullmatch(r"_h\d+", local):
+                    return None
+                operands.append(local)
+            else:
+                return None
+        code = operands[0] + "".join(f" {_FAST_COMPARE[type(op)]} {b}" for op, b in zip(node.ops, operands[1:], strict=True))
+        return f"({code})", tuple(dict.fromkeys(o for o in operands if o.startswith("_h")))
+
     def short_concat(self, left: str, right: str, literal: int, *, literal_left: bool = False) -> str:
         """``left + right`` where one side is a list display: inline for two lists of at most
         :data:`SHORT_LIST` elements together, charged up front (``extra_cost``); else ``_add``, which charges
@@ -270,8 +309,12 @@ class Compiler:
             items = display[1:-1]
             joined, slow = (f"{items}, *{later}", f"{display}, {later}") if literal_left else \
                 (f"*{later}, {items}", f"{later}, {display}")
-            return (f"([{joined}] if type({first}) is _list and _len({later}) <= {SHORT_LIST - literal} "
-                    f"else _add(S, {slow}))")
+            tests = (f"type({first}) is _list", f"_len({later}) <= {SHORT_LIST - literal}")
+            code = f"([{joined}] if {' and '.join(tests)} else _add(S, {slow}))"
+            if first == later:  # a name: the tests can run on their own, before the value is built
+                appended = () if literal_left else tuple(_DISPLAY_ITEM.findall(items))
+                self.listed[code] = (f"[{joined}]", tests, later, appended)
+            return code
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
         if literal and (literal_left or first_a == a):

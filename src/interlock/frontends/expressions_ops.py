@@ -51,7 +51,7 @@ def charge_tree(budget: Budget, value: Any) -> None:
         budget.charge(_tree_size(value, {}, budget.left + 1))
 
 
-def _tree_size(value: Any, memo: dict[int, int], limit: int) -> int:
+def _tree_size(value: Any, memo: dict[int, int], limit: float) -> int:
     kind = type(value)
     if kind is str:
         return 1 + (len(value) >> 3)
