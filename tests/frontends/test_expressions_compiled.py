@@ -167,6 +167,7 @@ def test_an_assignments_arithmetic_stores_what_the_checked_path_stores(a: Any, b
 
 @pytest.mark.parametrize("source", [
     "x > 0 and y < z", "x > 0.5 or not (y >= z)", "x == y != z", "0 <= x < z", "not x != y", "x < y or y < z",
+    "1 == 1", "0 > 1", "1 < 2 or 2 < 3", "not (1 == 2)", "0.5 == 0.5 != 1", "x > 0 and 1 == 1",
 ])
 @pytest.mark.parametrize(("x", "y", "z"), [
     (1, 2, 3), (0, -2**40, 2**5000), (True, 1, 1.5), (2.5, 2, 2), (1, "s", 2), (None, 1, 2), (1, [1], 2),

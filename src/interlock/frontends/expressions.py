@@ -148,7 +148,12 @@ _VALUE = """\
 # very items (``==`` on two lists passes each pair of identical items at C speed, and fails on any other length
 # or any item changed since, say by Python code): only ``y`` is left to test. Otherwise every item is tested and
 # a plain result remembered. Two steps running this code at once can only make the memo miss (its copy then
-# differs from the list), never pass a list whose items were not tested.
+# differs from the list), never pass a list whose items were not tested. What ``==`` cannot see: Python code
+# (trusted) that replaces an item of that very list in place by an equal value of another type
+# (Decimal("1.5") for 1.5, a str subclass): a document cannot make such a value, the durable runtime refuses
+# it at commit as it refuses what a Python action stores, and Python code must not change the context in
+# place. The memo holds the last list and its copy (at most SHORT_LIST items) for as
+# long as the chart is loaded: one list per compiled ``x + [y]``, of whichever instance ran it last.
 _APPENDED = """\
     _m = {memo}
     if {plain} and {operand} is _m[0] and {operand} == _m[1]:
@@ -231,7 +236,7 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
         if not record and check is None and not compiler.amplifies:  # a guard, say: its value returned at once
             code = _VALUE.format(target="return", code=body, source="SOURCE0")
             ints = compiler.on_ints(tree.body)
-            if ints is not None:
+            if ints is not None and ints[1]:  # literals alone (1 == 1) have no name to test: checked code
                 # comparisons of ints: one test of each name, then the comparisons as branches (CPython compares
                 # two ints inline only where a branch follows)
                 plain, locals_ = ints
