@@ -88,8 +88,9 @@ def one_run(server: str, in_flight: int, seconds: float, statements: bool) -> di
     return out
 
 
-def count_done(app: Any, finished: Any, in_flight: int, seconds: float) -> int:
-    """Workflows a closed loop of ``seconds`` ran (each driver waits for its last before it ends)."""
+def count_done(app: Any, finished: Any, in_flight: int, seconds: float, label: str = "cpu") -> int:
+    """Workflows a closed loop of ``seconds`` ran (each driver waits for its last before it ends); its
+    instances' names start with ``label``."""
     counted: list[int] = []
     original = finished.expect
     lock = threading.Lock()
@@ -101,7 +102,7 @@ def count_done(app: Any, finished: Any, in_flight: int, seconds: float) -> int:
 
     finished.expect = expect
     try:
-        workflow_side.closed_loop(app, finished, "cpu", in_flight, seconds)
+        workflow_side.closed_loop(app, finished, label, in_flight, seconds)
     finally:
         finished.expect = original
     return len(counted)

@@ -18,15 +18,14 @@ import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from typing import Any
 
 import psycopg
 
 from bench import durable_workflow as workflow_side
 from bench.postgres import SERVER
+from bench.postgres_cpu import count_done
 from bench.postgres_scratch import scratch_database
 
 WALDUMP = "/usr/lib/postgresql/15/bin/pg_waldump"
@@ -58,7 +57,7 @@ def one_run(server: str, in_flight: int, seconds: float, waldump_path: str, wal_
             # recycled by a checkpoint (another database's DROP DATABASE makes one) before pg_waldump reads
             db.execute("SELECT pg_create_physical_replication_slot(%s, true, true)", (f"bench_wal_{os.getpid()}",))
             start = db.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
-            done = count_done(app, finished, in_flight, seconds)
+            done = count_done(app, finished, in_flight, seconds, label="wal")
             end = db.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
             while db.execute("SELECT pg_current_wal_flush_lsn() < %s", (end,)).fetchone()[0]:
                 time.sleep(0.05)  # the WAL writer flushes within 200 ms; pg_waldump reads the files
@@ -83,24 +82,6 @@ def one_run(server: str, in_flight: int, seconds: float, waldump_path: str, wal_
     out = {"workflows": float(done), "records": db_records / done, "bytes": db_bytes / done}
     out.update({k: v / done for k, v in sorted(kinds.items())})
     return out
-
-
-def count_done(app: Any, finished: Any, in_flight: int, seconds: float) -> int:
-    counted: list[int] = []
-    original = finished.expect
-    lock = threading.Lock()
-
-    def expect(instance_id: str) -> threading.Event:
-        with lock:
-            counted.append(1)
-        return original(instance_id)
-
-    finished.expect = expect
-    try:
-        workflow_side.closed_loop(app, finished, "wal", in_flight, seconds)
-    finally:
-        finished.expect = original
-    return len(counted)
 
 
 def main(argv: list[str] | None = None) -> None:
