@@ -317,9 +317,9 @@ class SQLiteTx(SharedQueries):
     def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
         """Every stored one: ``BEGIN IMMEDIATE`` lets one writer in at a time, so no row is held, and one
         missing now stays missing until this transaction inserts it (no second look). The rows not
-        waiting in the write-behind buffer are read in one statement: each statement lets go of the GIL
-        and, when the event loop's thread has it, waits up to the switch interval to get it back while
-        this transaction holds the file (other processes' writers wait for it)."""
+        waiting in the write-behind buffer are read in one statement, not one per row: less work while
+        this transaction holds the file (other processes' writers wait for it), and where another
+        process wrote since this writer's last transaction its cache is empty, so every row is read."""
         rows = []
         wanted = []
         for key in dict.fromkeys(keys):
