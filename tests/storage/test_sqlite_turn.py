@@ -28,10 +28,10 @@ def _set(store: SQLiteStore, key: str, value: str) -> None:
         tx.conn.execute(META, {"key": key, "value": value})
 
 
-def test_a_writer_waits_for_its_turn_instead_of_failing_on_the_lock(tmp_path: Path) -> None:
+def test_a_writer_of_another_thread_waits_for_its_turn_then_writes(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 't.db'}"
     first = SQLiteStore(url)
-    second = SQLiteStore(url, busy_timeout_ms=0)  # SQLite's busy handler alone would fail it at once
+    second = SQLiteStore(url)  # another store of the file in this process: the same turn
     done: list[BaseException | None] = []
     try:
         with first.write() as tx:
@@ -219,3 +219,32 @@ def test_an_account_writes_beside_a_lock_file_another_account_created(tmp_path: 
         assert _meta(store, "other") == 7
     finally:
         store.close()
+
+
+def test_a_write_inside_a_write_through_another_path_to_the_file_is_refused_too(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'real' / 'x.db'}")
+    other = SQLiteStore(f"sqlite:///{tmp_path / 'link' / 'x.db'}")  # the same file: one turn
+    try:
+        with store.write(), pytest.raises(StorageError, match="already open in this thread"):
+            _set(other, "inner", "1")
+    finally:
+        store.close()
+        other.close()
+
+
+def test_each_store_waits_for_another_thread_at_most_its_own_busy_timeout(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    patient, hasty = SQLiteStore(url, busy_timeout_ms=60_000), SQLiteStore(url, busy_timeout_ms=100)
+    done: list[BaseException | None] = []
+    try:
+        with patient.write():
+            waiter = threading.Thread(target=lambda: done.append(_attempt(hasty)))
+            waiter.start()
+            waiter.join(30)  # the write stays open until the hasty store has given up
+        assert len(done) == 1 and isinstance(done[0], StorageError), done
+        assert "another thread of this process" in str(done[0])
+    finally:
+        patient.close()
+        hasty.close()

@@ -23,6 +23,7 @@ import typer
 from interlock.errors import InterlockError
 
 GC_YOUNGEST = 50_000  # allocations between collections of the youngest generation (run_server)
+START_RETRIES = (1.0, 2.0)  # seconds a server process of --processes waits before building its app again
 SWITCH_INTERVAL = 0.001  # seconds a thread may hold the GIL while another waits (run_server)
 
 
@@ -101,16 +102,25 @@ class ServerApp:
         return app
 
     def __call__(self) -> Any:
-        """In a process of ``--processes N``: the app, or exit with uvicorn's STARTUP_FAILURE status,
-        which makes the supervisor stop every process instead of starting this one again and again
-        (uvicorn itself gives that status only to a factory's TypeError)."""
+        """In a process of ``--processes N``: the app, built again after START_RETRIES seconds if it
+        failed, or exit with uvicorn's STARTUP_FAILURE status, which makes the supervisor stop every
+        process instead of starting this one again and again (uvicorn itself gives that status only to a
+        factory's TypeError)."""
+        import time
+
         from uvicorn.config import STARTUP_FAILURE
 
-        try:
-            app = self.build()
-        except Exception:
-            logging.getLogger("uvicorn.error").exception("this server process could not start")
-            sys.exit(STARTUP_FAILURE)
+        for wait in (*START_RETRIES, None):
+            try:
+                app = self.build()
+                break
+            except Exception:
+                log = logging.getLogger("uvicorn.error")
+                if wait is None:
+                    log.exception("this server process could not start")
+                    sys.exit(STARTUP_FAILURE)
+                log.warning("this server process could not start; it tries again in %g s", wait, exc_info=True)
+                time.sleep(wait)  # a store down for a moment while the supervisor replaced a process
         _prepare_process()
         return app
 

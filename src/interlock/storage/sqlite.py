@@ -98,7 +98,8 @@ class SQLiteStore:
         self._seen = threading.local()  # the generation a thread saw when it last read the changes
         self._foreign_at = -FOREIGN_WINDOW  # when a waiting reader last saw another process's commit
         check_file(self.path)
-        self._turn = turn_for(self.path, timeout=busy_timeout_ms / 1000)  # shared by the file's stores
+        self._conn()  # the file exists from here on
+        self._turn = turn_for(self.path)  # shared by the file's stores in this process
         self._migrate()
 
     # -- connections ---------------------------------------------------------------------------------
@@ -131,7 +132,8 @@ class SQLiteStore:
             # index b-trees) in memory: with SQLite's default 2 MB, most steps read a page back in.
             conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")
             self._local.writes = True
-        with self._turn:  # sqlite_turn.py: the next writer, of any process, starts as this one ends
+        with self._turn.taken(self._busy_timeout_ms / 1000):  # sqlite_turn.py: the next writer, of any
+            # process, starts as this one ends
             conn.execute("BEGIN IMMEDIATE")
             try:
                 tx = SQLiteTx(conn, conn.execute("PRAGMA data_version").fetchone()[0])

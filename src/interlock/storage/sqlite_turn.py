@@ -31,7 +31,7 @@ import contextlib
 import os
 import threading
 import weakref
-from types import TracebackType
+from collections.abc import Iterator
 
 try:
     import fcntl
@@ -40,61 +40,61 @@ except ImportError:  # pragma: no cover - Windows
 
 from interlock.errors import StorageError
 
-_TURNS: weakref.WeakValueDictionary[str, WriteTurn] = weakref.WeakValueDictionary()
+_TURNS: weakref.WeakValueDictionary[tuple[int, int], WriteTurn] = weakref.WeakValueDictionary()
 _REGISTRY = threading.Lock()
 
 
-def turn_for(database: str, *, timeout: float) -> WriteTurn:
-    """The process's turn for the database file at path ``database`` (shared by every store of it).
-    ``timeout``: seconds a thread waits for another thread of this process (the longest any store of
-    the file asked for)."""
-    key = os.path.realpath(database)
+def turn_for(database: str) -> WriteTurn:
+    """The process's turn for the database file at path ``database`` (which must exist), shared by every
+    store of it: the file is known by its device and inode, so two paths to it (a symbolic link, a bind
+    mount, another case of its name on a case-insensitive disk) share one turn."""
+    found = os.stat(database)
+    key = (found.st_dev, found.st_ino)
     with _REGISTRY:
         turn = _TURNS.get(key)
         if turn is None:
-            turn = _TURNS[key] = WriteTurn(key)
-        turn.timeout = max(turn.timeout, timeout)
+            turn = _TURNS[key] = WriteTurn(os.path.realpath(database))
         return turn
 
 
 class WriteTurn:
-    """``with turn:`` around one write transaction of one SQLite file."""
+    """``with turn.taken(timeout):`` around one write transaction of one SQLite file."""
 
     def __init__(self, database: str) -> None:
         self.database = database
         self.path = f"{database}-lock"
-        self.timeout = 0.0
         self._threads = threading.Lock()
         self._owner: int | None = None  # the thread that has the turn
         self._fd: int | None = None
         self._closer: weakref.finalize[..., WriteTurn] | None = None
 
-    def __enter__(self) -> None:
+    @contextlib.contextmanager
+    def taken(self, timeout: float) -> Iterator[None]:
+        """The turn, for the block; ``timeout``: seconds to wait for another thread of this process (the
+        store's busy timeout)."""
         me = threading.get_ident()
         if self._owner == me:
             raise StorageError(f"a write transaction of {self.database} is already open in this thread; "
                                "a write cannot start inside another (finish the first one, or write from "
                                "another thread)")
-        if not self._threads.acquire(timeout=self.timeout):
+        threads = self._threads
+        if not threads.acquire(timeout=timeout):
             raise StorageError(f"{self.database} stayed locked by another thread of this process longer "
-                               f"than the busy timeout ({self.timeout:g} s); retry, or find the thread "
-                               "holding a long transaction")
+                               f"than the busy timeout ({timeout:g} s); retry, or find the thread holding a "
+                               "long transaction")
         try:
             if fcntl is not None:
                 fcntl.flock(self._descriptor(), fcntl.LOCK_EX)  # the GIL is released while it waits
-        except BaseException:
-            self._threads.release()
-            raise
-        self._owner = me
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self._owner = None
-        try:
-            if fcntl is not None and self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._owner = me
+            try:
+                yield
+            finally:
+                self._owner = None
+                if fcntl is not None and self._fd is not None and threads is self._threads:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)  # (not in a child forked meanwhile: not its turn)
         finally:
-            self._threads.release()
+            if threads.locked():
+                threads.release()
 
     def _descriptor(self) -> int:
         if self._fd is None:
