@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -123,12 +124,15 @@ def test_urls_are_checked() -> None:
 
 def test_every_query_is_named_and_parses(tmp_path: Path) -> None:
     queries = load_queries("sqlite")
-    assert {"get_instance", "append_history", "claimable_tasks"} <= set(queries)
+    assert {"get_instance", "append_history_rows", "claimable_tasks"} <= set(queries)
     conn = sqlite3.connect(tmp_path / "q.db")
     for _, script in migrations("sqlite"):
         for statement in split_statements(script):
             conn.execute(statement)
     for name, sql in queries.items():
+        if "{rows}" in sql:  # many rows in one statement (sqlite_pending.write_rows): three rows here
+            width = max(int(n) for n in re.findall(r"column(\d+)", sql))
+            sql = sql.replace("{rows}", ", ".join(["(" + ", ".join("?" * width) + ")"] * 3))
         # raises on a syntax error; hot queries take positional parameters
         params = (None,) * sql.count("?") if "?" in sql else {k: None for k in _params(sql)}
         conn.execute(f"EXPLAIN {sql}", params)
@@ -138,8 +142,6 @@ def test_every_query_is_named_and_parses(tmp_path: Path) -> None:
 
 
 def _params(sql: str) -> set[str]:
-    import re
-
     return set(re.findall(r":([a-z_]+)", sql))
 
 
@@ -361,3 +363,32 @@ def test_a_thread_that_ends_leaves_no_connection_open(tmp_path: Path) -> None:
     # each thread's connection is closed (SQLite keeps a few descriptors to reuse: not one per thread)
     assert len(os.listdir("/proc/self/fd")) - before < 100
     store.close()
+
+
+def test_a_write_transaction_makes_as_many_statements_for_two_hundred_steps_as_for_three(tmp_path: Path) -> None:
+    """Each statement is a call into SQLite, and each call lets the GIL go: with the server's event loop
+    busy, the writer waits up to a switch interval to get it back, while holding the file. So the rows of a
+    batch go out in a fixed number of statements, not one per row."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 's.db'}")
+    ids = [f"i{n}" for n in range(200)]
+    with store.write() as tx:
+        for id in ids:
+            tx.insert_instance(InstanceRow("m", id, "1", "active", False, 0, 0,
+                                           {"configuration": ["m"], "context": {}}, created_at=1.0, updated_at=1.0))
+    counts = []
+    for size in (3, 200):
+        statements: list[str] = []
+        with store.write() as tx:
+            tx.conn.set_trace_callback(statements.append)
+            for row in tx.lock_instances([("m", id) for id in ids[:size]]).rows:
+                row.step += 1
+                tx.update_instance(row)
+                tx.set_index("m", row.id, ["m", f"s{row.step}"], [], before=(["m", f"s{row.step - 1}"], []))
+                tx.append_history(HistoryRow("m", row.id, row.step, 2.0, "applied", {"name": "E"}, None, None,
+                                             ["m"], ["m"], {}, []))
+        tx.conn.set_trace_callback(None)
+        counts.append(len(statements))
+    assert counts[0] == counts[1] < 12, counts
+    with store.read() as tx:
+        assert [r.id for r in tx.list_instances("m", state="s1", limit=500)] == sorted(ids[3:])
+        assert [r.id for r in tx.list_instances("m", state="s2", limit=500)] == sorted(ids[:3])

@@ -331,12 +331,16 @@ class SQLiteTx(SharedQueries):
             elif key not in self._absent:
                 wanted.append(key)
         if len(wanted) == 1:
-            found = self.conn.execute(_Q["get_instance"], {"machine": wanted[0][0], "id": wanted[0][1]}).fetchall()
+            found = self.conn.execute(_Q["get_instance"], {"machine": wanted[0][0], "id": wanted[0][1]}).fetchone()
+            stored: dict[tuple[str, str], Any] = {wanted[0]: found} if found is not None else {}
         elif wanted:
-            found = self.conn.execute(_Q["get_instances"], {"keys": _json.dumps(wanted)}).fetchall()
+            text = self.conn.execute(_Q["get_instances"], {"keys": _json.dumps(wanted)}).fetchone()[0]
+            stored = {(row[0], row[1]): row for row in _loads(text)}
+            for row in stored.values():
+                row[11] = float(row[11])  # created_at, updated_at: text of 17 digits
+                row[12] = float(row[12])
         else:
-            found = []
-        stored = {(row[0], row[1]): row for row in found}
+            stored = {}
         for key in wanted:
             row = stored.get(key)
             if row is None:

@@ -28,9 +28,7 @@ HISTORY_TAIL = 4096  # records appended before they are indexed in bulk (per dat
 
 def index_history_if_due(conn: sqlite3.Connection, queries: dict[str, str], tail: int) -> int:
     """Index the records appended since the last time, if there are ``tail`` or more; returns how many."""
-    found = conn.execute(queries["get_meta"], {"key": "history_indexed"}).fetchone()
-    mark = int(found[0]) if found else 0
-    last = int(conn.execute(queries["last_history_seq"]).fetchone()[0])
+    last, mark = (int(value) for value in conn.execute(queries["last_history_seq"]).fetchone())
     if last - mark < tail:
         return 0
     span = {"after": mark, "upto": last}

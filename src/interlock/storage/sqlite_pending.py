@@ -2,9 +2,9 @@
 
 A step changes an instance row, appends a history record, maybe moves the state index and passes
 events through inboxes. Issued one statement at a time that is a dozen SQL round trips per event; here
-they wait in memory and go out as a few ``executemany`` calls when the transaction commits, or earlier
-when a query needs to see them (every read of the transaction flushes first, except the ones that look
-into this buffer themselves). Nothing is lost by waiting: the buffer belongs to one transaction, is
+they wait in memory and go out as a few statements, each writing many rows (see write_rows), when
+the transaction commits, or earlier when a query needs to see them (every read of the transaction
+flushes first, except the ones that look into this buffer themselves). Nothing is lost by waiting: the buffer belongs to one transaction, is
 flushed before its ``COMMIT`` and before every savepoint, and is dropped with a rollback.
 
 Inbox events that are applied in the transaction that queued them never reach the table at all. Their
@@ -54,7 +54,7 @@ class Pending:
 
     def history_row(self, row: HistoryRow) -> None:
         """Encode now (a value that is not JSON fails in the step that produced it), write later."""
-        self.history.append((  # in the column order of the append_history query
+        self.history.append((  # in the column order of the append_history_rows query
             row.machine, row.id, row.step, row.at, row.outcome,
             None if row.event is None else dumps(row.event), row.idempotency_key, row.cause,
             _states_json(row.source), _states_json(row.target),
@@ -94,7 +94,7 @@ class Pending:
             _flush_instances(conn, queries, self.instances.values())
             self.instances.clear()
         if self.history:
-            conn.executemany(queries["append_history"], self.history)
+            write_rows(conn, queries["append_history_rows"], self.history, ordered=True)
             self.appended = True
             self.history.clear()
             self.history_keys.clear()
@@ -102,8 +102,8 @@ class Pending:
             _flush_index(conn, queries, self.index)
             self.index.clear()
         if self.inbox:
-            events = sorted((e for q in self.inbox.values() for e in q), key=lambda e: e[0].seq)
-            conn.executemany(queries["enqueue_seq"], [_inbox_params(*e) for e in events])
+            events = [_inbox_params(*e) for q in self.inbox.values() for e in q]
+            write_rows(conn, queries["enqueue_rows"], events)  # the statement orders them by seq
             self.inbox.clear()
 
 
@@ -112,21 +112,22 @@ def _flush_instances(conn: sqlite3.Connection, queries: dict[str, str], rows: It
     SQLite maintains an index on every UPDATE that sets one of its columns, even to the same value.
     Every update is a compare-and-set on the row's revision; one that matched no row raises."""
     narrow: list[tuple[Any, ...]] = []
-    full: list[dict[str, Any]] = []
+    full: list[tuple[Any, ...]] = []
     rows = list(rows)
     for row in rows:
+        snapshot = row.snapshot_json if row.snapshot_json is not None else dumps(row.snapshot)
         counters = (row.status, row.paused, row.queued)
         if counters == row.stored:
-            snapshot = row.snapshot_json if row.snapshot_json is not None else dumps(row.snapshot)
-            narrow.append((row.step, snapshot, row.updated_at, row.machine, row.id, row.revision))
+            narrow.append((row.machine, row.id, row.revision, row.step, snapshot, row.updated_at))
         else:
-            full.append(instance_params(row))
+            full.append((row.machine, row.id, row.revision, row.status, int(row.paused), row.step,
+                         row.queued, snapshot, row.updated_at))
         row.stored = counters  # a rollback drops the cached rows (see runtime/unit.py)
     written = 0
     if narrow:
-        written += conn.executemany(queries["update_instance_step"], narrow).rowcount
+        written += write_rows(conn, queries["update_instances_step"], narrow)
     if full:
-        written += conn.executemany(queries["update_instance"], full).rowcount
+        written += write_rows(conn, queries["update_instances"], full)
     if written != len(rows):
         raise StaleRowError(f"{len(rows) - written} of {len(rows)} instance rows changed since they were "
                             "read (another writer)")
@@ -136,8 +137,8 @@ def _flush_instances(conn: sqlite3.Connection, queries: dict[str, str], rows: It
 
 def _flush_index(conn: sqlite3.Connection, queries: dict[str, str],
                  index: dict[Key, tuple[Index, Index]]) -> None:
-    """A move is a DELETE and an INSERT, positional parameters. (One UPDATE of ``value`` instead
-    measured slower here: it changes a key column of a WITHOUT ROWID table.)"""
+    """A move is a DELETE and an INSERT. (One UPDATE of ``value`` instead measured slower here: it
+    changes a key column of a WITHOUT ROWID table.)"""
     gone: list[tuple[str, ...]] = []
     new: list[tuple[str, ...]] = []
     for (machine, id), (before, after) in index.items():
@@ -145,9 +146,54 @@ def _flush_index(conn: sqlite3.Connection, queries: dict[str, str],
         gone += [(machine, k, v, id) for k, v in removed]
         new += [(machine, k, v, id) for k, v in added]
     if gone:
-        conn.executemany(queries["remove_index"], gone)
+        write_rows(conn, queries["remove_index_rows"], gone)
     if new:
-        conn.executemany(queries["add_index"], new)
+        write_rows(conn, queries["add_index_rows"], new)
+
+
+# -- many rows, one statement -----------------------------------------------------------------------
+#
+# Every call into SQLite lets the GIL go while SQLite works, and a thread that wants it back while
+# another thread runs Python (the server's event loop, under load) waits up to the switch interval for
+# it. ``executemany`` makes one such call per row, so a transaction of 64 steps waited for the GIL about
+# 130 times; a statement that takes its rows from a VALUES list makes one. Row counts are rounded up to
+# a power of two (rows of NULLs, which the statements skip), so a handful of texts per statement stay
+# prepared in the connection's statement cache.
+
+ROWS_PER_STATEMENT = 256  # times at most 14 parameters: well under SQLite's limit of 32,766
+_SQL: dict[tuple[str, int, int], str] = {}
+
+
+def write_rows(conn: sqlite3.Connection, template: str, rows: Sequence[Sequence[Any]], *,
+               ordered: bool = False) -> int:
+    """Run ``template`` (a query whose ``{rows}`` stands for its VALUES rows) over ``rows``, in as few
+    statements as ROWS_PER_STATEMENT allows; with ``ordered``, each row is preceded by its position (the
+    statement orders by it); the number of rows the statements changed."""
+    changed = 0
+    width = len(rows[0]) + ordered
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        part = rows[start:start + ROWS_PER_STATEMENT]
+        size = 1 << (len(part) - 1).bit_length()
+        params: list[Any] = []
+        if ordered:
+            for position, row in enumerate(part):
+                params.append(position)
+                params.extend(row)
+        else:
+            for row in part:
+                params.extend(row)
+        params.extend([None] * ((size - len(part)) * width))
+        changed += conn.execute(_statement(template, width, size), params).rowcount
+    return changed
+
+
+def _statement(template: str, width: int, size: int) -> str:
+    key = (template, width, size)
+    sql = _SQL.get(key)
+    if sql is None:
+        row = "(" + ", ".join("?" * width) + ")"
+        sql = _SQL[key] = template.replace("{rows}", ", ".join([row] * size))
+    return sql
 
 
 _STATES_JSON: dict[tuple[str, ...], str] = {}
@@ -176,7 +222,5 @@ def instance_params(row: InstanceRow) -> dict[str, Any]:
     }
 
 
-def _inbox_params(e: QueuedEvent, text: str) -> dict[str, Any]:
-    return {"seq": e.seq, "machine": e.machine, "id": e.id, "event": text,
-            "idempotency_key": e.idempotency_key, "cause": e.cause, "sendid": e.sendid,
-            "now": e.enqueued_at}
+def _inbox_params(e: QueuedEvent, text: str) -> tuple[Any, ...]:
+    return (e.seq, e.machine, e.id, text, e.idempotency_key, e.cause, e.sendid, e.enqueued_at)

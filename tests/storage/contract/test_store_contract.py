@@ -535,3 +535,75 @@ def test_several_updates_of_one_instance_in_one_transaction_keep_the_last(store:
 def test_the_schema_is_at_the_newest_migration(store: Store, store_url: str) -> None:
     engine = "sqlite" if store_url.startswith("sqlite") else "postgres"
     assert store.schema_version() == migrations(engine)[-1][0]
+
+
+def test_a_transaction_of_many_rows_writes_each_as_given_and_one_stale_row_refuses_them_all(
+        open_connection: Opener) -> None:
+    """A batch of hundreds of steps (more than one statement's worth of rows on SQLite, and row counts that
+    are no power of two): every instance row, history record, index entry and queued event is stored as
+    given, the history in the order it was appended; then one row among many changed by another
+    connection refuses the whole transaction."""
+    store, other = open_connection(), open_connection()
+    ids = [f"i{n:03}" for n in range(300)]
+    _create(store, *ids)
+    before = store.last_position()
+    with store.write() as tx:
+        rows = tx.lock_instances([("m", id) for id in ids]).rows
+        assert len(rows) == 300
+        for n, row in enumerate(rows):
+            number = int(row.id[1:])
+            row.step, row.updated_at, row.snapshot_json = 1, 1_765_000_000.123456 + number, None
+            row.snapshot = {"configuration": ["m", "s"], "context": {"n": number, "text": "é\"'" * number}}
+            if number % 3 == 0:
+                row.status = "done"  # the full update, beside the narrow one
+            tx.update_instance(row)
+            tx.set_index("m", row.id, ["m", "s"], ["t"] if number % 2 else [], before=((), ()))
+            tx.append_history(HistoryRow("m", row.id, 1, 2.0 + n, "applied", {"name": "E", "data": {"n": n}},
+                                         None, None, ["m"], ["m", "s"], {"set": {"n": number}}, []))
+        for number in range(0, 300, 7):
+            _enqueue(tx, ids[number], f"Q{number}", row=next(r for r in rows if r.id == ids[number]))
+    with store.read() as tx:
+        for number, id in enumerate(ids):
+            found = tx.get_instance("m", id)
+            assert found is not None
+            assert (found.step, found.updated_at) == (1, 1_765_000_000.123456 + number)
+            assert found.snapshot["context"] == {"n": number, "text": "é\"'" * number}
+            assert found.status == ("done" if number % 3 == 0 else "active")
+            assert found.queued == (1 if number % 7 == 0 else 0)
+        assert len(tx.list_instances("m", state="s", limit=1000)) == 300
+        assert [r.id for r in tx.list_instances("m", tag="t", limit=1000)] == ids[1::2]
+    steps = [(c.machine, c.id, c.step) for c in store.changes(after=before, limit=1000)]
+    assert steps == [("m", row.id, 1) for row in rows]  # in the order appended
+    with other.write() as tx:
+        theirs = _get(tx, "i150")
+        theirs.step = 2
+        tx.update_instance(theirs)
+    snapshots = {id: _snapshot_of(store, id) for id in ids}
+    with pytest.raises(StaleRowError), store.write() as tx:
+        rows = tx.lock_instances([("m", id) for id in ids]).rows  # read again: the times exactly, too
+        assert all(row.updated_at == 1_765_000_000.123456 + int(row.id[1:]) for row in rows if row.id != "i150")
+        assert all(row.created_at == 1.0 and row.snapshot == snapshots[row.id] for row in rows)
+        for row in rows:
+            if row.id == "i150":
+                row.revision -= 1  # as read before the other connection's write
+            row.step = 9
+            tx.update_instance(row)
+        tx.flush()
+    with store.read() as tx:
+        assert {_step_of(tx, id) for id in ids} == {1, 2}
+        assert _step_of(tx, "i150") == 2
+
+
+def _step_of(tx: Any, id: str) -> int:
+    return _step_row(tx, id).step
+
+
+def _snapshot_of(store: Store, id: str) -> Any:
+    with store.read() as tx:
+        return _step_row(tx, id).snapshot
+
+
+def _step_row(tx: Any, id: str) -> InstanceRow:
+    row = tx.get_instance("m", id)
+    assert row is not None
+    return row  # type: ignore[no-any-return]

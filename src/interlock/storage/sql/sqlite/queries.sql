@@ -62,9 +62,12 @@ FROM instances WHERE machine = :machine AND id = :id;
 
 -- name: get_instances
 -- The instances named in :keys, a JSON array of [machine, id] pairs: a writer batch's rows in one
--- statement (the primary key finds each).
-SELECT machine, id, version, status, paused, step, queued, snapshot,
-       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
+-- statement (the primary key finds each), as ONE row: a JSON array of rows in get_instance's column
+-- order (each row fetched is a call into SQLite, and the GIL waits behind every call: see
+-- sqlite_pending.write_rows). The times are text of 17 digits (JSON's REAL keeps only 15).
+SELECT json_group_array(json_array(machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, printf('%!.17g', created_at),
+       printf('%!.17g', updated_at), revision))
 FROM instances
 WHERE (machine, id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:keys));
 
@@ -75,20 +78,25 @@ INSERT INTO instances (machine, id, version, status, paused, step, queued, snaps
 VALUES (:machine, :id, :version, :status, :paused, :step, :queued, :snapshot,
         :parent_machine, :parent_id, :parent_invokeid, :created_at, :updated_at);
 
--- name: update_instance
--- Store the new state of an instance after a step (or pause, resume, cancel), if it is still at the
--- revision it was read at (compare-and-set: no match means another writer changed it).
+-- name: update_instances
+-- Store the new state of many instances after a step (or pause, resume, cancel), each if it is still at
+-- the revision it was read at (compare-and-set: no match means another writer changed it). {rows}:
+-- (machine, id, revision, status, paused, step, queued, snapshot, updated_at) repeated, as above.
 UPDATE instances
-SET status = :status, paused = :paused, step = :step, queued = :queued, snapshot = :snapshot,
-    updated_at = :updated_at, revision = revision + 1
-WHERE machine = :machine AND id = :id AND revision = :revision;
+SET status = v.column4, paused = v.column5, step = v.column6, queued = v.column7, snapshot = v.column8,
+    updated_at = v.column9, revision = instances.revision + 1
+FROM (VALUES {rows}) AS v
+WHERE instances.machine = v.column1 AND instances.id = v.column2 AND instances.revision = v.column3;
 
--- name: update_instance_step
--- The common step: status, paused and queued are as stored, so their indexes are left alone.
--- Positional (step, snapshot, updated_at, machine, id, revision): a hot statement, and binding a tuple
--- is cheaper than looking every name up in a dict. Compare-and-set on the revision, as update_instance.
-UPDATE instances SET step = ?, snapshot = ?, updated_at = ?, revision = revision + 1
-WHERE machine = ? AND id = ? AND revision = ?;
+-- name: update_instances_step
+-- The common step, for many instances in one statement: status, paused and queued are as stored, so
+-- their indexes are left alone. {rows} is the row of positional parameters (machine, id, revision,
+-- step, snapshot, updated_at) repeated (sqlite_pending.py); a row of NULLs matches nothing (padding).
+-- Compare-and-set on the revision, as update_instances: the rows changed are the rows that matched.
+UPDATE instances SET step = v.column4, snapshot = v.column5, updated_at = v.column6,
+    revision = instances.revision + 1
+FROM (VALUES {rows}) AS v
+WHERE instances.machine = v.column1 AND instances.id = v.column2 AND instances.revision = v.column3;
 
 -- name: find_child
 -- The child instance a parent invoked under an invoke id: the active one, else the newest.
@@ -116,13 +124,16 @@ WHERE queued > 0 AND paused = 0
                                        AND json_extract(v.value, '$[1]') = version))
 LIMIT :limit;
 
--- name: remove_index
--- One state or tag an instance no longer has. Positional (machine, kind, value, id).
-DELETE FROM instance_index WHERE machine = ? AND kind = ? AND value = ? AND id = ?;
+-- name: remove_index_rows
+-- States or tags instances no longer have. {rows}: (machine, kind, value, id) repeated (the primary key
+-- finds each: a row-value IN over a SELECT, not over VALUES directly, which scans the table).
+DELETE FROM instance_index WHERE (machine, kind, value, id) IN
+    (SELECT column1, column2, column3, column4 FROM (VALUES {rows}));
 
--- name: add_index
--- One state or tag of an instance. Positional (machine, kind, value, id).
-INSERT INTO instance_index (machine, kind, value, id) VALUES (?, ?, ?, ?);
+-- name: add_index_rows
+-- States or tags of instances. {rows}: (machine, kind, value, id) repeated; NULL rows are padding.
+INSERT INTO instance_index (machine, kind, value, id)
+SELECT column1, column2, column3, column4 FROM (VALUES {rows}) WHERE column1 IS NOT NULL;
 
 -- name: list_by_index
 -- Instances of a machine in a state (or with a tag), by id, after a cursor.
@@ -155,12 +166,15 @@ SELECT machine, id, version, status, paused, step, queued, snapshot,
        parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
 FROM instances WHERE machine = :machine AND id > :after ORDER BY id LIMIT :limit;
 
--- name: append_history
--- One step record (the writer numbers steps; indexing in bulk reports a step recorded twice).
--- Positional, in the order of the columns (a hot statement: binding a tuple beats a dict).
+-- name: append_history_rows
+-- Step records (the writer numbers steps; indexing in bulk reports a step recorded twice), many in one
+-- statement. {rows}: (order, then the columns in this order) repeated; rows are recorded in that order,
+-- and a row whose order is NULL is padding.
 INSERT INTO history (machine, id, step, at, outcome, event, idempotency_key, cause, source, target,
                      context_change, effects, error)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+SELECT column2, column3, column4, column5, column6, column7, column8, column9, column10, column11,
+       column12, column13, column14
+FROM (VALUES {rows}) WHERE column1 IS NOT NULL ORDER BY column1;
 
 -- name: history_page
 -- Step records of one instance after a step number, oldest first: the indexed ones (history_steps),
@@ -180,8 +194,10 @@ SELECT * FROM (
 ORDER BY step LIMIT :limit;
 
 -- name: last_history_seq
--- The newest history record's seq (0 when there is none).
-SELECT COALESCE(MAX(seq), 0) FROM history;
+-- The newest history record's seq (0 when there is none), and the newest one indexed (the meta value
+-- history_indexed; 0 before the first): one statement for both, as every write that appends asks.
+SELECT (SELECT COALESCE(MAX(seq), 0) FROM history),
+       COALESCE((SELECT CAST(value AS INTEGER) FROM interlock_meta WHERE key = 'history_indexed'), 0);
 
 -- name: index_history
 -- Index the records after one seq up to another by instance, sorted so one instance's entries are
@@ -209,10 +225,12 @@ SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source, ta
        context_change, effects, error
 FROM history WHERE machine = :machine AND id = :id AND idempotency_key = :key;
 
--- name: enqueue_seq
--- Put an event in an instance's inbox under the sequence number the writer allocated for it.
+-- name: enqueue_rows
+-- Put events in inboxes under the sequence numbers the writer allocated for them. {rows}: (seq,
+-- machine, id, event, idempotency_key, cause, sendid, enqueued_at) repeated; NULL rows are padding.
 INSERT INTO inbox (seq, machine, id, event, idempotency_key, cause, sendid, enqueued_at)
-VALUES (:seq, :machine, :id, :event, :idempotency_key, :cause, :sendid, :now);
+SELECT column1, column2, column3, column4, column5, column6, column7, column8
+FROM (VALUES {rows}) WHERE column1 IS NOT NULL ORDER BY column1;
 
 -- name: inbox_by_key
 -- A queued event with this idempotency key.
