@@ -94,7 +94,7 @@ class Pending:
             _flush_instances(conn, queries, self.instances.values())
             self.instances.clear()
         if self.history:
-            write_rows(conn, queries["append_history_rows"], self.history, ordered=True)
+            write_rows(conn, queries, "append_history", self.history, ordered=True)
             self.appended = True
             self.history.clear()
             self.history_keys.clear()
@@ -103,7 +103,7 @@ class Pending:
             self.index.clear()
         if self.inbox:
             events = [_inbox_params(*e) for q in self.inbox.values() for e in q]
-            write_rows(conn, queries["enqueue_rows"], events)  # the statement orders them by seq
+            write_rows(conn, queries, "enqueue", events)  # the statement orders them by seq
             self.inbox.clear()
 
 
@@ -125,9 +125,9 @@ def _flush_instances(conn: sqlite3.Connection, queries: dict[str, str], rows: It
         row.stored = counters  # a rollback drops the cached rows (see runtime/unit.py)
     written = 0
     if narrow:
-        written += write_rows(conn, queries["update_instances_step"], narrow)
+        written += write_rows(conn, queries, "update_instance_step", narrow)
     if full:
-        written += write_rows(conn, queries["update_instances"], full)
+        written += write_rows(conn, queries, "update_instance", full)
     if written != len(rows):
         raise StaleRowError(f"{len(rows) - written} of {len(rows)} instance rows changed since they were "
                             "read (another writer)")
@@ -146,9 +146,9 @@ def _flush_index(conn: sqlite3.Connection, queries: dict[str, str],
         gone += [(machine, k, v, id) for k, v in removed]
         new += [(machine, k, v, id) for k, v in added]
     if gone:
-        write_rows(conn, queries["remove_index_rows"], gone)
+        write_rows(conn, queries, "remove_index", gone)
     if new:
-        write_rows(conn, queries["add_index_rows"], new)
+        write_rows(conn, queries, "add_index", new)
 
 
 # -- many rows, one statement -----------------------------------------------------------------------
@@ -164,11 +164,15 @@ ROWS_PER_STATEMENT = 256  # times at most 14 parameters: well under SQLite's lim
 _SQL: dict[tuple[str, int, int], str] = {}
 
 
-def write_rows(conn: sqlite3.Connection, template: str, rows: Sequence[Sequence[Any]], *,
+def write_rows(conn: sqlite3.Connection, queries: dict[str, str], name: str, rows: Sequence[Sequence[Any]], *,
                ordered: bool = False) -> int:
-    """Run ``template`` (a query whose ``{rows}`` stands for its VALUES rows) over ``rows``, in as few
-    statements as ROWS_PER_STATEMENT allows; with ``ordered``, each row is preceded by its position (the
-    statement orders by it); the number of rows the statements changed."""
+    """Write ``rows`` with query ``name`` (one row: its plain form, which costs SQLite less) or
+    ``name_rows`` (a query whose ``{rows}`` stands for its VALUES rows), in as few statements as
+    ROWS_PER_STATEMENT allows; with ``ordered``, each row is preceded by its position (the statement
+    orders by it); the number of rows the statements changed."""
+    if len(rows) == 1:
+        return conn.execute(queries[name], rows[0]).rowcount
+    template = queries[name + "_rows"]
     changed = 0
     width = len(rows[0]) + ordered
     for start in range(0, len(rows), ROWS_PER_STATEMENT):

@@ -78,7 +78,14 @@ INSERT INTO instances (machine, id, version, status, paused, step, queued, snaps
 VALUES (:machine, :id, :version, :status, :paused, :step, :queued, :snapshot,
         :parent_machine, :parent_id, :parent_invokeid, :created_at, :updated_at);
 
--- name: update_instances
+-- name: update_instance
+-- update_instance_rows for one row: (machine, id, revision, status, paused, step, queued, snapshot,
+-- updated_at).
+UPDATE instances
+SET status = ?4, paused = ?5, step = ?6, queued = ?7, snapshot = ?8, updated_at = ?9, revision = revision + 1
+WHERE machine = ?1 AND id = ?2 AND revision = ?3;
+
+-- name: update_instance_rows
 -- Store the new state of many instances after a step (or pause, resume, cancel), each if it is still at
 -- the revision it was read at (compare-and-set: no match means another writer changed it). {rows}:
 -- (machine, id, revision, status, paused, step, queued, snapshot, updated_at) repeated, as above.
@@ -88,11 +95,17 @@ SET status = v.column4, paused = v.column5, step = v.column6, queued = v.column7
 FROM (VALUES {rows}) AS v
 WHERE instances.machine = v.column1 AND instances.id = v.column2 AND instances.revision = v.column3;
 
--- name: update_instances_step
+-- name: update_instance_step
+-- update_instance_step_rows for one row (a statement over VALUES costs more than this for one): the same
+-- positional parameters (machine, id, revision, step, snapshot, updated_at).
+UPDATE instances SET step = ?4, snapshot = ?5, updated_at = ?6, revision = revision + 1
+WHERE machine = ?1 AND id = ?2 AND revision = ?3;
+
+-- name: update_instance_step_rows
 -- The common step, for many instances in one statement: status, paused and queued are as stored, so
 -- their indexes are left alone. {rows} is the row of positional parameters (machine, id, revision,
 -- step, snapshot, updated_at) repeated (sqlite_pending.py); a row of NULLs matches nothing (padding).
--- Compare-and-set on the revision, as update_instances: the rows changed are the rows that matched.
+-- Compare-and-set on the revision, as update_instance_rows: the rows changed are the rows that matched.
 UPDATE instances SET step = v.column4, snapshot = v.column5, updated_at = v.column6,
     revision = instances.revision + 1
 FROM (VALUES {rows}) AS v
@@ -124,11 +137,19 @@ WHERE queued > 0 AND paused = 0
                                        AND json_extract(v.value, '$[1]') = version))
 LIMIT :limit;
 
+-- name: remove_index
+-- remove_index_rows for one row: (machine, kind, value, id).
+DELETE FROM instance_index WHERE machine = ? AND kind = ? AND value = ? AND id = ?;
+
 -- name: remove_index_rows
 -- States or tags instances no longer have. {rows}: (machine, kind, value, id) repeated (the primary key
 -- finds each: a row-value IN over a SELECT, not over VALUES directly, which scans the table).
 DELETE FROM instance_index WHERE (machine, kind, value, id) IN
     (SELECT column1, column2, column3, column4 FROM (VALUES {rows}));
+
+-- name: add_index
+-- add_index_rows for one row: (machine, kind, value, id).
+INSERT INTO instance_index (machine, kind, value, id) VALUES (?, ?, ?, ?);
 
 -- name: add_index_rows
 -- States or tags of instances. {rows}: (machine, kind, value, id) repeated; NULL rows are padding.
@@ -165,6 +186,12 @@ ORDER BY id LIMIT :limit;
 SELECT machine, id, version, status, paused, step, queued, snapshot,
        parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
 FROM instances WHERE machine = :machine AND id > :after ORDER BY id LIMIT :limit;
+
+-- name: append_history
+-- append_history_rows for one record: the columns in this order, no position.
+INSERT INTO history (machine, id, step, at, outcome, event, idempotency_key, cause, source, target,
+                     context_change, effects, error)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: append_history_rows
 -- Step records (the writer numbers steps; indexing in bulk reports a step recorded twice), many in one
@@ -224,6 +251,11 @@ WHERE h.seq > :after AND h.seq <= :upto
 SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source, target,
        context_change, effects, error
 FROM history WHERE machine = :machine AND id = :id AND idempotency_key = :key;
+
+-- name: enqueue
+-- enqueue_rows for one event: (seq, machine, id, event, idempotency_key, cause, sendid, enqueued_at).
+INSERT INTO inbox (seq, machine, id, event, idempotency_key, cause, sendid, enqueued_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: enqueue_rows
 -- Put events in inboxes under the sequence numbers the writer allocated for them. {rows}: (seq,
