@@ -336,21 +336,22 @@ class PostgresTx(SharedQueries):
         return _instance(row) if row else None
 
     def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
-        """One ``FOR UPDATE SKIP LOCKED`` for all the rows; a second query only when some were not
-        returned, to tell held rows from missing ones."""
+        """One ``FOR UPDATE SKIP LOCKED`` for all the rows, which also tells held rows (another
+        transaction has them) from missing ones."""
         if not keys:
             return Locked([], [])
         self._flush_updates()
         wanted = list(dict.fromkeys(keys))  # the statement looks each key up on its own: once each
         params = {"machines": [m for m, _ in wanted], "ids": [i for _, i in wanted]}
-        rows = [_instance(r) for r in self._all("lock_instances", params)]
-        if len(rows) == len(wanted):
-            return Locked(rows, [])
-        got = {(r.machine, r.id) for r in rows}
-        missing = [k for k in wanted if k not in got]
-        params = {"machines": [m for m, _ in missing], "ids": [i for _, i in missing]}
-        held = [(m, i) for m, i in self._all("existing_instances", params)]
-        self._absent.update(set(missing).difference(held))
+        rows: list[InstanceRow] = []
+        held: list[tuple[str, str]] = []
+        for r in self._all("lock_instances", params):
+            if r[0] is not None:
+                rows.append(_instance(r))
+            elif r[16]:
+                held.append((r[14], r[15]))
+            else:
+                self._absent.add((r[14], r[15]))
         return Locked(rows, held)
 
     def insert_instance(self, row: InstanceRow) -> None:

@@ -73,17 +73,16 @@ FOR UPDATE NOWAIT;
 -- that need them run in the writer's next batch, so no batch waits for a lock or fails on one).
 -- Each row is found by its key on its own (a lateral subquery per key, given without duplicates): as a
 -- join, a statement's cached plan made while the table was small scanned the whole table for every batch.
+-- One row per key: a key whose row was not locked (NULL columns) says in its last column whether the
+-- instance exists (committed, held by another transaction) or is missing, so that needs no second look.
 SELECT x.machine, x.id, x.version, x.status, x.paused, x.step, x.queued, x.snapshot,
-       x.parent_machine, x.parent_id, x.parent_invokeid, x.created_at, x.updated_at, x.revision
+       x.parent_machine, x.parent_id, x.parent_invokeid, x.created_at, x.updated_at, x.revision,
+       wanted.m, wanted.i,
+       CASE WHEN x.machine IS NULL THEN EXISTS (
+           SELECT 1 FROM instances AS e WHERE e.machine = wanted.m AND e.id = wanted.i) END AS held
 FROM unnest(%(machines)s::text[], %(ids)s::text[]) AS wanted (m, i)
-CROSS JOIN LATERAL (
-    SELECT * FROM instances WHERE machine = wanted.m AND id = wanted.i FOR UPDATE SKIP LOCKED) AS x;
-
--- name: existing_instances
--- Which of many instances exist (committed rows, locked or not): tells held rows from missing ones.
-SELECT x.machine, x.id FROM unnest(%(machines)s::text[], %(ids)s::text[]) AS wanted (m, i)
-CROSS JOIN LATERAL (
-    SELECT machine, id FROM instances WHERE machine = wanted.m AND id = wanted.i OFFSET 0) AS x;
+LEFT JOIN LATERAL (
+    SELECT * FROM instances WHERE machine = wanted.m AND id = wanted.i FOR UPDATE SKIP LOCKED) AS x ON true;
 
 -- name: insert_instance
 -- A new instance; no row is inserted when the name is taken (the caller checks).
