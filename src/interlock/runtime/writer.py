@@ -296,7 +296,6 @@ class Writer:
             cache.trim()
             now = self.clock.now()
             held = _read_rows(tx, batch, cache)
-            _lock_tasks(tx, batch)
             for index, (fn, sink) in enumerate(batch):
                 if held and (key := getattr(fn, "instance_key", None)) in held:
                     retry.append(((fn, sink), StaleRowError(f"another writer held instance {key[0]}/{key[1]}")))
@@ -337,25 +336,25 @@ class Writer:
 def _read_rows(tx: WriteTx, batch: list[tuple[Command, Sink]], cache: RowCache) -> set[tuple[str, str]]:
     """Read the rows of the instances the batch's commands name (``instance_key``) and that are not
     cached, in one statement (PostgreSQL: one round trip, and the locks, for the whole batch instead of
-    one per command); the keys of rows another writer holds, whose commands wait for the next batch."""
+    one per command); the keys of rows another writer holds, whose commands wait for the next batch.
+    The tasks whose attempts' results the batch records (``task_lease``) are held in the same go."""
     wanted: dict[tuple[str, str], None] = {}
+    leases = []
     for fn, _ in batch:
         key = getattr(fn, "instance_key", None)
         if key is not None and key not in cache.rows:
             wanted[key] = None
+        lease = getattr(fn, "task_lease", None)
+        if lease is not None:
+            leases.append(lease)
     if not wanted:
+        if leases:
+            tx.lock_tasks(leases)
         return set()
-    locked = tx.lock_instances(list(wanted))
+    locked = tx.lock_instances(list(wanted), leases)
     for row in locked.rows:
         cache.rows[(row.machine, row.id)] = row
     return set(locked.held)
-
-
-def _lock_tasks(tx: WriteTx, batch: list[tuple[Command, Sink]]) -> None:
-    """Hold the tasks whose attempts' results the batch records (``task_lease``) in one statement."""
-    leases = [lease for fn, _ in batch if (lease := getattr(fn, "task_lease", None)) is not None]
-    if leases:
-        tx.lock_tasks(leases)
 
 
 def _answer(answers: list[Answer]) -> None:

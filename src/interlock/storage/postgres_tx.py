@@ -335,17 +335,35 @@ class PostgresTx(SharedQueries):
         row = self._one(self._get, {"machine": machine, "id": id})
         return _instance(row) if row else None
 
-    def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
+    def lock_instances(self, keys: Sequence[tuple[str, str]],
+                       leases: Sequence[tuple[str, str, int]] = ()) -> Locked:
         """One ``FOR UPDATE SKIP LOCKED`` for all the rows, which also tells held rows (another
-        transaction has them) from missing ones."""
+        transaction has them) from missing ones; with ``leases``, :meth:`lock_tasks`'s statement goes
+        in the same pipeline (one round trip for both)."""
         if not keys:
+            self.lock_tasks(leases)
             return Locked([], [])
         self._flush_updates()
         wanted = list(dict.fromkeys(keys))  # the statement looks each key up on its own: once each
         params = {"machines": [m for m, _ in wanted], "ids": [i for _, i in wanted]}
+        tasks = self._leases_to_lock(leases)
+        if tasks is None:
+            found = self._all("lock_instances", params)
+        else:
+            self._flush_tasks()
+            try:
+                with self.conn.pipeline():  # leaving it syncs: the one round trip
+                    instances_cur = self.conn.cursor()
+                    instances_cur.execute(_Q["lock_instances"], params)
+                    tasks_cur = self.conn.cursor()
+                    tasks_cur.execute(_Q["lock_tasks"], tasks)
+                found = instances_cur.fetchall()
+                self._leased_rows(tasks_cur.fetchall())
+            except psycopg.Error as exc:
+                raise translate(exc, "locking a batch's instances and tasks") from exc
         rows: list[InstanceRow] = []
         held: list[tuple[str, str]] = []
-        for r in self._all("lock_instances", params):
+        for r in found:
             if r[0] is not None:
                 rows.append(_instance(r))
             elif r[16]:
@@ -595,12 +613,21 @@ class PostgresTx(SharedQueries):
         """Hold, in one statement, the tasks still leased to these attempts (``key, owner, attempt``):
         :meth:`remove_owned_task` of one then needs no statement of its own (no claim can take it over
         before the commit: the row is locked), and its removal waits with the other writes."""
-        wanted = [lease for lease in dict.fromkeys(leases) if lease[0] not in self._leased]
-        if not wanted:
+        params = self._leases_to_lock(leases)
+        if params is None:
             return
         self._flush_tasks()
-        rows = self._all("lock_tasks", {"keys": [k for k, _, _ in wanted], "owners": [o for _, o, _ in wanted],
-                                        "attempts": [a for _, _, a in wanted]})
+        self._leased_rows(self._all("lock_tasks", params))
+
+    def _leases_to_lock(self, leases: Sequence[tuple[str, str, int]]) -> dict[str, Any] | None:
+        """lock_tasks's parameters for the leases not held yet (None: nothing to lock)."""
+        wanted = [lease for lease in dict.fromkeys(leases) if lease[0] not in self._leased]
+        if not wanted:
+            return None
+        return {"keys": [k for k, _, _ in wanted], "owners": [o for _, o, _ in wanted],
+                "attempts": [a for _, _, a in wanted]}
+
+    def _leased_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         for key, owner, attempt, machine, id, invokeid in rows:
             self._leased[key] = (owner, attempt, machine, id, invokeid)
 

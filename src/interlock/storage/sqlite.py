@@ -316,7 +316,8 @@ class SQLiteTx(SharedQueries):
         row = self.conn.execute(_Q["get_instance"], {"machine": machine, "id": id}).fetchone()
         return _instance(row) if row else None
 
-    def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
+    def lock_instances(self, keys: Sequence[tuple[str, str]],
+                       leases: Sequence[tuple[str, str, int]] = ()) -> Locked:
         """Every stored one: ``BEGIN IMMEDIATE`` lets one writer in at a time, so no row is held, and one
         missing now stays missing until this transaction inserts it (no second look). The rows not
         waiting in the write-behind buffer are read in one statement, not one per row: less work while

@@ -230,10 +230,12 @@ class WriteTx(ReadTx, Protocol):
     def update_instance(self, row: InstanceRow) -> None:
         """Write the row if the database still holds it at ``row.revision`` (then bump it), else raise
         :class:`StaleRowError` (at once or when the transaction's writes go out)."""
-    def lock_instances(self, keys: Sequence[tuple[str, str]]) -> Locked:
+    def lock_instances(self, keys: Sequence[tuple[str, str]],
+                       leases: Sequence[tuple[str, str, int]] = ()) -> Locked:
         """Read many instance rows at once for this transaction, skipping (never waiting for) rows
         another writer holds: the writer runs a batch's commands on the rows it got and defers the
-        commands of the ``held`` ones to the next batch."""
+        commands of the ``held`` ones to the next batch. ``leases``: :meth:`lock_tasks` of these in the
+        same go (PostgreSQL: the same round trip)."""
     def find_child(self, machine: str, id: str, invokeid: str) -> InstanceRow | None: ...
     def save_definition(self, row: DefinitionRow) -> DefinitionRow:
         """Keep ``row`` unless its (name, version) is kept already; return the row kept (compare it to
