@@ -33,6 +33,27 @@ def test_a_timer_fires_when_due_and_only_once(tmp_path: Path) -> None:
         assert fired.event["sendid"] == "expiry" and fired.cause == "order/o1#1.0"
 
 
+def test_two_timers_due_at_once_where_the_first_cancels_the_second_fire_the_first(tmp_path: Path) -> None:
+    """Both due when the worker looks (a late poll, a restart): one transaction queues both events, the
+    first leaves the state and cancels the other, whose event is then removed from the queue again in the
+    same transaction. (A write-behind queue emptied so once failed every commit: no timer of the database
+    fired again.)"""
+    from interlock import load_document
+
+    chart = load_document({"id": "two", "initial": "s", "states": {"s": {"after": {"1s": "t", "2s": "u"}},
+                                                                   "t": {}, "u": {}}})
+    clock = VirtualClock(1000.0)
+    with open_app(tmp_path / "t.db", clock, chart, order_chart()) as app:
+        app.create("two", "x")
+        app.create("order", "o1")
+        app.send("order", "o1", "ACCEPT")  # another instance's timer, due in the same round
+        clock.advance(10)
+        app.run_until_idle()
+        assert app.get("two", "x").state == ("two.t",)
+        assert app.get("order", "o1").state == ("expired",)
+        assert app.run_until_idle() == 0
+
+
 def test_a_cancelled_timer_never_fires(tmp_path: Path) -> None:
     clock = VirtualClock()
     with open_app(tmp_path / "t.db", clock, order_chart()) as app:

@@ -103,7 +103,8 @@ class Pending:
             self.index.clear()
         if self.inbox:
             events = [_inbox_params(*e) for q in self.inbox.values() for e in q]
-            write_rows(conn, queries, "enqueue", events)  # the statement orders them by seq
+            write_rows(conn, queries, "enqueue", events)  # the statement orders them by seq (none: no
+            # statement; the queued events may all have been removed again in this transaction)
             self.inbox.clear()
 
 
@@ -170,6 +171,8 @@ def write_rows(conn: sqlite3.Connection, queries: dict[str, str], name: str, row
     ``name_rows`` (a query whose ``{rows}`` stands for its VALUES rows), in as few statements as
     ROWS_PER_STATEMENT allows; with ``ordered``, each row is preceded by its position (the statement
     orders by it); the number of rows the statements changed."""
+    if not rows:
+        return 0
     if len(rows) == 1:
         return conn.execute(queries[name], rows[0]).rowcount
     template = queries[name + "_rows"]

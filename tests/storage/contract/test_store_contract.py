@@ -241,6 +241,25 @@ def test_events_queued_and_taken_in_one_transaction_leave_the_counter_at_zero(st
     assert (_queued(store, "a"), _queued(store, "b")) == (0, 1)
 
 
+def test_events_queued_then_removed_in_one_transaction_leave_nothing_and_the_commit_stands(store: Store) -> None:
+    """A timer's event queued and cancelled again in the same transaction (two timers due at once, the
+    first cancelling the second), by send id or by invocation: nothing of them is stored, the rest is."""
+    _create(store, "a", "b")
+    with store.write() as tx:
+        row = _get(tx, "a")
+        _enqueue(tx, "a", "T1", sendid="s1", row=row)
+        _enqueue(tx, "a", "T2", invokeid="i1", row=row)
+        assert tx.remove_events_by_sendid(row, "s1") == 1
+        assert tx.remove_invocation_events(row, "i1") == 1
+        other = _get(tx, "b")
+        other.step = 3
+        tx.update_instance(other)
+    assert _queued(store, "a") == 0
+    with store.write() as tx:
+        assert tx.take_event(_get(tx, "a")) is None
+        assert _get(tx, "b").step == 3
+
+
 def test_a_rolled_back_savepoint_keeps_neither_its_events_nor_their_count(store: Store) -> None:
     _create(store, "a")
     with store.write() as tx:

@@ -62,12 +62,12 @@ FROM instances WHERE machine = :machine AND id = :id;
 
 -- name: get_instances
 -- The instances named in :keys, a JSON array of [machine, id] pairs: a writer batch's rows in one
--- statement (the primary key finds each), as ONE row: a JSON array of rows in get_instance's column
--- order (each row fetched is a call into SQLite, and the GIL waits behind every call: see
--- sqlite_pending.write_rows). The times are text of 17 digits (JSON's REAL keeps only 15).
-SELECT json_group_array(json_array(machine, id, version, status, paused, step, queued, snapshot,
-       parent_machine, parent_id, parent_invokeid, printf('%!.17g', created_at),
-       printf('%!.17g', updated_at), revision))
+-- statement (the primary key finds each). (As one row, a JSON array of them, it saved a call into
+-- SQLite per row but hit SQLite's length limit with large snapshots, cost more than these rows for
+-- snapshots of 10 kB and more, and brought times back exactly only where long double is wider than
+-- double: see docs/benchmarks.md.)
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
 FROM instances
 WHERE (machine, id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:keys));
 
