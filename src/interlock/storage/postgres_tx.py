@@ -351,16 +351,15 @@ class PostgresTx(SharedQueries):
             found = self._all("lock_instances", params)
         else:
             self._flush_tasks()
-            try:
-                with self.conn.pipeline():  # leaving it syncs: the one round trip
-                    instances_cur = self.conn.cursor()
-                    instances_cur.execute(_Q["lock_instances"], params)
-                    tasks_cur = self.conn.cursor()
-                    tasks_cur.execute(_Q["lock_tasks"], tasks)
-                found = instances_cur.fetchall()
-                self._leased_rows(tasks_cur.fetchall())
-            except psycopg.Error as exc:
-                raise translate(exc, "locking a batch's instances and tasks") from exc
+            with self.conn.cursor() as instances_cur, self.conn.cursor() as tasks_cur:
+                try:
+                    with self.conn.pipeline():  # leaving it syncs: the one round trip
+                        instances_cur.execute(_Q["lock_instances"], params)
+                        tasks_cur.execute(_Q["lock_tasks"], tasks)
+                    found = instances_cur.fetchall()
+                    self._leased_rows(tasks_cur.fetchall())
+                except psycopg.Error as exc:
+                    raise translate(exc, "locking a batch's instances and tasks") from exc
         rows: list[InstanceRow] = []
         held: list[tuple[str, str]] = []
         for r in found:

@@ -326,6 +326,7 @@ class SQLiteTx(SharedQueries):
         waiting in the write-behind buffer are read in one statement, not one per row: less work while
         this transaction holds the file (other processes' writers wait for it), and where another
         process wrote since this writer's last transaction its cache is empty, so every row is read."""
+        self.lock_tasks(leases)
         rows = []
         wanted = []
         for key in dict.fromkeys(keys):
