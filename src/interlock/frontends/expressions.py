@@ -107,7 +107,7 @@ _NAMESPACE: dict[str, Any] = {
 }
 
 _PREAMBLE = """\
-def evaluate(S):
+def evaluate(S{defaults}):
     S.left = _l = S.left - {cost}.0
     if _l < 0.0:
         try:
@@ -207,10 +207,12 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
         # every context and event-data key the expression reads, read up front: a missing one (or event data
         # that is not a mapping) runs the same expression without hoisting (_slow), already charged
         slow, slow_data, _ = _body(items, trees, states, constants, None, record=record, check=check, names=names)
-        code = _SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost)
-        code += _reads(_hoisted(hoisted, fast_data) + fast)
+        body = _reads(_hoisted(hoisted, fast_data) + fast)
+        code = _SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost, defaults=_defaults(body))
+        code += body
     else:
-        code = _PREAMBLE.format(cost=cost) + _reads((_DATA if fast_data else "") + fast)
+        body = _reads((_DATA if fast_data else "") + fast)
+        code = _PREAMBLE.format(cost=cost, defaults=_defaults(body)) + body
     namespace.update(constants)
     try:
         exec(compile(code, f"<expression {source[:40]!r}>", "exec"), namespace)
@@ -323,6 +325,16 @@ def _reads(body: str) -> str:
     reads = [line for name, line in (("C", "    C = S.context\n"), ("E", "    E = S.event\n"))
              if re.search(rf"\b{name}\b", body)]  # a string literal holding the letter only adds a read
     return "".join(reads) + body
+
+
+# the helpers of the inline type and size tests, bound as default arguments of ``evaluate`` where its code uses
+# them: a local is read with LOAD_FAST, where a global is LOAD_GLOBAL (a lookup through the dict's cache)
+_LOCAL_HELPERS = ("type", "_int", "_dict", "_str", "_list", "_len")
+
+
+def _defaults(body: str) -> str:
+    """``evaluate``'s default arguments (after ``S``) for the helpers ``body`` names."""
+    return "".join(f", {name}={name}" for name in _LOCAL_HELPERS if re.search(rf"\b{name}\b", body))
 
 
 def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool) -> str:
