@@ -34,7 +34,7 @@ from typing import Any
 from interlock.core.datamodel import Expr, Scope, WorkLimitError
 from interlock.frontends import expressions_builtins as builtins
 from interlock.frontends import expressions_ops as ops
-from interlock.frontends.expressions_compiler import COMPACT, MAX_DEPTH, Compiler, ExpressionError
+from interlock.frontends.expressions_compiler import MAX_DEPTH, Compiler, ExpressionError, compact
 from interlock.frontends.expressions_ops import EvaluationError
 
 __all__ = ["MAX_DEPTH", "EvaluationError", "ExpressionError", "compile_expression", "compile_record", "constant"]
@@ -282,7 +282,7 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
         # number, so only the number's size is left to test (and a number is no container to charge)
         inline, tests = pure
         fast = (_VALUE.format(target=f"{value} =", code=inline, source=source)
-                + f"    if not ({-COMPACT} <= {value} <= {COMPACT} or _N_BIG < {value} < _BIG):\n        _p = False\n")
+                + f"    if not ({compact(value)} or _N_BIG < {value} < _BIG):\n        _p = False\n")
         lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}")
     result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
     if check is not None and any("_p = False" in line for line in lines):  # else every value is a literal
@@ -307,7 +307,7 @@ def _plain_test(value: str, *, listed: bool) -> str:
     short list of strings, floats, booleans and None? The likely kind is tested first (``listed``: a list,
     else a number). An int of one CPython digit is tested against literal bounds first: CPython compares
     two such ints inline, where the 8,192-bit bounds take the generic comparison."""
-    number = (f"_k is _int and {-COMPACT} <= {value} <= {COMPACT} "
+    number = (f"_k is _int and {compact(value)} "
               f"or (_k is _int or _k in _NUM) and _N_BIG < {value} < _BIG")
     listing = f"_k is _list and _len({value}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, {value}))"
     return f"{listing} or {number} or _k is _str" if listed else f"{number} or _k is _str or {listing}"
