@@ -134,9 +134,9 @@ _AMPLIFIED = """\
         except _RUNTIME as exc:
             raise _fail({source}, exc) from None
 """
+# the statement on the try's own line: CPython then starts the body without a NOP for the try's line
 _VALUE = """\
-    try:
-        {target} {code}
+    try: {target} {code}
     except _RUNTIME as exc:
         S.left -= _ERROR_COST
         raise _fail({source}, exc) from None
