@@ -163,7 +163,9 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
                 run.scoped = True
                 direct = cond.direct  # a Python guard: called here, without the Expr's wrapper
                 try:
-                    if not (cond.fn(run) if direct is None else direct(run.context, run.event)):
+                    # fn read as an attribute, then called: cond.fn(run) would look it up as a method of the Expr
+                    # (CPython 3.11 does not specialize that lookup for an instance's slot)
+                    if not ((evaluate := cond.fn)(run) if direct is None else direct(run.context, run.event)):
                         continue
                 except Exception as exc:  # a guard may fail in any way; the spec turns it into an event
                     run.raise_error("error.execution", exc, guard=cond.source)
@@ -195,7 +197,8 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
                 try:
                     for action in block:
                         if type(action) is Update:
-                            update = action.expr.fn(run)
+                            evaluate = action.expr.fn  # an attribute, then a call: see the guards' above
+                            update = evaluate(run)
                         else:
                             update = action.fn(run.context, run.event)  # type: ignore[union-attr]
                         if type(update) is dict and update:

@@ -34,7 +34,7 @@ from typing import Any
 from interlock.core.datamodel import Expr, Scope, WorkLimitError
 from interlock.frontends import expressions_builtins as builtins
 from interlock.frontends import expressions_ops as ops
-from interlock.frontends.expressions_compiler import COMPACT, MAX_DEPTH, Compiler, ExpressionError
+from interlock.frontends.expressions_compiler import MAX_DEPTH, Compiler, ExpressionError, compact
 from interlock.frontends.expressions_ops import EvaluationError
 
 __all__ = ["MAX_DEPTH", "EvaluationError", "ExpressionError", "compile_expression", "compile_record", "constant"]
@@ -107,7 +107,7 @@ _NAMESPACE: dict[str, Any] = {
 }
 
 _PREAMBLE = """\
-def evaluate(S):
+def evaluate(S{defaults}):
     S.left = _l = S.left - {cost}.0
     if _l < 0.0:
         try:
@@ -134,9 +134,9 @@ _AMPLIFIED = """\
         except _RUNTIME as exc:
             raise _fail({source}, exc) from None
 """
+# the statement on the try's own line: CPython then starts the body without a NOP for the try's line
 _VALUE = """\
-    try:
-        {target} {code}
+    try: {target} {code}
     except _RUNTIME as exc:
         S.left -= _ERROR_COST
         raise _fail({source}, exc) from None
@@ -207,10 +207,12 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
         # every context and event-data key the expression reads, read up front: a missing one (or event data
         # that is not a mapping) runs the same expression without hoisting (_slow), already charged
         slow, slow_data, _ = _body(items, trees, states, constants, None, record=record, check=check, names=names)
-        code = _SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost)
-        code += _reads(_hoisted(hoisted, fast_data) + fast)
+        body = _reads(_hoisted(hoisted, fast_data) + fast)
+        code = _SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost, defaults=_defaults(body))
+        code += body
     else:
-        code = _PREAMBLE.format(cost=cost) + _reads((_DATA if fast_data else "") + fast)
+        body = _reads((_DATA if fast_data else "") + fast)
+        code = _PREAMBLE.format(cost=cost, defaults=_defaults(body)) + body
     namespace.update(constants)
     try:
         exec(compile(code, f"<expression {source[:40]!r}>", "exec"), namespace)
@@ -280,7 +282,7 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
         # number, so only the number's size is left to test (and a number is no container to charge)
         inline, tests = pure
         fast = (_VALUE.format(target=f"{value} =", code=inline, source=source)
-                + f"    if not ({-COMPACT} <= {value} <= {COMPACT} or _N_BIG < {value} < _BIG):\n        _p = False\n")
+                + f"    if not ({compact(value)} or _N_BIG < {value} < _BIG):\n        _p = False\n")
         lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}")
     result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
     if check is not None and any("_p = False" in line for line in lines):  # else every value is a literal
@@ -305,7 +307,7 @@ def _plain_test(value: str, *, listed: bool) -> str:
     short list of strings, floats, booleans and None? The likely kind is tested first (``listed``: a list,
     else a number). An int of one CPython digit is tested against literal bounds first: CPython compares
     two such ints inline, where the 8,192-bit bounds take the generic comparison."""
-    number = (f"_k is _int and {-COMPACT} <= {value} <= {COMPACT} "
+    number = (f"_k is _int and {compact(value)} "
               f"or (_k is _int or _k in _NUM) and _N_BIG < {value} < _BIG")
     listing = f"_k is _list and _len({value}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, {value}))"
     return f"{listing} or {number} or _k is _str" if listed else f"{number} or _k is _str or {listing}"
@@ -323,6 +325,16 @@ def _reads(body: str) -> str:
     reads = [line for name, line in (("C", "    C = S.context\n"), ("E", "    E = S.event\n"))
              if re.search(rf"\b{name}\b", body)]  # a string literal holding the letter only adds a read
     return "".join(reads) + body
+
+
+# the helpers of the inline type and size tests, bound as default arguments of ``evaluate`` where its code uses
+# them: a local is read with LOAD_FAST, where a global is LOAD_GLOBAL (a lookup through the dict's cache)
+_LOCAL_HELPERS = ("type", "_int", "_dict", "_str", "_list", "_len")
+
+
+def _defaults(body: str) -> str:
+    """``evaluate``'s default arguments (after ``S``) for the helpers ``body`` names."""
+    return "".join(f", {name}={name}" for name in _LOCAL_HELPERS if re.search(rf"\b{name}\b", body))
 
 
 def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool) -> str:

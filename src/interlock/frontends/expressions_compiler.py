@@ -526,7 +526,13 @@ def _number_test(first: str, later: str) -> str:
 def _within(value: str, bound: str) -> str:
     """``-bound < value < bound`` for a number; an int of one CPython digit is tested against literal bounds
     first, which CPython compares inline (the wide bounds take the generic comparison)."""
-    return f"({-COMPACT} <= {value} <= {COMPACT} or _N{bound} < {value} < {bound})"
+    return f"({compact(value)} or _N{bound} < {value} < {bound})"
+
+
+def compact(value: str) -> str:
+    """``value`` (a name or a literal) is a number within ``±COMPACT``, as two comparisons joined by ``and``:
+    each is a load and one compare-and-jump, where the chain ``a <= x <= b`` also copies and swaps ``x``."""
+    return f"{-COMPACT} <= {value} and {value} <= {COMPACT}"
 
 
 def _target_names(compiler: Compiler, target: ast.expr) -> list[str]:
