@@ -188,3 +188,18 @@ def test_a_guard_of_comparisons_gives_what_python_gives_on_any_operands(source: 
         assert (got, type(got)) == (expected, type(expected))
     if all(type(v) is int for v in (x, y, z)):  # the branches charge what the checked code charges for ints
         assert STEP_WORK_LIMIT - scope.left == sum(1 for _ in ast.walk(ast.parse(source, mode="eval")))
+
+
+def test_a_compiled_expression_takes_its_scope_and_nothing_else() -> None:
+    """The helpers of its inline type tests are keyword-only defaults of the compiled function: no
+    positional argument can stand in for one (an int subclass, which the inline path must send to the
+    checked operation, is refused either way)."""
+
+    class Big(int):
+        pass
+
+    expression = compile_expression("a * b")
+    with pytest.raises(EvaluationError, match="cannot multiply a Big and a Big"):
+        expression.fn(Scope({"a": Big(3), "b": Big(3)}, set(), {}, "", "", 0.0))
+    with pytest.raises(TypeError, match="positional argument"):
+        expression.fn(Scope({"a": Big(3), "b": Big(3)}, set(), {}, "", "", 0.0), lambda value: int)

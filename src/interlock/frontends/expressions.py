@@ -327,14 +327,17 @@ def _reads(body: str) -> str:
     return "".join(reads) + body
 
 
-# the helpers of the inline type and size tests, bound as default arguments of ``evaluate`` where its code uses
-# them: a local is read with LOAD_FAST, where a global is LOAD_GLOBAL (a lookup through the dict's cache)
+# the helpers of the inline type and size tests, bound as keyword-only default arguments of ``evaluate`` where
+# its code uses them: a local is read with LOAD_FAST, where a global is LOAD_GLOBAL (a lookup through the
+# dict's cache). Keyword-only, so that no positional argument can stand in for one (a second argument is
+# a TypeError, as it was before they were arguments at all)
 _LOCAL_HELPERS = ("type", "_int", "_dict", "_str", "_list", "_len")
 
 
 def _defaults(body: str) -> str:
-    """``evaluate``'s default arguments (after ``S``) for the helpers ``body`` names."""
-    return "".join(f", {name}={name}" for name in _LOCAL_HELPERS if re.search(rf"\b{name}\b", body))
+    """``evaluate``'s keyword-only default arguments (after ``S``) for the helpers ``body`` names."""
+    used = [name for name in _LOCAL_HELPERS if re.search(rf"\b{name}\b", body)]
+    return ", *, " + ", ".join(f"{name}={name}" for name in used) if used else ""
 
 
 def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool) -> str:
