@@ -4,8 +4,9 @@ A step changes an instance row, appends a history record, maybe moves the state 
 events through inboxes. Issued one statement at a time that is a dozen SQL round trips per event; here
 they wait in memory and go out as a few statements, each writing many rows (see write_rows), when
 the transaction commits, or earlier when a query needs to see them (every read of the transaction
-flushes first, except the ones that look into this buffer themselves). Nothing is lost by waiting: the buffer belongs to one transaction, is
-flushed before its ``COMMIT`` and before every savepoint, and is dropped with a rollback.
+flushes first, except the ones that look into this buffer themselves). Nothing is lost by waiting: the
+buffer belongs to one transaction, is flushed before its ``COMMIT`` and before every savepoint, and is
+dropped with a rollback.
 
 Inbox events that are applied in the transaction that queued them never reach the table at all. Their
 sequence numbers are allocated here from ``sqlite_sequence`` (the writer holds the database lock, so no
