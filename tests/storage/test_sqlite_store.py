@@ -392,3 +392,36 @@ def test_a_write_transaction_makes_as_many_statements_for_two_hundred_steps_as_f
     with store.read() as tx:
         assert [r.id for r in tx.list_instances("m", state="s1", limit=500)] == sorted(ids[3:])
         assert [r.id for r in tx.list_instances("m", state="s2", limit=500)] == sorted(ids[:3])
+
+
+def test_a_batch_of_task_results_makes_as_many_statements_for_two_hundred_as_for_three(tmp_path: Path) -> None:
+    """A workflow's step in the writer: the task's result removes it, the step adds the next task, the
+    same command claims it, an instance that ended has its timers cancelled. Those writes wait and go out
+    a statement per kind (task_buffer.py), not one per row."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 't.db'}")
+    ids = [f"i{n}" for n in range(203)]
+    with store.write() as tx:
+        for id in ids:
+            tx.insert_instance(InstanceRow("m", id, "1", "active", False, 0, 0,
+                                           {"configuration": ["m"], "context": {}}, created_at=1.0, updated_at=1.0))
+            tx.add_task(TaskRow(f"{id}/0", "m", id, "inv", "svc", {}, {"lease_seconds": 30}), 1.0)
+            tx.add_timer(TimerRow(f"{id}/timer", "m", id, "send", None, {"name": "T"}, 9e9))
+        assert len(tx.claim_tasks(1.0, owner="w", services=["svc"], limit=500, lease_of=lambda _: 30.0)) == 203
+    counts = []
+    for batch in (ids[:3], ids[3:]):
+        statements: list[str] = []
+        with store.write() as tx:
+            tx.conn.set_trace_callback(statements.append)
+            tx.lock_instances([("m", id) for id in batch], [(f"{id}/0", "w", 1) for id in batch])
+            for id in batch:
+                assert tx.remove_owned_task(f"{id}/0", "w", 1)
+                tx.add_task(TaskRow(f"{id}/1", "m", id, "inv", "svc", {}, {"lease_seconds": 30}), 2.0)
+                assert [t.key for t in tx.claim_tasks(2.0, owner="w", services=["svc"], limit=1,
+                                                      lease_of=lambda _: 30.0)] == [f"{id}/1"]
+                tx.cancel_timers("m", id, None)
+        tx.conn.set_trace_callback(None)
+        counts.append(len(statements))
+    assert counts[0] == counts[1] < 10, counts
+    with store.read() as tx:
+        assert all([(t.key, t.status) for t in tx.tasks_of("m", id)] == [(f"{id}/1", "running")] for id in ids)
+        assert all(tx.timers_of("m", id) == [] for id in ids)

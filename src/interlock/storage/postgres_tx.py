@@ -45,6 +45,7 @@ from interlock.storage.store import (
     TaskRow,
     TimerRow,
 )
+from interlock.storage.task_buffer import TaskBuffer
 from interlock.storage.tx_reads import SharedQueries
 
 _Q = load_queries("postgres")
@@ -133,17 +134,8 @@ class PostgresTx(SharedQueries):
         # the instances lock_instances found missing are known missing without another look
         self._inserts: list[dict[str, Any]] = []
         self._absent: set[tuple[str, str]] = set()
-        # new tasks wait too, by key, with their encoded input and policy, until the next statement on
-        # tasks or the commit; a claim leases them here first (a claim takes claimable tasks in no order)
-        self._tasks: dict[str, tuple[TaskRow, str, str, float]] = {}
-        # tasks lock_tasks found still leased to the attempt named (key -> owner, attempt, machine, id,
-        # invokeid), held by this transaction: removing one waits with the other writes (``_removals``)
-        self._leased: dict[str, tuple[str, int, str, str, str]] = {}
-        self._removals: list[tuple[str, str, str]] = []  # key, machine, id
-        # a claim found no more claimable tasks of these services at this time: claims after it in this
-        # transaction look only at the tasks it added (a claim takes tasks in no order; what commits
-        # meanwhile is for the next transaction), until it makes a task claimable (a retry, its new ones)
-        self._drained: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
+        # new tasks, the leases lock_tasks holds, removals of held tasks (task_buffer.py)
+        self._tasks = TaskBuffer()
         # timer cancellations wait too (an instance that ends cancels its timers, mostly none), by
         # query, until the next statement on timers or the commit
         self._cancels: dict[str, list[dict[str, Any]]] = {}
@@ -204,16 +196,16 @@ class PostgresTx(SharedQueries):
         then propagates. What waited from before the block waits again after a rollback: a read inside
         may have written it, and the rollback undid that."""
         history, index, updates = list(self._history), list(self._index), list(self._updates)
-        tasks, leased, removals = dict(self._tasks), dict(self._leased), list(self._removals)
+        tasks = self._tasks.copy()
         inserts, absent = list(self._inserts), set(self._absent)
-        cancels, drained = {name: list(rows) for name, rows in self._cancels.items()}, self._drained
+        cancels = {name: list(rows) for name, rows in self._cancels.items()}
         try:
             with self.conn.transaction():
                 yield
         except BaseException as exc:
             self._history, self._index, self._updates = history, index, updates
-            self._tasks, self._leased, self._removals = tasks, leased, removals
-            self._inserts, self._absent, self._cancels, self._drained = inserts, absent, cancels, drained
+            self._tasks.restore(tasks)
+            self._inserts, self._absent, self._cancels = inserts, absent, cancels
             self._updated = {(u["machine"], u["id"]) for u in self._updates + self._inserts}
             self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
                                   if r.idempotency_key is not None}
@@ -224,7 +216,7 @@ class PostgresTx(SharedQueries):
     def flush(self) -> None:
         """Write the waiting instance updates, index moves, tasks, timer cancellations and history
         records (positions come after the commit: sequence_changes), in one pipeline: one round trip."""
-        if not (self._inserts or self._updates or self._index or self._tasks or self._removals
+        if not (self._inserts or self._updates or self._index or self._tasks
                 or self._cancels or self._history):
             return
         self._sent = []
@@ -347,7 +339,7 @@ class PostgresTx(SharedQueries):
         wanted = list(dict.fromkeys(keys))  # the statement looks each key up on its own: once each
         params = {"machines": [m for m, _ in wanted], "ids": [i for _, i in wanted]}
         tasks = self._leases_to_lock(leases)
-        if tasks is None:
+        if not tasks:
             found = self._all("lock_instances", params)
         else:
             self._flush_tasks()
@@ -357,7 +349,7 @@ class PostgresTx(SharedQueries):
                         instances_cur.execute(_Q["lock_instances"], params)
                         tasks_cur.execute(_Q["lock_tasks"], tasks)
                     found = instances_cur.fetchall()
-                    self._leased_rows(tasks_cur.fetchall())
+                    self._tasks.hold(tasks_cur.fetchall())
                 except psycopg.Error as exc:
                     raise translate(exc, "locking a batch's instances and tasks") from exc
         rows: list[InstanceRow] = []
@@ -561,48 +553,23 @@ class PostgresTx(SharedQueries):
     # -- tasks ----------------------------------------------------------------------------------------
 
     def add_task(self, row: TaskRow, now: float) -> None:
-        """Queued until the next statement on tasks or the commit (see ``_tasks``)."""
-        if row.key in self._tasks:
-            raise StaleRowError(f"task {row.key} was added twice in one transaction")
-        task = dataclasses.replace(row, attempt=0, status="pending", available_at=now, lease_owner=None,
-                                   lease_until=None, last_error=None)
-        self._tasks[row.key] = (task, dumps(row.input), dumps(row.policy), now)
+        """Queued until the next statement on tasks or the commit (task_buffer.py)."""
+        self._tasks.add(row, now)
 
     def _flush_tasks(self) -> None:
         """The waiting removals, then the waiting new tasks."""
-        if len(self._removals) == 1:
-            removals, self._removals = self._removals, []
+        removals, waiting = self._tasks.take()
+        if len(removals) == 1:
             self._each("remove_task", [{"key": key} for key, _, _ in removals])
-        elif self._removals:
-            removals, self._removals = self._removals, []
+        elif removals:
             self._many("remove_tasks_rows", [{"machine": machine, "id": id, "key": key}
-                                                    for key, machine, id in removals])
-        if not self._tasks:
-            return
-        waiting, self._tasks = list(self._tasks.values()), {}
-        self._drained = (float("-inf"), frozenset())
-        self._many("add_task_rows", [
-            {"key": t.key, "machine": t.machine, "id": t.id, "invokeid": t.invokeid, "service": t.service,
-             "input": input, "policy": policy, "attempt": t.attempt, "status": t.status,
-             "available_at": t.available_at, "lease_owner": t.lease_owner, "lease_until": t.lease_until,
-             "created_at": created} for t, input, policy, created in waiting])
-
-    def _lease_waiting(self, now: float, owner: str, services: Sequence[str], limit: int,
-                       lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]:
-        """Claim tasks added in this transaction and not written yet: what ``lease_task`` would make of
-        them, with input and policy as the table would give them back."""
-        claimed: list[TaskRow] = []
-        for key, (task, input, policy, created) in self._tasks.items():
-            if len(claimed) >= limit:
-                break
-            if task.status != "pending" or task.service not in services or task.available_at > now:
-                continue
-            stored = loads(policy)
-            leased = dataclasses.replace(task, input=loads(input), policy=stored, attempt=task.attempt + 1,
-                                         status="running", lease_owner=owner, lease_until=now + lease_of(stored))
-            self._tasks[key] = (leased, input, policy, created)
-            claimed.append(leased)
-        return claimed
+                                             for key, machine, id in removals])
+        if waiting:
+            self._many("add_task_rows", [
+                {"key": t.key, "machine": t.machine, "id": t.id, "invokeid": t.invokeid, "service": t.service,
+                 "input": input, "policy": policy, "attempt": t.attempt, "status": t.status,
+                 "available_at": t.available_at, "lease_owner": t.lease_owner, "lease_until": t.lease_until,
+                 "created_at": created} for t, input, policy, created in waiting])
 
     def tasks_of(self, machine: str, id: str) -> list[TaskRow]:
         self._flush_tasks()
@@ -613,36 +580,22 @@ class PostgresTx(SharedQueries):
         :meth:`remove_owned_task` of one then needs no statement of its own (no claim can take it over
         before the commit: the row is locked), and its removal waits with the other writes."""
         params = self._leases_to_lock(leases)
-        if params is None:
+        if not params:
             return
         self._flush_tasks()
-        self._leased_rows(self._all("lock_tasks", params))
+        self._tasks.hold(self._all("lock_tasks", params))
 
-    def _leases_to_lock(self, leases: Sequence[tuple[str, str, int]]) -> dict[str, Any] | None:
-        """lock_tasks's parameters for the leases not held yet (None: nothing to lock)."""
-        wanted = [lease for lease in dict.fromkeys(leases) if lease[0] not in self._leased]
+    def _leases_to_lock(self, leases: Sequence[tuple[str, str, int]]) -> dict[str, Any]:
+        """lock_tasks's parameters for the leases not held yet (empty: nothing to lock)."""
+        wanted = self._tasks.to_lock(leases)
         if not wanted:
-            return None
+            return {}
         return {"keys": [k for k, _, _ in wanted], "owners": [o for _, o, _ in wanted],
                 "attempts": [a for _, _, a in wanted]}
 
-    def _leased_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        for key, owner, attempt, machine, id, invokeid in rows:
-            self._leased[key] = (owner, attempt, machine, id, invokeid)
-
-    def _unlease(self, keys: Any = (), *, machine: str | None = None, id: str | None = None,
-                 invokeid: str | None = None) -> None:
-        """Forget held leases a statement changes (by key, or an instance's: all or one invoke's)."""
-        for key in list(keys):
-            self._leased.pop(key, None)
-        if machine is not None:
-            for key, (_, _, m, i, inv) in list(self._leased.items()):
-                if m == machine and i == id and (invokeid is None or inv == invokeid):
-                    del self._leased[key]
-
     def cancel_tasks(self, machine: str, id: str, invokeid: str | None) -> int:
         self._flush_tasks()
-        self._unlease(machine=machine, id=id, invokeid=invokeid)
+        self._tasks.unlease(machine=machine, id=id, invokeid=invokeid)
         if invokeid is None:
             return self._exec("cancel_all_tasks", {"machine": machine, "id": id}).rowcount
         return self._exec("cancel_tasks", {"machine": machine, "id": id, "invokeid": invokeid}).rowcount
@@ -651,14 +604,14 @@ class PostgresTx(SharedQueries):
                     lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]:
         if not services or limit <= 0:
             return []
-        claimed = self._lease_waiting(now, owner, services, limit, lease_of)
-        if len(claimed) == limit or (now <= self._drained[0] and self._drained[1].issuperset(services)):
+        claimed = self._tasks.lease_waiting(now, owner, services, limit, lease_of)
+        if len(claimed) == limit or self._tasks.is_drained(now, services):
             return claimed
         self._flush_tasks()
         rows = [_task(r) for r in self._all("claimable_tasks", {"now": now, "services": list(services),
                                                                  "limit": limit - len(claimed)})]
         if len(claimed) + len(rows) < limit:  # the table has no more of them, as far as this transaction
-            self._drained = (now, frozenset(services))  # goes: a later claim here looks no further
+            self._tasks.drain(now, services)  # goes: a later claim here looks no further
         if not rows:
             return claimed
         leased = [dataclasses.replace(t, attempt=t.attempt + 1, status="running", lease_owner=owner,
@@ -666,7 +619,7 @@ class PostgresTx(SharedQueries):
         self._each("lease_task", [{"key": t.key, "owner": owner, "until": t.lease_until, "now": now,
                                    "attempt": t.attempt - 1} for t in leased],
                    len(leased), "claimed tasks changed under their lock")  # held by this transaction: all hit
-        self._unlease(t.key for t in rows)  # an expired lease this transaction held is taken over
+        self._tasks.unlease(t.key for t in rows)  # an expired lease this transaction held is taken over
         return claimed + leased
 
     def owned_task(self, key: str, owner: str, attempt: int) -> TaskRow | None:
@@ -681,20 +634,17 @@ class PostgresTx(SharedQueries):
 
     def retry_task(self, key: str, available_at: float, error: str) -> None:
         self._flush_tasks()
-        self._unlease((key,))
-        self._drained = (float("-inf"), frozenset())
+        self._tasks.unlease((key,))
+        self._tasks.undrain()
         self._exec("retry_task", {"key": key, "available_at": available_at, "error": error})
 
     def remove_task(self, key: str) -> None:
         self._flush_tasks()
-        self._unlease((key,))
+        self._tasks.unlease((key,))
         self._exec("remove_task", {"key": key})
 
     def remove_owned_task(self, key: str, owner: str, attempt: int) -> bool:
-        held = self._leased.get(key)
-        if held is not None and held[:2] == (owner, attempt):  # held since lock_tasks: it is still ours
-            del self._leased[key]
-            self._removals.append((key, held[2], held[3]))
+        if self._tasks.remove_held(key, owner, attempt):  # held since lock_tasks: it is still ours
             return True
         self._flush_tasks()
         params = {"key": key, "owner": owner, "attempt": attempt}

@@ -26,7 +26,7 @@ from interlock.storage.rows import task_row as _task
 from interlock.storage.sqlite_errors import Connection, check_file, explain
 from interlock.storage.sqlite_errors import stored_json as _loads
 from interlock.storage.sqlite_history import HISTORY_TAIL, index_history_if_due
-from interlock.storage.sqlite_pending import Pending, instance_params
+from interlock.storage.sqlite_pending import Pending, instance_params, write_rows
 from interlock.storage.sqlite_turn import turn_for
 from interlock.storage.state_index import index_of
 from interlock.storage.store import (
@@ -40,6 +40,7 @@ from interlock.storage.store import (
     TimerRow,
     TransactionLost,
 )
+from interlock.storage.task_buffer import TaskBuffer
 from interlock.storage.tx_reads import SharedQueries
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -239,7 +240,7 @@ class SQLiteStore:
 class SQLiteTx(SharedQueries):
     """A transaction on one connection; see :class:`~interlock.storage.store.WriteTx`."""
 
-    __slots__ = ("_absent", "_pending", "_savepoints", "conn", "data_version")
+    __slots__ = ("_absent", "_cancels", "_pending", "_savepoints", "_tasks", "conn", "data_version")
 
     def __init__(self, conn: sqlite3.Connection, data_version: int = 0) -> None:
         self.conn = conn
@@ -247,15 +248,23 @@ class SQLiteTx(SharedQueries):
         self._savepoints = 0
         self._pending = Pending()
         self._absent: set[tuple[str, str]] = set()  # instances lock_instances found missing
+        self._tasks = TaskBuffer()  # new tasks, held leases, removals of held tasks (task_buffer.py)
+        # instances whose timers are all cancelled (they ended: mostly none), until the next statement on
+        # timers or the commit
+        self._cancels: list[tuple[str, str]] = []
 
     @property
     def appended_history(self) -> bool:
         return self._pending.appended
 
     def flush(self) -> None:
-        """Write what waits in the write-behind buffer (see sqlite_pending.py)."""
+        """Write what waits in the write-behind buffers (see sqlite_pending.py, task_buffer.py)."""
         if self._pending:
             self._pending.flush(self.conn, _Q)
+        if self._tasks:
+            self._flush_tasks()
+        if self._cancels:
+            self._flush_timers()
 
     def _one(self, name: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
         if name not in _UNBUFFERED:
@@ -285,12 +294,14 @@ class SQLiteTx(SharedQueries):
         self._savepoints += 1
         name = f"sp{self._savepoints}"
         self.conn.execute(f"SAVEPOINT {name}")
-        absent = set(self._absent)
+        absent, tasks = set(self._absent), self._tasks.copy()
         try:
             yield
         except BaseException as exc:
             self._pending.clear()  # everything in it was decided inside the savepoint
             self._absent = absent
+            self._tasks.restore(tasks)
+            self._cancels = []  # decided inside the savepoint (the ones before were written)
             if not self.conn.in_transaction:  # a full disk or an I/O error ended the transaction
                 raise (exc if isinstance(exc, TransactionLost) else TransactionLost(exc)) from exc
             self.conn.execute(f"ROLLBACK TO {name}")
@@ -494,17 +505,29 @@ class SQLiteTx(SharedQueries):
     # -- timers --------------------------------------------------------------------------------------
 
     def add_timer(self, row: TimerRow) -> None:
+        self._flush_timers()
         self._run("add_timer", {"key": row.key, "machine": row.machine, "id": row.id,
                                 "sendid": row.sendid, "target": row.target,
                                 "event": _dumps(row.event), "due_at": row.due_at})
 
     def cancel_timers(self, machine: str, id: str, sendid: str | None) -> None:
-        if sendid is None:
-            self._run("cancel_all_timers", {"machine": machine, "id": id})
+        if sendid is None:  # waits until the next statement on timers or the commit
+            self._cancels.append((machine, id))
         else:
+            self._flush_timers()
             self._run("cancel_timers", {"machine": machine, "id": id, "sendid": sendid})
 
+    def _flush_timers(self) -> None:
+        if self._cancels:
+            cancels, self._cancels = list(dict.fromkeys(self._cancels)), []
+            write_rows(self.conn, _Q, "cancel_all_timers", cancels)
+
+    def timers_of(self, machine: str, id: str) -> list[TimerRow]:
+        self._flush_timers()
+        return super().timers_of(machine, id)
+
     def take_due_timers(self, now: float, limit: int) -> list[TimerRow]:
+        self._flush_timers()
         rows = sorted(self._all("take_due_timers", {"now": now, "limit": limit}), key=lambda r: (r[7], r[0]))
         return [TimerRow(k, m, i, s, t, _loads(e), d) for _, k, m, i, s, t, e, d in rows]
 
@@ -517,6 +540,8 @@ class SQLiteTx(SharedQueries):
 
     def next_wakeup(self) -> float | None:
         """The earliest time a timer is due or a task becomes claimable."""
+        self._flush_tasks()
+        self._flush_timers()
         times = [self._one(q, {}) for q in ("next_timer", "next_task")]
         found = [t[0] for t in times if t and t[0] is not None]
         return min(found) if found else None
@@ -524,45 +549,88 @@ class SQLiteTx(SharedQueries):
     # -- tasks ---------------------------------------------------------------------------------------
 
     def lock_tasks(self, leases: Sequence[tuple[str, str, int]]) -> None:
-        """Nothing to do: ``BEGIN IMMEDIATE`` lets one writer in at a time, and a statement is no round trip."""
+        """Find, in one statement, the tasks still leased to these attempts (``key, owner, attempt``):
+        :meth:`remove_owned_task` of one then needs no statement of its own (``BEGIN IMMEDIATE`` lets one
+        writer in at a time: nothing else changes them before the commit), and its removal waits with
+        the other writes."""
+        wanted = {key: (owner, attempt) for key, owner, attempt in self._tasks.to_lock(leases)}
+        if not wanted:
+            return
+        self._flush_tasks()
+        rows = self.conn.execute(_Q["lock_tasks"], {"keys": _json.dumps(list(wanted))}).fetchall()
+        self._tasks.hold(r for r in rows if wanted.get(r[0]) == (r[1], r[2]))
 
     def add_task(self, row: TaskRow, now: float) -> None:
-        self._run("add_task", {"key": row.key, "machine": row.machine, "id": row.id,
-                               "invokeid": row.invokeid, "service": row.service,
-                               "input": _dumps(row.input), "policy": _dumps(row.policy), "now": now})
+        """Waits until the next statement on tasks or the commit (task_buffer.py)."""
+        self._tasks.add(row, now)
+
+    def _flush_tasks(self) -> None:
+        """The waiting removals, then the waiting new tasks: a statement each (sqlite_pending.write_rows)."""
+        removals, waiting = self._tasks.take()
+        if removals:
+            write_rows(self.conn, _Q, "remove_held_task", [(key,) for key, _, _ in removals])
+        if waiting:
+            write_rows(self.conn, _Q, "add_task", [
+                (t.key, t.machine, t.id, t.invokeid, t.service, input, policy, t.attempt, t.status,
+                 t.available_at, t.lease_owner, t.lease_until, created) for t, input, policy, created in waiting])
+
+    def tasks_of(self, machine: str, id: str) -> list[TaskRow]:
+        self._flush_tasks()
+        return super().tasks_of(machine, id)
 
     def cancel_tasks(self, machine: str, id: str, invokeid: str | None) -> int:
+        self._flush_tasks()
+        self._tasks.unlease(machine=machine, id=id, invokeid=invokeid)
         if invokeid is None:
             return self._run("cancel_all_tasks", {"machine": machine, "id": id})
         return self._run("cancel_tasks", {"machine": machine, "id": id, "invokeid": invokeid})
 
     def claim_tasks(self, now: float, *, owner: str, services: Sequence[str], limit: int,
                     lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]:
-        rows = self._all("claimable_tasks", {"now": now, "services": _dumps(list(services)), "limit": limit})
-        claimed = []
+        if not services or limit <= 0:
+            return []
+        claimed = self._tasks.lease_waiting(now, owner, services, limit, lease_of)
+        if len(claimed) == limit or self._tasks.is_drained(now, services):
+            return claimed
+        self._flush_tasks()
+        rows = self._all("claimable_tasks", {"now": now, "services": _dumps(list(services)),
+                                             "limit": limit - len(claimed)})
+        if len(claimed) + len(rows) < limit:  # the table has no more of them, as far as this transaction
+            self._tasks.drain(now, services)  # goes: a later claim here looks no further
         for row in rows:
             task = _task(row)
             until = now + lease_of(task.policy)
             if not self._run("lease_task", {"key": task.key, "owner": owner, "until": until, "now": now,
                                             "attempt": task.attempt}):
                 continue  # taken meanwhile: a lease that took no row is no claim
+            self._tasks.unlease((task.key,))  # an expired lease this transaction held is taken over
             claimed.append(TaskRow(task.key, task.machine, task.id, task.invokeid, task.service,
                                    task.input, task.policy, task.attempt + 1, "running",
                                    task.available_at, owner, until, task.last_error))
         return claimed
 
     def owned_task(self, key: str, owner: str, attempt: int) -> TaskRow | None:
+        self._flush_tasks()
         row = self._one("owned_task", {"key": key, "owner": owner, "attempt": attempt})
         return _task(row) if row else None
 
     def extend_lease(self, key: str, owner: str, attempt: int, until: float) -> bool:
+        self._flush_tasks()
         return self._run("extend_lease", {"key": key, "owner": owner, "attempt": attempt, "until": until}) == 1
 
     def retry_task(self, key: str, available_at: float, error: str) -> None:
+        self._flush_tasks()
+        self._tasks.unlease((key,))
+        self._tasks.undrain()
         self._run("retry_task", {"key": key, "available_at": available_at, "error": error})
 
     def remove_task(self, key: str) -> None:
+        self._flush_tasks()
+        self._tasks.unlease((key,))
         self._run("remove_task", {"key": key})
 
     def remove_owned_task(self, key: str, owner: str, attempt: int) -> bool:
+        if self._tasks.remove_held(key, owner, attempt):  # held since lock_tasks: it is still ours
+            return True
+        self._flush_tasks()
         return self._run("remove_owned_task", {"key": key, "owner": owner, "attempt": attempt}) == 1

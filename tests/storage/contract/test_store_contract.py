@@ -406,6 +406,53 @@ def test_a_removal_rolled_back_with_its_savepoint_leaves_the_task(store: Store) 
         assert tx.tasks_of("m", "a") == []
 
 
+def test_a_transactions_many_task_writes_and_timer_cancellations_are_each_stored_as_decided(store: Store) -> None:
+    """Hundreds of results in one transaction (more rows than one SQLite statement takes): each held task
+    removed, its next task added and, for some, claimed where it waits; the ended instances' timers
+    cancelled; what a rolled-back savepoint decided is not kept, and what it held is held again."""
+    ids = [f"i{n:03}" for n in range(300)]
+    _create(store, *ids)
+    with store.write() as tx:
+        for id in ids:
+            tx.add_task(TaskRow(f"m/{id}#0", "m", id, "i0", "charge", {"id": id}, {"lease_seconds": 5.0}), 1.0)
+            tx.add_timer(TimerRow(f"m/{id}#t", "m", id, "s", None, {"name": "T"}, 50.0))
+        assert len(tx.claim_tasks(1.0, owner="one", services=["charge"], limit=500,
+                                  lease_of=RetryPolicy.lease_of)) == 300
+    with store.write() as tx:
+        tx.lock_instances([("m", id) for id in ids], [(f"m/{id}#0", "one", 1) for id in ids])
+        for n, id in enumerate(ids[:-1]):
+            assert tx.remove_owned_task(f"m/{id}#0", "one", 1)
+            tx.add_task(TaskRow(f"m/{id}#1", "m", id, "i1", "charge", {"n": n}, {"lease_seconds": 5.0}), 2.0)
+            if n < 150:  # claimed where it waits (every task added before it was claimed too)
+                [claimed] = tx.claim_tasks(2.0, owner="two", services=["charge"], limit=1,
+                                           lease_of=RetryPolicy.lease_of)
+                assert (claimed.key, claimed.attempt, claimed.input) == (f"m/{id}#1", 1, {"n": n})
+            if n % 3 == 0:
+                tx.cancel_timers("m", id, None)
+        last = ids[-1]
+        with pytest.raises(RuntimeError), tx.savepoint():
+            assert tx.remove_owned_task(f"m/{last}#0", "one", 1)
+            tx.add_task(TaskRow(f"m/{last}#1", "m", last, "i1", "charge", {}, {}), 2.0)
+            tx.cancel_timers("m", last, None)
+            raise RuntimeError("the command failed")
+        assert [t.key for t in tx.tasks_of("m", last)] == [f"m/{last}#0"]
+        assert len(tx.timers_of("m", last)) == 1
+    with store.read() as tx:
+        for n, id in enumerate(ids[:-1]):
+            [task] = tx.tasks_of("m", id)
+            assert (task.key, task.input) == (f"m/{id}#1", {"n": n})
+            assert (task.status, task.attempt, task.lease_owner) == (
+                ("running", 1, "two") if n < 150 else ("pending", 0, None))
+            assert len(tx.timers_of("m", id)) == (0 if n % 3 == 0 else 1)
+        [kept] = tx.tasks_of("m", last)
+        assert (kept.key, kept.status, kept.lease_owner) == (f"m/{last}#0", "running", "one")
+    with store.write() as tx:  # the savepoint's rollback left the lease held as before it
+        tx.lock_tasks([(f"m/{last}#0", "one", 1)])
+        assert tx.remove_owned_task(f"m/{last}#0", "one", 1)
+    with store.read() as tx:
+        assert tx.tasks_of("m", last) == []
+
+
 # -- the change feed --------------------------------------------------------------------------------
 
 

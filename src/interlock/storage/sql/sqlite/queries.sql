@@ -301,8 +301,13 @@ VALUES (:key, :machine, :id, :sendid, :target, :event, :due_at);
 DELETE FROM timers WHERE machine = :machine AND id = :id AND sendid = :sendid;
 
 -- name: cancel_all_timers
--- Cancel every pending delayed send of an instance.
-DELETE FROM timers WHERE machine = :machine AND id = :id;
+-- cancel_all_timers_rows for one instance: (machine, id).
+DELETE FROM timers WHERE machine = ? AND id = ?;
+
+-- name: cancel_all_timers_rows
+-- Cancel every pending delayed send of many instances (they ended). {rows}: (machine, id) repeated;
+-- NULL rows are padding. A row-value IN over a SELECT: each instance found by the index.
+DELETE FROM timers WHERE (machine, id) IN (SELECT column1, column2 FROM (VALUES {rows}));
 
 -- name: take_due_timers
 -- Delete and return timers due at or before now, earliest first (RETURNING has no order: the caller
@@ -314,10 +319,36 @@ DELETE FROM timers WHERE seq IN (
 RETURNING seq, key, machine, id, sendid, target, event, due_at;
 
 -- name: add_task
--- An invoked service, available now.
+-- add_task_rows for one task: (key, machine, id, invokeid, service, input, policy, attempt, status,
+-- available_at, lease_owner, lease_until, created_at).
 INSERT INTO tasks (key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
-                   created_at)
-VALUES (:key, :machine, :id, :invokeid, :service, :input, :policy, 0, 'pending', :now, :now);
+                   lease_owner, lease_until, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: add_task_rows
+-- Invoked services: available now, or already claimed by the transaction that added them
+-- (task_buffer.py). {rows}: the columns of add_task repeated; NULL rows are padding.
+INSERT INTO tasks (key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+                   lease_owner, lease_until, created_at)
+SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9, column10,
+       column11, column12, column13
+FROM (VALUES {rows}) WHERE column1 IS NOT NULL;
+
+-- name: lock_tasks
+-- Of many tasks (a JSON list of keys), those running: the caller keeps the ones still leased to the
+-- attempt it names, whose removal then waits with the transaction's other writes (one writer at a time:
+-- nothing else changes them before the commit).
+SELECT key, lease_owner, attempt, machine, id, invokeid FROM tasks
+WHERE key IN (SELECT value FROM json_each(:keys)) AND status = 'running';
+
+-- name: remove_held_task
+-- remove_held_task_rows for one task: (key).
+DELETE FROM tasks WHERE key = ?;
+
+-- name: remove_held_task_rows
+-- Delivered tasks this transaction found still leased to the attempts whose results it recorded
+-- (lock_tasks). {rows}: (key) repeated; NULL rows are padding.
+DELETE FROM tasks WHERE key IN (SELECT column1 FROM (VALUES {rows}));
 
 -- name: cancel_tasks
 -- Cancel the tasks of one invoke of an instance.
