@@ -22,7 +22,6 @@ other statement on tasks and before its commit, and copies the buffer around a s
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -66,8 +65,8 @@ class TaskBuffer:
     def add(self, row: TaskRow, now: float) -> None:
         if row.key in self.waiting:
             raise StaleRowError(f"task {row.key} was added twice in one transaction")
-        task = dataclasses.replace(row, attempt=0, status="pending", available_at=now, lease_owner=None,
-                                   lease_until=None, last_error=None)
+        task = TaskRow(row.key, row.machine, row.id, row.invokeid, row.service, row.input, row.policy, 0,
+                       "pending", now)  # (the constructor: 2.2 us, replace(): 3.6)
         self.waiting[row.key] = (task, dumps(row.input), dumps(row.policy), now)
 
     def take(self) -> tuple[list[tuple[str, str, str]], list[Waiting]]:
@@ -90,8 +89,8 @@ class TaskBuffer:
             if task.status != "pending" or task.service not in services or task.available_at > now:
                 continue
             stored = loads(policy)
-            leased = dataclasses.replace(task, input=loads(input), policy=stored, attempt=task.attempt + 1,
-                                         status="running", lease_owner=owner, lease_until=now + lease_of(stored))
+            leased = TaskRow(key, task.machine, task.id, task.invokeid, task.service, loads(input), stored,
+                             task.attempt + 1, "running", task.available_at, owner, now + lease_of(stored))
             self.waiting[key] = (leased, input, policy, created)
             claimed.append(leased)
         return claimed
