@@ -330,7 +330,22 @@ class Writer:
                 fresh_work = now if fresh else None
             if fresh_work is not None:
                 new_work = fresh_work if new_work is None else min(new_work, fresh_work)
+            _flush(tx, isolate)
         return answers, new_work
+
+
+def _flush(tx: WriteTx, isolate: bool) -> None:
+    """Write the rows the batch's commands left waiting in the transaction. One the database refuses
+    belongs to one command, not to all: the batch runs again isolated, where each command's savepoint
+    writes its own rows (a lost race is retried as before; a lost transaction fails the batch)."""
+    try:
+        tx.flush()
+    except (StaleRowError, TransactionLost):
+        raise
+    except Exception as exc:
+        if isolate:
+            raise
+        raise _Failed from exc
 
 
 def _read_rows(tx: WriteTx, batch: list[tuple[Command, Sink]], cache: RowCache) -> set[tuple[str, str]]:

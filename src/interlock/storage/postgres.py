@@ -35,7 +35,7 @@ from psycopg_pool import ConnectionPool
 from interlock.errors import StorageError
 from interlock.storage.postgres_tx import PostgresTx, translate
 from interlock.storage.queries import load_queries, migrations
-from interlock.storage.store import Change
+from interlock.storage.store import READ_ONLY, Change
 
 _Q = load_queries("postgres")
 MIGRATION_LOCK = 0x1E7C_0C4B  # pg_advisory_xact_lock key: one process migrates at a time
@@ -124,8 +124,11 @@ class PostgresStore:
         with self._connection() as conn:
             try:
                 conn.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                tx = PostgresTx(conn)
                 try:
-                    yield PostgresTx(conn)
+                    yield tx
+                    if tx.waiting():  # never written (and the transaction is READ ONLY)
+                        raise StorageError(READ_ONLY)
                 except BaseException:
                     with contextlib.suppress(psycopg.Error):  # a broken connection: the pool replaces it
                         conn.execute(b"ROLLBACK")

@@ -202,6 +202,8 @@ class PostgresTx(SharedQueries):
         try:
             with self.conn.transaction():
                 yield
+                self.flush()  # what the block decided is written inside it: a row the server refuses
+                # fails this block, not the commit of every command beside it
         except BaseException as exc:
             self._history, self._index, self._updates = history, index, updates
             self._tasks.restore(tasks)
@@ -213,11 +215,15 @@ class PostgresTx(SharedQueries):
                 raise translate(exc, "releasing a savepoint") from exc
             raise
 
+    def waiting(self) -> bool:
+        """Whether writes wait in the transaction's buffers."""
+        return bool(self._inserts or self._updates or self._index or self._tasks or self._cancels
+                    or self._history)
+
     def flush(self) -> None:
         """Write the waiting instance updates, index moves, tasks, timer cancellations and history
         records (positions come after the commit: sequence_changes), in one pipeline: one round trip."""
-        if not (self._inserts or self._updates or self._index or self._tasks
-                or self._cancels or self._history):
+        if not self.waiting():
             return
         self._sent = []
         try:

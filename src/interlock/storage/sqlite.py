@@ -30,6 +30,7 @@ from interlock.storage.sqlite_pending import Pending, instance_params, write_row
 from interlock.storage.sqlite_turn import turn_for
 from interlock.storage.state_index import index_of
 from interlock.storage.store import (
+    READ_ONLY,
     Change,
     HistoryRow,
     InstanceRow,
@@ -163,7 +164,10 @@ class SQLiteStore:
         conn = self._conn()
         conn.execute("BEGIN")
         try:
-            yield SQLiteTx(conn)
+            tx = SQLiteTx(conn)
+            yield tx
+            if tx.waiting():  # never written: a read view writes nothing (PostgreSQL's is READ ONLY)
+                raise StorageError(READ_ONLY)
         finally:
             if conn.in_transaction:
                 conn.execute("COMMIT")
@@ -257,6 +261,10 @@ class SQLiteTx(SharedQueries):
     def appended_history(self) -> bool:
         return self._pending.appended
 
+    def waiting(self) -> bool:
+        """Whether writes wait in the transaction's buffers."""
+        return bool(self._pending or self._tasks or self._cancels)
+
     def flush(self) -> None:
         """Write what waits in the write-behind buffers (see sqlite_pending.py, task_buffer.py)."""
         if self._pending:
@@ -297,6 +305,8 @@ class SQLiteTx(SharedQueries):
         absent, tasks = set(self._absent), self._tasks.copy()
         try:
             yield
+            self.flush()  # what the block decided is written inside it: a row the database refuses fails
+            # this block, not the next statement's (another command's) or the commit
         except BaseException as exc:
             self._pending.clear()  # everything in it was decided inside the savepoint
             self._absent = absent

@@ -214,8 +214,15 @@ class ReadTx(Protocol):
         whose id is ``after`` (``""``: from the first; an id no key has: none)."""
 
 
+# what a read view says of a write made in it (a store may have held it back until the commit)
+READ_ONLY = "a read transaction cannot write (the write was not kept): write in store.write()"
+
+
 class WriteTx(ReadTx, Protocol):
-    """One write transaction. Every method's change commits or rolls back with the block."""
+    """One write transaction. Every method's change commits or rolls back with the block; a store may
+    keep changes waiting until a statement that must see them, the end of a savepoint or the commit
+    (``flush`` writes them now). The times a transaction is given (``now``) never go back: once a claim
+    found no more claimable tasks in the table, later claims of the transaction may skip the table."""
 
     data_version: int  # changes between two transactions when another process (connection) wrote
 

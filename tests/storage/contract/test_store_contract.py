@@ -3,13 +3,14 @@ connections race for, the change feed, history pages, listings, migrations."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from interlock.errors import ConflictError
+from interlock.errors import ConflictError, StorageError
 from interlock.runtime.retry import RetryPolicy
 from interlock.storage.queries import migrations
 from interlock.storage.store import (
@@ -451,6 +452,31 @@ def test_a_transactions_many_task_writes_and_timer_cancellations_are_each_stored
         assert tx.remove_owned_task(f"m/{last}#0", "one", 1)
     with store.read() as tx:
         assert tx.tasks_of("m", last) == []
+
+
+def test_a_write_the_database_refuses_fails_the_savepoint_that_made_it(store: Store) -> None:
+    """Writes may wait until the end of a savepoint, not later: a row the database refuses (here a task
+    whose key is taken) fails the block that wrote it, rolls back all of that block, and leaves the next
+    block (another command, in the writer's isolated runs) and the commit alone."""
+    _create(store, "a")
+    with store.write() as tx:
+        tx.add_task(TaskRow("m/a#0", "m", "a", "i0", "charge", {}, {}), 1.0)
+    with store.write() as tx:
+        with pytest.raises((sqlite3.IntegrityError, StaleRowError)), tx.savepoint():
+            tx.add_task(TaskRow("m/a#1", "m", "a", "i1", "charge", {"by": "A"}, {}), 2.0)
+            tx.add_task(TaskRow("m/a#0", "m", "a", "i0", "charge", {"by": "A"}, {}), 2.0)
+        with tx.savepoint():
+            tx.add_task(TaskRow("m/a#2", "m", "a", "i2", "charge", {"by": "B"}, {}), 2.0)
+    with store.read() as tx:
+        assert [(t.key, t.input) for t in tx.tasks_of("m", "a")] == [("m/a#0", {}), ("m/a#2", {"by": "B"})]
+
+
+def test_a_write_made_in_a_read_transaction_is_refused_not_dropped_silently(store: Store) -> None:
+    _create(store, "a")
+    with pytest.raises(StorageError, match="read transaction cannot write"), store.read() as tx:
+        tx.add_task(TaskRow("m/a#0", "m", "a", "i0", "charge", {}, {}), 1.0)  # type: ignore[attr-defined]
+    with store.read() as tx:
+        assert tx.tasks_of("m", "a") == []
 
 
 # -- the change feed --------------------------------------------------------------------------------
