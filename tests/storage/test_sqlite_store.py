@@ -372,9 +372,7 @@ def test_a_write_transaction_makes_as_many_statements_for_two_hundred_steps_as_f
     store = SQLiteStore(f"sqlite:///{tmp_path / 's.db'}")
     ids = [f"i{n}" for n in range(200)]
     with store.write() as tx:
-        for id in ids:
-            tx.insert_instance(InstanceRow("m", id, "1", "active", False, 0, 0,
-                                           {"configuration": ["m"], "context": {}}, created_at=1.0, updated_at=1.0))
+        _instances(tx, ids)
     counts = []
     for size in (3, 200):
         statements: list[str] = []
@@ -401,9 +399,8 @@ def test_a_batch_of_task_results_makes_as_many_statements_for_two_hundred_as_for
     store = SQLiteStore(f"sqlite:///{tmp_path / 't.db'}")
     ids = [f"i{n}" for n in range(203)]
     with store.write() as tx:
+        _instances(tx, ids)
         for id in ids:
-            tx.insert_instance(InstanceRow("m", id, "1", "active", False, 0, 0,
-                                           {"configuration": ["m"], "context": {}}, created_at=1.0, updated_at=1.0))
             tx.add_task(TaskRow(f"{id}/0", "m", id, "inv", "svc", {}, {"lease_seconds": 30}), 1.0)
             tx.add_timer(TimerRow(f"{id}/timer", "m", id, "send", None, {"name": "T"}, 9e9))
         assert len(tx.claim_tasks(1.0, owner="w", services=["svc"], limit=500, lease_of=lambda _: 30.0)) == 203
@@ -425,3 +422,9 @@ def test_a_batch_of_task_results_makes_as_many_statements_for_two_hundred_as_for
     with store.read() as tx:
         assert all([(t.key, t.status) for t in tx.tasks_of("m", id)] == [(f"{id}/1", "running")] for id in ids)
         assert all(tx.timers_of("m", id) == [] for id in ids)
+
+
+def _instances(tx: Any, ids: list[str]) -> None:
+    for id in ids:
+        tx.insert_instance(InstanceRow("m", id, "1", "active", False, 0, 0, {"configuration": ["m"], "context": {}},
+                                       created_at=1.0, updated_at=1.0))

@@ -597,16 +597,12 @@ class SQLiteTx(SharedQueries):
 
     def claim_tasks(self, now: float, *, owner: str, services: Sequence[str], limit: int,
                     lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]:
-        if not services or limit <= 0:
-            return []
-        claimed = self._tasks.lease_waiting(now, owner, services, limit, lease_of)
-        if len(claimed) == limit or self._tasks.is_drained(now, services):
+        claimed, more = self._tasks.claim_waiting(now, owner, services, limit, lease_of)
+        if not more:
             return claimed
         self._flush_tasks()
-        rows = self._all("claimable_tasks", {"now": now, "services": _dumps(list(services)),
-                                             "limit": limit - len(claimed)})
-        if len(claimed) + len(rows) < limit:  # the table has no more of them, as far as this transaction
-            self._tasks.drain(now, services)  # goes: a later claim here looks no further
+        rows = self._all("claimable_tasks", {"now": now, "services": _dumps(list(services)), "limit": more})
+        self._tasks.looked(now, services, more, len(rows))
         for row in rows:
             task = _task(row)
             until = now + lease_of(task.policy)

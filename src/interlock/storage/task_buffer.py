@@ -95,12 +95,21 @@ class TaskBuffer:
             claimed.append(leased)
         return claimed
 
-    def is_drained(self, now: float, services: Sequence[str]) -> bool:
-        """A claim of this transaction found no more claimable tasks of these services at this time."""
-        return now <= self.drained[0] and self.drained[1].issuperset(services)
+    def claim_waiting(self, now: float, owner: str, services: Sequence[str], limit: int,
+                      lease_of: Callable[[dict[str, Any]], float]) -> tuple[list[TaskRow], int]:
+        """A claim's first part: the new tasks it leases where they wait, and how many more to look for
+        in the table (0: none, or the table has no more of them as far as this transaction goes)."""
+        if not services or limit <= 0:
+            return [], 0
+        claimed = self.lease_waiting(now, owner, services, limit, lease_of)
+        drained = now <= self.drained[0] and self.drained[1].issuperset(services)
+        return claimed, 0 if drained else limit - len(claimed)
 
-    def drain(self, now: float, services: Sequence[str]) -> None:
-        self.drained = (now, frozenset(services))
+    def looked(self, now: float, services: Sequence[str], wanted: int, found: int) -> None:
+        """The table gave ``found`` of the ``wanted`` claimable tasks: if fewer, a later claim of this
+        transaction need not look there again."""
+        if found < wanted:
+            self.drained = (now, frozenset(services))
 
     def undrain(self) -> None:
         """A task became claimable (a retry): the next claim looks at the table again."""
