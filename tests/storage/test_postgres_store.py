@@ -408,9 +408,11 @@ def test_a_batch_reads_only_its_own_rows_when_the_tables_grew_after_its_statemen
             for table in ("instances", "instance_index", "tasks", "timers"):
                 read, entries = (a - b for a, b in zip(after[table], before[table], strict=True))
                 assert (table, read) == (table, 0), "no row read by a sequential scan"
-                # the 12 batches read fewer index entries than one pass over the grown table (a report
-                # that comes late from before the measure only adds to this)
-                assert entries < 600, f"{table}: {entries} index entries read"
+                # a plan that passed over the grown table's index read 600 entries a batch: 7,200 in the
+                # 12 batches. Read by key, they read a few dozen; but the growth's own reads (600 inserts
+                # checking their keys) can be reported late and land here: an idle backend whose report
+                # met a busy lock tries again 10 s later (seen on a loaded machine: 676 and 824)
+                assert entries < 2_000, f"{table}: {entries} index entries read"
         finally:
             store.close()
 
