@@ -107,7 +107,7 @@ _NAMESPACE: dict[str, Any] = {
 }
 
 _PREAMBLE = """\
-def evaluate(S{defaults}):
+def evaluate(S):
     S.left = _l = S.left - {cost}.0
     if _l < 0.0:
         try:
@@ -208,11 +208,11 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
         # that is not a mapping) runs the same expression without hoisting (_slow), already charged
         slow, slow_data, _ = _body(items, trees, states, constants, None, record=record, check=check, names=names)
         body = _reads(_hoisted(hoisted, fast_data) + fast)
-        code = _SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost, defaults=_defaults(body))
-        code += body
+        code = _SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost) + body
     else:
         body = _reads((_DATA if fast_data else "") + fast)
-        code = _PREAMBLE.format(cost=cost, defaults=_defaults(body)) + body
+        code = _PREAMBLE.format(cost=cost) + body
+    code = _bound(code)
     namespace.update(constants)
     try:
         exec(compile(code, f"<expression {source[:40]!r}>", "exec"), namespace)
@@ -327,17 +327,22 @@ def _reads(body: str) -> str:
     return "".join(reads) + body
 
 
-# the helpers of the inline type and size tests, bound as keyword-only default arguments of ``evaluate`` where
-# its code uses them: a local is read with LOAD_FAST, where a global is LOAD_GLOBAL (a lookup through the
-# dict's cache). Keyword-only, so that no positional argument can stand in for one (a second argument is
-# a TypeError, as it was before they were arguments at all)
+# the helpers of the inline type and size tests, bound as variables of a closure around ``evaluate`` where its
+# code uses them: a free variable is read with LOAD_DEREF (a load through the cell), where a global is
+# LOAD_GLOBAL (a lookup through the dict's cache). Not default arguments: CPython 3.11 does not specialize a
+# call to a function with keyword-only arguments (~850 instructions an event on order), and a positional
+# default could be replaced by a second argument. ``evaluate`` takes its scope and nothing else.
 _LOCAL_HELPERS = ("type", "_int", "_dict", "_str", "_list", "_len")
 
 
-def _defaults(body: str) -> str:
-    """``evaluate``'s keyword-only default arguments (after ``S``) for the helpers ``body`` names."""
-    used = [name for name in _LOCAL_HELPERS if re.search(rf"\b{name}\b", body)]
-    return ", *, " + ", ".join(f"{name}={name}" for name in used) if used else ""
+def _bound(code: str) -> str:
+    """``code`` (defining ``evaluate``) inside a closure over the helpers it names; ``evaluate`` is defined at
+    the module level of the namespace all the same."""
+    used = [name for name in _LOCAL_HELPERS if re.search(rf"\b{name}\b", code)]
+    if not used:
+        return code
+    names = ", ".join(used)
+    return f"def _bind({names}):\n{_indent(code)}    return evaluate\nevaluate = _bind({names})\n"
 
 
 def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool) -> str:
