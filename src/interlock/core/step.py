@@ -204,10 +204,9 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
                                 # its transition's guard computed it (Update.ready): the transition is targetless
                                 # and this update its only content, so nothing ran since; the guard ran on this
                                 # light run (run.light was True then and is still)
-                                ready = run.ready
-                                if isinstance(ready, Exception):  # what the update raised, raised here as it was
-                                    raise ready
-                                update = ready
+                                update = run.ready
+                                if type(update) is not dict:  # what the update raised (an exception), raised here
+                                    raise update  # type: ignore[misc]  # (isinstance here: +170 instructions an event)
                             else:
                                 evaluate = action.expr.fn  # an attribute, then a call: see the guards' above
                                 update = evaluate(run)
