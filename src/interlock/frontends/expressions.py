@@ -151,7 +151,8 @@ _VALUE = """\
 
 
 # the items test of ``x + [y]`` built inline in an assignment, when ``x`` is the list this code built and
-# found plain last time (``memo[0]``, held with a private copy of its items, ``memo[1]``) and still holds those
+# found plain last time (``<memo>l``, held with a private copy of its items, ``<memo>c``: two variables of the
+# closure around ``evaluate``, see _bound) and still holds those
 # very items (``==`` on two lists passes each pair of identical items at C speed, and fails on any other length
 # or any item changed since, say by Python code): only ``y`` is left to test. Otherwise every item is tested and
 # a plain result remembered. Two steps running this code at once can only make the memo miss (its copy then
@@ -162,13 +163,12 @@ _VALUE = """\
 # place. The memo holds the last list and its copy (at most SHORT_LIST items) for as
 # long as the chart is loaded: one list per compiled ``x + [y]``, of whichever instance ran it last.
 _APPENDED = """\
-    _m = {memo}
-    if {plain} and {operand} is _m[0] and {operand} == _m[1]:
-        _m[1].{extend}
-        _m[0] = {value}
+    if {plain} and {operand} is {memo}l and {operand} == {memo}c:
+        {memo}c.{extend}
+        {memo}l = {value}
     elif _PLAIN.issuperset(_map(type, {value})):
-        _m[1] = [*{value}]
-        _m[0] = {value}
+        {memo}c = [*{value}]
+        {memo}l = {value}
     else:
         _p = False
 """
@@ -374,7 +374,6 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
             tests = _unknown(tests, known)
             fast = _VALUE.format(target=f"{value} =", code=inline, source=source)
             if appended:
-                constants[f"_M{i}"] = [None, None]
                 extend = f"append({appended[0]})" if len(appended) == 1 else f"extend(({', '.join(appended)}))"
                 fast += _APPENDED.format(value=value, memo=f"_M{i}", operand=operand, extend=extend,
                                          plain=" and ".join(f"(type({item}) is _str or type({item}) in _PLAIN)"
@@ -454,11 +453,17 @@ _LOCAL_HELPERS = ("type", "_int", "_dict", "_str", "_list", "_len")
 
 
 def _bound(code: str) -> str:
-    """``code`` (defining ``evaluate``) inside a closure over the helpers it names; ``evaluate`` is defined at
-    the module level of the namespace all the same."""
+    """``code`` (defining ``evaluate``) inside a closure over the helpers it names and the memos of ``x + [y]``
+    it keeps (``_M0l``, ``_M0c``: ``_APPENDED``, None at first; a closure variable is read and written with one
+    instruction, where an item of a memo list took three); ``evaluate`` is defined at the module level of the
+    namespace all the same."""
     used = [name for name in _LOCAL_HELPERS if re.search(rf"\b{name}\b", code)]
-    if not used:
+    memos = sorted(set(re.findall(r"\b_M\d+[lc]\b", code)))
+    if not used and not memos:
         return code
+    if memos:
+        code = (code.replace("def evaluate(S):\n", f"def evaluate(S):\n    nonlocal {', '.join(memos)}\n", 1)
+                + "".join(f"{memo} = None\n" for memo in memos))
     names = ", ".join(used)
     return f"def _bind({names}):\n{_indent(code)}    return evaluate\nevaluate = _bind({names})\n"
 
