@@ -220,3 +220,36 @@ def test_an_assignment_error_is_the_transitions_not_the_guards() -> None:
     result = step(chart, snapshot, Event("ADD", {"price": "3", "qty": 2, "sku": "a"}))
     assert result.transitions == ()
     assert [(e["error"], "guard" in e) for e in result.errors] == [("EvaluationError", True)]
+
+
+def test_a_failing_assignment_leaves_no_step_alive_for_the_collector() -> None:
+    """The exception a fused assignment keeps for the step holds no frame: with the cyclic collector off,
+    nothing of 200 failing steps stays alive (a kept traceback held the step's run, and the step's frame
+    held the exception)."""
+    import gc
+
+    chart = load_machine("id: m\ninitial: a\ncontext: {n: 0}\nstates:\n  a:\n    on:\n"
+                         "      E: {guard: 'n < 5', actions: {assign: {n: 'n + event.x'}}}\n", format="yaml")
+    snapshot = start(chart).snapshot
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(200):
+            result = step(chart, snapshot, Event("E", {}))  # no x: the guard holds, the assignment fails
+        assert [e["error"] for e in result.errors] == ["EvaluationError"]
+        assert [o for o in gc.get_objects() if type(o) is Run] == []
+    finally:
+        gc.enable()
+
+
+def test_a_large_guard_and_assignment_are_left_apart() -> None:
+    """Fusing compiles the assignment twice more: only pairs of at most FUSE_MAX_PARTS parts are fused,
+    so a document of large ones costs no more to load than before."""
+    from interlock.frontends.expressions import FUSE_MAX_PARTS
+
+    wide = "len([" + ", ".join(["n"] * FUSE_MAX_PARTS) + "]) - " + str(FUSE_MAX_PARTS)
+    chart = load_machine("id: m\ninitial: a\ncontext: {n: 0}\nstates:\n  a:\n    on:\n"
+                         f"      SMALL: {{guard: 'n < 5', actions: {{assign: {{n: 'n + 1'}}}}}}\n"
+                         f"      LARGE: {{guard: 'n < 5', actions: {{assign: {{n: '{wide}'}}}}}}\n", format="yaml")
+    assert _updates(chart) == {"m.a:SMALL": True, "m.a:LARGE": False}
+    assert step(chart, start(chart).snapshot, Event("LARGE", {})).snapshot.context == {"n": 0}

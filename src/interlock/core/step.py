@@ -205,8 +205,11 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
                                 # and this update its only content, so nothing ran since; the guard ran on this
                                 # light run (run.light was True then and is still)
                                 update = run.ready
-                                if type(update) is not dict:  # what the update raised (an exception), raised here
-                                    raise update  # type: ignore[misc]  # (isinstance here: +170 instructions an event)
+                                if type(update) is not dict:  # what the update raised (an exception)
+                                    del run.ready  # the exception's frames hold the run: no cycle left
+                                    run.raise_error("error.execution", update)  # type: ignore[arg-type]
+                                    update = None  # type: ignore[assignment]  # nor in this frame (the traceback of its cause holds this frame)
+                                    break  # the block's only action
                             else:
                                 evaluate = action.expr.fn  # an attribute, then a call: see the guards' above
                                 update = evaluate(run)

@@ -208,13 +208,13 @@ def _apart(S):
         try:
             S.ready = _UPDATE(S)
         except _Exception as exc:
-            S.ready = exc
+            S.ready = exc.with_traceback(None)
     return _g
 def _later(S, _g):
     try:
         S.ready = _UPDATE(S)
     except _Exception as exc:
-        S.ready = exc
+        S.ready = exc.with_traceback(None)
     return _g
 """
 # the guard held ({value}): on a light run the assignment is computed now, charged as _UPDATE charges
@@ -223,9 +223,15 @@ _FUSED = """\
         return {value}
 {reads}    try:
 {update}    except _Exception as exc:
-        S.ready = exc
+        S.ready = exc.with_traceback(None)
     return {value}
 """
+
+
+# Guards and assignments larger than this together (in parts, as the expression limits count them) are
+# not fused: fusing compiles the assignment twice more, which doubled the load time of a document of
+# large ones (the uploads' worst case), for a gain that matters on small ones only.
+FUSE_MAX_PARTS = 64
 
 
 def compile_fused(guard: Expr, update: Expr, items: list[tuple[str, str]], *,
@@ -253,6 +259,8 @@ def compile_fused(guard: Expr, update: Expr, items: list[tuple[str, str]], *,
     for i, (_, text) in enumerate(items):
         trees.append(_parse(text))
         namespace[f"SOURCE{i}"] = text
+    if count + sum(n for _, n in trees) > FUSE_MAX_PARTS:
+        return None  # compiling both again costs about what the two functions cost: worth it only when small
     constants: dict[str, Any] = {}
     hoisted: dict[tuple[str, str], str] = {}
     compiler = Compiler(states, constants, hoisted)
@@ -465,7 +473,10 @@ def _bound(code: str) -> str:
         code = (code.replace("def evaluate(S):\n", f"def evaluate(S):\n    nonlocal {', '.join(memos)}\n", 1)
                 + "".join(f"{memo} = None\n" for memo in memos))
     names = ", ".join(used)
-    return f"def _bind({names}):\n{_indent(code)}    return evaluate\nevaluate = _bind({names})\n"
+    # named as a function compiled at the top level is (a chart's fingerprint records the name: a stored
+    # machine must compare equal to the same document loaded again by this version)
+    return (f"def _bind({names}):\n{_indent(code)}    return evaluate\nevaluate = _bind({names})\n"
+            "evaluate.__qualname__ = 'evaluate'\n")
 
 
 def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool, slow: str = "_slow(S)", *,
