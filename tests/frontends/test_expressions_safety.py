@@ -201,6 +201,7 @@ states:
     on:
       ADD: {actions: {assign: {items: "items + [event.sku]", n: "n + 1"}}}
       ADD2: {actions: {assign: {items: "items + [event.sku, 'x']"}}}
+      ADD3: {guard: "n >= 0", actions: {assign: {items: "items + [event.sku]", n: "n + 1"}}}  # one function
 """
 
 
@@ -216,7 +217,7 @@ def test_an_append_tests_a_list_changed_in_place_since_it_was_stored(change: Any
     steps), a later ``items + [y]`` still tests every item it stores, not only ``y`` (the compiled code
     remembers the list it found plain last time, with a private copy of its items)."""
     chart = load_machine(_APPEND, format="yaml")
-    for event in ("ADD", "ADD2"):
+    for event in ("ADD", "ADD2", "ADD3"):
         snapshot = start(chart).snapshot
         for sku in ("a", "b"):
             snapshot = step(chart, snapshot, Event(event, {"sku": sku})).snapshot

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from interlock import Interlock, load_document, machine
+from interlock import Interlock, load_document, load_machine, machine
 from interlock.errors import ConflictError
 from interlock.runtime.clock import VirtualClock
 from interlock.storage.queries import migrations, split_statements
@@ -144,3 +144,32 @@ def test_a_client_without_the_service_implementations_registers_the_same_definit
         changed["states"]["charging"]["invoke"]["src"] = "refund"
         with pytest.raises(ConflictError, match=r"changed: invocations"):
             client.register(load_document(changed, defer_services=True))
+
+
+def test_a_documents_fingerprint_is_the_one_earlier_versions_stored() -> None:
+    """A machine registered by an earlier version of Interlock is compared by its fingerprint with the same
+    document loaded by this one: how the expressions are compiled (closures, a guard and its assignment
+    compiled together) must not change it, or every process of the new version would refuse the machines
+    the database holds. The digests were computed by the version of 2026-12-06 (08449ce)."""
+    from interlock.runtime.fingerprint import fingerprint
+
+    chart = load_machine(SHOP_FINGERPRINTED, format="yaml")
+    assert fingerprint(chart) == {
+        "actions": "322b5bcf5a709696", "authorize": "4f53cda18c2baa0c", "context": "f27780e8c1a96c3f",
+        "guards": "1f5cf43c7e30de95", "invocations": "65882aac5b31bfe7", "output": "1bf9f403964c8c1b",
+        "settings": "0eba6328bd78fb89", "states": "f4b5e440f5f7f48a", "tags": "65882aac5b31bfe7",
+        "transitions": "a2cc16f64005c8f5"}
+
+
+SHOP_FINGERPRINTED = """
+id: shop
+initial: cart
+context: {items: [], total: 0, count: 0}
+states:
+  cart:
+    on:
+      ADD: {guard: "event.price > 0 and count < 5", actions: {assign: {items: "items + [event.sku]", total: "total + event.price * event.qty", count: "count + 1"}}}
+      PAY: {guard: "event.amount >= total", target: paid, actions: {assign: {paid: "event.amount"}}}
+      NOTE: {actions: {assign: {note: "len(items)"}}}
+  paid: {}
+"""

@@ -70,9 +70,15 @@ class Assign:
 
 @dataclass(frozen=True, slots=True)
 class Update:
-    """Merge the mapping ``expr`` evaluates to into the context (XState ``assign`` with a function)."""
+    """Merge the mapping ``expr`` evaluates to into the context (XState ``assign`` with a function).
+
+    ``ready``: the transition's guard computes it (a document's ``guard`` and ``assign`` compiled together,
+    :func:`~interlock.frontends.expressions.compile_fused`) when the step's light path selects the
+    transition; that path then takes the guard's result (``Run.ready``) instead of evaluating ``expr``.
+    Only on a targetless transition whose content is this update alone. Everywhere else ``expr`` runs."""
 
     expr: Expr
+    ready: bool = False
 
 
 @dataclass(frozen=True, slots=True)

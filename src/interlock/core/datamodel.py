@@ -53,6 +53,8 @@ class Scope(Budget):
     """
 
     __slots__ = ("_live", "_states", "context", "copied", "event", "name", "now", "sessionid")
+    # a scope is no step's light path (a Run's own ``light`` slot says when it is): what a fused guard reads
+    light: bool = False
 
     def __init__(self, context: dict[str, Any], live: Container[Any], states: Mapping[str, Any],
                  sessionid: str, name: str, now: float, copied: bool = False) -> None:

@@ -53,7 +53,8 @@ class Run(Scope):
 
     ``effects``, ``errors``, ``transitions`` and ``to_invoke`` are an empty tuple until the first item
     (:meth:`emit`, :meth:`raise_error`, :meth:`apply`, entering an invoking state); ``internal`` is None
-    until the first internal event (:meth:`queue`).
+    until the first internal event (:meth:`queue`). ``ready`` is unset until a fused guard sets it (the
+    update it computed, or the exception it raised; see :class:`~interlock.core.content.Update`).
     """
 
     __slots__ = (
@@ -75,6 +76,7 @@ class Run(Scope):
         "output",
         "pending",
         "reachable",
+        "ready",
         "running",
         "scoped",
         "seq",
@@ -82,6 +84,7 @@ class Run(Scope):
         "to_invoke",
         "transitions",
     )
+    ready: dict[str, Any] | Exception  # no default: unset until a fused guard sets it
 
     def __init__(self, chart: Chart, snapshot: Snapshot, config: frozenset[StateNode], now: float,
                  reachable: Reach | None, event: Event | None = None) -> None:

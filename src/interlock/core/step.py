@@ -162,6 +162,9 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
             if cond is not None:  # Run.check, inline: one call less per guard
                 run.scoped = True
                 direct = cond.direct  # a Python guard: called here, without the Expr's wrapper
+                # A document's guard fused with its transition's assignment (Update.ready) computes the assignment
+                # too when it holds on a light run (run.light now): that transition is then taken by the light
+                # block below, whose first action is that update, with nothing run in between.
                 try:
                     # fn read as an attribute, then called: cond.fn(run) would look it up as a method of the Expr
                     # (CPython 3.11 does not specialize that lookup for an instance's slot)
@@ -197,8 +200,19 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
                 try:
                     for action in block:
                         if type(action) is Update:
-                            evaluate = action.expr.fn  # an attribute, then a call: see the guards' above
-                            update = evaluate(run)
+                            if action.ready:
+                                # its transition's guard computed it (Update.ready): the transition is targetless
+                                # and this update its only content, so nothing ran since; the guard ran on this
+                                # light run (run.light was True then and is still)
+                                update = run.ready
+                                if type(update) is not dict:  # what the update raised (an exception)
+                                    del run.ready  # the exception's frames hold the run: no cycle left
+                                    run.raise_error("error.execution", update)  # type: ignore[arg-type]
+                                    update = None  # type: ignore[assignment]  # nor in this frame (the traceback of its cause holds this frame)
+                                    break  # the block's only action
+                            else:
+                                evaluate = action.expr.fn  # an attribute, then a call: see the guards' above
+                                update = evaluate(run)
                         else:
                             update = action.fn(run.context, run.event)  # type: ignore[union-attr]
                         if type(update) is dict and update:

@@ -105,6 +105,12 @@ class Transitions:
         if guard is not None:
             spec.cond = self.values.guard(guard, join(path, "guard" if "guard" in value else "cond"))
         spec.actions = self.actions.block(value.get("actions"), join(path, "actions"))
+        if not spec.targets and len(spec.actions) == 1:
+            # guard: ... and assign: {...} alone on a targetless transition: one compiled function for both
+            fused = self.values.fused(spec.cond, spec.actions[0])
+            if fused is not None:
+                spec.cond, update = fused
+                spec.actions = (update,)
         return [spec]
 
     def _after(self, node: Node) -> list[TransitionSpec]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from interlock.core.content import Update
 from interlock.core.datamodel import Expr, Scope
 from interlock.core.execute import parse_delay
 from interlock.errors import Problem
@@ -23,6 +24,7 @@ from interlock.frontends.document_stored import charged_leaving, merged_check, s
 from interlock.frontends.expressions import (
     ExpressionError,
     compile_expression,
+    compile_fused,
     compile_record,
     constant,
 )
@@ -88,6 +90,10 @@ class Values:
         self.missing: list[Problem] = []  # named guards and actions without implementations (for provide)
         self.delays = {**(named_delays or {}), **impls.delays}
         self.states: Collection[str] | None = None  # the state ids, once known: In() is checked against them
+        # guards compiled from an expression and assignments compiled as one record, by id: what fused() needs
+        # to compile the two together (the Expr is kept with it, so its id is not reused)
+        self.guards: dict[int, tuple[Expr, str]] = {}
+        self.records: dict[int, tuple[Expr, list[tuple[str, str]], Callable[[dict[str, Any], Scope], Any]]] = {}
 
     def unprovided(self, path: str, kind: str, name: str, hint: str) -> Callable[..., Any]:
         """A named guard or action without an implementation yet (XState's ``provide`` supplies it later).
@@ -133,8 +139,25 @@ class Values:
         items = [(str(k), v) for k, v in value.items()] if isinstance(value, Mapping) else []
         if not literal and len(items) == len(pairs) and all(type(v) is str for _, v in items):
             source = "{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
-            return compile_record(items, states=self.states, check=merged_check(source))
+            check = merged_check(source)
+            expr = compile_record(items, states=self.states, check=check)
+            self.records[id(expr)] = (expr, items, check)
+            return expr
         return storing(record(pairs), merged=True)
+
+    def fused(self, cond: Expr | None, update: Any) -> tuple[Expr, Update] | None:
+        """A guard expression and an assignment (``update``, a transition's only action) compiled into one
+        function (:func:`compile_fused`), when both are the compiled forms made here; else None. The caller
+        makes sure the transition is targetless (see :class:`~interlock.core.content.Update` ``ready``)."""
+        guard = self.guards.get(id(cond)) if cond is not None else None
+        if guard is None or guard[0] is not cond or type(update) is not Update:
+            return None
+        record = self.records.get(id(update.expr))
+        if record is None or record[0] is not update.expr:
+            return None
+        expr, items, check = record
+        fused = compile_fused(guard[0], expr, items, states=self.states, check=check)
+        return (fused, Update(expr, ready=True)) if fused is not None else None
 
     def mapping(self, value: Any, path: str, what: str, *, literal: bool = False,
                 leaving: bool = False) -> list[tuple[str, Expr]]:
@@ -163,7 +186,10 @@ class Values:
                                      suggest(value, list(self.impls.guards), "guards", self.problems) +
                                      f"; provide it (guards=), or to test a context value write 'context.{value}'")
                 return call_with_context(fn, value)
-            return self.expression(value, path)
+            expr = self.expression(value, path)
+            if expr is not None:
+                self.guards[id(expr)] = (expr, value)
+            return expr
         if isinstance(value, Mapping):
             return self._guard_object(value, path)
         self.error(path, f"a guard must be a name, an expression or an object, not {type(value).__name__}")

@@ -34,10 +34,17 @@ from typing import Any
 from interlock.core.datamodel import Expr, Scope, WorkLimitError
 from interlock.frontends import expressions_builtins as builtins
 from interlock.frontends import expressions_ops as ops
-from interlock.frontends.expressions_compiler import MAX_DEPTH, Compiler, ExpressionError, compact
+from interlock.frontends.expressions_compiler import (
+    MAX_DEPTH,
+    Compiler,
+    ExpressionError,
+    compact,
+    number_test,
+)
 from interlock.frontends.expressions_ops import EvaluationError
 
-__all__ = ["MAX_DEPTH", "EvaluationError", "ExpressionError", "compile_expression", "compile_record", "constant"]
+__all__ = ["MAX_DEPTH", "EvaluationError", "ExpressionError", "compile_expression", "compile_fused", "compile_record",
+           "constant"]
 
 MAX_SOURCE_LENGTH = 2_000
 MAX_NODES = 400
@@ -107,7 +114,7 @@ _NAMESPACE: dict[str, Any] = {
 }
 
 _PREAMBLE = """\
-def evaluate(S{defaults}):
+def evaluate(S):
     S.left = _l = S.left - {cost}.0
     if _l < 0.0:
         try:
@@ -144,7 +151,8 @@ _VALUE = """\
 
 
 # the items test of ``x + [y]`` built inline in an assignment, when ``x`` is the list this code built and
-# found plain last time (``memo[0]``, held with a private copy of its items, ``memo[1]``) and still holds those
+# found plain last time (``<memo>l``, held with a private copy of its items, ``<memo>c``: two variables of the
+# closure around ``evaluate``, see _bound) and still holds those
 # very items (``==`` on two lists passes each pair of identical items at C speed, and fails on any other length
 # or any item changed since, say by Python code): only ``y`` is left to test. Otherwise every item is tested and
 # a plain result remembered. Two steps running this code at once can only make the memo miss (its copy then
@@ -155,13 +163,12 @@ _VALUE = """\
 # place. The memo holds the last list and its copy (at most SHORT_LIST items) for as
 # long as the chart is loaded: one list per compiled ``x + [y]``, of whichever instance ran it last.
 _APPENDED = """\
-    _m = {memo}
-    if {plain} and {operand} is _m[0] and {operand} == _m[1]:
-        _m[1].{extend}
-        _m[0] = {value}
+    if {plain} and {operand} is {memo}l and {operand} == {memo}c:
+        {memo}c.{extend}
+        {memo}l = {value}
     elif _PLAIN.issuperset(_map(type, {value})):
-        _m[1] = [*{value}]
-        _m[0] = {value}
+        {memo}c = [*{value}]
+        {memo}l = {value}
     else:
         _p = False
 """
@@ -191,6 +198,111 @@ def compile_record(items: list[tuple[str, str]], *, states: Collection[str] | No
     return _function(items, source, states, record=True, check=check)
 
 
+# compile_fused: the guard and the assignment of one transition, as compile_expression and compile_record make
+# each (``_GUARD``, ``_UPDATE``), for when a key is missing or the data is not a mapping (then the guard's own
+# function also reads it; the assignment's, after the guard held)
+_APART = """\
+def _apart(S):
+    _g = _GUARD(S)
+    if _g and S.light:
+        try:
+            S.ready = _UPDATE(S)
+        except _Exception as exc:
+            S.ready = exc.with_traceback(None)
+    return _g
+def _later(S, _g):
+    try:
+        S.ready = _UPDATE(S)
+    except _Exception as exc:
+        S.ready = exc.with_traceback(None)
+    return _g
+"""
+# the guard held ({value}): on a light run the assignment is computed now, charged as _UPDATE charges
+_FUSED = """\
+    if not S.light:
+        return {value}
+{reads}    try:
+{update}    except _Exception as exc:
+        S.ready = exc.with_traceback(None)
+    return {value}
+"""
+
+
+# Guards and assignments larger than this together (in parts, as the expression limits count them) are
+# not fused: fusing compiles the assignment twice more, which doubled the load time of a document of
+# large ones (the uploads' worst case), for a gain that matters on small ones only.
+FUSE_MAX_PARTS = 64
+
+
+def compile_fused(guard: Expr, update: Expr, items: list[tuple[str, str]], *,
+                  states: Collection[str] | None = None,
+                  check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None = None) -> Expr | None:
+    """The guard of a transition whose content is one assignment, compiled with that assignment into one
+    function that reads and tests each context and event-data key once; None for a guard that may return
+    a shared container (a comprehension, a repetition: left to its own function).
+
+    ``guard`` is ``compile_expression(source)`` and ``update`` is ``compile_record(items, check=check)`` (the
+    same ``states``); the function returned gives what ``guard`` gives, charges and raises what it does.
+    When the guard holds on a light run (``S.light``: the step's light path, where a targetless transition's
+    content runs right after its selection with nothing in between; see :mod:`interlock.core.step`), it also
+    computes what ``update`` would give then, charging what ``update`` charges, and keeps it in ``S.ready``
+    (the value, or the exception ``update`` would raise) for the step to take instead of calling ``update``
+    (:class:`~interlock.core.content.Update` ``ready``). Elsewhere the assignment is left to ``update``.
+    """
+    source = guard.source
+    record = "{" + ", ".join(f"{name}: {expr}" for name, expr in items) + "}"
+    namespace: dict[str, Any] = {**_NAMESPACE, "GSOURCE": source, "GSOURCE0": source, "SOURCE": record,
+                                 "_check": check, "_GUARD": guard.fn, "_UPDATE": update.fn,
+                                 "_Exception": Exception}
+    gtree, count = _parse(source)
+    trees = []
+    for i, (_, text) in enumerate(items):
+        trees.append(_parse(text))
+        namespace[f"SOURCE{i}"] = text
+    if count + sum(n for _, n in trees) > FUSE_MAX_PARTS:
+        return None  # compiling both again costs about what the two functions cost: worth it only when small
+    constants: dict[str, Any] = {}
+    hoisted: dict[tuple[str, str], str] = {}
+    compiler = Compiler(states, constants, hoisted)
+    gbody = compiler.compile(gtree.body, 0)
+    if compiler.amplifies:
+        return None
+    gdata, gcost = compiler.uses_data, count + compiler.extra_cost
+    read_first = dict(hoisted)  # the guard's keys: read before it; the assignment's after it held
+
+    def then(value: str, known: Collection[str]) -> str:
+        code, udata, extra = _body(items, trees, states, constants, hoisted, record=True, check=check,
+                                   finish="S.ready =", known=known)
+        later = {key: local for key, local in hoisted.items() if key not in read_first}
+        reads = _hoisted(later, udata, f"_later(S, {value})", data_bound=gdata)
+        ucost = sum(n for _, n in trees) + extra
+        update = _indent(_PREAMBLE.format(cost=ucost).replace("def evaluate(S):\n", "") + code)
+        return _FUSED.format(value=value, reads=reads, update=update)
+
+    checked = (_VALUE.format(target="_g =", code=gbody, source="GSOURCE0")
+               + "    if not _g:\n        return _g\n" + then("_g", ()))
+    ints = compiler.on_ints(gtree.body)
+    if ints is not None and ints[1]:  # as in _body: one test of each name, then the comparisons as branches
+        plain, locals_ = ints
+        typed = " and ".join(f"type({name}) is _int" for name in locals_)
+        guarded = (f"    if {typed}:\n        if not {plain}:\n            return False\n"
+                   f"{_indent(then('True', locals_))}    else:\n{_indent(checked)}")
+    else:
+        guarded = checked
+    reads = _hoisted(read_first, gdata, "_apart(S)")
+    body = _reads(reads + _PREAMBLE.format(cost=gcost).replace("def evaluate(S):\n", "").replace("SOURCE", "GSOURCE")
+                  + guarded)
+    code = _bound(_APART + "def evaluate(S):\n" + body)
+    namespace.update(constants)
+    try:
+        exec(compile(code, f"<fused {source[:40]!r}>", "exec"), namespace)
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # as in _function (each part compiled there)
+        raise ExpressionError(f"the expression is nested too deeply to compile ({exc})",
+                              "split it into several assignments") from None
+    fn: Callable[[Scope], Any] = namespace["evaluate"]
+    return Expr(source, fn)
+
+
 def _function(items: list[tuple[str, str]], source: str, states: Collection[str] | None, *, record: bool,
               check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None = None,
               names: Collection[str] = ()) -> Expr:
@@ -208,11 +320,11 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
         # that is not a mapping) runs the same expression without hoisting (_slow), already charged
         slow, slow_data, _ = _body(items, trees, states, constants, None, record=record, check=check, names=names)
         body = _reads(_hoisted(hoisted, fast_data) + fast)
-        code = _SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost, defaults=_defaults(body))
-        code += body
+        code = _SLOW + (_DATA if slow_data else "") + slow + _PREAMBLE.format(cost=cost) + body
     else:
         body = _reads((_DATA if fast_data else "") + fast)
-        code = _PREAMBLE.format(cost=cost, defaults=_defaults(body)) + body
+        code = _PREAMBLE.format(cost=cost) + body
+    code = _bound(code)
     namespace.update(constants)
     try:
         exec(compile(code, f"<expression {source[:40]!r}>", "exec"), namespace)
@@ -226,9 +338,13 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
 def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]], states: Collection[str] | None,
           constants: dict[str, Any], hoisted: dict[tuple[str, str], str] | None, *, record: bool,
           check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None,
-          names: Collection[str] = ()) -> tuple[str, bool, int]:
+          names: Collection[str] = (), finish: str = "", known: Collection[str] = ()) -> tuple[str, bool, int]:
     """The statements computing the value (after the preamble), whether they read event data (``D``), and
-    the work they charge up front besides the node count (the same with or without hoisting)."""
+    the work they charge up front besides the node count (the same with or without hoisting).
+
+    For :func:`compile_fused`'s assignment: with ``finish`` (a statement's start, ``S.ready =``) the value is
+    given to it instead of returned; ``known`` are hoisted locals the code runs under a test of as ``int``
+    (their type tests are left out of the inline paths: they hold)."""
     uses_data, lines, extra = False, [], 0
     for i, (tree, _) in enumerate(trees):
         compiler = Compiler(states, constants, hoisted, names)
@@ -263,16 +379,16 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
             # x + [y] built inline (Compiler.short_concat) is a list of at most SHORT_LIST items: only its items
             # are left to test
             inline, tests, operand, appended = listed
+            tests = _unknown(tests, known)
             fast = _VALUE.format(target=f"{value} =", code=inline, source=source)
             if appended:
-                constants[f"_M{i}"] = [None, None]
                 extend = f"append({appended[0]})" if len(appended) == 1 else f"extend(({', '.join(appended)}))"
                 fast += _APPENDED.format(value=value, memo=f"_M{i}", operand=operand, extend=extend,
                                          plain=" and ".join(f"(type({item}) is _str or type({item}) in _PLAIN)"
                                                             for item in appended))
             else:
                 fast += f"    if not _PLAIN.issuperset(_map(type, {value})):\n        _p = False\n"
-            lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}")
+            lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}" if tests else fast)
             continue
         pure = compiler.pure.get(body)
         if pure is None:
@@ -281,14 +397,23 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
         # arithmetic on names and literals (Compiler.arithmetic): when its names are numbers its value is a
         # number, so only the number's size is left to test (and a number is no container to charge)
         inline, tests = pure
+        tests = _unknown(tests, known)
         fast = (_VALUE.format(target=f"{value} =", code=inline, source=source)
                 + f"    if not ({compact(value)} or _N_BIG < {value} < _BIG):\n        _p = False\n")
-        lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}")
+        lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}" if tests else fast)
     result = "{" + ", ".join(f"{name!r}: _v{i}" for i, (name, _) in enumerate(items)) + "}" if record else "_v0"
     if check is not None and any("_p = False" in line for line in lines):  # else every value is a literal
         lines.insert(0, "    _p = True\n")
+        if finish:
+            lines.append(f"    if not _p:\n        {finish} _check({result}, S)\n    else:\n        {finish} {result}\n")
+            return "".join(lines), uses_data, extra
         lines.append(f"    if not _p:\n        return _check({result}, S)\n")
-    return "".join(lines) + f"    return {result}\n", uses_data, extra
+    return "".join(lines) + f"    {finish or 'return'} {result}\n", uses_data, extra
+
+
+def _unknown(tests: tuple[str, ...], known: Collection[str]) -> tuple[str, ...]:
+    """``tests`` without the number tests of ``known`` locals (each known to be an ``int``: its test holds)."""
+    return tuple(t for t in tests if not any(t == number_test(name, name) for name in known))
 
 
 def _literal(node: ast.expr) -> bool:
@@ -327,30 +452,48 @@ def _reads(body: str) -> str:
     return "".join(reads) + body
 
 
-# the helpers of the inline type and size tests, bound as keyword-only default arguments of ``evaluate`` where
-# its code uses them: a local is read with LOAD_FAST, where a global is LOAD_GLOBAL (a lookup through the
-# dict's cache). Keyword-only, so that no positional argument can stand in for one (a second argument is
-# a TypeError, as it was before they were arguments at all)
+# the helpers of the inline type and size tests, bound as variables of a closure around ``evaluate`` where its
+# code uses them: a free variable is read with LOAD_DEREF (a load through the cell), where a global is
+# LOAD_GLOBAL (a lookup through the dict's cache). Not default arguments: CPython 3.11 does not specialize a
+# call to a function with keyword-only arguments (~850 instructions an event on order), and a positional
+# default could be replaced by a second argument. ``evaluate`` takes its scope and nothing else.
 _LOCAL_HELPERS = ("type", "_int", "_dict", "_str", "_list", "_len")
 
 
-def _defaults(body: str) -> str:
-    """``evaluate``'s keyword-only default arguments (after ``S``) for the helpers ``body`` names."""
-    used = [name for name in _LOCAL_HELPERS if re.search(rf"\b{name}\b", body)]
-    return ", *, " + ", ".join(f"{name}={name}" for name in used) if used else ""
+def _bound(code: str) -> str:
+    """``code`` (defining ``evaluate``) inside a closure over the helpers it names and the memos of ``x + [y]``
+    it keeps (``_M0l``, ``_M0c``: ``_APPENDED``, None at first; a closure variable is read and written with one
+    instruction, where an item of a memo list took three); ``evaluate`` is defined at the module level of the
+    namespace all the same."""
+    used = [name for name in _LOCAL_HELPERS if re.search(rf"\b{name}\b", code)]
+    memos = sorted(set(re.findall(r"\b_M\d+[lc]\b", code)))
+    if not used and not memos:
+        return code
+    if memos:
+        code = (code.replace("def evaluate(S):\n", f"def evaluate(S):\n    nonlocal {', '.join(memos)}\n", 1)
+                + "".join(f"{memo} = None\n" for memo in memos))
+    names = ", ".join(used)
+    # named as a function compiled at the top level is (a chart's fingerprint records the name: a stored
+    # machine must compare equal to the same document loaded again by this version)
+    return (f"def _bind({names}):\n{_indent(code)}    return evaluate\nevaluate = _bind({names})\n"
+            "evaluate.__qualname__ = 'evaluate'\n")
 
 
-def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool) -> str:
-    """Reading the hoisted keys into their locals; the slow path when one is missing."""
+def _hoisted(hoisted: dict[tuple[str, str], str], uses_data: bool, slow: str = "_slow(S)", *,
+             data_bound: bool = False) -> str:
+    """Reading the hoisted keys into their locals; ``return <slow>`` when one is missing. With ``data_bound``
+    the code before has bound ``D`` already (to the event's data, tested a mapping, or to an empty one)."""
     data = any(mapping == "D" for mapping, _ in hoisted)
-    lines = [] if data or not uses_data else [_DATA]
+    lines = [] if data or not uses_data or data_bound else [_DATA]
+    if not hoisted:
+        return "".join(lines)
     lines.append("    try:\n")
-    if data:  # data that is not a plain mapping (or no event: None[1] is a TypeError) takes the slow path,
+    if data and not data_bound:  # data that is not a plain mapping (or no event: None[1] is a TypeError) takes the slow path,
         # which explains it (returned from inside the try: _slow raises no KeyError or TypeError, it turns
         # every error of the expression into an EvaluationError)
-        lines.append("        if type(D := E[1]) is not _dict:\n            return _slow(S)\n")
+        lines.append(f"        if type(D := E[1]) is not _dict:\n            return {slow}\n")
     lines.extend(f"        {local} = {mapping}[{key!r}]\n" for (mapping, key), local in hoisted.items())
-    lines.append(f"    except {'_NO_EVENT' if data else '_KeyError'}:\n        return _slow(S)\n")
+    lines.append(f"    except {'_NO_EVENT' if data else '_KeyError'}:\n        return {slow}\n")
     return "".join(lines)
 
 

@@ -225,7 +225,7 @@ class Compiler:
             return slow.format(a=left, b=right)
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
-        tests = [_number_test(first, later) for first, later, source in ((first_a, a, left), (first_b, b, right))
+        tests = [number_test(first, later) for first, later, source in ((first_a, a, left), (first_b, b, right))
                  if source not in self.numbers]
         if not tests:
             return f"{slow.format(a=a, b=b)}"  # two literals: rare, let the helper check them
@@ -240,7 +240,7 @@ class Compiler:
         gives when every test holds), else ``code`` itself. ``total + price * qty`` tests three names, where
         ``code`` tests the product's operands and then the product. Remembered for an enclosing operation;
         with ``bound`` (a product) only names and literals, each within ``±bound`` (tested when it runs)."""
-        operands = [self.pure.get(x) or ((x, ()) if x in self.numbers else (x, (_number_test(x, x),))
+        operands = [self.pure.get(x) or ((x, ()) if x in self.numbers else (x, (number_test(x, x),))
                                          if x.isidentifier() else None) for x in (left, right)]
         if None in operands or (bound and (left in self.pure or right in self.pure)):
             return code
@@ -333,7 +333,7 @@ class Compiler:
         first_a, a = self.temp(left)
         first_b, b = self.temp(right)
         joiner = " and " if first_a == a and first_b == b else " & "  # as in fast()
-        code = (f"({a} {symbol} {b} if {_number_test(first_a, a)}{joiner}{_number_test(first_b, b)} "
+        code = (f"({a} {symbol} {b} if {number_test(first_a, a)}{joiner}{number_test(first_b, b)} "
                 f"and {_within(a, bound)} and {_within(b, bound)} else {slow.format(a=a, b=b)})")
         return self.arithmetic(code, left, right, symbol, bound) if symbol == "*" else code
 
@@ -517,7 +517,7 @@ class Compiler:
     _ListComp = _SetComp = _GeneratorExp = _DictComp = _comprehension
 
 
-def _number_test(first: str, later: str) -> str:
+def number_test(first: str, later: str) -> str:
     """Is the operand a plain number? ``first`` evaluates it (binding a temporary), ``later`` reads it again.
     ``int``, the usual case, is tested by identity first: cheaper than the set lookup."""
     return f"(type({first}) is _int or type({later}) in _NUM)"

@@ -79,6 +79,11 @@ def _inline_as_named(spec: InvokeSpec) -> InvokeSpec:
     return spec
 
 
+# fields of a chart's values that say where it was written or how the step runs it (``Update.ready``: the
+# guard computes the update), not what it does: a change of them is no change of the definition
+_NOT_WHAT_IT_DOES = frozenset({"path", "ready"})
+
+
 def _canon(value: Any) -> Any:
     """``value`` as JSON-ready data that is equal across processes for equal definitions."""
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -93,7 +98,7 @@ def _canon(value: Any) -> Any:
         return sorted((_canon(v) for v in value), key=repr)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: _canon(getattr(value, f.name)) for f in dataclasses.fields(value)
-                  if f.name != "path"}  # where it was written, not what it does
+                  if f.name not in _NOT_WHAT_IT_DOES}
         return [type(value).__name__, fields]
     if callable(value):
         return {"code": _code_name(value)}
