@@ -128,6 +128,43 @@ def test_an_inline_child_of_a_versioned_parent_runs(tmp_path: Path) -> None:
         assert app.get("inline_parent", "p1").context["out"] == {"doubled": 40}
 
 
+BROKEN_CHILD_PARENT = """<scxml name="lenient_parent" initial="waiting" datamodel="python">
+  <state id="waiting">
+    <invoke id="kid">
+      <content>
+        <scxml initial="w" datamodel="python">
+          <state id="w">
+            <transition event="GO" target="end"/>
+            <transition event="BROKEN" target="nowhere"/>
+          </state>
+          <final id="end"/>
+        </scxml>
+      </content>
+    </invoke>
+    <transition event="done.invoke.kid" target="finished"/>
+  </state>
+  <final id="finished"/>
+</scxml>"""
+
+
+def test_a_lenient_parent_registers_its_inline_children_leniently_and_a_strict_one_refuses_them(
+        tmp_path: Path) -> None:
+    from interlock.errors import DefinitionError
+    from interlock.frontends.scxml import load_scxml
+
+    with pytest.raises(DefinitionError, match="nowhere"):  # strict: the child's target is refused at once
+        with open_app(tmp_path / "strict.db", VirtualClock(), load_scxml(BROKEN_CHILD_PARENT)):
+            pass
+    with open_app(tmp_path / "lenient.db", VirtualClock(), load_scxml(BROKEN_CHILD_PARENT, strict=False)) as app:
+        app.create("lenient_parent", "p1")
+        child = next(name for name in _machines(tmp_path / "lenient.db") if "#inline-" in name)
+        # the broken transition fails when taken (error.execution inside the child), as in the
+        # in-memory runner; the child stays where it was and can still finish
+        assert app.send(child, "lenient_parent/p1/kid", "BROKEN").instance.state == ("w",)
+        app.send(child, "lenient_parent/p1/kid", "GO")
+        assert app.get("lenient_parent", "p1").state == ("finished",)
+
+
 def _machines(db: Path) -> list[str]:
     return [str(row[0]) for row in query_store(db, "SELECT DISTINCT machine FROM instances")]
 

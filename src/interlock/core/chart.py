@@ -118,6 +118,7 @@ class Chart:
         self.services = dict(spec.services)  # name -> Python callable; runtimes run them as tasks
         self.semantics = spec.semantics
         self.unprovided = spec.unprovided  # named guards/actions still without an implementation
+        self.lenient = spec.lenient  # built with strict=False (see ChartSpec.lenient)
         # set by the front end that can compile the chart again with more implementations (provide)
         self.provider: Callable[..., Chart] | None = None
         # set by the document front end: hook name -> its compiled webhook (frontends/webhooks.py); the

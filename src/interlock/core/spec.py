@@ -104,3 +104,6 @@ class ChartSpec:
     unprovided: tuple[Problem, ...] = ()
     # Python implementations of the services the chart invokes by name (trusted code, run by runtimes)
     services: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    # built leniently (load_scxml(strict=False), as the W3C tests expect): problems that a strict build
+    # refuses fail when reached instead; runtimes build the chart's inline children the same way
+    lenient: bool = False

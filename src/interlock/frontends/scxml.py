@@ -54,6 +54,7 @@ def load_scxml(source: str | os.PathLike[str], *, base_dir: str | os.PathLike[st
     """
     spec = parse_scxml(source, base_dir=base_dir, strict=strict)
     if not strict:
+        spec.lenient = True
         _defer_unknown_targets(spec)
     return build_chart(spec)
 

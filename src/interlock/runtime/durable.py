@@ -41,7 +41,7 @@ class DurableRuntime:
 
     def register(self, chart: Chart) -> Chart:
         self.registry.check(chart)
-        children = list(inline_children(chart.name, chart))
+        children = list(inline_children(chart.name, chart, strict=not chart.lenient))
         versions = [(chart.name, chart.version, chart), *((n, c.version, c) for n, c in children)]
         self.writer.call(Register(tuple(MachineVersion(name, version, shape_of(compiled), definition_text(compiled))
                                         for name, version, compiled in versions)))
