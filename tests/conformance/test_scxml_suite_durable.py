@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from interlock.conformance.scxml import run_case
-from tests.conformance.test_scxml_suite import CASES, HERE, SUITE, _missing_suite
+from tests.conformance.test_scxml_suite import BUDGET, CASES, HERE, SUITE, _missing_suite
 
 EXPECTED = tomllib.loads((HERE / "scxml_durable_expected_failures.toml").read_text())["expected_failures"]
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_scxml_document_on_the_durable_runtime(path: Path) -> None:
-    result = run_case(path, runtime="durable")
+    result = run_case(path, budget=BUDGET, runtime="durable")
     reason = EXPECTED.get(path.stem)
     if reason is None:
         assert result.result == "pass", f"{path.stem} ({result.group}): {result.result}: {result.detail}"
