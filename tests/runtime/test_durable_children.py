@@ -152,9 +152,9 @@ def test_a_lenient_parent_registers_its_inline_children_leniently_and_a_strict_o
     from interlock.errors import DefinitionError
     from interlock.frontends.scxml import load_scxml
 
-    with pytest.raises(DefinitionError, match="nowhere"):  # strict: the child's target is refused at once
-        with open_app(tmp_path / "strict.db", VirtualClock(), load_scxml(BROKEN_CHILD_PARENT)):
-            pass
+    strict = load_scxml(BROKEN_CHILD_PARENT)
+    with pytest.raises(DefinitionError, match="nowhere"), open_app(tmp_path / "strict.db", VirtualClock(), strict):
+        pass  # strict: the child's undeclared target is refused when the parent is registered
     with open_app(tmp_path / "lenient.db", VirtualClock(), load_scxml(BROKEN_CHILD_PARENT, strict=False)) as app:
         app.create("lenient_parent", "p1")
         child = next(name for name in _machines(tmp_path / "lenient.db") if "#inline-" in name)
