@@ -401,7 +401,7 @@ def test_a_batch_of_task_results_makes_as_many_statements_for_two_hundred_as_for
     with store.write() as tx:
         _instances(tx, ids)
         for id in ids:
-            tx.add_task(TaskRow(f"{id}/0", "m", id, "inv", "svc", {}, {"lease_seconds": 30}), 1.0)
+            tx.add_task(TaskRow(f"m/{id}#0", "m", id, "inv", "svc", {}, {"lease_seconds": 30}), 1.0)
             tx.add_timer(TimerRow(f"{id}/timer", "m", id, "send", None, {"name": "T"}, 9e9))
         assert len(tx.claim_tasks(1.0, owner="w", services=["svc"], limit=500, lease_of=lambda _: 30.0)) == 203
     counts = []
@@ -409,18 +409,18 @@ def test_a_batch_of_task_results_makes_as_many_statements_for_two_hundred_as_for
         statements: list[str] = []
         with store.write() as tx:
             tx.conn.set_trace_callback(statements.append)
-            tx.lock_instances([("m", id) for id in batch], [(f"{id}/0", "w", 1) for id in batch])
+            tx.lock_instances([("m", id) for id in batch], [(f"m/{id}#0", "w", 1) for id in batch])
             for id in batch:
-                assert tx.remove_owned_task(f"{id}/0", "w", 1)
-                tx.add_task(TaskRow(f"{id}/1", "m", id, "inv", "svc", {}, {"lease_seconds": 30}), 2.0)
+                assert tx.remove_owned_task(f"m/{id}#0", "w", 1)
+                tx.add_task(TaskRow(f"m/{id}#1", "m", id, "inv", "svc", {}, {"lease_seconds": 30}), 2.0)
                 assert [t.key for t in tx.claim_tasks(2.0, owner="w", services=["svc"], limit=1,
-                                                      lease_of=lambda _: 30.0)] == [f"{id}/1"]
+                                                      lease_of=lambda _: 30.0)] == [f"m/{id}#1"]
                 tx.cancel_timers("m", id, None)
         tx.conn.set_trace_callback(None)
         counts.append(len(statements))
     assert counts[0] == counts[1] < 10, counts
     with store.read() as tx:
-        assert all([(t.key, t.status) for t in tx.tasks_of("m", id)] == [(f"{id}/1", "running")] for id in ids)
+        assert all([(t.key, t.status) for t in tx.tasks_of("m", id)] == [(f"m/{id}#1", "running")] for id in ids)
         assert all(tx.timers_of("m", id) == [] for id in ids)
 
 

@@ -277,7 +277,9 @@ class WriteTx(ReadTx, Protocol):
         """Delete and return timers due at ``now``, earliest first (scheduling order among equals): only
         the rows this transaction deleted, so two writers never both fire one timer."""
     # tasks
-    def add_task(self, row: TaskRow, now: float) -> None: ...
+    def add_task(self, row: TaskRow, now: float) -> None:
+        """``row.key`` begins with ``'<machine>/<id>#'`` of the instance it belongs to (the invoke or send
+        effect's key, dispatch.effect_key): SQLite finds an instance's tasks as that range of keys."""
     def cancel_tasks(self, machine: str, id: str, invokeid: str | None) -> int: ...  # None: all
     def claim_tasks(self, now: float, *, owner: str, services: Sequence[str], limit: int,
                     lease_of: Callable[[dict[str, Any]], float]) -> list[TaskRow]: ...  # of task.policy

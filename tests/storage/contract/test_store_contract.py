@@ -391,6 +391,28 @@ def test_locked_tasks_are_removed_only_by_the_attempt_that_holds_them(store: Sto
         assert [(t.key, t.status) for t in tx.tasks_of("m", "a")] == [("m/a#1.1", "running"), ("m/a#1.3", "pending")]
 
 
+def test_an_instances_tasks_are_its_own_when_names_hold_the_key_separators(store: Store) -> None:
+    # task keys are '<machine>/<id>#<step>.<index>': "m"/"a#1" and "m/a"/"1" both begin with "m/a#1"-like
+    # prefixes of "m"/"a"'s, and must still be found and cancelled as their own instance's
+    ids = [("m", "a"), ("m", "a#1"), ("m/a", "1"), ("m", "a/b"), ("m", "a$")]
+    _create(store, "a", "a#1", "a/b", "a$")
+    with store.write() as tx:
+        tx.insert_instance(_row("1", "m/a"))
+        for machine, id in ids:
+            for n in range(2):
+                tx.add_task(TaskRow(f"{machine}/{id}#1.{n}", machine, id, f"i{n}", "charge", {}, {}), 1.0)
+    with store.write() as tx:
+        for machine, id in ids:
+            assert [t.key for t in tx.tasks_of(machine, id)] == [f"{machine}/{id}#1.0", f"{machine}/{id}#1.1"]
+        assert tx.cancel_tasks("m", "a", "i0") == 1
+        assert tx.cancel_tasks("m", "a#1", None) == 2
+    with store.write() as tx:
+        assert [t.key for t in tx.tasks_of("m", "a")] == ["m/a#1.1"]
+        assert tx.tasks_of("m", "a#1") == []
+        for machine, id in ids[2:]:
+            assert len(tx.tasks_of(machine, id)) == 2
+
+
 def test_a_removal_rolled_back_with_its_savepoint_leaves_the_task(store: Store) -> None:
     _create(store, "a")
     with store.write() as tx:

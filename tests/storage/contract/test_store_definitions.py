@@ -55,10 +55,10 @@ def test_an_instances_timers_tasks_and_children_are_read_for_admins(store: Store
         tx.add_timer(TimerRow("k2", "m", "a", "s2", None, {"name": "LATE"}, 20.0))
         tx.add_timer(TimerRow("k1", "m", "a", "s1", None, {"name": "SOON"}, 10.0))
         tx.add_timer(TimerRow("k3", "m", "b", "s3", None, {"name": "OTHER"}, 5.0))
-        tx.add_task(TaskRow("t1", "m", "a", "inv", "svc", {"x": 1}, RetryPolicy().to_json()), 1.0)
+        tx.add_task(TaskRow("m/a#1.0", "m", "a", "inv", "svc", {"x": 1}, RetryPolicy().to_json()), 1.0)
     with store.read() as tx:
         assert [(t.key, t.event["name"]) for t in tx.timers_of("m", "a")] == [("k1", "SOON"), ("k2", "LATE")]
         tasks = tx.tasks_of("m", "a")
-        assert [(t.key, t.service, t.input, t.status) for t in tasks] == [("t1", "svc", {"x": 1}, "pending")]
+        assert [(t.key, t.service, t.input, t.status) for t in tasks] == [("m/a#1.0", "svc", {"x": 1}, "pending")]
         assert [(c.machine, c.id) for c in tx.children("m", "a")] == [("c", "kid")]
         assert tx.timers_of("m", "zz") == [] and tx.tasks_of("m", "zz") == []

@@ -49,10 +49,12 @@ SELECT key, machine, id, sendid, target, event, due_at FROM timers
 WHERE machine = :machine AND id = :id ORDER BY due_at, seq;
 
 -- name: tasks_of
--- The tasks of an instance (pending or running), by key.
+-- The tasks of an instance (pending or running), by key. An instance's task keys begin with
+-- 'machine/id#' (see cancel_tasks); machine and id are compared too, as a name may hold '/' or '#'.
 SELECT key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
        lease_owner, lease_until, last_error
-FROM tasks WHERE machine = :machine AND id = :id ORDER BY key;
+FROM tasks WHERE key >= :machine || '/' || :id || '#' AND key < :machine || '/' || :id || '$'
+  AND machine = :machine AND id = :id ORDER BY key;
 
 -- name: get_instance
 -- One instance with its snapshot.
@@ -351,12 +353,17 @@ DELETE FROM tasks WHERE key = ?;
 DELETE FROM tasks WHERE key IN (SELECT column1 FROM (VALUES {rows}));
 
 -- name: cancel_tasks
--- Cancel the tasks of one invoke of an instance.
-DELETE FROM tasks WHERE machine = :machine AND id = :id AND invokeid = :invokeid;
+-- Cancel the tasks of one invoke of an instance. A task's key is 'machine/id#step.index' (its invoke
+-- effect's), so an instance's tasks are a range of the primary key (a separate index by instance cost
+-- an index page written per step: migration 8); machine and id are compared too, as a name may hold
+-- '/' or '#' ('$' is the character after '#').
+DELETE FROM tasks WHERE key >= :machine || '/' || :id || '#' AND key < :machine || '/' || :id || '$'
+  AND machine = :machine AND id = :id AND invokeid = :invokeid;
 
 -- name: cancel_all_tasks
--- Cancel every task of an instance.
-DELETE FROM tasks WHERE machine = :machine AND id = :id;
+-- Cancel every task of an instance (a range of keys: see cancel_tasks).
+DELETE FROM tasks WHERE key >= :machine || '/' || :id || '#' AND key < :machine || '/' || :id || '$'
+  AND machine = :machine AND id = :id;
 
 -- name: claimable_tasks
 -- Tasks of the given services (a JSON list) ready to run: pending and available, or running with an

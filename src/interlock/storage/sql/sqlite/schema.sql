@@ -141,7 +141,6 @@ CREATE TABLE tasks (
 ) WITHOUT ROWID;
 CREATE INDEX tasks_pending ON tasks (available_at) WHERE status = 'pending';
 CREATE INDEX tasks_running ON tasks (lease_until) WHERE status = 'running';
-CREATE INDEX tasks_by_invoke ON tasks (machine, id, invokeid);
 
 -- API keys (auth/keys.py): `ilk_<id>_<secret>`, kept as the sha256 digest of the whole key, never the
 -- secret; scopes a JSON list; revoked_at NULL while the key is valid.
