@@ -44,7 +44,24 @@ from interlock.storage.store import StaleRowError, Store, TaskRow, TransactionLo
 
 T = TypeVar("T")
 Command = Callable[[Unit], Any]
-Sink = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
+class _Reply:
+    """How a thread waiting in :meth:`Writer.call` hears back: a lock the writer releases once the value
+    or error is set. A concurrent ``Future`` (a condition, its waiter lock, a callback list) cost about 7 us
+    more CPU per call between the two threads and 12 us more until the caller ran again (measured: a
+    hand-off through a queue and back, 5,000 times); every workflow step makes such a call."""
+
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+Sink = _Reply | Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 Answer = tuple[Sink, Any, BaseException | None]
 _STOP = object()
 STALE_RETRIES = 20  # a transaction that keeps losing races to other writers is answered with the conflict
@@ -104,7 +121,17 @@ class Writer:
 
     def call(self, fn: Command, timeout: float | None = None) -> Any:
         """Run a command and wait for its result (``TimeoutError`` after ``timeout`` seconds)."""
-        return self.submit(fn).result(timeout)
+        reply = _Reply()
+        self._put(fn, reply)
+        if not reply.done.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
+            raise TimeoutError(f"no answer from the writer within {timeout} s")
+        error = reply.error
+        if error is None:
+            return reply.value
+        try:
+            raise error
+        finally:  # the error's traceback holds this frame: no cycle back to the error (as Future.result)
+            del error, reply
 
     def refuse_inside_a_step(self) -> None:
         """``StorageError`` when called on the writer thread: a guard or action calling the app would
@@ -377,7 +404,10 @@ def _answer(answers: list[Answer]) -> None:
     loops: dict[asyncio.AbstractEventLoop, list[Answer]] = {}
     for answer in answers:
         sink, value, error = answer
-        if isinstance(sink, Future):
+        if isinstance(sink, _Reply):
+            sink.value, sink.error = value, error
+            sink.done.release()
+        elif isinstance(sink, Future):
             if error is not None:
                 sink.set_exception(error)
             else:
