@@ -202,3 +202,27 @@ def test_an_async_send_that_outlasts_its_timeout_raises_timeout_and_is_still_app
         asyncio.run(main())
         assert busy.result(5) is True
         assert app.get("order", "o1").context["seen"] == [1, 2]  # the send that timed out was applied
+
+
+def test_a_send_that_outlasts_its_timeout_raises_timeout_and_is_still_applied(tmp_path: Path) -> None:
+    held = threading.Event()
+    with open_app(tmp_path / "t.db", VirtualClock(), order_chart()) as app:
+        app.create("order", "o1")
+        busy = app.runtime.writer.submit(lambda unit: held.wait(10))  # the writer is busy until released
+        with pytest.raises(TimeoutError):
+            app.send("order", "o1", {"type": "NOTE", "i": 1}, timeout=0.05)
+        held.set()
+        assert app.send("order", "o1", {"type": "NOTE", "i": 2}, timeout=None).step == 2
+        assert busy.result(5) is True
+        assert app.get("order", "o1").context["seen"] == [1, 2]  # the send that timed out was applied
+
+
+def test_a_failing_command_raises_its_own_error_in_the_caller(tmp_path: Path) -> None:
+    def refuse(unit: object) -> None:
+        raise LookupError("refused by the command")
+
+    with open_app(tmp_path / "t.db", VirtualClock(), order_chart()) as app:
+        with pytest.raises(LookupError, match="refused by the command"):
+            app.runtime.writer.call(refuse)
+        app.create("order", "o1")  # the writer goes on
+        assert app.get("order", "o1").status == "active"
