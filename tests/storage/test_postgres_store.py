@@ -239,9 +239,9 @@ def test_a_lease_that_never_ends_is_stored_as_postgresql_reads_infinity() -> Non
         store = PostgresStore(url)
         try:
             with store.write() as tx:
-                tx.add_task(TaskRow("k", "m", "x", "inv", "svc", {}, {"lease_seconds": 30}), now=1.0)
+                tx.add_task(TaskRow("m/x#k", "m", "x", "inv", "svc", {}, {"lease_seconds": 30}), now=1.0)
                 claimed = tx.claim_tasks(2.0, owner="w", services=["svc"], limit=1, lease_of=lambda _: math.inf)
-                assert [t.key for t in claimed] == ["k"]
+                assert [t.key for t in claimed] == ["m/x#k"]
             with store.read() as tx:
                 assert [(t.lease_until, t.status) for t in tx.tasks_of("m", "x")] == [(math.inf, "running")]
         finally:
@@ -264,18 +264,18 @@ def test_a_transactions_updates_and_removals_of_many_rows_each_hit_their_row() -
                                                    {"configuration": ["m"], "context": {}}))
                     tx.set_index("m", id, ["m", "s1"], ["t"], before=((), ()))
                     tx.add_timer(TimerRow(f"{id}/timer", "m", id, "send", None, {"name": "T"}, 9e9))
-                    tx.add_task(TaskRow(f"{id}/task", "m", id, "inv", "svc", {}, {"lease_seconds": 30}), now=1.0)
+                    tx.add_task(TaskRow(f"m/{id}#task", "m", id, "inv", "svc", {}, {"lease_seconds": 30}), now=1.0)
                 tx.claim_tasks(1.0, owner="w", services=["svc"], limit=10, lease_of=lambda _: 30.0)
             with store.write() as tx:
                 rows = tx.lock_instances([("m", id) for id in ids]).rows
-                tx.lock_tasks([(f"{id}/task", "w", 1) for id in ids[:4]])
+                tx.lock_tasks([(f"m/{id}#task", "w", 1) for id in ids[:4]])
                 for row in rows[:4]:
                     row.step, row.snapshot_json = 1, None
                     row.snapshot = {"configuration": ["m"], "context": {"s": odd}}
                     tx.update_instance(row)
                     tx.set_index("m", row.id, ["m", "s2"], ["t"], before=(["m", "s1"], ["t"]))
                     tx.cancel_timers("m", row.id, None)
-                    assert tx.remove_owned_task(f"{row.id}/task", "w", 1)
+                    assert tx.remove_owned_task(f"m/{row.id}#task", "w", 1)
                 rows[0].status = "done"
                 tx.update_instance(rows[0])  # twice in the transaction: written once, with its last values
             with store.read() as tx:
@@ -286,7 +286,7 @@ def test_a_transactions_updates_and_removals_of_many_rows_each_hit_their_row() -
                     assert (found.step, found.revision) == ((1, 2 if i == 0 else 1) if moved else (0, 0))
                     assert found.status == ("done" if i == 0 else "active")
                     assert found.snapshot["context"] == ({"s": odd} if moved else {})
-                    assert [t.key for t in tx.tasks_of("m", id)] == ([] if moved else [f"{id}/task"])
+                    assert [t.key for t in tx.tasks_of("m", id)] == ([] if moved else [f"m/{id}#task"])
                     assert len(tx.timers_of("m", id)) == (0 if moved else 1)
                 assert [r.id for r in tx.list_instances("m", state="s2")] == sorted(ids[:4])
                 assert [r.id for r in tx.list_instances("m", state="s1")] == sorted(ids[4:])
@@ -368,15 +368,15 @@ def test_a_batch_reads_only_its_own_rows_when_the_tables_grew_after_its_statemen
         with store.write() as tx:
             rows = tx.lock_instances([("m", id) for id in ids]).rows
             assert len(rows) == len(ids)
-            tx.lock_tasks([(f"{id}/{n - 1}", "w", 1) for id in ids])
+            tx.lock_tasks([(f"m/{id}#{n - 1}", "w", 1) for id in ids])
             for row in rows:
                 row.step += 1
                 tx.update_instance(row)
                 tx.set_index("m", row.id, ["m", f"s{n + 1}"], [], before=(["m", f"s{n}"], []))
                 tx.cancel_timers("m", row.id, None)
                 if n > 0:
-                    assert tx.remove_owned_task(f"{row.id}/{n - 1}", "w", 1)
-                tx.add_task(TaskRow(f"{row.id}/{n}", "m", row.id, "inv", "svc", {}, {}), now=1.0)
+                    assert tx.remove_owned_task(f"m/{row.id}#{n - 1}", "w", 1)
+                tx.add_task(TaskRow(f"m/{row.id}#{n}", "m", row.id, "inv", "svc", {}, {}), now=1.0)
             assert len(tx.claim_tasks(1.0, owner="w", services=["svc"], limit=len(ids) * 2,
                                       lease_of=lambda _: 60.0)) == len(ids)
 
@@ -394,7 +394,7 @@ def test_a_batch_reads_only_its_own_rows_when_the_tables_grew_after_its_statemen
                 for i in range(600):
                     tx.insert_instance(InstanceRow("m", f"b{i}", "1", "active", False, 0, 0, machine_rows))
                     tx.set_index("m", f"b{i}", ["m", "s0"], [], before=((), ()))
-                    tx.add_task(TaskRow(f"b{i}/t", "m", f"b{i}", "inv", "svc", {}, {}), now=1e12)  # not yet due
+                    tx.add_task(TaskRow(f"m/b{i}#t", "m", f"b{i}", "inv", "svc", {}, {}), now=1e12)  # not yet due
             time.sleep(1.5)  # an idle backend reports its counts within a second
             before = _table_reads(url)
             for n in range(12, 24):  # on the same connections: the plans made on a page

@@ -34,6 +34,14 @@ def test_the_migrations_reproduce_schema_sql(tmp_path: Path) -> None:
     assert store.schema_version() == migrations("sqlite")[-1][0]
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_every_migration_file_has_a_number_of_its_own(engine: str) -> None:
+    folder = Path(__file__).parents[2] / f"src/interlock/storage/sql/{engine}/migrations"
+    numbers = sorted(int(path.name.split("_", 1)[0]) for path in folder.glob("*.sql"))
+    assert len(numbers) == len(set(numbers)), f"two {engine} migrations share a number: {numbers}"
+    assert [version for version, _ in migrations(engine)] == numbers
+
+
 def test_reopening_does_not_migrate_again_and_newer_schemas_are_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'v.db'}"
     SQLiteStore(url).close()
@@ -196,21 +204,21 @@ def test_a_claim_takes_free_or_expired_tasks_only(tmp_path: Path) -> None:
     store = SQLiteStore(f"sqlite:///{tmp_path / 't.db'}")
     with store.write() as tx:
         tx.insert_instance(_row("a"))
-        tx.add_task(TaskRow("k1", "m", "a", "inv", "svc", {}, {"lease": 10}), now=0.0)
-        tx.add_task(TaskRow("k2", "m", "a", "inv", "other", {}, {"lease": 10}), now=0.0)
+        tx.add_task(TaskRow("m/a#k1", "m", "a", "inv", "svc", {}, {"lease": 10}), now=0.0)
+        tx.add_task(TaskRow("m/a#k2", "m", "a", "inv", "other", {}, {"lease": 10}), now=0.0)
     with store.write() as tx:
         [task] = tx.claim_tasks(1.0, owner="w1", services=["svc"], limit=10, lease_of=LEASE)
-        assert (task.key, task.attempt, task.lease_until) == ("k1", 1, 11.0)
+        assert (task.key, task.attempt, task.lease_until) == ("m/a#k1", 1, 11.0)
         assert tx.claim_tasks(5.0, owner="w2", services=["svc"], limit=10, lease_of=LEASE) == []
         [again] = tx.claim_tasks(11.0, owner="w2", services=["svc"], limit=10, lease_of=LEASE)
         assert (again.attempt, again.lease_owner) == (2, "w2")
-        assert tx.owned_task("k1", "w1", 1) is None  # w1's late result is stale
-        assert not tx.extend_lease("k1", "w1", 1, 99.0)
-        assert tx.extend_lease("k1", "w2", 2, 99.0)
-        assert not tx.remove_owned_task("k1", "w1", 1)  # a stale result removes nothing
-        assert tx.owned_task("k1", "w2", 2) is not None
-        assert tx.remove_owned_task("k1", "w2", 2)
-        assert tx.owned_task("k1", "w2", 2) is None
+        assert tx.owned_task("m/a#k1", "w1", 1) is None  # w1's late result is stale
+        assert not tx.extend_lease("m/a#k1", "w1", 1, 99.0)
+        assert tx.extend_lease("m/a#k1", "w2", 2, 99.0)
+        assert not tx.remove_owned_task("m/a#k1", "w1", 1)  # a stale result removes nothing
+        assert tx.owned_task("m/a#k1", "w2", 2) is not None
+        assert tx.remove_owned_task("m/a#k1", "w2", 2)
+        assert tx.owned_task("m/a#k1", "w2", 2) is None
 
 
 def _index_rows(path: Path) -> set[tuple[str, str, str]]:

@@ -48,13 +48,20 @@ def _close(queries: dict[str, str], name: str | None, lines: list[str]) -> None:
 
 
 def migrations(engine: str) -> list[tuple[int, str]]:
-    """``(version, sql)`` of every ``sql/<engine>/migrations/NNNN_*.sql``, in version order."""
+    """``(version, sql)`` of every ``sql/<engine>/migrations/NNNN_*.sql``, in version order.
+
+    Two files with one number would be a schema that means two things (a database would get the first
+    and be marked as having both): refused, so that two branches adding a migration meet here."""
     folder = resources.files("interlock.storage").joinpath(f"sql/{engine}/migrations")
-    found = []
+    found: dict[int, tuple[str, str]] = {}
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.read_text()))
-    return sorted(found)
+            version = int(entry.name.split("_", 1)[0])
+            if version in found:
+                raise RuntimeError(f"two {engine} migrations are numbered {version}: {found[version][0]} and "
+                                   f"{entry.name}; renumber the newer one")
+            found[version] = (entry.name, entry.read_text())
+    return [(version, found[version][1]) for version in sorted(found)]
 
 
 def split_statements(script: str) -> list[str]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from interlock.errors import StorageError
 from interlock.storage.codec import dumps
 from interlock.storage.sqlite_errors import stored_json as loads
 from interlock.storage.store import StaleRowError, TaskRow
@@ -63,6 +64,9 @@ class TaskBuffer:
     # -- new tasks --------------------------------------------------------------------------------------
 
     def add(self, row: TaskRow, now: float) -> None:
+        if not row.key.startswith(f"{row.machine}/{row.id}#"):  # the store contract (Store.add_task)
+            raise StorageError(f"task key {row.key!r} does not begin with {row.machine}/{row.id}# (its "
+                               "instance's machine and id): build it with dispatch.effect_key")
         if row.key in self.waiting:
             raise StaleRowError(f"task {row.key} was added twice in one transaction")
         task = TaskRow(row.key, row.machine, row.id, row.invokeid, row.service, row.input, row.policy, 0,

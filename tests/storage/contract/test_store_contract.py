@@ -413,6 +413,16 @@ def test_an_instances_tasks_are_its_own_when_names_hold_the_key_separators(store
             assert len(tx.tasks_of(machine, id)) == 2
 
 
+def test_a_task_whose_key_is_not_its_instances_is_refused(store: Store) -> None:
+    # SQLite finds an instance's tasks as a range of keys: one outside it could never be cancelled
+    _create(store, "a")
+    for key in ("legacy-key-1", "m/b#1.0", "m/a1.0", "n/a#1.0"):
+        with pytest.raises(StorageError, match="does not begin with m/a#"), store.write() as tx:
+            tx.add_task(TaskRow(key, "m", "a", "i0", "charge", {}, {}), 1.0)
+    with store.write() as tx:
+        assert tx.tasks_of("m", "a") == []
+
+
 def test_a_removal_rolled_back_with_its_savepoint_leaves_the_task(store: Store) -> None:
     _create(store, "a")
     with store.write() as tx:

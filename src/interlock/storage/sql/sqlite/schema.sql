@@ -1,4 +1,4 @@
--- The current schema (version 5). The migrations must reproduce it exactly; a test checks.
+-- The current schema (version 8). The migrations must reproduce it exactly; a test checks.
 
 CREATE TABLE interlock_meta (
     key   TEXT PRIMARY KEY,

@@ -3,4 +3,4 @@
 -- lost it at its removal: on a workflow's every step one more b-tree page written per commit
 -- (7.6 -> 6.6 pages a commit at one workflow in flight).
 
-DROP INDEX tasks_by_invoke;
+DROP INDEX IF EXISTS tasks_by_invoke;
