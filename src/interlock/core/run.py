@@ -89,7 +89,7 @@ class Run(Scope):
     # Made empty (``Run()``) and set up by begin() or, on the step's light path, inline. object's own __init__
     # makes ``Run()`` a plain allocation: Scope's __init__ would run Python code, and ``object.__new__(Run)``
     # goes through tuple-packing tp_new_wrapper (~300 instructions more a step, measured with callgrind).
-    __init__ = object.__init__  # type: ignore[assignment]
+    __init__ = object.__init__
 
     def begin(self, chart: Chart, snapshot: Snapshot, config: frozenset[StateNode], now: float,
               reachable: Reach | None, event: Event | None = None) -> Run:

@@ -98,7 +98,7 @@ def start(chart: Chart, *, sessionid: str = "", data: dict[str, Any] | None = No
             f"{chart.key}: named guards and actions without implementations; give them with "
             "interlock.provide(chart, guards=..., actions=...) before running it")
     empty = Snapshot((), {}, {}, {}, (), (), 0, "active", None, sessionid, chart.key)
-    run = Run().begin(chart, empty, config_of(chart, ()), now, reachable)
+    run: Run = Run().begin(chart, empty, config_of(chart, ()), now, reachable)
     run.scope().writable()
     run.bind_data(chart.root, data)
     if chart.binding == "early":
@@ -115,30 +115,31 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
          reachable: Reach | None = None) -> StepResult:
     """Process one external event as a complete macrostep."""
     ev = event if type(event) is Event else as_event(event)
-    if snapshot.status != "active":
+    # one unpacking reads the snapshot's fields faster than its NamedTuple attributes one by one: three of
+    # them (status, configuration, invocations) cost about what it costs, and every path needs them
+    configuration, before, history, invocations, sends, bound, seq, status, output, sessionid, key = snapshot
+    if status != "active":
         return _new_tuple(StepResult, (snapshot, (), (), ()))
-    name, sendid, configuration = ev.name, ev.sendid, snapshot.configuration
+    name, sendid = ev.name, ev.sendid
     routes = chart.routes.get(configuration)
     found = routes.get(name) if routes is not None else None
     if found is None:
         found = route(chart, configuration, name)
-    elif found.static is not None and sendid is None and not snapshot.invocations:
+    elif found.static is not None and sendid is None and not invocations:
         # This (configuration, event name) was seen before and evaluated no expression, ran no action and
         # produced no effect: its outcome is a pure function of the two. Reuse it.
         ids, taken = found.static
         if ids is not configuration:
-            snapshot = _new_tuple(Snapshot, (ids, *snapshot[1:]))
+            snapshot = _new_tuple(Snapshot, (ids, before, history, invocations, sends, bound, seq, status, output,
+                                             sessionid, key))
         return _new_tuple(StepResult, (snapshot, (), taken, ()))
-    # one unpacking reads the snapshot's fields faster than its NamedTuple attributes one by one (after the
-    # memo's path, which needs three of them)
-    _, before, history, invocations, sends, bound, seq, _, _, sessionid, key = snapshot
     config = found.config
     # The light path: no timer to settle and no invocation to finalize or forward. Its run has only what
     # guards and updates read (Run.begin_light); the first error, or a plan that is not light, makes it a
     # whole run (Run.begin_rest) and the step goes on as usual from there.
     if found.light and sendid is None and not invocations:
         # Run.begin_light, inline: a call less per step (keep the two alike)
-        run = Run()
+        run: Run = Run()
         run.context = before
         run.copied = False
         run.event = ev
@@ -195,13 +196,14 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
         enabled = select(chart, config, name, run.check, run.history)
     if enabled:
         if plan is None:
-            plan = found.plans.get(enabled)
-            if plan is None:
-                plan = plan_microstep(chart, config, enabled, run.history if not run.light else history)
-                if not plan.uses_history and len(found.plans) < _MAX_PLANS:
-                    found.plans[enabled] = plan
-            if chain is not None and found.plans.get(enabled) is plan:  # remembered: by its transition too
-                found.alone[enabled[0]] = (enabled, plan)
+            memo = found.plans.get(enabled)
+            if memo is None:
+                memo = plan_microstep(chart, config, enabled, run.history if not run.light else history)
+                if not memo.uses_history and len(found.plans) < _MAX_PLANS:
+                    found.plans[enabled] = memo
+                    if chain is not None:  # by its transition too (Route.alone)
+                        found.alone[enabled[0]] = (enabled, memo)
+            plan = memo
         # the first microstep of a light plan (no state content, no history, content that only updates the
         # context) on a run that may be light, with run_block's usual case inline: two or three calls less
         if run.light and plan.light:
@@ -289,7 +291,7 @@ def stop(chart: Chart, snapshot: Snapshot, *, now: float = 0.0,
     """
     if snapshot.status != "active":
         return _new_tuple(StepResult, (snapshot, (), (), ()))
-    run = Run().begin(chart, snapshot, config_of(chart, snapshot.configuration), now, reachable)
+    run: Run = Run().begin(chart, snapshot, config_of(chart, snapshot.configuration), now, reachable)
     run.exit_all()
     result = run.finish(StepResult)
     return result._replace(snapshot=result.snapshot._replace(status="stopped"))
