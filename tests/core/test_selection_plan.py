@@ -71,5 +71,5 @@ def test_plans_and_routes_for_many_event_names_stay_bounded() -> None:
         snapshot = step(chart, snapshot, f"unknown.{i}").snapshot
     # ~3 entries per unknown name (its plan, the candidates of two states): unbounded, this would be ~150,000
     assert len(chart.memo) <= MEMO_LIMIT + 10
-    assert len(chart.routes) <= MAX_ROUTES  # one route per (configuration, event name): bounded as well
+    assert chart.route_count <= MAX_ROUTES  # one route per (configuration, event name): bounded as well
     assert step(chart, snapshot, "GO").snapshot.configuration[-1] == "c.t"

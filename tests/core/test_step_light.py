@@ -90,3 +90,23 @@ def test_a_failing_guard_on_the_light_path_is_reported_and_selects_nothing() -> 
     assert [t.events for t in result.transitions] == [("error.execution",)]  # INC selected nothing
     assert [(e["event"], e["guard"]) for e in result.errors] == [("error.execution", "count < limit and event.by > 0")]
     assert result.snapshot.context["failures"] == 1
+
+
+def test_the_charts_remembered_routes_and_plans_change_no_step() -> None:
+    # the same steps on a chart that keeps its memo tables (routes, plans, a chain's plan by its transition:
+    # found again from the second visit on) and on one whose tables are emptied before every step
+    warm_chart = load_document(_document(eventless=False), actions={"boom": _boom})
+    cold_chart = load_document(_document(eventless=False), actions={"boom": _boom})
+    warm, cold = start(warm_chart).snapshot, start(cold_chart).snapshot
+    for _ in range(3):
+        for event in EVENTS:
+            cold_chart.routes.clear()
+            cold_chart.route_count = 0
+            cold_chart.memo.clear()
+            kept, fresh = step(warm_chart, warm, event), step(cold_chart, cold, event)
+            assert _comparable(kept) == _comparable(fresh)
+            warm, cold = kept.snapshot, fresh.snapshot
+    routes = [found for names in warm_chart.routes.values() for found in names.values()]
+    assert warm_chart.route_count == len(routes)
+    assert any(found.alone for found in routes)  # the chain's plans were found by their transition
+    assert all(len(found.alone) <= len(found.plans) for found in routes)

@@ -139,8 +139,10 @@ class Chart:
         self.memo: dict[Any, Any] = {}
         self.configs: dict[tuple[str, ...], frozenset[StateNode]] = {}
         self.config_ids: dict[frozenset[StateNode], tuple[str, ...]] = {}
-        # (configuration ids, event name) -> interlock.core.step.Route
-        self.routes: dict[tuple[tuple[str, ...], str], Any] = {}
+        # configuration ids -> event name -> interlock.core.step.Route (two dicts rather than one keyed by the
+        # pair: no key tuple is built and hashed per step); route_count is how many routes they hold
+        self.routes: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.route_count = 0
 
     @property
     def key(self) -> str:

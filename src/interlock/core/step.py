@@ -27,7 +27,6 @@ MAX_ROUTES = 50_000  # (configuration, event name) pairs remembered per chart (e
 _MAX_PLANS = 64  # microstep plans remembered per route (one per set of transitions it selected)
 # tuple.__new__ skips NamedTuple's argument handling; used on the hot path only
 _new_tuple = tuple.__new__
-_new_object = object.__new__
 
 
 class StepResult(NamedTuple):
@@ -51,12 +50,14 @@ class Route:
     - ``static``: the outcome, when a step from this pair evaluated no expression, ran no action and
       produced no effect (a pure function of the pair: later steps reuse it);
     - ``plans``: the first microstep's plan per set of selected transitions, when it depends on no history;
+      ``alone``: for a ``chain``'s transition, the same as ``((transition,), plan)`` (looked up by the
+      transition itself: no tuple is made and hashed per step);
     - ``light``: whether a step may take the light path (a ``chain`` under rules that keep the
       configuration in entry order, and a chart with no eventless transitions and no datamodel that
       changes values in place).
     """
 
-    __slots__ = ("chain", "config", "light", "plans", "selection", "static")
+    __slots__ = ("alone", "chain", "config", "light", "plans", "selection", "static")
 
     def __init__(self, chart: Chart, config: frozenset[StateNode], selection: SelectionPlan | None) -> None:
         self.config = config
@@ -67,17 +68,24 @@ class Route:
                       and not chart.deep_copy_context)
         self.static: tuple[tuple[str, ...], tuple[Transition, ...]] | None = None
         self.plans: dict[tuple[Transition, ...], Plan] = {}
+        self.alone: dict[Transition, tuple[tuple[Transition, ...], Plan]] = {}
 
 
 def route(chart: Chart, configuration: tuple[str, ...], name: str) -> Route:
     """The chart's :class:`Route` for a snapshot's configuration and an event name, made on first use."""
-    found: Route | None = chart.routes.get((configuration, name))
+    routes = chart.routes.get(configuration)
+    found: Route | None = routes.get(name) if routes is not None else None
     if found is None:
         config = config_of(chart, configuration)
         selection = planned_selection(chart, config, name) if chart.rules.tree_selection else None
-        if len(chart.routes) >= MAX_ROUTES:
+        if chart.route_count >= MAX_ROUTES:
             chart.routes.clear()
-        found = chart.routes[(configuration, name)] = Route(chart, config, selection)
+            chart.route_count = 0
+            routes = None
+        if routes is None:
+            routes = chart.routes[configuration] = {}
+        found = routes[name] = Route(chart, config, selection)
+        chart.route_count += 1
     return found
 
 
@@ -90,7 +98,7 @@ def start(chart: Chart, *, sessionid: str = "", data: dict[str, Any] | None = No
             f"{chart.key}: named guards and actions without implementations; give them with "
             "interlock.provide(chart, guards=..., actions=...) before running it")
     empty = Snapshot((), {}, {}, {}, (), (), 0, "active", None, sessionid, chart.key)
-    run = Run(chart, empty, config_of(chart, ()), now, reachable)
+    run: Run = Run().begin(chart, empty, config_of(chart, ()), now, reachable)
     run.scope().writable()
     run.bind_data(chart.root, data)
     if chart.binding == "early":
@@ -107,29 +115,31 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
          reachable: Reach | None = None) -> StepResult:
     """Process one external event as a complete macrostep."""
     ev = event if type(event) is Event else as_event(event)
-    if snapshot.status != "active":
+    # one unpacking reads the snapshot's fields faster than its NamedTuple attributes one by one: three of
+    # them (status, configuration, invocations) cost about what it costs, and every path needs them
+    configuration, before, history, invocations, sends, bound, seq, status, output, sessionid, key = snapshot
+    if status != "active":
         return _new_tuple(StepResult, (snapshot, (), (), ()))
-    name, sendid, configuration = ev.name, ev.sendid, snapshot.configuration
-    found = chart.routes.get((configuration, name))
+    name, sendid = ev.name, ev.sendid
+    routes = chart.routes.get(configuration)
+    found = routes.get(name) if routes is not None else None
     if found is None:
         found = route(chart, configuration, name)
-    elif found.static is not None and sendid is None and not snapshot.invocations:
+    elif found.static is not None and sendid is None and not invocations:
         # This (configuration, event name) was seen before and evaluated no expression, ran no action and
         # produced no effect: its outcome is a pure function of the two. Reuse it.
         ids, taken = found.static
         if ids is not configuration:
-            snapshot = _new_tuple(Snapshot, (ids, *snapshot[1:]))
+            snapshot = _new_tuple(Snapshot, (ids, before, history, invocations, sends, bound, seq, status, output,
+                                             sessionid, key))
         return _new_tuple(StepResult, (snapshot, (), taken, ()))
-    # one unpacking reads the snapshot's fields faster than its NamedTuple attributes one by one (after the
-    # memo's path, which needs three of them)
-    _, before, history, invocations, sends, bound, seq, _, _, sessionid, key = snapshot
     config = found.config
     # The light path: no timer to settle and no invocation to finalize or forward. Its run has only what
     # guards and updates read (Run.begin_light); the first error, or a plan that is not light, makes it a
     # whole run (Run.begin_rest) and the step goes on as usual from there.
     if found.light and sendid is None and not invocations:
         # Run.begin_light, inline: a call less per step (keep the two alike)
-        run = _new_object(Run)
+        run: Run = Run()
         run.context = before
         run.copied = False
         run.event = ev
@@ -146,7 +156,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
         run.order = configuration
         run.light = True
     else:
-        run = _new_object(Run).begin(chart, snapshot, config, now, reachable, ev)
+        run = Run().begin(chart, snapshot, config, now, reachable, ev)
         if (sendid is not None and sendid in sends
                 and ev.origin == f"#_scxml_{sessionid}"):  # only our own timer settles our pending id
             pending = list(sends)
@@ -155,6 +165,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
         if invocations:
             run.finalize_and_forward(ev)
     chain = found.chain
+    plan: Plan | None = None
     if chain is not None:  # select_along's common case, inline: the first candidate whose guard holds
         enabled: tuple[Transition, ...] = ()
         for t in chain:
@@ -173,18 +184,26 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
                 except Exception as exc:  # a guard may fail in any way; the spec turns it into an event
                     run.raise_error("error.execution", exc, guard=cond.source)
                     continue
-            enabled = (t,)
+            known = found.alone.get(t)
+            if known is None:
+                enabled = (t,)
+            else:
+                enabled, plan = known
             break
     elif found.selection is not None:
         enabled = select_planned(chart, config, found.selection, run.check, run.history)
     else:
         enabled = select(chart, config, name, run.check, run.history)
     if enabled:
-        plan = found.plans.get(enabled)
         if plan is None:
-            plan = plan_microstep(chart, config, enabled, run.history if not run.light else history)
-            if not plan.uses_history and len(found.plans) < _MAX_PLANS:
-                found.plans[enabled] = plan
+            memo = found.plans.get(enabled)
+            if memo is None:
+                memo = plan_microstep(chart, config, enabled, run.history if not run.light else history)
+                if not memo.uses_history and len(found.plans) < _MAX_PLANS:
+                    found.plans[enabled] = memo
+                    if chain is not None:  # by its transition too (Route.alone)
+                        found.alone[enabled[0]] = (enabled, memo)
+            plan = memo
         # the first microstep of a light plan (no state content, no history, content that only updates the
         # context) on a run that may be light, with run_block's usual case inline: two or three calls less
         if run.light and plan.light:
@@ -272,7 +291,7 @@ def stop(chart: Chart, snapshot: Snapshot, *, now: float = 0.0,
     """
     if snapshot.status != "active":
         return _new_tuple(StepResult, (snapshot, (), (), ()))
-    run = Run(chart, snapshot, config_of(chart, snapshot.configuration), now, reachable)
+    run: Run = Run().begin(chart, snapshot, config_of(chart, snapshot.configuration), now, reachable)
     run.exit_all()
     result = run.finish(StepResult)
     return result._replace(snapshot=result.snapshot._replace(status="stopped"))
