@@ -73,3 +73,22 @@ def test_plans_and_routes_for_many_event_names_stay_bounded() -> None:
     assert len(chart.memo) <= MEMO_LIMIT + 10
     assert chart.route_count <= MAX_ROUTES  # one route per (configuration, event name): bounded as well
     assert step(chart, snapshot, "GO").snapshot.configuration[-1] == "c.t"
+
+
+def test_the_configurations_remembered_in_their_entry_orders_stay_bounded() -> None:
+    # a snapshot lists its configuration in entry order: 8 regions toggled in random orders give far more
+    # orders than MAX_CONFIGS (up to 8! of each configuration), every one of them a legitimate snapshot
+    import random
+
+    from interlock.core.run import MAX_CONFIGS
+
+    regions = {f"r{i}": {"initial": "a", "states": {"a": {"on": {f"T{i}": "b"}}, "b": {"on": {f"T{i}": "a"}}}}
+               for i in range(8)}
+    chart = machine({"id": "m", "type": "parallel", "states": regions})
+    snapshot = start(chart).snapshot
+    orders, rng = set(), random.Random(7)
+    while len(orders) <= MAX_CONFIGS + 100:
+        snapshot = step(chart, snapshot, f"T{rng.randrange(8)}").snapshot
+        orders.add(snapshot.configuration)
+        assert len(chart.configs) <= MAX_CONFIGS
+    assert len(snapshot.configuration) == 17  # the machine and one state of each region, entered once

@@ -140,7 +140,8 @@ class Chart:
         self.configs: dict[tuple[str, ...], frozenset[StateNode]] = {}
         self.config_ids: dict[frozenset[StateNode], tuple[str, ...]] = {}
         # configuration ids -> event name -> interlock.core.step.Route (two dicts rather than one keyed by the
-        # pair: no key tuple is built and hashed per step); route_count is how many routes they hold
+        # pair: no key tuple is built and hashed per step); route_count is about how many routes they hold
+        # (threads that clear the table and add to it at once can miss a few)
         self.routes: dict[tuple[str, ...], dict[str, Any]] = {}
         self.route_count = 0
 

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from interlock.core.step import StepResult
 
 MAX_MACROSTEP_WORK = 100_000
+# configurations in their snapshots' orders remembered per chart (a chart of n parallel regions has up
+# to n! orders of each configuration)
+MAX_CONFIGS = 10_000
 _MAX_REORDERED = 64  # entry orders remembered per plan (one configuration has few)
 # tuple.__new__ skips NamedTuple's argument handling; used on the hot path only
 _new_tuple = tuple.__new__
@@ -44,6 +47,8 @@ def config_of(chart: Chart, ids: tuple[str, ...]) -> frozenset[StateNode]:
     """The state nodes of a snapshot's configuration, memoized per chart."""
     config = chart.configs.get(ids)
     if config is None:
+        if len(chart.configs) >= MAX_CONFIGS:  # keyed by entry order: parallel regions make many orders
+            chart.configs.clear()
         config = chart.configs[ids] = frozenset(chart.states[i] for i in ids)
     return config
 

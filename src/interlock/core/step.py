@@ -81,11 +81,12 @@ def route(chart: Chart, configuration: tuple[str, ...], name: str) -> Route:
         if chart.route_count >= MAX_ROUTES:
             chart.routes.clear()
             chart.route_count = 0
-            routes = None
-        if routes is None:
-            routes = chart.routes[configuration] = {}
-        found = routes[name] = Route(chart, config, selection)
-        chart.route_count += 1
+        # setdefault: threads stepping one chart never drop each other's routes (a lost one would be
+        # made again, and counted twice)
+        made = Route(chart, config, selection)
+        found = chart.routes.setdefault(configuration, {}).setdefault(name, made)
+        if found is made:
+            chart.route_count += 1
     return found
 
 
