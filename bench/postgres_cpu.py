@@ -3,10 +3,10 @@
 Wall-clock workflows/s moves 2x with a shared machine's load; the CPU a workflow costs does not (much).
 This runs Interlock's closed loop (bench/durable_workflow.py) over a scratch database for a fixed time
 and reads, before and after, the user+system time of this process (Interlock, its bench drivers and
-the watcher, which are charged to Interlock as in the workflow bench) and of the PostgreSQL backends
+``Interlock.wait``, all charged to Interlock as in the workflow bench) and of the PostgreSQL backends
 connected to the scratch database (from /proc: same host only), then divides by the workflows done.
 With ``--statements``, also the server's own counts per workflow: commits (every transaction of the
-database: the writer's, the NOTIFYs, the watcher's reads), rows written (pg_stat_database), and WAL
+database: the writer's, the NOTIFYs, the waiters' reads), rows written (pg_stat_database), and WAL
 (pg_stat_wal: the whole server's, so other databases' work shows in it too).
 
 ``python -m bench.postgres_cpu --in-flight 32 --seconds 4 --runs 3``
@@ -18,7 +18,6 @@ import argparse
 import os
 import statistics
 import sys
-import threading
 import time
 from typing import Any
 
@@ -59,18 +58,16 @@ def one_run(server: str, in_flight: int, seconds: float, statements: bool) -> di
     with scratch_database(server) as name, psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
         target = f"{server}/{name}"
         app = workflow_side.app_for(target)
-        finished = workflow_side.Finished(app, target)
         try:
             for i in range(50):  # warm-up: connections, statements, the worker's threads
-                finished.expect(f"warm-{i}").clear()
                 app.create("workflow", f"warm-{i}")
-            workflow_side.closed_loop(app, finished, "warm", in_flight, 1.0)
+            workflow_side.closed_loop(app, "warm", in_flight, 1.0)
             pids = backends(admin, name)
             admin.execute("SELECT pg_stat_clear_snapshot()")
             before_counts = server_counters(admin, name) if statements else {}
             before_pg = {pid: cpu_seconds(pid) for pid in pids}
             before_us = cpu_seconds("self")
-            done = count_done(app, finished, in_flight, seconds)
+            _, _, done = workflow_side.closed_loop(app, "cpu", in_flight, seconds)
             ours = cpu_seconds("self") - before_us
             theirs = sum(cpu_seconds(pid) - t for pid, t in before_pg.items())
             late = set(backends(admin, name)) - set(pids)
@@ -83,29 +80,8 @@ def one_run(server: str, in_flight: int, seconds: float, statements: bool) -> di
                 for key, value in after_counts.items():
                     out[key] = (value - before_counts[key]) / done
         finally:
-            finished.close()
             app.close()
     return out
-
-
-def count_done(app: Any, finished: Any, in_flight: int, seconds: float, label: str = "cpu") -> int:
-    """Workflows a closed loop of ``seconds`` ran (each driver waits for its last before it ends); its
-    instances' names start with ``label``."""
-    counted: list[int] = []
-    original = finished.expect
-    lock = threading.Lock()
-
-    def expect(instance_id: str) -> threading.Event:
-        with lock:
-            counted.append(1)
-        return original(instance_id)
-
-    finished.expect = expect
-    try:
-        workflow_side.closed_loop(app, finished, label, in_flight, seconds)
-    finally:
-        finished.expect = original
-    return len(counted)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,7 @@ psycopg has no statement hook and ``pg_stat_statements`` needs a server restart,
 wraps psycopg's cursor methods in this process for the duration of a block. Every ``execute`` is one
 statement and one round trip; an ``executemany`` is as many statements as rows but one round trip
 (psycopg pipelines it); either is no round trip when sent inside a pipeline the caller opened, whose
-``sync`` is the round trip (counted when the pipeline block is left); ``BEGIN``/``COMMIT`` (and ``SAVEPOINT``/``RELEASE``) are two of each per transaction block. Connections listed in ``ignore`` (a benchmark's own watcher) are not counted.
+``sync`` is the round trip (counted when the pipeline block is left); ``BEGIN``/``COMMIT`` (and ``SAVEPOINT``/``RELEASE``) are two of each per transaction block. Connections listed in ``ignore`` are not counted.
 """
 
 from __future__ import annotations
@@ -84,20 +84,13 @@ def per_workflow(url: str, count: int = 50) -> Tally:
     from bench import durable_workflow as workflow_side
 
     app = workflow_side.app_for(url)
-    finished = workflow_side.Finished(app, url)
     try:
         for i in range(5):  # warm-up: the pool's connections, the worker's threads
-            done = finished.expect(f"warm-{i}")
-            app.create("workflow", f"warm-{i}")
-            done.wait()
-        with counting() as tally:
-            tally.ignore.add(id(finished.db))
+            workflow_side.one(app, f"warm-{i}")
+        with counting() as tally:  # Interlock.wait's reads of the instance included
             for i in range(count):
-                done = finished.expect(f"w-{i}")
-                app.create("workflow", f"w-{i}")
-                done.wait()
+                workflow_side.one(app, f"w-{i}")
     finally:
-        finished.close()
         app.close()
     return tally
 

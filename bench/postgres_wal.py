@@ -25,7 +25,6 @@ import psycopg
 
 from bench import durable_workflow as workflow_side
 from bench.postgres import SERVER
-from bench.postgres_cpu import count_done
 from bench.postgres_scratch import scratch_database
 
 WALDUMP = "/usr/lib/postgresql/15/bin/pg_waldump"
@@ -45,9 +44,8 @@ def one_run(server: str, in_flight: int, seconds: float, waldump_path: str, wal_
     with scratch_database(server) as name, psycopg.connect(f"{server}/{name}", autocommit=True) as db:
         target = f"{server}/{name}"
         app = workflow_side.app_for(target)
-        finished = workflow_side.Finished(app, target)
         try:
-            workflow_side.closed_loop(app, finished, "warm", in_flight, 1.0)
+            workflow_side.closed_loop(app, "warm", in_flight, 1.0)
             oid = str(db.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()[0])
             tables = {str(node): rel for node, rel in db.execute(
                 "SELECT pg_relation_filenode(c.oid), c.relname FROM pg_class c "
@@ -57,12 +55,11 @@ def one_run(server: str, in_flight: int, seconds: float, waldump_path: str, wal_
             # recycled by a checkpoint (another database's DROP DATABASE makes one) before pg_waldump reads
             db.execute("SELECT pg_create_physical_replication_slot(%s, true, true)", (f"bench_wal_{os.getpid()}",))
             start = db.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
-            done = count_done(app, finished, in_flight, seconds, label="wal")
+            _, _, done = workflow_side.closed_loop(app, "wal", in_flight, seconds)
             end = db.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
             while db.execute("SELECT pg_current_wal_flush_lsn() < %s", (end,)).fetchone()[0]:
                 time.sleep(0.05)  # the WAL writer flushes within 200 ms; pg_waldump reads the files
         finally:
-            finished.close()
             app.close()
         lines = waldump(waldump_path, wal_dir, str(start), str(end))  # the slot still holds the files
     db_records = 0

@@ -12,10 +12,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from interlock.auth.policy import Access, Refusal, caller_of
@@ -25,11 +27,19 @@ from interlock.core.events import Event
 from interlock.core.execute import BASICHTTP_PROCESSOR
 from interlock.errors import EventRejectedError, NotFoundError
 from interlock.runtime import writes
-from interlock.runtime.arguments import check_id, check_limit, check_step, check_text, unencodable
+from interlock.runtime.arguments import (
+    check_id,
+    check_limit,
+    check_step,
+    check_text,
+    check_timeout,
+    unencodable,
+)
 from interlock.runtime.basichttp import HTTPSends
 from interlock.runtime.clock import Clock
 from interlock.runtime.durable import DurableRuntime
 from interlock.runtime.model import (
+    Captured,
     HistoryEntry,
     Instance,
     Page,
@@ -156,6 +166,75 @@ class Interlock:
         if row is None:
             raise self._missing(machine, instance_id)
         instance = instance_of(row, self.runtime.leaves(row))
+        self.check_read(instance, caller)
+        return instance
+
+    def wait(self, machine: str, instance_id: str, *, timeout: float | None = None,
+             poll: float | None = None, caller: Principal | None = None) -> Instance:
+        """Block until the instance has ended (status ``done``, with its ``output``, or ``cancelled``) and
+        return it as it ended; at once if it has. ``TimeoutError`` after ``timeout`` seconds (None: no
+        limit); :class:`NotFoundError` if there is no such instance, :class:`ForbiddenError` if the read
+        rule refuses ``caller`` (checked on every read). An instance ended in this process wakes its
+        waiters as its step commits; one ended by another process sharing the database is seen by reading
+        it again every ``poll`` seconds (None: the app's ``poll``). Not from inside a step (it would wait
+        for itself)."""
+        _check_names(machine, instance_id)
+        return self._until_ended(machine, instance_id, timeout, poll, caller,
+                                 lambda: self.get(machine, instance_id, caller=caller))
+
+    def execute(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
+                version: str | None = None, timeout: float | None = None, poll: float | None = None,
+                caller: Principal | None = None) -> Instance:
+        """:meth:`create` an instance, then :meth:`wait` until it ends (a workflow run to its result, as
+        Step Functions' StartSyncExecution or Temporal's ``execute_workflow``); ``timeout`` covers both.
+        Cheaper than the two calls: the instance is watched before it is created, so no read is needed to
+        learn whether it ended before the wait began. ``TimeoutError`` leaves the instance running."""
+        _check_names(machine, instance_id)
+
+        def create() -> Instance:
+            return self.create(machine, instance_id, input=input, version=version, timeout=timeout,
+                               caller=caller)
+
+        return self._until_ended(machine, instance_id, timeout, poll, caller, create)
+
+    def _until_ended(self, machine: str, instance_id: str, timeout: float | None, poll: float | None,
+                     caller: Principal | None, first: Callable[[], Instance]) -> Instance:
+        """Watch the instance, learn where it stands from ``first()``, then wait for its end."""
+        check_timeout(timeout)
+        every = self.runtime.worker.poll if poll is None else _check_poll(poll)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        key = (machine, instance_id)
+        woke = threading.Event()
+        ends: list[Captured | None] = []
+
+        def wake(captured: Captured | None) -> None:  # on the writer's thread, after its commit
+            ends.append(captured)
+            woke.set()
+
+        endings = self.runtime.writer.endings
+        endings.watch(key, wake)  # before the first look: an end committed after it wakes us
+        try:
+            instance = first()
+            while instance.status == "active":
+                left = every if deadline is None else deadline - time.monotonic()
+                if left <= 0:
+                    raise _not_ended(instance, timeout)
+                woke.wait(min(left, every))
+                woke.clear()
+                instance = self._ended(ends, caller) or self.get(machine, instance_id, caller=caller)
+            return instance
+        finally:
+            endings.unwatch(key, wake)
+
+    def _ended(self, ends: list[Captured | None], caller: Principal | None) -> Instance | None:
+        """The instance as the writer's commit that ended it left it; None if woken by nothing (the poll),
+        or by an end a rolled-back savepoint undid: then read it."""
+        captured = ends[-1] if ends else None
+        ends.clear()
+        if captured is None:
+            return None
+        instance = instance_from(captured, self.runtime.leaves_of(captured.machine, captured.version,
+                                                                  captured.snapshot["configuration"]))
         self.check_read(instance, caller)
         return instance
 
@@ -499,6 +578,56 @@ class AsyncInterlock:
     async def get(self, machine: str, instance_id: str, *, caller: Principal | None = None) -> Instance:
         return await asyncio.to_thread(self.app.get, machine, instance_id, caller=caller)
 
+    async def wait(self, machine: str, instance_id: str, *, timeout: float | None = None,
+                   poll: float | None = None, caller: Principal | None = None) -> Instance:
+        """:meth:`Interlock.wait`, without holding a thread while it waits."""
+        _check_names(machine, instance_id)
+        return await self._until_ended(machine, instance_id, timeout, poll, caller,
+                                       lambda: self.get(machine, instance_id, caller=caller))
+
+    async def execute(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
+                      version: str | None = None, timeout: float | None = None, poll: float | None = None,
+                      caller: Principal | None = None) -> Instance:
+        """:meth:`Interlock.execute`: create an instance and wait for its end."""
+        _check_names(machine, instance_id)
+
+        async def create() -> Instance:
+            return await self.create(machine, instance_id, input=input, version=version, timeout=timeout,
+                                     caller=caller)
+
+        return await self._until_ended(machine, instance_id, timeout, poll, caller, create)
+
+    async def _until_ended(self, machine: str, instance_id: str, timeout: float | None, poll: float | None,
+                           caller: Principal | None, first: Callable[[], Awaitable[Instance]]) -> Instance:
+        app = self.app
+        check_timeout(timeout)
+        every = app.runtime.worker.poll if poll is None else _check_poll(poll)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        key = (machine, instance_id)
+        woke = asyncio.Event()
+        ends: list[Captured | None] = []
+
+        def wake(captured: Captured | None) -> None:  # on the writer's thread, after its commit
+            ends.append(captured)
+            loop.call_soon_threadsafe(woke.set)
+
+        endings = app.runtime.writer.endings
+        endings.watch(key, wake)
+        try:
+            instance = await first()
+            while instance.status == "active":
+                left = every if deadline is None else deadline - loop.time()
+                if left <= 0:
+                    raise _not_ended(instance, timeout)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woke.wait(), min(left, every))
+                woke.clear()
+                instance = app._ended(ends, caller) or await self.get(machine, instance_id, caller=caller)
+            return instance
+        finally:
+            endings.unwatch(key, wake)
+
     async def history(self, machine: str, instance_id: str, *, after: int = -1,
                       limit: int = 100, caller: Principal | None = None) -> Page[HistoryEntry]:
         return await asyncio.to_thread(self.app.history, machine, instance_id, after=after, limit=limit,
@@ -519,6 +648,18 @@ def _expire(future: asyncio.Future[Any]) -> None:
     answering a future that is done)."""
     if not future.done():
         future.set_exception(TimeoutError())
+
+
+def _not_ended(instance: Instance, timeout: float | None) -> TimeoutError:
+    return TimeoutError(f"instance {instance.machine}/{instance.id} has not ended after {timeout} s (state "
+                        f"{list(instance.state)}); it runs on")
+
+
+def _check_poll(poll: Any) -> float:
+    every = check_timeout(poll)
+    if every is None or every <= 0:
+        raise ValueError(f"poll must be a positive number of seconds, not {poll!r}")
+    return every
 
 
 def _check_names(machine: str, instance_id: str) -> None:

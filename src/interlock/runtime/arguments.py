@@ -65,3 +65,14 @@ def check_limit(value: Any) -> int:
     if not 1 <= value <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {value}")
     return value
+
+
+def check_timeout(value: Any) -> float | None:
+    """Seconds to wait: None (no limit) or a finite number >= 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"timeout must be a number of seconds or None, not {type(value).__name__} ({value!r})")
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"timeout must be a finite number of seconds >= 0 (or None: no limit), not {value}")
+    return float(value)

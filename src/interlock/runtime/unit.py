@@ -66,11 +66,12 @@ class Unit:
     (otherwise a failure raises :class:`Isolate` and the writer runs the batch again isolated).
     """
 
-    __slots__ = ("budget", "cache", "children", "isolate", "journal", "new_tasks", "new_work", "now", "outcomes",
-                 "pending", "registry", "tx", "watchdog")
+    __slots__ = ("budget", "cache", "children", "ended", "isolate", "journal", "new_tasks", "new_work", "now",
+                 "outcomes", "pending", "registry", "tx", "watchdog")
 
     def __init__(self, tx: WriteTx, registry: Registry, now: float, *, budget: int = 1000,
-                 cache: RowCache | None = None, isolate: bool = True, watchdog: Watchdog | None = None) -> None:
+                 cache: RowCache | None = None, isolate: bool = True, watchdog: Watchdog | None = None,
+                 ended: set[Key] | None = None) -> None:
         self.tx = tx
         self.registry = registry
         self.now = now
@@ -85,6 +86,8 @@ class Unit:
         # [children started by the current step, child starts in progress]: bounds one step's children
         self.children = [0, 0]
         self.watchdog = watchdog or _UNLIMITED  # runs each step under the wall-clock limit
+        # rows saved with an ended status (done, cancelled): the writer wakes their waiters (endings.py)
+        self.ended = ended if ended is not None else set()
 
     def row(self, machine: str, id: str) -> InstanceRow | None:
         key = (machine, id)
@@ -117,6 +120,8 @@ class Unit:
     def save(self, row: InstanceRow) -> None:
         row.updated_at = self.now
         self.tx.update_instance(row)
+        if row.status != "active":
+            self.ended.add((row.machine, row.id))
         if self.journal is not None:
             self.journal.add((row.machine, row.id))
 

@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 
 from interlock.errors import StorageError
 from interlock.runtime.clock import Clock
+from interlock.runtime.endings import Endings
 from interlock.runtime.registry import Registry
 from interlock.runtime.unit import Isolate, RowCache, Unit
 from interlock.runtime.watchdog import DEFAULT_STEP_TIME_LIMIT, Watchdog
@@ -97,6 +98,8 @@ class Writer:
         self.max_batch = max_batch
         self.on_commit = on_commit
         self.cache = RowCache()
+        self.endings = Endings()  # who waits for an instance to end (Interlock.wait)
+        self._ended: set[tuple[str, str]] = set()  # instances the transaction being run ended
         self.watchdog = Watchdog(step_time_limit)  # aborts a step that runs too long (watchdog.py)
         self._data_version: int | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -258,6 +261,9 @@ class Writer:
             assert self.claimer is not None
             self.claimer.run_claimed(claimed)
         self._reply(answers)
+        if self._ended:
+            self.endings.ended(self._ended, self.cache.rows)
+            self._ended.clear()
         if self.on_commit is not None:
             self.on_commit(new_work)
         return retry
@@ -316,6 +322,8 @@ class Writer:
         fresh: set[str] = set()  # tasks created by the batch and not claimed yet
         cache = self.cache
         retry.clear()
+        ended = self._ended
+        ended.clear()  # what an attempt that did not commit noted
         with self.store.write() as tx:
             if tx.data_version != self._data_version:  # another connection wrote: rows may be stale
                 cache.clear()
@@ -327,7 +335,8 @@ class Writer:
                 if held and (key := getattr(fn, "instance_key", None)) in held:
                     retry.append(((fn, sink), StaleRowError(f"another writer held instance {key[0]}/{key[1]}")))
                     continue
-                unit = Unit(tx, self.registry, now, cache=cache, isolate=isolate, watchdog=self.watchdog)
+                unit = Unit(tx, self.registry, now, cache=cache, isolate=isolate, watchdog=self.watchdog,
+                            ended=ended)
                 if isolate:
                     try:
                         with tx.savepoint():
