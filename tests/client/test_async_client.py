@@ -28,3 +28,18 @@ def test_the_async_client_drives_an_instance(server: Server) -> None:
                 await client.get("door", "nope")
 
     asyncio.run(scenario())
+
+
+def test_the_async_client_waits_for_an_end(server: Server) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(server.url) as client:
+            await client.create("door", "d1")
+            waiting = asyncio.ensure_future(client.wait("door", "d1", timeout=20))
+            await client.send("door", "d1", "OPEN")
+            await client.cancel("door", "d1")
+            assert (await asyncio.wait_for(waiting, 25)).status == "cancelled"
+            await client.create("door", "d2")
+            with pytest.raises(TimeoutError, match="door/d2 has not ended"):
+                await client.wait("door", "d2", timeout=0.2)
+
+    asyncio.run(scenario())

@@ -147,3 +147,22 @@ def test_bad_arguments_are_refused_before_sending() -> None:
             client.get("door", "")
         with pytest.raises(ValueError, match="'type'"):
             client.send("door", "d1", {"data": 1})
+
+
+def test_wait_long_polls_until_the_instance_ends(server: Server) -> None:
+    import threading
+
+    with Client(server.url) as client:
+        client.create("door", "d1")
+        with pytest.raises(TimeoutError, match=r"door/d1 has not ended after 0.3 s \(state \['door.closed'\]\)"):
+            client.wait("door", "d1", timeout=0.3)
+        got: list[RemoteInstance] = []
+        waiter = threading.Thread(target=lambda: got.append(client.wait("door", "d1", timeout=20)))
+        waiter.start()
+        client.send("door", "d1", "OPEN")
+        client.send("door", "d1", "LOCK")
+        waiter.join(25)
+        assert [(i.status, i.state, i.done) for i in got] == [("done", ("door.locked",), True)]
+        assert client.wait("door", "d1").step == 2  # ended: at once
+        with pytest.raises(NotFoundError):
+            client.wait("door", "nope", timeout=1)

@@ -119,3 +119,28 @@ def test_health_names_the_version_and_the_schema(server: Server, store_url: str)
     health = server.client.get("/v1/health").json()
     assert health == {"status": "ok", "version": interlock.__version__,
                       "schema": migrations(engine)[-1][0], "live_subscribers": 0}
+
+
+def test_a_read_can_wait_for_the_instance_to_end(server: Server) -> None:
+    """``?wait=ended`` is a long poll: answered when the instance ends (here by events sent meanwhile)
+    or after ``?timeout=`` seconds with the instance as it is then."""
+    import threading
+
+    c = server.client
+    assert c.post("/v1/machines/door/instances", json={"name": "d1"}).status_code == 201
+    early = c.get("/v1/machines/door/instances/d1", params={"wait": "ended", "timeout": "0.2"})
+    assert early.status_code == 200 and early.json()["status"] == "active"
+    got: list[dict] = []
+    reader = threading.Thread(target=lambda: got.append(c.get(
+        "/v1/machines/door/instances/d1", params={"wait": "ended", "timeout": 20}).json()))
+    reader.start()
+    c.post("/v1/machines/door/instances/d1/events", json={"type": "OPEN"})
+    c.post("/v1/machines/door/instances/d1/events", json={"type": "LOCK"})
+    reader.join(25)
+    assert [(b["status"], b["state"], b["done"]) for b in got] == [("done", ["door.locked"], True)]
+    for params in ({"wait": "soon"}, {"wait": "ended", "timeout": "-1"}, {"wait": "ended", "timeout": "x"},
+                   {"wait": "ended", "timeout": "nan"}, {"wait": "ended", "timeout": "31"}):
+        bad = c.get("/v1/machines/door/instances/d1", params=params)
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "request.malformed", params
+    missing = c.get("/v1/machines/door/instances/nope", params={"wait": "ended", "timeout": 1})
+    assert missing.status_code == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -97,6 +98,19 @@ class AsyncClient:
 
     async def get(self, machine: str, name: str) -> RemoteInstance:
         return await self.call(calls.get_instance(machine, name))
+
+    async def wait(self, machine: str, name: str, *, timeout: float | None = None) -> RemoteInstance:
+        """The instance once it has ended (``done``, with its output, or ``cancelled``), by long polls of
+        ``GET .../instances/{name}?wait=ended``; ``TimeoutError`` after ``timeout`` seconds (None: none)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            instance = await self.call(calls.wait_instance(machine, name, calls.wait_slice(left, self._http.timeout.read)))
+            if instance.status != "active":
+                return instance
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"instance {machine}/{name} has not ended after {timeout} s "
+                                   f"(state {list(instance.state)})")
 
     async def list(self, machine: str, *, state: str | None = None, tag: str | None = None, status: str | None = None,
              cursor: Any = None, limit: int | None = None) -> Page[RemoteInstance]:

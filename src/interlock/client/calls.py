@@ -103,6 +103,22 @@ def get_instance(machine: str, name: str) -> Call[models.RemoteInstance]:
     return Call("GET", _instance_path(machine, name), models.instance_of, idempotent=True)
 
 
+WAIT_SLICE = 25  # seconds one long poll of wait_instance asks for (under the server's 30 s send timeout)
+
+
+def wait_instance(machine: str, name: str, seconds: float) -> Call[models.RemoteInstance]:
+    """The instance once it has ended, or after ``seconds`` (a long poll; its ``status`` says which)."""
+    return Call("GET", _instance_path(machine, name), models.instance_of,
+                params={"wait": "ended", "timeout": seconds}, idempotent=True)
+
+
+def wait_slice(left: float | None, read_timeout: float | None) -> float:
+    """Seconds the next long poll asks for, with ``left`` seconds left in all (None: no limit), ending
+    well within the client's own read timeout."""
+    most = WAIT_SLICE if read_timeout is None else max(0.1, min(WAIT_SLICE, read_timeout * 0.8))
+    return most if left is None else round(max(0.0, min(most, left)), 3)
+
+
 def list_instances(machine: str, *, state: str | None = None, tag: str | None = None, status: str | None = None,
                    cursor: Any = None, limit: int | None = None) -> Call[Page[models.RemoteInstance]]:
     params = _params(state=state, tag=tag, status=status, cursor=cursor, limit=limit)

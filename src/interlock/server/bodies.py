@@ -5,6 +5,7 @@ Bodies are bounded before they are read (server/limits.py refuses a larger ``Con
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -71,6 +72,21 @@ def query_int(request: Request, name: str, default: int, *, low: int, high: int)
     if not low <= value <= high:
         raise ApiError(400, "request.malformed", f"query parameter {name!r} must be between {low} and "
                        f"{high}, not {value}")
+    return value
+
+
+def query_seconds(request: Request, name: str, default: float, *, high: float) -> float:
+    """A number of seconds from 0 to ``high`` (a decimal: ``2.5``)."""
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= high:  # NaN too
+        raise ApiError(400, "request.malformed", f"query parameter {name!r} must be a number of seconds "
+                       f"from 0 to {high:g}, not {text[:40]!r}")
     return value
 
 

@@ -9,7 +9,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from interlock.auth.policy import caller_of
-from interlock.server.bodies import cursor, json_object, page_limit, query_text, text_field
+from interlock.server.bodies import (
+    cursor,
+    json_object,
+    page_limit,
+    query_seconds,
+    query_text,
+    text_field,
+)
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
 from interlock.server.views import instance_view, instances_page, written_view
@@ -62,11 +69,26 @@ async def listing(request: Request) -> JSONResponse:
 
 
 async def read(request: Request) -> JSONResponse:
+    """The instance; with ``?wait=ended``, once it has ended or ``?timeout=`` seconds have passed (a long
+    poll: the answer is the instance as it is then, its ``status`` says which)."""
     principal = await authorize(request, "read")
     machine, name = request.path_params["machine"], request.path_params["name"]
     state = request.app.state
+    wait = request.query_params.get("wait")
+    if wait not in (None, "", "ended"):
+        raise ApiError(400, "request.malformed", f"?wait= takes 'ended' (answer once the instance has "
+                       f"ended, or after ?timeout= seconds), not {wait[:20]!r}")
+    most = state.config.send_timeout
+    timeout = query_seconds(request, "timeout", most, high=most)
     await state.catalog.ensure_instance_version(machine, name)
-    instance = await state.interlock.aio.get(machine, name, caller=principal)
+    aio = state.interlock.aio
+    if wait == "ended":
+        try:
+            instance = await aio.wait(machine, name, timeout=timeout, caller=principal)
+        except TimeoutError:
+            instance = await aio.get(machine, name, caller=principal)
+    else:
+        instance = await aio.get(machine, name, caller=principal)
     return JSONResponse(instance_view(state.interlock, instance, admin=principal.admin))
 
 

@@ -78,8 +78,14 @@ def build_openapi(max_page: int = 1000, extra: dict[str, Any] | None = None) -> 
                 _query("tag", "Only instances with this tag."),
                 _query("status", "Only instances with this status.",
                        {"type": "string", "enum": ["active", "done", "cancelled"]}), *paging))},
-        "/v1/machines/{machine}/instances/{name}": {"get": _op("An instance", "read", {200: "Instance"},
-                                                               params=at)},
+        "/v1/machines/{machine}/instances/{name}": {"get": _op(
+            "An instance (with wait=ended: once it has ended, or after timeout seconds)", "read",
+            {200: "Instance"}, params=(
+                *at, _query("wait", "ended: answer once the instance has ended (done or cancelled), or "
+                            "after `timeout` seconds with the instance as it is then.",
+                            {"type": "string", "enum": ["ended"]}),
+                _query("timeout", "Seconds wait=ended waits at most (default and most: the server's "
+                       "send timeout).", {"type": "number", "minimum": 0})))},
         "/v1/machines/{machine}/instances/{name}/events": {"post": _op(
             "Send an event (waits for the instance to settle unless wait=false: 202)", "events:write",
             {200: "SendResult", 202: "Accepted"}, errors=WRITE_ERRORS, params=(
