@@ -137,3 +137,18 @@ def test_tail_prints_changes_from_a_position(server: Server) -> None:
 def test_tail_of_a_refused_subscription_exits_5(keyed: Server) -> None:
     result = run(keyed, "tail", "door", "--after", "0", "--count", "1")
     assert result.exit_code == 5 and "auth.credentials.missing" in result.output
+
+
+def test_wait_shows_the_instance_once_it_has_ended_or_exits_7(server: Server) -> None:
+    with Client(server.url) as client:
+        client.create("door", "cellar")
+        late = run(server, "wait", "door", "cellar", "--timeout", "0.2")
+        assert late.exit_code == 7, late.output
+        assert "door/cellar has not ended after 0.2 s" in late.output and "interlock show door cellar" in late.output
+        client.send("door", "cellar", "OPEN")
+        client.send("door", "cellar", "LOCK")
+    ended = run(server, "wait", "door", "cellar", "--json")
+    assert ended.exit_code == 0, ended.output
+    assert (json.loads(ended.output)["status"], json.loads(ended.output)["state"]) == ("done", ["door.locked"])
+    assert "door.locked" in run(server, "wait", "door", "cellar").output
+    assert run(server, "wait", "door", "nope", "--timeout", "1").exit_code == 3

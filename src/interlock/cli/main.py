@@ -11,7 +11,7 @@ from interlock.cli.db import app as db_app
 from interlock.cli.demo import demo
 from interlock.cli.diagram import diagram
 from interlock.cli.keys import app as keys_app
-from interlock.cli.remote_commands import history, instances, machines, send, show, versions
+from interlock.cli.remote_commands import history, instances, machines, send, show, versions, wait
 from interlock.cli.remote_tail import tail
 from interlock.cli.serve import serve
 from interlock.cli.simulate import simulate
@@ -34,7 +34,7 @@ app.command()(serve)
 app.add_typer(db_app, name="db", help="Database schema: interlock db upgrade URL.")
 app.add_typer(keys_app, name="keys", help="API keys: interlock keys create --admin --db URL.")
 # against a running server (--url / INTERLOCK_URL, --key / INTERLOCK_KEY)
-for _command in (machines, versions, instances, show, send, history, tail):
+for _command in (machines, versions, instances, show, wait, send, history, tail):
     app.command(rich_help_panel="Against a server")(_command)
 
 

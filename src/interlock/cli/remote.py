@@ -37,7 +37,7 @@ from interlock.errors import (
     StepLimitError,
 )
 
-OK, BAD_INPUT, USAGE, NOT_FOUND, CONFLICT, NOT_ALLOWED, SERVER = 0, 1, 2, 3, 4, 5, 6
+OK, BAD_INPUT, USAGE, NOT_FOUND, CONFLICT, NOT_ALLOWED, SERVER, NOT_ENDED = 0, 1, 2, 3, 4, 5, 6, 7
 
 Url = Annotated[str, typer.Option("--url", envvar="INTERLOCK_URL", help="The server's URL.")]
 Key = Annotated[str | None, typer.Option("--key", envvar="INTERLOCK_KEY",

@@ -1,4 +1,4 @@
-"""``interlock machines | versions | instances | show | send | history``: read and drive a server's
+"""``interlock machines | versions | instances | show | wait | send | history``: read and drive a server's
 instances from the shell (``--url``/``INTERLOCK_URL``, ``--key``/``INTERLOCK_KEY``, ``--json``)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from interlock.cli.console import make_console
 from interlock.cli.remote import (
     BAD_INPUT,
     DEFAULT,
+    NOT_ENDED,
     Json,
     Key,
     Url,
@@ -89,6 +90,24 @@ def show(machine: Annotated[str, typer.Argument(help="The machine's name.")],
     """Show one instance: its state, context and output."""
     with connected(url, key) as client:
         instance = client.get(machine, name)
+    if as_json:
+        print_json(instance)
+        return
+    _print_instance(instance)
+
+
+def wait(machine: Annotated[str, typer.Argument(help="The machine's name.")],
+         name: Annotated[str, typer.Argument(help="The instance's name.")],
+         timeout: Annotated[float | None, typer.Option(
+             min=0, help="Give up after this many seconds (exit 7); default: wait as long as it takes.")] = None,
+         url: Url = DEFAULT, key: Key = None, as_json: Json = False) -> None:
+    """Wait until an instance has ended (done or cancelled), then show it."""
+    with connected(url, key) as client:
+        try:
+            instance = client.wait(machine, name, timeout=timeout)
+        except TimeoutError as exc:
+            fail(str(exc), NOT_ENDED, hint="wait longer with --timeout, or see where it stands with "
+                 f"'interlock show {machine} {name}'")
     if as_json:
         print_json(instance)
         return
