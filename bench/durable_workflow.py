@@ -37,9 +37,7 @@ def app_for(target: Path | str) -> Interlock:
 
 def one(app: Interlock, instance_id: str) -> None:
     """Run one workflow to its end."""
-    # poll: reads again for an end committed by another process; there is none here (the app's poll,
-    # 0.05 s, is for its worker)
-    if app.execute("workflow", instance_id, poll=1.0).status != "done":
+    if app.execute("workflow", instance_id).status != "done":
         raise RuntimeError(f"workflow {instance_id} ended without finishing")
 
 
@@ -84,7 +82,7 @@ def open_loop(app: Interlock, prefix: str, count: int) -> float:
     async def run() -> float:
         aio = app.aio
         began = time.perf_counter()
-        ended = await asyncio.gather(*(aio.execute("workflow", f"{prefix}-{i}", poll=1.0) for i in range(count)))
+        ended = await asyncio.gather(*(aio.execute("workflow", f"{prefix}-{i}") for i in range(count)))
         if any(instance.status != "done" for instance in ended):
             raise RuntimeError("a workflow ended without finishing")
         return time.perf_counter() - began

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
 import json
 import threading
@@ -38,8 +37,8 @@ from interlock.runtime.arguments import (
 from interlock.runtime.basichttp import HTTPSends
 from interlock.runtime.clock import Clock
 from interlock.runtime.durable import DurableRuntime
+from interlock.runtime.endings import Waiter
 from interlock.runtime.model import (
-    Captured,
     HistoryEntry,
     Instance,
     Page,
@@ -62,6 +61,7 @@ RESERVED_NAMES = frozenset(("done", "error"))  # a transition on "error" takes e
 MAX_EVENT_NAME = 256  # characters
 DEFAULT_HTTP_SENDS = HTTPSends()
 STATUSES = ("active", "done", "cancelled")  # "failed" is a step's outcome, never an instance's status
+WAIT_SLICE = 60.0  # seconds a waiter sleeps at most before it looks at its deadline again
 MAX_LIST_SCAN = 10_000  # instances one listing by a caller the read rule restrains reads at most
 Command = writes.Create | writes.Send | writes.Pause | writes.Resume | writes.Cancel
 
@@ -170,67 +170,61 @@ class Interlock:
         return instance
 
     def wait(self, machine: str, instance_id: str, *, timeout: float | None = None,
-             poll: float | None = None, caller: Principal | None = None) -> Instance:
+             caller: Principal | None = None) -> Instance:
         """Block until the instance has ended (status ``done``, with its ``output``, or ``cancelled``) and
         return it as it ended; at once if it has. ``TimeoutError`` after ``timeout`` seconds (None: no
-        limit); :class:`NotFoundError` if there is no such instance, :class:`ForbiddenError` if the read
-        rule refuses ``caller`` (checked on every read). An instance ended in this process wakes its
-        waiters as its step commits; one ended by another process sharing the database is seen by reading
-        it again every ``poll`` seconds (None: the app's ``poll``). Not from inside a step (it would wait
-        for itself)."""
+        limit; an instance that stops in a state that is not final never ends); :class:`NotFoundError`
+        if there is no such instance, :class:`ForbiddenError` if the read rule refuses ``caller``.
+
+        The commit of this app that ends the instance wakes its waiters with the row it committed; an
+        end committed by another app or process on the database is found within the app's ``poll``
+        seconds (one reader for all waiters). Closing the app wakes its waiters with ``StorageError``.
+        Not from inside a step (it would wait for itself)."""
         _check_names(machine, instance_id)
-        return self._until_ended(machine, instance_id, timeout, poll, caller,
+        return self._until_ended(machine, instance_id, timeout, caller,
                                  lambda: self.get(machine, instance_id, caller=caller))
 
     def execute(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
-                version: str | None = None, timeout: float | None = None, poll: float | None = None,
+                version: str | None = None, timeout: float | None = None,
                 caller: Principal | None = None) -> Instance:
-        """:meth:`create` an instance, then :meth:`wait` until it ends (a workflow run to its result, as
-        Step Functions' StartSyncExecution or Temporal's ``execute_workflow``); ``timeout`` covers both.
-        Cheaper than the two calls: the instance is watched before it is created, so no read is needed to
-        learn whether it ended before the wait began. ``TimeoutError`` leaves the instance running."""
+        """:meth:`create` an instance, then :meth:`wait` up to ``timeout`` seconds for its end (a
+        workflow run to its result, as Step Functions' StartSyncExecution or Temporal's
+        ``execute_workflow``). Cheaper than the two calls: the instance is watched before it is created,
+        so no read is needed to learn whether it ended before the wait began. ``TimeoutError`` leaves the
+        instance running (``wait`` for it again); a name that is taken is :class:`ConflictError`."""
         _check_names(machine, instance_id)
+        return self._until_ended(machine, instance_id, timeout, caller, lambda: self.create(
+            machine, instance_id, input=input, version=version, caller=caller))
 
-        def create() -> Instance:
-            return self.create(machine, instance_id, input=input, version=version, timeout=timeout,
-                               caller=caller)
-
-        return self._until_ended(machine, instance_id, timeout, poll, caller, create)
-
-    def _until_ended(self, machine: str, instance_id: str, timeout: float | None, poll: float | None,
+    def _until_ended(self, machine: str, instance_id: str, timeout: float | None,
                      caller: Principal | None, first: Callable[[], Instance]) -> Instance:
         """Watch the instance, learn where it stands from ``first()``, then wait for its end."""
         check_timeout(timeout)
-        every = self.runtime.worker.poll if poll is None else _check_poll(poll)
-        deadline = None if timeout is None else time.monotonic() + timeout
         key = (machine, instance_id)
-        woke = threading.Event()
-        ends: list[Captured | None] = []
-
-        def wake(captured: Captured | None) -> None:  # on the writer's thread, after its commit
-            ends.append(captured)
-            woke.set()
-
-        endings = self.runtime.writer.endings
-        endings.watch(key, wake)  # before the first look: an end committed after it wakes us
+        waiter = Waiter()
+        event = waiter.event
+        assert isinstance(event, threading.Event)
+        endings = self.runtime.endings
+        endings.watch(key, waiter)  # before the first look: an end committed after it wakes us
         try:
             instance = first()
+            self.check_read(instance, caller)  # execute's first look is its create's answer
+            deadline = None if timeout is None else time.monotonic() + timeout
             while instance.status == "active":
-                left = every if deadline is None else deadline - time.monotonic()
+                left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
                 if left <= 0:
                     raise _not_ended(instance, timeout)
-                woke.wait(min(left, every))
-                woke.clear()
-                instance = self._ended(ends, caller) or self.get(machine, instance_id, caller=caller)
+                if event.wait(left):
+                    event.clear()
+                    instance = self._ended(waiter, caller) or self.get(machine, instance_id, caller=caller)
             return instance
         finally:
-            endings.unwatch(key, wake)
+            endings.unwatch(key, waiter)
 
-    def _ended(self, ends: list[Captured | None], caller: Principal | None) -> Instance | None:
-        """The instance as the writer's commit that ended it left it; None if woken by nothing (the poll),
-        or by an end a rolled-back savepoint undid: then read it."""
-        captured = ends[-1] if ends else None
-        ends.clear()
+    def _ended(self, waiter: Waiter, caller: Principal | None) -> Instance | None:
+        """The instance as the commit that ended it left it; None if the wake brought no row (closing, or
+        an end a rolled-back savepoint undid): then read it."""
+        captured = waiter.take()
         if captured is None:
             return None
         instance = instance_from(captured, self.runtime.leaves_of(captured.machine, captured.version,
@@ -579,54 +573,48 @@ class AsyncInterlock:
         return await asyncio.to_thread(self.app.get, machine, instance_id, caller=caller)
 
     async def wait(self, machine: str, instance_id: str, *, timeout: float | None = None,
-                   poll: float | None = None, caller: Principal | None = None) -> Instance:
+                   caller: Principal | None = None) -> Instance:
         """:meth:`Interlock.wait`, without holding a thread while it waits."""
         _check_names(machine, instance_id)
-        return await self._until_ended(machine, instance_id, timeout, poll, caller,
+        return await self._until_ended(machine, instance_id, timeout, caller,
                                        lambda: self.get(machine, instance_id, caller=caller))
 
     async def execute(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
-                      version: str | None = None, timeout: float | None = None, poll: float | None = None,
+                      version: str | None = None, timeout: float | None = None,
                       caller: Principal | None = None) -> Instance:
         """:meth:`Interlock.execute`: create an instance and wait for its end."""
         _check_names(machine, instance_id)
+        return await self._until_ended(machine, instance_id, timeout, caller, lambda: self.create(
+            machine, instance_id, input=input, version=version, caller=caller))
 
-        async def create() -> Instance:
-            return await self.create(machine, instance_id, input=input, version=version, timeout=timeout,
-                                     caller=caller)
-
-        return await self._until_ended(machine, instance_id, timeout, poll, caller, create)
-
-    async def _until_ended(self, machine: str, instance_id: str, timeout: float | None, poll: float | None,
+    async def _until_ended(self, machine: str, instance_id: str, timeout: float | None,
                            caller: Principal | None, first: Callable[[], Awaitable[Instance]]) -> Instance:
         app = self.app
         check_timeout(timeout)
-        every = app.runtime.worker.poll if poll is None else _check_poll(poll)
         loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
         key = (machine, instance_id)
-        woke = asyncio.Event()
-        ends: list[Captured | None] = []
-
-        def wake(captured: Captured | None) -> None:  # on the writer's thread, after its commit
-            ends.append(captured)
-            loop.call_soon_threadsafe(woke.set)
-
-        endings = app.runtime.writer.endings
-        endings.watch(key, wake)
+        waiter = Waiter(loop)
+        event = waiter.event
+        assert isinstance(event, asyncio.Event)
+        endings = app.runtime.endings
+        endings.watch(key, waiter)
         try:
             instance = await first()
+            app.check_read(instance, caller)  # execute's first look is its create's answer
+            deadline = None if timeout is None else loop.time() + timeout
             while instance.status == "active":
-                left = every if deadline is None else deadline - loop.time()
+                left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - loop.time())
                 if left <= 0:
                     raise _not_ended(instance, timeout)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woke.wait(), min(left, every))
-                woke.clear()
-                instance = app._ended(ends, caller) or await self.get(machine, instance_id, caller=caller)
+                try:
+                    await asyncio.wait_for(event.wait(), left)
+                except TimeoutError:
+                    continue
+                event.clear()
+                instance = app._ended(waiter, caller) or await self.get(machine, instance_id, caller=caller)
             return instance
         finally:
-            endings.unwatch(key, wake)
+            endings.unwatch(key, waiter)
 
     async def history(self, machine: str, instance_id: str, *, after: int = -1,
                       limit: int = 100, caller: Principal | None = None) -> Page[HistoryEntry]:
@@ -653,13 +641,6 @@ def _expire(future: asyncio.Future[Any]) -> None:
 def _not_ended(instance: Instance, timeout: float | None) -> TimeoutError:
     return TimeoutError(f"instance {instance.machine}/{instance.id} has not ended after {timeout} s (state "
                         f"{list(instance.state)}); it runs on")
-
-
-def _check_poll(poll: Any) -> float:
-    every = check_timeout(poll)
-    if every is None or every <= 0:
-        raise ValueError(f"poll must be a positive number of seconds, not {poll!r}")
-    return every
 
 
 def _check_names(machine: str, instance_id: str) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
 from interlock.app import Interlock
-from interlock.errors import ConflictError, NotFoundError
+from interlock.auth.principal import Principal
+from interlock.errors import ConflictError, ForbiddenError, NotFoundError, StorageError
+from interlock.frontends.document import load_document
 from interlock.runtime.clock import SystemClock, VirtualClock
 from interlock.runtime.model import Instance
 from interlock.runtime.retry import RetryPolicy
@@ -25,7 +28,7 @@ CHARGE = """
 </state>
 <final id="paid"><donedata><param name="receipt" expr="result"/></donedata></final>
 """
-SLEEPY = 60.0  # poll: a waiter woken by nothing but its own rereads would wait this long
+SLEEPY = 60.0  # poll: a waiter woken by nothing but the poller would wait this long
 
 
 def waiting(app: Interlock, machine: str, id: str, **options: object) -> tuple[threading.Thread, list[object]]:
@@ -97,23 +100,21 @@ def test_wait_refuses_what_it_cannot_wait_for(tmp_path: Path) -> None:
             app.wait("order", "o1", timeout=float("nan"))
         with pytest.raises(TypeError, match="timeout must be a number of seconds or None, not str"):
             app.wait("order", "o1", timeout="5")  # type: ignore[arg-type]
-        with pytest.raises(ValueError, match="poll must be a positive number of seconds, not 0"):
-            app.wait("order", "o1", poll=0)
         with pytest.raises(TimeoutError):
             app.wait("order", "o1", timeout=0)
         assert app.get("order", "o1").status == "active"
-        assert not app.runtime.writer.endings._waiting  # every waiter left its place
+        assert not app.runtime.endings._waiting  # every waiter left its place
 
 
-def test_an_end_committed_by_another_app_on_the_database_is_seen_by_polling(tmp_path: Path) -> None:
+def test_an_end_committed_by_another_app_on_the_database_is_found_by_the_poller(tmp_path: Path) -> None:
     """Two apps on one database stand for two processes: the one that ends the instance wakes no waiter
-    of the other, which reads again every ``poll`` seconds."""
+    of the other, whose poller reads the watched instances every ``poll`` seconds."""
     url = store_url(tmp_path / "w.db")
-    with Interlock(url, clock=VirtualClock(), poll=60) as watcher, Interlock(url, clock=VirtualClock()) as actor:
+    with Interlock(url, clock=VirtualClock(), poll=0.05) as watcher, Interlock(url, clock=VirtualClock()) as actor:
         watcher.register(order_chart())
         actor.register(order_chart())
         actor.create("order", "o1")
-        thread, got = waiting(watcher, "order", "o1", timeout=30, poll=0.05)
+        thread, got = waiting(watcher, "order", "o1", timeout=30)
         actor.send("order", "o1", "ACCEPT")
         actor.send("order", "o1", "SHIP")
         thread.join(20)
@@ -147,7 +148,7 @@ def test_async_wait_many_at_once(tmp_path: Path) -> None:
 
         with pytest.raises(TimeoutError, match="order/late has not ended"):
             asyncio.run(too_soon())
-        assert not app.runtime.writer.endings._waiting
+        assert not app.runtime.endings._waiting
 
 
 def test_execute_creates_and_waits_for_the_result(tmp_path: Path) -> None:
@@ -168,7 +169,7 @@ def test_execute_creates_and_waits_for_the_result(tmp_path: Path) -> None:
                 *(app.aio.execute("payment", f"a{i}", timeout=20) for i in range(10))), 20))
 
         assert [i.output for i in asyncio.run(many())] == [{"receipt": {"charged": 10}}] * 10
-        assert not app.runtime.writer.endings._waiting
+        assert not app.runtime.endings._waiting
 
 
 def test_execute_that_times_out_leaves_the_instance_running(tmp_path: Path) -> None:
@@ -179,3 +180,60 @@ def test_execute_that_times_out_leaves_the_instance_running(tmp_path: Path) -> N
         app.send("order", "o1", "ACCEPT")
         app.send("order", "o1", "SHIP")
         assert app.wait("order", "o1", timeout=0).output == {"n": 1}
+
+
+def test_closing_the_app_wakes_its_waiters_at_once(tmp_path: Path) -> None:
+    app = Interlock(store_url(tmp_path / "w.db"), clock=VirtualClock(), poll=SLEEPY)
+    app.register(order_chart())
+    app.create("order", "o1")
+    thread, got = waiting(app, "order", "o1")
+    box: list[object] = []
+
+    def in_a_loop() -> None:
+        async def run() -> None:
+            try:
+                await app.aio.wait("order", "o1")
+            except Exception as exc:
+                box.append(exc)
+        asyncio.run(run())
+
+    other = threading.Thread(target=in_a_loop)
+    other.start()
+    while len(app.runtime.endings._waiting.get(("order", "o1"), ())) < 2:
+        threading.Event().wait(0.01)
+    app.close()
+    thread.join(20)
+    other.join(20)
+    assert [type(e).__name__ for e in got + box] == ["StorageError", "StorageError"]
+    assert "closed" in str(got[0])
+    with pytest.raises(StorageError, match="closed"):
+        app.wait("order", "o1")
+
+
+def test_a_waiter_whose_event_loop_was_closed_does_not_stop_the_writer(tmp_path: Path) -> None:
+    with open_app(tmp_path / "w.db", VirtualClock(), order_chart(), poll=SLEEPY) as app:
+        app.create("order", "o1")
+        loop = asyncio.new_event_loop()
+        pending = loop.create_task(app.aio.wait("order", "o1"))
+        loop.run_until_complete(asyncio.sleep(0.05))  # the waiter watches
+        loop.close()  # with the wait still pending
+        assert not pending.done()
+        app.send("order", "o1", "ACCEPT")
+        app.send("order", "o1", "SHIP")  # ends it: the dead loop's waiter cannot be woken
+        assert app.create("order", "o2", timeout=10).state == ("placed",)  # the writer lives on
+        assert not app.runtime.endings._waiting
+
+
+def test_execute_applies_the_read_rule_to_an_instance_that_ends_in_its_create(tmp_path: Path) -> None:
+    doc = {"id": "job", "version": "1", "initial": "run",
+           "context": {"owner": None, "secret": "s3cr3t"},
+           "authorize": {"create": True, "read": "context.owner == claims.sub"},
+           "states": {"run": {"always": [{"target": "finished"}]},
+                      "finished": {"type": "final", "output": {"secret": "context.secret"}}}}
+    bob = Principal("token", "bob", frozenset({"read", "instances:write"}), MappingProxyType({"sub": "bob"}))
+    with open_app(tmp_path / "w.db", VirtualClock(), load_document(doc)) as app:
+        with pytest.raises(ForbiddenError):
+            app.execute("job", "j1", input={"owner": "alice"}, caller=bob)
+        assert app.get("job", "j1").status == "done"  # created, and ended in its create
+        assert app.execute("job", "j2", input={"owner": "bob"}, caller=bob).output == {"secret": "s3cr3t"}
+        assert not app.runtime.endings._waiting

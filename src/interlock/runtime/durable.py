@@ -9,6 +9,7 @@ from typing import Any
 from interlock.core.chart import Chart
 from interlock.errors import StorageError
 from interlock.runtime.clock import Clock, SystemClock
+from interlock.runtime.endings import Endings
 from interlock.runtime.fingerprint import definition_text, opaque_code
 from interlock.runtime.machines import inline_children, shape_of
 from interlock.runtime.registry import Registry
@@ -21,6 +22,7 @@ from interlock.storage import open_store
 from interlock.storage.store import InstanceRow, Store
 
 log = logging.getLogger("interlock.runtime")
+ENDED_READ = 500  # instances the waiters' poller reads per read transaction
 
 
 class DurableRuntime:
@@ -33,8 +35,9 @@ class DurableRuntime:
         self.store: Store = open_store(url, synchronous=synchronous)
         self.registry = Registry()
         self.worker = Worker(self, concurrency=concurrency, poll=poll, seed=seed)
+        self.endings = Endings(self._ended_rows, poll)  # Interlock.wait's waiters
         self.writer = Writer(self.store, self.registry, self.clock, max_batch=max_batch,
-                             on_commit=self.worker.wake, claimer=self.worker,
+                             on_commit=self.worker.wake, claimer=self.worker, endings=self.endings,
                              step_time_limit=step_time_limit)
         self._leaves: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
         self._closed = False
@@ -94,9 +97,21 @@ class DurableRuntime:
     def close(self) -> None:
         self.writer.refuse_inside_a_step()
         self._closed = True
+        self.endings.close()  # waiters read again and find the app closed
         self.worker.stop()
         self.writer.close()
         self.store.close()
+
+    def _ended_rows(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], InstanceRow]:
+        """Which of these instances have ended, as the store has them now (the waiters' poller)."""
+        found: dict[tuple[str, str], InstanceRow] = {}
+        for start in range(0, len(keys), ENDED_READ):  # short read transactions
+            with self.read() as tx:
+                for key in keys[start:start + ENDED_READ]:
+                    row = tx.get_instance(*key)
+                    if row is not None and row.status != "active":
+                        found[key] = row
+        return found
 
     def read(self) -> Any:
         if self._closed:

@@ -1,4 +1,4 @@
-"""Waiting for an instance to end (status ``done`` or ``cancelled``) without polling the store.
+"""Waiting for an instance to end (status ``done`` or ``cancelled``) without polling the store per waiter.
 
 The writer notes every instance row it saves with a status other than ``active`` (:meth:`Unit.save`)
 and, once the transaction has committed, hands those keys and its row cache to :meth:`Endings.ended`,
@@ -6,54 +6,160 @@ which wakes whoever waits for them (:meth:`interlock.Interlock.wait`) with the r
 (:class:`~interlock.runtime.model.Captured`, taken only for keys someone waits for). After a commit the
 writer's cached rows are what the database holds (unit.py); a row that is no longer cached, or cached as
 ``active`` again (a rolled-back savepoint undid the end it noted), wakes its waiters with None instead:
-read the instance and wait on. An instance ended by another process sharing the database wakes no one
-here: the waiter reads it again every ``poll`` seconds.
+they read the instance and wait on.
+
+Instances ended by another app (another process on the database, or a second app in this one) are found
+by one poller thread per app, which runs only while someone waits: every ``poll`` seconds it reads the
+watched instances in one read transaction and wakes the waiters of those that have ended. Closing the
+app wakes every waiter with None: its read then raises the app's "closed" error.
+
+Waking never raises into the writer: an asyncio waiter whose loop was closed is dropped, and any other
+failure of a wake is logged and that waiter dropped. The waiters of one event loop are woken with one
+``call_soon_threadsafe`` per commit, not one per waiter.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 
 from interlock.runtime.model import Captured, capture
 from interlock.storage.store import InstanceRow
 
+log = logging.getLogger("interlock.runtime")
+
 Key = tuple[str, str]
-Wake = Callable[[Captured | None], None]
+ReadEnded = Callable[[list[Key]], dict[Key, InstanceRow]]
+POLL_BACKOFF = 5.0  # seconds the poller waits after a failed read
+
+
+class Waiter:
+    """One caller waiting for one instance: the rows it was woken with (None: read it) and how it is
+    woken: a thread's event, or an asyncio event set on its own loop (``loop``)."""
+
+    __slots__ = ("ends", "event", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.ends: list[Captured | None] = []
+        self.loop = loop
+        self.event: threading.Event | asyncio.Event = threading.Event() if loop is None else asyncio.Event()
+
+    def take(self) -> Captured | None:
+        """The row of the commit that ended the instance, if a wake brought one (and forget the wakes)."""
+        captured = self.ends[-1] if self.ends else None
+        self.ends.clear()
+        return captured
 
 
 class Endings:
-    """Who waits for which instance to end, woken after the commit that ended it."""
+    """Who waits for which instance to end; woken after the commit that ended it, or by the poller."""
 
-    __slots__ = ("_lock", "_waiting")
-
-    def __init__(self) -> None:
+    def __init__(self, read_ended: ReadEnded, poll: float) -> None:
+        self._read_ended = read_ended
+        self._poll = poll
         self._lock = threading.Lock()
-        self._waiting: dict[Key, list[Wake]] = {}
+        self._waiting: dict[Key, dict[Waiter, None]] = {}
+        self._kick = threading.Event()  # set on closing: the poller stops at once
+        self._poller: threading.Thread | None = None
+        self._closed = False
 
-    def watch(self, key: Key, wake: Wake) -> None:
-        """Call ``wake`` (from the writer's thread: it must be quick) whenever ``key`` may have ended."""
+    def watch(self, key: Key, waiter: Waiter) -> None:
+        """Wake ``waiter`` whenever ``key`` may have ended (and when the app closes)."""
         with self._lock:
-            self._waiting.setdefault(key, []).append(wake)
+            self._waiting.setdefault(key, {})[waiter] = None
+            if self._closed:  # called on the waiter's own thread (or loop): set its event here
+                waiter.ends.append(None)
+                waiter.event.set()
+            elif self._poller is None or not self._poller.is_alive():
+                self._poller = threading.Thread(target=self._poll_loop, name="interlock-endings", daemon=True)
+                self._poller.start()
 
-    def unwatch(self, key: Key, wake: Wake) -> None:
+    def unwatch(self, key: Key, waiter: Waiter) -> None:
         with self._lock:
-            wakes = self._waiting.get(key)
-            if wakes is None:
+            waiters = self._waiting.get(key)
+            if waiters is None:
                 return
-            wakes.remove(wake)
-            if not wakes:
+            waiters.pop(waiter, None)
+            if not waiters:
                 del self._waiting[key]
 
     def ended(self, keys: Iterable[Key], rows: Mapping[Key, InstanceRow]) -> None:
         """These instances' rows were committed with an ended status (``rows``: the writer's cache, as
-        committed): wake their waiters."""
+        committed, or rows just read): wake their waiters. Never raises."""
         if not self._waiting:  # read without the lock: a waiter reads the row after it watches
             return
         with self._lock:
-            woken = [(key, list(wakes)) for key in keys if (wakes := self._waiting.get(key))]
-        for key, wakes in woken:
+            woken = [(key, list(found)) for key in keys if (found := self._waiting.get(key))]
+        loops: dict[asyncio.AbstractEventLoop, list[Waiter]] = {}
+        for key, group in woken:
             row = rows.get(key)
             captured = capture(row) if row is not None and row.status != "active" else None
-            for wake in wakes:
-                wake(captured)
+            for waiter in group:
+                waiter.ends.append(captured)
+                if waiter.loop is None:
+                    _set(waiter)
+                else:
+                    loops.setdefault(waiter.loop, []).append(waiter)
+        for loop, pending in loops.items():
+            try:
+                loop.call_soon_threadsafe(_set_all, pending)
+            except RuntimeError:  # the loop was closed with these waiters pending: nobody is left to wake
+                for waiter in pending:
+                    self._drop(waiter)
+            except Exception:
+                log.exception("waking %d waiters of an event loop failed; they are dropped", len(pending))
+                for waiter in pending:
+                    self._drop(waiter)
+
+    def close(self) -> None:
+        """Wake every waiter (with None: its read finds the app closed) and stop the poller."""
+        with self._lock:
+            self._closed = True
+            keys = list(self._waiting)
+        self.ended(keys, {})
+        self._kick.set()
+        poller = self._poller
+        if poller is not None and poller is not threading.current_thread():
+            poller.join()
+
+    def _drop(self, waiter: Waiter) -> None:
+        with self._lock:
+            for key, waiters in list(self._waiting.items()):
+                if waiters.pop(waiter, 0) is None and not waiters:
+                    del self._waiting[key]
+
+    def _poll_loop(self) -> None:
+        """Every ``poll`` seconds while someone waits: read the watched instances, wake the ended ones."""
+        wait = self._poll
+        while True:
+            self._kick.wait(wait)
+            with self._lock:
+                if self._closed:
+                    return
+                keys = list(self._waiting)
+                if not keys:  # nobody waits: the next watch starts a poller again
+                    self._poller = None
+                    return
+            try:
+                rows = self._read_ended(keys)
+            except Exception as exc:  # the store is down or closing: waiters keep waiting
+                log.warning("looking for instances ended by other processes failed (%s); again in %s s",
+                            exc, POLL_BACKOFF)
+                wait = max(self._poll, POLL_BACKOFF)
+                continue
+            wait = self._poll
+            if rows:
+                self.ended(list(rows), rows)
+
+
+def _set(waiter: Waiter) -> None:
+    event = waiter.event
+    assert isinstance(event, threading.Event)
+    event.set()
+
+
+def _set_all(waiters: list[Waiter]) -> None:
+    for waiter in waiters:
+        waiter.event.set()

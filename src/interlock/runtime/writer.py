@@ -88,7 +88,7 @@ class Writer:
 
     def __init__(self, store: Store, registry: Registry, clock: Clock, *, max_batch: int = 512,
                  on_commit: Callable[[float | None], None] | None = None,
-                 claimer: TaskClaimer | None = None,
+                 claimer: TaskClaimer | None = None, endings: Endings | None = None,
                  step_time_limit: float | None = DEFAULT_STEP_TIME_LIMIT) -> None:
         self.store = store
         self.claimer = claimer
@@ -98,7 +98,7 @@ class Writer:
         self.max_batch = max_batch
         self.on_commit = on_commit
         self.cache = RowCache()
-        self.endings = Endings()  # who waits for an instance to end (Interlock.wait)
+        self.endings = endings  # who waits for an instance to end (Interlock.wait), woken after commits
         self._ended: set[tuple[str, str]] = set()  # instances the transaction being run ended
         self.watchdog = Watchdog(step_time_limit)  # aborts a step that runs too long (watchdog.py)
         self._data_version: int | None = None
@@ -262,7 +262,8 @@ class Writer:
             self.claimer.run_claimed(claimed)
         self._reply(answers)
         if self._ended:
-            self.endings.ended(self._ended, self.cache.rows)
+            if self.endings is not None:
+                self.endings.ended(self._ended, self.cache.rows)
             self._ended.clear()
         if self.on_commit is not None:
             self.on_commit(new_work)
