@@ -436,3 +436,24 @@ def _instances(tx: Any, ids: list[str]) -> None:
     for id in ids:
         tx.insert_instance(InstanceRow("m", id, "1", "active", False, 0, 0, {"configuration": ["m"], "context": {}},
                                        created_at=1.0, updated_at=1.0))
+
+
+def test_the_history_index_is_looked_at_once_per_eighth_of_its_tail(tmp_path: Path) -> None:
+    """Whether the history is due for indexing costs a statement: a store asks once per
+    ``history_tail / 8`` records it appended, and the index still catches up (readers see every record
+    either way)."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'h.db'}", history_tail=64)  # looks every 8 records
+    asked: list[str] = []
+    for step in range(70):
+        with store.write() as tx:
+            if step == 0:
+                tx.conn.set_trace_callback(lambda sql: asked.append(sql) if "history_indexed" in sql else None)
+            _record(tx, "m", "a", step)
+    with store.read() as tx:
+        tx.conn.set_trace_callback(None)
+        indexed = tx.conn.execute("SELECT COUNT(*) FROM history_steps").fetchone()[0]
+        assert [r.step for r in tx.history_page("m", "a", after=-1, limit=100)] == list(range(70))
+    looks = [sql for sql in asked if sql.lstrip().upper().startswith("SELECT")]
+    assert len(looks) == 70 // 8  # after the 8th, 16th, ... 64th record: not one per transaction
+    assert indexed == 64  # the look after the 64th record found the tail full and indexed it
+    store.close()

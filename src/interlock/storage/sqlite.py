@@ -25,7 +25,7 @@ from interlock.storage.rows import queued_event as _queued
 from interlock.storage.rows import task_row as _task
 from interlock.storage.sqlite_errors import Connection, check_file, explain
 from interlock.storage.sqlite_errors import stored_json as _loads
-from interlock.storage.sqlite_history import HISTORY_TAIL, index_history_if_due
+from interlock.storage.sqlite_history import HISTORY_CHECKS, HISTORY_TAIL, index_history_if_due
 from interlock.storage.sqlite_pending import Pending, instance_params, write_rows
 from interlock.storage.sqlite_turn import turn_for
 from interlock.storage.state_index import index_of
@@ -93,6 +93,9 @@ class SQLiteStore:
         self.synchronous = synchronous.upper()
         self._busy_timeout_ms = busy_timeout_ms
         self.history_tail = history_tail  # see sqlite_history.py
+        # history records this store appended since it last looked whether indexing is due (under the
+        # write turn: one writer of the store at a time)
+        self._unchecked = 0
         self._local = threading.local()
         # each thread's own connection, held by that thread (a thread that ends closes it); the set is
         # for close(), and weak, so it keeps no connection of a finished thread open
@@ -127,6 +130,16 @@ class SQLiteStore:
                 self._connections.add(conn)
         return conn
 
+    def _index_history_if_due(self, conn: sqlite3.Connection, appended: int) -> None:
+        """Look whether the history is due for indexing (one statement) once this store has appended an
+        eighth of ``history_tail`` records since it last looked, not in every transaction: between looks
+        the records not indexed yet grow by at most that much per process writing the file, and readers
+        find them all the same (sqlite_history.py)."""
+        self._unchecked += appended
+        if self._unchecked >= max(1, self.history_tail // HISTORY_CHECKS):
+            self._unchecked = 0
+            index_history_if_due(conn, _Q, self.history_tail)
+
     @contextmanager
     def write(self) -> Iterator[SQLiteTx]:
         """One write transaction (``BEGIN IMMEDIATE``: the write lock is taken up front, so no upgrade
@@ -145,7 +158,7 @@ class SQLiteStore:
                 yield tx
                 tx.flush()
                 if tx.appended_history:
-                    index_history_if_due(conn, _Q, self.history_tail)
+                    self._index_history_if_due(conn, tx.appended_history)
             except BaseException:
                 conn.rollback_if_open()
                 raise
@@ -258,7 +271,8 @@ class SQLiteTx(SharedQueries):
         self._cancels: list[tuple[str, str]] = []
 
     @property
-    def appended_history(self) -> bool:
+    def appended_history(self) -> int:
+        """History records this transaction wrote so far."""
         return self._pending.appended
 
     def waiting(self) -> bool:

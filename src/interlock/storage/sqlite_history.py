@@ -8,7 +8,9 @@ pages per commit in the events benchmark). So the store fills ``history_steps`` 
 not indexed yet number ``tail`` or more, sorted, in the transaction that crossed the mark: one instance's
 new entries then share a page. That transaction writes about one index page per instance with new
 records (measured: ~1,000-1,800 pages, 15-25 ms, for 4,096 records over 1,000 instances), once per
-``tail`` records instead of once per record.
+``tail`` records instead of once per record. Whether that is due costs a statement, so a store looks
+only once per ``tail / HISTORY_CHECKS`` records it appended (SQLiteStore.write), not in every
+transaction: the records waiting for the index are then at most ``tail`` plus that much per process.
 
 ``interlock_meta.history_indexed`` is the newest indexed seq. Readers take the records after it from a
 scan of that tail (up to about ``tail`` rows per page read; see the ``history_page`` query), so every
@@ -24,6 +26,7 @@ import sqlite3
 
 log = logging.getLogger("interlock.storage")
 HISTORY_TAIL = 4096  # records appended before they are indexed in bulk (per database, about)
+HISTORY_CHECKS = 8  # a store looks whether indexing is due once per HISTORY_TAIL / 8 records it appends
 
 
 def index_history_if_due(conn: sqlite3.Connection, queries: dict[str, str], tail: int) -> int:

@@ -39,7 +39,7 @@ class Pending:
         self.index: dict[Key, tuple[Index, Index]] = {}  # (as stored, wanted)
         self.inbox: dict[Key, deque[tuple[QueuedEvent, str]]] = {}  # with the event encoded
         self.next_seq: int | None = None
-        self.appended = False  # history was written (the transaction may have to index it)
+        self.appended = 0  # history records written (the transaction may have to index them)
 
     def __bool__(self) -> bool:
         return bool(self.instances or self.history or self.index or self.inbox)
@@ -96,7 +96,7 @@ class Pending:
             self.instances.clear()
         if self.history:
             write_rows(conn, queries, "append_history", self.history, ordered=True)
-            self.appended = True
+            self.appended += len(self.history)
             self.history.clear()
             self.history_keys.clear()
         if self.index:

@@ -224,7 +224,7 @@ ORDER BY step LIMIT :limit;
 
 -- name: last_history_seq
 -- The newest history record's seq (0 when there is none), and the newest one indexed (the meta value
--- history_indexed; 0 before the first): one statement for both, as every write that appends asks.
+-- history_indexed; 0 before the first): one statement for both, asked once per history_tail / 8 records a store appends.
 SELECT (SELECT COALESCE(MAX(seq), 0) FROM history),
        COALESCE((SELECT CAST(value AS INTEGER) FROM interlock_meta WHERE key = 'history_indexed'), 0);
 
