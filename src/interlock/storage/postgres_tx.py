@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -50,6 +51,11 @@ from interlock.storage.tx_reads import SharedQueries
 
 _Q = load_queries("postgres")
 _NOTIFY = _Q["notify_changes"].encode()
+# write_rows without the blanks it needs not (runs of them as one space, none beside punctuation; it has
+# no string with those): psycopg converts (parses) a statement of more than 4,096 bytes again at every
+# run instead of once (psycopg._queries.MAX_CACHED_STATEMENT_LENGTH)
+_WRITE_ROWS = re.sub(r" ?([(),=<>]) ?", r"\1", " ".join(_Q["write_rows"].split()))
+assert len(_WRITE_ROWS.encode()) <= 4096, "write_rows must stay short enough for psycopg to cache"
 # write_rows's parameters: one JSON array of rows per kind of waiting write
 _KINDS = ("inserts", "updates", "unindexed", "indexed", "leases", "removed", "tasks", "cancelled", "history")
 # another writer got there first: the transaction is rolled back and its commands run again
@@ -267,7 +273,7 @@ class PostgresTx(SharedQueries):
     def _write_rows(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         params = {kind: rows_json(rows[kind]) if rows.get(kind) else "[]" for kind in _KINDS}
         try:
-            hit = self.conn.execute(_Q["write_rows"], params).fetchone()
+            hit = self.conn.execute(_WRITE_ROWS, params).fetchone()
         except psycopg.Error as exc:
             raise translate(exc, "writing the transaction's waiting rows") from exc
         assert hit is not None
