@@ -85,13 +85,21 @@ def _sub_statements(text: str) -> dict[str, str]:
 
 
 _SUB_STATEMENTS = _sub_statements(_Q["write_rows"])
+# the kinds each flush writes ("updates": the instance rows, ...), by the flushes asked for
+_FLUSHED = {"updates": ("inserts", "updates"), "index": ("unindexed", "indexed"), "tasks": ("leases", "removed", "tasks"),
+            "timers": ("cancelled",), "history": ("history",)}
+_GROUPS: dict[tuple[str, ...], tuple[str, ...]] = {groups: tuple(kind for kind in _KINDS if any(kind in _FLUSHED[g] for g in groups))
+           for groups in (("updates",), ("index",), ("tasks",), ("timers",),
+                          ("updates", "index", "tasks", "timers", "history"))}
 _WRITES: dict[tuple[str, ...], str] = {}
 
 
 def _write_statement(kinds: tuple[str, ...]) -> str:
-    """write_rows with the sub-statements of these kinds only (one text per set of kinds, so each is
-    prepared once; a transaction of a workflow's steps has a few sets): an empty sub-statement costs the
-    server as much as a small statement (an empty write_rows 260 us, measured; a one-kind one 75)."""
+    """write_rows with the sub-statements of these kinds only: a flush before a read writes the kinds the
+    read must see, the commit's all (an empty sub-statement costs the server about as much as a small
+    statement: an empty write_rows 260 us, measured, a one-kind one 75). One text per set of kinds, and a
+    few sets (see _GROUPS), so each is prepared once: with a set per combination of the kinds that had
+    rows (36 in the benchmark), most were planned anew at most runs, and the server spent 10% more."""
     text = _WRITES.get(kinds)
     if text is None:
         ctes = ",".join(_SUB_STATEMENTS[name] for kind in kinds for name in _PARTS[kind])
@@ -309,11 +317,12 @@ class PostgresTx(SharedQueries):
             self._history_keys.clear()
             self.recorded = True
         if any(rows.values()):
-            self._write_rows(rows)
+            self._write_rows(rows, _GROUPS[kinds])
 
-    def _write_rows(self, rows: dict[str, list[dict[str, Any]]]) -> None:
-        kinds = tuple(kind for kind in _KINDS if rows.get(kind))
-        params = {kind: rows_json(rows[kind]) for kind in kinds}
+    def _write_rows(self, rows: dict[str, list[dict[str, Any]]], kinds: tuple[str, ...]) -> None:
+        """One write_rows statement with the sub-statements of ``kinds`` (each set of kinds is one text:
+        prepared once), a kind without rows as an empty array."""
+        params = {kind: rows_json(rows[kind]) if rows.get(kind) else "[]" for kind in kinds}
         try:
             hit = self.conn.execute(_write_statement(kinds), params).fetchone()
         except psycopg.Error as exc:
@@ -648,7 +657,7 @@ class PostgresTx(SharedQueries):
                   "available_at": t.available_at, "lease_owner": t.lease_owner, "lease_until": t.lease_until,
                   "created_at": created} for t, input, policy, created in waiting]
         if removed and added and not {r["key"] for r in removed}.isdisjoint(a["key"] for a in added):
-            self._write_rows({"leases": leases, "removed": removed})
+            self._write_rows({"leases": leases, "removed": removed}, ("leases", "removed"))
             leases, removed = [], []
         rows["leases"], rows["removed"], rows["tasks"] = leases, removed, added
 
