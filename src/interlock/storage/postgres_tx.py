@@ -2,13 +2,16 @@
 
 History records wait in the transaction until it commits (or a read of the history needs them), and get
 their change-feed positions after it has committed (:meth:`PostgresTx.sequence_changes`), so recording a
-step locks nothing shared. Instance inserts and updates, index moves, new tasks, task removals and timer
-cancellations wait too, until a statement that must see them or the commit, where they all go out in one
-pipeline (one round trip), each kind of insert, update or delete as one statement with its rows in one
-JSON parameter (the server runs one statement, the driver adapts one value; a lone row goes as the
-one-row statement). A claim in the same transaction leases
-waiting tasks where they are (a workflow's next step is inserted already claimed). Everything else is
-written at once.
+step locks nothing shared. Instance inserts and updates, index moves, new tasks, leases of claimed tasks,
+task removals and timer cancellations wait too, until a statement that must see them or the commit,
+where they go out as ONE statement (``write_rows``: a data-modifying sub-statement per kind, each kind's
+rows in one JSON parameter; psycopg's CPU per statement, not the server, limited a busy writer). The
+kinds it writes touch different rows (netted here first: an instance inserted and updated in the
+transaction is inserted with its last values), since its sub-statements do not see each other's rows.
+Instance updates and inserts and task leases must each hit their row (compare-and-set): the statement
+returns how many did, and a miss refuses the transaction (:class:`StaleRowError`). A claim in the same
+transaction leases waiting tasks where they are (a workflow's next step is inserted already claimed).
+Everything else is written at once.
 """
 
 from __future__ import annotations
@@ -200,14 +203,13 @@ class PostgresTx(SharedQueries):
         self.data_version = data_version
         self._history: list[tuple[HistoryRow, dict[str, Any]]] = []  # each with its encoded values
         self._history_keys: dict[tuple[str, str, str], HistoryRow] = {}
-        # index moves (add or remove, row) wait too, and go out as two statements per transaction (the
-        # additions in one INSERT, like every kind of waiting insert: rows_json)
+        # index moves (add or remove, row) wait too, netted per row (write_rows, like every waiting kind)
         self._index: list[tuple[bool, tuple[str, str, str, str]]] = []
         # instance updates wait too (the rows are locked: their compare-and-set holds), in order, until a
-        # read of one of them, a read of many instances or the commit: one statement per transaction
+        # read of one of them, a read of many instances or the commit (write_rows)
         self._updates: list[dict[str, Any]] = []
         self._updated: set[tuple[str, str]] = set()
-        # new instances wait too, before the updates (one statement; a name another writer took
+        # new instances wait too, with the updates (write_rows; a name another writer took
         # meanwhile fails the whole transaction, whose commands then run again and see it taken); and
         # the instances lock_instances found missing are known missing without another look
         self._inserts: list[dict[str, Any]] = []
