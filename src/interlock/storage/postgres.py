@@ -104,7 +104,9 @@ class PostgresStore:
 
     @contextmanager
     def write(self) -> Iterator[PostgresTx]:
-        """One write transaction; its history goes out (with feed positions) just before ``COMMIT``."""
+        """One write transaction; its waiting rows go out just before ``COMMIT`` (one statement, and the
+        history's feed positions come after: PostgresTx.sequence_changes). BEGIN and COMMIT go through
+        libpq directly (postgres_tx.command)."""
         self._writes += 1
         with self._connection() as conn:
             try:
