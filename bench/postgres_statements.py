@@ -4,7 +4,9 @@ psycopg has no statement hook and ``pg_stat_statements`` needs a server restart,
 wraps psycopg's cursor methods in this process for the duration of a block. Every ``execute`` is one
 statement and one round trip; an ``executemany`` is as many statements as rows but one round trip
 (psycopg pipelines it); either is no round trip when sent inside a pipeline the caller opened, whose
-``sync`` is the round trip (counted when the pipeline block is left); ``BEGIN``/``COMMIT`` (and ``SAVEPOINT``/``RELEASE``) are two of each per transaction block. Connections listed in ``ignore`` are not counted.
+``sync`` is the round trip (counted when the pipeline block is left); ``BEGIN``/``COMMIT``/``ROLLBACK`` and the ``NOTIFY``, which
+the store sends through libpq directly (``postgres_tx.command``), are one of each, as is every
+``SAVEPOINT``/``RELEASE`` of a ``transaction()`` block (two per block). Connections listed in ``ignore`` are not counted.
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ class Tally:
 @contextmanager
 def counting() -> Iterator[Tally]:
     """Count every statement run through psycopg (any connection of this process) inside the block."""
+    from interlock.storage import postgres_tx
+
     tally = Tally()
     cursor, transaction, connection = psycopg.Cursor, psycopg.Transaction, psycopg.Connection
+    command = postgres_tx.command
     execute, executemany, enter, pipeline = cursor.execute, cursor.executemany, transaction.__enter__, connection.pipeline
 
     def counted_execute(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
@@ -61,6 +66,10 @@ def counting() -> Iterator[Tally]:
         if id(self) not in tally.ignore:  # leaving the block syncs it
             tally.round_trips += 1
 
+    def counted_command(conn: Any, text: bytes, *, check: bool = True) -> None:
+        tally.note(conn, text, 1)
+        command(conn, text, check=check)
+
     def counted_enter(self: Any) -> Any:
         if id(self.connection) not in tally.ignore:  # BEGIN/SAVEPOINT now, COMMIT/RELEASE at exit
             tally.statements += 2
@@ -71,12 +80,14 @@ def counting() -> Iterator[Tally]:
     cursor.execute, cursor.executemany = counted_execute, counted_executemany  # type: ignore[method-assign]
     transaction.__enter__ = counted_enter  # type: ignore[method-assign]
     connection.pipeline = counted_pipeline  # type: ignore[method-assign,assignment]
+    postgres_tx.command = counted_command
     try:
         yield tally
     finally:
         cursor.execute, cursor.executemany = execute, executemany  # type: ignore[method-assign]
         transaction.__enter__ = enter  # type: ignore[method-assign]
         connection.pipeline = pipeline  # type: ignore[method-assign]
+        postgres_tx.command = command
 
 
 def per_workflow(url: str, count: int = 50) -> Tally:

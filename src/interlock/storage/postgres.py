@@ -21,7 +21,6 @@ Schema migrations run under an advisory lock when a store opens, or with ``inter
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 import weakref
@@ -33,6 +32,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from interlock.errors import StorageError
+from interlock.storage import postgres_tx
 from interlock.storage.postgres_tx import PostgresTx, translate
 from interlock.storage.queries import load_queries, migrations
 from interlock.storage.store import READ_ONLY, Change
@@ -104,14 +104,21 @@ class PostgresStore:
 
     @contextmanager
     def write(self) -> Iterator[PostgresTx]:
-        """One write transaction; its history goes out (with feed positions) just before ``COMMIT``."""
+        """One write transaction; its waiting rows go out just before ``COMMIT`` (one statement, and the
+        history's feed positions come after: PostgresTx.sequence_changes). BEGIN and COMMIT go through
+        libpq directly (postgres_tx.command)."""
         self._writes += 1
         with self._connection() as conn:
             try:
-                with conn.transaction():
-                    tx = PostgresTx(conn, self._writes, writing=True)
+                postgres_tx.command(conn, b"BEGIN")
+                tx = PostgresTx(conn, self._writes, writing=True)
+                try:
                     yield tx
                     tx.finish()
+                except BaseException:
+                    postgres_tx.command(conn, b"ROLLBACK", check=False)
+                    raise
+                postgres_tx.command(conn, b"COMMIT")
             except psycopg.Error as exc:
                 raise translate(exc, "committing a transaction") from exc
             if tx.recorded:
@@ -123,17 +130,16 @@ class PostgresStore:
         (it was one round trip of every read)."""
         with self._connection() as conn:
             try:
-                conn.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                postgres_tx.command(conn, b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 tx = PostgresTx(conn)
                 try:
                     yield tx
                     if tx.waiting():  # never written (and the transaction is READ ONLY)
                         raise StorageError(READ_ONLY)
                 except BaseException:
-                    with contextlib.suppress(psycopg.Error):  # a broken connection: the pool replaces it
-                        conn.execute(b"ROLLBACK")
+                    postgres_tx.command(conn, b"ROLLBACK", check=False)
                     raise
-                conn.execute(b"COMMIT")
+                postgres_tx.command(conn, b"COMMIT")
             except psycopg.Error as exc:
                 raise translate(exc, "reading") from exc
 

@@ -2,13 +2,16 @@
 
 History records wait in the transaction until it commits (or a read of the history needs them), and get
 their change-feed positions after it has committed (:meth:`PostgresTx.sequence_changes`), so recording a
-step locks nothing shared. Instance inserts and updates, index moves, new tasks, task removals and timer
-cancellations wait too, until a statement that must see them or the commit, where they all go out in one
-pipeline (one round trip), each kind of insert, update or delete as one statement with its rows in one
-JSON parameter (the server runs one statement, the driver adapts one value; a lone row goes as the
-one-row statement). A claim in the same transaction leases
-waiting tasks where they are (a workflow's next step is inserted already claimed). Everything else is
-written at once.
+step locks nothing shared. Instance inserts and updates, index moves, new tasks, leases of claimed tasks,
+task removals and timer cancellations wait too, until a statement that must see them or the commit,
+where they go out as ONE statement (``write_rows``: a data-modifying sub-statement per kind, each kind's
+rows in one JSON parameter; psycopg's CPU per statement, not the server, limited a busy writer). The
+kinds it writes touch different rows (netted here first: an instance inserted and updated in the
+transaction is inserted with its last values), since its sub-statements do not see each other's rows.
+Instance updates and inserts and task leases must each hit their row (compare-and-set): the statement
+returns how many did, and a miss refuses the transaction (:class:`StaleRowError`). A claim in the same
+transaction leases waiting tasks where they are (a workflow's next step is inserted already claimed).
+Everything else is written at once.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -49,6 +53,63 @@ from interlock.storage.task_buffer import TaskBuffer
 from interlock.storage.tx_reads import SharedQueries
 
 _Q = load_queries("postgres")
+_NOTIFY = _Q["notify_changes"].encode()
+# write_rows's parameters: one JSON array of rows per kind of waiting write
+_KINDS = ("inserts", "updates", "unindexed", "indexed", "leases", "removed", "tasks", "cancelled", "history")
+# the sub-statements (CTEs) of write_rows that write each kind, by name
+_PARTS = {"inserts": ("new_instances",), "updates": ("u", "updated"), "unindexed": ("gone", "unindexed"),
+          "indexed": ("indexed",), "leases": ("l", "leased"), "removed": ("done", "removed"), "tasks": ("added",),
+          "cancelled": ("c", "cancelled"), "history": ("recorded",)}
+# the kinds whose every row must hit, with the sub-statement that returns the rows that did
+_COUNTED = (("inserts", "new_instances"), ("updates", "updated"), ("leases", "leased"))
+
+
+def _sub_statements(text: str) -> dict[str, str]:
+    """write_rows's sub-statements by name, without the blanks they need not (runs of them as one space,
+    none beside punctuation; the statement has no string with those): psycopg parses a statement of
+    more than 4,096 bytes again at every run instead of once (its conversion cache skips longer ones)."""
+    text = re.sub(r" ?([(),=<>]) ?", r"\1", " ".join(text.split()))
+    assert text.startswith("WITH ")
+    parts: dict[str, str] = {}
+    depth, start = 0, len("WITH ")
+    for at, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0 and not text.startswith(",", at + 1):  # the last sub-statement's end
+                parts[text[start:at + 1].split(" ", 1)[0]] = text[start:at + 1]
+                break
+        elif char == "," and depth == 0 and at >= start:
+            parts[text[start:at].split(" ", 1)[0]] = text[start:at]
+            start = at + 1
+    assert set(parts) == {name for names in _PARTS.values() for name in names}, sorted(parts)
+    return parts
+
+
+_SUB_STATEMENTS = _sub_statements(_Q["write_rows"])
+# the kinds each flush writes ("updates": the instance rows, ...), by the flushes asked for
+_FLUSHED = {"updates": ("inserts", "updates"), "index": ("unindexed", "indexed"), "tasks": ("leases", "removed", "tasks"),
+            "timers": ("cancelled",), "history": ("history",)}
+_GROUPS: dict[tuple[str, ...], tuple[str, ...]] = {groups: tuple(kind for kind in _KINDS if any(kind in _FLUSHED[g] for g in groups))
+           for groups in (("updates",), ("index",), ("tasks",), ("timers",),
+                          ("updates", "index", "tasks", "timers", "history"))}
+_WRITES: dict[tuple[str, ...], str] = {}
+
+
+def _write_statement(kinds: tuple[str, ...]) -> str:
+    """write_rows with the sub-statements of these kinds only: a flush before a read writes the kinds the
+    read must see, the commit's all (an empty sub-statement costs the server about as much as a small
+    statement: an empty write_rows 260 us, measured, a one-kind one 75). One text per set of kinds, and a
+    few sets (see _GROUPS), so each is prepared once: with a set per combination of the kinds that had
+    rows (36 in the benchmark), most were planned anew at most runs, and the server spent 10% more."""
+    text = _WRITES.get(kinds)
+    if text is None:
+        ctes = ",".join(_SUB_STATEMENTS[name] for kind in kinds for name in _PARTS[kind])
+        counts = ",".join(f"(SELECT count(*)FROM {name})" if kind in kinds else "0" for kind, name in _COUNTED)
+        text = _WRITES[kinds] = f"WITH {ctes} SELECT {counts}"
+        assert len(text.encode()) <= 4096, "write_rows must stay short enough for psycopg to cache"
+    return text
 # another writer got there first: the transaction is rolled back and its commands run again
 _RACES = (errors.SerializationFailure, errors.DeadlockDetected, errors.UniqueViolation,
           errors.LockNotAvailable)
@@ -107,6 +168,26 @@ def _column(value: Any) -> Any:
     return value
 
 
+def command(conn: psycopg.Connection[Any], text: bytes, *, check: bool = True) -> None:
+    """A statement without parameters or rows (BEGIN, COMMIT, ROLLBACK, the NOTIFY) sent through libpq
+    directly, which lets the GIL go while it waits: through psycopg's cursor or ``transaction()``, a
+    BEGIN and a COMMIT cost 3x the CPU (105 against 38 us for the two, measured), on the writer thread
+    that limits a busy process. ``check=False``: the outcome does not matter (a ROLLBACK only if a
+    transaction is open; a NOTIFY after the commit), and no error is raised."""
+    pgconn = conn.pgconn
+    if not check:
+        with contextlib.suppress(psycopg.Error):
+            if text != b"ROLLBACK" or pgconn.transaction_status in (psycopg.pq.TransactionStatus.INTRANS,
+                                                                  psycopg.pq.TransactionStatus.INERROR):
+                pgconn.exec_(text)
+        return
+    result = pgconn.exec_(text)
+    if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+        if pgconn.status != psycopg.pq.ConnStatus.OK:
+            raise psycopg.OperationalError(pgconn.get_error_message().strip() or "the connection was lost")
+        raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+
+
 class PostgresTx(SharedQueries):
     """A transaction on one connection; see :class:`~interlock.storage.store.WriteTx`."""
 
@@ -122,25 +203,25 @@ class PostgresTx(SharedQueries):
         self.data_version = data_version
         self._history: list[tuple[HistoryRow, dict[str, Any]]] = []  # each with its encoded values
         self._history_keys: dict[tuple[str, str, str], HistoryRow] = {}
-        # index moves (add or remove, row) wait too, and go out as two statements per transaction (the
-        # additions in one INSERT, like every kind of waiting insert: rows_json)
+        # index moves (add or remove, row) wait too, netted per row (write_rows, like every waiting kind)
         self._index: list[tuple[bool, tuple[str, str, str, str]]] = []
         # instance updates wait too (the rows are locked: their compare-and-set holds), in order, until a
-        # read of one of them, a read of many instances or the commit: one statement per transaction
+        # read of one of them, a read of many instances or the commit (write_rows)
         self._updates: list[dict[str, Any]] = []
         self._updated: set[tuple[str, str]] = set()
-        # new instances wait too, before the updates (one statement; a name another writer took
+        # new instances wait too, with the updates (write_rows; a name another writer took
         # meanwhile fails the whole transaction, whose commands then run again and see it taken); and
         # the instances lock_instances found missing are known missing without another look
         self._inserts: list[dict[str, Any]] = []
         self._absent: set[tuple[str, str]] = set()
         # new tasks, the leases lock_tasks holds, removals of held tasks (task_buffer.py)
         self._tasks = TaskBuffer()
+        # leases of tasks a claim took from the table (the claim locked their rows: every one hits),
+        # written with the other task writes
+        self._leases: list[dict[str, Any]] = []
         # timer cancellations wait too (an instance that ends cancels its timers, mostly none), by
         # query, until the next statement on timers or the commit
         self._cancels: dict[str, list[dict[str, Any]]] = {}
-        # the statements :meth:`flush` sent in its pipeline, each with the rows that must hit (None: any)
-        self._sent: list[tuple[psycopg.Cursor[Any], int | None, str]] | None = None
         self.recorded = False  # steps were written: readers of the feed are woken after the commit
 
     # -- statements -----------------------------------------------------------------------------------
@@ -160,35 +241,13 @@ class PostgresTx(SharedQueries):
     def _run(self, name: str, params: Any = None) -> int:
         return self._exec(name, params).rowcount
 
-    def _many(self, name: str, rows: Sequence[dict[str, Any]], hits: int | None = None,
-                     missed: str = "") -> None:
-        """One statement for many rows (``name`` takes them as ``%(rows)s``: rows_json)."""
-        self._send(name, {"rows": rows_json(rows)}, hits, missed)
-
-    def _each(self, name: str, rows: Sequence[Any], hits: int | None = None, missed: str = "") -> None:
-        """One executemany: a statement per row, each finding its row by its key. (Updates and deletes of
-        many rows go as one statement too, but one that finds each row by its key in a subquery of its
-        own and then takes the rows by TID: given the rows to join instead, the planner chose a scan of
-        the whole table while it was small or had many dead rows, which cost the server more than the
-        statements it saved.)"""
-        self._send(name, rows, hits, missed, each=True)
-
-    def _send(self, name: str, params: Any, hits: int | None, missed: str, *, each: bool = False) -> None:
-        """One statement, or one executemany (``each``): one round trip; inside :meth:`flush`, one more
-        statement of its pipeline, whose rows are counted after the pipeline's one sync (when it is
-        left)."""
+    def _each(self, name: str, rows: Sequence[Any]) -> None:
+        """One executemany: a statement per row, one round trip (only for rare writes)."""
         try:
-            if self._sent is not None:
-                cur = self.conn.cursor()
-                (cur.executemany if each else cur.execute)(_Q[name], params)
-                self._sent.append((cur, hits, missed))
-                return
             with self.conn.cursor() as cur:
-                (cur.executemany if each else cur.execute)(_Q[name], params)
-                hit = cur.rowcount
+                cur.executemany(_Q[name], rows)
         except psycopg.Error as exc:
             raise translate(exc, f"running {name}") from exc
-        _all_hit(hit, hits, missed)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -196,7 +255,7 @@ class PostgresTx(SharedQueries):
         then propagates. What waited from before the block waits again after a rollback: a read inside
         may have written it, and the rollback undid that."""
         history, index, updates = list(self._history), list(self._index), list(self._updates)
-        tasks = self._tasks.copy()
+        tasks, leases = self._tasks.copy(), list(self._leases)
         inserts, absent = list(self._inserts), set(self._absent)
         cancels = {name: list(rows) for name, rows in self._cancels.items()}
         try:
@@ -207,6 +266,7 @@ class PostgresTx(SharedQueries):
         except BaseException as exc:
             self._history, self._index, self._updates = history, index, updates
             self._tasks.restore(tasks)
+            self._leases = leases
             self._inserts, self._absent, self._cancels = inserts, absent, cancels
             self._updated = {(u["machine"], u["id"]) for u in self._updates + self._inserts}
             self._history_keys = {(r.machine, r.id, r.idempotency_key): r for r, _ in self._history
@@ -217,96 +277,119 @@ class PostgresTx(SharedQueries):
 
     def waiting(self) -> bool:
         """Whether writes wait in the transaction's buffers."""
-        return bool(self._inserts or self._updates or self._index or self._tasks or self._cancels
-                    or self._history)
+        return bool(self._inserts or self._updates or self._index or self._tasks or self._leases
+                    or self._cancels or self._history)
 
     def flush(self) -> None:
-        """Write the waiting instance updates, index moves, tasks, timer cancellations and history
-        records (positions come after the commit: sequence_changes), in one pipeline: one round trip."""
-        if not self.waiting():
-            return
-        self._sent = []
-        try:
-            with self.conn.pipeline():  # leaving it syncs: the one round trip
-                self._flush_updates()
-                self._flush_index()
-                self._flush_tasks()
-                self._flush_timers()
-                if self._history:
-                    rows = [r for _, r in self._history]
-                    self._history.clear()
-                    self._history_keys.clear()
-                    self._many("append_history_rows", rows)
-                    self.recorded = True
-        except psycopg.Error as exc:
-            raise translate(exc, "writing the transaction's waiting rows") from exc
-        finally:
-            sent, self._sent = self._sent, None
-        for cur, hits, missed in sent:
-            _all_hit(cur.rowcount, hits, missed)
-            cur.close()
+        """Write the waiting instance inserts and updates, index moves, tasks, timer cancellations and
+        history records (positions come after the commit: sequence_changes): one statement
+        (``write_rows``), one round trip."""
+        if self.waiting():
+            self._write("updates", "index", "tasks", "timers", "history")
 
     def _flush_updates(self) -> None:
-        """The waiting new instances, then the waiting instance updates, in order; each must hit its row
-        (compare-and-set)."""
-        if self._inserts:
-            rows, self._inserts = self._inserts, []
-            if not self._updates:
-                self._updated.clear()
-            self._many("insert_instances", rows, len(rows), "instance inserts found their name taken "
-                              "(another writer)")
-        if not self._updates:
-            return
-        rows, self._updates = self._updates, []
+        self._write("updates")
+
+    def _flush_index(self) -> None:
+        self._write("index")
+
+    def _flush_tasks(self) -> None:
+        self._write("tasks")
+
+    def _flush_timers(self) -> None:
+        self._write("timers")
+
+    def _write(self, *kinds: str) -> None:
+        """The waiting writes of these kinds ("updates", "index", "tasks", "timers", "history"), in one
+        ``write_rows`` statement (a kind with nothing waiting goes as an empty array); the new instances,
+        instance updates and task leases must each hit their row, or the transaction fails
+        (:class:`StaleRowError`)."""
+        rows: dict[str, list[dict[str, Any]]] = {}
+        if "timers" in kinds and self._cancels:
+            self._write_cancels(rows)
+        if "updates" in kinds and (self._inserts or self._updates):
+            rows["inserts"], rows["updates"] = self._take_instances()
+        if "index" in kinds and self._index:
+            rows["unindexed"], rows["indexed"] = self._take_index()
+        if "tasks" in kinds and (self._tasks or self._leases):
+            self._take_tasks(rows)
+        if "history" in kinds and self._history:
+            rows["history"] = [r for _, r in self._history]
+            self._history.clear()
+            self._history_keys.clear()
+            self.recorded = True
+        if any(rows.values()):
+            self._write_rows(rows, _GROUPS[kinds])
+
+    def _write_rows(self, rows: dict[str, list[dict[str, Any]]], kinds: tuple[str, ...]) -> None:
+        """One write_rows statement with the sub-statements of ``kinds`` (each set of kinds is one text:
+        prepared once), a kind without rows as an empty array."""
+        params = {kind: rows_json(rows[kind]) if rows.get(kind) else "[]" for kind in kinds}
+        try:
+            hit = self.conn.execute(_write_statement(kinds), params).fetchone()
+        except psycopg.Error as exc:
+            raise translate(exc, "writing the transaction's waiting rows") from exc
+        assert hit is not None
+        _all_hit(hit[0], len(rows.get("inserts", ())), "instance inserts found their name taken (another writer)")
+        _all_hit(hit[1], len(rows.get("updates", ())),
+                 "instance updates found their row changed since it was read (another writer)")
+        _all_hit(hit[2], len(rows.get("leases", ())), "claimed tasks changed under their lock")
+
+    def _take_instances(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The waiting new instances and instance updates, netted: an instance updated more than once
+        here is written once, with its last values, if it is still at the revision its first update was
+        read at and each later update was read at the revision the one before it made (as the statements
+        one by one would check), and gets the revision of its last; a new instance updated here is
+        inserted with its last values and the revision they make (one statement cannot update a row it
+        inserts)."""
+        inserts, updates = self._inserts, self._updates
+        self._inserts, self._updates = [], []
         self._updated.clear()
         missed = "instance updates found their row changed since it was read (another writer)"
-        if len(rows) == 1:
-            self._each("update_instance", rows, 1, missed)
-            return
-        # one statement for all: an instance updated more than once here is written once, with its last
-        # values, if it is still at the revision its first update was read at and each later update was
-        # read at the revision the one before it made (as the statements one by one would check), and
-        # gets the revision of its last
+        new: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in inserts:
+            new[(row["machine"], row["id"])] = {**row, "revision": 0}
         netted: dict[tuple[str, str], dict[str, Any]] = {}
-        for row in rows:
+        for row in updates:
             key = (row["machine"], row["id"])
+            inserted = new.get(key)
+            if inserted is not None:
+                if row["revision"] != inserted["revision"]:
+                    raise StaleRowError(f"1 of {len(updates)} {missed}")
+                inserted.update(status=row["status"], paused=row["paused"], step=row["step"],
+                                queued=row["queued"], snapshot=row["snapshot"], updated_at=row["updated_at"],
+                                revision=row["revision"] + 1)
+                continue
             first = netted.get(key)
             if first is not None and row["revision"] != first["next"]:
-                raise StaleRowError(f"1 of {len(rows)} {missed}")
+                raise StaleRowError(f"1 of {len(updates)} {missed}")
             netted[key] = {"machine": row["machine"], "id": row["id"], "status": row["status"],
                            "paused": row["paused"], "step": row["step"], "queued": row["queued"],
                            "snapshot": row["snapshot"], "updated_at": row["updated_at"],
                            "revision": row["revision"] if first is None else first["revision"],
                            "next": row["revision"] + 1}
-        self._many("update_instances_rows", list(netted.values()), len(netted), missed)
+        return list(new.values()), list(netted.values())
 
-    def _flush_index(self) -> None:
+    def _take_index(self) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         """The waiting index moves, netted per row: a row's first move says whether it was stored before
-        the transaction, its last whether it is after; only rows where the two differ are written."""
-        if not self._index:
-            return
+        the transaction, its last whether it is after; only rows where the two differ are written (so
+        no row is both removed and added)."""
         first: dict[tuple[str, str, str, str], bool] = {}
         last: dict[tuple[str, str, str, str], bool] = {}
         for adds, key in self._index:
             first.setdefault(key, adds)
             last[key] = adds
         self._index.clear()
-        removed = [key for key, adds in last.items() if not adds and not first[key]]
-        added = [key for key, adds in last.items() if adds and first[key]]
-        if len(removed) == 1:
-            self._each("remove_index", removed)
-        elif removed:
-            self._many("remove_index_rows", [_index_row(key) for key in removed])
-        if added:
-            self._many("add_index_rows", [_index_row(key) for key in added])
+        removed = [_index_row(key) for key, adds in last.items() if not adds and not first[key]]
+        added = [_index_row(key) for key, adds in last.items() if adds and first[key]]
+        return removed, added
 
     def notify_changes(self) -> None:
         """Wake readers of the change feed, after the commit and in a transaction of its own: a NOTIFY
         inside the step's transaction holds PostgreSQL's one notification lock until that commit has
         reached the disk, so the commits of all processes would wait for each other's flushes. Alone,
         the NOTIFY writes no WAL and commits without a flush. A lost one costs a reader one poll."""
-        with contextlib.suppress(psycopg.Error):  # the steps are committed; readers still poll
-            self.conn.execute(_Q["notify_changes"])
+        command(self.conn, _NOTIFY, check=False)  # the steps are committed; readers still poll
 
     def sequence_changes(self, key: int, limit: int = 10_000) -> int:
         """Give positions to committed steps that have none (one sequencer at a time); how many."""
@@ -533,13 +616,14 @@ class PostgresTx(SharedQueries):
         else:
             self._cancels.setdefault("cancel_timers", []).append({"machine": machine, "id": id, "sendid": sendid})
 
-    def _flush_timers(self) -> None:
+    def _write_cancels(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        """The waiting timer cancellations: an instance's all go in ``write_rows`` (``rows``); by send id
+        (rare), they go first, one statement each. Deletes: their order does not matter."""
         cancels, self._cancels = self._cancels, {}
-        for name, rows in cancels.items():  # deletes: their order among themselves does not matter
-            if name == "cancel_all_timers" and len(rows) > 1:
-                self._many("cancel_all_timers_rows", rows)
-            else:
-                self._each(name, rows)
+        by_sendid = cancels.get("cancel_timers")
+        if by_sendid:
+            self._each("cancel_timers", by_sendid)
+        rows["cancelled"] = cancels.get("cancel_all_timers", [])
 
     def timers_of(self, machine: str, id: str) -> list[TimerRow]:
         self._flush_timers()
@@ -562,20 +646,22 @@ class PostgresTx(SharedQueries):
         """Queued until the next statement on tasks or the commit (task_buffer.py)."""
         self._tasks.add(row, now)
 
-    def _flush_tasks(self) -> None:
-        """The waiting removals, then the waiting new tasks."""
+    def _take_tasks(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        """The waiting leases of claimed tasks, removals and new tasks, for ``write_rows`` (``rows``). No
+        task is both leased and removed (a claim forgets the leases it takes over, and removals wait
+        only for held leases). A new task with the key of one removed here (one statement does not see
+        its own deletes) goes in a statement after the removals."""
+        leases, self._leases = self._leases, []
         removals, waiting = self._tasks.take()
-        if len(removals) == 1:
-            self._each("remove_task", [{"key": key} for key, _, _ in removals])
-        elif removals:
-            self._many("remove_tasks_rows", [{"machine": machine, "id": id, "key": key}
-                                             for key, machine, id in removals])
-        if waiting:
-            self._many("add_task_rows", [
-                {"key": t.key, "machine": t.machine, "id": t.id, "invokeid": t.invokeid, "service": t.service,
-                 "input": input, "policy": policy, "attempt": t.attempt, "status": t.status,
-                 "available_at": t.available_at, "lease_owner": t.lease_owner, "lease_until": t.lease_until,
-                 "created_at": created} for t, input, policy, created in waiting])
+        removed = [{"machine": machine, "id": id, "key": key} for key, machine, id in removals]
+        added = [{"key": t.key, "machine": t.machine, "id": t.id, "invokeid": t.invokeid, "service": t.service,
+                  "input": input, "policy": policy, "attempt": t.attempt, "status": t.status,
+                  "available_at": t.available_at, "lease_owner": t.lease_owner, "lease_until": t.lease_until,
+                  "created_at": created} for t, input, policy, created in waiting]
+        if removed and added and not {r["key"] for r in removed}.isdisjoint(a["key"] for a in added):
+            self._write_rows({"leases": leases, "removed": removed}, ("leases", "removed"))
+            leases, removed = [], []
+        rows["leases"], rows["removed"], rows["tasks"] = leases, removed, added
 
     def tasks_of(self, machine: str, id: str) -> list[TaskRow]:
         self._flush_tasks()
@@ -619,9 +705,10 @@ class PostgresTx(SharedQueries):
             return claimed
         leased = [dataclasses.replace(t, attempt=t.attempt + 1, status="running", lease_owner=owner,
                                       lease_until=now + lease_of(t.policy)) for t in rows]
-        self._each("lease_task", [{"key": t.key, "owner": owner, "until": t.lease_until, "now": now,
-                                   "attempt": t.attempt - 1} for t in leased],
-                   len(leased), "claimed tasks changed under their lock")  # held by this transaction: all hit
+        # the leases wait with the other task writes (the claim locked the rows: no other writer changes
+        # them before the commit, and every statement on tasks in this transaction writes them first)
+        self._leases.extend({"machine": t.machine, "id": t.id, "key": t.key, "owner": owner,
+                             "until": t.lease_until, "now": now, "attempt": t.attempt - 1} for t in leased)
         self._tasks.unlease(t.key for t in rows)  # an expired lease this transaction held is taken over
         return claimed + leased
 

@@ -731,3 +731,107 @@ def _step_row(tx: Any, id: str) -> InstanceRow:
     row = tx.get_instance("m", id)
     assert row is not None
     return row  # type: ignore[no-any-return]
+
+
+def test_instances_created_and_updated_in_one_transaction_are_stored_with_their_last_values(
+        open_connection: Opener) -> None:
+    """Many new instances, each updated twice in the transaction that inserts it (PostgreSQL sends a
+    transaction's writes as one statement, which cannot update a row it inserts: it inserts the last
+    values), with NULLs, exact floats and text beside updates of instances stored before; the revision
+    then compares as any other: a later write at the revision read succeeds, one at an older fails."""
+    store, other = open_connection(), open_connection()
+    _create(store, "old")
+    ids = [f"n{n:03}" for n in range(120)]
+    with store.write() as tx:
+        locked = tx.lock_instances([("m", "old")] + [("m", id) for id in ids])
+        [old] = locked.rows
+        for n, id in enumerate(ids):
+            row = _row(id)
+            row.parent_machine, row.parent_id, row.parent_invokeid = ("p", f"p{n}", "inv") if n % 2 else (None, None, None)
+            row.created_at = row.updated_at = 1_765_000_000.000001 * (n + 1)
+            tx.insert_instance(row)
+            for step in (1, 2):
+                row.step, row.updated_at, row.snapshot_json = step, row.updated_at + 0.25, None
+                row.snapshot = {"configuration": ["m", f"s{step}"], "context": {"n": n, "t": "é\u2028\"" * n}}
+                row.status = "done" if step == 2 and n % 3 == 0 else "active"
+                tx.update_instance(row)
+        old.step, old.snapshot_json = 4, None
+        tx.update_instance(old)
+    with store.read() as tx:
+        for n, id in enumerate(ids):
+            found = _step_row(tx, id)
+            assert (found.step, found.status, found.created_at, found.updated_at) == (
+                2, "done" if n % 3 == 0 else "active", 1_765_000_000.000001 * (n + 1),
+                1_765_000_000.000001 * (n + 1) + 0.5)
+            assert found.snapshot == {"configuration": ["m", "s2"], "context": {"n": n, "t": "é\u2028\"" * n}}
+            assert (found.parent_machine, found.parent_id, found.parent_invokeid) == (
+                ("p", f"p{n}", "inv") if n % 2 else (None, None, None))
+        assert _step_of(tx, "old") == 4
+    with other.read() as tx:
+        stale = _step_row(tx, "n007")
+    with store.write() as tx:
+        mine = _step_row(tx, "n007")
+        mine.step = 3
+        tx.update_instance(mine)
+    with pytest.raises(StaleRowError), other.write() as tx:
+        stale.step = 9
+        tx.update_instance(stale)
+        tx.flush()
+    with store.read() as tx:
+        assert _step_of(tx, "n007") == 3
+
+
+def test_a_name_taken_among_many_new_instances_refuses_the_whole_transaction(
+        open_connection: Opener, store_url: str) -> None:
+    """New instances whose names a transaction found free wait with its other writes; one name another
+    connection takes meanwhile refuses all of them (the other writer won: the commands run again)."""
+    if store_url.startswith("sqlite"):
+        pytest.skip("SQLite lets one writer in at a time: no other can take the name meanwhile")
+    store, other = open_connection(), open_connection()
+    _create(store, "a")
+    ids = [f"n{n:03}" for n in range(50)]
+    with pytest.raises(StaleRowError), store.write() as tx:
+        locked = tx.lock_instances([("m", "a")] + [("m", id) for id in ids])
+        assert [r.id for r in locked.rows] == ["a"]
+        for id in ids:
+            tx.insert_instance(_row(id))
+        a = locked.rows[0]
+        a.step = 5
+        tx.update_instance(a)
+        _create(other, "n031")
+        tx.flush()
+    with store.read() as tx:
+        assert [r.id for r in tx.list_instances("m", limit=100)] == ["a", "n031"]
+        assert _step_of(tx, "a") == 0
+
+
+def test_many_tasks_claimed_from_the_table_are_leased_exactly_and_a_removed_key_can_be_added_again(
+        store: Store) -> None:
+    """A claim that takes many tasks from the table leases each (PostgreSQL: the leases wait with the
+    other task writes, one statement for all); a read of the tasks in the same transaction sees them
+    leased; a task removed and a new one added under the same key in one transaction is the new one."""
+    ids = [f"i{n:03}" for n in range(80)]
+    _create(store, *ids)
+    with store.write() as tx:
+        for n, id in enumerate(ids):
+            tx.add_task(TaskRow(f"m/{id}#0", "m", id, "i0", "charge", {"n": n},
+                                {"lease_seconds": 0.1 * (n + 1)}), 1.0)
+    with store.write() as tx:
+        claimed = tx.claim_tasks(2.0, owner="one", services=["charge"], limit=500, lease_of=RetryPolicy.lease_of)
+        assert sorted(t.key for t in claimed) == [f"m/{id}#0" for id in ids]
+        assert [(t.status, t.attempt, t.lease_owner) for t in tx.tasks_of("m", "i005")] == [("running", 1, "one")]
+        assert tx.claim_tasks(2.0, owner="two", services=["charge"], limit=5, lease_of=RetryPolicy.lease_of) == []
+    with store.read() as tx:
+        for n, id in enumerate(ids):
+            [task] = tx.tasks_of("m", id)
+            assert (task.status, task.attempt, task.lease_owner, task.lease_until, task.input) == (
+                "running", 1, "one", 2.0 + 0.1 * (n + 1), {"n": n})
+    with store.write() as tx:
+        tx.lock_tasks([(f"m/{id}#0", "one", 1) for id in ids[:10]])
+        for id in ids[:10]:
+            assert tx.remove_owned_task(f"m/{id}#0", "one", 1)
+            tx.add_task(TaskRow(f"m/{id}#0", "m", id, "i0", "charge", {"again": id}, {"lease_seconds": 1.0}), 3.0)
+    with store.read() as tx:
+        for id in ids[:10]:
+            [task] = tx.tasks_of("m", id)
+            assert (task.status, task.attempt, task.lease_owner, task.input) == ("pending", 0, None, {"again": id})

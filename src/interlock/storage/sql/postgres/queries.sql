@@ -456,3 +456,86 @@ UPDATE api_keys SET revoked_at = COALESCE(revoked_at, %(now)s) WHERE id = %(id)s
 -- name: touch_key
 -- Record when an API key was last used.
 UPDATE api_keys SET last_used_at = %(now)s WHERE id = %(id)s AND (last_used_at IS NULL OR last_used_at < %(now)s);
+
+-- name: write_rows
+-- A transaction's waiting writes of every kind in one statement: each kind's rows are one JSON array
+-- (empty when none wait), so the statement's text never changes (prepared once) and the server and the
+-- driver run one statement instead of one per kind. The kinds touch different rows (the caller nets a
+-- table's writes so no two of them touch one row: its sub-statements run in no set order and do not see
+-- each other's rows), each as its one-kind statement above does it: new instances (none inserted where
+-- the name is taken), instance updates (compare-and-set on the revision), index removals and additions,
+-- task leases (compare-and-set on the attempt), task removals and additions, timer cancellations, step
+-- records in the array's order. It returns the rows that hit of the kinds whose every row must.
+WITH
+new_instances AS (
+    INSERT INTO instances (machine, id, version, status, paused, step, queued, snapshot,
+                           parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision)
+    SELECT machine, id, version, status, paused, step, queued, snapshot,
+           parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
+    FROM json_populate_recordset(NULL::instances, %(inserts)s::json)
+    ON CONFLICT (machine, id) DO NOTHING
+    RETURNING 1),
+u AS MATERIALIZED (
+    SELECT u.*, (SELECT x.ctid FROM instances x WHERE x.machine = u.machine AND x.id = u.id) AS tid
+    FROM json_to_recordset(%(updates)s::json) AS u (machine text, id text COLLATE "C", status text,
+         paused boolean, step bigint, queued bigint, snapshot text, updated_at double precision,
+         revision bigint, next bigint)),
+updated AS (
+    UPDATE instances AS i
+    SET (status, paused, step, queued, snapshot, updated_at, revision) =
+        (u.status, u.paused, u.step, u.queued, u.snapshot, u.updated_at, u.next)
+    FROM u
+    WHERE i.ctid = ANY (ARRAY(SELECT tid FROM u WHERE tid IS NOT NULL))
+      AND u.tid = i.ctid AND u.machine = i.machine AND u.id = i.id AND i.revision = u.revision
+    RETURNING 1),
+gone AS MATERIALIZED (
+    SELECT g.*, (SELECT x.ctid FROM instance_index x
+                 WHERE x.machine = g.machine AND x.kind = g.kind AND x.value = g.value AND x.id = g.id) AS tid
+    FROM json_populate_recordset(NULL::instance_index, %(unindexed)s::json) AS g),
+unindexed AS (
+    DELETE FROM instance_index AS x WHERE x.ctid = ANY (ARRAY(SELECT tid FROM gone WHERE tid IS NOT NULL))
+      AND EXISTS (SELECT FROM gone WHERE gone.tid = x.ctid AND gone.machine = x.machine
+                  AND gone.kind = x.kind AND gone.value = x.value AND gone.id = x.id)),
+indexed AS (
+    INSERT INTO instance_index (machine, kind, value, id)
+    SELECT machine, kind, value, id FROM json_populate_recordset(NULL::instance_index, %(indexed)s::json)),
+l AS MATERIALIZED (
+    SELECT l.*, (SELECT x.ctid FROM tasks x WHERE x.machine = l.machine AND x.id = l.id AND x.key = l.key) AS tid
+    FROM json_to_recordset(%(leases)s::json) AS l (machine text, id text, key text, owner text,
+         until double precision, now double precision, attempt integer)),
+leased AS (
+    UPDATE tasks AS t SET status = 'running', attempt = t.attempt + 1, lease_owner = l.owner, lease_until = l.until
+    FROM l
+    WHERE t.ctid = ANY (ARRAY(SELECT tid FROM l WHERE tid IS NOT NULL))
+      AND l.tid = t.ctid AND l.machine = t.machine AND l.id = t.id AND l.key = t.key AND t.attempt = l.attempt
+      AND ((t.status = 'pending' AND t.available_at <= l.now) OR (t.status = 'running' AND t.lease_until <= l.now))
+    RETURNING 1),
+done AS MATERIALIZED (
+    SELECT d.machine, d.id, d.key,
+           (SELECT x.ctid FROM tasks x WHERE x.machine = d.machine AND x.id = d.id AND x.key = d.key) AS tid
+    FROM json_populate_recordset(NULL::tasks, %(removed)s::json) AS d),
+removed AS (
+    DELETE FROM tasks AS t WHERE t.ctid = ANY (ARRAY(SELECT tid FROM done WHERE tid IS NOT NULL))
+      AND EXISTS (SELECT FROM done WHERE done.tid = t.ctid AND done.machine = t.machine AND done.id = t.id
+                  AND done.key = t.key)),
+added AS (
+    INSERT INTO tasks (key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+                       lease_owner, lease_until, created_at)
+    SELECT key, machine, id, invokeid, service, input, policy, attempt, status, available_at,
+           lease_owner, lease_until, created_at
+    FROM json_populate_recordset(NULL::tasks, %(tasks)s::json)),
+c AS MATERIALIZED (
+    SELECT c.machine, c.id, x.tid FROM json_populate_recordset(NULL::timers, %(cancelled)s::json) AS c
+    CROSS JOIN LATERAL (
+        SELECT t.ctid AS tid FROM timers t WHERE t.machine = c.machine AND t.id = c.id OFFSET 0) AS x),
+cancelled AS (
+    DELETE FROM timers AS t WHERE t.ctid = ANY (ARRAY(SELECT tid FROM c))
+      AND EXISTS (SELECT FROM c WHERE c.tid = t.ctid AND c.machine = t.machine AND c.id = t.id)),
+recorded AS (
+    INSERT INTO history (machine, id, step, at, outcome, event, idempotency_key, cause, source,
+                         target, context_change, effects, error)
+    SELECT machine, id, step, at, outcome, event, idempotency_key, cause, source,
+           target, context_change, effects, error
+    FROM json_populate_recordset(NULL::history, %(history)s::json) WITH ORDINALITY AS r
+    ORDER BY r.ordinality)
+SELECT (SELECT count(*) FROM new_instances), (SELECT count(*) FROM updated), (SELECT count(*) FROM leased);
