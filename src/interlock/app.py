@@ -211,10 +211,7 @@ class Interlock:
             self.check_read(instance, caller)  # execute's first look is its create's answer
             deadline = None if timeout is None else time.monotonic() + timeout
             while instance.status == "active":
-                left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
-                if left <= 0:
-                    raise _not_ended(instance, timeout)
-                if event.wait(left):
+                if event.wait(_time_left(instance, timeout, deadline)):
                     event.clear()
                     instance = self._ended(waiter, caller) or self.get(machine, instance_id, caller=caller)
             return instance
@@ -601,11 +598,9 @@ class AsyncInterlock:
         try:
             instance = await first()
             app.check_read(instance, caller)  # execute's first look is its create's answer
-            deadline = None if timeout is None else loop.time() + timeout
+            deadline = None if timeout is None else time.monotonic() + timeout
             while instance.status == "active":
-                left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - loop.time())
-                if left <= 0:
-                    raise _not_ended(instance, timeout)
+                left = _time_left(instance, timeout, deadline)  # raises once the deadline has passed
                 try:
                     await asyncio.wait_for(event.wait(), left)
                 except TimeoutError:
@@ -638,9 +633,14 @@ def _expire(future: asyncio.Future[Any]) -> None:
         future.set_exception(TimeoutError())
 
 
-def _not_ended(instance: Instance, timeout: float | None) -> TimeoutError:
-    return TimeoutError(f"instance {instance.machine}/{instance.id} has not ended after {timeout} s (state "
-                        f"{list(instance.state)}); it runs on")
+def _time_left(instance: Instance, timeout: float | None, deadline: float | None) -> float:
+    """Seconds a waiter sleeps before it looks again (at most WAIT_SLICE); ``TimeoutError`` once its
+    ``deadline`` (``time.monotonic()``) has passed."""
+    left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
+    if left <= 0:
+        raise TimeoutError(f"instance {instance.machine}/{instance.id} has not ended after {timeout} s (state "
+                           f"{list(instance.state)}); it runs on")
+    return left
 
 
 def _check_names(machine: str, instance_id: str) -> None:

@@ -178,6 +178,28 @@ def test_a_name_found_free_then_taken_by_another_writer_fails_the_transaction_as
             second.close()
 
 
+def test_a_commit_of_a_transaction_in_which_a_statement_failed_is_refused_not_reported_done() -> None:
+    """PostgreSQL answers COMMIT of a failed transaction with ROLLBACK (and an OK status): the store
+    says so instead of returning as if the writes were kept."""
+    row = InstanceRow("m", "x", "1", "active", False, 0, 0, {"configuration": ["m"], "context": {}})
+    with fresh_database() as url:
+        store = PostgresStore(url)
+        try:
+            with pytest.raises(StorageError, match="rolled it back at COMMIT"), store.write() as tx:
+                tx.insert_instance(row)
+                tx.flush()
+                with pytest.raises(psycopg.errors.DivisionByZero):  # a caller that catches a failure
+                    tx.conn.execute(b"SELECT 1/0")
+            with store.read() as tx:
+                assert tx.get_instance("m", "x") is None
+            with store.write() as tx:  # the connection went back clean
+                tx.insert_instance(row)
+            with store.read() as tx:
+                assert tx.get_instance("m", "x") is not None
+        finally:
+            store.close()
+
+
 def test_a_connection_that_died_while_idle_in_the_pool_is_replaced_before_use(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from interlock.storage import postgres

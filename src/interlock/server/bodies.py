@@ -5,14 +5,16 @@ Bodies are bounded before they are read (server/limits.py refuses a larger ``Con
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.datastructures import Headers
 from starlette.requests import Request
 
 from interlock.server.errors import ApiError
+
+T = TypeVar("T")
 
 JSON_TYPES = ("application/json",)
 
@@ -61,14 +63,9 @@ def text_field(body: dict[str, Any], name: str, *, required: bool = True) -> str
 
 
 def query_int(request: Request, name: str, default: int, *, low: int, high: int) -> int:
-    text = request.query_params.get(name)
-    if text is None or text == "":
+    value = _query_number(request, name, int, "an integer")
+    if value is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(400, "request.malformed", f"query parameter {name!r} must be an integer, not "
-                       f"{text[:40]!r}") from None
     if not low <= value <= high:
         raise ApiError(400, "request.malformed", f"query parameter {name!r} must be between {low} and "
                        f"{high}, not {value}")
@@ -77,17 +74,25 @@ def query_int(request: Request, name: str, default: int, *, low: int, high: int)
 
 def query_seconds(request: Request, name: str, default: float, *, high: float) -> float:
     """A number of seconds from 0 to ``high`` (a decimal: ``2.5``)."""
-    text = request.query_params.get(name)
-    if text is None or text == "":
+    value = _query_number(request, name, float, f"a number of seconds from 0 to {high:g}")
+    if value is None:
         return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
     if not 0 <= value <= high:  # NaN too
         raise ApiError(400, "request.malformed", f"query parameter {name!r} must be a number of seconds "
-                       f"from 0 to {high:g}, not {text[:40]!r}")
+                       f"from 0 to {high:g}, not {request.query_params[name][:40]!r}")
     return value
+
+
+def _query_number(request: Request, name: str, kind: Callable[[str], T], what: str) -> T | None:
+    """The query parameter as ``kind`` (None: absent or empty), or 400 saying it must be ``what``."""
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        raise ApiError(400, "request.malformed", f"query parameter {name!r} must be {what}, not "
+                       f"{text[:40]!r}") from None
 
 
 def page_limit(request: Request) -> int:

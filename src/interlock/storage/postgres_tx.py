@@ -186,6 +186,11 @@ def command(conn: psycopg.Connection[Any], text: bytes, *, check: bool = True) -
         if pgconn.status != psycopg.pq.ConnStatus.OK:
             raise psycopg.OperationalError(pgconn.get_error_message().strip() or "the connection was lost")
         raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+    if text == b"COMMIT" and result.command_status != b"COMMIT":
+        # a transaction in which a statement failed (its error caught) ends in a ROLLBACK whose status
+        # is OK: nothing was committed, and saying so is the caller's due (SQLite would have kept the rest)
+        raise psycopg.errors.InFailedSqlTransaction("a statement of the transaction had failed, so PostgreSQL "
+                                                     "rolled it back at COMMIT: nothing of it was committed")
 
 
 class PostgresTx(SharedQueries):
