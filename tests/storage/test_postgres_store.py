@@ -200,21 +200,27 @@ def test_a_commit_of_a_transaction_in_which_a_statement_failed_is_refused_not_re
             store.close()
 
 
+@pytest.mark.parametrize("check_after_idle", [0.0, math.inf], ids=["checked-at-checkout", "found-by-begin"])
 def test_a_connection_that_died_while_idle_in_the_pool_is_replaced_before_use(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, check_after_idle: float) -> None:
+    """Found by the checkout check (idle long enough), or, returned too recently to be checked, by the
+    BEGIN of the next transaction: either way that transaction runs on a fresh connection, no error.
+    Every connection of the pool dead at once (a server restart) is the same, once per connection."""
     from interlock.storage import postgres
 
-    monkeypatch.setattr(postgres, "CHECK_AFTER_IDLE", 0.0)  # every checkout counts as idle long enough
+    monkeypatch.setattr(postgres, "CHECK_AFTER_IDLE", check_after_idle)
     row = InstanceRow("m", "a", "1", "active", False, 0, 0, {"configuration": ["m"], "context": {}})
     with fresh_database() as url:
-        store = PostgresStore(url, pool_size=1)
+        store = PostgresStore(url, pool_size=3)
         try:
-            with store.read() as tx:
-                pid = tx.conn.info.backend_pid
+            with store.read() as one, store.read() as two, store.read() as three:  # the pool holds three
+                pids = {tx.conn.info.backend_pid for tx in (one, two, three)}
             with psycopg.connect(url, autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))  # waits until it is gone
-            with store.write() as tx:  # the check found it dead: a fresh connection, no error
-                assert tx.conn.info.backend_pid != pid
+                killed = admin.execute("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                                       "WHERE pid = ANY(%s)", (list(pids),)).fetchone()
+            assert killed == (3,)
+            with store.write() as tx:  # found dead: a fresh connection, no error
+                assert tx.conn.info.backend_pid not in pids
                 tx.insert_instance(row)
             with store.read() as tx:
                 assert tx.get_instance("m", "a") is not None

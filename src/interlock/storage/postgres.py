@@ -108,9 +108,8 @@ class PostgresStore:
         history's feed positions come after: PostgresTx.sequence_changes). BEGIN and COMMIT go through
         libpq directly (postgres_tx.command)."""
         self._writes += 1
-        with self._connection() as conn:
+        with self._begun(b"BEGIN") as conn:
             try:
-                postgres_tx.command(conn, b"BEGIN")
                 tx = PostgresTx(conn, self._writes, writing=True)
                 try:
                     yield tx
@@ -128,9 +127,8 @@ class PostgresStore:
     def read(self) -> Iterator[PostgresTx]:
         """A consistent read view (REPEATABLE READ, read only), set by its BEGIN: no statement of its own
         (it was one round trip of every read)."""
-        with self._connection() as conn:
+        with self._begun(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") as conn:
             try:
-                postgres_tx.command(conn, b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 tx = PostgresTx(conn)
                 try:
                     yield tx
@@ -142,6 +140,25 @@ class PostgresStore:
                 postgres_tx.command(conn, b"COMMIT")
             except psycopg.Error as exc:
                 raise translate(exc, "reading") from exc
+
+    @contextmanager
+    def _begun(self, begin: bytes) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection with a transaction begun. A connection that BEGIN finds broken (it died
+        while idle in the pool, too soon after its return for the checkout check: CHECK_AFTER_IDLE) is
+        put back, which discards it, and the BEGIN is tried again on another, up to once per connection
+        the pool holds (a server restart breaks them all): nothing of the transaction was sent yet, so
+        nothing can be lost or done twice."""
+        tries = self._pool.max_size + 1
+        for attempt in range(1, tries + 1):
+            with self._connection() as conn:
+                try:
+                    postgres_tx.command(conn, begin)
+                except psycopg.OperationalError as exc:
+                    if attempt == tries or not conn.broken:
+                        raise translate(exc, "beginning a transaction") from exc
+                    continue
+                yield conn
+                return
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
