@@ -133,9 +133,12 @@ class Interlock:
 
     def create(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
                version: str | None = None, timeout: float | None = None,
-               caller: Principal | None = None) -> Instance:
-        """Start an instance named by the caller; :class:`ConflictError` if the name is taken."""
-        return self._instance(self._write(self._create(machine, instance_id, input, version, caller), timeout))
+               caller: Principal | None = None, idempotency_key: str | None = None) -> Instance:
+        """Start an instance named by the caller; :class:`ConflictError` if the name is taken. With an
+        ``idempotency_key``, a create of a name the same key created (a retry after a lost answer) returns
+        that instance as it is now and changes nothing."""
+        return self._instance(self._write(self._create(machine, instance_id, input, version, caller,
+                                                       idempotency_key), timeout))
 
     def send(self, machine: str, instance_id: str, event: Event | str | dict[str, Any], *,
              idempotency_key: str | None = None, reject_unhandled: bool = False,
@@ -186,15 +189,16 @@ class Interlock:
 
     def execute(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
                 version: str | None = None, timeout: float | None = None,
-                caller: Principal | None = None) -> Instance:
+                caller: Principal | None = None, idempotency_key: str | None = None) -> Instance:
         """:meth:`create` an instance, then :meth:`wait` up to ``timeout`` seconds for its end (a
         workflow run to its result, as Step Functions' StartSyncExecution or Temporal's
         ``execute_workflow``). Cheaper than the two calls: the instance is watched before it is created,
         so no read is needed to learn whether it ended before the wait began. ``TimeoutError`` leaves the
-        instance running (``wait`` for it again); a name that is taken is :class:`ConflictError`."""
+        instance running (``wait`` for it again); a name that is taken is :class:`ConflictError`, but for
+        a retry with the ``idempotency_key`` that created it, which waits for that instance."""
         _check_names(machine, instance_id)
         return self._until_ended(machine, instance_id, timeout, caller, lambda: self.create(
-            machine, instance_id, input=input, version=version, caller=caller))
+            machine, instance_id, input=input, version=version, caller=caller, idempotency_key=idempotency_key))
 
     def _until_ended(self, machine: str, instance_id: str, timeout: float | None,
                      caller: Principal | None, first: Callable[[], Instance]) -> Instance:
@@ -402,7 +406,7 @@ class Interlock:
         return SendResult(sent.outcome, sent.step, sent.duplicate, self._instance(sent))  # type: ignore[arg-type]
 
     def _create(self, machine: str, instance_id: str, input: dict[str, Any] | None,
-                version: str | None, caller: Principal | None = None) -> Command:
+                version: str | None, caller: Principal | None = None, key: str | None = None) -> Command:
         _check_names(machine, instance_id)
         if version is not None:
             check_text("version", version)
@@ -411,22 +415,24 @@ class Interlock:
             raise TypeError(f"input must be a dict (the initial context values), not {type(input).__name__}")
         if input is not None:
             input = self._check_json(input, "input")
-
-        return writes.Create(machine, instance_id, input, version, caller_of(caller))
+        who = caller_of(caller)
+        return writes.Create(machine, instance_id, input, version, who, self._own_key(key, who))
 
     def _send(self, machine: str, instance_id: str, event: Any, key: str | None,
               reject: bool, caller: Principal | None = None) -> Command:
         _check_names(machine, instance_id)
         ev = self._event(event)
-        if key is not None:
-            check_id("idempotency_key", key, printable=False)
-
         who = caller_of(caller)
-        if who is not None and key is not None:
-            # a restrained caller's keys are its own: another caller reusing one neither learns the
-            # outcome of that request nor blocks it (docs/auth.md, "Machine rules")
-            key = json.dumps([who["sub"], key], separators=(",", ":"))
-        return writes.Send(machine, instance_id, ev, key, reject, who, self.max_queued)
+        return writes.Send(machine, instance_id, ev, self._own_key(key, who), reject, who, self.max_queued)
+
+    @staticmethod
+    def _own_key(key: str | None, who: dict[str, Any] | None) -> str | None:
+        """An idempotency key as stored: a restrained caller's keys are its own, so another caller reusing
+        one neither learns the outcome of that request nor blocks it (docs/auth.md, "Machine rules")."""
+        if key is None:
+            return None
+        check_id("idempotency_key", key, printable=False)
+        return key if who is None else json.dumps([who["sub"], key], separators=(",", ":"))
 
     def _simple(self, kind: type[writes.Pause | writes.Resume | writes.Cancel], machine: str,
                 instance_id: str, caller: Principal | None = None) -> Command:
@@ -544,9 +550,9 @@ class AsyncInterlock:
 
     async def create(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
                      version: str | None = None, timeout: float | None = None,
-                     caller: Principal | None = None) -> Instance:
+                     caller: Principal | None = None, idempotency_key: str | None = None) -> Instance:
         return self.app._instance(await self._write(self.app._create(machine, instance_id, input, version,
-                                                                     caller), timeout))
+                                                                     caller, idempotency_key), timeout))
 
     async def send(self, machine: str, instance_id: str, event: Event | str | dict[str, Any], *,
                    idempotency_key: str | None = None, reject_unhandled: bool = False,
@@ -578,11 +584,11 @@ class AsyncInterlock:
 
     async def execute(self, machine: str, instance_id: str, *, input: dict[str, Any] | None = None,
                       version: str | None = None, timeout: float | None = None,
-                      caller: Principal | None = None) -> Instance:
+                      caller: Principal | None = None, idempotency_key: str | None = None) -> Instance:
         """:meth:`Interlock.execute`: create an instance and wait for its end."""
         _check_names(machine, instance_id)
         return await self._until_ended(machine, instance_id, timeout, caller, lambda: self.create(
-            machine, instance_id, input=input, version=version, caller=caller))
+            machine, instance_id, input=input, version=version, caller=caller, idempotency_key=idempotency_key))
 
     async def _until_ended(self, machine: str, instance_id: str, timeout: float | None,
                            caller: Principal | None, first: Callable[[], Awaitable[Instance]]) -> Instance:

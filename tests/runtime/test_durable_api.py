@@ -40,6 +40,41 @@ def test_a_taken_name_is_a_conflict(app: Interlock) -> None:
         app.create("order", "o1")
 
 
+def test_a_create_retried_with_its_idempotency_key_returns_the_instance_it_made(app: Interlock) -> None:
+    made = app.create("order", "o2", input={"n": 1}, idempotency_key="mk-1")
+    app.send("order", "o2", "ACCEPT")
+    again = app.create("order", "o2", input={"n": 1}, idempotency_key="mk-1")  # the answer was lost
+    assert (again.state, again.step, again.context["n"]) == (("accepted",), 1, 2)  # as it is now
+    assert [e.outcome for e in app.history("order", "o2").items] == ["started", "applied"]  # nothing more
+    assert made.step == 0
+    for key in (None, "mk-2"):  # without the key, or with another: another request for a taken name
+        with pytest.raises(ConflictError, match=r"already exists" + ("" if key is None else r".*no retry")):
+            app.create("order", "o2", idempotency_key=key)
+    with pytest.raises(ConflictError, match="already exists"):  # o1 was created without a key
+        app.create("order", "o1", idempotency_key="mk-1")
+
+
+def test_a_create_key_and_a_send_key_of_an_instance_are_not_taken_for_each_other(app: Interlock) -> None:
+    app.create("order", "o2", idempotency_key="k")
+    with pytest.raises(ConflictError, match="already used for the create"):
+        app.send("order", "o2", "ACCEPT", idempotency_key="k")
+    app.send("order", "o2", "ACCEPT", idempotency_key="s")
+    with pytest.raises(ConflictError, match=r"already exists.*no retry"):
+        app.create("order", "o2", idempotency_key="s")
+    assert app.get("order", "o2").step == 1
+
+
+def test_execute_retried_with_its_idempotency_key_waits_for_the_instance_it_made(app: Interlock) -> None:
+    app.create("order", "o2", idempotency_key="run-1")
+    app.send("order", "o2", "ACCEPT")
+    app.send("order", "o2", "SHIP")
+    ended = app.execute("order", "o2", idempotency_key="run-1", timeout=5)
+    assert (ended.status, ended.step, ended.output) == ("done", 2, {"n": 1})
+    with pytest.raises(ConflictError, match="already exists"):
+        app.execute("order", "o2", timeout=5)
+
+
+
 def test_unknown_machine_and_instance_are_not_found(app: Interlock) -> None:
     with pytest.raises(NotFoundError, match="unknown machine 'nope'"):
         app.create("nope", "x")

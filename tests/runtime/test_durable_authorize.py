@@ -14,7 +14,7 @@ import yaml
 
 from interlock.app import Interlock
 from interlock.auth.principal import Principal
-from interlock.errors import ForbiddenError
+from interlock.errors import ConflictError, ForbiddenError
 from interlock.frontends.document import load_document
 from interlock.runtime.clock import VirtualClock
 from tests.runtime.durable_support import open_app, store_url
@@ -159,6 +159,18 @@ def test_a_restrained_callers_idempotency_keys_are_its_own(tmp_path: Path) -> No
         mine = app.send("expense", "e1", "SUBMIT", caller=ALICE, idempotency_key="submit-e1")
         assert (mine.outcome, mine.duplicate) == ("applied", False)  # bob's use of the key is not hers
         assert app.send("expense", "e1", "SUBMIT", caller=ALICE, idempotency_key="submit-e1").duplicate
+
+
+def test_a_restrained_callers_create_key_is_its_own(tmp_path: Path) -> None:
+    with expense_app(tmp_path) as app:
+        app.create("expense", "e1", input={"owner": "alice"}, caller=ALICE, idempotency_key="new-e1")
+        app.send("expense", "e1", {"type": "EDIT", "amount": 5}, caller=ALICE)
+        again = app.create("expense", "e1", input={"owner": "alice"}, caller=ALICE, idempotency_key="new-e1")
+        assert (again.step, again.context["amount"]) == (1, 5)  # her retry: the instance as it is now
+        for other in (BOB, None):  # bob's "new-e1" and trusted code's are other keys: a taken name
+            with pytest.raises(ConflictError, match="already exists"):
+                app.create("expense", "e1", input={"owner": "alice"}, caller=other, idempotency_key="new-e1")
+        assert len(app.history("expense", "e1").items) == 2
 
 
 def test_a_process_without_the_version_does_not_decide(tmp_path: Path) -> None:

@@ -35,6 +35,23 @@ def test_a_taken_name_is_409_and_an_unknown_instance_404(server: Server) -> None
     assert "'/'" in slashed.json()["error"]["message"]
 
 
+def test_a_create_retried_with_its_idempotency_key_is_201_with_the_instance_as_it_is_now(server: Server) -> None:
+    c = server.client
+    first = c.post("/v1/machines/door/instances", json={"name": "d2"}, headers={"Idempotency-Key": "new-d2"})
+    assert first.status_code == 201 and first.json()["step"] == 0
+    c.post("/v1/machines/door/instances/d2/events", json={"type": "OPEN"})
+    again = c.post("/v1/machines/door/instances", json={"name": "d2"}, headers={"Idempotency-Key": "new-d2"})
+    assert again.status_code == 201, again.text
+    assert (again.json()["state"], again.json()["step"]) == (["door.open"], 1)
+    other = c.post("/v1/machines/door/instances", json={"name": "d2"}, headers={"Idempotency-Key": "another"})
+    assert other.status_code == 409 and "no retry" in other.json()["error"]["message"]
+    reused = c.post("/v1/machines/door/instances/d2/events", json={"type": "CLOSE"},
+                    headers={"Idempotency-Key": "new-d2"})
+    assert reused.status_code == 409 and "already used for the create" in reused.json()["error"]["message"]
+    assert [e["outcome"] for e in c.get("/v1/machines/door/instances/d2/history").json()["items"]] == [
+        "started", "applied"]
+
+
 def test_listing_filters_and_pages_with_a_cursor(server: Server) -> None:
     c = server.client
     for name in ("a", "b", "c", "d", "e"):

@@ -93,8 +93,11 @@ class AsyncClient:
     # -- instances ----------------------------------------------------------------------------------
 
     async def create(self, machine: str, name: str, *, input: Mapping[str, Any] | None = None,
-               version: str | None = None) -> RemoteInstance:
-        return await self.call(calls.create(machine, name, input=input, version=version))
+               version: str | None = None, idempotency_key: str | None = None) -> RemoteInstance:
+        """A new instance (ConflictError if the name is taken). It carries an idempotency key (this one, or
+        one made up), so a create retried after a lost answer returns the instance it made."""
+        return await self.call(calls.create(machine, name, input=input, version=version,
+                                          idempotency_key=idempotency_key))
 
     async def get(self, machine: str, name: str) -> RemoteInstance:
         return await self.call(calls.get_instance(machine, name))

@@ -92,11 +92,15 @@ def get_version(machine: str, version: str) -> Call[models.Version]:
                 idempotent=True)
 
 
-def create(machine: str, name: str, *, input: Mapping[str, Any] | None, version: str | None) -> Call[models.RemoteInstance]:
+def create(machine: str, name: str, *, input: Mapping[str, Any] | None, version: str | None,
+           idempotency_key: str | None = None) -> Call[models.RemoteInstance]:
+    """A new instance. Without a key, one is made up, so that a retry after a lost answer is recognised as
+    the create that made the instance (answered with it) rather than refused as a taken name."""
     body: dict[str, Any] = {"name": name, "input": dict(input or {})}
     if version is not None:
         body["version"] = version
-    return Call("POST", f"/v1/machines/{_seg(machine)}/instances", models.instance_of, json=body)
+    return Call("POST", f"/v1/machines/{_seg(machine)}/instances", models.instance_of, json=body,
+                headers=_key(idempotency_key), idempotent=True)
 
 
 def get_instance(machine: str, name: str) -> Call[models.RemoteInstance]:

@@ -96,8 +96,11 @@ class Client:
     # -- instances ----------------------------------------------------------------------------------
 
     def create(self, machine: str, name: str, *, input: Mapping[str, Any] | None = None,
-               version: str | None = None) -> RemoteInstance:
-        return self.call(calls.create(machine, name, input=input, version=version))
+               version: str | None = None, idempotency_key: str | None = None) -> RemoteInstance:
+        """A new instance (ConflictError if the name is taken). It carries an idempotency key (this one, or
+        one made up), so a create retried after a lost answer returns the instance it made."""
+        return self.call(calls.create(machine, name, input=input, version=version,
+                                          idempotency_key=idempotency_key))
 
     def get(self, machine: str, name: str) -> RemoteInstance:
         return self.call(calls.get_instance(machine, name))

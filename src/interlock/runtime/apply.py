@@ -64,13 +64,20 @@ class Answer(NamedTuple):
 
 def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = None,
            version: str | None = None, parent: Parent | None = None,
-           caller: dict[str, Any] | None = None) -> InstanceRow | Refusal:
+           caller: dict[str, Any] | None = None, idempotency_key: str | None = None) -> InstanceRow | Refusal:
     """Start a new instance: run the chart's initial macrostep and record it as step 0. With a ``caller``,
-    the chart's create rule decides on the instance the start made; a refusal writes nothing."""
+    the chart's create rule decides on the instance the start made; a refusal writes nothing. With an
+    ``idempotency_key``, step 0 records it, and a create of an existing instance with the key that created
+    it is a retry of that create: it returns the instance as it is now and changes nothing."""
     chart = unit.registry.chart(machine, version)
-    if unit.row(machine, id) is not None:
-        raise ConflictError(f"instance {id!r} of machine {machine!r} already exists; choose another id, "
-                            "or send the existing instance events")
+    existing = unit.row(machine, id)
+    if existing is not None:
+        if idempotency_key is not None and _created_with(unit, machine, id, idempotency_key):
+            return existing
+        retry = "" if idempotency_key is None else (
+            f" (not by a create with idempotency key {idempotency_key!r}, so this is no retry of it)")
+        raise ConflictError(f"instance {id!r} of machine {machine!r} already exists{retry}; choose another "
+                            "id, or send the existing instance events")
     result = unit.watchdog.run(f"the start of {machine}/{id}", lambda: start(
         chart, sessionid=session_id(machine, id), data=input, now=unit.now, reachable=unit.registry.no_children))
     snap = result.snapshot
@@ -89,8 +96,14 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
         raise _not_json(machine, id, 0, exc) from exc
     unit.add(row, snap)
     effects = _dispatch(unit, row, 0, result.effects)
-    _finish(unit, row, snap, snap, "started", None, None, None, effects, errors=result.errors)
+    _finish(unit, row, snap, snap, "started", None, idempotency_key, None, effects, errors=result.errors)
     return row
+
+
+def _created_with(unit: Unit, machine: str, id: str, key: str) -> bool:
+    """Whether ``key`` is the idempotency key of the instance's create (its step 0); a send's key is not."""
+    seen = unit.tx.history_by_key(machine, id, key)
+    return seen is not None and seen.step == 0 and seen.outcome == "started"
 
 
 def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: str | None = None,
@@ -108,6 +121,10 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
     if idempotency_key is not None:
         seen = unit.tx.history_by_key(machine, id, idempotency_key)
         if seen is not None:
+            if seen.step == 0 and seen.outcome == "started":
+                raise ConflictError(
+                    f"idempotency key {idempotency_key!r} of {machine}/{id} was already used for the create of "
+                    f"the instance, not for this {event.name!r}; nothing was changed. Use a new key for a new request")
             _same_request(machine, id, idempotency_key, seen.event, event)
             if seen.outcome == "refused":  # recorded by _refuse as "reason: message (detail)"
                 reason = (seen.error or "rule.refused").partition(": ")[0]

@@ -86,6 +86,7 @@ class Create:
     input: dict[str, Any] | None = None
     version: str | None = None
     caller: dict[str, Any] | None = None  # who asks (auth.policy.caller_of); None: trusted code
+    idempotency_key: str | None = None  # a retry of the create that used it returns that instance
 
     @property
     def instance_key(self) -> Key:
@@ -95,7 +96,7 @@ class Create:
 
     def __call__(self, unit: Unit) -> Written:
         created = apply.create(unit, self.machine, self.id, input=self.input, version=self.version,
-                               caller=self.caller)
+                               caller=self.caller, idempotency_key=self.idempotency_key)
         if isinstance(created, Refusal):
             return Written(None, created)
         apply.settle(unit)

@@ -43,7 +43,8 @@ async def create(request: Request) -> JSONResponse:
     state = request.app.state
     version = await state.catalog.version_for_new(machine, version)
     instance = await state.interlock.aio.create(machine, name, input=given, version=version,
-                                                timeout=state.config.send_timeout, caller=principal)
+                                                timeout=state.config.send_timeout, caller=principal,
+                                                idempotency_key=request.headers.get("idempotency-key"))
     return JSONResponse(written_view(state.interlock, instance, principal), status_code=201)
 
 

@@ -71,8 +71,13 @@ def build_openapi(max_page: int = 1000, extra: dict[str, Any] | None = None) -> 
                        "definition, 422 every problem)", "machines:write", {200: "Version", 201: "Version"},
                        errors=WRITE_ERRORS, params=(MACHINE, VERSION), body=definition)},
         "/v1/machines/{machine}/instances": {
-            "post": _op("Create an instance", "instances:write", {201: "Written"}, errors=WRITE_ERRORS,
-                        params=(MACHINE,), body={"application/json": {"schema": ref("NewInstance")}}),
+            "post": _op("Create an instance (409 if the name is taken, but for a retry with the "
+                        "Idempotency-Key that created it: 201 with the instance as it is now)", "instances:write",
+                        {201: "Written"}, errors=WRITE_ERRORS, params=(MACHINE, {
+                            "name": "Idempotency-Key", "in": "header", "required": False,
+                            "schema": {"type": "string"},
+                            "description": "A retried create with the same key creates once."}),
+                        body={"application/json": {"schema": ref("NewInstance")}}),
             "get": _op("List instances", "read", {200: "InstancePage"}, params=(
                 MACHINE, _query("state", "Only instances in this state (a full state id)."),
                 _query("tag", "Only instances with this tag."),
