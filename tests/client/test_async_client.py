@@ -41,5 +41,10 @@ def test_the_async_client_waits_for_an_end(server: Server) -> None:
             await client.create("door", "d2")
             with pytest.raises(TimeoutError, match="door/d2 has not ended"):
                 await client.wait("door", "d2", timeout=0.2)
+            running = asyncio.ensure_future(client.execute("door", "d3", timeout=20))
+            while "d3" not in {i.id for i in (await client.list("door")).items}:
+                await asyncio.sleep(0.01)  # until the create has committed
+            await client.cancel("door", "d3")
+            assert (await asyncio.wait_for(running, 25)).status == "cancelled"
 
     asyncio.run(scenario())

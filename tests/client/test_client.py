@@ -149,6 +149,25 @@ def test_bad_arguments_are_refused_before_sending() -> None:
             client.send("door", "d1", {"data": 1})
 
 
+def test_execute_creates_waits_and_a_retry_with_its_key_waits_for_the_same_instance(server: Server) -> None:
+    import threading
+
+    with Client(server.url) as client:
+        with pytest.raises(TimeoutError, match="door/d1 has not ended"):
+            client.execute("door", "d1", input={"opened": 7}, timeout=0.3, idempotency_key="run-d1")
+        got: list[RemoteInstance] = []
+        again = threading.Thread(target=lambda: got.append(
+            client.execute("door", "d1", input={"opened": 7}, timeout=20, idempotency_key="run-d1")))
+        again.start()  # the caller retries: the same instance, not a taken name
+        client.send("door", "d1", "OPEN")
+        client.send("door", "d1", "LOCK")
+        again.join(25)
+        assert [(i.status, i.step, i.context["opened"]) for i in got] == [("done", 2, 8)]
+        assert client.execute("door", "d1", idempotency_key="run-d1").step == 2  # ended: at once
+        with pytest.raises(ConflictError):  # another key (here a made-up one): a taken name
+            client.execute("door", "d1", timeout=1)
+
+
 def test_wait_long_polls_until_the_instance_ends(server: Server) -> None:
     import threading
 

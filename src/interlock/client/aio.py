@@ -97,10 +97,21 @@ class AsyncClient:
         """A new instance (ConflictError if the name is taken). It carries an idempotency key (this one, or
         one made up), so a create retried after a lost answer returns the instance it made."""
         return await self.call(calls.create(machine, name, input=input, version=version,
-                                          idempotency_key=idempotency_key))
+                                            idempotency_key=idempotency_key))
 
     async def get(self, machine: str, name: str) -> RemoteInstance:
         return await self.call(calls.get_instance(machine, name))
+
+    async def execute(self, machine: str, name: str, *, input: Mapping[str, Any] | None = None,
+                      version: str | None = None, timeout: float | None = None,
+                      idempotency_key: str | None = None) -> RemoteInstance:
+        """:meth:`create` the instance, then :meth:`wait` up to ``timeout`` seconds for its end (a workflow
+        run to its result). The create carries an idempotency key (this one, or one made up), so calling
+        ``execute`` again with the same key after a failure waits for the instance the first call made."""
+        created = await self.create(machine, name, input=input, version=version, idempotency_key=idempotency_key)
+        if created.status != "active":
+            return created
+        return await self.wait(machine, name, timeout=timeout)
 
     async def wait(self, machine: str, name: str, *, timeout: float | None = None) -> RemoteInstance:
         """The instance once it has ended (``done``, with its output, or ``cancelled``), by long polls of
