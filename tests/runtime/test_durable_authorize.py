@@ -168,8 +168,13 @@ def test_a_restrained_callers_create_key_is_its_own(tmp_path: Path) -> None:
         again = app.create("expense", "e1", input={"owner": "alice"}, caller=ALICE, idempotency_key="new-e1")
         assert (again.step, again.context["amount"]) == (1, 5)  # her retry: the instance as it is now
         for other in (BOB, None):  # bob's "new-e1" and trusted code's are other keys: a taken name
-            with pytest.raises(ConflictError, match="already exists"):
+            # (the message names the key as its caller gave it, not as stored with the caller's sub)
+            with pytest.raises(ConflictError, match=r"already exists \(not by a create with idempotency key "
+                                                    r"'new-e1', so"):
                 app.create("expense", "e1", input={"owner": "alice"}, caller=other, idempotency_key="new-e1")
+        with pytest.raises(ConflictError, match=r"idempotency key 'new-e1' of expense/e1 was already used for "
+                                                r"the create"):
+            app.send("expense", "e1", "SUBMIT", caller=ALICE, idempotency_key="new-e1")
         assert len(app.history("expense", "e1").items) == 2
 
 

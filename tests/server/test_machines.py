@@ -101,3 +101,20 @@ def test_a_machine_uploaded_through_one_process_is_served_by_another(store_url: 
         assert b.client.get("/v1/machines/toggle").json()["versions"] == ["1", "2"]
         conflict = b.client.put("/v1/machines/toggle/versions/2", content=TOGGLE, headers=YAML)
         assert conflict.status_code == 409
+
+
+def test_a_create_retried_through_a_process_that_has_not_loaded_its_version(store_url: str, tmp_path: Path) -> None:
+    """The retry answers the instance the first create made, at the version it was made with, which the
+    second process loads (it had only seen 1, and the newest is 3 by then)."""
+    with running(store_url, log=tmp_path / "a.log") as a, running(store_url, log=tmp_path / "b.log") as b:
+        assert a.client.put("/v1/machines/toggle/versions/1", content=TOGGLE, headers=YAML).status_code == 201
+        assert b.client.post("/v1/machines/toggle/instances", json={"name": "t1"}).status_code == 201
+        assert a.client.put("/v1/machines/toggle/versions/2", content=TOGGLE_CHANGED, headers=YAML).status_code == 201
+        key = {"Idempotency-Key": "make-t2"}
+        made = a.client.post("/v1/machines/toggle/instances", json={"name": "t2"}, headers=key)
+        assert made.status_code == 201 and made.json()["version"] == "2"
+        three = TOGGLE.replace("off: {on: {FLIP: on}}", "off: {on: {FLIP: on, STAY: off}}")
+        assert a.client.put("/v1/machines/toggle/versions/3", content=three, headers=YAML).status_code == 201
+        again = b.client.post("/v1/machines/toggle/instances", json={"name": "t2"}, headers=key)
+        assert again.status_code == 201, again.text
+        assert (again.json()["version"], again.json()["state"]) == ("2", ["toggle.off"])

@@ -7,6 +7,7 @@ applied twice or half-applied.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, NamedTuple
 
@@ -75,7 +76,7 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
         if idempotency_key is not None and _created_with(unit, machine, id, idempotency_key):
             return existing
         retry = "" if idempotency_key is None else (
-            f" (not by a create with idempotency key {idempotency_key!r}, so this is no retry of it)")
+            f" (not by a create with idempotency key {shown_key(idempotency_key)!r}, so this is no retry of it)")
         raise ConflictError(f"instance {id!r} of machine {machine!r} already exists{retry}; choose another "
                             "id, or send the existing instance events")
     result = unit.watchdog.run(f"the start of {machine}/{id}", lambda: start(
@@ -98,6 +99,19 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
     effects = _dispatch(unit, row, 0, result.effects)
     _finish(unit, row, snap, snap, "started", None, idempotency_key, None, effects, errors=result.errors)
     return row
+
+
+def shown_key(key: str) -> str:
+    """An idempotency key as its caller gave it: a restrained caller's is stored as ``["<sub>","<key>"]``
+    (app.py ``_own_key``), which a message should not show."""
+    if key.startswith('["'):
+        try:
+            sub_and_key = json.loads(key)
+        except ValueError:
+            return key
+        if isinstance(sub_and_key, list) and len(sub_and_key) == 2 and isinstance(sub_and_key[1], str):
+            return sub_and_key[1]
+    return key
 
 
 def _created_with(unit: Unit, machine: str, id: str, key: str) -> bool:
@@ -123,13 +137,13 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
         if seen is not None:
             if seen.step == 0 and seen.outcome == "started":
                 raise ConflictError(
-                    f"idempotency key {idempotency_key!r} of {machine}/{id} was already used for the create of "
+                    f"idempotency key {shown_key(idempotency_key)!r} of {machine}/{id} was already used for the create of "
                     f"the instance, not for this {event.name!r}; nothing was changed. Use a new key for a new request")
             _same_request(machine, id, idempotency_key, seen.event, event)
             if seen.outcome == "refused":  # recorded by _refuse as "reason: message (detail)"
                 reason = (seen.error or "rule.refused").partition(": ")[0]
                 return Answer(seen.outcome, seen.step, True, Refusal(reason, (
-                    f"the event with idempotency key {idempotency_key!r} was refused by the authorize "
+                    f"the event with idempotency key {shown_key(idempotency_key)!r} was refused by the authorize "
                     f"rules of machine {machine!r} when its turn came (step {seen.step} of {machine}/{id})")))
             return Answer(seen.outcome, seen.step, True)
         waiting = unit.tx.inbox_by_key(machine, id, idempotency_key)
@@ -187,7 +201,7 @@ def _same_request(machine: str, id: str, key: str, recorded: dict[str, Any] | No
     differs = f"with other data than this {event.name!r}" if before == event.name else (
         f"not for this {event.name!r}")
     raise ConflictError(
-        f"idempotency key {key!r} of {machine}/{id} was already used for event {before!r}, {differs}; "
+        f"idempotency key {shown_key(key)!r} of {machine}/{id} was already used for event {before!r}, {differs}; "
         "nothing was changed. A retry must send the same event; use a new key for a new request")
 
 

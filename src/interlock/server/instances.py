@@ -42,9 +42,14 @@ async def create(request: Request) -> JSONResponse:
         raise ApiError(400, "request.malformed", "'input' must be an object (the initial context values)")
     state = request.app.state
     version = await state.catalog.version_for_new(machine, version)
-    instance = await state.interlock.aio.create(machine, name, input=given, version=version,
-                                                timeout=state.config.send_timeout, caller=principal,
-                                                idempotency_key=request.headers.get("idempotency-key"))
+    aio = state.interlock.aio
+    instance = await aio.create(machine, name, input=given, version=version, timeout=state.config.send_timeout,
+                                caller=principal, idempotency_key=request.headers.get("idempotency-key"))
+    if not state.interlock.runtime.registry.has_version(machine, instance.version):
+        # a retry (Idempotency-Key) answered with an instance another process created, at a version this
+        # one has not loaded: load it, and view the instance through it
+        await state.catalog.ensure(machine, instance.version)
+        instance = await aio.get(machine, name, caller=principal)
     return JSONResponse(written_view(state.interlock, instance, principal), status_code=201)
 
 
