@@ -8,6 +8,11 @@ flushes first, except the ones that look into this buffer themselves). Nothing i
 buffer belongs to one transaction, is flushed before its ``COMMIT`` and before every savepoint, and is
 dropped with a rollback.
 
+A new instance waits too when the transaction found its name free (``lock_instances``; ``BEGIN
+IMMEDIATE`` keeps every other writer out until the commit, so nobody can take the name meanwhile): it
+is inserted at the flush with the values of the steps that followed its creation, so a create is one
+INSERT, not an INSERT and then an UPDATE, and a batch's creates are one statement.
+
 Inbox events that are applied in the transaction that queued them never reach the table at all. Their
 sequence numbers are allocated here from ``sqlite_sequence`` (the writer holds the database lock, so no
 one else allocates), so an event keeps its number whether or not it is ever written.
