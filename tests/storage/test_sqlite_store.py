@@ -172,6 +172,47 @@ def test_instances_are_unique_and_savepoints_roll_back_alone(tmp_path: Path) -> 
         assert tx.get_instance("m", "b") is None
 
 
+def test_a_new_instance_found_missing_is_inserted_with_its_last_values_in_one_statement(tmp_path: Path) -> None:
+    """A create reads the name first (lock_instances): found free, the row waits and is inserted at the
+    flush with the values of the step that followed, at the revision that update makes (one INSERT, no
+    UPDATE). Reads in the transaction see it; a second insert of the name, or one inside a savepoint that
+    rolls back, behave as if it had been inserted at once."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'n.db'}")
+    statements: list[str] = []
+    with store.write() as tx:
+        assert tx.lock_instances([("m", "a"), ("m", "b"), ("m", "c")]).rows == []
+        tx.conn.set_trace_callback(statements.append)
+        row = _row("a")
+        tx.insert_instance(row)
+        assert tx.get_instance("m", "a") is row
+        assert [r.id for r in tx.lock_instances([("m", "a")]).rows] == ["a"]
+        row.step, row.snapshot_json = 1, '{"configuration":["m","s1"],"context":{}}'
+        tx.update_instance(row)
+        with pytest.raises(ConflictError):
+            tx.insert_instance(_row("a"))
+        tx.insert_instance(_row("b"))  # not updated: inserted at revision 0
+        assert [r.id for r in tx.list_instances("m")] == ["a", "b"]  # a query writes what waits first
+        with pytest.raises(RuntimeError), tx.savepoint():
+            tx.insert_instance(_row("c"))
+            raise RuntimeError("undo c")
+        assert tx.get_instance("m", "c") is None
+    tx.conn.set_trace_callback(None)
+    assert not [s for s in statements if s.startswith("UPDATE")], statements
+    assert row.revision == 1
+    with store.read() as tx:
+        a, b = tx.get_instance("m", "a"), tx.get_instance("m", "b")
+        assert a is not None and (a.step, a.revision, a.snapshot["configuration"]) == (1, 1, ["m", "s1"])
+        assert b is not None and (b.step, b.revision) == (0, 0)
+        assert tx.get_instance("m", "c") is None
+    with store.write() as tx:  # the revision the row holds is the one stored: its next update lands
+        row.step = 2
+        tx.update_instance(row)
+    with store.read() as tx:
+        a = tx.get_instance("m", "a")
+        assert a is not None and (a.step, a.revision) == (2, 2)
+    store.close()
+
+
 def test_updates_write_every_changed_column_across_transactions(tmp_path: Path) -> None:
     """A row kept between transactions (as the writer's cache does) is written narrowly while only its
     step changes, and whole when status, paused or queued change (each one on its own)."""
@@ -250,6 +291,29 @@ def test_index_moves_swap_add_and_drop_states_and_tags(tmp_path: Path) -> None:
         want |= {("state", s, "two") for s in two[0]} | {("tag", t, "two") for t in two[1]}
         assert _index_rows(tmp_path / "x.db") == want
         before = (states, tags)
+    store.close()
+
+
+def test_one_index_move_alone_is_one_update_and_a_missing_entry_is_still_added(tmp_path: Path) -> None:
+    """The common step (one state for another, one instance in the transaction) moves its index entry in
+    one UPDATE; if that entry is not stored, the new one is inserted all the same, as the DELETE and
+    INSERT would."""
+    store = SQLiteStore(f"sqlite:///{tmp_path / 'x.db'}")
+    with store.write() as tx:
+        tx.set_index("m", "one", ("a",), ("t",), before=((), ()))
+    statements: list[str] = []
+    with store.write() as tx:
+        tx.conn.set_trace_callback(statements.append)
+        tx.set_index("m", "one", ("b",), ("t",), before=(("a",), ("t",)))
+    tx.conn.set_trace_callback(None)
+    assert [s.split()[0] for s in statements] == ["UPDATE", "COMMIT"], statements
+    assert _index_rows(tmp_path / "x.db") == {("state", "b", "one"), ("tag", "t", "one")}
+    with store.write() as tx:  # told it was in "x", which is not stored
+        tx.set_index("m", "one", ("c",), ("t",), before=(("x",), ("t",)))
+    assert _index_rows(tmp_path / "x.db") == {("state", "b", "one"), ("state", "c", "one"), ("tag", "t", "one")}
+    with store.write() as tx:  # a tag for a state: not one move of one kind
+        tx.set_index("m", "one", ("b",), ("t", "u"), before=(("b", "c"), ("t",)))
+    assert _index_rows(tmp_path / "x.db") == {("state", "b", "one"), ("tag", "t", "one"), ("tag", "u", "one")}
     store.close()
 
 

@@ -386,11 +386,21 @@ class SQLiteTx(SharedQueries):
         return Locked(rows, [])
 
     def insert_instance(self, row: InstanceRow) -> None:
-        self._absent.discard((row.machine, row.id))
-        params = instance_params(row)
-        row.snapshot_json = params["snapshot"]
+        """Written with the updates (at the flush) when this write transaction found the name free
+        (lock_instances: ``BEGIN IMMEDIATE`` keeps other writers out until the commit), else at once."""
+        key = (row.machine, row.id)
+        if row.snapshot_json is None:  # encoded now: a snapshot that is not JSON fails here
+            row.snapshot_json = _dumps(row.snapshot)
+        if key in self._absent:
+            self._absent.discard(key)
+            row.revision = 0
+            row.stored = (row.status, row.paused, row.queued)
+            self._pending.insert(row)
+            return
+        if key in self._pending.inserted:  # inserted here already, and waiting: it goes first
+            self.flush()
         try:
-            self._run("insert_instance", params)
+            self._run("insert_instance", instance_params(row))
         except sqlite3.IntegrityError as exc:
             raise ConflictError(
                 f"instance {row.id!r} of machine {row.machine!r} already exists; choose another id, or "
@@ -401,7 +411,7 @@ class SQLiteTx(SharedQueries):
     def update_instance(self, row: InstanceRow) -> None:
         """Written at the next flush, with the row's values then (set ``snapshot_json`` with a new
         snapshot: the caller encodes it, so a snapshot that is not JSON fails where it was made)."""
-        self._pending.instances[(row.machine, row.id)] = row
+        self._pending.update(row)
 
     def find_child(self, machine: str, id: str, invokeid: str) -> InstanceRow | None:
         row = self._one("find_child", {"machine": machine, "id": id, "invokeid": invokeid})

@@ -67,6 +67,9 @@ def stored_json(text: str | bytes) -> Any:
                            "damaged or edited by hand; " + _RESTORE.format(path="FILE")) from exc
 
 
+_execute = sqlite3.Connection.execute  # called unbound: ``super()`` makes an object per statement
+
+
 class Connection(sqlite3.Connection):
     """A connection whose statements raise :class:`StorageError` (see the module docstring); unlike
     ``sqlite3.Connection`` itself, it can be held in a weak set."""
@@ -75,7 +78,7 @@ class Connection(sqlite3.Connection):
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
-            return super().execute(sql, parameters)
+            return _execute(self, sql, parameters)
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as exc:

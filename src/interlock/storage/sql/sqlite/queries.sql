@@ -80,6 +80,23 @@ INSERT INTO instances (machine, id, version, status, paused, step, queued, snaps
 VALUES (:machine, :id, :version, :status, :paused, :step, :queued, :snapshot,
         :parent_machine, :parent_id, :parent_invokeid, :created_at, :updated_at);
 
+-- name: insert_new_instance
+-- insert_new_instance_rows for one row: (machine, id, version, status, paused, step, queued, snapshot,
+-- parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision).
+INSERT INTO instances (machine, id, version, status, paused, step, queued, snapshot,
+                       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert_new_instance_rows
+-- New instances whose names this write transaction found free (so no other writer can take them before
+-- it commits), with their values at the flush, many in one statement. {rows}: the columns of
+-- insert_new_instance repeated; NULL rows are padding.
+INSERT INTO instances (machine, id, version, status, paused, step, queued, snapshot,
+                       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision)
+SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9, column10, column11,
+       column12, column13, column14
+FROM (VALUES {rows}) WHERE column1 IS NOT NULL;
+
 -- name: update_instance
 -- update_instance_rows for one row: (machine, id, revision, status, paused, step, queued, snapshot,
 -- updated_at).
@@ -148,6 +165,11 @@ DELETE FROM instance_index WHERE machine = ? AND kind = ? AND value = ? AND id =
 -- finds each: a row-value IN over a SELECT, not over VALUES directly, which scans the table).
 DELETE FROM instance_index WHERE (machine, kind, value, id) IN
     (SELECT column1, column2, column3, column4 FROM (VALUES {rows}));
+
+-- name: move_index
+-- One state or tag of an instance replaced by another of the same kind: (machine, kind, value, id, new
+-- value); no row changed if the entry is not stored.
+UPDATE instance_index SET value = ?5 WHERE machine = ?1 AND kind = ?2 AND value = ?3 AND id = ?4;
 
 -- name: add_index
 -- add_index_rows for one row: (machine, kind, value, id).
