@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,7 +36,7 @@ from interlock.runtime.arguments import (
 from interlock.runtime.basichttp import HTTPSends
 from interlock.runtime.clock import Clock
 from interlock.runtime.durable import DurableRuntime
-from interlock.runtime.endings import Waiter
+from interlock.runtime.endings import Signal, Waiter
 from interlock.runtime.model import (
     HistoryEntry,
     Instance,
@@ -197,8 +196,8 @@ class Interlock:
         instance running (``wait`` for it again); a name that is taken is :class:`ConflictError`, but for
         a retry with the ``idempotency_key`` that created it, which waits for that instance."""
         _check_names(machine, instance_id)
-        return self._until_ended(machine, instance_id, timeout, caller, lambda: self.create(
-            machine, instance_id, input=input, version=version, caller=caller, idempotency_key=idempotency_key))
+        return self._until_ended(machine, instance_id, timeout, caller, lambda: self._instance(self._write(
+            self._create(machine, instance_id, input, version, caller, idempotency_key, named=True), None)))
 
     def _until_ended(self, machine: str, instance_id: str, timeout: float | None,
                      caller: Principal | None, first: Callable[[], Instance]) -> Instance:
@@ -207,7 +206,7 @@ class Interlock:
         key = (machine, instance_id)
         waiter = Waiter()
         event = waiter.event
-        assert isinstance(event, threading.Event)
+        assert isinstance(event, Signal)
         endings = self.runtime.endings
         endings.watch(key, waiter)  # before the first look: an end committed after it wakes us
         try:
@@ -215,8 +214,7 @@ class Interlock:
             self.check_read(instance, caller)  # execute's first look is its create's answer
             deadline = None if timeout is None else time.monotonic() + timeout
             while instance.status == "active":
-                if event.wait(_time_left(instance, timeout, deadline)):
-                    event.clear()
+                if event.wait(_time_left(instance, timeout, deadline)):  # taken: the next wait blocks
                     instance = self._ended(waiter, caller) or self.get(machine, instance_id, caller=caller)
             return instance
         finally:
@@ -406,8 +404,11 @@ class Interlock:
         return SendResult(sent.outcome, sent.step, sent.duplicate, self._instance(sent))  # type: ignore[arg-type]
 
     def _create(self, machine: str, instance_id: str, input: dict[str, Any] | None,
-                version: str | None, caller: Principal | None = None, key: str | None = None) -> Command:
-        _check_names(machine, instance_id)
+                version: str | None, caller: Principal | None = None, key: str | None = None, *,
+                named: bool = False) -> Command:
+        """``named``: the names were checked already (:meth:`execute` checks them before it watches)."""
+        if not named:
+            _check_names(machine, instance_id)
         if version is not None:
             check_text("version", version)
         self.runtime.registry.chart(machine, version)  # unknown machine: fail before queueing

@@ -40,7 +40,7 @@ class CancelEffect:
     kind: Literal["cancel"] = "cancel"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"sendid": self.sendid, "kind": self.kind}  # as asdict, without its recursive copy
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,9 @@ class CancelInvokeEffect:
     kind: Literal["cancel_invoke"] = "cancel_invoke"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # as asdict, without its recursive copy (strings only): every step that leaves a state with a
+        # running invocation records one
+        return {"invokeid": self.invokeid, "kind": self.kind}
 
 
 @dataclass(frozen=True, slots=True)

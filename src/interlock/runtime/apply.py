@@ -89,8 +89,11 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
         if refusal is not None:
             return refusal
     parent_machine, parent_id, parent_invokeid = parent or (None, None, None)
-    row = InstanceRow(machine, id, chart.version, "active", False, 0, 0, snap.to_json(), parent_machine,
+    row = InstanceRow(machine, id, chart.version, "active", False, 0, 0, {}, parent_machine,
                       parent_id, parent_invokeid, created_at=unit.now, updated_at=unit.now)
+    # encoded (and checked) once, before the insert: the row goes in as step 0 leaves it, so _finish
+    # neither encodes it again nor writes it again unless the step's effects changed it
+    snap = _store_snapshot(row, snap, 0, {"set": snap.context}, [])
     try:
         unit.tx.insert_instance(row)
     except NotStorable as exc:
@@ -253,18 +256,21 @@ def _finish(unit: Unit, row: InstanceRow, old: Any, new: Any, outcome: str, even
             errors: tuple[dict[str, Any], ...] = ()) -> Applied:
     started = outcome == "started"
     number = 0 if started else row.step + 1
-    error = describe(errors, event)
+    error = describe(errors, event) if errors else None
     if error is not None:
         log.warning("step %d of %s/%s (%s%s) raised errors:\n%s", number, row.machine, row.id, outcome,
                     "" if event is None else f" {event.name!r}", error)
     change = {"set": new.context} if started else context_change(old.context, new.context)
-    if new is not old or started:
+    if new is not old:
         new = _store_snapshot(row, new, number, change, effects)
+    elif started and effects:  # create encoded the snapshot before inserting it: only the effects
+        _check_effects(row, number, effects)
     if new.status == "done" and row.status == "active":
         row.status = "done"
         unit.tx.cancel_timers(row.machine, row.id, None)
     row.step = number
-    unit.save(row)
+    if not started or (row.status, row.paused, row.queued) != row.stored:
+        unit.save(row)  # a new instance that its step 0 left as inserted is not written twice
     unit.remember(row, new)
     if started:
         _index(unit, row, None, new.configuration)
@@ -300,6 +306,14 @@ def _store_snapshot(row: InstanceRow, new: Snapshot, number: int, change: dict[s
         new = Snapshot.from_json(data)
     row.snapshot, row.snapshot_json = data, text
     return new
+
+
+def _check_effects(row: InstanceRow, number: int, effects: list[dict[str, Any]]) -> None:
+    """Refuse effects that cannot be stored here, with the step named, not when the history is written."""
+    try:
+        encode_exact(effects)
+    except NotStorable as exc:
+        raise _not_json(row.machine, row.id, number, exc) from exc
 
 
 def _index(unit: Unit, row: InstanceRow, before: tuple[str, ...] | None,

@@ -209,7 +209,7 @@ def _invoke(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str) -> Non
         if not registry.has_chart(name):
             kind = "unknown"
     else:
-        kind, name = classify(effect, set(registry.services), registry.has_chart)
+        kind, name = classify(effect, registry.services, registry.has_chart)  # names: no set built
     if kind == "service":
         service = registry.services[name]
         unit.tx.add_task(TaskRow(key, row.machine, row.id, effect.invokeid, name, effect.data or {},

@@ -78,13 +78,21 @@ class RetryPolicy:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RetryPolicy:
         # Every task carries its policy; a process sees only a few distinct ones, so parse each once.
+        # A step asks about its task's policy three times (claim, run, record), mostly the same one:
+        # the policy last parsed is answered by comparing dicts, without building a key to hash.
+        global _LAST
+        last = _LAST
+        if last is not None and last[0] == data:
+            return last[1]
         key = tuple(data.items())
         found = _PARSED.get(key)
         if found is None:
             found = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
             if len(_PARSED) < 1024:
                 _PARSED[key] = found
+        _LAST = (dict(data), found)  # a copy: the caller's dict may change later
         return found
 
 
 _PARSED: dict[tuple[tuple[str, Any], ...], RetryPolicy] = {}
+_LAST: tuple[dict[str, Any], RetryPolicy] | None = None  # the policy last asked about, as it was then

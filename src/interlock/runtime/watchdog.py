@@ -54,13 +54,18 @@ class Watchdog:
 
     def run(self, what: str, fn: Callable[[], T]) -> T:
         """``fn()``, aborted with :class:`StepLimitError` if it runs longer than the limit."""
+        limit = self.limit
+        if limit is None:
+            return fn()
         armed = self._armed
-        if self.limit is None or (armed is not None and armed[1] == threading.get_ident()):
-            return fn()  # no limit, or a step inside a step: the outer one's limit covers it
-        self._ensure_thread()
+        ident = threading.get_ident()
+        if armed is not None and armed[1] == ident:
+            return fn()  # a step inside a step: the outer one's limit covers it
+        if self._thread is None:
+            self._ensure_thread()
         token = object()
         try:
-            self._armed = (token, threading.get_ident(), time.monotonic() + self.limit)
+            self._armed = (token, ident, time.monotonic() + limit)
             result = fn()
             fired = self._disarm(token)  # the interrupt may arrive in here, once; then the except runs
         except StepTimeout:

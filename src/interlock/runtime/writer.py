@@ -104,6 +104,7 @@ class Writer:
         self._data_version: int | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._ident: int | None = None  # the writer thread's id, once it runs
         self._lock = threading.Lock()
         self._closed = False
         self._tries: dict[Sink, float] = {}  # caller -> when its command first lost a race for a row
@@ -139,7 +140,7 @@ class Writer:
     def refuse_inside_a_step(self) -> None:
         """``StorageError`` when called on the writer thread: a guard or action calling the app would
         wait for (or read around) the very step it runs in."""
-        if self._thread is not None and threading.current_thread() is self._thread:
+        if threading.get_ident() == self._ident:  # a thread id compare: every call and read asks
             raise StorageError(
                 "an Interlock call was made from inside a step (a guard or action of a chart): it would "
                 "wait for the very step it runs in. Send events from the chart (<send>, or an action's "
@@ -164,19 +165,26 @@ class Writer:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="interlock-writer", daemon=True)
                 self._thread.start()
+                self._ident = self._thread.ident
             self._queue.put((fn, sink))
 
     def _loop(self) -> None:
+        try:
+            self._serve()
+        finally:  # a later thread may get the same id: it is not the writer
+            self._ident = None
+
+    def _serve(self) -> None:
         deferred: list[tuple[Command, Sink]] = []  # lost a race for a row: they run in the next batch
         while True:
             first = self._next(wait=not deferred)
             stop = first is _STOP
             batch = [*deferred, *([first] if first is not None and not stop else [])]
-            while len(batch) < self.max_batch and not stop:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            pending = self._queue
+            # empty() rather than catching queue.Empty: this thread is the only consumer, so what it
+            # sees waiting is there to take, and a batch that drains the queue raises nothing
+            while len(batch) < self.max_batch and not stop and not pending.empty():
+                item = pending.get_nowait()
                 if item is _STOP:
                     stop = True
                     break
