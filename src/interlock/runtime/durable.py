@@ -105,12 +105,10 @@ class DurableRuntime:
     def _ended_rows(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], InstanceRow]:
         """Which of these instances have ended, as the store has them now (the waiters' poller)."""
         found: dict[tuple[str, str], InstanceRow] = {}
-        for start in range(0, len(keys), ENDED_READ):  # short read transactions
+        for start in range(0, len(keys), ENDED_READ):  # short read transactions, one statement each
             with self.read() as tx:
-                for key in keys[start:start + ENDED_READ]:
-                    row = tx.get_instance(*key)
-                    if row is not None and row.status != "active":
-                        found[key] = row
+                for row in tx.ended_instances(keys[start:start + ENDED_READ]):
+                    found[(row.machine, row.id)] = row
         return found
 
     def read(self) -> Any:

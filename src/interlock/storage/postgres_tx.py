@@ -421,6 +421,13 @@ class PostgresTx(SharedQueries):
         row = self._one(self._get, {"machine": machine, "id": id})
         return _instance(row) if row else None
 
+    def ended_instances(self, keys: Sequence[tuple[str, str]]) -> list[InstanceRow]:
+        """The stored rows of those of ``keys`` that have ended, in one round trip."""
+        if not keys:
+            return []
+        machines, ids = zip(*keys, strict=True)
+        return [_instance(row) for row in self._all("ended_instances", {"machines": list(machines), "ids": list(ids)})]
+
     def lock_instances(self, keys: Sequence[tuple[str, str]],
                        leases: Sequence[tuple[str, str, int]] = ()) -> Locked:
         """One ``FOR UPDATE SKIP LOCKED`` for all the rows, which also tells held rows (another

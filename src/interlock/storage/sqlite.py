@@ -354,6 +354,14 @@ class SQLiteTx(SharedQueries):
         row = self.conn.execute(_Q["get_instance"], {"machine": machine, "id": id}).fetchone()
         return _instance(row) if row else None
 
+    def ended_instances(self, keys: Sequence[tuple[str, str]]) -> list[InstanceRow]:
+        """The stored rows of those of ``keys`` that have ended (a read: written rows waiting here are not
+        asked for)."""
+        if not keys:
+            return []
+        found = self.conn.execute(_Q["ended_instances"], {"keys": _json.dumps(list(keys))}).fetchall()
+        return [_instance(row) for row in found]
+
     def lock_instances(self, keys: Sequence[tuple[str, str]],
                        leases: Sequence[tuple[str, str, int]] = ()) -> Locked:
         """Every stored one: ``BEGIN IMMEDIATE`` lets one writer in at a time, so no row is held, and one

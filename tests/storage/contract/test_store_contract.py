@@ -112,6 +112,22 @@ def test_many_rows_are_read_at_once_and_a_missing_instance_is_neither_a_row_nor_
         assert found is not None and found.step == 5
 
 
+def test_the_ended_ones_of_many_instances_are_read_in_one_call(store: Store) -> None:
+    odd = "o'dd \"id\" \u00e9"  # quotes and non-ASCII pass through the keys' encoding
+    _create(store, "a", "b", "c", odd)
+    with store.write() as tx:
+        for id, status in (("b", "done"), ("c", "cancelled"), (odd, "done")):
+            row = _get(tx, id)
+            row.status, row.step, row.snapshot_json = status, 1, None
+            tx.update_instance(row)
+    wanted = [("m", "a"), ("m", "b"), ("m", "nope"), ("other", "c"), ("m", "c"), ("m", odd)]
+    with store.read() as tx:
+        ended = {r.id: (r.status, r.step) for r in tx.ended_instances(wanted)}
+        assert ended == {"b": ("done", 1), "c": ("cancelled", 1), odd: ("done", 1)}
+        assert tx.ended_instances([]) == []
+        assert tx.ended_instances([("m", "a")]) == []
+
+
 def test_a_write_of_a_row_changed_since_it_was_read_is_refused_and_nothing_of_it_is_kept(
         open_connection: Opener) -> None:
     first, second = open_connection(), open_connection()

@@ -67,6 +67,16 @@ SELECT machine, id, version, status, paused, step, queued, snapshot,
 FROM instances WHERE machine = %(machine)s AND id = %(id)s
 FOR UPDATE NOWAIT;
 
+-- name: ended_instances
+-- Those of the instances named by parallel arrays of machines and ids that have ended (status not
+-- 'active'), each found by its key (a lateral subquery per key, as lock_instances): what
+-- Interlock.wait's poller asks for every watched instance in one round trip.
+SELECT x.machine, x.id, x.version, x.status, x.paused, x.step, x.queued, x.snapshot,
+       x.parent_machine, x.parent_id, x.parent_invokeid, x.created_at, x.updated_at, x.revision
+FROM unnest(%(machines)s::text[], %(ids)s::text[]) AS wanted (m, i)
+CROSS JOIN LATERAL (
+    SELECT * FROM instances WHERE machine = wanted.m AND id = wanted.i AND status <> 'active') AS x;
+
 -- name: lock_instances
 -- Many instances (parallel arrays of machines and ids) with their snapshots, locked for this write
 -- transaction in one round trip; rows another transaction holds are skipped (SKIP LOCKED: the commands

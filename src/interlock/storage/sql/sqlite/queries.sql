@@ -73,6 +73,16 @@ SELECT machine, id, version, status, paused, step, queued, snapshot,
 FROM instances
 WHERE (machine, id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:keys));
 
+-- name: ended_instances
+-- Those of the instances named in :keys (a JSON array of [machine, id] pairs) that have ended (status
+-- not 'active'): what Interlock.wait's poller asks for every watched instance in one statement, which
+-- reads and decodes only the rows it returns.
+SELECT machine, id, version, status, paused, step, queued, snapshot,
+       parent_machine, parent_id, parent_invokeid, created_at, updated_at, revision
+FROM instances
+WHERE (machine, id) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:keys))
+  AND status <> 'active';
+
 -- name: insert_instance
 -- A new instance; fails on the primary key when the name is taken.
 INSERT INTO instances (machine, id, version, status, paused, step, queued, snapshot,
