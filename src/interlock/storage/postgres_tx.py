@@ -422,10 +422,11 @@ class PostgresTx(SharedQueries):
         return _instance(row) if row else None
 
     def ended_instances(self, keys: Sequence[tuple[str, str]]) -> list[InstanceRow]:
-        """The stored rows of those of ``keys`` that have ended, in one round trip."""
+        """The stored rows of those of ``keys`` that have ended, in one round trip (each once: a key given
+        twice is asked for once, as SQLite's ``IN`` does)."""
         if not keys:
             return []
-        machines, ids = zip(*keys, strict=True)
+        machines, ids = zip(*dict.fromkeys(keys), strict=True)
         return [_instance(row) for row in self._all("ended_instances", {"machines": list(machines), "ids": list(ids)})]
 
     def lock_instances(self, keys: Sequence[tuple[str, str]],
