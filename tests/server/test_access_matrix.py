@@ -58,6 +58,9 @@ def test_the_matrix(guarded: tuple[Server, dict[str, dict[str, str]]], identity:
         assert answer.status_code in (200, 201), answer.text
         if operation == "read":
             assert ("_secret" in answer.json()["context"]) == (identity == "admin")  # the private part
+        if operation == "history":  # the start's context change: the private part for admins only
+            start = answer.json()["items"][0]["context_change"]["set"]
+            assert ("_secret" in start, "opened" in start) == (identity == "admin", True)
     elif identity == "nobody":
         assert answer.status_code == 401 and answer.json()["error"]["code"] == "auth.credentials.missing"
     else:

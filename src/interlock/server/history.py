@@ -20,7 +20,7 @@ async def history(request: Request) -> JSONResponse:
     await state.catalog.ensure(machine)
     page = await state.interlock.aio.history(machine, name, after=after, limit=page_limit(request),
                                              caller=principal)
-    return JSONResponse(page_view([history_view(e) for e in page.items], page.next))
+    return JSONResponse(page_view([history_view(e, admin=principal.admin) for e in page.items], page.next))
 
 
 def routes() -> list[BaseRoute]:

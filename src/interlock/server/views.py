@@ -11,6 +11,7 @@ from typing import Any
 
 from interlock.app import Interlock
 from interlock.auth.principal import Principal
+from interlock.runtime.apply import shown_key
 from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult
 
 
@@ -71,10 +72,27 @@ def send_view(interlock: Interlock, result: SendResult, caller: Principal) -> di
             "instance": readable_view(interlock, result.instance, caller)}
 
 
-def history_view(entry: HistoryEntry) -> dict[str, Any]:
+def history_view(entry: HistoryEntry, *, admin: bool) -> dict[str, Any]:
+    """A step; to a caller who is not admin, its context change without private keys, and its idempotency
+    key as its caller gave it (a restrained caller's is stored with its ``sub``)."""
     data = asdict(entry)
     data["source"], data["target"], data["effects"] = list(entry.source), list(entry.target), list(entry.effects)
+    if not admin:
+        data["context_change"] = _public_change(entry.context_change)
+        if entry.idempotency_key is not None:
+            data["idempotency_key"] = shown_key(entry.idempotency_key)
     return data
+
+
+def _public_change(change: dict[str, Any]) -> dict[str, Any]:
+    public: dict[str, Any] = {}
+    changed = public_context(change.get("set", {}))
+    removed = [k for k in change.get("unset", []) if not k.startswith("_")]
+    if changed:
+        public["set"] = changed
+    if removed:
+        public["unset"] = removed
+    return public
 
 
 def page_view(items: list[dict[str, Any]], next: Any) -> dict[str, Any]:
