@@ -9,8 +9,9 @@ writer's cached rows are what the database holds (unit.py); a row that is no lon
 they read the instance and wait on.
 
 Instances ended by another app (another process on the database, or a second app in this one) are found
-by one poller thread per app, which runs only while someone waits: every ``poll`` seconds it reads the
-watched instances in one read transaction and wakes the waiters of those that have ended. Closing the
+by one poller thread per app, which runs only while someone waits: every ``poll`` seconds it asks the
+store which of the watched instances have ended (``ended_instances``: one statement, only those rows
+read) and wakes their waiters. Closing the
 app wakes every waiter with None: its read then raises the app's "closed" error.
 
 Waking never raises into the writer: an asyncio waiter whose loop was closed is dropped, and any other
