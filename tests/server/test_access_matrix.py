@@ -65,3 +65,52 @@ def test_the_matrix(guarded: tuple[Server, dict[str, dict[str, str]]], identity:
         assert answer.status_code == 401 and answer.json()["error"]["code"] == "auth.credentials.missing"
     else:
         assert answer.status_code == 403 and answer.json()["error"]["code"] == "auth.scope.missing", answer.text
+
+
+LEAKY = """
+id: leaky
+initial: idle
+context: {_token: s3cr3t, shown: 1}
+states:
+  idle:
+    on:
+      GO:
+        target: busy
+        actions:
+          - {log: "'token ' + context['_token']", label: audit}
+          - {send: {event: {type: PING, t: "context['_token']", n: "shown"}}}
+  busy:
+    on: {PING: done}
+  done: {type: final, output: {n: shown}}
+"""
+
+
+def test_effects_carry_no_values_to_callers_who_are_not_admin(
+        guarded: tuple[Server, dict[str, dict[str, str]]]) -> None:
+    """A step's effects are computed from the whole context: their values (a log's, a sent event's data)
+    are shown to admins only; everyone who may read the history sees what was done, and to where."""
+    server, identities = guarded
+    admin = identities["admin"]
+    uploaded = server.client.put("/v1/machines/leaky/versions/1", content=LEAKY,
+                                 headers={**admin, "Content-Type": "application/yaml"})
+    assert uploaded.status_code in (200, 201), uploaded.text
+    assert server.client.post("/v1/machines/leaky/instances", json={"name": "l1"}, headers=admin).status_code == 201
+    sent = server.client.post("/v1/machines/leaky/instances/l1/events", json={"type": "GO", "note": "hi"},
+                              headers=admin)
+    assert sent.status_code == 200 and sent.json()["instance"]["status"] == "done", sent.text
+    for identity in ("admin", "reader", "user"):
+        answer = server.client.get("/v1/machines/leaky/instances/l1/history", headers=identities[identity])
+        assert answer.status_code == 200, answer.text
+        items = answer.json()["items"]
+        go = next(e for e in items if e["event"] and e["event"]["name"] == "GO")
+        ping = next(e for e in items if e["event"] and e["event"]["name"] == "PING")
+        assert go["event"]["data"] == {"note": "hi"}  # a caller's event: its data is the caller's input
+        log = next(e for e in go["effects"] if e["kind"] == "log")
+        send = next(e for e in go["effects"] if e["kind"] == "send")
+        assert (log["label"], send["event"]["name"]) == ("audit", "PING")  # what was done: shown to all
+        if identity == "admin":
+            assert (log["value"], send["event"]["data"]) == ("token s3cr3t", {"t": "s3cr3t", "n": 1})
+            assert ping["event"]["data"] == {"t": "s3cr3t", "n": 1}
+        else:
+            assert (log["value"], send["event"]["data"], ping["event"]["data"]) == (None, None, None), items
+            assert "s3cr3t" not in answer.text

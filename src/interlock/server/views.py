@@ -73,12 +73,16 @@ def send_view(interlock: Interlock, result: SendResult, caller: Principal) -> di
 
 
 def history_view(entry: HistoryEntry, *, admin: bool) -> dict[str, Any]:
-    """A step; to a caller who is not admin, its context change without private keys, and its idempotency
-    key as its caller gave it (a restrained caller's is stored with its ``sub``)."""
+    """A step; to a caller who is not admin, its context change without private keys, its effects (and
+    the event, unless a caller sent it) without the values they carry, and its idempotency key as its
+    caller gave it (a restrained caller's is stored with its ``sub``)."""
     data = asdict(entry)
     data["source"], data["target"], data["effects"] = list(entry.source), list(entry.target), list(entry.effects)
     if not admin:
         data["context_change"] = _public_change(entry.context_change)
+        data["effects"] = [_public_effect(effect) for effect in entry.effects]
+        if entry.cause is not None and entry.event is not None:  # made by a step or a task, not a caller
+            data["event"] = _public_event(entry.event)
         if entry.idempotency_key is not None:
             data["idempotency_key"] = shown_key(entry.idempotency_key)
     return data
@@ -93,6 +97,29 @@ def _public_change(change: dict[str, Any]) -> dict[str, Any]:
     if removed:
         public["unset"] = removed
     return public
+
+
+# What an effect carries that a step computed from the whole context, private keys included: a sent or
+# forwarded event's data, an invocation's input and inline definition, a log's value. A done effect's
+# output stays: the instance's output is public (``instance_view``). So does the data of an event a
+# caller sent (its entry has no ``cause``); an event a step or a task made (a send, a timer, a task's
+# result, a child's event) shows its name without its data: a task's result is often what a chart keeps
+# in a private key.
+_CARRIED = {"data", "content", "value"}
+_EVENT_CARRIED = {"data", "raw"}
+
+
+def _public_effect(effect: dict[str, Any]) -> dict[str, Any]:
+    """The effect's kind, names and addresses, with each value it carries (``_CARRIED``) as null."""
+    shown = {k: None if k in _CARRIED else v for k, v in effect.items()}
+    event = effect.get("event")
+    if isinstance(event, dict):
+        shown["event"] = _public_event(event)
+    return shown
+
+
+def _public_event(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if k in _EVENT_CARRIED else v for k, v in event.items()}
 
 
 def page_view(items: list[dict[str, Any]], next: Any) -> dict[str, Any]:
