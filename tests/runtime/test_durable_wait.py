@@ -122,6 +122,46 @@ def test_an_end_committed_by_another_app_on_the_database_is_found_by_the_poller(
         assert isinstance(instance, Instance) and instance.output == {"n": 1}
 
 
+def test_an_end_committed_by_another_app_wakes_a_waiter_without_waiting_for_the_poll(tmp_path: Path) -> None:
+    """The poller looks for other apps' commits (``Store.others_committed``) between its timed reads: a
+    waiter whose app polls only every minute is woken by another app's end at once. The 30 s timeout is
+    half that minute: only the look can answer in time."""
+    url = store_url(tmp_path / "w.db")
+    with Interlock(url, clock=VirtualClock(), poll=SLEEPY) as watcher, Interlock(url, clock=VirtualClock()) as actor:
+        watcher.register(order_chart())
+        actor.register(order_chart())
+        for name in ("o1", "o2"):  # twice: the poller keeps looking after its first wake
+            actor.create("order", name)
+            thread, got = waiting(watcher, "order", name, timeout=30)
+            while ("order", name) not in watcher.runtime.endings._waiting:
+                threading.Event().wait(0.01)
+            actor.send("order", name, "ACCEPT")
+            actor.send("order", name, "SHIP")
+            thread.join(40)
+            [instance] = got
+            assert isinstance(instance, Instance) and instance.output == {"n": 1}, instance
+
+
+def test_an_apps_own_commits_do_not_make_its_poller_read(tmp_path: Path) -> None:
+    """While a waiter waits, the app's own commits (here: 30 events to other instances) wake the poller's
+    looks but not its reads: only another app's commit or the ``poll`` does."""
+    reads: list[int] = []
+    with open_app(tmp_path / "w.db", VirtualClock(), order_chart(), poll=SLEEPY) as app:
+        ended_rows = app.runtime.endings._read_ended
+        app.runtime.endings._read_ended = lambda keys: reads.append(len(keys)) or ended_rows(keys)
+        app.create("order", "watched")
+        thread, got = waiting(app, "order", "watched", timeout=30)
+        for n in range(30):
+            app.create("order", f"busy{n}")
+            app.send("order", f"busy{n}", "ACCEPT")
+            threading.Event().wait(0.01)  # the poller looks between commits
+        app.send("order", "watched", "ACCEPT")
+        app.send("order", "watched", "SHIP")
+        thread.join(40)
+        assert isinstance(got[0], Instance) and got[0].output == {"n": 1}
+        assert reads in ([], [1])  # woken by its own commit; the poller's first look reads (it cannot tell)
+
+
 def test_async_wait_many_at_once(tmp_path: Path) -> None:
     with open_app(tmp_path / "w.db", VirtualClock(), order_chart(), poll=SLEEPY) as app:
         aio = app.aio

@@ -35,7 +35,7 @@ class DurableRuntime:
         self.store: Store = open_store(url, synchronous=synchronous)
         self.registry = Registry()
         self.worker = Worker(self, concurrency=concurrency, poll=poll, seed=seed)
-        self.endings = Endings(self._ended_rows, poll)  # Interlock.wait's waiters
+        self.endings = Endings(self._ended_rows, poll, self.store.others_committed)  # Interlock.wait's waiters
         self.writer = Writer(self.store, self.registry, self.clock, max_batch=max_batch,
                              on_commit=self.worker.wake, claimer=self.worker, endings=self.endings,
                              step_time_limit=step_time_limit)

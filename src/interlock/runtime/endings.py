@@ -9,9 +9,12 @@ writer's cached rows are what the database holds (unit.py); a row that is no lon
 they read the instance and wait on.
 
 Instances ended by another app (another process on the database, or a second app in this one) are found
-by one poller thread per app, which runs only while someone waits: every ``poll`` seconds it asks the
-store which of the watched instances have ended (``ended_instances``: one statement, only those rows
-read) and wakes their waiters. Closing the
+by one poller thread per app, which runs only while someone waits: it asks the store which of the
+watched instances have ended (``ended_instances``: one statement, only those rows read) and wakes their
+waiters, every ``poll`` seconds and as soon as it sees that another app has committed (it looks every
+LOOK seconds: ``Store.others_committed``, a statement that reads no table on SQLite, a drain of
+notifications on PostgreSQL), so another process's end reaches a waiter within about LOOK seconds, not
+``poll``. This app's own commits do not make it read. Closing the
 app wakes every waiter with None: its read then raises the app's "closed" error.
 
 Waking never raises into the writer: an asyncio waiter whose loop was closed is dropped, and any other
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 from interlock.runtime.model import Captured, capture
@@ -34,6 +38,7 @@ log = logging.getLogger("interlock.runtime")
 Key = tuple[str, str]
 ReadEnded = Callable[[list[Key]], dict[Key, InstanceRow]]
 POLL_BACKOFF = 5.0  # seconds the poller waits after a failed read
+LOOK = 0.02  # seconds between two looks of the poller for another app's commit
 
 
 class Signal:
@@ -83,9 +88,11 @@ class Waiter:
 class Endings:
     """Who waits for which instance to end; woken after the commit that ended it, or by the poller."""
 
-    def __init__(self, read_ended: ReadEnded, poll: float) -> None:
+    def __init__(self, read_ended: ReadEnded, poll: float,
+                 others_committed: Callable[[], bool] | None = None) -> None:
         self._read_ended = read_ended
         self._poll = poll
+        self._others_committed = others_committed
         self._lock = threading.Lock()
         self._waiting: dict[Key, dict[Waiter, None]] = {}
         self._kick = threading.Event()  # set on closing: the poller stops at once
@@ -158,10 +165,12 @@ class Endings:
                     del self._waiting[key]
 
     def _poll_loop(self) -> None:
-        """Every ``poll`` seconds while someone waits: read the watched instances, wake the ended ones."""
-        wait = self._poll
+        """While someone waits: read the watched instances every ``poll`` seconds, and at once when
+        another app has committed (looked for every LOOK seconds); wake the ended ones."""
+        look = min(LOOK, self._poll) if self._others_committed is not None else self._poll
+        next_read = time.monotonic() + self._poll
         while True:
-            self._kick.wait(wait)
+            self._kick.wait(look)
             with self._lock:
                 if self._closed:
                     return
@@ -169,16 +178,27 @@ class Endings:
                 if not keys:  # nobody waits: the next watch starts a poller again
                     self._poller = None
                     return
+            now = time.monotonic()
+            if now < next_read and not self._others():
+                continue
             try:
                 rows = self._read_ended(keys)
             except Exception as exc:  # the store is down or closing: waiters keep waiting
                 log.warning("looking for instances ended by other processes failed (%s); again in %s s",
                             exc, POLL_BACKOFF)
-                wait = max(self._poll, POLL_BACKOFF)
+                next_read = time.monotonic() + max(self._poll, POLL_BACKOFF)
+                self._kick.wait(max(self._poll, POLL_BACKOFF))  # no looks either: they would fail too
                 continue
-            wait = self._poll
+            next_read = now + self._poll
             if rows:
                 self.ended(list(rows), rows)
+
+    def _others(self) -> bool:
+        """Whether another app committed since the last look (False if that cannot be told now)."""
+        try:
+            return self._others_committed is not None and self._others_committed()
+        except Exception:  # the store is closing or down: the timed reads carry on, and say so
+            return False
 
 
 def _set(waiter: Waiter) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,6 +89,10 @@ class PostgresStore:
                                "and the URL right (postgresql://user@host:port/database)?") from exc
         self._listen_lock = threading.Lock()
         self._listener: psycopg.Connection[Any] | None = None
+        self._token = uuid.uuid4().hex  # the payload of this store's NOTIFYs (others_committed)
+        self._notify = postgres_tx.notify_text(self._token)
+        self._others_lock = threading.Lock()
+        self._others: psycopg.Connection[Any] | None = None  # others_committed's LISTEN connection
         self._writes = 0
         if migrate:
             self.migrate()
@@ -121,7 +126,7 @@ class PostgresStore:
             except psycopg.Error as exc:
                 raise translate(exc, "committing a transaction") from exc
             if tx.recorded:
-                tx.notify_changes()
+                tx.notify_changes(self._notify)
 
     @contextmanager
     def read(self) -> Iterator[PostgresTx]:
@@ -201,9 +206,36 @@ class PostgresStore:
             if self._listener is not None:
                 self._listener.close()
                 self._listener = None
+        with self._others_lock:
+            if self._others is not None:
+                self._others.close()
+                self._others = None
         self._pool.close()
 
     # -- the change feed's wake-up ---------------------------------------------------------------------
+
+    def others_committed(self) -> bool:
+        """Whether a NOTIFY of another store (another process) arrived since the last call: a connection
+        of its own LISTENs (opened by the first call, which answers True: it cannot tell), and each call
+        drains what arrived without waiting, skipping this store's own NOTIFYs (their payload is its
+        token). A broken connection answers True (something may have been missed); the next call opens
+        another."""
+        with self._others_lock:
+            conn = self._others
+            try:
+                if conn is None or conn.closed:
+                    self._others = conn = psycopg.connect(self.url, autocommit=True)
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    return True
+                foreign = False
+                for notice in conn.notifies(timeout=0):  # all that arrived: the next call starts afresh
+                    foreign = foreign or notice.payload != self._token
+                return foreign
+            except psycopg.Error:
+                if conn is not None:
+                    conn.close()
+                self._others = None
+                return True
 
     def wait_for_changes(self, timeout: float) -> None:
         """Return when a commit notified ``interlock_changes`` or after ``timeout`` seconds."""

@@ -53,7 +53,13 @@ from interlock.storage.task_buffer import TaskBuffer
 from interlock.storage.tx_reads import SharedQueries
 
 _Q = load_queries("postgres")
-_NOTIFY = _Q["notify_changes"].encode()
+
+
+def notify_text(sender: str) -> bytes:
+    """The NOTIFY a store sends after its commits, its payload the store's token (``sender``, hex)."""
+    if not sender.isalnum():
+        raise ValueError(f"a sender token is letters and digits, not {sender!r}")
+    return _Q["notify_changes"].replace("SENDER", sender).encode()
 # write_rows's parameters: one JSON array of rows per kind of waiting write
 _KINDS = ("inserts", "updates", "unindexed", "indexed", "leases", "removed", "tasks", "cancelled", "history")
 # the sub-statements (CTEs) of write_rows that write each kind, by name
@@ -389,12 +395,13 @@ class PostgresTx(SharedQueries):
         added = [_index_row(key) for key, adds in last.items() if adds and first[key]]
         return removed, added
 
-    def notify_changes(self) -> None:
+    def notify_changes(self, text: bytes) -> None:
         """Wake readers of the change feed, after the commit and in a transaction of its own: a NOTIFY
         inside the step's transaction holds PostgreSQL's one notification lock until that commit has
         reached the disk, so the commits of all processes would wait for each other's flushes. Alone,
-        the NOTIFY writes no WAL and commits without a flush. A lost one costs a reader one poll."""
-        command(self.conn, _NOTIFY, check=False)  # the steps are committed; readers still poll
+        the NOTIFY writes no WAL and commits without a flush. A lost one costs a reader one poll.
+        ``text``: :func:`notify_text` of the store."""
+        command(self.conn, text, check=False)  # the steps are committed; readers still poll
 
     def sequence_changes(self, key: int, limit: int = 10_000) -> int:
         """Give positions to committed steps that have none (one sequencer at a time); how many."""

@@ -105,6 +105,10 @@ class SQLiteStore:
         self._generation = 0  # commits through this store, counted under _commits
         self._seen = threading.local()  # the generation a thread saw when it last read the changes
         self._foreign_at = -FOREIGN_WINDOW  # when a waiting reader last saw another process's commit
+        self._foreign_writes = 0  # write transactions that began after another connection's commit
+        self._others_lock = threading.Lock()  # others_committed: its own connection and last look
+        self._others_conn: sqlite3.Connection | None = None
+        self._others_look: tuple[int, int, int] | None = None
         check_file(self.path)
         self._conn()  # the file exists from here on
         self._turn = turn_for(self.path)  # shared by the file's stores in this process
@@ -155,6 +159,9 @@ class SQLiteStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 tx = SQLiteTx(conn, conn.execute("PRAGMA data_version").fetchone()[0])
+                if tx.data_version != getattr(self._local, "write_version", tx.data_version):
+                    self._foreign_writes += 1  # another connection committed since this one last wrote
+                self._local.write_version = tx.data_version
                 yield tx
                 tx.flush()
                 if tx.appended_history:
@@ -226,7 +233,28 @@ class SQLiteStore:
         if seen is not None and generation == self._generation and _data_version(self._conn()) != seen:
             self._foreign_at = time.monotonic()  # moved, and not by this process: look often from now on
 
+    def others_committed(self) -> bool:
+        """Whether another connection (another process, or another store of this one) has committed since
+        the last call; True on the first (it cannot tell). Two looks, neither reads a table: did a write
+        transaction of this store begin after such a commit (its connection's ``data_version`` moved: it
+        moves only for other connections' commits), or did the ``data_version`` of a connection kept for
+        these looks move while this store committed nothing. A commit of another process made while
+        this store also committed, with no write of this store after it, is not seen: callers poll too."""
+        with self._others_lock:
+            writes, generation = self._foreign_writes, self._generation  # before the version: no miss
+            if self._others_conn is None:
+                self._others_conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            version = _data_version(self._others_conn)
+            last, self._others_look = self._others_look, (writes, generation, version)
+        if last is None:
+            return True
+        return writes != last[0] or (version != last[2] and generation == last[1])
+
     def close(self) -> None:
+        with self._others_lock:
+            if self._others_conn is not None:
+                self._others_conn.close()
+                self._others_conn = None
         with self._lock:
             for conn in list(self._connections):
                 conn.close()

@@ -314,4 +314,8 @@ class Store(Protocol):
     def wait_for_changes(self, timeout: float) -> None:
         """Block until another commit may have added changes, or ``timeout`` seconds (a wake-up only:
         callers read :meth:`ReadTx.changes` again either way; a lost notification costs a timeout)."""
+    def others_committed(self) -> bool:
+        """Without blocking: whether another process (or another store on the database) committed since
+        the last call; True the first time (it cannot tell). A hint for pollers: it may miss a commit
+        (they poll as well) and, rarely, answer True for none."""
 

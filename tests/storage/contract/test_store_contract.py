@@ -549,6 +549,40 @@ def test_the_change_feed_lists_committed_steps_in_order_and_resumes_from_a_posit
     assert feed[0].outcome == "started" and feed[2].outcome == "applied"
 
 
+def test_a_store_tells_another_stores_commits_from_its_own(open_connection: Opener) -> None:
+    """``others_committed``: True first (it cannot tell), then True only after another store (another
+    process) committed a step, however many this store committed."""
+    first, second = open_connection(), open_connection()
+    assert first.others_committed() is True
+    assert first.others_committed() is False
+    _create(first, "a", "b")
+    for step in (1, 2):
+        with first.write() as tx:
+            tx.append_history(_step("a", step))
+    threading.Event().wait(0.05)  # what would arrive (PostgreSQL's notifications) has arrived
+    assert first.others_committed() is False
+    with second.write() as tx:
+        tx.append_history(_step("b", 1))
+    assert _eventually(first.others_committed)
+    assert first.others_committed() is False  # each commit is told once
+    with first.write() as tx:  # this store writes after the other's commit: its write tells it too
+        tx.append_history(_step("a", 3))
+    with second.write() as tx:
+        tx.append_history(_step("b", 2))
+    with first.write() as tx:
+        tx.append_history(_step("a", 4))
+    assert _eventually(first.others_committed)
+
+
+def _eventually(look: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = threading.Event()
+    for _ in range(int(seconds / 0.01)):
+        if look():
+            return True
+        deadline.wait(0.01)
+    return False
+
+
 def test_the_change_feeds_head_is_its_last_position(store: Store) -> None:
     assert store.last_position() == 0
     _create(store, "a")
