@@ -80,15 +80,17 @@ states:
           - {log: "'token ' + context['_token']", label: audit}
           - {send: {event: {type: PING, t: "context['_token']", n: "shown"}}}
   busy:
-    on: {PING: done}
+    on:
+      PING: {target: done, actions: [{assign: {shown: "int(context['_token'])"}}]}  # fails, quoting it
   done: {type: final, output: {n: shown}}
 """
 
 
 def test_effects_carry_no_values_to_callers_who_are_not_admin(
         guarded: tuple[Server, dict[str, dict[str, str]]]) -> None:
-    """A step's effects are computed from the whole context: their values (a log's, a sent event's data)
-    are shown to admins only; everyone who may read the history sees what was done, and to where."""
+    """A step's effects are computed from the whole context: their values (a log's, a sent event's data,
+    an error's message) are shown to admins only; everyone who may read the history sees what was done,
+    and to where."""
     server, identities = guarded
     admin = identities["admin"]
     uploaded = server.client.put("/v1/machines/leaky/versions/1", content=LEAKY,
@@ -111,6 +113,8 @@ def test_effects_carry_no_values_to_callers_who_are_not_admin(
         if identity == "admin":
             assert (log["value"], send["event"]["data"]) == ("token s3cr3t", {"t": "s3cr3t", "n": 1})
             assert ping["event"]["data"] == {"t": "s3cr3t", "n": 1}
+            assert "s3cr3t" in ping["error"]
         else:
             assert (log["value"], send["event"]["data"], ping["event"]["data"]) == (None, None, None), items
+            assert ping["error"] == "error.execution: EvaluationError"  # which error, not its message
             assert "s3cr3t" not in answer.text

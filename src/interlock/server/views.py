@@ -6,6 +6,7 @@ public part to everyone else; ``GET .../context`` is the admin's full view).
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -74,8 +75,8 @@ def send_view(interlock: Interlock, result: SendResult, caller: Principal) -> di
 
 def history_view(entry: HistoryEntry, *, admin: bool) -> dict[str, Any]:
     """A step; to a caller who is not admin, its context change without private keys, its effects (and
-    the event, unless a caller sent it) without the values they carry, and its idempotency key as its
-    caller gave it (a restrained caller's is stored with its ``sub``)."""
+    the event, unless a caller sent it) without the values they carry, its errors without their messages,
+    and its idempotency key as its caller gave it (a restrained caller's is stored with its ``sub``)."""
     data = asdict(entry)
     data["source"], data["target"], data["effects"] = list(entry.source), list(entry.target), list(entry.effects)
     if not admin:
@@ -83,6 +84,8 @@ def history_view(entry: HistoryEntry, *, admin: bool) -> dict[str, Any]:
         data["effects"] = [_public_effect(effect) for effect in entry.effects]
         if entry.cause is not None and entry.event is not None:  # made by a step or a task, not a caller
             data["event"] = _public_event(entry.event)
+        if entry.error is not None:
+            data["error"] = _public_error(entry.error)
         if entry.idempotency_key is not None:
             data["idempotency_key"] = shown_key(entry.idempotency_key)
     return data
@@ -120,6 +123,23 @@ def _public_effect(effect: dict[str, Any]) -> dict[str, Any]:
 
 def _public_event(event: dict[str, Any]) -> dict[str, Any]:
     return {k: None if k in _EVENT_CARRIED else v for k, v in event.items()}
+
+
+# One line of a step's errors (runtime/step_errors.py): the error event, the guard if one raised, the
+# exception's class, then its message, which may quote values of the context.
+_ERROR_LINE = re.compile(r"(?:\S+: (?:guard '.*?': )?\w+|hint|\S+)(?=: )")
+
+
+def _public_error(error: str) -> str:
+    """A step's errors without their messages: which error, in which guard, of which kind."""
+    lines = []
+    for line in error.splitlines():
+        if line.startswith("hint: "):
+            lines.append(line)
+            continue
+        found = _ERROR_LINE.match(line)
+        lines.append(found.group(0) if found else "error")
+    return "\n".join(lines)
 
 
 def page_view(items: list[dict[str, Any]], next: Any) -> dict[str, Any]:
