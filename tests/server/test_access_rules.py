@@ -140,3 +140,46 @@ def test_live_changes_follow_the_read_rule(server: tuple[Server, dict[str, dict[
             assert sent.status_code == 200
         first = json.loads(ws.recv(timeout=30))
         assert (first["id"], first["step"], first["instance"]["context"]["owner"]) == ("live-bob", 1, "bob")
+
+
+VAULT = """
+id: vault
+version: "1"
+initial: idle
+context: {owner: null, _pin: s3cret-pin}
+authorize:
+  create: "owner == claims.sub"
+  read: "owner == claims.sub"
+  send:
+    USE: "owner == claims.sub"
+    CHECK: "int(context['_pin']) > 0"
+states:
+  idle:
+    "on":
+      USE: {actions: {assign: {tries: "int(context['_pin'])"}}}
+      CHECK: idle
+"""
+
+
+def test_a_history_error_shows_its_kind_but_no_private_value_to_who_is_not_admin(
+        server: tuple[Server, dict[str, dict[str, str]]]) -> None:
+    """A step's error and a queued event's refusal quote what failed (a ValueError naming the value, a
+    rule's failure): the owner may read the history, the private ``_pin`` is for admins only."""
+    srv, ids = server
+    admin, alice = ids["admin"], ids["owner"]
+    base = "/v1/machines/vault/instances"
+    uploaded = srv.client.put("/v1/machines/vault/versions/1", content=VAULT,
+                              headers={**admin, "content-type": "application/yaml"})
+    assert uploaded.status_code == 201, uploaded.text
+    assert srv.client.post(base, json={"name": "v1", "input": {"owner": "alice"}}, headers=alice).status_code == 201
+    assert srv.client.post(f"{base}/v1/events", json={"type": "USE"}, headers=alice).status_code == 200
+    assert srv.client.post(f"{base}/v1/pause", headers=admin).status_code == 200
+    queued = srv.client.post(f"{base}/v1/events", json={"type": "CHECK"}, headers=alice)  # its rule fails when taken
+    assert queued.json()["outcome"] == "queued", queued.text
+    assert srv.client.post(f"{base}/v1/resume", headers=admin).status_code == 200
+    seen = srv.client.get(f"{base}/v1/history", headers=alice)
+    assert seen.status_code == 200 and "s3cret" not in seen.text, seen.text
+    assert [(e["outcome"], e["error"]) for e in seen.json()["items"][1:]] == [
+        ("applied", "error.execution"), ("refused", "rule.failed")]
+    full = srv.client.get(f"{base}/v1/history", headers=admin).json()["items"]
+    assert all("s3cret-pin" in str(e["error"]) for e in full[1:])  # admins see what failed, and why

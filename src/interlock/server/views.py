@@ -6,6 +6,7 @@ public part to everyone else; ``GET .../context`` is the admin's full view).
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -73,15 +74,29 @@ def send_view(interlock: Interlock, result: SendResult, caller: Principal) -> di
 
 
 def history_view(entry: HistoryEntry, *, admin: bool) -> dict[str, Any]:
-    """A step; to a caller who is not admin, its context change without private keys, and its idempotency
-    key as its caller gave it (a restrained caller's is stored with its ``sub``)."""
+    """A step; to a caller who is not admin, its context change without private keys, its error's kind
+    only, and its idempotency key as its caller gave it (a restrained caller's is stored with its ``sub``)."""
     data = asdict(entry)
     data["source"], data["target"], data["effects"] = list(entry.source), list(entry.target), list(entry.effects)
     if not admin:
         data["context_change"] = _public_change(entry.context_change)
+        if entry.error is not None:
+            data["error"] = public_error(entry.error)
         if entry.idempotency_key is not None:
             data["idempotency_key"] = shown_key(entry.idempotency_key)
     return data
+
+
+_KIND = re.compile(r"[A-Za-z][\w.]*")
+
+
+def public_error(error: str) -> str:
+    """A history entry's error as a caller who is not admin sees it: its kind (``error.execution``,
+    ``rule.failed``, ``StorageError``), the text before the first ``": "``. The rest quotes what failed,
+    private context values included (``ValueError: invalid literal for int(): 's3cret'``, a rule's
+    failure); admins read it whole."""
+    kind = error.partition(": ")[0]
+    return kind if _KIND.fullmatch(kind) else "error"
 
 
 def _public_change(change: dict[str, Any]) -> dict[str, Any]:
