@@ -38,6 +38,8 @@ def test_tokens_are_verified_with_issuer_audience_and_expiry(sqlite_url: str, tm
                             (_token(aud="elsewhere"), "auth.token.audience"),
                             (unsigned, "auth.token.algorithm"),
                             (_token()[:-4] + "AAAA", "auth.token.signature"),
-                            ("a.b.c", "auth.token.malformed")):
+                            ("a.b.c", "auth.token.malformed"),
+                            (_token(sub=""), "auth.token.claims"),  # nobody
+                            (_token(sub="key:0123456789ab"), "auth.token.claims")):  # an API key's caller
             answer = c.get("/v1/machines", headers=bearer(token))
             assert answer.status_code == 401 and answer.json()["error"]["code"] == code, (code, answer.text)

@@ -85,7 +85,7 @@ class Tokens:
             raise _refusal(exc) from None
         except jwt.PyJWKClientError as exc:
             raise _refusal(exc) from None
-        return Principal("token", str(claims["sub"]), self._scopes(claims), MappingProxyType(claims))
+        return Principal("token", _subject(claims["sub"]), self._scopes(claims), MappingProxyType(claims))
 
     def _key(self, token: str) -> Any:
         if self.jwks is not None:
@@ -102,6 +102,18 @@ class Tokens:
         given = claims.get(self.scopes_claim, ())
         words = given.split() if isinstance(given, str) else given if isinstance(given, list) else ()
         return frozenset(w for w in words if isinstance(w, str) and w in SCOPES)
+
+
+def _subject(sub: object) -> str:
+    """The token's ``sub``, if it names somebody: not empty, and not ``key:...``, which is how rules and
+    idempotency keys name an API key's caller (a token with it would act as that key in a rule such as
+    ``owner == claims.sub``, and share its idempotency keys)."""
+    text = str(sub)
+    if not text.strip() or text.startswith("key:"):
+        raise UnauthenticatedError(f"the token's subject (sub) {text[:80]!r} names nobody this server can tell "
+                                   "apart: it must be non-empty and not start with 'key:' (API keys' callers "
+                                   "are named so)", reason="token.claims")
+    return text
 
 
 def _refusal(exc: Exception) -> UnauthenticatedError:
