@@ -32,6 +32,11 @@ async def create(request: Request) -> JSONResponse:
                        "API can address (a path decodes %2F before it is routed); use another separator, "
                        "such as ':' or '.'", details=[{"path": "name", "message": "holds '/'",
                                                        "hint": "use ':' or '.' instead of '/'"}])
+    if name in (".", ".."):
+        raise ApiError(400, "request.malformed", f"instance name {name!r} is a dot segment, which clients and "
+                       "proxies resolve away in a URL (.../instances/.. is .../door), so no route could address "
+                       "it; choose another name", details=[{"path": "name", "message": "a dot segment",
+                                                             "hint": "add a letter or a digit"}])
     version = text_field(body, "version", required=False)
     unknown = sorted(set(body) - {"name", "input", "version"})
     if unknown:
