@@ -183,3 +183,26 @@ def test_a_history_error_shows_its_kind_but_no_private_value_to_who_is_not_admin
         ("applied", "error.execution"), ("refused", "rule.failed")]
     full = srv.client.get(f"{base}/v1/history", headers=admin).json()["items"]
     assert all("s3cret-pin" in str(e["error"]) for e in full[1:])  # admins see what failed, and why
+
+
+def test_an_older_version_without_rules_is_no_way_around_the_newest_ones(
+        server: tuple[Server, dict[str, dict[str, str]]]) -> None:
+    """Rules added in version 2: bob may not create alice's claim, so he may not create it at version 1
+    (no rules) either, where he would then approve it himself. Admins may; a version with rules may be
+    chosen."""
+    srv, ids = server
+    admin, bob = ids["admin"], ids["other"]
+    ruled = EXPENSE.replace('version: "1"', 'version: "2"')  # root state id expense, machine claims
+    bare = ruled.replace('version: "2"', 'version: "1"').split("authorize:")[0] + "states:" + ruled.split("states:", 1)[1]
+    for version, text in (("1", bare), ("2", ruled)):
+        put = srv.client.put(f"/v1/machines/claims/versions/{version}", content=text,
+                             headers={**admin, "content-type": "application/yaml"})
+        assert put.status_code == 201, put.text
+    base = "/v1/machines/claims/instances"
+    claim = {"name": "c1", "input": {"owner": "alice", "amount": 1000}, "version": "1"}
+    refused = srv.client.post(base, json=claim, headers=bob)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == MISSING, refused.text
+    assert srv.client.get(f"{base}/c1", headers=admin).status_code == 404  # nothing was created
+    own = srv.client.post(base, json={**claim, "name": "c2", "input": {"owner": "bob"}, "version": "2"}, headers=bob)
+    assert own.status_code == 201 and own.json()["version"] == "2", own.text
+    assert srv.client.post(base, json=claim, headers=admin).status_code == 201
