@@ -25,6 +25,7 @@ SYMMETRIC = ("HS256", "HS384", "HS512")
 ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA")
 DEFAULT_SCOPES = ("events:write", "read")  # what a token may do when no scopes claim is configured
 LEEWAY = 30.0  # seconds of clock difference allowed on exp / nbf / iat
+MIN_SECRET_BYTES = 32  # an HMAC key as long as its hash at least (RFC 7518, 3.2): 256 bits for HS256
 MAX_TOKEN_LENGTH = 8192  # characters of a token looked at (also bounded by the header: bearer.py)
 
 # PyJWT's refusals, most specific first (subclasses before their bases), as reason codes
@@ -51,6 +52,11 @@ class Tokens:
         if (secret is None) == (jwks_url is None):
             raise ValueError("JWT verification needs jwt_secret (HS256) or jwt_jwks_url (an identity provider's "
                              "keys), exactly one")
+        if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"jwt_secret is {len(secret.encode())} bytes; an HS256 secret needs at least "
+                             f"{MIN_SECRET_BYTES} (RFC 7518, 3.2), as a shorter one can be guessed from any token "
+                             "offline: use 64 random bytes (python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(64))')")
         allowed = SYMMETRIC if secret is not None else ASYMMETRIC
         self.algorithms = tuple(algorithms) or (("HS256",) if secret is not None else ("RS256", "ES256"))
         wrong = [a for a in self.algorithms if a not in allowed]
