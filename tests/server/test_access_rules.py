@@ -206,3 +206,23 @@ def test_an_older_version_without_rules_is_no_way_around_the_newest_ones(
     own = srv.client.post(base, json={**claim, "name": "c2", "input": {"owner": "bob"}, "version": "2"}, headers=bob)
     assert own.status_code == 201 and own.json()["version"] == "2", own.text
     assert srv.client.post(base, json=claim, headers=admin).status_code == 201
+
+
+def test_the_history_of_an_instance_at_a_version_another_process_uploaded(tmp_path: Path) -> None:
+    """Two servers on one database: version 2 uploaded through the second; the first, which has only
+    version 1, loads version 2 to decide the read rule for alice's history (it answered 404 before)."""
+    env = {"INTERLOCK_JWT_SECRET": SECRET, "INTERLOCK_JWT_SCOPES_CLAIM": "scope"}
+    db = f"sqlite:///{tmp_path / 'two.db'}"
+    with running(db, dev=False, log=tmp_path / "a.log", env=env) as first, \
+            running(db, dev=False, log=tmp_path / "b.log", env=env) as second:
+        admin, alice = bearer(first.key("admin")), token("alice")
+        yaml = {**admin, "content-type": "application/yaml"}
+        assert first.client.put("/v1/machines/expense/versions/1", content=EXPENSE, headers=yaml).status_code == 201
+        assert first.client.post(BASE, json={"name": "old", "input": {"owner": "alice"}}, headers=alice).status_code == 201
+        newer = EXPENSE.replace('version: "1"', 'version: "2"')
+        assert second.client.put("/v1/machines/expense/versions/2", content=newer, headers=yaml).status_code == 201
+        made = second.client.post(BASE, json={"name": "new", "input": {"owner": "alice"}}, headers=alice)
+        assert made.status_code == 201 and made.json()["version"] == "2", made.text
+        history = first.client.get(f"{BASE}/new/history", headers=alice)
+        assert history.status_code == 200, history.text
+        assert first.client.get(f"{BASE}/new/history", headers=token("bob")).status_code == 403
