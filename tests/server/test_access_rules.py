@@ -140,3 +140,89 @@ def test_live_changes_follow_the_read_rule(server: tuple[Server, dict[str, dict[
             assert sent.status_code == 200
         first = json.loads(ws.recv(timeout=30))
         assert (first["id"], first["step"], first["instance"]["context"]["owner"]) == ("live-bob", 1, "bob")
+
+
+VAULT = """
+id: vault
+version: "1"
+initial: idle
+context: {owner: null, _pin: s3cret-pin}
+authorize:
+  create: "owner == claims.sub"
+  read: "owner == claims.sub"
+  send:
+    USE: "owner == claims.sub"
+    CHECK: "int(context['_pin']) > 0"
+states:
+  idle:
+    "on":
+      USE: {actions: {assign: {tries: "int(context['_pin'])"}}}
+      CHECK: idle
+"""
+
+
+def test_a_history_error_shows_its_kind_but_no_private_value_to_who_is_not_admin(
+        server: tuple[Server, dict[str, dict[str, str]]]) -> None:
+    """A step's error and a queued event's refusal quote what failed (a ValueError naming the value, a
+    rule's failure): the owner may read the history, the private ``_pin`` is for admins only."""
+    srv, ids = server
+    admin, alice = ids["admin"], ids["owner"]
+    base = "/v1/machines/vault/instances"
+    uploaded = srv.client.put("/v1/machines/vault/versions/1", content=VAULT,
+                              headers={**admin, "content-type": "application/yaml"})
+    assert uploaded.status_code == 201, uploaded.text
+    assert srv.client.post(base, json={"name": "v1", "input": {"owner": "alice"}}, headers=alice).status_code == 201
+    assert srv.client.post(f"{base}/v1/events", json={"type": "USE"}, headers=alice).status_code == 200
+    assert srv.client.post(f"{base}/v1/pause", headers=admin).status_code == 200
+    queued = srv.client.post(f"{base}/v1/events", json={"type": "CHECK"}, headers=alice)  # its rule fails when taken
+    assert queued.json()["outcome"] == "queued", queued.text
+    assert srv.client.post(f"{base}/v1/resume", headers=admin).status_code == 200
+    seen = srv.client.get(f"{base}/v1/history", headers=alice)
+    assert seen.status_code == 200 and "s3cret" not in seen.text, seen.text
+    assert [(e["outcome"], e["error"]) for e in seen.json()["items"][1:]] == [
+        ("applied", "error.execution: EvaluationError"), ("refused", "rule.failed")]
+    full = srv.client.get(f"{base}/v1/history", headers=admin).json()["items"]
+    assert all("s3cret-pin" in str(e["error"]) for e in full[1:])  # admins see what failed, and why
+
+
+def test_an_older_version_without_rules_is_no_way_around_the_newest_ones(
+        server: tuple[Server, dict[str, dict[str, str]]]) -> None:
+    """Rules added in version 2: bob may not create alice's claim, so he may not create it at version 1
+    (no rules) either, where he would then approve it himself. Admins may; a version with rules may be
+    chosen."""
+    srv, ids = server
+    admin, bob = ids["admin"], ids["other"]
+    ruled = EXPENSE.replace('version: "1"', 'version: "2"')  # root state id expense, machine claims
+    bare = ruled.replace('version: "2"', 'version: "1"').split("authorize:")[0] + "states:" + ruled.split("states:", 1)[1]
+    for version, text in (("1", bare), ("2", ruled)):
+        put = srv.client.put(f"/v1/machines/claims/versions/{version}", content=text,
+                             headers={**admin, "content-type": "application/yaml"})
+        assert put.status_code == 201, put.text
+    base = "/v1/machines/claims/instances"
+    claim = {"name": "c1", "input": {"owner": "alice", "amount": 1000}, "version": "1"}
+    refused = srv.client.post(base, json=claim, headers=bob)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == MISSING, refused.text
+    assert srv.client.get(f"{base}/c1", headers=admin).status_code == 404  # nothing was created
+    own = srv.client.post(base, json={**claim, "name": "c2", "input": {"owner": "bob"}, "version": "2"}, headers=bob)
+    assert own.status_code == 201 and own.json()["version"] == "2", own.text
+    assert srv.client.post(base, json=claim, headers=admin).status_code == 201
+
+
+def test_the_history_of_an_instance_at_a_version_another_process_uploaded(tmp_path: Path) -> None:
+    """Two servers on one database: version 2 uploaded through the second; the first, which has only
+    version 1, loads version 2 to decide the read rule for alice's history (it answered 404 before)."""
+    env = {"INTERLOCK_JWT_SECRET": SECRET, "INTERLOCK_JWT_SCOPES_CLAIM": "scope"}
+    db = f"sqlite:///{tmp_path / 'two.db'}"
+    with running(db, dev=False, log=tmp_path / "a.log", env=env) as first, \
+            running(db, dev=False, log=tmp_path / "b.log", env=env) as second:
+        admin, alice = bearer(first.key("admin")), token("alice")
+        yaml = {**admin, "content-type": "application/yaml"}
+        assert first.client.put("/v1/machines/expense/versions/1", content=EXPENSE, headers=yaml).status_code == 201
+        assert first.client.post(BASE, json={"name": "old", "input": {"owner": "alice"}}, headers=alice).status_code == 201
+        newer = EXPENSE.replace('version: "1"', 'version: "2"')
+        assert second.client.put("/v1/machines/expense/versions/2", content=newer, headers=yaml).status_code == 201
+        made = second.client.post(BASE, json={"name": "new", "input": {"owner": "alice"}}, headers=alice)
+        assert made.status_code == 201 and made.json()["version"] == "2", made.text
+        history = first.client.get(f"{BASE}/new/history", headers=alice)
+        assert history.status_code == 200, history.text
+        assert first.client.get(f"{BASE}/new/history", headers=token("bob")).status_code == 403

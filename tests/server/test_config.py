@@ -40,3 +40,7 @@ def test_wrong_settings_say_where_and_what(tmp_path: Path) -> None:
         load_config({}, {"INTERLOCK_MAX_BODY_BYTES": "0"})
     with pytest.raises(ValueError, match=r"page_size \(50\) is larger than max_page_size \(10\)"):
         load_config({"page_size": 50, "max_page_size": 10}, {})
+    for plain in ("http://id.example/jwks", "ftp://id.example/jwks", "https:///jwks"):  # keys anyone could serve
+        with pytest.raises(ValueError, match="jwt_jwks_url must be an https:// URL"):
+            load_config({}, {"INTERLOCK_JWT_JWKS_URL": plain})
+    assert load_config({}, {"INTERLOCK_JWT_JWKS_URL": "http://127.0.0.1:8080/jwks"}).jwt_jwks_url

@@ -197,3 +197,20 @@ def test_made_up_credentials_share_their_address_rate(sqlite_url: str, tmp_path:
                     for _ in range(6)]
         assert server.client.get("/v1/machines", headers=_as("made-up")).status_code == 401  # address: 1 left
     assert accepted == [200, 200, 200, 200, 200, 429]
+
+
+def test_two_authorization_headers_are_refused(sqlite_url: str, tmp_path: Path) -> None:
+    """The rate limit keys a client by its last Authorization header, the server authenticated the first:
+    a valid key first and made-up words last bought a fresh bucket per made-up word. Either order is
+    refused now, on every route (the send's fast path too), and buys nothing."""
+    env = {"INTERLOCK_RATE": "0.5", "INTERLOCK_BURST": "4"}
+    with running(sqlite_url, dev=False, log=tmp_path / "s.log", env=env) as server:
+        reader, writer = server.key(*READER), server.key(*WRITER)
+        twice = [("Authorization", f"Bearer {reader}"), ("Authorization", "Bearer made-up")]
+        _error(server.client.get("/v1/machines", headers=twice), 401, "auth.credentials.twice")
+        _error(server.client.get("/v1/machines", headers=twice[::-1]), 401, "auth.credentials.twice")
+        sent = server.client.post("/v1/machines/door/instances/d/events", json={"type": "OPEN"},
+                                  headers=[("Authorization", f"Bearer {writer}")] * 2)
+        _error(sent, 401, "auth.credentials.twice")
+        # the readiness probe and the three refusals took the address's 4: made-up words got no bucket
+        _error(server.client.get("/v1/machines", headers=twice), 429, "rate.limited")

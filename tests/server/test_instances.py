@@ -33,6 +33,9 @@ def test_a_taken_name_is_409_and_an_unknown_instance_404(server: Server) -> None
     slashed = c.post("/v1/machines/door/instances", json={"name": "d1/history"})
     assert slashed.status_code == 400 and slashed.json()["error"]["details"][0]["path"] == "name"
     assert "'/'" in slashed.json()["error"]["message"]
+    for dots in (".", ".."):  # /instances/.. is /machines/door once a client or proxy resolves it
+        dotted = c.post("/v1/machines/door/instances", json={"name": dots})
+        assert dotted.status_code == 400 and dotted.json()["error"]["details"][0]["path"] == "name", dotted.text
 
 
 def test_a_create_retried_with_its_idempotency_key_is_201_with_the_instance_as_it_is_now(server: Server) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 
 from tests.server.support import bearer, running
 
@@ -38,6 +39,15 @@ def test_tokens_are_verified_with_issuer_audience_and_expiry(sqlite_url: str, tm
                             (_token(aud="elsewhere"), "auth.token.audience"),
                             (unsigned, "auth.token.algorithm"),
                             (_token()[:-4] + "AAAA", "auth.token.signature"),
-                            ("a.b.c", "auth.token.malformed")):
+                            ("a.b.c", "auth.token.malformed"),
+                            (_token(sub=""), "auth.token.claims"),  # nobody
+                            (_token(sub="key:0123456789ab"), "auth.token.claims")):  # an API key's caller
             answer = c.get("/v1/machines", headers=bearer(token))
             assert answer.status_code == 401 and answer.json()["error"]["code"] == code, (code, answer.text)
+
+
+def test_a_server_with_a_short_jwt_secret_does_not_start(sqlite_url: str, tmp_path: Path) -> None:
+    """Anyone holding one token can try secrets offline; a short one is found: refused at start."""
+    with pytest.raises(RuntimeError, match="jwt_secret is 6 bytes"), \
+            running(sqlite_url, dev=False, log=tmp_path / "s.log", env={"INTERLOCK_JWT_SECRET": "secret"}):
+        pass  # (stopped again if it started)

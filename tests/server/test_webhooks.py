@@ -129,6 +129,19 @@ def test_a_key_verified_hook_needs_the_events_write_scope(hooks: Server) -> None
     assert admin_get(hooks, "/v1/machines/payment/instances/o-3")["context"]["amount"] == 7
 
 
+def test_a_key_verified_hook_that_creates_needs_the_instances_write_scope_too(hooks: Server) -> None:
+    """``create: true`` starts instances, which POST .../instances allows only with instances:write: a key
+    with events:write alone (a sender of events) may not create through the hook either."""
+    sender = bearer(hooks.key("events:write"))
+    refused = hooks.client.post("/v1/hooks/payment/enrol?order=o-new", headers=sender)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "auth.scope.missing", refused.text
+    assert "instances:write" in refused.json()["error"]["message"]
+    missing = hooks.client.get("/v1/machines/payment/instances/o-new", headers=bearer(hooks.key("admin")))
+    assert missing.status_code == 404  # nothing was created
+    created = hooks.client.post("/v1/hooks/payment/enrol?order=o-new", headers=bearer(hooks.key(*WRITER)))
+    assert created.status_code == 200 and created.json()["state"] == ["payment.open"], created.text
+
+
 def test_a_form_body_is_read_as_its_fields(hooks: Server) -> None:
     create_order(hooks, "o-4")
     answer = hooks.client.post("/v1/hooks/payment/internal?order=o-4", content=b"kind=PAID&amount=3",

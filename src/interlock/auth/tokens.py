@@ -25,6 +25,7 @@ SYMMETRIC = ("HS256", "HS384", "HS512")
 ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA")
 DEFAULT_SCOPES = ("events:write", "read")  # what a token may do when no scopes claim is configured
 LEEWAY = 30.0  # seconds of clock difference allowed on exp / nbf / iat
+MIN_SECRET_BYTES = 32  # an HMAC key as long as its hash at least (RFC 7518, 3.2): 256 bits for HS256
 MAX_TOKEN_LENGTH = 8192  # characters of a token looked at (also bounded by the header: bearer.py)
 
 # PyJWT's refusals, most specific first (subclasses before their bases), as reason codes
@@ -51,6 +52,11 @@ class Tokens:
         if (secret is None) == (jwks_url is None):
             raise ValueError("JWT verification needs jwt_secret (HS256) or jwt_jwks_url (an identity provider's "
                              "keys), exactly one")
+        if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"jwt_secret is {len(secret.encode())} bytes; an HS256 secret needs at least "
+                             f"{MIN_SECRET_BYTES} (RFC 7518, 3.2), as a shorter one can be guessed from any token "
+                             "offline: use 64 random bytes (python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(64))')")
         allowed = SYMMETRIC if secret is not None else ASYMMETRIC
         self.algorithms = tuple(algorithms) or (("HS256",) if secret is not None else ("RS256", "ES256"))
         wrong = [a for a in self.algorithms if a not in allowed]
@@ -85,7 +91,7 @@ class Tokens:
             raise _refusal(exc) from None
         except jwt.PyJWKClientError as exc:
             raise _refusal(exc) from None
-        return Principal("token", str(claims["sub"]), self._scopes(claims), MappingProxyType(claims))
+        return Principal("token", _subject(claims["sub"]), self._scopes(claims), MappingProxyType(claims))
 
     def _key(self, token: str) -> Any:
         if self.jwks is not None:
@@ -102,6 +108,18 @@ class Tokens:
         given = claims.get(self.scopes_claim, ())
         words = given.split() if isinstance(given, str) else given if isinstance(given, list) else ()
         return frozenset(w for w in words if isinstance(w, str) and w in SCOPES)
+
+
+def _subject(sub: object) -> str:
+    """The token's ``sub``, if it names somebody: not empty, and not ``key:...``, which is how rules and
+    idempotency keys name an API key's caller (a token with it would act as that key in a rule such as
+    ``owner == claims.sub``, and share its idempotency keys)."""
+    text = str(sub)
+    if not text.strip() or text.startswith("key:"):
+        raise UnauthenticatedError(f"the token's subject (sub) {text[:80]!r} names nobody this server can tell "
+                                   "apart: it must be non-empty and not start with 'key:' (API keys' callers "
+                                   "are named so)", reason="token.claims")
+    return text
 
 
 def _refusal(exc: Exception) -> UnauthenticatedError:

@@ -102,8 +102,8 @@ def _check(config: ServerConfig) -> None:
             raise ValueError(f"{name} must not be negative, not {getattr(config, name)}")
     if config.jwt_secret is not None and config.jwt_jwks_url is not None:
         raise ValueError("set jwt_secret (HS256) or jwt_jwks_url (an identity provider's keys), not both")
-    if config.jwt_jwks_url is not None and not config.jwt_jwks_url.startswith(("https://", "http://")):
-        raise ValueError(f"jwt_jwks_url must be an http(s) URL, not {config.jwt_jwks_url!r}")
+    if config.jwt_jwks_url is not None:
+        _check_jwks_url(config.jwt_jwks_url)
     for origin in config.cors_origins:
         if origin != "*" and not _is_origin(origin):
             raise ValueError(f"cors_origins: {origin!r} is not an origin; write scheme://host[:port] as "
@@ -111,6 +111,18 @@ def _check(config: ServerConfig) -> None:
                              "https://app.example.com), or \"*\" for any")
     if config.send_timeout <= 0:
         raise ValueError(f"send_timeout must be a positive number of seconds, not {config.send_timeout}")
+
+
+def _check_jwks_url(url: str) -> None:
+    """The identity provider's keys decide every token: fetched over plain HTTP, anyone on the path could
+    serve their own and sign any token (admin scopes included). Plain HTTP is for this machine only."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in LOOPBACK:
+        return
+    raise ValueError(f"jwt_jwks_url must be an https:// URL (http:// only to a loopback host: "
+                     f"{', '.join(sorted(LOOPBACK))}), not {url!r}: the keys it serves verify every token")
 
 
 def _is_origin(text: str) -> bool:

@@ -17,7 +17,9 @@ async def history(request: Request) -> JSONResponse:
     after = query_int(request, "cursor", -1, low=-1, high=2**62) if "cursor" in request.query_params \
         else query_int(request, "after", -1, low=-1, high=2**62)
     state = request.app.state
-    await state.catalog.ensure(machine)
+    # the instance's own version: its read rule decides for a restrained caller (it may be newer than
+    # what this process has seen: uploaded through another process)
+    await state.catalog.ensure_instance_version(machine, name)
     page = await state.interlock.aio.history(machine, name, after=after, limit=page_limit(request),
                                              caller=principal)
     return JSONResponse(page_view([history_view(e, admin=principal.admin) for e in page.items], page.next))

@@ -9,6 +9,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from interlock.auth.policy import caller_of
+from interlock.auth.principal import Principal
+from interlock.errors import ForbiddenError
 from interlock.server.bodies import (
     cursor,
     json_object,
@@ -17,6 +19,7 @@ from interlock.server.bodies import (
     query_text,
     text_field,
 )
+from interlock.server.catalog import Catalog
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
 from interlock.server.views import instance_view, instances_page, written_view
@@ -32,6 +35,11 @@ async def create(request: Request) -> JSONResponse:
                        "API can address (a path decodes %2F before it is routed); use another separator, "
                        "such as ':' or '.'", details=[{"path": "name", "message": "holds '/'",
                                                        "hint": "use ':' or '.' instead of '/'"}])
+    if name in (".", ".."):
+        raise ApiError(400, "request.malformed", f"instance name {name!r} is a dot segment, which clients and "
+                       "proxies resolve away in a URL (.../instances/.. is .../door), so no route could address "
+                       "it; choose another name", details=[{"path": "name", "message": "a dot segment",
+                                                             "hint": "add a letter or a digit"}])
     version = text_field(body, "version", required=False)
     unknown = sorted(set(body) - {"name", "input", "version"})
     if unknown:
@@ -41,6 +49,8 @@ async def create(request: Request) -> JSONResponse:
     if given is not None and not isinstance(given, dict):
         raise ApiError(400, "request.malformed", "'input' must be an object (the initial context values)")
     state = request.app.state
+    if version is not None:
+        await _check_rules_kept(state.catalog, machine, version, principal)
     version = await state.catalog.version_for_new(machine, version)
     aio = state.interlock.aio
     instance = await aio.create(machine, name, input=given, version=version, timeout=state.config.send_timeout,
@@ -51,6 +61,23 @@ async def create(request: Request) -> JSONResponse:
         await state.catalog.ensure(machine, instance.version)
         instance = await aio.get(machine, name, caller=principal)
     return JSONResponse(written_view(state.interlock, instance, principal), status_code=201)
+
+
+async def _check_rules_kept(catalog: Catalog, machine: str, version: str, caller: Principal) -> None:
+    """A caller the machine's rules restrain may not leave them by naming an older version without any
+    (rules added in version 2: an instance of version 1 would be read, sent to and controlled by anyone
+    with the scopes). The newest version's rules are the machine's; a version with rules of its own, or a
+    machine whose newest version has none, is the caller's to choose."""
+    if caller_of(caller) is None:
+        return
+    await catalog.ensure(machine, version)
+    newest = await catalog.version_for_new(machine, None)
+    registry = catalog.registry
+    if registry.chart(machine, version).policy is not None or registry.chart(machine, newest).policy is None:
+        return
+    raise ForbiddenError(f"{caller.subject!r} may not create {machine} instances at version {version!r}: it has "
+                         f"no authorize rules, and the machine's newest version ({newest!r}) has; leave 'version' "
+                         "out (only admins may choose such a version)", reason="rule.missing")
 
 
 async def listing(request: Request) -> JSONResponse:

@@ -30,8 +30,13 @@ async def principal_of(request: HTTPConnection, credentials: str | None = None) 
 
     ``credentials``: what a live route took from elsewhere than the header, as browsers cannot set it on
     a WebSocket or an ``EventSource`` (docs/server.md, "Browsers"); a request that
-    carries both is refused."""
-    header = request.headers.get("authorization")
+    carries both is refused, as is one with two ``Authorization`` headers: which one counts would be a
+    choice the rate limit (server/limits.py, the last) and this (the first) need not make alike."""
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1:
+        raise UnauthenticatedError("the Authorization header came more than once; send it once",
+                                   reason="credentials.twice")
+    header = headers[0] if headers else None
     if credentials is not None:
         if header is not None:
             raise UnauthenticatedError("credentials came twice (the Authorization header, and the "

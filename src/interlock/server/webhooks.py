@@ -31,7 +31,7 @@ from interlock.auth.principal import Principal
 from interlock.errors import ConflictError
 from interlock.frontends.webhooks import Evaluate, Webhook
 from interlock.server.errors import ApiError
-from interlock.server.security import authorize
+from interlock.server.security import authorize, require
 from interlock.server.views import instance_view
 from interlock.server.webhook_signatures import SecretMissing, check
 
@@ -97,10 +97,13 @@ def _hook(request: Request, machine: str, name: str) -> Webhook:
 
 
 async def _verify(request: Request, hook: Webhook, body: bytes) -> Principal | None:
-    """The caller a key-verified hook acts as (the machine's rules decide for it); None for a signed
-    request, which comes from the system that holds the server's secret (trusted like the app)."""
+    """The caller a key-verified hook acts as (the machine's rules decide for it): it holds events:write,
+    and instances:write too when the hook creates (``create: true``), as the routes that send and create
+    need. None for a signed request, which comes from the system that holds the server's secret (trusted
+    like the app)."""
     if hook.verify.style == "key":
-        return await authorize(request, "events:write")
+        caller = await authorize(request, "events:write")
+        return require(caller, "instances:write") if hook.create else caller
     try:
         check(hook.verify, request.headers, body, now=time.time())
     except SecretMissing as exc:
