@@ -23,7 +23,7 @@ from interlock.auth.principal import Principal
 from interlock.core.chart import Chart
 from interlock.core.events import Event
 from interlock.core.execute import BASICHTTP_PROCESSOR
-from interlock.errors import EventRejectedError, NotFoundError
+from interlock.errors import EventRejectedError, ForbiddenError, NotFoundError
 from interlock.runtime import writes
 from interlock.runtime.arguments import (
     check_id,
@@ -417,6 +417,8 @@ class Interlock:
         if input is not None:
             input = self._check_json(input, "input")
         who = caller_of(caller)
+        if who is not None and input:
+            _check_public_input(input, who)
         return writes.Create(machine, instance_id, input, version, who, self._own_key(key, who))
 
     def _send(self, machine: str, instance_id: str, event: Any, key: str | None,
@@ -648,6 +650,19 @@ def _time_left(instance: Instance, timeout: float | None, deadline: float | None
         raise TimeoutError(f"instance {instance.machine}/{instance.id} has not ended after {timeout} s (state "
                            f"{list(instance.state)}); it runs on")
     return left
+
+
+def _check_public_input(input: dict[str, Any], who: dict[str, Any]) -> None:
+    """A caller who is not admin gives public context only: keys starting with ``_`` are the machine's
+    own, hidden from such callers and set by its steps (or by admins), so a caller cannot preset what a
+    machine keeps for itself (``_approved``, a ``_pin`` it checks against)."""
+    private = sorted(key for key in input if key.startswith("_"))
+    if private:
+        shown = ", ".join(repr(key) for key in private[:5]) + (", ..." if len(private) > 5 else "")
+        raise ForbiddenError(f"{who['sub']!r} may not set private context keys in 'input' ({shown}): keys "
+                             "starting with '_' are the machine's own, set by its steps or by admins; give "
+                             "the value under a public name (or in an event the machine assigns)",
+                             reason="input.private")
 
 
 def _check_names(machine: str, instance_id: str) -> None:

@@ -118,3 +118,17 @@ def test_effects_carry_no_values_to_callers_who_are_not_admin(
             assert (log["value"], send["event"]["data"], ping["event"]["data"]) == (None, None, None), items
             assert ping["error"] == "error.execution: EvaluationError"  # which error, not its message
             assert "s3cr3t" not in answer.text
+
+
+def test_only_admins_set_private_context_in_a_create(guarded: tuple[Server, dict[str, dict[str, str]]]) -> None:
+    """Keys starting with ``_`` are the machine's own: a caller who is not admin cannot preset them."""
+    server, identities = guarded
+    refused = server.client.post(BASE, json={"name": "preset", "input": {"opened": 5, "_secret": "mine"}},
+                                 headers=identities["writer"])
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "auth.input.private", refused.text
+    assert "'_secret'" in refused.json()["error"]["message"]
+    assert server.client.get(f"{BASE}/preset", headers=identities["admin"]).status_code == 404  # nothing made
+    public = server.client.post(BASE, json={"name": "public", "input": {"opened": 5}}, headers=identities["writer"])
+    assert public.status_code == 201 and public.json()["context"] == {"opened": 5}, public.text
+    admin = server.client.post(BASE, json={"name": "preset", "input": {"_secret": "mine"}}, headers=identities["admin"])
+    assert admin.status_code == 201 and admin.json()["context"]["_secret"] == "mine", admin.text
