@@ -7,6 +7,8 @@ no backtracking regular expression on a computed delay. See docs/limits.md.
 
 from __future__ import annotations
 
+import ast
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from interlock.core.step import start, step
 from interlock.errors import StepLimitError
 from interlock.frontends.document import load_document as load_machine
 from interlock.frontends.expressions import EvaluationError, ExpressionError, compile_expression
+from interlock.frontends.expressions_compiler import nodes
 
 
 def evaluate(source: str, context: dict[str, Any] | None = None, data: Any = None) -> Any:
@@ -137,6 +140,41 @@ def test_loops_pay_for_what_their_body_does(source: str) -> None:
     with pytest.raises(EvaluationError, match="too much work"):
         evaluate(source, context)
 
+
+
+# --- big numbers: arithmetic past a machine word is charged by its size, in loops too ---------------------
+
+
+def a_budget_of(body: str) -> str:
+    """A comprehension of ``body`` over as many items as one step's budget pays for up front."""
+    return f"[{body} for x in range({STEP_WORK_LIMIT // nodes(ast.parse(f'[{body} for x in y]', mode='eval')) - 50})]"
+
+
+def test_products_of_big_numbers_are_charged_in_a_loop() -> None:
+    # operands under 4,096 bits multiplied inline, uncharged: 1.2 s of CPU on one step's budget
+    source = a_budget_of(" and ".join(["a * a > 0"] * 30))
+    with pytest.raises(EvaluationError, match="too much work"):
+        evaluate(source, {"a": 2**4095 + 1})
+
+
+@pytest.mark.parametrize("item", ["big + x", "big - x", "x - big", "-big", "~big", "abs(nbig)"])
+def test_big_numbers_a_loop_keeps_are_charged_as_they_are_built(item: str) -> None:
+    # each item kept 1 KB numbers, charged only once the whole list was built: 180-260 MB on one budget
+    tracemalloc.start()
+    try:
+        with pytest.raises(EvaluationError, match="too much work"):
+            evaluate(a_budget_of("(" + ", ".join([item] * 60) + ")"), {"big": 2**8000, "nbig": -(2**8000)})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000
+
+
+def test_arithmetic_in_loops_still_computes() -> None:
+    assert evaluate("[x + 1 - 2 * x for x in range(4)]") == [1, 0, -1, -2]
+    assert evaluate("[2**70 + x - 1 for x in range(2)]") == [2**70 - 1, 2**70]
+    assert evaluate("[-x * 3**50 for x in [2**40]]") == [-(2**40) * 3**50]
+    assert evaluate("abs(-(2**100)) + n") == 2**100 + 3
 
 # --- computed delays: a linear parser with a length limit ----------------------------------------------
 

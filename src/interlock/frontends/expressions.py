@@ -56,9 +56,11 @@ _RUNTIME_ERRORS = (TypeError, ValueError, KeyError, IndexError, ZeroDivisionErro
 _MERGE = object()
 
 
-def _unary(symbol: str, value: Any) -> Any:
+def _unary(budget: Any, symbol: str, value: Any) -> Any:
     if type(value) not in ops.NUMBERS:
         raise EvaluationError(f"cannot apply unary {symbol} to a {type(value).__name__}")
+    if type(value) is int:
+        ops.charge_sum(budget, value, 0)  # -big and ~big are new numbers as large
     return -value if symbol == "-" else +value if symbol == "+" else ~value
 
 

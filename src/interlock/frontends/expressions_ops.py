@@ -185,6 +185,14 @@ def charge_ints(budget: Budget, a: Any, b: Any) -> None:
             budget.charge((wa + 1) * (wb + 1))
 
 
+def charge_sum(budget: Budget, a: Any, b: Any) -> None:
+    """Adding, subtracting or negating big integers is linear in the larger one's size in machine words, and
+    builds a number as large: charged like the text of that many words (a comprehension keeps each one)."""
+    words = max(a.bit_length() if type(a) in _INTS else 0, b.bit_length() if type(b) in _INTS else 0) >> 6
+    if words:
+        budget.charge(words)
+
+
 def op_add(budget: Budget, a: Any, b: Any) -> Any:
     ka = type(a)
     if ka is type(b) and ka in SEQUENCES:  # numbers were added inline; this is the common case here
@@ -197,6 +205,7 @@ def op_add(budget: Budget, a: Any, b: Any) -> Any:
         return a + b
     kb = type(b)
     if ka in NUMBERS and kb in NUMBERS:
+        charge_sum(budget, a, b)
         return check_int(a + b)
     raise EvaluationError(f"cannot add a {ka.__name__} and a {kb.__name__}")
 
