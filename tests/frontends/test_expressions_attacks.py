@@ -170,11 +170,29 @@ def test_big_numbers_a_loop_keeps_are_charged_as_they_are_built(item: str) -> No
     assert peak < 10_000_000
 
 
+def spent(source: str, context: dict[str, Any]) -> float:
+    """The work units one evaluation of ``source`` charged."""
+    scope = Scope(context, set(), {}, "", "", 0.0)
+    compile_expression(source)(scope)
+    return STEP_WORK_LIMIT - scope.left
+
+
+@pytest.mark.parametrize(("source", "at_least"), [
+    ("(-1) ** b", 1000),  # a step per bit of an 8,000-bit exponent: 70 us, was charged nothing (4.8 s a budget)
+    ("3 ** 5000", 10000),  # squarings up to a 7,925-bit result: 16 us, was charged one unit
+    ("round(f, -100)", 100),  # a float rounded through its digits: 10 us (0.6 s a budget)
+])
+def test_powers_and_rounding_are_charged_by_their_work(source: str, at_least: int) -> None:
+    assert spent(source, {"b": 2**8000, "f": 1e300}) >= at_least
+
+
 def test_arithmetic_in_loops_still_computes() -> None:
     assert evaluate("[x + 1 - 2 * x for x in range(4)]") == [1, 0, -1, -2]
     assert evaluate("[2**70 + x - 1 for x in range(2)]") == [2**70 - 1, 2**70]
     assert evaluate("[-x * 3**50 for x in [2**40]]") == [-(2**40) * 3**50]
     assert evaluate("abs(-(2**100)) + n") == 2**100 + 3
+    assert evaluate("[2 ** 10, (-2) ** 3, 3 ** -1, (-1) ** (2**100), 0 ** 0, round(1.2345, 2)]") == [
+        1024, -8, 1 / 3, 1, 1, 1.23]
 
 # --- computed delays: a linear parser with a length limit ----------------------------------------------
 

@@ -94,6 +94,8 @@ def _abs(scope: Scope, budget: Budget, value: Any) -> Any:
 def _round(scope: Scope, budget: Budget, value: Any, ndigits: int | None = None) -> Any:
     if ndigits is not None and (type(ndigits) is not int or abs(ndigits) > 100):
         raise EvaluationError("round() takes a number of digits between -100 and 100")
+    if ndigits is not None and type(value) is float:
+        budget.charge(abs(ndigits))  # a float is rounded through its decimal digits: round(1e300, -100) is 10 us
     return round(_number(value, "round"), ndigits)
 
 

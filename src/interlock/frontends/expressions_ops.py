@@ -231,13 +231,24 @@ def op_pow(budget: Budget, a: Any, b: Any) -> Any:
     ka, kb = type(a), type(b)
     if ka not in NUMBERS or kb not in NUMBERS:
         raise EvaluationError(f"cannot raise a {ka.__name__} to a {kb.__name__}")
-    if ka is not float and kb is not float and abs(a) > 1 and (abs(a).bit_length() - 1) * b > MAX_INT_BITS:
-        raise EvaluationError(f"{a} ** {b} would exceed {MAX_INT_BITS:,} bits")
-    charge_ints(budget, a, a)
+    if ka is not float and kb is not float:
+        if abs(a) > 1 and (abs(a).bit_length() - 1) * b > MAX_INT_BITS:
+            raise EvaluationError(f"{a} ** {b} would exceed {MAX_INT_BITS:,} bits")
+        charge_power(budget, a, b)
     result = a**b
     if type(result) is complex:
         raise EvaluationError(f"{a} ** {b} is not a real number")
     return check_int(result)
+
+
+def charge_power(budget: Budget, a: int, b: int) -> None:
+    """``a ** b`` on integers squares about ``log2(b)`` times: one step per bit of the exponent (``(-1) ** n``
+    with an 8,000-bit ``n`` ran 70 us uncharged), then products up to the result's size, whose last squaring
+    costs about the square of half that size in words (``3 ** 5000`` ran 16 us for one unit)."""
+    if b <= 0:
+        return  # 1, or a float: int ** -n is computed as floats
+    words = 0 if abs(a) <= 1 else (abs(a).bit_length() * b) >> 6
+    budget.charge((b.bit_length() >> 3) + words * words)
 
 
 def op_lshift(budget: Budget, a: Any, b: Any) -> Any:
