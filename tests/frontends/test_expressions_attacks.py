@@ -277,6 +277,19 @@ def test_measuring_what_a_loop_stores_is_charged_to_the_step() -> None:
         step(chart, snap, "GO")  # each assignment re-measures 270,000 elements: some 15 of them spend the budget
 
 
+def test_measuring_many_small_containers_is_charged_by_container() -> None:
+    # measuring costs about a microsecond of Python per container: charged a unit (comparing) or a quarter
+    # (storing) each, 100,000 empty lists compared or re-stored in a loop ran 1-5 s of CPU on one budget
+    empties = [[] for _ in range(70_000)]
+    with pytest.raises(EvaluationError, match="too much work"):
+        evaluate("xs == ys", {"xs": empties, "ys": [[] for _ in range(70_000)]})
+    chart = load_machine({"id": "m", "initial": "a", "context": {"big": [], "wrapped": None},
+                          "states": {"a": {"on": {"GO": {"actions": {"assign": {"wrapped": "[big]"}}}}}}})
+    with pytest.raises(StepLimitError, match="units of work"):
+        step(chart, start(chart, data={"big": empties}).snapshot, "GO")  # one assignment: 70,000 containers
+    assert evaluate("xs == ys", {"xs": empties[:1000], "ys": [[]] * 1000}) is True
+
+
 def test_re_storing_the_same_value_is_not_measured_again() -> None:
     big = [list(range(i, i + 900)) for i in range(1000)]  # measured, five stores would be 1.1 M units
     chart = load_machine({"id": "m", "initial": "a", "context": {"big": [], "n": 0}, "states": {"a": {"on": {
