@@ -181,9 +181,11 @@ def spent(source: str, context: dict[str, Any]) -> float:
     ("(-1) ** b", 1000),  # a step per bit of an 8,000-bit exponent: 70 us, was charged nothing (4.8 s a budget)
     ("3 ** 5000", 10000),  # squarings up to a 7,925-bit result: 16 us, was charged one unit
     ("round(f, -100)", 100),  # a float rounded through its digits: 10 us (0.6 s a budget)
+    ("f'{t:.999e}'", 999),  # 999 digits of 5e-324: 44 us, charged 125 units for its text (0.35 s a budget)
+    ("f'{t:.>20.999f}'", 999),  # the precision, not the fill character
 ])
-def test_powers_and_rounding_are_charged_by_their_work(source: str, at_least: int) -> None:
-    assert spent(source, {"b": 2**8000, "f": 1e300}) >= at_least
+def test_powers_rounding_and_float_digits_are_charged_by_their_work(source: str, at_least: int) -> None:
+    assert spent(source, {"b": 2**8000, "f": 1e300, "t": 5e-324}) >= at_least
 
 
 def test_arithmetic_in_loops_still_computes() -> None:
