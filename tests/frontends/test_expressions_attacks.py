@@ -292,6 +292,18 @@ def test_measuring_many_small_containers_is_charged_by_container() -> None:
     assert evaluate("xs == ys", {"xs": empties[:1000], "ys": [[]] * 1000}) is True
 
 
+@pytest.mark.parametrize("first", ["['x' * 10000] * 2", "[{'x' * 10000: 1}] * 2"])
+def test_text_counts_by_its_length_in_what_an_assignment_stores(first: str) -> None:
+    # a string (or a key) counted one element whatever its length, and a list of up to 100,000 plain items was
+    # not measured at all: 8,192 references to one 10,000-character string were stored (82 MB of JSON; with
+    # 100,000 characters and 65,536 references, 6.5 GB, built when the snapshot was written out)
+    chart = load_machine({"id": "m", "initial": "a", "context": {"xs": []}, "states": {"a": {"on": {"GO": {
+        "actions": [{"assign": {"xs": first}}, *({"assign": {"xs": "xs + xs"}} for _ in range(12))]}}}}})
+    result = step(chart, start(chart).snapshot, "GO")
+    assert len(result.snapshot.context["xs"]) == 512  # 1,024 references would count 1,282,048 elements
+    assert any("over 1,000,000 elements written out" in e["message"] for e in result.errors)
+
+
 def test_re_storing_the_same_value_is_not_measured_again() -> None:
     big = [list(range(i, i + 900)) for i in range(1000)]  # measured, five stores would be 1.1 M units
     chart = load_machine({"id": "m", "initial": "a", "context": {"big": [], "n": 0}, "states": {"a": {"on": {

@@ -27,7 +27,7 @@ from interlock.frontends.expressions_ops import (
     charge_tree,
 )
 
-MAX_STORED_SIZE = 1_000_000  # elements in one stored value, counted as a tree (some MB of JSON)
+MAX_STORED_SIZE = 1_000_000  # elements in one stored value, counted as a tree, text by 8 characters (some MB of JSON)
 MAX_STORED_DEPTH = 200  # nesting of one stored value; JSON encoders and decoders recurse on it
 
 _ATOMS = frozenset({int, float, str, bool, type(None)})
@@ -80,17 +80,31 @@ def _measure(value: Any, memo: dict[int, int], path: set[int], budget: Budget | 
     kinds = set(map(type, items))
     if int in kinds:  # a big integer inside a container would make the snapshot unstorable as JSON too
         _check_ints(items)
+    # text counts by its length: a list of 65,536 references to one 100,000-character string counted 65,537
+    # and was stored, and writing the snapshot out as JSON then built 6.5 GB
+    keys = _text(value.keys()) if type(value) is dict else 0
     if _ATOMS.issuperset(kinds):
-        total = 1 + len(value)  # flat (the common case, items + [x]): counted at C speed, no Python loop
+        # flat (the common case, items + [x]): counted at C speed, no Python loop
+        total = 1 + len(value) + keys + (_text(items) if str in kinds else 0)
     else:
-        total = 1
+        total = 1 + keys
         for item in items:
-            total += 1 if type(item) in _ATOMS else _measure(item, memo, path, budget)
+            kind = type(item)
+            total += 1 + (len(item) >> 3) if kind is str else 1 if kind in _ATOMS else \
+                _measure(item, memo, path, budget)
             if total > MAX_STORED_SIZE:
                 break
     path.discard(key)
     memo[key] = total
     return total
+
+
+def _text(items: Any) -> int:
+    """The elements the strings among ``items`` count besides one each: one per 8 characters, as
+    :func:`~interlock.frontends.expressions_ops.charge_tree` counts them."""
+    if set(map(type, items)) == {str}:
+        return sum(map(len, items)) >> 3
+    return sum(len(item) for item in items if type(item) is str) >> 3
 
 
 def _not_json(value: Any) -> str:

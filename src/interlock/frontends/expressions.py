@@ -36,6 +36,7 @@ from interlock.frontends import expressions_builtins as builtins
 from interlock.frontends import expressions_ops as ops
 from interlock.frontends.expressions_compiler import (
     MAX_DEPTH,
+    SHORT_LIST,
     Compiler,
     ExpressionError,
     compact,
@@ -98,7 +99,7 @@ _NAMESPACE: dict[str, Any] = {
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
     "_fail": _fail, "_KeyError": KeyError, "_NO_EVENT": (KeyError, TypeError), "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
     "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_int": int, "_map": map, "_len": len,
-    "_PLAIN": ops.PLAIN, "_MAX_LENGTH": ops.MAX_LENGTH,
+    "_PLAIN": ops.PLAIN, "_SHORT_LIST": SHORT_LIST,
     # bounds of the inline fast paths, negatives precomputed (negating a big int allocates it anew)
     "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_WORD": 2**64,
     "_N_BIG": -(2**ops.MAX_INT_BITS), "_N_HALF": -(2**(ops.MAX_INT_BITS // 2)), "_N_WORD": -(2**64),
@@ -431,12 +432,14 @@ def _indent(code: str) -> str:
 
 def _plain_test(value: str, *, listed: bool) -> str:
     """Is ``value`` (of type ``_k``) storable as it is: a string, a number of at most MAX_INT_BITS bits, or a
-    short list of strings, floats, booleans and None? The likely kind is tested first (``listed``: a list,
+    short list (SHORT_LIST items) of strings, floats, booleans and None? A longer list is measured (its text
+    counts: 65,536 references to one long string passed as plain up to 100,000 items, and the snapshot's
+    JSON was 6.5 GB). The likely kind is tested first (``listed``: a list,
     else a number). An int of one CPython digit is tested against literal bounds first: CPython compares
     two such ints inline, where the 8,192-bit bounds take the generic comparison."""
     number = (f"_k is _int and {compact(value)} "
               f"or (_k is _int or _k in _NUM) and _N_BIG < {value} < _BIG")
-    listing = f"_k is _list and _len({value}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, {value}))"
+    listing = f"_k is _list and _len({value}) <= _SHORT_LIST and _PLAIN.issuperset(_map(type, {value}))"
     return f"{listing} or {number} or _k is _str" if listed else f"{number} or _k is _str or {listing}"
 
 
