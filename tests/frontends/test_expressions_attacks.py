@@ -304,6 +304,19 @@ def test_text_counts_by_its_length_in_what_an_assignment_stores(first: str) -> N
     assert any("over 1,000,000 elements written out" in e["message"] for e in result.errors)
 
 
+@pytest.mark.parametrize("value", ["s", "[s, s]"])
+def test_plain_text_an_assignment_stores_is_charged_to_the_step(value: str) -> None:
+    # a string or a short list of strings is stored without measuring it; uncharged, 1,000 keys assigned one
+    # 100,000-character string each made the snapshot's JSON 100 MB (a document may assign tens of thousands)
+    chart = load_machine({"id": "m", "initial": "a", "context": {"s": ""}, "states": {"a": {"on": {"GO": {
+        "actions": [{"assign": {"s": "'x' * 100000"}}, {"assign": {f"k{i}": value for i in range(1000)}}]}}}}})
+    with pytest.raises(StepLimitError, match="units of work"):
+        step(chart, start(chart).snapshot, "GO")
+    few = load_machine({"id": "m", "initial": "a", "context": {"s": ""}, "states": {"a": {"on": {"GO": {
+        "actions": [{"assign": {"s": "'x' * 100000"}}, {"assign": {f"k{i}": value for i in range(10)}}]}}}}})
+    assert len(step(few, start(few).snapshot, "GO").snapshot.context) == 11
+
+
 def test_re_storing_the_same_value_is_not_measured_again() -> None:
     big = [list(range(i, i + 900)) for i in range(1000)]  # measured, five stores would be 1.1 M units
     chart = load_machine({"id": "m", "initial": "a", "context": {"big": [], "n": 0}, "states": {"a": {"on": {

@@ -24,6 +24,7 @@ from interlock.frontends.expressions_ops import (
     CONTAINER_COST,
     MAX_INT_BITS,
     EvaluationError,
+    charge_text,
     charge_tree,
 )
 
@@ -171,10 +172,14 @@ def storing(expr: Expr, *, merged: bool = False) -> Expr:
         value = fn(scope)
         kind = type(value)
         if kind in _ATOMS and (kind is not int or value.bit_length() <= MAX_INT_BITS):
+            if kind is str:
+                charge_text(scope, value)
             return value
         if merged and kind is dict:  # the common case, {count: .., n: ..} of scalars: checked at C speed
             types = set(map(type, value.values()))
             if types <= _ATOMS and (int not in types or _small_ints(value.values())):
+                if str in types:
+                    charge_text(scope, value.values())
                 return value
         try:
             if merged and type(value) is dict:

@@ -99,7 +99,7 @@ _NAMESPACE: dict[str, Any] = {
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
     "_fail": _fail, "_KeyError": KeyError, "_NO_EVENT": (KeyError, TypeError), "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
     "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_int": int, "_map": map, "_len": len,
-    "_PLAIN": ops.PLAIN, "_SHORT_LIST": SHORT_LIST,
+    "_PLAIN": ops.PLAIN, "_SHORT_LIST": SHORT_LIST, "_charge_text": ops.charge_text,
     # bounds of the inline fast paths, negatives precomputed (negating a big int allocates it anew)
     "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_WORD": 2**64,
     "_N_BIG": -(2**ops.MAX_INT_BITS), "_N_HALF": -(2**(ops.MAX_INT_BITS // 2)), "_N_WORD": -(2**64),
@@ -169,7 +169,7 @@ _APPENDED = """\
     if {plain} and {operand} is {memo}l and {operand} == {memo}c:
         {memo}c.{extend}
         {memo}l = {value}
-    elif _PLAIN.issuperset(_map(type, {value})):
+    elif _PLAIN.issuperset(_map(type, {value})) and _charge_text(S, {value}):
         {memo}c = [*{value}]
         {memo}l = {value}
     else:
@@ -390,7 +390,8 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
                                          plain=" and ".join(f"(type({item}) is _str or type({item}) in _PLAIN)"
                                                             for item in appended))
             else:
-                fast += f"    if not _PLAIN.issuperset(_map(type, {value})):\n        _p = False\n"
+                fast += (f"    if not (_PLAIN.issuperset(_map(type, {value})) and _charge_text(S, {value})):\n"
+                         "        _p = False\n")
             lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}" if tests else fast)
             continue
         pure = compiler.pure.get(body)
@@ -439,8 +440,10 @@ def _plain_test(value: str, *, listed: bool) -> str:
     two such ints inline, where the 8,192-bit bounds take the generic comparison."""
     number = (f"_k is _int and {compact(value)} "
               f"or (_k is _int or _k in _NUM) and _N_BIG < {value} < _BIG")
-    listing = f"_k is _list and _len({value}) <= _SHORT_LIST and _PLAIN.issuperset(_map(type, {value}))"
-    return f"{listing} or {number} or _k is _str" if listed else f"{number} or _k is _str or {listing}"
+    listing = (f"_k is _list and _len({value}) <= _SHORT_LIST and _PLAIN.issuperset(_map(type, {value})) "
+               f"and _charge_text(S, {value})")
+    text = f"_k is _str and (_len({value}) < 8 or _charge_text(S, {value}))"
+    return f"{listing} or {number} or {text}" if listed else f"{number} or {text} or {listing}"
 
 
 def _appends(node: ast.expr) -> bool:
