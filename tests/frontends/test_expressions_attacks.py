@@ -183,9 +183,11 @@ def spent(source: str, context: dict[str, Any]) -> float:
     ("round(f, -100)", 100),  # a float rounded through its digits: 10 us (0.6 s a budget)
     ("f'{t:.999e}'", 999),  # 999 digits of 5e-324: 44 us, charged 125 units for its text (0.35 s a budget)
     ("f'{t:.>20.999f}'", 999),  # the precision, not the fill character
+    ("str(fs)", 10000),  # 5,000 floats written out: 3 ms, charged 5,016 units for the list (0.6 s a budget)
 ])
 def test_powers_rounding_and_float_digits_are_charged_by_their_work(source: str, at_least: int) -> None:
-    assert spent(source, {"b": 2**8000, "f": 1e300, "t": 5e-324}) >= at_least
+    floats = [0.1 * i + 1e-7 for i in range(5000)]
+    assert spent(source, {"b": 2**8000, "f": 1e300, "t": 5e-324, "fs": floats}) >= at_least
 
 
 def test_arithmetic_in_loops_still_computes() -> None:

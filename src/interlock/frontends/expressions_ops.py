@@ -381,6 +381,8 @@ def to_str(budget: Budget, value: Any) -> str:
         charge_tree(budget, value)
     text = str(value)
     check_length(len(text), "text")
+    if kind in CONTAINERS:  # the text of its numbers too: a float's costs some 200 ns, charged a unit above
+        budget.charge(len(text) >> 3)
     return text
 
 
