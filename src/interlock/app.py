@@ -21,6 +21,7 @@ from typing import Any
 from interlock.auth.policy import Access, Refusal, caller_of
 from interlock.auth.principal import Principal
 from interlock.core.chart import Chart
+from interlock.core.datamodel import Budget
 from interlock.core.events import Event
 from interlock.core.execute import BASICHTTP_PROCESSOR
 from interlock.errors import EventRejectedError, ForbiddenError, NotFoundError
@@ -256,8 +257,10 @@ class Interlock:
         if refusal is not None:
             raise refusal.error()
 
-    def read_refusal(self, instance: Instance, caller: Principal | None) -> Refusal | None:
-        """Why the read rule refuses ``caller`` ``instance`` (None: it may read it)."""
+    def read_refusal(self, instance: Instance, caller: Principal | None, *,
+                     work: Budget | None = None) -> Refusal | None:
+        """Why the read rule refuses ``caller`` ``instance`` (None: it may read it). ``work``: the expression
+        budget the rules of this request share (else the rule has a whole one)."""
         who = caller_of(caller)
         if who is None:
             return None
@@ -265,7 +268,7 @@ class Interlock:
         if policy is None:
             return None
         access = Access("read", who, instance.id, instance.configuration, instance.state, instance.context,
-                        now=self.runtime.clock.now())
+                        now=self.runtime.clock.now(), work=work)
         result: Refusal | None = policy.decide(access, instance.machine)
         return result
 
@@ -276,7 +279,8 @@ class Interlock:
         ``caller`` the machine's read rule restrains, a page holds only instances it may read: the listing
         reads on past the others (at most :data:`MAX_LIST_SCAN` instances per call) and ``next`` is the last
         one it returned, so it never names an instance the caller may not read (except when a page stops at
-        that limit: then it continues after the last instance read)."""
+        that limit, or when the read rules of the listing spend their shared expression work budget: then it
+        continues after the last instance read)."""
         check_text("machine", machine)
         check_text("after", after, empty=True)
         check_limit(limit)
@@ -304,9 +308,14 @@ class Interlock:
     def _readable(self, machine: str, state: str | None, tag: str | None, status: str | None, after: str,
                   limit: int, caller: Principal | None) -> Page[Instance]:
         """A page of the instances ``caller`` may read (see :meth:`list`). An instance of a version this
-        process has not loaded is left out: its rule cannot be asked here."""
+        process has not loaded is left out: its rule cannot be asked here.
+
+        The read rules of one listing share one expression work budget, as the expressions of one step do
+        (a rule that spends a whole budget on each of 10,000 instances would hold a CPU for minutes): when it
+        runs out the page stops, and ``next`` continues at the instance whose rule ran out of it."""
         items: list[Instance] = []
         scanned = 0
+        work = Budget()
         with self.runtime.read() as tx:
             while True:
                 rows = tx.list_instances(machine, state=state, tag=tag, status=status, after=after,
@@ -317,12 +326,15 @@ class Interlock:
                     scanned += 1
                     instance = instance_of(row, self.runtime.leaves(row))
                     try:
-                        if self.read_refusal(instance, caller) is None:
-                            items.append(instance)
+                        readable = self.read_refusal(instance, caller, work=work) is None
                     except NotFoundError:
-                        pass
+                        readable = False
+                    if work.left < 0 and scanned > 1:  # out of budget: this instance is asked again next page
+                        return Page(tuple(items), after)
+                    if readable:
+                        items.append(instance)
                     after = row.id
-                    if scanned >= MAX_LIST_SCAN:
+                    if scanned >= MAX_LIST_SCAN or work.left < 0:  # (the first rule alone spent a whole budget)
                         return Page(tuple(items), after)
                 if len(rows) <= limit:  # the end of the listing
                     return Page(tuple(items), None)

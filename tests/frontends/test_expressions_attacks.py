@@ -7,6 +7,8 @@ no backtracking regular expression on a computed delay. See docs/limits.md.
 
 from __future__ import annotations
 
+import ast
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from interlock.core.step import start, step
 from interlock.errors import StepLimitError
 from interlock.frontends.document import load_document as load_machine
 from interlock.frontends.expressions import EvaluationError, ExpressionError, compile_expression
+from interlock.frontends.expressions_compiler import nodes
 
 
 def evaluate(source: str, context: dict[str, Any] | None = None, data: Any = None) -> Any:
@@ -138,6 +141,63 @@ def test_loops_pay_for_what_their_body_does(source: str) -> None:
         evaluate(source, context)
 
 
+
+# --- big numbers: arithmetic past a machine word is charged by its size, in loops too ---------------------
+
+
+def a_budget_of(body: str) -> str:
+    """A comprehension of ``body`` over as many items as one step's budget pays for up front."""
+    return f"[{body} for x in range({STEP_WORK_LIMIT // nodes(ast.parse(f'[{body} for x in y]', mode='eval')) - 50})]"
+
+
+def test_products_of_big_numbers_are_charged_in_a_loop() -> None:
+    # operands under 4,096 bits multiplied inline, uncharged: 1.2 s of CPU on one step's budget
+    source = a_budget_of(" and ".join(["a * a > 0"] * 30))
+    with pytest.raises(EvaluationError, match="too much work"):
+        evaluate(source, {"a": 2**4095 + 1})
+
+
+@pytest.mark.parametrize("item", ["big + x", "big - x", "x - big", "-big", "~big", "abs(nbig)"])
+def test_big_numbers_a_loop_keeps_are_charged_as_they_are_built(item: str) -> None:
+    # each item kept 1 KB numbers, charged only once the whole list was built: 180-260 MB on one budget
+    tracemalloc.start()
+    try:
+        with pytest.raises(EvaluationError, match="too much work"):
+            evaluate(a_budget_of("(" + ", ".join([item] * 60) + ")"), {"big": 2**8000, "nbig": -(2**8000)})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000
+
+
+def spent(source: str, context: dict[str, Any]) -> float:
+    """The work units one evaluation of ``source`` charged."""
+    scope = Scope(context, set(), {}, "", "", 0.0)
+    compile_expression(source)(scope)
+    return STEP_WORK_LIMIT - scope.left
+
+
+@pytest.mark.parametrize(("source", "at_least"), [
+    ("(-1) ** b", 1000),  # a step per bit of an 8,000-bit exponent: 70 us, was charged nothing (4.8 s a budget)
+    ("3 ** 5000", 10000),  # squarings up to a 7,925-bit result: 16 us, was charged one unit
+    ("round(f, -100)", 100),  # a float rounded through its digits: 10 us (0.6 s a budget)
+    ("f'{t:.999e}'", 999),  # 999 digits of 5e-324: 44 us, charged 125 units for its text (0.35 s a budget)
+    ("f'{t:.>20.999f}'", 999),  # the precision, not the fill character
+    ("str(fs)", 10000),  # 5,000 floats written out: 3 ms, charged 5,016 units for the list (0.6 s a budget)
+])
+def test_powers_rounding_and_float_digits_are_charged_by_their_work(source: str, at_least: int) -> None:
+    floats = [0.1 * i + 1e-7 for i in range(5000)]
+    assert spent(source, {"b": 2**8000, "f": 1e300, "t": 5e-324, "fs": floats}) >= at_least
+
+
+def test_arithmetic_in_loops_still_computes() -> None:
+    assert evaluate("[x + 1 - 2 * x for x in range(4)]") == [1, 0, -1, -2]
+    assert evaluate("[2**70 + x - 1 for x in range(2)]") == [2**70 - 1, 2**70]
+    assert evaluate("[-x * 3**50 for x in [2**40]]") == [-(2**40) * 3**50]
+    assert evaluate("abs(-(2**100)) + n") == 2**100 + 3
+    assert evaluate("[2 ** 10, (-2) ** 3, 3 ** -1, (-1) ** (2**100), 0 ** 0, round(1.2345, 2)]") == [
+        1024, -8, 1 / 3, 1, 1, 1.23]
+
 # --- computed delays: a linear parser with a length limit ----------------------------------------------
 
 
@@ -219,6 +279,44 @@ def test_measuring_what_a_loop_stores_is_charged_to_the_step() -> None:
     snap = start(chart, data={"big": big}).snapshot
     with pytest.raises(StepLimitError, match="units of work"):
         step(chart, snap, "GO")  # each assignment re-measures 270,000 elements: some 15 of them spend the budget
+
+
+def test_measuring_many_small_containers_is_charged_by_container() -> None:
+    # measuring costs about a microsecond of Python per container: charged a unit (comparing) or a quarter
+    # (storing) each, 100,000 empty lists compared or re-stored in a loop ran 1-5 s of CPU on one budget
+    empties = [[] for _ in range(70_000)]
+    with pytest.raises(EvaluationError, match="too much work"):
+        evaluate("xs == ys", {"xs": empties, "ys": [[] for _ in range(70_000)]})
+    chart = load_machine({"id": "m", "initial": "a", "context": {"big": [], "wrapped": None},
+                          "states": {"a": {"on": {"GO": {"actions": {"assign": {"wrapped": "[big]"}}}}}}})
+    with pytest.raises(StepLimitError, match="units of work"):
+        step(chart, start(chart, data={"big": empties}).snapshot, "GO")  # one assignment: 70,000 containers
+    assert evaluate("xs == ys", {"xs": empties[:1000], "ys": [[]] * 1000}) is True
+
+
+@pytest.mark.parametrize("first", ["['x' * 10000] * 2", "[{'x' * 10000: 1}] * 2"])
+def test_text_counts_by_its_length_in_what_an_assignment_stores(first: str) -> None:
+    # a string (or a key) counted one element whatever its length, and a list of up to 100,000 plain items was
+    # not measured at all: 8,192 references to one 10,000-character string were stored (82 MB of JSON; with
+    # 100,000 characters and 65,536 references, 6.5 GB, built when the snapshot was written out)
+    chart = load_machine({"id": "m", "initial": "a", "context": {"xs": []}, "states": {"a": {"on": {"GO": {
+        "actions": [{"assign": {"xs": first}}, *({"assign": {"xs": "xs + xs"}} for _ in range(12))]}}}}})
+    result = step(chart, start(chart).snapshot, "GO")
+    assert len(result.snapshot.context["xs"]) == 512  # 1,024 references would count 1,282,048 elements
+    assert any("over 1,000,000 elements written out" in e["message"] for e in result.errors)
+
+
+@pytest.mark.parametrize("value", ["s", "[s, s]"])
+def test_plain_text_an_assignment_stores_is_charged_to_the_step(value: str) -> None:
+    # a string or a short list of strings is stored without measuring it; uncharged, 1,000 keys assigned one
+    # 100,000-character string each made the snapshot's JSON 100 MB (a document may assign tens of thousands)
+    chart = load_machine({"id": "m", "initial": "a", "context": {"s": ""}, "states": {"a": {"on": {"GO": {
+        "actions": [{"assign": {"s": "'x' * 100000"}}, {"assign": {f"k{i}": value for i in range(1000)}}]}}}}})
+    with pytest.raises(StepLimitError, match="units of work"):
+        step(chart, start(chart).snapshot, "GO")
+    few = load_machine({"id": "m", "initial": "a", "context": {"s": ""}, "states": {"a": {"on": {"GO": {
+        "actions": [{"assign": {"s": "'x' * 100000"}}, {"assign": {f"k{i}": value for i in range(10)}}]}}}}})
+    assert len(step(few, start(few).snapshot, "GO").snapshot.context) == 11
 
 
 def test_re_storing_the_same_value_is_not_measured_again() -> None:

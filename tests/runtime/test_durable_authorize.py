@@ -120,6 +120,38 @@ def test_reads_lists_and_history_follow_the_read_rule(tmp_path: Path) -> None:
         assert len(app.list("expense", caller=ADMIN).items) == 3
 
 
+
+def costly_reads(tmp_path: Path, rule: str) -> Interlock:
+    chart = load_document({"id": "doc", "initial": "a", "context": {"owner": ""}, "states": {"a": {}},
+                           "authorize": {"read": rule}})
+    return open_app(tmp_path / "a.db", VirtualClock(100.0), chart)
+
+
+def test_the_read_rules_of_one_listing_share_one_work_budget(tmp_path: Path) -> None:
+    # each rule spends about a quarter of a step's budget: a listing of 10,000 such instances was minutes of CPU
+    rule = "len([str(x) for x in range(30000)]) > 0 and owner == claims.sub"
+    with costly_reads(tmp_path, rule) as app:
+        for i in range(12):
+            app.create("doc", f"d{i:02}", input={"owner": "alice"})
+        first = app.list("doc", caller=ALICE)
+        assert 0 < len(first.items) < 12 and first.next == first.items[-1].id  # stopped on the budget
+        seen, after = [i.id for i in first.items], first.next
+        while after is not None:  # the next pages go on where it stopped: every instance, once
+            page = app.list("doc", caller=ALICE, after=after)
+            seen += [i.id for i in page.items]
+            after = page.next
+        assert seen == [f"d{i:02}" for i in range(12)]
+
+
+def test_a_read_rule_over_a_whole_budget_refuses_and_the_listing_moves_on(tmp_path: Path) -> None:
+    with costly_reads(tmp_path, "len([x for x in range(10**7)]) > 0") as app:
+        for name in ("d1", "d2"):
+            app.create("doc", name, input={"owner": "alice"})
+        pages = [app.list("doc", caller=ALICE, after=after) for after in ("", "d1")]
+        assert [([i.id for i in p.items], p.next) for p in pages] == [([], "d1"), ([], "d2")]
+        with refused("rule.failed"):
+            app.get("doc", "d1", caller=ALICE)
+
 def test_control_has_its_own_rule(tmp_path: Path) -> None:
     with expense_app(tmp_path) as app:
         app.create("expense", "e1", input={"owner": "alice"})

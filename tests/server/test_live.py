@@ -3,6 +3,7 @@ over HTTP and by another process's Interlock on the same database."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from collections.abc import Iterator
@@ -197,6 +198,45 @@ def test_subscribing_needs_the_read_scope(sqlite_url: str, tmp_path: Any) -> Non
             change = json.loads(ws.recv(timeout=30))
         assert change["id"] == "d1" and change["instance"]["context"] == {"opened": 0}  # public part
 
+
+
+RULE_APP = """
+import os
+from interlock import Interlock, machine
+
+
+def _read(access):
+    with open(os.environ["RULE_LOG"], "a") as log:  # each time the rule is asked
+        log.write(access.name + "\\n")
+    return True
+
+
+def setup(app: Interlock) -> None:
+    app.register(machine({"id": "doc", "initial": "a", "states": {"a": {}}, "authorize": {"read": _read}}))
+"""
+
+
+def test_a_callers_subscriptions_ask_the_read_rule_once_per_change(sqlite_url: str, tmp_path: Any) -> None:
+    # asked once per subscription, a rule spending a whole work budget cost 1,000 budgets per change to one
+    # caller holding 1,000 subscriptions, on the server's event loop
+    from tests.server.support import READER, bearer, running
+
+    (tmp_path / "rule_app.py").write_text(RULE_APP)
+    log = tmp_path / "rule.log"
+    with running(sqlite_url, dev=False, log=tmp_path / "server.log",
+                 env={"INTERLOCK_APP": str(tmp_path / "rule_app.py"), "RULE_LOG": str(log)}) as server:
+        url = server.url.replace("http://", "ws://") + "/v1/subscribe"
+        reader = bearer(server.key(*READER))
+        with contextlib.ExitStack() as stack:
+            sockets = [stack.enter_context(connect(url, additional_headers=reader)) for _ in range(5)]
+            for ws in sockets:
+                ws.send(json.dumps({"subscribe": {"machine": "doc"}}))
+                assert "subscribed" in json.loads(ws.recv(timeout=30))
+            made = server.client.post("/v1/machines/doc/instances", json={"name": "d1"},
+                                      headers=bearer(server.key("admin")))
+            assert made.status_code == 201, made.text
+            assert [json.loads(ws.recv(timeout=30))["id"] for ws in sockets] == ["d1"] * 5
+        assert log.read_text().split() == ["d1"]  # one caller, one change: asked once
 
 def read_events(lines: Iterator[str], count: int) -> list[dict[str, Any]]:
     """``count`` server-sent events (keep-alive comments skipped) as ``{"event", "id", "data"}``."""

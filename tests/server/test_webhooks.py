@@ -160,6 +160,23 @@ def test_requests_the_mapping_cannot_read_are_422_with_the_path(hooks: Server) -
     assert error["code"] == "webhook.unmapped" and error["details"][0]["path"] == "webhooks.stripe.instance"
 
 
+
+def test_the_expressions_of_one_request_share_one_work_budget(tmp_path: Path) -> None:
+    # data: may map any number of expressions; with a budget each, this request ran all 40 (a document may
+    # hold thousands: minutes of CPU for one request, on the server's event loop)
+    costly = {f"k{i}": "len([str(x) for x in range(30000)])" for i in range(40)}
+    machine = tmp_path / "costly.yaml"
+    machine.write_text(json.dumps({"id": "costly", "initial": "a", "states": {"a": {"on": {"GO": {}}}},
+                                   "webhooks": {"in": {"verify": "key", "instance": "query.id", "create": True,
+                                                       "event": "'GO'", "data": costly}}}))
+    with running(f"sqlite:///{tmp_path / 'costly.db'}", dev=False, log=tmp_path / "server.log",
+                 env={"INTERLOCK_LOAD": str(machine)}) as server:
+        answer = server.client.post("/v1/hooks/costly/in?id=c1", json={}, headers=bearer(server.key(*WRITER)))
+        assert answer.status_code == 422, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "webhook.unmapped" and "too much work" in error["message"]
+        assert error["details"][0]["path"] == "webhooks.in.data"
+
 def test_unknown_hooks_and_machines_are_404(hooks: Server) -> None:
     missing = hooks.client.post("/v1/hooks/payment/nope", content=b"{}")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found.webhook"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from interlock.auth.principal import Principal
+from interlock.core.datamodel import Budget
 from interlock.core.events import Event
 from interlock.errors import ForbiddenError
 
@@ -48,6 +49,9 @@ class Access:
     context: Mapping[str, Any] = field(default_factory=dict)
     event: Event | None = None
     now: float = 0.0  # seconds since the epoch, the runtime's clock (``now()`` in an expression)
+    # the expression work budget the rules of one request share (a listing asks the read rule of every
+    # instance it reads): None, a whole budget for this rule alone
+    work: Budget | None = field(default=None, compare=False, repr=False)
 
     @property
     def claims(self) -> Mapping[str, Any]:

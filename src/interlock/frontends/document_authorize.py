@@ -39,7 +39,8 @@ MAX_SEND_RULES = 256
 
 class RuleScope(Scope):
     """The scope an authorize expression runs in: the instance's context, the event, ``In()`` over the
-    active states, and :data:`NAMES` in ``values``. Each evaluation has its own work budget."""
+    active states, and :data:`NAMES` in ``values``. An evaluation has its own work budget, or the one its
+    request shares among all the rules it asks (``Access.work``: a listing asks one per instance)."""
 
     __slots__ = ("values",)
 
@@ -148,6 +149,14 @@ def _rule(value: Any, path: str, problems: list[Problem], states: Collection[str
 
 def _evaluate(expr: Expr) -> Rule:
     def rule(access: Access) -> Any:
-        return expr(RuleScope(access))
+        scope = RuleScope(access)
+        shared = access.work
+        if shared is None:
+            return expr(scope)
+        scope.left = shared.left  # the request's budget: the scope charges itself, then hands back what is left
+        try:
+            return expr(scope)
+        finally:
+            shared.left = scope.left
 
     return rule

@@ -20,9 +20,15 @@ from collections.abc import Callable
 from typing import Any
 
 from interlock.core.datamodel import Budget, Expr, Scope, WorkLimitError
-from interlock.frontends.expressions_ops import MAX_INT_BITS, EvaluationError, charge_tree
+from interlock.frontends.expressions_ops import (
+    CONTAINER_COST,
+    MAX_INT_BITS,
+    EvaluationError,
+    charge_text,
+    charge_tree,
+)
 
-MAX_STORED_SIZE = 1_000_000  # elements in one stored value, counted as a tree (some MB of JSON)
+MAX_STORED_SIZE = 1_000_000  # elements in one stored value, counted as a tree, text by 8 characters (some MB of JSON)
 MAX_STORED_DEPTH = 200  # nesting of one stored value; JSON encoders and decoders recurse on it
 
 _ATOMS = frozenset({int, float, str, bool, type(None)})
@@ -33,7 +39,10 @@ def check_stored(value: Any, context: Any, budget: Budget | None = None) -> None
     """Raise :class:`EvaluationError` if ``value`` contains ``context``, a cycle, or is too large or deep.
 
     With ``budget`` (the step's), the measuring is charged to it: re-storing a big value in a loop of
-    eventless transitions must run out of budget like any other expression work.
+    eventless transitions must run out of budget like any other expression work. Each container is charged
+    as it is measured (:data:`~interlock.frontends.expressions_ops.CONTAINER_COST`: a microsecond of
+    Python each), so a value of many small containers stops the walk on the budget; charged a quarter
+    unit, ``[big]`` with 300,000 empty lists in ``big`` re-stored in a loop ran 5 s of CPU on one budget.
     """
     if type(value) in _ATOMS:
         if type(value) is int and value.bit_length() > MAX_INT_BITS:
@@ -41,7 +50,7 @@ def check_stored(value: Any, context: Any, budget: Budget | None = None) -> None
             raise EvaluationError(f"the number to store has {value.bit_length():,} bits; the limit is "
                                   f"{MAX_INT_BITS:,}")
         return
-    size = _measure(value, {}, {id(context)})
+    size = _measure(value, {}, {id(context)}, budget)
     if size > MAX_STORED_SIZE:
         raise EvaluationError(f"the value to store would have over {MAX_STORED_SIZE:,} elements written out "
                               "(a part that appears several times counts each time); store less")
@@ -49,8 +58,9 @@ def check_stored(value: Any, context: Any, budget: Budget | None = None) -> None
         budget.charge(size >> 2)
 
 
-def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
-    """The size of ``value`` written out as a tree; stops counting once over the limit."""
+def _measure(value: Any, memo: dict[int, int], path: set[int], budget: Budget | None) -> int:
+    """The size of ``value`` written out as a tree; stops counting once over the limit. Each container
+    measured is charged to ``budget`` first."""
     if type(value) not in _NESTED:
         if type(value) in _ATOMS:
             return 1
@@ -64,22 +74,38 @@ def _measure(value: Any, memo: dict[int, int], path: set[int]) -> int:
                               "assign the parts you need instead, as in {saved_total: 'total'}")
     if len(path) > MAX_STORED_DEPTH:
         raise EvaluationError(f"the value to store is nested more than {MAX_STORED_DEPTH} levels deep")
+    if budget is not None:
+        budget.charge(CONTAINER_COST)
     path.add(key)
     items = value.values() if type(value) is dict else value
     kinds = set(map(type, items))
     if int in kinds:  # a big integer inside a container would make the snapshot unstorable as JSON too
         _check_ints(items)
+    # text counts by its length: a list of 65,536 references to one 100,000-character string counted 65,537
+    # and was stored, and writing the snapshot out as JSON then built 6.5 GB
+    keys = _text(value.keys()) if type(value) is dict else 0
     if _ATOMS.issuperset(kinds):
-        total = 1 + len(value)  # flat (the common case, items + [x]): counted at C speed, no Python loop
+        # flat (the common case, items + [x]): counted at C speed, no Python loop
+        total = 1 + len(value) + keys + (_text(items) if str in kinds else 0)
     else:
-        total = 1
+        total = 1 + keys
         for item in items:
-            total += 1 if type(item) in _ATOMS else _measure(item, memo, path)
+            kind = type(item)
+            total += 1 + (len(item) >> 3) if kind is str else 1 if kind in _ATOMS else \
+                _measure(item, memo, path, budget)
             if total > MAX_STORED_SIZE:
                 break
     path.discard(key)
     memo[key] = total
     return total
+
+
+def _text(items: Any) -> int:
+    """The elements the strings among ``items`` count besides one each: one per 8 characters, as
+    :func:`~interlock.frontends.expressions_ops.charge_tree` counts them."""
+    if set(map(type, items)) == {str}:
+        return sum(map(len, items)) >> 3
+    return sum(len(item) for item in items if type(item) is str) >> 3
 
 
 def _not_json(value: Any) -> str:
@@ -111,7 +137,7 @@ def _check_merged(update: dict[str, Any], context: Any, budget: Budget) -> None:
             check_stored(value, context)
             total += 1
         elif type(context) is not dict or value is not context.get(key):
-            total += _measure(value, memo, path)
+            total += _measure(value, memo, path, budget)
     budget.charge(total >> 2)
     if total > MAX_STORED_SIZE:
         raise EvaluationError(f"the values to store would have over {MAX_STORED_SIZE:,} elements written out "
@@ -146,10 +172,14 @@ def storing(expr: Expr, *, merged: bool = False) -> Expr:
         value = fn(scope)
         kind = type(value)
         if kind in _ATOMS and (kind is not int or value.bit_length() <= MAX_INT_BITS):
+            if kind is str:
+                charge_text(scope, value)
             return value
         if merged and kind is dict:  # the common case, {count: .., n: ..} of scalars: checked at C speed
             types = set(map(type, value.values()))
             if types <= _ATOMS and (int not in types or _small_ints(value.values())):
+                if str in types:
+                    charge_text(scope, value.values())
                 return value
         try:
             if merged and type(value) is dict:

@@ -36,6 +36,7 @@ from interlock.frontends import expressions_builtins as builtins
 from interlock.frontends import expressions_ops as ops
 from interlock.frontends.expressions_compiler import (
     MAX_DEPTH,
+    SHORT_LIST,
     Compiler,
     ExpressionError,
     compact,
@@ -56,9 +57,11 @@ _RUNTIME_ERRORS = (TypeError, ValueError, KeyError, IndexError, ZeroDivisionErro
 _MERGE = object()
 
 
-def _unary(symbol: str, value: Any) -> Any:
+def _unary(budget: Any, symbol: str, value: Any) -> Any:
     if type(value) not in ops.NUMBERS:
         raise EvaluationError(f"cannot apply unary {symbol} to a {type(value).__name__}")
+    if type(value) is int:
+        ops.charge_sum(budget, value, 0)  # -big and ~big are new numbers as large
     return -value if symbol == "-" else +value if symbol == "+" else ~value
 
 
@@ -96,7 +99,7 @@ _NAMESPACE: dict[str, Any] = {
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
     "_fail": _fail, "_KeyError": KeyError, "_NO_EVENT": (KeyError, TypeError), "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
     "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_int": int, "_map": map, "_len": len,
-    "_PLAIN": ops.PLAIN, "_MAX_LENGTH": ops.MAX_LENGTH,
+    "_PLAIN": ops.PLAIN, "_SHORT_LIST": SHORT_LIST, "_charge_text": ops.charge_text,
     # bounds of the inline fast paths, negatives precomputed (negating a big int allocates it anew)
     "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_WORD": 2**64,
     "_N_BIG": -(2**ops.MAX_INT_BITS), "_N_HALF": -(2**(ops.MAX_INT_BITS // 2)), "_N_WORD": -(2**64),
@@ -166,7 +169,7 @@ _APPENDED = """\
     if {plain} and {operand} is {memo}l and {operand} == {memo}c:
         {memo}c.{extend}
         {memo}l = {value}
-    elif _PLAIN.issuperset(_map(type, {value})):
+    elif _PLAIN.issuperset(_map(type, {value})) and _charge_text(S, {value}):
         {memo}c = [*{value}]
         {memo}l = {value}
     else:
@@ -387,7 +390,8 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
                                          plain=" and ".join(f"(type({item}) is _str or type({item}) in _PLAIN)"
                                                             for item in appended))
             else:
-                fast += f"    if not _PLAIN.issuperset(_map(type, {value})):\n        _p = False\n"
+                fast += (f"    if not (_PLAIN.issuperset(_map(type, {value})) and _charge_text(S, {value})):\n"
+                         "        _p = False\n")
             lines.append(f"    if {' and '.join(tests)}:\n{_indent(fast)}    else:\n{_indent(computed)}" if tests else fast)
             continue
         pure = compiler.pure.get(body)
@@ -429,13 +433,17 @@ def _indent(code: str) -> str:
 
 def _plain_test(value: str, *, listed: bool) -> str:
     """Is ``value`` (of type ``_k``) storable as it is: a string, a number of at most MAX_INT_BITS bits, or a
-    short list of strings, floats, booleans and None? The likely kind is tested first (``listed``: a list,
+    short list (SHORT_LIST items) of strings, floats, booleans and None? A longer list is measured (its text
+    counts: 65,536 references to one long string passed as plain up to 100,000 items, and the snapshot's
+    JSON was 6.5 GB). The likely kind is tested first (``listed``: a list,
     else a number). An int of one CPython digit is tested against literal bounds first: CPython compares
     two such ints inline, where the 8,192-bit bounds take the generic comparison."""
     number = (f"_k is _int and {compact(value)} "
               f"or (_k is _int or _k in _NUM) and _N_BIG < {value} < _BIG")
-    listing = f"_k is _list and _len({value}) <= _MAX_LENGTH and _PLAIN.issuperset(_map(type, {value}))"
-    return f"{listing} or {number} or _k is _str" if listed else f"{number} or _k is _str or {listing}"
+    listing = (f"_k is _list and _len({value}) <= _SHORT_LIST and _PLAIN.issuperset(_map(type, {value})) "
+               f"and _charge_text(S, {value})")
+    text = f"_k is _str and (_len({value}) < 8 or _charge_text(S, {value}))"
+    return f"{listing} or {number} or {text}" if listed else f"{number} or {text} or {listing}"
 
 
 def _appends(node: ast.expr) -> bool:

@@ -13,6 +13,7 @@ from interlock.core.datamodel import Budget, Scope
 from interlock.frontends.expressions_ops import (
     CONTAINERS,
     EvaluationError,
+    charge_sum,
     charge_tree,
     check_int,
     check_length,
@@ -85,9 +86,16 @@ def _number(value: Any, what: str) -> Any:
     return value
 
 
+def _abs(scope: Scope, budget: Budget, value: Any) -> Any:
+    charge_sum(budget, _number(value, "abs"), 0)  # abs(-big) is a new number as large
+    return abs(value)
+
+
 def _round(scope: Scope, budget: Budget, value: Any, ndigits: int | None = None) -> Any:
     if ndigits is not None and (type(ndigits) is not int or abs(ndigits) > 100):
         raise EvaluationError("round() takes a number of digits between -100 and 100")
+    if ndigits is not None and type(value) is float:
+        budget.charge(abs(ndigits))  # a float is rounded through its decimal digits: round(1e300, -100) is 10 us
     return round(_number(value, "round"), ndigits)
 
 
@@ -119,7 +127,7 @@ FUNCTIONS: dict[str, Function] = {
     "len": _len,
     "min": _extreme(min),
     "max": _extreme(max),
-    "abs": lambda scope, budget, value: abs(_number(value, "abs")),
+    "abs": _abs,
     "round": _round,
     "int": _int,
     "float": _float,

@@ -204,20 +204,30 @@ class Compiler:
             if (isinstance(literal, ast.List) and not self.bound and not self.no_walrus
                     and not any(isinstance(e, ast.Starred) for e in literal.elts)):
                 return self.short_concat(left, right, len(literal.elts), literal_left=literal is node.left)
-            return self.fast(left, right, "+", "_add(S, {a}, {b})")
+            return self.additive(left, right, "+", "_add(S, {a}, {b})")
         if op is ast.Sub:
-            return self.fast(left, right, "-", "_arith(S, '-', {a}, {b})")
+            return self.additive(left, right, "-", "_arith(S, '-', {a}, {b})")
         if op in _SMALL_INLINE:
             return self.bounded(left, right, _SMALL_INLINE[op], f"{_HELPER_OF[op]}(S, {{a}}, {{b}})", "_WORD")
         if op in _ARITH:
             return f"_arith(S, {_ARITH[op]!r}, {left}, {right})"
         if op is ast.Mult:
             self.amplifies = True
-            # numbers under 4,096 bits multiply inline (the product stays under MAX_INT_BITS)
-            return self.bounded(left, right, "*", "_mul(S, {a}, {b})", "_HALF")
+            # numbers within a machine word multiply inline; wider ones take _mul, which charges the product of
+            # their sizes (inline up to 4,096 bits, a loop of them ran 1.2 s of CPU on one step's budget)
+            return self.bounded(left, right, "*", "_mul(S, {a}, {b})", "_WORD")
         if op in _HELPERS:
             return f"{_HELPERS[op]}(S, {left}, {right})"
         self.fail(node, f"the operator {op.__name__} is not available")
+
+    def additive(self, left: str, right: str, symbol: str, slow: str) -> str:
+        """``left + right`` or ``left - right``: inline for plain numbers (:meth:`fast`), but in a comprehension's
+        body only within a machine word. Each item a comprehension builds may keep the new number, and one past
+        a word (up to 8,192 bits, 1 KB) is charged by its size in the helper: inline, ``[(big + x, ...) for x in
+        ...]`` built some 200 MB on one step's budget before the result's size was charged."""
+        if self.bound:
+            return self.bounded(left, right, symbol, slow, "_WORD")
+        return self.fast(left, right, symbol, slow)
 
     def fast(self, left: str, right: str, symbol: str, slow: str) -> str:
         """``left <symbol> right`` inline when both are plain numbers, else the charging helper ``slow``."""
@@ -346,7 +356,7 @@ class Compiler:
             return negative
         if isinstance(node.op, ast.Not):
             return f"(not {operand})"  # truth of every value an expression can hold is O(1)
-        return f"_unary({_UNARY[type(node.op)]!r}, {operand})"
+        return f"_unary(S, {_UNARY[type(node.op)]!r}, {operand})"
 
     def _BoolOp(self, node: ast.BoolOp, depth: int) -> str:
         joiner = " and " if isinstance(node.op, ast.And) else " or "

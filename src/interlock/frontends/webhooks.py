@@ -29,12 +29,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from interlock.core.datamodel import Scope
+from interlock.core.datamodel import Budget, Scope
 from interlock.errors import Problem
 from interlock.frontends.document_values import join
 from interlock.frontends.expressions import ExpressionError, compile_expression
 
-__all__ = ["Verify", "Webhook", "load_webhooks"]
+__all__ = ["Values", "Verify", "Webhook", "load_webhooks"]
 
 HOOK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SECRET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -46,6 +46,19 @@ VERIFY_KEYS = frozenset({"signature", "secret", "tolerance", "key"})
 RESPONSE_KEYS = frozenset({"status", "body"})
 
 Evaluate = Callable[[Mapping[str, Any]], Any]
+
+
+class Values(dict[str, Any]):
+    """What a hook's expressions read for one request (``body``, ``headers``...; for the response,
+    ``outcome``...), and the expression work budget they all share: one per request, as the expressions of
+    one step share one. A hook's ``data`` and ``response.body`` may map any number of expressions (only the
+    document's size bounds them), so a budget for each was minutes of CPU for one request."""
+
+    __slots__ = ("work",)
+
+    def __init__(self, values: Mapping[str, Any], work: Budget) -> None:
+        super().__init__(values)
+        self.work = work
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +192,7 @@ class _Hook:
             except ExpressionError as exc:
                 self.error(path, exc.message, exc.hint)
                 return None
-            return lambda values: expr(_scope(values))
+            return lambda values: _run(expr, values)
         if isinstance(value, (bool, int, float)):
             return lambda values: value
         self.error(path, f"{key} must be an expression, a mapping of expressions or a number, not "
@@ -209,7 +222,15 @@ def _record(parts: Mapping[str, Evaluate]) -> Evaluate:
     return lambda values: {name: fn(values) for name, fn in parts.items()}
 
 
-def _scope(values: Mapping[str, Any]) -> Scope:
-    # the request's values stand in for a context (the expressions read them as bare names); each
-    # evaluation has its own step budget, and a hook has a bounded number of them
-    return Scope(dict(values), (), {}, "", "webhook", 0.0)
+def _run(expr: Callable[[Scope], Any], values: Mapping[str, Any]) -> Any:
+    """``expr`` over the request's values, which stand in for a context (the expressions read them as bare
+    names), charged to the request's budget (:class:`Values`; a plain mapping: a whole budget of its own)."""
+    scope = Scope(dict(values), (), {}, "", "webhook", 0.0)
+    work = values.work if isinstance(values, Values) else None
+    if work is None:
+        return expr(scope)
+    scope.left = work.left
+    try:
+        return expr(scope)
+    finally:
+        work.left = scope.left

@@ -38,12 +38,14 @@ BACKOFF = 1.0  # seconds the follower waits after the store failed
 class Update:
     """A committed change and its instance, read once after the change (it may be at a later step).
 
-    ``encoded`` is a memo its subscribers share (server/live.py): each view of the update (admin or
-    not) is built and encoded once, not once per subscriber."""
+    ``encoded`` and ``readable`` are memos its subscribers share (server/live.py): each view of the update
+    (admin or not) is built and encoded once, not once per subscriber, and the read rule decides once per
+    caller (keyed by the caller as rules see it, as JSON)."""
 
     change: Change
     instance: Instance | None
     encoded: dict[bool, bytes] = field(default_factory=dict, compare=False, repr=False)
+    readable: dict[bytes, bool] = field(default_factory=dict, compare=False, repr=False)
 
 
 class Dropped(Exception):

@@ -28,8 +28,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from interlock.auth.principal import Principal
+from interlock.core.datamodel import Budget
 from interlock.errors import ConflictError
-from interlock.frontends.webhooks import Evaluate, Webhook
+from interlock.frontends.webhooks import Evaluate, Values, Webhook
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize, require
 from interlock.server.views import instance_view
@@ -67,7 +68,8 @@ async def receive(request: Request) -> Response:
     hook = _hook(request, machine, name)
     body = await request.body()
     caller = await _verify(request, hook, body)
-    values = _request_values(request, body, machine, name)
+    work = Budget()  # the hook's expressions share one budget per request (frontends/webhooks.py, Values)
+    values = Values(_request_values(request, body, machine, name), work)
     instance_id = _text(hook, "instance", hook.instance, values)
     event = {"name": _text(hook, "event", hook.event, values), "data": _data(hook, values)}
     key = _text(hook, "idempotency_key", hook.idempotency_key, values) if hook.idempotency_key else None
@@ -82,8 +84,8 @@ async def receive(request: Request) -> Response:
     interlock = request.app.state.interlock
     readable = caller is None or interlock.read_refusal(result.instance, caller) is None
     view = instance_view(interlock, result.instance, admin=False) if readable else None
-    return _response(hook, {"outcome": result.outcome, "step": result.step, "duplicate": result.duplicate,
-                            "instance": view})
+    return _response(hook, Values({"outcome": result.outcome, "step": result.step, "duplicate": result.duplicate,
+                                   "instance": view}, work))
 
 
 def _hook(request: Request, machine: str, name: str) -> Webhook:
