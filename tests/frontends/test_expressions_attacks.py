@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from interlock.core.chart import Chart
 from interlock.core.datamodel import STEP_WORK_LIMIT, Scope
 from interlock.core.events import Event
 from interlock.core.execute import parse_delay
@@ -317,6 +318,23 @@ def test_plain_text_an_assignment_stores_is_charged_to_the_step(value: str) -> N
     few = load_machine({"id": "m", "initial": "a", "context": {"s": ""}, "states": {"a": {"on": {"GO": {
         "actions": [{"assign": {"s": "'x' * 100000"}}, {"assign": {f"k{i}": value for i in range(10)}}]}}}}})
     assert len(step(few, start(few).snapshot, "GO").snapshot.context) == 11
+
+
+def test_a_long_string_appended_inline_is_charged_its_text() -> None:
+    # x + [y] appends inline to a short list the same code stored (not measured again); uncharged, an
+    # eventless loop appending one 100,000-character string to 20 lists wrote a 120 MB snapshot, and the
+    # budget allowed some 14,000 such appends (1.4 GB)
+    def looping(size: int) -> Chart:
+        return load_machine({"id": "m", "initial": "a", "context": {"s": "", **{f"l{i}": [] for i in range(20)}},
+                             "states": {"a": {"on": {"GO": {"target": "b", "actions": [
+                                 {"assign": {"s": f"'x' * {size}"}}]}}},
+                                 "b": {"always": [{"guard": "len(l0) < 60", "target": "b", "actions": [
+                                     {"assign": {f"l{i}": f"l{i} + [s]" for i in range(20)}}]}]}}})
+
+    with pytest.raises(StepLimitError, match="units of work"):
+        step(looping(100000), start(looping(100000)).snapshot, "GO")
+    short = looping(200)  # short strings append as before
+    assert len(step(short, start(short).snapshot, "GO").snapshot.context["l19"]) == 60
 
 
 def test_re_storing_the_same_value_is_not_measured_again() -> None:

@@ -35,6 +35,7 @@ from interlock.core.datamodel import Expr, Scope, WorkLimitError
 from interlock.frontends import expressions_builtins as builtins
 from interlock.frontends import expressions_ops as ops
 from interlock.frontends.expressions_compiler import (
+    LONG_TEXT,
     MAX_DEPTH,
     SHORT_LIST,
     Compiler,
@@ -99,7 +100,7 @@ _NAMESPACE: dict[str, Any] = {
     "type": type, "_NUM": ops.NUMBERS, "_RUNTIME": (EvaluationError, WorkLimitError, *_RUNTIME_ERRORS),
     "_fail": _fail, "_KeyError": KeyError, "_NO_EVENT": (KeyError, TypeError), "_CONTAINERS": ops.CONTAINERS, "_charge_tree": ops.charge_tree, "_ERROR_COST": ERROR_COST,
     "_NO_DATA": {}, "_dict": dict, "_str": str, "_list": list, "_int": int, "_map": map, "_len": len,
-    "_PLAIN": ops.PLAIN, "_SHORT_LIST": SHORT_LIST, "_charge_text": ops.charge_text,
+    "_PLAIN": ops.PLAIN, "_SHORT_LIST": SHORT_LIST, "_charge_text": ops.charge_text, "_LONG_TEXT": LONG_TEXT,
     # bounds of the inline fast paths, negatives precomputed (negating a big int allocates it anew)
     "_BIG": 2**ops.MAX_INT_BITS, "_HALF": 2**(ops.MAX_INT_BITS // 2), "_WORD": 2**64,
     "_N_BIG": -(2**ops.MAX_INT_BITS), "_N_HALF": -(2**(ops.MAX_INT_BITS // 2)), "_N_WORD": -(2**64),
@@ -165,6 +166,9 @@ _VALUE = """\
 # it at commit as it refuses what a Python action stores, and Python code must not change the context in
 # place. The memo holds the last list and its copy (at most SHORT_LIST items) for as
 # long as the chart is loaded: one list per compiled ``x + [y]``, of whichever instance ran it last.
+# A string ``y`` of LONG_TEXT characters or more is charged its text (charge_text) as it is appended: the
+# list is not measured again, and 14,000 appends of one 100,000-character string to lists that a loop of
+# eventless transitions kept appending to made a 1.4 GB snapshot within one budget.
 _APPENDED = """\
     if {plain} and {operand} is {memo}l and {operand} == {memo}c:
         {memo}c.{extend}
@@ -387,7 +391,8 @@ def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
             if appended:
                 extend = f"append({appended[0]})" if len(appended) == 1 else f"extend(({', '.join(appended)}))"
                 fast += _APPENDED.format(value=value, memo=f"_M{i}", operand=operand, extend=extend,
-                                         plain=" and ".join(f"(type({item}) is _str or type({item}) in _PLAIN)"
+                                         plain=" and ".join(f"(type({item}) is _str and (_len({item}) < _LONG_TEXT "
+                                                            f"or _charge_text(S, {item})) or type({item}) in _PLAIN)"
                                                             for item in appended))
             else:
                 fast += (f"    if not (_PLAIN.issuperset(_map(type, {value})) and _charge_text(S, {value})):\n"

@@ -36,6 +36,7 @@ MAX_DEPTH = 40
 # outside comprehensions runs at most once per evaluation, so the evaluation's up-front charge includes
 # this bound for it (longer operands take the charging helper, which charges their real length)
 SHORT_LIST = 64
+LONG_TEXT = 256  # a string appended inline (x + [y]) this long or longer is charged its text
 COMPACT = 2**30 - 1  # the largest int CPython keeps in one digit: it compares two of them inline
 _SCALARS = (int, float, str, bool, type(None))
 _FAST_COMPARE = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
