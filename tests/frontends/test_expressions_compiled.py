@@ -13,6 +13,8 @@ import pytest
 
 from interlock.core.datamodel import STEP_WORK_LIMIT, Scope
 from interlock.core.events import Event
+from interlock.core.step import start, step
+from interlock.frontends.document import load_document
 from interlock.frontends.document_stored import merged_check
 from interlock.frontends.expressions import EvaluationError, compile_expression, compile_record
 from interlock.frontends.expressions_compiler import SHORT_LIST
@@ -210,3 +212,19 @@ def test_a_compiled_expression_takes_its_scope_and_nothing_else() -> None:
     code = expression.fn.__code__
     assert (code.co_argcount, code.co_kwonlyargcount, expression.fn.__defaults__, expression.fn.__kwdefaults__) \
         == (1, 0, None, None)
+
+
+def test_the_same_source_compiled_twice_keeps_its_own_state() -> None:
+    """Expressions that generate the same code share its compiled form (a document that repeats one in many
+    states compiles it once), and each keeps its own memo of the list it appended to last: two machines,
+    each with the same append in two states, taken in turns, each see their own lists."""
+    add = {"actions": [{"assign": {"items": "items + [event.sku]"}}]}
+    doc = {"id": "m", "initial": "a", "context": {"items": []},
+           "states": {"a": {"on": {"ADD": {**add, "target": "b"}}}, "b": {"on": {"ADD": {**add, "target": "a"}}}}}
+    one, two = load_document(doc), load_document({**doc, "context": {"items": ["z"]}})
+    first, second = start(one).snapshot, start(two).snapshot
+    for n in range(4):
+        first = step(one, first, Event("ADD", {"sku": f"a{n}"})).snapshot
+        second = step(two, second, Event("ADD", {"sku": f"b{n}"})).snapshot
+    assert first.context["items"] == ["a0", "a1", "a2", "a3"]
+    assert second.context["items"] == ["z", "b0", "b1", "b2", "b3"]
