@@ -92,6 +92,29 @@ class _CountedKeys(ApiKeys):
         return super()._look_up(key_id, digest)
 
 
+def test_a_lookup_in_flight_when_the_key_is_revoked_does_not_put_it_back(store: Store, tmp_path: Path) -> None:
+    """A lookup that read the key before its revocation answers its own request, but is not remembered:
+    the process that revoked the key (``forget``) refuses it from then on, not ``ttl`` seconds later."""
+    keys = ApiKeys(store, ttl=3600.0)
+    text, row = create_key(store, ["read"])
+    other = sqlite3.connect(tmp_path / "keys.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the lookup reads the key, then waits to record its use
+
+        async def race() -> Principal:
+            lookup = asyncio.ensure_future(keys.verify(text))
+            await asyncio.sleep(0.3)
+            other.execute("UPDATE api_keys SET revoked_at = 1.0 WHERE id = ?", (row.id,))
+            keys.forget(row.id)  # what DELETE /v1/keys/{id} does after the revocation
+            other.execute("COMMIT")
+            return await lookup
+
+        assert asyncio.run(race()).subject == f"key:{row.id}"  # began before the revocation
+    finally:
+        other.close()
+    assert _reason(keys, text) == "key.revoked"
+
+
 def test_requests_in_flight_with_an_expired_key_share_one_lookup(store: Store) -> None:
     # a busy client's key leaving the cache made each of its requests in flight a write transaction
     now = [0.0]

@@ -104,6 +104,7 @@ class ApiKeys:
         self._wall = wall
         self._verified: dict[str, _Verified] = {}
         self._pending: dict[str, asyncio.Future[Principal]] = {}  # digest -> its lookup in progress
+        self._forgotten = 0  # calls of forget(): a lookup that began before one is not remembered
 
     async def verify(self, text: str) -> Principal:
         """The principal of a key's text, or :class:`UnauthenticatedError` with its reason."""
@@ -121,8 +122,10 @@ class ApiKeys:
         return await asyncio.shield(pending)
 
     async def _look_up_and_remember(self, key_id: str, digest: str) -> Principal:
+        forgotten = self._forgotten
         principal = await asyncio.to_thread(self._look_up, key_id, digest)
-        self._remember(digest, principal)
+        if forgotten == self._forgotten:  # else a key was revoked meanwhile: this read may predate it
+            self._remember(digest, principal)
         return principal
 
     def _forget_pending(self, digest: str, done: asyncio.Future[Principal]) -> None:
@@ -156,8 +159,12 @@ class ApiKeys:
         self._verified[digest] = _Verified(principal, self._clock() + self.ttl)
 
     def forget(self, key_id: str) -> None:
-        """Drop a key from this process's cache (its revocation through this process is then at once)."""
+        """Drop a key from this process's cache (its revocation through this process is then at once),
+        and remember no lookup in progress: one that read the key before its revocation would put it
+        back for ``ttl`` seconds. A request arriving later looks the key up again."""
+        self._forgotten += 1
         self._verified = {d: v for d, v in self._verified.items() if v.principal.subject != f"key:{key_id}"}
+        self._pending.clear()
 
 
 # -- what `interlock keys` and /v1/keys do (blocking: the server calls them on a worker thread) ----------
