@@ -132,3 +132,24 @@ def test_only_admins_set_private_context_in_a_create(guarded: tuple[Server, dict
     assert public.status_code == 201 and public.json()["context"] == {"opened": 5}, public.text
     admin = server.client.post(BASE, json={"name": "preset", "input": {"_secret": "mine"}}, headers=identities["admin"])
     assert admin.status_code == 201 and admin.json()["context"]["_secret"] == "mine", admin.text
+
+
+def test_a_caller_who_is_not_admin_sees_only_its_own_idempotency_keys_in_the_history(
+        guarded: tuple[Server, dict[str, dict[str, str]]]) -> None:
+    """Idempotency keys are the callers' request ids: each reader sees its own as it gave it, not others'."""
+    server, identities = guarded
+    assert server.client.post(BASE, json={"name": "keyed"}, headers=identities["admin"]).status_code == 201
+    opened = server.client.post(f"{BASE}/keyed/events", json={"type": "OPEN"},
+                                headers={**identities["writer"], "Idempotency-Key": "w-1"})
+    closed = server.client.post(f"{BASE}/keyed/events", json={"type": "CLOSE"},
+                                headers={**identities["admin"], "Idempotency-Key": "adm-1"})
+    assert opened.status_code == 200 and closed.status_code == 200, (opened.text, closed.text)
+
+    def keys(identity: str) -> list[str | None]:
+        answer = server.client.get(f"{BASE}/keyed/history", headers=identities[identity])
+        assert answer.status_code == 200, answer.text
+        return [e["idempotency_key"] for e in answer.json()["items"][1:]]
+
+    assert keys("writer") == ["w-1", None]
+    assert keys("reader") == [None, None]
+    assert keys("admin")[1] == "adm-1" and keys("admin")[0].endswith('"w-1"]')  # as stored: ["<sub>","w-1"]

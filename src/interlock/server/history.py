@@ -22,7 +22,8 @@ async def history(request: Request) -> JSONResponse:
     await state.catalog.ensure_instance_version(machine, name)
     page = await state.interlock.aio.history(machine, name, after=after, limit=page_limit(request),
                                              caller=principal)
-    return JSONResponse(page_view([history_view(e, admin=principal.admin) for e in page.items], page.next))
+    views = [history_view(e, admin=principal.admin, subject=principal.subject) for e in page.items]
+    return JSONResponse(page_view(views, page.next))
 
 
 def routes() -> list[BaseRoute]:

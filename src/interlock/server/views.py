@@ -6,6 +6,7 @@ public part to everyone else; ``GET .../context`` is the admin's full view).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict
 from typing import Any
@@ -73,10 +74,10 @@ def send_view(interlock: Interlock, result: SendResult, caller: Principal) -> di
             "instance": readable_view(interlock, result.instance, caller)}
 
 
-def history_view(entry: HistoryEntry, *, admin: bool) -> dict[str, Any]:
+def history_view(entry: HistoryEntry, *, admin: bool, subject: str | None = None) -> dict[str, Any]:
     """A step; to a caller who is not admin, its context change without private keys, its effects (and
     the event, unless a caller sent it) without the values they carry, its errors without their messages,
-    and its idempotency key as its caller gave it (a restrained caller's is stored with its ``sub``)."""
+    and its idempotency key only if it is the caller's own (``subject``), as the caller gave it."""
     data = asdict(entry)
     data["source"], data["target"], data["effects"] = list(entry.source), list(entry.target), list(entry.effects)
     if not admin:
@@ -87,8 +88,15 @@ def history_view(entry: HistoryEntry, *, admin: bool) -> dict[str, Any]:
         if entry.error is not None:
             data["error"] = _public_error(entry.error)
         if entry.idempotency_key is not None:
-            data["idempotency_key"] = shown_key(entry.idempotency_key)
+            data["idempotency_key"] = _own_key(entry.idempotency_key, subject)
     return data
+
+
+def _own_key(stored: str, subject: str | None) -> str | None:
+    """The idempotency key of a step to a caller who is not admin: its own key as it gave it (a restrained
+    caller's keys are stored as ``["<sub>","<key>"]``), nobody else's (another caller's request ids)."""
+    shown = shown_key(stored)
+    return shown if subject is not None and stored == json.dumps([subject, shown], separators=(",", ":")) else None
 
 
 def _public_change(change: dict[str, Any]) -> dict[str, Any]:
