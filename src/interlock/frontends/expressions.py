@@ -312,8 +312,18 @@ def compile_fused(guard: Expr, update: Expr, items: list[tuple[str, str]], *,
     return Expr(source, fn)
 
 
-@functools.lru_cache(maxsize=1024)
 def _compiled(code: str, filename: str) -> types.CodeType:
+    """Compile generated source; a short one (most expressions: a simple guard is about 2 KB) through
+    :func:`_shared`, so a repeated expression compiles once. A long one is compiled each time: kept, 1,024
+    of them (40-item assignments) held some 210 MB of code objects after their documents were gone."""
+    return _shared(code, filename) if len(code) <= SHARED_CODE_CHARS else compile(code, filename, "exec")
+
+
+SHARED_CODE_CHARS = 16_384
+
+
+@functools.lru_cache(maxsize=512)
+def _shared(code: str, filename: str) -> types.CodeType:
     """The code object of generated source, kept for the next expression that generates the same: a
     document that repeats a guard or an assignment in many states (a 1,000-state machine with one guard
     and one assignment loaded in 5.2 s, 3.1 s of it in ``compile``: its 4,000 expressions generated 8.5 MB

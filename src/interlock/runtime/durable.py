@@ -96,6 +96,7 @@ class DurableRuntime:
 
     def close(self) -> None:
         self.writer.refuse_inside_a_step()
+        self.endings.stopping()  # its poller's reads fail from the next line on: no warning for that
         self._closed = True
         self.endings.close()  # waiters read again and find the app closed
         self.worker.stop()

@@ -159,8 +159,11 @@ class SQLiteStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 tx = SQLiteTx(conn, conn.execute("PRAGMA data_version").fetchone()[0])
-                if tx.data_version != getattr(self._local, "write_version", tx.data_version):
-                    self._foreign_writes += 1  # another connection committed since this one last wrote
+                if tx.data_version != getattr(self._local, "write_version", tx.data_version) \
+                        and self._generation == getattr(self._local, "write_generation", None):
+                    # another connection committed since this one last wrote, and none of this store's
+                    # (another thread's: an API key's last use, an upload) did: another process did
+                    self._foreign_writes += 1
                 self._local.write_version = tx.data_version
                 yield tx
                 tx.flush()
@@ -176,6 +179,7 @@ class SQLiteStore:
                 raise
         with self._commits:
             self._generation += 1
+            self._local.write_generation = self._generation
             self._commits.notify_all()
 
     @contextmanager

@@ -559,6 +559,11 @@ def test_a_store_tells_another_stores_commits_from_its_own(open_connection: Open
     for step in (1, 2):
         with first.write() as tx:
             tx.append_history(_step("a", step))
+    writer = threading.Thread(target=lambda: _create(first, "c"))  # this store, another thread's connection
+    writer.start()
+    writer.join()
+    with first.write() as tx:  # a write after it: its connection saw another connection's commit
+        tx.append_history(_step("c", 1))
     threading.Event().wait(0.05)  # what would arrive (PostgreSQL's notifications) has arrived
     assert first.others_committed() is False
     with second.write() as tx:
