@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,6 +25,7 @@ from interlock.core.events import Event
 from interlock.core.execute import BASICHTTP_PROCESSOR
 from interlock.errors import EventRejectedError, ForbiddenError, NotFoundError
 from interlock.runtime import writes
+from interlock.runtime.apply import stored_key
 from interlock.runtime.arguments import (
     check_id,
     check_limit,
@@ -447,7 +447,7 @@ class Interlock:
         if key is None:
             return None
         check_id("idempotency_key", key, printable=False)
-        return key if who is None else json.dumps([who["sub"], key], separators=(",", ":"))
+        return key if who is None else stored_key(who["sub"], key)
 
     def _simple(self, kind: type[writes.Pause | writes.Resume | writes.Cancel], machine: str,
                 instance_id: str, caller: Principal | None = None) -> Command:

@@ -104,9 +104,14 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
     return row
 
 
+def stored_key(sub: str, key: str) -> str:
+    """A restrained caller's idempotency key as stored: ``["<sub>","<key>"]``, so its keys are its own."""
+    return json.dumps([sub, key], separators=(",", ":"))
+
+
 def shown_key(key: str) -> str:
     """An idempotency key as its caller gave it: a restrained caller's is stored as ``["<sub>","<key>"]``
-    (app.py ``_own_key``), which a message should not show."""
+    (:func:`stored_key`), which a message should not show."""
     if key.startswith('["'):
         try:
             sub_and_key = json.loads(key)

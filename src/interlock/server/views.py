@@ -6,14 +6,13 @@ public part to everyone else; ``GET .../context`` is the admin's full view).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict
 from typing import Any
 
 from interlock.app import Interlock
 from interlock.auth.principal import Principal
-from interlock.runtime.apply import shown_key
+from interlock.runtime.apply import shown_key, stored_key
 from interlock.runtime.model import HistoryEntry, Instance, Page, SendResult
 
 
@@ -96,7 +95,7 @@ def _own_key(stored: str, subject: str | None) -> str | None:
     """The idempotency key of a step to a caller who is not admin: its own key as it gave it (a restrained
     caller's keys are stored as ``["<sub>","<key>"]``), nobody else's (another caller's request ids)."""
     shown = shown_key(stored)
-    return shown if subject is not None and stored == json.dumps([subject, shown], separators=(",", ":")) else None
+    return shown if subject is not None and stored == stored_key(subject, shown) else None
 
 
 def _public_change(change: dict[str, Any]) -> dict[str, Any]:
