@@ -43,6 +43,19 @@ class Budget:
                                  "units); simplify them or move the computation into a Python action")
 
 
+def evaluate_on(expr: Callable[[Scope], Any], scope: Scope, work: Budget | None) -> Any:
+    """``expr`` over ``scope``, charged to ``work`` when given: the budget several evaluations share (the
+    rules one listing asks, the expressions of one webhook request), which the scope (itself a budget)
+    takes over for the evaluation and hands back what is left. None: the scope's own whole budget."""
+    if work is None:
+        return expr(scope)
+    scope.left = work.left
+    try:
+        return expr(scope)
+    finally:
+        work.left = scope.left
+
+
 class Scope(Budget):
     """The datamodel view for one step: context, ``_event``, ``In()``, session variables and time.
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from interlock.auth.policy import OPERATIONS, Access, Policy, Rule
 from interlock.core.chart import Chart
-from interlock.core.datamodel import Expr, Scope
+from interlock.core.datamodel import Expr, Scope, evaluate_on
 from interlock.errors import Problem
 from interlock.frontends.document_values import join, suggest
 from interlock.frontends.expressions import ExpressionError, compile_expression
@@ -149,14 +149,6 @@ def _rule(value: Any, path: str, problems: list[Problem], states: Collection[str
 
 def _evaluate(expr: Expr) -> Rule:
     def rule(access: Access) -> Any:
-        scope = RuleScope(access)
-        shared = access.work
-        if shared is None:
-            return expr(scope)
-        scope.left = shared.left  # the request's budget: the scope charges itself, then hands back what is left
-        try:
-            return expr(scope)
-        finally:
-            shared.left = scope.left
+        return evaluate_on(expr, RuleScope(access), access.work)
 
     return rule

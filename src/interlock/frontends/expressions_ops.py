@@ -410,7 +410,7 @@ def formatted(budget: Budget, value: Any, spec: str) -> str:
     return text
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)  # specs are written out in documents: any number of them over time
 def _precision(spec: str) -> int:
     """A float written to ``p`` digits is expanded digit by digit as a big number: a unit per digit asked
     (``f'{x:.999e}'`` of 5e-324 is 44 us, where the text it makes was charged 125 units). The precision

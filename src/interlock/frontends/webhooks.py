@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from interlock.core.datamodel import Budget, Scope
+from interlock.core.datamodel import Budget, Scope, evaluate_on
 from interlock.errors import Problem
 from interlock.frontends.document_values import join
 from interlock.frontends.expressions import ExpressionError, compile_expression
@@ -226,11 +226,4 @@ def _run(expr: Callable[[Scope], Any], values: Mapping[str, Any]) -> Any:
     """``expr`` over the request's values, which stand in for a context (the expressions read them as bare
     names), charged to the request's budget (:class:`Values`; a plain mapping: a whole budget of its own)."""
     scope = Scope(dict(values), (), {}, "", "webhook", 0.0)
-    work = values.work if isinstance(values, Values) else None
-    if work is None:
-        return expr(scope)
-    scope.left = work.left
-    try:
-        return expr(scope)
-    finally:
-        work.left = scope.left
+    return evaluate_on(expr, scope, values.work if isinstance(values, Values) else None)
