@@ -81,6 +81,18 @@ def test_an_uploaded_machines_send_is_refused_by_the_targets_rule(tmp_path: Path
         assert last.error is not None and last.error.startswith("rule.refused: 'instance:x/1' may not send")
 
 
+def test_an_uploaded_scxml_machines_send_by_session_id_is_refused_too(tmp_path: Path) -> None:
+    text = ('<scxml xmlns="http://www.w3.org/2005/07/scxml" version="1.0" datamodel="null" initial="idle">'
+            '<state id="idle"><transition event="GO"><send event="PAY" target="#_scxml_orders/o1"/>'
+            '</transition></state></scxml>')
+    with app_with(tmp_path, orders(OWNER_ONLY), compile_upload("x", "1", "scxml", text)) as app:
+        with_order(app)
+        app.send("x", "1", "GO")
+        app.run_until_idle()
+        assert app.get("orders", "o1").state == ("orders.open",)
+        assert app.history("orders", "o1").items[-1].outcome == "refused"
+
+
 def test_a_rule_can_allow_an_uploaded_machine_by_name(tmp_path: Path) -> None:
     rule = "owner == claims.sub or (caller.kind == 'instance' and caller.machine == 'x')"
     with app_with(tmp_path, orders(rule), uploaded()) as app:
