@@ -41,7 +41,8 @@ def test_tokens_are_verified_with_issuer_audience_and_expiry(sqlite_url: str, tm
                             (_token()[:-4] + "AAAA", "auth.token.signature"),
                             ("a.b.c", "auth.token.malformed"),
                             (_token(sub=""), "auth.token.claims"),  # nobody
-                            (_token(sub="key:0123456789ab"), "auth.token.claims")):  # an API key's caller
+                            (_token(sub="key:0123456789ab"), "auth.token.claims"),  # an API key's caller
+                            (_token(sub="instance:x/1"), "auth.token.claims")):  # an uploaded machine's instance
             answer = c.get("/v1/machines", headers=bearer(token))
             assert answer.status_code == 401 and answer.json()["error"]["code"] == code, (code, answer.text)
 
