@@ -64,8 +64,10 @@ def openapi_paths() -> dict[str, Any]:
 
 async def receive(request: Request) -> Response:
     machine, name = request.path_params["machine"], request.path_params["hook"]
-    await request.app.state.catalog.ensure(machine)  # an uploaded machine this process has not loaded yet
-    hook = _hook(request, machine, name)
+    # the machine's newest version (uploaded perhaps through another process) declares the hooks, and
+    # new instances get it: an older version without rules is no way around the newest one's
+    version = await request.app.state.catalog.version_for_new(machine, None)
+    hook = _hook(request, machine, version, name)
     body = await request.body()
     caller = await _verify(request, hook, body)
     work = Budget()  # the hook's expressions share one budget per request (frontends/webhooks.py, Values)
@@ -76,7 +78,7 @@ async def receive(request: Request) -> Response:
     aio = request.app.state.interlock.aio
     if hook.create:
         with contextlib.suppress(ConflictError):  # it exists: the usual case after the first request
-            await aio.create(machine, instance_id, caller=caller)
+            await aio.create(machine, instance_id, version=version, caller=caller)
     result = await aio.send(machine, instance_id, event, idempotency_key=key,
                             timeout=request.app.state.config.send_timeout, caller=caller)
     # the public view (an admin key's too); for a key's caller only if the machine's read rule lets it
@@ -88,8 +90,8 @@ async def receive(request: Request) -> Response:
                                    "instance": view}, work))
 
 
-def _hook(request: Request, machine: str, name: str) -> Webhook:
-    chart = request.app.state.interlock.runtime.registry.chart(machine)  # NotFoundError: 404 not_found.machine
+def _hook(request: Request, machine: str, version: str, name: str) -> Webhook:
+    chart = request.app.state.interlock.runtime.registry.chart(machine, version)
     hook = chart.webhooks.get(name)
     if hook is None:
         declared = ", ".join(sorted(chart.webhooks)) or "none"
