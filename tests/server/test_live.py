@@ -288,6 +288,9 @@ def test_a_stream_of_an_unknown_instance_is_404_and_a_bad_last_event_id_400(serv
     server.client.post("/v1/machines/door/instances", json={"name": "d1"})
     bad = server.client.get("/v1/machines/door/instances/d1/stream", headers={"Last-Event-ID": "x"})
     assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["error"]["message"]
+    # a superscript two is a digit to str.isdigit but not to int(): 400 "invalid literal for int()" before
+    odd = server.client.get("/v1/machines/door/instances/d1/stream", headers={"Last-Event-ID": b"\xb2"})
+    assert odd.status_code == 400 and "Last-Event-ID" in odd.json()["error"]["message"], odd.text
 
 
 def test_a_process_with_its_most_subscribers_refuses_more(sqlite_url: str, tmp_path: Any) -> None:

@@ -84,6 +84,7 @@ def test_the_response_status_follows_the_outcome(hooks: Server) -> None:
 @pytest.mark.parametrize(("headers", "reason"), [
     ({}, "auth.signature.missing"),
     ({"Stripe-Signature": "v1=abc"}, "auth.signature.malformed"),
+    ({"Stripe-Signature": b"t=\xb2,v1=abc"}, "auth.signature.malformed"),  # '²' (2) is a digit to isdigit
     ("wrong secret", "auth.signature.invalid"),
     ("ten minutes old", "auth.signature.expired"),
     ("another body", "auth.signature.invalid"),

@@ -326,7 +326,7 @@ def _resume_position(request: Request) -> int | None:
     text = request.headers.get("last-event-id") or request.query_params.get("after")
     if text is None:
         return None
-    if not text.isdigit() or len(text) > 19:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:  # '²' is a digit to isdigit, not to int
         raise ApiError(400, "request.malformed", f"Last-Event-ID (or ?after=) is a position, an integer "
                        f">= 0, not {text[:40]!r}")
     return int(text)
