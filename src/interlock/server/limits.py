@@ -14,6 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from interlock.server.errors import ApiError, error_body, error_response
 
 MAX_CLIENTS = 10_000  # token buckets kept; the least recently seen client is forgotten first
+# set in a request's scope when the authenticator accepted its Authorization header (server/security.py):
+# only then do the credentials earn a bucket of their own
+VERIFIED = "interlock.verified"
 
 
 class BodyLimit:
@@ -60,8 +63,10 @@ class RateLimit:
     ``rate.limited`` with ``Retry-After`` (whole seconds).
 
     A client is its credentials (a digest of the ``Authorization`` header) once they have been accepted
-    (a response other than 401 answered them), else its IP address: made-up credentials cannot buy a
-    bucket of their own, and credentials answered 401 (revoked, expired) fall back to the address."""
+    (the authenticator verified them for a request, :data:`VERIFIED`), else its IP address: made-up
+    credentials cannot buy a bucket of their own, not even on a route that never reads them (a 200 of
+    ``/v1/health`` or a 404 accepted any header before), and credentials answered 401 (revoked, expired)
+    fall back to the address."""
 
     def __init__(self, app: ASGIApp, *, rate: float, burst: int) -> None:
         self.app = app
@@ -89,7 +94,7 @@ class RateLimit:
             return
 
         async def observed(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and (message["status"] == 401 or scope.get(VERIFIED)):
                 self.accepted(credentials, message["status"] != 401)
             await send(message)
 
