@@ -310,6 +310,54 @@ def test_a_process_with_its_most_subscribers_refuses_more(sqlite_url: str, tmp_p
         assert stream.status_code == 503 and stream.json()["error"]["code"] == "subscribers.full"
 
 
+def test_one_caller_cannot_take_every_subscribers_place(sqlite_url: str, tmp_path: Any) -> None:
+    """One read key could open live_max_subscribers subscriptions (at the rate limit, 1,000 in about 20 s)
+    and every other caller of the process was then refused (subscribers.full). A caller has at most
+    live_max_per_caller now; one it closes gives its place back; other callers are not concerned."""
+    from tests.server.support import READER, bearer, running
+
+    with running(sqlite_url, dev=False, log=tmp_path / "server.log",
+                 env={"INTERLOCK_LIVE_MAX_PER_CALLER": "2"}) as server:
+        admin, greedy, other = bearer(server.key("admin")), bearer(server.key(*READER)), bearer(server.key(*READER))
+        assert server.client.post("/v1/machines/door/instances", json={"name": "d1"}, headers=admin).status_code == 201
+        url = server.url.replace("http://", "ws://") + "/v1/subscribe"
+        message = json.dumps({"subscribe": {"machine": "door"}})
+        with connect(url, additional_headers=greedy) as first, connect(url, additional_headers=greedy) as second:
+            for ws in (first, second):
+                ws.send(message)
+                assert "subscribed" in json.loads(ws.recv(timeout=30))
+            with connect(url, additional_headers=greedy) as third:
+                third.send(message)
+                with pytest.raises(ConnectionClosed) as closed:
+                    third.recv(timeout=30)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+            assert closed.value.rcvd.reason == "subscribers.caller_full"
+            stream = server.client.get("/v1/machines/door/instances/d1/stream", headers=greedy)
+            assert stream.status_code == 429 and stream.json()["error"]["code"] == "subscribers.caller_full"
+            with connect(url, additional_headers=other) as theirs:
+                theirs.send(message)
+                assert "subscribed" in json.loads(theirs.recv(timeout=30))
+            first.close()
+            assert _subscribes(url, greedy, message)  # its place came back
+
+
+def _subscribes(url: str, headers: dict[str, str], message: str) -> bool:
+    """Whether a subscription is accepted, asked again while the server has not yet seen a closed one
+    leave (it counts it off then)."""
+    import time
+
+    for _ in range(100):
+        with connect(url, additional_headers=headers) as ws:
+            ws.send(message)
+            try:
+                return "subscribed" in json.loads(ws.recv(timeout=30))
+            except ConnectionClosed as exc:
+                if exc.rcvd is None or exc.rcvd.reason != "subscribers.caller_full":
+                    raise
+        time.sleep(0.05)
+    return False
+
+
 def test_a_reader_gets_the_changes_of_a_version_another_process_uploaded(sqlite_url: str, tmp_path: Any) -> None:
     from tests.server.support import READER, bearer, running
     from tests.server.test_machines import TOGGLE, TOGGLE_CHANGED, YAML

@@ -73,6 +73,11 @@ class Reader:
     def __repr__(self) -> str:
         return f"<Reader {self.principal!r}>"
 
+    @property
+    def owner(self) -> str | None:
+        """Whose subscribers this one counts among (``live_max_per_caller``); admins are not counted."""
+        return None if self.principal.admin else f"{self.principal.kind}:{self.principal.subject}"
+
     async def check(self, conn: HTTPConnection) -> None:
         """:class:`UnauthenticatedError` (or ForbiddenError: a scope lost) if the credentials no longer
         verify; otherwise nothing, and no work until they are due."""
@@ -153,7 +158,7 @@ async def subscribe(ws: WebSocket) -> None:
         machine, instances, after = _subscription(request)
         reader = await authorize_read(ws, machine, request.get("authorization"))
         await ws.app.state.catalog.ensure(machine)  # uploaded versions: this process can read them
-        sub = await feed_of(ws).subscribe(_wanted(machine, instances), after=after)
+        sub = await feed_of(ws).subscribe(_wanted(machine, instances), after=after, owner=reader.owner)
     except Dropped as exc:  # the process serves as many subscribers as it may
         await _close(ws, CLOSE_TRY_LATER, exc.reason.split(":", 1)[0])
         return
@@ -298,9 +303,11 @@ async def stream(request: Request) -> StreamingResponse:
     await interlock.aio.get(machine, name, caller=reader.principal)
     after = _resume_position(request)
     try:
-        sub = await feed_of(request).subscribe(lambda c: c.machine == machine and c.id == name, after=after)
+        sub = await feed_of(request).subscribe(lambda c: c.machine == machine and c.id == name, after=after,
+                                               owner=reader.owner)
     except Dropped as exc:
-        raise ApiError(503, "subscribers.full", exc.reason.split(": ", 1)[1]) from None
+        code, _, message = exc.reason.partition(": ")
+        raise ApiError(429 if code == "subscribers.caller_full" else 503, code, message) from None
     return StreamingResponse(_events(request, sub, reader, snapshot=after is None),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -182,8 +182,9 @@ def _live() -> dict[str, Any]:
             "server": {"subscribed": ref("Subscribed"), "change": ref("LiveChange"), "error": ref("Error")},
             "close": {"1008": "a refused subscription, or credentials that no longer verify (after an Error "
                               "message), or a second client message",
-                      "1013": "dropped: too slow, too many subscribers or the server closing; the reason "
-                              "names the position to resume after"}}}
+                      "1013": "dropped: too slow, too many subscribers (of the process, or of the caller: "
+                              "live_max_per_caller) or the server closing; the reason names the position "
+                              "to resume after"}}}
     return {"/v1/machines/{machine}/instances/{name}/stream": {"get": stream},
             "/v1/subscribe": {"get": subscribe}}
 
