@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -33,12 +34,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from interlock.auth.policy import caller_of
 from interlock.auth.principal import Principal
 from interlock.auth.tokens import LEEWAY
-from interlock.errors import InterlockError, NotFoundError, UnauthenticatedError
+from interlock.errors import ForbiddenError, InterlockError, NotFoundError, UnauthenticatedError
 from interlock.server.errors import ApiError, api_error_of, error_body
 from interlock.server.feed import Dropped, Feed, Subscription, Update
 from interlock.server.security import check_page, principal_of, require
 from interlock.server.views import instance_view
 from interlock.storage.store import Change
+
+log = logging.getLogger("interlock.server.live")
 
 FIRST_MESSAGE_TIMEOUT = 10.0  # seconds a WebSocket client has to send its subscribe message
 MAX_MESSAGE = 64 * 1024  # bytes of a client's subscribe message
@@ -80,7 +83,8 @@ class Reader:
 
     async def check(self, conn: HTTPConnection) -> None:
         """:class:`UnauthenticatedError` (or ForbiddenError: a scope lost) if the credentials no longer
-        verify; otherwise nothing, and no work until they are due."""
+        verify; otherwise nothing, and no work until they are due. A store that cannot answer a key's
+        lookup ends nothing: the credentials are asked again when next due."""
         if self.credentials is None:
             return
         expires = self.principal.claims.get("exp") if self.principal.kind == "token" else None
@@ -88,7 +92,12 @@ class Reader:
         if not expired and time.monotonic() < self._due:
             return
         authenticator = conn.app.state.authenticator
-        self.principal = require(await authenticator.authenticate(self.credentials), "read")
+        try:
+            self.principal = require(await authenticator.authenticate(self.credentials), "read")
+        except (UnauthenticatedError, ForbiddenError):
+            raise
+        except InterlockError as exc:  # the store could not answer (a key's lookup): not a refusal
+            log.warning("could not verify a live subscriber's credentials again (%s); asking later", exc)
         self._due = time.monotonic() + self._every
 
 
@@ -249,7 +258,7 @@ async def _pump(ws: WebSocket, sub: Subscription, reader: Reader) -> None:
                 return
             try:
                 await reader.check(ws)
-            except (ApiError, InterlockError) as exc:  # refused now: the change is not sent
+            except (UnauthenticatedError, ForbiddenError) as exc:  # refused now: the change is not sent
                 await _refuse(ws, exc)
                 return
             principal = reader.principal
@@ -358,7 +367,7 @@ async def _events(request: Request, sub: Subscription, reader: Reader, *,
                 return
             try:
                 await reader.check(request)
-            except (ApiError, InterlockError) as exc:  # refused now: the change is not sent
+            except (UnauthenticatedError, ForbiddenError) as exc:  # refused now: the change is not sent
                 error = api_error_of(exc)
                 after = update.change.position - 1
                 yield _sse("dropped", after, {"reason": f"{error.code}: {error.message}", "after": after})
