@@ -17,6 +17,7 @@ The machine's newest version declares its hooks (a ``webhooks:`` section, see
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -118,8 +119,10 @@ async def _verify(request: Request, hook: Webhook, body: bytes) -> Principal | N
 
 def _request_values(request: Request, body: bytes, machine: str, hook: str) -> dict[str, Any]:
     headers = {k: v for k, v in request.headers.items() if k not in PRIVATE_HEADERS}
-    return {"body": _body(request, body), "headers": headers, "query": dict(request.query_params),
-            "machine": machine, "hook": hook}
+    # body_digest: what a signature covers, for an idempotency key a replay cannot change (a header such
+    # as X-GitHub-Delivery is not signed: a captured request replayed with a new one verified again)
+    return {"body": _body(request, body), "body_digest": hashlib.sha256(body).hexdigest(), "headers": headers,
+            "query": dict(request.query_params), "machine": machine, "hook": hook}
 
 
 def _body(request: Request, body: bytes) -> Any:
