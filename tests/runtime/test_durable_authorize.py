@@ -236,3 +236,20 @@ def test_an_instance_holds_a_bounded_queue(tmp_path: Path) -> None:
         app.resume("expense", "e1")
         assert app.get("expense", "e1").context["amount"] == 2  # the two queued, and nothing more
         assert app.send("expense", "e1", {"type": "EDIT", "amount": 3}).outcome == "applied"
+
+
+def test_an_older_version_without_rules_is_no_way_around_the_newest_ones_from_python(tmp_path: Path) -> None:
+    """As over HTTP: rules added in version 2, so bob may not create alice's claim at version 1 (no rules),
+    where he would then approve it himself. Admins and trusted code may; a version with rules may be
+    chosen."""
+    bare = {k: v for k, v in EXPENSE.items() if k != "authorize"}
+    ruled = {**EXPENSE, "version": "2"}
+    with open_app(tmp_path / "a.db", VirtualClock(100.0), load_document(bare), load_document(ruled)) as app:
+        with refused("rule.missing"):
+            app.create("expense", "c1", input={"owner": "alice", "amount": 1000}, version="1", caller=BOB)
+        with refused("rule.missing"):
+            app.execute("expense", "c1", input={"owner": "alice"}, version="1", caller=BOB, timeout=0)
+        assert not app.list("expense").items  # nothing was created
+        assert app.create("expense", "c2", input={"owner": "bob"}, version="2", caller=BOB).version == "2"
+        assert app.create("expense", "c3", version="1", caller=ADMIN).version == "1"
+        assert app.create("expense", "c4", version="1").version == "1"

@@ -226,3 +226,44 @@ def test_the_history_of_an_instance_at_a_version_another_process_uploaded(tmp_pa
         history = first.client.get(f"{BASE}/new/history", headers=alice)
         assert history.status_code == 200, history.text
         assert first.client.get(f"{BASE}/new/history", headers=token("bob")).status_code == 403
+
+
+def claims_version(version: str, *, rules: bool) -> str:
+    """A machine whose key-verified webhook creates an instance and approves it; version 2 adds rules."""
+    document: dict[str, Any] = {
+        "id": "claims", "version": version, "initial": "draft", "context": {"owner": None},
+        "states": {"draft": {"on": {"APPROVE": "done"}}, "done": {"type": "final"}},
+        "webhooks": {"in": {"verify": "key", "instance": "query.id", "create": True, "event": "'APPROVE'"}}}
+    if rules:
+        document["authorize"] = {"create": "owner == claims.sub", "read": "owner == claims.sub",
+                                 "send": {"APPROVE": "false"}}
+    return json.dumps(document)
+
+
+def test_a_webhook_creates_at_the_newest_version_whatever_a_process_loaded_first(tmp_path: Path) -> None:
+    """A fresh process that loads version 1 first (a reader asks for its definition) kept it as the
+    machine's default: its webhook then created instances at version 1, without the rules version 2 added,
+    for a key the rules refuse. Nor may a process that loaded version 1 before another uploaded version 2
+    keep using version 1's hooks."""
+    env = {"INTERLOCK_JWT_SECRET": SECRET, "INTERLOCK_JWT_SCOPES_CLAIM": "scope"}
+    db = f"sqlite:///{tmp_path / 'hooks.db'}"
+    with running(db, dev=False, log=tmp_path / "a.log", env=env) as first:
+        admin, service, reader = bearer(first.key("admin")), bearer(first.key(*WRITER)), bearer(first.key("read"))
+        uploads = {**admin, "content-type": "application/json"}
+        for version in ("1", "2"):
+            put = first.client.put(f"/v1/machines/claims/versions/{version}", headers=uploads,
+                                   content=claims_version(version, rules=version == "2"))
+            assert put.status_code == 201, put.text
+    with running(db, dev=False, log=tmp_path / "b.log", env=env) as fresh:
+        assert fresh.client.get("/v1/machines/claims/versions/1", headers=reader).status_code == 200
+        hooked = fresh.client.post("/v1/hooks/claims/in?id=x1", json={}, headers=service)
+        assert hooked.status_code == 403 and hooked.json()["error"]["code"] == "auth.rule.refused", hooked.text
+        assert fresh.client.get("/v1/machines/claims/instances/x1", headers=admin).status_code == 404
+        bare = claims_version("1", rules=False).replace('"claims"', '"later"')
+        assert fresh.client.put("/v1/machines/later/versions/1", content=bare, headers=uploads).status_code == 201
+        assert fresh.client.post("/v1/hooks/later/in?id=y1", json={}, headers=service).status_code == 200
+        with running(db, dev=False, log=tmp_path / "c.log", env=env) as other:
+            ruled = claims_version("2", rules=True).replace('"claims"', '"later"')
+            assert other.client.put("/v1/machines/later/versions/2", content=ruled, headers=uploads).status_code == 201
+        hooked = fresh.client.post("/v1/hooks/later/in?id=y2", json={}, headers=service)
+        assert hooked.status_code == 403 and hooked.json()["error"]["code"] == "auth.rule.refused", hooked.text

@@ -67,3 +67,22 @@ def test_credentials_never_reach_raw_and_an_unknown_instance_is_404(sqlite_url: 
                         headers=writer).json()["items"]
     assert writer_key not in str(entry["event"]["raw"]) and "authorization" not in entry["event"]["raw"]
     assert entry["event"]["raw"].startswith("POST /v1/basichttp/door/d1?x=1 HTTP/1.1")
+
+
+def test_a_senders_idempotency_key_is_not_in_raw_for_other_readers(sqlite_url: str, tmp_path: object) -> None:
+    """The history shows another caller's idempotency key as null, but the Basic HTTP event's raw text,
+    shown to every reader, held it among the request's headers."""
+    from pathlib import Path
+
+    from tests.server.support import READER, WRITER, bearer, running
+
+    with running(sqlite_url, dev=False, log=Path(str(tmp_path)) / "server.log") as server:
+        writer, reader = bearer(server.key(*WRITER)), bearer(server.key(*READER))
+        c = server.client
+        assert c.post("/v1/machines/door/instances", json={"name": "d1"}, headers=writer).status_code == 201
+        sent = c.post("/v1/basichttp/door/d1", data={"_scxmleventname": "OPEN"},
+                      headers={**writer, "Idempotency-Key": "writers-own-request-id"})
+        assert sent.status_code == 200, sent.text
+        [entry] = c.get("/v1/machines/door/instances/d1/history", params={"after": 0},
+                        headers=reader).json()["items"]
+    assert entry["idempotency_key"] is None and "writers-own-request-id" not in entry["event"]["raw"]

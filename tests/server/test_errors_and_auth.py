@@ -211,6 +211,18 @@ def test_made_up_credentials_on_a_public_route_share_their_address_rate(sqlite_u
     assert answers == [200, 200, 200, 429, 429, 429]
 
 
+def test_made_up_credentials_on_a_route_that_reads_none_buy_no_bucket(sqlite_url: str, tmp_path: Path) -> None:
+    """A route that never verifies credentials (/v1/health, an unknown route) answered 200 or 404, which
+    accepted any made-up Authorization header as a client of its own: a client sending a new made-up
+    word every few requests had no rate limit there (each one cost its address a single request)."""
+    env = {"INTERLOCK_RATE": "0.5", "INTERLOCK_BURST": "4"}
+    with running(sqlite_url, dev=False, log=tmp_path / "s.log", env=env) as server:
+        # the readiness probe (support.py) took one of the address's 4
+        answers = [server.client.get(path, headers=_as("made-up")).status_code
+                   for path in ("/v1/health", "/v1/nowhere", "/v1/health", "/v1/health")]
+    assert answers == [200, 404, 200, 429]
+
+
 def test_two_authorization_headers_are_refused(sqlite_url: str, tmp_path: Path) -> None:
     """The rate limit keys a client by its last Authorization header, the server authenticated the first:
     a valid key first and made-up words last bought a fresh bucket per made-up word. Either order is

@@ -288,6 +288,9 @@ def test_a_stream_of_an_unknown_instance_is_404_and_a_bad_last_event_id_400(serv
     server.client.post("/v1/machines/door/instances", json={"name": "d1"})
     bad = server.client.get("/v1/machines/door/instances/d1/stream", headers={"Last-Event-ID": "x"})
     assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["error"]["message"]
+    # a superscript two is a digit to str.isdigit but not to int(): 400 "invalid literal for int()" before
+    odd = server.client.get("/v1/machines/door/instances/d1/stream", headers={"Last-Event-ID": b"\xb2"})
+    assert odd.status_code == 400 and "Last-Event-ID" in odd.json()["error"]["message"], odd.text
 
 
 def test_a_process_with_its_most_subscribers_refuses_more(sqlite_url: str, tmp_path: Any) -> None:
@@ -305,6 +308,54 @@ def test_a_process_with_its_most_subscribers_refuses_more(sqlite_url: str, tmp_p
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
         assert closed.value.rcvd.reason == "subscribers.full"
         assert stream.status_code == 503 and stream.json()["error"]["code"] == "subscribers.full"
+
+
+def test_one_caller_cannot_take_every_subscribers_place(sqlite_url: str, tmp_path: Any) -> None:
+    """One read key could open live_max_subscribers subscriptions (at the rate limit, 1,000 in about 20 s)
+    and every other caller of the process was then refused (subscribers.full). A caller has at most
+    live_max_per_caller now; one it closes gives its place back; other callers are not concerned."""
+    from tests.server.support import READER, bearer, running
+
+    with running(sqlite_url, dev=False, log=tmp_path / "server.log",
+                 env={"INTERLOCK_LIVE_MAX_PER_CALLER": "2"}) as server:
+        admin, greedy, other = bearer(server.key("admin")), bearer(server.key(*READER)), bearer(server.key(*READER))
+        assert server.client.post("/v1/machines/door/instances", json={"name": "d1"}, headers=admin).status_code == 201
+        url = server.url.replace("http://", "ws://") + "/v1/subscribe"
+        message = json.dumps({"subscribe": {"machine": "door"}})
+        with connect(url, additional_headers=greedy) as first, connect(url, additional_headers=greedy) as second:
+            for ws in (first, second):
+                ws.send(message)
+                assert "subscribed" in json.loads(ws.recv(timeout=30))
+            with connect(url, additional_headers=greedy) as third:
+                third.send(message)
+                with pytest.raises(ConnectionClosed) as closed:
+                    third.recv(timeout=30)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+            assert closed.value.rcvd.reason == "subscribers.caller_full"
+            stream = server.client.get("/v1/machines/door/instances/d1/stream", headers=greedy)
+            assert stream.status_code == 429 and stream.json()["error"]["code"] == "subscribers.caller_full"
+            with connect(url, additional_headers=other) as theirs:
+                theirs.send(message)
+                assert "subscribed" in json.loads(theirs.recv(timeout=30))
+            first.close()
+            assert _subscribes(url, greedy, message)  # its place came back
+
+
+def _subscribes(url: str, headers: dict[str, str], message: str) -> bool:
+    """Whether a subscription is accepted, asked again while the server has not yet seen a closed one
+    leave (it counts it off then)."""
+    import time
+
+    for _ in range(100):
+        with connect(url, additional_headers=headers) as ws:
+            ws.send(message)
+            try:
+                return "subscribed" in json.loads(ws.recv(timeout=30))
+            except ConnectionClosed as exc:
+                if exc.rcvd is None or exc.rcvd.reason != "subscribers.caller_full":
+                    raise
+        time.sleep(0.05)
+    return False
 
 
 def test_a_reader_gets_the_changes_of_a_version_another_process_uploaded(sqlite_url: str, tmp_path: Any) -> None:
@@ -328,3 +379,47 @@ def test_a_reader_gets_the_changes_of_a_version_another_process_uploaded(sqlite_
             assert created.status_code == 201, created.text
             change = json.loads(ws.recv(timeout=30))
         assert (change["id"], change["step"], change["instance"]["version"]) == ("t2", 0, "2")
+
+
+def test_a_revoked_key_or_an_expired_token_gets_no_more_changes(sqlite_url: str, tmp_path: Any) -> None:
+    """A subscriber's credentials are verified again while it is subscribed: a key revoked (within
+    key_cache_seconds) or a token past its ``exp`` ended neither its WebSocket nor its stream, which went
+    on receiving every change for as long as the connection lasted."""
+    import time
+
+    import httpx
+    import jwt
+
+    from tests.server.support import READER, bearer, running
+
+    secret = "a-live-secret-long-enough-for-any-hmac-" * 2
+    with running(sqlite_url, dev=False, log=tmp_path / "server.log",
+                 env={"INTERLOCK_JWT_SECRET": secret, "INTERLOCK_KEY_CACHE_SECONDS": "1"}) as server:
+        admin = bearer(server.key("admin"))
+        reader = server.key(*READER)
+        assert server.client.post("/v1/machines/door/instances", json={"name": "d1"}, headers=admin).status_code == 201
+        # accepted now (the leeway allows 30 s of clock difference), expired once the leeway has passed
+        expiring = jwt.encode({"sub": "eve", "exp": int(time.time()) - 27}, secret, algorithm="HS256")
+        url = server.url.replace("http://", "ws://") + "/v1/subscribe"
+        with connect(url, additional_headers=bearer(reader)) as by_key, \
+                connect(url, additional_headers=bearer(expiring)) as by_token, \
+                httpx.Client(base_url=server.url, timeout=30) as sse, \
+                sse.stream("GET", "/v1/machines/door/instances/d1/stream", headers=bearer(reader)) as stream:
+            for ws in (by_key, by_token):
+                ws.send(json.dumps({"subscribe": {"machine": "door"}}))
+                assert "subscribed" in json.loads(ws.recv(timeout=30))
+            lines = stream.iter_lines()
+            assert read_events(lines, 1)[0]["event"] == "instance"
+            revoked = server.client.delete(f"/v1/keys/{reader.split('_')[1]}", headers=admin)
+            assert revoked.status_code == 200, revoked.text
+            time.sleep(max(0.0, int(time.time()) + 4 - time.time()))  # the leeway and the key's cache time passed
+            sent = server.client.post("/v1/machines/door/instances/d1/events", json={"type": "OPEN"}, headers=admin)
+            assert sent.status_code == 200, sent.text
+            for ws, reason in ((by_key, "auth.key.revoked"), (by_token, "auth.token.expired")):
+                assert json.loads(ws.recv(timeout=30))["error"]["code"] == reason
+                with pytest.raises(ConnectionClosed) as closed:
+                    ws.recv(timeout=30)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+            [dropped] = read_events(lines, 1)
+            assert dropped["event"] == "dropped" and dropped["data"]["reason"].startswith("auth.key.revoked")
+            assert dropped["id"] == str(dropped["data"]["after"])  # where to resume: this change is not lost

@@ -56,6 +56,7 @@ def test_a_stripe_signature_within_tolerance_is_accepted() -> None:
 def test_stripe_refusals_say_why() -> None:
     assert reason(PAY, {}) == "signature.missing"
     assert reason(PAY, {"stripe-signature": "v1=abc"}) == "signature.malformed"
+    assert reason(PAY, {"stripe-signature": "t=\u00b2,v1=abc"}) == "signature.malformed"  # was a ValueError: 400
     assert reason(PAY, stripe(BODY, NOW - 301)) == "signature.expired"
     assert reason(PAY, stripe(BODY, NOW + 301)) == "signature.expired"
     assert reason(PAY, stripe(BODY, secret=b"other")) == "signature.invalid"

@@ -84,6 +84,7 @@ def test_the_response_status_follows_the_outcome(hooks: Server) -> None:
 @pytest.mark.parametrize(("headers", "reason"), [
     ({}, "auth.signature.missing"),
     ({"Stripe-Signature": "v1=abc"}, "auth.signature.malformed"),
+    ({"Stripe-Signature": b"t=\xb2,v1=abc"}, "auth.signature.malformed"),  # '²' (2) is a digit to isdigit
     ("wrong secret", "auth.signature.invalid"),
     ("ten minutes old", "auth.signature.expired"),
     ("another body", "auth.signature.invalid"),
@@ -111,6 +112,10 @@ def test_a_github_hook_creates_its_instance_and_answers_by_default(hooks: Server
     assert answer.json() == {"outcome": "applied", "step": 1, "duplicate": False, "state": ["payment.open"]}
     replayed = hooks.client.post("/v1/hooks/payment/github", content=body, headers=delivery)
     assert replayed.json() == {"outcome": "applied", "step": 1, "duplicate": True, "state": ["payment.open"]}
+    # the signature covers the body only: a replay under another (unsigned) delivery id is the same delivery
+    renamed = hooks.client.post("/v1/hooks/payment/github", content=body,
+                                headers={**delivery, "X-GitHub-Delivery": "replayed-1"})
+    assert renamed.json() == {"outcome": "applied", "step": 1, "duplicate": True, "state": ["payment.open"]}
     wrong = hooks.client.post("/v1/hooks/payment/github", content=body, headers=github_headers(body, "guess"))
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "auth.signature.invalid"
     assert admin_get(hooks, "/v1/machines/payment/instances/widgets")["step"] == 1

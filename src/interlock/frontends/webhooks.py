@@ -15,7 +15,7 @@ event for one of the machine's instances, and how the instance's state becomes t
           body: {state: "instance.state", paid: "outcome == 'applied'"}
 
 ``instance``, ``event``, ``data`` and ``idempotency_key`` are expressions in the safe language over the
-request (``body``, ``headers`` with lower-case names, ``query``, ``hook``); ``response`` expressions see
+request (``body``, ``body_digest``, ``headers`` with lower-case names, ``query``, ``hook``); ``response`` expressions see
 ``outcome``, ``step``, ``duplicate`` and ``instance`` (its public JSON view). ``verify`` says how the
 caller is checked: ``{signature: github|stripe, secret: NAME}`` (an HMAC-SHA256 of the raw body with the
 server's secret NAME, never a value in the document) or ``key`` (an API key or token with events:write).

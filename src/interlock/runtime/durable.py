@@ -42,7 +42,9 @@ class DurableRuntime:
         self._leaves: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
         self._closed = False
 
-    def register(self, chart: Chart) -> Chart:
+    def register(self, chart: Chart, *, latest: bool = True) -> Chart:
+        """Record and run ``chart``; new instances get it by default unless ``latest`` is False (a server
+        loading an older uploaded version after a newer one)."""
         self.registry.check(chart)
         children = list(inline_children(chart.name, chart, strict=not chart.lenient))
         versions = [(chart.name, chart.version, chart), *((n, c.version, c) for n, c in children)]
@@ -53,13 +55,13 @@ class DurableRuntime:
             log.info("machine %r version %r runs Python code (%s): it is compared with other processes' by "
                      "name only; change the version when you change what it does", chart.name,
                      chart.version, ", ".join(code))
-        self.registry.add_chart(chart)
+        self.registry.add_chart(chart, latest=latest)
         for service, fn in chart.services.items():  # implementations the chart was built with
             if service not in self.registry.services:
                 self.registry.add_service(service, fn, RetryPolicy())
         for name, child in children:
             child.uploaded = chart.uploaded  # an inline child is part of its parent's definition
-            self.registry.add_alias(name, chart.version, child)
+            self.registry.add_alias(name, chart.version, child, latest=latest)
         return chart
 
     def leaves(self, row: InstanceRow) -> tuple[str, ...]:

@@ -57,10 +57,13 @@ class Registry:
         self.http_location = location
         self.no_children = Reach(frozenset(), SESSION_IDS, location)
 
-    def add_chart(self, chart: Chart) -> Chart:
+    def add_chart(self, chart: Chart, *, latest: bool = True) -> Chart:
+        """Add ``chart``; it becomes its machine's default version unless ``latest`` is False (an older
+        version loaded after a newer one) and the machine has one already."""
         self.check(chart)
         self._charts[(chart.name, chart.version)] = chart
-        self._latest[chart.name] = chart
+        if latest or chart.name not in self._latest:
+            self._latest[chart.name] = chart
         self._invokes.setdefault(chart.name, set()).update(invoked_machines(chart))
         self._tags.clear()
         return chart
@@ -89,12 +92,13 @@ class Registry:
                 raise ConflictError(changed_message(chart.name, chart.version, parts, where="in this process"))
         check_no_cycle(chart, lambda name: self._invokes.get(name, ()))
 
-    def add_alias(self, name: str, version: str, chart: Chart) -> None:
+    def add_alias(self, name: str, version: str, chart: Chart, *, latest: bool = True) -> None:
         """Run ``chart`` as machine ``name`` (an inline child, named after its parent), under the
         parent's ``version`` and its own (its instances are pinned to its own)."""
         self._charts[(name, version)] = chart
         self._charts[(name, chart.version)] = chart
-        self._latest[name] = chart
+        if latest or name not in self._latest:
+            self._latest[name] = chart
         self._tags.clear()
 
     def tags(self, name: str, version: str, configuration: tuple[str, ...]) -> tuple[str, ...]:

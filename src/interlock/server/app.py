@@ -131,7 +131,7 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
     app.state.openapi = openapi.build_openapi(config.max_page_size,
                                               {k: v for paths in described for k, v in paths.items()})
     app.state.feed = Feed(interlock, queue_size=config.live_queue_size,
-                          max_subscribers=config.live_max_subscribers)
+                          max_subscribers=config.live_max_subscribers, max_per_owner=config.live_max_per_caller)
     return app
 
 

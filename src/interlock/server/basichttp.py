@@ -5,7 +5,8 @@
   string); without one, ``HTTP.POST``
 - its data: the other parameters of a form (``application/x-www-form-urlencoded``) or JSON object body,
   as a mapping (None when there are none); any other body is its text
-- ``_event.raw``: the request as it arrived (request line, headers but credentials, body);
+- ``_event.raw``: the request as it arrived (request line, headers but credentials and the idempotency
+  key, body);
   ``origintype`` the processor
 
 It needs ``events:write`` like any send, honours ``Idempotency-Key`` (the sending runtime passes its
@@ -33,7 +34,9 @@ from interlock.server.views import send_view
 
 PATH = "/v1/basichttp/{machine}/{name:path}"
 MAX_FIELDS = 1000  # form parameters of one message
-SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})  # never kept in raw
+# never kept in raw: credentials, and the idempotency key, which the history shows only to the caller that
+# gave it (raw is shown to every reader of the instance)
+SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "idempotency-key"})
 
 
 async def receive(request: Request) -> JSONResponse:

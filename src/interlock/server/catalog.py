@@ -46,6 +46,9 @@ class Catalog:
         self.interlock = interlock
         self.app: dict[tuple[str, str], MachineVersion] = {}
         self._app_latest: dict[str, str] = {}
+        # when the default version of each uploaded machine this process runs was uploaded: a version
+        # loaded later but uploaded earlier (a request naming it) must not become the default
+        self._newest: dict[str, float] = {}
         self._lock = asyncio.Lock()  # one compile-and-register at a time
 
     @property
@@ -82,8 +85,8 @@ class Catalog:
             self._register(kept)
             return _uploaded(kept), False
         try:
-            self.interlock.register(chart)  # records the version's fingerprint: another process's
-        except ConflictError as exc:      # different upload under it conflicts here
+            self._run(chart, row.registered_at)  # records the version's fingerprint: another process's
+        except ConflictError as exc:           # different upload under it conflicts here
             raise ApiError(409, "conflict.version", str(exc)) from None
         with self.interlock.runtime.store.write() as tx:
             kept = tx.save_definition(row)
@@ -129,7 +132,15 @@ class Catalog:
 
     def _register(self, row: DefinitionRow) -> None:
         if not self.registry.has_version(row.name, row.version):
-            self.interlock.register(compile_upload(row.name, row.version, row.format, row.text))
+            self._run(compile_upload(row.name, row.version, row.format, row.text), row.registered_at)
+
+    def _run(self, chart: Chart, uploaded_at: float) -> None:
+        """Register an uploaded version; it is the machine's default only if no version uploaded after it
+        is (the newest upload's rules and webhooks are the machine's, whatever order a process loads them)."""
+        latest = uploaded_at >= self._newest.get(chart.name, float("-inf"))
+        self.interlock.runtime.register(chart, latest=latest)
+        if latest:
+            self._newest[chart.name] = uploaded_at
 
     async def version_for_new(self, machine: str, version: str | None) -> str:
         """The version a new instance gets: the one asked for, else the newest (of the app, or uploaded)."""

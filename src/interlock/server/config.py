@@ -40,6 +40,7 @@ class ServerConfig:
     public_url: str | None = None  # where clients reach this server (default http://host:port)
     live_queue_size: int = 1000  # changes a live subscriber may be behind before it is dropped
     live_max_subscribers: int = 1000  # live subscribers (WebSocket and SSE) of one server process
+    live_max_per_caller: int = 100  # of them, one caller's (a key, a token's subject); admins: no limit
     # permessage-deflate on live WebSockets: off, as a change's frame is small and compressing it for each
     # of 1,000 subscribers was over a quarter of the server's CPU in the fan-out (docs/benchmarks.md)
     live_compression: bool = False
@@ -91,7 +92,7 @@ def _check(config: ServerConfig) -> None:
     if config.public_url is not None and not config.public_url.startswith(("http://", "https://")):
         raise ValueError(f"public_url must be an http(s) URL, not {config.public_url!r}")
     for name in ("processes", "max_body_bytes", "burst", "page_size", "max_page_size", "live_queue_size",
-                 "live_max_subscribers", "max_queued"):
+                 "live_max_subscribers", "live_max_per_caller", "max_queued"):
         if getattr(config, name) < 1:
             raise ValueError(f"{name} must be at least 1, not {getattr(config, name)}")
     if config.page_size > config.max_page_size:

@@ -29,6 +29,7 @@ log = logging.getLogger("interlock.server.feed")
 
 QUEUE_SIZE = 1000  # changes a subscriber may be behind before it is dropped
 MAX_SUBSCRIBERS = 1000  # per server process
+MAX_PER_OWNER = 100  # per caller, of one process: one read key cannot take every subscriber's place
 PAGE = 500  # changes read at once, by the follower and by a subscriber catching up
 POLL = 1.0  # seconds the follower waits for a change before it looks again (SQLite's pace; PostgreSQL wakes)
 BACKOFF = 1.0  # seconds the follower waits after the store failed
@@ -60,9 +61,10 @@ class Subscription:
     """One subscriber's view of the feed: iterate with :meth:`next`; ``position`` is the last delivered."""
 
     def __init__(self, feed: Feed, want: Callable[[Change], bool], *, after: int, head: int,
-                 size: int) -> None:
+                 size: int, owner: str | None = None) -> None:
         self._feed = feed
         self.want = want
+        self.owner = owner  # who subscribed, counted against Feed.max_per_owner (None: not counted)
         self.position = after
         self._head = head  # the follower's position when this subscribed: the catch-up ends there
         self._scanned = after  # how far the catch-up has read
@@ -114,10 +116,13 @@ class Feed:
     """The process's one follower of the change feed, and its subscribers."""
 
     def __init__(self, interlock: Interlock, *, queue_size: int = QUEUE_SIZE,
-                 max_subscribers: int = MAX_SUBSCRIBERS, poll: float = POLL) -> None:
+                 max_subscribers: int = MAX_SUBSCRIBERS, max_per_owner: int = MAX_PER_OWNER,
+                 poll: float = POLL) -> None:
         self.interlock = interlock
         self.queue_size = queue_size
         self.max_subscribers = max_subscribers
+        self.max_per_owner = max_per_owner
+        self._owners: dict[str, int] = {}  # subscribers by owner
         self.poll = poll
         self.position = 0  # the last change handed to subscribers (on the event loop)
         self._subscribers: set[Subscription] = set()
@@ -126,21 +131,34 @@ class Feed:
         self._stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def subscribe(self, want: Callable[[Change], bool], *, after: int | None) -> Subscription:
-        """Follow the changes ``want`` accepts, from after position ``after`` (None: from now on).
-        :class:`Dropped` if the process has ``max_subscribers`` already."""
+    async def subscribe(self, want: Callable[[Change], bool], *, after: int | None,
+                        owner: str | None = None) -> Subscription:
+        """Follow the changes ``want`` accepts, from after position ``after`` (None: from now on), for
+        ``owner`` (a caller; None: not counted). :class:`Dropped` if the process has ``max_subscribers``
+        already, or ``owner`` has ``max_per_owner`` of them."""
         if len(self._subscribers) >= self.max_subscribers:
             raise Dropped(f"subscribers.full: this server process serves {self.max_subscribers} "
                           "subscribers at most; retry later or on another process")
+        if owner is not None and self._owners.get(owner, 0) >= self.max_per_owner:
+            raise Dropped(f"subscribers.caller_full: this server process serves {self.max_per_owner} "
+                          f"subscribers of one caller at most, and {owner!r} has them; close one first")
         await self._start()
         head = self.position  # on the event loop: no change is handed out between this and the add
         sub = Subscription(self, want, after=head if after is None else after, head=head,
-                           size=self.queue_size)
+                           size=self.queue_size, owner=owner)
         self._subscribers.add(sub)
+        if owner is not None:
+            self._owners[owner] = self._owners.get(owner, 0) + 1
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
+        if sub not in self._subscribers:  # dropped, then closed: counted off once
+            return
         self._subscribers.discard(sub)
+        if sub.owner is not None:
+            left = self._owners.pop(sub.owner) - 1
+            if left:
+                self._owners[sub.owner] = left
 
     @property
     def subscribers(self) -> int:

@@ -9,8 +9,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from interlock.auth.policy import caller_of
-from interlock.auth.principal import Principal
-from interlock.errors import ForbiddenError
 from interlock.server.bodies import (
     cursor,
     json_object,
@@ -19,7 +17,6 @@ from interlock.server.bodies import (
     query_text,
     text_field,
 )
-from interlock.server.catalog import Catalog
 from interlock.server.errors import ApiError
 from interlock.server.security import authorize
 from interlock.server.views import instance_view, instances_page, written_view
@@ -49,9 +46,10 @@ async def create(request: Request) -> JSONResponse:
     if given is not None and not isinstance(given, dict):
         raise ApiError(400, "request.malformed", "'input' must be an object (the initial context values)")
     state = request.app.state
-    if version is not None:
-        await _check_rules_kept(state.catalog, machine, version, principal)
-    version = await state.catalog.version_for_new(machine, version)
+    # the newest version loaded first: a caller its rules restrain may not leave them by naming an older
+    # version without any (the runtime's create decides, against the newest this process runs)
+    newest = await state.catalog.version_for_new(machine, None)
+    version = newest if version is None else await state.catalog.version_for_new(machine, version)
     aio = state.interlock.aio
     instance = await aio.create(machine, name, input=given, version=version, timeout=state.config.send_timeout,
                                 caller=principal, idempotency_key=request.headers.get("idempotency-key"))
@@ -61,23 +59,6 @@ async def create(request: Request) -> JSONResponse:
         await state.catalog.ensure(machine, instance.version)
         instance = await aio.get(machine, name, caller=principal)
     return JSONResponse(written_view(state.interlock, instance, principal), status_code=201)
-
-
-async def _check_rules_kept(catalog: Catalog, machine: str, version: str, caller: Principal) -> None:
-    """A caller the machine's rules restrain may not leave them by naming an older version without any
-    (rules added in version 2: an instance of version 1 would be read, sent to and controlled by anyone
-    with the scopes). The newest version's rules are the machine's; a version with rules of its own, or a
-    machine whose newest version has none, is the caller's to choose."""
-    if caller_of(caller) is None:
-        return
-    await catalog.ensure(machine, version)
-    newest = await catalog.version_for_new(machine, None)
-    registry = catalog.registry
-    if registry.chart(machine, version).policy is not None or registry.chart(machine, newest).policy is None:
-        return
-    raise ForbiddenError(f"{caller.subject!r} may not create {machine} instances at version {version!r}: it has "
-                         f"no authorize rules, and the machine's newest version ({newest!r}) has; leave 'version' "
-                         "out (only admins may choose such a version)", reason="rule.missing")
 
 
 async def listing(request: Request) -> JSONResponse:

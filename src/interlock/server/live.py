@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -31,26 +33,72 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from interlock.auth.policy import caller_of
 from interlock.auth.principal import Principal
-from interlock.errors import InterlockError, NotFoundError, UnauthenticatedError
+from interlock.auth.tokens import LEEWAY
+from interlock.errors import ForbiddenError, InterlockError, NotFoundError, UnauthenticatedError
 from interlock.server.errors import ApiError, api_error_of, error_body
 from interlock.server.feed import Dropped, Feed, Subscription, Update
 from interlock.server.security import check_page, principal_of, require
 from interlock.server.views import instance_view
 from interlock.storage.store import Change
 
+log = logging.getLogger("interlock.server.live")
+
 FIRST_MESSAGE_TIMEOUT = 10.0  # seconds a WebSocket client has to send its subscribe message
 MAX_MESSAGE = 64 * 1024  # bytes of a client's subscribe message
 MAX_INSTANCES = 1000  # instance ids one subscription may name
 MAX_CREDENTIALS = 8192  # characters of credentials in a subscribe message or ?access_token= (a JWT)
 KEEPALIVE = 15.0  # seconds between SSE keep-alive comments when nothing changes
+RECHECK_SECONDS = 1.0  # the least time between two verifications of a subscriber's key
 CLOSE_POLICY, CLOSE_TRY_LATER = 1008, 1013  # WebSocket close codes (RFC 6455)
 
 
-async def authorize_read(conn: HTTPConnection, machine: str, credentials: str | None = None) -> Principal:
+async def authorize_read(conn: HTTPConnection, machine: str, credentials: str | None = None) -> Reader:
     """The caller, if it may read ``machine``'s instances: the ``read`` scope, as ``GET`` needs. The
     machine's read rule then decides per change (:func:`visible`). ``credentials``: an ``Authorization``
     value a browser could not send as a header (the subscribe message's, or ``?access_token=``)."""
-    return require(await principal_of(conn, credentials), "read")
+    principal = require(await principal_of(conn, credentials), "read")
+    return Reader(conn, credentials or conn.headers.get("authorization"), principal)
+
+
+class Reader:
+    """A live subscriber's caller, verified again while it stays subscribed: a key revoked or a token
+    expired after the subscription began ends it before the next change is sent (it was served changes
+    for as long as the connection lasted). A key is looked up again every ``key_cache_seconds`` (the
+    authenticator's cache answers in between, as for requests; at most once a second, so that without a
+    cache 1,000 subscribers do not make 1,000 lookups a change); a token once its ``exp`` has passed."""
+
+    def __init__(self, conn: HTTPConnection, credentials: str | None, principal: Principal) -> None:
+        self.credentials = credentials  # None: development mode's developer
+        self.principal = principal
+        self._every: float = max(conn.app.state.config.key_cache_seconds, RECHECK_SECONDS)
+        self._due = time.monotonic() + self._every
+
+    def __repr__(self) -> str:
+        return f"<Reader {self.principal!r}>"
+
+    @property
+    def owner(self) -> str | None:
+        """Whose subscribers this one counts among (``live_max_per_caller``); admins are not counted."""
+        return None if self.principal.admin else f"{self.principal.kind}:{self.principal.subject}"
+
+    async def check(self, conn: HTTPConnection) -> None:
+        """:class:`UnauthenticatedError` (or ForbiddenError: a scope lost) if the credentials no longer
+        verify; otherwise nothing, and no work until they are due. A store that cannot answer a key's
+        lookup ends nothing: the credentials are asked again when next due."""
+        if self.credentials is None:
+            return
+        expires = self.principal.claims.get("exp") if self.principal.kind == "token" else None
+        expired = isinstance(expires, int | float) and time.time() > expires + LEEWAY
+        if not expired and time.monotonic() < self._due:
+            return
+        authenticator = conn.app.state.authenticator
+        try:
+            self.principal = require(await authenticator.authenticate(self.credentials), "read")
+        except (UnauthenticatedError, ForbiddenError):
+            raise
+        except InterlockError as exc:  # the store could not answer (a key's lookup): not a refusal
+            log.warning("could not verify a live subscriber's credentials again (%s); asking later", exc)
+        self._due = time.monotonic() + self._every
 
 
 async def visible(conn: HTTPConnection, update: Update, principal: Principal) -> bool:
@@ -117,9 +165,9 @@ async def subscribe(ws: WebSocket) -> None:
         request = await _first_message(ws)
         check_page(ws)  # answered, as every refusal, after the subscribe message
         machine, instances, after = _subscription(request)
-        principal = await authorize_read(ws, machine, request.get("authorization"))
+        reader = await authorize_read(ws, machine, request.get("authorization"))
         await ws.app.state.catalog.ensure(machine)  # uploaded versions: this process can read them
-        sub = await feed_of(ws).subscribe(_wanted(machine, instances), after=after)
+        sub = await feed_of(ws).subscribe(_wanted(machine, instances), after=after, owner=reader.owner)
     except Dropped as exc:  # the process serves as many subscribers as it may
         await _close(ws, CLOSE_TRY_LATER, exc.reason.split(":", 1)[0])
         return
@@ -130,7 +178,7 @@ async def subscribe(ws: WebSocket) -> None:
         await ws.send_bytes(orjson.dumps({"subscribed": {
             "machine": machine, "instances": sorted(instances) if instances else None,
             "after": sub.position}}))
-        await _pump(ws, sub, principal)
+        await _pump(ws, sub, reader)
     finally:
         sub.close()
 
@@ -188,7 +236,7 @@ def _wanted(machine: str, instances: frozenset[str] | None) -> Callable[[Change]
     return lambda c: c.machine == machine and c.id in instances
 
 
-async def _pump(ws: WebSocket, sub: Subscription, principal: Principal) -> None:
+async def _pump(ws: WebSocket, sub: Subscription, reader: Reader) -> None:
     """Send changes until the client leaves or is dropped; a client's later messages are refused.
 
     The listener ends the subscription when the client leaves or writes (it drops ``sub``, which wakes
@@ -208,6 +256,12 @@ async def _pump(ws: WebSocket, sub: Subscription, principal: Principal) -> None:
                 if reason is not None:
                     await _close(ws, CLOSE_POLICY, reason)
                 return
+            try:
+                await reader.check(ws)
+            except (UnauthenticatedError, ForbiddenError) as exc:  # refused now: the change is not sent
+                await _refuse(ws, exc)
+                return
+            principal = reader.principal
             if await visible(ws, update, principal):
                 await ws.send_bytes(encoded_change(ws, update, admin=principal.admin))
     except WebSocketDisconnect:
@@ -251,17 +305,19 @@ async def _close(ws: WebSocket, code: int, reason: str) -> None:
 
 async def stream(request: Request) -> StreamingResponse:
     machine, name = request.path_params["machine"], request.path_params["name"]
-    principal = await authorize_read(request, machine, _query_credentials(request))
+    reader = await authorize_read(request, machine, _query_credentials(request))
     interlock = request.app.state.interlock
     await request.app.state.catalog.ensure_instance_version(machine, name)
     # 404 for an unknown instance (403 if its machine's read rule refuses), before the stream starts
-    await interlock.aio.get(machine, name, caller=principal)
+    await interlock.aio.get(machine, name, caller=reader.principal)
     after = _resume_position(request)
     try:
-        sub = await feed_of(request).subscribe(lambda c: c.machine == machine and c.id == name, after=after)
+        sub = await feed_of(request).subscribe(lambda c: c.machine == machine and c.id == name, after=after,
+                                               owner=reader.owner)
     except Dropped as exc:
-        raise ApiError(503, "subscribers.full", exc.reason.split(": ", 1)[1]) from None
-    return StreamingResponse(_events(request, sub, principal, snapshot=after is None),
+        code, _, message = exc.reason.partition(": ")
+        raise ApiError(429 if code == "subscribers.caller_full" else 503, code, message) from None
+    return StreamingResponse(_events(request, sub, reader, snapshot=after is None),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
@@ -286,19 +342,19 @@ def _resume_position(request: Request) -> int | None:
     text = request.headers.get("last-event-id") or request.query_params.get("after")
     if text is None:
         return None
-    if not text.isdigit() or len(text) > 19:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:  # '²' is a digit to isdigit, not to int
         raise ApiError(400, "request.malformed", f"Last-Event-ID (or ?after=) is a position, an integer "
                        f">= 0, not {text[:40]!r}")
     return int(text)
 
 
-async def _events(request: Request, sub: Subscription, principal: Principal, *,
+async def _events(request: Request, sub: Subscription, reader: Reader, *,
                   snapshot: bool) -> AsyncIterator[bytes]:
     try:
         if snapshot:
             machine, name = request.path_params["machine"], request.path_params["name"]
-            instance = await request.app.state.interlock.aio.get(machine, name, caller=principal)
-            view = instance_view(request.app.state.interlock, instance, admin=principal.admin)
+            instance = await request.app.state.interlock.aio.get(machine, name, caller=reader.principal)
+            view = instance_view(request.app.state.interlock, instance, admin=reader.principal.admin)
             yield _sse("instance", sub.position, view)
         while True:
             try:
@@ -309,6 +365,14 @@ async def _events(request: Request, sub: Subscription, principal: Principal, *,
             except Dropped as exc:
                 yield _sse("dropped", sub.position, {"reason": exc.reason, "after": sub.position})
                 return
+            try:
+                await reader.check(request)
+            except (UnauthenticatedError, ForbiddenError) as exc:  # refused now: the change is not sent
+                error = api_error_of(exc)
+                after = update.change.position - 1
+                yield _sse("dropped", after, {"reason": f"{error.code}: {error.message}", "after": after})
+                return
+            principal = reader.principal
             if await visible(request, update, principal):
                 yield _sse("change", update.change.position, change_view(request, update,
                                                                          admin=principal.admin))

@@ -130,7 +130,8 @@ SSE = """Server-sent events (`text/event-stream`), one instance's changes as the
 its position in the change feed. `event: instance` (data: Instance): the instance as it is now, first,
 when the stream does not resume. `event: change` (data: LiveChange): a committed step (none while the machine's read rule
 refuses the caller the instance: docs/auth.md). `event: dropped`
-(data: LiveDropped): the last event of a stream that fell behind; reconnect with its `after`. A comment
+(data: LiveDropped): the last event of a stream that fell behind, or whose credentials no longer verify
+(a revoked key, an expired token: its `reason` starts with the `auth.*` code); reconnect with its `after`. A comment
 `: keep-alive` goes out every 15 s when nothing changes. The stream stays open until the client
 leaves."""
 
@@ -143,7 +144,7 @@ message within 10 s; the server answers Subscribed, then sends a LiveChange for 
 the machine (or of the named instances), in position order. Resume after a reconnect with `after` = the
 last position received: nothing is missed or repeated (a machine's read rule leaves out the changes of
 instances the caller may not read: docs/auth.md). A refused subscription gets an Error message, then
-close 1008; a subscriber too slow for its changes (or a full or closing server) is closed with 1013 and a
+close 1008, as does a subscriber whose credentials no longer verify (a revoked key, an expired token); a subscriber too slow for its changes (or a full or closing server) is closed with 1013 and a
 reason naming the position to resume after. Any further client message closes with 1008. Needs the
 `read` scope."""
 
@@ -179,9 +180,11 @@ def _live() -> dict[str, Any]:
         "x-websocket": {
             "client": {"subscribe": ref("Subscribe")},
             "server": {"subscribed": ref("Subscribed"), "change": ref("LiveChange"), "error": ref("Error")},
-            "close": {"1008": "a refused subscription (after an Error message) or a second client message",
-                      "1013": "dropped: too slow, too many subscribers or the server closing; the reason "
-                              "names the position to resume after"}}}
+            "close": {"1008": "a refused subscription, or credentials that no longer verify (after an Error "
+                              "message), or a second client message",
+                      "1013": "dropped: too slow, too many subscribers (of the process, or of the caller: "
+                              "live_max_per_caller) or the server closing; the reason names the position "
+                              "to resume after"}}}
     return {"/v1/machines/{machine}/instances/{name}/stream": {"get": stream},
             "/v1/subscribe": {"get": subscribe}}
 

@@ -17,6 +17,7 @@ The machine's newest version declares its hooks (a ``webhooks:`` section, see
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -64,8 +65,10 @@ def openapi_paths() -> dict[str, Any]:
 
 async def receive(request: Request) -> Response:
     machine, name = request.path_params["machine"], request.path_params["hook"]
-    await request.app.state.catalog.ensure(machine)  # an uploaded machine this process has not loaded yet
-    hook = _hook(request, machine, name)
+    # the machine's newest version (uploaded perhaps through another process) declares the hooks, and
+    # new instances get it: an older version without rules is no way around the newest one's
+    version = await request.app.state.catalog.version_for_new(machine, None)
+    hook = _hook(request, machine, version, name)
     body = await request.body()
     caller = await _verify(request, hook, body)
     work = Budget()  # the hook's expressions share one budget per request (frontends/webhooks.py, Values)
@@ -76,7 +79,7 @@ async def receive(request: Request) -> Response:
     aio = request.app.state.interlock.aio
     if hook.create:
         with contextlib.suppress(ConflictError):  # it exists: the usual case after the first request
-            await aio.create(machine, instance_id, caller=caller)
+            await aio.create(machine, instance_id, version=version, caller=caller)
     result = await aio.send(machine, instance_id, event, idempotency_key=key,
                             timeout=request.app.state.config.send_timeout, caller=caller)
     # the public view (an admin key's too); for a key's caller only if the machine's read rule lets it
@@ -88,8 +91,8 @@ async def receive(request: Request) -> Response:
                                    "instance": view}, work))
 
 
-def _hook(request: Request, machine: str, name: str) -> Webhook:
-    chart = request.app.state.interlock.runtime.registry.chart(machine)  # NotFoundError: 404 not_found.machine
+def _hook(request: Request, machine: str, version: str, name: str) -> Webhook:
+    chart = request.app.state.interlock.runtime.registry.chart(machine, version)
     hook = chart.webhooks.get(name)
     if hook is None:
         declared = ", ".join(sorted(chart.webhooks)) or "none"
@@ -116,8 +119,10 @@ async def _verify(request: Request, hook: Webhook, body: bytes) -> Principal | N
 
 def _request_values(request: Request, body: bytes, machine: str, hook: str) -> dict[str, Any]:
     headers = {k: v for k, v in request.headers.items() if k not in PRIVATE_HEADERS}
-    return {"body": _body(request, body), "headers": headers, "query": dict(request.query_params),
-            "machine": machine, "hook": hook}
+    # body_digest: what a signature covers, for an idempotency key a replay cannot change (a header such
+    # as X-GitHub-Delivery is not signed: a captured request replayed with a new one verified again)
+    return {"body": _body(request, body), "body_digest": hashlib.sha256(body).hexdigest(), "headers": headers,
+            "query": dict(request.query_params), "machine": machine, "hook": hook}
 
 
 def _body(request: Request, body: bytes) -> Any:
