@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from interlock.errors import DefinitionError, Problem
+from interlock.frontends import expressions
 from interlock.frontends.document import load_document
 from interlock.frontends.document_limits import (
     MAX_DOCUMENT_CHARS,
@@ -138,6 +139,37 @@ def test_a_document_whose_distinct_expressions_compile_to_too_much_python_is_ref
     assert "invoke each other" in found[0].hint
     # the same guard and assignment in every state are counted once: as many states load
     assert len(load_document(_guarded(2500, distinct=False)).states) == 2501  # distinct: over the limit
+
+
+def test_a_repeated_expression_compiles_once_however_many_distinct_ones_come_between() -> None:
+    """A repeat is counted as the same code, so it must not cost a compile: the cache of generated code
+    keeps 512, and a document cycling through 600 distinct guards compiled each of them again on every
+    round, uncounted (800 guards in 8,000 states: 15 s of CPU for a document within the limit)."""
+    count, distinct = 1200, 600
+    states = {f"s{i}": {"on": {"GO": {"target": f"s{(i + 1) % count}",
+                                      "guard": f"count < {i % distinct} and event.by > {i % distinct}"}}}
+              for i in range(count)}
+    expressions._shared.cache_clear()
+    chart = load_document({"id": "cycle", "initial": "s0", "context": {"count": 0}, "states": states})
+    assert len(chart.states) == count + 1
+    assert expressions._shared.cache_info().misses == distinct
+
+
+def _repeating(count: int) -> dict[str, Any]:
+    """A machine of ``count`` states, each with the same 40-item assignment."""
+    assign = {f"v{j}": f"count + {j} * event.by" for j in range(40)}
+    states = {f"s{i}": {"on": {"GO": {"target": f"s{(i + 1) % count}", "actions": {"assign": assign}}}}
+              for i in range(count)}
+    return {"id": "long", "initial": "s0", "context": {"count": 0, **dict.fromkeys(assign, 0)}, "states": states}
+
+
+def test_a_long_expression_repeated_in_many_states_counts_towards_the_limit() -> None:
+    """A long piece of code (a 40-item assignment) is generated, and was compiled, again for every state
+    that repeats it, but counted once: 750 such states, a 1 MB document, took 39 s of CPU to load. A
+    repeat counts an eighth of its length now, and the document stops at the limit."""
+    (problem,) = problems(_repeating(300))
+    assert f"more than {MAX_GENERATED_CODE:,} characters of Python" in problem.message
+    assert len(load_document(_repeating(30)).states) == 31  # a tenth of it: repeating one is no bar
 
 
 def test_a_transition_with_more_targets_than_the_limit_is_refused() -> None:
