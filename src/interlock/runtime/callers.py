@@ -67,7 +67,8 @@ def invoke_refusal(unit: Unit, machine: str, version: str | None,
     chart = registry.chart(machine, version or None)
     newest = registry.chart(machine)
     who = f"{caller['sub']!r} may not create {machine} instances"
-    stored = unit.tx.definitions(machine) if chart.policy is None else []
+    # an app's machine is its own newest (a name uploaded before the app took it keeps old rows)
+    stored = unit.tx.definitions(machine) if chart.policy is None and newest.uploaded else []
     if stored and stored[-1].version != newest.version:
         if not registry.has_version(machine, stored[-1].version):
             return (f"{who} at version {chart.version!r}: it has no authorize rules, and the machine's newest "
