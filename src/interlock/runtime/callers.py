@@ -39,7 +39,7 @@ def uploaded(unit: Unit, machine: str, version: str) -> bool:
     definitions (an inline child, ``<machine>#inline-...``, is its parent's)."""
     if unit.registry.has_version(machine, version):
         return bool(unit.registry.chart(machine, version).uploaded)
-    return bool(unit.tx.definitions(machine.partition("#")[0]))
+    return unit.tx.newest_definition(machine.partition("#")[0]) is not None
 
 
 def caller_toward(unit: Unit, sender: InstanceRow, target: InstanceRow) -> dict[str, Any] | None:
@@ -68,13 +68,13 @@ def invoke_refusal(unit: Unit, machine: str, version: str | None,
     newest = registry.chart(machine)
     who = f"{caller['sub']!r} may not create {machine} instances"
     # an app's machine is its own newest (a name uploaded before the app took it keeps old rows)
-    stored = unit.tx.definitions(machine) if chart.policy is None and newest.uploaded else []
-    if stored and stored[-1].version != newest.version:
-        if not registry.has_version(machine, stored[-1].version):
+    last = unit.tx.newest_definition(machine) if chart.policy is None and newest.uploaded else None
+    if last is not None and last != newest.version:
+        if not registry.has_version(machine, last):
             return (f"{who} at version {chart.version!r}: it has no authorize rules, and the machine's newest "
-                    f"version ({stored[-1].version!r}, uploaded through another process) is not loaded in "
-                    "this one, so its rules are not known here")
-        newest = registry.chart(machine, stored[-1].version)
+                    f"version ({last!r}, uploaded through another process) is not loaded in this one, so its "
+                    "rules are not known here")
+        newest = registry.chart(machine, last)
     if chart.policy is None and newest.policy is None:
         return None  # a machine without rules: as before
     if chart.policy is None:
