@@ -149,12 +149,12 @@ class Catalog:
             return version
         if machine in self._app_latest:
             return self._app_latest[machine]
-        rows = await asyncio.to_thread(self._stored, machine)
-        if not rows:
+        newest = await asyncio.to_thread(self._newest_stored, machine)  # the version, not every text: a
+        if newest is None:                                              # webhook asks before verifying
             raise NotFoundError(f"unknown machine {machine!r}: upload it with PUT "
                                 f"/v1/machines/{machine}/versions/<version>")
-        await self.ensure(machine, rows[-1].version)
-        return rows[-1].version
+        await self.ensure(machine, newest)
+        return newest
 
     async def ensure_instance_version(self, machine: str, name: str) -> None:
         """Load the version an existing instance is pinned to (it may be newer than what this process
@@ -165,6 +165,11 @@ class Catalog:
         except NotFoundError:
             return  # the route's own call reports it
         await self.ensure(machine, instance.version)
+
+    def _newest_stored(self, machine: str) -> str | None:
+        with self.interlock.runtime.read() as tx:
+            newest: str | None = tx.newest_definition(machine)
+        return newest
 
     def _stored(self, machine: str | None) -> list[DefinitionRow]:
         with self.interlock.runtime.read() as tx:
