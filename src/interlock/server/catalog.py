@@ -100,7 +100,7 @@ class Catalog:
         the same chart) is no change; anything else conflicts."""
         if (kept.format, kept.text) == (row.format, row.text):
             return
-        if definition_text(compile_upload(kept.name, kept.version, kept.format, kept.text)) != \
+        if definition_text(compile_upload(kept.name, kept.version, kept.format, kept.text, stored=True)) != \
                 definition_text(chart):
             raise ApiError(409, "conflict.version", f"machine {kept.name!r} version {kept.version!r} "
                            "exists with another definition; versions are immutable: upload the change as "
@@ -132,7 +132,7 @@ class Catalog:
 
     def _register(self, row: DefinitionRow) -> None:
         if not self.registry.has_version(row.name, row.version):
-            self._run(compile_upload(row.name, row.version, row.format, row.text), row.registered_at)
+            self._run(compile_upload(row.name, row.version, row.format, row.text, stored=True), row.registered_at)
 
     def _run(self, chart: Chart, uploaded_at: float) -> None:
         """Register an uploaded version; it is the machine's default only if no version uploaded after it
