@@ -136,13 +136,15 @@ class Feed:
         """Follow the changes ``want`` accepts, from after position ``after`` (None: from now on), for
         ``owner`` (a caller; None: not counted). :class:`Dropped` if the process has ``max_subscribers``
         already, or ``owner`` has ``max_per_owner`` of them."""
+        # started first: starting awaits (the feed's position, read in a thread), and subscribers that
+        # arrive meanwhile were all let in by checks made before it
+        await self._start()
         if len(self._subscribers) >= self.max_subscribers:
             raise Dropped(f"subscribers.full: this server process serves {self.max_subscribers} "
                           "subscribers at most; retry later or on another process")
         if owner is not None and self._owners.get(owner, 0) >= self.max_per_owner:
             raise Dropped(f"subscribers.caller_full: this server process serves {self.max_per_owner} "
                           f"subscribers of one caller at most, and {owner!r} has them; close one first")
-        await self._start()
         head = self.position  # on the event loop: no change is handed out between this and the add
         sub = Subscription(self, want, after=head if after is None else after, head=head,
                            size=self.queue_size, owner=owner)
