@@ -15,6 +15,7 @@ from interlock.frontends.document import load_document
 from interlock.frontends.document_limits import (
     MAX_DOCUMENT_CHARS,
     MAX_DOCUMENT_DEPTH,
+    MAX_GENERATED_CODE,
     MAX_HINTED_PROBLEMS,
     MAX_ID_CHARS,
     MAX_KEY_CHARS,
@@ -114,6 +115,29 @@ def test_more_transitions_than_the_limit_are_refused() -> None:
     states = {f"s{i}": {"on": {f"E{j}": f"s{i}" for j in range(per_state)}} for i in range(count)}
     (problem,) = problems(json.dumps({"id": "m", "initial": "s0", "states": states}))
     assert f"{count * per_state:,} transitions; the limit is {MAX_TRANSITIONS:,}" in problem.message
+
+
+def _guarded(count: int, *, distinct: bool) -> dict[str, Any]:
+    """A machine of ``count`` states, each with a guard and an assignment (distinct in every state, or
+    the same everywhere)."""
+    states = {}
+    for i in range(count):
+        k = i if distinct else 7
+        states[f"s{i}"] = {"on": {"GO": {"target": f"s{(i + 1) % count}", "guard": f"count < {k} and event.by > {k}",
+                                         "actions": {"assign": {"count": f"count + {k}"}}}}}
+    return {"id": "big", "initial": "s0", "context": {"count": 0}, "states": states}
+
+
+def test_a_document_whose_distinct_expressions_compile_to_too_much_python_is_refused() -> None:
+    """Compiling is what a document's load costs per distinct expression (about a millisecond of CPU
+    each): a 1 MB document of distinct guards took some 15 s to load, holding the interpreter lock of a
+    server that took it from a caller. It stops at the limit now, with one problem."""
+    found = problems(_guarded(4000, distinct=True))
+    assert len(found) == 1 and found[0].path == ""
+    assert f"more than {MAX_GENERATED_CODE:,} characters of Python" in found[0].message
+    assert "invoke each other" in found[0].hint
+    # the same guard and assignment in every state are counted once: as many states load
+    assert len(load_document(_guarded(2500, distinct=False)).states) == 2501  # distinct: over the limit
 
 
 def test_a_transition_with_more_targets_than_the_limit_is_refused() -> None:

@@ -199,6 +199,18 @@ def test_made_up_credentials_share_their_address_rate(sqlite_url: str, tmp_path:
     assert accepted == [200, 200, 200, 200, 200, 429]
 
 
+def test_made_up_credentials_on_a_public_route_share_their_address_rate(sqlite_url: str, tmp_path: Path) -> None:
+    """A route that asks nobody who they are (the health check, the API document) answers made-up
+    credentials with 200: that accepted them, and each new made-up word bought a bucket of its own.
+    Only credentials that authenticated a caller leave the address's bucket now."""
+    env = {"INTERLOCK_RATE": "0.5", "INTERLOCK_BURST": "4"}
+    with running(sqlite_url, dev=False, log=tmp_path / "s.log", env=env) as server:
+        # the readiness probe took one of the address's 4; each word's first request is the address's too
+        answers = [server.client.get(path, headers=_as(f"made-up-{n}")).status_code
+                   for n in range(3) for path in ("/v1/health", "/openapi.json")]
+    assert answers == [200, 200, 200, 429, 429, 429]
+
+
 def test_made_up_credentials_on_a_route_that_reads_none_buy_no_bucket(sqlite_url: str, tmp_path: Path) -> None:
     """A route that never verifies credentials (/v1/health, an unknown route) answered 200 or 404, which
     accepted any made-up Authorization header as a client of its own: a client sending a new made-up

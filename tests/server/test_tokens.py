@@ -41,7 +41,8 @@ def test_tokens_are_verified_with_issuer_audience_and_expiry(sqlite_url: str, tm
                             (_token()[:-4] + "AAAA", "auth.token.signature"),
                             ("a.b.c", "auth.token.malformed"),
                             (_token(sub=""), "auth.token.claims"),  # nobody
-                            (_token(sub="key:0123456789ab"), "auth.token.claims")):  # an API key's caller
+                            (_token(sub="key:0123456789ab"), "auth.token.claims"),  # an API key's caller
+                            (_token(sub="instance:x/1"), "auth.token.claims")):  # an uploaded machine's instance
             answer = c.get("/v1/machines", headers=bearer(token))
             assert answer.status_code == 401 and answer.json()["error"]["code"] == code, (code, answer.text)
 
@@ -51,3 +52,21 @@ def test_a_server_with_a_short_jwt_secret_does_not_start(sqlite_url: str, tmp_pa
     with pytest.raises(RuntimeError, match="jwt_secret is 6 bytes"), \
             running(sqlite_url, dev=False, log=tmp_path / "s.log", env={"INTERLOCK_JWT_SECRET": "secret"}):
         pass  # (stopped again if it started)
+
+
+def test_every_token_of_one_end_user_draws_on_one_rate(sqlite_url: str, tmp_path: Path) -> None:
+    """An identity provider gives a user a new token at every refresh: each used to get a bucket of its
+    own once accepted, so a user with many tokens had many times the rate. The bucket is the user's
+    (``sub``) now; another user's is their own."""
+    env = {"INTERLOCK_JWT_SECRET": SECRET, "INTERLOCK_JWT_ISSUER": "https://id.test",
+           "INTERLOCK_JWT_AUDIENCE": "interlock", "INTERLOCK_RATE": "0.5", "INTERLOCK_BURST": "4"}
+    with running(sqlite_url, dev=False, log=tmp_path / "s.log", env=env) as server:
+        c = server.client
+        # the readiness probe took one of the address's 4; a token's first request is paid by the address
+        first, second = _token(jti="t1"), _token(jti="t2")
+        assert [c.get("/v1/machines", headers=bearer(t)).status_code for t in (first, second)] == [200, 200]
+        codes = [c.get("/v1/machines", headers=bearer(t)).status_code for t in (first, second) * 3]
+        assert codes == [200, 200, 200, 200, 429, 429]  # alice's 4, whichever token she shows
+        bob = _token(sub="bob")  # the address's last one, then his own 4
+        assert [c.get("/v1/machines", headers=bearer(bob)).status_code for _ in range(6)] == (
+            [200, 200, 200, 200, 200, 429])

@@ -7,7 +7,8 @@ A machine's policy holds one rule per operation; a rule is ``fn(access) -> bool`
 expressions of the safe language (frontends/document_authorize.py compiles them into such functions);
 trusted Python configs may give callables.
 
-Rules decide for callers that are not admin. An operation the policy has no rule for is refused
+Rules decide for callers that are not admin, and for the instances of uploaded machines when they send to
+or invoke other machines (``caller.kind`` ``instance``: runtime/callers.py). An operation the policy has no rule for is refused
 (``rule.missing``): a machine that declares rules allows only what they allow. A rule that raises, or
 gives anything but True or False, refuses too (``rule.failed``), never allows. The runtime decides send,
 create and control inside the write transaction, against the state the event meets (a queued event's

@@ -111,14 +111,15 @@ class Tokens:
 
 
 def _subject(sub: object) -> str:
-    """The token's ``sub``, if it names somebody: not empty, and not ``key:...``, which is how rules and
-    idempotency keys name an API key's caller (a token with it would act as that key in a rule such as
-    ``owner == claims.sub``, and share its idempotency keys)."""
+    """The token's ``sub``, if it names somebody: not empty, and not ``key:...`` nor ``instance:...``,
+    which is how rules and idempotency keys name an API key's caller and an uploaded machine's instance
+    (a token with it would act as that key or instance in a rule such as ``owner == claims.sub``, and
+    share its idempotency keys)."""
     text = str(sub)
-    if not text.strip() or text.startswith("key:"):
+    if not text.strip() or text.startswith(("key:", "instance:")):
         raise UnauthenticatedError(f"the token's subject (sub) {text[:80]!r} names nobody this server can tell "
-                                   "apart: it must be non-empty and not start with 'key:' (API keys' callers "
-                                   "are named so)", reason="token.claims")
+                                   "apart: it must be non-empty and not start with 'key:' or 'instance:' (API "
+                                   "keys' callers and machines' instances are named so)", reason="token.claims")
     return text
 
 

@@ -127,6 +127,11 @@ class Chart:
         # set by the document front end: the machine's authorize rules (interlock.auth.policy.Policy, or
         # None: every caller with the scope may); the engine never reads it, the runtime's writes do
         self.policy: Any = None
+        # set by the server's upload compiler (server/uploads.py): the chart came over the API, written by
+        # a caller the app does not trust as itself, so what its instances send to other machines' instances
+        # and the children they invoke meet those machines' rules (runtime/callers.py); the engine never
+        # reads it
+        self.uploaded = False
         self.rules: Rules = rules_for(spec.semantics)
         self.root = root
         self.states = states

@@ -44,6 +44,7 @@ from interlock.errors import DefinitionError, Problem
 from interlock.frontends.document_actions import ActionCompiler
 from interlock.frontends.document_authorize import check_events, load_authorize
 from interlock.frontends.document_limits import (
+    MAX_GENERATED_CODE,
     MAX_STATES,
     MAX_TRANSITIONS,
     HintedIds,
@@ -60,6 +61,7 @@ from interlock.frontends.document_values import (
     record,
     suggest,
 )
+from interlock.frontends.expressions import code_budget
 from interlock.frontends.webhooks import load_webhooks
 
 __all__ = ["Implementations", "load_document"]
@@ -87,7 +89,8 @@ def load_document(doc: Mapping[str, Any], *, guards: Mapping[str, Callable[..., 
                                        "start it with keys like id:, initial: and states:")], source)
     check_tree(doc, source)  # bounded nesting and size before anything walks it (docs/limits.md)
     impls = Implementations(guards or {}, actions or {}, services or {}, delays or {}, defer_services)
-    chart = _Loader(impls, source).load(doc)
+    with code_budget(MAX_GENERATED_CODE, source):  # compiling is the cost that grows with distinct expressions
+        chart = _Loader(impls, source).load(doc)
     chart.provider = functools.partial(_provide, doc, impls, source)
     return chart
 

@@ -23,6 +23,9 @@ MAX_ID_CHARS = 512  # characters of a state id (the machine id, then the keys of
 MAX_STATES = 20_000  # states in one machine
 MAX_TRANSITIONS = 50_000  # transitions in one machine (on, always, after, onDone, onError)
 MAX_TARGETS = 16  # targets of one transition (one per region of a parallel state)
+# characters of Python that a document's distinct expressions generate (frontends/expressions.py): about
+# 4,900 for a transition's guard and assignment, so some 1,600 distinct ones, 2-3 s of CPU to load
+MAX_GENERATED_CODE = 8_000_000
 MAX_HINTED_PROBLEMS = 20  # problems that get a did-you-mean hint searched among the document's states
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 

@@ -27,13 +27,16 @@ the speed of the same Python lambda.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import re
 import types
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from interlock.core.datamodel import Expr, Scope, WorkLimitError
+from interlock.errors import DefinitionError, Problem
 from interlock.frontends import expressions_builtins as builtins
 from interlock.frontends import expressions_ops as ops
 from interlock.frontends.expressions_compiler import (
@@ -316,7 +319,48 @@ def _compiled(code: str, filename: str) -> types.CodeType:
     """Compile generated source; a short one (most expressions: a simple guard is about 2 KB) through
     :func:`_shared`, so a repeated expression compiles once. A long one is compiled each time: kept, 1,024
     of them (40-item assignments) held some 210 MB of code objects after their documents were gone."""
+    budget = _LOADING.get()
+    if budget is not None:
+        budget.charge(code)
     return _shared(code, filename) if len(code) <= SHARED_CODE_CHARS else compile(code, filename, "exec")
+
+
+class _CodeBudget:
+    """The Python a document's expressions generate while it loads, counted once per distinct code (a
+    repeated guard compiles once): what compiling it costs (about 0.4 us a character with its generation)."""
+
+    __slots__ = ("limit", "seen", "source", "total")
+
+    def __init__(self, limit: int, source: str) -> None:
+        self.limit, self.source = limit, source
+        self.seen: set[str] = set()
+        self.total = 0
+
+    def charge(self, code: str) -> None:
+        if code in self.seen:
+            return
+        self.seen.add(code)
+        self.total += len(code)
+        if self.total > self.limit:
+            raise DefinitionError([Problem(
+                "", f"the document's expressions compile to more than {self.limit:,} characters of Python "
+                f"(refused at the {len(self.seen):,}th distinct piece; a simple guard is about 1,600 characters): "
+                "loading it would take seconds of CPU",
+                "split the machine into smaller machines that invoke each other")], self.source)
+
+
+_LOADING: ContextVar[_CodeBudget | None] = ContextVar("interlock_expressions_loading", default=None)
+
+
+@contextlib.contextmanager
+def code_budget(limit: int, source: str = "") -> Iterator[None]:
+    """Within it, the expressions compiled may generate at most ``limit`` characters of distinct Python
+    in all, else :class:`DefinitionError` (a document load: frontends/document.py)."""
+    token = _LOADING.set(_CodeBudget(limit, source))
+    try:
+        yield
+    finally:
+        _LOADING.reset(token)
 
 
 SHARED_CODE_CHARS = 16_384
@@ -482,9 +526,11 @@ def _appends(node: ast.expr) -> bool:
 def _reads(body: str) -> str:
     """``body`` after the reads of the context (``C``) and the event (``E``) it uses (an expression of
     literals reads neither; one of context values only, no event)."""
-    reads = [line for name, line in (("C", "    C = S.context\n"), ("E", "    E = S.event\n"))
-             if re.search(rf"\b{name}\b", body)]  # a string literal holding the letter only adds a read
-    return "".join(reads) + body
+    found = set(_SCOPE_READS.findall(body))  # a string literal holding the letter only adds a read
+    return ("    C = S.context\n" if "C" in found else "") + ("    E = S.event\n" if "E" in found else "") + body
+
+
+_SCOPE_READS = re.compile(r"\b[CE]\b")
 
 
 # the helpers of the inline type and size tests, bound as variables of a closure around ``evaluate`` where its
@@ -493,6 +539,8 @@ def _reads(body: str) -> str:
 # call to a function with keyword-only arguments (~850 instructions an event on order), and a positional
 # default could be replaced by a second argument. ``evaluate`` takes its scope and nothing else.
 _LOCAL_HELPERS = ("type", "_int", "_dict", "_str", "_list", "_len")
+_HELPER_NAMES = re.compile(r"\b(?:" + "|".join(_LOCAL_HELPERS) + r")\b")
+_MEMO_NAMES = re.compile(r"\b_M\d+[lc]\b")
 
 
 def _bound(code: str) -> str:
@@ -500,8 +548,9 @@ def _bound(code: str) -> str:
     it keeps (``_M0l``, ``_M0c``: ``_APPENDED``, None at first; a closure variable is read and written with one
     instruction, where an item of a memo list took three); ``evaluate`` is defined at the module level of the
     namespace all the same."""
-    used = [name for name in _LOCAL_HELPERS if re.search(rf"\b{name}\b", code)]
-    memos = sorted(set(re.findall(r"\b_M\d+[lc]\b", code)))
+    named = set(_HELPER_NAMES.findall(code))  # one pass over the code (one search a name took 1/10 of a load)
+    used = [name for name in _LOCAL_HELPERS if name in named]
+    memos = sorted(set(_MEMO_NAMES.findall(code)))
     if not used and not memos:
         return code
     if memos:

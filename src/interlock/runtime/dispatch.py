@@ -20,12 +20,14 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from interlock.auth.policy import Refusal
 from interlock.core.chart import Chart
 from interlock.core.effects import Effect, InvokeEffect, LogEffect, SendEffect
 from interlock.core.events import Event
 from interlock.core.reach import Reach
 from interlock.runtime.addresses import SESSION_IDS, session_id, split_session
 from interlock.runtime.basichttp import BASICHTTP_SERVICE, communication_error
+from interlock.runtime.callers import caller_toward, instance_caller, invoke_refusal
 from interlock.runtime.children import MAX_INVOKE_DEPTH, refusal
 from interlock.runtime.interpret import INVOKE_ERROR, carry_out, classify, invoke_failed
 from interlock.runtime.interpret import send_now as interpret_send
@@ -79,7 +81,10 @@ class StoreHost:
         target = self.unit.row(*to)
         if target is None or target.status != "active":
             return False
-        return deliver(self.unit, to[0], to[1], event, cause=cause, sendid=sendid)
+        # an uploaded machine's event to an instance other than itself and its parent carries its
+        # sender as the caller: the target's send rule decides it when it is taken from the inbox
+        caller = caller_toward(self.unit, self.row, target)
+        return deliver(self.unit, to[0], to[1], event, cause=cause, sendid=sendid, caller=caller)
 
     def silent(self, sender: Key) -> bool:
         return False  # a cancelled instance takes no more steps
@@ -141,13 +146,17 @@ def _json(effect: Effect) -> dict[str, Any]:
 
 
 def deliver(unit: Unit, machine: str, id: str, event: Event, *, cause: str | None,
-            sendid: str | None = None) -> bool:
+            sendid: str | None = None, caller: dict[str, Any] | None = None) -> bool:
     """Put an event in an instance's inbox (applied when this unit settles). False: no such instance.
-    ``sendid``: the delayed send it came from, so a ``<cancel>`` finds it there too."""
+    ``sendid``: the delayed send it came from, so a ``<cancel>`` finds it there too; ``caller``: who the
+    instance's send rule decides it for when it is taken (None: trusted)."""
     row = unit.row(machine, id)
     if row is None:
         return False
-    unit.enqueue(row, event.to_json(), cause=cause, sendid=sendid)
+    stored = event.to_json()
+    if caller is not None:
+        stored["caller"] = caller
+    unit.enqueue(row, stored, cause=cause, sendid=sendid)
     unit.mark((machine, id))
     return True
 
@@ -270,26 +279,43 @@ def _create_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, machine: s
 
     id = child_id(unit, row, machine, effect.invokeid, key)
     input = declared_input(unit, machine, version, effect.data)
+    # an uploaded machine's child meets the create rule of its machine, as a caller's create would
+    caller = instance_caller(unit, row)
+    refused = None if caller is None else invoke_refusal(unit.registry, machine, version, input, caller)
+    if refused is not None:
+        _refused_child(unit, row, effect, key, refused)
+        return
+    parent = (row.machine, row.id, effect.invokeid)
     if not unit.isolate:
         try:
-            create(unit, machine, id, input=input, version=version or None,
-                   parent=(row.machine, row.id, effect.invokeid))
+            started = create(unit, machine, id, input=input, version=version or None, parent=parent,
+                             caller=caller)
         except StaleRowError:
             raise
         except Exception as exc:
             raise Isolate(f"child {machine}/{id} of {row.machine}/{row.id} failed to start") from exc
-        return
-    try:
-        with unit.attempt():
-            create(unit, machine, id, input=input, version=version or None,
-                   parent=(row.machine, row.id, effect.invokeid))
-    except StaleRowError:
-        raise
-    except Exception as exc:
-        log.warning("invoke %r of %s/%s: child %s/%s failed to start: %s", effect.invokeid, row.machine,
-                    row.id, machine, id, exc)
-        start_failed(unit, row, effect, key,
-                     f"invoke {effect.invokeid!r}: child {machine}/{id} failed to start: {type(exc).__name__}: {exc}")
+    else:
+        try:
+            with unit.attempt():
+                started = create(unit, machine, id, input=input, version=version or None, parent=parent,
+                                 caller=caller)
+        except StaleRowError:
+            raise
+        except Exception as exc:
+            log.warning("invoke %r of %s/%s: child %s/%s failed to start: %s", effect.invokeid, row.machine,
+                        row.id, machine, id, exc)
+            start_failed(unit, row, effect, key, f"invoke {effect.invokeid!r}: child {machine}/{id} failed to "
+                         f"start: {type(exc).__name__}: {exc}")
+            return
+    if isinstance(started, Refusal):  # the create rule refused it before anything was written
+        _refused_child(unit, row, effect, key, started.message)
+
+
+def _refused_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, key: str, message: str) -> None:
+    """The machine an uploaded machine invoked refused the child (its create rule): nothing was created,
+    and the invocation fails in the parent (``error.invoke.<id>`` in a document)."""
+    log.info("invoke %r of %s/%s refused: %s", effect.invokeid, row.machine, row.id, message)
+    start_failed(unit, row, effect, key, f"invoke {effect.invokeid!r} refused: {message}")
 
 
 def declared_input(unit: Unit, machine: str, version: str, data: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -60,6 +60,7 @@ class DurableRuntime:
             if service not in self.registry.services:
                 self.registry.add_service(service, fn, RetryPolicy())
         for name, child in children:
+            child.uploaded = chart.uploaded  # an inline child is part of its parent's definition
             self.registry.add_alias(name, chart.version, child, latest=latest)
         return chart
 

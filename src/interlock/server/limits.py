@@ -14,9 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from interlock.server.errors import ApiError, error_body, error_response
 
 MAX_CLIENTS = 10_000  # token buckets kept; the least recently seen client is forgotten first
-# set in a request's scope when the authenticator accepted its Authorization header (server/security.py):
-# only then do the credentials earn a bucket of their own
-VERIFIED = "interlock.verified"
+# where authentication leaves, in the request's ``scope["state"]``, who the caller is (server/security.py):
+# every credential of one caller (an end user's successive tokens, say) then draws on one bucket
+CALLER = "interlock.caller"
 
 
 class NoNul:
@@ -84,18 +84,18 @@ class RateLimit:
     """A token bucket per client: ``burst`` requests at once, then ``rate`` per second; over it, 429
     ``rate.limited`` with ``Retry-After`` (whole seconds).
 
-    A client is its credentials (a digest of the ``Authorization`` header) once they have been accepted
-    (the authenticator verified them for a request, :data:`VERIFIED`), else its IP address: made-up
-    credentials cannot buy a bucket of their own, not even on a route that never reads them (a 200 of
-    ``/v1/health`` or a 404 accepted any header before), and credentials answered 401 (revoked, expired)
-    fall back to the address."""
+    A client is the caller its credentials (the ``Authorization`` header) proved to be, once a response
+    other than 401 accepted them: an API key, or an end user whatever token they present (the ``sub``
+    of every JWT they hold shares one bucket). Before that, and after a 401 (revoked, expired), a client
+    is its IP address: made-up credentials cannot buy a bucket of their own."""
 
     def __init__(self, app: ASGIApp, *, rate: float, burst: int) -> None:
         self.app = app
         self.rate = rate
         self.burst = burst
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, at)
-        self._accepted: OrderedDict[str, None] = OrderedDict()  # credentials a response accepted
+        # credentials a response accepted -> the caller they proved (whose bucket they draw on)
+        self._accepted: OrderedDict[str, str] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and self.rate > 0:
@@ -105,8 +105,7 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         credentials = _credentials_of(scope)
-        client = credentials if credentials is not None and credentials in self._accepted else (
-            _address_of(scope))
+        client = (self._accepted.get(credentials) if credentials is not None else None) or _address_of(scope)
         wait = self.take(client, time.monotonic())
         if wait > 0:
             await error_response(self._limited(wait))(scope, receive, send)
@@ -116,8 +115,9 @@ class RateLimit:
             return
 
         async def observed(message: Message) -> None:
-            if message["type"] == "http.response.start" and (message["status"] == 401 or scope.get(VERIFIED)):
-                self.accepted(credentials, message["status"] != 401)
+            if message["type"] == "http.response.start":
+                caller = scope.get("state", {}).get(CALLER)
+                self.accepted(credentials, message["status"] != 401 and caller is not None, caller)
             await send(message)
 
         await self.app(scope, receive, observed)
@@ -144,12 +144,12 @@ class RateLimit:
                         f"second (bursts of {self.burst}); retry after {retry} s",
                         headers={"Retry-After": str(retry)})
 
-    def accepted(self, credentials: str, yes: bool) -> None:
-        """Remember (or forget) that a response accepted ``credentials``."""
-        if not yes:
+    def accepted(self, credentials: str, yes: bool, caller: str | None = None) -> None:
+        """Remember (or forget) that a response accepted ``credentials`` as ``caller``."""
+        if not yes or caller is None:
             self._accepted.pop(credentials, None)
             return
-        self._accepted[credentials] = None
+        self._accepted[credentials] = "caller:" + caller
         self._accepted.move_to_end(credentials)
         if len(self._accepted) > MAX_CLIENTS:
             self._accepted.popitem(last=False)

@@ -19,7 +19,7 @@ from interlock.auth.principal import DEVELOPER, Authenticator, Principal
 from interlock.auth.tokens import Tokens
 from interlock.errors import ForbiddenError, UnauthenticatedError
 from interlock.server.config import LOOPBACK, ServerConfig
-from interlock.server.limits import VERIFIED
+from interlock.server.limits import CALLER
 
 if TYPE_CHECKING:
     from interlock.app import Interlock
@@ -49,8 +49,8 @@ async def principal_of(request: HTTPConnection, credentials: str | None = None) 
         _check_local(request)
         return DEVELOPER
     principal: Principal = await state.authenticator.authenticate(header)
-    if credentials is None:  # the header's: the rate limit may give them a bucket of their own
-        request.scope[VERIFIED] = True
+    # the rate limit's client from now on (server/limits.py): the caller, not this one credential
+    request.scope.setdefault("state", {})[CALLER] = f"{principal.kind}:{principal.subject}"
     return principal
 
 

@@ -22,7 +22,14 @@ MEDIA_TYPES = {
 
 
 def compile_upload(name: str, version: str, format: str, text: str) -> Chart:
-    """The chart of an uploaded document; :class:`DefinitionError` lists every problem."""
+    """The chart of an uploaded document, marked ``uploaded`` (its instances are callers to other machines'
+    rules: runtime/callers.py); :class:`DefinitionError` lists every problem."""
+    chart = _compile(name, version, format, text)
+    chart.uploaded = True
+    return chart
+
+
+def _compile(name: str, version: str, format: str, text: str) -> Chart:
     label = f"{name}@{version}"
     if format == "scxml":
         return _scxml(name, version, text, label)

@@ -125,14 +125,24 @@ class SQLiteStore:
             except sqlite3.Error as exc:
                 raise explain(exc, self.path) from exc
             conn.path = self.path
+            conn.busy = threading.RLock()
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-            self._local.conn = conn
             with self._lock:
                 self._connections.add(conn)
+            self._local.conn = conn
         return conn
+
+    @contextmanager
+    def _held(self) -> Iterator[Connection]:
+        """This thread's connection, held against :meth:`close` while it is used: closing a connection
+        that another thread is running a statement on crashed the process (SQLite's statement freed under
+        it), as when an app was closed while a waiter read."""
+        conn = self._conn()
+        with conn.busy:
+            yield conn
 
     def _index_history_if_due(self, conn: sqlite3.Connection, appended: int) -> None:
         """Look whether the history is due for indexing (one statement) once this store has appended an
@@ -148,53 +158,53 @@ class SQLiteStore:
     def write(self) -> Iterator[SQLiteTx]:
         """One write transaction (``BEGIN IMMEDIATE``: the write lock is taken up front, so no upgrade
         deadlocks between processes)."""
-        conn = self._conn()
-        if not getattr(self._local, "writes", False):
-            # A connection that writes keeps the hot pages (instances, the ends of the history and
-            # index b-trees) in memory: with SQLite's default 2 MB, most steps read a page back in.
-            conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")
-            self._local.writes = True
-        with self._turn.taken(self._busy_timeout_ms / 1000):  # sqlite_turn.py: the next writer, of any
-            # process, starts as this one ends
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                tx = SQLiteTx(conn, conn.execute("PRAGMA data_version").fetchone()[0])
-                if tx.data_version != getattr(self._local, "write_version", tx.data_version) \
-                        and self._generation == getattr(self._local, "write_generation", None):
-                    # another connection committed since this one last wrote, and none of this store's
-                    # (another thread's: an API key's last use, an upload) did: another process did
-                    self._foreign_writes += 1
-                self._local.write_version = tx.data_version
-                yield tx
-                tx.flush()
-                if tx.appended_history:
-                    self._index_history_if_due(conn, tx.appended_history)
-            except BaseException:
-                conn.rollback_if_open()
-                raise
-            try:
-                conn.execute("COMMIT")
-            except StorageError:
-                conn.rollback_if_open()
-                raise
-        with self._commits:
-            self._generation += 1
-            self._local.write_generation = self._generation
-            self._commits.notify_all()
+        with self._held() as conn:
+            if not getattr(self._local, "writes", False):
+                # A connection that writes keeps the hot pages (instances, the ends of the history and
+                # index b-trees) in memory: with SQLite's default 2 MB, most steps read a page back in.
+                conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")
+                self._local.writes = True
+            with self._turn.taken(self._busy_timeout_ms / 1000):  # sqlite_turn.py: the next writer, of any
+                # process, starts as this one ends
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    tx = SQLiteTx(conn, conn.execute("PRAGMA data_version").fetchone()[0])
+                    if tx.data_version != getattr(self._local, "write_version", tx.data_version) \
+                            and self._generation == getattr(self._local, "write_generation", None):
+                        # another connection committed since this one last wrote, and none of this store's
+                        # (another thread's: an API key's last use, an upload) did: another process did
+                        self._foreign_writes += 1
+                    self._local.write_version = tx.data_version
+                    yield tx
+                    tx.flush()
+                    if tx.appended_history:
+                        self._index_history_if_due(conn, tx.appended_history)
+                except BaseException:
+                    conn.rollback_if_open()
+                    raise
+                try:
+                    conn.execute("COMMIT")
+                except StorageError:
+                    conn.rollback_if_open()
+                    raise
+            with self._commits:
+                self._generation += 1
+                self._local.write_generation = self._generation
+                self._commits.notify_all()
 
     @contextmanager
     def read(self) -> Iterator[SQLiteTx]:
         """A consistent read view (a deferred transaction: WAL readers never block the writer)."""
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
-            tx = SQLiteTx(conn)
-            yield tx
-            if tx.waiting():  # never written: a read view writes nothing (PostgreSQL's is READ ONLY)
-                raise StorageError(READ_ONLY)
-        finally:
-            if conn.in_transaction:
-                conn.execute("COMMIT")
+        with self._held() as conn:
+            conn.execute("BEGIN")
+            try:
+                tx = SQLiteTx(conn)
+                yield tx
+                if tx.waiting():  # never written: a read view writes nothing (PostgreSQL's is READ ONLY)
+                    raise StorageError(READ_ONLY)
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
 
     def schema_version(self) -> int:
         with self.read() as tx:
@@ -232,10 +242,14 @@ class SQLiteStore:
                 if left <= 0:
                     break
                 self._commits.wait(min(left, look))
-            if look < POLL_CHANGES and _data_version(self._conn()) != seen:
+            if look < POLL_CHANGES and self._data_version() != seen:
                 break
-        if seen is not None and generation == self._generation and _data_version(self._conn()) != seen:
+        if seen is not None and generation == self._generation and self._data_version() != seen:
             self._foreign_at = time.monotonic()  # moved, and not by this process: look often from now on
+
+    def _data_version(self) -> int:
+        with self._held() as conn:
+            return _data_version(conn)
 
     def others_committed(self) -> bool:
         """Whether another connection (another process, or another store of this one) has committed since
@@ -255,13 +269,17 @@ class SQLiteStore:
         return writes != last[0] or (version != last[2] and generation == last[1])
 
     def close(self) -> None:
+        """Close every connection of the store, each once no other thread is running a transaction on it
+        (the waits are short: the app has stopped its writer first). A thread that uses the store
+        afterwards opens a connection again."""
         with self._others_lock:
             if self._others_conn is not None:
                 self._others_conn.close()
                 self._others_conn = None
         with self._lock:
             for conn in list(self._connections):
-                conn.close()
+                with conn.busy:
+                    conn.close()
             self._connections.clear()
         self._local = threading.local()
 

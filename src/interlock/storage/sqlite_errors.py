@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,6 +76,7 @@ class Connection(sqlite3.Connection):
     ``sqlite3.Connection`` itself, it can be held in a weak set."""
 
     path = ""
+    busy: threading.RLock  # held while a thread uses it (storage/sqlite.py ``_held``): closing waits
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
