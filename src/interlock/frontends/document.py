@@ -182,6 +182,9 @@ class _Loader:
         if node.parent is not None and "context" in config:
             self.error(join(path, "context"), "context belongs to the machine", "move it to the top level")
         spec = StateSpec(id=node.id, kind=node.kind, path=path)  # type: ignore[arg-type]
+        if "\x00" in node.id and (node.parent is None or "\x00" not in node.parent.id):
+            self.error(path, f"state id {node.id!r} holds the NUL character, which a store cannot keep in a "
+                       "state's name (PostgreSQL text refuses it)", "remove it")
         spec.children = [self._state(child) for child in node.children.values()]
         self._initial(node, spec)
         spec.transitions = self.transitions.of_state(node)
@@ -319,6 +322,10 @@ class _Loader:
         items = _as_list(value)
         if not all(isinstance(t, str) for t in items):
             self.error(path, "tags must be strings")
+            return ()
+        if any("\x00" in t for t in items):
+            self.error(path, "a tag holds the NUL character, which a store cannot keep in a tag (PostgreSQL "
+                       "text refuses it)", "remove it")
             return ()
         return tuple(items)
 
