@@ -266,16 +266,10 @@ def compile_fused(guard: Expr, update: Expr, items: list[tuple[str, str]], *,
     namespace: dict[str, Any] = {**_NAMESPACE, "GSOURCE": source, "GSOURCE0": source, "SOURCE": record,
                                  "_check": check, "_GUARD": guard.fn, "_UPDATE": update.fn,
                                  "_Exception": Exception}
-    gtree, count = _parse(source)
-    trees = []
     for i, (_, text) in enumerate(items):
-        trees.append(_parse(text))
         namespace[f"SOURCE{i}"] = text
-    if count + sum(n for _, n in trees) > FUSE_MAX_PARTS:
-        return None  # compiling both again costs about what the two functions cost: worth it only when small
-    key = ("fused", check is not None, _states_key(states), ast.dump(gtree),
-           *((name, ast.dump(tree)) for (name, _), (tree, _) in zip(items, trees, strict=True)))
-    generated = _generated(key, states, lambda: _fused_code(gtree, count, items, trees, states, check))
+    generated = _generated(("fused", check is not None), [("", source), *items], states,
+                           lambda trees: _fused_code(trees[0][0], trees[0][1], items, trees[1:], states, check))
     if generated is None:
         return None
     code, constants = generated
@@ -293,6 +287,8 @@ def _fused_code(gtree: ast.Expression, count: int, items: list[tuple[str, str]],
                 trees: list[tuple[ast.Expression, int]], states: Collection[str] | None,
                 check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None) -> tuple[str, dict[str, Any]] | None:
     """The code of :func:`compile_fused` and its constants, or None for a guard left to its own function."""
+    if count + sum(n for _, n in trees) > FUSE_MAX_PARTS:
+        return None  # compiling both again costs about what the two functions cost: worth it only when small
     constants: dict[str, Any] = {}
     hoisted: dict[tuple[str, str], str] = {}
     compiler = Compiler(states, constants, hoisted)
@@ -347,14 +343,16 @@ class _CodeBudget:
     repeated an expression: a long code (over SHARED_CODE_CHARS, which _shared does not keep) compiled
     every time, and a short one written with other spaces (the same code under another file name: another
     entry of _shared) too. A 267 KB document repeating one guard of 60 KB of code 1,000 times took 22 s of
-    CPU to load, counted 60 KB. An expression whose tree was seen is now neither generated nor compiled
-    again (a parse, a dump of its tree and a run of its code's top level: tens of microseconds)."""
+    CPU to load, counted 60 KB. An expression seen is now neither generated nor compiled again: its text
+    is looked up (then its tree, for other spaces), and its code's top level run (some microseconds); a
+    document of 14,000 transitions with the same guard and assignment (950 KB) loads in 1.4 s, 12 s before."""
 
-    __slots__ = ("code", "generated", "limit", "source", "states", "total")
+    __slots__ = ("by_text", "code", "generated", "limit", "source", "states", "total")
 
     def __init__(self, limit: int, source: str) -> None:
         self.limit, self.source = limit, source
         self.generated: dict[tuple[Any, ...], Any] = {}  # key of the trees -> (code, constants) or None
+        self.by_text: dict[tuple[Any, ...], Any] = {}  # the same by the expressions' text (no parse)
         self.code: dict[str, types.CodeType | Exception] = {}  # the load's distinct code, compiled (or why not)
         self.states: dict[int, Collection[str]] = {}  # the states named in keys by their id
         self.total = 0
@@ -396,25 +394,31 @@ def code_budget(limit: int, source: str = "") -> Iterator[None]:
         _LOADING.reset(token)
 
 
-def _generated(key: tuple[Any, ...], states: Collection[str] | None, generate: Callable[[], Any]) -> Any:
-    """What ``generate`` gives (the code of an expression and its constants), once per load for one ``key``
-    (the expression's kind and syntax trees): charged to the load's code budget as it is generated."""
+def _generated(kind: tuple[Any, ...], items: list[tuple[str, str]], states: Collection[str] | None,
+               generate: Callable[[list[tuple[ast.Expression, int]]], Any]) -> Any:
+    """What ``generate`` gives for the parsed ``items`` (``(name, source)``: the code of an expression and its
+    constants), once per load for one ``kind`` and the same items: looked up by their text first (no parse),
+    then by their syntax trees (the same expression written with other spaces), and charged to the load's
+    code budget as it is generated."""
     budget = _LOADING.get()
     if budget is None:
-        return generate()
-    if states is not None:  # kept alive, so their id in the key names them for the whole load
+        return generate([_parse(text) for _, text in items])
+    if states is not None:  # kept alive, so their id in the keys names them for the whole load
         budget.states[id(states)] = states
+    head = (*kind, None if states is None else id(states))
+    by_text = (*head, *items)
+    if by_text in budget.by_text:
+        return budget.by_text[by_text]
+    trees = [_parse(text) for _, text in items]
+    key = (*head, *((name, ast.dump(tree)) for (name, _), (tree, _) in zip(items, trees, strict=True)))
     if key in budget.generated:
-        return budget.generated[key]
-    generated = budget.generated[key] = generate()
-    if generated is not None:
-        budget.charge(generated[0])
+        generated = budget.generated[key]
+    else:
+        generated = budget.generated[key] = generate(trees)
+        if generated is not None:
+            budget.charge(generated[0])
+    budget.by_text[by_text] = generated
     return generated
-
-
-def _states_key(states: Collection[str] | None) -> int | None:
-    """The chart's states in a key of :func:`_generated`: the same collection for a whole load."""
-    return None if states is None else id(states)
 
 
 SHARED_CODE_CHARS = 16_384
@@ -434,14 +438,11 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
               check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None = None,
               names: Collection[str] = ()) -> Expr:
     namespace: dict[str, Any] = {**_NAMESPACE, "SOURCE": source, "_check": check}
-    trees = []
     for i, (_, text) in enumerate(items):
-        trees.append(_parse(text))
         namespace[f"SOURCE{i}"] = text
-    key = ("function", record, check is not None, tuple(names), _states_key(states),
-           *((name, ast.dump(tree)) for (name, _), (tree, _) in zip(items, trees, strict=True)))
-    code, constants = _generated(key, states, lambda: _function_code(items, trees, states, record=record, check=check,
-                                                                      names=names))
+    code, constants = _generated(("function", record, check is not None, tuple(names)), items, states,
+                                 lambda trees: _function_code(items, trees, states, record=record, check=check,
+                                                              names=names))
     namespace.update(constants)
     try:
         exec(_compiled(code, f"<expression {source[:40]!r}>"), namespace)
