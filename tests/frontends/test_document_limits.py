@@ -140,6 +140,37 @@ def test_a_document_whose_distinct_expressions_compile_to_too_much_python_is_ref
     assert len(load_document(_guarded(2500, distinct=False)).states) == 2501  # distinct: over the limit
 
 
+def _long_guard(spaces: str = " ", *, variant: int = 0) -> str:
+    """A guard whose code is far over SHARED_CODE_CHARS (about 60 KB of Python). ``spaces`` change its text
+    only; ``variant`` (bits) reads some event data as ``_event.n`` instead of ``event.n``: another tree, the
+    same code."""
+    names = [f"_event.n{i}" if variant >> i & 1 else f"event.n{i}" for i in range(40)]
+    return "(" * 38 + f"{spaces}+{spaces}".join(names) + ")" * 38 + " > 0"
+
+
+def test_an_expression_repeated_in_a_document_is_generated_and_compiled_once() -> None:
+    """Counted once, a repeated expression was compiled again at every place (code over SHARED_CODE_CHARS is
+    not kept, and the same code written with other spaces was another entry of the shared cache): a 267 KB
+    document repeating one 60 KB-of-code guard 1,000 times took 22 s of CPU to load, counted 60 KB."""
+    guards = [_long_guard(" " * (1 + i % 3)) for i in range(6)]
+    doc = {"id": "m", "initial": "a", "states": {"a": {"on": {f"E{i}": {"guard": g, "target": "a"}
+                                                             for i, g in enumerate(guards)}}}}
+    chart = load_document(doc)
+    codes = {id(t.cond.fn.__code__) for t in chart.transitions if t.cond is not None}  # equal code objects compare equal
+    assert len(codes) == 1  # one code object: compiled once, whatever the spacing
+    messages = {t.cond.source for t in chart.transitions if t.cond is not None}
+    assert messages == set(guards)  # each place keeps its own text for its errors
+
+
+def test_distinct_expressions_of_the_same_code_are_each_counted() -> None:
+    """Another tree (``_event.n`` for ``event.n``) generating the same code is generated again: counted each time,
+    so a document cannot make 2**40 variants of one long guard that all count once."""
+    doc = {"id": "m", "initial": "a", "states": {"a": {"on": {f"E{i}": {"guard": _long_guard(variant=i), "target": "a"}
+                                                             for i in range(1, 200)}}}}
+    (problem,) = problems(doc)
+    assert f"more than {MAX_GENERATED_CODE:,} characters of Python" in problem.message
+
+
 def test_a_transition_with_more_targets_than_the_limit_is_refused() -> None:
     regions = {f"r{i}": {"initial": "a", "states": {"a": {}, "b": {}}} for i in range(MAX_TARGETS + 1)}
     targets = [f"#m.p.r{i}.b" for i in range(MAX_TARGETS + 1)]
