@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from interlock.errors import DefinitionError, Problem
+from interlock.frontends import expressions
 from interlock.frontends.document import load_document
 from interlock.frontends.document_limits import (
     MAX_DOCUMENT_CHARS,
@@ -169,6 +170,36 @@ def test_distinct_expressions_of_the_same_code_are_each_counted() -> None:
                                                              for i in range(1, 200)}}}}
     (problem,) = problems(doc)
     assert f"more than {MAX_GENERATED_CODE:,} characters of Python" in problem.message
+
+
+def test_a_repeated_expression_compiles_once_however_many_distinct_ones_come_between() -> None:
+    """A repeat is counted as the same code, so it must not cost a compile: the cache of generated code
+    keeps 512, and a document cycling through 600 distinct guards compiled each of them again on every
+    round, uncounted (800 guards in 8,000 states: 15 s of CPU for a document within the limit)."""
+    count, distinct = 1200, 600
+    states = {f"s{i}": {"on": {"GO": {"target": f"s{(i + 1) % count}",
+                                      "guard": f"count < {i % distinct} and event.by > {i % distinct}"}}}
+              for i in range(count)}
+    expressions._shared.cache_clear()
+    chart = load_document({"id": "cycle", "initial": "s0", "context": {"count": 0}, "states": states})
+    assert len(chart.states) == count + 1
+    assert expressions._shared.cache_info().misses == distinct
+
+
+def _repeating(count: int) -> dict[str, Any]:
+    """A machine of ``count`` states, each with the same 40-item assignment."""
+    assign = {f"v{j}": f"count + {j} * event.by" for j in range(40)}
+    states = {f"s{i}": {"on": {"GO": {"target": f"s{(i + 1) % count}", "actions": {"assign": assign}}}}
+              for i in range(count)}
+    return {"id": "long", "initial": "s0", "context": {"count": 0, **dict.fromkeys(assign, 0)}, "states": states}
+
+
+def test_a_long_expression_repeated_in_many_states_is_generated_once() -> None:
+    """A long piece of code (a 40-item assignment) repeated in every state was generated and compiled again
+    for each (750 such states, a 1 MB document: 39 s of CPU to load): it is looked up by its text now."""
+    chart = load_document(_repeating(300))
+    codes = {id(t.actions[0].expr.fn.__code__) for t in chart.transitions if t.actions}
+    assert len(chart.states) == 301 and len(codes) == 1  # one code object for the 300 places
 
 
 def test_a_transition_with_more_targets_than_the_limit_is_refused() -> None:

@@ -196,3 +196,43 @@ states:
         assert outcomes == [("started", None), ("refused", "APPROVE"), ("applied", "PING"),
                             ("cancelled", None)]  # its parent left the state that invoked it
         assert app.get("p", "1").state == ("p.done",)  # the child's PONG to its parent: trusted
+
+
+def test_an_uploaded_invoke_is_refused_an_old_version_without_rules_when_a_newer_one_is_not_loaded_here(
+        tmp_path: Path) -> None:
+    """Version 2 of ``orders``, with rules, was uploaded through another process; this one has only
+    version 1 (no rules), its default here: an uploaded machine's invoke took it, and so left the rules
+    the machine's newest version has, as no caller's create may. Not knowing the newest version's rules,
+    the invoke is refused; once this process has loaded it, its create rule decides."""
+    public = SENDER.replace(', _vip: "True"', "")
+    text = "initial: open\nstates: {open: {}}\n"
+    ruled = "authorize: {create: \"owner == claims.sub\", read: true}\n" + text
+    with app_with(tmp_path, compile_upload("orders", "1", "yaml", text), uploaded("x", public)) as app:
+        with app.runtime.store.write() as tx:
+            tx.save_definition(DefinitionRow("orders", "1", "yaml", text, 100.0))
+            tx.save_definition(DefinitionRow("orders", "2", "yaml", ruled, 200.0))  # by another process
+        app.create("x", "1")
+        app.send("x", "1", "BUY")
+        app.run_until_idle()
+        assert app.get("x", "1").state == ("x.failed",)
+        assert app.list("orders").items == ()
+        error = app.history("x", "1").items[-1].event
+        assert error is not None and "'2'" in error["data"]["message"]
+        app.register(compile_upload("orders", "2", "yaml", ruled))  # loaded here now: its rule decides
+        app.create("x", "2")
+        app.send("x", "2", "BUY")
+        app.run_until_idle()
+        assert app.get("x", "2").state == ("x.failed",)  # 'mallory' is not instance:x/2
+        assert app.list("orders").items == ()
+
+
+def test_an_uploaded_invoke_of_a_machine_without_rules_in_any_loaded_version_is_as_before(tmp_path: Path) -> None:
+    public = SENDER.replace(', _vip: "True"', "")
+    text = "initial: open\nstates: {open: {}}\n"
+    with app_with(tmp_path, compile_upload("orders", "1", "yaml", text), uploaded("x", public)) as app:
+        with app.runtime.store.write() as tx:
+            tx.save_definition(DefinitionRow("orders", "1", "yaml", text, 100.0))
+        app.create("x", "1")
+        app.send("x", "1", "BUY")
+        app.run_until_idle()
+        assert [(o.id, o.version) for o in app.list("orders").items] == [("x/1/order", "1")]

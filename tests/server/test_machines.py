@@ -3,8 +3,11 @@ processes on one database serving each other's uploads."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from interlock.storage import open_store
+from interlock.storage.store import DefinitionRow
 from tests.server.support import Server, running
 
 YAML = {"Content-Type": "application/yaml"}
@@ -118,3 +121,30 @@ def test_a_create_retried_through_a_process_that_has_not_loaded_its_version(stor
         again = b.client.post("/v1/machines/toggle/instances", json={"name": "t2"}, headers=key)
         assert again.status_code == 201, again.text
         assert (again.json()["version"], again.json()["state"]) == ("2", ["toggle.off"])
+
+
+def _distinct_guards(count: int) -> str:
+    """A machine of ``count`` states, each with a guard and an assignment of its own: over the code
+    budget (``MAX_GENERATED_CODE``) from some 1,600."""
+    states = {f"s{i}": {"on": {"GO": {"target": f"s{(i + 1) % count}", "guard": f"count < {i} and event.by > {i}",
+                                      "actions": {"assign": {"count": f"count + {i}"}}}}} for i in range(count)}
+    return json.dumps({"initial": "s0", "context": {"count": 0}, "states": states})
+
+
+def test_a_stored_version_over_the_code_budget_still_loads(store_url: str, tmp_path: Path) -> None:
+    """The code budget came after uploads the store keeps: a version accepted then must still run (its
+    instances are pinned to it), so a stored version loads without it; a new upload meets it."""
+    big = _distinct_guards(1700)
+    store = open_store(store_url)
+    try:
+        with store.write() as tx:  # as a server before the budget kept it
+            tx.save_definition(DefinitionRow("big", "1", "json", big, 100.0))
+    finally:
+        store.close()
+    with running(store_url, log=tmp_path / "a.log") as server:
+        created = server.client.post("/v1/machines/big/instances", json={"name": "b"})
+        assert created.status_code == 201, created.text
+        assert created.json()["state"] == ["big.s0"]
+        refused = server.client.put("/v1/machines/big/versions/2", content=big,
+                                    headers={"content-type": "application/json"})
+        assert refused.status_code == 422 and "characters of Python" in refused.text

@@ -82,27 +82,33 @@ INVOKE_KEYS = frozenset({"id", "src", "input", "data", "onDone", "onError", "aut
 def load_document(doc: Mapping[str, Any], *, guards: Mapping[str, Callable[..., Any]] | None = None,
                   actions: Mapping[str, Callable[..., Any]] | None = None,
                   services: Mapping[str, Any] | None = None, delays: Mapping[str, Any] | None = None,
-                  defer_services: bool = False, source: str = "") -> Chart:
-    """Check and compile a machine document; raises :class:`DefinitionError` listing every problem."""
+                  defer_services: bool = False, source: str = "",
+                  code_limit: int | None = MAX_GENERATED_CODE) -> Chart:
+    """Check and compile a machine document; raises :class:`DefinitionError` listing every problem.
+
+    ``code_limit``: the characters of Python its expressions may compile to (None: no limit, for a
+    document accepted once already, as an upload the store kept before the limit was lowered or added)."""
     if not isinstance(doc, Mapping):
         raise DefinitionError([Problem("", f"a machine document must be a mapping, not {type(doc).__name__}",
                                        "start it with keys like id:, initial: and states:")], source)
     check_tree(doc, source)  # bounded nesting and size before anything walks it (docs/limits.md)
     impls = Implementations(guards or {}, actions or {}, services or {}, delays or {}, defer_services)
-    with code_budget(MAX_GENERATED_CODE, source):  # compiling is the cost that grows with distinct expressions
+    # compiling is the cost that grows with distinct expressions; the budget also makes a repeated one
+    # generated and compiled once, so a document loaded without a limit has it too, unbounded
+    with code_budget(sys.maxsize if code_limit is None else code_limit, source):
         chart = _Loader(impls, source).load(doc)
-    chart.provider = functools.partial(_provide, doc, impls, source)
+    chart.provider = functools.partial(_provide, doc, impls, source, code_limit=code_limit)
     return chart
 
 
-def _provide(doc: Mapping[str, Any], impls: Implementations, source: str, *,
+def _provide(doc: Mapping[str, Any], impls: Implementations, source: str, *, code_limit: int | None,
              guards: Mapping[str, Callable[..., Any]] | None = None,
              actions: Mapping[str, Callable[..., Any]] | None = None,
              services: Mapping[str, Any] | None = None, delays: Mapping[str, Any] | None = None) -> Chart:
     """The same document compiled again with more implementations (later ones win)."""
     return load_document(doc, guards={**impls.guards, **(guards or {})}, actions={**impls.actions, **(actions or {})},
                          services={**impls.services, **(services or {})}, delays={**impls.delays, **(delays or {})},
-                         defer_services=impls.defer_services, source=source)
+                         defer_services=impls.defer_services, source=source, code_limit=code_limit)
 
 
 class _Loader:

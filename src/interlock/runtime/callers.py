@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from interlock.runtime.registry import Registry
 from interlock.runtime.unit import Unit
 from interlock.storage.store import InstanceRow
 
@@ -40,7 +39,7 @@ def uploaded(unit: Unit, machine: str, version: str) -> bool:
     definitions (an inline child, ``<machine>#inline-...``, is its parent's)."""
     if unit.registry.has_version(machine, version):
         return bool(unit.registry.chart(machine, version).uploaded)
-    return bool(unit.tx.definitions(machine.partition("#")[0]))
+    return unit.tx.newest_definition(machine.partition("#")[0]) is not None
 
 
 def caller_toward(unit: Unit, sender: InstanceRow, target: InstanceRow) -> dict[str, Any] | None:
@@ -53,18 +52,31 @@ def caller_toward(unit: Unit, sender: InstanceRow, target: InstanceRow) -> dict[
     return instance_caller(unit, sender)
 
 
-def invoke_refusal(registry: Registry, machine: str, version: str | None,
+def invoke_refusal(unit: Unit, machine: str, version: str | None,
                    input: dict[str, Any] | None, caller: dict[str, Any]) -> str | None:
     """Why an instance of an uploaded machine may not start a child of ``machine`` whatever its create
     rule says (None: the rule decides), as for a caller's create over the API: a version without rules
-    when the machine's newest version has them, or private context (``_`` keys) in the input."""
+    when the machine's newest version has them, or private context (``_`` keys) in the input.
+
+    The newest version is the store's for an uploaded machine: one uploaded through another process may
+    not be loaded in this one, whose default is then an older version. Its rules unknown here, a version
+    without rules is refused until this process loads it (an API create or a webhook of the machine does)."""
+    registry = unit.registry
     if not (registry.has_version(machine, version) if version else registry.has_chart(machine)):
         return None  # not registered here: the create says so
     chart = registry.chart(machine, version or None)
     newest = registry.chart(machine)
+    who = f"{caller['sub']!r} may not create {machine} instances"
+    # an app's machine is its own newest (a name uploaded before the app took it keeps old rows)
+    last = unit.tx.newest_definition(machine) if chart.policy is None and newest.uploaded else None
+    if last is not None and last != newest.version:
+        if not registry.has_version(machine, last):
+            return (f"{who} at version {chart.version!r}: it has no authorize rules, and the machine's newest "
+                    f"version ({last!r}, uploaded through another process) is not loaded in this one, so its "
+                    "rules are not known here")
+        newest = registry.chart(machine, last)
     if chart.policy is None and newest.policy is None:
         return None  # a machine without rules: as before
-    who = f"{caller['sub']!r} may not create {machine} instances"
     if chart.policy is None:
         return (f"{who} at version {chart.version!r}: it has no authorize rules, and the machine's newest "
                 f"version ({newest.version!r}) has")

@@ -281,7 +281,7 @@ def _create_child(unit: Unit, row: InstanceRow, effect: InvokeEffect, machine: s
     input = declared_input(unit, machine, version, effect.data)
     # an uploaded machine's child meets the create rule of its machine, as a caller's create would
     caller = instance_caller(unit, row)
-    refused = None if caller is None else invoke_refusal(unit.registry, machine, version, input, caller)
+    refused = None if caller is None else invoke_refusal(unit, machine, version, input, caller)
     if refused is not None:
         _refused_child(unit, row, effect, key, refused)
         return

@@ -100,7 +100,7 @@ class Catalog:
         the same chart) is no change; anything else conflicts."""
         if (kept.format, kept.text) == (row.format, row.text):
             return
-        if definition_text(compile_upload(kept.name, kept.version, kept.format, kept.text)) != \
+        if definition_text(compile_upload(kept.name, kept.version, kept.format, kept.text, stored=True)) != \
                 definition_text(chart):
             raise ApiError(409, "conflict.version", f"machine {kept.name!r} version {kept.version!r} "
                            "exists with another definition; versions are immutable: upload the change as "
@@ -132,7 +132,7 @@ class Catalog:
 
     def _register(self, row: DefinitionRow) -> None:
         if not self.registry.has_version(row.name, row.version):
-            self._run(compile_upload(row.name, row.version, row.format, row.text), row.registered_at)
+            self._run(compile_upload(row.name, row.version, row.format, row.text, stored=True), row.registered_at)
 
     def _run(self, chart: Chart, uploaded_at: float) -> None:
         """Register an uploaded version; it is the machine's default only if no version uploaded after it
@@ -149,12 +149,12 @@ class Catalog:
             return version
         if machine in self._app_latest:
             return self._app_latest[machine]
-        rows = await asyncio.to_thread(self._stored, machine)
-        if not rows:
+        newest = await asyncio.to_thread(self._newest_stored, machine)  # the version, not every text: a
+        if newest is None:                                              # webhook asks before verifying
             raise NotFoundError(f"unknown machine {machine!r}: upload it with PUT "
                                 f"/v1/machines/{machine}/versions/<version>")
-        await self.ensure(machine, rows[-1].version)
-        return rows[-1].version
+        await self.ensure(machine, newest)
+        return newest
 
     async def ensure_instance_version(self, machine: str, name: str) -> None:
         """Load the version an existing instance is pinned to (it may be newer than what this process
@@ -165,6 +165,11 @@ class Catalog:
         except NotFoundError:
             return  # the route's own call reports it
         await self.ensure(machine, instance.version)
+
+    def _newest_stored(self, machine: str) -> str | None:
+        with self.interlock.runtime.read() as tx:
+            newest: str | None = tx.newest_definition(machine)
+        return newest
 
     def _stored(self, machine: str | None) -> list[DefinitionRow]:
         with self.interlock.runtime.read() as tx:

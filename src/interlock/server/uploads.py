@@ -10,6 +10,7 @@ from typing import Any
 from interlock.core.chart import Chart
 from interlock.errors import DefinitionError, Problem
 from interlock.frontends.document import load_document
+from interlock.frontends.document_limits import MAX_GENERATED_CODE
 from interlock.frontends.loader import parse_document
 from interlock.frontends.scxml import load_scxml
 from interlock.frontends.scxml_untrusted import untrusted_problems
@@ -21,15 +22,17 @@ MEDIA_TYPES = {
 }
 
 
-def compile_upload(name: str, version: str, format: str, text: str) -> Chart:
+def compile_upload(name: str, version: str, format: str, text: str, *, stored: bool = False) -> Chart:
     """The chart of an uploaded document, marked ``uploaded`` (its instances are callers to other machines'
-    rules: runtime/callers.py); :class:`DefinitionError` lists every problem."""
-    chart = _compile(name, version, format, text)
+    rules: runtime/callers.py); :class:`DefinitionError` lists every problem. ``stored``: a version the
+    store kept, accepted once: it loads without the code budget (``MAX_GENERATED_CODE``), which a version
+    uploaded before the budget existed may exceed (its instances must still run)."""
+    chart = _compile(name, version, format, text, stored)
     chart.uploaded = True
     return chart
 
 
-def _compile(name: str, version: str, format: str, text: str) -> Chart:
+def _compile(name: str, version: str, format: str, text: str, stored: bool) -> Chart:
     label = f"{name}@{version}"
     if format == "scxml":
         return _scxml(name, version, text, label)
@@ -41,7 +44,7 @@ def _compile(name: str, version: str, format: str, text: str) -> Chart:
     if problems:
         raise DefinitionError(problems, label)
     return load_document({"id": name, **doc, "name": name, "version": version}, defer_services=True,
-                         source=label)
+                         source=label, code_limit=None if stored else MAX_GENERATED_CODE)
 
 
 def _names(doc: dict[str, Any], name: str, version: str) -> list[Problem]:

@@ -60,8 +60,8 @@ WAL_AUTOCHECKPOINT_PAGES = 10_000
 STATEMENT_CACHE = 256
 # Queries of tables the write-behind buffer never holds (timers, tasks): they need not flush it.
 _UNBUFFERED = frozenset({"take_due_timers", "claimable_tasks", "owned_task", "next_timer", "next_task", "get_meta",
-                         "get_definition", "all_definitions", "definitions_of", "timers_of", "tasks_of",
-                         "get_key", "api_keys", "api_keys_after"})
+                         "get_definition", "all_definitions", "definitions_of", "newest_definition", "timers_of",
+                         "tasks_of", "get_key", "api_keys", "api_keys_after"})
 
 
 def _data_version(conn: sqlite3.Connection) -> int:

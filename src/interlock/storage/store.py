@@ -210,6 +210,8 @@ class ReadTx(Protocol):
     def get_definition(self, name: str, version: str) -> DefinitionRow | None: ...
     def definitions(self, name: str | None = None) -> list[DefinitionRow]:
         """Uploaded definitions (of one machine, or all), by name, oldest first."""
+    def newest_definition(self, name: str) -> str | None:
+        """The version of ``name`` uploaded last (the last of :meth:`definitions`), None if none was."""
     # API keys
     def get_key(self, id: str) -> KeyRow | None: ...
     def api_keys(self, *, after: str = "", limit: int = 100) -> list[KeyRow]:

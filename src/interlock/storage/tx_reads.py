@@ -61,6 +61,10 @@ class SharedQueries:
             return [definition_row(r) for r in self._all("all_definitions", {})]
         return [definition_row(r) for r in self._all("definitions_of", {"name": name})]
 
+    def newest_definition(self, name: str) -> str | None:
+        found = self._one("newest_definition", {"name": name})
+        return str(found[0]) if found else None
+
     def timers_of(self, machine: str, id: str) -> list[TimerRow]:
         return [timer_row(r) for r in self._all("timers_of", {"machine": machine, "id": id})]
 

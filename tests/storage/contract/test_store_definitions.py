@@ -34,6 +34,8 @@ def test_definitions_are_listed_by_name_oldest_first_and_seen_by_another_connect
         assert [(d.name, d.version) for d in tx.definitions()] == [("a", "1"), ("m", "1"), ("m", "2")]
         assert [d.version for d in tx.definitions("m")] == ["1", "2"]
         assert tx.definitions("nothing") == []
+        assert (tx.newest_definition("m"), tx.newest_definition("a"), tx.newest_definition("nothing")) == (
+            "2", "1", None)  # the last of definitions(), without reading any text
 
 
 def test_a_rolled_back_transaction_keeps_no_definition(store: Store) -> None:

@@ -43,6 +43,10 @@ SELECT name, version, format, text, registered_at FROM machine_definitions ORDER
 SELECT name, version, format, text, registered_at FROM machine_definitions WHERE name = :name
 ORDER BY registered_at, version;
 
+-- name: newest_definition
+-- The version of a machine uploaded last (as definitions_of orders them), without any definition's text.
+SELECT version FROM machine_definitions WHERE name = :name ORDER BY registered_at DESC, version DESC LIMIT 1;
+
 -- name: timers_of
 -- The pending timers of an instance, soonest first.
 SELECT key, machine, id, sendid, target, event, due_at FROM timers
