@@ -69,3 +69,16 @@ def test_list_shows_every_key_across_pages_oldest_first(tmp_path: Path) -> None:
     code, out, _ = _run("keys", "list", "--db", db)
     lines = out.strip().splitlines()
     assert code == 0 and [line.split()[0] for line in lines] == [f"{n:012x}" for n in range(count)]
+
+
+def test_list_and_revoke_on_a_database_that_is_not_there_say_so(tmp_path: Path) -> None:
+    """A mistyped --db made a new empty database (and its folders) for `keys list`, which then said there
+    were no keys, exit 0; `keys revoke` said the key did not exist. Both name the missing database now,
+    and leave nothing behind; `keys create` still makes a new database (a deployment's first admin key)."""
+    missing = tmp_path / "typo" / "keys.db"
+    for args in (("keys", "list"), ("keys", "revoke", "0123456789ab")):
+        code, _, err = _run(*args, "--db", f"sqlite:///{missing}")
+        assert code == 1 and "no database at" in err, err
+    assert not missing.parent.exists()
+    code, _, _ = _run("keys", "create", "--admin", "--db", f"sqlite:///{tmp_path / 'new.db'}")
+    assert code == 0

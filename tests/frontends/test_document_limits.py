@@ -141,6 +141,37 @@ def test_a_document_whose_distinct_expressions_compile_to_too_much_python_is_ref
     assert len(load_document(_guarded(2500, distinct=False)).states) == 2501  # distinct: over the limit
 
 
+def _long_guard(spaces: str = " ", *, variant: int = 0) -> str:
+    """A guard whose code is far over SHARED_CODE_CHARS (about 60 KB of Python). ``spaces`` change its text
+    only; ``variant`` (bits) reads some event data as ``_event.n`` instead of ``event.n``: another tree, the
+    same code."""
+    names = [f"_event.n{i}" if variant >> i & 1 else f"event.n{i}" for i in range(40)]
+    return "(" * 38 + f"{spaces}+{spaces}".join(names) + ")" * 38 + " > 0"
+
+
+def test_an_expression_repeated_in_a_document_is_generated_and_compiled_once() -> None:
+    """Counted once, a repeated expression was compiled again at every place (code over SHARED_CODE_CHARS is
+    not kept, and the same code written with other spaces was another entry of the shared cache): a 267 KB
+    document repeating one 60 KB-of-code guard 1,000 times took 22 s of CPU to load, counted 60 KB."""
+    guards = [_long_guard(" " * (1 + i % 3)) for i in range(6)]
+    doc = {"id": "m", "initial": "a", "states": {"a": {"on": {f"E{i}": {"guard": g, "target": "a"}
+                                                             for i, g in enumerate(guards)}}}}
+    chart = load_document(doc)
+    codes = {id(t.cond.fn.__code__) for t in chart.transitions if t.cond is not None}  # equal code objects compare equal
+    assert len(codes) == 1  # one code object: compiled once, whatever the spacing
+    messages = {t.cond.source for t in chart.transitions if t.cond is not None}
+    assert messages == set(guards)  # each place keeps its own text for its errors
+
+
+def test_distinct_expressions_of_the_same_code_are_each_counted() -> None:
+    """Another tree (``_event.n`` for ``event.n``) generating the same code is generated again: counted each time,
+    so a document cannot make 2**40 variants of one long guard that all count once."""
+    doc = {"id": "m", "initial": "a", "states": {"a": {"on": {f"E{i}": {"guard": _long_guard(variant=i), "target": "a"}
+                                                             for i in range(1, 200)}}}}
+    (problem,) = problems(doc)
+    assert f"more than {MAX_GENERATED_CODE:,} characters of Python" in problem.message
+
+
 def test_a_repeated_expression_compiles_once_however_many_distinct_ones_come_between() -> None:
     """A repeat is counted as the same code, so it must not cost a compile: the cache of generated code
     keeps 512, and a document cycling through 600 distinct guards compiled each of them again on every
@@ -163,13 +194,12 @@ def _repeating(count: int) -> dict[str, Any]:
     return {"id": "long", "initial": "s0", "context": {"count": 0, **dict.fromkeys(assign, 0)}, "states": states}
 
 
-def test_a_long_expression_repeated_in_many_states_counts_towards_the_limit() -> None:
-    """A long piece of code (a 40-item assignment) is generated, and was compiled, again for every state
-    that repeats it, but counted once: 750 such states, a 1 MB document, took 39 s of CPU to load. A
-    repeat counts an eighth of its length now, and the document stops at the limit."""
-    (problem,) = problems(_repeating(300))
-    assert f"more than {MAX_GENERATED_CODE:,} characters of Python" in problem.message
-    assert len(load_document(_repeating(30)).states) == 31  # a tenth of it: repeating one is no bar
+def test_a_long_expression_repeated_in_many_states_is_generated_once() -> None:
+    """A long piece of code (a 40-item assignment) repeated in every state was generated and compiled again
+    for each (750 such states, a 1 MB document: 39 s of CPU to load): it is looked up by its text now."""
+    chart = load_document(_repeating(300))
+    codes = {id(t.actions[0].expr.fn.__code__) for t in chart.transitions if t.actions}
+    assert len(chart.states) == 301 and len(codes) == 1  # one code object for the 300 places
 
 
 def test_a_transition_with_more_targets_than_the_limit_is_refused() -> None:

@@ -337,6 +337,27 @@ def test_a_long_string_appended_inline_is_charged_its_text() -> None:
     assert len(step(short, start(short).snapshot, "GO").snapshot.context["l19"]) == 60
 
 
+@pytest.mark.parametrize("action", [
+    {"send": {"event": {"type": "X", "s": "s"}, "delay": 1000}},
+    {"send": {"event": {"type": "X", "s": "s"}, "delay": 1000, "to": "#_parent"}},
+    {"type": "log", "label": "l", "expr": "s"},
+])
+def test_a_long_string_that_leaves_the_step_is_charged_its_text(action: dict[str, Any]) -> None:
+    """A value that leaves the step is written out as JSON (a send's event in the outbox): a container was
+    charged its text, but a string was not, and an eventless loop sending one 90,000-character string
+    made 50,000 sends of it (4.5 GB written out) before the microstep limit stopped the step."""
+    def looping(size: int, rounds: int) -> Chart:
+        return load_machine({"id": "m", "initial": "i", "context": {"s": "x" * size, "n": 0}, "states": {
+            "i": {"on": {"GO": "a"}},
+            "a": {"entry": action, "always": {"guard": f"n < {rounds}", "target": "a", "reenter": True,
+                                               "actions": {"assign": {"n": "n + 1"}}}}}})
+
+    with pytest.raises(StepLimitError, match="units of work"):
+        step(looping(90_000, 2_000), start(looping(90_000, 2_000)).snapshot, "GO")
+    short = looping(100, 2_000)  # 2,000 short strings leave as before
+    assert step(short, start(short).snapshot, "GO").snapshot.context["n"] == 2_000
+
+
 def test_re_storing_the_same_value_is_not_measured_again() -> None:
     big = [list(range(i, i + 900)) for i in range(1000)]  # measured, five stores would be 1.1 M units
     chart = load_machine({"id": "m", "initial": "a", "context": {"big": [], "n": 0}, "states": {"a": {"on": {

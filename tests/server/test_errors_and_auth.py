@@ -238,3 +238,20 @@ def test_two_authorization_headers_are_refused(sqlite_url: str, tmp_path: Path) 
         _error(sent, 401, "auth.credentials.twice")
         # the readiness probe and the three refusals took the address's 4: made-up words got no bucket
         _error(server.client.get("/v1/machines", headers=twice), 429, "rate.limited")
+
+
+def test_a_nul_character_is_malformed_input_on_both_stores(server: Server) -> None:
+    """PostgreSQL text cannot hold NUL: a machine name, key id or cursor with %00 in the URL, or a create's
+    version holding it, was a 503 storage.failed there (a server failure, which clients retry) and a 404
+    or 200 on SQLite; a machine whose state id holds it was uploaded, then every create was a 503."""
+    c = server.client
+    for url in ("/v1/machines/%00/instances", "/v1/machines/door/instances?cursor=%00",
+                "/v1/machines/door/instances?tag=a%00", "/v1/keys/%00", "/v1/keys?cursor=%00"):
+        answer = c.get(url) if not url.startswith("/v1/keys/") else c.delete(url)
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "request.malformed", (url, answer.text)
+    made = c.post("/v1/machines/door/instances", json={"name": "d1", "version": "1\u0000"})
+    assert made.status_code == 400 and "NUL" in made.json()["error"]["message"], made.text
+    document = '{"initial": "a\\u0000", "states": {"a\\u0000": {"tags": ["t"]}, "b": {"tags": ["t\\u0000"]}}}'
+    uploaded = c.put("/v1/machines/nul/versions/1", content=document, headers={"Content-Type": "application/json"})
+    assert uploaded.status_code == 422, uploaded.text
+    assert [d["path"] for d in uploaded.json()["error"]["details"]] == ["states.a\u0000", "states.b.tags"]

@@ -423,3 +423,26 @@ def test_a_revoked_key_or_an_expired_token_gets_no_more_changes(sqlite_url: str,
             [dropped] = read_events(lines, 1)
             assert dropped["event"] == "dropped" and dropped["data"]["reason"].startswith("auth.key.revoked")
             assert dropped["id"] == str(dropped["data"]["after"])  # where to resume: this change is not lost
+
+
+def test_a_catch_up_read_scans_a_bounded_number_of_pages(tmp_path: Any) -> None:
+    """A subscriber resuming from 0 to a quiet instance read the whole feed in one call on a worker
+    thread (seconds on millions of changes; a thread is not cancelled, so it went on after the client
+    left). A read scans at most catch_up_pages pages; the subscriber reads on, and misses nothing."""
+    from interlock.server.feed import Feed
+
+    with Interlock(f"sqlite:///{tmp_path / 'feed.db'}", worker=False) as app:
+        app.register(load_machine(DOOR))
+        app.create("door", "busy")
+        for _ in range(15):
+            app.send("door", "busy", "OPEN")
+            app.send("door", "busy", "CLOSE")
+        app.create("door", "quiet")
+        head = app.last_position()
+        feed = Feed(app, page=5, catch_up_pages=2)
+        want = lambda c: c.id == "quiet"  # noqa: E731
+        assert feed.read_page(0, head, want) == ([], 10)  # two pages of five, then it answers
+        after, found = 10, []
+        while after < head and not found:
+            found, after = feed.read_page(after, head, want)
+        assert [(u.change.id, u.change.step) for u in found] == [("quiet", 0)] and after == head

@@ -74,6 +74,17 @@ def test_a_redelivered_event_is_applied_once(hooks: Server) -> None:
     assert admin_get(hooks, "/v1/machines/payment/instances/o-1")["step"] == 1
 
 
+def test_an_idempotency_key_with_a_nul_is_malformed_on_every_store(hooks: Server) -> None:
+    """A hook's idempotency key comes from the sender's body: one holding NUL was stored on SQLite and a 503
+    storage.failed on PostgreSQL (its text cannot hold it); it is refused alike now, and nothing changes."""
+    create_order(hooks, "o-1")
+    body = json.dumps({"id": "evt\u0000x", "type": "payment_intent.succeeded",
+                       "data": {"object": {"amount": 1, "metadata": {"order": "o-1"}}}}).encode()
+    answer = hooks.client.post("/v1/hooks/payment/stripe", content=body, headers=stripe_headers(body))
+    assert answer.status_code == 400 and "NUL" in answer.json()["error"]["message"], answer.text
+    assert admin_get(hooks, "/v1/machines/payment/instances/o-1")["step"] == 0
+
+
 def test_the_response_status_follows_the_outcome(hooks: Server) -> None:
     create_order(hooks, "o-2")
     body = stripe_event("o-2", kind="charge.refunded")  # REFUNDED: not accepted while open

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from interlock.errors import InterlockError
+from interlock.errors import InterlockError, StorageError
 from interlock.storage.store import Store
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @contextmanager
-def opened_store(url: str) -> Iterator[Store]:
+def opened_store(url: str, *, existing: bool = False) -> Iterator[Store]:
     """The store at ``url`` for a command that works on the database itself (``db``, ``keys``): a store
-    that cannot be opened, or a refusal while it is used, is an ``error: ...`` line and exit status 1."""
+    that cannot be opened, or a refusal while it is used, is an ``error: ...`` line and exit status 1.
+    ``existing``: a SQLite file that is not there is such an error too, not a new empty database (a
+    mistyped path listed no keys, exit 0, and left an empty database and its folders behind)."""
     from interlock.storage import open_store
+    from interlock.storage.sqlite import sqlite_path
 
     try:
+        if existing and url.startswith("sqlite:") and not Path(sqlite_path(url)).exists():
+            raise StorageError(f"no database at {sqlite_path(url)!r} ({url}); check --db (or INTERLOCK_DB)")
         store = open_store(url)
     except InterlockError as exc:
         typer.echo(f"error: {exc}", err=True)

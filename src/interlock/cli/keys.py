@@ -50,7 +50,7 @@ def listing(db: Db) -> None:
     from interlock.auth.keys import list_keys
 
     listed, after = 0, ""
-    with opened_store(db) as store:
+    with opened_store(db, existing=True) as store:
         while True:  # page by page: each page is one short read, however many keys there are
             page = list_keys(store, after=after, limit=PAGE)
             for row in page:
@@ -69,7 +69,7 @@ def revoke(key_id: Annotated[str, typer.Argument(metavar="ID", help="The key's i
     """Revoke a key: servers refuse it within their key cache time (10 s by default)."""
     from interlock.auth.keys import revoke_key
 
-    with opened_store(db) as store:
+    with opened_store(db, existing=True) as store:
         row = revoke_key(store, key_id)
     typer.echo(_line(row))
 

@@ -93,11 +93,10 @@ def load_document(doc: Mapping[str, Any], *, guards: Mapping[str, Callable[..., 
                                        "start it with keys like id:, initial: and states:")], source)
     check_tree(doc, source)  # bounded nesting and size before anything walks it (docs/limits.md)
     impls = Implementations(guards or {}, actions or {}, services or {}, delays or {}, defer_services)
-    if code_limit is None:
+    # compiling is the cost that grows with distinct expressions; the budget also makes a repeated one
+    # generated and compiled once, so a document loaded without a limit has it too, unbounded
+    with code_budget(sys.maxsize if code_limit is None else code_limit, source):
         chart = _Loader(impls, source).load(doc)
-    else:
-        with code_budget(code_limit, source):  # compiling is the cost that grows with distinct expressions
-            chart = _Loader(impls, source).load(doc)
     chart.provider = functools.partial(_provide, doc, impls, source, code_limit=code_limit)
     return chart
 
@@ -189,6 +188,9 @@ class _Loader:
         if node.parent is not None and "context" in config:
             self.error(join(path, "context"), "context belongs to the machine", "move it to the top level")
         spec = StateSpec(id=node.id, kind=node.kind, path=path)  # type: ignore[arg-type]
+        if "\x00" in node.id and (node.parent is None or "\x00" not in node.parent.id):
+            self.error(path, f"state id {node.id!r} holds the NUL character, which a store cannot keep in a "
+                       "state's name (PostgreSQL text refuses it)", "remove it")
         spec.children = [self._state(child) for child in node.children.values()]
         self._initial(node, spec)
         spec.transitions = self.transitions.of_state(node)
@@ -326,6 +328,10 @@ class _Loader:
         items = _as_list(value)
         if not all(isinstance(t, str) for t in items):
             self.error(path, "tags must be strings")
+            return ()
+        if any("\x00" in t for t in items):
+            self.error(path, "a tag holds the NUL character, which a store cannot keep in a tag (PostgreSQL "
+                       "text refuses it)", "remove it")
             return ()
         return tuple(items)
 

@@ -266,11 +266,27 @@ def compile_fused(guard: Expr, update: Expr, items: list[tuple[str, str]], *,
     namespace: dict[str, Any] = {**_NAMESPACE, "GSOURCE": source, "GSOURCE0": source, "SOURCE": record,
                                  "_check": check, "_GUARD": guard.fn, "_UPDATE": update.fn,
                                  "_Exception": Exception}
-    gtree, count = _parse(source)
-    trees = []
     for i, (_, text) in enumerate(items):
-        trees.append(_parse(text))
         namespace[f"SOURCE{i}"] = text
+    generated = _generated(("fused", check is not None), [("", source), *items], states,
+                           lambda trees: _fused_code(trees[0][0], trees[0][1], items, trees[1:], states, check))
+    if generated is None:
+        return None
+    code, constants = generated
+    namespace.update(constants)
+    try:
+        exec(_compiled(code, f"<fused {source[:40]!r}>"), namespace)
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # as in _function (each part compiled there)
+        raise ExpressionError(f"the expression is nested too deeply to compile ({exc})",
+                              "split it into several assignments") from None
+    fn: Callable[[Scope], Any] = namespace["evaluate"]
+    return Expr(source, fn)
+
+
+def _fused_code(gtree: ast.Expression, count: int, items: list[tuple[str, str]],
+                trees: list[tuple[ast.Expression, int]], states: Collection[str] | None,
+                check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None) -> tuple[str, dict[str, Any]] | None:
+    """The code of :func:`compile_fused` and its constants, or None for a guard left to its own function."""
     if count + sum(n for _, n in trees) > FUSE_MAX_PARTS:
         return None  # compiling both again costs about what the two functions cost: worth it only when small
     constants: dict[str, Any] = {}
@@ -305,14 +321,7 @@ def compile_fused(guard: Expr, update: Expr, items: list[tuple[str, str]], *,
     body = _reads(reads + _PREAMBLE.format(cost=gcost).replace("def evaluate(S):\n", "").replace("SOURCE", "GSOURCE")
                   + guarded)
     code = _bound(_APART + "def evaluate(S):\n" + body)
-    namespace.update(constants)
-    try:
-        exec(_compiled(code, f"<fused {source[:40]!r}>"), namespace)
-    except (SyntaxError, RecursionError, MemoryError) as exc:  # as in _function (each part compiled there)
-        raise ExpressionError(f"the expression is nested too deeply to compile ({exc})",
-                              "split it into several assignments") from None
-    fn: Callable[[Scope], Any] = namespace["evaluate"]
-    return Expr(source, fn)
+    return code, constants
 
 
 def _compiled(code: str, filename: str) -> types.CodeType:
@@ -320,47 +329,57 @@ def _compiled(code: str, filename: str) -> types.CodeType:
     :func:`_shared`, so a repeated expression compiles once. A long one is compiled each time: kept, 1,024
     of them (40-item assignments) held some 210 MB of code objects after their documents were gone."""
     budget = _LOADING.get()
-    if budget is None:
-        return _shared(code, filename) if len(code) <= SHARED_CODE_CHARS else compile(code, filename, "exec")
-    return budget.compiled(code, filename)
+    if budget is not None:
+        return budget.compiled(code, filename)
+    return _shared(code, filename) if len(code) <= SHARED_CODE_CHARS else compile(code, filename, "exec")
 
 
 class _CodeBudget:
-    """The Python a document's expressions generate while it loads, counted once per distinct code (a
-    repeated guard compiles once): what compiling it costs (about 0.4 us a character with its generation).
+    """The Python a document's expressions generate while it loads, counted as it is generated, generated
+    once per distinct expression (its syntax trees, not its text) and compiled once per distinct code: what
+    generating and compiling it costs (about 0.4 us a character).
 
-    The load keeps each distinct code's object until it ends, so a repeat never compiles again uncounted:
-    :func:`_shared` forgets all but 512 (a document cycling through 800 distinct guards recompiled every
-    one, 15 s for a document within the limit) and compiles no long code twice (a 1 MB document of one
-    40-item assignment in 750 states compiled it 750 times, 39 s). The objects kept are at most ``limit``
-    characters of source. A repeat is still generated again (about 0.1 us a character, a quarter of a
-    compile): it counts an eighth of its length (that document still took 14 s), so a 1 MB document of
-    one guard repeated in 8,000 states loads (5 s, as long as its YAML takes to parse)."""
+    Counted once per distinct code, it was generated and compiled again at every place the document
+    repeated an expression: a long code (over SHARED_CODE_CHARS, which _shared does not keep) compiled
+    every time, and a short one written with other spaces (the same code under another file name: another
+    entry of _shared) too. A 267 KB document repeating one guard of 60 KB of code 1,000 times took 22 s of
+    CPU to load, counted 60 KB. An expression seen is now neither generated nor compiled again: its text
+    is looked up (then its tree, for other spaces), and its code's top level run (some microseconds); a
+    document of 14,000 transitions with the same guard and assignment (950 KB) loads in 1.4 s, 12 s before."""
 
-    __slots__ = ("codes", "limit", "source", "total")
+    __slots__ = ("by_text", "code", "generated", "limit", "source", "states", "total")
 
     def __init__(self, limit: int, source: str) -> None:
         self.limit, self.source = limit, source
-        self.codes: dict[tuple[str, str], types.CodeType] = {}
+        self.generated: dict[tuple[Any, ...], Any] = {}  # key of the trees -> (code, constants) or None
+        self.by_text: dict[tuple[Any, ...], Any] = {}  # the same by the expressions' text (no parse)
+        self.code: dict[str, types.CodeType | Exception] = {}  # the load's distinct code, compiled (or why not)
+        self.states: dict[int, Collection[str]] = {}  # the states named in keys by their id
         self.total = 0
 
     def compiled(self, code: str, filename: str) -> types.CodeType:
-        found = self.codes.get((code, filename))
-        self.total += len(code) if found is None else len(code) // _REPEAT_SHARE
+        """``code`` compiled, once per load (the first ``filename`` names it)."""
+        known = self.code.get(code)
+        if known is None:
+            try:
+                known = _shared(code, filename) if len(code) <= SHARED_CODE_CHARS else compile(code, filename, "exec")
+            except (SyntaxError, RecursionError, MemoryError) as exc:
+                known = exc
+            self.code[code] = known
+        if isinstance(known, Exception):
+            raise known
+        return known
+
+    def charge(self, code: str) -> None:
+        self.total += len(code)
         if self.total > self.limit:
             raise DefinitionError([Problem(
                 "", f"the document's expressions compile to more than {self.limit:,} characters of Python "
-                f"(refused at the {len(self.codes) + 1:,}th distinct piece, repeats counting an eighth; a "
-                "simple guard is about 1,600 characters): loading it would take seconds of CPU",
+                f"(refused at the {len(self.generated):,}th distinct piece; a simple guard is about 1,600 characters): "
+                "loading it would take seconds of CPU",
                 "split the machine into smaller machines that invoke each other")], self.source)
-        if found is not None:
-            return found
-        made = _shared(code, filename) if len(code) <= SHARED_CODE_CHARS else compile(code, filename, "exec")
-        self.codes[(code, filename)] = made
-        return made
 
 
-_REPEAT_SHARE = 8  # a repeated code counts len // 8: generating it again, not compiling it (_CodeBudget)
 _LOADING: ContextVar[_CodeBudget | None] = ContextVar("interlock_expressions_loading", default=None)
 
 
@@ -373,6 +392,33 @@ def code_budget(limit: int, source: str = "") -> Iterator[None]:
         yield
     finally:
         _LOADING.reset(token)
+
+
+def _generated(kind: tuple[Any, ...], items: list[tuple[str, str]], states: Collection[str] | None,
+               generate: Callable[[list[tuple[ast.Expression, int]]], Any]) -> Any:
+    """What ``generate`` gives for the parsed ``items`` (``(name, source)``: the code of an expression and its
+    constants), once per load for one ``kind`` and the same items: looked up by their text first (no parse),
+    then by their syntax trees (the same expression written with other spaces), and charged to the load's
+    code budget as it is generated."""
+    budget = _LOADING.get()
+    if budget is None:
+        return generate([_parse(text) for _, text in items])
+    if states is not None:  # kept alive, so their id in the keys names them for the whole load
+        budget.states[id(states)] = states
+    head = (*kind, None if states is None else id(states))
+    by_text = (*head, *items)
+    if by_text in budget.by_text:
+        return budget.by_text[by_text]
+    trees = [_parse(text) for _, text in items]
+    key = (*head, *((name, ast.dump(tree)) for (name, _), (tree, _) in zip(items, trees, strict=True)))
+    if key in budget.generated:
+        generated = budget.generated[key]
+    else:
+        generated = budget.generated[key] = generate(trees)
+        if generated is not None:
+            budget.charge(generated[0])
+    budget.by_text[by_text] = generated
+    return generated
 
 
 SHARED_CODE_CHARS = 16_384
@@ -392,10 +438,26 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
               check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None = None,
               names: Collection[str] = ()) -> Expr:
     namespace: dict[str, Any] = {**_NAMESPACE, "SOURCE": source, "_check": check}
-    trees = []
     for i, (_, text) in enumerate(items):
-        trees.append(_parse(text))
         namespace[f"SOURCE{i}"] = text
+    code, constants = _generated(("function", record, check is not None, tuple(names)), items, states,
+                                 lambda trees: _function_code(items, trees, states, record=record, check=check,
+                                                              names=names))
+    namespace.update(constants)
+    try:
+        exec(_compiled(code, f"<expression {source[:40]!r}>"), namespace)
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # Python's own nesting limits
+        raise ExpressionError(f"the expression is nested too deeply to compile ({exc})",
+                              "split it into several assignments") from None
+    fn: Callable[[Scope], Any] = namespace["evaluate"]
+    return Expr(source, fn)
+
+
+def _function_code(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]],
+                   states: Collection[str] | None, *, record: bool,
+                   check: Callable[[dict[str, Any], Scope], dict[str, Any]] | None,
+                   names: Collection[str]) -> tuple[str, dict[str, Any]]:
+    """The code of :func:`_function` (defining ``evaluate``) and its constants."""
     constants: dict[str, Any] = {}
     hoisted: dict[tuple[str, str], str] = {}
     fast, fast_data, extra = _body(items, trees, states, constants, hoisted, record=record, check=check, names=names)
@@ -409,15 +471,7 @@ def _function(items: list[tuple[str, str]], source: str, states: Collection[str]
     else:
         body = _reads((_DATA if fast_data else "") + fast)
         code = _PREAMBLE.format(cost=cost) + body
-    code = _bound(code)
-    namespace.update(constants)
-    try:
-        exec(_compiled(code, f"<expression {source[:40]!r}>"), namespace)
-    except (SyntaxError, RecursionError, MemoryError) as exc:  # Python's own nesting limits
-        raise ExpressionError(f"the expression is nested too deeply to compile ({exc})",
-                              "split it into several assignments") from None
-    fn: Callable[[Scope], Any] = namespace["evaluate"]
-    return Expr(source, fn)
+    return _bound(code), constants
 
 
 def _body(items: list[tuple[str, str]], trees: list[tuple[ast.Expression, int]], states: Collection[str] | None,

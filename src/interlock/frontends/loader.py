@@ -25,7 +25,12 @@ import yaml
 from interlock.core.chart import Chart
 from interlock.errors import DefinitionError, Problem
 from interlock.frontends.document import load_document
-from interlock.frontends.document_limits import MAX_DOCUMENT_DEPTH, check_text, check_tree
+from interlock.frontends.document_limits import (
+    MAX_DOCUMENT_DEPTH,
+    MAX_DOCUMENT_NODES,
+    check_text,
+    check_tree,
+)
 
 __all__ = ["load_machine", "parse_document"]
 
@@ -36,11 +41,38 @@ class _TooDeep(yaml.MarkedYAMLError):
     """A YAML document nests deeper than :data:`MAX_DOCUMENT_DEPTH`."""
 
 
+class _TooLarge(yaml.MarkedYAMLError):
+    """A YAML document's merge keys (``<<``) make more than :data:`MAX_DOCUMENT_NODES` entries."""
+
+
 class _YamlLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans (``on``/``off``/``yes``/``no`` are plain strings) that refuses
-    nesting deeper than :data:`MAX_DOCUMENT_DEPTH` while composing (PyYAML composes recursively)."""
+    nesting deeper than :data:`MAX_DOCUMENT_DEPTH` while composing (PyYAML composes recursively), and
+    mappings whose merge keys make more than :data:`MAX_DOCUMENT_NODES` entries in all while it builds them."""
 
     _depth = 0
+    _merged = 0
+    _flattening: Any = None
+
+    def flatten_mapping(self, node: Any) -> None:
+        """PyYAML copies the entries of every mapping a ``<<`` names into the merging node, and reads them
+        all again at each merge, before :func:`check_tree` sees the result (where later keys have replaced
+        them): 2,000 mappings merging ``[*b, *b, *b, *b, *b]`` of a 3,000-key ``b`` (a 107 KB document)
+        took 9 s of CPU and 180 MB to refuse. Each mapping's entries are counted as it is flattened
+        (merged ones included), and the load stops once they pass the limit."""
+        outer = self._flattening is None  # merged mappings are flattened first: the error names the merging one
+        if outer:
+            self._flattening = node
+        try:
+            super().flatten_mapping(node)
+            self._merged += len(node.value)
+            if self._merged > MAX_DOCUMENT_NODES:
+                raise _TooLarge(problem=f"the document's mappings, with what their merge keys (<<) copy into them, "
+                                        f"have more than {MAX_DOCUMENT_NODES:,} entries",
+                                problem_mark=self._flattening.start_mark)
+        finally:
+            if outer:
+                self._flattening = None
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self._depth >= MAX_DOCUMENT_DEPTH:
@@ -109,6 +141,9 @@ def parse_document(text: str, kind: str = "yaml", label: str = "") -> Any:
         message = getattr(exc, "problem", None) or str(exc)
         if isinstance(exc, _TooDeep):
             raise DefinitionError([Problem(where, str(message), "flatten the data, or split the machine")],
+                                  label) from None
+        if isinstance(exc, _TooLarge):
+            raise DefinitionError([Problem(where, str(message), "split the machine, or use fewer YAML merge keys")],
                                   label) from None
         raise DefinitionError([Problem(where, f"invalid YAML: {message}", "fix the YAML syntax")], label) from None
     except (ValueError, OverflowError) as exc:  # a value that parses but cannot be built: 2001-13-45, 10**5000

@@ -46,6 +46,8 @@ def check_id(what: str, value: Any, *, printable: bool = True) -> str:
         kind = " printable" if printable else ""
         raise ValueError(f"{what} must be a non-empty string of at most {MAX_ID_LENGTH}{kind} "
                          f"characters, not {value!r}")
+    if "\x00" in value:  # an idempotency key too: PostgreSQL text cannot hold it (a storage failure there)
+        raise ValueError(f"{what} must not hold the NUL character, not {value!r}")
     return str(value)
 
 

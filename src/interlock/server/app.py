@@ -40,7 +40,7 @@ from interlock.server.catalog import Catalog
 from interlock.server.config import ServerConfig
 from interlock.server.errors import EXCEPTION_HANDLERS, ApiError, api_error_of, error_response
 from interlock.server.feed import Feed
-from interlock.server.limits import BodyLimit, RateLimit
+from interlock.server.limits import BodyLimit, NoNul, RateLimit
 from interlock.server.security import LOOPBACK_ORIGIN, default_authenticator
 
 log = logging.getLogger("interlock.server")
@@ -111,7 +111,7 @@ def create_app(interlock: Interlock, config: ServerConfig, *,
     # route's path matches a send's, so the order changes nothing else)
     routes.sort(key=lambda route: getattr(route, "name", None) not in HOT_ROUTES)
     middleware = [Middleware(RateLimit, rate=config.rate, burst=config.burst),
-                  Middleware(BodyLimit, limit=config.max_body_bytes),
+                  Middleware(BodyLimit, limit=config.max_body_bytes), Middleware(NoNul),
                   Middleware(events.SendFastPath)]  # innermost: sends meet the limits (and CORS) first
     if config.cors_origins or config.dev:  # outermost: refusals (429, 413) carry the headers a page
         # needs to read them

@@ -59,6 +59,9 @@ def text_field(body: dict[str, Any], name: str, *, required: bool = True) -> str
         raise ApiError(400, "request.malformed", f"field {name!r} must be a non-empty string"
                        + ("" if name in body else " and is missing"),
                        details=[{"path": name, "message": "expected a non-empty string", "hint": ""}])
+    if "\x00" in value:  # no name holds it (PostgreSQL text cannot): a 503 of the store otherwise
+        raise ApiError(400, "request.malformed", f"field {name!r} holds the NUL character, which no name "
+                       "holds", details=[{"path": name, "message": "holds NUL", "hint": "remove it"}])
     return value
 
 

@@ -31,6 +31,7 @@ QUEUE_SIZE = 1000  # changes a subscriber may be behind before it is dropped
 MAX_SUBSCRIBERS = 1000  # per server process
 MAX_PER_OWNER = 100  # per caller, of one process: one read key cannot take every subscriber's place
 PAGE = 500  # changes read at once, by the follower and by a subscriber catching up
+CATCH_UP_PAGES = 20  # pages one catch-up read scans at most before it answers (see Feed.read_page)
 POLL = 1.0  # seconds the follower waits for a change before it looks again (SQLite's pace; PostgreSQL wakes)
 BACKOFF = 1.0  # seconds the follower waits after the store failed
 
@@ -117,8 +118,10 @@ class Feed:
 
     def __init__(self, interlock: Interlock, *, queue_size: int = QUEUE_SIZE,
                  max_subscribers: int = MAX_SUBSCRIBERS, max_per_owner: int = MAX_PER_OWNER,
-                 poll: float = POLL) -> None:
+                 poll: float = POLL, page: int = PAGE, catch_up_pages: int = CATCH_UP_PAGES) -> None:
         self.interlock = interlock
+        self.page = page
+        self.catch_up_pages = catch_up_pages
         self.queue_size = queue_size
         self.max_subscribers = max_subscribers
         self.max_per_owner = max_per_owner
@@ -190,7 +193,7 @@ class Feed:
     def _follow(self, position: int) -> None:
         while not self._stop.is_set():
             try:
-                page = self.interlock.changes(after=position, limit=PAGE)
+                page = self.interlock.changes(after=position, limit=self.page)
                 if not page.items:
                     self.interlock.wait_for_changes(after=position, timeout=self.poll)
                     continue
@@ -233,13 +236,20 @@ class Feed:
     def read_page(self, after: int, head: int,
                   want: Callable[[Change], bool]) -> tuple[list[Update], int]:
         """A subscriber catching up: ``(the wanted changes after after, up to head; how far it read)``.
-        Pages with nothing wanted are read on, so the answer is empty only at ``head``."""
-        while after < head:
-            page = self.interlock.changes(after=after, limit=PAGE)
+        Pages with nothing wanted are read on, up to ``catch_up_pages`` of them: a subscriber to a quiet
+        instance resuming from 0 on a long feed reads it all, and one read to the head held a worker thread
+        for as long (seconds for millions of changes), scanning on after the client had left (a thread is
+        not cancelled). Its next read carries on, once the subscriber is still there."""
+        for _ in range(self.catch_up_pages):
+            if after >= head:
+                break
+            page = self.interlock.changes(after=after, limit=self.page)
             if not page.items:
                 break
             wanted = [c for c in page.items if c.position <= head and want(c)]
             after = min(page.next, head)
             if wanted:
                 return self._with_instances(wanted), after
+        else:
+            return [], after  # not at the head yet: the subscriber asks again
         return [], head

@@ -19,6 +19,28 @@ MAX_CLIENTS = 10_000  # token buckets kept; the least recently seen client is fo
 CALLER = "interlock.caller"
 
 
+class NoNul:
+    """Refuses a URL whose path or query holds the NUL character (``%00``) with 400 ``request.malformed``:
+    no machine, version, instance, key or cursor holds it (PostgreSQL text cannot), so the store's refusal
+    would be a 503 ``storage.failed``, a server's failure to the client (which retries it), on one store
+    and not on the other."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and (
+                "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")):
+            if scope["type"] == "http":
+                await error_response(ApiError(400, "request.malformed", "the URL holds the NUL character "
+                                              "(%00), which no name, id or cursor of this API holds"))(
+                    scope, receive, send)
+            else:  # a handshake refused: 403, as the ASGI spec has a socket closed before it is accepted
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """Refuses a body over ``limit`` bytes with 413 ``request.too_large``: at once when its
     ``Content-Length`` says so, else as soon as the streamed bytes pass the limit."""

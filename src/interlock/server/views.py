@@ -75,7 +75,8 @@ def send_view(interlock: Interlock, result: SendResult, caller: Principal) -> di
 
 def history_view(entry: HistoryEntry, *, admin: bool, subject: str | None = None) -> dict[str, Any]:
     """A step; to a caller who is not admin, its context change without private keys, its effects (and
-    the event, unless a caller sent it) without the values they carry, its errors without their messages,
+    the event, unless a caller sent it) without the values they carry, no event's ``raw`` (the request a
+    Basic HTTP event came in, headers and all), its errors without their messages,
     and its idempotency key only if it is the caller's own (``subject``), as the caller gave it."""
     data = asdict(entry)
     data["source"], data["target"], data["effects"] = list(entry.source), list(entry.target), list(entry.effects)
@@ -84,6 +85,9 @@ def history_view(entry: HistoryEntry, *, admin: bool, subject: str | None = None
         data["effects"] = [_public_effect(effect) for effect in entry.effects]
         if entry.cause is not None and entry.event is not None:  # made by a step or a task, not a caller
             data["event"] = _public_event(entry.event)
+        elif entry.event is not None and entry.event.get("raw") is not None:
+            # the wire form of a Basic HTTP event: its request's headers (a sender's tokens, addresses)
+            data["event"] = {**entry.event, "raw": None}
         if entry.error is not None:
             data["error"] = _public_error(entry.error)
         if entry.idempotency_key is not None:
