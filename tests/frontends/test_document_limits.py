@@ -149,6 +149,15 @@ def _long_guard(spaces: str = " ", *, variant: int = 0) -> str:
     return "(" * 38 + f"{spaces}+{spaces}".join(names) + ")" * 38 + " > 0"
 
 
+def test_a_trusted_document_over_the_code_budget_loads_when_asked() -> None:
+    """The app's own documents meet the budget by default too (load_machine is how an app takes text from
+    its users as well); a trusted document larger than that says so with ``code_limit=None``."""
+    text = json.dumps(_guarded(2000, distinct=True))
+    with pytest.raises(DefinitionError, match="characters of Python"):
+        load_machine(text)
+    assert len(load_machine(text, code_limit=None).states) == 2001
+
+
 def test_an_expression_repeated_in_a_document_is_generated_and_compiled_once() -> None:
     """Counted once, a repeated expression was compiled again at every place (code over SHARED_CODE_CHARS is
     not kept, and the same code written with other spaces was another entry of the shared cache): a 267 KB

@@ -28,6 +28,7 @@ from interlock.frontends.document import load_document
 from interlock.frontends.document_limits import (
     MAX_DOCUMENT_DEPTH,
     MAX_DOCUMENT_NODES,
+    MAX_GENERATED_CODE,
     check_text,
     check_tree,
 )
@@ -98,13 +99,16 @@ def load_machine(source: str | os.PathLike[str], *, guards: Mapping[str, Callabl
                  actions: Mapping[str, Callable[..., Any]] | None = None,
                  services: Mapping[str, Any] | None = None, delays: Mapping[str, Any] | None = None,
                  defer_services: bool = False, format: str | None = None,
-                 base_dir: str | os.PathLike[str] | None = None) -> Chart:
+                 base_dir: str | os.PathLike[str] | None = None,
+                 code_limit: int | None = MAX_GENERATED_CODE) -> Chart:
     """Load a machine from a path or from text; ``format`` ("yaml", "json", "scxml") overrides detection.
 
     Raises :class:`DefinitionError` with every problem (a YAML/JSON syntax error has its line and column).
     Nothing is loaded as SCXML unless ``format="scxml"`` (a ``.scxml`` path or a text starting with ``<``
     without it is a :class:`DefinitionError`); ``base_dir`` is the trusted folder SCXML reads
-    ``<data src>``/``<script src>`` from (without it, it reads no file).
+    ``<data src>``/``<script src>`` from (without it, it reads no file). ``code_limit``: the characters
+    of Python a YAML/JSON document's distinct expressions may compile to (docs/limits.md); None for a
+    trusted document larger than that.
     """
     text, label, kind = _read(source, format)
     if kind == "scxml":
@@ -118,7 +122,7 @@ def load_machine(source: str | os.PathLike[str], *, guards: Mapping[str, Callabl
         return chart
     doc = parse_document(text, kind, label)
     return load_document(doc, guards=guards, actions=actions, services=services, delays=delays,
-                         defer_services=defer_services, source=label)
+                         defer_services=defer_services, source=label, code_limit=code_limit)
 
 
 def parse_document(text: str, kind: str = "yaml", label: str = "") -> Any:
