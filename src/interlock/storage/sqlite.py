@@ -106,9 +106,10 @@ class SQLiteStore:
         self._seen = threading.local()  # the generation a thread saw when it last read the changes
         self._foreign_at = -FOREIGN_WINDOW  # when a waiting reader last saw another process's commit
         self._foreign_writes = 0  # write transactions that began after another connection's commit
+        self._committing = 0  # COMMITs this store began (the generation counts those that ended)
         self._others_lock = threading.Lock()  # others_committed: its own connection and last look
         self._others_conn: sqlite3.Connection | None = None
-        self._others_look: tuple[int, int, int] | None = None
+        self._others_look: tuple[int, int, int, int] | None = None
         check_file(self.path)
         self._conn()  # the file exists from here on
         self._turn = turn_for(self.path)  # shared by the file's stores in this process
@@ -182,6 +183,7 @@ class SQLiteStore:
                 except BaseException:
                     conn.rollback_if_open()
                     raise
+                self._committing += 1  # before the commit moves data_version: others_committed reads both
                 try:
                     conn.execute("COMMIT")
                 except StorageError:
@@ -259,14 +261,16 @@ class SQLiteStore:
         these looks move while this store committed nothing. A commit of another process made while
         this store also committed, with no write of this store after it, is not seen: callers poll too."""
         with self._others_lock:
-            writes, generation = self._foreign_writes, self._generation  # before the version: no miss
+            # before the version: no miss; a commit of this store between its COMMIT and its generation
+            # moves the version with the generation unchanged, but not with ``committing`` unchanged
+            writes, generation, committing = self._foreign_writes, self._generation, self._committing
             if self._others_conn is None:
                 self._others_conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             version = _data_version(self._others_conn)
-            last, self._others_look = self._others_look, (writes, generation, version)
+            last, self._others_look = self._others_look, (writes, generation, version, committing)
         if last is None:
             return True
-        return writes != last[0] or (version != last[2] and generation == last[1])
+        return writes != last[0] or (version != last[2] and generation == last[1] and committing == last[3])
 
     def close(self) -> None:
         """Close every connection of the store, each once no other thread is running a transaction on it
