@@ -125,7 +125,7 @@ def test_a_machine_that_never_settles_is_a_clear_error_not_a_traceback(cli: Invo
     result = cli("simulate", str(machine))  # the fixture lets exceptions through: a traceback fails here
     assert result.exit_code == 1
     assert result.stderr.startswith("error: the machine cannot go on: StepLimitError: chart 'm@1' took more "
-                                    "than 100000 microsteps")
+                                    "than 100000 transitions")
     assert "Traceback" not in result.stderr
 
 

@@ -57,17 +57,26 @@ def compute_exit_set(transitions: Iterable[Transition], configuration: Iterable[
                      states: Mapping[str, StateNode],
                      domain_of: Callable[[Transition, Mapping[str, tuple[str, ...]], Mapping[str, StateNode]],
                                          StateNode | None] | None = None) -> set[StateNode]:
-    """computeExitSet: active states that are descendants of some transition's domain."""
+    """computeExitSet: active states that are descendants of some transition's domain.
+
+    Found from each domain down (a configuration holds the parent of each of its states), each active
+    state once: testing every active state against every transition's domain took n * |configuration|
+    steps for the n transitions of n parallel regions (2,500 regions: 2 s a microstep)."""
     out: set[StateNode] = set()
-    config = tuple(configuration)
+    config = configuration if isinstance(configuration, (set, frozenset)) else frozenset(configuration)
     domain_fn = domain_of or transition_domain
     for t in transitions:
         if not t.targets:
             continue
         domain = domain_fn(t, history, states)
-        for s in config:
-            if domain is None or s.is_descendant_of(domain):
-                out.add(s)
+        if domain is None:
+            return set(config)
+        stack = [domain]
+        while stack:
+            for child in stack.pop().children:
+                if child in config and child not in out:
+                    out.add(child)
+                    stack.append(child)
     return out
 
 

@@ -143,24 +143,30 @@ def _dedupe(transitions: Iterable[Transition]) -> tuple[Transition, ...]:
 def remove_conflicts(enabled: tuple[Transition, ...], config: Config,
                      history: Mapping[str, tuple[str, ...]], chart: Chart) -> tuple[Transition, ...]:
     """removeConflictingTransitions: of two transitions whose exit sets intersect, keep the one from the
-    descendant state, or the earlier one in document order."""
+    descendant state, or the earlier one in document order.
+
+    The spec compares each transition with every one kept, computing both exit sets each time: for the n
+    transitions of n parallel regions that took n * n * |configuration| steps (400 regions: 11 s to plan
+    one microstep). Here each exit set is found once, and the kept transitions'
+    exit sets (disjoint: no two kept ones conflict) map each exited state to its transition, so a
+    transition meets only those it conflicts with. The result is the spec's: a transition is preempted
+    when one it conflicts with is not an ancestor's, else it replaces all of them."""
     if len(enabled) < 2:
         return enabled
-    kept: list[Transition] = []
+    kept: dict[int, Transition] = {}  # insertion-ordered, as the spec's list
+    exits: dict[int, set[StateNode]] = {}
+    owner: dict[StateNode, Transition] = {}  # each state a kept transition exits -> that transition
     states, domain = chart.states, chart.rules.transition_domain
     for t1 in enabled:
-        preempted = False
-        to_remove = []
         exit1 = compute_exit_set([t1], config, history, states, domain)
-        for t2 in kept:
-            if exit1 & compute_exit_set([t2], config, history, states, domain):
-                if t1.source.is_descendant_of(t2.source):
-                    to_remove.append(t2)
-                else:
-                    preempted = True
-                    break
-        if not preempted:
-            for t in to_remove:
-                kept.remove(t)
-            kept.append(t1)
-    return tuple(kept)
+        conflicts = {id(t2): t2 for s in exit1 if (t2 := owner.get(s)) is not None}
+        if any(not t1.source.is_descendant_of(t2.source) for t2 in conflicts.values()):
+            continue  # preempted
+        for key in conflicts:
+            del kept[key]
+            for s in exits.pop(key):
+                del owner[s]
+        kept[id(t1)] = t1
+        exits[id(t1)] = exit1
+        owner.update(dict.fromkeys(exit1, t1))
+    return tuple(kept.values())
