@@ -136,8 +136,9 @@ def add_descendants(state: StateNode, entry: EntrySet, history: Mapping[str, tup
         for s in state.initial.targets:
             _add_ancestors(s, state, entry, history, states)
     elif state.kind == "parallel":
+        covered = entered_below(entry.states)
         for child in state.children:
-            if not any(s.is_descendant_of(child) for s in entry.states):
+            if child not in covered:
                 add_descendants(child, entry, history, states)
 
 
@@ -149,9 +150,24 @@ def _add_ancestors(state: StateNode, ancestor: StateNode | None, entry: EntrySet
             return
         entry.states.add(anc)
         if anc.kind == "parallel":
+            covered = entered_below(entry.states)
             for child in anc.children:
-                if not any(s.is_descendant_of(child) for s in entry.states):
+                if child not in covered:
                     add_descendants(child, entry, history, states)
+
+
+def entered_below(entered: Iterable[StateNode]) -> set[StateNode]:
+    """The states with a proper descendant among ``entered``: a region of a parallel state is entered by
+    default unless one is (``statesToEnter.some(s => isDescendant(s, child))``). Found once for all the
+    regions (what entering one region adds lies inside it, below no other), each ancestor once: testing
+    every entered state against every region took regions x entered steps (4,000 regions: 1.3 s)."""
+    below: set[StateNode] = set()
+    for s in entered:
+        for anc in s.ancestors:
+            if anc in below:
+                break  # and its ancestors with it
+            below.add(anc)
+    return below
 
 
 def record_history(exiting: Iterable[StateNode], configuration: Iterable[StateNode]) -> dict[str, tuple[str, ...]]:

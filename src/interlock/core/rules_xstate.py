@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from interlock.core.entry_exit import EntrySet, effective_targets
+from interlock.core.entry_exit import EntrySet, effective_targets, entered_below
 
 if TYPE_CHECKING:
     from interlock.core.chart import Chart, StateNode, Transition
@@ -232,8 +232,9 @@ def _enter(entry: EntrySet, state: StateNode, default: bool) -> None:
 
 
 def _enter_regions(state: StateNode, entry: EntrySet, history: History, states: States, default: bool) -> None:
+    covered = entered_below(entry.states)
     for child in state.children:
-        if not any(s.is_descendant_of(child) for s in entry.states):
+        if child not in covered:
             _enter(entry, child, default)
             add_descendants(child, entry, history, states)
 
