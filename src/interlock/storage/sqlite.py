@@ -159,7 +159,8 @@ class SQLiteStore:
     def write(self) -> Iterator[SQLiteTx]:
         """One write transaction (``BEGIN IMMEDIATE``: the write lock is taken up front, so no upgrade
         deadlocks between processes)."""
-        with self._held() as conn:
+        conn = self._conn()
+        with conn.busy:  # held against close() while in use (see _held)
             if not getattr(self._local, "writes", False):
                 # A connection that writes keeps the hot pages (instances, the ends of the history and
                 # index b-trees) in memory: with SQLite's default 2 MB, most steps read a page back in.
@@ -197,7 +198,8 @@ class SQLiteStore:
     @contextmanager
     def read(self) -> Iterator[SQLiteTx]:
         """A consistent read view (a deferred transaction: WAL readers never block the writer)."""
-        with self._held() as conn:
+        conn = self._conn()
+        with conn.busy:  # held against close() while in use (see _held)
             conn.execute("BEGIN")
             try:
                 tx = SQLiteTx(conn)
