@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from interlock.core.entry_exit import EntrySet, effective_targets, entered_below
+from interlock.core.entry_exit import EntrySet, effective_targets
 
 if TYPE_CHECKING:
     from interlock.core.chart import Chart, StateNode, Transition
@@ -226,15 +226,14 @@ def add_descendants(state: StateNode, entry: EntrySet, history: History, states:
 
 
 def _enter(entry: EntrySet, state: StateNode, default: bool) -> None:
-    entry.states.add(state)
+    entry.add(state)
     if default and state.kind == "compound":
         entry.default_entry.add(state)
 
 
 def _enter_regions(state: StateNode, entry: EntrySet, history: History, states: States, default: bool) -> None:
-    covered = entered_below(entry.states)
     for child in state.children:
-        if child not in covered:
+        if child not in entry.below:
             _enter(entry, child, default)
             add_descendants(child, entry, history, states)
 
@@ -244,7 +243,7 @@ def _add_ancestors(ancestors: list[StateNode], entry: EntrySet, history: History
     """``addAncestorStatesToEnter``."""
     for anc in ancestors:
         if reentrancy is None or anc.is_descendant_of(reentrancy):
-            entry.states.add(anc)
+            entry.add(anc)
         if anc.kind == "parallel":
             _enter_regions(anc, entry, history, states, default=False)
 
