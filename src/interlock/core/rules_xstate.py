@@ -232,6 +232,8 @@ def _enter(entry: EntrySet, state: StateNode, default: bool) -> None:
 
 
 def _enter_regions(state: StateNode, entry: EntrySet, history: History, states: States, default: bool) -> None:
+    if not entry.fill(state):
+        return  # each region is covered or was entered by default: looking again adds nothing
     for child in state.children:
         if child not in entry.below:
             _enter(entry, child, default)
