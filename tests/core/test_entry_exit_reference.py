@@ -16,6 +16,7 @@ from interlock.core.entry_exit import (
     EntrySet,
     compute_exit_set,
     effective_targets,
+    record_history,
     transition_domain,
 )
 from interlock.core.select import remove_conflicts
@@ -60,6 +61,19 @@ def remove_conflicts_of_spec(enabled: tuple[Transition, ...], config: frozenset[
                 kept.remove(t)
             kept.append(t1)
     return tuple(kept)
+
+
+def record_history_of_spec(exiting: set[StateNode], config: frozenset[StateNode]) -> dict[str, tuple[str, ...]]:
+    ordered = sorted(config, key=lambda s: s.order)
+    out: dict[str, tuple[str, ...]] = {}
+    for s in sorted(exiting, key=lambda s: s.order):
+        for h in s.histories:
+            if h.history == "deep":
+                kept = [c for c in ordered if c.kind in ("atomic", "final") and c.is_descendant_of(s)]
+            else:
+                kept = [c for c in ordered if c.parent is s]
+            out[h.id] = tuple(c.id for c in kept)
+    return out
 
 
 def _covered(child: StateNode, entry: EntrySet) -> bool:
@@ -198,8 +212,11 @@ def _compare(chart: Chart, config_ids: tuple[str, ...], history: History, picks:
             chosen.append(t)
     shallow_first = sorted(candidates, key=lambda t: t.source.depth)  # an ancestor's kept, then a descendant's
     for group in (tuple(candidates), tuple(reversed(candidates)), tuple(shallow_first), tuple(chosen)):
-        assert compute_exit_set(group, config, history, chart.states, chart.rules.transition_domain) \
-            == exit_set_of_spec(list(group), config, history, chart)
+        exits = compute_exit_set(group, config, history, chart.states, chart.rules.transition_domain)
+        assert exits == exit_set_of_spec(list(group), config, history, chart)
+        recorded = record_history(exits, config)
+        assert recorded == record_history_of_spec(exits, config)
+        assert list(recorded) == list(record_history_of_spec(exits, config))
         kept = remove_conflicts(group, config, history, chart)
         assert kept == remove_conflicts_of_spec(group, config, history, chart)
         if chart.semantics == "xstate":

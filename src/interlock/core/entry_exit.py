@@ -180,16 +180,29 @@ def _add_ancestors(state: StateNode, ancestor: StateNode | None, entry: EntrySet
 
 
 def record_history(exiting: Iterable[StateNode], configuration: Iterable[StateNode]) -> dict[str, tuple[str, ...]]:
-    """The history values recorded when ``exiting`` states are left (exitStates, first loop)."""
-    config = sorted(configuration, key=_order)
+    """The history values recorded when ``exiting`` states are left (exitStates, first loop).
+
+    The configuration is read once for all of them, each active state handed to the recording states
+    above it: read again for each, n regions with a history each took n * n steps to leave (4,000 deep
+    histories: 1.9 s)."""
+    recording = sorted((s for s in exiting if s.histories), key=_order)
+    if not recording:
+        return {}
+    deep = {s for s in recording if any(h.history == "deep" for h in s.histories)}
+    shallow = {s for s in recording if any(h.history != "deep" for h in s.histories)}
+    atomic: dict[StateNode, list[str]] = {s: [] for s in deep}  # deep: the active atomic states below
+    children: dict[StateNode, list[str]] = {s: [] for s in shallow}  # shallow: the active children
+    for c in sorted(configuration, key=_order):
+        if c.parent in children:
+            children[c.parent].append(c.id)
+        if deep and c.kind in ("atomic", "final"):
+            for anc in c.ancestors:
+                if anc in atomic:
+                    atomic[anc].append(c.id)
     out: dict[str, tuple[str, ...]] = {}
-    for s in sorted(exiting, key=_order):
+    for s in recording:
         for h in s.histories:
-            if h.history == "deep":
-                kept = [c for c in config if c.kind in ("atomic", "final") and c.is_descendant_of(s)]
-            else:
-                kept = [c for c in config if c.parent is s]
-            out[h.id] = tuple(c.id for c in kept)
+            out[h.id] = tuple(atomic[s] if h.history == "deep" else children[s])
     return out
 
 
