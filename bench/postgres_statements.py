@@ -4,8 +4,9 @@ psycopg has no statement hook and ``pg_stat_statements`` needs a server restart,
 wraps psycopg's cursor methods in this process for the duration of a block. Every ``execute`` is one
 statement and one round trip; an ``executemany`` is as many statements as rows but one round trip
 (psycopg pipelines it); either is no round trip when sent inside a pipeline the caller opened, whose
-``sync`` is the round trip (counted when the pipeline block is left); ``BEGIN``/``COMMIT``/``ROLLBACK`` and the ``NOTIFY``, which
-the store sends through libpq directly (``postgres_tx.command``), are one of each, as is every
+``sync`` is the round trip (counted when the pipeline block is left); ``BEGIN``/``COMMIT``/``ROLLBACK``, which
+the store sends through libpq directly (``postgres_tx.command``), are one of each (a ``COMMIT`` with the
+``NOTIFY`` in its message, ``postgres_tx.commit``, two statements and one round trip), as is every
 ``SAVEPOINT``/``RELEASE`` of a ``transaction()`` block (two per block). Connections listed in ``ignore`` are not counted.
 """
 
@@ -45,7 +46,7 @@ def counting() -> Iterator[Tally]:
 
     tally = Tally()
     cursor, transaction, connection = psycopg.Cursor, psycopg.Transaction, psycopg.Connection
-    command = postgres_tx.command
+    command, commit = postgres_tx.command, postgres_tx.commit
     execute, executemany, enter, pipeline = cursor.execute, cursor.executemany, transaction.__enter__, connection.pipeline
 
     def counted_execute(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
@@ -70,6 +71,11 @@ def counting() -> Iterator[Tally]:
         tally.note(conn, text, 1)
         command(conn, text, check=check)
 
+    def counted_commit(conn: Any, notify: bytes) -> None:  # two statements in one message
+        tally.note(conn, b"COMMIT", 1)
+        tally.note(conn, notify, 1, 0)
+        commit(conn, notify)
+
     def counted_enter(self: Any) -> Any:
         if id(self.connection) not in tally.ignore:  # BEGIN/SAVEPOINT now, COMMIT/RELEASE at exit
             tally.statements += 2
@@ -80,14 +86,14 @@ def counting() -> Iterator[Tally]:
     cursor.execute, cursor.executemany = counted_execute, counted_executemany  # type: ignore[method-assign]
     transaction.__enter__ = counted_enter  # type: ignore[method-assign]
     connection.pipeline = counted_pipeline  # type: ignore[method-assign,assignment]
-    postgres_tx.command = counted_command
+    postgres_tx.command, postgres_tx.commit = counted_command, counted_commit
     try:
         yield tally
     finally:
         cursor.execute, cursor.executemany = execute, executemany  # type: ignore[method-assign]
         transaction.__enter__ = enter  # type: ignore[method-assign]
         connection.pipeline = pipeline  # type: ignore[method-assign]
-        postgres_tx.command = command
+        postgres_tx.command, postgres_tx.commit = command, commit
 
 
 def per_workflow(url: str, count: int = 50) -> Tally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tempfile
 import threading
 import time
 
@@ -196,6 +197,74 @@ def test_a_commit_of_a_transaction_in_which_a_statement_failed_is_refused_not_re
                 tx.insert_instance(row)
             with store.read() as tx:
                 assert tx.get_instance("m", "x") is not None
+        finally:
+            store.close()
+
+
+def test_a_commit_of_recorded_steps_takes_the_notify_along_in_its_message() -> None:
+    """The NOTIFY that wakes readers of the feed goes in the COMMIT's message (one round trip, not two),
+    seen in libpq's trace of what the client sent; a reader is still woken (test above)."""
+    row = InstanceRow("m", "a", "1", "active", False, 0, 0, {"configuration": ["m"], "context": {}})
+    with fresh_database() as url, tempfile.TemporaryFile("w+") as trace:
+        store = PostgresStore(url)
+        try:
+            with store.write() as tx:
+                tx.insert_instance(row)
+                tx.append_history(HistoryRow("m", "a", 0, 1.0, "started", None, None, None, [], ["m"], {}, []))
+                pgconn = tx.conn.pgconn
+                pgconn.trace(trace.fileno())
+            pgconn.untrace()
+        finally:
+            store.close()
+        trace.seek(0)
+        sent = [line for line in trace.read().splitlines() if "\tF\t" in line and "\tQuery\t" in line]
+    assert len(sent) == 1 and '"COMMIT;SELECT pg_notify(' in sent[0], sent
+
+
+def test_the_statement_after_commit_in_its_message_runs_in_a_transaction_of_its_own() -> None:
+    """postgres_tx.commit: the NOTIFY is never inside the step's transaction (it would hold PostgreSQL's
+    notification lock through that commit's flush); both transactions are committed."""
+    from interlock.storage import postgres_tx
+
+    with fresh_database() as url, psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(b"CREATE TABLE xacts (x xid8)")
+        postgres_tx.command(conn, b"BEGIN")
+        conn.execute(b"INSERT INTO xacts SELECT pg_current_xact_id()")
+        postgres_tx.commit(conn, b"INSERT INTO xacts SELECT pg_current_xact_id()")
+        assert conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert conn.execute(b"SELECT count(DISTINCT x) FROM xacts").fetchone() == (2,)
+
+
+def test_a_connection_lost_before_a_commit_with_its_notify_is_an_outcome_unknown_error() -> None:
+    from interlock.storage import postgres_tx
+
+    with fresh_database() as url, psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(b"CREATE TABLE kept (x int)")
+        postgres_tx.command(conn, b"BEGIN")
+        conn.execute(b"INSERT INTO kept VALUES (1)")
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (conn.info.backend_pid,))
+            with pytest.raises(psycopg.OperationalError) as caught:
+                postgres_tx.commit(conn, postgres_tx.notify_text("ab"))
+            assert "outcome is unknown" in str(postgres_tx.translate(caught.value, "committing"))
+            assert admin.execute(b"SELECT count(*) FROM kept").fetchone() == (0,)
+
+
+def test_a_failed_transaction_of_recorded_steps_is_refused_at_commit_and_records_nothing() -> None:
+    """As above, through the COMMIT that takes the NOTIFY along (postgres_tx.commit)."""
+    row = InstanceRow("m", "x", "1", "active", False, 0, 0, {"configuration": ["m"], "context": {}})
+    with fresh_database() as url:
+        store = PostgresStore(url)
+        try:
+            with pytest.raises(StorageError, match="rolled it back at COMMIT"), store.write() as tx:
+                tx.insert_instance(row)
+                tx.append_history(HistoryRow("m", "x", 0, 1.0, "started", None, None, None, [], ["m"], {}, []))
+                tx.flush()
+                with pytest.raises(psycopg.errors.DivisionByZero):
+                    tx.conn.execute(b"SELECT 1/0")
+            assert store.changes(after=0, limit=10) == []
+            with store.read() as tx:
+                assert tx.get_instance("m", "x") is None
         finally:
             store.close()
 

@@ -111,7 +111,8 @@ class PostgresStore:
     def write(self) -> Iterator[PostgresTx]:
         """One write transaction; its waiting rows go out just before ``COMMIT`` (one statement, and the
         history's feed positions come after: PostgresTx.sequence_changes). BEGIN and COMMIT go through
-        libpq directly (postgres_tx.command)."""
+        libpq directly (postgres_tx.command); a COMMIT of recorded steps takes the NOTIFY that wakes
+        readers of the feed along in its message (postgres_tx.commit)."""
         self._writes += 1
         with self._begun(b"BEGIN") as conn:
             try:
@@ -122,11 +123,12 @@ class PostgresStore:
                 except BaseException:
                     postgres_tx.command(conn, b"ROLLBACK", check=False)
                     raise
-                postgres_tx.command(conn, b"COMMIT")
+                if tx.recorded:  # the NOTIFY in the COMMIT's message, run after it (postgres_tx.commit)
+                    postgres_tx.commit(conn, self._notify)
+                else:
+                    postgres_tx.command(conn, b"COMMIT")
             except psycopg.Error as exc:
                 raise translate(exc, "committing a transaction") from exc
-            if tx.recorded:
-                tx.notify_changes(self._notify)
 
     @contextmanager
     def read(self) -> Iterator[PostgresTx]:

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from psycopg import errors
+from psycopg import errors, generators
 
 from interlock.errors import ConflictError, StorageError
 from interlock.storage.codec import dumps
@@ -175,11 +175,11 @@ def _column(value: Any) -> Any:
 
 
 def command(conn: psycopg.Connection[Any], text: bytes, *, check: bool = True) -> None:
-    """A statement without parameters or rows (BEGIN, COMMIT, ROLLBACK, the NOTIFY) sent through libpq
+    """A statement without parameters or rows (BEGIN, COMMIT, ROLLBACK) sent through libpq
     directly, which lets the GIL go while it waits: through psycopg's cursor or ``transaction()``, a
     BEGIN and a COMMIT cost 3x the CPU (105 against 38 us for the two, measured), on the writer thread
     that limits a busy process. ``check=False``: the outcome does not matter (a ROLLBACK only if a
-    transaction is open; a NOTIFY after the commit), and no error is raised."""
+    transaction is open), and no error is raised."""
     pgconn = conn.pgconn
     if not check:
         with contextlib.suppress(psycopg.Error):
@@ -195,6 +195,29 @@ def command(conn: psycopg.Connection[Any], text: bytes, *, check: bool = True) -
     if text == b"COMMIT" and result.command_status != b"COMMIT":
         # a transaction in which a statement failed (its error caught) ends in a ROLLBACK whose status
         # is OK: nothing was committed, and saying so is the caller's due (SQLite would have kept the rest)
+        raise psycopg.errors.InFailedSqlTransaction("a statement of the transaction had failed, so PostgreSQL "
+                                                     "rolled it back at COMMIT: nothing of it was committed")
+
+
+def commit(conn: psycopg.Connection[Any], notify: bytes) -> None:
+    """COMMIT and then ``notify`` (:func:`notify_text`: wake readers of the change feed) in one message,
+    one round trip instead of two. PostgreSQL runs the NOTIFY once the COMMIT has finished (reached the
+    disk), in an implicit transaction of its own: a NOTIFY inside the step's transaction would hold
+    PostgreSQL's one notification lock until that commit's flush, so the commits of all processes would
+    wait for each other's; alone, it writes no WAL and commits without a flush. Each statement has a
+    result: the COMMIT's is checked as :func:`command` checks it (an error stops the message, so nothing
+    is notified; a ROLLBACK is refused, its NOTIFY only a needless wake-up), the NOTIFY's is not (the
+    steps are committed; a lost one costs a reader one poll). The wait for the results lets the GIL go,
+    as ``exec_`` does (psycopg's wait on the socket, which its cursors use)."""
+    pgconn = conn.pgconn
+    pgconn.send_query(b"COMMIT;" + notify)
+    results = conn.wait(generators.execute(pgconn))
+    result = results[0] if results else None
+    if result is None or result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+        if result is None or pgconn.status != psycopg.pq.ConnStatus.OK:
+            raise psycopg.OperationalError(pgconn.get_error_message().strip() or "the connection was lost")
+        raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+    if result.command_status != b"COMMIT":
         raise psycopg.errors.InFailedSqlTransaction("a statement of the transaction had failed, so PostgreSQL "
                                                      "rolled it back at COMMIT: nothing of it was committed")
 
@@ -394,14 +417,6 @@ class PostgresTx(SharedQueries):
         removed = [_index_row(key) for key, adds in last.items() if not adds and not first[key]]
         added = [_index_row(key) for key, adds in last.items() if adds and first[key]]
         return removed, added
-
-    def notify_changes(self, text: bytes) -> None:
-        """Wake readers of the change feed, after the commit and in a transaction of its own: a NOTIFY
-        inside the step's transaction holds PostgreSQL's one notification lock until that commit has
-        reached the disk, so the commits of all processes would wait for each other's flushes. Alone,
-        the NOTIFY writes no WAL and commits without a flush. A lost one costs a reader one poll.
-        ``text``: :func:`notify_text` of the store."""
-        command(self.conn, text, check=False)  # the steps are committed; readers still poll
 
     def sequence_changes(self, key: int, limit: int = 10_000) -> int:
         """Give positions to committed steps that have none (one sequencer at a time); how many."""

@@ -257,7 +257,8 @@ UPDATE history h SET position = (SELECT base FROM feed) + todo.n
 FROM todo WHERE h.machine = todo.machine AND h.id = todo.id AND h.step = todo.step;
 
 -- name: notify_changes
--- Wake readers of the change feed: run after the commit, alone (a lost one costs a reader one poll). The
+-- Wake readers of the change feed: run after the commit, in the COMMIT's message (postgres_tx.commit), in
+-- a transaction of its own (a lost one costs a reader one poll). The
 -- payload names the store that committed (SENDER: its token, hex), so a process can tell others' commits.
 SELECT pg_notify('interlock_changes', 'SENDER');
 
