@@ -126,6 +126,8 @@ class SQLiteStore:
             except sqlite3.Error as exc:
                 raise explain(exc, self.path) from exc
             conn.path = self.path
+            # held while this thread uses it: close() waits for it (closing a connection under another
+            # thread's statement crashed the process, as when an app was closed while a waiter read)
             conn.busy = threading.RLock()
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -135,15 +137,6 @@ class SQLiteStore:
                 self._connections.add(conn)
             self._local.conn = conn
         return conn
-
-    @contextmanager
-    def _held(self) -> Iterator[Connection]:
-        """This thread's connection, held against :meth:`close` while it is used: closing a connection
-        that another thread is running a statement on crashed the process (SQLite's statement freed under
-        it), as when an app was closed while a waiter read."""
-        conn = self._conn()
-        with conn.busy:
-            yield conn
 
     def _index_history_if_due(self, conn: sqlite3.Connection, appended: int) -> None:
         """Look whether the history is due for indexing (one statement) once this store has appended an
@@ -160,7 +153,7 @@ class SQLiteStore:
         """One write transaction (``BEGIN IMMEDIATE``: the write lock is taken up front, so no upgrade
         deadlocks between processes)."""
         conn = self._conn()
-        with conn.busy:  # held against close() while in use (see _held)
+        with conn.busy:  # held against close() while in use
             if not getattr(self._local, "writes", False):
                 # A connection that writes keeps the hot pages (instances, the ends of the history and
                 # index b-trees) in memory: with SQLite's default 2 MB, most steps read a page back in.
@@ -199,7 +192,7 @@ class SQLiteStore:
     def read(self) -> Iterator[SQLiteTx]:
         """A consistent read view (a deferred transaction: WAL readers never block the writer)."""
         conn = self._conn()
-        with conn.busy:  # held against close() while in use (see _held)
+        with conn.busy:  # held against close() while in use
             conn.execute("BEGIN")
             try:
                 tx = SQLiteTx(conn)
@@ -252,7 +245,8 @@ class SQLiteStore:
             self._foreign_at = time.monotonic()  # moved, and not by this process: look often from now on
 
     def _data_version(self) -> int:
-        with self._held() as conn:
+        conn = self._conn()
+        with conn.busy:  # held against close() while in use
             return _data_version(conn)
 
     def others_committed(self) -> bool:

@@ -76,7 +76,7 @@ class Connection(sqlite3.Connection):
     ``sqlite3.Connection`` itself, it can be held in a weak set."""
 
     path = ""
-    busy: threading.RLock  # held while a thread uses it (storage/sqlite.py ``_held``): closing waits
+    busy: threading.RLock  # held while a thread uses it (storage/sqlite.py): closing waits
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
