@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from interlock.app import Interlock
 from interlock.core.chart import Chart
-from interlock.errors import ConflictError, NotFoundError
+from interlock.errors import ConflictError, ForbiddenError, NotFoundError
 from interlock.runtime.arguments import check_text
-from interlock.runtime.fingerprint import definition_text
+from interlock.runtime.fingerprint import definition_text, fingerprint
 from interlock.runtime.registry import Registry
 from interlock.server.errors import ApiError
 from interlock.server.uploads import compile_upload
@@ -64,9 +64,12 @@ class Catalog:
 
     # -- uploads -------------------------------------------------------------------------------------
 
-    async def put(self, name: str, version: str, format: str, text: str) -> tuple[MachineVersion, bool]:
+    async def put(self, name: str, version: str, format: str, text: str, *,
+                  admin: bool = True) -> tuple[MachineVersion, bool]:
         """Keep and serve an uploaded version; ``(version, created)``. DefinitionError: 422; a different
-        definition under this version: 409."""
+        definition under this version: 409. ``admin`` False (a ``machines:write`` caller): a new version
+        whose authorize rules are not the newest version's is refused (403 ``auth.upload.rules``), as new
+        instances take the newest version and its rules (docs/auth.md, "Machines as callers")."""
         check_text("machine", name)
         check_text("version", version)
         if name in self._app_latest:
@@ -75,15 +78,19 @@ class Catalog:
         chart = await asyncio.to_thread(compile_upload, name, version, format, text)
         row = DefinitionRow(name, version, format, text, time.time())
         async with self._lock:
-            return await asyncio.to_thread(self._keep, row, chart)
+            return await asyncio.to_thread(self._keep, row, chart, admin)
 
-    def _keep(self, row: DefinitionRow, chart: Chart) -> tuple[MachineVersion, bool]:
+    def _keep(self, row: DefinitionRow, chart: Chart, admin: bool) -> tuple[MachineVersion, bool]:
         with self.interlock.runtime.read() as tx:
             kept = tx.get_definition(row.name, row.version)
+            newest = tx.newest_definition(row.name)
+            newest_row = tx.get_definition(row.name, newest) if newest is not None else None
         if kept is not None:
             self._same_or_conflict(kept, row, chart)
             self._register(kept)
             return _uploaded(kept), False
+        if not admin and newest_row is not None:
+            _same_rules(newest_row, chart)
         try:
             self._run(chart, row.registered_at)  # records the version's fingerprint: another process's
         except ConflictError as exc:           # different upload under it conflicts here
@@ -193,6 +200,20 @@ class Catalog:
         if known:
             raise NotFoundError(f"machine {machine!r} has no version {version!r}")
         raise NotFoundError(f"unknown machine {machine!r}")
+
+
+def _same_rules(newest: DefinitionRow, chart: Chart) -> None:
+    """A caller who is not admin adds versions under the rules the machine has: its newest version's
+    authorize section, rule for rule as written (none if it has none). Otherwise ``machines:write`` could
+    drop or loosen the rules every new instance gets (ForbiddenError, 403 ``auth.upload.rules``)."""
+    rules = fingerprint(chart)["authorize"]
+    old = fingerprint(compile_upload(newest.name, newest.version, newest.format, newest.text, stored=True))
+    if old["authorize"] != rules:
+        raise ForbiddenError(
+            f"version {chart.version!r} of machine {newest.name!r} has other authorize rules than its newest "
+            f"version {newest.version!r}; new instances take the newest version, so only an admin may change "
+            "a machine's rules: upload the version with the same authorize section, or ask an admin",
+            reason="upload.rules")
 
 
 def _uploaded(row: DefinitionRow) -> MachineVersion:

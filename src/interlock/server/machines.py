@@ -42,7 +42,7 @@ async def get_machine(request: Request) -> JSONResponse:
 
 
 async def put_version(request: Request) -> JSONResponse:
-    await authorize(request, "machines:write")
+    caller = await authorize(request, "machines:write")
     machine, version = request.path_params["machine"], request.path_params["version"]
     kind = media_type(request)
     format = MEDIA_TYPES.get(kind)
@@ -55,7 +55,7 @@ async def put_version(request: Request) -> JSONResponse:
     except UnicodeDecodeError as exc:
         raise ApiError(400, "request.malformed", f"the definition is not UTF-8 text (byte {exc.start})") from None
     catalog: Catalog = request.app.state.catalog
-    kept, created = await catalog.put(machine, version, format, text)
+    kept, created = await catalog.put(machine, version, format, text, admin=caller.admin)
     return JSONResponse(await _version(request, kept), status_code=201 if created else 200)
 
 
