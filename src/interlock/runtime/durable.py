@@ -19,7 +19,7 @@ from interlock.runtime.worker import Worker
 from interlock.runtime.writer import Writer
 from interlock.runtime.writes import MachineVersion, Register
 from interlock.storage import open_store
-from interlock.storage.store import InstanceRow, Store
+from interlock.storage.store import InstanceRow, Store, closed_inside
 
 log = logging.getLogger("interlock.runtime")
 ENDED_READ = 500  # instances the waiters' poller reads per read transaction
@@ -99,6 +99,8 @@ class DurableRuntime:
 
     def close(self) -> None:
         self.writer.refuse_inside_a_step()
+        if self.store.inside_transaction():  # before anything stops: the app stays usable
+            raise closed_inside()
         self.endings.stopping()  # its poller's reads fail from the next line on: no warning for that
         self._closed = True
         self.endings.close()  # waiters read again and find the app closed

@@ -36,7 +36,7 @@ from interlock.errors import StorageError
 from interlock.storage import postgres_tx
 from interlock.storage.postgres_tx import PostgresTx, translate
 from interlock.storage.queries import load_queries, migrations
-from interlock.storage.store import READ_ONLY, Change
+from interlock.storage.store import READ_ONLY, Change, closed_inside
 
 _Q = load_queries("postgres")
 MIGRATION_LOCK = 0x1E7C_0C4B  # pg_advisory_xact_lock key: one process migrates at a time
@@ -94,6 +94,7 @@ class PostgresStore:
         self._others_lock = threading.Lock()
         self._others: psycopg.Connection[Any] | None = None  # others_committed's LISTEN connection
         self._writes = 0
+        self._inside = threading.local()  # depth: this thread's open transactions (close() refuses)
         if migrate:
             self.migrate()
 
@@ -164,7 +165,12 @@ class PostgresStore:
                     if attempt == tries or not conn.broken:
                         raise translate(exc, "beginning a transaction") from exc
                     continue
-                yield conn
+                depth = getattr(self._inside, "depth", 0)
+                self._inside.depth = depth + 1
+                try:
+                    yield conn
+                finally:
+                    self._inside.depth = depth
                 return
 
     @contextmanager
@@ -203,7 +209,12 @@ class PostgresStore:
         with self.read() as tx:
             return tx.meta_int("schema_version")
 
+    def inside_transaction(self) -> bool:
+        return bool(getattr(self._inside, "depth", 0))
+
     def close(self) -> None:
+        if self.inside_transaction():  # the pool's close would wait for the connection the block holds
+            raise closed_inside()
         with self._listen_lock:
             if self._listener is not None:
                 self._listener.close()

@@ -40,6 +40,7 @@ from interlock.storage.store import (
     TaskRow,
     TimerRow,
     TransactionLost,
+    closed_inside,
 )
 from interlock.storage.task_buffer import TaskBuffer
 from interlock.storage.tx_reads import SharedQueries
@@ -268,10 +269,16 @@ class SQLiteStore:
             return True
         return writes != last[0] or (version != last[2] and generation == last[1] and committing == last[3])
 
+    def inside_transaction(self) -> bool:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        return conn is not None and conn.in_transaction  # this thread's own connection
+
     def close(self) -> None:
         """Close every connection of the store, each once no other thread is running a transaction on it
         (the waits are short: the app has stopped its writer first). A thread that uses the store
         afterwards opens a connection again."""
+        if self.inside_transaction():
+            raise closed_inside()
         with self._others_lock:
             if self._others_conn is not None:
                 self._others_conn.close()

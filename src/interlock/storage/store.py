@@ -28,7 +28,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from interlock.errors import ConflictError
+from interlock.errors import ConflictError, StorageError
 
 
 @dataclass(slots=True)
@@ -300,6 +300,15 @@ class WriteTx(ReadTx, Protocol):
         same with or without it."""
 
 
+def closed_inside() -> StorageError:
+    """What closing a store (or its app) from inside one of its own transactions raises: the block would
+    go on with a closed connection (SQLite's raw ``ProgrammingError`` at its COMMIT), or the close would
+    wait for the connection the block holds."""
+    return StorageError("a store was closed from inside one of its own transactions (a "
+                        "`with store.write()` or `store.read()` block of this thread): nothing was closed; "
+                        "close it (or the app) after the block ends")
+
+
 class Store(Protocol):
     """A database holding instances. Safe to share between threads; open one per process."""
 
@@ -308,7 +317,11 @@ class Store(Protocol):
     def write(self) -> AbstractContextManager[WriteTx]: ...
     def read(self) -> AbstractContextManager[ReadTx]: ...
     def schema_version(self) -> int: ...
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Close the store's connections; ``StorageError`` (:func:`closed_inside`) when this thread is
+        inside one of its transactions."""
+    def inside_transaction(self) -> bool:
+        """Whether the calling thread is inside one of this store's ``write()`` or ``read()`` blocks."""
     def changes(self, *, after: int, limit: int) -> list[Change]:
         """Committed steps after a position, in position order (the change feed)."""
     def last_position(self) -> int:

@@ -14,6 +14,7 @@ from interlock.errors import ConflictError, StorageError
 from interlock.runtime.retry import RetryPolicy
 from interlock.storage.queries import migrations
 from interlock.storage.store import (
+    DefinitionRow,
     HistoryRow,
     InstanceRow,
     StaleRowError,
@@ -891,3 +892,28 @@ def test_many_tasks_claimed_from_the_table_are_leased_exactly_and_a_removed_key_
         for id in ids[:10]:
             [task] = tx.tasks_of("m", id)
             assert (task.status, task.attempt, task.lease_owner, task.input) == ("pending", 0, None, {"again": id})
+
+
+@pytest.mark.parametrize("block", ["write", "read"])
+def test_closing_a_store_inside_its_own_transaction_is_refused_and_the_block_goes_on(
+        store: Store, block: str) -> None:
+    with store.write() as tx:
+        tx.save_definition(DefinitionRow("m", "1", "yaml", "id: m", 1.0))
+    opened = store.write() if block == "write" else store.read()
+    with opened as tx:
+        with pytest.raises(StorageError, match="inside one of its own transactions"):
+            store.close()
+        assert tx.get_definition("m", "1") is not None  # the connection is the block's still
+    store.close()  # after the block: closes
+
+
+def test_closing_an_app_inside_its_stores_transaction_is_refused_and_the_app_goes_on(store_url: str) -> None:
+    from interlock import Interlock
+
+    app = Interlock(store_url, worker=False)
+    try:
+        with app.runtime.store.read(), pytest.raises(StorageError, match="inside one of its own transactions"):
+            app.close()
+        assert app.list("nothing") is not None  # still open
+    finally:
+        app.close()
