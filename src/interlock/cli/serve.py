@@ -152,7 +152,7 @@ def _uvicorn_config(app: Any, settings: Any, **extra: Any) -> Any:
     import uvicorn
 
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
-                          http=_http_protocol(),
+                          http=_http_protocol(settings.write_timeout),
                           access_log=settings.access_log,
                           ws_per_message_deflate=settings.live_compression,
                           timeout_graceful_shutdown=int(settings.graceful_timeout),
@@ -196,14 +196,14 @@ def _tune_runtime() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 
-def _http_protocol() -> Any:
-    """One socket write per response (server/protocol.py) where httptools is installed; else uvicorn's
-    own choice."""
+def _http_protocol(write_timeout: float) -> Any:
+    """One socket write per response, and connections whose client stopped reading dropped after
+    ``write_timeout`` seconds (server/protocol.py), where httptools is installed; else uvicorn's own choice."""
     try:
-        from interlock.server.protocol import OneWriteHttpToolsProtocol
+        from interlock.server.protocol import with_write_timeout
     except ImportError:
         return "auto"
-    return OneWriteHttpToolsProtocol
+    return with_write_timeout(write_timeout)
 
 
 def _log_to_stderr() -> None:

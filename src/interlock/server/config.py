@@ -36,6 +36,9 @@ class ServerConfig:
     send_timeout: float = 30.0  # seconds a write waits for its instance to settle (then 503)
     max_queued: int = 10_000  # events a send may queue behind in one instance (then 429 instance.busy)
     graceful_timeout: float = 30.0  # seconds in-flight requests get to finish on shutdown
+    # seconds a client may read nothing while a response (a live stream's changes, a long page) waits to be
+    # sent to it: then its connection is closed (server/protocol.py)
+    write_timeout: float = 60.0
     access_log: bool = True  # a log line per request (uvicorn's access log; ~6% of a busy server's CPU)
     public_url: str | None = None  # where clients reach this server (default http://host:port)
     live_queue_size: int = 1000  # changes a live subscriber may be behind before it is dropped
@@ -110,8 +113,9 @@ def _check(config: ServerConfig) -> None:
             raise ValueError(f"cors_origins: {origin!r} is not an origin; write scheme://host[:port] as "
                              "browsers send it (lower case, no default port, no path or trailing slash: "
                              "https://app.example.com), or \"*\" for any")
-    if config.send_timeout <= 0:
-        raise ValueError(f"send_timeout must be a positive number of seconds, not {config.send_timeout}")
+    for name in ("send_timeout", "write_timeout"):
+        if getattr(config, name) <= 0:
+            raise ValueError(f"{name} must be a positive number of seconds, not {getattr(config, name)}")
 
 
 def _check_jwks_url(url: str) -> None:

@@ -9,21 +9,75 @@ that iteration, as a head's own write would have. The bytes on the wire, and the
 
 Measured under the server benchmark's load (docs/benchmarks.md, "Server"): ``strace`` counted 1.94
 ``write`` calls per answered send before, one after.
+
+It also drops a connection whose client stopped reading (:meth:`OneWriteHttpToolsProtocol.pause_writing`):
+uvicorn waits for the transport's buffer to drain before each write, forever if the client never reads,
+so a live stream (SSE) whose client went quiet held its socket, its task and, once dropped as too slow,
+a blocked last write; and a transport's ``close()`` itself waits to send what is buffered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import socket
+import struct
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+log = logging.getLogger("interlock.server")
+
 
 class OneWriteHttpToolsProtocol(HttpToolsProtocol):
-    """:class:`HttpToolsProtocol` over a transport that holds a response head for its body."""
+    """:class:`HttpToolsProtocol` over a transport that holds a response head for its body, and that is
+    aborted once its client has read nothing for ``write_timeout`` seconds while more waits to be sent."""
+
+    write_timeout: float = 60.0  # ServerConfig.write_timeout: serve makes a subclass (with_write_timeout)
+    _stalled: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(HeadHoldingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def pause_writing(self) -> None:
+        """The transport's buffer is over its high-water mark: the client reads slower than we write.
+        A client that reads nothing more within ``write_timeout`` is gone in all but name: abort (a
+        ``close()`` would wait for the buffer to be sent), which ends the response's task as a
+        disconnect does (a stream's subscription is closed), with a reset: the kernel's buffer for the
+        client (megabytes on loopback) goes too."""
+        super().pause_writing()
+        if self._stalled is None:
+            self._stalled = self.loop.call_later(self.write_timeout, self._abort_stalled)
+
+    def resume_writing(self) -> None:
+        self._settled()
+        super().resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._settled()
+        super().connection_lost(exc)
+
+    def _settled(self) -> None:
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
+
+    def _abort_stalled(self) -> None:
+        self._stalled = None
+        log.info("closed the connection of %s: it read nothing for %g s (write_timeout) while %d bytes "
+                 "waited to be sent", "{}:{}".format(*self.client) if self.client else "a client",
+                 self.write_timeout, self.transport.get_write_buffer_size())
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:  # a reset, not a FIN after the kernel's buffer (which the client never reads)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
+
+
+def with_write_timeout(seconds: float) -> type[OneWriteHttpToolsProtocol]:
+    """The protocol class uvicorn is given, with ``write_timeout`` set (it constructs one per connection)."""
+    return type("OneWriteHttpToolsProtocol", (OneWriteHttpToolsProtocol,), {"write_timeout": seconds})
 
 
 class HeadHoldingTransport:

@@ -1,0 +1,73 @@
+"""A client that stops reading does not keep its connection: once it has read nothing for
+``write_timeout`` seconds while a response waits to be sent, the server aborts the connection (before,
+a live stream's task waited to write forever, the subscription's place and the socket with it).
+Real server on loopback; the client's socket is watched through the kernel (TCP_INFO), never read."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.server.support import Server, running
+
+BLOB = """
+initial: idle
+context: {blob: ""}
+states:
+  idle:
+    "on":
+      SET: {actions: {assign: {blob: "event.blob"}}}
+"""
+ESTABLISHED = 1  # tcpi_state, the first byte of struct tcp_info (linux/tcp.h)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    with running(f"sqlite:///{tmp_path / 's.db'}", log=tmp_path / "s.log",
+                 env={"INTERLOCK_WRITE_TIMEOUT": "1"}) as found:
+        yield found
+
+
+def _state(sock: socket.socket) -> int:
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+
+
+def _until_closed(server: Server, quiet: socket.socket) -> int:
+    """Send changes of 200 KB each (a few dozen fill any buffer between the server and a client that
+    reads nothing) until the server has closed ``quiet``; how many were sent."""
+    sent = 0
+    deadline = time.monotonic() + 120
+    while _state(quiet) == ESTABLISHED:
+        assert time.monotonic() < deadline, f"the server kept the connection of a client that read nothing " \
+                                            f"after {sent} changes of 200 KB"
+        if sent < 200:
+            answer = server.client.post("/v1/machines/blob/instances/b/events?wait=false",
+                                        json={"type": "SET", "blob": chr(97 + sent % 26) * 200_000})
+            assert answer.status_code in (200, 202), answer.text
+            sent += 1
+        else:
+            time.sleep(0.1)
+    return sent
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="TCP_INFO is Linux's")
+def test_a_stream_whose_client_reads_nothing_is_closed_by_the_server(server: Server) -> None:
+    c = server.client
+    assert c.put("/v1/machines/blob/versions/1", content=BLOB,
+                 headers={"content-type": "application/yaml"}).status_code == 201
+    assert c.post("/v1/machines/blob/instances", json={"name": "b"}).status_code == 201
+    quiet = socket.socket()
+    quiet.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: the server's buffers fill
+    quiet.connect(("127.0.0.1", server.port))
+    quiet.sendall(b"GET /v1/machines/blob/instances/b/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    try:
+        sent = _until_closed(server, quiet)
+    finally:
+        quiet.close()
+    assert sent < 200
+    assert "read nothing for 1 s (write_timeout)" in server.output()
+    assert c.get("/v1/health").status_code == 200
