@@ -91,7 +91,7 @@ class Interlock:
                                       poll=poll, seed=seed, step_time_limit=step_time_limit)
         self.runtime.registry.send_http(http_sends)
         self.max_event_bytes = max_event_bytes
-        self.max_queued = max_queued
+        self.max_queued = self.runtime.registry.max_queued = max_queued
         self._background = worker if worker is not None else not self.runtime.clock.virtual
         self._started = False
         self._named_events: dict[str, Event] = {}

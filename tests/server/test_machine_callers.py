@@ -120,3 +120,54 @@ def test_an_uploaded_machines_invoke_meets_the_create_rule(
     assert error["name"] == "error.invoke.order" and "refused" in error["data"]["message"]
     listed = server.client.get("/v1/machines/orders/instances", headers=admin).json()["items"]
     assert [i["id"] for i in listed] == ["o1"]  # no child was created
+
+
+FLOODER = """
+initial: idle
+states:
+  idle:
+    "on":
+      FLOOD: {{actions: [{sends}]}}
+      error.communication: overflowed
+  overflowed: {{}}
+"""
+
+
+def test_an_uploaded_machines_requests_are_bounded_per_step(
+        served: tuple[Server, dict[str, str], dict[str, str]]) -> None:
+    """150 sends to another machine's instance in one step: 100 (MAX_REQUESTS_PER_STEP) reach its inbox
+    and are refused there, one step each in its history; the rest are undeliverable in the sender."""
+    server, admin, writer = served
+    sends = ", ".join(['{send: {event: PAY, to: "instance:orders/o1"}}'] * 150)
+    uploaded = server.client.put("/v1/machines/flood/versions/1", content=FLOODER.format(sends=sends),
+                                 headers={**writer, "content-type": "application/yaml"})
+    assert uploaded.status_code == 201, uploaded.text
+    assert server.client.post("/v1/machines/flood/instances", json={"name": "1"}, headers=writer).status_code == 201
+    before = _instance(server, admin, "orders", "o1")["step"]
+    _send(server, writer, "flood", "FLOOD")
+    assert _instance(server, admin, "orders", "o1")["step"] - before == 100
+    assert _instance(server, admin, "flood", "1")["state"] == ["flood.overflowed"]
+
+
+def test_an_uploaded_machines_requests_meet_the_inbox_limit(store_url: str, tmp_path: Path) -> None:
+    """A paused target holds at most max_queued events: the sends beyond are undeliverable in the sender,
+    as a caller's are 429 (before, they all queued, and each became a refused step on resume)."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "orders.yaml").write_text(TARGET.format(name="orders", rules=RULES["orders"]))
+    with running(store_url, dev=False, log=tmp_path / "server.log",
+                 env={"INTERLOCK_LOAD": str(app), "INTERLOCK_MAX_QUEUED": "5"}) as server:
+        admin, writer = bearer(server.key("admin")), bearer(server.key(*WRITER))
+        sends = ", ".join(['{send: {event: PAY, to: "instance:orders/o1"}}'] * 8)
+        assert server.client.put("/v1/machines/flood/versions/1", content=FLOODER.format(sends=sends),
+                                 headers={**writer, "content-type": "application/yaml"}).status_code == 201
+        assert server.client.post("/v1/machines/orders/instances", json={"name": "o1", "input": {"owner": "a"}},
+                                  headers=admin).status_code == 201
+        assert server.client.post("/v1/machines/orders/instances/o1/pause", headers=admin).status_code == 200
+        assert server.client.post("/v1/machines/flood/instances", json={"name": "1"},
+                                  headers=writer).status_code == 201
+        _send(server, writer, "flood", "FLOOD")
+        assert _instance(server, admin, "flood", "1")["state"] == ["flood.overflowed"]
+        before = _instance(server, admin, "orders", "o1")["step"]
+        assert server.client.post("/v1/machines/orders/instances/o1/resume", headers=admin).status_code == 200
+        assert _instance(server, admin, "orders", "o1")["step"] - before == 5

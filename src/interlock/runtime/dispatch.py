@@ -45,13 +45,24 @@ def effect_key(row: InstanceRow, number: int, index: int) -> str:
     return f"{row.machine}/{row.id}#{number}.{index}"
 
 
+# An uploaded machine's sends to other machines' instances are requests (runtime/callers.py) that the
+# target's rules decide when taken from its inbox; a refused one is a step in the target's history. They
+# are bounded as callers' sends are, so one machine cannot fill another's inbox or history at will
+# (docs/limits.md): at most this many per step of the sender ...
+MAX_REQUESTS_PER_STEP = 100
+# ... and none to an instance with ``Interlock(max_queued=)`` events waiting (Registry.max_queued, a
+# caller's send's limit). Beyond either, the send is undeliverable: error.communication in the sender,
+# nothing queued.
+
+
 class StoreHost:
     """The effect interpreter's host in a store transaction: step ``number`` of ``row`` (its sender)."""
 
-    __slots__ = ("number", "row", "unit")
+    __slots__ = ("number", "requests", "row", "unit")
 
     def __init__(self, unit: Unit, row: InstanceRow, number: int) -> None:
         self.unit, self.row, self.number = unit, row, number
+        self.requests = 0  # sends of this step that are requests (MAX_REQUESTS_PER_STEP)
 
     def key(self, sender: Key, index: int) -> str:
         return effect_key(self.row, self.number, index)
@@ -84,6 +95,11 @@ class StoreHost:
         # an uploaded machine's event to an instance other than itself and its parent carries its
         # sender as the caller: the target's send rule decides it when it is taken from the inbox
         caller = caller_toward(self.unit, self.row, target)
+        if caller is not None:
+            self.requests += 1
+            limit = self.unit.registry.max_queued
+            if self.requests > MAX_REQUESTS_PER_STEP or (limit is not None and target.queued >= limit):
+                return False
         return deliver(self.unit, to[0], to[1], event, cause=cause, sendid=sendid, caller=caller)
 
     def silent(self, sender: Key) -> bool:

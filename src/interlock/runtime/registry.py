@@ -41,6 +41,9 @@ class Registry:
         self._invokes: dict[str, set[str]] = {}  # machine -> machines its versions invoke by a fixed src
         self.http_sends: HTTPSends | None = None  # where Basic HTTP sends may go; None: nowhere
         self.http_location: str | None = None  # where a server receives Basic HTTP events (+ session id)
+        # events an uploaded machine's send may queue behind in another machine's instance (None: no limit;
+        # Interlock(max_queued=) sets it, as for a caller's send: runtime/dispatch.py)
+        self.max_queued: int | None = None
         self.no_children = Reach(frozenset(), SESSION_IDS)  # what a step without invocations may reach
 
     def send_http(self, policy: HTTPSends | None) -> None:
