@@ -42,7 +42,12 @@ def test_tokens_are_verified_with_issuer_audience_and_expiry(sqlite_url: str, tm
                             ("a.b.c", "auth.token.malformed"),
                             (_token(sub=""), "auth.token.claims"),  # nobody
                             (_token(sub="key:0123456789ab"), "auth.token.claims"),  # an API key's caller
-                            (_token(sub="instance:x/1"), "auth.token.claims")):  # an uploaded machine's instance
+                            (_token(sub="instance:x/1"), "auth.token.claims"),  # an uploaded machine's instance
+                            (_token(sub=42), "auth.token.claims"),  # not text (was auth.token.invalid)
+                            (_token(iat="now"), "auth.token.claims"),
+                            (jwt.encode({"sub": "a", "iss": "https://id.test", "aud": "interlock",
+                                         "exp": int(time.time()) + 60}, SECRET, algorithm="HS256",
+                                        headers={"crit": ["exp"]}), "auth.token.invalid")):
             answer = c.get("/v1/machines", headers=bearer(token))
             assert answer.status_code == 401 and answer.json()["error"]["code"] == code, (code, answer.text)
 

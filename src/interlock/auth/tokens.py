@@ -28,8 +28,15 @@ LEEWAY = 30.0  # seconds of clock difference allowed on exp / nbf / iat
 MIN_SECRET_BYTES = 32  # an HMAC key as long as its hash at least (RFC 7518, 3.2): 256 bits for HS256
 MAX_TOKEN_LENGTH = 8192  # characters of a token looked at (also bounded by the header: bearer.py)
 
+# a registered claim of the wrong kind (RFC 7519, 4.1: sub and jti text, iat a number); PyJWT 2.10 and
+# later tell them apart (before, the token.invalid below)
+_CLAIM_KINDS = tuple(getattr(jwt.exceptions, name) for name in ("InvalidSubjectError", "InvalidJTIError",
+                                                                 "InvalidIssuedAtError")
+                     if hasattr(jwt.exceptions, name))
 # PyJWT's refusals, most specific first (subclasses before their bases), as reason codes
 _REASONS: tuple[tuple[type[Exception], str, str], ...] = (
+    *((kind, "token.claims", "a claim of the token is not of its kind (sub and jti are text, iat a number)")
+      for kind in _CLAIM_KINDS),
     (jwt.ExpiredSignatureError, "token.expired", "the token has expired; get a new one"),
     (jwt.ImmatureSignatureError, "token.not_yet_valid", "the token is not valid yet (nbf or iat in the future)"),
     (jwt.InvalidIssuerError, "token.issuer", "the token's issuer (iss) is not the one this server trusts"),
