@@ -73,3 +73,25 @@ def test_a_writer_may_add_versions_with_the_same_rules(
     assert _put(server, writer, "open", "2", OPEN.replace("b: {", "c: {}\n  b: {")) == 201
     assert _put(server, writer, "open", "3", RULED) == 403  # adding rules is a change of rules too
     assert _put(server, writer, "same", "2", RESTATED) == 200  # the same upload again changes nothing
+
+
+SIGNED = RULED + """webhooks:
+  approve:
+    verify: {signature: github, secret: hub}
+    instance: "'anyone'"
+    event: "'GO'"
+"""
+KEYED = SIGNED.replace("verify: {signature: github, secret: hub}", "verify: key")
+
+
+def test_a_writer_may_not_add_a_signed_webhook_which_no_rule_restrains(
+        served: tuple[Server, dict[str, str], dict[str, str]]) -> None:
+    """A signed hook's request is trusted (no rule is asked): whoever can have a request signed with the
+    server's secret (a GitHub repository's admin can point its hook anywhere) would pass the rules."""
+    server, admin, writer = served
+    assert _put(server, admin, "hooked", "1", RULED) == 201
+    assert _put(server, writer, "hooked", "2", SIGNED) == 403
+    assert _put(server, writer, "hooked", "2", KEYED) == 201  # a key's request meets the rules
+    assert _put(server, admin, "hooked", "3", SIGNED) == 201
+    assert _put(server, writer, "hooked", "4", SIGNED.replace("'GO'", "'GO' if true else 'X'")) == 403
+    assert _put(server, writer, "hooked", "4", SIGNED + "\n") == 201  # the same hooks, as written

@@ -10,12 +10,14 @@ A version is immutable: uploading it again with the same definition changes noth
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 
 from interlock.app import Interlock
 from interlock.core.chart import Chart
 from interlock.errors import ConflictError, ForbiddenError, NotFoundError
+from interlock.frontends.loader import parse_document
 from interlock.runtime.arguments import check_text
 from interlock.runtime.fingerprint import definition_text, fingerprint
 from interlock.runtime.registry import Registry
@@ -90,7 +92,7 @@ class Catalog:
             self._register(kept)
             return _uploaded(kept), False
         if not admin and newest_row is not None:
-            _same_rules(newest_row, chart)
+            _same_rules(newest_row, row, chart)
         try:
             self._run(chart, row.registered_at)  # records the version's fingerprint: another process's
         except ConflictError as exc:           # different upload under it conflicts here
@@ -202,18 +204,37 @@ class Catalog:
         raise NotFoundError(f"unknown machine {machine!r}")
 
 
-def _same_rules(newest: DefinitionRow, chart: Chart) -> None:
+def _same_rules(newest: DefinitionRow, row: DefinitionRow, chart: Chart) -> None:
     """A caller who is not admin adds versions under the rules the machine has: its newest version's
-    authorize section, rule for rule as written (none if it has none). Otherwise ``machines:write`` could
-    drop or loosen the rules every new instance gets (ForbiddenError, 403 ``auth.upload.rules``)."""
-    rules = fingerprint(chart)["authorize"]
-    old = fingerprint(compile_upload(newest.name, newest.version, newest.format, newest.text, stored=True))
-    if old["authorize"] != rules:
-        raise ForbiddenError(
-            f"version {chart.version!r} of machine {newest.name!r} has other authorize rules than its newest "
-            f"version {newest.version!r}; new instances take the newest version, so only an admin may change "
-            "a machine's rules: upload the version with the same authorize section, or ask an admin",
-            reason="upload.rules")
+    authorize section, rule for rule as written (none if it has none), and its signed webhooks, which
+    act as trusted code (no rule is asked), as written. Otherwise ``machines:write`` could drop or loosen
+    the rules every new instance gets, or add a way around them for whoever can have a request signed
+    with a server secret (ForbiddenError, 403 ``auth.upload.rules``)."""
+    old = compile_upload(newest.name, newest.version, newest.format, newest.text, stored=True)
+    if fingerprint(old)["authorize"] != fingerprint(chart)["authorize"]:
+        changed = "authorize rules"
+    elif _signed_hooks(newest) != _signed_hooks(row):
+        changed = "signed webhooks (webhooks: with a signature, which no rule restrains)"
+    else:
+        return
+    raise ForbiddenError(
+        f"version {row.version!r} of machine {newest.name!r} has other {changed} than its newest version "
+        f"{newest.version!r}; new instances and webhooks take the newest version, so only an admin may "
+        "change them: upload the version with the same authorize section and signed webhooks, or ask an "
+        "admin", reason="upload.rules")
+
+
+def _signed_hooks(row: DefinitionRow) -> str:
+    """The webhooks of a stored or uploaded YAML/JSON document verified by a signature, as canonical
+    JSON (SCXML declares none)."""
+    if row.format == "scxml":
+        return "{}"
+    doc = parse_document(row.text, row.format, f"{row.name}@{row.version}")
+    hooks = doc.get("webhooks") if isinstance(doc, dict) else None
+    signed = {str(name): config for name, config in hooks.items()
+              if isinstance(config, dict) and isinstance(config.get("verify"), dict)
+              and "signature" in config["verify"]} if isinstance(hooks, dict) else {}
+    return json.dumps(signed, sort_keys=True, default=str)
 
 
 def _uploaded(row: DefinitionRow) -> MachineVersion:
