@@ -94,10 +94,9 @@ async def receive(request: Request) -> Response:
 def _hook(request: Request, machine: str, version: str, name: str) -> Webhook:
     chart = request.app.state.interlock.runtime.registry.chart(machine, version)
     hook = chart.webhooks.get(name)
-    if hook is None:
-        declared = ", ".join(sorted(chart.webhooks)) or "none"
-        raise ApiError(404, "not_found.webhook", f"machine {machine!r} declares no webhook {name!r} (declared: "
-                       f"{declared}); add it under webhooks: in the machine's document")
+    if hook is None:  # not which hooks it declares: this is answered before any credentials are looked at
+        raise ApiError(404, "not_found.webhook", f"machine {machine!r} declares no webhook {name!r}; add it "
+                       "under webhooks: in the machine's document")
     return hook  # type: ignore[no-any-return]
 
 
