@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -34,8 +36,11 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     """:class:`HttpToolsProtocol` over a transport that holds a response head for its body, and that is
     aborted once its client has read nothing for ``write_timeout`` seconds while more waits to be sent."""
 
-    write_timeout: float = 60.0  # ServerConfig.write_timeout: serve makes a subclass (with_write_timeout)
     _stalled: asyncio.TimerHandle | None = None
+
+    def __init__(self, *args: Any, write_timeout: float = 60.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.write_timeout = write_timeout  # ServerConfig.write_timeout (with_write_timeout)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(HeadHoldingTransport(transport, self.loop))  # type: ignore[arg-type]
@@ -75,9 +80,10 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
         self.transport.abort()
 
 
-def with_write_timeout(seconds: float) -> type[OneWriteHttpToolsProtocol]:
-    """The protocol class uvicorn is given, with ``write_timeout`` set (it constructs one per connection)."""
-    return type("OneWriteHttpToolsProtocol", (OneWriteHttpToolsProtocol,), {"write_timeout": seconds})
+def with_write_timeout(seconds: float) -> Callable[..., OneWriteHttpToolsProtocol]:
+    """What uvicorn is given as its protocol class (it makes one per connection), with ``write_timeout``
+    set; a partial of the class, which pickles (``--processes`` hands the settings to each process)."""
+    return functools.partial(OneWriteHttpToolsProtocol, write_timeout=seconds)
 
 
 class HeadHoldingTransport:
