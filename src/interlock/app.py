@@ -447,7 +447,7 @@ class Interlock:
         if key is None:
             return None
         check_id("idempotency_key", key, printable=False)
-        return key if who is None else stored_key(who["sub"], key)
+        return stored_key(None if who is None else who["sub"], key)
 
     def _simple(self, kind: type[writes.Pause | writes.Resume | writes.Cancel], machine: str,
                 instance_id: str, caller: Principal | None = None) -> Command:

@@ -123,15 +123,20 @@ def _rules_left(unit: Unit, machine: str, chart: Chart, caller: dict[str, Any]) 
                    f"version {chart.version!r} has no rules; version {newest.version!r} has")
 
 
-def stored_key(sub: str, key: str) -> str:
-    """A restrained caller's idempotency key as stored: ``["<sub>","<key>"]``, so its keys are its own."""
+def stored_key(sub: str | None, key: str) -> str:
+    """An idempotency key as stored: a restrained caller's as ``["<sub>","<key>"]``, so its keys are its
+    own; trusted code's and admins' (``sub`` None) as given, unless it starts with ``[``: then as
+    ``[null,"<key>"]``, so that no key of theirs (a webhook's, mapped from a body another system wrote)
+    is ever a caller's stored key, and a caller's retry never meets their request (or theirs its)."""
+    if sub is None and not key.startswith("["):
+        return key
     return json.dumps([sub, key], separators=(",", ":"))
 
 
 def shown_key(key: str) -> str:
-    """An idempotency key as its caller gave it: a restrained caller's is stored as ``["<sub>","<key>"]``
-    (:func:`stored_key`), which a message should not show."""
-    if key.startswith('["'):
+    """An idempotency key as its caller gave it (see :func:`stored_key`), which a message should show
+    rather than the stored form."""
+    if key.startswith("["):
         try:
             sub_and_key = json.loads(key)
         except ValueError:
