@@ -68,7 +68,9 @@ def build_openapi(max_page: int = 1000, extra: dict[str, Any] | None = None) -> 
             "get": _op("A machine version with its definition and diagram", "read", {200: "Version"},
                        params=(MACHINE, VERSION)),
             "put": _op("Upload a machine version (201 created, 200 the same again, 409 another "
-                       "definition, 422 every problem)", "machines:write", {200: "Version", 201: "Version"},
+                       "definition, 422 every problem, 403 auth.upload.rules: other authorize rules or "
+                       "signed webhooks than the newest version's, by a caller who is not admin)",
+                       "machines:write", {200: "Version", 201: "Version"},
                        errors=WRITE_ERRORS, params=(MACHINE, VERSION), body=definition)},
         "/v1/machines/{machine}/instances": {
             "post": _op("Create an instance (409 if the name is taken, but for a retry with the "
