@@ -69,6 +69,24 @@ def _data_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
+def _wal_mode(conn: Connection, timeout: float) -> None:
+    """``PRAGMA journal_mode = WAL``, tried again while the file is busy, up to ``timeout`` seconds. On a
+    new database the pragma writes the first page, and a connection that must upgrade its read lock to
+    do so while another connection writes gets SQLITE_BUSY at once, its busy handler not called (it
+    could deadlock: sqlite3_busy_handler's documentation). Two processes opening a new file at once
+    met it (1 open in 20)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except StorageError as exc:
+            code = getattr(exc.__cause__, "sqlite_errorcode", None)
+            if code is None or code & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.002)
+
+
 def sqlite_path(url: str) -> str:
     """``sqlite:///orders.db`` -> ``orders.db``; ``sqlite:////abs/path.db`` -> ``/abs/path.db``."""
     if not url.startswith("sqlite:///"):
@@ -130,7 +148,7 @@ class SQLiteStore:
             # thread's statement crashed the process, as when an app was closed while a waiter read)
             conn.busy = threading.RLock()
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _wal_mode(conn, self._busy_timeout_ms / 1000)
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             with self._lock:
