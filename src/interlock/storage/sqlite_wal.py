@@ -25,7 +25,7 @@ like ``O_EXCL``); the other name is then removed. A WAL another process made, or
 touched, and no process ever sees a WAL being filled (writing zeros into a ``-wal`` file made with
 ``O_EXCL`` would not do: a process opening the database meanwhile may commit into it before the zeros
 land). A process killed while it fills the file leaves that ``.presize`` file behind: SQLite never reads
-it, and it may be deleted (docs/operations.md). (``O_TMPFILE``, a file with no name until linked, leaves
+it, and it may be deleted (docs/runtime.md). (``O_TMPFILE``, a file with no name until linked, leaves
 nothing, but linking it through ``/proc/self/fd`` failed with EXDEV on the machine this was built on.)
 """
 
@@ -65,7 +65,7 @@ def presize_wal(database: str, frames: int) -> bool:
     as SQLite would have them."""
     wal = f"{database}-wal"
     page_size = page_size_of(database)
-    if page_size is None or os.path.exists(wal):
+    if page_size is None or os.name != "posix" or os.path.exists(wal):  # (Windows: measured nowhere)
         return False
     try:
         owner = os.stat(database)
