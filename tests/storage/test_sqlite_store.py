@@ -6,6 +6,8 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +157,35 @@ def test_wal_and_the_synchronous_setting(tmp_path: Path) -> None:
         assert tx.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     with pytest.raises(StorageError, match="synchronous must be one of"):
         SQLiteStore(f"sqlite:///{tmp_path / 's.db'}", synchronous="SOMETIMES")
+
+
+def test_opening_a_new_file_another_connection_is_writing_waits_for_it(tmp_path: Path) -> None:
+    """On a new file ``PRAGMA journal_mode = WAL`` must write, and while another connection writes SQLite
+    answers SQLITE_BUSY at once, its busy handler not called: two processes opening a new database at
+    once failed now and then ("stayed locked ... longer than the busy timeout", at once). The store
+    tries again within its busy timeout."""
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE theirs (x)")
+    opened: list[object] = []
+
+    def open_store() -> None:
+        try:
+            SQLiteStore(f"sqlite:///{path}").close()
+            opened.append("opened")
+        except StorageError as exc:
+            opened.append(exc)
+
+    opener = threading.Thread(target=open_store)
+    opener.start()
+    time.sleep(0.3)  # the opener meets the other connection's write (the old code failed within this)
+    other.execute("COMMIT")
+    opener.join()
+    other.close()
+    assert opened == ["opened"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_urls_are_checked() -> None:

@@ -28,6 +28,7 @@ from interlock.storage.sqlite_errors import stored_json as _loads
 from interlock.storage.sqlite_history import HISTORY_CHECKS, HISTORY_TAIL, index_history_if_due
 from interlock.storage.sqlite_pending import Pending, instance_params, write_rows
 from interlock.storage.sqlite_turn import turn_for
+from interlock.storage.sqlite_wal import page_size_of, presize_wal
 from interlock.storage.state_index import index_of
 from interlock.storage.store import (
     READ_ONLY,
@@ -56,6 +57,9 @@ FOREIGN_WINDOW = 10.0  # seconds after another process's commit during which a w
 # 1,000). Under load most commits rewrite the same hot pages (instance rows, index leaves); a larger WAL
 # copies each of them back once per checkpoint instead of every few commits. The file grows to ~40 MB.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+# Frames a new WAL is given up front (sqlite_wal.py): the autocheckpoint's, and the commit that reaches it
+# (a WAL measured 10,012 frames at 1 workflow in flight, 10,088 at 32 before its first restart)
+WAL_FRAMES = WAL_AUTOCHECKPOINT_PAGES + WAL_AUTOCHECKPOINT_PAGES // 50
 # prepared statements a connection keeps: the named queries and the many-row forms of the write-behind
 # buffer's (sqlite_pending.write_rows: a few row counts each), which cost 0.5-4 ms to prepare again
 STATEMENT_CACHE = 256
@@ -68,6 +72,24 @@ _UNBUFFERED = frozenset({"take_due_timers", "claimable_tasks", "owned_task", "ne
 def _data_version(conn: sqlite3.Connection) -> int:
     """Moves when another connection (of any process) has committed since this one last looked."""
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def _wal_mode(conn: Connection, timeout: float) -> None:
+    """``PRAGMA journal_mode = WAL``, tried again while the file is busy, up to ``timeout`` seconds. On a
+    new database the pragma writes the first page, and a connection that must upgrade its read lock to
+    do so while another connection writes gets SQLITE_BUSY at once, its busy handler not called (it
+    could deadlock: sqlite3_busy_handler's documentation). Two processes opening a new file at once
+    met it (1 open in 20)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except StorageError as exc:
+            code = getattr(exc.__cause__, "sqlite_errorcode", None)
+            if code is None or code & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.002)
 
 
 def sqlite_path(url: str) -> str:
@@ -112,9 +134,15 @@ class SQLiteStore:
         self._others_conn: sqlite3.Connection | None = None
         self._others_look: tuple[int, int, int, int] | None = None
         check_file(self.path)
+        new = page_size_of(self.path) is None  # no database yet: SQLite would delete a WAL beside it
+        self.presized_wal = not new and presize_wal(self.path, WAL_FRAMES)
         self._conn()  # the file exists from here on
         self._turn = turn_for(self.path)  # shared by the file's stores in this process
         self._migrate()
+        if new:  # made here: its WAL, made by SQLite, goes when these connections close (unless another
+            self.close()  # process has it open too) and a presized one takes its place
+            self.presized_wal = presize_wal(self.path, WAL_FRAMES)
+            self._conn()  # holds it: the last connection to close deletes it, as any WAL
 
     # -- connections ---------------------------------------------------------------------------------
 
@@ -131,7 +159,7 @@ class SQLiteStore:
             # thread's statement crashed the process, as when an app was closed while a waiter read)
             conn.busy = threading.RLock()
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _wal_mode(conn, self._busy_timeout_ms / 1000)
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             with self._lock:

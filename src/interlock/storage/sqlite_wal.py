@@ -1,0 +1,92 @@
+"""A new ``-wal`` file is given its working size up front, as zero bytes, so commits never lengthen it.
+
+A commit that makes the WAL file longer costs the file system a journal commit for the new size beside
+the data (~130 us more here, docs/benchmarks.md, "the WAL's growth"); one that writes over blocks the
+file already has does not. SQLite starts a WAL at nothing, grows it up to the autocheckpoint's size
+(WAL_AUTOCHECKPOINT_PAGES frames, ~40 MB) and then writes over it from the start; the last connection to
+close deletes it, so every open of a database no one has open grew it again. Here, when no WAL exists,
+one is put in its place already that long, written with zeros (blocks really written: a sparse or
+``fallocate``d file would make each first write into a block change the file's metadata again).
+
+Why SQLite accepts it: a WAL whose header is not valid (zeros: the magic number is wrong) holds no
+frames. ``walIndexRecover`` (SQLite's ``src/wal.c``), run by the first connection that opens the WAL,
+reads the 32-byte header and, when its magic number is not ``WAL_MAGIC``, goes to ``finished`` with
+``mxFrame`` 0: the WAL is empty. The first commit then writes a new header at offset 0 (``walFrames``:
+``iFrame == 0``, new random salts) and its frames after it; frames past the last one written are not
+valid (their salts and checksums do not match the header), exactly as the old frames of a WAL SQLite
+restarts after a checkpoint. SQLite truncates a WAL only when ``journal_size_limit`` is set (it is not).
+One exception: beside a database file of zero bytes SQLite deletes a WAL it finds
+(``pagerOpenWalIfPresent`` in ``src/pager.c``), so a new database is given its WAL after its first
+connections close (sqlite.py).
+
+Concurrent openers: the file is written whole under another name (``<database>-wal.<random>.presize``)
+and then linked to the ``-wal`` name, which fails if that name exists (``link`` never replaces a file,
+like ``O_EXCL``); the other name is then removed. A WAL another process made, or is using, is never
+touched, and no process ever sees a WAL being filled (writing zeros into a ``-wal`` file made with
+``O_EXCL`` would not do: a process opening the database meanwhile may commit into it before the zeros
+land). A process killed while it fills the file leaves that ``.presize`` file behind: SQLite never reads
+it, and it may be deleted (docs/runtime.md). (``O_TMPFILE``, a file with no name until linked, leaves
+nothing, but linking it through ``/proc/self/fd`` failed with EXDEV on the machine this was built on.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+WAL_HEADER = 32  # bytes: SQLite's WAL header
+FRAME_HEADER = 24  # bytes before each page in a WAL frame
+_ZEROS = bytes(1 << 20)
+
+
+def wal_size(page_size: int, frames: int) -> int:
+    """Bytes of a WAL holding ``frames`` frames of ``page_size``-byte pages."""
+    return WAL_HEADER + frames * (page_size + FRAME_HEADER)
+
+
+def page_size_of(database: str) -> int | None:
+    """The page size in the database's header; None if the file is missing, empty or not (yet) a
+    database (SQLite would then delete a WAL beside it, or make one itself)."""
+    try:
+        with open(database, "rb") as file:
+            header = file.read(100)
+    except OSError:
+        return None
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return None
+    size = int.from_bytes(header[16:18], "big")
+    return 65536 if size == 1 else size
+
+
+def presize_wal(database: str, frames: int) -> bool:
+    """Put a WAL of ``frames`` frames of zeros beside ``database`` if it has none; True if this did.
+    Any failure (a full disk, a read-only folder, another process's WAL appearing first) leaves things
+    as SQLite would have them."""
+    wal = f"{database}-wal"
+    page_size = page_size_of(database)
+    if page_size is None or os.name != "posix" or os.path.exists(wal):  # (Windows: measured nowhere)
+        return False
+    try:
+        owner = os.stat(database)
+        fd, filling = tempfile.mkstemp(prefix=os.path.basename(wal) + ".", suffix=".presize",
+                                       dir=os.path.dirname(os.path.abspath(database)))
+    except OSError:
+        return False
+    try:
+        os.fchmod(fd, owner.st_mode & 0o666)  # as SQLite makes it: the database's permission bits and, by
+        if hasattr(os, "geteuid") and os.geteuid() == 0:  # root, the database's owner
+            with contextlib.suppress(OSError):
+                os.fchown(fd, owner.st_uid, owner.st_gid)
+        left = wal_size(page_size, frames)
+        while left > 0:
+            left -= os.write(fd, _ZEROS[:left] if left < len(_ZEROS) else _ZEROS)
+        os.fsync(fd)  # here, not in the first commit's fsync of the WAL
+        os.link(filling, wal)  # fails if the name exists: never replaces a WAL
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(filling)
+    return True

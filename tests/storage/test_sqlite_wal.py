@@ -1,0 +1,141 @@
+"""The SQLite store gives a new ``-wal`` file its working size up front (storage/sqlite_wal.py): commits
+write over zeros instead of lengthening the file. What must hold besides: everything committed is kept
+across a close, a reopen and a SIGKILLed writer; a WAL another connection made is never touched; two
+processes opening a new file at once both work on one database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from interlock.storage.sqlite import WAL_FRAMES, SQLiteStore
+from interlock.storage.sqlite_wal import wal_size
+from interlock.storage.store import InstanceRow
+
+PRESIZED = wal_size(4096, WAL_FRAMES)  # SQLite's default page size, the store's
+
+
+def _row(id: str, filler: int = 0) -> InstanceRow:
+    return InstanceRow("m", id, "1", "active", False, 0, 0,
+                       {"configuration": ["m"], "context": {"filler": "x" * filler}},
+                       created_at=1.0, updated_at=1.0)
+
+
+def _ids(path: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return {id for (id,) in conn.execute("SELECT id FROM instances")}
+
+
+def test_opening_gives_the_wal_its_working_size_and_commits_do_not_lengthen_it(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    store = SQLiteStore(f"sqlite:///{path}")
+    wal = Path(f"{path}-wal")
+    assert wal.stat().st_size == PRESIZED  # before any write of the store's own
+    for i in range(50):
+        with store.write() as tx:
+            tx.insert_instance(_row(f"i{i}", filler=6000))  # two pages and more a row
+    assert wal.stat().st_size == PRESIZED
+    store.close()
+    assert not wal.exists()  # the last connection to close checkpoints and deletes it, as before
+    again = SQLiteStore(f"sqlite:///{path}")  # a database that exists: its WAL too
+    assert wal.stat().st_size == PRESIZED
+    with again.read() as tx:
+        assert tx.get_instance("m", "i49") is not None
+    again.close()
+    assert _ids(path) == {f"i{i}" for i in range(50)}
+    assert not list(tmp_path.glob("*.presize"))
+
+
+def test_a_wal_another_connection_holds_is_not_touched(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    SQLiteStore(f"sqlite:///{path}").close()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA wal_autocheckpoint = 0")  # its commits stay in the WAL
+    other.execute("CREATE TABLE mine (x)")
+    other.execute("INSERT INTO mine VALUES (1)")
+    size = Path(f"{path}-wal").stat().st_size
+    assert 0 < size < PRESIZED
+    store = SQLiteStore(f"sqlite:///{path}")
+    assert Path(f"{path}-wal").stat().st_size == size
+    with store.read() as tx:
+        assert tx.conn.execute("SELECT x FROM mine").fetchall() == [(1,)]
+    store.close()
+    other.close()
+
+
+WRITER = """
+import sys
+from interlock.storage.sqlite import SQLiteStore
+from interlock.storage.store import InstanceRow
+store = SQLiteStore("sqlite:///" + sys.argv[1])
+i, round = 0, sys.argv[2]
+while True:
+    with store.write() as tx:
+        tx.insert_instance(InstanceRow("m", f"{round}-{i}", "1", "active", False, 0, 0,
+                                       {"configuration": ["m"], "context": {"filler": "x" * 6000}},
+                                       created_at=1.0, updated_at=1.0))
+    print(i, flush=True)  # committed
+    i += 1
+"""
+
+
+def test_everything_committed_into_a_presized_wal_survives_a_sigkilled_writer(tmp_path: Path) -> None:
+    """The writer dies with its commits in the WAL (no checkpoint, no close): the next open recovers them
+    from the frames SQLite wrote over the zeros, and stops where the zeros begin."""
+    path = tmp_path / "k.db"
+    for round in range(2):  # the second on a database that exists, with the first's WAL checkpointed
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(round)], stdout=subprocess.PIPE, text=True)
+        assert writer.stdout is not None
+        acknowledged = -1
+        while acknowledged < 300:
+            line = writer.stdout.readline()
+            assert line, "the writer ended"
+            acknowledged = int(line)
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        writer.stdout.close()
+        assert Path(f"{path}-wal").stat().st_size == PRESIZED  # ~8 MB of frames written over the zeros
+        store = SQLiteStore(f"sqlite:///{path}")
+        with store.read() as tx:
+            assert tx.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            found = {id for (id,) in tx.conn.execute("SELECT id FROM instances")}
+        assert {f"{round}-{i}" for i in range(acknowledged + 1)} <= found
+        store.close()
+        assert not Path(f"{path}-wal").exists()
+
+
+OPENER = """
+import sys, time
+from interlock.storage.sqlite import SQLiteStore
+from interlock.storage.store import InstanceRow
+path, me, at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+time.sleep(max(0.0, at - time.time()))
+store = SQLiteStore("sqlite:///" + path)
+for i in range(20):
+    with store.write() as tx:
+        tx.insert_instance(InstanceRow("m", f"{me}{i}", "1", "active", False, 0, 0,
+                                       {"configuration": ["m"], "context": {}}, created_at=1.0, updated_at=1.0))
+store.close()
+"""
+
+
+def test_two_processes_opening_a_new_database_at_once_share_one(tmp_path: Path) -> None:
+    for round in range(4):
+        path = tmp_path / f"two{round}.db"
+        at = time.time() + 1.0
+        openers = [subprocess.Popen([sys.executable, "-c", OPENER, str(path), me, str(at)],
+                                    stderr=subprocess.PIPE, text=True) for me in "ab"]
+        for opener in openers:
+            _, err = opener.communicate(timeout=120)
+            assert opener.returncode == 0, err[-2000:]
+        assert _ids(path) == {f"{me}{i}" for me in "ab" for i in range(20)}
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert not os.path.exists(f"{path}-wal")
+        assert not list(tmp_path.glob("*.presize"))
