@@ -52,6 +52,19 @@ def test_opening_gives_the_wal_its_working_size_and_commits_do_not_lengthen_it(t
     assert not list(tmp_path.glob("*.presize"))
 
 
+def test_a_store_opened_without_presizing_grows_its_wal_as_sqlite_does(tmp_path: Path) -> None:
+    # what the short-lived `interlock db` and `keys` commands open: a row or two, no 42 MB written first
+    path = tmp_path / "w.db"
+    for _ in range(2):  # a new database, then one that exists
+        store = SQLiteStore(f"sqlite:///{path}", presize_wal=False)
+        assert not store.presized_wal
+        with store.write() as tx:
+            tx.insert_instance(_row(f"i{len(_ids(path))}"))
+        assert Path(f"{path}-wal").stat().st_size < PRESIZED // 100
+        store.close()
+    assert _ids(path) == {"i0", "i1"}
+
+
 def test_a_wal_another_connection_holds_is_not_touched(tmp_path: Path) -> None:
     path = tmp_path / "o.db"
     SQLiteStore(f"sqlite:///{path}").close()

@@ -27,7 +27,8 @@ def opened_store(url: str, *, existing: bool = False) -> Iterator[Store]:
     try:
         if existing and url.startswith("sqlite:") and not Path(sqlite_path(url)).exists():
             raise StorageError(f"no database at {sqlite_path(url)!r} ({url}); check --db (or INTERLOCK_DB)")
-        store = open_store(url)
+        # presize_wal=False: a command commits a row or two; a new WAL of 42 MB would be written for them
+        store = open_store(url, presize_wal=False)
     except InterlockError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -15,7 +15,8 @@ def open_store(url: str, **options: object) -> Store:
     if url.startswith(("postgresql:", "postgres:")):
         from interlock.storage.postgres import PostgresStore
 
-        options.pop("synchronous", None)  # SQLite's setting; PostgreSQL's is synchronous_commit
+        options.pop("synchronous", None)  # SQLite's settings; PostgreSQL's is synchronous_commit
+        options.pop("presize_wal", None)
         return PostgresStore(url, **options)  # type: ignore[arg-type]
     if "://" not in url:  # a bare file path: say the URL it means
         raise StorageError(f"{url!r} is not a store URL; for a SQLite file write 'sqlite:///{url}' (three "

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from interlock.errors import ConflictError, StorageError
+from interlock.storage import sqlite_wal
 from interlock.storage.codec import dumps as _dumps
 from interlock.storage.queries import load_queries, migrations, split_statements
 from interlock.storage.rows import history_row as _history
@@ -28,7 +29,6 @@ from interlock.storage.sqlite_errors import stored_json as _loads
 from interlock.storage.sqlite_history import HISTORY_CHECKS, HISTORY_TAIL, index_history_if_due
 from interlock.storage.sqlite_pending import Pending, instance_params, write_rows
 from interlock.storage.sqlite_turn import turn_for
-from interlock.storage.sqlite_wal import page_size_of, presize_wal
 from interlock.storage.state_index import index_of
 from interlock.storage.store import (
     READ_ONLY,
@@ -108,7 +108,10 @@ class SQLiteStore:
     """A :class:`~interlock.storage.store.Store` over one SQLite file."""
 
     def __init__(self, url: str, *, synchronous: str = "FULL", busy_timeout_ms: int = 30_000,
-                 history_tail: int = HISTORY_TAIL) -> None:
+                 history_tail: int = HISTORY_TAIL, presize_wal: bool = True) -> None:
+        """``presize_wal``: give a new ``-wal`` file its working size at open (sqlite_wal.py), for a
+        process that goes on to write; a short-lived one (the ``db`` and ``keys`` commands) passes False:
+        it would write 42 MB to commit a row or two."""
         if synchronous.upper() not in SYNCHRONOUS:
             raise StorageError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
         self.url = url
@@ -134,14 +137,14 @@ class SQLiteStore:
         self._others_conn: sqlite3.Connection | None = None
         self._others_look: tuple[int, int, int, int] | None = None
         check_file(self.path)
-        new = page_size_of(self.path) is None  # no database yet: SQLite would delete a WAL beside it
-        self.presized_wal = not new and presize_wal(self.path, WAL_FRAMES)
+        new = sqlite_wal.page_size_of(self.path) is None  # no database yet: SQLite would delete a WAL beside it
+        self.presized_wal = not new and presize_wal and sqlite_wal.presize_wal(self.path, WAL_FRAMES)
         self._conn()  # the file exists from here on
         self._turn = turn_for(self.path)  # shared by the file's stores in this process
         self._migrate()
-        if new:  # made here: its WAL, made by SQLite, goes when these connections close (unless another
+        if new and presize_wal:  # made here: its WAL, made by SQLite, goes when these connections close (unless another
             self.close()  # process has it open too) and a presized one takes its place
-            self.presized_wal = presize_wal(self.path, WAL_FRAMES)
+            self.presized_wal = sqlite_wal.presize_wal(self.path, WAL_FRAMES)
             self._conn()  # holds it: the last connection to close deletes it, as any WAL
 
     # -- connections ---------------------------------------------------------------------------------
