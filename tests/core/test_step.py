@@ -491,3 +491,24 @@ def test_leaving_thousands_of_regions_with_a_history_each_is_linear(kind: str) -
         return counted
 
     assert lines(400) < 3 * lines(200)
+
+
+@pytest.mark.parametrize("semantics", ["scxml", "xstate"])
+def test_thousands_of_regions_reaching_their_final_states_in_one_step_is_linear(semantics: str) -> None:
+    """n regions entering their final states in one microstep raise n done events: each event's selection
+    walked the whole configuration (and the active tree, under XState's rules), and each final state
+    entered asked every region whether it was final (4,000 regions: 10.6 s for the step under SCXML's
+    rules, more under XState's); twice the regions now take about twice the lines of core."""
+    def lines(n: int) -> int:
+        spec = state("m", state("i", transitions=[on("GO", "p")]), StateSpec("p", kind="parallel", children=[
+            state(f"r{i}", state(f"r{i}a", transitions=[on("GO", f"r{i}f")]), StateSpec(f"r{i}f", kind="final"))
+            for i in range(n)], transitions=[on("done.state.p", "o")]), state("o"))
+        spec.data = []
+        c = build_chart(ChartSpec(spec, semantics=semantics))  # type: ignore[arg-type]
+        snap = step(c, start(c).snapshot, "GO").snapshot
+        result: list[Any] = []
+        counted = _lines_run_in_core(lambda: result.append(step(c, snap, "GO")))
+        assert result[0].snapshot.configuration[-1] == "o"  # every region's done event, then the parallel's
+        return counted
+
+    assert lines(400) < 3 * lines(200)

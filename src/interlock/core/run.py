@@ -364,7 +364,7 @@ class Run(Scope):
     def _enter_states(self, plan: Plan) -> None:
         current = set(self.config.difference(plan.exit)) if plan.enters_final else None
         if plan.enters_final:
-            self.completed: set[StateNode] = set()  # parallel states reported done in this microstep
+            self.completed: dict[StateNode, set[StateNode]] = {}  # final regions of parallel states (entry_exit.region_completed)
         live = self.live
         for state in plan.entry:
             if live is not None:

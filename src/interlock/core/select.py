@@ -12,7 +12,8 @@ from interlock.core.chart import Chart, StateNode, Transition
 from interlock.core.datamodel import Expr
 from interlock.core.entry_exit import compute_exit_set
 from interlock.core.events import descriptor_matches
-from interlock.core.rules_xstate import MEMO_LIMIT, SelectionPlan, select_along, select_evented
+from interlock.core.owners import MEMO_LIMIT, owners_of
+from interlock.core.rules_xstate import SelectionPlan, select_along, select_evented
 
 Config = frozenset[StateNode]
 # per atomic state, in document order: the transitions that match, nearest state first
@@ -40,20 +41,32 @@ def candidates(chart: Chart, config: Config, name: str | None,
 
 def _candidates(chart: Chart, config: Config, name: str | None,
                 order: tuple[str, ...] | None) -> tuple[Candidates, bool]:
+    """selectTransitions' candidates, from the active states whose descriptors may match the event only.
+
+    The spec walks every atomic state of the configuration and its ancestors for each event: n regions
+    reaching their final states in one microstep raise n done events, and each walked all n regions again
+    (4,000 regions: 10.6 s a step). Here the configuration's :class:`Owners` names the active states with
+    a transition the event may match, and only the atomic states below them are walked."""
+    owners = owners_of(chart, config)
+    matching = owners.matching(name)
+    if not matching:
+        return (), False
     if order is None:
-        atomic = sorted((s for s in config if s.kind in ("atomic", "final")), key=lambda s: s.order)
+        atomic: list[StateNode] = owners.atomic_below(matching)
     else:
-        atomic = [s for s in (chart.states[i] for i in order) if s.kind in ("atomic", "final")]
+        covered = set(owners.atomic_below(matching))
+        atomic = [s for s in (chart.states[i] for i in order) if s in covered]
     out: list[tuple[Transition, ...]] = []
     guarded = False
     for state in atomic:
         matches = []
         for s in (state, *state.ancestors):
-            for t in s.transitions:
-                if _matches(t, name):
-                    matches.append(t)
-                    if t.cond is not None:
-                        guarded = True
+            if s in matching:
+                for t in s.transitions:
+                    if _matches(t, name):
+                        matches.append(t)
+                        if t.cond is not None:
+                            guarded = True
         if matches:
             out.append(tuple(matches))
     return tuple(out), guarded
@@ -132,12 +145,11 @@ def _resolve_tree(chart: Chart, config: Config, chosen: tuple[Transition, ...],
 
 
 def _dedupe(transitions: Iterable[Transition]) -> tuple[Transition, ...]:
-    """Keep the first occurrence of each transition (an ancestor's transition can match twice)."""
-    out: list[Transition] = []
-    for t in transitions:
-        if t not in out:
-            out.append(t)
-    return tuple(out)
+    """Keep the first occurrence of each transition (an ancestor's transition can match twice).
+
+    A dictionary's keys keep their first insertion's order: looking each one up in a list of those kept
+    took n * n steps for the n transitions of n regions (8,000 regions: 1.2 s)."""
+    return tuple(dict.fromkeys(transitions))
 
 
 def remove_conflicts(enabled: tuple[Transition, ...], config: Config,
