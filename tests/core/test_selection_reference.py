@@ -89,6 +89,25 @@ def xstate_completion_of_spec(state: StateNode, current: set[StateNode],
     return done, marker is None
 
 
+def _selected(runs: list[tuple[tuple[Transition, ...], int]]) -> tuple[Any, ...]:
+    """What select makes of candidates: the first of each, and the transitions enabled with the guards
+    evaluated in order (each evaluation's outcome depends on how many came before it), deduplicated."""
+    evaluated: list[Any] = []
+
+    def check(cond: Any) -> bool:
+        evaluated.append(cond)
+        return len(evaluated) % 3 != 0
+
+    enabled = []
+    for options, count in runs:
+        for _ in range(count):
+            for t in options:
+                if t.cond is None or check(t.cond):
+                    enabled.append(t)
+                    break
+    return select._dedupe(c[0] for c, _ in runs), select._dedupe(enabled), tuple(evaluated)
+
+
 # -- random charts and situations --------------------------------------------------------------------------
 
 DESCRIPTORS = ["a", "a.b", "a.b.c", "a.*", "a.b.*", "*", "ab", "b", "done.state", "done.state.*", "done",
@@ -120,7 +139,7 @@ def charts(draw: st.DrawFn) -> Chart:
         for _ in range(draw(st.integers(0, 3))):
             events = draw(st.lists(st.sampled_from(DESCRIPTORS + [f"done.state.{n.id}" for n in nodes[:6]]),
                                    max_size=3))
-            cond = expr(lambda ctx, ev: True) if draw(st.booleans()) else None
+            cond = expr(lambda s: True) if draw(st.integers(0, 3)) == 0 else None
             spec.transitions.append(TransitionSpec(events=events, cond=cond))
     try:
         return build_chart(ChartSpec(root, semantics=semantics))  # type: ignore[arg-type]
@@ -148,8 +167,11 @@ def test_selection_and_done_events_are_the_specs_in_random_situations(data: Any)
     names: list[str | None] = [*NAMES, None, *(f"done.state.{s.id}" for s in chart.states.values())]
     for name in names:
         note(f"{chart.semantics} {[(s.id, s.kind, s.order, [(t.events, t.cond is not None) for t in s.transitions]) for s in chart.states.values()]} {name}")
-        assert select._candidates(chart, config, name, None) == candidates_of_spec(chart, config, name, None)
-        assert select._candidates(chart, config, name, order) == candidates_of_spec(chart, config, name, order)
+        for entry_order in (None, order):
+            runs, guarded = select._candidates(chart, config, name, entry_order)
+            per_state, guarded_of_spec = candidates_of_spec(chart, config, name, entry_order)
+            assert guarded == guarded_of_spec
+            assert _selected([(c, 1) for c in per_state]) == _selected(list(runs))
         if name is not None and chart.semantics == "xstate":
             assert (rules_xstate.planned_selection(chart, config, name)
                     == selection_plan_of_spec(config, chart.root, name))

@@ -85,10 +85,7 @@ class Owners:
         atomic, orders = self._atomic, self._orders
         spans: list[tuple[int, int]] = []
         for s in states:
-            last = s
-            while last.children:
-                last = last.children[-1]
-            spans.append((s.order, last.order))
+            spans.append((s.order, _last(s)))
         spans.sort()
         out: list[StateNode] = []
         reached = -1  # the last order taken
@@ -100,6 +97,44 @@ class Owners:
             out.extend(atomic[lo:hi])
             reached = last_order
         return out
+
+    def runs(self, states: Iterable[StateNode]) -> list[tuple[StateNode, int]]:
+        """The active atomic states below ``states`` (each itself included), in document order, as runs of
+        those whose nearest ancestor (or self) among ``states`` is the same: that state and the run's length.
+
+        The subtrees of ``states`` nest: a sweep over their spans in document order finds the runs, each in
+        a bisection."""
+        orders = self._orders
+        out: list[tuple[StateNode, int]] = []
+        open_: list[tuple[int, StateNode]] = []  # the spans entered and not left, innermost last
+        at = 0  # the first atomic state (its index) not yet in a run
+
+        def run(state: StateNode, end: int) -> None:
+            nonlocal at
+            if end > at:
+                out.append((state, end - at))
+                at = end
+
+        for first, last, state in sorted((s.order, _last(s), s) for s in states):
+            while open_ and open_[-1][0] < first:
+                end, closing = open_.pop()
+                run(closing, bisect_right(orders, end))
+            if open_:
+                run(open_[-1][1], bisect_left(orders, first))
+            else:
+                at = max(at, bisect_left(orders, first))
+            open_.append((last, state))
+        while open_:
+            end, closing = open_.pop()
+            run(closing, bisect_right(orders, end))
+        return out
+
+
+def _last(state: StateNode) -> int:
+    """The document order of the last state below ``state`` that is not a history state (itself if none)."""
+    while state.children:
+        state = state.children[-1]
+    return state.order
 
 
 def _order(state: StateNode) -> int:
