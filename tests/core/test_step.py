@@ -531,3 +531,32 @@ def test_a_wildcard_transition_above_thousands_of_regions_is_listed_once_per_eve
         return counted
 
     assert lines(400) < 3 * lines(200)
+
+
+def test_cancels_among_many_pending_sends_keep_the_pending_list_as_it_was() -> None:
+    """Past a few pending sends a cancel finds them through an index (Run.pending_at) instead of looking
+    through the list (a loop sending and cancelling 16,000 times took 1 s, 0.09 s now: C-level list scans,
+    which no count of lines sees); what stays pending, in order and with repeated ids, is unchanged."""
+    actions: list[str] = []
+    expected: list[str] = []
+    for i in range(24):
+        actions.append(f"{{send: {{event: {{type: PING}}, delay: 1h, id: s{i % 5}}}}}")
+        expected.append(f"s{i % 5}")
+    for kind, sid in [("cancel", "s1"), ("send", "s1"), ("cancel", "nope"), ("cancel", "s3"), ("send", "s3"),
+                      ("send", "s1"), ("cancel", "s1")]:
+        if kind == "cancel":
+            actions.append(f"{{cancel: {sid}}}")
+            expected = [p for p in expected if p != sid]
+        else:
+            actions.append(f"{{send: {{event: {{type: PING}}, delay: 1h, id: {sid}}}}}")
+            expected.append(sid)
+    document = "id: m\ninitial: a\nstates:\n  a: {on: {GO: b}}\n  b:\n    on: {STOP: c}\n    entry:\n" + "".join(
+        f"      - {a}\n" for a in actions) + "  c: {type: final}\n"
+    from interlock.frontends.loader import load_machine
+
+    c = load_machine(document)
+    snap = step(c, start(c).snapshot, "GO").snapshot
+    assert list(snap.pending) == expected
+    done = step(c, snap, "STOP")  # the machine ends: every pending send is cancelled
+    assert done.snapshot.pending == ()
+    assert [e.sendid for e in done.effects if type(e) is CancelEffect] == expected  # one per entry, as before
