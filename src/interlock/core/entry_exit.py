@@ -215,5 +215,27 @@ def in_final_state(state: StateNode, configuration: set[StateNode]) -> bool:
     return False
 
 
+def region_completed(parallel: StateNode, region: StateNode, current: set[StateNode],
+                     finals: dict[StateNode, set[StateNode]],
+                     in_final: Callable[[StateNode, set[StateNode]], bool]) -> bool:
+    """``region``, a child of ``parallel``, has just become final (``in_final``): is ``parallel`` final now,
+    and was it not before?
+
+    ``finals`` holds, for each parallel state met in this microstep, its regions that are final (final
+    states are only entered during a microstep's entry, so a region that is final stays final until it
+    ends). Asking ``in_final`` of every region each time one of them became final took n * n steps for n
+    regions reaching their final states in one microstep (4,000 regions: seconds); each parallel state's
+    regions are asked once a microstep now, then kept up to date. (Under XState's rules a final state is
+    final before it is entered, so a region may be final already when it becomes final.)"""
+    known = finals.get(parallel)
+    if known is None:
+        known = finals[parallel] = {c for c in parallel.children if in_final(c, current)}
+    elif region in known:
+        return False
+    else:
+        known.add(region)
+    return len(known) == len(parallel.children)
+
+
 def _order(state: StateNode) -> int:
     return state.order

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 Semantics = Literal["scxml", "xstate"]
 History = Mapping[str, tuple[str, ...]]
 States = Mapping[str, "StateNode"]
-Completion = Callable[["StateNode", set["StateNode"], set["StateNode"]], tuple[list[tuple["StateNode", bool]], bool]]
+Completion = Callable[["StateNode", set["StateNode"], dict["StateNode", set["StateNode"]]], tuple[list[tuple["StateNode", bool]], bool]]
 
 
 @dataclass(frozen=True)
@@ -66,19 +66,22 @@ def _scxml_entry_set(transitions: Iterable[Transition], history: History, states
 
 
 def _scxml_completion(state: StateNode, current: set[StateNode],
-                      completed: set[StateNode]) -> tuple[list[tuple[StateNode, bool]], bool]:
+                      finals: dict[StateNode, set[StateNode]]) -> tuple[list[tuple[StateNode, bool]], bool]:
     parent = state.parent
     assert parent is not None
     if parent.parent is None:
         return [], True
     done = [(parent, True)]
+    if parent.kind != "compound":
+        return done, False  # a final state in a parallel state makes no region final (isInFinalState)
     # A parallel state is done when all its regions are (SCXML 3.4). Appendix D only looks at the
     # grandparent; a region that is itself a parallel state completes its parent too, so go on up.
+    region = parent
     ancestor: StateNode | None = parent.parent
     while (ancestor is not None and ancestor.kind == "parallel"
-           and all(entry_exit.in_final_state(c, current) for c in ancestor.children)):
+           and entry_exit.region_completed(ancestor, region, current, finals, entry_exit.in_final_state)):
         done.append((ancestor, False))
-        ancestor = ancestor.parent
+        region, ancestor = ancestor, ancestor.parent
     return done, False
 
 

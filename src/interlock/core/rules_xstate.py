@@ -18,14 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from interlock.core.entry_exit import EntrySet, effective_targets
+from interlock.core import owners
+from interlock.core.entry_exit import EntrySet, effective_targets, region_completed
 
 if TYPE_CHECKING:
     from interlock.core.chart import Chart, StateNode, Transition
     from interlock.core.datamodel import Expr
 
 History = Mapping[str, tuple[str, ...]]
-MEMO_LIMIT = 50_000  # entries of a chart's memo before it is cleared (the same bound as select's)
+MEMO_LIMIT = owners.MEMO_LIMIT  # entries of a chart's memo before it is cleared (the same bound as select's)
 States = Mapping[str, "StateNode"]
 
 
@@ -82,8 +83,36 @@ def planned_selection(chart: Chart, config: frozenset[StateNode], name: str) -> 
     if plan is None:
         if len(chart.memo) > MEMO_LIMIT:
             chart.memo.clear()  # event names come from clients: keep the memo bounded
-        plan = chart.memo[key] = selection_plan(chart, config, chart.root, name)
+        matching = owners.owners_of(chart, config).matching(name)
+        plan = chart.memo[key] = selection_plan(chart, config, chart.root, name, _marked(matching))
     return plan
+
+
+def _marked(matching: set[StateNode]) -> dict[StateNode, list[StateNode]]:
+    """The states with a candidate and their ancestors: each one's children among them, in document
+    order. The selection walks these only: walking the whole
+    active tree for each event made n done events of n regions take n * n steps."""
+    below: dict[StateNode, list[StateNode]] = {}
+    for s in matching:
+        if s in below:
+            continue  # marked as an ancestor of another already
+        below[s] = []
+        child = s
+        for anc in s.ancestors:
+            kids = below.get(anc)
+            if kids is not None:
+                kids.append(child)
+                break  # anc and its ancestors are marked already
+            below[anc] = [child]
+            child = anc
+    for kids in below.values():
+        if len(kids) > 1:
+            kids.sort(key=_order)
+    return below
+
+
+def _order(state: StateNode) -> int:
+    return state.order
 
 
 def select_along(plan: SelectionPlan, check: Callable[[Expr], bool]) -> tuple[Transition, ...]:
@@ -111,22 +140,28 @@ def _first_enabled(plan: SelectionPlan, check: Callable[[Expr], bool]) -> list[T
     return []
 
 
-def selection_plan(chart: Chart, config: frozenset[StateNode], state: StateNode, name: str) -> SelectionPlan:
+def selection_plan(chart: Chart, config: frozenset[StateNode], state: StateNode, name: str,
+                   marked: dict[StateNode, list[StateNode]]) -> SelectionPlan:
     """What ``transitionNode(state)`` looks at for this configuration and event name, without the guards:
     ``_NO_CANDIDATES`` when no state below ``state`` (itself included) has a candidate.
 
     ``walk(s) = walk(child) or first_enabled(s)`` for a single active child, so a chain of them is one
     list of candidates, deepest state first; a parallel state's regions are walked each, in document order.
+    Only the ``marked`` states (:func:`_marked`) are walked: below any other, no state has a candidate.
     """
     path = [state]
     while True:
-        active = [c for c in state.children if c in config]
-        if len(active) != 1:
+        # one active child: a compound state's (the configuration is legal) or a parallel state's only region
+        if len(state.children) != 1 and state.kind != "compound":
             break
-        state = active[0]
+        kids = marked.get(state)
+        if not kids:
+            break  # no candidate below: the rest of the chain adds nothing
+        state = kids[0]
         path.append(state)
-    regions = tuple(p for p in (selection_plan(chart, config, c, name) for c in active) if p is not _NO_CANDIDATES)
-    chain = tuple(t for s in reversed(path) for t in _candidates_memo(chart, s, name))
+    regions = tuple(p for p in (selection_plan(chart, config, c, name, marked) for c in marked.get(state, ()))
+                    if p is not _NO_CANDIDATES)
+    chain = tuple(t for s in reversed(path) if s in marked for t in _candidates_memo(chart, s, name))
     if not regions and not chain:
         return _NO_CANDIDATES
     return regions, chain
@@ -273,21 +308,21 @@ def in_final_state(state: StateNode, configuration: set[StateNode]) -> bool:
 
 
 def completion(state: StateNode, current: set[StateNode],
-               completed: set[StateNode]) -> tuple[list[tuple[StateNode, bool]], bool]:
+               finals: dict[StateNode, set[StateNode]]) -> tuple[list[tuple[StateNode, bool]], bool]:
     """What entering the final ``state`` completes (``enterStates``): the states whose done event is
     raised (with the final state's output as data, or none), and whether the machine is done.
 
-    ``completed`` holds the parallel states already reported done in this microstep (each is reported
-    once, although its final regions may be entered one after the other)."""
+    ``finals``: the final regions of the parallel states met in this microstep
+    (:func:`~interlock.core.entry_exit.region_completed`); each parallel state is reported once, when its
+    last region becomes final, although final regions may be entered after that."""
     parent = state.parent
     assert parent is not None
     done: list[tuple[StateNode, bool]] = []
     if parent.kind == "compound":
         done.append((parent, True))
-    marker = parent if parent.kind == "parallel" else parent.parent
-    while (marker is not None and marker.kind == "parallel" and marker not in completed
-           and in_final_state(marker, current)):
-        completed.add(marker)
+    region, marker = (state, parent) if parent.kind == "parallel" else (parent, parent.parent)
+    while (marker is not None and marker.kind == "parallel"
+           and region_completed(marker, region, current, finals, in_final_state)):
         done.append((marker, False))
-        marker = marker.parent
+        region, marker = marker, marker.parent
     return done, marker is None

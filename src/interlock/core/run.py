@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from interlock.core.chart import Chart, StateNode, Transition
 from interlock.core.datamodel import STEP_WORK_LIMIT, WORK_UNITS, Expr, Scope
@@ -53,6 +53,9 @@ def config_of(chart: Chart, ids: tuple[str, ...]) -> frozenset[StateNode]:
     return config
 
 
+_FEW_PENDING = 16  # pending sends a cancel looks through; past this many it indexes them (Run.pending_at)
+
+
 class Run(Scope):
     """The working state of one start/step call, and the scope its expressions see. Private to the call.
 
@@ -80,6 +83,7 @@ class Run(Scope):
         "order",
         "output",
         "pending",
+        "pending_at",
         "reachable",
         "ready",
         "running",
@@ -142,6 +146,10 @@ class Run(Scope):
         self.history = snapshot.history
         self.invocations = snapshot.invocations
         self.pending: list[str] | tuple[str, ...] = snapshot.pending
+        # where each pending id is in ``pending``, once a cancel needed it (a cancelled entry is then None
+        # until finish): looking each cancelled id up in the list took n * n steps for a loop that sends
+        # and cancels (16,000 sends: 1 s)
+        self.pending_at: dict[str, list[int]] | None = None
         self.bound = snapshot.bound
         self.seq = snapshot.seq
         self.internal: deque[Event] | None = None
@@ -226,14 +234,31 @@ class Run(Scope):
 
     def cancel(self, sendid: str) -> None:
         """<cancel>: always reaches the runtime (a delayed send to another target is not tracked here)."""
-        if sendid in self.pending:
-            self.pending = [p for p in self.pending if p != sendid]
+        at = self.pending_at
+        if at is None:
+            if len(self.pending) <= _FEW_PENDING:
+                if sendid in self.pending:
+                    self.pending = [p for p in self.pending if p != sendid]
+                self.emit(CancelEffect(sendid))
+                return
+            pending = self.pending = list(self.pending)  # the step's own copy: the snapshot's stays
+            at = self.pending_at = {}
+            for i, p in enumerate(pending):
+                at.setdefault(p, []).append(i)
+        found = at.pop(sendid, None)
+        if found:
+            own = cast("list[str | None]", self.pending)  # made a list with the index
+            for i in found:
+                own[i] = None  # removed when the step finishes
         self.emit(CancelEffect(sendid))
 
     def add_pending(self, sendid: str) -> None:
         pending = self.pending
         if pending is self.snapshot.pending or type(pending) is not list:
             pending = self.pending = list(pending)  # the step's own copy, made once: the snapshot's stays
+        at = self.pending_at
+        if at is not None:
+            at.setdefault(sendid, []).append(len(pending))
         pending.append(sendid)
 
     def bind_data(self, state: StateNode, overrides: dict[str, Any] | None) -> None:
@@ -364,7 +389,7 @@ class Run(Scope):
     def _enter_states(self, plan: Plan) -> None:
         current = set(self.config.difference(plan.exit)) if plan.enters_final else None
         if plan.enters_final:
-            self.completed: set[StateNode] = set()  # parallel states reported done in this microstep
+            self.completed: dict[StateNode, set[StateNode]] = {}  # final regions of parallel states (entry_exit.region_completed)
         live = self.live
         for state in plan.entry:
             if live is not None:
@@ -454,7 +479,8 @@ class Run(Scope):
             if done and state is self.chart.root and state.donedata is not None:
                 self.output = self._donedata(state)  # a machine's own output (XState) wins
         for sendid in tuple(self.pending):
-            self.cancel(sendid)
+            if sendid is not None:  # not cancelled already
+                self.cancel(sendid)
 
     def finalize_and_forward(self, ev: Event) -> None:
         """Apply <finalize> for events from a child, and autoforward external events (SCXML 6.4)."""
@@ -478,7 +504,8 @@ class Run(Scope):
             ids = chart.config_ids.get(config)
             if ids is None:
                 ids = chart.config_ids[config] = tuple(s.id for s in sorted(config, key=_order))
-        pending = self.pending if type(self.pending) is tuple else tuple(self.pending)
+        pending = self.pending if type(self.pending) is tuple else tuple(
+            self.pending if self.pending_at is None else [p for p in self.pending if p is not None])
         new = _new_tuple(Snapshot, (ids, self.context, self.history, self.invocations, pending, self.bound,
                                     self.seq, "active" if self.running else "done", self.output,
                                     snap.sessionid, snap.chart))

@@ -12,11 +12,13 @@ from interlock.core.chart import Chart, StateNode, Transition
 from interlock.core.datamodel import Expr
 from interlock.core.entry_exit import compute_exit_set
 from interlock.core.events import descriptor_matches
-from interlock.core.rules_xstate import MEMO_LIMIT, SelectionPlan, select_along, select_evented
+from interlock.core.owners import MEMO_LIMIT, owners_of
+from interlock.core.rules_xstate import SelectionPlan, select_along, select_evented
 
 Config = frozenset[StateNode]
-# per atomic state, in document order: the transitions that match, nearest state first
-Candidates = tuple[tuple[Transition, ...], ...]
+# runs of atomic states, in document order: the transitions that match for each of them, nearest state
+# first, and how many atomic states the run stands for (a run without guards: 1, see _candidates)
+Candidates = tuple[tuple[tuple[Transition, ...], int], ...]
 
 _MEMO_LIMIT = MEMO_LIMIT
 
@@ -40,22 +42,51 @@ def candidates(chart: Chart, config: Config, name: str | None,
 
 def _candidates(chart: Chart, config: Config, name: str | None,
                 order: tuple[str, ...] | None) -> tuple[Candidates, bool]:
+    """selectTransitions' candidates, from the active states whose descriptors may match the event only.
+
+    The spec walks every atomic state of the configuration and its ancestors for each event: n regions
+    reaching their final states in one microstep raise n done events, and each walked all n regions again
+    (4,000 regions: 10.6 s a step). Here the configuration's :class:`Owners` names the active states with
+    a transition the event may match, and the atomic states below each come as one run: they share their
+    candidates, the matching transitions of that state and of the matching states above it. A run whose
+    candidates have no guard selects their first whatever its length, and only its first occurrence
+    counts (later ones are duplicates): it is listed once. A guarded one is listed with its length, and
+    its guards are evaluated once per atomic state, as the spec does."""
+    owners = owners_of(chart, config)
+    matching = owners.matching(name)
+    if not matching:
+        return (), False
+    chains: dict[StateNode, tuple[tuple[Transition, ...], bool]] = {}
+
+    def chain(state: StateNode) -> tuple[tuple[Transition, ...], bool]:
+        """The candidates of the atomic states whose nearest matching ancestor (or self) is ``state``."""
+        found = chains.get(state)
+        if found is None:
+            own = tuple(t for t in state.transitions if _matches(t, name))
+            above = next((a for a in state.ancestors if a in matching), None)
+            rest, rest_guarded = chain(above) if above is not None else ((), False)
+            found = chains[state] = (own + rest, rest_guarded or any(t.cond is not None for t in own))
+        return found
+
     if order is None:
-        atomic = sorted((s for s in config if s.kind in ("atomic", "final")), key=lambda s: s.order)
+        runs: Iterable[tuple[StateNode, int]] = owners.runs(matching)
     else:
-        atomic = [s for s in (chart.states[i] for i in order) if s.kind in ("atomic", "final")]
-    out: list[tuple[Transition, ...]] = []
+        covered = set(owners.atomic_below(matching))
+        runs = ((next(a for a in (s, *s.ancestors) if a in matching), 1)
+                for s in (chart.states[i] for i in order) if s in covered)
+    out: list[tuple[tuple[Transition, ...], int]] = []
+    listed: set[StateNode] = set()
     guarded = False
-    for state in atomic:
-        matches = []
-        for s in (state, *state.ancestors):
-            for t in s.transitions:
-                if _matches(t, name):
-                    matches.append(t)
-                    if t.cond is not None:
-                        guarded = True
-        if matches:
-            out.append(tuple(matches))
+    for state, count in runs:
+        matches, with_guard = chain(state)
+        if not matches:
+            continue
+        if with_guard:
+            guarded = True
+            out.append((matches, count))
+        elif state not in listed:
+            listed.add(state)
+            out.append((matches, 1))
     return tuple(out), guarded
 
 
@@ -87,17 +118,18 @@ def select(chart: Chart, config: Config, name: str | None,
         key = ("enabled", config if order is None else order, name)
         found = chart.memo.get(key)
         if found is None:
-            first = _dedupe(c[0] for c in per_state)
+            first = _dedupe(c[0][0] for c in per_state)
             found = remove_conflicts(first, config, history, chart)
             if not any(s.kind == "history" for t in first for s in t.targets):
                 chart.memo[key] = found  # exit sets through history targets depend on recorded history
         return found
     enabled = []
-    for options in per_state:
-        for t in options:
-            if t.cond is None or check(t.cond):
-                enabled.append(t)
-                break
+    for options, count in per_state:
+        for _ in range(count):  # each atomic state of the run evaluates the guards again, as the spec's walk
+            for t in options:
+                if t.cond is None or check(t.cond):
+                    enabled.append(t)
+                    break
     if len(enabled) < 2:
         return tuple(enabled)
     chosen = _dedupe(enabled)
@@ -132,12 +164,11 @@ def _resolve_tree(chart: Chart, config: Config, chosen: tuple[Transition, ...],
 
 
 def _dedupe(transitions: Iterable[Transition]) -> tuple[Transition, ...]:
-    """Keep the first occurrence of each transition (an ancestor's transition can match twice)."""
-    out: list[Transition] = []
-    for t in transitions:
-        if t not in out:
-            out.append(t)
-    return tuple(out)
+    """Keep the first occurrence of each transition (an ancestor's transition can match twice).
+
+    A dictionary's keys keep their first insertion's order: looking each one up in a list of those kept
+    took n * n steps for the n transitions of n regions (8,000 regions: 1.2 s)."""
+    return tuple(dict.fromkeys(transitions))
 
 
 def remove_conflicts(enabled: tuple[Transition, ...], config: Config,
