@@ -560,3 +560,24 @@ def test_cancels_among_many_pending_sends_keep_the_pending_list_as_it_was() -> N
     done = step(c, snap, "STOP")  # the machine ends: every pending send is cancelled
     assert done.snapshot.pending == ()
     assert [e.sendid for e in done.effects if type(e) is CancelEffect] == expected  # one per entry, as before
+
+
+def test_each_configuration_a_step_reaches_is_one_object() -> None:
+    """Memo keys hold configurations; a plan's configuration equal to, but not the same object as, the one
+    a key was made with was compared state by state at each lookup (a region toggling eventlessly 2,000
+    times beside 4,000 idle regions: 0.3 s, 0.02 s now; a C-level comparison no count of lines sees). Each
+    configuration is one object now (chart.canonical); chart.config_ids is bounded as the other tables."""
+    from interlock.core.run import config_of
+
+    c = chart(state("m", StateSpec("p", kind="parallel", children=[
+        state("t", state("a", transitions=[on("T", "b")]), state("b", transitions=[on("T", "a")])),
+        state("idle", state("x"), state("y"))])))
+    snap = start(c).snapshot
+    reached = [config_of(c, snap.configuration)]
+    for _ in range(4):
+        snap = step(c, snap, "T").snapshot
+        reached.append(config_of(c, snap.configuration))
+    plans = [v for k, v in c.memo.items() if type(k) is tuple and k[0] in ("plan", "plan-initial")]
+    configs = reached + [p.new_config for p in plans]
+    assert len(set(configs)) == 2
+    assert len({id(x) for x in configs}) == 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from interlock.core.chart import Chart, StateNode, Transition
+from interlock.core.chart import Chart, StateNode, Transition, canonical
 from interlock.core.content import Custom, Update
 from interlock.core.entry_exit import (
     EntrySet,
@@ -84,6 +84,7 @@ def plan_microstep(chart: Chart, config: Config, enabled: tuple[Transition, ...]
             entry.states -= stays
             entry.default_entry -= stays
         plan = Plan(config, exit_set, entry, recorded, enabled)
+        plan.new_config = canonical(chart, plan.new_config)
         plan.eventless = has_eventless(chart, plan.new_config)
         if any(s.kind == "history" for t in enabled for s in t.targets):
             plan.uses_history = True
@@ -100,5 +101,6 @@ def plan_initial(chart: Chart) -> Plan:
     if plan is None:
         entry = chart.rules.initial_entry(chart.root, chart.states)
         plan = chart.memo[key] = Plan(frozenset(), set(), entry, {})
+        plan.new_config = canonical(chart, plan.new_config)
         plan.eventless = has_eventless(chart, plan.new_config)
     return plan

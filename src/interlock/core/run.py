@@ -12,7 +12,7 @@ import copy
 from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 
-from interlock.core.chart import Chart, StateNode, Transition
+from interlock.core.chart import Chart, StateNode, Transition, canonical
 from interlock.core.datamodel import STEP_WORK_LIMIT, WORK_UNITS, Expr, Scope
 from interlock.core.effects import (
     CancelEffect,
@@ -49,8 +49,9 @@ def config_of(chart: Chart, ids: tuple[str, ...]) -> frozenset[StateNode]:
     if config is None:
         if len(chart.configs) >= MAX_CONFIGS:  # keyed by entry order: parallel regions make many orders
             chart.configs.clear()
-        config = chart.configs[ids] = frozenset(chart.states[i] for i in ids)
+        config = chart.configs[ids] = canonical(chart, frozenset(chart.states[i] for i in ids))
     return config
+
 
 
 _FEW_PENDING = 16  # pending sends a cancel looks through; past this many it indexes them (Run.pending_at)
@@ -503,6 +504,8 @@ class Run(Scope):
             config = self.config
             ids = chart.config_ids.get(config)
             if ids is None:
+                if len(chart.config_ids) >= MAX_CONFIGS:  # clients' events can reach many configurations
+                    chart.config_ids.clear()
                 ids = chart.config_ids[config] = tuple(s.id for s in sorted(config, key=_order))
         pending = self.pending if type(self.pending) is tuple else tuple(
             self.pending if self.pending_at is None else [p for p in self.pending if p is not None])
