@@ -12,7 +12,6 @@ import logging
 from typing import Any, NamedTuple
 
 from interlock.auth.policy import Access, Refusal
-from interlock.core.chart import Chart
 from interlock.core.events import Event
 from interlock.core.snapshot import Snapshot
 from interlock.core.step import start, step
@@ -25,6 +24,7 @@ from interlock.errors import (
 )
 from interlock.runtime.addresses import session_id
 from interlock.runtime.dispatch import deliver, dispatch, reach_of
+from interlock.runtime.rule_versions import version_refusal
 from interlock.runtime.step_errors import describe
 from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.codec import (
@@ -80,8 +80,8 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
             f" (not by a create with idempotency key {shown_key(idempotency_key)!r}, so this is no retry of it)")
         raise ConflictError(f"instance {id!r} of machine {machine!r} already exists{retry}; choose another "
                             "id, or send the existing instance events")
-    if caller is not None and chart.policy is None:
-        left = _rules_left(unit, machine, chart, caller)
+    if caller is not None:  # the newest version's rules are the caller's, at whichever version it names
+        left = version_refusal(unit, machine, chart, caller)
         if left is not None:
             return left
     result = unit.watchdog.run(f"the start of {machine}/{id}", lambda: start(
@@ -107,20 +107,6 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
     effects = _dispatch(unit, row, 0, result.effects)
     _finish(unit, row, snap, snap, "started", None, idempotency_key, None, effects, errors=result.errors)
     return row
-
-
-def _rules_left(unit: Unit, machine: str, chart: Chart, caller: dict[str, Any]) -> Refusal | None:
-    """A caller the rules restrain may not leave them by naming an older version without any (rules added
-    in version 2: an instance of version 1 would be read, sent to and controlled by anyone with the
-    scopes). A version with rules of its own, or a machine whose newest version has none, is the caller's
-    to choose; admins and trusted code (no ``caller``) may choose any (docs/auth.md, "Versions")."""
-    newest = unit.registry.chart(machine)
-    if newest.policy is None:
-        return None
-    return Refusal("rule.missing", f"{caller['sub']!r} may not create {machine} instances at version "
-                   f"{chart.version!r}: it has no authorize rules, and the machine's newest version "
-                   f"({newest.version!r}) has; leave 'version' out (only admins may choose such a version)",
-                   f"version {chart.version!r} has no rules; version {newest.version!r} has")
 
 
 def stored_key(sub: str | None, key: str) -> str:
