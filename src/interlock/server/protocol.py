@@ -37,6 +37,7 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     aborted once its client has read nothing for ``write_timeout`` seconds while more waits to be sent."""
 
     _stalled: asyncio.TimerHandle | None = None
+    _waiting = 0  # bytes the transport's buffer held when the stall timer was last armed
 
     def __init__(self, *args: Any, write_timeout: float = 60.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -53,7 +54,11 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
         client (megabytes on loopback) goes too."""
         super().pause_writing()
         if self._stalled is None:
-            self._stalled = self.loop.call_later(self.write_timeout, self._abort_stalled)
+            self._arm()
+
+    def _arm(self) -> None:
+        self._waiting = self.transport.get_write_buffer_size()
+        self._stalled = self.loop.call_later(self.write_timeout, self._abort_stalled)
 
     def resume_writing(self) -> None:
         self._settled()
@@ -69,7 +74,15 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
             self._stalled = None
 
     def _abort_stalled(self) -> None:
+        """``write_timeout`` after the buffer went over its mark, or after the client last read: a client
+        that read since (the buffer shrank: nothing is added while writing is paused, the response's task
+        waits to drain) is reading, however slowly, and keeps its connection for another
+        ``write_timeout``. A large answer (a page of big histories) to a slow link stays over the
+        low-water mark for as long as it takes to send, which may be minutes."""
         self._stalled = None
+        if self.transport.get_write_buffer_size() < self._waiting:
+            self._arm()
+            return
         log.info("closed the connection of %s: it read nothing for %g s (write_timeout) while %d bytes "
                  "waited to be sent", "{}:{}".format(*self.client) if self.client else "a client",
                  self.write_timeout, self.transport.get_write_buffer_size())
