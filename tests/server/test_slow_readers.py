@@ -115,3 +115,21 @@ def test_a_client_that_reads_a_large_answer_slowly_gets_all_of_it(server: Server
     assert length > 8_000_000
     assert received == length
     assert "write_timeout" not in server.output()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="TCP_INFO is Linux's")
+def test_a_websocket_whose_client_reads_nothing_is_closed_by_the_server(server: Server) -> None:
+    """The same for a WebSocket subscriber, whose connection uvicorn's WebSocket protocol owns after the
+    upgrade. Before, it kept its socket for good: dropped as too slow, its close frame waited for the
+    buffer to drain (still ESTABLISHED after 200 changes of 200 KB)."""
+    from tests.server.test_live import silent_subscriber
+
+    c = server.client
+    assert c.put("/v1/machines/blob/versions/1", content=BLOB,
+                 headers={"content-type": "application/yaml"}).status_code == 201
+    assert c.post("/v1/machines/blob/instances", json={"name": "b"}).status_code == 201
+    with silent_subscriber(server, {"subscribe": {"machine": "blob"}}) as (quiet, _protocol):
+        sent = _until_closed(server, quiet)
+    assert sent < 200
+    assert "read nothing for 1 s (write_timeout)" in server.output()
+    assert c.get("/v1/health").status_code == 200
