@@ -132,9 +132,39 @@ def shown_key(key: str) -> str:
     return key
 
 
+def legacy_key(key: str) -> str | None:
+    """The form an admin's or trusted code's key starting with ``[`` was stored in before such keys were
+    stored as ``[null,"<key>"]`` (the key as given), for the lookup of a retry of a request made before:
+    else it would be applied twice. None for any other key, and for one shaped like a restrained caller's
+    stored key (``["<sub>","<key>"]``), which is that caller's.
+
+    ``[null,"[x"]`` -> ``"[x"``; ``[null,"[\"key:1\",\"k\"]"]`` -> None; ``"k"`` -> None"""
+    if not key.startswith("[null,"):
+        return None
+    try:
+        given = json.loads(key)[1]
+    except (ValueError, IndexError, TypeError):
+        return None
+    if not isinstance(given, str) or not given.startswith("["):
+        return None
+    try:
+        shaped = json.loads(given)
+    except ValueError:
+        return given
+    if isinstance(shaped, list) and len(shaped) == 2 and all(isinstance(part, str) for part in shaped):
+        return None
+    return given
+
+
+def _history_by_key(unit: Unit, machine: str, id: str, key: str) -> HistoryRow | None:
+    seen = unit.tx.history_by_key(machine, id, key)
+    legacy = legacy_key(key) if seen is None else None
+    return seen if legacy is None else unit.tx.history_by_key(machine, id, legacy)
+
+
 def _created_with(unit: Unit, machine: str, id: str, key: str) -> bool:
     """Whether ``key`` is the idempotency key of the instance's create (its step 0); a send's key is not."""
-    seen = unit.tx.history_by_key(machine, id, key)
+    seen = _history_by_key(unit, machine, id, key)
     return seen is not None and seen.step == 0 and seen.outcome == "started"
 
 
@@ -151,7 +181,7 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
                                 "registered in this process (a typo?)")
         raise NotFoundError(f"no instance {id!r} of machine {machine!r}; create it first")
     if idempotency_key is not None:
-        seen = unit.tx.history_by_key(machine, id, idempotency_key)
+        seen = _history_by_key(unit, machine, id, idempotency_key)
         if seen is not None:
             if seen.step == 0 and seen.outcome == "started":
                 raise ConflictError(
@@ -164,7 +194,9 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
                     f"the event with idempotency key {shown_key(idempotency_key)!r} was refused by the authorize "
                     f"rules of machine {machine!r} when its turn came (step {seen.step} of {machine}/{id})")))
             return Answer(seen.outcome, seen.step, True)
-        waiting = unit.tx.inbox_by_key(machine, id, idempotency_key)
+        legacy = legacy_key(idempotency_key)
+        waiting = unit.tx.inbox_by_key(machine, id, idempotency_key) or (
+            None if legacy is None else unit.tx.inbox_by_key(machine, id, legacy))
         if waiting is not None:
             _same_request(machine, id, idempotency_key, waiting.event, event)
             return Answer("queued", None, True)
