@@ -236,3 +236,32 @@ def test_an_uploaded_invoke_of_a_machine_without_rules_in_any_loaded_version_is_
         app.send("x", "1", "BUY")
         app.run_until_idle()
         assert [(o.id, o.version) for o in app.list("orders").items] == [("x/1/order", "1")]
+
+
+DELAYED_FLOOD = """
+initial: idle
+states:
+  idle:
+    "on":
+      FLOOD: {{actions: [{sends}]}}
+      error.communication: overflowed
+  overflowed: {{}}
+"""
+
+
+def test_an_uploaded_machines_delayed_requests_count_in_the_step_that_sent_them(tmp_path: Path) -> None:
+    """150 delayed sends to another machine's instance in one step: 100 (MAX_REQUESTS_PER_STEP) are
+    scheduled, fire and are refused there (one step each in its history); the rest are undeliverable in
+    the sender at once. Before, each fired in a step of its own timer, counted alone: all 150 reached
+    the target."""
+    clock = VirtualClock(100.0)
+    sends = ", ".join(['{send: {event: {type: PAY}, to: "instance:orders/o1", delay: 1s}}'] * 150)
+    with open_app(tmp_path / "a.db", clock, orders(OWNER_ONLY), uploaded("x", DELAYED_FLOOD.format(sends=sends))) as app:
+        with_order(app)
+        app.send("x", "1", "FLOOD")
+        assert app.get("x", "1").state == ("x.overflowed",)
+        clock.advance(2)
+        app.run_until_idle()
+        history = app.history("orders", "o1", limit=500).items
+        assert [e.outcome for e in history].count("refused") == 100
+        assert app.get("orders", "o1").state == ("orders.open",)

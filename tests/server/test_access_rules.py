@@ -200,8 +200,8 @@ def test_an_older_version_without_rules_is_no_way_around_the_newest_ones(
         assert put.status_code == 201, put.text
     base = "/v1/machines/claims/instances"
     claim = {"name": "c1", "input": {"owner": "alice", "amount": 1000}, "version": "1"}
-    refused = srv.client.post(base, json=claim, headers=bob)
-    assert refused.status_code == 403 and refused.json()["error"]["code"] == MISSING, refused.text
+    refused = srv.client.post(base, json=claim, headers=bob)  # an uploaded machine: its newest rules only
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "auth.create.version", refused.text
     assert srv.client.get(f"{base}/c1", headers=admin).status_code == 404  # nothing was created
     own = srv.client.post(base, json={**claim, "name": "c2", "input": {"owner": "bob"}, "version": "2"}, headers=bob)
     assert own.status_code == 201 and own.json()["version"] == "2", own.text

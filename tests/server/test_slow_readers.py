@@ -71,3 +71,65 @@ def test_a_stream_whose_client_reads_nothing_is_closed_by_the_server(server: Ser
     assert sent < 200
     assert "read nothing for 1 s (write_timeout)" in server.output()
     assert c.get("/v1/health").status_code == 200
+
+
+def _read_slowly(port: int, path: str) -> tuple[int, int]:
+    """GET ``path`` on a socket that reads 32 KiB every 20 ms (some 1.6 MB/s, steadily); the answer's
+    Content-Length and how many of its bytes arrived before the answer ended or the server closed."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # before connecting: the window it offers
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += sock.recv(65536)
+        head, body = got.split(b"\r\n\r\n", 1)
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))
+        received = len(body)
+        while received < length:
+            try:
+                chunk = sock.recv(32768)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += len(chunk)
+            time.sleep(0.02)
+        return length, received
+
+
+def test_a_client_that_reads_a_large_answer_slowly_gets_all_of_it(server: Server) -> None:
+    """A client that reads steadily keeps its connection however long a large answer (a page of 8 MB of
+    history) takes to send it: write_timeout is for a client that reads nothing. Before, a connection whose
+    buffer stayed over its low-water mark for write_timeout seconds was reset, reading or not (here after
+    some 1 s, with a few MB of the answer sent)."""
+    c = server.client
+    assert c.put("/v1/machines/blob/versions/1", content=BLOB,
+                 headers={"content-type": "application/yaml"}).status_code == 201
+    assert c.post("/v1/machines/blob/instances", json={"name": "big"}).status_code == 201
+    for i in range(20):
+        answer = c.post("/v1/machines/blob/instances/big/events", json={"type": "SET", "blob": chr(97 + i) * 200_000})
+        assert answer.status_code == 200, answer.text
+    length, received = _read_slowly(server.port, "/v1/machines/blob/instances/big/history?limit=100")
+    assert length > 8_000_000
+    assert received == length
+    assert "write_timeout" not in server.output()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="TCP_INFO is Linux's")
+def test_a_websocket_whose_client_reads_nothing_is_closed_by_the_server(server: Server) -> None:
+    """The same for a WebSocket subscriber, whose connection uvicorn's WebSocket protocol owns after the
+    upgrade. Before, it kept its socket for good: dropped as too slow, its close frame waited for the
+    buffer to drain (still ESTABLISHED after 200 changes of 200 KB)."""
+    from tests.server.test_live import silent_subscriber
+
+    c = server.client
+    assert c.put("/v1/machines/blob/versions/1", content=BLOB,
+                 headers={"content-type": "application/yaml"}).status_code == 201
+    assert c.post("/v1/machines/blob/instances", json={"name": "b"}).status_code == 201
+    with silent_subscriber(server, {"subscribe": {"machine": "blob"}}) as (quiet, _protocol):
+        sent = _until_closed(server, quiet)
+    assert sent < 200
+    assert "read nothing for 1 s (write_timeout)" in server.output()
+    assert c.get("/v1/health").status_code == 200

@@ -534,7 +534,7 @@ def test_a_read_is_one_view_set_by_its_begin_and_cannot_write() -> None:
             assert first is not None and again is not None and (first.step, again.step) == (0, 0)
             # (the pool checks a connection idle for a second or more with an empty query: not the read's)
             sent = {text: n for text, n in tally.by_text.items()
-                    if not text.startswith(("UPDATE", "SET enable", "(empty: the pool's connection check)"))}
+                    if not text.startswith(("UPDATE", "SET enable", "SET jit", "(empty: the pool's connection check)"))}
             assert sent == {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY": 1, "COMMIT": 1,
                             next(t for t in sent if t.startswith("SELECT machine, id")): 2}
             with pytest.raises(StorageError, match="read-only transaction"), store.read() as tx:

@@ -153,6 +153,7 @@ def _uvicorn_config(app: Any, settings: Any, **extra: Any) -> Any:
 
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
                           http=_http_protocol(settings.write_timeout),
+                          ws=_ws_protocol(settings.write_timeout),
                           access_log=settings.access_log,
                           ws_per_message_deflate=settings.live_compression,
                           timeout_graceful_shutdown=int(settings.graceful_timeout),
@@ -204,6 +205,16 @@ def _http_protocol(write_timeout: float) -> Any:
     except ImportError:
         return "auto"
     return with_write_timeout(write_timeout)
+
+
+def _ws_protocol(write_timeout: float) -> Any:
+    """WebSockets whose client stopped reading dropped after ``write_timeout`` seconds too
+    (server/ws_protocol.py), with the uvicorn that has websockets' sans-I/O protocol; else its own."""
+    try:
+        from interlock.server.ws_protocol import ws_with_write_timeout
+    except ImportError:
+        return "auto"
+    return ws_with_write_timeout(write_timeout)
 
 
 def _log_to_stderr() -> None:

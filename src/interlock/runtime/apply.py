@@ -12,7 +12,6 @@ import logging
 from typing import Any, NamedTuple
 
 from interlock.auth.policy import Access, Refusal
-from interlock.core.chart import Chart
 from interlock.core.events import Event
 from interlock.core.snapshot import Snapshot
 from interlock.core.step import start, step
@@ -25,6 +24,7 @@ from interlock.errors import (
 )
 from interlock.runtime.addresses import session_id
 from interlock.runtime.dispatch import deliver, dispatch, reach_of
+from interlock.runtime.rule_versions import version_refusal
 from interlock.runtime.step_errors import describe
 from interlock.runtime.unit import Isolate, Unit
 from interlock.storage.codec import (
@@ -80,8 +80,8 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
             f" (not by a create with idempotency key {shown_key(idempotency_key)!r}, so this is no retry of it)")
         raise ConflictError(f"instance {id!r} of machine {machine!r} already exists{retry}; choose another "
                             "id, or send the existing instance events")
-    if caller is not None and chart.policy is None:
-        left = _rules_left(unit, machine, chart, caller)
+    if caller is not None:  # the newest version's rules are the caller's, at whichever version it names
+        left = version_refusal(unit, machine, chart, caller)
         if left is not None:
             return left
     result = unit.watchdog.run(f"the start of {machine}/{id}", lambda: start(
@@ -109,20 +109,6 @@ def create(unit: Unit, machine: str, id: str, *, input: dict[str, Any] | None = 
     return row
 
 
-def _rules_left(unit: Unit, machine: str, chart: Chart, caller: dict[str, Any]) -> Refusal | None:
-    """A caller the rules restrain may not leave them by naming an older version without any (rules added
-    in version 2: an instance of version 1 would be read, sent to and controlled by anyone with the
-    scopes). A version with rules of its own, or a machine whose newest version has none, is the caller's
-    to choose; admins and trusted code (no ``caller``) may choose any (docs/auth.md, "Versions")."""
-    newest = unit.registry.chart(machine)
-    if newest.policy is None:
-        return None
-    return Refusal("rule.missing", f"{caller['sub']!r} may not create {machine} instances at version "
-                   f"{chart.version!r}: it has no authorize rules, and the machine's newest version "
-                   f"({newest.version!r}) has; leave 'version' out (only admins may choose such a version)",
-                   f"version {chart.version!r} has no rules; version {newest.version!r} has")
-
-
 def stored_key(sub: str | None, key: str) -> str:
     """An idempotency key as stored: a restrained caller's as ``["<sub>","<key>"]``, so its keys are its
     own; trusted code's and admins' (``sub`` None) as given, unless it starts with ``[``: then as
@@ -146,9 +132,39 @@ def shown_key(key: str) -> str:
     return key
 
 
+def legacy_key(key: str) -> str | None:
+    """The form an admin's or trusted code's key starting with ``[`` was stored in before such keys were
+    stored as ``[null,"<key>"]`` (the key as given), for the lookup of a retry of a request made before:
+    else it would be applied twice. None for any other key, and for one shaped like a restrained caller's
+    stored key (``["<sub>","<key>"]``), which is that caller's.
+
+    ``[null,"[x"]`` -> ``"[x"``; ``[null,"[\"key:1\",\"k\"]"]`` -> None; ``"k"`` -> None"""
+    if not key.startswith("[null,"):
+        return None
+    try:
+        given = json.loads(key)[1]
+    except (ValueError, IndexError, TypeError):
+        return None
+    if not isinstance(given, str) or not given.startswith("["):
+        return None
+    try:
+        shaped = json.loads(given)
+    except ValueError:
+        return given
+    if isinstance(shaped, list) and len(shaped) == 2 and all(isinstance(part, str) for part in shaped):
+        return None
+    return given
+
+
+def _history_by_key(unit: Unit, machine: str, id: str, key: str) -> HistoryRow | None:
+    seen = unit.tx.history_by_key(machine, id, key)
+    legacy = legacy_key(key) if seen is None else None
+    return seen if legacy is None else unit.tx.history_by_key(machine, id, legacy)
+
+
 def _created_with(unit: Unit, machine: str, id: str, key: str) -> bool:
     """Whether ``key`` is the idempotency key of the instance's create (its step 0); a send's key is not."""
-    seen = unit.tx.history_by_key(machine, id, key)
+    seen = _history_by_key(unit, machine, id, key)
     return seen is not None and seen.step == 0 and seen.outcome == "started"
 
 
@@ -165,7 +181,7 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
                                 "registered in this process (a typo?)")
         raise NotFoundError(f"no instance {id!r} of machine {machine!r}; create it first")
     if idempotency_key is not None:
-        seen = unit.tx.history_by_key(machine, id, idempotency_key)
+        seen = _history_by_key(unit, machine, id, idempotency_key)
         if seen is not None:
             if seen.step == 0 and seen.outcome == "started":
                 raise ConflictError(
@@ -178,7 +194,9 @@ def send(unit: Unit, machine: str, id: str, event: Event, *, idempotency_key: st
                     f"the event with idempotency key {shown_key(idempotency_key)!r} was refused by the authorize "
                     f"rules of machine {machine!r} when its turn came (step {seen.step} of {machine}/{id})")))
             return Answer(seen.outcome, seen.step, True)
-        waiting = unit.tx.inbox_by_key(machine, id, idempotency_key)
+        legacy = legacy_key(idempotency_key)
+        waiting = unit.tx.inbox_by_key(machine, id, idempotency_key) or (
+            None if legacy is None else unit.tx.inbox_by_key(machine, id, legacy))
         if waiting is not None:
             _same_request(machine, id, idempotency_key, waiting.event, event)
             return Answer("queued", None, True)

@@ -55,33 +55,19 @@ def caller_toward(unit: Unit, sender: InstanceRow, target: InstanceRow) -> dict[
 def invoke_refusal(unit: Unit, machine: str, version: str | None,
                    input: dict[str, Any] | None, caller: dict[str, Any]) -> str | None:
     """Why an instance of an uploaded machine may not start a child of ``machine`` whatever its create
-    rule says (None: the rule decides), as for a caller's create over the API: a version without rules
-    when the machine's newest version has them, or private context (``_`` keys) in the input.
-
-    The newest version is the store's for an uploaded machine: one uploaded through another process may
-    not be loaded in this one, whose default is then an older version. Its rules unknown here, a version
-    without rules is refused until this process loads it (an API create or a webhook of the machine does)."""
+    rule says (None: the create decides), as for a caller's create over the API: private context (``_``
+    keys) in the input of a machine with rules. The version is the create's to decide, as for a caller's
+    (runtime/rule_versions.py): of an uploaded machine, only one with the newest version's authorize
+    section (its newest is the store's: one uploaded through another process and not loaded in this one
+    refuses the others until this process loads it, as an API create or a webhook of the machine does)."""
     registry = unit.registry
     if not (registry.has_version(machine, version) if version else registry.has_chart(machine)):
         return None  # not registered here: the create says so
     chart = registry.chart(machine, version or None)
-    newest = registry.chart(machine)
-    who = f"{caller['sub']!r} may not create {machine} instances"
-    # an app's machine is its own newest (a name uploaded before the app took it keeps old rows)
-    last = unit.tx.newest_definition(machine) if chart.policy is None and newest.uploaded else None
-    if last is not None and last != newest.version:
-        if not registry.has_version(machine, last):
-            return (f"{who} at version {chart.version!r}: it has no authorize rules, and the machine's newest "
-                    f"version ({last!r}, uploaded through another process) is not loaded in this one, so its "
-                    "rules are not known here")
-        newest = registry.chart(machine, last)
-    if chart.policy is None and newest.policy is None:
-        return None  # a machine without rules: as before
     if chart.policy is None:
-        return (f"{who} at version {chart.version!r}: it has no authorize rules, and the machine's newest "
-                f"version ({newest.version!r}) has")
+        return None  # a version without rules: the create decides whether the caller may choose it
     private = sorted(key for key in input or () if key.startswith("_"))
     if private:
-        return (f"{who} with private context keys in the input ({', '.join(map(repr, private[:5]))}): "
-                "keys starting with '_' are the machine's own")
+        return (f"{caller['sub']!r} may not create {machine} instances with private context keys in the input "
+                f"({', '.join(map(repr, private[:5]))}): keys starting with '_' are the machine's own")
     return None

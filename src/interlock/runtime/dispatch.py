@@ -24,12 +24,13 @@ from interlock.auth.policy import Refusal
 from interlock.core.chart import Chart
 from interlock.core.effects import Effect, InvokeEffect, LogEffect, SendEffect
 from interlock.core.events import Event
+from interlock.core.execute import BASICHTTP_PROCESSOR
 from interlock.core.reach import Reach
 from interlock.runtime.addresses import SESSION_IDS, session_id, split_session
 from interlock.runtime.basichttp import BASICHTTP_SERVICE, communication_error
 from interlock.runtime.callers import caller_toward, instance_caller, invoke_refusal
 from interlock.runtime.children import MAX_INVOKE_DEPTH, refusal
-from interlock.runtime.interpret import INVOKE_ERROR, carry_out, classify, invoke_failed
+from interlock.runtime.interpret import INVOKE_ERROR, carry_out, classify, invoke_failed, resolve
 from interlock.runtime.interpret import send_now as interpret_send
 from interlock.runtime.machines import SCXML_TYPES, inline_name
 from interlock.runtime.unit import Isolate, Unit
@@ -110,10 +111,33 @@ class StoreHost:
 
     def schedule(self, sender: Key, effect: SendEffect, key: str) -> None:
         unit, row = self.unit, self.row
+        if self._delayed_request(sender, effect):
+            self.requests += 1  # when it fires it is its timer's one request: it counts in this step
+            if self.requests > MAX_REQUESTS_PER_STEP:
+                error = Event("error.communication", {
+                    "message": f"send target {effect.target!r} is not reachable: this step already sent "
+                               f"{MAX_REQUESTS_PER_STEP} events to other machines' instances (docs/limits.md)",
+                    "target": effect.target, "event": effect.event.name}, "platform", effect.event.sendid)
+                deliver(unit, row.machine, row.id, error, cause=key)
+                return
         due = unit.now + effect.delay_ms / 1000
         unit.tx.add_timer(TimerRow(key, row.machine, row.id, effect.sendid, effect.target,
                                    effect.event.to_json(), due))
         unit.woke(due)
+
+    def _delayed_request(self, sender: Key, effect: SendEffect) -> bool:
+        """Is a delayed send of an uploaded machine's instance to ``target`` (as it resolves now) a
+        request to another instance? Each fires in a step of its own timer, so without counting it here a
+        step could schedule any number (one target that does not resolve yet counts too)."""
+        target = effect.target
+        if target is None or effect.event.origintype == BASICHTTP_PROCESSOR \
+                or instance_caller(self.unit, self.row) is None:
+            return False  # to itself, a Basic HTTP send (a task: docs/server.md), or trusted code's
+        resolved = resolve(self, sender, target)
+        if resolved is None:
+            return True
+        parent = self.parent(sender)
+        return resolved[0] != sender and (parent is None or resolved[0] != parent[0])
 
     def cancel_send(self, sender: Key, sendid: str) -> None:
         self.unit.tx.cancel_timers(self.row.machine, self.row.id, sendid)

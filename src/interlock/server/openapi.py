@@ -74,7 +74,9 @@ def build_openapi(max_page: int = 1000, extra: dict[str, Any] | None = None) -> 
                        errors=WRITE_ERRORS, params=(MACHINE, VERSION), body=definition)},
         "/v1/machines/{machine}/instances": {
             "post": _op("Create an instance (409 if the name is taken, but for a retry with the "
-                        "Idempotency-Key that created it: 201 with the instance as it is now)", "instances:write",
+                        "Idempotency-Key that created it: 201 with the instance as it is now; 403 "
+                        "auth.create.version: a version of an uploaded machine whose authorize rules are not "
+                        "the newest version's, by a caller who is not admin)", "instances:write",
                         {201: "Written"}, errors=WRITE_ERRORS, params=(MACHINE, {
                             "name": "Idempotency-Key", "in": "header", "required": False,
                             "schema": {"type": "string"},

@@ -32,52 +32,76 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 log = logging.getLogger("interlock.server")
 
 
+class StallTimer:
+    """Aborts a connection whose client took nothing for ``timeout`` seconds while its transport's buffer
+    was over the high-water mark (the protocol's ``pause_writing`` to its ``resume_writing``).
+
+    A large answer to a slow link stays over the low-water mark for as long as it takes to send, which may
+    be minutes: at each expiry, a buffer that shrank since the last (nothing is added while writing is
+    paused: the response's task, a WebSocket's send, waits for it to drain) means the client is reading,
+    however slowly, and the timer starts again. One that did not shrink is a client gone in all but name:
+    abort (a ``close()`` would wait for the buffer to be sent), which ends the response's task as a
+    disconnect does (a stream's subscription is closed), with a reset: the kernel's buffer for the client
+    (megabytes on loopback) goes too."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._handle: asyncio.TimerHandle | None = None
+        self._waiting = 0  # bytes the buffer held when the timer was last started
+
+    def paused(self, transport: asyncio.Transport, client: tuple[str, int] | None) -> None:
+        if self._handle is None:
+            self._start(transport, client)
+
+    def settled(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _start(self, transport: asyncio.Transport, client: tuple[str, int] | None) -> None:
+        self._waiting = transport.get_write_buffer_size()
+        self._handle = asyncio.get_running_loop().call_later(self.timeout, self._expired, transport, client)
+
+    def _expired(self, transport: asyncio.Transport, client: tuple[str, int] | None) -> None:
+        self._handle = None
+        if transport.get_write_buffer_size() < self._waiting:
+            self._start(transport, client)  # it read since: it keeps its connection
+            return
+        log.info("closed the connection of %s: it read nothing for %g s (write_timeout) while %d bytes "
+                 "waited to be sent", "{}:{}".format(*client) if client else "a client", self.timeout,
+                 transport.get_write_buffer_size())
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # a reset, not a FIN after the kernel's buffer (which the client never reads)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
+
 class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     """:class:`HttpToolsProtocol` over a transport that holds a response head for its body, and that is
-    aborted once its client has read nothing for ``write_timeout`` seconds while more waits to be sent."""
-
-    _stalled: asyncio.TimerHandle | None = None
+    aborted once its client has read nothing for ``write_timeout`` seconds while more waits to be sent
+    (:class:`StallTimer`); its WebSockets too (:class:`StallAbortingWebSocketProtocol`)."""
 
     def __init__(self, *args: Any, write_timeout: float = 60.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.write_timeout = write_timeout  # ServerConfig.write_timeout (with_write_timeout)
+        self._stall = StallTimer(write_timeout)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(HeadHoldingTransport(transport, self.loop))  # type: ignore[arg-type]
 
     def pause_writing(self) -> None:
-        """The transport's buffer is over its high-water mark: the client reads slower than we write.
-        A client that reads nothing more within ``write_timeout`` is gone in all but name: abort (a
-        ``close()`` would wait for the buffer to be sent), which ends the response's task as a
-        disconnect does (a stream's subscription is closed), with a reset: the kernel's buffer for the
-        client (megabytes on loopback) goes too."""
+        """The transport's buffer is over its high-water mark: the client reads slower than we write."""
         super().pause_writing()
-        if self._stalled is None:
-            self._stalled = self.loop.call_later(self.write_timeout, self._abort_stalled)
+        self._stall.paused(self.transport, self.client)
 
     def resume_writing(self) -> None:
-        self._settled()
+        self._stall.settled()
         super().resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._settled()
+        self._stall.settled()
         super().connection_lost(exc)
-
-    def _settled(self) -> None:
-        if self._stalled is not None:
-            self._stalled.cancel()
-            self._stalled = None
-
-    def _abort_stalled(self) -> None:
-        self._stalled = None
-        log.info("closed the connection of %s: it read nothing for %g s (write_timeout) while %d bytes "
-                 "waited to be sent", "{}:{}".format(*self.client) if self.client else "a client",
-                 self.write_timeout, self.transport.get_write_buffer_size())
-        sock = self.transport.get_extra_info("socket")
-        if sock is not None:  # a reset, not a FIN after the kernel's buffer (which the client never reads)
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.transport.abort()
 
 
 def with_write_timeout(seconds: float) -> Callable[..., OneWriteHttpToolsProtocol]:

@@ -171,12 +171,12 @@ class PostgresStore:
                     if attempt == tries or not conn.broken:
                         raise translate(exc, "beginning a transaction") from exc
                     continue
-                depth = getattr(self._inside, "depth", 0)
-                self._inside.depth = depth + 1
+                depth = self._depth()  # the entering thread's, wherever the block ends (a generator
+                depth[0] += 1          # holding one may be closed by another thread)
                 try:
                     yield conn
                 finally:
-                    self._inside.depth = depth
+                    depth[0] -= 1
                 return
 
     @contextmanager
@@ -216,7 +216,15 @@ class PostgresStore:
             return tx.meta_int("schema_version")
 
     def inside_transaction(self) -> bool:
-        return bool(getattr(self._inside, "depth", 0))
+        return self._depth()[0] > 0
+
+    def _depth(self) -> list[int]:
+        """This thread's count of open transactions, as a cell: a block ends on the count of the thread
+        that began it (restoring a saved value on the ending thread set that thread's count instead)."""
+        depth: list[int] | None = getattr(self._inside, "depth", None)
+        if depth is None:
+            depth = self._inside.depth = [0]
+        return depth
 
     def close(self) -> None:
         if self.inside_transaction():  # the pool's close would wait for the connection the block holds
