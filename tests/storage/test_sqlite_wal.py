@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from interlock.errors import StorageError
 from interlock.storage.sqlite import WAL_FRAMES, SQLiteStore
 from interlock.storage.sqlite_wal import wal_size
 from interlock.storage.store import InstanceRow
@@ -152,3 +153,65 @@ def test_two_processes_opening_a_new_database_at_once_share_one(tmp_path: Path) 
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert not os.path.exists(f"{path}-wal")
         assert not list(tmp_path.glob("*.presize"))
+
+
+def test_a_rollback_journal_database_is_switched_to_wal_mode_not_given_a_wal_under_its_writer(
+        tmp_path: Path) -> None:
+    """A WAL that appears beside a database in rollback-journal mode is used by connections that
+    begin after it, while one already writing goes on writing the database file: both took the same
+    new pages and the file was malformed. The store must switch the file as SQLite does (under its
+    EXCLUSIVE lock, so it waits for that writer) and presize only then."""
+    path = tmp_path / "r.db"
+    SQLiteStore(f"sqlite:///{path}", presize_wal=False).close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    assert writer.execute("PRAGMA journal_mode = DELETE").fetchone() == ("delete",)
+    writer.execute("CREATE TABLE t(x)")
+    writer.execute("BEGIN IMMEDIATE")  # a rollback-journal writer, mid-transaction
+    for _ in range(50):
+        writer.execute("INSERT INTO t VALUES (randomblob(3000))")
+    store: SQLiteStore | None
+    try:
+        store = SQLiteStore(f"sqlite:///{path}", busy_timeout_ms=200)
+    except StorageError:
+        store = None  # waited for the writer, as SQLite's own switch to WAL mode does
+    if store is not None:
+        with store.write() as tx:
+            for i in range(20):
+                tx.insert_instance(_row(f"s{i}", filler=20_000))
+        store.close()
+    writer.execute("COMMIT")
+    writer.close()
+    if store is None:
+        store = SQLiteStore(f"sqlite:///{path}")
+        assert store.presized_wal  # switched to WAL mode, then presized
+        assert Path(f"{path}-wal").stat().st_size == PRESIZED
+        with store.write() as tx:
+            for i in range(20):
+                tx.insert_instance(_row(f"s{i}", filler=20_000))
+        store.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (50,)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)  # the header says WAL now
+    assert _ids(path) == {f"s{i}" for i in range(20)}
+
+
+def test_a_database_reached_through_a_symbolic_link_gets_its_wal_beside_the_file(tmp_path: Path) -> None:
+    """SQLite keeps the WAL beside the file a link points to; a presized WAL beside the link is 42 MB
+    SQLite never uses nor deletes."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "links").mkdir()
+    real = tmp_path / "real" / "a.db"
+    SQLiteStore(f"sqlite:///{real}").close()
+    link = tmp_path / "links" / "l.db"
+    link.symlink_to(real)
+    store = SQLiteStore(f"sqlite:///{link}")
+    try:
+        assert store.presized_wal
+        assert sorted(p.name for p in (tmp_path / "links").iterdir()) == ["l.db"]
+        assert Path(f"{real}-wal").stat().st_size == PRESIZED
+        with store.write() as tx:
+            tx.insert_instance(_row("x"))
+    finally:
+        store.close()
+    assert _ids(real) == {"x"}

@@ -137,7 +137,9 @@ class SQLiteStore:
         self._others_conn: sqlite3.Connection | None = None
         self._others_look: tuple[int, int, int, int] | None = None
         check_file(self.path)
-        new = sqlite_wal.page_size_of(self.path) is None  # no database yet: SQLite would delete a WAL beside it
+        # no database yet (SQLite would delete a WAL beside it), or one in rollback-journal mode (a WAL must
+        # not appear beside it: the PRAGMA below switches it first; sqlite_wal.page_size_of)
+        new = sqlite_wal.page_size_of(self.path) is None
         self.presized_wal = not new and presize_wal and sqlite_wal.presize_wal(self.path, WAL_FRAMES)
         self._conn()  # the file exists from here on
         self._turn = turn_for(self.path)  # shared by the file's stores in this process

@@ -46,14 +46,22 @@ def wal_size(page_size: int, frames: int) -> int:
 
 
 def page_size_of(database: str) -> int | None:
-    """The page size in the database's header; None if the file is missing, empty or not (yet) a
-    database (SQLite would then delete a WAL beside it, or make one itself)."""
+    """The page size in the database's header; None if the file is missing, empty, not (yet) a
+    database (SQLite would then delete a WAL beside it, or make one itself) or not in WAL mode.
+
+    A database in rollback-journal mode (header bytes 18-19 not 2) must not be given a WAL: SQLite
+    switches a database to WAL mode by writing those bytes under an EXCLUSIVE lock, which every
+    connection then sees; a WAL that merely appears is used by connections that begin a transaction
+    after it did (``pagerOpenWalIfPresent``), while one already in a transaction goes on writing the
+    database file directly, and the two write the same new pages: the file was found malformed
+    (tests/storage/test_sqlite_wal.py). The store's ``PRAGMA journal_mode = WAL`` switches such a file
+    as SQLite does, and it is given its WAL after that (sqlite.py)."""
     try:
         with open(database, "rb") as file:
             header = file.read(100)
     except OSError:
         return None
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00") or header[18:20] != b"\x02\x02":
         return None
     size = int.from_bytes(header[16:18], "big")
     return 65536 if size == 1 else size
@@ -63,6 +71,9 @@ def presize_wal(database: str, frames: int) -> bool:
     """Put a WAL of ``frames`` frames of zeros beside ``database`` if it has none; True if this did.
     Any failure (a full disk, a read-only folder, another process's WAL appearing first) leaves things
     as SQLite would have them."""
+    # SQLite follows symbolic links to the database and keeps the WAL beside the file itself
+    # (unixFullPathname); a WAL beside the link would never be used, nor ever deleted
+    database = os.path.realpath(database)
     wal = f"{database}-wal"
     page_size = page_size_of(database)
     if page_size is None or os.name != "posix" or os.path.exists(wal):  # (Windows: measured nowhere)
