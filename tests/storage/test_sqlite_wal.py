@@ -215,3 +215,21 @@ def test_a_database_reached_through_a_symbolic_link_gets_its_wal_beside_the_file
     finally:
         store.close()
     assert _ids(real) == {"x"}
+
+
+def test_no_wal_is_presized_when_commits_do_not_sync_it(tmp_path: Path) -> None:
+    """With synchronous NORMAL or OFF no commit syncs the WAL, so a presized one saves nothing: the
+    42 MB (the conformance runner opened a new file at OFF for every test) are not written."""
+    for synchronous in ("OFF", "NORMAL"):
+        path = tmp_path / f"{synchronous}.db"
+        for _ in range(2):  # a new file, then one that exists
+            store = SQLiteStore(f"sqlite:///{path}", synchronous=synchronous)
+            try:
+                assert not store.presized_wal
+                with store.write() as tx:
+                    tx.insert_instance(_row(f"{synchronous}{_}"))
+                assert Path(f"{path}-wal").stat().st_size < PRESIZED
+            finally:
+                store.close()
+        assert _ids(path) == {f"{synchronous}0", f"{synchronous}1"}
+    assert not list(tmp_path.glob("*.presize"))
