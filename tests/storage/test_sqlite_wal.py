@@ -233,3 +233,25 @@ def test_no_wal_is_presized_when_commits_do_not_sync_it(tmp_path: Path) -> None:
                 store.close()
         assert _ids(path) == {f"{synchronous}0", f"{synchronous}1"}
     assert not list(tmp_path.glob("*.presize"))
+
+
+def test_presize_files_a_killed_process_left_are_removed_and_one_being_filled_is_not(tmp_path: Path) -> None:
+    """A process killed while filling leaves ``<db>-wal.<random>.presize`` (42 MB) behind; one killed
+    between the link and the removal leaves a second name of the WAL, which keeps its blocks after
+    SQLite deletes it. The next store to presize removes those that are old, not a fresh one."""
+    path = tmp_path / "p.db"
+    SQLiteStore(f"sqlite:///{path}").close()
+    old = tmp_path / "p.db-wal.abc_1.presize"
+    old.write_bytes(bytes(4096))
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    fresh = tmp_path / "p.db-wal.abc_2.presize"  # another process filling it now
+    fresh.write_bytes(bytes(4096))
+    other = tmp_path / "q.db-wal.abc_3.presize"  # another database's
+    other.write_bytes(bytes(4096))
+    os.utime(other, (time.time() - 3600, time.time() - 3600))
+    store = SQLiteStore(f"sqlite:///{path}")
+    try:
+        assert store.presized_wal
+        assert sorted(p.name for p in tmp_path.glob("*.presize")) == [fresh.name, other.name]
+    finally:
+        store.close()

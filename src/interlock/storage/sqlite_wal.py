@@ -25,19 +25,23 @@ like ``O_EXCL``); the other name is then removed. A WAL another process made, or
 touched, and no process ever sees a WAL being filled (writing zeros into a ``-wal`` file made with
 ``O_EXCL`` would not do: a process opening the database meanwhile may commit into it before the zeros
 land). A process killed while it fills the file leaves that ``.presize`` file behind: SQLite never reads
-it, and it may be deleted (docs/runtime.md). (``O_TMPFILE``, a file with no name until linked, leaves
+it, and the next presizing of that WAL removes it once it is STALE_PRESIZE old (docs/runtime.md). (``O_TMPFILE``, a file with no name until linked, leaves
 nothing, but linking it through ``/proc/self/fd`` failed with EXDEV on the machine this was built on.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
+import time
 
 WAL_HEADER = 32  # bytes: SQLite's WAL header
 FRAME_HEADER = 24  # bytes before each page in a WAL frame
 _ZEROS = bytes(1 << 20)
+# seconds after which a ``.presize`` file is taken for one a killed process left (filling takes 30-50 ms)
+STALE_PRESIZE = 600.0
 
 
 def wal_size(page_size: int, frames: int) -> int:
@@ -76,7 +80,10 @@ def presize_wal(database: str, frames: int) -> bool:
     database = os.path.realpath(database)
     wal = f"{database}-wal"
     page_size = page_size_of(database)
-    if page_size is None or os.name != "posix" or os.path.exists(wal):  # (Windows: measured nowhere)
+    if page_size is None or os.name != "posix":  # (Windows: measured nowhere)
+        return False
+    _remove_stale(wal)
+    if os.path.exists(wal):
         return False
     try:
         owner = os.stat(database)
@@ -101,3 +108,14 @@ def presize_wal(database: str, frames: int) -> bool:
         with contextlib.suppress(OSError):
             os.unlink(filling)
     return True
+
+
+def _remove_stale(wal: str) -> None:
+    """Remove the ``.presize`` files processes killed while presizing this WAL left (42 MB each, or a
+    second name of a WAL, keeping its blocks after SQLite deletes it). Removing one that is still being
+    filled would only make that process's ``link`` fail (it then does not presize): no WAL is touched."""
+    now = time.time()
+    for left in glob.glob(f"{glob.escape(wal)}.*.presize"):
+        with contextlib.suppress(OSError):
+            if now - os.lstat(left).st_mtime > STALE_PRESIZE:
+                os.unlink(left)
