@@ -255,3 +255,30 @@ def test_presize_files_a_killed_process_left_are_removed_and_one_being_filled_is
         assert sorted(p.name for p in tmp_path.glob("*.presize")) == [fresh.name, other.name]
     finally:
         store.close()
+
+
+def test_a_wal_of_large_pages_is_presized_no_longer_than_one_of_default_pages(tmp_path: Path) -> None:
+    """At 65,536-byte pages the autocheckpoint's frames are 669 MB, written and synced at every open;
+    the presized WAL is held to the bytes it has at SQLite's default page size. Smaller pages keep
+    their frames. Everything committed is kept either way."""
+    for page_size, expected in ((512, wal_size(512, WAL_FRAMES)),
+                                (65536, wal_size(65536, (PRESIZED - 32) // (65536 + 24)))):
+        path = tmp_path / f"p{page_size}.db"
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute(f"PRAGMA page_size = {page_size}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("CREATE TABLE x(y)")
+            conn.commit()
+        store = SQLiteStore(f"sqlite:///{path}")
+        try:
+            assert store.presized_wal
+            assert Path(f"{path}-wal").stat().st_size == expected <= PRESIZED
+            with store.write() as tx:
+                for i in range(30):
+                    tx.insert_instance(_row(f"{page_size}-{i}", filler=9000))
+        finally:
+            store.close()
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            assert conn.execute("PRAGMA page_size").fetchone() == (page_size,)
+        assert _ids(path) == {f"{page_size}-{i}" for i in range(30)}

@@ -39,6 +39,7 @@ import time
 
 WAL_HEADER = 32  # bytes: SQLite's WAL header
 FRAME_HEADER = 24  # bytes before each page in a WAL frame
+DEFAULT_PAGE_SIZE = 4096  # SQLite's, and the store's
 _ZEROS = bytes(1 << 20)
 # seconds after which a ``.presize`` file is taken for one a killed process left (filling takes 30-50 ms)
 STALE_PRESIZE = 600.0
@@ -72,7 +73,8 @@ def page_size_of(database: str) -> int | None:
 
 
 def presize_wal(database: str, frames: int) -> bool:
-    """Put a WAL of ``frames`` frames of zeros beside ``database`` if it has none; True if this did.
+    """Put a WAL of ``frames`` frames of zeros (no longer than ``frames`` frames of DEFAULT_PAGE_SIZE
+    pages) beside ``database`` if it has none; True if this did.
     Any failure (a full disk, a read-only folder, another process's WAL appearing first) leaves things
     as SQLite would have them."""
     # SQLite follows symbolic links to the database and keeps the WAL beside the file itself
@@ -96,6 +98,10 @@ def presize_wal(database: str, frames: int) -> bool:
         if hasattr(os, "geteuid") and os.geteuid() == 0:  # root, the database's owner
             with contextlib.suppress(OSError):
                 os.fchown(fd, owner.st_uid, owner.st_gid)
+        # pages larger than SQLite's default make frames as many times longer: at 65,536 bytes the
+        # autocheckpoint's frames are 669 MB, written and synced at every open; presize no more than
+        # the bytes they make at the default (the commits past them lengthen the file, as before)
+        frames = min(frames, (wal_size(DEFAULT_PAGE_SIZE, frames) - WAL_HEADER) // (page_size + FRAME_HEADER))
         left = wal_size(page_size, frames)
         while left > 0:
             left -= os.write(fd, _ZEROS[:left] if left < len(_ZEROS) else _ZEROS)
