@@ -238,7 +238,9 @@ def test_no_wal_is_presized_when_commits_do_not_sync_it(tmp_path: Path) -> None:
 def test_presize_files_a_killed_process_left_are_removed_and_one_being_filled_is_not(tmp_path: Path) -> None:
     """A process killed while filling leaves ``<db>-wal.<random>.presize`` (42 MB) behind; one killed
     between the link and the removal leaves a second name of the WAL, which keeps its blocks after
-    SQLite deletes it. The next store to presize removes those that are old, not a fresh one."""
+    SQLite deletes it. The next store to presize removes those that are old, not a fresh one: another
+    process is filling it, and this one does not write a second 42 MB (processes opening the database
+    at once, as ``interlock serve --processes N``'s)."""
     path = tmp_path / "p.db"
     SQLiteStore(f"sqlite:///{path}").close()
     old = tmp_path / "p.db-wal.abc_1.presize"
@@ -251,10 +253,19 @@ def test_presize_files_a_killed_process_left_are_removed_and_one_being_filled_is
     os.utime(other, (time.time() - 3600, time.time() - 3600))
     store = SQLiteStore(f"sqlite:///{path}")
     try:
-        assert store.presized_wal
+        assert not store.presized_wal  # left to the process filling
         assert sorted(p.name for p in tmp_path.glob("*.presize")) == [fresh.name, other.name]
+        with store.write() as tx:
+            tx.insert_instance(_row("x"))
     finally:
         store.close()
+    fresh.unlink()  # that process linked it, or was killed
+    store = SQLiteStore(f"sqlite:///{path}")
+    try:
+        assert store.presized_wal
+    finally:
+        store.close()
+    assert _ids(path) == {"x"}
 
 
 def test_a_wal_of_large_pages_is_presized_no_longer_than_one_of_default_pages(tmp_path: Path) -> None:

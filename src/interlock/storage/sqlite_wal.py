@@ -84,8 +84,7 @@ def presize_wal(database: str, frames: int) -> bool:
     page_size = page_size_of(database)
     if page_size is None or os.name != "posix":  # (Windows: measured nowhere)
         return False
-    _remove_stale(wal)
-    if os.path.exists(wal):
+    if _filling(wal) or os.path.exists(wal):
         return False
     try:
         owner = os.stat(database)
@@ -116,12 +115,18 @@ def presize_wal(database: str, frames: int) -> bool:
     return True
 
 
-def _remove_stale(wal: str) -> None:
-    """Remove the ``.presize`` files processes killed while presizing this WAL left (42 MB each, or a
-    second name of a WAL, keeping its blocks after SQLite deletes it). Removing one that is still being
-    filled would only make that process's ``link`` fail (it then does not presize): no WAL is touched."""
-    now = time.time()
+def _filling(wal: str) -> bool:
+    """Whether another process is filling this WAL now (a ``.presize`` file younger than STALE_PRESIZE):
+    processes that open the database at once (``interlock serve --processes N``) would each write 42 MB
+    for one to be linked. Older ones are removed: processes killed while presizing left them (42 MB
+    each, or a second name of a WAL, keeping its blocks after SQLite deletes it). Removing one that is
+    still being filled would only make that process's ``link`` fail (it then does not presize): no WAL
+    is touched."""
+    now, filling = time.time(), False
     for left in glob.glob(f"{glob.escape(wal)}.*.presize"):
         with contextlib.suppress(OSError):
             if now - os.lstat(left).st_mtime > STALE_PRESIZE:
                 os.unlink(left)
+            else:
+                filling = True
+    return filling
