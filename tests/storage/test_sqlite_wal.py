@@ -293,3 +293,52 @@ def test_a_wal_of_large_pages_is_presized_no_longer_than_one_of_default_pages(tm
             assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
             assert conn.execute("PRAGMA page_size").fetchone() == (page_size,)
         assert _ids(path) == {f"{page_size}-{i}" for i in range(30)}
+
+
+HOLDER = """
+import os, sys
+from interlock.storage.sqlite import SQLiteStore
+from interlock.storage.store import InstanceRow
+
+def row(id):
+    return InstanceRow("m", id, "1", "active", False, 0, 0, {"configuration": ["m"], "context": {}},
+                       created_at=1.0, updated_at=1.0)
+
+first = SQLiteStore("sqlite:///" + sys.argv[1])
+with first.write() as tx:
+    tx.insert_instance(row("before"))
+second = SQLiteStore("sqlite:///" + sys.argv[1])  # another store of the file in this process
+print("open", flush=True)
+sys.stdin.readline()
+with first.write() as tx:
+    tx.insert_instance(row("after"))
+print("committed", flush=True)
+os._exit(0)  # killed: nothing closed
+"""
+
+
+def test_opening_a_second_store_keeps_the_first_ones_wal_from_another_process(tmp_path: Path) -> None:
+    """Opening a store read the database's header with open() and close(): closing any descriptor of
+    the file drops every POSIX lock the process holds on it, the first store's SHARED lock among them.
+    Another process closing its last connection then took the file for its own, checkpointed and
+    deleted the WAL, and what the first store committed after went into a deleted file: lost."""
+    path = tmp_path / "h.db"
+    SQLiteStore(f"sqlite:///{path}").close()
+    with subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdin is not None
+            assert holder.stdout.readline().strip() == "open"
+            with contextlib.closing(sqlite3.connect(path)) as conn:  # another process comes and goes
+                conn.execute("SELECT count(*) FROM instances").fetchone()
+            assert Path(f"{path}-wal").exists()  # still the holder's
+            holder.stdin.write("go\n")
+            holder.stdin.flush()
+            assert holder.stdout.readline().strip() == "committed"
+            assert holder.wait(timeout=60) == 0
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert _ids(path) == {"before", "after"}

@@ -143,7 +143,7 @@ class SQLiteStore:
         presize_wal = presize_wal and self.synchronous in ("FULL", "EXTRA")
         # no database yet (SQLite would delete a WAL beside it), or one in rollback-journal mode (a WAL must
         # not appear beside it: the PRAGMA below switches it first; sqlite_wal.page_size_of)
-        new = sqlite_wal.page_size_of(self.path) is None
+        new = not sqlite_wal.wal_exists(self.path) and sqlite_wal.page_size_of(self.path) is None
         self.presized_wal = not new and presize_wal and sqlite_wal.presize_wal(self.path, WAL_FRAMES)
         self._conn()  # the file exists from here on
         self._turn = turn_for(self.path)  # shared by the file's stores in this process

@@ -72,6 +72,15 @@ def page_size_of(database: str) -> int | None:
     return 65536 if size == 1 else size
 
 
+def wal_exists(database: str) -> bool:
+    """Whether ``database`` has a WAL beside it, as SQLite names it. While one does, this process must
+    not open and close the database file (page_size_of does): closing any descriptor of a file drops
+    every POSIX lock the process holds on it, among them the SHARED lock of its SQLite connections in
+    WAL mode; another process closing its last connection then takes the file for its own, checkpoints
+    and deletes the WAL those connections go on committing into (what they commit after is lost)."""
+    return os.path.exists(os.path.realpath(database) + "-wal")
+
+
 def presize_wal(database: str, frames: int) -> bool:
     """Put a WAL of ``frames`` frames of zeros (no longer than ``frames`` frames of DEFAULT_PAGE_SIZE
     pages) beside ``database`` if it has none; True if this did.
@@ -81,10 +90,10 @@ def presize_wal(database: str, frames: int) -> bool:
     # (unixFullPathname); a WAL beside the link would never be used, nor ever deleted
     database = os.path.realpath(database)
     wal = f"{database}-wal"
+    if os.name != "posix" or os.path.exists(wal):  # (Windows: measured nowhere)
+        return False  # before page_size_of, which opens the file (wal_exists)
     page_size = page_size_of(database)
-    if page_size is None or os.name != "posix":  # (Windows: measured nowhere)
-        return False
-    if _filling(wal) or os.path.exists(wal):
+    if page_size is None or _filling(wal):
         return False
     try:
         owner = os.stat(database)
