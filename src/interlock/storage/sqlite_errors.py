@@ -118,6 +118,12 @@ def check_file(path: str) -> None:
         raise StorageError(f"cannot make the directory {folder} for the database: {exc.strerror or exc} "
                            "(is a part of the path a file?)") from exc
     _check_writable(path)
+    if os.path.exists(os.path.realpath(path) + "-wal"):
+        # in use, or left by a crash: SQLite reads it. Not opened here: closing any descriptor of the
+        # file drops every POSIX lock this process holds on it, among them the SHARED lock of another
+        # store's connections, and another process closing its last connection would then take the
+        # file for its own and delete the WAL those connections go on committing into
+        return
     try:
         with open(path, "rb") as file:
             header = file.read(100)

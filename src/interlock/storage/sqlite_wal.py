@@ -25,19 +25,24 @@ like ``O_EXCL``); the other name is then removed. A WAL another process made, or
 touched, and no process ever sees a WAL being filled (writing zeros into a ``-wal`` file made with
 ``O_EXCL`` would not do: a process opening the database meanwhile may commit into it before the zeros
 land). A process killed while it fills the file leaves that ``.presize`` file behind: SQLite never reads
-it, and it may be deleted (docs/runtime.md). (``O_TMPFILE``, a file with no name until linked, leaves
+it, and the next presizing of that WAL removes it once it is STALE_PRESIZE old (docs/runtime.md). (``O_TMPFILE``, a file with no name until linked, leaves
 nothing, but linking it through ``/proc/self/fd`` failed with EXDEV on the machine this was built on.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
+import time
 
 WAL_HEADER = 32  # bytes: SQLite's WAL header
 FRAME_HEADER = 24  # bytes before each page in a WAL frame
+DEFAULT_PAGE_SIZE = 4096  # SQLite's, and the store's
 _ZEROS = bytes(1 << 20)
+# seconds after which a ``.presize`` file is taken for one a killed process left (filling takes 30-50 ms)
+STALE_PRESIZE = 600.0
 
 
 def wal_size(page_size: int, frames: int) -> int:
@@ -46,26 +51,49 @@ def wal_size(page_size: int, frames: int) -> int:
 
 
 def page_size_of(database: str) -> int | None:
-    """The page size in the database's header; None if the file is missing, empty or not (yet) a
-    database (SQLite would then delete a WAL beside it, or make one itself)."""
+    """The page size in the database's header; None if the file is missing, empty, not (yet) a
+    database (SQLite would then delete a WAL beside it, or make one itself) or not in WAL mode.
+
+    A database in rollback-journal mode (header bytes 18-19 not 2) must not be given a WAL: SQLite
+    switches a database to WAL mode by writing those bytes under an EXCLUSIVE lock, which every
+    connection then sees; a WAL that merely appears is used by connections that begin a transaction
+    after it did (``pagerOpenWalIfPresent``), while one already in a transaction goes on writing the
+    database file directly, and the two write the same new pages: the file was found malformed
+    (tests/storage/test_sqlite_wal.py). The store's ``PRAGMA journal_mode = WAL`` switches such a file
+    as SQLite does, and it is given its WAL after that (sqlite.py)."""
     try:
         with open(database, "rb") as file:
             header = file.read(100)
     except OSError:
         return None
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00") or header[18:20] != b"\x02\x02":
         return None
     size = int.from_bytes(header[16:18], "big")
     return 65536 if size == 1 else size
 
 
+def wal_exists(database: str) -> bool:
+    """Whether ``database`` has a WAL beside it, as SQLite names it. While one does, this process must
+    not open and close the database file (page_size_of does): closing any descriptor of a file drops
+    every POSIX lock the process holds on it, among them the SHARED lock of its SQLite connections in
+    WAL mode; another process closing its last connection then takes the file for its own, checkpoints
+    and deletes the WAL those connections go on committing into (what they commit after is lost)."""
+    return os.path.exists(os.path.realpath(database) + "-wal")
+
+
 def presize_wal(database: str, frames: int) -> bool:
-    """Put a WAL of ``frames`` frames of zeros beside ``database`` if it has none; True if this did.
+    """Put a WAL of ``frames`` frames of zeros (no longer than ``frames`` frames of DEFAULT_PAGE_SIZE
+    pages) beside ``database`` if it has none; True if this did.
     Any failure (a full disk, a read-only folder, another process's WAL appearing first) leaves things
     as SQLite would have them."""
+    # SQLite follows symbolic links to the database and keeps the WAL beside the file itself
+    # (unixFullPathname); a WAL beside the link would never be used, nor ever deleted
+    database = os.path.realpath(database)
     wal = f"{database}-wal"
+    if os.name != "posix" or os.path.exists(wal):  # (Windows: measured nowhere)
+        return False  # before page_size_of, which opens the file (wal_exists)
     page_size = page_size_of(database)
-    if page_size is None or os.name != "posix" or os.path.exists(wal):  # (Windows: measured nowhere)
+    if page_size is None or _filling(wal):
         return False
     try:
         owner = os.stat(database)
@@ -78,6 +106,10 @@ def presize_wal(database: str, frames: int) -> bool:
         if hasattr(os, "geteuid") and os.geteuid() == 0:  # root, the database's owner
             with contextlib.suppress(OSError):
                 os.fchown(fd, owner.st_uid, owner.st_gid)
+        # pages larger than SQLite's default make frames as many times longer: at 65,536 bytes the
+        # autocheckpoint's frames are 669 MB, written and synced at every open; presize no more than
+        # the bytes they make at the default (the commits past them lengthen the file, as before)
+        frames = min(frames, (wal_size(DEFAULT_PAGE_SIZE, frames) - WAL_HEADER) // (page_size + FRAME_HEADER))
         left = wal_size(page_size, frames)
         while left > 0:
             left -= os.write(fd, _ZEROS[:left] if left < len(_ZEROS) else _ZEROS)
@@ -90,3 +122,20 @@ def presize_wal(database: str, frames: int) -> bool:
         with contextlib.suppress(OSError):
             os.unlink(filling)
     return True
+
+
+def _filling(wal: str) -> bool:
+    """Whether another process is filling this WAL now (a ``.presize`` file younger than STALE_PRESIZE):
+    processes that open the database at once (``interlock serve --processes N``) would each write 42 MB
+    for one to be linked. Older ones are removed: processes killed while presizing left them (42 MB
+    each, or a second name of a WAL, keeping its blocks after SQLite deletes it). Removing one that is
+    still being filled would only make that process's ``link`` fail (it then does not presize): no WAL
+    is touched."""
+    now, filling = time.time(), False
+    for left in glob.glob(f"{glob.escape(wal)}.*.presize"):
+        with contextlib.suppress(OSError):
+            if now - os.lstat(left).st_mtime > STALE_PRESIZE:
+                os.unlink(left)
+            else:
+                filling = True
+    return filling
