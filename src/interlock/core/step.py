@@ -253,7 +253,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
                     order = run.order
                     if order is not None:
                         known = plan.reordered.get(order)
-                        run.order = known if known is not None else reorder(order, plan)
+                        run.order = known if known is not None else reorder(chart, order, plan)
                     run.config = plan.new_config
         else:
             if run.light:
