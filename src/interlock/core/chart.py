@@ -197,9 +197,12 @@ class Order(tuple[str, ...]):
     all its items at each lookup, so each microstep cost the number of active states, not only those it
     changes (a region toggling eventlessly 2,000 times beside 4,000 idle regions: 0.2 s of hashing). It
     equals, and hashes as, the plain tuple of the same ids, and pickles and copies as one: string hashes
-    differ between processes, so a cached hash must not travel. Made by :func:`canonical_order`."""
+    differ between processes, so a cached hash must not travel. Made by :func:`canonical_order`; it stays
+    inside the core: snapshots hold ``plain``, the plain tuple of the same ids (one object per order, so an
+    unchanged order still gives the same snapshot), as JSON encoders such as orjson refuse tuple subclasses."""
 
     _hash: int
+    plain: tuple[str, ...]
 
     def __hash__(self) -> int:
         try:
@@ -220,6 +223,7 @@ def canonical_order(chart: Chart, ids: list[str]) -> Order:
     if known is None:
         if len(chart.orders) >= MAX_CANONICAL:
             chart.orders.clear()
+        order.plain = tuple(ids)
         known = chart.orders[order] = order
     return known
 

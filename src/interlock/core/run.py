@@ -12,7 +12,7 @@ import copy
 from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 
-from interlock.core.chart import Chart, StateNode, Transition, canonical, canonical_order
+from interlock.core.chart import Chart, Order, StateNode, Transition, canonical, canonical_order
 from interlock.core.datamodel import STEP_WORK_LIMIT, WORK_UNITS, Expr, Scope
 from interlock.core.effects import (
     CancelEffect,
@@ -503,7 +503,9 @@ class Run(Scope):
         chart = self.chart
         snap = self.snapshot
         ids = self.order
-        if ids is None:
+        if type(ids) is Order:
+            ids = ids.plain  # the snapshot's plain tuple (chart.Order)
+        elif ids is None:
             config = self.config
             ids = chart.config_ids.get(config)
             if ids is None:
