@@ -12,7 +12,7 @@ import copy
 from collections import deque
 from typing import TYPE_CHECKING, Any, cast
 
-from interlock.core.chart import Chart, StateNode, Transition, canonical
+from interlock.core.chart import Chart, Order, StateNode, Transition, canonical, canonical_order
 from interlock.core.datamodel import STEP_WORK_LIMIT, WORK_UNITS, Expr, Scope
 from interlock.core.effects import (
     CancelEffect,
@@ -332,11 +332,14 @@ class Run(Scope):
         XState v5 then selects no eventless transition again until the next internal event is processed
         (its macrostep compares snapshots), so a targetless ``always`` does not loop.
         """
-        config, history = self.config, self.history
+        history = self.history
         # a context nothing read yet is copied before any change, so it stays as it is now
         before = dict(self.context) if self.scoped else self.context
-        self.apply(plan_microstep(self.chart, config, enabled, history), enabled)
-        return self.config == config and self.history is history and self.context == before
+        plan = plan_microstep(self.chart, self.config, enabled, history)
+        self.apply(plan, enabled)
+        # the plan knows whether it changes the configuration: comparing the two configurations took a
+        # step per active state for each microstep that changed one region among many idle ones
+        return not plan.changes_config and self.history is history and self.context == before
 
     def apply(self, plan: Plan, enabled: tuple[Transition, ...]) -> None:
         """microstep: exit states, run transition content, enter states."""
@@ -375,7 +378,7 @@ class Run(Scope):
         if plan.entry:
             self._enter_states(plan)
         if self.order is not None and (plan.recorded or plan.changes_config):
-            self.order = reorder(self.order, plan)  # XState keeps its order when nothing changed
+            self.order = reorder(self.chart, self.order, plan)  # XState keeps its order when nothing changed
         self.config = plan.new_config
         self.eventless = plan.eventless
 
@@ -500,7 +503,9 @@ class Run(Scope):
         chart = self.chart
         snap = self.snapshot
         ids = self.order
-        if ids is None:
+        if type(ids) is Order:
+            ids = ids.plain  # the snapshot's plain tuple (chart.Order)
+        elif ids is None:
             config = self.config
             ids = chart.config_ids.get(config)
             if ids is None:
@@ -526,7 +531,7 @@ def _order(state: StateNode) -> int:
     return state.order
 
 
-def reorder(order: tuple[str, ...], plan: Plan) -> tuple[str, ...]:
+def reorder(chart: Chart, order: tuple[str, ...], plan: Plan) -> tuple[str, ...]:
     """The configuration in entry order after a microstep: exited states leave, entered ones come last."""
     known = plan.reordered.get(order)
     if known is not None:
@@ -537,5 +542,6 @@ def reorder(order: tuple[str, ...], plan: Plan) -> tuple[str, ...]:
     kept.extend(s.id for s in plan.entry if s.id not in present)
     if len(plan.reordered) >= _MAX_REORDERED:
         plan.reordered.clear()
-    new = plan.reordered[order] = tuple(kept)
+    new = plan.reordered[order] = canonical_order(chart, kept)
     return new
+

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from interlock.core.chart import Chart, StateNode, Transition
+from interlock.core.chart import Chart, Order, StateNode, Transition
 from interlock.core.content import Update
 from interlock.core.datamodel import WORK_UNITS
 from interlock.core.effects import Effect
@@ -253,7 +253,7 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
                     order = run.order
                     if order is not None:
                         known = plan.reordered.get(order)
-                        run.order = known if known is not None else reorder(order, plan)
+                        run.order = known if known is not None else reorder(chart, order, plan)
                     run.config = plan.new_config
         else:
             if run.light:
@@ -264,6 +264,8 @@ def step(chart: Chart, snapshot: Snapshot, event: Event | str | dict[str, Any], 
         # ran no state's content; no error, no effect. The new snapshot differs from the old one in its
         # configuration and context only (the same snapshot when neither changed). Inline: a call less.
         ids, context = run.order, run.context
+        if type(ids) is Order:
+            ids = ids.plain  # the snapshot's plain tuple (chart.Order)
         if context is not before or ids is not configuration:
             snapshot = _new_tuple(Snapshot, (ids, context, history, invocations, sends, bound, seq, "active",
                                              None, sessionid, key))
