@@ -77,7 +77,29 @@ class StallTimer:
         transport.abort()
 
 
-class OneWriteHttpToolsProtocol(HttpToolsProtocol):
+class StallAborting:
+    """The hooks that run a :class:`StallTimer` on a uvicorn protocol (HTTP here, WebSocket in
+    ws_protocol.py): mixed in before the protocol class, whose own hooks run as before."""
+
+    _stall: StallTimer
+    transport: Any
+    client: tuple[str, int] | None
+
+    def pause_writing(self) -> None:
+        """The transport's buffer is over its high-water mark: the client reads slower than we write."""
+        super().pause_writing()  # type: ignore[misc]
+        self._stall.paused(self.transport, self.client)
+
+    def resume_writing(self) -> None:
+        self._stall.settled()
+        super().resume_writing()  # type: ignore[misc]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stall.settled()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+
+class OneWriteHttpToolsProtocol(StallAborting, HttpToolsProtocol):
     """:class:`HttpToolsProtocol` over a transport that holds a response head for its body, and that is
     aborted once its client has read nothing for ``write_timeout`` seconds while more waits to be sent
     (:class:`StallTimer`); its WebSockets too (:class:`StallAbortingWebSocketProtocol`)."""
@@ -89,19 +111,6 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(HeadHoldingTransport(transport, self.loop))  # type: ignore[arg-type]
-
-    def pause_writing(self) -> None:
-        """The transport's buffer is over its high-water mark: the client reads slower than we write."""
-        super().pause_writing()
-        self._stall.paused(self.transport, self.client)
-
-    def resume_writing(self) -> None:
-        self._stall.settled()
-        super().resume_writing()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stall.settled()
-        super().connection_lost(exc)
 
 
 def with_write_timeout(seconds: float) -> Callable[..., OneWriteHttpToolsProtocol]:

@@ -15,27 +15,15 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from interlock.server.protocol import StallTimer
+from interlock.server.protocol import StallAborting, StallTimer
 
 
-class StallAbortingWebSocketProtocol(WebSocketsSansIOProtocol):
+class StallAbortingWebSocketProtocol(StallAborting, WebSocketsSansIOProtocol):
     """:class:`WebSocketsSansIOProtocol` with a :class:`StallTimer` of ``write_timeout`` seconds."""
 
     def __init__(self, *args: Any, write_timeout: float = 60.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stall = StallTimer(write_timeout)
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self._stall.paused(self.transport, self.client)
-
-    def resume_writing(self) -> None:
-        self._stall.settled()
-        super().resume_writing()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stall.settled()
-        super().connection_lost(exc)
 
 
 def ws_with_write_timeout(seconds: float) -> Callable[..., asyncio.Protocol]:
