@@ -38,7 +38,9 @@ def _state(sock: socket.socket) -> int:
 
 def _until_closed(server: Server, quiet: socket.socket) -> int:
     """Send changes of 200 KB each (a few dozen fill any buffer between the server and a client that
-    reads nothing) until the server has closed ``quiet``; how many were sent."""
+    reads nothing) until the server has closed ``quiet``; how many were sent. Whether the close comes
+    before the 200th change depends on how fast they are sent against ``write_timeout``, so only the close
+    is asserted: the old server kept such a connection until the deadline here (120 s) and beyond."""
     sent = 0
     deadline = time.monotonic() + 120
     while _state(quiet) == ESTABLISHED:
@@ -65,10 +67,9 @@ def test_a_stream_whose_client_reads_nothing_is_closed_by_the_server(server: Ser
     quiet.connect(("127.0.0.1", server.port))
     quiet.sendall(b"GET /v1/machines/blob/instances/b/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     try:
-        sent = _until_closed(server, quiet)
+        _until_closed(server, quiet)  # else its deadline fails the test
     finally:
         quiet.close()
-    assert sent < 200
     assert "read nothing for 1 s (write_timeout)" in server.output()
     assert c.get("/v1/health").status_code == 200
 
@@ -129,7 +130,6 @@ def test_a_websocket_whose_client_reads_nothing_is_closed_by_the_server(server: 
                  headers={"content-type": "application/yaml"}).status_code == 201
     assert c.post("/v1/machines/blob/instances", json={"name": "b"}).status_code == 201
     with silent_subscriber(server, {"subscribe": {"machine": "blob"}}) as (quiet, _protocol):
-        sent = _until_closed(server, quiet)
-    assert sent < 200
+        _until_closed(server, quiet)  # else its deadline fails the test
     assert "read nothing for 1 s (write_timeout)" in server.output()
     assert c.get("/v1/health").status_code == 200
