@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from interlock.errors import StorageError
 from interlock.storage.sqlite import WAL_FRAMES, SQLiteStore
 from interlock.storage.sqlite_wal import wal_size
@@ -342,3 +344,31 @@ def test_opening_a_second_store_keeps_the_first_ones_wal_from_another_process(tm
     with contextlib.closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     assert _ids(path) == {"before", "after"}
+
+
+def test_a_folder_without_hard_links_gets_no_zeros_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # vfat and some network file systems refuse link(); the presizing then gives up before it writes
+    # (it wrote and synced 42 MB first, then failed at the link). Such a file system cannot be made here,
+    # so os.link refuses as theirs does.
+    import errno
+
+    from interlock.storage import sqlite_wal
+
+    path = tmp_path / "w.db"
+    SQLiteStore(f"sqlite:///{path}", presize_wal=False).close()
+    written: list[int] = []
+    real_write = os.write
+
+    def counting_write(fd: int, data: bytes) -> int:
+        written.append(len(data))
+        return real_write(fd, data)
+
+    def no_links(src: str, dst: str) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted", dst)
+
+    monkeypatch.setattr(sqlite_wal.os, "link", no_links)
+    monkeypatch.setattr(sqlite_wal.os, "write", counting_write)
+    assert not sqlite_wal.presize_wal(str(path), WAL_FRAMES)
+    assert sum(written) == 0
+    assert not list(tmp_path.glob("*.presize"))
+    assert not Path(f"{path}-wal").exists()

@@ -102,6 +102,9 @@ def presize_wal(database: str, frames: int) -> bool:
     except OSError:
         return False
     try:
+        probe = filling.removesuffix(".presize") + ".probe.presize"  # (removed with the others if left)
+        os.link(filling, probe)  # a folder without hard links (vfat, some network mounts) would have the
+        os.unlink(probe)  # 42 MB written for a link that then fails: find out while the file is empty
         os.fchmod(fd, owner.st_mode & 0o666)  # as SQLite makes it: the database's permission bits and, by
         if hasattr(os, "geteuid") and os.geteuid() == 0:  # root, the database's owner
             with contextlib.suppress(OSError):
